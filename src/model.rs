@@ -259,6 +259,9 @@ impl Removals {
 pub struct Sources {
     pub count: u32,
     pub sectors: Vec<String>,
+    /// Names of the submitters that opted in to being named.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
 }
 
 /// Why one indicator of a submission was refused. The message names the

@@ -1,0 +1,93 @@
+//! One error type for the API; each variant owns its HTTP status and code.
+//! Messages say what was wrong and where, and never echo submitted values.
+
+use warp::http::StatusCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    BadJson(String),
+    #[error(
+        "this certificate is not registered with the exchange; ask the operator to register its fingerprint"
+    )]
+    Unregistered,
+    #[error("this endpoint needs the `{0}` role")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    NotAcceptable(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    UnsupportedMedia(String),
+    #[error("no indicator of the submission was accepted")]
+    NothingAccepted,
+    #[error("rate limit exceeded; retry after {0} s")]
+    RateLimited(u64),
+    #[error("the exchange is overloaded or shutting down; retry later")]
+    Unavailable,
+    #[error("internal error")]
+    Internal,
+}
+
+impl warp::reject::Reject for ApiError {}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::BadJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unregistered | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NothingAccepted => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::BadJson(_) => "malformed_json",
+            ApiError::Unregistered => "unregistered_certificate",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::NotAcceptable(_) => "not_acceptable",
+            ApiError::TooLarge(_) => "too_large",
+            ApiError::UnsupportedMedia(_) => "unsupported_media_type",
+            ApiError::NothingAccepted => "nothing_accepted",
+            ApiError::RateLimited(_) => "rate_limited",
+            ApiError::Unavailable => "unavailable",
+            ApiError::Internal => "internal",
+        }
+    }
+}
+
+/// Describes a serde_json failure by position only: serde's own messages can
+/// quote the input ("invalid type: string \"…\""), which may be personal data.
+pub fn json_error(e: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Eof => "unexpected end of input",
+        Category::Io => "unreadable body",
+        Category::Syntax if e.to_string().contains("recursion limit") => "nesting too deep",
+        Category::Syntax
+            if e.to_string().contains("unicode") || e.to_string().contains("UTF-8") =>
+        {
+            "invalid UTF-8 or unicode escape"
+        }
+        Category::Syntax => "syntax error",
+        Category::Data => "unexpected value type",
+    };
+    ApiError::BadJson(format!(
+        "malformed JSON: {what} at line {}, column {}",
+        e.line(),
+        e.column()
+    ))
+}

@@ -1,0 +1,387 @@
+//! Request handlers. Each takes what its filters extracted and returns a
+//! reply or an [`ApiError`] rejection.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+use warp::http::StatusCode;
+use warp::{Rejection, Reply};
+
+use super::errors::json_error;
+use super::{ApiError, AppState};
+use crate::audit::AuditEvent;
+use crate::identity::{Participant, Peer};
+use crate::model::{
+    self, Indicator, Rejection as IndicatorRejection, Removals, SanitisedIndicator,
+};
+use crate::privacy::Sanitiser;
+use crate::store::{
+    Contributor, FeedEntry, Op, SubmitBatch, SubmitOutcome, indicator_id, random_uuid,
+};
+
+fn reject(e: ApiError) -> Rejection {
+    warp::reject::custom(e)
+}
+
+/// `GET /v1/whoami`: answers any certificate that chains to the CA.
+pub fn whoami(peer: Arc<Peer>) -> warp::reply::Response {
+    let body = match &peer.participant {
+        Some(p) => serde_json::json!({
+            "registered": true,
+            "id": p.id,
+            "kind": p.kind.as_str(),
+            "roles": p.roles,
+            "sector": p.sector(),
+            "audiences": p.audiences(),
+            "fingerprint": peer.cert.fingerprint,
+        }),
+        None => serde_json::json!({
+            "registered": false,
+            "fingerprint": peer.cert.fingerprint,
+            "message": "this certificate chains to the exchange CA but is not registered; it can only call /v1/whoami",
+        }),
+    };
+    warp::reply::json(&body).into_response()
+}
+
+/// The answer to a submission.
+#[derive(Serialize)]
+struct SubmissionResponse<'a> {
+    submission: &'a str,
+    policy: &'a str,
+    received: usize,
+    accepted: usize,
+    /// `index` in the submission → `id` of the stored indicator.
+    indicators: Vec<AcceptedRef>,
+    rejected: &'a [IndicatorRejection],
+    /// Counts of what the policy removed, by data category and action.
+    removed: &'a Removals,
+}
+
+#[derive(Serialize)]
+struct AcceptedRef {
+    index: usize,
+    id: String,
+}
+
+/// Result of sanitising a whole submission: pure CPU work.
+struct Sanitised {
+    accepted: Vec<(usize, SanitisedIndicator)>,
+    rejected: Vec<IndicatorRejection>,
+    removed: Removals,
+}
+
+fn sanitise_all(sanitiser: &Sanitiser, items: &[Value]) -> Sanitised {
+    let mut out = Sanitised {
+        accepted: Vec::with_capacity(items.len()),
+        rejected: Vec::new(),
+        removed: Removals::default(),
+    };
+    for (i, v) in items.iter().enumerate() {
+        let raw = match model::parse_indicator(i, v) {
+            Ok(raw) => raw,
+            Err(r) => {
+                out.rejected.push(r);
+                continue;
+            }
+        };
+        let mut removed = Removals::default();
+        match sanitiser.sanitise(raw, &mut removed) {
+            Ok(s) => {
+                out.removed.merge(&removed);
+                out.accepted.push((i, s));
+            }
+            Err(refusal) => {
+                out.rejected
+                    .push(IndicatorRejection::new(i, refusal.field, refusal.reason))
+            }
+        }
+    }
+    out
+}
+
+/// The media types a submission may use.
+fn media_type(content_type: Option<&str>) -> Result<&'static str, ApiError> {
+    let ct = content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match ct.as_str() {
+        "application/json" => Ok("application/json"),
+        "" => Err(ApiError::UnsupportedMedia(
+            "missing Content-Type; send application/json".into(),
+        )),
+        _ => Err(ApiError::UnsupportedMedia(
+            "unsupported Content-Type; this exchange accepts application/json submissions".into(),
+        )),
+    }
+}
+
+/// `POST /v1/submissions`.
+pub async fn submit(
+    p: Arc<Participant>,
+    content_type: Option<String>,
+    idempotency_key: Option<String>,
+    body: Bytes,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, Rejection> {
+    let format = media_type(content_type.as_deref()).map_err(reject)?;
+    if let Some(k) = &idempotency_key {
+        if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(reject(ApiError::BadRequest(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
+            )));
+        }
+    }
+    let doc: Value = serde_json::from_slice(&body).map_err(|e| reject(json_error(&e)))?;
+    let items = match doc {
+        Value::Object(mut map) => match map.remove("indicators") {
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                return Err(reject(ApiError::BadRequest(
+                    "`indicators` must be a list".into(),
+                )));
+            }
+            None => {
+                return Err(reject(ApiError::BadRequest(
+                    "a submission is an object with an `indicators` list".into(),
+                )));
+            }
+        },
+        _ => {
+            return Err(reject(ApiError::BadRequest(
+                "a submission is an object with an `indicators` list".into(),
+            )));
+        }
+    };
+    if items.is_empty() {
+        return Err(reject(ApiError::BadRequest("`indicators` is empty".into())));
+    }
+    if items.len() > state.limits.max_indicators {
+        return Err(reject(ApiError::TooLarge(format!(
+            "{} indicators in one submission; at most {} are accepted",
+            items.len(),
+            state.limits.max_indicators
+        ))));
+    }
+    let policies = state.policies.load();
+    let Some(sanitiser) = policies.for_participant(&p).cloned() else {
+        tracing::error!(participant = %p.id, "no ingest policy loaded for participant");
+        return Err(reject(ApiError::Unavailable));
+    };
+    let received = items.len();
+    let result = if received > 64 {
+        let s = sanitiser.clone();
+        tokio::task::spawn_blocking(move || sanitise_all(&s, &items))
+            .await
+            .map_err(|_| reject(ApiError::Internal))?
+    } else {
+        sanitise_all(&sanitiser, &items)
+    };
+    let policy = sanitiser.policy().version();
+    let submission = random_uuid();
+    state
+        .metrics
+        .indicators_rejected
+        .fetch_add(result.rejected.len() as u64, Ordering::Relaxed);
+    state
+        .metrics
+        .removals
+        .fetch_add(result.removed.total(), Ordering::Relaxed);
+
+    let audit = AuditEvent::Submission {
+        participant: p.id.clone(),
+        submission: submission.clone(),
+        policy: policy.clone(),
+        format: format.to_owned(),
+        received,
+        accepted: result.accepted.len(),
+        rejected: result.rejected.len(),
+        removed: result.removed.clone(),
+    };
+
+    if result.accepted.is_empty() {
+        // Nothing changes but the attempt is on record.
+        let _ = state.store.audit(audit).await;
+        let body = serde_json::json!({
+            "error": {"code": "nothing_accepted", "message": ApiError::NothingAccepted.to_string()},
+            "submission": submission,
+            "rejected": result.rejected,
+        });
+        return Ok(warp::reply::with_status(
+            warp::reply::json(&body),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .into_response());
+    }
+
+    let response = SubmissionResponse {
+        submission: &submission,
+        policy: &policy,
+        received,
+        accepted: result.accepted.len(),
+        indicators: result
+            .accepted
+            .iter()
+            .map(|(i, s)| AcceptedRef {
+                index: *i,
+                id: indicator_id(s.kind, &s.value),
+            })
+            .collect(),
+        rejected: &result.rejected,
+        removed: &result.removed,
+    };
+    let response = serde_json::to_vec(&response).expect("serialise");
+    let batch = SubmitBatch {
+        contributor: Contributor {
+            participant: p.id.clone(),
+            sector: p.sector().to_owned(),
+            disclose_name: p.disclose_name,
+        },
+        policy,
+        received_at: OffsetDateTime::now_utc(),
+        indicators: result.accepted.into_iter().map(|(_, s)| s).collect(),
+        idempotency: idempotency_key.map(|k| (p.id.clone(), k)),
+        response: response.clone(),
+        audit,
+    };
+    let accepted = batch.indicators.len() as u64;
+    let outcome = state
+        .store
+        .submit(batch)
+        .await
+        .map_err(|_| reject(ApiError::Unavailable))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "submission not committed");
+            reject(ApiError::Unavailable)
+        })?;
+    let (body, replayed) = match outcome {
+        SubmitOutcome::Committed { .. } => {
+            state.metrics.submissions.fetch_add(1, Ordering::Relaxed);
+            state
+                .metrics
+                .indicators_accepted
+                .fetch_add(accepted, Ordering::Relaxed);
+            tracing::info!(participant = %p.id, accepted, "submission committed");
+            (response, false)
+        }
+        SubmitOutcome::Replayed { response } => (response, true),
+    };
+    let mut resp = warp::http::Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .body(body.into())
+        .expect("valid response");
+    if replayed {
+        resp.headers_mut()
+            .insert("idempotent-replayed", "true".parse().expect("header"));
+    }
+    Ok(resp)
+}
+
+/// Query parameters as a map, with clear errors for the ones we know.
+fn query_params(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    url::form_urlencoded::parse(raw.as_bytes())
+        .map(|(k, v)| Ok((k.into_owned(), v.into_owned())))
+        .collect()
+}
+
+fn parse_u64_param(name: &str, v: &str) -> Result<u64, ApiError> {
+    v.parse()
+        .map_err(|_| ApiError::BadRequest(format!("`{name}` must be a non-negative integer")))
+}
+
+/// One item of the feed: the indicator after a change, with the change.
+#[derive(Serialize)]
+struct FeedItem<'a> {
+    /// `add`, `update` or `remove`.
+    op: Op,
+    /// Cursor of this change: pass it as `since` to resume after it.
+    cursor: String,
+    #[serde(with = "time::serde::rfc3339")]
+    changed_at: OffsetDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(flatten)]
+    indicator: &'a Indicator,
+}
+
+/// `GET /v1/indicators?since=CURSOR&limit=N`.
+pub async fn feed(
+    p: Arc<Participant>,
+    query: String,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, Rejection> {
+    let mut since = 0u64;
+    let mut limit = 1000usize;
+    for (k, v) in query_params(&query).map_err(reject)? {
+        match k.as_str() {
+            "since" => {
+                since = if v.is_empty() {
+                    0
+                } else {
+                    v.parse().map_err(|_| {
+                        reject(ApiError::BadRequest(
+                            "`since` must be a cursor returned as `next` (or 0)".into(),
+                        ))
+                    })?
+                }
+            }
+            "limit" => {
+                let n = parse_u64_param("limit", &v).map_err(reject)?;
+                if n == 0 || n as usize > state.limits.max_page {
+                    return Err(reject(ApiError::BadRequest(format!(
+                        "`limit` must be between 1 and {}",
+                        state.limits.max_page
+                    ))));
+                }
+                limit = n as usize;
+            }
+            other => {
+                return Err(reject(ApiError::BadRequest(format!(
+                    "unknown parameter `{}` (expected since, limit)",
+                    other.chars().take(32).collect::<String>()
+                ))));
+            }
+        }
+    }
+    let entries: Vec<FeedEntry> = {
+        let store = state.store.clone();
+        tokio::task::spawn_blocking(move || store.feed(since, limit))
+            .await
+            .map_err(|_| reject(ApiError::Internal))?
+            .map_err(|e| {
+                tracing::error!(error = %e, "feed read failed");
+                reject(ApiError::Internal)
+            })?
+    };
+    let next = entries.last().map(|e| e.seq).unwrap_or(since.max(0));
+    let items: Vec<FeedItem<'_>> = entries
+        .iter()
+        .map(|e| FeedItem {
+            op: e.op,
+            cursor: e.seq.to_string(),
+            changed_at: e.at,
+            reason: e.reason.as_deref(),
+            indicator: &e.indicator,
+        })
+        .collect();
+    let body = serde_json::json!({ "indicators": items, "next": next.to_string() });
+    let _ = state
+        .store
+        .audit(AuditEvent::Pull {
+            participant: p.id.clone(),
+            endpoint: "/v1/indicators".into(),
+            range: format!("{since}..{next}"),
+            count: entries.len(),
+        })
+        .await;
+    Ok(warp::reply::json(&body).into_response())
+}

@@ -1,0 +1,339 @@
+//! The HTTP API (SPEC §4) as warp filters.
+//!
+//! Routes are built once; the TLS layer puts the connection's [`Peer`] into
+//! every request's extensions, and [`participant`] / [`require`] turn it into
+//! an authorised [`Participant`] or a rejection. One recover function,
+//! [`handle_rejection`], renders every error as `{"error":{"code","message"}}`.
+
+pub mod errors;
+pub mod handlers;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use warp::http::{HeaderValue, StatusCode};
+use warp::{Filter, Rejection, Reply};
+
+use crate::config::Limits;
+use crate::identity::{Participant, Peer, Registry, Role};
+use crate::privacy::Sanitiser;
+use crate::store::Store;
+pub use errors::ApiError;
+
+/// Counters exported on the admin listener's `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub requests: AtomicU64,
+    pub submissions: AtomicU64,
+    pub indicators_accepted: AtomicU64,
+    pub indicators_rejected: AtomicU64,
+    pub removals: AtomicU64,
+    pub connections: AtomicU64,
+    pub handshake_failures: AtomicU64,
+    pub unregistered_peers: AtomicU64,
+}
+
+impl Metrics {
+    pub fn render(&self, head: u64) -> String {
+        let mut out = String::new();
+        for (name, help, v) in [
+            (
+                "tamis_requests_total",
+                "HTTP requests served over mutual TLS",
+                &self.requests,
+            ),
+            (
+                "tamis_submissions_total",
+                "Submissions committed",
+                &self.submissions,
+            ),
+            (
+                "tamis_indicators_accepted_total",
+                "Indicators accepted",
+                &self.indicators_accepted,
+            ),
+            (
+                "tamis_indicators_rejected_total",
+                "Indicators rejected",
+                &self.indicators_rejected,
+            ),
+            (
+                "tamis_removals_total",
+                "Personal-data items removed by policies",
+                &self.removals,
+            ),
+            (
+                "tamis_connections_total",
+                "TLS connections established",
+                &self.connections,
+            ),
+            (
+                "tamis_handshake_failures_total",
+                "TLS handshakes refused or timed out",
+                &self.handshake_failures,
+            ),
+        ] {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+                v.load(Ordering::Relaxed)
+            ));
+        }
+        out.push_str(&format!("# HELP tamis_feed_head Latest feed sequence number\n# TYPE tamis_feed_head gauge\ntamis_feed_head {head}\n"));
+        out
+    }
+}
+
+/// The loaded ingest policies, by policy id.
+pub struct Policies {
+    pub by_id: HashMap<String, Arc<Sanitiser>>,
+    /// Used for submitters whose registry entry names no policy.
+    pub default: String,
+}
+
+impl Policies {
+    pub fn for_participant(&self, p: &Participant) -> Option<&Arc<Sanitiser>> {
+        let id = p.policy.as_deref().unwrap_or(&self.default);
+        self.by_id.get(id)
+    }
+}
+
+/// Everything a handler may need, shared by all connections.
+pub struct AppState {
+    pub registry: ArcSwap<Registry>,
+    pub policies: ArcSwap<Policies>,
+    pub store: Arc<dyn Store>,
+    pub limits: Limits,
+    pub metrics: Metrics,
+    submit_limiter: DefaultKeyedRateLimiter<String>,
+    read_limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl AppState {
+    pub fn new(
+        registry: Registry,
+        policies: Policies,
+        store: Arc<dyn Store>,
+        limits: Limits,
+    ) -> Arc<AppState> {
+        let per_min = |n: u32| {
+            let n = NonZeroU32::new(n.max(1)).expect("non-zero");
+            Quota::per_minute(n).allow_burst(n)
+        };
+        Arc::new(AppState {
+            registry: ArcSwap::from_pointee(registry),
+            policies: ArcSwap::from_pointee(policies),
+            store,
+            submit_limiter: RateLimiter::keyed(per_min(limits.submissions_per_minute)),
+            read_limiter: RateLimiter::keyed(per_min(limits.reads_per_minute)),
+            limits,
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// Drops rate-limiter state of idle participants (call periodically).
+    pub fn housekeeping(&self) {
+        self.submit_limiter.retain_recent();
+        self.read_limiter.retain_recent();
+    }
+}
+
+/// The connection's peer, put in the request by the TLS layer.
+pub fn peer() -> impl Filter<Extract = (Arc<Peer>,), Error = Rejection> + Clone {
+    warp::ext::get::<Arc<Peer>>()
+}
+
+/// The registered participant behind the connection (403 otherwise).
+pub fn participant() -> impl Filter<Extract = (Arc<Participant>,), Error = Rejection> + Clone {
+    peer().and_then(|p: Arc<Peer>| async move {
+        p.participant
+            .clone()
+            .ok_or_else(|| warp::reject::custom(ApiError::Unregistered))
+    })
+}
+
+/// The participant, if it holds `role` and is within its rate limit.
+pub fn require(
+    state: Arc<AppState>,
+    roles: &'static [Role],
+) -> impl Filter<Extract = (Arc<Participant>,), Error = Rejection> + Clone {
+    participant().and_then(move |p: Arc<Participant>| {
+        let state = state.clone();
+        async move {
+            if !roles.iter().any(|r| p.has(*r)) {
+                return Err(warp::reject::custom(ApiError::Forbidden(roles[0].as_str())));
+            }
+            let limiter = if roles.contains(&Role::Submit) {
+                &state.submit_limiter
+            } else {
+                &state.read_limiter
+            };
+            if let Err(not_until) = limiter.check_key(&p.id) {
+                use governor::clock::{Clock, DefaultClock};
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                return Err(warp::reject::custom(ApiError::RateLimited(
+                    wait.as_secs_f64().ceil().max(1.0) as u64,
+                )));
+            }
+            Ok(p)
+        }
+    })
+}
+
+/// The request body, refused with 413 beyond `max` bytes (whether or not a
+/// Content-Length was sent).
+pub fn body_limited(max: u64) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
+    warp::header::optional::<u64>("content-length")
+        .and(warp::body::stream())
+        .and_then(move |len: Option<u64>, stream| collect_body(stream, len, max))
+}
+
+async fn collect_body<S, B>(stream: S, len: Option<u64>, max: u64) -> Result<Bytes, Rejection>
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>>,
+    B: bytes::Buf,
+{
+    let too_large = || {
+        warp::reject::custom(ApiError::TooLarge(format!(
+            "request body larger than {max} bytes"
+        )))
+    };
+    if len.is_some_and(|l| l > max) {
+        return Err(too_large());
+    }
+    let mut stream = std::pin::pin!(stream);
+    let mut buf = BytesMut::with_capacity(len.unwrap_or(8192).min(max) as usize);
+    while let Some(chunk) = stream.next().await {
+        let mut chunk = chunk.map_err(|_| {
+            warp::reject::custom(ApiError::BadRequest(
+                "request body could not be read".into(),
+            ))
+        })?;
+        if (buf.len() + chunk.remaining()) as u64 > max {
+            return Err(too_large());
+        }
+        while chunk.has_remaining() {
+            let c = chunk.chunk();
+            let n = c.len();
+            buf.extend_from_slice(c);
+            chunk.advance(n);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// The whole API.
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let s = state.clone();
+    let count = warp::any().map(move || {
+        s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    });
+    let with_state = {
+        let state = state.clone();
+        warp::any().map(move || state.clone())
+    };
+
+    let whoami = warp::path!("v1" / "whoami")
+        .and(warp::get())
+        .and(peer())
+        .map(handlers::whoami);
+
+    let submit = warp::path!("v1" / "submissions")
+        .and(warp::post())
+        .and(require(state.clone(), &[Role::Submit]))
+        .and(warp::header::optional::<String>("content-type"))
+        .and(warp::header::optional::<String>("idempotency-key"))
+        .and(body_limited(state.limits.max_body_bytes))
+        .and(with_state.clone())
+        .and_then(handlers::submit);
+
+    let feed = warp::path!("v1" / "indicators")
+        .and(warp::get())
+        .and(require(state.clone(), &[Role::Feed]))
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(with_state.clone())
+        .and_then(handlers::feed);
+
+    count
+        .untuple_one()
+        .and(whoami.or(submit).or(feed))
+        .recover(handle_rejection)
+        .map(|r| warp::reply::with_header(r, "cache-control", "no-store"))
+}
+
+/// Renders an error as the JSON body of SPEC §4.
+pub fn error_reply(status: StatusCode, code: &str, message: &str) -> warp::reply::Response {
+    let body = serde_json::json!({"error": {"code": code, "message": message}});
+    warp::reply::with_status(warp::reply::json(&body), status).into_response()
+}
+
+/// The one rejection handler.
+pub async fn handle_rejection(r: Rejection) -> Result<warp::reply::Response, Infallible> {
+    if let Some(e) = r.find::<ApiError>() {
+        let mut resp = error_reply(e.status(), e.code(), &e.to_string());
+        if let ApiError::RateLimited(secs) = e {
+            resp.headers_mut()
+                .insert("retry-after", HeaderValue::from(*secs));
+        }
+        return Ok(resp);
+    }
+    let (status, code, message) = if r.is_not_found() {
+        (
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such endpoint".to_owned(),
+        )
+    } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed on this endpoint".to_owned(),
+        )
+    } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "request body too large".to_owned(),
+        )
+    } else if r.find::<warp::reject::UnsupportedMediaType>().is_some() {
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "unsupported media type".to_owned(),
+        )
+    } else if r.find::<warp::reject::InvalidQuery>().is_some() {
+        (
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "invalid query string".to_owned(),
+        )
+    } else if let Some(h) = r.find::<warp::reject::InvalidHeader>() {
+        (
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("invalid header {}", h.name()),
+        )
+    } else if let Some(e) = r.find::<warp::reject::MissingHeader>() {
+        (
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("missing header {}", e.name()),
+        )
+    } else {
+        tracing::warn!(rejection = ?r, "unhandled rejection");
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error".to_owned(),
+        )
+    };
+    Ok(error_reply(status, code, &message))
+}

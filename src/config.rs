@@ -1,0 +1,243 @@
+//! `tamis.toml`: where everything lives and the limits the server enforces.
+//!
+//! Parsing is separate from reading the file ([`Config::parse`]) so it is
+//! testable without a filesystem; relative paths are resolved against the
+//! directory of the config file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A config file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        path: String,
+        line: usize,
+        message: String,
+    },
+}
+
+/// The deployment's configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Mutual-TLS API listener.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Plain-HTTP admin listener (health, readiness, metrics); keep it on loopback.
+    #[serde(default = "default_admin_listen")]
+    pub admin_listen: SocketAddr,
+    /// Directory of the sled database.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The participant registry (who may connect, with which roles).
+    #[serde(default = "default_participants")]
+    pub participants: PathBuf,
+    /// Directory of policy files (`*.toml`).
+    #[serde(default = "default_policies_dir")]
+    pub policies_dir: PathBuf,
+    /// Ingest policy for submitters whose registry entry names none.
+    #[serde(default = "default_policy")]
+    pub default_policy: String,
+    pub tls: TlsPaths,
+    pub keys: KeyPaths,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Certificates and keys of the TLS listener.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsPaths {
+    /// The participant CA: only client certificates chaining to it are accepted.
+    pub ca: PathBuf,
+    /// The server certificate chain (PEM).
+    pub cert: PathBuf,
+    /// The server private key (PEM).
+    pub key: PathBuf,
+    /// Certificate revocation list of the participant CA (PEM), if any.
+    #[serde(default)]
+    pub crl: Option<PathBuf>,
+}
+
+/// Secret keys the server loads. The escrow private key is deliberately not
+/// here: the server can seal but never open.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPaths {
+    /// AES-256-GCM key for values at rest (hex).
+    pub storage: PathBuf,
+    /// HMAC-SHA-256 key for pseudonyms (hex).
+    pub pseudonym: PathBuf,
+    /// X25519 public key for escrow (hex).
+    pub escrow_public: PathBuf,
+}
+
+/// Resource limits; the defaults suit a small deployment.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body accepted (413 beyond).
+    pub max_body_bytes: u64,
+    /// Most indicators in one submission (413 beyond).
+    pub max_indicators: usize,
+    /// Most concurrent TLS connections; further ones wait in the kernel backlog.
+    pub max_connections: usize,
+    /// Time allowed for the TLS handshake, against slow-loris clients.
+    pub handshake_timeout_ms: u64,
+    /// Time allowed to read a request's headers.
+    pub header_timeout_ms: u64,
+    /// Submissions per participant per minute (429 beyond).
+    pub submissions_per_minute: u32,
+    /// Reads (feed, blocklists, audit...) per participant per minute.
+    pub reads_per_minute: u32,
+    /// Largest page of the feed.
+    pub max_page: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_indicators: 10_000,
+            max_connections: 1024,
+            handshake_timeout_ms: 10_000,
+            header_timeout_ms: 10_000,
+            submissions_per_minute: 6_000,
+            reads_per_minute: 60_000,
+            max_page: 10_000,
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    "127.0.0.1:8443".parse().expect("literal")
+}
+fn default_admin_listen() -> SocketAddr {
+    "127.0.0.1:9090".parse().expect("literal")
+}
+fn default_data_dir() -> PathBuf {
+    "data".into()
+}
+fn default_participants() -> PathBuf {
+    "participants.toml".into()
+}
+fn default_policies_dir() -> PathBuf {
+    "policies".into()
+}
+fn default_policy() -> String {
+    "default".into()
+}
+
+impl Config {
+    /// Reads and parses `path`, resolving relative paths against its directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut cfg = Config::parse(&path.display().to_string(), &text)?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        cfg.resolve(base);
+        Ok(cfg)
+    }
+
+    /// Parses the text of a config file (`name` is used in error messages).
+    pub fn parse(name: &str, text: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: name.to_owned(),
+            line: e.span().map(|s| line_of(text, s.start)).unwrap_or(0),
+            message: e.message().to_owned(),
+        })
+    }
+
+    /// Makes every relative path absolute against `base`.
+    pub fn resolve(&mut self, base: &Path) {
+        for p in [
+            &mut self.data_dir,
+            &mut self.participants,
+            &mut self.policies_dir,
+            &mut self.tls.ca,
+            &mut self.tls.cert,
+            &mut self.tls.key,
+            &mut self.keys.storage,
+            &mut self.keys.pseudonym,
+            &mut self.keys.escrow_public,
+        ] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        if let Some(crl) = &mut self.tls.crl {
+            if crl.is_relative() {
+                *crl = base.join(&*crl);
+            }
+        }
+    }
+}
+
+/// 1-based line number of byte offset `at` in `text`.
+pub fn line_of(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Reads a file holding a hex-encoded 32-byte key.
+pub fn read_key(path: &Path) -> Result<[u8; 32], String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read key {}: {e}", path.display()))?;
+    let bytes =
+        hex::decode(text.trim()).map_err(|_| format!("{}: not a hex key", path.display()))?;
+    bytes
+        .try_into()
+        .map_err(|_| format!("{}: key must be 32 bytes", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[tls]
+ca = "certs/ca.pem"
+cert = "certs/server.pem"
+key = "certs/server.key"
+
+[keys]
+storage = "keys/storage.key"
+pseudonym = "keys/pseudonym.key"
+escrow_public = "keys/escrow.pub"
+"#;
+
+    #[test]
+    fn defaults_and_resolution() {
+        let mut c = Config::parse("t.toml", MINIMAL).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(c.limits.max_indicators, 10_000);
+        c.resolve(Path::new("/srv/tamis"));
+        assert_eq!(c.tls.ca, Path::new("/srv/tamis/certs/ca.pem"));
+        assert_eq!(c.data_dir, Path::new("/srv/tamis/data"));
+    }
+
+    #[test]
+    fn unknown_key_is_reported_with_its_line() {
+        let text = format!("{MINIMAL}\n[limits]\nmax_bodybytes = 3\n");
+        let err = Config::parse("t.toml", &text).unwrap_err().to_string();
+        assert!(err.starts_with("t.toml:14:"), "{err}");
+        assert!(err.contains("max_bodybytes"), "{err}");
+    }
+}

@@ -1,0 +1,256 @@
+//! A deployment on disk: `tamis init` writes one, `tamis serve` loads one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::api::{AppState, Policies};
+use crate::config::{Config, read_key};
+use crate::identity::{Kind, Participant, Registry, RegistryFile, Role};
+use crate::pki::{Ca, new_ca};
+use crate::policy::Policy;
+use crate::privacy::{Keys, Sanitiser};
+use crate::store::SledStore;
+
+/// Policies shipped inside the binary, written by `tamis init`.
+pub const SHIPPED_POLICIES: &[(&str, &str)] = &[
+    ("default.toml", include_str!("../policies/default.toml")),
+    ("strict.toml", include_str!("../policies/strict.toml")),
+];
+
+/// The sample participants of a development deployment (SPEC §3).
+pub const SAMPLE_PARTICIPANTS: &[(&str, Kind, &[Role], &str)] = &[
+    ("bank-a", Kind::Bank, &[Role::Submit], "Bank A"),
+    (
+        "isp-a",
+        Kind::Isp,
+        &[Role::Submit, Role::Blocklist],
+        "ISP A",
+    ),
+    ("police-a", Kind::LawEnforcement, &[Role::Feed], "Police A"),
+    ("dpo-a", Kind::Auditor, &[Role::Audit], "DPO A"),
+];
+
+/// A deployment step that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("{0} already exists; refusing to overwrite an existing deployment")]
+    Exists(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Pki(#[from] crate::pki::PkiError),
+    #[error("{0}")]
+    Other(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DeployError + '_ {
+    move |source| DeployError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Writes `contents` to a new file; secret files get mode 0600.
+fn write_new(path: &Path, contents: &[u8], secret: bool) -> Result<(), DeployError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(if secret { 0o600 } else { 0o644 });
+    }
+    let mut f = opts.open(path).map_err(io_err(path))?;
+    f.write_all(contents).map_err(io_err(path))?;
+    f.sync_all().map_err(io_err(path))
+}
+
+fn random_key_hex() -> String {
+    let mut k = [0u8; 32];
+    getrandom::fill(&mut k).expect("OS random source");
+    hex::encode(k)
+}
+
+/// What `init` wrote.
+pub struct InitReport {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+}
+
+/// Writes a ready-to-run development deployment into `dir`.
+pub fn init(dir: &Path) -> Result<InitReport, DeployError> {
+    let config_path = dir.join("tamis.toml");
+    for p in [
+        config_path.clone(),
+        dir.join("certs/ca.key"),
+        dir.join("participants.toml"),
+    ] {
+        if p.exists() {
+            return Err(DeployError::Exists(p.display().to_string()));
+        }
+    }
+    for sub in ["certs", "keys", "data", "policies"] {
+        std::fs::create_dir_all(dir.join(sub)).map_err(io_err(&dir.join(sub)))?;
+    }
+    let certs = dir.join("certs");
+    let ca = new_ca("tamis development participant CA")?;
+    write_new(&certs.join("ca.pem"), ca.cert_pem.as_bytes(), false)?;
+    write_new(&certs.join("ca.key"), ca.key_pem.as_bytes(), true)?;
+    let ca = Ca::from_pem(&ca.cert_pem, &ca.key_pem)?;
+    let server = ca.issue_server(&["localhost", "127.0.0.1"])?;
+    write_new(&certs.join("server.pem"), server.cert_pem.as_bytes(), false)?;
+    write_new(&certs.join("server.key"), server.key_pem.as_bytes(), true)?;
+
+    let mut registry = RegistryFile::default();
+    for (id, kind, roles, org) in SAMPLE_PARTICIPANTS {
+        let issued = ca.issue_client(id, org)?;
+        write_new(
+            &certs.join(format!("{id}.pem")),
+            issued.cert_pem.as_bytes(),
+            false,
+        )?;
+        write_new(
+            &certs.join(format!("{id}.key")),
+            issued.key_pem.as_bytes(),
+            true,
+        )?;
+        registry.participants.push(Participant {
+            id: id.to_string(),
+            kind: *kind,
+            roles: roles.to_vec(),
+            sector: None,
+            audiences: Vec::new(),
+            policy: None,
+            fingerprints: vec![issued.fingerprint],
+            disclose_name: false,
+            revoked: false,
+        });
+    }
+    let reg_text = format!(
+        "# Participant registry: who may connect and with which roles.\n\
+         # A participant is recognised by its certificate's SHA-256 fingerprint or by the\n\
+         # urn:tamis:participant:<id> SAN that only this deployment's CA issues.\n\n{}",
+        toml::to_string_pretty(&registry).map_err(|e| DeployError::Other(e.to_string()))?
+    );
+    write_new(&dir.join("participants.toml"), reg_text.as_bytes(), false)?;
+
+    let keys = dir.join("keys");
+    write_new(&keys.join("storage.key"), random_key_hex().as_bytes(), true)?;
+    write_new(
+        &keys.join("pseudonym.key"),
+        random_key_hex().as_bytes(),
+        true,
+    )?;
+    // TODO(escrow): replaced by a real X25519 key pair once the escrow module lands.
+    write_new(&keys.join("escrow.pub"), random_key_hex().as_bytes(), false)?;
+
+    for (name, text) in SHIPPED_POLICIES {
+        write_new(&dir.join("policies").join(name), text.as_bytes(), false)?;
+    }
+    write_new(&config_path, CONFIG_TEMPLATE.as_bytes(), false)?;
+    Ok(InitReport {
+        dir: dir.to_path_buf(),
+        config: config_path,
+    })
+}
+
+const CONFIG_TEMPLATE: &str = r#"# tamis deployment configuration. Relative paths are relative to this file.
+
+# Mutual-TLS API (SPEC §4) and the plain-HTTP admin listener (keep it on loopback).
+listen = "127.0.0.1:8443"
+admin_listen = "127.0.0.1:9090"
+
+data_dir = "data"
+participants = "participants.toml"
+policies_dir = "policies"
+# Ingest policy for participants whose registry entry names none.
+default_policy = "default"
+
+[tls]
+ca = "certs/ca.pem"
+cert = "certs/server.pem"
+key = "certs/server.key"
+crl = "certs/crl.pem"
+
+[keys]
+storage = "keys/storage.key"
+pseudonym = "keys/pseudonym.key"
+escrow_public = "keys/escrow.pub"
+# The escrow private key is not listed: the server never reads it.
+
+[limits]
+max_body_bytes = 16777216
+max_indicators = 10000
+max_connections = 1024
+handshake_timeout_ms = 10000
+header_timeout_ms = 10000
+submissions_per_minute = 6000
+reads_per_minute = 60000
+max_page = 10000
+"#;
+
+/// Loads every policy file of `dir` and compiles it.
+pub fn load_policies(dir: &Path, keys: &Keys, default: &str) -> Result<Policies, DeployError> {
+    let mut by_id = std::collections::HashMap::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let policy = Policy::load(&path).map_err(|e| DeployError::Other(e.to_string()))?;
+        let id = policy.id.clone();
+        let sanitiser = Sanitiser::new(Arc::new(policy), keys.clone())
+            .map_err(|e| DeployError::Other(e.to_string()))?;
+        if by_id.insert(id.clone(), Arc::new(sanitiser)).is_some() {
+            return Err(DeployError::Other(format!(
+                "{}: policy id {id:?} is used by two files",
+                path.display()
+            )));
+        }
+    }
+    if !by_id.contains_key(default) {
+        return Err(DeployError::Other(format!(
+            "default policy {default:?} not found in {}",
+            dir.display()
+        )));
+    }
+    Ok(Policies {
+        by_id,
+        default: default.to_owned(),
+    })
+}
+
+/// Everything `serve` needs, loaded from a config.
+pub struct Loaded {
+    pub state: Arc<AppState>,
+    pub store: Arc<SledStore>,
+    pub tls: Arc<rustls::ServerConfig>,
+}
+
+/// Loads a deployment: registry, keys, policies, TLS and the store.
+pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
+    let registry =
+        Registry::load(&cfg.participants).map_err(|e| DeployError::Other(e.to_string()))?;
+    let keys = Keys {
+        pseudonym: read_key(&cfg.keys.pseudonym).map_err(DeployError::Other)?,
+        escrow_public: read_key(&cfg.keys.escrow_public).map_err(DeployError::Other)?,
+    };
+    let storage_key = read_key(&cfg.keys.storage).map_err(DeployError::Other)?;
+    let policies = load_policies(&cfg.policies_dir, &keys, &cfg.default_policy)?;
+    let tls = crate::tls::from_files(
+        &cfg.tls.ca,
+        &cfg.tls.cert,
+        &cfg.tls.key,
+        cfg.tls.crl.as_deref(),
+    )
+    .map_err(|e| DeployError::Other(e.to_string()))?;
+    let store = SledStore::open(&cfg.data_dir, &storage_key)
+        .map_err(|e| DeployError::Other(format!("{}: {e}", cfg.data_dir.display())))?;
+    let state = AppState::new(registry, policies, store.clone(), cfg.limits.clone());
+    Ok(Loaded { state, store, tls })
+}

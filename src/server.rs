@@ -1,0 +1,217 @@
+//! The accept loops: mutual TLS for the API, plain HTTP on loopback for the
+//! admin endpoints. Shutdown is a future passed in, so tests drive it.
+//!
+//! warp has no TLS of its own that exposes the peer certificate, so each
+//! connection is accepted with tokio-rustls, its verified certificate mapped
+//! to a [`Peer`], and served by hyper with the warp routes as a service; the
+//! peer goes into every request's extensions.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tower_service::Service;
+use warp::Filter;
+
+use crate::api::{self, AppState};
+use crate::identity::{CertInfo, Peer};
+
+/// How long in-flight requests get to finish at shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves the mutual-TLS API on `listener` until `shutdown` completes, then
+/// lets in-flight requests finish (bounded by a drain timeout).
+pub async fn run(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    let permits = Arc::new(Semaphore::new(state.limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let service = warp::service(api::routes(state.clone()));
+    let handshake_timeout = Duration::from_millis(state.limits.handshake_timeout_ms);
+    let header_timeout = Duration::from_millis(state.limits.header_timeout_ms);
+    let housekeeping = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                state.housekeeping();
+            }
+        })
+    };
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
+            () = &mut shutdown => break,
+        };
+        let (tcp, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let state = state.clone();
+        let service = service.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    state
+                        .metrics
+                        .handshake_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(%remote, error = %e, "TLS handshake refused");
+                    return;
+                }
+                Err(_) => {
+                    state
+                        .metrics
+                        .handshake_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(%remote, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let Some(der) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
+                // The verifier requires a certificate; this cannot happen.
+                return;
+            };
+            let cert = CertInfo::from_der(der.as_ref());
+            let participant = state.registry.load().identify(&cert);
+            if participant.is_none() {
+                state
+                    .metrics
+                    .unregistered_peers
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            state.metrics.connections.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%remote, participant = participant.as_ref().map(|p| p.id.as_str()), "connection");
+            let peer = Arc::new(Peer {
+                participant,
+                cert,
+                remote,
+            });
+            let svc = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(peer.clone());
+                    let mut s = service.clone();
+                    s.call(req)
+                },
+            );
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_concurrent_streams(128)
+                .keep_alive_interval(Duration::from_secs(30));
+            let conn = builder.serve_connection(TokioIo::new(tls), svc);
+            if let Err(e) = watcher.watch(conn.into_owned()).await {
+                tracing::debug!(%remote, error = %e, "connection closed with error");
+            }
+        });
+    }
+    housekeeping.abort();
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight connections did not finish within the drain timeout");
+    }
+}
+
+/// Serves `/healthz`, `/readyz` and `/metrics` over plain HTTP.
+pub async fn run_admin(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let healthz =
+        warp::path!("healthz").map(|| warp::reply::Reply::into_response(String::from("ok\n")));
+    let s = state.clone();
+    let readyz = warp::path!("readyz").map(move || {
+        let ready = !s.policies.load().by_id.is_empty();
+        let (status, text) = if ready {
+            (warp::http::StatusCode::OK, "ready\n")
+        } else {
+            (
+                warp::http::StatusCode::SERVICE_UNAVAILABLE,
+                "no policy loaded\n",
+            )
+        };
+        warp::reply::Reply::into_response(warp::reply::with_status(text.to_owned(), status))
+    });
+    let s = state.clone();
+    let metrics = warp::path!("metrics").map(move || {
+        warp::reply::Reply::into_response(warp::reply::with_header(
+            s.metrics.render(s.store.head()),
+            "content-type",
+            "text/plain; version=0.0.4",
+        ))
+    });
+    let routes = warp::get().and(healthz.or(readyz).or(metrics));
+    let service = warp::service(routes);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, _) = tokio::select! {
+            r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
+            () = &mut shutdown => break,
+        };
+        let service = service.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                let mut s = service.clone();
+                s.call(req)
+            });
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(5));
+            let _ = watcher
+                .watch(
+                    builder
+                        .serve_connection(TokioIo::new(tcp), svc)
+                        .into_owned(),
+                )
+                .await;
+        });
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), graceful.shutdown()).await;
+}
+
+/// The local address of a bound listener, for logs and quick starts.
+pub fn local(listener: &TcpListener) -> SocketAddr {
+    listener
+        .local_addr()
+        .expect("bound listener has an address")
+}

@@ -1,0 +1,200 @@
+//! Test harness: a real deployment in a temporary directory (certificates
+//! generated in-process with rcgen), the real server on 127.0.0.1:0, and
+//! reqwest clients speaking mutual TLS with the participants' certificates.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tamis::config::Config;
+use tokio::sync::oneshot;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    store: Option<Arc<tamis::store::SledStore>>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// A fresh deployment (like `tamis init`) in a temporary directory.
+pub fn deployment() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    tamis::deploy::init(&dir).expect("init");
+    (tmp, dir)
+}
+
+impl TestServer {
+    /// Starts a server on a new deployment.
+    pub async fn start() -> TestServer {
+        let (tmp, dir) = deployment();
+        let mut s = TestServer::start_in(&dir).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts a server on the deployment in `dir`.
+    pub async fn start_in(dir: &Path) -> TestServer {
+        let cfg = Config::load(&dir.join("tamis.toml")).expect("config");
+        let loaded = tamis::deploy::load(&cfg).expect("load deployment");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(tamis::server::run(
+            listener,
+            loaded.tls.clone(),
+            loaded.state.clone(),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        TestServer {
+            addr,
+            dir: dir.to_path_buf(),
+            stop: Some(tx),
+            task: Some(task),
+            store: Some(loaded.store),
+            _tmp: None,
+        }
+    }
+
+    /// Stops the server the way SIGTERM does and closes the store.
+    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        if let Some(s) = self.store.take() {
+            s.close();
+        }
+        self._tmp.take()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{}", self.addr.port(), path)
+    }
+
+    /// A client presenting participant `who`'s certificate (from `certs/`).
+    pub fn client(&self, who: &str) -> reqwest::Client {
+        let certs = self.dir.join("certs");
+        client_with(
+            &self.dir,
+            Some((
+                &certs.join(format!("{who}.pem")),
+                &certs.join(format!("{who}.key")),
+            )),
+            self.addr,
+            false,
+        )
+    }
+
+    pub fn client_http1(&self, who: &str) -> reqwest::Client {
+        let certs = self.dir.join("certs");
+        client_with(
+            &self.dir,
+            Some((
+                &certs.join(format!("{who}.pem")),
+                &certs.join(format!("{who}.key")),
+            )),
+            self.addr,
+            true,
+        )
+    }
+
+    /// A client with no certificate at all.
+    pub fn anonymous(&self) -> reqwest::Client {
+        client_with(&self.dir, None, self.addr, false)
+    }
+}
+
+pub fn client_with(
+    dir: &Path,
+    identity: Option<(&Path, &Path)>,
+    addr: SocketAddr,
+    http1: bool,
+) -> reqwest::Client {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(dir.join("certs/ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let mut cfg = match identity {
+        Some((cert, key)) => {
+            let chain: Vec<_> = CertificateDer::pem_file_iter(cert)
+                .unwrap()
+                .map(|c| c.unwrap())
+                .collect();
+            let key = PrivateKeyDer::from_pem_file(key).unwrap();
+            builder.with_client_auth_cert(chain, key).unwrap()
+        }
+        None => builder.with_no_client_auth(),
+    };
+    cfg.alpn_protocols = if http1 {
+        vec![b"http/1.1".to_vec()]
+    } else {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    };
+    let mut b = reqwest::Client::builder()
+        .tls_backend_preconfigured(cfg)
+        .resolve("localhost", addr)
+        .no_proxy();
+    if http1 {
+        b = b.http1_only();
+    }
+    b.build().unwrap()
+}
+
+/// Writes a certificate and key for a new client into `dir/certs/NAME.{pem,key}`,
+/// issued by the deployment CA (`foreign == false`) or by a new, unrelated CA.
+pub fn issue_client(dir: &Path, name: &str, foreign: bool) {
+    let certs = dir.join("certs");
+    let ca = if foreign {
+        let ca = tamis::pki::new_ca("some other CA").unwrap();
+        tamis::pki::Ca::from_pem(&ca.cert_pem, &ca.key_pem).unwrap()
+    } else {
+        tamis::pki::Ca::from_pem(
+            &std::fs::read_to_string(certs.join("ca.pem")).unwrap(),
+            &std::fs::read_to_string(certs.join("ca.key")).unwrap(),
+        )
+        .unwrap()
+    };
+    let issued = ca.issue_client(name, "Test").unwrap();
+    std::fs::write(certs.join(format!("{name}.pem")), issued.cert_pem).unwrap();
+    std::fs::write(certs.join(format!("{name}.key")), issued.key_pem).unwrap();
+}
+
+pub async fn json(resp: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    let v = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, v)
+}
+
+pub async fn submit(
+    s: &TestServer,
+    who: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    json(
+        s.client(who)
+            .post(s.url("/v1/submissions"))
+            .json(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
