@@ -237,7 +237,7 @@ escrow_public = "keys/escrow.pub"
     fn unknown_key_is_reported_with_its_line() {
         let text = format!("{MINIMAL}\n[limits]\nmax_bodybytes = 3\n");
         let err = Config::parse("t.toml", &text).unwrap_err().to_string();
-        assert!(err.starts_with("t.toml:14:"), "{err}");
+        assert!(err.starts_with("t.toml:13:"), "{err}");
         assert!(err.contains("max_bodybytes"), "{err}");
     }
 }
