@@ -126,9 +126,8 @@ where
     I: IntoIterator<Item = Result<AuditRecord, (u64, String)>>,
 {
     let mut prev = GENESIS.to_owned();
-    let mut expected = 1u64;
     let mut count = 0;
-    for r in records {
+    for (expected, r) in (1u64..).zip(records) {
         let bad = |seq, problem: String| Verification {
             ok: false,
             records: count,
@@ -158,7 +157,6 @@ where
             return bad(r.seq, "content does not match its hash (edited)".into());
         }
         prev = r.hash;
-        expected += 1;
         count += 1;
     }
     Verification {

@@ -179,10 +179,10 @@ impl Config {
                 *p = base.join(&*p);
             }
         }
-        if let Some(crl) = &mut self.tls.crl {
-            if crl.is_relative() {
-                *crl = base.join(&*crl);
-            }
+        if let Some(crl) = &mut self.tls.crl
+            && crl.is_relative()
+        {
+            *crl = base.join(&*crl);
         }
     }
 }

@@ -148,7 +148,11 @@ pub fn init(dir: &Path) -> Result<InitReport, DeployError> {
     write_new(&keys.join("escrow.pub"), random_key_hex().as_bytes(), false)?;
 
     for (name, text) in SHIPPED_POLICIES {
-        write_new(&dir.join("policies").join(name), text.as_bytes(), false)?;
+        // Policies already there (a source checkout, or a DPO's edits) are kept.
+        let path = dir.join("policies").join(name);
+        if !path.exists() {
+            write_new(&path, text.as_bytes(), false)?;
+        }
     }
     write_new(&config_path, CONFIG_TEMPLATE.as_bytes(), false)?;
     Ok(InitReport {

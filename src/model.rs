@@ -96,6 +96,7 @@ string_enum! {
     }
 }
 
+#[allow(clippy::derivable_impls)] // declared by a macro
 impl Default for Tlp {
     fn default() -> Self {
         Tlp::Amber

@@ -133,12 +133,10 @@ pub async fn submit(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
     let format = media_type(content_type.as_deref()).map_err(reject)?;
-    if let Some(k) = &idempotency_key {
-        if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(reject(ApiError::BadRequest(
-                "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
-            )));
-        }
+    if let Some(k) = &idempotency_key
+        && (k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(reject(ApiError::BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into())));
     }
     let doc: Value = serde_json::from_slice(&body).map_err(|e| reject(json_error(&e)))?;
     let items = match doc {
@@ -362,7 +360,7 @@ pub async fn feed(
                 reject(ApiError::Internal)
             })?
     };
-    let next = entries.last().map(|e| e.seq).unwrap_or(since.max(0));
+    let next = entries.last().map(|e| e.seq).unwrap_or(since);
     let items: Vec<FeedItem<'_>> = entries
         .iter()
         .map(|e| FeedItem {

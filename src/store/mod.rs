@@ -27,7 +27,7 @@ use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
 use crate::audit::{AuditEvent, AuditRecord, GENESIS, Verification};
-use crate::model::{Category, Indicator, IndicatorType, SanitisedIndicator, Sources, Tlp};
+use crate::model::{Category, Indicator, IndicatorType, SanitisedIndicator, Sources};
 use crypto::Sealer;
 
 /// A storage failure. Messages name keys by prefix only, never content.
@@ -692,7 +692,6 @@ fn merge(
     e.count += 1;
     e.disclose_name = c.disclose_name;
     ind.sources = sources_of(&r.contributors);
-    let _ = Tlp::Clear; // TLP ordering is declaration order: clear < green < amber < amber+strict < red
 }
 
 #[cfg(test)]
