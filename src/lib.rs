@@ -15,6 +15,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod deploy;
+pub mod feeds;
 pub mod identity;
 pub mod model;
 pub mod pki;

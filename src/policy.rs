@@ -35,6 +35,32 @@ pub struct EgressView {
     pub fields: Vec<String>,
 }
 
+impl EgressView {
+    /// True when this audience may receive an indicator of this type,
+    /// category, TLP and confidence.
+    pub fn admits(
+        &self,
+        kind: IndicatorType,
+        category: Category,
+        tlp: Tlp,
+        confidence: u8,
+    ) -> bool {
+        (self.types.is_empty() || self.types.contains(&kind))
+            && if self.categories.is_empty() {
+                category != Category::IllegalContent
+            } else {
+                self.categories.contains(&category)
+            }
+            && tlp <= self.max_tlp
+            && confidence >= self.min_confidence
+    }
+
+    /// True when the optional field (`description`, `attributes`, `tags`) may be sent.
+    pub fn allows_field(&self, field: &str) -> bool {
+        self.fields.iter().any(|f| f == field)
+    }
+}
+
 /// A loaded policy.
 #[derive(Clone, Debug)]
 pub struct Policy {

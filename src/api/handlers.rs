@@ -15,9 +15,7 @@ use super::errors::json_error;
 use super::{ApiError, AppState};
 use crate::audit::AuditEvent;
 use crate::identity::{Participant, Peer};
-use crate::model::{
-    self, Indicator, Rejection as IndicatorRejection, Removals, SanitisedIndicator,
-};
+use crate::model::{self, Rejection as IndicatorRejection, Removals, SanitisedIndicator};
 use crate::privacy::Sanitiser;
 use crate::store::{
     Contributor, FeedEntry, Op, SubmitBatch, SubmitOutcome, indicator_id, random_uuid,
@@ -136,7 +134,9 @@ pub async fn submit(
     if let Some(k) = &idempotency_key
         && (k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()))
     {
-        return Err(reject(ApiError::BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into())));
+        return Err(reject(ApiError::BadRequest(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
+        )));
     }
     let doc: Value = serde_json::from_slice(&body).map_err(|e| reject(json_error(&e)))?;
     let items = match doc {
@@ -296,19 +296,40 @@ fn parse_u64_param(name: &str, v: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("`{name}` must be a non-negative integer")))
 }
 
-/// One item of the feed: the indicator after a change, with the change.
-#[derive(Serialize)]
-struct FeedItem<'a> {
-    /// `add`, `update` or `remove`.
-    op: Op,
-    /// Cursor of this change: pass it as `since` to resume after it.
-    cursor: String,
-    #[serde(with = "time::serde::rfc3339")]
-    changed_at: OffsetDateTime,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a str>,
-    #[serde(flatten)]
-    indicator: &'a Indicator,
+/// One item of the feed: the indicator after a change, as the reader's
+/// egress view shows it; a change that takes an indicator out of the
+/// reader's view is a `remove` carrying only the id.
+fn feed_item(e: &FeedEntry, views: &[crate::policy::EgressView]) -> Option<Value> {
+    let projected = crate::feeds::egress::project(views, &e.indicator);
+    let (op, reason, body) = match (e.op, projected) {
+        (Op::Add, None) => return None,
+        (op, Some(ind)) => (
+            op,
+            e.reason.clone(),
+            serde_json::to_value(ind).expect("serialise"),
+        ),
+        (Op::Update | Op::Remove, None) => (
+            Op::Remove,
+            Some(e.reason.clone().unwrap_or_else(|| "withheld".into())),
+            serde_json::json!({"id": e.indicator.id}),
+        ),
+    };
+    let Value::Object(mut map) = body else {
+        return None;
+    };
+    map.insert("op".into(), serde_json::to_value(op).expect("serialise"));
+    map.insert("cursor".into(), Value::String(e.seq.to_string()));
+    map.insert(
+        "changed_at".into(),
+        Value::String(
+            e.at.format(&time::format_description::well_known::Rfc3339)
+                .expect("format"),
+        ),
+    );
+    if let Some(r) = reason {
+        map.insert("reason".into(), Value::String(r));
+    }
+    Some(Value::Object(map))
 }
 
 /// `GET /v1/indicators?since=CURSOR&limit=N`.
@@ -361,15 +382,10 @@ pub async fn feed(
             })?
     };
     let next = entries.last().map(|e| e.seq).unwrap_or(since);
-    let items: Vec<FeedItem<'_>> = entries
+    let views = crate::feeds::egress::views_for(&p, &state.policies.load());
+    let items: Vec<Value> = entries
         .iter()
-        .map(|e| FeedItem {
-            op: e.op,
-            cursor: e.seq.to_string(),
-            changed_at: e.at,
-            reason: e.reason.as_deref(),
-            indicator: &e.indicator,
-        })
+        .filter_map(|e| feed_item(e, &views))
         .collect();
     let body = serde_json::json!({ "indicators": items, "next": next.to_string() });
     let _ = state
@@ -378,7 +394,7 @@ pub async fn feed(
             participant: p.id.clone(),
             endpoint: "/v1/indicators".into(),
             range: format!("{since}..{next}"),
-            count: entries.len(),
+            count: items.len(),
         })
         .await;
     Ok(warp::reply::json(&body).into_response())

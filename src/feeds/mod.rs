@@ -1,0 +1,4 @@
+//! Distribution: what leaves the exchange, per audience. [`egress`] decides
+//! what a participant may see of each indicator.
+
+pub mod egress;
