@@ -697,7 +697,7 @@ fn merge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Removals;
+    use crate::model::{Removals, Tlp};
 
     fn sample(kind: IndicatorType, value: &str) -> SanitisedIndicator {
         SanitisedIndicator {
