@@ -42,19 +42,11 @@ pub enum AuditEvent {
         count: usize,
     },
     /// A submitter retracted its contribution to an indicator.
-    Retraction {
-        participant: String,
-        indicator: String,
-        removed: bool,
-    },
+    Retraction { participant: String, indicator: String, removed: bool },
     /// A policy version was loaded (at start or on reload).
     PolicyLoad { policy: String, file: String },
     /// An escrowed value was revealed for a legal order.
-    Reveal {
-        operator: String,
-        reason: String,
-        token_type: String,
-    },
+    Reveal { operator: String, reason: String, token_type: String },
     /// The server started.
     Start { version: String },
 }
@@ -77,13 +69,7 @@ impl AuditRecord {
     /// Builds the record that follows `prev` (its hash) at sequence `seq`.
     pub fn chain(seq: u64, at: OffsetDateTime, prev: &str, event: AuditEvent) -> AuditRecord {
         let hash = link_hash(seq, at, prev, &event);
-        AuditRecord {
-            seq,
-            at,
-            prev: prev.to_owned(),
-            hash,
-            event,
-        }
+        AuditRecord { seq, at, prev: prev.to_owned(), hash, event }
     }
 
     /// Recomputes this record's hash from its content.
@@ -141,17 +127,11 @@ where
         if r.seq != expected {
             return bad(
                 r.seq,
-                format!(
-                    "expected sequence {expected}, found {} (a record was deleted or reordered)",
-                    r.seq
-                ),
+                format!("expected sequence {expected}, found {} (a record was deleted or reordered)", r.seq),
             );
         }
         if r.prev != prev {
-            return bad(
-                r.seq,
-                "does not link to the previous record (deleted, inserted or reordered)".into(),
-            );
+            return bad(r.seq, "does not link to the previous record (deleted, inserted or reordered)".into());
         }
         if r.computed_hash() != r.hash {
             return bad(r.seq, "content does not match its hash (edited)".into());
@@ -159,12 +139,7 @@ where
         prev = r.hash;
         count += 1;
     }
-    Verification {
-        ok: true,
-        records: count,
-        head: prev,
-        first_bad: None,
-    }
+    Verification { ok: true, records: count, head: prev, first_bad: None }
 }
 
 #[cfg(test)]
@@ -179,9 +154,7 @@ mod tests {
                     seq,
                     OffsetDateTime::UNIX_EPOCH,
                     &prev,
-                    AuditEvent::Start {
-                        version: format!("v{seq}"),
-                    },
+                    AuditEvent::Start { version: format!("v{seq}") },
                 );
                 prev = r.hash.clone();
                 r
@@ -195,18 +168,13 @@ mod tests {
         assert!(verify(good.iter().cloned().map(Ok)).ok);
 
         let mut edited = good.clone();
-        edited[2].event = AuditEvent::Start {
-            version: "forged".into(),
-        };
+        edited[2].event = AuditEvent::Start { version: "forged".into() };
         let v = verify(edited.into_iter().map(Ok));
         assert_eq!(v.first_bad.unwrap().seq, 3);
 
         let mut deleted = good.clone();
         deleted.remove(1);
-        assert_eq!(
-            verify(deleted.into_iter().map(Ok)).first_bad.unwrap().seq,
-            3
-        );
+        assert_eq!(verify(deleted.into_iter().map(Ok)).first_bad.unwrap().seq, 3);
 
         let mut reordered = good.clone();
         reordered.swap(1, 2);

@@ -11,11 +11,7 @@ use crate::config::Config;
 use crate::store::Store;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "tamis",
-    version,
-    about = "A threat-indicator exchange with privacy filtering over mutual TLS"
-)]
+#[command(name = "tamis", version, about = "A threat-indicator exchange with privacy filtering over mutual TLS")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -66,9 +62,7 @@ pub enum LogFormat {
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TAMIS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sled=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -78,12 +72,7 @@ pub fn init_logging(format: LogFormat) {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Init { dir } => init(&dir),
-        Command::Serve {
-            config,
-            listen,
-            admin_listen,
-            log_format,
-        } => {
+        Command::Serve { config, listen, admin_listen, log_format } => {
             init_logging(log_format);
             serve(&config, listen, admin_listen)
         }
@@ -112,14 +101,8 @@ pub fn quick_start(addr: SocketAddr, dir: &Path) -> String {
     } else {
         addr.to_string()
     };
-    let d = if dir == Path::new(".") {
-        String::new()
-    } else {
-        format!("{}/", dir.display())
-    };
-    let curl = |who: &str| {
-        format!("curl --cacert {d}certs/ca.pem --cert {d}certs/{who}.pem --key {d}certs/{who}.key")
-    };
+    let d = if dir == Path::new(".") { String::new() } else { format!("{}/", dir.display()) };
+    let curl = |who: &str| format!("curl --cacert {d}certs/ca.pem --cert {d}certs/{who}.pem --key {d}certs/{who}.key");
     format!(
         "\n\
 === tamis quick start ===\n\
@@ -145,17 +128,10 @@ A development deployment was created (CA, server and participant certificates in
     )
 }
 
-fn serve(
-    config_path: &Path,
-    listen: Option<SocketAddr>,
-    admin_listen: Option<SocketAddr>,
-) -> ExitCode {
+fn serve(config_path: &Path, listen: Option<SocketAddr>, admin_listen: Option<SocketAddr>) -> ExitCode {
     let mut fresh = None;
     if !config_path.exists() {
-        let dir = config_path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let dir = config_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if config_path.file_name() != Some(std::ffi::OsStr::new("tamis.toml")) {
             eprintln!("tamis serve: {} does not exist", config_path.display());
             return ExitCode::FAILURE;
@@ -163,10 +139,7 @@ fn serve(
         match crate::deploy::init(dir) {
             Ok(_) => fresh = Some(dir.to_path_buf()),
             Err(e) => {
-                eprintln!(
-                    "tamis serve: no {} and init failed: {e}",
-                    config_path.display()
-                );
+                eprintln!("tamis serve: no {} and init failed: {e}", config_path.display());
                 return ExitCode::FAILURE;
             }
         }
@@ -184,10 +157,7 @@ fn serve(
     if let Some(l) = admin_listen {
         cfg.admin_listen = l;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tamis serve: cannot start the runtime: {e}");
@@ -230,8 +200,9 @@ fn serve(
         let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
         let mut rx1 = stop_tx.subscribe();
         let mut rx2 = stop_tx.subscribe();
-        let admin_task =
-            tokio::spawn(crate::server::run_admin(admin, loaded.state.clone(), async move { let _ = rx2.recv().await; }));
+        let admin_task = tokio::spawn(crate::server::run_admin(admin, loaded.state.clone(), async move {
+            let _ = rx2.recv().await;
+        }));
         let api = tokio::spawn(crate::server::run(listener, loaded.tls.clone(), loaded.state.clone(), async move {
             let _ = rx1.recv().await;
         }));
@@ -251,8 +222,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -290,11 +261,7 @@ fn audit_verify(config_path: &Path) -> ExitCode {
     match store.verify_audit() {
         Ok(v) => {
             println!("{}", serde_json::to_string_pretty(&v).expect("serialise"));
-            if v.ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+            if v.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         Err(e) => {
             eprintln!("tamis audit verify: {e}");

@@ -21,12 +21,7 @@ pub const SHIPPED_POLICIES: &[(&str, &str)] = &[
 /// The sample participants of a development deployment (SPEC §3).
 pub const SAMPLE_PARTICIPANTS: &[(&str, Kind, &[Role], &str)] = &[
     ("bank-a", Kind::Bank, &[Role::Submit], "Bank A"),
-    (
-        "isp-a",
-        Kind::Isp,
-        &[Role::Submit, Role::Blocklist],
-        "ISP A",
-    ),
+    ("isp-a", Kind::Isp, &[Role::Submit, Role::Blocklist], "ISP A"),
     ("police-a", Kind::LawEnforcement, &[Role::Feed], "Police A"),
     ("dpo-a", Kind::Auditor, &[Role::Audit], "DPO A"),
 ];
@@ -37,10 +32,7 @@ pub enum DeployError {
     #[error("{0} already exists; refusing to overwrite an existing deployment")]
     Exists(String),
     #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error(transparent)]
     Pki(#[from] crate::pki::PkiError),
     #[error("{0}")]
@@ -48,10 +40,7 @@ pub enum DeployError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DeployError + '_ {
-    move |source| DeployError::Io {
-        path: path.display().to_string(),
-        source,
-    }
+    move |source| DeployError::Io { path: path.display().to_string(), source }
 }
 
 /// Writes `contents` to a new file; secret files get mode 0600.
@@ -83,11 +72,7 @@ pub struct InitReport {
 /// Writes a ready-to-run development deployment into `dir`.
 pub fn init(dir: &Path) -> Result<InitReport, DeployError> {
     let config_path = dir.join("tamis.toml");
-    for p in [
-        config_path.clone(),
-        dir.join("certs/ca.key"),
-        dir.join("participants.toml"),
-    ] {
+    for p in [config_path.clone(), dir.join("certs/ca.key"), dir.join("participants.toml")] {
         if p.exists() {
             return Err(DeployError::Exists(p.display().to_string()));
         }
@@ -107,16 +92,8 @@ pub fn init(dir: &Path) -> Result<InitReport, DeployError> {
     let mut registry = RegistryFile::default();
     for (id, kind, roles, org) in SAMPLE_PARTICIPANTS {
         let issued = ca.issue_client(id, org)?;
-        write_new(
-            &certs.join(format!("{id}.pem")),
-            issued.cert_pem.as_bytes(),
-            false,
-        )?;
-        write_new(
-            &certs.join(format!("{id}.key")),
-            issued.key_pem.as_bytes(),
-            true,
-        )?;
+        write_new(&certs.join(format!("{id}.pem")), issued.cert_pem.as_bytes(), false)?;
+        write_new(&certs.join(format!("{id}.key")), issued.key_pem.as_bytes(), true)?;
         registry.participants.push(Participant {
             id: id.to_string(),
             kind: *kind,
@@ -139,11 +116,7 @@ pub fn init(dir: &Path) -> Result<InitReport, DeployError> {
 
     let keys = dir.join("keys");
     write_new(&keys.join("storage.key"), random_key_hex().as_bytes(), true)?;
-    write_new(
-        &keys.join("pseudonym.key"),
-        random_key_hex().as_bytes(),
-        true,
-    )?;
+    write_new(&keys.join("pseudonym.key"), random_key_hex().as_bytes(), true)?;
     // TODO(escrow): replaced by a real X25519 key pair once the escrow module lands.
     write_new(&keys.join("escrow.pub"), random_key_hex().as_bytes(), false)?;
 
@@ -155,10 +128,7 @@ pub fn init(dir: &Path) -> Result<InitReport, DeployError> {
         }
     }
     write_new(&config_path, CONFIG_TEMPLATE.as_bytes(), false)?;
-    Ok(InitReport {
-        dir: dir.to_path_buf(),
-        config: config_path,
-    })
+    Ok(InitReport { dir: dir.to_path_buf(), config: config_path })
 }
 
 const CONFIG_TEMPLATE: &str = r#"# tamis deployment configuration. Relative paths are relative to this file.
@@ -208,25 +178,16 @@ pub fn load_policies(dir: &Path, keys: &Keys, default: &str) -> Result<Policies,
     for path in entries {
         let policy = Policy::load(&path).map_err(|e| DeployError::Other(e.to_string()))?;
         let id = policy.id.clone();
-        let sanitiser = Sanitiser::new(Arc::new(policy), keys.clone())
-            .map_err(|e| DeployError::Other(e.to_string()))?;
+        let sanitiser =
+            Sanitiser::new(Arc::new(policy), keys.clone()).map_err(|e| DeployError::Other(e.to_string()))?;
         if by_id.insert(id.clone(), Arc::new(sanitiser)).is_some() {
-            return Err(DeployError::Other(format!(
-                "{}: policy id {id:?} is used by two files",
-                path.display()
-            )));
+            return Err(DeployError::Other(format!("{}: policy id {id:?} is used by two files", path.display())));
         }
     }
     if !by_id.contains_key(default) {
-        return Err(DeployError::Other(format!(
-            "default policy {default:?} not found in {}",
-            dir.display()
-        )));
+        return Err(DeployError::Other(format!("default policy {default:?} not found in {}", dir.display())));
     }
-    Ok(Policies {
-        by_id,
-        default: default.to_owned(),
-    })
+    Ok(Policies { by_id, default: default.to_owned() })
 }
 
 /// Everything `serve` needs, loaded from a config.
@@ -238,21 +199,15 @@ pub struct Loaded {
 
 /// Loads a deployment: registry, keys, policies, TLS and the store.
 pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
-    let registry =
-        Registry::load(&cfg.participants).map_err(|e| DeployError::Other(e.to_string()))?;
+    let registry = Registry::load(&cfg.participants).map_err(|e| DeployError::Other(e.to_string()))?;
     let keys = Keys {
         pseudonym: read_key(&cfg.keys.pseudonym).map_err(DeployError::Other)?,
         escrow_public: read_key(&cfg.keys.escrow_public).map_err(DeployError::Other)?,
     };
     let storage_key = read_key(&cfg.keys.storage).map_err(DeployError::Other)?;
     let policies = load_policies(&cfg.policies_dir, &keys, &cfg.default_policy)?;
-    let tls = crate::tls::from_files(
-        &cfg.tls.ca,
-        &cfg.tls.cert,
-        &cfg.tls.key,
-        cfg.tls.crl.as_deref(),
-    )
-    .map_err(|e| DeployError::Other(e.to_string()))?;
+    let tls = crate::tls::from_files(&cfg.tls.ca, &cfg.tls.cert, &cfg.tls.key, cfg.tls.crl.as_deref())
+        .map_err(|e| DeployError::Other(e.to_string()))?;
     let store = SledStore::open(&cfg.data_dir, &storage_key)
         .map_err(|e| DeployError::Other(format!("{}: {e}", cfg.data_dir.display())))?;
     let state = AppState::new(registry, policies, store.clone(), cfg.limits.clone());

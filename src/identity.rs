@@ -52,9 +52,7 @@ impl FromStr for Role {
             "feed" => Ok(Role::Feed),
             "blocklist" => Ok(Role::Blocklist),
             "audit" => Ok(Role::Audit),
-            _ => Err(format!(
-                "unknown role {s:?} (expected submit, feed, blocklist or audit)"
-            )),
+            _ => Err(format!("unknown role {s:?} (expected submit, feed, blocklist or audit)")),
         }
     }
 }
@@ -104,9 +102,7 @@ impl FromStr for Kind {
             "isp" => Ok(Kind::Isp),
             "law-enforcement" => Ok(Kind::LawEnforcement),
             "auditor" => Ok(Kind::Auditor),
-            _ => Err(format!(
-                "unknown kind {s:?} (expected bank, isp, law-enforcement or auditor)"
-            )),
+            _ => Err(format!("unknown kind {s:?} (expected bank, isp, law-enforcement or auditor)")),
         }
     }
 }
@@ -197,26 +193,19 @@ pub enum RegistryError {
 impl Registry {
     pub fn load(path: &Path) -> Result<Registry, RegistryError> {
         let name = path.display().to_string();
-        let text =
-            std::fs::read_to_string(path).map_err(|e| RegistryError::Read(name.clone(), e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| RegistryError::Read(name.clone(), e))?;
         Registry::parse(&name, &text)
     }
 
     pub fn parse(name: &str, text: &str) -> Result<Registry, RegistryError> {
         let file: RegistryFile = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| crate::config::line_of(text, s.start))
-                .unwrap_or(0);
+            let line = e.span().map(|s| crate::config::line_of(text, s.start)).unwrap_or(0);
             RegistryError::Parse(name.to_owned(), line, e.message().to_owned())
         })?;
         Registry::from_participants(name, file.participants)
     }
 
-    pub fn from_participants(
-        name: &str,
-        list: Vec<Participant>,
-    ) -> Result<Registry, RegistryError> {
+    pub fn from_participants(name: &str, list: Vec<Participant>) -> Result<Registry, RegistryError> {
         let mut reg = Registry::default();
         for p in list {
             if !valid_name(&p.id) {
@@ -227,8 +216,7 @@ impl Registry {
                 return Err(RegistryError::Duplicate(name.to_owned(), p.id.clone()));
             }
             for fp in &p.fingerprints {
-                reg.by_fingerprint
-                    .insert(fp.to_ascii_lowercase(), p.clone());
+                reg.by_fingerprint.insert(fp.to_ascii_lowercase(), p.clone());
             }
         }
         Ok(reg)
@@ -244,11 +232,10 @@ impl Registry {
 
     /// The participant a verified certificate belongs to, if any.
     pub fn identify(&self, cert: &CertInfo) -> Option<Arc<Participant>> {
-        let p = self.by_fingerprint.get(&cert.fingerprint).or_else(|| {
-            cert.san_participant
-                .as_deref()
-                .and_then(|id| self.by_id.get(id))
-        })?;
+        let p = self
+            .by_fingerprint
+            .get(&cert.fingerprint)
+            .or_else(|| cert.san_participant.as_deref().and_then(|id| self.by_id.get(id)))?;
         (!p.revoked).then(|| p.clone())
     }
 }
@@ -257,8 +244,7 @@ impl Registry {
 pub fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
 }
 
@@ -274,22 +260,14 @@ pub struct CertInfo {
 impl CertInfo {
     pub fn from_der(der: &[u8]) -> CertInfo {
         let fingerprint = hex::encode(Sha256::digest(der));
-        let san_participant =
-            x509_parser::parse_x509_certificate(der)
-                .ok()
-                .and_then(|(_, cert)| {
-                    let san = cert.subject_alternative_name().ok()??;
-                    san.value.general_names.iter().find_map(|n| match n {
-                        x509_parser::extensions::GeneralName::URI(u) => {
-                            u.strip_prefix(SAN_PREFIX).map(str::to_owned)
-                        }
-                        _ => None,
-                    })
-                });
-        CertInfo {
-            fingerprint,
-            san_participant,
-        }
+        let san_participant = x509_parser::parse_x509_certificate(der).ok().and_then(|(_, cert)| {
+            let san = cert.subject_alternative_name().ok()??;
+            san.value.general_names.iter().find_map(|n| match n {
+                x509_parser::extensions::GeneralName::URI(u) => u.strip_prefix(SAN_PREFIX).map(str::to_owned),
+                _ => None,
+            })
+        });
+        CertInfo { fingerprint, san_participant }
     }
 }
 
@@ -326,36 +304,21 @@ revoked = true
 "#,
         )
         .unwrap();
-        let by_fp = CertInfo {
-            fingerprint: "abcd".into(),
-            san_participant: None,
-        };
+        let by_fp = CertInfo { fingerprint: "abcd".into(), san_participant: None };
         assert_eq!(reg.identify(&by_fp).unwrap().id, "bank-a");
-        let by_san = CertInfo {
-            fingerprint: "00".into(),
-            san_participant: Some("bank-a".into()),
-        };
+        let by_san = CertInfo { fingerprint: "00".into(), san_participant: Some("bank-a".into()) };
         assert_eq!(reg.identify(&by_san).unwrap().id, "bank-a");
-        let revoked = CertInfo {
-            fingerprint: "00".into(),
-            san_participant: Some("old-isp".into()),
-        };
+        let revoked = CertInfo { fingerprint: "00".into(), san_participant: Some("old-isp".into()) };
         assert!(reg.identify(&revoked).is_none());
-        let unknown = CertInfo {
-            fingerprint: "00".into(),
-            san_participant: Some("nobody".into()),
-        };
+        let unknown = CertInfo { fingerprint: "00".into(), san_participant: Some("nobody".into()) };
         assert!(reg.identify(&unknown).is_none());
     }
 
     #[test]
     fn registry_errors_name_the_line() {
-        let err = Registry::parse(
-            "p.toml",
-            "[[participant]]\nid = \"x\"\nkind = \"bank\"\nroles = [\"fly\"]\n",
-        )
-        .unwrap_err()
-        .to_string();
+        let err = Registry::parse("p.toml", "[[participant]]\nid = \"x\"\nkind = \"bank\"\nroles = [\"fly\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("p.toml:4:"), "{err}");
     }
 }

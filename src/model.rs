@@ -157,11 +157,7 @@ pub struct Indicator {
     pub first_seen: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub last_seen: OffsetDateTime,
-    #[serde(
-        default,
-        with = "time::serde::rfc3339::option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -189,17 +185,9 @@ pub struct SanitisedIndicator {
     pub category: Category,
     pub confidence: u8,
     pub tlp: Tlp,
-    #[serde(
-        default,
-        with = "time::serde::rfc3339::option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub first_seen: Option<OffsetDateTime>,
-    #[serde(
-        default,
-        with = "time::serde::rfc3339::option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -276,21 +264,13 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn new(index: usize, field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Rejection {
-            index,
-            field: field.into(),
-            reason: reason.into(),
-        }
+        Rejection { index, field: field.into(), reason: reason.into() }
     }
 }
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "indicator {}: {}: {}",
-            self.index, self.field, self.reason
-        )
+        write!(f, "indicator {}: {}: {}", self.index, self.field, self.reason)
     }
 }
 
@@ -298,9 +278,7 @@ impl fmt::Display for Rejection {
 /// [`RawIndicator`], validating and normalising every field.
 pub fn parse_indicator(index: usize, v: &Value) -> Result<RawIndicator, Rejection> {
     let rej = |field: &str, reason: &str| Rejection::new(index, field, reason);
-    let obj = v
-        .as_object()
-        .ok_or_else(|| rej("", "an indicator must be a JSON object"))?;
+    let obj = v.as_object().ok_or_else(|| rej("", "an indicator must be a JSON object"))?;
 
     let kind_s = obj
         .get("type")
@@ -308,7 +286,10 @@ pub fn parse_indicator(index: usize, v: &Value) -> Result<RawIndicator, Rejectio
         .as_str()
         .ok_or_else(|| rej("type", "must be a string"))?;
     let kind: IndicatorType = kind_s.parse().map_err(|()| {
-        rej("type", "unknown type (expected one of url, domain, ipv4, ipv6, cidr, email, sha256, sha1, md5, iban, phone, btc)")
+        rej(
+            "type",
+            "unknown type (expected one of url, domain, ipv4, ipv6, cidr, email, sha256, sha1, md5, iban, phone, btc)",
+        )
     })?;
     let raw_value = obj
         .get("value")
@@ -337,12 +318,10 @@ pub fn parse_indicator(index: usize, v: &Value) -> Result<RawIndicator, Rejectio
     };
     let tlp = match obj.get("tlp") {
         None | Some(Value::Null) => Tlp::Amber,
-        Some(Value::String(s)) => s.to_ascii_lowercase().parse().map_err(|()| {
-            rej(
-                "tlp",
-                "unknown TLP (expected clear, green, amber, amber+strict or red)",
-            )
-        })?,
+        Some(Value::String(s)) => s
+            .to_ascii_lowercase()
+            .parse()
+            .map_err(|()| rej("tlp", "unknown TLP (expected clear, green, amber, amber+strict or red)"))?,
         Some(_) => return Err(rej("tlp", "must be a string")),
     };
     let first_seen = parse_time(obj.get("first_seen")).map_err(|e| rej("first_seen", e))?;
@@ -388,14 +367,9 @@ pub fn parse_indicator(index: usize, v: &Value) -> Result<RawIndicator, Rejectio
             let mut tags = Vec::with_capacity(items.len());
             for (i, t) in items.iter().enumerate() {
                 match t.as_str() {
-                    Some(s) if !s.trim().is_empty() && s.len() <= 256 => {
-                        tags.push(s.trim().to_owned())
-                    }
+                    Some(s) if !s.trim().is_empty() && s.len() <= 256 => tags.push(s.trim().to_owned()),
                     _ => {
-                        return Err(rej(
-                            &format!("tags[{i}]"),
-                            "must be a non-empty string of at most 256 bytes",
-                        ));
+                        return Err(rej(&format!("tags[{i}]"), "must be a non-empty string of at most 256 bytes"));
                     }
                 }
             }
@@ -416,11 +390,7 @@ pub fn parse_indicator(index: usize, v: &Value) -> Result<RawIndicator, Rejectio
         "attributes",
         "tags",
     ];
-    let unknown_fields = obj
-        .keys()
-        .filter(|k| !KNOWN.contains(&k.as_str()))
-        .cloned()
-        .collect();
+    let unknown_fields = obj.keys().filter(|k| !KNOWN.contains(&k.as_str())).cloned().collect();
 
     Ok(RawIndicator {
         kind,
@@ -527,26 +497,21 @@ pub fn normalise_value(kind: IndicatorType, raw: &str) -> Result<String, ValueEr
         IndicatorType::Url => normalise_url(&refang(s)),
         IndicatorType::Domain => normalise_domain(&refang(s)),
         IndicatorType::Ipv4 => {
-            let ip =
-                Ipv4Addr::from_str(&refang(s)).map_err(|_| ValueError::Invalid("IPv4 address"))?;
+            let ip = Ipv4Addr::from_str(&refang(s)).map_err(|_| ValueError::Invalid("IPv4 address"))?;
             check_public_ip(IpAddr::V4(ip))?;
             Ok(ip.to_string())
         }
         IndicatorType::Ipv6 => {
-            let ip =
-                Ipv6Addr::from_str(&refang(s)).map_err(|_| ValueError::Invalid("IPv6 address"))?;
+            let ip = Ipv6Addr::from_str(&refang(s)).map_err(|_| ValueError::Invalid("IPv6 address"))?;
             check_public_ip(IpAddr::V6(ip))?;
             Ok(ip.to_string())
         }
         IndicatorType::Cidr => {
-            let net = ipnet::IpNet::from_str(&refang(s))
-                .map_err(|_| ValueError::Invalid("CIDR block"))?;
+            let net = ipnet::IpNet::from_str(&refang(s)).map_err(|_| ValueError::Invalid("CIDR block"))?;
             let net = net.trunc();
             let min = if net.addr().is_ipv4() { 8 } else { 16 };
             if net.prefix_len() < min {
-                return Err(ValueError::Refused(
-                    "CIDR block too wide (at most /8 for IPv4, /16 for IPv6)",
-                ));
+                return Err(ValueError::Refused("CIDR block too wide (at most /8 for IPv4, /16 for IPv6)"));
             }
             check_public_ip(net.network())?;
             Ok(net.to_string())
@@ -556,14 +521,11 @@ pub fn normalise_value(kind: IndicatorType, raw: &str) -> Result<String, ValueEr
         IndicatorType::Sha1 => normalise_hex(s, 40, "SHA-1 hash"),
         IndicatorType::Md5 => normalise_hex(s, 32, "MD5 hash"),
         IndicatorType::Iban => {
-            let compact: String = s
-                .chars()
-                .filter(|c| !c.is_whitespace() && *c != '-')
-                .collect::<String>()
-                .to_ascii_uppercase();
+            let compact: String =
+                s.chars().filter(|c| !c.is_whitespace() && *c != '-').collect::<String>().to_ascii_uppercase();
             use iban::IbanLike;
-            let iban = iban::Iban::from_str(&compact)
-                .map_err(|_| ValueError::Invalid("IBAN (format or mod-97 check)"))?;
+            let iban =
+                iban::Iban::from_str(&compact).map_err(|_| ValueError::Invalid("IBAN (format or mod-97 check)"))?;
             Ok(iban.electronic_str().to_owned())
         }
         IndicatorType::Phone => normalise_phone(s),
@@ -583,9 +545,7 @@ fn normalise_hex(s: &str, len: usize, what: &'static str) -> Result<String, Valu
 /// internet: private, loopback, link-local, documentation, multicast...
 pub fn check_public_ip(ip: IpAddr) -> Result<(), ValueError> {
     if is_reserved_ip(ip) {
-        Err(ValueError::Refused(
-            "private or reserved address (not routable on the internet)",
-        ))
+        Err(ValueError::Refused("private or reserved address (not routable on the internet)"))
     } else {
         Ok(())
     }
@@ -637,32 +597,22 @@ pub fn normalise_domain(s: &str) -> Result<String, ValueError> {
             || label.len() > 63
             || label.starts_with('-')
             || label.ends_with('-')
-            || !label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            || !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             return Err(ValueError::Invalid("domain name"));
         }
     }
     let tld = ascii.rsplit('.').next().unwrap_or_default();
     if tld.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ValueError::Invalid(
-            "domain name (use type ipv4 for addresses)",
-        ));
+        return Err(ValueError::Invalid("domain name (use type ipv4 for addresses)"));
     }
     Ok(ascii)
 }
 
 fn normalise_url(s: &str) -> Result<String, ValueError> {
-    let url = url::Url::parse(s)
-        .map_err(|_| ValueError::Invalid("URL (absolute, with scheme and host)"))?;
-    if !matches!(
-        url.scheme(),
-        "http" | "https" | "ftp" | "ftps" | "ws" | "wss" | "hxxp" | "hxxps"
-    ) {
-        return Err(ValueError::Invalid(
-            "URL (scheme must be http, https, ftp or ws)",
-        ));
+    let url = url::Url::parse(s).map_err(|_| ValueError::Invalid("URL (absolute, with scheme and host)"))?;
+    if !matches!(url.scheme(), "http" | "https" | "ftp" | "ftps" | "ws" | "wss" | "hxxp" | "hxxps") {
+        return Err(ValueError::Invalid("URL (scheme must be http, https, ftp or ws)"));
     }
     match url.host() {
         None => return Err(ValueError::Invalid("URL (no host)")),
@@ -676,14 +626,8 @@ fn normalise_url(s: &str) -> Result<String, ValueError> {
 }
 
 fn normalise_email(s: &str) -> Result<String, ValueError> {
-    let (local, domain) = s
-        .rsplit_once('@')
-        .ok_or(ValueError::Invalid("e-mail address"))?;
-    if local.is_empty()
-        || local.len() > 64
-        || local.contains('@')
-        || local.contains(['<', '>', '"', ',', ';'])
-    {
+    let (local, domain) = s.rsplit_once('@').ok_or(ValueError::Invalid("e-mail address"))?;
+    if local.is_empty() || local.len() > 64 || local.contains('@') || local.contains(['<', '>', '"', ',', ';']) {
         return Err(ValueError::Invalid("e-mail address"));
     }
     let domain = normalise_domain(domain).map_err(|_| ValueError::Invalid("e-mail address"))?;
@@ -712,9 +656,7 @@ fn normalise_phone(s: &str) -> Result<String, ValueError> {
         if (8..=15).contains(&digits.len()) && !digits.starts_with('0') {
             Ok(format!("+{digits}"))
         } else {
-            Err(ValueError::Invalid(
-                "phone number (E.164 has 8 to 15 digits)",
-            ))
+            Err(ValueError::Invalid("phone number (E.164 has 8 to 15 digits)"))
         }
     } else if (6..=15).contains(&digits.len()) {
         Ok(digits)
@@ -777,18 +719,9 @@ fn bech32_valid(s: &str) -> bool {
         }
     }
     let mut chk: u32 = 1;
-    let generator = [
-        0x3b6a57b2u32,
-        0x26508e6d,
-        0x1ea119fa,
-        0x3d4233dd,
-        0x2a1462b3,
-    ];
-    let hrp_exp = hrp
-        .bytes()
-        .map(|b| (b >> 5) as u32)
-        .chain(std::iter::once(0))
-        .chain(hrp.bytes().map(|b| (b & 31) as u32));
+    let generator = [0x3b6a57b2u32, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3];
+    let hrp_exp =
+        hrp.bytes().map(|b| (b >> 5) as u32).chain(std::iter::once(0)).chain(hrp.bytes().map(|b| (b & 31) as u32));
     for v in hrp_exp.chain(values.iter().copied()) {
         let top = chk >> 25;
         chk = ((chk & 0x1ff_ffff) << 5) ^ v;
@@ -810,54 +743,21 @@ mod tests {
     #[test]
     fn normalises_each_type() {
         use IndicatorType::*;
-        assert_eq!(
-            normalise_value(Domain, "Bad.EXAMPLE.com.").unwrap(),
-            "bad.example.com"
-        );
-        assert_eq!(
-            normalise_value(Domain, "bücher-phish.de").unwrap(),
-            "xn--bcher-phish-thb.de"
-        );
-        assert_eq!(
-            normalise_value(Domain, "evil[.]example[.]org").unwrap(),
-            "evil.example.org"
-        );
-        assert_eq!(
-            normalise_value(Url, "hxxps://EVIL[.]example/a?b=c").unwrap(),
-            "https://evil.example/a?b=c"
-        );
-        assert_eq!(
-            normalise_value(Ipv6, "2a00:1450:4001:0000::0001").unwrap(),
-            "2a00:1450:4001::1"
-        );
-        assert_eq!(
-            normalise_value(Ipv4, "185.220.101.4").unwrap(),
-            "185.220.101.4"
-        );
-        assert_eq!(
-            normalise_value(Cidr, "185.220.101.77/24").unwrap(),
-            "185.220.101.0/24"
-        );
+        assert_eq!(normalise_value(Domain, "Bad.EXAMPLE.com.").unwrap(), "bad.example.com");
+        assert_eq!(normalise_value(Domain, "bücher-phish.de").unwrap(), "xn--bcher-phish-thb.de");
+        assert_eq!(normalise_value(Domain, "evil[.]example[.]org").unwrap(), "evil.example.org");
+        assert_eq!(normalise_value(Url, "hxxps://EVIL[.]example/a?b=c").unwrap(), "https://evil.example/a?b=c");
+        assert_eq!(normalise_value(Ipv6, "2a00:1450:4001:0000::0001").unwrap(), "2a00:1450:4001::1");
+        assert_eq!(normalise_value(Ipv4, "185.220.101.4").unwrap(), "185.220.101.4");
+        assert_eq!(normalise_value(Cidr, "185.220.101.77/24").unwrap(), "185.220.101.0/24");
         assert_eq!(
             normalise_value(Sha1, "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709").unwrap(),
             "da39a3ee5e6b4b0d3255bfef95601890afd80709"
         );
-        assert_eq!(
-            normalise_value(Iban, "de89 3704 0044 0532 0130 00").unwrap(),
-            "DE89370400440532013000"
-        );
-        assert_eq!(
-            normalise_value(Phone, "+33 6 12 34 56 78").unwrap(),
-            "+33612345678"
-        );
-        assert_eq!(
-            normalise_value(Phone, "0033 6 12 34 56 78").unwrap(),
-            "+33612345678"
-        );
-        assert_eq!(
-            normalise_value(Email, "Phish@Bad.Example").unwrap(),
-            "phish@bad.example"
-        );
+        assert_eq!(normalise_value(Iban, "de89 3704 0044 0532 0130 00").unwrap(), "DE89370400440532013000");
+        assert_eq!(normalise_value(Phone, "+33 6 12 34 56 78").unwrap(), "+33612345678");
+        assert_eq!(normalise_value(Phone, "0033 6 12 34 56 78").unwrap(), "+33612345678");
+        assert_eq!(normalise_value(Email, "Phish@Bad.Example").unwrap(), "phish@bad.example");
         assert_eq!(
             normalise_value(Btc, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa").unwrap(),
             "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
@@ -906,19 +806,12 @@ mod tests {
         assert_eq!(ok.dropped_attributes, vec!["deep".to_string()]);
         assert_eq!(ok.unknown_fields, vec!["extra".to_string()]);
 
-        let bad = parse_indicator(
-            3,
-            &json!({"type":"domain","value":"x.example","confidence":101}),
-        )
-        .unwrap_err();
+        let bad = parse_indicator(3, &json!({"type":"domain","value":"x.example","confidence":101})).unwrap_err();
         assert_eq!((bad.index, bad.field.as_str()), (3, "confidence"));
         let bad = parse_indicator(1, &json!({"value":"x"})).unwrap_err();
         assert_eq!(bad.field, "type");
-        let bad = parse_indicator(
-            1,
-            &json!({"type":"domain","value":"x.example","category":"illegal-content"}),
-        )
-        .unwrap_err();
+        let bad =
+            parse_indicator(1, &json!({"type":"domain","value":"x.example","category":"illegal-content"})).unwrap_err();
         assert_eq!(bad.field, "category");
     }
 }

@@ -6,9 +6,8 @@
 //! usage; the registry also pins their SHA-256 fingerprints.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
-    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, RevokedCertParams,
-    SanType, SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, RevokedCertParams, SanType, SerialNumber,
 };
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
@@ -53,18 +52,10 @@ pub fn new_ca(name: &str) -> Result<Issued, PkiError> {
     dn.push(DnType::OrganizationName, "tamis exchange");
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     params.serial_number = Some(random_serial());
     validity(&mut params, 3650);
-    let serial = params
-        .serial_number
-        .as_ref()
-        .map(|s| s.to_bytes())
-        .unwrap_or_default();
+    let serial = params.serial_number.as_ref().map(|s| s.to_bytes()).unwrap_or_default();
     let cert = params.self_signed(&key)?;
     Ok(Issued {
         fingerprint: hex::encode(Sha256::digest(cert.der())),
@@ -82,20 +73,14 @@ pub struct Ca {
 impl Ca {
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Ca, PkiError> {
         let key = KeyPair::from_pem(key_pem)?;
-        Ok(Ca {
-            issuer: Issuer::from_ca_cert_pem(cert_pem, key)?,
-        })
+        Ok(Ca { issuer: Issuer::from_ca_cert_pem(cert_pem, key)? })
     }
 
     /// The server certificate for the given DNS names and IP addresses.
     pub fn issue_server(&self, names: &[&str]) -> Result<Issued, PkiError> {
         let key = KeyPair::generate()?;
-        let mut params =
-            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
-        params.distinguished_name.push(
-            DnType::CommonName,
-            names.first().copied().unwrap_or("tamis"),
-        );
+        let mut params = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+        params.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("tamis"));
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.serial_number = Some(random_serial());
@@ -108,9 +93,7 @@ impl Ca {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::default();
         params.distinguished_name.push(DnType::CommonName, id);
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, organisation);
+        params.distinguished_name.push(DnType::OrganizationName, organisation);
         params.subject_alt_names = vec![SanType::URI(format!("{SAN_PREFIX}{id}").try_into()?)];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -120,11 +103,7 @@ impl Ca {
     }
 
     fn sign(&self, params: CertificateParams, key: KeyPair) -> Result<Issued, PkiError> {
-        let serial = params
-            .serial_number
-            .as_ref()
-            .map(|s| s.to_bytes())
-            .unwrap_or_default();
+        let serial = params.serial_number.as_ref().map(|s| s.to_bytes()).unwrap_or_default();
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(Issued {
             fingerprint: hex::encode(Sha256::digest(cert.der())),

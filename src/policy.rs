@@ -38,13 +38,7 @@ pub struct EgressView {
 impl EgressView {
     /// True when this audience may receive an indicator of this type,
     /// category, TLP and confidence.
-    pub fn admits(
-        &self,
-        kind: IndicatorType,
-        category: Category,
-        tlp: Tlp,
-        confidence: u8,
-    ) -> bool {
+    pub fn admits(&self, kind: IndicatorType, category: Category, tlp: Tlp, confidence: u8) -> bool {
         (self.types.is_empty() || self.types.contains(&kind))
             && if self.categories.is_empty() {
                 category != Category::IllegalContent
@@ -91,31 +85,54 @@ impl Policy {
 
     pub fn parse(file: &str, text: &str) -> Result<Policy, PolicyError> {
         let value: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start].lines().count().max(1))
-                .unwrap_or(0);
-            PolicyError {
-                file: file.to_owned(),
-                line,
-                message: e.message().to_owned(),
-            }
+            let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
+            PolicyError { file: file.to_owned(), line, message: e.message().to_owned() }
         })?;
         let id = value
             .get("id")
             .and_then(|v| v.as_str())
-            .ok_or_else(|| PolicyError {
-                file: file.to_owned(),
-                line: 1,
-                message: "missing `id`".into(),
-            })?
+            .ok_or_else(|| PolicyError { file: file.to_owned(), line: 1, message: "missing `id`".into() })?
             .to_owned();
         let hash = hex::encode(&Sha256::digest(text.as_bytes())[..8]);
-        Ok(Policy {
-            id,
-            hash,
-            text: text.to_owned(),
-            egress: BTreeMap::new(),
-        })
+        let err = |m: String| PolicyError { file: file.to_owned(), line: 0, message: m };
+        let mut egress = BTreeMap::new();
+        if let Some(toml::Value::Table(views)) = value.get("egress") {
+            for (name, v) in views {
+                let list = |k: &str| -> Vec<String> {
+                    v.get(k)
+                        .and_then(|x| x.as_array())
+                        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+                        .unwrap_or_default()
+                };
+                let types = list("types")
+                    .iter()
+                    .map(|t| t.parse().map_err(|()| err(format!("egress.{name}: unknown type"))))
+                    .collect::<Result<_, _>>()?;
+                let categories = list("categories")
+                    .iter()
+                    .map(|t| t.parse().map_err(|()| err(format!("egress.{name}: unknown category"))))
+                    .collect::<Result<_, _>>()?;
+                let max_tlp = v
+                    .get("max_tlp")
+                    .and_then(|x| x.as_str())
+                    .unwrap_or("amber")
+                    .parse()
+                    .map_err(|()| err(format!("egress.{name}: unknown TLP")))?;
+                let min_confidence =
+                    v.get("min_confidence").and_then(|x| x.as_integer()).unwrap_or(0).clamp(0, 100) as u8;
+                egress.insert(
+                    name.clone(),
+                    EgressView {
+                        audience: name.clone(),
+                        types,
+                        categories,
+                        max_tlp,
+                        min_confidence,
+                        fields: list("fields"),
+                    },
+                );
+            }
+        }
+        Ok(Policy { id, hash, text: text.to_owned(), egress })
     }
 }

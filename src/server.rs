@@ -79,18 +79,12 @@ pub async fn run(
             let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
-                    state
-                        .metrics
-                        .handshake_failures
-                        .fetch_add(1, Ordering::Relaxed);
+                    state.metrics.handshake_failures.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(%remote, error = %e, "TLS handshake refused");
                     return;
                 }
                 Err(_) => {
-                    state
-                        .metrics
-                        .handshake_failures
-                        .fetch_add(1, Ordering::Relaxed);
+                    state.metrics.handshake_failures.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(%remote, "TLS handshake timed out");
                     return;
                 }
@@ -102,30 +96,18 @@ pub async fn run(
             let cert = CertInfo::from_der(der.as_ref());
             let participant = state.registry.load().identify(&cert);
             if participant.is_none() {
-                state
-                    .metrics
-                    .unregistered_peers
-                    .fetch_add(1, Ordering::Relaxed);
+                state.metrics.unregistered_peers.fetch_add(1, Ordering::Relaxed);
             }
             state.metrics.connections.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%remote, participant = participant.as_ref().map(|p| p.id.as_str()), "connection");
-            let peer = Arc::new(Peer {
-                participant,
-                cert,
-                remote,
+            let peer = Arc::new(Peer { participant, cert, remote });
+            let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(peer.clone());
+                let mut s = service.clone();
+                s.call(req)
             });
-            let svc = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(peer.clone());
-                    let mut s = service.clone();
-                    s.call(req)
-                },
-            );
             let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout);
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
             builder
                 .http2()
                 .timer(TokioTimer::new())
@@ -139,32 +121,21 @@ pub async fn run(
     }
     housekeeping.abort();
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
         tracing::warn!("in-flight connections did not finish within the drain timeout");
     }
 }
 
 /// Serves `/healthz`, `/readyz` and `/metrics` over plain HTTP.
-pub async fn run_admin(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    shutdown: impl Future<Output = ()> + Send,
-) {
-    let healthz =
-        warp::path!("healthz").map(|| warp::reply::Reply::into_response(String::from("ok\n")));
+pub async fn run_admin(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()> + Send) {
+    let healthz = warp::path!("healthz").map(|| warp::reply::Reply::into_response(String::from("ok\n")));
     let s = state.clone();
     let readyz = warp::path!("readyz").map(move || {
         let ready = !s.policies.load().by_id.is_empty();
         let (status, text) = if ready {
             (warp::http::StatusCode::OK, "ready\n")
         } else {
-            (
-                warp::http::StatusCode::SERVICE_UNAVAILABLE,
-                "no policy loaded\n",
-            )
+            (warp::http::StatusCode::SERVICE_UNAVAILABLE, "no policy loaded\n")
         };
         warp::reply::Reply::into_response(warp::reply::with_status(text.to_owned(), status))
     });
@@ -193,17 +164,8 @@ pub async fn run_admin(
                 s.call(req)
             });
             let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(5));
-            let _ = watcher
-                .watch(
-                    builder
-                        .serve_connection(TokioIo::new(tcp), svc)
-                        .into_owned(),
-                )
-                .await;
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(5));
+            let _ = watcher.watch(builder.serve_connection(TokioIo::new(tcp), svc).into_owned()).await;
         });
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), graceful.shutdown()).await;
@@ -211,7 +173,5 @@ pub async fn run_admin(
 
 /// The local address of a bound listener, for logs and quick starts.
 pub fn local(listener: &TcpListener) -> SocketAddr {
-    listener
-        .local_addr()
-        .expect("bound listener has an address")
+    listener.local_addr().expect("bound listener has an address")
 }

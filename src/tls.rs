@@ -22,10 +22,7 @@ pub enum TlsError {
 }
 
 fn file_err(path: &Path, message: impl ToString) -> TlsError {
-    TlsError::File {
-        path: path.display().to_string(),
-        message: message.to_string(),
-    }
+    TlsError::File { path: path.display().to_string(), message: message.to_string() }
 }
 
 /// Every certificate in a PEM file.
@@ -80,12 +77,7 @@ pub fn server_config(
 }
 
 /// Loads the server configuration from the deployment's files.
-pub fn from_files(
-    ca: &Path,
-    cert: &Path,
-    key: &Path,
-    crl: Option<&Path>,
-) -> Result<Arc<ServerConfig>, TlsError> {
+pub fn from_files(ca: &Path, cert: &Path, key: &Path, crl: Option<&Path>) -> Result<Arc<ServerConfig>, TlsError> {
     let crls = match crl {
         Some(p) if p.exists() => load_crls(p)?,
         _ => Vec::new(),

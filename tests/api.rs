@@ -22,27 +22,14 @@ async fn whoami_identifies_each_participant_over_h2_and_http1() {
             assert_eq!(status, 200);
             assert_eq!(v["id"], who);
             assert_eq!(v["kind"], kind);
-            assert!(
-                v["roles"].as_array().unwrap().iter().any(|r| r == role),
-                "{v}"
-            );
+            assert!(v["roles"].as_array().unwrap().iter().any(|r| r == role), "{v}");
             assert_eq!(v["fingerprint"].as_str().unwrap().len(), 64);
             assert!(version == reqwest::Version::HTTP_2 || version == reqwest::Version::HTTP_11);
         }
     }
-    let h2 = s
-        .client("bank-a")
-        .get(s.url("/v1/whoami"))
-        .send()
-        .await
-        .unwrap();
+    let h2 = s.client("bank-a").get(s.url("/v1/whoami")).send().await.unwrap();
     assert_eq!(h2.version(), reqwest::Version::HTTP_2);
-    let h1 = s
-        .client_http1("bank-a")
-        .get(s.url("/v1/whoami"))
-        .send()
-        .await
-        .unwrap();
+    let h1 = s.client_http1("bank-a").get(s.url("/v1/whoami")).send().await.unwrap();
     assert_eq!(h1.version(), reqwest::Version::HTTP_11);
     s.stop().await;
 }
@@ -51,17 +38,11 @@ async fn whoami_identifies_each_participant_over_h2_and_http1() {
 async fn handshake_refuses_missing_and_foreign_certificates() {
     let s = TestServer::start().await;
     let err = s.anonymous().get(s.url("/v1/whoami")).send().await;
-    assert!(
-        err.is_err(),
-        "a client without certificate must not get an answer"
-    );
+    assert!(err.is_err(), "a client without certificate must not get an answer");
 
     issue_client(&s.dir, "mallory", true);
     let err = s.client("mallory").get(s.url("/v1/whoami")).send().await;
-    assert!(
-        err.is_err(),
-        "a certificate from another CA must be refused"
-    );
+    assert!(err.is_err(), "a certificate from another CA must be refused");
     s.stop().await;
 }
 
@@ -98,24 +79,10 @@ async fn roles_are_enforced_on_every_endpoint() {
         assert_eq!(v["error"]["code"], "forbidden");
     }
     for who in ["bank-a", "isp-a", "dpo-a"] {
-        let (status, _) = json(
-            s.client(who)
-                .get(s.url("/v1/indicators"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = json(s.client(who).get(s.url("/v1/indicators")).send().await.unwrap()).await;
         assert_eq!(status, 403, "{who} must not read the feed");
     }
-    let (status, _) = json(
-        s.client("police-a")
-            .get(s.url("/v1/indicators"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = json(s.client("police-a").get(s.url("/v1/indicators")).send().await.unwrap()).await;
     assert_eq!(status, 200);
     s.stop().await;
 }
@@ -139,37 +106,15 @@ async fn a_bad_indicator_is_rejected_with_its_index_and_the_rest_lands() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| {
-            (
-                r["index"].as_u64().unwrap(),
-                r["field"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|r| (r["index"].as_u64().unwrap(), r["field"].as_str().unwrap().to_owned()))
         .collect();
-    assert_eq!(
-        rejected,
-        vec![
-            (1, "value".into()),
-            (2, "value".into()),
-            (4, "type".into()),
-            (5, "confidence".into())
-        ]
-    );
+    assert_eq!(rejected, vec![(1, "value".into()), (2, "value".into()), (4, "type".into()), (5, "confidence".into())]);
     let text = v.to_string();
-    assert!(
-        !text.contains("192.168.1.20") && !text.contains("nothex"),
-        "rejections must not echo values: {text}"
-    );
+    assert!(!text.contains("192.168.1.20") && !text.contains("nothex"), "rejections must not echo values: {text}");
     assert!(v["policy"].as_str().unwrap().starts_with("default@"));
 
-    let (status, feed) = json(
-        s.client("police-a")
-            .get(s.url("/v1/indicators?since=0&limit=10"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, feed) =
+        json(s.client("police-a").get(s.url("/v1/indicators?since=0&limit=10")).send().await.unwrap()).await;
     assert_eq!(status, 200);
     let items = feed["indicators"].as_array().unwrap();
     assert_eq!(items.len(), 2);
@@ -178,22 +123,10 @@ async fn a_bad_indicator_is_rejected_with_its_index_and_the_rest_lands() {
     assert_eq!(items[0]["sources"]["count"], 1);
     assert_eq!(items[0]["sources"]["sectors"], json!(["finance"]));
     let feed_text = feed.to_string();
-    for secret in [
-        "jean.dupont",
-        "Dupont",
-        "orange.fr",
-        "12 34 56 78",
-        "bank-a",
-    ] {
-        assert!(
-            !feed_text.contains(secret),
-            "{secret} leaked into the feed: {feed_text}"
-        );
+    for secret in ["jean.dupont", "Dupont", "orange.fr", "12 34 56 78", "bank-a"] {
+        assert!(!feed_text.contains(secret), "{secret} leaked into the feed: {feed_text}");
     }
-    assert!(
-        feed_text.contains("secure-bank.example"),
-        "the attacker's host must survive"
-    );
+    assert!(feed_text.contains("secure-bank.example"), "the attacker's host must survive");
     s.stop().await;
 }
 
@@ -201,19 +134,12 @@ async fn a_bad_indicator_is_rejected_with_its_index_and_the_rest_lands() {
 async fn malformed_bodies_get_clear_errors_and_change_nothing() {
     let s = TestServer::start().await;
     let c = s.client("bank-a");
-    let post = |body: Vec<u8>, ct: &'static str| {
-        c.post(s.url("/v1/submissions"))
-            .header("content-type", ct)
-            .body(body)
-            .send()
-    };
+    let post =
+        |body: Vec<u8>, ct: &'static str| c.post(s.url("/v1/submissions")).header("content-type", ct).body(body).send();
     let (status, v) = json(
-        post(
-            b"{\"indicators\": [\n {\"type\": \"domain\", \"value\": \"jean@x.fr\" \n".to_vec(),
-            "application/json",
-        )
-        .await
-        .unwrap(),
+        post(b"{\"indicators\": [\n {\"type\": \"domain\", \"value\": \"jean@x.fr\" \n".to_vec(), "application/json")
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(status, 400);
@@ -222,15 +148,8 @@ async fn malformed_bodies_get_clear_errors_and_change_nothing() {
     assert!(msg.contains("line 3"), "{msg}");
     assert!(!msg.contains("jean"), "{msg}");
 
-    let (status, v) = json(
-        post(
-            b"{\"indicators\": \"jean.dupont@orange.fr\"}".to_vec(),
-            "application/json",
-        )
-        .await
-        .unwrap(),
-    )
-    .await;
+    let (status, v) =
+        json(post(b"{\"indicators\": \"jean.dupont@orange.fr\"}".to_vec(), "application/json").await.unwrap()).await;
     assert_eq!(status, 400);
     assert!(!v.to_string().contains("jean"), "{v}");
 
@@ -238,40 +157,17 @@ async fn malformed_bodies_get_clear_errors_and_change_nothing() {
     let (status, _) = json(post(deep.into_bytes(), "application/json").await.unwrap()).await;
     assert_eq!(status, 400);
 
-    let (status, _) = json(
-        post(vec![b'{', 0xff, 0xfe, b'}'], "application/json")
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = json(post(vec![b'{', 0xff, 0xfe, b'}'], "application/json").await.unwrap()).await;
     assert_eq!(status, 400);
 
-    let (status, v) = json(
-        post(
-            b"type,value\ndomain,x.example\n".to_vec(),
-            "application/xml",
-        )
-        .await
-        .unwrap(),
-    )
-    .await;
+    let (status, v) = json(post(b"type,value\ndomain,x.example\n".to_vec(), "application/xml").await.unwrap()).await;
     assert_eq!(status, 415, "{v}");
 
-    let (status, v) = json(
-        post(b"{\"indicators\":[]}".to_vec(), "application/json")
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, v) = json(post(b"{\"indicators\":[]}".to_vec(), "application/json").await.unwrap()).await;
     assert_eq!(status, 400, "{v}");
 
     let (status, v) = json(
-        post(
-            br#"{"indicators":[{"type":"ipv4","value":"10.0.0.1"}]}"#.to_vec(),
-            "application/json",
-        )
-        .await
-        .unwrap(),
+        post(br#"{"indicators":[{"type":"ipv4","value":"10.0.0.1"}]}"#.to_vec(), "application/json").await.unwrap(),
     )
     .await;
     assert_eq!(status, 422, "{v}");
@@ -281,45 +177,17 @@ async fn malformed_bodies_get_clear_errors_and_change_nothing() {
     let (status, _) = json(post(big, "application/json").await.unwrap()).await;
     assert_eq!(status, 413);
 
-    let (_, feed) = json(
-        s.client("police-a")
-            .get(s.url("/v1/indicators"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        feed["indicators"].as_array().unwrap().len(),
-        0,
-        "nothing may have been stored"
-    );
+    let (_, feed) = json(s.client("police-a").get(s.url("/v1/indicators")).send().await.unwrap()).await;
+    assert_eq!(feed["indicators"].as_array().unwrap().len(), 0, "nothing may have been stored");
     assert_eq!(feed["next"], "0");
 
     let (status, v) = json(c.get(s.url("/v1/nope")).send().await.unwrap()).await;
-    assert_eq!(
-        (status, v["error"]["code"].as_str().unwrap()),
-        (404, "not_found")
-    );
+    assert_eq!((status, v["error"]["code"].as_str().unwrap()), (404, "not_found"));
     let (status, _) = json(c.put(s.url("/v1/submissions")).send().await.unwrap()).await;
     assert_eq!(status, 405);
-    let (status, _) = json(
-        s.client("police-a")
-            .get(s.url("/v1/indicators?limit=0"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = json(s.client("police-a").get(s.url("/v1/indicators?limit=0")).send().await.unwrap()).await;
     assert_eq!(status, 400);
-    let (status, _) = json(
-        s.client("police-a")
-            .get(s.url("/v1/indicators?since=abc"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = json(s.client("police-a").get(s.url("/v1/indicators?since=abc")).send().await.unwrap()).await;
     assert_eq!(status, 400);
     s.stop().await;
 }
@@ -327,7 +195,8 @@ async fn malformed_bodies_get_clear_errors_and_change_nothing() {
 #[tokio::test]
 async fn duplicates_merge_sources_and_idempotent_retries_apply_once() {
     let s = TestServer::start().await;
-    let body = json!({"indicators":[{"type":"domain","value":"Mule-Recruit.EXAMPLE","category":"fraud","tlp":"green"}]});
+    let body =
+        json!({"indicators":[{"type":"domain","value":"Mule-Recruit.EXAMPLE","category":"fraud","tlp":"green"}]});
     let r1 = s
         .client("bank-a")
         .post(s.url("/v1/submissions"))
@@ -352,27 +221,13 @@ async fn duplicates_merge_sources_and_idempotent_retries_apply_once() {
     let (status, _) = submit(&s, "isp-a", &body).await;
     assert_eq!(status, 200);
 
-    let (_, feed) = json(
-        s.client("police-a")
-            .get(s.url("/v1/indicators"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, feed) = json(s.client("police-a").get(s.url("/v1/indicators")).send().await.unwrap()).await;
     let items = feed["indicators"].as_array().unwrap();
-    assert_eq!(
-        items.len(),
-        2,
-        "one add, one update (the retry changed nothing): {feed}"
-    );
+    assert_eq!(items.len(), 2, "one add, one update (the retry changed nothing): {feed}");
     assert_eq!(items[1]["op"], "update");
     assert_eq!(items[1]["value"], "mule-recruit.example");
     assert_eq!(items[1]["sources"]["count"], 2);
-    assert_eq!(
-        items[1]["sources"]["sectors"],
-        json!(["finance", "telecom"])
-    );
+    assert_eq!(items[1]["sources"]["sectors"], json!(["finance", "telecom"]));
     assert_eq!(items[0]["id"], items[1]["id"]);
     s.stop().await;
 }
@@ -380,38 +235,23 @@ async fn duplicates_merge_sources_and_idempotent_retries_apply_once() {
 #[tokio::test]
 async fn feed_pages_resume_from_the_cursor() {
     let s = TestServer::start().await;
-    let indicators: Vec<_> = (0..25)
-        .map(|i| json!({"type":"domain","value":format!("c2-{i}.example"),"category":"c2"}))
-        .collect();
+    let indicators: Vec<_> =
+        (0..25).map(|i| json!({"type":"domain","value":format!("c2-{i}.example"),"category":"c2"})).collect();
     let (status, _) = submit(&s, "isp-a", &json!({ "indicators": indicators })).await;
     assert_eq!(status, 200);
     let police = s.client("police-a");
     let mut since = "0".to_owned();
     let mut seen = Vec::new();
     loop {
-        let (_, page) = json(
-            police
-                .get(s.url(&format!("/v1/indicators?since={since}&limit=10")))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (_, page) =
+            json(police.get(s.url(&format!("/v1/indicators?since={since}&limit=10"))).send().await.unwrap()).await;
         let items = page["indicators"].as_array().unwrap();
         if items.is_empty() {
-            assert_eq!(
-                page["next"],
-                since.as_str(),
-                "an empty page keeps the cursor"
-            );
+            assert_eq!(page["next"], since.as_str(), "an empty page keeps the cursor");
             break;
         }
         assert!(items.len() <= 10);
-        seen.extend(
-            items
-                .iter()
-                .map(|i| i["value"].as_str().unwrap().to_owned()),
-        );
+        seen.extend(items.iter().map(|i| i["value"].as_str().unwrap().to_owned()));
         since = page["next"].as_str().unwrap().to_owned();
     }
     let expected: Vec<_> = (0..25).map(|i| format!("c2-{i}.example")).collect();
@@ -422,24 +262,12 @@ async fn feed_pages_resume_from_the_cursor() {
 #[tokio::test]
 async fn acknowledged_submissions_survive_a_restart() {
     let s = TestServer::start().await;
-    let (status, _) = submit(
-        &s,
-        "bank-a",
-        &json!({"indicators":[{"type":"domain","value":"survivor.example"}]}),
-    )
-    .await;
+    let (status, _) = submit(&s, "bank-a", &json!({"indicators":[{"type":"domain","value":"survivor.example"}]})).await;
     assert_eq!(status, 200);
     let dir = s.dir.clone();
     let tmp = s.stop().await;
     let s = TestServer::start_in(&dir).await;
-    let (_, feed) = json(
-        s.client("police-a")
-            .get(s.url("/v1/indicators"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, feed) = json(s.client("police-a").get(s.url("/v1/indicators")).send().await.unwrap()).await;
     assert_eq!(feed["indicators"][0]["value"], "survivor.example");
     s.stop().await;
     drop(tmp);

@@ -18,14 +18,7 @@ fn spawn_server(dir: &Path) -> (Child, SocketAddr, Arc<Mutex<String>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tamis"))
         .args(["serve", "--config"])
         .arg(dir.join("tamis.toml"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log-format", "json"])
         .env("TAMIS_LOG", "debug,sled=warn")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -39,21 +32,13 @@ fn spawn_server(dir: &Path) -> (Child, SocketAddr, Arc<Mutex<String>>) {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if line.contains("tamis listening") {
                 let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-                let _ = tx.send(
-                    v["fields"]["addr"]
-                        .as_str()
-                        .unwrap()
-                        .parse::<SocketAddr>()
-                        .unwrap(),
-                );
+                let _ = tx.send(v["fields"]["addr"].as_str().unwrap().parse::<SocketAddr>().unwrap());
             }
             sink.lock().unwrap().push_str(&line);
             sink.lock().unwrap().push('\n');
         }
     });
-    let addr = rx
-        .recv_timeout(std::time::Duration::from_secs(30))
-        .expect("server did not start");
+    let addr = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("server did not start");
     (child, addr, log)
 }
 
@@ -63,10 +48,7 @@ fn files_contain(dir: &Path, needle: &[u8]) -> bool {
         if p.is_dir() {
             files_contain(&p, needle)
         } else {
-            std::fs::read(&p)
-                .unwrap()
-                .windows(needle.len())
-                .any(|w| w == needle)
+            std::fs::read(&p).unwrap().windows(needle.len()).any(|w| w == needle)
         }
     })
 }
@@ -75,12 +57,8 @@ fn files_contain(dir: &Path, needle: &[u8]) -> bool {
 async fn acknowledged_submissions_survive_kill_9_and_nothing_personal_is_logged() {
     let (_tmp, dir) = common::deployment();
     let (mut child, addr, log1) = spawn_server(&dir);
-    let bank = common::client_with(
-        &dir,
-        Some((&dir.join("certs/bank-a.pem"), &dir.join("certs/bank-a.key"))),
-        addr,
-        false,
-    );
+    let bank =
+        common::client_with(&dir, Some((&dir.join("certs/bank-a.pem"), &dir.join("certs/bank-a.key"))), addr, false);
     let url = format!("https://localhost:{}/v1/submissions", addr.port());
     let mut tasks = Vec::new();
     for i in 0..60 {
@@ -112,71 +90,37 @@ async fn acknowledged_submissions_survive_kill_9_and_nothing_personal_is_logged(
         }
     }
     let _ = child.wait();
-    assert!(
-        acked.len() >= 10,
-        "too few submissions acknowledged before the kill: {}",
-        acked.len()
-    );
+    assert!(acked.len() >= 10, "too few submissions acknowledged before the kill: {}", acked.len());
 
     let (mut child, addr, log2) = spawn_server(&dir);
     let police = common::client_with(
         &dir,
-        Some((
-            &dir.join("certs/police-a.pem"),
-            &dir.join("certs/police-a.key"),
-        )),
+        Some((&dir.join("certs/police-a.pem"), &dir.join("certs/police-a.key"))),
         addr,
         false,
     );
     let (status, feed) = common::json(
-        police
-            .get(format!(
-                "https://localhost:{}/v1/indicators?limit=1000",
-                addr.port()
-            ))
-            .send()
-            .await
-            .unwrap(),
+        police.get(format!("https://localhost:{}/v1/indicators?limit=1000", addr.port())).send().await.unwrap(),
     )
     .await;
     assert_eq!(status, 200);
-    let values: Vec<String> = feed["indicators"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["value"].as_str().unwrap().to_owned())
-        .collect();
+    let values: Vec<String> =
+        feed["indicators"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap().to_owned()).collect();
     for i in &acked {
         assert!(
-            values
-                .iter()
-                .any(|v| v.starts_with(&format!("https://kill9-{i}.example/"))),
+            values.iter().any(|v| v.starts_with(&format!("https://kill9-{i}.example/"))),
             "acknowledged submission {i} lost after kill -9"
         );
     }
     // Terminate cleanly this time (SIGTERM).
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
     let status = child.wait().unwrap();
-    assert!(
-        status.success(),
-        "SIGTERM must stop the server cleanly: {status:?}"
-    );
+    assert!(status.success(), "SIGTERM must stop the server cleanly: {status:?}");
 
     let logs = format!("{}{}", log1.lock().unwrap(), log2.lock().unwrap());
-    for secret in [
-        "marie.curie",
-        "Marie Curie",
-        "DE89370400440532013000",
-        "gmail.com",
-    ] {
+    for secret in ["marie.curie", "Marie Curie", "DE89370400440532013000", "gmail.com"] {
         assert!(!logs.contains(secret), "{secret} appeared in the logs");
-        assert!(
-            !files_contain(&dir.join("data"), secret.as_bytes()),
-            "{secret} found in the database files"
-        );
+        assert!(!files_contain(&dir.join("data"), secret.as_bytes()), "{secret} found in the database files");
     }
     assert!(logs.contains("submission committed"));
 }

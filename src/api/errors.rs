@@ -9,9 +9,7 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     BadJson(String),
-    #[error(
-        "this certificate is not registered with the exchange; ask the operator to register its fingerprint"
-    )]
+    #[error("this certificate is not registered with the exchange; ask the operator to register its fingerprint")]
     Unregistered,
     #[error("this endpoint needs the `{0}` role")]
     Forbidden(&'static str),
@@ -77,17 +75,11 @@ pub fn json_error(e: &serde_json::Error) -> ApiError {
         Category::Eof => "unexpected end of input",
         Category::Io => "unreadable body",
         Category::Syntax if e.to_string().contains("recursion limit") => "nesting too deep",
-        Category::Syntax
-            if e.to_string().contains("unicode") || e.to_string().contains("UTF-8") =>
-        {
+        Category::Syntax if e.to_string().contains("unicode") || e.to_string().contains("UTF-8") => {
             "invalid UTF-8 or unicode escape"
         }
         Category::Syntax => "syntax error",
         Category::Data => "unexpected value type",
     };
-    ApiError::BadJson(format!(
-        "malformed JSON: {what} at line {}, column {}",
-        e.line(),
-        e.column()
-    ))
+    ApiError::BadJson(format!("malformed JSON: {what} at line {}, column {}", e.line(), e.column()))
 }

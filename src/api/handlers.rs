@@ -17,9 +17,7 @@ use crate::audit::AuditEvent;
 use crate::identity::{Participant, Peer};
 use crate::model::{self, Rejection as IndicatorRejection, Removals, SanitisedIndicator};
 use crate::privacy::Sanitiser;
-use crate::store::{
-    Contributor, FeedEntry, Op, SubmitBatch, SubmitOutcome, indicator_id, random_uuid,
-};
+use crate::store::{Contributor, FeedEntry, Op, SubmitBatch, SubmitOutcome, indicator_id, random_uuid};
 
 fn reject(e: ApiError) -> Rejection {
     warp::reject::custom(e)
@@ -74,11 +72,8 @@ struct Sanitised {
 }
 
 fn sanitise_all(sanitiser: &Sanitiser, items: &[Value]) -> Sanitised {
-    let mut out = Sanitised {
-        accepted: Vec::with_capacity(items.len()),
-        rejected: Vec::new(),
-        removed: Removals::default(),
-    };
+    let mut out =
+        Sanitised { accepted: Vec::with_capacity(items.len()), rejected: Vec::new(), removed: Removals::default() };
     for (i, v) in items.iter().enumerate() {
         let raw = match model::parse_indicator(i, v) {
             Ok(raw) => raw,
@@ -93,10 +88,7 @@ fn sanitise_all(sanitiser: &Sanitiser, items: &[Value]) -> Sanitised {
                 out.removed.merge(&removed);
                 out.accepted.push((i, s));
             }
-            Err(refusal) => {
-                out.rejected
-                    .push(IndicatorRejection::new(i, refusal.field, refusal.reason))
-            }
+            Err(refusal) => out.rejected.push(IndicatorRejection::new(i, refusal.field, refusal.reason)),
         }
     }
     out
@@ -104,18 +96,10 @@ fn sanitise_all(sanitiser: &Sanitiser, items: &[Value]) -> Sanitised {
 
 /// The media types a submission may use.
 fn media_type(content_type: Option<&str>) -> Result<&'static str, ApiError> {
-    let ct = content_type
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let ct = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     match ct.as_str() {
         "application/json" => Ok("application/json"),
-        "" => Err(ApiError::UnsupportedMedia(
-            "missing Content-Type; send application/json".into(),
-        )),
+        "" => Err(ApiError::UnsupportedMedia("missing Content-Type; send application/json".into())),
         _ => Err(ApiError::UnsupportedMedia(
             "unsupported Content-Type; this exchange accepts application/json submissions".into(),
         )),
@@ -134,29 +118,21 @@ pub async fn submit(
     if let Some(k) = &idempotency_key
         && (k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()))
     {
-        return Err(reject(ApiError::BadRequest(
-            "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
-        )));
+        return Err(reject(ApiError::BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into())));
     }
     let doc: Value = serde_json::from_slice(&body).map_err(|e| reject(json_error(&e)))?;
     let items = match doc {
         Value::Object(mut map) => match map.remove("indicators") {
             Some(Value::Array(items)) => items,
             Some(_) => {
-                return Err(reject(ApiError::BadRequest(
-                    "`indicators` must be a list".into(),
-                )));
+                return Err(reject(ApiError::BadRequest("`indicators` must be a list".into())));
             }
             None => {
-                return Err(reject(ApiError::BadRequest(
-                    "a submission is an object with an `indicators` list".into(),
-                )));
+                return Err(reject(ApiError::BadRequest("a submission is an object with an `indicators` list".into())));
             }
         },
         _ => {
-            return Err(reject(ApiError::BadRequest(
-                "a submission is an object with an `indicators` list".into(),
-            )));
+            return Err(reject(ApiError::BadRequest("a submission is an object with an `indicators` list".into())));
         }
     };
     if items.is_empty() {
@@ -177,22 +153,14 @@ pub async fn submit(
     let received = items.len();
     let result = if received > 64 {
         let s = sanitiser.clone();
-        tokio::task::spawn_blocking(move || sanitise_all(&s, &items))
-            .await
-            .map_err(|_| reject(ApiError::Internal))?
+        tokio::task::spawn_blocking(move || sanitise_all(&s, &items)).await.map_err(|_| reject(ApiError::Internal))?
     } else {
         sanitise_all(&sanitiser, &items)
     };
     let policy = sanitiser.policy().version();
     let submission = random_uuid();
-    state
-        .metrics
-        .indicators_rejected
-        .fetch_add(result.rejected.len() as u64, Ordering::Relaxed);
-    state
-        .metrics
-        .removals
-        .fetch_add(result.removed.total(), Ordering::Relaxed);
+    state.metrics.indicators_rejected.fetch_add(result.rejected.len() as u64, Ordering::Relaxed);
+    state.metrics.removals.fetch_add(result.removed.total(), Ordering::Relaxed);
 
     let audit = AuditEvent::Submission {
         participant: p.id.clone(),
@@ -213,11 +181,7 @@ pub async fn submit(
             "submission": submission,
             "rejected": result.rejected,
         });
-        return Ok(warp::reply::with_status(
-            warp::reply::json(&body),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .into_response());
+        return Ok(warp::reply::with_status(warp::reply::json(&body), StatusCode::UNPROCESSABLE_ENTITY).into_response());
     }
 
     let response = SubmissionResponse {
@@ -228,10 +192,7 @@ pub async fn submit(
         indicators: result
             .accepted
             .iter()
-            .map(|(i, s)| AcceptedRef {
-                index: *i,
-                id: indicator_id(s.kind, &s.value),
-            })
+            .map(|(i, s)| AcceptedRef { index: *i, id: indicator_id(s.kind, &s.value) })
             .collect(),
         rejected: &result.rejected,
         removed: &result.removed,
@@ -251,22 +212,14 @@ pub async fn submit(
         audit,
     };
     let accepted = batch.indicators.len() as u64;
-    let outcome = state
-        .store
-        .submit(batch)
-        .await
-        .map_err(|_| reject(ApiError::Unavailable))?
-        .map_err(|e| {
-            tracing::error!(error = %e, "submission not committed");
-            reject(ApiError::Unavailable)
-        })?;
+    let outcome = state.store.submit(batch).await.map_err(|_| reject(ApiError::Unavailable))?.map_err(|e| {
+        tracing::error!(error = %e, "submission not committed");
+        reject(ApiError::Unavailable)
+    })?;
     let (body, replayed) = match outcome {
         SubmitOutcome::Committed { .. } => {
             state.metrics.submissions.fetch_add(1, Ordering::Relaxed);
-            state
-                .metrics
-                .indicators_accepted
-                .fetch_add(accepted, Ordering::Relaxed);
+            state.metrics.indicators_accepted.fetch_add(accepted, Ordering::Relaxed);
             tracing::info!(participant = %p.id, accepted, "submission committed");
             (response, false)
         }
@@ -278,22 +231,18 @@ pub async fn submit(
         .body(body.into())
         .expect("valid response");
     if replayed {
-        resp.headers_mut()
-            .insert("idempotent-replayed", "true".parse().expect("header"));
+        resp.headers_mut().insert("idempotent-replayed", "true".parse().expect("header"));
     }
     Ok(resp)
 }
 
 /// Query parameters as a map, with clear errors for the ones we know.
 fn query_params(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
-    url::form_urlencoded::parse(raw.as_bytes())
-        .map(|(k, v)| Ok((k.into_owned(), v.into_owned())))
-        .collect()
+    url::form_urlencoded::parse(raw.as_bytes()).map(|(k, v)| Ok((k.into_owned(), v.into_owned()))).collect()
 }
 
 fn parse_u64_param(name: &str, v: &str) -> Result<u64, ApiError> {
-    v.parse()
-        .map_err(|_| ApiError::BadRequest(format!("`{name}` must be a non-negative integer")))
+    v.parse().map_err(|_| ApiError::BadRequest(format!("`{name}` must be a non-negative integer")))
 }
 
 /// One item of the feed: the indicator after a change, as the reader's
@@ -303,11 +252,7 @@ fn feed_item(e: &FeedEntry, views: &[crate::policy::EgressView]) -> Option<Value
     let projected = crate::feeds::egress::project(views, &e.indicator);
     let (op, reason, body) = match (e.op, projected) {
         (Op::Add, None) => return None,
-        (op, Some(ind)) => (
-            op,
-            e.reason.clone(),
-            serde_json::to_value(ind).expect("serialise"),
-        ),
+        (op, Some(ind)) => (op, e.reason.clone(), serde_json::to_value(ind).expect("serialise")),
         (Op::Update | Op::Remove, None) => (
             Op::Remove,
             Some(e.reason.clone().unwrap_or_else(|| "withheld".into())),
@@ -321,10 +266,7 @@ fn feed_item(e: &FeedEntry, views: &[crate::policy::EgressView]) -> Option<Value
     map.insert("cursor".into(), Value::String(e.seq.to_string()));
     map.insert(
         "changed_at".into(),
-        Value::String(
-            e.at.format(&time::format_description::well_known::Rfc3339)
-                .expect("format"),
-        ),
+        Value::String(e.at.format(&time::format_description::well_known::Rfc3339).expect("format")),
     );
     if let Some(r) = reason {
         map.insert("reason".into(), Value::String(r));
@@ -347,9 +289,7 @@ pub async fn feed(
                     0
                 } else {
                     v.parse().map_err(|_| {
-                        reject(ApiError::BadRequest(
-                            "`since` must be a cursor returned as `next` (or 0)".into(),
-                        ))
+                        reject(ApiError::BadRequest("`since` must be a cursor returned as `next` (or 0)".into()))
                     })?
                 }
             }
@@ -383,10 +323,7 @@ pub async fn feed(
     };
     let next = entries.last().map(|e| e.seq).unwrap_or(since);
     let views = crate::feeds::egress::views_for(&p, &state.policies.load());
-    let items: Vec<Value> = entries
-        .iter()
-        .filter_map(|e| feed_item(e, &views))
-        .collect();
+    let items: Vec<Value> = entries.iter().filter_map(|e| feed_item(e, &views)).collect();
     let body = serde_json::json!({ "indicators": items, "next": next.to_string() });
     let _ = state
         .store

@@ -44,48 +44,22 @@ impl Metrics {
     pub fn render(&self, head: u64) -> String {
         let mut out = String::new();
         for (name, help, v) in [
-            (
-                "tamis_requests_total",
-                "HTTP requests served over mutual TLS",
-                &self.requests,
-            ),
-            (
-                "tamis_submissions_total",
-                "Submissions committed",
-                &self.submissions,
-            ),
-            (
-                "tamis_indicators_accepted_total",
-                "Indicators accepted",
-                &self.indicators_accepted,
-            ),
-            (
-                "tamis_indicators_rejected_total",
-                "Indicators rejected",
-                &self.indicators_rejected,
-            ),
-            (
-                "tamis_removals_total",
-                "Personal-data items removed by policies",
-                &self.removals,
-            ),
-            (
-                "tamis_connections_total",
-                "TLS connections established",
-                &self.connections,
-            ),
-            (
-                "tamis_handshake_failures_total",
-                "TLS handshakes refused or timed out",
-                &self.handshake_failures,
-            ),
+            ("tamis_requests_total", "HTTP requests served over mutual TLS", &self.requests),
+            ("tamis_submissions_total", "Submissions committed", &self.submissions),
+            ("tamis_indicators_accepted_total", "Indicators accepted", &self.indicators_accepted),
+            ("tamis_indicators_rejected_total", "Indicators rejected", &self.indicators_rejected),
+            ("tamis_removals_total", "Personal-data items removed by policies", &self.removals),
+            ("tamis_connections_total", "TLS connections established", &self.connections),
+            ("tamis_handshake_failures_total", "TLS handshakes refused or timed out", &self.handshake_failures),
         ] {
             out.push_str(&format!(
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
                 v.load(Ordering::Relaxed)
             ));
         }
-        out.push_str(&format!("# HELP tamis_feed_head Latest feed sequence number\n# TYPE tamis_feed_head gauge\ntamis_feed_head {head}\n"));
+        out.push_str(&format!(
+            "# HELP tamis_feed_head Latest feed sequence number\n# TYPE tamis_feed_head gauge\ntamis_feed_head {head}\n"
+        ));
         out
     }
 }
@@ -116,12 +90,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(
-        registry: Registry,
-        policies: Policies,
-        store: Arc<dyn Store>,
-        limits: Limits,
-    ) -> Arc<AppState> {
+    pub fn new(registry: Registry, policies: Policies, store: Arc<dyn Store>, limits: Limits) -> Arc<AppState> {
         let per_min = |n: u32| {
             let n = NonZeroU32::new(n.max(1)).expect("non-zero");
             Quota::per_minute(n).allow_burst(n)
@@ -152,9 +121,7 @@ pub fn peer() -> impl Filter<Extract = (Arc<Peer>,), Error = Rejection> + Clone 
 /// The registered participant behind the connection (403 otherwise).
 pub fn participant() -> impl Filter<Extract = (Arc<Participant>,), Error = Rejection> + Clone {
     peer().and_then(|p: Arc<Peer>| async move {
-        p.participant
-            .clone()
-            .ok_or_else(|| warp::reject::custom(ApiError::Unregistered))
+        p.participant.clone().ok_or_else(|| warp::reject::custom(ApiError::Unregistered))
     })
 }
 
@@ -169,17 +136,11 @@ pub fn require(
             if !roles.iter().any(|r| p.has(*r)) {
                 return Err(warp::reject::custom(ApiError::Forbidden(roles[0].as_str())));
             }
-            let limiter = if roles.contains(&Role::Submit) {
-                &state.submit_limiter
-            } else {
-                &state.read_limiter
-            };
+            let limiter = if roles.contains(&Role::Submit) { &state.submit_limiter } else { &state.read_limiter };
             if let Err(not_until) = limiter.check_key(&p.id) {
                 use governor::clock::{Clock, DefaultClock};
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
-                return Err(warp::reject::custom(ApiError::RateLimited(
-                    wait.as_secs_f64().ceil().max(1.0) as u64,
-                )));
+                return Err(warp::reject::custom(ApiError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64)));
             }
             Ok(p)
         }
@@ -199,22 +160,15 @@ where
     S: futures_util::Stream<Item = Result<B, warp::Error>>,
     B: bytes::Buf,
 {
-    let too_large = || {
-        warp::reject::custom(ApiError::TooLarge(format!(
-            "request body larger than {max} bytes"
-        )))
-    };
+    let too_large = || warp::reject::custom(ApiError::TooLarge(format!("request body larger than {max} bytes")));
     if len.is_some_and(|l| l > max) {
         return Err(too_large());
     }
     let mut stream = std::pin::pin!(stream);
     let mut buf = BytesMut::with_capacity(len.unwrap_or(8192).min(max) as usize);
     while let Some(chunk) = stream.next().await {
-        let mut chunk = chunk.map_err(|_| {
-            warp::reject::custom(ApiError::BadRequest(
-                "request body could not be read".into(),
-            ))
-        })?;
+        let mut chunk =
+            chunk.map_err(|_| warp::reject::custom(ApiError::BadRequest("request body could not be read".into())))?;
         if (buf.len() + chunk.remaining()) as u64 > max {
             return Err(too_large());
         }
@@ -229,9 +183,7 @@ where
 }
 
 /// The whole API.
-pub fn routes(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
     let s = state.clone();
     let count = warp::any().map(move || {
         s.metrics.requests.fetch_add(1, Ordering::Relaxed);
@@ -241,10 +193,7 @@ pub fn routes(
         warp::any().map(move || state.clone())
     };
 
-    let whoami = warp::path!("v1" / "whoami")
-        .and(warp::get())
-        .and(peer())
-        .map(handlers::whoami);
+    let whoami = warp::path!("v1" / "whoami").and(warp::get()).and(peer()).map(handlers::whoami);
 
     let submit = warp::path!("v1" / "submissions")
         .and(warp::post())
@@ -280,60 +229,27 @@ pub async fn handle_rejection(r: Rejection) -> Result<warp::reply::Response, Inf
     if let Some(e) = r.find::<ApiError>() {
         let mut resp = error_reply(e.status(), e.code(), &e.to_string());
         if let ApiError::RateLimited(secs) = e {
-            resp.headers_mut()
-                .insert("retry-after", HeaderValue::from(*secs));
+            resp.headers_mut().insert("retry-after", HeaderValue::from(*secs));
         }
         return Ok(resp);
     }
     let (status, code, message) = if r.is_not_found() {
-        (
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such endpoint".to_owned(),
-        )
+        (StatusCode::NOT_FOUND, "not_found", "no such endpoint".to_owned())
     } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
-        (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "method not allowed on this endpoint".to_owned(),
-        )
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this endpoint".to_owned())
     } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "request body too large".to_owned(),
-        )
+        (StatusCode::PAYLOAD_TOO_LARGE, "too_large", "request body too large".to_owned())
     } else if r.find::<warp::reject::UnsupportedMediaType>().is_some() {
-        (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "unsupported media type".to_owned(),
-        )
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "unsupported media type".to_owned())
     } else if r.find::<warp::reject::InvalidQuery>().is_some() {
-        (
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "invalid query string".to_owned(),
-        )
+        (StatusCode::BAD_REQUEST, "bad_request", "invalid query string".to_owned())
     } else if let Some(h) = r.find::<warp::reject::InvalidHeader>() {
-        (
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!("invalid header {}", h.name()),
-        )
+        (StatusCode::BAD_REQUEST, "bad_request", format!("invalid header {}", h.name()))
     } else if let Some(e) = r.find::<warp::reject::MissingHeader>() {
-        (
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!("missing header {}", e.name()),
-        )
+        (StatusCode::BAD_REQUEST, "bad_request", format!("missing header {}", e.name()))
     } else {
         tracing::warn!(rejection = ?r, "unhandled rejection");
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error".to_owned(),
-        )
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".to_owned())
     };
     Ok(error_reply(status, code, &message))
 }

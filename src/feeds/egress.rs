@@ -16,17 +16,12 @@ pub fn views_for(p: &Participant, policies: &Policies) -> Vec<EgressView> {
         return Vec::new();
     };
     let egress = &s.policy().egress;
-    p.audiences()
-        .iter()
-        .filter_map(|a| egress.get(a).cloned())
-        .collect()
+    p.audiences().iter().filter_map(|a| egress.get(a).cloned()).collect()
 }
 
 /// The first view admitting `ind`, if any.
 pub fn admitting<'a>(views: &'a [EgressView], ind: &Indicator) -> Option<&'a EgressView> {
-    views
-        .iter()
-        .find(|v| v.admits(ind.kind, ind.category, ind.tlp, ind.confidence))
+    views.iter().find(|v| v.admits(ind.kind, ind.category, ind.tlp, ind.confidence))
 }
 
 /// True when the indicator is past its `valid_until`.
@@ -49,4 +44,15 @@ pub fn project(views: &[EgressView], ind: &Indicator) -> Option<Indicator> {
         out.tags.clear();
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shipped_default_policy_has_views_for_every_audience() {
+        let p = crate::policy::Policy::parse("default.toml", crate::deploy::SHIPPED_POLICIES[0].1).unwrap();
+        for a in ["law-enforcement", "isps", "isp-blocking-agreement", "banks"] {
+            assert!(p.egress.contains_key(a), "{a}: {:?}", p.egress.keys().collect::<Vec<_>>());
+        }
+    }
 }

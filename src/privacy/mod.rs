@@ -47,24 +47,15 @@ impl Sanitiser {
     }
 
     /// Sanitises one indicator, adding what it removed to `removals`.
-    pub fn sanitise(
-        &self,
-        raw: RawIndicator,
-        removals: &mut Removals,
-    ) -> Result<SanitisedIndicator, Refusal> {
+    pub fn sanitise(&self, raw: RawIndicator, removals: &mut Removals) -> Result<SanitisedIndicator, Refusal> {
         let (value, value_form) = match raw.kind {
             IndicatorType::Email | IndicatorType::Phone | IndicatorType::Iban => {
                 removals.add(raw.kind.as_str(), "pseudonymise");
-                (
-                    self.pseudonym(raw.kind.as_str(), &raw.value),
-                    Some("pseudonymised".to_owned()),
-                )
+                (self.pseudonym(raw.kind.as_str(), &raw.value), Some("pseudonymised".to_owned()))
             }
             IndicatorType::Url => {
-                let mut u = url::Url::parse(&raw.value).map_err(|_| Refusal {
-                    field: "value".into(),
-                    reason: "not a valid URL".into(),
-                })?;
+                let mut u = url::Url::parse(&raw.value)
+                    .map_err(|_| Refusal { field: "value".into(), reason: "not a valid URL".into() })?;
                 if !u.username().is_empty() || u.password().is_some() {
                     removals.add("credential", "drop");
                 }
@@ -82,11 +73,7 @@ impl Sanitiser {
         if raw.description.is_some() {
             removals.add("free-text", "drop");
         }
-        removals.add_n(
-            "attribute",
-            "drop",
-            raw.attributes.len() as u64 + raw.dropped_attributes.len() as u64,
-        );
+        removals.add_n("attribute", "drop", raw.attributes.len() as u64 + raw.dropped_attributes.len() as u64);
         removals.add_n("unknown-field", "drop", raw.unknown_fields.len() as u64);
         Ok(SanitisedIndicator {
             kind: raw.kind,
@@ -104,8 +91,7 @@ impl Sanitiser {
     }
 
     fn pseudonym(&self, domain: &str, value: &str) -> String {
-        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&self.keys.pseudonym)
-            .expect("any key length");
+        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&self.keys.pseudonym).expect("any key length");
         mac.update(domain.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());

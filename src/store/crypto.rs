@@ -22,10 +22,7 @@ pub struct OpenError(pub String);
 
 impl Sealer {
     pub fn new(key: &[u8; 32], key_id: u32) -> Sealer {
-        Sealer {
-            cipher: Aes256Gcm::new_from_slice(key).expect("32-byte key"),
-            key_id,
-        }
+        Sealer { cipher: Aes256Gcm::new_from_slice(key).expect("32-byte key"), key_id }
     }
 
     pub fn seal(&self, record_key: &[u8], plaintext: &[u8]) -> Vec<u8> {
@@ -34,13 +31,7 @@ impl Sealer {
         let aad = aad(self.key_id, record_key);
         let ct = self
             .cipher
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
+            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: &aad })
             .expect("AES-GCM encryption cannot fail for in-memory buffers");
         let mut out = Vec::with_capacity(HEADER + ct.len());
         out.push(VERSION);
@@ -51,9 +42,7 @@ impl Sealer {
     }
 
     pub fn open(&self, record_key: &[u8], sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
-        let err = || {
-            OpenError(String::from_utf8_lossy(&record_key[..record_key.len().min(2)]).into_owned())
-        };
+        let err = || OpenError(String::from_utf8_lossy(&record_key[..record_key.len().min(2)]).into_owned());
         if sealed.len() < HEADER + 16 || sealed[0] != VERSION {
             return Err(err());
         }
@@ -63,15 +52,7 @@ impl Sealer {
         }
         let nonce: [u8; 12] = sealed[5..17].try_into().expect("12 bytes");
         let aad = aad(key_id, record_key);
-        self.cipher
-            .decrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: &sealed[HEADER..],
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| err())
+        self.cipher.decrypt(&Nonce::from(nonce), Payload { msg: &sealed[HEADER..], aad: &aad }).map_err(|_| err())
     }
 }
 
@@ -92,17 +73,11 @@ mod tests {
         let s = Sealer::new(&[7; 32], 1);
         let sealed = s.seal(b"i/abc", b"hello");
         assert_eq!(s.open(b"i/abc", &sealed).unwrap(), b"hello");
-        assert!(
-            s.open(b"i/abd", &sealed).is_err(),
-            "moved record must not open"
-        );
+        assert!(s.open(b"i/abd", &sealed).is_err(), "moved record must not open");
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
         assert!(s.open(b"i/abc", &tampered).is_err());
-        assert!(
-            !sealed.windows(5).any(|w| w == b"hello"),
-            "plaintext visible"
-        );
+        assert!(!sealed.windows(5).any(|w| w == b"hello"), "plaintext visible");
         assert!(Sealer::new(&[8; 32], 1).open(b"i/abc", &sealed).is_err());
     }
 }

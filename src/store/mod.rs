@@ -194,24 +194,13 @@ pub fn random_uuid() -> String {
 
 fn format_uuid(b: &[u8; 16]) -> String {
     let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
 impl SledStore {
     /// Opens (or creates) the database in `dir`.
     pub fn open(dir: &Path, storage_key: &[u8; 32]) -> Result<Arc<SledStore>, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(256 * 1024 * 1024)
-            .flush_every_ms(Some(500))
-            .open()?;
+        let db = sled::Config::new().path(dir).cache_capacity(256 * 1024 * 1024).flush_every_ms(Some(500)).open()?;
         let tree = db.open_tree("tamis")?;
         let sealer = Arc::new(Sealer::new(storage_key, 1));
         let head = Arc::new(AtomicU64::new(read_u64(&tree, M_LOG_SEQ)?));
@@ -272,10 +261,7 @@ impl Drop for SledStore {
 }
 
 fn read_u64(tree: &sled::Tree, k: &[u8]) -> Result<u64, StoreError> {
-    Ok(tree
-        .get(k)?
-        .map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])))
-        .unwrap_or(0))
+    Ok(tree.get(k)?.map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))).unwrap_or(0))
 }
 
 fn get_sealed<T: for<'de> Deserialize<'de>>(
@@ -287,9 +273,7 @@ fn get_sealed<T: for<'de> Deserialize<'de>>(
         None => Ok(None),
         Some(v) => {
             let plain = sealer.open(k, &v)?;
-            serde_json::from_slice(&plain)
-                .map(Some)
-                .map_err(|e| StoreError::Decode(e.to_string()))
+            serde_json::from_slice(&plain).map(Some).map_err(|e| StoreError::Decode(e.to_string()))
         }
     }
 }
@@ -313,9 +297,7 @@ impl Store for SledStore {
         for item in self.tree.range(start..seq_key(b"l/", u64::MAX)).take(limit) {
             let (k, v) = item?;
             let plain = self.sealer.open(&k, &v)?;
-            out.push(
-                serde_json::from_slice(&plain).map_err(|e| StoreError::Decode(e.to_string()))?,
-            );
+            out.push(serde_json::from_slice(&plain).map_err(|e| StoreError::Decode(e.to_string()))?);
         }
         Ok(out)
     }
@@ -325,10 +307,7 @@ impl Store for SledStore {
     }
 
     fn indicator(&self, id: &str) -> Result<Option<Indicator>, StoreError> {
-        Ok(self
-            .get_sealed::<Record>(&key(b"i/", id.as_bytes()))?
-            .filter(|r| !r.removed)
-            .map(|r| r.indicator))
+        Ok(self.get_sealed::<Record>(&key(b"i/", id.as_bytes()))?.filter(|r| !r.removed).map(|r| r.indicator))
     }
 
     fn audit_log(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
@@ -337,40 +316,28 @@ impl Store for SledStore {
         for item in self.tree.range(start..seq_key(b"a/", u64::MAX)).take(limit) {
             let (k, v) = item?;
             let plain = self.sealer.open(&k, &v)?;
-            out.push(
-                serde_json::from_slice(&plain).map_err(|e| StoreError::Decode(e.to_string()))?,
-            );
+            out.push(serde_json::from_slice(&plain).map_err(|e| StoreError::Decode(e.to_string()))?);
         }
         Ok(out)
     }
 
     fn verify_audit(&self) -> Result<Verification, StoreError> {
         let sealer = &self.sealer;
-        let iter = self
-            .tree
-            .range(seq_key(b"a/", 0)..seq_key(b"a/", u64::MAX))
-            .map(|item| {
-                let (k, v) = item.map_err(|e| (0, e.to_string()))?;
-                let seq = u64::from_be_bytes(k[2..].try_into().unwrap_or([0; 8]));
-                let plain = sealer
-                    .open(&k, &v)
-                    .map_err(|_| (seq, "does not authenticate (edited on disk)".to_owned()))?;
-                serde_json::from_slice::<AuditRecord>(&plain)
-                    .map_err(|_| (seq, "does not decode".to_owned()))
-            });
+        let iter = self.tree.range(seq_key(b"a/", 0)..seq_key(b"a/", u64::MAX)).map(|item| {
+            let (k, v) = item.map_err(|e| (0, e.to_string()))?;
+            let seq = u64::from_be_bytes(k[2..].try_into().unwrap_or([0; 8]));
+            let plain = sealer.open(&k, &v).map_err(|_| (seq, "does not authenticate (edited on disk)".to_owned()))?;
+            serde_json::from_slice::<AuditRecord>(&plain).map_err(|_| (seq, "does not decode".to_owned()))
+        });
         let mut v = crate::audit::verify(iter);
         if v.ok {
-            let head = self
-                .tree
-                .get(M_AUDIT_HEAD)?
-                .map(|h| String::from_utf8_lossy(&h).into_owned());
+            let head = self.tree.get(M_AUDIT_HEAD)?.map(|h| String::from_utf8_lossy(&h).into_owned());
             let expected = head.unwrap_or_else(|| GENESIS.to_owned());
             if expected != v.head {
                 v.ok = false;
                 v.first_bad = Some(crate::audit::BadRecord {
                     seq: v.records + 1,
-                    problem: "records missing at the end of the chain (the recorded head is later)"
-                        .into(),
+                    problem: "records missing at the end of the chain (the recorded head is later)".into(),
                 });
             }
         }
@@ -414,9 +381,7 @@ impl Group<'_> {
         match self.overlay.get(k) {
             Some(v) => {
                 let plain = self.sealer.open(k, v)?;
-                serde_json::from_slice(&plain)
-                    .map(Some)
-                    .map_err(|e| StoreError::Decode(e.to_string()))
+                serde_json::from_slice(&plain).map(Some).map_err(|e| StoreError::Decode(e.to_string()))
             }
             None => get_sealed(self.tree, self.sealer, k),
         }
@@ -439,19 +404,13 @@ impl Writer {
 
     fn commit_group(&mut self, reqs: Vec<Request>) {
         let saved = (self.log_seq, self.audit_seq, self.audit_head.clone());
-        let mut group = Group {
-            tree: &self.tree,
-            sealer: &self.sealer,
-            batch: sled::Batch::default(),
-            overlay: HashMap::new(),
-        };
+        let mut group =
+            Group { tree: &self.tree, sealer: &self.sealer, batch: sled::Batch::default(), overlay: HashMap::new() };
         let mut results = Vec::with_capacity(reqs.len());
         let mut failed = None;
         for req in &reqs {
             let r = match req {
-                Request::Submit(b, _) => {
-                    apply_submit(&mut group, &mut self.log_seq, b).map(Reply::Submit)
-                }
+                Request::Submit(b, _) => apply_submit(&mut group, &mut self.log_seq, b).map(Reply::Submit),
                 Request::Audit(..) => Ok(Reply::Audit),
             };
             match r {
@@ -466,24 +425,14 @@ impl Writer {
         if failed.is_none() {
             for (req, res) in reqs.iter().zip(results.iter_mut()) {
                 let event = match (req, &res) {
-                    (Request::Submit(b, _), Reply::Submit(SubmitOutcome::Committed { .. })) => {
-                        b.audit.clone()
-                    }
+                    (Request::Submit(b, _), Reply::Submit(SubmitOutcome::Committed { .. })) => b.audit.clone(),
                     (Request::Submit(..), _) => continue,
                     (Request::Audit(e, _), _) => e.clone(),
                 };
                 self.audit_seq += 1;
-                let rec = AuditRecord::chain(
-                    self.audit_seq,
-                    OffsetDateTime::now_utc(),
-                    &self.audit_head,
-                    event,
-                );
+                let rec = AuditRecord::chain(self.audit_seq, OffsetDateTime::now_utc(), &self.audit_head, event);
                 self.audit_head = rec.hash.clone();
-                group.put(
-                    seq_key(b"a/", self.audit_seq),
-                    &serde_json::to_vec(&rec).expect("serialise"),
-                );
+                group.put(seq_key(b"a/", self.audit_seq), &serde_json::to_vec(&rec).expect("serialise"));
                 if let (Request::Audit(..), Reply::Audit) = (req, &res) {
                     *res = Reply::AuditSeq(self.audit_seq);
                 }
@@ -492,11 +441,7 @@ impl Writer {
             group.put_raw(M_AUDIT_SEQ, &self.audit_seq.to_be_bytes());
             group.put_raw(M_AUDIT_HEAD, self.audit_head.as_bytes());
             let batch = std::mem::take(&mut group.batch);
-            if let Err(e) = self
-                .tree
-                .apply_batch(batch)
-                .and_then(|()| self.db.flush().map(|_| ()))
-            {
+            if let Err(e) = self.tree.apply_batch(batch).and_then(|()| self.db.flush().map(|_| ())) {
                 failed = Some(format!("database: {e}"));
             }
         }
@@ -516,9 +461,7 @@ impl Writer {
             match (req, res) {
                 (Request::Submit(_, tx), Reply::Submit(o)) => drop(tx.send(Ok(o))),
                 (Request::Audit(_, tx), Reply::AuditSeq(s)) => drop(tx.send(Ok(s))),
-                (Request::Submit(_, tx), _) => {
-                    drop(tx.send(Err("internal: reply mismatch".into())))
-                }
+                (Request::Submit(_, tx), _) => drop(tx.send(Err("internal: reply mismatch".into()))),
                 (Request::Audit(_, tx), _) => drop(tx.send(Err("internal: reply mismatch".into()))),
             }
         }
@@ -540,11 +483,7 @@ fn idempotency_key(participant: &str, k: &str) -> Vec<u8> {
     key(b"k/", &h.finalize())
 }
 
-fn apply_submit(
-    g: &mut Group<'_>,
-    log_seq: &mut u64,
-    b: &SubmitBatch,
-) -> Result<SubmitOutcome, StoreError> {
+fn apply_submit(g: &mut Group<'_>, log_seq: &mut u64, b: &SubmitBatch) -> Result<SubmitOutcome, StoreError> {
     if let Some((p, k)) = &b.idempotency {
         let ik = idempotency_key(p, k);
         if let Some(response) = g.get::<Vec<u8>>(&ik)? {
@@ -564,23 +503,11 @@ fn apply_submit(
                 merge(&mut r, s, &b.contributor, &b.policy, now, seen);
                 (r, Op::Update)
             }
-            _ => (
-                new_record(id.clone(), s, &b.contributor, &b.policy, now, seen),
-                Op::Add,
-            ),
+            _ => (new_record(id.clone(), s, &b.contributor, &b.policy, now, seen), Op::Add),
         };
         *log_seq += 1;
-        let entry = FeedEntry {
-            seq: *log_seq,
-            op,
-            at: now,
-            reason: None,
-            indicator: record.indicator.clone(),
-        };
-        g.put(
-            seq_key(b"l/", *log_seq),
-            &serde_json::to_vec(&entry).expect("serialise"),
-        );
+        let entry = FeedEntry { seq: *log_seq, op, at: now, reason: None, indicator: record.indicator.clone() };
+        g.put(seq_key(b"l/", *log_seq), &serde_json::to_vec(&entry).expect("serialise"));
         g.put(ik, &serde_json::to_vec(&record).expect("serialise"));
         ids.push(id);
     }
@@ -589,11 +516,8 @@ fn apply_submit(
 
 fn sources_of(contributors: &BTreeMap<String, Contribution>) -> Sources {
     let sectors: BTreeSet<&str> = contributors.values().map(|c| c.sector.as_str()).collect();
-    let named: Vec<String> = contributors
-        .iter()
-        .filter(|(_, c)| c.disclose_name)
-        .map(|(name, _)| name.clone())
-        .collect();
+    let named: Vec<String> =
+        contributors.iter().filter(|(_, c)| c.disclose_name).map(|(name, _)| name.clone()).collect();
     Sources {
         count: contributors.len() as u32,
         sectors: sectors.into_iter().map(str::to_owned).collect(),
@@ -612,13 +536,7 @@ fn new_record(
     let mut contributors = BTreeMap::new();
     contributors.insert(
         c.participant.clone(),
-        Contribution {
-            sector: c.sector.clone(),
-            disclose_name: c.disclose_name,
-            first: now,
-            last: now,
-            count: 1,
-        },
+        Contribution { sector: c.sector.clone(), disclose_name: c.disclose_name, first: now, last: now, count: 1 },
     );
     let indicator = Indicator {
         id,
@@ -637,11 +555,7 @@ fn new_record(
         sources: sources_of(&contributors),
         policy: policy.to_owned(),
     };
-    Record {
-        indicator,
-        contributors,
-        removed: false,
-    }
+    Record { indicator, contributors, removed: false }
 }
 
 /// Folds a new sighting into an existing record: the widest time span, the
@@ -678,16 +592,13 @@ fn merge(
         }
     }
     ind.policy = policy.to_owned();
-    let e = r
-        .contributors
-        .entry(c.participant.clone())
-        .or_insert(Contribution {
-            sector: c.sector.clone(),
-            disclose_name: c.disclose_name,
-            first: now,
-            last: now,
-            count: 0,
-        });
+    let e = r.contributors.entry(c.participant.clone()).or_insert(Contribution {
+        sector: c.sector.clone(),
+        disclose_name: c.disclose_name,
+        first: now,
+        last: now,
+        count: 0,
+    });
     e.last = now;
     e.count += 1;
     e.disclose_name = c.disclose_name;
@@ -717,11 +628,7 @@ mod tests {
 
     fn batch(who: &str, items: Vec<SanitisedIndicator>, idem: Option<&str>) -> SubmitBatch {
         SubmitBatch {
-            contributor: Contributor {
-                participant: who.into(),
-                sector: "finance".into(),
-                disclose_name: false,
-            },
+            contributor: Contributor { participant: who.into(), sector: "finance".into(), disclose_name: false },
             policy: "default@0011".into(),
             received_at: OffsetDateTime::now_utc(),
             idempotency: idem.map(|k| (who.to_owned(), k.to_owned())),
@@ -746,37 +653,17 @@ mod tests {
         let key = [3u8; 32];
         {
             let store = SledStore::open(dir.path(), &key).unwrap();
-            let a = store.submit(batch(
-                "bank-a",
-                vec![sample(IndicatorType::Domain, "evil.example")],
-                None,
-            ));
-            let SubmitOutcome::Committed { ids } = a.await.unwrap().unwrap() else {
-                panic!()
-            };
-            let b = store.submit(batch(
-                "isp-a",
-                vec![sample(IndicatorType::Domain, "evil.example")],
-                Some("k1"),
-            ));
+            let a = store.submit(batch("bank-a", vec![sample(IndicatorType::Domain, "evil.example")], None));
+            let SubmitOutcome::Committed { ids } = a.await.unwrap().unwrap() else { panic!() };
+            let b = store.submit(batch("isp-a", vec![sample(IndicatorType::Domain, "evil.example")], Some("k1")));
             b.await.unwrap().unwrap();
-            let again = store.submit(batch(
-                "isp-a",
-                vec![sample(IndicatorType::Domain, "evil.example")],
-                Some("k1"),
-            ));
-            assert!(matches!(
-                again.await.unwrap().unwrap(),
-                SubmitOutcome::Replayed { .. }
-            ));
+            let again = store.submit(batch("isp-a", vec![sample(IndicatorType::Domain, "evil.example")], Some("k1")));
+            assert!(matches!(again.await.unwrap().unwrap(), SubmitOutcome::Replayed { .. }));
             let ind = store.indicator(&ids[0]).unwrap().unwrap();
             assert_eq!(ind.sources.count, 2);
             assert_eq!(store.head(), 2);
             let feed = store.feed(0, 10).unwrap();
-            assert_eq!(
-                feed.iter().map(|e| e.op).collect::<Vec<_>>(),
-                vec![Op::Add, Op::Update]
-            );
+            assert_eq!(feed.iter().map(|e| e.op).collect::<Vec<_>>(), vec![Op::Add, Op::Update]);
             assert!(store.verify_audit().unwrap().ok);
         }
         let store = SledStore::open(dir.path(), &key).unwrap();
@@ -787,18 +674,11 @@ mod tests {
         drop(store);
         let mut found = false;
         for e in walk(dir.path()) {
-            if std::fs::read(&e)
-                .unwrap()
-                .windows(12)
-                .any(|w| w == b"evil.example")
-            {
+            if std::fs::read(&e).unwrap().windows(12).any(|w| w == b"evil.example") {
                 found = true;
             }
         }
-        assert!(
-            !found,
-            "plaintext indicator value found in the database files"
-        );
+        assert!(!found, "plaintext indicator value found in the database files");
     }
 
     fn walk(p: &Path) -> Vec<std::path::PathBuf> {

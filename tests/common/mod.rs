@@ -42,19 +42,12 @@ impl TestServer {
     pub async fn start_in(dir: &Path) -> TestServer {
         let cfg = Config::load(&dir.join("tamis.toml")).expect("config");
         let loaded = tamis::deploy::load(&cfg).expect("load deployment");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(tamis::server::run(
-            listener,
-            loaded.tls.clone(),
-            loaded.state.clone(),
-            async move {
-                let _ = rx.await;
-            },
-        ));
+        let task = tokio::spawn(tamis::server::run(listener, loaded.tls.clone(), loaded.state.clone(), async move {
+            let _ = rx.await;
+        }));
         TestServer {
             addr,
             dir: dir.to_path_buf(),
@@ -88,10 +81,7 @@ impl TestServer {
         let certs = self.dir.join("certs");
         client_with(
             &self.dir,
-            Some((
-                &certs.join(format!("{who}.pem")),
-                &certs.join(format!("{who}.key")),
-            )),
+            Some((&certs.join(format!("{who}.pem")), &certs.join(format!("{who}.key")))),
             self.addr,
             false,
         )
@@ -101,10 +91,7 @@ impl TestServer {
         let certs = self.dir.join("certs");
         client_with(
             &self.dir,
-            Some((
-                &certs.join(format!("{who}.pem")),
-                &certs.join(format!("{who}.key")),
-            )),
+            Some((&certs.join(format!("{who}.pem")), &certs.join(format!("{who}.key")))),
             self.addr,
             true,
         )
@@ -116,12 +103,7 @@ impl TestServer {
     }
 }
 
-pub fn client_with(
-    dir: &Path,
-    identity: Option<(&Path, &Path)>,
-    addr: SocketAddr,
-    http1: bool,
-) -> reqwest::Client {
+pub fn client_with(dir: &Path, identity: Option<(&Path, &Path)>, addr: SocketAddr, http1: bool) -> reqwest::Client {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(dir.join("certs/ca.pem")).unwrap() {
@@ -133,24 +115,14 @@ pub fn client_with(
         .with_root_certificates(roots);
     let mut cfg = match identity {
         Some((cert, key)) => {
-            let chain: Vec<_> = CertificateDer::pem_file_iter(cert)
-                .unwrap()
-                .map(|c| c.unwrap())
-                .collect();
+            let chain: Vec<_> = CertificateDer::pem_file_iter(cert).unwrap().map(|c| c.unwrap()).collect();
             let key = PrivateKeyDer::from_pem_file(key).unwrap();
             builder.with_client_auth_cert(chain, key).unwrap()
         }
         None => builder.with_no_client_auth(),
     };
-    cfg.alpn_protocols = if http1 {
-        vec![b"http/1.1".to_vec()]
-    } else {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-    };
-    let mut b = reqwest::Client::builder()
-        .tls_backend_preconfigured(cfg)
-        .resolve("localhost", addr)
-        .no_proxy();
+    cfg.alpn_protocols = if http1 { vec![b"http/1.1".to_vec()] } else { vec![b"h2".to_vec(), b"http/1.1".to_vec()] };
+    let mut b = reqwest::Client::builder().tls_backend_preconfigured(cfg).resolve("localhost", addr).no_proxy();
     if http1 {
         b = b.http1_only();
     }
@@ -183,18 +155,6 @@ pub async fn json(resp: reqwest::Response) -> (u16, serde_json::Value) {
     (status, v)
 }
 
-pub async fn submit(
-    s: &TestServer,
-    who: &str,
-    body: &serde_json::Value,
-) -> (u16, serde_json::Value) {
-    json(
-        s.client(who)
-            .post(s.url("/v1/submissions"))
-            .json(body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+pub async fn submit(s: &TestServer, who: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    json(s.client(who).post(s.url("/v1/submissions")).json(body).send().await.unwrap()).await
 }
