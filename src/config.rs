@@ -37,6 +37,9 @@ pub struct Config {
     /// Directory of policy files (`*.toml`).
     #[serde(default = "default_policies_dir")]
     pub policies_dir: PathBuf,
+    /// The deployment's own allow-lists (added to the shipped ones), if any.
+    #[serde(default)]
+    pub allowlists_dir: Option<PathBuf>,
     /// Ingest policy for submitters whose registry entry names none.
     #[serde(default = "default_policy")]
     pub default_policy: String,
@@ -44,6 +47,42 @@ pub struct Config {
     pub keys: KeyPaths,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub expiry: Expiry,
+}
+
+/// Default lifetime of an indicator whose submitter gave no `valid_until`,
+/// in days, by type. Attacker infrastructure moves fast; hashes do not.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Expiry {
+    pub url_days: u32,
+    pub domain_days: u32,
+    /// IPv4, IPv6 and CIDR.
+    pub ip_days: u32,
+    /// SHA-256, SHA-1, MD5.
+    pub hash_days: u32,
+    /// E-mail, IBAN, phone, bitcoin.
+    pub other_days: u32,
+}
+
+impl Default for Expiry {
+    fn default() -> Self {
+        Expiry { url_days: 30, domain_days: 90, ip_days: 30, hash_days: 365, other_days: 180 }
+    }
+}
+
+impl Expiry {
+    pub fn days_for(&self, kind: crate::model::IndicatorType) -> u32 {
+        use crate::model::IndicatorType::*;
+        match kind {
+            Url => self.url_days,
+            Domain => self.domain_days,
+            Ipv4 | Ipv6 | Cidr => self.ip_days,
+            Sha256 | Sha1 | Md5 => self.hash_days,
+            Email | Iban | Phone | Btc => self.other_days,
+        }
+    }
 }
 
 /// Certificates and keys of the TLS listener.
@@ -166,6 +205,11 @@ impl Config {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
+        }
+        if let Some(d) = &mut self.allowlists_dir
+            && d.is_relative()
+        {
+            *d = base.join(&*d);
         }
         if let Some(crl) = &mut self.tls.crl
             && crl.is_relative()

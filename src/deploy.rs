@@ -140,6 +140,8 @@ admin_listen = "127.0.0.1:9090"
 data_dir = "data"
 participants = "participants.toml"
 policies_dir = "policies"
+# Extra allow-lists of this deployment (MISP JSON or one entry per line); the MISP lists are built in.
+allowlists_dir = "allowlists"
 # Ingest policy for participants whose registry entry names none.
 default_policy = "default"
 
@@ -154,6 +156,14 @@ storage = "keys/storage.key"
 pseudonym = "keys/pseudonym.key"
 escrow_public = "keys/escrow.pub"
 # The escrow private key is not listed: the server never reads it.
+
+# Default lifetime (days) of indicators submitted without valid_until.
+[expiry]
+url_days = 30
+domain_days = 90
+ip_days = 30
+hash_days = 365
+other_days = 180
 
 [limits]
 max_body_bytes = 16777216
@@ -210,6 +220,9 @@ pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
         .map_err(|e| DeployError::Other(e.to_string()))?;
     let store = SledStore::open(&cfg.data_dir, &storage_key)
         .map_err(|e| DeployError::Other(format!("{}: {e}", cfg.data_dir.display())))?;
-    let state = AppState::new(registry, policies, store.clone(), cfg.limits.clone());
+    let allow =
+        crate::feeds::allowlist::AllowList::with_dir(cfg.allowlists_dir.as_deref()).map_err(DeployError::Other)?;
+    let state = AppState::new(registry, policies, store.clone(), cfg.limits.clone(), cfg.expiry.clone());
+    state.allow.store(Arc::new(allow));
     Ok(Loaded { state, store, tls })
 }

@@ -258,13 +258,16 @@ pub struct Sources {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Rejection {
     pub index: usize,
+    /// Line of the input (CSV submissions), when it has lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
     pub field: String,
     pub reason: String,
 }
 
 impl Rejection {
     pub fn new(index: usize, field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Rejection { index, field: field.into(), reason: reason.into() }
+        Rejection { index, line: None, field: field.into(), reason: reason.into() }
     }
 }
 

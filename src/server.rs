@@ -52,6 +52,7 @@ pub async fn run(
             }
         })
     };
+    let builder = tokio::spawn(crate::feeds::blocklist::run_builder(state.clone(), state.allow.load_full()));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -120,6 +121,7 @@ pub async fn run(
         });
     }
     housekeeping.abort();
+    builder.abort();
     drop(listener);
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
         tracing::warn!("in-flight connections did not finish within the drain timeout");

@@ -11,13 +11,13 @@ use time::OffsetDateTime;
 use warp::http::StatusCode;
 use warp::{Rejection, Reply};
 
-use super::errors::json_error;
+use super::ingest;
 use super::{ApiError, AppState};
 use crate::audit::AuditEvent;
 use crate::identity::{Participant, Peer};
 use crate::model::{self, Rejection as IndicatorRejection, Removals, SanitisedIndicator};
 use crate::privacy::Sanitiser;
-use crate::store::{Contributor, FeedEntry, Op, SubmitBatch, SubmitOutcome, indicator_id, random_uuid};
+use crate::store::{Contributor, FeedEntry, Op, RetractOutcome, SubmitBatch, SubmitOutcome, indicator_id, random_uuid};
 
 fn reject(e: ApiError) -> Rejection {
     warp::reject::custom(e)
@@ -71,39 +71,55 @@ struct Sanitised {
     removed: Removals,
 }
 
-fn sanitise_all(sanitiser: &Sanitiser, items: &[Value]) -> Sanitised {
-    let mut out =
-        Sanitised { accepted: Vec::with_capacity(items.len()), rejected: Vec::new(), removed: Removals::default() };
+/// Validates and sanitises every item; `pre` are items already refused by
+/// the body parser (skipped here).
+fn sanitise_all(
+    sanitiser: &Sanitiser,
+    parsed: &ingest::Parsed,
+    now: OffsetDateTime,
+    expiry: &crate::config::Expiry,
+) -> Sanitised {
+    let items = &parsed.items;
+    let mut out = Sanitised {
+        accepted: Vec::with_capacity(items.len()),
+        rejected: parsed.rejected.clone(),
+        removed: Removals::default(),
+    };
+    let pre: std::collections::HashSet<usize> = parsed.rejected.iter().map(|r| r.index).collect();
     for (i, v) in items.iter().enumerate() {
+        if pre.contains(&i) {
+            continue;
+        }
+        let line = parsed.lines.as_ref().and_then(|l| l.get(i).copied());
+        let mut refuse = |mut r: IndicatorRejection| {
+            r.line = line;
+            out.rejected.push(r);
+        };
         let raw = match model::parse_indicator(i, v) {
             Ok(raw) => raw,
             Err(r) => {
-                out.rejected.push(r);
+                refuse(r);
                 continue;
             }
         };
+        if raw.valid_until.is_some_and(|t| t <= now) {
+            refuse(IndicatorRejection::new(i, "valid_until", "already in the past"));
+            continue;
+        }
         let mut removed = Removals::default();
         match sanitiser.sanitise(raw, &mut removed) {
-            Ok(s) => {
+            Ok(mut s) => {
+                if s.valid_until.is_none() {
+                    s.valid_until = Some(now + time::Duration::days(expiry.days_for(s.kind) as i64));
+                }
                 out.removed.merge(&removed);
                 out.accepted.push((i, s));
             }
-            Err(refusal) => out.rejected.push(IndicatorRejection::new(i, refusal.field, refusal.reason)),
+            Err(refusal) => refuse(IndicatorRejection::new(i, refusal.field, refusal.reason)),
         }
     }
+    out.rejected.sort_by_key(|r| r.index);
     out
-}
-
-/// The media types a submission may use.
-fn media_type(content_type: Option<&str>) -> Result<&'static str, ApiError> {
-    let ct = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    match ct.as_str() {
-        "application/json" => Ok("application/json"),
-        "" => Err(ApiError::UnsupportedMedia("missing Content-Type; send application/json".into())),
-        _ => Err(ApiError::UnsupportedMedia(
-            "unsupported Content-Type; this exchange accepts application/json submissions".into(),
-        )),
-    }
 }
 
 /// `POST /v1/submissions`.
@@ -114,34 +130,20 @@ pub async fn submit(
     body: Bytes,
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
-    let format = media_type(content_type.as_deref()).map_err(reject)?;
+    let format = ingest::Format::from_content_type(content_type.as_deref()).map_err(reject)?;
     if let Some(k) = &idempotency_key
         && (k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()))
     {
         return Err(reject(ApiError::BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into())));
     }
-    let doc: Value = serde_json::from_slice(&body).map_err(|e| reject(json_error(&e)))?;
-    let items = match doc {
-        Value::Object(mut map) => match map.remove("indicators") {
-            Some(Value::Array(items)) => items,
-            Some(_) => {
-                return Err(reject(ApiError::BadRequest("`indicators` must be a list".into())));
-            }
-            None => {
-                return Err(reject(ApiError::BadRequest("a submission is an object with an `indicators` list".into())));
-            }
-        },
-        _ => {
-            return Err(reject(ApiError::BadRequest("a submission is an object with an `indicators` list".into())));
-        }
-    };
-    if items.is_empty() {
-        return Err(reject(ApiError::BadRequest("`indicators` is empty".into())));
+    let parsed = ingest::parse(format, &body).map_err(reject)?;
+    if parsed.items.is_empty() {
+        return Err(reject(ApiError::BadRequest("the submission holds no indicators".into())));
     }
-    if items.len() > state.limits.max_indicators {
+    if parsed.items.len() > state.limits.max_indicators {
         return Err(reject(ApiError::TooLarge(format!(
             "{} indicators in one submission; at most {} are accepted",
-            items.len(),
+            parsed.items.len(),
             state.limits.max_indicators
         ))));
     }
@@ -150,12 +152,16 @@ pub async fn submit(
         tracing::error!(participant = %p.id, "no ingest policy loaded for participant");
         return Err(reject(ApiError::Unavailable));
     };
-    let received = items.len();
+    let received = parsed.items.len();
+    let now = now_ms();
     let result = if received > 64 {
         let s = sanitiser.clone();
-        tokio::task::spawn_blocking(move || sanitise_all(&s, &items)).await.map_err(|_| reject(ApiError::Internal))?
+        let expiry = state.expiry.clone();
+        tokio::task::spawn_blocking(move || sanitise_all(&s, &parsed, now, &expiry))
+            .await
+            .map_err(|_| reject(ApiError::Internal))?
     } else {
-        sanitise_all(&sanitiser, &items)
+        sanitise_all(&sanitiser, &parsed, now, &state.expiry)
     };
     let policy = sanitiser.policy().version();
     let submission = random_uuid();
@@ -166,7 +172,7 @@ pub async fn submit(
         participant: p.id.clone(),
         submission: submission.clone(),
         policy: policy.clone(),
-        format: format.to_owned(),
+        format: format.as_str().to_owned(),
         received,
         accepted: result.accepted.len(),
         rejected: result.rejected.len(),
@@ -205,7 +211,7 @@ pub async fn submit(
             disclose_name: p.disclose_name,
         },
         policy,
-        received_at: OffsetDateTime::now_utc(),
+        received_at: now,
         indicators: result.accepted.into_iter().map(|(_, s)| s).collect(),
         idempotency: idempotency_key.map(|k| (p.id.clone(), k)),
         response: response.clone(),
@@ -234,6 +240,44 @@ pub async fn submit(
         resp.headers_mut().insert("idempotent-replayed", "true".parse().expect("header"));
     }
     Ok(resp)
+}
+
+/// The current time truncated to milliseconds (STIX and TAXII timestamps).
+pub fn now_ms() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000).expect("valid nanosecond")
+}
+
+/// `DELETE /v1/indicators/{id}`: the submitter withdraws its contribution.
+pub async fn retract(
+    id: String,
+    p: Arc<Participant>,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, Rejection> {
+    let valid = id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    if !valid {
+        return Err(reject(ApiError::NotFound("no such indicator".into())));
+    }
+    let outcome = state
+        .store
+        .retract(&p.id, &id.to_ascii_lowercase())
+        .await
+        .map_err(|_| reject(ApiError::Unavailable))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "retraction not committed");
+            reject(ApiError::Unavailable)
+        })?;
+    match outcome {
+        RetractOutcome::Retracted { removed } => {
+            tracing::info!(participant = %p.id, removed, "retraction committed");
+            let body = serde_json::json!({"id": id, "retracted": true, "removed": removed});
+            Ok(warp::reply::json(&body).into_response())
+        }
+        // Not revealing whether others submitted it.
+        RetractOutcome::NotFound | RetractOutcome::NotContributor => {
+            Err(reject(ApiError::NotFound("no indicator with this id was submitted by you".into())))
+        }
+    }
 }
 
 /// Query parameters as a map, with clear errors for the ones we know.
@@ -335,4 +379,72 @@ pub async fn feed(
         })
         .await;
     Ok(warp::reply::json(&body).into_response())
+}
+
+/// `GET /v1/blocklists/{name}`: a pre-built snapshot for the participant's
+/// audiences, with ETag/304 and gzip.
+pub async fn blocklist(
+    name: String,
+    p: Arc<Participant>,
+    if_none_match: Option<String>,
+    accept_encoding: Option<String>,
+    state: Arc<AppState>,
+) -> Result<warp::reply::Response, Rejection> {
+    use crate::feeds::blocklist::{NAMES, audience_key};
+    if !NAMES.contains(&name.as_str()) {
+        return Err(reject(ApiError::NotFound(format!("no such blocklist; available: {}", NAMES.join(", ")))));
+    }
+    let key = audience_key(&p.audiences());
+    let Some(snap) = state.blocklists.get(&key, &name) else {
+        return Err(reject(if state.blocklists.ready() {
+            ApiError::NotFound("no blocklist is built for your audiences".into())
+        } else {
+            ApiError::Unavailable
+        }));
+    };
+    let gz_etag = snap.gzip_etag();
+    let gzip = accept_encoding.as_deref().is_some_and(accepts_gzip);
+    let etag = if gzip { gz_etag.clone() } else { snap.etag.clone() };
+    if let Some(inm) = if_none_match
+        && inm.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == "*" || t == snap.etag || t == gz_etag)
+    {
+        return Ok(warp::http::Response::builder()
+            .status(StatusCode::NOT_MODIFIED)
+            .header("etag", etag)
+            .header("vary", "accept-encoding")
+            .body(Default::default())
+            .expect("valid response"));
+    }
+    let body = if gzip { snap.gzip.clone() } else { snap.body.clone() };
+    let mut resp = warp::http::Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", snap.content_type)
+        .header("etag", etag)
+        .header("vary", "accept-encoding")
+        .header("x-tamis-entries", snap.count)
+        .header("x-tamis-version", snap.version);
+    if gzip {
+        resp = resp.header("content-encoding", "gzip");
+    }
+    let resp = resp.body(body.into()).expect("valid response");
+    let _ = state
+        .store
+        .audit(AuditEvent::Pull {
+            participant: p.id.clone(),
+            endpoint: format!("/v1/blocklists/{name}"),
+            range: format!("snapshot {}", snap.etag.trim_matches('"')),
+            count: snap.count,
+        })
+        .await;
+    Ok(resp)
+}
+
+/// True when an `Accept-Encoding` value accepts gzip (q > 0).
+fn accepts_gzip(v: &str) -> bool {
+    v.split(',').any(|part| {
+        let mut it = part.split(';');
+        let coding = it.next().unwrap_or("").trim();
+        let q = it.find_map(|p| p.trim().strip_prefix("q=")).and_then(|q| q.trim().parse::<f32>().ok()).unwrap_or(1.0);
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && q > 0.0
+    })
 }

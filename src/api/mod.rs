@@ -7,6 +7,7 @@
 
 pub mod errors;
 pub mod handlers;
+pub mod ingest;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -21,7 +22,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use warp::http::{HeaderValue, StatusCode};
 use warp::{Filter, Rejection, Reply};
 
-use crate::config::Limits;
+use crate::config::{Expiry, Limits};
 use crate::identity::{Participant, Peer, Registry, Role};
 use crate::privacy::Sanitiser;
 use crate::store::Store;
@@ -84,13 +85,25 @@ pub struct AppState {
     pub policies: ArcSwap<Policies>,
     pub store: Arc<dyn Store>,
     pub limits: Limits,
+    /// Default lifetimes per type.
+    pub expiry: Expiry,
     pub metrics: Metrics,
+    /// Pre-built blocklist snapshots (rebuilt by the builder task).
+    pub blocklists: crate::feeds::blocklist::Blocklists,
+    /// Egress allow-lists, compiled.
+    pub allow: ArcSwap<crate::feeds::allowlist::AllowList>,
     submit_limiter: DefaultKeyedRateLimiter<String>,
     read_limiter: DefaultKeyedRateLimiter<String>,
 }
 
 impl AppState {
-    pub fn new(registry: Registry, policies: Policies, store: Arc<dyn Store>, limits: Limits) -> Arc<AppState> {
+    pub fn new(
+        registry: Registry,
+        policies: Policies,
+        store: Arc<dyn Store>,
+        limits: Limits,
+        expiry: Expiry,
+    ) -> Arc<AppState> {
         let per_min = |n: u32| {
             let n = NonZeroU32::new(n.max(1)).expect("non-zero");
             Quota::per_minute(n).allow_burst(n)
@@ -102,7 +115,10 @@ impl AppState {
             submit_limiter: RateLimiter::keyed(per_min(limits.submissions_per_minute)),
             read_limiter: RateLimiter::keyed(per_min(limits.reads_per_minute)),
             limits,
+            expiry,
             metrics: Metrics::default(),
+            blocklists: Default::default(),
+            allow: ArcSwap::from_pointee(crate::feeds::allowlist::AllowList::shipped()),
         })
     }
 
@@ -211,9 +227,23 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
         .and(with_state.clone())
         .and_then(handlers::feed);
 
+    let retract = warp::path!("v1" / "indicators" / String)
+        .and(warp::delete())
+        .and(require(state.clone(), &[Role::Submit]))
+        .and(with_state.clone())
+        .and_then(handlers::retract);
+
+    let blocklists = warp::path!("v1" / "blocklists" / String)
+        .and(warp::get().or(warp::head()).unify())
+        .and(require(state.clone(), &[Role::Blocklist]))
+        .and(warp::header::optional::<String>("if-none-match"))
+        .and(warp::header::optional::<String>("accept-encoding"))
+        .and(with_state.clone())
+        .and_then(handlers::blocklist);
+
     count
         .untuple_one()
-        .and(whoami.or(submit).or(feed))
+        .and(whoami.or(submit).or(feed).or(retract).or(blocklists))
         .recover(handle_rejection)
         .map(|r| warp::reply::with_header(r, "cache-control", "no-store"))
 }

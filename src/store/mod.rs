@@ -105,10 +105,17 @@ pub trait Store: Send + Sync + 'static {
     fn submit(&self, batch: SubmitBatch) -> oneshot::Receiver<Result<SubmitOutcome, String>>;
     /// Appends an audit event durably.
     fn audit(&self, event: AuditEvent) -> oneshot::Receiver<Result<u64, String>>;
+    /// Withdraws `participant`'s contribution to indicator `id`.
+    fn retract(&self, participant: &str, id: &str) -> oneshot::Receiver<Result<RetractOutcome, String>>;
+    /// Removes the given indicators if they are still expired at `now`;
+    /// resolves to how many were removed.
+    fn expire(&self, ids: Vec<String>, now: OffsetDateTime) -> oneshot::Receiver<Result<usize, String>>;
     /// Feed entries after `since`, at most `limit`.
     fn feed(&self, since: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError>;
     /// The latest committed feed sequence number.
     fn head(&self) -> u64;
+    /// Watches the feed head: changes after every commit.
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
     /// The current state of an indicator.
     fn indicator(&self, id: &str) -> Result<Option<Indicator>, StoreError>;
     /// Audit records after `after`, at most `limit`.
@@ -138,9 +145,25 @@ struct Contribution {
     count: u64,
 }
 
+type Tx<T> = oneshot::Sender<Result<T, String>>;
+
 enum Request {
-    Submit(SubmitBatch, oneshot::Sender<Result<SubmitOutcome, String>>),
-    Audit(AuditEvent, oneshot::Sender<Result<u64, String>>),
+    Submit(SubmitBatch, Tx<SubmitOutcome>),
+    Audit(AuditEvent, Tx<u64>),
+    Retract { participant: String, id: String, tx: Tx<RetractOutcome> },
+    Expire { ids: Vec<String>, now: OffsetDateTime, tx: Tx<usize> },
+}
+
+/// What a retraction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetractOutcome {
+    /// No such live indicator.
+    NotFound,
+    /// The indicator exists but this participant never submitted it.
+    NotContributor,
+    /// The participant's contribution is gone; `removed` when it was the last
+    /// one, so the indicator left the exchange.
+    Retracted { removed: bool },
 }
 
 /// The sled-backed store.
@@ -151,6 +174,7 @@ pub struct SledStore {
     tx: std::sync::Mutex<Option<mpsc::Sender<Request>>>,
     head: Arc<AtomicU64>,
     writer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    changes: tokio::sync::watch::Receiver<u64>,
 }
 
 const M_LOG_SEQ: &[u8] = b"m/log_seq";
@@ -205,7 +229,9 @@ impl SledStore {
         let sealer = Arc::new(Sealer::new(storage_key, 1));
         let head = Arc::new(AtomicU64::new(read_u64(&tree, M_LOG_SEQ)?));
         let (tx, rx) = mpsc::channel();
+        let (changes_tx, changes) = tokio::sync::watch::channel(head.load(Ordering::Acquire));
         let writer = Writer {
+            changes: changes_tx,
             db: db.clone(),
             tree: tree.clone(),
             sealer: sealer.clone(),
@@ -228,6 +254,7 @@ impl SledStore {
             tx: std::sync::Mutex::new(Some(tx)),
             head,
             writer: std::sync::Mutex::new(Some(handle)),
+            changes,
         }))
     }
 
@@ -291,6 +318,18 @@ impl Store for SledStore {
         rx
     }
 
+    fn retract(&self, participant: &str, id: &str) -> oneshot::Receiver<Result<RetractOutcome, String>> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Retract { participant: participant.to_owned(), id: id.to_owned(), tx });
+        rx
+    }
+
+    fn expire(&self, ids: Vec<String>, now: OffsetDateTime) -> oneshot::Receiver<Result<usize, String>> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Expire { ids, now, tx });
+        rx
+    }
+
     fn feed(&self, since: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
         let start = seq_key(b"l/", since.saturating_add(1));
         let mut out = Vec::with_capacity(limit.min(1024));
@@ -304,6 +343,10 @@ impl Store for SledStore {
 
     fn head(&self) -> u64 {
         self.head.load(Ordering::Acquire)
+    }
+
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.clone()
     }
 
     fn indicator(&self, id: &str) -> Result<Option<Indicator>, StoreError> {
@@ -354,6 +397,8 @@ struct Writer {
     log_seq: u64,
     audit_seq: u64,
     audit_head: String,
+    /// Announces the new feed head after each commit (blocklist rebuilds...).
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// Writes of one group, visible to later requests of the same group before
@@ -406,35 +451,51 @@ impl Writer {
         let saved = (self.log_seq, self.audit_seq, self.audit_head.clone());
         let mut group =
             Group { tree: &self.tree, sealer: &self.sealer, batch: sled::Batch::default(), overlay: HashMap::new() };
-        let mut results = Vec::with_capacity(reqs.len());
+        let mut replies = Vec::with_capacity(reqs.len());
         let mut failed = None;
+        let now = OffsetDateTime::now_utc();
         for req in &reqs {
             let r = match req {
-                Request::Submit(b, _) => apply_submit(&mut group, &mut self.log_seq, b).map(Reply::Submit),
-                Request::Audit(..) => Ok(Reply::Audit),
+                Request::Submit(b, _) => apply_submit(&mut group, &mut self.log_seq, b).map(|o| {
+                    let audit = matches!(o, SubmitOutcome::Committed { .. }).then(|| b.audit.clone());
+                    (Reply::Submit(o), audit)
+                }),
+                Request::Audit(e, _) => Ok((Reply::Audit(0), Some(e.clone()))),
+                Request::Retract { participant, id, .. } => {
+                    apply_retract(&mut group, &mut self.log_seq, participant, id, now).map(|o| {
+                        let audit = match o {
+                            RetractOutcome::Retracted { removed } => Some(AuditEvent::Retraction {
+                                participant: participant.clone(),
+                                indicator: id.clone(),
+                                removed,
+                            }),
+                            _ => None,
+                        };
+                        (Reply::Retract(o), audit)
+                    })
+                }
+                Request::Expire { ids, now, .. } => {
+                    apply_expire(&mut group, &mut self.log_seq, ids, *now).map(|n| (Reply::Expire(n), None))
+                }
             };
             match r {
-                Ok(r) => results.push(r),
+                Ok(r) => replies.push(r),
                 Err(e) => {
                     failed = Some(e.to_string());
                     break;
                 }
             }
         }
-        // Audit records, in request order, after the data they describe.
         if failed.is_none() {
-            for (req, res) in reqs.iter().zip(results.iter_mut()) {
-                let event = match (req, &res) {
-                    (Request::Submit(b, _), Reply::Submit(SubmitOutcome::Committed { .. })) => b.audit.clone(),
-                    (Request::Submit(..), _) => continue,
-                    (Request::Audit(e, _), _) => e.clone(),
-                };
+            // Audit records, in request order, after the data they describe.
+            for (reply, audit) in replies.iter_mut() {
+                let Some(event) = audit.take() else { continue };
                 self.audit_seq += 1;
-                let rec = AuditRecord::chain(self.audit_seq, OffsetDateTime::now_utc(), &self.audit_head, event);
+                let rec = AuditRecord::chain(self.audit_seq, now, &self.audit_head, event);
                 self.audit_head = rec.hash.clone();
                 group.put(seq_key(b"a/", self.audit_seq), &serde_json::to_vec(&rec).expect("serialise"));
-                if let (Request::Audit(..), Reply::Audit) = (req, &res) {
-                    *res = Reply::AuditSeq(self.audit_seq);
+                if let Reply::Audit(seq) = reply {
+                    *seq = self.audit_seq;
                 }
             }
             group.put_raw(M_LOG_SEQ, &self.log_seq.to_be_bytes());
@@ -452,17 +513,25 @@ impl Writer {
                 match req {
                     Request::Submit(_, tx) => drop(tx.send(Err(err.clone()))),
                     Request::Audit(_, tx) => drop(tx.send(Err(err.clone()))),
+                    Request::Retract { tx, .. } => drop(tx.send(Err(err.clone()))),
+                    Request::Expire { tx, .. } => drop(tx.send(Err(err.clone()))),
                 }
             }
             return;
         }
         self.head.store(self.log_seq, Ordering::Release);
-        for (req, res) in reqs.into_iter().zip(results) {
-            match (req, res) {
+        let _ = self.changes.send(self.log_seq);
+        for (req, (reply, _)) in reqs.into_iter().zip(replies) {
+            const MISMATCH: &str = "internal: reply mismatch";
+            match (req, reply) {
                 (Request::Submit(_, tx), Reply::Submit(o)) => drop(tx.send(Ok(o))),
-                (Request::Audit(_, tx), Reply::AuditSeq(s)) => drop(tx.send(Ok(s))),
-                (Request::Submit(_, tx), _) => drop(tx.send(Err("internal: reply mismatch".into()))),
-                (Request::Audit(_, tx), _) => drop(tx.send(Err("internal: reply mismatch".into()))),
+                (Request::Audit(_, tx), Reply::Audit(s)) => drop(tx.send(Ok(s))),
+                (Request::Retract { tx, .. }, Reply::Retract(o)) => drop(tx.send(Ok(o))),
+                (Request::Expire { tx, .. }, Reply::Expire(n)) => drop(tx.send(Ok(n))),
+                (Request::Submit(_, tx), _) => drop(tx.send(Err(MISMATCH.to_owned()))),
+                (Request::Audit(_, tx), _) => drop(tx.send(Err(MISMATCH.to_owned()))),
+                (Request::Retract { tx, .. }, _) => drop(tx.send(Err(MISMATCH.to_owned()))),
+                (Request::Expire { tx, .. }, _) => drop(tx.send(Err(MISMATCH.to_owned()))),
             }
         }
     }
@@ -470,8 +539,66 @@ impl Writer {
 
 enum Reply {
     Submit(SubmitOutcome),
-    Audit,
-    AuditSeq(u64),
+    Audit(u64),
+    Retract(RetractOutcome),
+    Expire(usize),
+}
+
+fn apply_retract(
+    g: &mut Group<'_>,
+    log_seq: &mut u64,
+    participant: &str,
+    id: &str,
+    now: OffsetDateTime,
+) -> Result<RetractOutcome, StoreError> {
+    let ik = key(b"i/", id.as_bytes());
+    let Some(mut r) = g.get::<Record>(&ik)?.filter(|r| !r.removed) else { return Ok(RetractOutcome::NotFound) };
+    if r.contributors.remove(participant).is_none() {
+        return Ok(RetractOutcome::NotContributor);
+    }
+    let removed = r.contributors.is_empty();
+    r.removed = removed;
+    r.indicator.sources = sources_of(&r.contributors);
+    *log_seq += 1;
+    let entry = FeedEntry {
+        seq: *log_seq,
+        op: if removed { Op::Remove } else { Op::Update },
+        at: now,
+        reason: removed.then(|| "retracted".to_owned()),
+        indicator: r.indicator.clone(),
+    };
+    g.put(seq_key(b"l/", *log_seq), &serde_json::to_vec(&entry).expect("serialise"));
+    g.put(ik, &serde_json::to_vec(&r).expect("serialise"));
+    Ok(RetractOutcome::Retracted { removed })
+}
+
+fn apply_expire(
+    g: &mut Group<'_>,
+    log_seq: &mut u64,
+    ids: &[String],
+    now: OffsetDateTime,
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for id in ids {
+        let ik = key(b"i/", id.as_bytes());
+        let Some(mut r) = g.get::<Record>(&ik)?.filter(|r| !r.removed) else { continue };
+        if r.indicator.valid_until.is_none_or(|t| t > now) {
+            continue; // renewed since the caller looked
+        }
+        r.removed = true;
+        *log_seq += 1;
+        let entry = FeedEntry {
+            seq: *log_seq,
+            op: Op::Remove,
+            at: now,
+            reason: Some("expired".to_owned()),
+            indicator: r.indicator.clone(),
+        };
+        g.put(seq_key(b"l/", *log_seq), &serde_json::to_vec(&entry).expect("serialise"));
+        g.put(ik, &serde_json::to_vec(&r).expect("serialise"));
+        n += 1;
+    }
+    Ok(n)
 }
 
 fn idempotency_key(participant: &str, k: &str) -> Vec<u8> {

@@ -1,0 +1,480 @@
+//! Blocklists for ISPs (SPEC §7): pre-built snapshots per audience set and
+//! format, rebuilt after commits (debounced) and on a timer (expiry), never
+//! per request. A request only picks a snapshot and copies its bytes (or its
+//! pre-compressed gzip bytes), with a strong ETag for 304s.
+//!
+//! The builder keeps the live indicator set in memory, caught up from the
+//! feed log, so a rebuild is a scan of memory, not of the database. It also
+//! retires expired indicators: it asks the store to record their removal,
+//! which followers of the feed then see.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::allowlist::AllowList;
+use crate::api::AppState;
+use crate::identity::Role;
+use crate::model::{Category, IndicatorType, Tlp};
+use crate::policy::EgressView;
+use crate::store::{FeedEntry, Op, Store};
+
+/// The blocklist formats, by file name.
+pub const NAMES: &[&str] = &["domains.txt", "domains.rpz", "hosts.txt", "ips.txt", "urls.txt", "indicators.csv"];
+
+/// Wait after a commit before rebuilding, so a burst of submissions causes one rebuild.
+const DEBOUNCE: Duration = Duration::from_millis(250);
+/// Rebuild at least this often, so expired indicators leave on time.
+const TICK: Duration = Duration::from_secs(30);
+
+/// One pre-built list.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub body: Bytes,
+    pub gzip: Bytes,
+    /// Strong ETag of `body` (quoted); the gzip variant appends `-gz`.
+    pub etag: String,
+    pub content_type: &'static str,
+    /// Entries (lines or triggers) in the list.
+    pub count: usize,
+    /// RPZ serial for `domains.rpz`, otherwise the build number that produced it.
+    pub version: u64,
+}
+
+impl Snapshot {
+    pub fn gzip_etag(&self) -> String {
+        format!("{}-gz\"", self.etag.trim_end_matches('"'))
+    }
+}
+
+/// The current snapshots, keyed by audience set (`isps` or `isps+isp-blocking-agreement`) and name.
+#[derive(Default)]
+pub struct Blocklists {
+    current: ArcSwap<HashMap<(String, &'static str), Arc<Snapshot>>>,
+    /// Time of the last completed build (unix ms), 0 before the first.
+    pub built_at_ms: std::sync::atomic::AtomicU64,
+    /// Duration of the last build, for metrics.
+    pub build_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Blocklists {
+    pub fn get(&self, audiences: &str, name: &str) -> Option<Arc<Snapshot>> {
+        let name = NAMES.iter().find(|n| **n == name)?;
+        self.current.load().get(&(audiences.to_owned(), *name)).cloned()
+    }
+
+    pub fn ready(&self) -> bool {
+        self.built_at_ms.load(std::sync::atomic::Ordering::Acquire) > 0
+    }
+}
+
+/// The key of a participant's audience set.
+pub fn audience_key(audiences: &[String]) -> String {
+    let mut a = audiences.to_vec();
+    a.sort();
+    a.dedup();
+    a.join("+")
+}
+
+/// What a blocklist needs to know of a live indicator.
+#[derive(Clone, Debug)]
+struct Live {
+    kind: IndicatorType,
+    value: String,
+    category: Category,
+    tlp: Tlp,
+    confidence: u8,
+    first_seen: OffsetDateTime,
+    last_seen: OffsetDateTime,
+    valid_until: Option<OffsetDateTime>,
+    sources: u32,
+}
+
+/// The live set, mirrored from the feed log.
+#[derive(Default)]
+struct LiveSet {
+    by_id: HashMap<String, Live>,
+    cursor: u64,
+}
+
+impl LiveSet {
+    fn apply(&mut self, e: FeedEntry) {
+        self.cursor = e.seq;
+        match e.op {
+            Op::Remove => {
+                self.by_id.remove(&e.indicator.id);
+            }
+            Op::Add | Op::Update => {
+                let i = e.indicator;
+                self.by_id.insert(
+                    i.id,
+                    Live {
+                        kind: i.kind,
+                        value: i.value,
+                        category: i.category,
+                        tlp: i.tlp,
+                        confidence: i.confidence,
+                        first_seen: i.first_seen,
+                        last_seen: i.last_seen,
+                        valid_until: i.valid_until,
+                        sources: i.sources.count,
+                    },
+                );
+            }
+        }
+    }
+
+    fn catch_up(&mut self, store: &dyn Store) -> Result<(), crate::store::StoreError> {
+        loop {
+            let page = store.feed(self.cursor, 20_000)?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            for e in page {
+                self.apply(e);
+            }
+        }
+    }
+}
+
+/// Runs until the task is aborted: catches up with the log, retires expired
+/// indicators and rebuilds the snapshots.
+pub async fn run_builder(state: Arc<AppState>, allow: Arc<AllowList>) {
+    let mut changes = state.store.changes();
+    let mut live = LiveSet::default();
+    let mut previous: HashMap<(String, &'static str), Arc<Snapshot>> = HashMap::new();
+    let mut build_no = 0u64;
+    loop {
+        let (l, p, b, wake) = {
+            let state = state.clone();
+            let allow = allow.clone();
+            let prev = std::mem::take(&mut previous);
+            match tokio::task::spawn_blocking(move || {
+                let mut live = live;
+                let t0 = Instant::now();
+                if let Err(e) = live.catch_up(state.store.as_ref()) {
+                    tracing::error!(error = %e, "blocklist builder cannot read the log");
+                }
+                let now = OffsetDateTime::now_utc();
+                let expired: Vec<String> = live
+                    .by_id
+                    .iter()
+                    .filter(|(_, l)| l.valid_until.is_some_and(|t| t <= now))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                if !expired.is_empty() {
+                    // Recorded in the log by the writer; our copy catches up next round.
+                    let n = expired.len();
+                    let rx = state.store.expire(expired, now);
+                    if rx.blocking_recv().map(|r| r.is_ok()).unwrap_or(false) {
+                        tracing::info!(count = n, "expired indicators retired");
+                    }
+                    let _ = live.catch_up(state.store.as_ref());
+                }
+                let next = build_all(&state, &allow, &live, &prev, build_no + 1, now);
+                state.blocklists.build_ms.store(t0.elapsed().as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
+                // Wake up when the next indicator expires (or at the tick).
+                let wake = live
+                    .by_id
+                    .values()
+                    .filter_map(|l| l.valid_until)
+                    .min()
+                    .map(|t| Duration::try_from(t - now).unwrap_or(Duration::ZERO) + Duration::from_millis(50))
+                    .map_or(TICK, |d| d.min(TICK));
+                (live, next, build_no + 1, wake)
+            })
+            .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "blocklist build panicked");
+                    return;
+                }
+            }
+        };
+        live = l;
+        build_no = b;
+        state.blocklists.current.store(Arc::new(p.clone()));
+        previous = p;
+        state.blocklists.built_at_ms.store(
+            (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64,
+            std::sync::atomic::Ordering::Release,
+        );
+        // Wait for a commit (then debounce) or the expiry tick.
+        tokio::select! {
+            r = changes.changed() => {
+                if r.is_err() { return; }
+                tokio::time::sleep(DEBOUNCE).await;
+                changes.borrow_and_update();
+            }
+            () = tokio::time::sleep(wake) => {}
+        }
+    }
+}
+
+/// Builds every list for every audience set of participants with the
+/// blocklist role, reusing previous snapshots whose content did not change.
+fn build_all(
+    state: &AppState,
+    allow: &AllowList,
+    live: &LiveSet,
+    previous: &HashMap<(String, &'static str), Arc<Snapshot>>,
+    build_no: u64,
+    now: OffsetDateTime,
+) -> HashMap<(String, &'static str), Arc<Snapshot>> {
+    let policies = state.policies.load();
+    let registry = state.registry.load();
+    let mut sets: BTreeMap<String, Vec<EgressView>> = BTreeMap::new();
+    for p in registry.all().filter(|p| p.has(Role::Blocklist) && !p.revoked) {
+        sets.entry(audience_key(&p.audiences())).or_insert_with(|| super::egress::views_for(p, &policies));
+    }
+    let mut out = HashMap::new();
+    for (key, views) in sets {
+        let lists = Lists::collect(&views, allow, live, now);
+        for (name, body, count, content_type) in lists.render(&key) {
+            let hash = Sha256::digest(&body);
+            let etag = format!("\"{}\"", hex::encode(&hash[..12]));
+            let prev = previous.get(&(key.clone(), name));
+            if let Some(p) = prev.filter(|p| p.etag == etag) {
+                out.insert((key.clone(), name), p.clone());
+                continue;
+            }
+            let (body, version) = if name == "domains.rpz" {
+                let serial = rpz_serial(prev.map(|p| p.version), now);
+                (rpz_with_soa(&body, serial), serial)
+            } else {
+                (body, build_no)
+            };
+            let gzip = gzip(&body);
+            out.insert(
+                (key.clone(), name),
+                Arc::new(Snapshot { body: body.into(), gzip: gzip.into(), etag, content_type, count, version }),
+            );
+        }
+    }
+    out
+}
+
+/// An RPZ serial that increases with every change (RFC 1982): the current
+/// Unix time, or one more than the previous serial if that is not larger.
+fn rpz_serial(previous: Option<u64>, now: OffsetDateTime) -> u64 {
+    let t = now.unix_timestamp().max(1) as u64 & 0xffff_ffff;
+    match previous {
+        Some(p) if p >= t => (p + 1) & 0xffff_ffff,
+        _ => t,
+    }
+}
+
+/// The entries one audience set receives, sorted and de-duplicated.
+struct Lists<'a> {
+    domains: Vec<&'a str>,
+    ips: Vec<&'a str>,
+    urls: Vec<&'a str>,
+    all: Vec<&'a Live>,
+}
+
+impl<'a> Lists<'a> {
+    fn collect(views: &[EgressView], allow: &AllowList, live: &'a LiveSet, now: OffsetDateTime) -> Lists<'a> {
+        let mut l = Lists { domains: Vec::new(), ips: Vec::new(), urls: Vec::new(), all: Vec::new() };
+        for e in live.by_id.values() {
+            if e.valid_until.is_some_and(|t| t <= now)
+                || !views.iter().any(|v| v.admits(e.kind, e.category, e.tlp, e.confidence))
+            {
+                continue;
+            }
+            let allowed = match e.kind {
+                IndicatorType::Domain => allow.domain(&e.value),
+                IndicatorType::Url => allow.url(&e.value),
+                IndicatorType::Ipv4 | IndicatorType::Ipv6 => match e.value.parse::<IpAddr>() {
+                    Ok(ip) => allow.ip(ip),
+                    Err(_) => continue,
+                },
+                IndicatorType::Cidr => match e.value.parse::<ipnet::IpNet>() {
+                    Ok(n) => allow.net(&n),
+                    Err(_) => continue,
+                },
+                IndicatorType::Sha256 | IndicatorType::Sha1 | IndicatorType::Md5 => allow.hash(&e.value),
+                // Pseudonymised personal-data types are never blocking material.
+                IndicatorType::Email | IndicatorType::Iban | IndicatorType::Phone | IndicatorType::Btc => continue,
+            };
+            if allowed.is_some() {
+                continue;
+            }
+            match e.kind {
+                IndicatorType::Domain => l.domains.push(&e.value),
+                IndicatorType::Url => l.urls.push(&e.value),
+                IndicatorType::Ipv4 | IndicatorType::Ipv6 | IndicatorType::Cidr => l.ips.push(&e.value),
+                _ => {}
+            }
+            l.all.push(e);
+        }
+        l.domains.sort_unstable();
+        l.domains.dedup();
+        l.ips.sort_unstable();
+        l.urls.sort_unstable();
+        l.all.sort_unstable_by(|a, b| (a.kind, &a.value).cmp(&(b.kind, &b.value)));
+        l
+    }
+
+    /// `(name, body, entries, content type)` for each format; RPZ without its SOA.
+    fn render(&self, audience: &str) -> Vec<(&'static str, Vec<u8>, usize, &'static str)> {
+        let header = |name: &str, n: usize| {
+            format!(
+                "# tamis {name} for audience {audience}: {n} entries.\n# Sanitised, allow-list filtered indicators; do not redistribute beyond their TLP.\n"
+            )
+        };
+        let mut domains = header("domains.txt", self.domains.len());
+        let mut hosts = header("hosts.txt", self.domains.len());
+        let mut rpz = String::with_capacity(self.domains.len() * 48);
+        for d in &self.domains {
+            domains.push_str(d);
+            domains.push('\n');
+            hosts.push_str("0.0.0.0 ");
+            hosts.push_str(d);
+            hosts.push('\n');
+            let _ = writeln!(rpz, "{d} CNAME .\n*.{d} CNAME .");
+        }
+        let mut rpz_ips = 0;
+        for ip in &self.ips {
+            if let Some(owner) = rpz_ip_owner(ip) {
+                let _ = writeln!(rpz, "{owner} CNAME .");
+                rpz_ips += 1;
+            }
+        }
+        let mut ips = header("ips.txt", self.ips.len());
+        for ip in &self.ips {
+            ips.push_str(ip);
+            ips.push('\n');
+        }
+        let mut urls = header("urls.txt", self.urls.len());
+        for u in &self.urls {
+            urls.push_str(u);
+            urls.push('\n');
+        }
+        let mut csv = String::from("type,value,category,confidence,tlp,first_seen,last_seen,valid_until,sources\n");
+        for e in &self.all {
+            let _ = writeln!(
+                csv,
+                "{},{},{},{},{},{},{},{},{}",
+                e.kind,
+                csv_field(&e.value),
+                e.category,
+                e.confidence,
+                e.tlp,
+                e.first_seen.format(&Rfc3339).unwrap_or_default(),
+                e.last_seen.format(&Rfc3339).unwrap_or_default(),
+                e.valid_until.and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default(),
+                e.sources
+            );
+        }
+        let rpz_count = self.domains.len() * 2 + rpz_ips;
+        vec![
+            ("domains.txt", domains.into_bytes(), self.domains.len(), "text/plain; charset=utf-8"),
+            ("hosts.txt", hosts.into_bytes(), self.domains.len(), "text/plain; charset=utf-8"),
+            ("domains.rpz", rpz.into_bytes(), rpz_count, "text/dns"),
+            ("ips.txt", ips.into_bytes(), self.ips.len(), "text/plain; charset=utf-8"),
+            ("urls.txt", urls.into_bytes(), self.urls.len(), "text/plain; charset=utf-8"),
+            ("indicators.csv", csv.into_bytes(), self.all.len(), "text/csv; charset=utf-8"),
+        ]
+    }
+}
+
+/// Quotes a CSV field when it needs it.
+fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"', '\n', '\r']) {
+        std::borrow::Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// The RPZ owner name of an IP or CIDR trigger (`32.4.101.220.185.rpz-ip`).
+pub fn rpz_ip_owner(s: &str) -> Option<String> {
+    let net: ipnet::IpNet = s.parse().or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from)).ok()?;
+    match net {
+        ipnet::IpNet::V4(n) => {
+            let o = n.network().octets();
+            Some(format!("{}.{}.{}.{}.{}.rpz-ip", n.prefix_len(), o[3], o[2], o[1], o[0]))
+        }
+        ipnet::IpNet::V6(n) => {
+            let seg = n.network().segments();
+            // Replace the longest run (>= 2) of zero groups with `zz`.
+            let (mut best, mut best_len, mut i) = (0usize, 0usize, 0usize);
+            while i < 8 {
+                if seg[i] == 0 {
+                    let start = i;
+                    while i < 8 && seg[i] == 0 {
+                        i += 1;
+                    }
+                    if i - start > best_len {
+                        best = start;
+                        best_len = i - start;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            let mut labels: Vec<String> = Vec::new();
+            let mut j = 0;
+            while j < 8 {
+                if best_len >= 2 && j == best {
+                    labels.push("zz".into());
+                    j += best_len;
+                } else {
+                    labels.push(format!("{:x}", seg[j]));
+                    j += 1;
+                }
+            }
+            labels.reverse();
+            Some(format!("{}.{}.rpz-ip", n.prefix_len(), labels.join(".")))
+        }
+    }
+}
+
+/// Prepends the zone's TTL, SOA and NS records.
+fn rpz_with_soa(records: &[u8], serial: u64) -> Vec<u8> {
+    let mut out = format!(
+        "; tamis response policy zone (draft-vixie-dnsop-dns-rpz): NXDOMAIN for listed names and addresses.\n\
+         $TTL 300\n\
+         @ IN SOA localhost. hostmaster.localhost. {serial} 3600 600 604800 300\n\
+         @ IN NS localhost.\n"
+    )
+    .into_bytes();
+    out.extend_from_slice(records);
+    out
+}
+
+fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+    e.write_all(body).expect("in-memory write");
+    e.finish().expect("in-memory write")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rpz_ip_triggers() {
+        assert_eq!(rpz_ip_owner("198.51.100.7").unwrap(), "32.7.100.51.198.rpz-ip");
+        assert_eq!(rpz_ip_owner("203.0.113.0/24").unwrap(), "24.0.113.0.203.rpz-ip");
+        assert_eq!(rpz_ip_owner("2001:db8::1").unwrap(), "128.1.zz.db8.2001.rpz-ip");
+    }
+
+    #[test]
+    fn serial_always_increases() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        assert_eq!(rpz_serial(None, now), 1_800_000_000);
+        assert_eq!(rpz_serial(Some(1_800_000_000), now), 1_800_000_001);
+        assert_eq!(rpz_serial(Some(5), now), 1_800_000_000);
+    }
+}
