@@ -3,10 +3,10 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::audit::AuditEvent;
 use crate::config::Config;
 use crate::store::Store;
 
@@ -42,6 +42,38 @@ pub enum Command {
     /// Audit trail tools.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Policies: reload them in a running exchange.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Documents for the data-protection officer.
+    #[command(subcommand)]
+    Report(ReportCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCmd {
+    /// Ask the running exchange (admin listener) to reload the registry and policies.
+    Reload {
+        #[arg(long, default_value = "tamis.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCmd {
+    /// The record of processing (GDPR Art. 30 style).
+    Processing {
+        #[arg(long, default_value = "tamis.toml")]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Html,
 }
 
 #[derive(Subcommand, Debug)]
@@ -77,6 +109,8 @@ pub fn run(cli: Cli) -> ExitCode {
             serve(&config, listen, admin_listen)
         }
         Command::Audit(AuditCmd::Verify { config }) => audit_verify(&config),
+        Command::Policy(PolicyCmd::Reload { config }) => policy_reload(&config),
+        Command::Report(ReportCmd::Processing { config, format }) => report_processing(&config, format),
     }
 }
 
@@ -187,12 +221,6 @@ fn serve(config_path: &Path, listen: Option<SocketAddr>, admin_listen: Option<So
             }
         };
         let addr = crate::server::local(&listener);
-        for (id, s) in &loaded.state.policies.load().by_id {
-            let _ = loaded
-                .store
-                .audit(AuditEvent::PolicyLoad { policy: s.policy().version(), file: format!("{id}.toml") })
-                .await;
-        }
         tracing::info!(%addr, admin = %crate::server::local(&admin), "tamis listening (mutual TLS)");
         if let Some(dir) = &fresh {
             eprintln!("{}", quick_start(addr, dir));
@@ -200,9 +228,26 @@ fn serve(config_path: &Path, listen: Option<SocketAddr>, admin_listen: Option<So
         let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
         let mut rx1 = stop_tx.subscribe();
         let mut rx2 = stop_tx.subscribe();
-        let admin_task = tokio::spawn(crate::server::run_admin(admin, loaded.state.clone(), async move {
-            let _ = rx2.recv().await;
-        }));
+        let cfg = Arc::new(cfg);
+        let admin_task =
+            tokio::spawn(crate::server::run_admin(admin, loaded.state.clone(), Some(cfg.clone()), async move {
+                let _ = rx2.recv().await;
+            }));
+        #[cfg(unix)]
+        {
+            let state = loaded.state.clone();
+            let cfg = cfg.clone();
+            tokio::spawn(async move {
+                let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+                    return;
+                };
+                while hup.recv().await.is_some() {
+                    if let Err(e) = crate::deploy::reload(&cfg, &state).await {
+                        tracing::error!(error = %e, "reload refused; the previous registry and policies stay in force");
+                    }
+                }
+            });
+        }
         let api = tokio::spawn(crate::server::run(listener, loaded.tls.clone(), loaded.state.clone(), async move {
             let _ = rx1.recv().await;
         }));
@@ -268,4 +313,91 @@ fn audit_verify(config_path: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn policy_reload(config_path: &Path) -> ExitCode {
+    let cfg = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tamis policy reload: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // A plain HTTP/1.1 POST to the loopback admin listener.
+    use std::io::{Read, Write};
+    let addr = cfg.admin_listen;
+    let mut s = match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tamis policy reload: cannot reach the admin listener at {addr}: {e} (is the exchange running?)");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+    let req = format!("POST /reload HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let mut resp = String::new();
+    if s.write_all(req.as_bytes()).is_err() || s.read_to_string(&mut resp).is_err() {
+        eprintln!("tamis policy reload: no answer from {addr}");
+        return ExitCode::FAILURE;
+    }
+    let ok = resp.starts_with("HTTP/1.1 200");
+    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("");
+    if ok {
+        println!("{body}");
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("tamis policy reload: refused, the previous policies stay in force: {body}");
+        ExitCode::FAILURE
+    }
+}
+
+fn report_processing(config_path: &Path, format: ReportFormat) -> ExitCode {
+    let fail = |e: String| {
+        eprintln!("tamis report processing: {e}");
+        ExitCode::from(2)
+    };
+    let cfg = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let registry = match crate::identity::Registry::load(&cfg.participants) {
+        Ok(r) => r,
+        Err(e) => return fail(e.to_string()),
+    };
+    let mut policies = Vec::new();
+    let mut files: Vec<_> = match std::fs::read_dir(&cfg.policies_dir) {
+        Ok(d) => {
+            d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect()
+        }
+        Err(e) => return fail(format!("{}: {e}", cfg.policies_dir.display())),
+    };
+    files.sort();
+    for f in files {
+        match crate::policy::Policy::load(&f) {
+            Ok(p) => policies.push(p),
+            Err(e) => return fail(e.to_string()),
+        }
+    }
+    policies.sort_by_key(|p| (p.id != cfg.default_policy, p.id.clone()));
+    // Policy history needs the store; it is locked while the server runs.
+    let history = crate::config::read_key(&cfg.keys.storage)
+        .ok()
+        .and_then(|k| crate::store::SledStore::open(&cfg.data_dir, &k).ok())
+        .and_then(|s| crate::store::Store::policy_versions(&*s).ok());
+    if history.is_none() {
+        eprintln!("note: policy history omitted (the store is in use by a running server or absent)");
+    }
+    let inputs = crate::report::ProcessingInputs {
+        config: &cfg,
+        registry: &registry,
+        policies: policies.iter().collect(),
+        default_policy: &cfg.default_policy,
+        history,
+        generated: time::OffsetDateTime::now_utc(),
+    };
+    match format {
+        ReportFormat::Md => print!("{}", crate::report::processing_markdown(&inputs)),
+        ReportFormat::Html => print!("{}", crate::report::processing_html(&inputs)),
+    }
+    ExitCode::SUCCESS
 }

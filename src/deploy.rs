@@ -226,3 +226,19 @@ pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
     state.allow.store(Arc::new(allow));
     Ok(Loaded { state, store, tls })
 }
+
+/// Re-reads the participant registry and the policies. All-or-nothing: a
+/// file that does not load leaves everything as it was, and the error names
+/// it (`file:line: message`). New policy versions are recorded.
+pub async fn reload(cfg: &Config, state: &AppState) -> Result<Vec<String>, String> {
+    let registry = Registry::load(&cfg.participants).map_err(|e| e.to_string())?;
+    let keys = Keys { pseudonym: read_key(&cfg.keys.pseudonym)?, escrow_public: read_key(&cfg.keys.escrow_public)? };
+    let policies = load_policies(&cfg.policies_dir, &keys, &cfg.default_policy).map_err(|e| e.to_string())?;
+    let mut versions: Vec<String> = policies.by_id.values().map(|s| s.policy().version()).collect();
+    versions.sort();
+    state.registry.store(Arc::new(registry));
+    state.policies.store(Arc::new(policies));
+    crate::server::record_policies(state).await;
+    tracing::info!(policies = ?versions, "registry and policies reloaded");
+    Ok(versions)
+}

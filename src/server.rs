@@ -52,6 +52,7 @@ pub async fn run(
             }
         })
     };
+    record_policies(&state).await;
     let builder = tokio::spawn(crate::feeds::blocklist::run_builder(state.clone(), state.allow.load_full()));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -128,8 +129,27 @@ pub async fn run(
     }
 }
 
+/// Records every loaded policy version in the registry and the audit trail.
+pub async fn record_policies(state: &AppState) {
+    let policies = state.policies.load();
+    let mut ids: Vec<_> = policies.by_id.keys().collect();
+    ids.sort();
+    for id in ids {
+        let p = policies.by_id[id].policy();
+        let file = format!("{id}.toml");
+        if let Ok(Err(e)) = state.store.record_policy(&p.id, &p.hash, &p.text, &file).await {
+            tracing::error!(error = %e, "cannot record policy version");
+        }
+    }
+}
+
 /// Serves `/healthz`, `/readyz` and `/metrics` over plain HTTP.
-pub async fn run_admin(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()> + Send) {
+pub async fn run_admin(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    config: Option<Arc<crate::config::Config>>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
     let healthz = warp::path!("healthz").map(|| warp::reply::Reply::into_response(String::from("ok\n")));
     let s = state.clone();
     let readyz = warp::path!("readyz").map(move || {
@@ -149,7 +169,35 @@ pub async fn run_admin(listener: TcpListener, state: Arc<AppState>, shutdown: im
             "text/plain; version=0.0.4",
         ))
     });
-    let routes = warp::get().and(healthz.or(readyz).or(metrics));
+    let s = state.clone();
+    let stats_page = warp::path!("stats").and(warp::get()).map(move || match crate::api::dpo::stats_json(&s) {
+        Ok(v) => warp::reply::Reply::into_response(warp::reply::html(crate::report::stats_html(&v))),
+        Err(_) => warp::reply::Reply::into_response(warp::reply::with_status(
+            "statistics unavailable\n".to_owned(),
+            warp::http::StatusCode::INTERNAL_SERVER_ERROR,
+        )),
+    });
+    let s = state.clone();
+    let reload = warp::path!("reload").and(warp::post()).and_then(move || {
+        let s = s.clone();
+        let config = config.clone();
+        async move {
+            let Some(cfg) = config else {
+                return Ok::<_, std::convert::Infallible>(warp::reply::Reply::into_response(warp::reply::with_status(
+                    "reload is not available\n".to_owned(),
+                    warp::http::StatusCode::NOT_FOUND,
+                )));
+            };
+            Ok(match crate::deploy::reload(&cfg, &s).await {
+                Ok(v) => warp::reply::Reply::into_response(warp::reply::json(&serde_json::json!({"reloaded": v}))),
+                Err(e) => warp::reply::Reply::into_response(warp::reply::with_status(
+                    warp::reply::json(&serde_json::json!({"error": {"code": "reload_failed", "message": e}})),
+                    warp::http::StatusCode::UNPROCESSABLE_ENTITY,
+                )),
+            })
+        }
+    });
+    let routes = warp::get().and(healthz.or(readyz).or(metrics)).or(stats_page).or(reload);
     let service = warp::service(routes);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);

@@ -11,8 +11,8 @@ pub enum ApiError {
     BadJson(String),
     #[error("this certificate is not registered with the exchange; ask the operator to register its fingerprint")]
     Unregistered,
-    #[error("this endpoint needs the `{0}` role")]
-    Forbidden(&'static str),
+    #[error("this endpoint needs the {0} role")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]

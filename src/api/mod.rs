@@ -5,6 +5,7 @@
 //! an authorised [`Participant`] or a rejection. One recover function,
 //! [`handle_rejection`], renders every error as `{"error":{"code","message"}}`.
 
+pub mod dpo;
 pub mod errors;
 pub mod handlers;
 pub mod ingest;
@@ -150,7 +151,8 @@ pub fn require(
         let state = state.clone();
         async move {
             if !roles.iter().any(|r| p.has(*r)) {
-                return Err(warp::reject::custom(ApiError::Forbidden(roles[0].as_str())));
+                let names: Vec<String> = roles.iter().map(|r| format!("`{r}`")).collect();
+                return Err(warp::reject::custom(ApiError::Forbidden(names.join(" or "))));
             }
             let limiter = if roles.contains(&Role::Submit) { &state.submit_limiter } else { &state.read_limiter };
             if let Err(not_until) = limiter.check_key(&p.id) {
@@ -241,9 +243,50 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
         .and(with_state.clone())
         .and_then(handlers::blocklist);
 
+    let audit = warp::path!("v1" / "audit")
+        .and(warp::get())
+        .and(require(state.clone(), &[Role::Audit]))
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(with_state.clone())
+        .and_then(dpo::audit_log);
+    let audit_verify = warp::path!("v1" / "audit" / "verify")
+        .and(warp::get())
+        .and(require(state.clone(), &[Role::Audit]))
+        .and(with_state.clone())
+        .and_then(dpo::audit_verify);
+    let policies = warp::path!("v1" / "policies")
+        .and(warp::get())
+        .and(require(state.clone(), &[Role::Audit]))
+        .and(with_state.clone())
+        .and_then(dpo::policies);
+    let policy = warp::path!("v1" / "policies" / String)
+        .and(warp::get())
+        .and(require(state.clone(), &[Role::Audit]))
+        .and(with_state.clone())
+        .and_then(dpo::policy);
+    let policy_versions = warp::path!("v1" / "policies" / String / "versions")
+        .and(warp::get())
+        .and(require(state.clone(), &[Role::Audit]))
+        .and(with_state.clone())
+        .and_then(dpo::policy_versions);
+    let dry_run = warp::path!("v1" / "policies" / String / "dry-run")
+        .and(warp::post())
+        .and(require(state.clone(), &[Role::Audit]))
+        .and(warp::header::optional::<String>("content-type"))
+        .and(body_limited(state.limits.max_body_bytes))
+        .and(with_state.clone())
+        .and_then(dpo::dry_run);
+    let stats = warp::path!("v1" / "stats")
+        .and(warp::get())
+        .and(require(state.clone(), &[Role::Audit, Role::Feed]))
+        .and(with_state.clone())
+        .and_then(dpo::stats);
+
+    let dpo_routes = audit.or(audit_verify).or(policies).or(policy).or(policy_versions).or(dry_run).or(stats);
+
     count
         .untuple_one()
-        .and(whoami.or(submit).or(feed).or(retract).or(blocklists))
+        .and(whoami.or(submit).or(feed).or(retract).or(blocklists).or(dpo_routes))
         .recover(handle_rejection)
         .map(|r| warp::reply::with_header(r, "cache-control", "no-store"))
 }

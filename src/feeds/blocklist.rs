@@ -64,6 +64,40 @@ pub struct Blocklists {
     pub built_at_ms: std::sync::atomic::AtomicU64,
     /// Duration of the last build, for metrics.
     pub build_ms: std::sync::atomic::AtomicU64,
+    /// Aggregates over the live set, computed with each build.
+    pub stats: ArcSwap<IndicatorStats>,
+}
+
+/// Non-personal aggregates over the live indicators (SPEC §8).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct IndicatorStats {
+    pub total: usize,
+    pub by_category: BTreeMap<String, usize>,
+    pub by_type: BTreeMap<String, usize>,
+    /// Indicators reported by at least one participant of the sector.
+    pub by_sector: BTreeMap<String, usize>,
+    pub by_tlp: BTreeMap<String, usize>,
+    /// By ISO week of first sighting.
+    pub by_week: BTreeMap<String, usize>,
+    /// Indicators reported by more than one participant (corroborated).
+    pub corroborated: usize,
+}
+
+fn compute_stats(live: &LiveSet) -> IndicatorStats {
+    let mut s = IndicatorStats { total: live.by_id.len(), ..Default::default() };
+    for l in live.by_id.values() {
+        *s.by_category.entry(l.category.to_string()).or_default() += 1;
+        *s.by_type.entry(l.kind.to_string()).or_default() += 1;
+        *s.by_tlp.entry(l.tlp.to_string()).or_default() += 1;
+        *s.by_week.entry(crate::store::iso_week(l.first_seen)).or_default() += 1;
+        for sec in &l.sectors {
+            *s.by_sector.entry(sec.clone()).or_default() += 1;
+        }
+        if l.sources > 1 {
+            s.corroborated += 1;
+        }
+    }
+    s
 }
 
 impl Blocklists {
@@ -97,6 +131,7 @@ struct Live {
     last_seen: OffsetDateTime,
     valid_until: Option<OffsetDateTime>,
     sources: u32,
+    sectors: Vec<String>,
 }
 
 /// The live set, mirrored from the feed log.
@@ -127,6 +162,7 @@ impl LiveSet {
                         last_seen: i.last_seen,
                         valid_until: i.valid_until,
                         sources: i.sources.count,
+                        sectors: i.sources.sectors,
                     },
                 );
             }
@@ -181,6 +217,7 @@ pub async fn run_builder(state: Arc<AppState>, allow: Arc<AllowList>) {
                     let _ = live.catch_up(state.store.as_ref());
                 }
                 let next = build_all(&state, &allow, &live, &prev, build_no + 1, now);
+                state.blocklists.stats.store(Arc::new(compute_stats(&live)));
                 state.blocklists.build_ms.store(t0.elapsed().as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
                 // Wake up when the next indicator expires (or at the tick).
                 let wake = live

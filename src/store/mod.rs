@@ -122,6 +122,12 @@ pub trait Store: Send + Sync + 'static {
     fn audit_log(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
     /// Re-checks the whole audit chain.
     fn verify_audit(&self) -> Result<Verification, StoreError>;
+    /// Records that a policy version was loaded (registry + audit).
+    fn record_policy(&self, id: &str, hash: &str, text: &str, file: &str) -> oneshot::Receiver<Result<(), String>>;
+    /// Every policy version ever loaded.
+    fn policy_versions(&self) -> Result<Vec<PolicyVersion>, StoreError>;
+    /// Non-personal counters (removals, submissions per week).
+    fn counters(&self) -> Result<Counters, StoreError>;
 }
 
 /// What the store keeps per indicator (never leaves as is: contributor
@@ -152,6 +158,46 @@ enum Request {
     Audit(AuditEvent, Tx<u64>),
     Retract { participant: String, id: String, tx: Tx<RetractOutcome> },
     Expire { ids: Vec<String>, now: OffsetDateTime, tx: Tx<usize> },
+    Policy { id: String, hash: String, text: String, file: String, tx: Tx<()> },
+}
+
+/// A policy version the exchange has loaded, for the DPO's registry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyVersion {
+    pub id: String,
+    pub hash: String,
+    /// The file's text as loaded.
+    pub text: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_loaded: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_loaded: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub first_used: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_used: Option<OffsetDateTime>,
+    /// Submissions it sanitised.
+    #[serde(default)]
+    pub submissions: u64,
+}
+
+/// Non-personal counters kept with every submission (SPEC §8 statistics).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Removals by ISO week (`2026-W48`), then data category and action.
+    pub removals_by_week: BTreeMap<String, crate::model::Removals>,
+    /// Submissions by ISO week.
+    pub submissions_by_week: BTreeMap<String, u64>,
+    /// Indicators accepted by ISO week.
+    pub accepted_by_week: BTreeMap<String, u64>,
+    /// Indicators rejected by ISO week.
+    pub rejected_by_week: BTreeMap<String, u64>,
+}
+
+/// ISO week of a time, `2026-W48`.
+pub fn iso_week(t: OffsetDateTime) -> String {
+    let (y, w, _) = t.to_iso_week_date();
+    format!("{y}-W{w:02}")
 }
 
 /// What a retraction did.
@@ -180,6 +226,7 @@ pub struct SledStore {
 const M_LOG_SEQ: &[u8] = b"m/log_seq";
 const M_AUDIT_SEQ: &[u8] = b"m/audit_seq";
 const M_AUDIT_HEAD: &[u8] = b"m/audit_head";
+const M_COUNTERS: &[u8] = b"m/counters";
 
 fn key(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(prefix.len() + rest.len());
@@ -364,6 +411,32 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn record_policy(&self, id: &str, hash: &str, text: &str, file: &str) -> oneshot::Receiver<Result<(), String>> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Policy {
+            id: id.to_owned(),
+            hash: hash.to_owned(),
+            text: text.to_owned(),
+            file: file.to_owned(),
+            tx,
+        });
+        rx
+    }
+
+    fn policy_versions(&self) -> Result<Vec<PolicyVersion>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(b"p/") {
+            let (k, v) = item?;
+            let plain = self.sealer.open(&k, &v)?;
+            out.push(serde_json::from_slice(&plain).map_err(|e| StoreError::Decode(e.to_string()))?);
+        }
+        Ok(out)
+    }
+
+    fn counters(&self) -> Result<Counters, StoreError> {
+        Ok(self.get_sealed(M_COUNTERS)?.unwrap_or_default())
+    }
+
     fn verify_audit(&self) -> Result<Verification, StoreError> {
         let sealer = &self.sealer;
         let iter = self.tree.range(seq_key(b"a/", 0)..seq_key(b"a/", u64::MAX)).map(|item| {
@@ -477,6 +550,12 @@ impl Writer {
                 Request::Expire { ids, now, .. } => {
                     apply_expire(&mut group, &mut self.log_seq, ids, *now).map(|n| (Reply::Expire(n), None))
                 }
+                Request::Policy { id, hash, text, file, .. } => {
+                    apply_policy(&mut group, id, hash, text, now).map(|()| {
+                        let event = AuditEvent::PolicyLoad { policy: format!("{id}@{hash}"), file: file.clone() };
+                        (Reply::Policy, Some(event))
+                    })
+                }
             };
             match r {
                 Ok(r) => replies.push(r),
@@ -515,6 +594,7 @@ impl Writer {
                     Request::Audit(_, tx) => drop(tx.send(Err(err.clone()))),
                     Request::Retract { tx, .. } => drop(tx.send(Err(err.clone()))),
                     Request::Expire { tx, .. } => drop(tx.send(Err(err.clone()))),
+                    Request::Policy { tx, .. } => drop(tx.send(Err(err.clone()))),
                 }
             }
             return;
@@ -528,6 +608,8 @@ impl Writer {
                 (Request::Audit(_, tx), Reply::Audit(s)) => drop(tx.send(Ok(s))),
                 (Request::Retract { tx, .. }, Reply::Retract(o)) => drop(tx.send(Ok(o))),
                 (Request::Expire { tx, .. }, Reply::Expire(n)) => drop(tx.send(Ok(n))),
+                (Request::Policy { tx, .. }, Reply::Policy) => drop(tx.send(Ok(()))),
+                (Request::Policy { tx, .. }, _) => drop(tx.send(Err(MISMATCH.to_owned()))),
                 (Request::Submit(_, tx), _) => drop(tx.send(Err(MISMATCH.to_owned()))),
                 (Request::Audit(_, tx), _) => drop(tx.send(Err(MISMATCH.to_owned()))),
                 (Request::Retract { tx, .. }, _) => drop(tx.send(Err(MISMATCH.to_owned()))),
@@ -542,6 +624,29 @@ enum Reply {
     Audit(u64),
     Retract(RetractOutcome),
     Expire(usize),
+    Policy,
+}
+
+fn apply_policy(g: &mut Group<'_>, id: &str, hash: &str, text: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+    let k = key(b"p/", format!("{id}@{hash}").as_bytes());
+    let v = match g.get::<PolicyVersion>(&k)? {
+        Some(mut v) => {
+            v.last_loaded = now;
+            v
+        }
+        None => PolicyVersion {
+            id: id.to_owned(),
+            hash: hash.to_owned(),
+            text: text.to_owned(),
+            first_loaded: now,
+            last_loaded: now,
+            first_used: None,
+            last_used: None,
+            submissions: 0,
+        },
+    };
+    g.put(k, &serde_json::to_vec(&v).expect("serialise"));
+    Ok(())
 }
 
 fn apply_retract(
@@ -619,6 +724,23 @@ fn apply_submit(g: &mut Group<'_>, log_seq: &mut u64, b: &SubmitBatch) -> Result
         g.put(ik, &serde_json::to_vec(&b.response).expect("serialise"));
     }
     let now = b.received_at;
+    // Policy usage and non-personal counters, in the same commit.
+    let pk = key(b"p/", b.policy.as_bytes());
+    if let Some(mut v) = g.get::<PolicyVersion>(&pk)? {
+        v.first_used.get_or_insert(now);
+        v.last_used = Some(now);
+        v.submissions += 1;
+        g.put(pk, &serde_json::to_vec(&v).expect("serialise"));
+    }
+    let mut counters: Counters = g.get(M_COUNTERS)?.unwrap_or_default();
+    let week = iso_week(now);
+    if let AuditEvent::Submission { removed, rejected, .. } = &b.audit {
+        counters.removals_by_week.entry(week.clone()).or_default().merge(removed);
+        *counters.rejected_by_week.entry(week.clone()).or_default() += *rejected as u64;
+    }
+    *counters.submissions_by_week.entry(week.clone()).or_default() += 1;
+    *counters.accepted_by_week.entry(week).or_default() += b.indicators.len() as u64;
+    g.put(M_COUNTERS.to_vec(), &serde_json::to_vec(&counters).expect("serialise"));
     let mut ids = Vec::with_capacity(b.indicators.len());
     for s in &b.indicators {
         let id = indicator_id(s.kind, &s.value);

@@ -1,0 +1,319 @@
+//! Documents for data-protection officers: the record of processing
+//! (GDPR Art. 30 style) and the statistics page. Both are built from
+//! policies, the registry, the configuration and non-personal counters only.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::identity::{Registry, Role};
+use crate::policy::Policy;
+use crate::store::PolicyVersion;
+
+/// What the record of processing is made of.
+pub struct ProcessingInputs<'a> {
+    pub config: &'a Config,
+    pub registry: &'a Registry,
+    /// Loaded policies, the default first.
+    pub policies: Vec<&'a Policy>,
+    pub default_policy: &'a str,
+    /// Every version ever loaded, when the store could be read.
+    pub history: Option<Vec<PolicyVersion>>,
+    pub generated: time::OffsetDateTime,
+}
+
+/// A section: a title and paragraphs or table rows.
+struct Section {
+    title: String,
+    paragraphs: Vec<String>,
+    table: Option<(Vec<String>, Vec<Vec<String>>)>,
+}
+
+fn sections(i: &ProcessingInputs<'_>) -> Vec<Section> {
+    let mut out = Vec::new();
+    out.push(Section {
+        title: "Purpose and legal context".into(),
+        paragraphs: vec![
+            "The exchange receives threat and fraud indicators from banks and internet service providers and \
+             redistributes their non-personal part (attacker domains, URLs, IP addresses, file hashes) to law \
+             enforcement and to ISPs for blocking, to prevent and investigate cybercrime (COM(2007) 267)."
+                .into(),
+            "Personal data that submitters include by accident or necessity (victims' e-mail addresses, names, \
+             phone numbers, accounts, cards, addresses, identifiers) is removed or pseudonymised on receipt, \
+             before anything is stored, by the versioned ingest policies listed below."
+                .into(),
+        ],
+        table: None,
+    });
+
+    let mut rows = Vec::new();
+    for p in &i.policies {
+        rows.push(vec![
+            p.id.clone(),
+            p.version(),
+            if p.id == i.default_policy {
+                "default for all submitters".into()
+            } else {
+                "assigned per participant".into()
+            },
+        ]);
+    }
+    out.push(Section {
+        title: "Policies in force".into(),
+        paragraphs: vec![
+            "Each stored indicator and each audit record names the policy version that produced it.".into(),
+        ],
+        table: Some((vec!["policy".into(), "version".into(), "use".into()], rows)),
+    });
+
+    for p in &i.policies {
+        out.push(Section {
+            title: format!("What policy {} does", p.id),
+            paragraphs: crate::policy_explain(p).lines().map(str::to_owned).filter(|l| !l.is_empty()).collect(),
+            table: None,
+        });
+    }
+
+    // Recipients per audience.
+    let default = i.policies.iter().find(|p| p.id == i.default_policy);
+    let mut audiences: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut submitters = Vec::new();
+    for p in i.registry.all() {
+        if p.revoked {
+            continue;
+        }
+        if p.has(Role::Submit) {
+            submitters.push(format!("{} ({})", p.id, p.kind.as_str()));
+        }
+        if p.has(Role::Feed) || p.has(Role::Blocklist) {
+            for a in p.audiences() {
+                audiences.entry(a).or_default().push(p.id.clone());
+            }
+        }
+    }
+    submitters.sort();
+    let mut rows = Vec::new();
+    for (audience, mut members) in audiences {
+        members.sort();
+        let view = default.and_then(|d| d.egress.get(&audience));
+        let receives = match view {
+            Some(v) => format!(
+                "{}; categories: {}; up to TLP {}; confidence ≥ {}; optional fields: {}",
+                if v.types.is_empty() {
+                    "all types".to_owned()
+                } else {
+                    v.types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+                },
+                if v.categories.is_empty() {
+                    "all but illegal-content".to_owned()
+                } else {
+                    v.categories.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                },
+                v.max_tlp,
+                v.min_confidence,
+                if v.fields.is_empty() { "none".to_owned() } else { v.fields.join(", ") }
+            ),
+            None => "nothing (no egress view: fail closed)".to_owned(),
+        };
+        rows.push(vec![audience, members.join(", "), receives]);
+    }
+    out.push(Section {
+        title: "Sources and recipients".into(),
+        paragraphs: vec![format!(
+            "Submitters: {}. Submitters are never named to recipients unless they opt in; recipients see the \
+             number of sources and their sectors.",
+            if submitters.is_empty() { "none registered".to_owned() } else { submitters.join(", ") }
+        )],
+        table: Some((vec!["audience".into(), "participants".into(), "receives".into()], rows)),
+    });
+
+    let e = &i.config.expiry;
+    out.push(Section {
+        title: "Retention".into(),
+        paragraphs: vec![
+            format!(
+                "Indicators leave blocklists and the feed at their valid_until, by default {} days for URLs, {} \
+                 for domains, {} for IP addresses, {} for file hashes and {} for other types; each sighting \
+                 renews it. Submitters can retract their contributions at any time.",
+                e.url_days, e.domain_days, e.ip_days, e.hash_days, e.other_days
+            ),
+            "The audit trail (identities of participants, counts and policy versions, never submitted values) is \
+             kept for the life of the deployment so that every transfer can be proven afterwards."
+                .into(),
+        ],
+        table: None,
+    });
+    out.push(Section {
+        title: "Security measures".into(),
+        paragraphs: vec![
+            "Mutual TLS 1.2/1.3 with client certificates issued by the exchange's CA, certificate revocation, \
+             role checks on every endpoint and per-participant rate limits."
+                .into(),
+            "Values at rest encrypted with AES-256-GCM; pseudonyms are keyed HMAC-SHA-256 (equal inputs link \
+             without revealing the value); escrowed values are sealed to a public key whose private half the \
+             server never holds. The audit trail is hash-chained and verifiable (`tamis audit verify`)."
+                .into(),
+        ],
+        table: None,
+    });
+    if let Some(h) = &i.history {
+        let mut h = h.clone();
+        h.sort_by_key(|v| v.first_loaded);
+        let fmt = |t: Option<time::OffsetDateTime>| {
+            t.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()).unwrap_or_else(|| "–".into())
+        };
+        let rows = h
+            .iter()
+            .map(|v| {
+                vec![
+                    format!("{}@{}", v.id, v.hash),
+                    fmt(Some(v.first_loaded)),
+                    fmt(v.first_used),
+                    fmt(v.last_used),
+                    v.submissions.to_string(),
+                ]
+            })
+            .collect();
+        out.push(Section {
+            title: "Policy history".into(),
+            paragraphs: vec![],
+            table: Some((
+                vec![
+                    "version".into(),
+                    "first loaded".into(),
+                    "first used".into(),
+                    "last used".into(),
+                    "submissions".into(),
+                ],
+                rows,
+            )),
+        });
+    }
+    out
+}
+
+fn generated(i: &ProcessingInputs<'_>) -> String {
+    i.generated.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// The record of processing as Markdown.
+pub fn processing_markdown(i: &ProcessingInputs<'_>) -> String {
+    let mut md = format!("# Record of processing — tamis exchange\n\nGenerated {}.\n", generated(i));
+    for s in sections(i) {
+        let _ = write!(md, "\n## {}\n\n", s.title);
+        for p in &s.paragraphs {
+            let _ = writeln!(md, "{p}\n");
+        }
+        if let Some((head, rows)) = &s.table {
+            let _ = writeln!(md, "| {} |", head.join(" | "));
+            let _ = writeln!(md, "|{}|", head.iter().map(|_| "---").collect::<Vec<_>>().join("|"));
+            for r in rows {
+                let _ = writeln!(md, "| {} |", r.iter().map(|c| c.replace('|', "\\|")).collect::<Vec<_>>().join(" | "));
+            }
+            md.push('\n');
+        }
+    }
+    md
+}
+
+/// Escapes text for HTML.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:60rem;margin:2rem auto;\
+padding:0 1rem;color:#1f2933;line-height:1.5}h1{font-size:1.6rem;border-bottom:3px solid #3e7cb1;padding-bottom:.3rem}\
+h2{font-size:1.2rem;margin-top:2rem;color:#243b53}table{border-collapse:collapse;width:100%;font-size:.92rem}\
+th,td{border:1px solid #d9e2ec;padding:.4rem .6rem;text-align:left;vertical-align:top}th{background:#f0f4f8}\
+tr:nth-child(even) td{background:#fafcfe}.meta{color:#627d98;font-size:.9rem}code{background:#f0f4f8;padding:0 .2rem}";
+
+/// The record of processing as a standalone HTML page.
+pub fn processing_html(i: &ProcessingInputs<'_>) -> String {
+    let mut h = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Record of processing — tamis</title>\
+         <style>{STYLE}</style></head><body><h1>Record of processing — tamis exchange</h1>\
+         <p class=\"meta\">Generated {}.</p>",
+        esc(&generated(i))
+    );
+    for s in sections(i) {
+        let _ = write!(h, "<h2>{}</h2>", esc(&s.title));
+        for p in &s.paragraphs {
+            let _ = write!(h, "<p>{}</p>", esc(p));
+        }
+        if let Some((head, rows)) = &s.table {
+            h.push_str("<table><thead><tr>");
+            for c in head {
+                let _ = write!(h, "<th>{}</th>", esc(c));
+            }
+            h.push_str("</tr></thead><tbody>");
+            for r in rows {
+                h.push_str("<tr>");
+                for c in r {
+                    let _ = write!(h, "<td>{}</td>", esc(c));
+                }
+                h.push_str("</tr>");
+            }
+            h.push_str("</tbody></table>");
+        }
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+/// Horizontal SVG bars for a `{label: number}` object.
+fn bars(title: &str, v: &Value) -> String {
+    let Some(map) = v.as_object() else { return String::new() };
+    let items: Vec<(&String, f64)> = map.iter().filter_map(|(k, n)| n.as_f64().map(|n| (k, n))).collect();
+    if items.is_empty() {
+        return format!("<h2>{}</h2><p class=\"meta\">No data yet.</p>", esc(title));
+    }
+    let max = items.iter().map(|(_, n)| *n).fold(1.0, f64::max);
+    let row = 24;
+    let height = items.len() * row + 8;
+    let mut s = format!(
+        "<h2>{}</h2><svg role=\"img\" aria-label=\"{}\" width=\"100%\" viewBox=\"0 0 640 {height}\" \
+         xmlns=\"http://www.w3.org/2000/svg\" font-size=\"12\">",
+        esc(title),
+        esc(title)
+    );
+    for (i, (label, n)) in items.iter().enumerate() {
+        let y = i * row + 4;
+        let w = (n / max * 400.0).max(1.0);
+        let _ = write!(
+            s,
+            "<text x=\"150\" y=\"{}\" text-anchor=\"end\" fill=\"#334e68\">{}</text>\
+             <rect x=\"160\" y=\"{y}\" width=\"{w:.1}\" height=\"16\" rx=\"3\" fill=\"#3e7cb1\"/>\
+             <text x=\"{:.1}\" y=\"{}\" fill=\"#1f2933\">{}</text>",
+            y + 12,
+            esc(label),
+            165.0 + w,
+            y + 12,
+            n
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// The statistics page of the admin listener.
+pub fn stats_html(v: &Value) -> String {
+    let mut h = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>tamis statistics</title>\
+         <style>{STYLE}</style></head><body><h1>tamis — statistics</h1>\
+         <p class=\"meta\">Non-personal aggregates over live indicators and submissions. {} live indicators, {} \
+         corroborated by more than one source; {} personal-data items removed in total.</p>",
+        v["indicators"]["total"], v["indicators"]["corroborated"], v["removals"]["total"]
+    );
+    h.push_str(&bars("Indicators by category", &v["indicators"]["by_category"]));
+    h.push_str(&bars("Indicators by type", &v["indicators"]["by_type"]));
+    h.push_str(&bars("Indicators by reporting sector", &v["indicators"]["by_sector"]));
+    h.push_str(&bars("Indicators by TLP", &v["indicators"]["by_tlp"]));
+    h.push_str(&bars("Indicators by week first seen", &v["indicators"]["by_week"]));
+    h.push_str(&bars("Personal data removed, by data type", &v["removals"]["by_data_type"]));
+    h.push_str(&bars("Personal data removed, by week", &v["removals"]["by_week"]));
+    h.push_str(&bars("Submissions by week", &v["submissions_by_week"]));
+    h.push_str("</body></html>\n");
+    h
+}
