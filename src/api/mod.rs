@@ -213,7 +213,7 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
 
     count
         .untuple_one()
-        .and(whoami.or(submit).or(feed))
+        .and(whoami.or(submit).or(feed).or(crate::feeds::taxii::routes(state.clone())))
         .recover(handle_rejection)
         .map(|r| warp::reply::with_header(r, "cache-control", "no-store"))
 }

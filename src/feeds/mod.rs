@@ -2,3 +2,5 @@
 //! what a participant may see of each indicator.
 
 pub mod egress;
+pub mod stix;
+pub mod taxii;
