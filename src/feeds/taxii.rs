@@ -8,7 +8,8 @@
 //!
 //! One collection per egress audience the participant belongs to, with a
 //! stable UUID derived from the audience name. A collection holds the
-//! exchange's `identity`, the five TLP 2.0 marking definitions, and one STIX
+//! exchange's `identity`, the TLP 2.0 marking definitions of the levels the
+//! audience may receive, and one STIX
 //! `indicator` per sanitised indicator the audience's view admits, every
 //! object projected through that view ([`stix::indicator_object`]). Each
 //! feed-log entry that the view admits is a version; an entry that takes a
@@ -590,7 +591,13 @@ impl IndexState {
         s.last_added_us = IDENTITY_ADDED_US;
         for (name, view) in egress {
             let mut a = AudienceIndex { view: view.clone(), versions: Vec::new(), objects: HashMap::new() };
+            // The identity, and the markings of the levels this view may see.
             for v in &fixed_versions {
+                if let VerKind::Fixed(Fixed::Marking(t)) = v.kind
+                    && t > view.max_tlp
+                {
+                    continue;
+                }
                 a.push(*v, true);
             }
             s.audiences.insert(name.clone(), a);
