@@ -335,8 +335,11 @@ enum Kind {
 /// `match[version]`.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct VersionFilter {
+    /// Every version (must be alone).
     all: bool,
+    /// The first version of each object.
     first: bool,
+    /// The latest version of each object (the default).
     last: bool,
     /// Exact versions, in nanoseconds since the epoch.
     at: BTreeSet<i128>,
@@ -345,13 +348,19 @@ struct VersionFilter {
 /// Parsed filters and paging of a request.
 #[derive(Clone, Debug, Default)]
 struct Query {
+    /// `added_after`, µs since the epoch (floored: entries are whole µs).
     added_after_us: Option<i64>,
+    /// Page size, at most the configured `max_page`.
     limit: usize,
     /// Ordinal of the last item of the previous page.
     next: Option<u64>,
+    /// `match[type]`: STIX object types (OR).
     types: Option<BTreeSet<String>>,
+    /// `match[id]`: STIX ids (OR).
     ids: Option<BTreeSet<String>>,
+    /// `match[version]`; `last` when absent.
     version: Option<VersionFilter>,
+    /// `match[spec_version]`; every object here is 2.1.
     spec_versions: Option<BTreeSet<String>>,
 }
 
@@ -526,13 +535,17 @@ struct ObjVersions {
 struct AudienceIndex {
     /// The view the index was built with (the collection's projection).
     view: EgressView,
+    /// Every version the audience may see, in `ord` (= `date_added`) order.
     versions: Vec<Ver>,
+    /// Versions of each object, by object number.
     objects: HashMap<u32, ObjVersions>,
 }
 
 /// The in-memory index of all collections.
 #[derive(Default)]
 pub struct Index {
+    /// Caught up under the lock at the start of a request; pages are selected
+    /// under it too (fast: no store reads but the catch-up).
     state: Mutex<IndexState>,
 }
 
@@ -546,10 +559,13 @@ struct IndexState {
     last_added_us: i64,
     /// STIX ids by object number (`indicator--…`, fixed objects first).
     ids: Vec<String>,
+    /// Object numbers by STIX id.
     by_id: HashMap<String, u32>,
-    /// Per object: `created` and the last `modified`, in ms.
+    /// Per object: `created`, in ms (the first version's `modified`).
     created_ms: Vec<i64>,
+    /// Per object: the last `modified` given, in ms (`i64::MIN`: none yet).
     last_modified_ms: Vec<i64>,
+    /// One collection per audience of the default policy's egress views.
     audiences: BTreeMap<String, AudienceIndex>,
 }
 
@@ -693,7 +709,9 @@ fn refresh_locked(
 /// One item of a page: a version and the times its object needs.
 #[derive(Clone, Copy, Debug)]
 struct Item {
+    /// The version.
     ver: Ver,
+    /// `created` of its object (ms), the same on every version.
     created_ms: i64,
 }
 
@@ -787,10 +805,12 @@ fn read_entries(store: &dyn Store, seqs: &BTreeSet<u64>) -> Result<HashMap<u64, 
 
 /// What a page request resolves to under the index lock.
 struct Selected {
+    /// The page, in `date_added` order.
     items: Vec<Item>,
+    /// More items match after the page.
     more: bool,
+    /// STIX id of each item (read under the lock, used after it).
     ids: Vec<String>,
-    view: EgressView,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -827,7 +847,7 @@ async fn page(
             };
             let (items, more) = select(&s, a, &q, kind, obj);
             let ids = items.iter().map(|i| s.ids[i.ver.obj as usize].clone()).collect();
-            Selected { items, more, ids, view: a.view.clone() }
+            Selected { items, more, ids }
         };
         let entries = if matches!(kind, Kind::Objects | Kind::Object) {
             let seqs: BTreeSet<u64> = sel
@@ -849,10 +869,9 @@ async fn page(
     .map_err(|_| reject(TaxiiError::Internal))?
     .map_err(reject)?;
 
-    // The participant's own view of this audience must still admit what the
-    // index's view admits (they come from the same policy); project with the
-    // stricter of the two by using the index's, which equals the current one.
-    debug_assert_eq!(sel.view, view);
+    // Project with the participant's current view of this audience: if the
+    // policy changed since the index was read, what it no longer admits is
+    // left out (fail closed).
     let views = [view];
     let mut headers = None;
     if let (Some(f), Some(l)) = (sel.items.first(), sel.items.last()) {
