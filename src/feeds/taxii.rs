@@ -20,10 +20,13 @@
 //! # Index and its cost
 //! Reading the log per request does not scale, so [`Index`] keeps, per
 //! audience, the ordered list of versions (ordinal, `date_added`, `modified`,
-//! object number, kind: about 48 bytes each) and per object the positions of
-//! its versions. It is caught up incrementally from `Store::feed` at the start
-//! of each request (only entries after the last one indexed are read), and
-//! rebuilt from the whole log when the egress views change. A page then costs
+//! object number, link to the object's previous version, kind: 48 bytes
+//! each) and per object its first and latest version (12 bytes). It is
+//! caught up incrementally from `Store::feed` at the start of each request
+//! (only entries after the last one indexed are read), and rebuilt from the
+//! whole log when the egress views change. Per indicator and audience that
+//! admits it, about 60 bytes plus the global id table (~100 bytes per
+//! object): roughly 0.3 KB per indicator with four audiences. A page then costs
 //! two binary searches, a scan of the index, and one store read per returned
 //! object (contiguous runs are read together); manifest and versions pages
 //! read nothing from the store.
@@ -496,13 +499,11 @@ enum Fixed {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum VerKind {
     Fixed(Fixed),
-    /// The indicator as committed at `seq`.
-    Visible {
-        seq: u64,
-    },
-    /// A revocation committed at `seq`, showing the content of `source`.
+    /// The indicator as committed at `ord - LOG_BASE`.
+    Visible,
+    /// A revocation committed at `ord - LOG_BASE`, showing the content
+    /// committed at `source` (the last version the audience could see).
     Revoked {
-        seq: u64,
         source: u64,
     },
 }
@@ -518,16 +519,38 @@ struct Ver {
     modified_ms: i64,
     /// Object number in [`IndexState::ids`].
     obj: u32,
+    /// Position of the previous version of the same object ([`NONE`]: first).
+    prev: u32,
     kind: VerKind,
 }
 
-/// Per-object state within one audience.
-#[derive(Clone, Debug, Default)]
-struct ObjVersions {
-    /// Positions in [`AudienceIndex::versions`], ascending.
-    positions: Vec<u32>,
-    /// The last version is visible (not revoked).
+impl Ver {
+    /// The feed sequence number whose indicator this version shows.
+    fn source(&self) -> Option<u64> {
+        match self.kind {
+            VerKind::Fixed(_) => None,
+            VerKind::Visible => Some(self.ord - LOG_BASE),
+            VerKind::Revoked { source } => Some(source),
+        }
+    }
+}
+
+/// No position.
+const NONE: u32 = u32::MAX;
+
+/// Per-object state within one audience (12 bytes: no allocation per object).
+#[derive(Clone, Copy, Debug)]
+struct ObjState {
+    /// Position of its first version in [`AudienceIndex::versions`] ([`NONE`]: never visible).
+    first: u32,
+    /// Position of its latest version; earlier ones are chained by [`Ver::prev`].
+    last: u32,
+    /// The latest version is visible (not revoked).
     visible: bool,
+}
+
+impl ObjState {
+    const ABSENT: ObjState = ObjState { first: NONE, last: NONE, visible: false };
 }
 
 /// One collection: what an audience's view admits, version by version.
@@ -538,7 +561,7 @@ struct AudienceIndex {
     /// Every version the audience may see, in `ord` (= `date_added`) order.
     versions: Vec<Ver>,
     /// Versions of each object, by object number.
-    objects: HashMap<u32, ObjVersions>,
+    objects: Vec<ObjState>,
 }
 
 /// The in-memory index of all collections.
@@ -602,11 +625,18 @@ impl IndexState {
             };
             s.created_ms[obj as usize] = modified_ms;
             s.last_modified_ms[obj as usize] = modified_ms;
-            fixed_versions.push(Ver { ord: k as u64 + 1, added_us, modified_ms, obj, kind: VerKind::Fixed(*f) });
+            fixed_versions.push(Ver {
+                ord: k as u64 + 1,
+                added_us,
+                modified_ms,
+                obj,
+                prev: NONE,
+                kind: VerKind::Fixed(*f),
+            });
         }
         s.last_added_us = IDENTITY_ADDED_US;
         for (name, view) in egress {
-            let mut a = AudienceIndex { view: view.clone(), versions: Vec::new(), objects: HashMap::new() };
+            let mut a = AudienceIndex { view: view.clone(), versions: Vec::new(), objects: Vec::new() };
             // The identity, and the markings of the levels this view may see.
             for v in &fixed_versions {
                 if let VerKind::Fixed(Fixed::Marking(t)) = v.kind
@@ -651,29 +681,51 @@ impl IndexState {
         let ord = e.seq + LOG_BASE;
         for a in self.audiences.values_mut() {
             let admitted = e.op != Op::Remove && admitting(std::slice::from_ref(&a.view), &e.indicator).is_some();
-            let prev = a.objects.get(&obj);
+            let ver = Ver { ord, added_us, modified_ms, obj, prev: NONE, kind: VerKind::Visible };
             if admitted {
-                a.push(Ver { ord, added_us, modified_ms, obj, kind: VerKind::Visible { seq: e.seq } }, true);
-            } else if let Some(prev) = prev.filter(|p| p.visible) {
-                let last = a.versions[*prev.positions.last().expect("a visible object has versions") as usize];
-                let source = match last.kind {
-                    VerKind::Visible { seq } => seq,
-                    VerKind::Revoked { source, .. } => source,
-                    VerKind::Fixed(_) => continue,
+                a.push(ver, true);
+            } else if let Some(st) = a.obj(obj).filter(|st| st.visible) {
+                let Some(source) = a.versions[st.last as usize].source() else {
+                    continue;
                 };
-                a.push(Ver { ord, added_us, modified_ms, obj, kind: VerKind::Revoked { seq: e.seq, source } }, false);
+                a.push(Ver { kind: VerKind::Revoked { source }, ..ver }, false);
             }
         }
     }
 }
 
 impl AudienceIndex {
-    fn push(&mut self, v: Ver, visible: bool) {
-        let pos = self.versions.len() as u32;
+    fn push(&mut self, mut v: Ver, visible: bool) {
+        let pos = u32::try_from(self.versions.len()).expect("fewer than 4 billion versions per collection");
+        let i = v.obj as usize;
+        if self.objects.len() <= i {
+            self.objects.resize(i + 1, ObjState::ABSENT);
+        }
+        let st = &mut self.objects[i];
+        v.prev = st.last;
+        if st.first == NONE {
+            st.first = pos;
+        }
+        st.last = pos;
+        st.visible = visible;
         self.versions.push(v);
-        let o = self.objects.entry(v.obj).or_default();
-        o.positions.push(pos);
-        o.visible = visible;
+    }
+
+    /// The object's state, if the audience ever saw it.
+    fn obj(&self, o: u32) -> Option<&ObjState> {
+        self.objects.get(o as usize).filter(|st| st.first != NONE)
+    }
+
+    /// Positions of the object's versions, ascending.
+    fn positions(&self, o: u32) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut p = self.obj(o).map_or(NONE, |st| st.last);
+        while p != NONE {
+            out.push(p as usize);
+            p = self.versions[p as usize].prev;
+        }
+        out.reverse();
+        out
     }
 }
 
@@ -739,12 +791,7 @@ fn select(s: &IndexState, a: &AudienceIndex, q: &Query, kind: Kind, object: Opti
     let candidates: Box<dyn Iterator<Item = usize>> = match &objs {
         None => Box::new(start..a.versions.len()),
         Some(objs) => {
-            let mut pos: Vec<usize> = objs
-                .iter()
-                .filter_map(|o| a.objects.get(o))
-                .flat_map(|ov| ov.positions.iter().map(|p| *p as usize))
-                .filter(|p| *p >= start)
-                .collect();
+            let mut pos: Vec<usize> = objs.iter().flat_map(|o| a.positions(*o)).filter(|p| *p >= start).collect();
             pos.sort_unstable();
             Box::new(pos.into_iter())
         }
@@ -760,9 +807,9 @@ fn select(s: &IndexState, a: &AudienceIndex, q: &Query, kind: Kind, object: Opti
             }
         }
         if !vf.all {
-            let ov = &a.objects[&v.obj];
-            let first = ov.positions.first().is_some_and(|p| *p as usize == pos);
-            let last = ov.positions.last().is_some_and(|p| *p as usize == pos);
+            let st = a.obj(v.obj).copied().unwrap_or(ObjState::ABSENT);
+            let first = st.first as usize == pos;
+            let last = st.last as usize == pos;
             let exact = vf.at.contains(&(v.modified_ms as i128 * 1_000_000));
             if !((vf.first && first) || (vf.last && last) || exact) {
                 continue;
@@ -841,7 +888,7 @@ async fn page(
                     s.by_id
                         .get(o)
                         .copied()
-                        .filter(|n| a.objects.contains_key(n))
+                        .filter(|n| a.obj(*n).is_some())
                         .ok_or_else(|| TaxiiError::NotFound("no such object in this collection".into()))?,
                 ),
             };
@@ -850,15 +897,7 @@ async fn page(
             Selected { items, more, ids }
         };
         let entries = if matches!(kind, Kind::Objects | Kind::Object) {
-            let seqs: BTreeSet<u64> = sel
-                .items
-                .iter()
-                .filter_map(|i| match i.ver.kind {
-                    VerKind::Visible { seq } => Some(seq),
-                    VerKind::Revoked { source, .. } => Some(source),
-                    VerKind::Fixed(_) => None,
-                })
-                .collect();
+            let seqs: BTreeSet<u64> = sel.items.iter().filter_map(|i| i.ver.source()).collect();
             read_entries(store.as_ref(), &seqs).map_err(internal)?
         } else {
             HashMap::new()
@@ -927,8 +966,8 @@ async fn page(
                         list.push(stix::exchange_identity());
                         continue;
                     }
-                    VerKind::Visible { seq } => (seq, false),
-                    VerKind::Revoked { source, .. } => (source, true),
+                    VerKind::Visible => (i.ver.ord - LOG_BASE, false),
+                    VerKind::Revoked { source } => (source, true),
                 };
                 // Fail closed: an entry that cannot be read or that the view
                 // does not admit is left out.
@@ -1017,6 +1056,12 @@ mod tests {
         assert_ne!(id, collection_id("isps"));
         assert!(stix_id_ok(&format!("indicator--{id}")));
         assert_eq!(&id[14..15], "4");
+    }
+
+    #[test]
+    fn index_entries_stay_small() {
+        assert_eq!(std::mem::size_of::<Ver>(), 48);
+        assert_eq!(std::mem::size_of::<ObjState>(), 12);
     }
 
     #[test]
