@@ -332,6 +332,8 @@ fn stix_indicator(i: usize, o: &Map<String, Value>) -> Result<Value, Rejection> 
     }
     match o.get("pattern_type") {
         Some(Value::String(t)) if t == "stix" => {}
+        // STIX 2.0 (no `spec_version` on objects) had STIX patterns only.
+        None if o.get("spec_version").is_none_or(|v| v == "2.0") => {}
         None => return Err(rej("pattern_type", "missing (required)")),
         Some(_) => return Err(rej("pattern_type", "only STIX patterns (`stix`) are accepted")),
     }
@@ -551,6 +553,16 @@ mod tests {
         // The output is a valid submission item.
         assert!(crate::model::parse_indicator(0, first).is_ok());
         assert!(crate::model::parse_indicator(0, cidr).is_ok());
+    }
+
+    #[test]
+    fn stix_2_0_indicators_without_pattern_type_are_read() {
+        let doc = json!({"type": "bundle", "spec_version": "2.0", "objects": [
+            {"type": "indicator", "labels": ["malicious-activity"], "pattern": "[domain-name:value = 'x.example']"},
+            {"type": "indicator", "spec_version": "2.1", "pattern": "[domain-name:value = 'y.example']"}]});
+        let out = bundle_to_indicators(&doc).unwrap();
+        assert_eq!(out[0].as_ref().unwrap()["value"], "x.example");
+        assert_eq!(out[1].as_ref().unwrap_err().field, "pattern_type");
     }
 
     #[test]
