@@ -286,7 +286,15 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
 
     count
         .untuple_one()
-        .and(whoami.or(submit).or(feed).or(retract).or(blocklists).or(dpo_routes))
+        .and(
+            whoami
+                .or(submit)
+                .or(feed)
+                .or(retract)
+                .or(blocklists)
+                .or(dpo_routes)
+                .or(crate::feeds::taxii::routes(state.clone())),
+        )
         .recover(handle_rejection)
         .map(|r| warp::reply::with_header(r, "cache-control", "no-store"))
 }

@@ -5,3 +5,4 @@ pub mod allowlist;
 pub mod blocklist;
 pub mod egress;
 pub mod stix;
+pub mod taxii;

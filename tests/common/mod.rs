@@ -158,3 +158,31 @@ pub async fn json(resp: reqwest::Response) -> (u16, serde_json::Value) {
 pub async fn submit(s: &TestServer, who: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
     json(s.client(who).post(s.url("/v1/submissions")).json(body).send().await.unwrap()).await
 }
+
+/// The TAXII 2.1 media type, sent as `Accept` by [`taxii_get`].
+pub const TAXII: &str = "application/taxii+json;version=2.1";
+
+/// GET `path` as participant `who` with the TAXII `Accept` header: status,
+/// headers and the JSON body.
+pub async fn taxii_get(s: &TestServer, who: &str, path: &str) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+    let resp = s.client(who).get(s.url(path)).header("accept", TAXII).send().await.unwrap();
+    let headers = resp.headers().clone();
+    let (status, v) = json(resp).await;
+    (status, headers, v)
+}
+
+/// Registers a participant (before the server starts) with a certificate
+/// issued by the deployment CA and recognised by its SAN.
+pub fn add_participant(dir: &Path, id: &str, kind: &str, roles: &[&str], audiences: &[&str]) {
+    issue_client(dir, id, false);
+    let quote = |l: &[&str]| l.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join(", ");
+    let entry = format!(
+        "\n[[participant]]\nid = {id:?}\nkind = {kind:?}\nroles = [{}]\naudiences = [{}]\n",
+        quote(roles),
+        quote(audiences)
+    );
+    let path = dir.join("participants.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&entry);
+    std::fs::write(&path, text).unwrap();
+}

@@ -1,0 +1,1074 @@
+//! TAXII 2.1 read side (SPEC §4, §7), for participants with the `feed` role.
+//!
+//! Routes, all under `/taxii2/`: discovery `GET /taxii2/`, the one API root
+//! `GET /taxii2/api/` (a fixed, short name: the exchange has one root, and
+//! keeping it under `/taxii2/` lets every TAXII path share the TAXII error
+//! rendering), `collections/`, `collections/{id}/`, `…/objects/`,
+//! `…/manifest/`, `…/objects/{object-id}/`, `…/objects/{object-id}/versions/`.
+//!
+//! One collection per egress audience the participant belongs to, with a
+//! stable UUID derived from the audience name. A collection holds the
+//! exchange's `identity`, the TLP 2.0 marking definitions of the levels the
+//! audience may receive, and one STIX
+//! `indicator` per sanitised indicator the audience's view admits, every
+//! object projected through that view ([`stix::indicator_object`]). Each
+//! feed-log entry that the view admits is a version; an entry that takes a
+//! previously visible indicator out of the view (retraction, expiry, a TLP
+//! raised above the view) is a `revoked: true` version built from the last
+//! version the audience was allowed to see, so nothing withheld leaks.
+//!
+//! # Index and its cost
+//! Reading the log per request does not scale, so [`Index`] keeps, per
+//! audience, the ordered list of versions (ordinal, `date_added`, `modified`,
+//! object number, link to the object's previous version, kind: 48 bytes
+//! each) and per object its first and latest version (12 bytes). It is
+//! caught up incrementally from `Store::feed` at the start of each request
+//! (only entries after the last one indexed are read), and rebuilt from the
+//! whole log when the egress views change. Per indicator and audience that
+//! admits it, about 60 bytes plus the global id table (~100 bytes per
+//! object): roughly 0.3 KB per indicator with four audiences. A page then costs
+//! two binary searches, a scan of the index, and one store read per returned
+//! object (contiguous runs are read together); manifest and versions pages
+//! read nothing from the store.
+//!
+//! `date_added` is the commit time of the version (`FeedEntry.at`) at
+//! microsecond precision, made strictly increasing along the log (at most one
+//! microsecond added per entry of a batch committed at the same instant), so
+//! that a client paging with `added_after` = `X-TAXII-Date-Added-Last` alone
+//! never skips half of a batch. `modified` is `date_added` at millisecond
+//! precision, bumped by one millisecond when needed so that each object's
+//! versions are distinct and increasing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use warp::filters::path::FullPath;
+use warp::http::{HeaderValue, Method, StatusCode};
+use warp::{Filter, Rejection, Reply};
+
+use super::egress::{admitting, views_for};
+use super::stix::{self, VersionTimes};
+use crate::api::{ApiError, AppState, require};
+use crate::audit::AuditEvent;
+use crate::identity::{Participant, Role};
+use crate::model::Tlp;
+use crate::policy::EgressView;
+use crate::store::{FeedEntry, Op, Store, StoreError};
+
+/// The media type of every TAXII response, errors included.
+pub const TAXII_MEDIA_TYPE: &str = "application/taxii+json;version=2.1";
+/// The media type of the objects the collections hold.
+pub const STIX_MEDIA_TYPE: &str = "application/stix+json;version=2.1";
+/// Path of the API root.
+pub const API_ROOT: &str = "/taxii2/api/";
+/// Page size when the client sends no `limit`.
+const DEFAULT_PAGE: usize = 1000;
+/// Ordinals below this are the fixed objects; log entries are `seq + LOG_BASE`.
+const LOG_BASE: u64 = 16;
+/// `date_added` of the exchange identity (µs since the epoch): 2026-01-01.
+const IDENTITY_ADDED_US: i64 = 1_767_225_600_000_000;
+/// `date_added` of the TLP markings (µs since the epoch): 2022-10-01, their `created`.
+const MARKINGS_ADDED_US: i64 = 1_664_582_400_000_000;
+
+/// A TAXII request that cannot be answered; rendered as a TAXII error body.
+#[derive(Debug, thiserror::Error)]
+pub enum TaxiiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("only GET is supported on this TAXII endpoint")]
+    MethodNotAllowed,
+    #[error("this server answers only `Accept: application/taxii+json;version=2.1`")]
+    NotAcceptable,
+    #[error("internal error")]
+    Internal,
+}
+
+impl warp::reject::Reject for TaxiiError {}
+
+impl TaxiiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            TaxiiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            TaxiiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            TaxiiError::NotFound(_) => StatusCode::NOT_FOUND,
+            TaxiiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            TaxiiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            TaxiiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+fn reject(e: TaxiiError) -> Rejection {
+    warp::reject::custom(e)
+}
+
+/// The stable collection id of an audience (UUID v4-shaped, from its name).
+pub fn collection_id(audience: &str) -> String {
+    let d = Sha256::digest([b"tamis/taxii/collection/v1\0".as_slice(), audience.as_bytes()].concat());
+    let mut b: [u8; 16] = d[..16].try_into().expect("16 bytes");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+/// The TAXII routes, to be combined with the rest of the API.
+pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let index = Arc::new(Index::default());
+    {
+        // Warm the index so the first request does not pay for the whole log.
+        let (index, store, egress) = (index.clone(), state.store.clone(), current_egress(&state));
+        let _ = std::thread::Builder::new().name("tamis-taxii-index".into()).spawn(move || {
+            if let Err(e) = index.refresh(store.as_ref(), &egress) {
+                tracing::debug!(error = %e, "TAXII index warm-up failed; the next request retries");
+            }
+        });
+    }
+    let with_index = warp::any().map(move || index.clone());
+    let inner = warp::method()
+        .and(require(state.clone(), &[Role::Feed]))
+        .and(warp::header::optional::<String>("accept"))
+        .and(warp::host::optional())
+        .and(warp::path::full())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::any().map(move || state.clone()))
+        .and(with_index)
+        .and_then(handle);
+    warp::path("taxii2").and(inner.recover(render_rejection).unify())
+}
+
+/// A TAXII response: the TAXII media type on every one.
+fn taxii_reply(status: StatusCode, body: &Value) -> warp::reply::Response {
+    let mut resp = warp::http::Response::new(serde_json::to_vec(body).expect("serialise").into());
+    *resp.status_mut() = status;
+    resp.headers_mut().insert("content-type", HeaderValue::from_static(TAXII_MEDIA_TYPE));
+    resp
+}
+
+/// A TAXII error body (§3.6.1): `http_status` is a string equal to the status.
+fn error_reply(status: StatusCode, description: &str) -> warp::reply::Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let body = json!({"title": title, "description": description, "http_status": status.as_u16().to_string()});
+    taxii_reply(status, &body)
+}
+
+/// Renders every rejection under `/taxii2/` as a TAXII error.
+async fn render_rejection(r: Rejection) -> Result<warp::reply::Response, Rejection> {
+    if let Some(e) = r.find::<TaxiiError>() {
+        let mut resp = error_reply(e.status(), &e.to_string());
+        if matches!(e, TaxiiError::MethodNotAllowed) {
+            resp.headers_mut().insert("allow", HeaderValue::from_static("GET"));
+        }
+        return Ok(resp);
+    }
+    if let Some(e) = r.find::<ApiError>() {
+        let mut resp = error_reply(e.status(), &e.to_string());
+        if let ApiError::RateLimited(secs) = e {
+            resp.headers_mut().insert("retry-after", HeaderValue::from(*secs));
+        }
+        return Ok(resp);
+    }
+    let (status, msg) = if r.is_not_found() {
+        (StatusCode::NOT_FOUND, "no such TAXII endpoint")
+    } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (StatusCode::METHOD_NOT_ALLOWED, "only GET is supported on this TAXII endpoint")
+    } else if r.find::<warp::reject::InvalidHeader>().is_some() || r.find::<warp::reject::InvalidQuery>().is_some() {
+        (StatusCode::BAD_REQUEST, "invalid header or query string")
+    } else {
+        tracing::warn!(rejection = ?r, "unhandled TAXII rejection");
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    };
+    Ok(error_reply(status, msg))
+}
+
+/// True when the `Accept` header admits TAXII 2.1 JSON (absent: yes).
+fn acceptable(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else {
+        return true;
+    };
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("").to_ascii_lowercase();
+        let mut version = None;
+        for p in parts {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let v = v.trim().trim_matches('"');
+            match k.trim().to_ascii_lowercase().as_str() {
+                "q" if v.parse::<f32>().map(|q| q <= 0.0).unwrap_or(false) => return false,
+                "version" => version = Some(v.to_owned()),
+                _ => {}
+            }
+        }
+        match media.as_str() {
+            "*/*" | "application/*" => true,
+            "application/taxii+json" => version.is_none_or(|v| v == "2.1"),
+            _ => false,
+        }
+    })
+}
+
+/// One request's route under `/taxii2/`.
+enum Route<'a> {
+    Discovery,
+    ApiRoot,
+    Collections,
+    Collection(&'a str),
+    Objects(&'a str),
+    Manifest(&'a str),
+    Object(&'a str, &'a str),
+    Versions(&'a str, &'a str),
+}
+
+fn route(path: &str) -> Option<Route<'_>> {
+    let rest = path.strip_prefix("/taxii2")?;
+    let rest = rest.strip_prefix('/').unwrap_or(rest);
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let segs: Vec<&str> = if rest.is_empty() { Vec::new() } else { rest.split('/').collect() };
+    Some(match segs.as_slice() {
+        [] => Route::Discovery,
+        ["api"] => Route::ApiRoot,
+        ["api", "collections"] => Route::Collections,
+        ["api", "collections", c] => Route::Collection(c),
+        ["api", "collections", c, "objects"] => Route::Objects(c),
+        ["api", "collections", c, "manifest"] => Route::Manifest(c),
+        ["api", "collections", c, "objects", o] => Route::Object(c, o),
+        ["api", "collections", c, "objects", o, "versions"] => Route::Versions(c, o),
+        _ => return None,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn handle(
+    method: Method,
+    p: Arc<Participant>,
+    accept: Option<String>,
+    host: Option<warp::host::Authority>,
+    path: FullPath,
+    query: String,
+    state: Arc<AppState>,
+    index: Arc<Index>,
+) -> Result<warp::reply::Response, Rejection> {
+    let route = route(path.as_str()).ok_or_else(|| reject(TaxiiError::NotFound("no such TAXII endpoint".into())))?;
+    if method != Method::GET {
+        if method == Method::POST && matches!(route, Route::Objects(_)) {
+            return Err(reject(TaxiiError::Forbidden("this collection is read-only (can_write is false)".into())));
+        }
+        return Err(reject(TaxiiError::MethodNotAllowed));
+    }
+    if !acceptable(accept.as_deref()) {
+        return Err(reject(TaxiiError::NotAcceptable));
+    }
+    let views = views_for(&p, &state.policies.load());
+    let collection = |id: &str| -> Result<EgressView, Rejection> {
+        views
+            .iter()
+            .find(|v| collection_id(&v.audience) == id)
+            .cloned()
+            .ok_or_else(|| reject(TaxiiError::NotFound("no such collection".into())))
+    };
+    let body = match route {
+        Route::Discovery => {
+            let root = match &host {
+                Some(h) => format!("https://{h}{API_ROOT}"),
+                None => API_ROOT.to_owned(),
+            };
+            json!({
+                "title": "tamis TAXII 2.1",
+                "description": "Sanitised threat indicators shared by banks and ISPs (read-only).",
+                "default": root,
+                "api_roots": [root],
+            })
+        }
+        Route::ApiRoot => json!({
+            "title": "tamis",
+            "description": "One collection per audience you belong to.",
+            "versions": [TAXII_MEDIA_TYPE],
+            "max_content_length": state.limits.max_body_bytes,
+        }),
+        Route::Collections => {
+            let list: Vec<Value> = views.iter().map(|v| collection_resource(&v.audience)).collect();
+            if list.is_empty() { json!({}) } else { json!({ "collections": list }) }
+        }
+        Route::Collection(c) => collection_resource(&collection(c)?.audience),
+        Route::Objects(c) | Route::Manifest(c) | Route::Object(c, _) | Route::Versions(c, _) => {
+            let view = collection(c)?;
+            let q = Query::parse(&query, state.limits.max_page).map_err(reject)?;
+            let (kind, object) = match route {
+                Route::Objects(_) => (Kind::Objects, None),
+                Route::Manifest(_) => (Kind::Manifest, None),
+                Route::Object(_, o) => (Kind::Object, Some(o.to_owned())),
+                Route::Versions(_, o) => (Kind::Versions, Some(o.to_owned())),
+                _ => unreachable!("matched above"),
+            };
+            return page(p, state, index, view, q, kind, object).await;
+        }
+    };
+    Ok(taxii_reply(StatusCode::OK, &body))
+}
+
+fn collection_resource(audience: &str) -> Value {
+    json!({
+        "id": collection_id(audience),
+        "title": format!("tamis: {audience}"),
+        "description": format!("Sanitised indicators the `{audience}` audience may receive, as STIX 2.1."),
+        "alias": audience,
+        "can_read": true,
+        "can_write": false,
+        "media_types": [STIX_MEDIA_TYPE],
+    })
+}
+
+/// Which paged endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Objects,
+    Manifest,
+    Object,
+    Versions,
+}
+
+/// `match[version]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct VersionFilter {
+    /// Every version (must be alone).
+    all: bool,
+    /// The first version of each object.
+    first: bool,
+    /// The latest version of each object (the default).
+    last: bool,
+    /// Exact versions, in nanoseconds since the epoch.
+    at: BTreeSet<i128>,
+}
+
+/// Parsed filters and paging of a request.
+#[derive(Clone, Debug, Default)]
+struct Query {
+    /// `added_after`, µs since the epoch (floored: entries are whole µs).
+    added_after_us: Option<i64>,
+    /// Page size, at most the configured `max_page`.
+    limit: usize,
+    /// Ordinal of the last item of the previous page.
+    next: Option<u64>,
+    /// `match[type]`: STIX object types (OR).
+    types: Option<BTreeSet<String>>,
+    /// `match[id]`: STIX ids (OR).
+    ids: Option<BTreeSet<String>>,
+    /// `match[version]`; `last` when absent.
+    version: Option<VersionFilter>,
+    /// `match[spec_version]`; every object here is 2.1.
+    spec_versions: Option<BTreeSet<String>>,
+}
+
+fn stix_type_ok(t: &str) -> bool {
+    (3..=250).contains(&t.len())
+        && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !t.starts_with('-')
+        && !t.ends_with('-')
+}
+
+fn stix_id_ok(id: &str) -> bool {
+    let Some((t, uuid)) = id.split_once("--") else {
+        return false;
+    };
+    let groups: Vec<&str> = uuid.split('-').collect();
+    stix_type_ok(t)
+        && groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn parse_timestamp(v: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(v, &Rfc3339).ok()
+}
+
+impl Query {
+    fn parse(raw: &str, max_page: usize) -> Result<Query, TaxiiError> {
+        let bad = |m: &str| TaxiiError::BadRequest(m.to_owned());
+        let mut q = Query { limit: DEFAULT_PAGE.min(max_page.max(1)), ..Query::default() };
+        let mut seen = BTreeSet::new();
+        for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
+            let known = matches!(
+                k.as_ref(),
+                "added_after"
+                    | "limit"
+                    | "next"
+                    | "match[type]"
+                    | "match[id]"
+                    | "match[version]"
+                    | "match[spec_version]"
+            );
+            if !known {
+                // Unknown match fields MAY be ignored (§3.4); so are other parameters.
+                continue;
+            }
+            if !seen.insert(k.to_string()) {
+                return Err(TaxiiError::BadRequest(format!("`{k}` is given more than once")));
+            }
+            let list = || v.split(',').map(str::trim).map(str::to_owned).collect::<Vec<String>>();
+            match k.as_ref() {
+                "added_after" => {
+                    let t = parse_timestamp(&v)
+                        .ok_or_else(|| bad("`added_after` must be a timestamp such as 2026-11-20T10:00:00.000000Z"))?;
+                    q.added_after_us = Some((t.unix_timestamp_nanos() / 1000) as i64);
+                }
+                "limit" => {
+                    let n: usize = v.parse().map_err(|_| bad("`limit` must be a positive integer"))?;
+                    if n == 0 {
+                        return Err(bad("`limit` must be a positive integer"));
+                    }
+                    q.limit = n.min(max_page.max(1));
+                }
+                "next" => {
+                    let n = v
+                        .strip_prefix("p")
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .ok_or_else(|| bad("`next` must be a value returned as `next` by this server"))?;
+                    q.next = Some(n);
+                }
+                "match[type]" => {
+                    let l = list();
+                    if !l.iter().all(|t| stix_type_ok(t)) {
+                        return Err(bad("`match[type]` must list STIX object types"));
+                    }
+                    q.types = Some(l.into_iter().collect());
+                }
+                "match[id]" => {
+                    let l = list();
+                    if !l.iter().all(|t| stix_id_ok(t)) {
+                        return Err(bad("`match[id]` must list STIX identifiers (type--UUID)"));
+                    }
+                    q.ids = Some(l.into_iter().collect());
+                }
+                "match[version]" => {
+                    let mut f = VersionFilter::default();
+                    let l = list();
+                    for item in &l {
+                        match item.as_str() {
+                            "all" => f.all = true,
+                            "first" => f.first = true,
+                            "last" => f.last = true,
+                            ts => {
+                                let t = parse_timestamp(ts)
+                                    .ok_or_else(|| bad("`match[version]` takes last, first, all or a timestamp"))?;
+                                f.at.insert(t.unix_timestamp_nanos());
+                            }
+                        }
+                    }
+                    if f.all && l.len() > 1 {
+                        return Err(bad("`match[version]=all` cannot be combined with other values"));
+                    }
+                    q.version = Some(f);
+                }
+                "match[spec_version]" => {
+                    let l = list();
+                    let ok = |s: &str| {
+                        s.split_once('.').is_some_and(|(a, b)| {
+                            !a.is_empty()
+                                && !b.is_empty()
+                                && a.bytes().all(|c| c.is_ascii_digit())
+                                && b.bytes().all(|c| c.is_ascii_digit())
+                        })
+                    };
+                    if !l.iter().all(|s| ok(s)) {
+                        return Err(bad("`match[spec_version]` must list versions such as 2.1"));
+                    }
+                    q.spec_versions = Some(l.into_iter().collect());
+                }
+                _ => unreachable!("filtered above"),
+            }
+        }
+        Ok(q)
+    }
+}
+
+/// The fixed objects every collection holds, before the log's indicators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fixed {
+    Marking(Tlp),
+    Identity,
+}
+
+/// What a version is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum VerKind {
+    Fixed(Fixed),
+    /// The indicator as committed at `ord - LOG_BASE`.
+    Visible,
+    /// A revocation committed at `ord - LOG_BASE`, showing the content
+    /// committed at `source` (the last version the audience could see).
+    Revoked {
+        source: u64,
+    },
+}
+
+/// One version in an audience's collection.
+#[derive(Clone, Copy, Debug)]
+struct Ver {
+    /// Position in the collection's total order (the `next` cursor).
+    ord: u64,
+    /// TAXII `date_added`, µs since the epoch; increasing with `ord`.
+    added_us: i64,
+    /// STIX `modified` (or `created` for marking definitions), ms since the epoch.
+    modified_ms: i64,
+    /// Object number in [`IndexState::ids`].
+    obj: u32,
+    /// Position of the previous version of the same object ([`NONE`]: first).
+    prev: u32,
+    kind: VerKind,
+}
+
+impl Ver {
+    /// The feed sequence number whose indicator this version shows.
+    fn source(&self) -> Option<u64> {
+        match self.kind {
+            VerKind::Fixed(_) => None,
+            VerKind::Visible => Some(self.ord - LOG_BASE),
+            VerKind::Revoked { source } => Some(source),
+        }
+    }
+}
+
+/// No position.
+const NONE: u32 = u32::MAX;
+
+/// Per-object state within one audience (12 bytes: no allocation per object).
+#[derive(Clone, Copy, Debug)]
+struct ObjState {
+    /// Position of its first version in [`AudienceIndex::versions`] ([`NONE`]: never visible).
+    first: u32,
+    /// Position of its latest version; earlier ones are chained by [`Ver::prev`].
+    last: u32,
+    /// The latest version is visible (not revoked).
+    visible: bool,
+}
+
+impl ObjState {
+    const ABSENT: ObjState = ObjState { first: NONE, last: NONE, visible: false };
+}
+
+/// One collection: what an audience's view admits, version by version.
+#[derive(Clone, Debug)]
+struct AudienceIndex {
+    /// The view the index was built with (the collection's projection).
+    view: EgressView,
+    /// Every version the audience may see, in `ord` (= `date_added`) order.
+    versions: Vec<Ver>,
+    /// Versions of each object, by object number.
+    objects: Vec<ObjState>,
+}
+
+/// The in-memory index of all collections.
+#[derive(Default)]
+pub struct Index {
+    /// Caught up under the lock at the start of a request; pages are selected
+    /// under it too (fast: no store reads but the catch-up).
+    state: Mutex<IndexState>,
+}
+
+#[derive(Default)]
+struct IndexState {
+    /// Egress views the index was built with; a change triggers a rebuild.
+    egress: BTreeMap<String, EgressView>,
+    /// Last feed sequence number indexed.
+    last_seq: u64,
+    /// `date_added` of the last log entry indexed (µs).
+    last_added_us: i64,
+    /// STIX ids by object number (`indicator--…`, fixed objects first).
+    ids: Vec<String>,
+    /// Object numbers by STIX id.
+    by_id: HashMap<String, u32>,
+    /// Per object: `created`, in ms (the first version's `modified`).
+    created_ms: Vec<i64>,
+    /// Per object: the last `modified` given, in ms (`i64::MIN`: none yet).
+    last_modified_ms: Vec<i64>,
+    /// One collection per audience of the default policy's egress views.
+    audiences: BTreeMap<String, AudienceIndex>,
+}
+
+fn current_egress(state: &AppState) -> BTreeMap<String, EgressView> {
+    let policies = state.policies.load();
+    policies.by_id.get(&policies.default).map(|s| s.policy().egress.clone()).unwrap_or_default()
+}
+
+const FIXED: [Fixed; 6] = [
+    Fixed::Marking(Tlp::Clear),
+    Fixed::Marking(Tlp::Green),
+    Fixed::Marking(Tlp::Amber),
+    Fixed::Marking(Tlp::AmberStrict),
+    Fixed::Marking(Tlp::Red),
+    Fixed::Identity,
+];
+
+fn fixed_id(f: Fixed) -> String {
+    match f {
+        Fixed::Marking(t) => stix::tlp_marking_id(t).to_owned(),
+        Fixed::Identity => stix::IDENTITY_ID.to_owned(),
+    }
+}
+
+impl IndexState {
+    fn new(egress: &BTreeMap<String, EgressView>) -> IndexState {
+        let mut s = IndexState { egress: egress.clone(), ..IndexState::default() };
+        let mut fixed_versions = Vec::new();
+        for (k, f) in FIXED.iter().enumerate() {
+            let obj = s.intern(&fixed_id(*f));
+            let (added_us, modified_ms) = match f {
+                Fixed::Marking(_) => (MARKINGS_ADDED_US + k as i64, MARKINGS_ADDED_US / 1000),
+                Fixed::Identity => (IDENTITY_ADDED_US, IDENTITY_ADDED_US / 1000),
+            };
+            s.created_ms[obj as usize] = modified_ms;
+            s.last_modified_ms[obj as usize] = modified_ms;
+            fixed_versions.push(Ver {
+                ord: k as u64 + 1,
+                added_us,
+                modified_ms,
+                obj,
+                prev: NONE,
+                kind: VerKind::Fixed(*f),
+            });
+        }
+        s.last_added_us = IDENTITY_ADDED_US;
+        for (name, view) in egress {
+            let mut a = AudienceIndex { view: view.clone(), versions: Vec::new(), objects: Vec::new() };
+            // The identity, and the markings of the levels this view may see.
+            for v in &fixed_versions {
+                if let VerKind::Fixed(Fixed::Marking(t)) = v.kind
+                    && t > view.max_tlp
+                {
+                    continue;
+                }
+                a.push(*v, true);
+            }
+            s.audiences.insert(name.clone(), a);
+        }
+        s
+    }
+
+    fn intern(&mut self, id: &str) -> u32 {
+        if let Some(o) = self.by_id.get(id) {
+            return *o;
+        }
+        let o = self.ids.len() as u32;
+        self.ids.push(id.to_owned());
+        self.by_id.insert(id.to_owned(), o);
+        self.created_ms.push(0);
+        self.last_modified_ms.push(i64::MIN);
+        o
+    }
+
+    fn apply(&mut self, e: &FeedEntry) {
+        let at_us = (e.at.unix_timestamp_nanos() / 1000) as i64;
+        let added_us = at_us.max(self.last_added_us + 1);
+        self.last_added_us = added_us;
+        self.last_seq = self.last_seq.max(e.seq);
+        let obj = self.intern(&format!("indicator--{}", e.indicator.id));
+        let o = obj as usize;
+        let modified_ms = if self.last_modified_ms[o] == i64::MIN {
+            let m = added_us.div_euclid(1000);
+            self.created_ms[o] = m;
+            m
+        } else {
+            added_us.div_euclid(1000).max(self.last_modified_ms[o] + 1)
+        };
+        self.last_modified_ms[o] = modified_ms;
+        let ord = e.seq + LOG_BASE;
+        for a in self.audiences.values_mut() {
+            let admitted = e.op != Op::Remove && admitting(std::slice::from_ref(&a.view), &e.indicator).is_some();
+            let ver = Ver { ord, added_us, modified_ms, obj, prev: NONE, kind: VerKind::Visible };
+            if admitted {
+                a.push(ver, true);
+            } else if let Some(st) = a.obj(obj).filter(|st| st.visible) {
+                let Some(source) = a.versions[st.last as usize].source() else {
+                    continue;
+                };
+                a.push(Ver { kind: VerKind::Revoked { source }, ..ver }, false);
+            }
+        }
+    }
+}
+
+impl AudienceIndex {
+    fn push(&mut self, mut v: Ver, visible: bool) {
+        let pos = u32::try_from(self.versions.len()).expect("fewer than 4 billion versions per collection");
+        let i = v.obj as usize;
+        if self.objects.len() <= i {
+            self.objects.resize(i + 1, ObjState::ABSENT);
+        }
+        let st = &mut self.objects[i];
+        v.prev = st.last;
+        if st.first == NONE {
+            st.first = pos;
+        }
+        st.last = pos;
+        st.visible = visible;
+        self.versions.push(v);
+    }
+
+    /// The object's state, if the audience ever saw it.
+    fn obj(&self, o: u32) -> Option<&ObjState> {
+        self.objects.get(o as usize).filter(|st| st.first != NONE)
+    }
+
+    /// Positions of the object's versions, ascending.
+    fn positions(&self, o: u32) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut p = self.obj(o).map_or(NONE, |st| st.last);
+        while p != NONE {
+            out.push(p as usize);
+            p = self.versions[p as usize].prev;
+        }
+        out.reverse();
+        out
+    }
+}
+
+impl Index {
+    /// Catches up with the store's log (rebuilding when the views changed).
+    pub fn refresh(&self, store: &dyn Store, egress: &BTreeMap<String, EgressView>) -> Result<(), StoreError> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        refresh_locked(&mut s, store, egress)
+    }
+}
+
+fn refresh_locked(
+    s: &mut IndexState,
+    store: &dyn Store,
+    egress: &BTreeMap<String, EgressView>,
+) -> Result<(), StoreError> {
+    if s.audiences.is_empty() && s.ids.is_empty() || s.egress != *egress {
+        *s = IndexState::new(egress);
+    }
+    let head = store.head();
+    while s.last_seq < head {
+        let entries = store.feed(s.last_seq, 4096)?;
+        if entries.is_empty() {
+            break;
+        }
+        for e in &entries {
+            s.apply(e);
+        }
+    }
+    Ok(())
+}
+
+/// One item of a page: a version and the times its object needs.
+#[derive(Clone, Copy, Debug)]
+struct Item {
+    /// The version.
+    ver: Ver,
+    /// `created` of its object (ms), the same on every version.
+    created_ms: i64,
+}
+
+/// Selects a page of versions of a collection.
+fn select(s: &IndexState, a: &AudienceIndex, q: &Query, kind: Kind, object: Option<u32>) -> (Vec<Item>, bool) {
+    let spec_ok = q.spec_versions.as_ref().is_none_or(|v| v.contains("2.1"));
+    if !spec_ok {
+        return (Vec::new(), false);
+    }
+    // Versions filter: the versions endpoint lists every version.
+    let vf = if kind == Kind::Versions {
+        VersionFilter { all: true, ..VersionFilter::default() }
+    } else {
+        q.version.clone().unwrap_or(VersionFilter { last: true, ..VersionFilter::default() })
+    };
+    let start_added = q.added_after_us.map(|t| a.versions.partition_point(|v| v.added_us <= t)).unwrap_or(0);
+    let start_next = q.next.map(|n| a.versions.partition_point(|v| v.ord <= n)).unwrap_or(0);
+    let start = start_added.max(start_next);
+    // Candidate positions: all from `start`, or only those of the named objects.
+    let objs: Option<Vec<u32>> = match (object, &q.ids) {
+        (Some(o), _) => Some(vec![o]),
+        (None, Some(ids)) => Some(ids.iter().filter_map(|id| s.by_id.get(id).copied()).collect()),
+        (None, None) => None,
+    };
+    let candidates: Box<dyn Iterator<Item = usize>> = match &objs {
+        None => Box::new(start..a.versions.len()),
+        Some(objs) => {
+            let mut pos: Vec<usize> = objs.iter().flat_map(|o| a.positions(*o)).filter(|p| *p >= start).collect();
+            pos.sort_unstable();
+            Box::new(pos.into_iter())
+        }
+    };
+    let mut out = Vec::new();
+    let mut more = false;
+    for pos in candidates {
+        let v = a.versions[pos];
+        if let Some(types) = &q.types {
+            let t = s.ids[v.obj as usize].split_once("--").map(|(t, _)| t).unwrap_or("");
+            if !types.contains(t) {
+                continue;
+            }
+        }
+        if !vf.all {
+            let st = a.obj(v.obj).copied().unwrap_or(ObjState::ABSENT);
+            let first = st.first as usize == pos;
+            let last = st.last as usize == pos;
+            let exact = vf.at.contains(&(v.modified_ms as i128 * 1_000_000));
+            if !((vf.first && first) || (vf.last && last) || exact) {
+                continue;
+            }
+        }
+        if out.len() == q.limit {
+            more = true;
+            break;
+        }
+        out.push(Item { ver: v, created_ms: s.created_ms[v.obj as usize] });
+    }
+    (out, more)
+}
+
+fn ms_time(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn us_time(us: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(us as i128 * 1000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Reads the feed entries with the given sequence numbers, in runs.
+fn read_entries(store: &dyn Store, seqs: &BTreeSet<u64>) -> Result<HashMap<u64, FeedEntry>, StoreError> {
+    let mut out = HashMap::with_capacity(seqs.len());
+    let mut it = seqs.iter().copied().peekable();
+    while let Some(first) = it.next() {
+        let mut last = first;
+        while it.peek() == Some(&(last + 1)) {
+            last = it.next().expect("peeked");
+        }
+        for e in store.feed(first - 1, (last - first + 1) as usize)? {
+            if (first..=last).contains(&e.seq) {
+                out.insert(e.seq, e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What a page request resolves to under the index lock.
+struct Selected {
+    /// The page, in `date_added` order.
+    items: Vec<Item>,
+    /// More items match after the page.
+    more: bool,
+    /// STIX id of each item (read under the lock, used after it).
+    ids: Vec<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn page(
+    p: Arc<Participant>,
+    state: Arc<AppState>,
+    index: Arc<Index>,
+    view: EgressView,
+    q: Query,
+    kind: Kind,
+    object: Option<String>,
+) -> Result<warp::reply::Response, Rejection> {
+    let egress = current_egress(&state);
+    let store = state.store.clone();
+    let audience = view.audience.clone();
+    let (sel, entries) = tokio::task::spawn_blocking(move || -> Result<_, TaxiiError> {
+        let internal = |e: StoreError| {
+            tracing::error!(error = %e, "TAXII index or object read failed");
+            TaxiiError::Internal
+        };
+        let sel = {
+            let mut s = index.state.lock().unwrap_or_else(|p| p.into_inner());
+            refresh_locked(&mut s, store.as_ref(), &egress).map_err(internal)?;
+            let a = s.audiences.get(&audience).ok_or_else(|| TaxiiError::NotFound("no such collection".into()))?;
+            let obj = match &object {
+                None => None,
+                Some(o) => Some(
+                    s.by_id
+                        .get(o)
+                        .copied()
+                        .filter(|n| a.obj(*n).is_some())
+                        .ok_or_else(|| TaxiiError::NotFound("no such object in this collection".into()))?,
+                ),
+            };
+            let (items, more) = select(&s, a, &q, kind, obj);
+            let ids = items.iter().map(|i| s.ids[i.ver.obj as usize].clone()).collect();
+            Selected { items, more, ids }
+        };
+        let entries = if matches!(kind, Kind::Objects | Kind::Object) {
+            let seqs: BTreeSet<u64> = sel.items.iter().filter_map(|i| i.ver.source()).collect();
+            read_entries(store.as_ref(), &seqs).map_err(internal)?
+        } else {
+            HashMap::new()
+        };
+        Ok((sel, entries))
+    })
+    .await
+    .map_err(|_| reject(TaxiiError::Internal))?
+    .map_err(reject)?;
+
+    // Project with the participant's current view of this audience: if the
+    // policy changed since the index was read, what it no longer admits is
+    // left out (fail closed).
+    let views = [view];
+    let mut headers = None;
+    if let (Some(f), Some(l)) = (sel.items.first(), sel.items.last()) {
+        headers =
+            Some((stix::taxii_timestamp(us_time(f.ver.added_us)), stix::taxii_timestamp(us_time(l.ver.added_us))));
+    }
+    let next = sel.items.last().map(|i| format!("p{}", i.ver.ord));
+    let mut body = Map::new();
+    if !sel.items.is_empty() {
+        body.insert("more".into(), json!(sel.more));
+        if sel.more
+            && let Some(n) = &next
+        {
+            body.insert("next".into(), json!(n));
+        }
+    }
+    match kind {
+        Kind::Manifest => {
+            let list: Vec<Value> = sel
+                .items
+                .iter()
+                .zip(&sel.ids)
+                .map(|(i, id)| {
+                    json!({
+                        "id": id,
+                        "date_added": stix::taxii_timestamp(us_time(i.ver.added_us)),
+                        "version": stix::stix_timestamp(ms_time(i.ver.modified_ms)),
+                        "media_type": STIX_MEDIA_TYPE,
+                    })
+                })
+                .collect();
+            if !list.is_empty() {
+                body.insert("objects".into(), Value::Array(list));
+            }
+        }
+        Kind::Versions => {
+            let list: Vec<Value> =
+                sel.items.iter().map(|i| json!(stix::stix_timestamp(ms_time(i.ver.modified_ms)))).collect();
+            if !list.is_empty() {
+                body.insert("versions".into(), Value::Array(list));
+            }
+        }
+        Kind::Objects | Kind::Object => {
+            let mut list = Vec::with_capacity(sel.items.len());
+            for i in &sel.items {
+                let times = VersionTimes { created: ms_time(i.created_ms), modified: ms_time(i.ver.modified_ms) };
+                let (source, revoked) = match i.ver.kind {
+                    VerKind::Fixed(Fixed::Marking(t)) => {
+                        list.push(stix::marking_definition(t));
+                        continue;
+                    }
+                    VerKind::Fixed(Fixed::Identity) => {
+                        list.push(stix::exchange_identity());
+                        continue;
+                    }
+                    VerKind::Visible => (i.ver.ord - LOG_BASE, false),
+                    VerKind::Revoked { source } => (source, true),
+                };
+                // Fail closed: an entry that cannot be read or that the view
+                // does not admit is left out.
+                if let Some(o) =
+                    entries.get(&source).and_then(|e| stix::indicator_object(&views, &e.indicator, times, revoked))
+                {
+                    list.push(o);
+                }
+            }
+            if !list.is_empty() {
+                body.insert("objects".into(), Value::Array(list));
+            }
+            let range = match (sel.items.first(), sel.items.last()) {
+                (Some(f), Some(l)) => format!("{}..{}", f.ver.ord, l.ver.ord),
+                _ => "empty".to_owned(),
+            };
+            let _ = state
+                .store
+                .audit(AuditEvent::Pull {
+                    participant: p.id.clone(),
+                    endpoint: format!("/taxii2/api/collections/{}/objects/", views[0].audience),
+                    range,
+                    count: sel.items.len(),
+                })
+                .await;
+        }
+    }
+    let mut resp = taxii_reply(StatusCode::OK, &Value::Object(body));
+    if let Some((first, last)) = headers {
+        let h = resp.headers_mut();
+        h.insert("x-taxii-date-added-first", HeaderValue::from_str(&first).expect("timestamp is a header value"));
+        h.insert("x-taxii-date-added-last", HeaderValue::from_str(&last).expect("timestamp is a header value"));
+    }
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_header_rules() {
+        assert!(acceptable(None));
+        assert!(acceptable(Some("application/taxii+json;version=2.1")));
+        assert!(acceptable(Some("application/taxii+json")));
+        assert!(acceptable(Some("*/*")));
+        assert!(acceptable(Some("application/json, application/taxii+json; version=2.1; q=0.5")));
+        assert!(!acceptable(Some("application/json")));
+        assert!(!acceptable(Some("application/taxii+json;version=2.0")));
+        assert!(!acceptable(Some("application/taxii+json;version=2.1;q=0")));
+    }
+
+    #[test]
+    fn query_parsing_refuses_malformed_parameters() {
+        assert_eq!(Query::parse("", 10_000).unwrap().limit, DEFAULT_PAGE);
+        assert_eq!(Query::parse("limit=20000", 10_000).unwrap().limit, 10_000);
+        for bad in [
+            "limit=0",
+            "limit=x",
+            "added_after=yesterday",
+            "next=abc",
+            "match[type]=Indicator",
+            "match[id]=indicator--1",
+            "match[version]=all,last",
+            "match[version]=soon",
+            "match[spec_version]=two",
+            "limit=1&limit=2",
+        ] {
+            assert!(Query::parse(bad, 10_000).is_err(), "{bad}");
+        }
+        let q = Query::parse(
+            "match[type]=indicator,identity&match[version]=first,2026-11-20T10:00:00.123Z&match[foo]=1&next=p17",
+            10,
+        )
+        .unwrap();
+        assert_eq!(q.types.unwrap().len(), 2);
+        assert_eq!(q.next, Some(17));
+        let v = q.version.unwrap();
+        assert!(v.first && !v.last && v.at.len() == 1);
+    }
+
+    #[test]
+    fn collection_ids_are_stable_uuids() {
+        let id = collection_id("law-enforcement");
+        assert_eq!(id, collection_id("law-enforcement"));
+        assert_ne!(id, collection_id("isps"));
+        assert!(stix_id_ok(&format!("indicator--{id}")));
+        assert_eq!(&id[14..15], "4");
+    }
+
+    #[test]
+    fn index_entries_stay_small() {
+        assert_eq!(std::mem::size_of::<Ver>(), 48);
+        assert_eq!(std::mem::size_of::<ObjState>(), 12);
+    }
+
+    #[test]
+    fn routes_parse() {
+        assert!(matches!(route("/taxii2/"), Some(Route::Discovery)));
+        assert!(matches!(route("/taxii2/api/"), Some(Route::ApiRoot)));
+        assert!(matches!(route("/taxii2/api/collections/c/objects/o/versions/"), Some(Route::Versions("c", "o"))));
+        assert!(route("/taxii2/api/collections/c/x/").is_none());
+    }
+}
