@@ -272,3 +272,40 @@ async fn acknowledged_submissions_survive_a_restart() {
     s.stop().await;
     drop(tmp);
 }
+
+#[tokio::test]
+async fn stix_bundles_are_accepted_through_the_same_sanitiser() {
+    let s = TestServer::start().await;
+    let bundle = json!({"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[
+        {"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+         "created":"2026-11-20T10:00:00.000Z","modified":"2026-11-20T10:00:00.000Z",
+         "pattern":"[domain-name:value = 'stix-phish.top']","pattern_type":"stix","valid_from":"2026-11-20T10:00:00Z",
+         "indicator_types":["malicious-activity"],
+         "description":"Reported by victim marie.curie@gmail.com",
+         "object_marking_refs":["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]},
+        {"type":"indicator","spec_version":"2.1","id":"indicator--a932fcc6-e032-476c-826f-cb970a5a1ade",
+         "created":"2026-11-20T10:00:00.000Z","modified":"2026-11-20T10:00:00.000Z",
+         "pattern":"[domain-name:value = 'a.top'] OR [domain-name:value = 'b.top']","pattern_type":"stix",
+         "valid_from":"2026-11-20T10:00:00Z"},
+        {"type":"identity","spec_version":"2.1","id":"identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3e",
+         "created":"2026-11-20T10:00:00.000Z","modified":"2026-11-20T10:00:00.000Z","name":"Bank A"}
+    ]});
+    let r = s
+        .client("bank-a")
+        .post(s.url("/v1/submissions"))
+        .header("content-type", "application/stix+json;version=2.1")
+        .body(bundle.to_string())
+        .send()
+        .await
+        .unwrap();
+    let (status, v) = json(r).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["accepted"], 1, "{v}");
+    assert_eq!(v["rejected"].as_array().unwrap().len(), 1, "the compound pattern is refused: {v}");
+    let (_, feed) = json(s.client("police-a").get(s.url("/v1/indicators")).send().await.unwrap()).await;
+    let item = &feed["indicators"][0];
+    assert_eq!(item["value"], "stix-phish.top");
+    assert_eq!(item["tlp"], "green");
+    assert!(!feed.to_string().contains("marie.curie"), "{feed}");
+    s.stop().await;
+}

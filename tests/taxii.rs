@@ -381,3 +381,38 @@ async fn perf_page_of_1000_from_100k() {
     eprintln!("manifest page of 1000 (10 runs): median {:?}, max {:?}", mtimes[5], mtimes[9]);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_retracted_then_resubmitted_indicator_is_a_new_object_never_unrevoked() {
+    let s = TestServer::start().await;
+    let body = serde_json::json!({"indicators":[{"type":"domain","value":"comeback-c2.top","category":"c2","tlp":"green","confidence":90}]});
+    let (status, v) = common::submit(&s, "bank-a", &body).await;
+    assert_eq!(status, 200);
+    let id = v["indicators"][0]["id"].as_str().unwrap().to_owned();
+    let r = s.client("bank-a").delete(s.url(&format!("/v1/indicators/{id}"))).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (status, _) = common::submit(&s, "bank-a", &body).await;
+    assert_eq!(status, 200);
+
+    let coll = tamis::feeds::taxii::collection_id("law-enforcement");
+    let (status, _, env) = common::taxii_get(
+        &s,
+        "police-a",
+        &format!("/taxii2/api/collections/{coll}/objects/?match[type]=indicator&match[version]=all"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let objs: Vec<&serde_json::Value> = env["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["pattern"].as_str().unwrap_or("").contains("comeback-c2.top"))
+        .collect();
+    let first = format!("indicator--{id}");
+    let old: Vec<_> = objs.iter().filter(|o| o["id"] == first.as_str()).collect();
+    assert!(old.last().unwrap()["revoked"] == true, "the first life ends revoked: {objs:?}");
+    let new: Vec<_> = objs.iter().filter(|o| o["id"] != first.as_str()).collect();
+    assert_eq!(new.len(), 1, "the second life is a new object: {objs:?}");
+    assert!(new[0]["revoked"].is_null() || new[0]["revoked"] == false);
+    s.stop().await;
+}

@@ -590,6 +590,25 @@ struct IndexState {
     last_modified_ms: Vec<i64>,
     /// One collection per audience of the default policy's egress views.
     audiences: BTreeMap<String, AudienceIndex>,
+    /// Indicators that left the exchange (retracted, expired): if one comes
+    /// back it is a new STIX object, since STIX forbids un-revoking.
+    removed: std::collections::HashSet<String>,
+    /// How many times each indicator came back after a removal.
+    generation: HashMap<String, u32>,
+}
+
+/// The STIX id of an indicator's `generation`-th life.
+fn stix_id(id: &str, generation: u32) -> String {
+    if generation == 0 {
+        return format!("indicator--{id}");
+    }
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("tamis/stix-generation/v1\0{id}\0{generation}").as_bytes());
+    let mut b: [u8; 16] = d[..16].try_into().expect("16 bytes");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!("indicator--{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
 fn current_egress(state: &AppState) -> BTreeMap<String, EgressView> {
@@ -668,7 +687,15 @@ impl IndexState {
         let added_us = at_us.max(self.last_added_us + 1);
         self.last_added_us = added_us;
         self.last_seq = self.last_seq.max(e.seq);
-        let obj = self.intern(&format!("indicator--{}", e.indicator.id));
+        let id = &e.indicator.id;
+        if e.op == Op::Add && self.removed.remove(id) {
+            *self.generation.entry(id.clone()).or_default() += 1;
+        }
+        if e.op == Op::Remove {
+            self.removed.insert(id.clone());
+        }
+        let generation = self.generation.get(id).copied().unwrap_or(0);
+        let obj = self.intern(&stix_id(id, generation));
         let o = obj as usize;
         let modified_ms = if self.last_modified_ms[o] == i64::MIN {
             let m = added_us.div_euclid(1000);
@@ -955,7 +982,7 @@ async fn page(
         }
         Kind::Objects | Kind::Object => {
             let mut list = Vec::with_capacity(sel.items.len());
-            for i in &sel.items {
+            for (i, stix_id) in sel.items.iter().zip(&sel.ids) {
                 let times = VersionTimes { created: ms_time(i.created_ms), modified: ms_time(i.ver.modified_ms) };
                 let (source, revoked) = match i.ver.kind {
                     VerKind::Fixed(Fixed::Marking(t)) => {
@@ -971,9 +998,11 @@ async fn page(
                 };
                 // Fail closed: an entry that cannot be read or that the view
                 // does not admit is left out.
-                if let Some(o) =
+                if let Some(mut o) =
                     entries.get(&source).and_then(|e| stix::indicator_object(&views, &e.indicator, times, revoked))
                 {
+                    // A later life of a removed indicator is a new object.
+                    o["id"] = Value::String(stix_id.clone());
                     list.push(o);
                 }
             }
