@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use rustls_pki_types::pem::PemObject;
 
 use crate::config::Config;
 use crate::store::Store;
@@ -48,6 +49,37 @@ pub enum Command {
     /// Documents for the data-protection officer.
     #[command(subcommand)]
     Report(ReportCmd),
+    /// Register or revoke participants.
+    #[command(subcommand)]
+    Participant(ParticipantCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ParticipantCmd {
+    /// Issue a client certificate (certs/NAME.pem, .key) and register it.
+    Add {
+        name: String,
+        /// bank, isp, law-enforcement or auditor.
+        #[arg(long)]
+        kind: String,
+        /// Comma-separated: submit, feed, blocklist, audit.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Sector shown to consumers (default from the kind).
+        #[arg(long)]
+        sector: Option<String>,
+        /// Comma-separated audiences (default from the kind).
+        #[arg(long, value_delimiter = ',')]
+        audiences: Vec<String>,
+        #[arg(long, default_value = "tamis.toml")]
+        config: PathBuf,
+    },
+    /// Revoke a participant: marked revoked in the registry and its certificate put on the CRL.
+    Revoke {
+        name: String,
+        #[arg(long, default_value = "tamis.toml")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -110,6 +142,10 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Audit(AuditCmd::Verify { config }) => audit_verify(&config),
         Command::Policy(PolicyCmd::Reload { config }) => policy_reload(&config),
+        Command::Participant(ParticipantCmd::Add { name, kind, roles, sector, audiences, config }) => {
+            participant_add(&config, &name, &kind, &roles, sector, audiences)
+        }
+        Command::Participant(ParticipantCmd::Revoke { name, config }) => participant_revoke(&config, &name),
         Command::Report(ReportCmd::Processing { config, format }) => report_processing(&config, format),
     }
 }
@@ -399,5 +435,162 @@ fn report_processing(config_path: &Path, format: ReportFormat) -> ExitCode {
         ReportFormat::Md => print!("{}", crate::report::processing_markdown(&inputs)),
         ReportFormat::Html => print!("{}", crate::report::processing_html(&inputs)),
     }
+    ExitCode::SUCCESS
+}
+
+fn ca_key_path(cfg: &Config) -> PathBuf {
+    cfg.tls.ca_key.clone().unwrap_or_else(|| cfg.tls.ca.with_extension("key"))
+}
+
+fn participant_add(
+    config_path: &Path,
+    name: &str,
+    kind: &str,
+    roles: &[String],
+    sector: Option<String>,
+    audiences: Vec<String>,
+) -> ExitCode {
+    let fail = |e: String| {
+        eprintln!("tamis participant add: {e}");
+        ExitCode::FAILURE
+    };
+    let cfg = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    if !crate::identity::valid_name(name) {
+        return fail(format!("invalid name {name:?} (use a-z, 0-9 and '-')"));
+    }
+    let kind: crate::identity::Kind = match kind.parse() {
+        Ok(k) => k,
+        Err(e) => return fail(e),
+    };
+    let roles: Vec<crate::identity::Role> = match roles.iter().map(|r| r.parse()).collect() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if roles.is_empty() {
+        return fail("give at least one role with --roles".into());
+    }
+    let registry = match crate::identity::Registry::load(&cfg.participants) {
+        Ok(r) => r,
+        Err(e) => return fail(e.to_string()),
+    };
+    if registry.get(name).is_some() {
+        return fail(format!("participant {name:?} already exists"));
+    }
+    let ca = match (std::fs::read_to_string(&cfg.tls.ca), std::fs::read_to_string(ca_key_path(&cfg))) {
+        (Ok(c), Ok(k)) => match crate::pki::Ca::from_pem(&c, &k) {
+            Ok(ca) => ca,
+            Err(e) => return fail(e.to_string()),
+        },
+        _ => return fail(format!("cannot read the CA certificate and key next to {}", cfg.tls.ca.display())),
+    };
+    let issued = match ca.issue_client(name, name) {
+        Ok(i) => i,
+        Err(e) => return fail(e.to_string()),
+    };
+    let dir = cfg.tls.ca.parent().unwrap_or(Path::new("."));
+    let (pem, key) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")));
+    if pem.exists() || key.exists() {
+        return fail(format!("{} or its key already exists", pem.display()));
+    }
+    let entry = crate::identity::Participant {
+        id: name.to_owned(),
+        kind,
+        roles,
+        sector,
+        audiences,
+        policy: None,
+        fingerprints: vec![issued.fingerprint.clone()],
+        disclose_name: false,
+        revoked: false,
+    };
+    let block = match toml::to_string(&crate::identity::RegistryFile { participants: vec![entry] }) {
+        Ok(t) => t,
+        Err(e) => return fail(e.to_string()),
+    };
+    let write = || -> std::io::Result<()> {
+        std::fs::write(&pem, &issued.cert_pem)?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        std::io::Write::write_all(&mut opts.open(&key)?, issued.key_pem.as_bytes())?;
+        let mut reg = std::fs::OpenOptions::new().append(true).open(&cfg.participants)?;
+        std::io::Write::write_all(&mut reg, format!("\n{block}").as_bytes())
+    };
+    if let Err(e) = write() {
+        return fail(e.to_string());
+    }
+    println!("registered {name}: certificate {} (SHA-256 {})", pem.display(), issued.fingerprint);
+    println!("apply it to a running exchange with: tamis policy reload (or SIGHUP)");
+    ExitCode::SUCCESS
+}
+
+fn participant_revoke(config_path: &Path, name: &str) -> ExitCode {
+    let fail = |e: String| {
+        eprintln!("tamis participant revoke: {e}");
+        ExitCode::FAILURE
+    };
+    let cfg = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let text = match std::fs::read_to_string(&cfg.participants) {
+        Ok(t) => t,
+        Err(e) => return fail(e.to_string()),
+    };
+    let mut file: crate::identity::RegistryFile = match toml::from_str(&text) {
+        Ok(f) => f,
+        Err(e) => return fail(format!("{}: {e}", cfg.participants.display())),
+    };
+    let Some(p) = file.participants.iter_mut().find(|p| p.id == name) else {
+        return fail(format!("no participant {name:?}"));
+    };
+    p.revoked = true;
+    // The CRL lists the serial numbers of every revoked participant's certificate.
+    let dir = cfg.tls.ca.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut serials = Vec::new();
+    for p in file.participants.iter().filter(|p| p.revoked) {
+        if let Ok(pem) = std::fs::read(dir.join(format!("{}.pem", p.id)))
+            && let Ok(der) = rustls_pki_types::CertificateDer::from_pem_slice(&pem)
+            && let Ok((_, cert)) = x509_parser::parse_x509_certificate(der.as_ref())
+        {
+            serials.push(cert.raw_serial().to_vec());
+        }
+    }
+    let ca = match (std::fs::read_to_string(&cfg.tls.ca), std::fs::read_to_string(ca_key_path(&cfg))) {
+        (Ok(c), Ok(k)) => match crate::pki::Ca::from_pem(&c, &k) {
+            Ok(ca) => ca,
+            Err(e) => return fail(e.to_string()),
+        },
+        _ => return fail(format!("cannot read the CA certificate and key next to {}", cfg.tls.ca.display())),
+    };
+    let number_file = dir.join("crl.number");
+    let number = std::fs::read_to_string(&number_file).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0) + 1;
+    let crl = match ca.crl(number, &serials) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let crl_path = cfg.tls.crl.clone().unwrap_or_else(|| dir.join("crl.pem"));
+    let registry_text = match toml::to_string_pretty(&file) {
+        Ok(t) => format!("# Participant registry: who may connect and with which roles.\n\n{t}"),
+        Err(e) => return fail(e.to_string()),
+    };
+    if let Err(e) = std::fs::write(&cfg.participants, registry_text)
+        .and_then(|()| std::fs::write(&crl_path, crl))
+        .and_then(|()| std::fs::write(&number_file, number.to_string()))
+    {
+        return fail(e.to_string());
+    }
+    println!("revoked {name}; CRL {} (number {number}) lists {} certificate(s)", crl_path.display(), serials.len());
+    if cfg.tls.crl.is_none() {
+        println!(
+            "note: tamis.toml has no [tls] crl entry; add crl = \"{}\" so the server checks it",
+            crl_path.display()
+        );
+    }
+    println!("apply it to a running exchange with: tamis policy reload (or SIGHUP)");
     ExitCode::SUCCESS
 }

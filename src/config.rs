@@ -98,6 +98,10 @@ pub struct TlsPaths {
     /// Certificate revocation list of the participant CA (PEM), if any.
     #[serde(default)]
     pub crl: Option<PathBuf>,
+    /// The CA's private key, used only by `tamis participant add/revoke`
+    /// (the server never reads it); defaults to the CA path with `.key`.
+    #[serde(default)]
+    pub ca_key: Option<PathBuf>,
 }
 
 /// Secret keys the server loads. The escrow private key is deliberately not
@@ -210,6 +214,11 @@ impl Config {
             && d.is_relative()
         {
             *d = base.join(&*d);
+        }
+        if let Some(k) = &mut self.tls.ca_key
+            && k.is_relative()
+        {
+            *k = base.join(&*k);
         }
         if let Some(crl) = &mut self.tls.crl
             && crl.is_relative()

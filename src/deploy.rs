@@ -234,8 +234,11 @@ pub async fn reload(cfg: &Config, state: &AppState) -> Result<Vec<String>, Strin
     let registry = Registry::load(&cfg.participants).map_err(|e| e.to_string())?;
     let keys = Keys { pseudonym: read_key(&cfg.keys.pseudonym)?, escrow_public: read_key(&cfg.keys.escrow_public)? };
     let policies = load_policies(&cfg.policies_dir, &keys, &cfg.default_policy).map_err(|e| e.to_string())?;
+    let tls = crate::tls::from_files(&cfg.tls.ca, &cfg.tls.cert, &cfg.tls.key, cfg.tls.crl.as_deref())
+        .map_err(|e| e.to_string())?;
     let mut versions: Vec<String> = policies.by_id.values().map(|s| s.policy().version()).collect();
     versions.sort();
+    state.tls.store(Some(tls));
     state.registry.store(Arc::new(registry));
     state.policies.store(Arc::new(policies));
     crate::server::record_policies(state).await;

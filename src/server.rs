@@ -36,7 +36,9 @@ pub async fn run(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
+    // The TLS configuration can be swapped by a reload (new CRL): each new
+    // connection takes the current one.
+    state.tls.store(Some(tls));
     let permits = Arc::new(Semaphore::new(state.limits.max_connections));
     let graceful = GracefulShutdown::new();
     let service = warp::service(api::routes(state.clone()));
@@ -72,7 +74,8 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
+        let Some(tls_config) = state.tls.load_full() else { continue };
+        let acceptor = TlsAcceptor::from(tls_config);
         let state = state.clone();
         let service = service.clone();
         let watcher = graceful.watcher();

@@ -91,6 +91,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Pre-built blocklist snapshots (rebuilt by the builder task).
     pub blocklists: crate::feeds::blocklist::Blocklists,
+    /// The TLS server configuration in force (swapped on reload).
+    pub tls: arc_swap::ArcSwapOption<rustls::ServerConfig>,
     /// Egress allow-lists, compiled.
     pub allow: ArcSwap<crate::feeds::allowlist::AllowList>,
     submit_limiter: DefaultKeyedRateLimiter<String>,
@@ -119,6 +121,7 @@ impl AppState {
             expiry,
             metrics: Metrics::default(),
             blocklists: Default::default(),
+            tls: Default::default(),
             allow: ArcSwap::from_pointee(crate::feeds::allowlist::AllowList::shipped()),
         })
     }

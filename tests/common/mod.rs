@@ -18,6 +18,9 @@ pub struct TestServer {
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     store: Option<Arc<tamis::store::SledStore>>,
+    /// The running exchange's shared state and configuration (for reloads).
+    pub state: Arc<tamis::api::AppState>,
+    pub config: Config,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -54,6 +57,8 @@ impl TestServer {
             stop: Some(tx),
             task: Some(task),
             store: Some(loaded.store),
+            state: loaded.state,
+            config: cfg,
             _tmp: None,
         }
     }
@@ -70,6 +75,11 @@ impl TestServer {
             s.close();
         }
         self._tmp.take()
+    }
+
+    /// What SIGHUP does: re-read registry, policies and TLS material.
+    pub async fn reload(&self) -> Result<Vec<String>, String> {
+        tamis::deploy::reload(&self.config, &self.state).await
     }
 
     pub fn url(&self, path: &str) -> String {
