@@ -64,6 +64,8 @@ pub struct Blocklists {
     pub built_at_ms: std::sync::atomic::AtomicU64,
     /// Duration of the last build, for metrics.
     pub build_ms: std::sync::atomic::AtomicU64,
+    /// Feed sequence number the current snapshots include.
+    pub built_head: std::sync::atomic::AtomicU64,
     /// Aggregates over the live set, computed with each build.
     pub stats: ArcSwap<IndicatorStats>,
 }
@@ -238,6 +240,7 @@ pub async fn run_builder(state: Arc<AppState>, allow: Arc<AllowList>) {
                 }
             }
         };
+        state.blocklists.built_head.store(l.cursor, std::sync::atomic::Ordering::Release);
         live = l;
         build_no = b;
         state.blocklists.current.store(Arc::new(p.clone()));
@@ -250,7 +253,10 @@ pub async fn run_builder(state: Arc<AppState>, allow: Arc<AllowList>) {
         tokio::select! {
             r = changes.changed() => {
                 if r.is_err() { return; }
-                tokio::time::sleep(DEBOUNCE).await;
+                // Debounce, and never spend more than about a third of a core
+                // on rebuilds under a stream of small commits.
+                let last = Duration::from_millis(state.blocklists.build_ms.load(std::sync::atomic::Ordering::Relaxed));
+                tokio::time::sleep(DEBOUNCE.max(last * 2)).await;
                 changes.borrow_and_update();
             }
             () = tokio::time::sleep(wake) => {}

@@ -271,7 +271,12 @@ fn format_uuid(b: &[u8; 16]) -> String {
 impl SledStore {
     /// Opens (or creates) the database in `dir`.
     pub fn open(dir: &Path, storage_key: &[u8; 32]) -> Result<Arc<SledStore>, StoreError> {
-        let db = sled::Config::new().path(dir).cache_capacity(256 * 1024 * 1024).flush_every_ms(Some(500)).open()?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(256 * 1024 * 1024)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(Some(500))
+            .open()?;
         let tree = db.open_tree("tamis")?;
         let sealer = Arc::new(Sealer::new(storage_key, 1));
         let head = Arc::new(AtomicU64::new(read_u64(&tree, M_LOG_SEQ)?));
@@ -378,12 +383,23 @@ impl Store for SledStore {
     }
 
     fn feed(&self, since: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
-        let start = seq_key(b"l/", since.saturating_add(1));
+        let first = seq_key(b"l/", since.saturating_add(1));
         let mut out = Vec::with_capacity(limit.min(1024));
-        for item in self.tree.range(start..seq_key(b"l/", u64::MAX)).take(limit) {
+        // The blob holding `since + 1` starts at or before it; the rest follow.
+        let holding = self.tree.range(seq_key(b"l/", 0)..=first.clone()).next_back().transpose()?;
+        let after = self.tree.range(seq_key(b"l/", since.saturating_add(2))..seq_key(b"l/", u64::MAX));
+        for item in holding.into_iter().map(Ok).chain(after) {
             let (k, v) = item?;
             let plain = self.sealer.open(&k, &v)?;
-            out.push(serde_json::from_slice(&plain).map_err(|e| StoreError::Decode(e.to_string()))?);
+            let blob: Vec<FeedEntry> = serde_json::from_slice(&plain).map_err(|e| StoreError::Decode(e.to_string()))?;
+            for e in blob {
+                if e.seq > since {
+                    out.push(e);
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                }
+            }
         }
         Ok(out)
     }
@@ -481,7 +497,13 @@ struct Group<'a> {
     sealer: &'a Sealer,
     batch: sled::Batch,
     overlay: HashMap<Vec<u8>, Vec<u8>>,
+    /// Feed entries of the group, written as blobs at commit.
+    log: Vec<FeedEntry>,
 }
+
+/// Feed entries per stored blob: one sled write per blob instead of one per
+/// entry, which more than halves the writes per indicator.
+const LOG_BLOB: usize = 512;
 
 impl Group<'_> {
     fn put(&mut self, k: Vec<u8>, plain: &[u8]) {
@@ -522,8 +544,13 @@ impl Writer {
 
     fn commit_group(&mut self, reqs: Vec<Request>) {
         let saved = (self.log_seq, self.audit_seq, self.audit_head.clone());
-        let mut group =
-            Group { tree: &self.tree, sealer: &self.sealer, batch: sled::Batch::default(), overlay: HashMap::new() };
+        let mut group = Group {
+            tree: &self.tree,
+            sealer: &self.sealer,
+            batch: sled::Batch::default(),
+            overlay: HashMap::new(),
+            log: Vec::new(),
+        };
         let mut replies = Vec::with_capacity(reqs.len());
         let mut failed = None;
         let now = OffsetDateTime::now_utc();
@@ -576,6 +603,13 @@ impl Writer {
                 if let Reply::Audit(seq) = reply {
                     *seq = self.audit_seq;
                 }
+            }
+            // The log, in blobs keyed by their first sequence number.
+            let log = std::mem::take(&mut group.log);
+            for chunk in log.chunks(LOG_BLOB) {
+                let k = seq_key(b"l/", chunk[0].seq);
+                let sealed = self.sealer.seal(&k, &serde_json::to_vec(chunk).expect("serialise"));
+                group.batch.insert(k, sealed);
             }
             group.put_raw(M_LOG_SEQ, &self.log_seq.to_be_bytes());
             group.put_raw(M_AUDIT_SEQ, &self.audit_seq.to_be_bytes());
@@ -672,7 +706,7 @@ fn apply_retract(
         reason: removed.then(|| "retracted".to_owned()),
         indicator: r.indicator.clone(),
     };
-    g.put(seq_key(b"l/", *log_seq), &serde_json::to_vec(&entry).expect("serialise"));
+    g.log.push(entry);
     g.put(ik, &serde_json::to_vec(&r).expect("serialise"));
     Ok(RetractOutcome::Retracted { removed })
 }
@@ -699,7 +733,7 @@ fn apply_expire(
             reason: Some("expired".to_owned()),
             indicator: r.indicator.clone(),
         };
-        g.put(seq_key(b"l/", *log_seq), &serde_json::to_vec(&entry).expect("serialise"));
+        g.log.push(entry);
         g.put(ik, &serde_json::to_vec(&r).expect("serialise"));
         n += 1;
     }
@@ -756,7 +790,7 @@ fn apply_submit(g: &mut Group<'_>, log_seq: &mut u64, b: &SubmitBatch) -> Result
         };
         *log_seq += 1;
         let entry = FeedEntry { seq: *log_seq, op, at: now, reason: None, indicator: record.indicator.clone() };
-        g.put(seq_key(b"l/", *log_seq), &serde_json::to_vec(&entry).expect("serialise"));
+        g.log.push(entry);
         g.put(ik, &serde_json::to_vec(&record).expect("serialise"));
         ids.push(id);
     }
@@ -855,11 +889,11 @@ fn merge(
 }
 
 #[cfg(test)]
-mod tests {
+mod tests_support {
     use super::*;
     use crate::model::{Removals, Tlp};
 
-    fn sample(kind: IndicatorType, value: &str) -> SanitisedIndicator {
+    pub fn sample(kind: IndicatorType, value: &str) -> SanitisedIndicator {
         SanitisedIndicator {
             kind,
             value: value.into(),
@@ -875,7 +909,7 @@ mod tests {
         }
     }
 
-    fn batch(who: &str, items: Vec<SanitisedIndicator>, idem: Option<&str>) -> SubmitBatch {
+    pub fn batch(who: &str, items: Vec<SanitisedIndicator>, idem: Option<&str>) -> SubmitBatch {
         SubmitBatch {
             contributor: Contributor { participant: who.into(), sector: "finance".into(), disclose_name: false },
             policy: "default@0011".into(),
@@ -895,6 +929,12 @@ mod tests {
             indicators: items,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::*;
+    use super::*;
 
     #[tokio::test]
     async fn dedups_counts_sources_replays_and_survives_reopen() {
@@ -941,5 +981,35 @@ mod tests {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use super::tests_support::*;
+    use super::*;
+
+    /// `cargo test --release --lib store::bench -- --ignored --nocapture`
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore]
+    async fn store_commit_rate() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), &[1; 32]).unwrap();
+        let t0 = std::time::Instant::now();
+        let mut pending = Vec::new();
+        for b in 0..100 {
+            let items = (0..1000).map(|i| sample(IndicatorType::Domain, &format!("d{b}-{i}.bench.top"))).collect();
+            pending.push(store.submit(batch("bank-a", items, None)));
+            if pending.len() == 4 {
+                for p in pending.drain(..) {
+                    p.await.unwrap().unwrap();
+                }
+            }
+        }
+        for p in pending {
+            p.await.unwrap().unwrap();
+        }
+        let s = t0.elapsed().as_secs_f64();
+        println!("store: 100000 indicators in {s:.2} s = {:.0}/s", 100000.0 / s);
     }
 }
