@@ -11,4 +11,5 @@
 
 pub mod model;
 pub mod policy;
+pub mod policy_cli;
 pub mod privacy;
