@@ -221,11 +221,14 @@ pub struct KeyRule {
 impl KeyRule {
     /// True when the key name matches one of the patterns.
     pub fn matches(&self, key: &str) -> bool {
-        key_words(key).any(|w| {
-            self.keys.iter().any(|p| match p.strip_suffix('*') {
-                Some(prefix) => w.starts_with(prefix),
-                None => w == *p,
-            })
+        key_words(key).any(|w| self.matches_word(&w))
+    }
+
+    /// True when one word of a key matches one of the patterns.
+    pub fn matches_word(&self, w: &str) -> bool {
+        self.keys.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => w.starts_with(prefix),
+            None => w == *p,
         })
     }
 }
@@ -633,9 +636,15 @@ impl Policy {
         })
     }
 
-    /// The first key rule matching an attribute or query key.
+    /// The key rule for an attribute or query key. The last word of the key
+    /// decides first (`account_holder` is a holder's name, `customer_email`
+    /// an e-mail), then the words before it; among rules, file order.
     pub fn key_rule(&self, key: &str) -> Option<&KeyRule> {
-        self.ingest.keys.iter().find(|r| r.matches(key))
+        let words: Vec<String> = key_words(key).collect();
+        words
+            .iter()
+            .rev()
+            .find_map(|w| self.ingest.keys.iter().find(|r| r.matches_word(w)))
     }
 
     /// The policy in plain language for a DPO (SPEC §6).

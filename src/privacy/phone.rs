@@ -143,7 +143,7 @@ mod tests {
             "447911123456",  // UK
             "436641234567",  // AT
             "35312345678",   // IE 
-            "3706123456" ,   // LT (8-digit NSN)
+            "37061234567",   // LT (8-digit NSN)
         ] {
             assert!(is_phone(n, true, Bare), "{n}");
         }
