@@ -995,15 +995,24 @@ pub fn fold(s: &str) -> String {
     out
 }
 
+/// A capitalised word that cannot start a name here.
 fn not_name(w: &str) -> bool {
     let lw = w.to_lowercase();
-    NOT_NAMES.contains(&lw.as_str())
-        || STREET_WORDS.contains(&lw.as_str())
-        || HONORIFICS.contains(&lw.as_str())
-        || CUES.iter().any(|(c, k)| {
-            matches!(k, Cue::Person | Cue::Phone | Cue::Birth | Cue::Address)
-                && c.trim_end_matches(['.', ':', ' ']) == lw
-        })
+    STREET_WORDS.contains(&lw.as_str()) || not_surname_lower(&lw)
+}
+
+/// A capitalised word that cannot continue a name (street words can:
+/// "Estrada", "Place" are surnames too).
+fn not_surname(w: &str) -> bool {
+    not_surname_lower(&w.to_lowercase())
+}
+
+fn not_surname_lower(lw: &str) -> bool {
+    NOT_NAMES.contains(&lw)
+        || HONORIFICS.contains(&lw)
+        || CUES
+            .iter()
+            .any(|(c, k)| *k == Cue::Person && c.trim_end_matches(['.', ':', ' ']) == lw)
 }
 
 /// Titles skipped between a role word and the name ("Herr Dr. Weber").
@@ -1059,7 +1068,7 @@ fn name_run(text: &str, toks: &[(usize, usize)], k: usize) -> usize {
             break;
         }
         let w = &text[toks[j + 1].0..toks[j + 1].1];
-        if is_title(w) && !not_name(w) {
+        if is_title(w) && !not_surname(w) {
             last = j + 1;
         } else if !PARTICLES.contains(&w) {
             break;
