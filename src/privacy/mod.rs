@@ -87,6 +87,11 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// A field path for explanations; not built when nobody reads it.
+    fn field(&self, f: impl FnOnce() -> String) -> String {
+        if self.explain.is_some() { f() } else { String::new() }
+    }
+
     fn note(&mut self, field: &str, rule: &str, category: &str, action: &str) {
         self.removals.add(category, action);
         if let Some(ex) = self.explain.as_deref_mut() {
@@ -498,9 +503,21 @@ impl Sanitiser {
         if found.is_empty() {
             return Some(text.to_owned());
         }
+        self.replace_found(text, &found, rec, field, ctx)
+    }
+
+    /// Applies the policy to the findings of a scan of `text`.
+    fn replace_found(
+        &self,
+        text: &str,
+        found: &[Found],
+        rec: &RecordCtx,
+        field: &str,
+        ctx: &mut Ctx,
+    ) -> Option<String> {
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
-        for f in &found {
+        for f in found {
             out.push_str(&text[last..f.start]);
             match f.kind {
                 Kind::Url => match self.scrub_url(&text[f.start..f.end], rec, field, ctx) {
@@ -532,7 +549,7 @@ impl Sanitiser {
     }
 
     fn scrub_attribute(&self, key: &str, v: &str, rec: &RecordCtx, ctx: &mut Ctx) -> Option<String> {
-        let field = format!("attributes.{key}");
+        let field = ctx.field(|| format!("attributes.{key}"));
         // personal data in the key itself: the attribute goes
         if !Detectors::obviously_clean(key, &Scope::URL_PART) {
             let mut f = Vec::new();
@@ -603,7 +620,7 @@ impl Sanitiser {
         if let Some(p) = u.port() {
             let _ = write!(out, ":{p}");
         }
-        let pfield = format!("{field}.path");
+        let pfield = ctx.field(|| format!("{field}.path"));
         for (i, seg) in u.path().split('/').enumerate() {
             if i > 0 {
                 out.push('/');
@@ -613,11 +630,12 @@ impl Sanitiser {
         }
         if let Some(q) = u.query() {
             out.push('?');
-            self.scrub_query(q, rec, &format!("{field}.query"), ctx, &mut out)?;
+            let qfield = ctx.field(|| format!("{field}.query"));
+            self.scrub_query(q, rec, &qfield, ctx, &mut out)?;
         }
         if let Some(f) = u.fragment() {
             out.push('#');
-            let ffield = format!("{field}.fragment");
+            let ffield = ctx.field(|| format!("{field}.fragment"));
             if f.contains('=') {
                 self.scrub_query(f, rec, &ffield, ctx, &mut out)?;
             } else {
@@ -642,7 +660,8 @@ impl Sanitiser {
             out.push_str(&k_out);
             out.push('=');
             let rule = self.policy.key_rule(&key);
-            out.push_str(&self.scrub_component(v, true, rule, rec, &format!("{field}.{}", key_label(&key)), ctx)?);
+            let vfield = ctx.field(|| format!("{field}.{}", key_label(&key)));
+            out.push_str(&self.scrub_component(v, true, rule, rec, &vfield, ctx)?);
         }
         Ok(())
     }
@@ -687,7 +706,7 @@ impl Sanitiser {
         let mut found = Vec::new();
         self.det.scan(&decoded, &Scope::URL_PART, rec, &mut found);
         if !found.is_empty() {
-            return match self.scrub_text(&decoded, Scope::URL_PART, rec, field, ctx) {
+            return match self.replace_found(&decoded, &found, rec, field, ctx) {
                 Some(t) => Ok(encode_component(&t)),
                 None => Ok(String::new()),
             };

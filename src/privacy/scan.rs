@@ -280,6 +280,43 @@ const GENERIC_LOCAL: &[&str] = &[
 
 static NAMES: OnceLock<HashSet<&'static str>> = OnceLock::new();
 
+/// Word lists as hash sets, built once.
+struct WordSets {
+    not_surname: HashSet<String>,
+    street: HashSet<&'static str>,
+    honorific: HashSet<&'static str>,
+    ambiguous: HashSet<&'static str>,
+}
+
+static WORDS: OnceLock<WordSets> = OnceLock::new();
+
+fn words() -> &'static WordSets {
+    WORDS.get_or_init(|| {
+        let mut not_surname: HashSet<String> = NOT_NAMES.iter().map(|s| (*s).to_owned()).collect();
+        not_surname.extend(HONORIFICS.iter().map(|s| (*s).to_owned()));
+        not_surname.extend(
+            CUES.iter()
+                .filter(|(_, k)| *k == Cue::Person)
+                .map(|(c, _)| c.trim_end_matches(['.', ':', ' ']).to_owned()),
+        );
+        WordSets {
+            not_surname,
+            street: STREET_WORDS.iter().copied().collect(),
+            honorific: HONORIFICS.iter().copied().collect(),
+            ambiguous: AMBIGUOUS_FIRST.iter().copied().collect(),
+        }
+    })
+}
+
+/// Lower case without allocating when there is nothing to lower.
+fn lower(w: &str) -> std::borrow::Cow<'_, str> {
+    if w.chars().any(char::is_uppercase) {
+        std::borrow::Cow::Owned(w.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(w)
+    }
+}
+
 /// The first-name gazetteer (see `first_names.LICENSE.md`).
 pub fn first_names() -> &'static HashSet<&'static str> {
     NAMES.get_or_init(|| {
@@ -292,7 +329,10 @@ pub fn first_names() -> &'static HashSet<&'static str> {
 
 /// The compiled detectors; built once per sanitiser.
 pub struct Detectors {
+    /// All candidate patterns in one alternation (one pass, ASCII mode).
     re: Regex,
+    /// The same patterns anchored, to tell which one a match is.
+    which: regex::bytes::RegexSet,
     cues: AhoCorasick,
     streets: HashSet<&'static str>,
 }
@@ -307,12 +347,11 @@ const G_CF: usize = 7;
 const G_NIE: usize = 8;
 const G_DNI: usize = 9;
 const G_NINO: usize = 10;
-const G_NUM: usize = 11;
+
 
 impl Detectors {
     pub fn new() -> Result<Detectors, String> {
-        let pattern = concat!(
-            r"(?-u)",
+        let alts = [
             r"((?i:(?:https?|hxxps?|ftps?|wss?)(?:://|\[://\]|\[:\]//))[^\s<>\x22']+)",
             r"|([A-Za-z0-9._%+\-\x80-\xff]+(?:@|%40|\[@\]|\[at\]|\(at\))[A-Za-z0-9\-\x80-\xff]+(?:(?:\.|\[\.\])[A-Za-z0-9\-\x80-\xff]+)+)",
             r"|([0-9]{1,3}(?:(?:\.|\[\.\])[0-9]{1,3}){3})",
@@ -324,8 +363,14 @@ impl Detectors {
             r"|([0-9]{8}[ \-]?[A-Z])",
             r"|([A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Z])",
             r"|((?:\+|\b)[0-9](?:[0-9]|[ .\-/]{1,2}[0-9]|\([0-9]{1,4}\) ?[0-9])*)",
-        );
-        let re = regex::bytes::RegexBuilder::new(pattern)
+        ];
+        let alts: Vec<&str> = alts.iter().map(|a| a.trim_start_matches('|')).collect();
+        let pattern = format!("(?-u){}", alts.join("|"));
+        let re = regex::bytes::RegexBuilder::new(&pattern)
+            .unicode(false)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let which = regex::bytes::RegexSetBuilder::new(alts.iter().map(|a| format!("(?-u)^(?:{a})$")))
             .unicode(false)
             .build()
             .map_err(|e| e.to_string())?;
@@ -337,6 +382,7 @@ impl Detectors {
         let _ = first_names();
         Ok(Detectors {
             re,
+            which,
             cues,
             streets: STREET_WORDS.iter().copied().collect(),
         })
@@ -373,12 +419,12 @@ impl Detectors {
             }
         }
         let first = out.len();
-        for caps in self.re.captures_iter(bytes) {
-            let Some(g) = (1..=G_NUM).find(|&i| caps.get(i).is_some()) else {
+        for m in self.re.find_iter(bytes) {
+            let (s, e) = (m.start(), m.end());
+            // the first pattern (in priority order) matching the whole span
+            let Some(g) = self.which.matches(&bytes[s..e]).iter().next().map(|i| i + 1) else {
                 continue;
             };
-            let m = caps.get(g).expect("group matched");
-            let (s, e) = (m.start(), m.end());
             match g {
                 G_URL => {
                     if scope.url_part {
@@ -426,11 +472,14 @@ impl Detectors {
         if scope.credentials {
             self.credentials(text, &cues, out);
         }
-        if scope.addresses {
-            self.addresses(text, &cues, out);
-        }
-        if scope.names {
-            self.names(text, &cues, rec, out);
+        if scope.addresses || scope.names {
+            let toks = tokens(text);
+            if scope.addresses {
+                self.addresses(text, &toks, &cues, out);
+            }
+            if scope.names {
+                self.names(text, &toks, &cues, rec, out);
+            }
         }
         normalise_spans(&mut out[first..]);
         let merged = merge(out.split_off(first));
@@ -731,7 +780,7 @@ impl Detectors {
         }
     }
 
-    fn addresses(&self, text: &str, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
+    fn addresses(&self, text: &str, toks: &[(usize, usize)], cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
         let b = text.as_bytes();
         // 1. after an address cue: to the end of the clause
         for &(_, e, kind) in cues {
@@ -755,11 +804,10 @@ impl Detectors {
             }
         }
         // 2. a street-type word with a house number near it
-        let toks = tokens(text);
         for (k, &(ts, te)) in toks.iter().enumerate() {
             let w = &text[ts..te];
-            let lw = w.to_lowercase();
-            let standalone = self.streets.contains(lw.as_str());
+            let lw = lower(w);
+            let standalone = self.streets.contains(lw.as_ref());
             let compound = !standalone
                 && is_title(w)
                 && STREET_SUFFIXES
@@ -840,8 +888,7 @@ impl Detectors {
         }
     }
 
-    fn names(&self, text: &str, cues: &[(usize, usize, Cue)], rec: &RecordCtx, out: &mut Vec<Found>) {
-        let toks = tokens(text);
+    fn names(&self, text: &str, toks: &[(usize, usize)], cues: &[(usize, usize, Cue)], rec: &RecordCtx, out: &mut Vec<Found>) {
         if toks.is_empty() {
             return;
         }
@@ -869,13 +916,13 @@ impl Detectors {
             // skip titles after the role word ("client M. Dupont", "Herr Dr. Weber")
             let mut k = k;
             while k + 1 < toks.len()
-                && HONORIFICS.contains(&text[toks[k].0..toks[k].1].to_lowercase().as_str())
+                && words().honorific.contains(lower(&text[toks[k].0..toks[k].1]).as_ref())
                 && text[toks[k].1..toks[k + 1].0].trim_start_matches('.').trim() .is_empty()
             {
                 k += 1;
             }
             if is_title(&text[toks[k].0..toks[k].1]) && !not_name(&text[toks[k].0..toks[k].1]) {
-                let z = name_run(text, &toks, k);
+                let z = name_run(text, toks, k);
                 push(out, k, z);
             }
         }
@@ -889,7 +936,7 @@ impl Detectors {
                 k += 1;
                 continue;
             }
-            let z = name_run(text, &toks, k);
+            let z = name_run(text, toks, k);
             if z == k {
                 k += 1;
                 continue;
@@ -919,16 +966,16 @@ impl Detectors {
                 k += 1;
                 continue;
             }
-            let lw = w.to_lowercase();
+            let lw = lower(w);
             let first_part = lw.split('-').next().unwrap_or("");
             // "August", "Will": only mid-sentence ("von August Rädel")
             let mid_sentence = k > 0
                 && text[toks[k - 1].0..toks[k - 1].1].chars().next().is_some_and(char::is_lowercase)
                 && text[toks[k - 1].1..toks[k].0] == *" ";
-            let known = (names.contains(lw.as_str()) || names.contains(first_part))
-                && (mid_sentence || !AMBIGUOUS_FIRST.contains(&lw.as_str()));
+            let known = (names.contains(lw.as_ref()) || names.contains(first_part))
+                && (mid_sentence || !words().ambiguous.contains(lw.as_ref()));
             let echoed = echo(&lw, rec);
-            let z = name_run(text, &toks, k);
+            let z = name_run(text, toks, k);
             let surname_follows = z > k;
             if (known && surname_follows) || (echoed && (surname_follows || known)) {
                 // pull in a capitalised word just before (an echoed surname's first name)
@@ -997,22 +1044,15 @@ pub fn fold(s: &str) -> String {
 
 /// A capitalised word that cannot start a name here.
 fn not_name(w: &str) -> bool {
-    let lw = w.to_lowercase();
-    STREET_WORDS.contains(&lw.as_str()) || not_surname_lower(&lw)
+    let lw = lower(w);
+    let ws = words();
+    ws.street.contains(lw.as_ref()) || ws.not_surname.contains(lw.as_ref())
 }
 
 /// A capitalised word that cannot continue a name (street words can:
 /// "Estrada", "Place" are surnames too).
 fn not_surname(w: &str) -> bool {
-    not_surname_lower(&w.to_lowercase())
-}
-
-fn not_surname_lower(lw: &str) -> bool {
-    NOT_NAMES.contains(&lw)
-        || HONORIFICS.contains(&lw)
-        || CUES
-            .iter()
-            .any(|(c, k)| *k == Cue::Person && c.trim_end_matches(['.', ':', ' ']) == lw)
+    words().not_surname.contains(lower(w).as_ref())
 }
 
 /// Titles skipped between a role word and the name ("Herr Dr. Weber").
