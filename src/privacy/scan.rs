@@ -278,21 +278,21 @@ const GENERIC_LOCAL: &[&str] = &[
     "clients", "customer", "account", "billing", "sales", "office", "mail", "webmaster", "help",
 ];
 
-static NAMES: OnceLock<HashSet<&'static str>> = OnceLock::new();
+static NAMES: OnceLock<FastSet<&'static str>> = OnceLock::new();
 
 /// Word lists as hash sets, built once.
 struct WordSets {
-    not_surname: HashSet<String>,
-    street: HashSet<&'static str>,
-    honorific: HashSet<&'static str>,
-    ambiguous: HashSet<&'static str>,
+    not_surname: FastSet<String>,
+    street: FastSet<&'static str>,
+    honorific: FastSet<&'static str>,
+    ambiguous: FastSet<&'static str>,
 }
 
 static WORDS: OnceLock<WordSets> = OnceLock::new();
 
 fn words() -> &'static WordSets {
     WORDS.get_or_init(|| {
-        let mut not_surname: HashSet<String> = NOT_NAMES.iter().map(|s| (*s).to_owned()).collect();
+        let mut not_surname: FastSet<String> = NOT_NAMES.iter().map(|s| (*s).to_owned()).collect();
         not_surname.extend(HONORIFICS.iter().map(|s| (*s).to_owned()));
         not_surname.extend(
             CUES.iter()
@@ -308,17 +308,44 @@ fn words() -> &'static WordSets {
     })
 }
 
-/// Lower case without allocating when there is nothing to lower.
-fn lower(w: &str) -> std::borrow::Cow<'_, str> {
-    if w.chars().any(char::is_uppercase) {
-        std::borrow::Cow::Owned(w.to_lowercase())
-    } else {
-        std::borrow::Cow::Borrowed(w)
+/// Lower case with the same byte offsets as the input (a character whose
+/// lower case has another length is left as it is), so token ranges of the
+/// text index the lowered copy too.
+fn lower_same_len(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    for c in text.chars() {
+        let mut it = c.to_lowercase();
+        match (it.next(), it.next()) {
+            (Some(l), None) if l.len_utf8() == c.len_utf8() => s.push(l),
+            _ => s.push(c),
+        }
+    }
+    s
+}
+
+/// FNV-1a: the word sets hash short keys; SipHash's DoS resistance buys
+/// nothing for fixed built-in lists.
+#[derive(Default, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
     }
 }
 
+type FastSet<T> = HashSet<T, std::hash::BuildHasherDefault<Fnv>>;
+
 /// The first-name gazetteer (see `first_names.LICENSE.md`).
-pub fn first_names() -> &'static HashSet<&'static str> {
+pub fn first_names() -> &'static FastSet<&'static str> {
     NAMES.get_or_init(|| {
         include_str!("first_names.txt")
             .lines()
@@ -334,7 +361,7 @@ pub struct Detectors {
     /// The same patterns anchored, to tell which one a match is.
     which: regex::bytes::RegexSet,
     cues: AhoCorasick,
-    streets: HashSet<&'static str>,
+    streets: FastSet<&'static str>,
 }
 
 const G_URL: usize = 1;
@@ -377,6 +404,7 @@ impl Detectors {
         let cues = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(CUES.iter().map(|(w, _)| *w))
             .map_err(|e| e.to_string())?;
         let _ = first_names();
@@ -474,11 +502,12 @@ impl Detectors {
         }
         if scope.addresses || scope.names {
             let toks = tokens(text);
+            let lt = lower_same_len(text);
             if scope.addresses {
-                self.addresses(text, &toks, &cues, out);
+                self.addresses(text, &lt, &toks, &cues, out);
             }
             if scope.names {
-                self.names(text, &toks, &cues, rec, out);
+                self.names(text, &lt, &toks, &cues, rec, out);
             }
         }
         normalise_spans(&mut out[first..]);
@@ -780,7 +809,7 @@ impl Detectors {
         }
     }
 
-    fn addresses(&self, text: &str, toks: &[(usize, usize)], cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
+    fn addresses(&self, text: &str, lt: &str, toks: &[(usize, usize)], cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
         let b = text.as_bytes();
         // 1. after an address cue: to the end of the clause
         for &(_, e, kind) in cues {
@@ -806,8 +835,8 @@ impl Detectors {
         // 2. a street-type word with a house number near it
         for (k, &(ts, te)) in toks.iter().enumerate() {
             let w = &text[ts..te];
-            let lw = lower(w);
-            let standalone = self.streets.contains(lw.as_ref());
+            let lw = &lt[ts..te];
+            let standalone = self.streets.contains(lw);
             let compound = !standalone
                 && is_title(w)
                 && STREET_SUFFIXES
@@ -888,7 +917,7 @@ impl Detectors {
         }
     }
 
-    fn names(&self, text: &str, toks: &[(usize, usize)], cues: &[(usize, usize, Cue)], rec: &RecordCtx, out: &mut Vec<Found>) {
+    fn names(&self, text: &str, lt: &str, toks: &[(usize, usize)], cues: &[(usize, usize, Cue)], rec: &RecordCtx, out: &mut Vec<Found>) {
         if toks.is_empty() {
             return;
         }
@@ -916,13 +945,13 @@ impl Detectors {
             // skip titles after the role word ("client M. Dupont", "Herr Dr. Weber")
             let mut k = k;
             while k + 1 < toks.len()
-                && words().honorific.contains(lower(&text[toks[k].0..toks[k].1]).as_ref())
+                && words().honorific.contains(&lt[toks[k].0..toks[k].1])
                 && text[toks[k].1..toks[k + 1].0].trim_start_matches('.').trim() .is_empty()
             {
                 k += 1;
             }
-            if is_title(&text[toks[k].0..toks[k].1]) && !not_name(&text[toks[k].0..toks[k].1]) {
-                let z = name_run(text, toks, k);
+            if is_title(&text[toks[k].0..toks[k].1]) && !not_name(&lt[toks[k].0..toks[k].1]) {
+                let z = name_run(text, lt, toks, k);
                 push(out, k, z);
             }
         }
@@ -932,11 +961,11 @@ impl Detectors {
         let mut k = 0;
         while k < toks.len() {
             let w = &text[toks[k].0..toks[k].1];
-            if !is_title(w) || not_name(w) {
+            if !is_title(w) || not_name(&lt[toks[k].0..toks[k].1]) {
                 k += 1;
                 continue;
             }
-            let z = name_run(text, toks, k);
+            let z = name_run(text, lt, toks, k);
             if z == k {
                 k += 1;
                 continue;
@@ -962,27 +991,27 @@ impl Detectors {
         let mut k = 0;
         while k < toks.len() {
             let w = &text[toks[k].0..toks[k].1];
-            if !is_title(w) || not_name(w) {
+            if !is_title(w) || not_name(&lt[toks[k].0..toks[k].1]) {
                 k += 1;
                 continue;
             }
-            let lw = lower(w);
+            let lw = &lt[toks[k].0..toks[k].1];
             let first_part = lw.split('-').next().unwrap_or("");
             // "August", "Will": only mid-sentence ("von August Rädel")
             let mid_sentence = k > 0
                 && text[toks[k - 1].0..toks[k - 1].1].chars().next().is_some_and(char::is_lowercase)
                 && text[toks[k - 1].1..toks[k].0] == *" ";
-            let known = (names.contains(lw.as_ref()) || names.contains(first_part))
-                && (mid_sentence || !words().ambiguous.contains(lw.as_ref()));
-            let echoed = echo(&lw, rec);
-            let z = name_run(text, toks, k);
+            let known = (names.contains(lw) || names.contains(first_part))
+                && (mid_sentence || !words().ambiguous.contains(lw));
+            let echoed = echo(lw, rec);
+            let z = name_run(text, lt, toks, k);
             let surname_follows = z > k;
             if (known && surname_follows) || (echoed && (surname_follows || known)) {
                 // pull in a capitalised word just before (an echoed surname's first name)
                 let mut a = k;
                 if echoed && !known && a > 0 {
                     let p = &text[toks[a - 1].0..toks[a - 1].1];
-                    if &text[toks[a - 1].1..toks[a].0] == " " && is_title(p) && !not_name(p) {
+                    if &text[toks[a - 1].1..toks[a].0] == " " && is_title(p) && !not_name(&lt[toks[a - 1].0..toks[a - 1].1]) {
                         a -= 1;
                     }
                 }
@@ -1043,16 +1072,15 @@ pub fn fold(s: &str) -> String {
 }
 
 /// A capitalised word that cannot start a name here.
-fn not_name(w: &str) -> bool {
-    let lw = lower(w);
+fn not_name(lw: &str) -> bool {
     let ws = words();
-    ws.street.contains(lw.as_ref()) || ws.not_surname.contains(lw.as_ref())
+    ws.street.contains(lw) || ws.not_surname.contains(lw)
 }
 
 /// A capitalised word that cannot continue a name (street words can:
 /// "Estrada", "Place" are surnames too).
-fn not_surname(w: &str) -> bool {
-    words().not_surname.contains(lower(w).as_ref())
+fn not_surname(lw: &str) -> bool {
+    words().not_surname.contains(lw)
 }
 
 /// Titles skipped between a role word and the name ("Herr Dr. Weber").
@@ -1098,7 +1126,7 @@ fn is_title(w: &str) -> bool {
 
 /// Extends a name from token `k` over capitalised words and particles
 /// separated by single spaces; returns the last capitalised token.
-fn name_run(text: &str, toks: &[(usize, usize)], k: usize) -> usize {
+fn name_run(text: &str, lt: &str, toks: &[(usize, usize)], k: usize) -> usize {
     let mut last = k;
     let mut j = k;
     let mut count = 1;
@@ -1108,7 +1136,7 @@ fn name_run(text: &str, toks: &[(usize, usize)], k: usize) -> usize {
             break;
         }
         let w = &text[toks[j + 1].0..toks[j + 1].1];
-        if is_title(w) && !not_surname(w) {
+        if is_title(w) && !not_surname(&lt[toks[j + 1].0..toks[j + 1].1]) {
             last = j + 1;
         } else if !PARTICLES.contains(&w) {
             break;
