@@ -6,7 +6,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "tamis", version, about = "Threat-indicator exchange with privacy filtering")]
+#[command(
+    name = "tamis",
+    version,
+    about = "Threat-indicator exchange with privacy filtering"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -294,7 +294,13 @@ pub struct EgressView {
 impl EgressView {
     /// True when this audience may receive an indicator of this type,
     /// category, TLP and confidence.
-    pub fn admits(&self, kind: IndicatorType, category: Category, tlp: Tlp, confidence: u8) -> bool {
+    pub fn admits(
+        &self,
+        kind: IndicatorType,
+        category: Category,
+        tlp: Tlp,
+        confidence: u8,
+    ) -> bool {
         (self.types.is_empty() || self.types.contains(&kind))
             && if self.categories.is_empty() {
                 category != Category::IllegalContent
@@ -469,7 +475,10 @@ impl Policy {
             if *a.get_ref() == Action::Keep {
                 return Err(err(
                     Some(a.span()),
-                    format!("`{}` is personal data: `keep` is not allowed here", cat.as_str()),
+                    format!(
+                        "`{}` is personal data: `keep` is not allowed here",
+                        cat.as_str()
+                    ),
                 ));
             }
             if *a.get_ref() == Action::Generalise
@@ -491,22 +500,44 @@ impl Policy {
             (
                 "email-consumer",
                 &v.email_consumer,
-                &[Action::Pseudonymise, Action::Escrow, Action::Drop, Action::Mask][..],
+                &[
+                    Action::Pseudonymise,
+                    Action::Escrow,
+                    Action::Drop,
+                    Action::Mask,
+                ][..],
             ),
             (
                 "email",
                 &v.email,
-                &[Action::Keep, Action::Pseudonymise, Action::Escrow, Action::Drop][..],
+                &[
+                    Action::Keep,
+                    Action::Pseudonymise,
+                    Action::Escrow,
+                    Action::Drop,
+                ][..],
             ),
             (
                 "phone",
                 &v.phone,
-                &[Action::Keep, Action::Pseudonymise, Action::Escrow, Action::Drop, Action::Mask][..],
+                &[
+                    Action::Keep,
+                    Action::Pseudonymise,
+                    Action::Escrow,
+                    Action::Drop,
+                    Action::Mask,
+                ][..],
             ),
             (
                 "iban",
                 &v.iban,
-                &[Action::Keep, Action::Pseudonymise, Action::Escrow, Action::Drop, Action::Mask][..],
+                &[
+                    Action::Keep,
+                    Action::Pseudonymise,
+                    Action::Escrow,
+                    Action::Drop,
+                    Action::Mask,
+                ][..],
             ),
         ] {
             if !allowed.contains(a.get_ref()) {
@@ -669,20 +700,30 @@ impl Policy {
                 action_phrase(ing.detect.action(cat), cat)
             );
         }
-        let _ = writeln!(s, "\nThe indicator value itself (the attacker's infrastructure is kept):");
+        let _ = writeln!(
+            s,
+            "\nThe indicator value itself (the attacker's infrastructure is kept):"
+        );
         let _ = writeln!(
             s,
             "  - e-mail at a consumer mail provider (gmail.com, orange.fr, ...): {}",
             value_phrase(ing.value.email_consumer)
         );
-        let _ = writeln!(s, "  - other e-mail (attacker-registered domain): {}", value_phrase(ing.value.email));
+        let _ = writeln!(
+            s,
+            "  - other e-mail (attacker-registered domain): {}",
+            value_phrase(ing.value.email)
+        );
         let _ = writeln!(s, "  - phone number: {}", value_phrase(ing.value.phone));
         let _ = writeln!(s, "  - IBAN: {}", value_phrase(ing.value.iban));
         let _ = writeln!(
             s,
             "  - URL: scheme and host kept; user name and password removed; personal data in path, query and fragment (also percent-, base64- and hex-encoded) replaced as above"
         );
-        let _ = writeln!(s, "  - domains, IP addresses, hashes, bitcoin addresses: kept");
+        let _ = writeln!(
+            s,
+            "  - domains, IP addresses, hashes, bitcoin addresses: kept"
+        );
         let _ = writeln!(s, "\nFields:");
         for (name, mode) in [
             ("description (free text)", ing.fields.description),
@@ -698,9 +739,15 @@ impl Policy {
                 }
             );
         }
-        let _ = writeln!(s, "  - unrecognised fields and nested attribute values: never stored");
+        let _ = writeln!(
+            s,
+            "  - unrecognised fields and nested attribute values: never stored"
+        );
         if !ing.keys.is_empty() {
-            let _ = writeln!(s, "\nAttributes and URL parameters whose name says what they hold:");
+            let _ = writeln!(
+                s,
+                "\nAttributes and URL parameters whose name says what they hold:"
+            );
             for r in &ing.keys {
                 let _ = writeln!(
                     s,
@@ -719,12 +766,20 @@ impl Policy {
             let types = if v.types.is_empty() {
                 "all types".to_owned()
             } else {
-                v.types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+                v.types
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             let cats = if v.categories.is_empty() {
                 "all categories except illegal content".to_owned()
             } else {
-                v.categories.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                v.categories
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             let fields = if v.fields.is_empty() {
                 "no free fields".to_owned()
@@ -774,7 +829,9 @@ fn value_phrase(a: Action) -> &'static str {
         Action::Redact => "redacted",
         Action::Mask => "masked (country or prefix only)",
         Action::Generalise => "generalised",
-        Action::Pseudonymise => "replaced by a keyed pseudonym so reports of the same value correlate",
+        Action::Pseudonymise => {
+            "replaced by a keyed pseudonym so reports of the same value correlate"
+        }
         Action::Escrow => "sealed for the escrow key holder",
     }
 }
@@ -782,7 +839,11 @@ fn value_phrase(a: Action) -> &'static str {
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 #[cfg(test)]

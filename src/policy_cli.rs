@@ -57,7 +57,11 @@ pub fn run(cmd: PolicyCmd) -> ExitCode {
                     }
                 }
             }
-            if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
         PolicyCmd::Explain { file } => match Policy::load(&file) {
             Ok(p) => {
@@ -98,7 +102,8 @@ fn dry_run(
     let policy = Policy::load(policy).map_err(|e| (1, e.to_string()))?;
     let mut keys = Keys::ephemeral().map_err(|e| (2, e.to_string()))?;
     if let Some(kf) = key_file {
-        let text = std::fs::read_to_string(kf).map_err(|e| (2, format!("{}: {e}", kf.display())))?;
+        let text =
+            std::fs::read_to_string(kf).map_err(|e| (2, format!("{}: {e}", kf.display())))?;
         let bytes = hex::decode(text.trim())
             .ok()
             .filter(|b| b.len() == 32)
@@ -114,7 +119,14 @@ fn dry_run(
     }
     .map_err(|e| (2, format!("cannot read input: {e}")))?;
     let doc: Value = serde_json::from_slice(&body).map_err(|e| {
-        (1, format!("input: line {} column {}: not valid JSON", e.line(), e.column()))
+        (
+            1,
+            format!(
+                "input: line {} column {}: not valid JSON",
+                e.line(),
+                e.column()
+            ),
+        )
     })?;
     let items = doc
         .get("indicators")

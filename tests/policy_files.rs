@@ -38,7 +38,10 @@ fn shipped_policies_load_with_content_hash_versions() {
 
 #[test]
 fn unknown_key_is_refused_with_its_line() {
-    let text = default_text().replace("card = \"redact\"", "card = \"redact\"\ncredit-card = \"redact\"");
+    let text = default_text().replace(
+        "card = \"redact\"",
+        "card = \"redact\"\ncredit-card = \"redact\"",
+    );
     let err = Policy::parse("p.toml", &text).unwrap_err();
     let line = line_of(&text, "credit-card");
     assert_eq!(err.line, line);
@@ -62,7 +65,11 @@ fn keeping_personal_data_is_refused() {
     assert_eq!(err.line, line_of(&text, "name = \"keep\""), "{err}");
     let text = default_text().replace("address = \"redact\"", "address = \"generalise\"");
     let err = Policy::parse("p.toml", &text).unwrap_err();
-    assert_eq!(err.line, line_of(&text, "address = \"generalise\""), "{err}");
+    assert_eq!(
+        err.line,
+        line_of(&text, "address = \"generalise\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -97,8 +104,19 @@ fn explain_speaks_to_a_dpo() {
     let d = Policy::load(std::path::Path::new("policies/default.toml")).unwrap();
     let e = d.explain();
     assert!(e.contains("e-mail addresses: replaced by [EMAIL]"), "{e}");
-    assert!(e.contains("IP addresses of victims or unknown role: generalised (IPv4 to /24, IPv6 to /48)"), "{e}");
-    assert!(e.contains("isp-blocking-agreement: url, domain, ipv4, ipv6, cidr; illegal-content"), "{e}");
+    assert!(
+        e.contains(
+            "IP addresses of victims or unknown role: generalised (IPv4 to /24, IPv6 to /48)"
+        ),
+        "{e}"
+    );
+    assert!(
+        e.contains("isp-blocking-agreement: url, domain, ipv4, ipv6, cidr; illegal-content"),
+        "{e}"
+    );
     let s = Policy::load(std::path::Path::new("policies/strict.toml")).unwrap();
-    assert!(s.explain().contains("description (free text): never stored"));
+    assert!(
+        s.explain()
+            .contains("description (free text): never stored")
+    );
 }

@@ -36,9 +36,9 @@ pub fn card_pan(d: &[u8]) -> bool {
     let p3 = prefix_num(d, 3);
     let p4 = prefix_num(d, 4);
     let issuer = match d[0] {
-        b'4' => matches!(len, 13 | 16 | 19),                         // Visa
+        b'4' => matches!(len, 13 | 16 | 19), // Visa
         b'5' => (51..=55).contains(&p2) && len == 16 || p2 == 50 || (56..=59).contains(&p2), // Mastercard, Maestro
-        b'2' => (2221..=2720).contains(&p4) && len == 16,             // Mastercard 2-series
+        b'2' => (2221..=2720).contains(&p4) && len == 16, // Mastercard 2-series
         b'3' => {
             (p2 == 34 || p2 == 37) && len == 15                       // Amex
                 || (3528..=3589).contains(&p4) && len >= 16           // JCB
@@ -82,15 +82,24 @@ pub fn fr_nir(s: &[u8]) -> bool {
 
 /// Italy: codice fiscale, 16 characters with a check letter.
 pub fn it_codice_fiscale(s: &[u8]) -> bool {
-    if s.len() != 16 || !s.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+    if s.len() != 16
+        || !s
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
         return false;
     }
     const ODD: [u32; 26] = [
-        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23,
+        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24,
+        23,
     ];
     let mut sum = 0;
     for (i, &c) in s[..15].iter().enumerate() {
-        let idx = if c.is_ascii_digit() { c - b'0' } else { c - b'A' } as usize;
+        let idx = if c.is_ascii_digit() {
+            c - b'0'
+        } else {
+            c - b'A'
+        } as usize;
         sum += if i % 2 == 0 { ODD[idx] } else { idx as u32 };
     }
     s[15] == b'A' + (sum % 26) as u8
@@ -113,7 +122,9 @@ pub fn es_dni_nie(s: &[u8]) -> bool {
     if !s[1..8].iter().all(u8::is_ascii_digit) {
         return false;
     }
-    let n = s[1..8].iter().fold(first, |a, b| a * 10 + u32::from(b - b'0'));
+    let n = s[1..8]
+        .iter()
+        .fold(first, |a, b| a * 10 + u32::from(b - b'0'));
     s[8] == DNI_LETTERS[(n % 23) as usize]
 }
 
@@ -207,7 +218,10 @@ pub fn uk_nino(s: &[u8], strict: bool) -> bool {
     let (a, b) = (s[0], s[1]);
     !b"DFIQUV".contains(&a)
         && !b"DFIOQUV".contains(&b)
-        && !matches!(&s[..2], b"BG" | b"GB" | b"KN" | b"NK" | b"NT" | b"TN" | b"ZZ")
+        && !matches!(
+            &s[..2],
+            b"BG" | b"GB" | b"KN" | b"NK" | b"NT" | b"TN" | b"ZZ"
+        )
         && (b'A'..=b'D').contains(&s[8])
 }
 

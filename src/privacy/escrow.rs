@@ -54,7 +54,8 @@ fn derive(shared: &[u8; 32], eph_pk: &[u8; 32], pk: &[u8; 32]) -> ([u8; 32], [u8
     salt[32..].copy_from_slice(pk);
     let hk = Hkdf::<Sha256>::new(Some(&salt), shared);
     let mut okm = [0u8; 44];
-    hk.expand(INFO, &mut okm).expect("44 bytes is a valid HKDF length");
+    hk.expand(INFO, &mut okm)
+        .expect("44 bytes is a valid HKDF length");
     let mut key = [0u8; 32];
     let mut nonce = [0u8; 12];
     key.copy_from_slice(&okm[..32]);
@@ -139,7 +140,10 @@ mod tests {
         assert_ne!(a, b, "ephemeral keys make every token unique");
         assert!(a.starts_with("esc:v1:phone:"));
         assert!(!a.contains("612345678"));
-        assert_eq!(open(&sk, &a).unwrap(), ("phone".into(), b"+33612345678".to_vec()));
+        assert_eq!(
+            open(&sk, &a).unwrap(),
+            ("phone".into(), b"+33612345678".to_vec())
+        );
     }
 
     #[test]

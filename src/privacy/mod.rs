@@ -89,7 +89,11 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     /// A field path for explanations; not built when nobody reads it.
     fn field(&self, f: impl FnOnce() -> String) -> String {
-        if self.explain.is_some() { f() } else { String::new() }
+        if self.explain.is_some() {
+            f()
+        } else {
+            String::new()
+        }
     }
 
     fn note(&mut self, field: &str, rule: &str, category: &str, action: &str) {
@@ -129,35 +133,186 @@ pub struct Sanitiser {
 /// Built-in consumer mail providers of the EU (and the big international
 /// ones): an address there belongs to a person.
 pub const CONSUMER_MAIL_DOMAINS: &[&str] = &[
-    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.fr", "yahoo.de", "yahoo.it", "yahoo.es",
-    "yahoo.co.uk", "yahoo.gr", "yahoo.ro", "ymail.com", "hotmail.com", "hotmail.fr", "hotmail.de",
-    "hotmail.it", "hotmail.es", "hotmail.nl", "hotmail.be", "hotmail.co.uk", "hotmail.se",
-    "outlook.com", "outlook.fr", "outlook.de", "outlook.es", "outlook.it", "outlook.be",
-    "outlook.pt", "live.com", "live.fr", "live.nl", "live.be", "live.de", "live.it", "live.co.uk",
-    "msn.com", "windowslive.com", "icloud.com", "me.com", "mac.com", "aol.com", "aol.fr", "aol.de",
-    "gmx.de", "gmx.net", "gmx.at", "gmx.ch", "gmx.fr", "gmx.com", "gmx.es", "web.de", "t-online.de",
-    "freenet.de", "posteo.de", "mail.de", "arcor.de", "online.de", "orange.fr", "wanadoo.fr",
-    "free.fr", "sfr.fr", "neuf.fr", "laposte.net", "bbox.fr", "numericable.fr", "club-internet.fr",
-    "alice.it", "libero.it", "virgilio.it", "tiscali.it", "tin.it", "email.it", "fastwebnet.it",
-    "inwind.it", "telefonica.net", "terra.es", "movistar.es", "ono.com", "kpnmail.nl", "ziggo.nl",
-    "planet.nl", "home.nl", "hetnet.nl", "xs4all.nl", "chello.nl", "casema.nl", "upcmail.nl",
-    "telenet.be", "skynet.be", "proximus.be", "scarlet.be", "sapo.pt", "netcabo.pt", "clix.pt",
-    "iol.pt", "wp.pl", "o2.pl", "onet.pl", "op.pl", "interia.pl", "poczta.onet.pl", "gazeta.pl",
-    "tlen.pl", "seznam.cz", "centrum.cz", "email.cz", "atlas.cz", "post.cz", "azet.sk",
-    "zoznam.sk", "citromail.hu", "freemail.hu", "abv.bg", "mail.bg", "yandex.ru", "yandex.com",
-    "mail.ru", "protonmail.com", "proton.me", "pm.me", "tutanota.com", "tuta.io", "zoho.com",
-    "btinternet.com", "sky.com", "virginmedia.com", "talktalk.net", "ntlworld.com",
-    "blueyonder.co.uk", "eircom.net", "bluewin.ch", "hispeed.ch", "sunrise.ch", "chello.at",
-    "aon.at", "a1.net", "inode.at", "telia.com", "telia.se", "bredband.net", "comhem.se",
-    "spray.se", "online.no", "jubii.dk", "mail.dk", "suomi24.fi", "luukku.com", "kolumbus.fi",
-    "mail.com", "email.com", "inbox.lv", "inbox.lt", "one.lt", "mail.ee", "hot.ee", "otenet.gr",
-    "forthnet.gr", "siol.net", "t-com.hr", "net.hr", "rdslink.ro",
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.fr",
+    "yahoo.de",
+    "yahoo.it",
+    "yahoo.es",
+    "yahoo.co.uk",
+    "yahoo.gr",
+    "yahoo.ro",
+    "ymail.com",
+    "hotmail.com",
+    "hotmail.fr",
+    "hotmail.de",
+    "hotmail.it",
+    "hotmail.es",
+    "hotmail.nl",
+    "hotmail.be",
+    "hotmail.co.uk",
+    "hotmail.se",
+    "outlook.com",
+    "outlook.fr",
+    "outlook.de",
+    "outlook.es",
+    "outlook.it",
+    "outlook.be",
+    "outlook.pt",
+    "live.com",
+    "live.fr",
+    "live.nl",
+    "live.be",
+    "live.de",
+    "live.it",
+    "live.co.uk",
+    "msn.com",
+    "windowslive.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "aol.fr",
+    "aol.de",
+    "gmx.de",
+    "gmx.net",
+    "gmx.at",
+    "gmx.ch",
+    "gmx.fr",
+    "gmx.com",
+    "gmx.es",
+    "web.de",
+    "t-online.de",
+    "freenet.de",
+    "posteo.de",
+    "mail.de",
+    "arcor.de",
+    "online.de",
+    "orange.fr",
+    "wanadoo.fr",
+    "free.fr",
+    "sfr.fr",
+    "neuf.fr",
+    "laposte.net",
+    "bbox.fr",
+    "numericable.fr",
+    "club-internet.fr",
+    "alice.it",
+    "libero.it",
+    "virgilio.it",
+    "tiscali.it",
+    "tin.it",
+    "email.it",
+    "fastwebnet.it",
+    "inwind.it",
+    "telefonica.net",
+    "terra.es",
+    "movistar.es",
+    "ono.com",
+    "kpnmail.nl",
+    "ziggo.nl",
+    "planet.nl",
+    "home.nl",
+    "hetnet.nl",
+    "xs4all.nl",
+    "chello.nl",
+    "casema.nl",
+    "upcmail.nl",
+    "telenet.be",
+    "skynet.be",
+    "proximus.be",
+    "scarlet.be",
+    "sapo.pt",
+    "netcabo.pt",
+    "clix.pt",
+    "iol.pt",
+    "wp.pl",
+    "o2.pl",
+    "onet.pl",
+    "op.pl",
+    "interia.pl",
+    "poczta.onet.pl",
+    "gazeta.pl",
+    "tlen.pl",
+    "seznam.cz",
+    "centrum.cz",
+    "email.cz",
+    "atlas.cz",
+    "post.cz",
+    "azet.sk",
+    "zoznam.sk",
+    "citromail.hu",
+    "freemail.hu",
+    "abv.bg",
+    "mail.bg",
+    "yandex.ru",
+    "yandex.com",
+    "mail.ru",
+    "protonmail.com",
+    "proton.me",
+    "pm.me",
+    "tutanota.com",
+    "tuta.io",
+    "zoho.com",
+    "btinternet.com",
+    "sky.com",
+    "virginmedia.com",
+    "talktalk.net",
+    "ntlworld.com",
+    "blueyonder.co.uk",
+    "eircom.net",
+    "bluewin.ch",
+    "hispeed.ch",
+    "sunrise.ch",
+    "chello.at",
+    "aon.at",
+    "a1.net",
+    "inode.at",
+    "telia.com",
+    "telia.se",
+    "bredband.net",
+    "comhem.se",
+    "spray.se",
+    "online.no",
+    "jubii.dk",
+    "mail.dk",
+    "suomi24.fi",
+    "luukku.com",
+    "kolumbus.fi",
+    "mail.com",
+    "email.com",
+    "inbox.lv",
+    "inbox.lt",
+    "one.lt",
+    "mail.ee",
+    "hot.ee",
+    "otenet.gr",
+    "forthnet.gr",
+    "siol.net",
+    "t-com.hr",
+    "net.hr",
+    "rdslink.ro",
 ];
 
 /// Attribute key words that name attacker infrastructure: IPs under them stay.
 const ATTACKER_KEY_WORDS: &[&str] = &[
-    "c2", "cnc", "server", "attacker", "scanner", "proxy", "panel", "malicious", "payload",
-    "dropper", "exfil", "botnet", "infra", "host", "dst", "destination",
+    "c2",
+    "cnc",
+    "server",
+    "attacker",
+    "scanner",
+    "proxy",
+    "panel",
+    "malicious",
+    "payload",
+    "dropper",
+    "exfil",
+    "botnet",
+    "infra",
+    "host",
+    "dst",
+    "destination",
 ];
 
 impl Sanitiser {
@@ -167,8 +322,10 @@ impl Sanitiser {
             line: 0,
             message: format!("detectors failed to compile: {m}"),
         })?;
-        let mut consumer: HashSet<String> =
-            CONSUMER_MAIL_DOMAINS.iter().map(|s| (*s).to_owned()).collect();
+        let mut consumer: HashSet<String> = CONSUMER_MAIL_DOMAINS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
         consumer.extend(policy.ingest.consumer_mail_domains.iter().cloned());
         let detect_rule = DataCategory::ALL
             .iter()
@@ -231,10 +388,12 @@ impl Sanitiser {
 
         let (value, value_form) = match raw.kind {
             IndicatorType::Url => {
-                let v = self.scrub_url(&raw.value, &rec, "value", ctx).map_err(|()| Refusal {
-                    field: "value".into(),
-                    reason: "URL could not be decoded for privacy filtering".into(),
-                })?;
+                let v = self
+                    .scrub_url(&raw.value, &rec, "value", ctx)
+                    .map_err(|()| Refusal {
+                        field: "value".into(),
+                        reason: "URL could not be decoded for privacy filtering".into(),
+                    })?;
                 (v, None)
             }
             IndicatorType::Email => {
@@ -266,7 +425,12 @@ impl Sanitiser {
         let description = match (raw.description.as_deref(), ing.fields.description) {
             (None, _) => None,
             (Some(_), FieldMode::Drop) => {
-                ctx.note("description", "ingest.fields.description", "free-text", "drop");
+                ctx.note(
+                    "description",
+                    "ingest.fields.description",
+                    "free-text",
+                    "drop",
+                );
                 None
             }
             (Some(d), FieldMode::Scrub) => {
@@ -282,7 +446,12 @@ impl Sanitiser {
         match ing.fields.attributes {
             FieldMode::Drop => {
                 for k in raw.attributes.keys() {
-                    ctx.note(&format!("attributes.{k}"), "ingest.fields.attributes", "attribute", "drop");
+                    ctx.note(
+                        &format!("attributes.{k}"),
+                        "ingest.fields.attributes",
+                        "attribute",
+                        "drop",
+                    );
                 }
             }
             FieldMode::Scrub => {
@@ -294,7 +463,12 @@ impl Sanitiser {
             }
         }
         for k in &raw.dropped_attributes {
-            ctx.note(&format!("attributes.{k}"), "fail-closed (nested value)", "attribute", "drop");
+            ctx.note(
+                &format!("attributes.{k}"),
+                "fail-closed (nested value)",
+                "attribute",
+                "drop",
+            );
         }
         for f in &raw.unknown_fields {
             ctx.note(f, "fail-closed (unknown field)", "unknown-field", "drop");
@@ -374,7 +548,8 @@ impl Sanitiser {
             for (i, _) in s.match_indices('@') {
                 let mut j = i;
                 while j > 0
-                    && (b[j - 1].is_ascii_alphanumeric() || matches!(b[j - 1], b'.' | b'_' | b'-' | b'+'))
+                    && (b[j - 1].is_ascii_alphanumeric()
+                        || matches!(b[j - 1], b'.' | b'_' | b'-' | b'+'))
                 {
                     j -= 1;
                 }
@@ -548,14 +723,25 @@ impl Sanitiser {
         Some(out)
     }
 
-    fn scrub_attribute(&self, key: &str, v: &str, rec: &RecordCtx, ctx: &mut Ctx) -> Option<String> {
+    fn scrub_attribute(
+        &self,
+        key: &str,
+        v: &str,
+        rec: &RecordCtx,
+        ctx: &mut Ctx,
+    ) -> Option<String> {
         let field = ctx.field(|| format!("attributes.{key}"));
         // personal data in the key itself: the attribute goes
         if !Detectors::obviously_clean(key, &Scope::URL_PART) {
             let mut f = Vec::new();
             self.det.scan(key, &Scope::URL_PART, rec, &mut f);
             if !f.is_empty() {
-                ctx.note(&field, "fail-closed (personal data in key)", "attribute", "drop");
+                ctx.note(
+                    &field,
+                    "fail-closed (personal data in key)",
+                    "attribute",
+                    "drop",
+                );
                 return None;
             }
         }
@@ -568,13 +754,21 @@ impl Sanitiser {
             if let Ok(ip) = v.trim().parse::<IpAddr>() {
                 let action = self.policy.ingest.detect.action(DataCategory::Ip);
                 let out = self.apply(DataCategory::Ip, action, v, &ip.to_string());
-                let a = if out.is_some() { action.as_str() } else { "drop" };
+                let a = if out.is_some() {
+                    action.as_str()
+                } else {
+                    "drop"
+                };
                 ctx.note(&field, &self.detect_rule[&DataCategory::Ip], "ip", a);
                 return out;
             }
             let norm = normalise_for(rule.category, v);
             let out = self.apply(rule.category, rule.action, v, &norm);
-            let a = if out.is_some() { rule.action.as_str() } else { "drop" };
+            let a = if out.is_some() {
+                rule.action.as_str()
+            } else {
+                "drop"
+            };
             ctx.note(&field, &rule_name, rule.category.as_str(), a);
             return out;
         }
@@ -600,7 +794,13 @@ impl Sanitiser {
 
     /// Sanitises a URL: scheme and host kept, userinfo removed, path
     /// segments, query values and fragment scrubbed (after decoding).
-    fn scrub_url(&self, s: &str, rec: &RecordCtx, field: &str, ctx: &mut Ctx) -> Result<String, ()> {
+    fn scrub_url(
+        &self,
+        s: &str,
+        rec: &RecordCtx,
+        field: &str,
+        ctx: &mut Ctx,
+    ) -> Result<String, ()> {
         if !url_needs_work(s) {
             return Ok(s.to_owned());
         }
@@ -611,10 +811,20 @@ impl Sanitiser {
         out.push_str(u.scheme());
         out.push_str("://");
         if !u.username().is_empty() {
-            ctx.note(&format!("{field}.userinfo"), "ingest.detect.credential", "credential", "drop");
+            ctx.note(
+                &format!("{field}.userinfo"),
+                "ingest.detect.credential",
+                "credential",
+                "drop",
+            );
         }
         if u.password().is_some() {
-            ctx.note(&format!("{field}.userinfo"), "ingest.detect.credential", "credential", "drop");
+            ctx.note(
+                &format!("{field}.userinfo"),
+                "ingest.detect.credential",
+                "credential",
+                "drop",
+            );
         }
         out.push_str(host);
         if let Some(p) = u.port() {
@@ -645,7 +855,14 @@ impl Sanitiser {
         Ok(out)
     }
 
-    fn scrub_query(&self, q: &str, rec: &RecordCtx, field: &str, ctx: &mut Ctx, out: &mut String) -> Result<(), ()> {
+    fn scrub_query(
+        &self,
+        q: &str,
+        rec: &RecordCtx,
+        field: &str,
+        ctx: &mut Ctx,
+        out: &mut String,
+    ) -> Result<(), ()> {
         for (i, part) in q.split('&').enumerate() {
             if i > 0 {
                 out.push('&');
@@ -691,7 +908,12 @@ impl Sanitiser {
             let rule_name = format!("ingest.keys (line {})", rule.line);
             return match self.apply(rule.category, rule.action, &decoded, &norm) {
                 Some(rep) => {
-                    ctx.note(field, &rule_name, rule.category.as_str(), rule.action.as_str());
+                    ctx.note(
+                        field,
+                        &rule_name,
+                        rule.category.as_str(),
+                        rule.action.as_str(),
+                    );
                     Ok(encode_component(&rep))
                 }
                 None => {
@@ -741,7 +963,10 @@ impl Sanitiser {
 }
 
 fn key_label(k: &str) -> String {
-    k.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').take(32).collect()
+    k.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .take(32)
+        .collect()
 }
 
 /// Normalises a whole value for pseudonyms and masks.
@@ -798,16 +1023,27 @@ fn mask(cat: DataCategory, norm: &str) -> String {
 /// Cheap test on a URL string: anything that could hide personal data?
 fn url_needs_work(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.iter().any(|c| matches!(c, b'@' | b'%' | b'?' | b'#' | b'[' | b'+')) || b.len() > 200 {
+    if b.iter()
+        .any(|c| matches!(c, b'@' | b'%' | b'?' | b'#' | b'[' | b'+'))
+        || b.len() > 200
+    {
         return true;
     }
     let mut digits = 0;
     let mut run = 0;
     // skip scheme and host: from the third '/'
-    let path_start = s.match_indices('/').nth(2).map(|(i, _)| i).unwrap_or(b.len());
+    let path_start = s
+        .match_indices('/')
+        .nth(2)
+        .map(|(i, _)| i)
+        .unwrap_or(b.len());
     for &c in &b[path_start..] {
         digits = if c.is_ascii_digit() { digits + 1 } else { 0 };
-        run = if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'=' { run + 1 } else { 0 };
+        run = if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'=' {
+            run + 1
+        } else {
+            0
+        };
         if digits >= 6 || run >= 16 {
             return true;
         }
@@ -818,12 +1054,21 @@ fn url_needs_work(s: &str) -> bool {
 /// A decoded URL component worth scanning.
 fn component_needs_scan(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.iter().any(|c| matches!(c, b'@' | b'[' | b'(' | b' ')) || b.len() >= 12 || b.iter().any(|c| *c >= 0x80) {
+    if b.iter().any(|c| matches!(c, b'@' | b'[' | b'(' | b' '))
+        || b.len() >= 12
+        || b.iter().any(|c| *c >= 0x80)
+    {
         return true;
     }
     let mut digits = 0;
     for &c in b {
-        digits = if c.is_ascii_digit() { digits + 1 } else if matches!(c, b'.' | b'-' | b'+') { digits } else { 0 };
+        digits = if c.is_ascii_digit() {
+            digits + 1
+        } else if matches!(c, b'.' | b'-' | b'+') {
+            digits
+        } else {
+            0
+        };
         if digits >= 6 {
             return true;
         }
@@ -837,7 +1082,9 @@ fn percent_decode(s: &str, query: bool) -> Option<String> {
     let mut cur: std::borrow::Cow<str> = std::borrow::Cow::Borrowed(s);
     for round in 0..3 {
         let b = cur.as_bytes();
-        let has_pct = b.windows(3).any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit());
+        let has_pct = b
+            .windows(3)
+            .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit());
         let has_plus = query && round == 0 && b.contains(&b'+');
         if !has_pct && !has_plus {
             break;
@@ -845,7 +1092,11 @@ fn percent_decode(s: &str, query: bool) -> Option<String> {
         let mut out = Vec::with_capacity(b.len());
         let mut i = 0;
         while i < b.len() {
-            if b[i] == b'%' && i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() {
+            if b[i] == b'%'
+                && i + 2 < b.len()
+                && b[i + 1].is_ascii_hexdigit()
+                && b[i + 2].is_ascii_hexdigit()
+            {
                 let h = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
                 out.push(h(b[i + 1]) * 16 + h(b[i + 2]));
                 i += 3;
@@ -880,7 +1131,11 @@ fn encode_component(s: &str) -> String {
 fn decode_token(s: &str) -> Option<String> {
     use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
     let t = s.trim_end_matches('=');
-    if t.len() < 8 || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/-_".contains(&b)) {
+    if t.len() < 8
+        || !t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/-_".contains(&b))
+    {
         return None;
     }
     let printable = |v: Vec<u8>| -> Option<String> {

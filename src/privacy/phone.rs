@@ -24,38 +24,230 @@ struct Plan {
 }
 
 const PLANS: &[Plan] = &[
-    Plan { cc: "43", nsn: (4, 13), trunk: "0", mobile: &["65", "66", "67", "68", "69"], mobile_len: (10, 13) },
-    Plan { cc: "32", nsn: (8, 9), trunk: "0", mobile: &["4"], mobile_len: (9, 9) },
-    Plan { cc: "359", nsn: (7, 9), trunk: "0", mobile: &["87", "88", "89", "98"], mobile_len: (9, 9) },
-    Plan { cc: "385", nsn: (8, 9), trunk: "0", mobile: &["9"], mobile_len: (8, 9) },
-    Plan { cc: "357", nsn: (8, 8), trunk: "", mobile: &["9"], mobile_len: (8, 8) },
-    Plan { cc: "420", nsn: (9, 9), trunk: "", mobile: &["6", "7"], mobile_len: (9, 9) },
-    Plan { cc: "45", nsn: (8, 8), trunk: "", mobile: &["2", "3", "4", "5", "6", "7", "8", "9"], mobile_len: (8, 8) },
-    Plan { cc: "372", nsn: (7, 8), trunk: "", mobile: &["5", "8"], mobile_len: (7, 8) },
-    Plan { cc: "358", nsn: (5, 12), trunk: "0", mobile: &["4", "50"], mobile_len: (6, 10) },
-    Plan { cc: "33", nsn: (9, 9), trunk: "0", mobile: &["6", "7"], mobile_len: (9, 9) },
-    Plan { cc: "49", nsn: (6, 13), trunk: "0", mobile: &["15", "16", "17"], mobile_len: (10, 11) },
-    Plan { cc: "30", nsn: (10, 10), trunk: "", mobile: &["69"], mobile_len: (10, 10) },
-    Plan { cc: "36", nsn: (8, 9), trunk: "06", mobile: &["20", "30", "31", "50", "70"], mobile_len: (9, 9) },
-    Plan { cc: "353", nsn: (7, 9), trunk: "0", mobile: &["8"], mobile_len: (9, 9) },
-    Plan { cc: "39", nsn: (6, 11), trunk: "", mobile: &["3"], mobile_len: (9, 10) },
-    Plan { cc: "371", nsn: (8, 8), trunk: "", mobile: &["2"], mobile_len: (8, 8) },
-    Plan { cc: "370", nsn: (8, 8), trunk: "8", mobile: &["6"], mobile_len: (8, 8) },
-    Plan { cc: "352", nsn: (4, 11), trunk: "", mobile: &["6"], mobile_len: (9, 9) },
-    Plan { cc: "356", nsn: (8, 8), trunk: "", mobile: &["7", "9"], mobile_len: (8, 8) },
-    Plan { cc: "31", nsn: (9, 9), trunk: "0", mobile: &["6"], mobile_len: (9, 9) },
-    Plan { cc: "48", nsn: (9, 9), trunk: "", mobile: &["5", "6", "7", "8"], mobile_len: (9, 9) },
-    Plan { cc: "351", nsn: (9, 9), trunk: "", mobile: &["9"], mobile_len: (9, 9) },
-    Plan { cc: "40", nsn: (9, 9), trunk: "0", mobile: &["7"], mobile_len: (9, 9) },
-    Plan { cc: "421", nsn: (9, 9), trunk: "0", mobile: &["9"], mobile_len: (9, 9) },
-    Plan { cc: "386", nsn: (8, 8), trunk: "0", mobile: &["3", "4", "5", "6", "7"], mobile_len: (8, 8) },
-    Plan { cc: "34", nsn: (9, 9), trunk: "", mobile: &["6", "7"], mobile_len: (9, 9) },
-    Plan { cc: "46", nsn: (7, 10), trunk: "0", mobile: &["7"], mobile_len: (9, 9) },
-    Plan { cc: "44", nsn: (9, 10), trunk: "0", mobile: &["7"], mobile_len: (10, 10) },
-    Plan { cc: "41", nsn: (9, 9), trunk: "0", mobile: &["7"], mobile_len: (9, 9) },
-    Plan { cc: "47", nsn: (8, 8), trunk: "", mobile: &["4", "9"], mobile_len: (8, 8) },
-    Plan { cc: "354", nsn: (7, 7), trunk: "", mobile: &["6", "7", "8"], mobile_len: (7, 7) },
-    Plan { cc: "423", nsn: (7, 7), trunk: "", mobile: &["7"], mobile_len: (7, 7) },
+    Plan {
+        cc: "43",
+        nsn: (4, 13),
+        trunk: "0",
+        mobile: &["65", "66", "67", "68", "69"],
+        mobile_len: (10, 13),
+    },
+    Plan {
+        cc: "32",
+        nsn: (8, 9),
+        trunk: "0",
+        mobile: &["4"],
+        mobile_len: (9, 9),
+    },
+    Plan {
+        cc: "359",
+        nsn: (7, 9),
+        trunk: "0",
+        mobile: &["87", "88", "89", "98"],
+        mobile_len: (9, 9),
+    },
+    Plan {
+        cc: "385",
+        nsn: (8, 9),
+        trunk: "0",
+        mobile: &["9"],
+        mobile_len: (8, 9),
+    },
+    Plan {
+        cc: "357",
+        nsn: (8, 8),
+        trunk: "",
+        mobile: &["9"],
+        mobile_len: (8, 8),
+    },
+    Plan {
+        cc: "420",
+        nsn: (9, 9),
+        trunk: "",
+        mobile: &["6", "7"],
+        mobile_len: (9, 9),
+    },
+    Plan {
+        cc: "45",
+        nsn: (8, 8),
+        trunk: "",
+        mobile: &["2", "3", "4", "5", "6", "7", "8", "9"],
+        mobile_len: (8, 8),
+    },
+    Plan {
+        cc: "372",
+        nsn: (7, 8),
+        trunk: "",
+        mobile: &["5", "8"],
+        mobile_len: (7, 8),
+    },
+    Plan {
+        cc: "358",
+        nsn: (5, 12),
+        trunk: "0",
+        mobile: &["4", "50"],
+        mobile_len: (6, 10),
+    },
+    Plan {
+        cc: "33",
+        nsn: (9, 9),
+        trunk: "0",
+        mobile: &["6", "7"],
+        mobile_len: (9, 9),
+    },
+    Plan {
+        cc: "49",
+        nsn: (6, 13),
+        trunk: "0",
+        mobile: &["15", "16", "17"],
+        mobile_len: (10, 11),
+    },
+    Plan {
+        cc: "30",
+        nsn: (10, 10),
+        trunk: "",
+        mobile: &["69"],
+        mobile_len: (10, 10),
+    },
+    Plan {
+        cc: "36",
+        nsn: (8, 9),
+        trunk: "06",
+        mobile: &["20", "30", "31", "50", "70"],
+        mobile_len: (9, 9),
+    },
+    Plan {
+        cc: "353",
+        nsn: (7, 9),
+        trunk: "0",
+        mobile: &["8"],
+        mobile_len: (9, 9),
+    },
+    Plan {
+        cc: "39",
+        nsn: (6, 11),
+        trunk: "",
+        mobile: &["3"],
+        mobile_len: (9, 10),
+    },
+    Plan {
+        cc: "371",
+        nsn: (8, 8),
+        trunk: "",
+        mobile: &["2"],
+        mobile_len: (8, 8),
+    },
+    Plan {
+        cc: "370",
+        nsn: (8, 8),
+        trunk: "8",
+        mobile: &["6"],
+        mobile_len: (8, 8),
+    },
+    Plan {
+        cc: "352",
+        nsn: (4, 11),
+        trunk: "",
+        mobile: &["6"],
+        mobile_len: (9, 9),
+    },
+    Plan {
+        cc: "356",
+        nsn: (8, 8),
+        trunk: "",
+        mobile: &["7", "9"],
+        mobile_len: (8, 8),
+    },
+    Plan {
+        cc: "31",
+        nsn: (9, 9),
+        trunk: "0",
+        mobile: &["6"],
+        mobile_len: (9, 9),
+    },
+    Plan {
+        cc: "48",
+        nsn: (9, 9),
+        trunk: "",
+        mobile: &["5", "6", "7", "8"],
+        mobile_len: (9, 9),
+    },
+    Plan {
+        cc: "351",
+        nsn: (9, 9),
+        trunk: "",
+        mobile: &["9"],
+        mobile_len: (9, 9),
+    },
+    Plan {
+        cc: "40",
+        nsn: (9, 9),
+        trunk: "0",
+        mobile: &["7"],
+        mobile_len: (9, 9),
+    },
+    Plan {
+        cc: "421",
+        nsn: (9, 9),
+        trunk: "0",
+        mobile: &["9"],
+        mobile_len: (9, 9),
+    },
+    Plan {
+        cc: "386",
+        nsn: (8, 8),
+        trunk: "0",
+        mobile: &["3", "4", "5", "6", "7"],
+        mobile_len: (8, 8),
+    },
+    Plan {
+        cc: "34",
+        nsn: (9, 9),
+        trunk: "",
+        mobile: &["6", "7"],
+        mobile_len: (9, 9),
+    },
+    Plan {
+        cc: "46",
+        nsn: (7, 10),
+        trunk: "0",
+        mobile: &["7"],
+        mobile_len: (9, 9),
+    },
+    Plan {
+        cc: "44",
+        nsn: (9, 10),
+        trunk: "0",
+        mobile: &["7"],
+        mobile_len: (10, 10),
+    },
+    Plan {
+        cc: "41",
+        nsn: (9, 9),
+        trunk: "0",
+        mobile: &["7"],
+        mobile_len: (9, 9),
+    },
+    Plan {
+        cc: "47",
+        nsn: (8, 8),
+        trunk: "",
+        mobile: &["4", "9"],
+        mobile_len: (8, 8),
+    },
+    Plan {
+        cc: "354",
+        nsn: (7, 7),
+        trunk: "",
+        mobile: &["6", "7", "8"],
+        mobile_len: (7, 7),
+    },
+    Plan {
+        cc: "423",
+        nsn: (7, 7),
+        trunk: "",
+        mobile: &["7"],
+        mobile_len: (7, 7),
+    },
 ];
 
 /// How sure the caller is that the digits are a phone number.
@@ -81,7 +273,8 @@ pub fn is_phone(digits: &str, plus: bool, ev: Evidence) -> bool {
         for p in PLANS {
             if let Some(nsn) = digits.strip_prefix(p.cc) {
                 // "+44 (0) 20..." written with the trunk digit
-                let nsn = if !p.trunk.is_empty() && nsn.starts_with(p.trunk) && nsn.len() > p.nsn.1 {
+                let nsn = if !p.trunk.is_empty() && nsn.starts_with(p.trunk) && nsn.len() > p.nsn.1
+                {
                     &nsn[p.trunk.len()..]
                 } else {
                     nsn
@@ -142,7 +335,7 @@ mod tests {
             "351912345678",  // PT
             "447911123456",  // UK
             "436641234567",  // AT
-            "35312345678",   // IE 
+            "35312345678",   // IE
             "37061234567",   // LT (8-digit NSN)
         ] {
             assert!(is_phone(n, true, Bare), "{n}");

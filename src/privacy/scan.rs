@@ -107,109 +107,313 @@ enum Cue {
 
 const CUES: &[(&str, Cue)] = &[
     // phone
-    ("phone", Cue::Phone), ("tel", Cue::Phone), ("tel.", Cue::Phone), ("tél", Cue::Phone),
-    ("tél.", Cue::Phone), ("telefon", Cue::Phone), ("telephone", Cue::Phone),
-    ("téléphone", Cue::Phone), ("telefono", Cue::Phone), ("teléfono", Cue::Phone),
-    ("telefoon", Cue::Phone), ("telemóvel", Cue::Phone), ("mobile", Cue::Phone),
-    ("mobil", Cue::Phone), ("móvil", Cue::Phone), ("movil", Cue::Phone),
-    ("cellulare", Cue::Phone), ("portable", Cue::Phone), ("handy", Cue::Phone),
-    ("gsm", Cue::Phone), ("mob.", Cue::Phone), ("joignable", Cue::Phone),
-    ("erreichbar", Cue::Phone), ("reachable", Cue::Phone), ("bereikbaar", Cue::Phone),
-    ("raggiungibile", Cue::Phone), ("contactable", Cue::Phone), ("localizable", Cue::Phone),
-    ("rufnummer", Cue::Phone), ("komórka", Cue::Phone), ("komorka", Cue::Phone),
-    ("whatsapp", Cue::Phone), ("call me", Cue::Phone), ("appeler", Cue::Phone),
-    ("anrufen", Cue::Phone), ("chiamare", Cue::Phone), ("llamar", Cue::Phone),
-    ("bellen", Cue::Phone), ("zadzwoń", Cue::Phone), ("numer telefonu", Cue::Phone),
+    ("phone", Cue::Phone),
+    ("tel", Cue::Phone),
+    ("tel.", Cue::Phone),
+    ("tél", Cue::Phone),
+    ("tél.", Cue::Phone),
+    ("telefon", Cue::Phone),
+    ("telephone", Cue::Phone),
+    ("téléphone", Cue::Phone),
+    ("telefono", Cue::Phone),
+    ("teléfono", Cue::Phone),
+    ("telefoon", Cue::Phone),
+    ("telemóvel", Cue::Phone),
+    ("mobile", Cue::Phone),
+    ("mobil", Cue::Phone),
+    ("móvil", Cue::Phone),
+    ("movil", Cue::Phone),
+    ("cellulare", Cue::Phone),
+    ("portable", Cue::Phone),
+    ("handy", Cue::Phone),
+    ("gsm", Cue::Phone),
+    ("mob.", Cue::Phone),
+    ("joignable", Cue::Phone),
+    ("erreichbar", Cue::Phone),
+    ("reachable", Cue::Phone),
+    ("bereikbaar", Cue::Phone),
+    ("raggiungibile", Cue::Phone),
+    ("contactable", Cue::Phone),
+    ("localizable", Cue::Phone),
+    ("rufnummer", Cue::Phone),
+    ("komórka", Cue::Phone),
+    ("komorka", Cue::Phone),
+    ("whatsapp", Cue::Phone),
+    ("call me", Cue::Phone),
+    ("appeler", Cue::Phone),
+    ("anrufen", Cue::Phone),
+    ("chiamare", Cue::Phone),
+    ("llamar", Cue::Phone),
+    ("bellen", Cue::Phone),
+    ("zadzwoń", Cue::Phone),
+    ("numer telefonu", Cue::Phone),
     // birth
-    ("born", Cue::Birth), ("née", Cue::Birth), ("né", Cue::Birth), ("nee le", Cue::Birth),
-    ("geboren", Cue::Birth), ("geb.", Cue::Birth), ("nato", Cue::Birth), ("nata", Cue::Birth),
-    ("nacido", Cue::Birth), ("nacida", Cue::Birth), ("nascido", Cue::Birth),
-    ("nascida", Cue::Birth), ("urodzony", Cue::Birth), ("urodzona", Cue::Birth),
-    ("urodzeni", Cue::Birth), ("dob", Cue::Birth), ("d.o.b.", Cue::Birth), ("birth", Cue::Birth),
-    ("birthday", Cue::Birth), ("naissance", Cue::Birth), ("geburtsdatum", Cue::Birth),
-    ("geburtstag", Cue::Birth), ("nascita", Cue::Birth), ("nacimiento", Cue::Birth),
-    ("geboortedatum", Cue::Birth), ("urodzenia", Cue::Birth), ("nascimento", Cue::Birth),
+    ("born", Cue::Birth),
+    ("née", Cue::Birth),
+    ("né", Cue::Birth),
+    ("nee le", Cue::Birth),
+    ("geboren", Cue::Birth),
+    ("geb.", Cue::Birth),
+    ("nato", Cue::Birth),
+    ("nata", Cue::Birth),
+    ("nacido", Cue::Birth),
+    ("nacida", Cue::Birth),
+    ("nascido", Cue::Birth),
+    ("nascida", Cue::Birth),
+    ("urodzony", Cue::Birth),
+    ("urodzona", Cue::Birth),
+    ("urodzeni", Cue::Birth),
+    ("dob", Cue::Birth),
+    ("d.o.b.", Cue::Birth),
+    ("birth", Cue::Birth),
+    ("birthday", Cue::Birth),
+    ("naissance", Cue::Birth),
+    ("geburtsdatum", Cue::Birth),
+    ("geburtstag", Cue::Birth),
+    ("nascita", Cue::Birth),
+    ("nacimiento", Cue::Birth),
+    ("geboortedatum", Cue::Birth),
+    ("urodzenia", Cue::Birth),
+    ("nascimento", Cue::Birth),
     // national identifiers (checksums decide; the cue only unlocks 9/11-digit ones)
-    ("id", Cue::Id), ("national", Cue::Id), ("identity", Cue::Id), ("identité", Cue::Id),
-    ("identite", Cue::Id), ("identification", Cue::Id), ("ausweis", Cue::Id),
-    ("steuer", Cue::Id), ("steuer-id", Cue::Id), ("idnr", Cue::Id), ("tax", Cue::Id),
-    ("pesel", Cue::Id), ("bsn", Cue::Id), ("burgerservicenummer", Cue::Id),
-    ("sofinummer", Cue::Id), ("nir", Cue::Id), ("insee", Cue::Id), ("sécurité sociale", Cue::Id),
-    ("securite sociale", Cue::Id), ("social security", Cue::Id), ("ssn", Cue::Id),
-    ("rijksregister", Cue::Id), ("rijksregisternummer", Cue::Id), ("registre national", Cue::Id),
-    ("dni", Cue::Id), ("nie", Cue::Id), ("nif", Cue::Id), ("codice fiscale", Cue::Id),
-    ("nino", Cue::Id), ("insurance", Cue::Id), ("personnummer", Cue::Id),
-    ("henkilötunnus", Cue::Id), ("number", Cue::Id), ("nummer", Cue::Id), ("numéro", Cue::Id),
-    ("numero", Cue::Id), ("número", Cue::Id), ("numer", Cue::Id), ("nr", Cue::Id),
-    ("nr.", Cue::Id), ("no.", Cue::Id), ("n°", Cue::Id), ("identiteit", Cue::Id),
-    ("identità", Cue::Id), ("identidad", Cue::Id), ("tożsamości", Cue::Id),
+    ("id", Cue::Id),
+    ("national", Cue::Id),
+    ("identity", Cue::Id),
+    ("identité", Cue::Id),
+    ("identite", Cue::Id),
+    ("identification", Cue::Id),
+    ("ausweis", Cue::Id),
+    ("steuer", Cue::Id),
+    ("steuer-id", Cue::Id),
+    ("idnr", Cue::Id),
+    ("tax", Cue::Id),
+    ("pesel", Cue::Id),
+    ("bsn", Cue::Id),
+    ("burgerservicenummer", Cue::Id),
+    ("sofinummer", Cue::Id),
+    ("nir", Cue::Id),
+    ("insee", Cue::Id),
+    ("sécurité sociale", Cue::Id),
+    ("securite sociale", Cue::Id),
+    ("social security", Cue::Id),
+    ("ssn", Cue::Id),
+    ("rijksregister", Cue::Id),
+    ("rijksregisternummer", Cue::Id),
+    ("registre national", Cue::Id),
+    ("dni", Cue::Id),
+    ("nie", Cue::Id),
+    ("nif", Cue::Id),
+    ("codice fiscale", Cue::Id),
+    ("nino", Cue::Id),
+    ("insurance", Cue::Id),
+    ("personnummer", Cue::Id),
+    ("henkilötunnus", Cue::Id),
+    ("number", Cue::Id),
+    ("nummer", Cue::Id),
+    ("numéro", Cue::Id),
+    ("numero", Cue::Id),
+    ("número", Cue::Id),
+    ("numer", Cue::Id),
+    ("nr", Cue::Id),
+    ("nr.", Cue::Id),
+    ("no.", Cue::Id),
+    ("n°", Cue::Id),
+    ("identiteit", Cue::Id),
+    ("identità", Cue::Id),
+    ("identidad", Cue::Id),
+    ("tożsamości", Cue::Id),
     // credentials
-    ("password", Cue::CredStrong), ("passwort", Cue::CredStrong), ("passwd", Cue::CredStrong),
-    ("pwd", Cue::CredStrong), ("mot de passe", Cue::CredStrong), ("mdp", Cue::CredStrong),
-    ("contraseña", Cue::CredStrong), ("contrasena", Cue::CredStrong),
-    ("wachtwoord", Cue::CredStrong), ("hasło", Cue::CredStrong), ("haslo", Cue::CredStrong),
-    ("senha", Cue::CredStrong), ("kennwort", Cue::CredStrong), ("pin", Cue::CredStrong),
-    ("login", Cue::CredWeak), ("username", Cue::CredWeak), ("user", Cue::CredWeak),
-    ("user name", Cue::CredWeak), ("utilisateur", Cue::CredWeak), ("identifiant", Cue::CredWeak),
-    ("benutzername", Cue::CredWeak), ("benutzer", Cue::CredWeak), ("usuario", Cue::CredWeak),
-    ("utente", Cue::CredWeak), ("gebruikersnaam", Cue::CredWeak), ("użytkownik", Cue::CredWeak),
+    ("password", Cue::CredStrong),
+    ("passwort", Cue::CredStrong),
+    ("passwd", Cue::CredStrong),
+    ("pwd", Cue::CredStrong),
+    ("mot de passe", Cue::CredStrong),
+    ("mdp", Cue::CredStrong),
+    ("contraseña", Cue::CredStrong),
+    ("contrasena", Cue::CredStrong),
+    ("wachtwoord", Cue::CredStrong),
+    ("hasło", Cue::CredStrong),
+    ("haslo", Cue::CredStrong),
+    ("senha", Cue::CredStrong),
+    ("kennwort", Cue::CredStrong),
+    ("pin", Cue::CredStrong),
+    ("login", Cue::CredWeak),
+    ("username", Cue::CredWeak),
+    ("user", Cue::CredWeak),
+    ("user name", Cue::CredWeak),
+    ("utilisateur", Cue::CredWeak),
+    ("identifiant", Cue::CredWeak),
+    ("benutzername", Cue::CredWeak),
+    ("benutzer", Cue::CredWeak),
+    ("usuario", Cue::CredWeak),
+    ("utente", Cue::CredWeak),
+    ("gebruikersnaam", Cue::CredWeak),
+    ("użytkownik", Cue::CredWeak),
     ("uzytkownik", Cue::CredWeak),
     // persons: role words and honorifics
-    ("customer", Cue::Person), ("client", Cue::Person), ("cliente", Cue::Person),
-    ("clienta", Cue::Person), ("klant", Cue::Person), ("kunde", Cue::Person),
-    ("kundin", Cue::Person), ("victim", Cue::Person), ("victime", Cue::Person),
-    ("opfer", Cue::Person), ("vittima", Cue::Person), ("víctima", Cue::Person),
-    ("victima", Cue::Person), ("slachtoffer", Cue::Person), ("ofiara", Cue::Person),
-    ("poszkodowany", Cue::Person), ("poszkodowana", Cue::Person), ("klient", Cue::Person),
-    ("klientka", Cue::Person), ("holder", Cue::Person), ("titular", Cue::Person),
-    ("titulaire", Cue::Person), ("inhaber", Cue::Person), ("kontoinhaber", Cue::Person),
-    ("rekeninghouder", Cue::Person), ("intestatario", Cue::Person),
-    ("intestataria", Cue::Person), ("beneficiary", Cue::Person), ("bénéficiaire", Cue::Person),
-    ("begünstigter", Cue::Person), ("beneficiario", Cue::Person), ("begunstigde", Cue::Person),
-    ("recipient", Cue::Person), ("destinataire", Cue::Person), ("empfänger", Cue::Person),
-    ("destinatario", Cue::Person), ("ontvanger", Cue::Person), ("odbiorca", Cue::Person),
-    ("mr", Cue::Person), ("mr.", Cue::Person), ("mrs", Cue::Person), ("mrs.", Cue::Person),
-    ("ms.", Cue::Person), ("miss", Cue::Person), ("dr.", Cue::Person), ("mme", Cue::Person),
-    ("mlle", Cue::Person), ("monsieur", Cue::Person), ("madame", Cue::Person),
-    ("herr", Cue::Person), ("herrn", Cue::Person), ("frau", Cue::Person), ("sig.", Cue::Person),
-    ("sig.ra", Cue::Person), ("signor", Cue::Person), ("signora", Cue::Person),
-    ("sr.", Cue::Person), ("sra.", Cue::Person), ("señor", Cue::Person), ("señora", Cue::Person),
-    ("dhr.", Cue::Person), ("mevr.", Cue::Person), ("meneer", Cue::Person),
-    ("mevrouw", Cue::Person), ("pan", Cue::Person), ("pani", Cue::Person),
-    ("senhor", Cue::Person), ("senhora", Cue::Person), ("name:", Cue::Person),
-    ("nom :", Cue::Person), ("nom:", Cue::Person), ("nombre:", Cue::Person),
-    ("nome:", Cue::Person), ("naam:", Cue::Person), ("imię i nazwisko", Cue::Person),
-    ("belonging to", Cue::Person), ("received by", Cue::Person), ("sent by", Cue::Person),
-    ("owned by", Cue::Person), ("reçue par", Cue::Person), ("reçu par", Cue::Person),
-    ("envoyé par", Cue::Person), ("appartenant à", Cue::Person), ("empfangen von", Cue::Person),
-    ("gesendet von", Cue::Person), ("ricevuto da", Cue::Person), ("ricevuta da", Cue::Person),
-    ("inviato da", Cue::Person), ("recibido por", Cue::Person), ("enviado por", Cue::Person),
-    ("ontvangen door", Cue::Person), ("verzonden door", Cue::Person),
-    ("otrzymany od", Cue::Person), ("należąca do", Cue::Person), ("recebido por", Cue::Person),
+    ("customer", Cue::Person),
+    ("client", Cue::Person),
+    ("cliente", Cue::Person),
+    ("clienta", Cue::Person),
+    ("klant", Cue::Person),
+    ("kunde", Cue::Person),
+    ("kundin", Cue::Person),
+    ("victim", Cue::Person),
+    ("victime", Cue::Person),
+    ("opfer", Cue::Person),
+    ("vittima", Cue::Person),
+    ("víctima", Cue::Person),
+    ("victima", Cue::Person),
+    ("slachtoffer", Cue::Person),
+    ("ofiara", Cue::Person),
+    ("poszkodowany", Cue::Person),
+    ("poszkodowana", Cue::Person),
+    ("klient", Cue::Person),
+    ("klientka", Cue::Person),
+    ("holder", Cue::Person),
+    ("titular", Cue::Person),
+    ("titulaire", Cue::Person),
+    ("inhaber", Cue::Person),
+    ("kontoinhaber", Cue::Person),
+    ("rekeninghouder", Cue::Person),
+    ("intestatario", Cue::Person),
+    ("intestataria", Cue::Person),
+    ("beneficiary", Cue::Person),
+    ("bénéficiaire", Cue::Person),
+    ("begünstigter", Cue::Person),
+    ("beneficiario", Cue::Person),
+    ("begunstigde", Cue::Person),
+    ("recipient", Cue::Person),
+    ("destinataire", Cue::Person),
+    ("empfänger", Cue::Person),
+    ("destinatario", Cue::Person),
+    ("ontvanger", Cue::Person),
+    ("odbiorca", Cue::Person),
+    ("mr", Cue::Person),
+    ("mr.", Cue::Person),
+    ("mrs", Cue::Person),
+    ("mrs.", Cue::Person),
+    ("ms.", Cue::Person),
+    ("miss", Cue::Person),
+    ("dr.", Cue::Person),
+    ("mme", Cue::Person),
+    ("mlle", Cue::Person),
+    ("monsieur", Cue::Person),
+    ("madame", Cue::Person),
+    ("herr", Cue::Person),
+    ("herrn", Cue::Person),
+    ("frau", Cue::Person),
+    ("sig.", Cue::Person),
+    ("sig.ra", Cue::Person),
+    ("signor", Cue::Person),
+    ("signora", Cue::Person),
+    ("sr.", Cue::Person),
+    ("sra.", Cue::Person),
+    ("señor", Cue::Person),
+    ("señora", Cue::Person),
+    ("dhr.", Cue::Person),
+    ("mevr.", Cue::Person),
+    ("meneer", Cue::Person),
+    ("mevrouw", Cue::Person),
+    ("pan", Cue::Person),
+    ("pani", Cue::Person),
+    ("senhor", Cue::Person),
+    ("senhora", Cue::Person),
+    ("name:", Cue::Person),
+    ("nom :", Cue::Person),
+    ("nom:", Cue::Person),
+    ("nombre:", Cue::Person),
+    ("nome:", Cue::Person),
+    ("naam:", Cue::Person),
+    ("imię i nazwisko", Cue::Person),
+    ("belonging to", Cue::Person),
+    ("received by", Cue::Person),
+    ("sent by", Cue::Person),
+    ("owned by", Cue::Person),
+    ("reçue par", Cue::Person),
+    ("reçu par", Cue::Person),
+    ("envoyé par", Cue::Person),
+    ("appartenant à", Cue::Person),
+    ("empfangen von", Cue::Person),
+    ("gesendet von", Cue::Person),
+    ("ricevuto da", Cue::Person),
+    ("ricevuta da", Cue::Person),
+    ("inviato da", Cue::Person),
+    ("recibido por", Cue::Person),
+    ("enviado por", Cue::Person),
+    ("ontvangen door", Cue::Person),
+    ("verzonden door", Cue::Person),
+    ("otrzymany od", Cue::Person),
+    ("należąca do", Cue::Person),
+    ("recebido por", Cue::Person),
     // postal addresses
-    ("living at", Cue::Address), ("lives at", Cue::Address), ("residing at", Cue::Address),
-    ("resident at", Cue::Address), ("address:", Cue::Address), ("adresse :", Cue::Address),
-    ("adresse:", Cue::Address), ("domicilié", Cue::Address), ("domiciliée", Cue::Address),
-    ("domicilie", Cue::Address), ("demeurant", Cue::Address), ("habitant", Cue::Address),
-    ("wohnhaft", Cue::Address), ("wohnt in", Cue::Address), ("anschrift:", Cue::Address),
-    ("residente in", Cue::Address), ("residente a", Cue::Address), ("abitante in", Cue::Address),
-    ("domiciliato", Cue::Address), ("domiciliata", Cue::Address), ("domiciliado", Cue::Address),
-    ("domiciliada", Cue::Address), ("residente en", Cue::Address), ("vive en", Cue::Address),
-    ("woonachtig", Cue::Address), ("woont op", Cue::Address), ("woont aan", Cue::Address),
-    ("adres:", Cue::Address), ("zamieszkały", Cue::Address), ("zamieszkała", Cue::Address),
-    ("zam.", Cue::Address), ("morada:", Cue::Address), ("residente em", Cue::Address),
-    ("mora em", Cue::Address), ("indirizzo:", Cue::Address), ("dirección:", Cue::Address),
+    ("living at", Cue::Address),
+    ("lives at", Cue::Address),
+    ("residing at", Cue::Address),
+    ("resident at", Cue::Address),
+    ("address:", Cue::Address),
+    ("adresse :", Cue::Address),
+    ("adresse:", Cue::Address),
+    ("domicilié", Cue::Address),
+    ("domiciliée", Cue::Address),
+    ("domicilie", Cue::Address),
+    ("demeurant", Cue::Address),
+    ("habitant", Cue::Address),
+    ("wohnhaft", Cue::Address),
+    ("wohnt in", Cue::Address),
+    ("anschrift:", Cue::Address),
+    ("residente in", Cue::Address),
+    ("residente a", Cue::Address),
+    ("abitante in", Cue::Address),
+    ("domiciliato", Cue::Address),
+    ("domiciliata", Cue::Address),
+    ("domiciliado", Cue::Address),
+    ("domiciliada", Cue::Address),
+    ("residente en", Cue::Address),
+    ("vive en", Cue::Address),
+    ("woonachtig", Cue::Address),
+    ("woont op", Cue::Address),
+    ("woont aan", Cue::Address),
+    ("adres:", Cue::Address),
+    ("zamieszkały", Cue::Address),
+    ("zamieszkała", Cue::Address),
+    ("zam.", Cue::Address),
+    ("morada:", Cue::Address),
+    ("residente em", Cue::Address),
+    ("mora em", Cue::Address),
+    ("indirizzo:", Cue::Address),
+    ("dirección:", Cue::Address),
     // network roles around IP addresses
-    ("router", Cue::VictimNet), ("box", Cue::VictimNet), ("subscriber", Cue::VictimNet),
-    ("abonné", Cue::VictimNet), ("infected", Cue::VictimNet), ("infecté", Cue::VictimNet),
-    ("infiziert", Cue::VictimNet), ("compromised", Cue::VictimNet), ("kunden", Cue::VictimNet),
-    ("home", Cue::VictimNet), ("c2", Cue::AttackerNet), ("cnc", Cue::AttackerNet),
-    ("c&c", Cue::AttackerNet), ("server", Cue::AttackerNet), ("serveur", Cue::AttackerNet),
-    ("servidor", Cue::AttackerNet), ("attacker", Cue::AttackerNet), ("angreifer", Cue::AttackerNet),
-    ("attaquant", Cue::AttackerNet), ("scanner", Cue::AttackerNet), ("scanning", Cue::AttackerNet),
-    ("proxy", Cue::AttackerNet), ("panel", Cue::AttackerNet), ("hosting", Cue::AttackerNet),
-    ("hosted", Cue::AttackerNet), ("exfil", Cue::AttackerNet), ("dropper", Cue::AttackerNet),
-    ("payload", Cue::AttackerNet), ("malicious", Cue::AttackerNet), ("botnet", Cue::AttackerNet),
+    ("router", Cue::VictimNet),
+    ("box", Cue::VictimNet),
+    ("subscriber", Cue::VictimNet),
+    ("abonné", Cue::VictimNet),
+    ("infected", Cue::VictimNet),
+    ("infecté", Cue::VictimNet),
+    ("infiziert", Cue::VictimNet),
+    ("compromised", Cue::VictimNet),
+    ("kunden", Cue::VictimNet),
+    ("home", Cue::VictimNet),
+    ("c2", Cue::AttackerNet),
+    ("cnc", Cue::AttackerNet),
+    ("c&c", Cue::AttackerNet),
+    ("server", Cue::AttackerNet),
+    ("serveur", Cue::AttackerNet),
+    ("servidor", Cue::AttackerNet),
+    ("attacker", Cue::AttackerNet),
+    ("angreifer", Cue::AttackerNet),
+    ("attaquant", Cue::AttackerNet),
+    ("scanner", Cue::AttackerNet),
+    ("scanning", Cue::AttackerNet),
+    ("proxy", Cue::AttackerNet),
+    ("panel", Cue::AttackerNet),
+    ("hosting", Cue::AttackerNet),
+    ("hosted", Cue::AttackerNet),
+    ("exfil", Cue::AttackerNet),
+    ("dropper", Cue::AttackerNet),
+    ("payload", Cue::AttackerNet),
+    ("malicious", Cue::AttackerNet),
+    ("botnet", Cue::AttackerNet),
 ];
 
 const PARTICLES: &[&str] = &[
@@ -219,50 +423,315 @@ const PARTICLES: &[&str] = &[
 
 /// Capitalised words that are never part of a person's name here.
 const NOT_NAMES: &[&str] = &[
-    "customer", "client", "case", "campaign", "kampagne", "campagne", "campagna", "campaña",
-    "operation", "opération", "operazione", "operación", "incident", "vorfall", "dossier",
-    "vorgang", "card", "karte", "carte", "call", "anruf", "appel", "malicious", "identity",
-    "victim", "victime", "opfer", "fraudulent", "the", "le", "la", "les", "der", "die", "das",
-    "il", "el", "het", "een", "an", "bank", "banque", "group", "team", "loader", "stealer",
-    "panel", "kit", "bot", "botnet", "ransomware", "trojan", "spider", "bear", "panda", "kitten",
-    "strike", "street", "road", "avenue", "rue", "via", "calle", "ticket", "account", "konto",
-    "compte", "phone", "email", "mail", "iban", "service", "support", "portal", "login",
-    "password", "security", "update", "verify", "secure", "microsoft", "google", "apple",
-    "amazon", "paypal", "netflix", "dhl", "post", "police", "polizei", "europol",
-    "and", "und", "et", "or", "from", "to", "on", "in", "at", "by", "for", "with",
-    "national", "id", "living", "born", "reachable", "flat", "studio", "apt", "apartment",
+    "customer",
+    "client",
+    "case",
+    "campaign",
+    "kampagne",
+    "campagne",
+    "campagna",
+    "campaña",
+    "operation",
+    "opération",
+    "operazione",
+    "operación",
+    "incident",
+    "vorfall",
+    "dossier",
+    "vorgang",
+    "card",
+    "karte",
+    "carte",
+    "call",
+    "anruf",
+    "appel",
+    "malicious",
+    "identity",
+    "victim",
+    "victime",
+    "opfer",
+    "fraudulent",
+    "the",
+    "le",
+    "la",
+    "les",
+    "der",
+    "die",
+    "das",
+    "il",
+    "el",
+    "het",
+    "een",
+    "an",
+    "bank",
+    "banque",
+    "group",
+    "team",
+    "loader",
+    "stealer",
+    "panel",
+    "kit",
+    "bot",
+    "botnet",
+    "ransomware",
+    "trojan",
+    "spider",
+    "bear",
+    "panda",
+    "kitten",
+    "strike",
+    "street",
+    "road",
+    "avenue",
+    "rue",
+    "via",
+    "calle",
+    "ticket",
+    "account",
+    "konto",
+    "compte",
+    "phone",
+    "email",
+    "mail",
+    "iban",
+    "service",
+    "support",
+    "portal",
+    "login",
+    "password",
+    "security",
+    "update",
+    "verify",
+    "secure",
+    "microsoft",
+    "google",
+    "apple",
+    "amazon",
+    "paypal",
+    "netflix",
+    "dhl",
+    "post",
+    "police",
+    "polizei",
+    "europol",
+    "and",
+    "und",
+    "et",
+    "or",
+    "from",
+    "to",
+    "on",
+    "in",
+    "at",
+    "by",
+    "for",
+    "with",
+    "national",
+    "id",
+    "living",
+    "born",
+    "reachable",
+    "flat",
+    "studio",
+    "apt",
+    "apartment",
 ];
 
 /// Words that are first names too but far more often something else at
 /// the start of a sentence; they count as names only after a cue.
 const AMBIGUOUS_FIRST: &[&str] = &[
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
-    "saturday", "sunday", "will", "mark", "grant", "rose", "page", "art", "bill", "chance",
-    "faith", "hope", "joy", "summer", "winter", "sunny", "don", "guy", "ray", "rich", "young",
-    "major", "king", "baron", "duke", "pat", "sue", "gay", "dick", "bob", "jack", "case",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "will",
+    "mark",
+    "grant",
+    "rose",
+    "page",
+    "art",
+    "bill",
+    "chance",
+    "faith",
+    "hope",
+    "joy",
+    "summer",
+    "winter",
+    "sunny",
+    "don",
+    "guy",
+    "ray",
+    "rich",
+    "young",
+    "major",
+    "king",
+    "baron",
+    "duke",
+    "pat",
+    "sue",
+    "gay",
+    "dick",
+    "bob",
+    "jack",
+    "case",
 ];
 
 /// Street-type words (standalone) across EU languages.
 const STREET_WORDS: &[&str] = &[
-    "rue", "avenue", "av", "boulevard", "bd", "bvd", "chemin", "allée", "allee", "impasse",
-    "place", "quai", "route", "cours", "square", "faubourg", "passage", "via", "viale", "piazza",
-    "piazzale", "corso", "vicolo", "largo", "strada", "contrada", "rotonda", "incrocio",
-    "stretto", "borgo", "calle", "c", "avenida", "avda", "plaza", "paseo", "pasaje", "rambla",
-    "ronda", "alameda", "carrera", "travesía", "travesia", "camino", "carretera", "glorieta",
-    "rua", "r", "travessa", "praça", "praca", "estrada", "beco", "straße", "strasse", "str",
-    "weg", "gasse", "platz", "ring", "damm", "chaussee", "straat", "laan", "plein", "gracht",
-    "singel", "steeg", "kade", "dreef", "ulica", "ul", "aleja", "al", "plac", "pl", "osiedle",
-    "os", "street", "st", "road", "rd", "lane", "drive", "close", "way", "court", "crescent",
-    "terrace", "gardens", "grove", "flat", "apartment", "apt", "utca", "ulice", "iela", "gatan",
-    "vägen", "vej", "gade", "katu", "tie", "odos", "leoforos",
+    "rue",
+    "avenue",
+    "av",
+    "boulevard",
+    "bd",
+    "bvd",
+    "chemin",
+    "allée",
+    "allee",
+    "impasse",
+    "place",
+    "quai",
+    "route",
+    "cours",
+    "square",
+    "faubourg",
+    "passage",
+    "via",
+    "viale",
+    "piazza",
+    "piazzale",
+    "corso",
+    "vicolo",
+    "largo",
+    "strada",
+    "contrada",
+    "rotonda",
+    "incrocio",
+    "stretto",
+    "borgo",
+    "calle",
+    "c",
+    "avenida",
+    "avda",
+    "plaza",
+    "paseo",
+    "pasaje",
+    "rambla",
+    "ronda",
+    "alameda",
+    "carrera",
+    "travesía",
+    "travesia",
+    "camino",
+    "carretera",
+    "glorieta",
+    "rua",
+    "r",
+    "travessa",
+    "praça",
+    "praca",
+    "estrada",
+    "beco",
+    "straße",
+    "strasse",
+    "str",
+    "weg",
+    "gasse",
+    "platz",
+    "ring",
+    "damm",
+    "chaussee",
+    "straat",
+    "laan",
+    "plein",
+    "gracht",
+    "singel",
+    "steeg",
+    "kade",
+    "dreef",
+    "ulica",
+    "ul",
+    "aleja",
+    "al",
+    "plac",
+    "pl",
+    "osiedle",
+    "os",
+    "street",
+    "st",
+    "road",
+    "rd",
+    "lane",
+    "drive",
+    "close",
+    "way",
+    "court",
+    "crescent",
+    "terrace",
+    "gardens",
+    "grove",
+    "flat",
+    "apartment",
+    "apt",
+    "utca",
+    "ulice",
+    "iela",
+    "gatan",
+    "vägen",
+    "vej",
+    "gade",
+    "katu",
+    "tie",
+    "odos",
+    "leoforos",
 ];
 
 /// Suffixes of compound street names (Roseweg, Köhlergasse, Suzelaan).
 const STREET_SUFFIXES: &[&str] = &[
-    "straße", "strasse", "str.", "weg", "gasse", "platz", "allee", "ring", "damm", "ufer",
-    "chaussee", "straat", "laan", "steeg", "singel", "gracht", "plein", "kade", "dreef",
-    "boulevard", "hof", "park", "pad", "dijk", "markt", "gatan", "vägen", "vej", "gade", "katu",
+    "straße",
+    "strasse",
+    "str.",
+    "weg",
+    "gasse",
+    "platz",
+    "allee",
+    "ring",
+    "damm",
+    "ufer",
+    "chaussee",
+    "straat",
+    "laan",
+    "steeg",
+    "singel",
+    "gracht",
+    "plein",
+    "kade",
+    "dreef",
+    "boulevard",
+    "hof",
+    "park",
+    "pad",
+    "dijk",
+    "markt",
+    "gatan",
+    "vägen",
+    "vej",
+    "gade",
+    "katu",
 ];
 
 const MONTHS: &[&str] = &[
@@ -274,8 +743,24 @@ const MONTHS: &[&str] = &[
 
 /// Generic mailbox names that are not people.
 const GENERIC_LOCAL: &[&str] = &[
-    "info", "support", "service", "contact", "admin", "noreply", "reply", "security", "client",
-    "clients", "customer", "account", "billing", "sales", "office", "mail", "webmaster", "help",
+    "info",
+    "support",
+    "service",
+    "contact",
+    "admin",
+    "noreply",
+    "reply",
+    "security",
+    "client",
+    "clients",
+    "customer",
+    "account",
+    "billing",
+    "sales",
+    "office",
+    "mail",
+    "webmaster",
+    "help",
 ];
 
 static NAMES: OnceLock<FastSet<&'static str>> = OnceLock::new();
@@ -333,7 +818,11 @@ impl std::hash::Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for b in bytes {
             h ^= u64::from(*b);
             h = h.wrapping_mul(0x0100_0000_01b3);
@@ -375,7 +864,6 @@ const G_NIE: usize = 8;
 const G_DNI: usize = 9;
 const G_NINO: usize = 10;
 
-
 impl Detectors {
     pub fn new() -> Result<Detectors, String> {
         let alts = [
@@ -397,10 +885,11 @@ impl Detectors {
             .unicode(false)
             .build()
             .map_err(|e| e.to_string())?;
-        let which = regex::bytes::RegexSetBuilder::new(alts.iter().map(|a| format!("(?-u)^(?:{a})$")))
-            .unicode(false)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let which =
+            regex::bytes::RegexSetBuilder::new(alts.iter().map(|a| format!("(?-u)^(?:{a})$")))
+                .unicode(false)
+                .build()
+                .map_err(|e| e.to_string())?;
         let cues = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
@@ -450,7 +939,13 @@ impl Detectors {
         for m in self.re.find_iter(bytes) {
             let (s, e) = (m.start(), m.end());
             // the first pattern (in priority order) matching the whole span
-            let Some(g) = self.which.matches(&bytes[s..e]).iter().next().map(|i| i + 1) else {
+            let Some(g) = self
+                .which
+                .matches(&bytes[s..e])
+                .iter()
+                .next()
+                .map(|i| i + 1)
+            else {
                 continue;
             };
             match g {
@@ -459,11 +954,21 @@ impl Detectors {
                         continue;
                     }
                     let mut e = e;
-                    while e > s && matches!(bytes[e - 1], b'.' | b',' | b';' | b':' | b')' | b']' | b'!' | b'?') {
+                    while e > s
+                        && matches!(
+                            bytes[e - 1],
+                            b'.' | b',' | b';' | b':' | b')' | b']' | b'!' | b'?'
+                        )
+                    {
                         e -= 1;
                     }
                     let e = ceil_boundary(text, e);
-                    out.push(Found { start: s, end: e, kind: Kind::Url, norm: String::new() });
+                    out.push(Found {
+                        start: s,
+                        end: e,
+                        kind: Kind::Url,
+                        norm: String::new(),
+                    });
                 }
                 G_EMAIL => self.email(text, s, e, rec, out),
                 // IPs inside URL parts are redirect targets and infrastructure
@@ -476,8 +981,11 @@ impl Detectors {
                     if !bounded(bytes, s, e) {
                         continue;
                     }
-                    let compact: Vec<u8> =
-                        bytes[s..e].iter().copied().filter(|b| *b != b' ' && *b != b'-').collect();
+                    let compact: Vec<u8> = bytes[s..e]
+                        .iter()
+                        .copied()
+                        .filter(|b| *b != b' ' && *b != b'-')
+                        .collect();
                     let ok = match g {
                         G_CF => checks::it_codice_fiscale(&compact),
                         G_NIE | G_DNI => checks::es_dni_nie(&compact),
@@ -528,7 +1036,10 @@ impl Detectors {
         };
         let local = local.trim_start_matches(['.', '-', '+', '%']);
         let tld = domain.rsplit('.').next().unwrap_or("");
-        if local.is_empty() || tld.len() < 2 || !tld.bytes().all(|b| b.is_ascii_alphabetic() || b >= 0x80) {
+        if local.is_empty()
+            || tld.len() < 2
+            || !tld.bytes().all(|b| b.is_ascii_alphabetic() || b >= 0x80)
+        {
             return;
         }
         let domain = domain.to_lowercase();
@@ -546,10 +1057,20 @@ impl Detectors {
         });
     }
 
-    fn ipv4(&self, text: &str, s: usize, e: usize, rec: &RecordCtx, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
+    fn ipv4(
+        &self,
+        text: &str,
+        s: usize,
+        e: usize,
+        rec: &RecordCtx,
+        cues: &[(usize, usize, Cue)],
+        out: &mut Vec<Found>,
+    ) {
         let b = text.as_bytes();
         if (s > 0 && (b[s - 1].is_ascii_alphanumeric() || b[s - 1] == b'.'))
-            || (e < b.len() && (b[e].is_ascii_alphanumeric() || (b[e] == b'.' && b.get(e + 1).is_some_and(u8::is_ascii_digit))))
+            || (e < b.len()
+                && (b[e].is_ascii_alphanumeric()
+                    || (b[e] == b'.' && b.get(e + 1).is_some_and(u8::is_ascii_digit))))
         {
             return;
         }
@@ -560,7 +1081,15 @@ impl Detectors {
         self.ip(IpAddr::V4(ip), s, e, rec, cues, out);
     }
 
-    fn ipv6(&self, text: &str, s: usize, e: usize, rec: &RecordCtx, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
+    fn ipv6(
+        &self,
+        text: &str,
+        s: usize,
+        e: usize,
+        rec: &RecordCtx,
+        cues: &[(usize, usize, Cue)],
+        out: &mut Vec<Found>,
+    ) {
         if !bounded(text.as_bytes(), s, e) || e - s < 6 {
             return;
         }
@@ -570,7 +1099,15 @@ impl Detectors {
         self.ip(IpAddr::V6(ip), s, e, rec, cues, out);
     }
 
-    fn ip(&self, ip: IpAddr, s: usize, e: usize, rec: &RecordCtx, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
+    fn ip(
+        &self,
+        ip: IpAddr,
+        s: usize,
+        e: usize,
+        rec: &RecordCtx,
+        cues: &[(usize, usize, Cue)],
+        out: &mut Vec<Found>,
+    ) {
         if Some(ip) == rec.value_ip || crate::model::is_reserved_ip(ip) {
             return;
         }
@@ -581,15 +1118,32 @@ impl Detectors {
         let role = cues
             .iter()
             .rev()
-            .find(|c| c.1 <= s && s - c.1 <= 48 && matches!(c.2, Cue::VictimNet | Cue::AttackerNet | Cue::Person))
+            .find(|c| {
+                c.1 <= s
+                    && s - c.1 <= 48
+                    && matches!(c.2, Cue::VictimNet | Cue::AttackerNet | Cue::Person)
+            })
             .map(|c| c.2);
         if role == Some(Cue::AttackerNet) || (role.is_none() && rec.attacker_key) {
             return;
         }
-        out.push(Found { start: s, end: e, kind: Kind::Data(DataCategory::Ip), norm: ip.to_string() });
+        out.push(Found {
+            start: s,
+            end: e,
+            kind: Kind::Data(DataCategory::Ip),
+            norm: ip.to_string(),
+        });
     }
 
-    fn date(&self, text: &str, s: usize, e: usize, scope: &Scope, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
+    fn date(
+        &self,
+        text: &str,
+        s: usize,
+        e: usize,
+        scope: &Scope,
+        cues: &[(usize, usize, Cue)],
+        out: &mut Vec<Found>,
+    ) {
         let b = text.as_bytes();
         if !bounded(b, s, e) {
             return;
@@ -613,7 +1167,9 @@ impl Detectors {
             .find(|p| p.len() == 4)
             .unwrap_or("");
         let birth = scope.phone_key == false
-            && cues.iter().any(|c| c.2 == Cue::Birth && c.1 <= s && s - c.1 <= 40);
+            && cues
+                .iter()
+                .any(|c| c.2 == Cue::Birth && c.1 <= s && s - c.1 <= 40);
         if birth {
             out.push(Found {
                 start: s,
@@ -659,9 +1215,20 @@ impl Detectors {
     /// A run of digit groups: tries the longest sub-run of whole groups
     /// first, so a card followed by an expiry date or two numbers in a row
     /// are told apart.
-    fn number(&self, text: &str, s: usize, e: usize, scope: &Scope, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
+    fn number(
+        &self,
+        text: &str,
+        s: usize,
+        e: usize,
+        scope: &Scope,
+        cues: &[(usize, usize, Cue)],
+        out: &mut Vec<Found>,
+    ) {
         let b = text.as_bytes();
-        if (s > 0 && (b[s - 1].is_ascii_alphanumeric() || b[s - 1] >= 0x80 || (b[s - 1] == b'.' && s > 1 && b[s - 2].is_ascii_digit())))
+        if (s > 0
+            && (b[s - 1].is_ascii_alphanumeric()
+                || b[s - 1] >= 0x80
+                || (b[s - 1] == b'.' && s > 1 && b[s - 2].is_ascii_digit())))
             || (e < b.len() && (b[e].is_ascii_alphanumeric() || b[e] >= 0x80))
         {
             return;
@@ -698,8 +1265,15 @@ impl Detectors {
                 let start = if gi == 0 && plus { s } else { groups[gi].0 };
                 let end = groups[gj].1;
                 let grouped = gj > gi;
-                if let Some((cat, norm)) = self.classify_number(&digits, gi == 0 && plus, grouped, start, b, scope, cues) {
-                    out.push(Found { start, end, kind: Kind::Data(cat), norm });
+                if let Some((cat, norm)) =
+                    self.classify_number(&digits, gi == 0 && plus, grouped, start, b, scope, cues)
+                {
+                    out.push(Found {
+                        start,
+                        end,
+                        kind: Kind::Data(cat),
+                        norm,
+                    });
                     gi = gj + 1;
                     hit = true;
                     break;
@@ -723,7 +1297,10 @@ impl Detectors {
         cues: &[(usize, usize, Cue)],
     ) -> Option<(DataCategory, String)> {
         let d = digits.as_bytes();
-        let cue_before = |kind: Cue, win: usize| cues.iter().any(|c| c.2 == kind && c.1 <= start && start - c.1 <= win);
+        let cue_before = |kind: Cue, win: usize| {
+            cues.iter()
+                .any(|c| c.2 == kind && c.1 <= start && start - c.1 <= win)
+        };
         if !plus {
             if checks::card_pan(d) && (d.len() >= 13) {
                 return Some((DataCategory::Card, digits.to_owned()));
@@ -759,7 +1336,11 @@ impl Detectors {
             Evidence::Bare
         };
         if phone::is_phone(nd, intl, ev) {
-            let norm = if intl { format!("+{nd}") } else { nd.to_owned() };
+            let norm = if intl {
+                format!("+{nd}")
+            } else {
+                nd.to_owned()
+            };
             return Some((DataCategory::Phone, norm));
         }
         None
@@ -785,7 +1366,10 @@ impl Detectors {
                 continue;
             }
             let ts = i;
-            while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b',' | b';' | b'"' | b'<' | b'>') {
+            while i < b.len()
+                && !b[i].is_ascii_whitespace()
+                && !matches!(b[i], b',' | b';' | b'"' | b'<' | b'>')
+            {
                 i += 1;
             }
             // a trailing full stop ends the sentence, not the secret
@@ -797,7 +1381,10 @@ impl Detectors {
                 continue;
             }
             let token = &text[ts..ceil_boundary(text, te)];
-            let looks_secret = sep || token.bytes().any(|c| c.is_ascii_digit() || c.is_ascii_punctuation());
+            let looks_secret = sep
+                || token
+                    .bytes()
+                    .any(|c| c.is_ascii_digit() || c.is_ascii_punctuation());
             if looks_secret {
                 out.push(Found {
                     start: ts,
@@ -809,7 +1396,14 @@ impl Detectors {
         }
     }
 
-    fn addresses(&self, text: &str, lt: &str, toks: &[(usize, usize)], cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
+    fn addresses(
+        &self,
+        text: &str,
+        lt: &str,
+        toks: &[(usize, usize)],
+        cues: &[(usize, usize, Cue)],
+        out: &mut Vec<Found>,
+    ) {
         let b = text.as_bytes();
         // 1. after an address cue: to the end of the clause
         for &(_, e, kind) in cues {
@@ -820,7 +1414,9 @@ impl Detectors {
             while i < b.len() && matches!(b[i], b' ' | b':') {
                 i += 1;
             }
-            for prep in ["at ", "in ", "en ", "te ", "à ", "au ", "op ", "aan ", "em ", "a ", "w "] {
+            for prep in [
+                "at ", "in ", "en ", "te ", "à ", "au ", "op ", "aan ", "em ", "a ", "w ",
+            ] {
                 if text[i..].starts_with(prep) {
                     i += prep.len();
                     break;
@@ -829,7 +1425,12 @@ impl Detectors {
             let start = i;
             let end = clause_end(text, start, 160);
             if end > start {
-                out.push(Found { start, end, kind: Kind::Data(DataCategory::Address), norm: String::new() });
+                out.push(Found {
+                    start,
+                    end,
+                    kind: Kind::Data(DataCategory::Address),
+                    norm: String::new(),
+                });
             }
         }
         // 2. a street-type word with a house number near it
@@ -857,8 +1458,12 @@ impl Detectors {
                 i
             };
             if standalone {
-                let next_ok = toks.get(k + 1).is_some_and(|&(ns, ne)| ns == after && is_title(&text[ns..ne]))
-                    || toks.get(k + 1).is_some_and(|&(ns, ne)| ns == after && PARTICLES.contains(&&text[ns..ne]));
+                let next_ok = toks
+                    .get(k + 1)
+                    .is_some_and(|&(ns, ne)| ns == after && is_title(&text[ns..ne]))
+                    || toks
+                        .get(k + 1)
+                        .is_some_and(|&(ns, ne)| ns == after && PARTICLES.contains(&&text[ns..ne]));
                 if !next_ok {
                     continue;
                 }
@@ -870,10 +1475,17 @@ impl Detectors {
             while i < limit {
                 if b[i].is_ascii_digit() && (b[i - 1] == b' ' || b[i - 1] == b',') {
                     let mut j = i;
-                    while j < b.len() && (b[j].is_ascii_digit() || matches!(b[j], b'/' | b'-') && b.get(j + 1).is_some_and(u8::is_ascii_digit)) {
+                    while j < b.len()
+                        && (b[j].is_ascii_digit()
+                            || matches!(b[j], b'/' | b'-')
+                                && b.get(j + 1).is_some_and(u8::is_ascii_digit))
+                    {
                         j += 1;
                     }
-                    if j < b.len() && b[j].is_ascii_alphabetic() && !b.get(j + 1).is_some_and(u8::is_ascii_alphabetic) {
+                    if j < b.len()
+                        && b[j].is_ascii_alphabetic()
+                        && !b.get(j + 1).is_some_and(u8::is_ascii_alphabetic)
+                    {
                         j += 1;
                     }
                     if j - i <= 8 {
@@ -892,10 +1504,20 @@ impl Detectors {
                     j -= 1;
                 }
                 let mut d = j;
-                while d > 0 && (b[d - 1].is_ascii_digit() || b[d - 1].is_ascii_alphabetic() && d == j && d > 1 && b[d - 2].is_ascii_digit()) {
+                while d > 0
+                    && (b[d - 1].is_ascii_digit()
+                        || b[d - 1].is_ascii_alphabetic()
+                            && d == j
+                            && d > 1
+                            && b[d - 2].is_ascii_digit())
+                {
                     d -= 1;
                 }
-                if d < j && j - d <= 5 && (d == 0 || !b[d - 1].is_ascii_alphanumeric()) && b[d].is_ascii_digit() {
+                if d < j
+                    && j - d <= 5
+                    && (d == 0 || !b[d - 1].is_ascii_alphanumeric())
+                    && b[d].is_ascii_digit()
+                {
                     start = d;
                     before_num = true;
                 }
@@ -913,11 +1535,24 @@ impl Detectors {
                 (None, false) => continue,
             };
             let end = extend_postcode_city(text, end);
-            out.push(Found { start, end, kind: Kind::Data(DataCategory::Address), norm: String::new() });
+            out.push(Found {
+                start,
+                end,
+                kind: Kind::Data(DataCategory::Address),
+                norm: String::new(),
+            });
         }
     }
 
-    fn names(&self, text: &str, lt: &str, toks: &[(usize, usize)], cues: &[(usize, usize, Cue)], rec: &RecordCtx, out: &mut Vec<Found>) {
+    fn names(
+        &self,
+        text: &str,
+        lt: &str,
+        toks: &[(usize, usize)],
+        cues: &[(usize, usize, Cue)],
+        rec: &RecordCtx,
+        out: &mut Vec<Found>,
+    ) {
         if toks.is_empty() {
             return;
         }
@@ -939,14 +1574,21 @@ impl Detectors {
                 continue;
             };
             let gap = &text[e..toks[k].0];
-            if gap.len() > 3 || gap.contains(['.', ',', ';', '(', ')']) && !gap.trim().is_empty() && gap.trim() != ":" {
+            if gap.len() > 3
+                || gap.contains(['.', ',', ';', '(', ')'])
+                    && !gap.trim().is_empty()
+                    && gap.trim() != ":"
+            {
                 continue;
             }
             // skip titles after the role word ("client M. Dupont", "Herr Dr. Weber")
             let mut k = k;
             while k + 1 < toks.len()
                 && words().honorific.contains(&lt[toks[k].0..toks[k].1])
-                && text[toks[k].1..toks[k + 1].0].trim_start_matches('.').trim() .is_empty()
+                && text[toks[k].1..toks[k + 1].0]
+                    .trim_start_matches('.')
+                    .trim()
+                    .is_empty()
             {
                 k += 1;
             }
@@ -974,7 +1616,10 @@ impl Detectors {
             let rest = &text[end..];
             let opener = rest.starts_with(", ") || rest.starts_with(" (") || rest.starts_with(" <");
             let email_follows = (rest.starts_with(" <") || rest.starts_with(" ("))
-                && rest[2..].split(['>', ')']).next().is_some_and(|x| x.contains('@') && !x.contains(' '));
+                && rest[2..]
+                    .split(['>', ')'])
+                    .next()
+                    .is_some_and(|x| x.contains('@') && !x.contains(' '));
             let cue_follows = opener
                 && cues.iter().any(|c| {
                     c.0 >= end + 2
@@ -999,7 +1644,10 @@ impl Detectors {
             let first_part = lw.split('-').next().unwrap_or("");
             // "August", "Will": only mid-sentence ("von August Rädel")
             let mid_sentence = k > 0
-                && text[toks[k - 1].0..toks[k - 1].1].chars().next().is_some_and(char::is_lowercase)
+                && text[toks[k - 1].0..toks[k - 1].1]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_lowercase)
                 && text[toks[k - 1].1..toks[k].0] == *" ";
             let known = (names.contains(lw) || names.contains(first_part))
                 && (mid_sentence || !words().ambiguous.contains(lw));
@@ -1011,7 +1659,10 @@ impl Detectors {
                 let mut a = k;
                 if echoed && !known && a > 0 {
                     let p = &text[toks[a - 1].0..toks[a - 1].1];
-                    if &text[toks[a - 1].1..toks[a].0] == " " && is_title(p) && !not_name(&lt[toks[a - 1].0..toks[a - 1].1]) {
+                    if &text[toks[a - 1].1..toks[a].0] == " "
+                        && is_title(p)
+                        && !not_name(&lt[toks[a - 1].0..toks[a - 1].1])
+                    {
                         a -= 1;
                     }
                 }
@@ -1037,7 +1688,10 @@ fn echo(lw: &str, rec: &RecordCtx) -> bool {
 
 /// Letters of an e-mail local part, folded, when it may name a person.
 pub fn local_part_letters(local: &str) -> Option<String> {
-    let letters: String = fold(&local.to_lowercase()).chars().filter(char::is_ascii_alphabetic).collect();
+    let letters: String = fold(&local.to_lowercase())
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .collect();
     if letters.len() < 3 || GENERIC_LOCAL.iter().any(|g| letters == *g) {
         None
     } else {
@@ -1183,7 +1837,16 @@ fn extend_postcode_city(text: &str, end: usize) -> usize {
     let mut best = end;
     let mut i = end;
     // "Apt. 99", "Piano 7", "Puerta 9"
-    for unit in [" Apt. ", " Apt ", " Piano ", " Puerta ", " Appartamento ", " Bus ", " bte ", " m. "] {
+    for unit in [
+        " Apt. ",
+        " Apt ",
+        " Piano ",
+        " Puerta ",
+        " Appartamento ",
+        " Bus ",
+        " bte ",
+        " m. ",
+    ] {
         if text[i..].starts_with(unit) {
             let mut j = i + unit.len();
             while j < b.len() && b[j].is_ascii_digit() {
@@ -1205,13 +1868,21 @@ fn extend_postcode_city(text: &str, end: usize) -> usize {
             break;
         }
         let ps = j;
-        while j < b.len() && (b[j].is_ascii_alphanumeric() || (matches!(b[j], b'-' | b' ') && b.get(j + 1).is_some_and(u8::is_ascii_alphanumeric) && j - ps < 5)) {
+        while j < b.len()
+            && (b[j].is_ascii_alphanumeric()
+                || (matches!(b[j], b'-' | b' ')
+                    && b.get(j + 1).is_some_and(u8::is_ascii_alphanumeric)
+                    && j - ps < 5))
+        {
             j += 1;
         }
         let tok = &text[ps..j];
         let has_digit = tok.bytes().any(|c| c.is_ascii_digit());
         let postcode = has_digit && tok.len() <= 9;
-        let city = !has_digit && tokens(tok).first().is_some_and(|t| is_title(&tok[t.0..t.1]));
+        let city = !has_digit
+            && tokens(tok)
+                .first()
+                .is_some_and(|t| is_title(&tok[t.0..t.1]));
         if postcode || city {
             // a city runs over capitalised words
             let mut k = ps;
@@ -1310,15 +1981,30 @@ mod tests {
 
     #[test]
     fn emails_plain_encoded_defanged() {
-        assert!(has("mail jean.dupont@orange.fr now", DataCategory::Email, "jean.dupont@orange.fr"));
-        assert!(has("x=jean%40orange.fr", DataCategory::Email, "jean%40orange.fr"));
-        assert!(has("contact: anna[at]web[.]de", DataCategory::Email, "anna[at]web[.]de"));
+        assert!(has(
+            "mail jean.dupont@orange.fr now",
+            DataCategory::Email,
+            "jean.dupont@orange.fr"
+        ));
+        assert!(has(
+            "x=jean%40orange.fr",
+            DataCategory::Email,
+            "jean%40orange.fr"
+        ));
+        assert!(has(
+            "contact: anna[at]web[.]de",
+            DataCategory::Email,
+            "anna[at]web[.]de"
+        ));
         assert!(found("version 2.3@build").is_empty());
     }
 
     #[test]
     fn attacker_domain_email_is_kept() {
-        let rec = RecordCtx { host: Some("evil-bank.top".into()), ..Default::default() };
+        let rec = RecordCtx {
+            host: Some("evil-bank.top".into()),
+            ..Default::default()
+        };
         assert!(found_with("sent from billing@evil-bank.top", &rec).is_empty());
     }
 
@@ -1326,7 +2012,11 @@ mod tests {
     fn phones_per_locale() {
         use DataCategory::Phone;
         assert!(has("Tel. 06 12 34 56 78", Phone, "06 12 34 56 78")); // FR
-        assert!(has("erreichbar unter 0151 23456789", Phone, "0151 23456789")); // DE
+        assert!(has(
+            "erreichbar unter 0151 23456789",
+            Phone,
+            "0151 23456789"
+        )); // DE
         assert!(has("chiamare 339 123 4567", Phone, "339 123 4567")); // IT
         assert!(has("llamar al 612 34 56 78", Phone, "612 34 56 78")); // ES
         assert!(has("bellen 06-12345678", Phone, "06-12345678")); // NL
@@ -1346,15 +2036,29 @@ mod tests {
     #[test]
     fn cards_with_separators_and_expiry() {
         let f = found("Card 4165 1728 6233 5734 (exp 09/28)");
-        assert!(f.contains(&(DataCategory::Card, "4165 1728 6233 5734".into())), "{f:?}");
-        assert!(has("pan 3797-1467-5794-753 used", DataCategory::Card, "3797-1467-5794-753"));
-        assert!(found("order 4165172862335735 refused").is_empty(), "Luhn fails");
+        assert!(
+            f.contains(&(DataCategory::Card, "4165 1728 6233 5734".into())),
+            "{f:?}"
+        );
+        assert!(has(
+            "pan 3797-1467-5794-753 used",
+            DataCategory::Card,
+            "3797-1467-5794-753"
+        ));
+        assert!(
+            found("order 4165172862335735 refused").is_empty(),
+            "Luhn fails"
+        );
     }
 
     #[test]
     fn ibans_with_trailing_words() {
         use DataCategory::Iban;
-        assert!(has("to DE89 3704 0044 0532 0130 00 FOR rent", Iban, "DE89 3704 0044 0532 0130 00"));
+        assert!(has(
+            "to DE89 3704 0044 0532 0130 00 FOR rent",
+            Iban,
+            "DE89 3704 0044 0532 0130 00"
+        ));
         assert!(has("to NL91NDXT8833502951.", Iban, "NL91NDXT8833502951"));
         assert!(found("GB00XXXX00000000000000 is not valid").is_empty());
     }
@@ -1362,7 +2066,11 @@ mod tests {
     #[test]
     fn national_ids_per_country() {
         use DataCategory::NationalId;
-        assert!(has("NIR 1 84 12 76 451 089 46", NationalId, "1 84 12 76 451 089 46")); // FR
+        assert!(has(
+            "NIR 1 84 12 76 451 089 46",
+            NationalId,
+            "1 84 12 76 451 089 46"
+        )); // FR
         assert!(has("CF RSSMRA85T10A562S", NationalId, "RSSMRA85T10A562S")); // IT
         assert!(has("DNI 12345678Z", NationalId, "12345678Z")); // ES
         assert!(has("NIE X1234567L", NationalId, "X1234567L")); // ES
@@ -1388,50 +2096,120 @@ mod tests {
 
     #[test]
     fn victim_ips_but_not_attacker_ips() {
-        let rec = RecordCtx { value_ip: "47.89.17.225".parse().ok(), ..Default::default() };
-        let f = found_with("C2 beacon seen from customer router 89.75.18.43 to 47.89.17.225.", &rec);
+        let rec = RecordCtx {
+            value_ip: "47.89.17.225".parse().ok(),
+            ..Default::default()
+        };
+        let f = found_with(
+            "C2 beacon seen from customer router 89.75.18.43 to 47.89.17.225.",
+            &rec,
+        );
         assert_eq!(f, vec![(DataCategory::Ip, "89.75.18.43".into())]);
         assert!(found("C2 server 185.220.101.4 answered").is_empty());
-        assert!(found("hash 070c415ed7e70cad19461922995d84016e51c6b36d6f3c9f0ac9056a4ad683cb").is_empty());
+        assert!(
+            found("hash 070c415ed7e70cad19461922995d84016e51c6b36d6f3c9f0ac9056a4ad683cb")
+                .is_empty()
+        );
     }
 
     #[test]
     fn names_after_cues_in_eu_languages() {
         use DataCategory::Name;
-        assert!(has("Customer Vittoria Galvani (x)", Name, "Vittoria Galvani"));
-        assert!(has("Le client Jean-Luc Moreau a saisi", Name, "Jean-Luc Moreau"));
-        assert!(has("Kunde Zbigniew Brzęczyszczykiewicz hat", Name, "Zbigniew Brzęczyszczykiewicz"));
-        assert!(has("la vittima Ottavio Quaranta ha", Name, "Ottavio Quaranta"));
-        assert!(has("el cliente Íñigo Zubizarreta pagó", Name, "Íñigo Zubizarreta"));
-        assert!(has("de klant Joost van der Berg heeft", Name, "Joost van der Berg"));
-        assert!(has("poszkodowana Grażyna Wiśniewska zgłosiła", Name, "Grażyna Wiśniewska"));
-        assert!(has("Opfer Hans-Theo Conradi, geboren", Name, "Hans-Theo Conradi"));
+        assert!(has(
+            "Customer Vittoria Galvani (x)",
+            Name,
+            "Vittoria Galvani"
+        ));
+        assert!(has(
+            "Le client Jean-Luc Moreau a saisi",
+            Name,
+            "Jean-Luc Moreau"
+        ));
+        assert!(has(
+            "Kunde Zbigniew Brzęczyszczykiewicz hat",
+            Name,
+            "Zbigniew Brzęczyszczykiewicz"
+        ));
+        assert!(has(
+            "la vittima Ottavio Quaranta ha",
+            Name,
+            "Ottavio Quaranta"
+        ));
+        assert!(has(
+            "el cliente Íñigo Zubizarreta pagó",
+            Name,
+            "Íñigo Zubizarreta"
+        ));
+        assert!(has(
+            "de klant Joost van der Berg heeft",
+            Name,
+            "Joost van der Berg"
+        ));
+        assert!(has(
+            "poszkodowana Grażyna Wiśniewska zgłosiła",
+            Name,
+            "Grażyna Wiśniewska"
+        ));
+        assert!(has(
+            "Opfer Hans-Theo Conradi, geboren",
+            Name,
+            "Hans-Theo Conradi"
+        ));
     }
 
     #[test]
     fn names_from_gazetteer_and_email_echo() {
         use DataCategory::Name;
-        assert!(has("attachment opened by Simão Antunes yesterday", Name, "Simão Antunes"));
-        let rec = RecordCtx { local_parts: vec!["qxwertyzorblat".into()], ..Default::default() };
+        assert!(has(
+            "attachment opened by Simão Antunes yesterday",
+            Name,
+            "Simão Antunes"
+        ));
+        let rec = RecordCtx {
+            local_parts: vec!["qxwertyzorblat".into()],
+            ..Default::default()
+        };
         let f = found_with("reported by Qxwerty Zorblat today", &rec);
         assert!(f.contains(&(Name, "Qxwerty Zorblat".into())), "{f:?}");
     }
 
     #[test]
     fn malware_and_campaigns_are_not_names() {
-        assert!(found("Emotet loader, Cobalt Strike beacon, Lazarus Group, campaign OP-P5D8ZN4").is_empty());
+        assert!(
+            found("Emotet loader, Cobalt Strike beacon, Lazarus Group, campaign OP-P5D8ZN4")
+                .is_empty()
+        );
         assert!(found("Malicious attachment. Campaign Kampagne").is_empty());
     }
 
     #[test]
     fn addresses_across_languages() {
         use DataCategory::Address;
-        assert!(has("domicilié 93, rue Denis. Dossier", Address, "93, rue Denis"));
-        assert!(has("wohnt Köhlergasse 4, 26492 Arnstadt.", Address, "Köhlergasse 4, 26492 Arnstadt"));
-        assert!(has("abita in Via Clelia 12, 20100 Milano.", Address, "Via Clelia 12, 20100 Milano"));
-        assert!(has("vive en Calle de Alcalá 45, Madrid.", Address, "Calle de Alcalá 45, Madrid"));
+        assert!(has(
+            "domicilié 93, rue Denis. Dossier",
+            Address,
+            "93, rue Denis"
+        ));
+        assert!(has(
+            "wohnt Köhlergasse 4, 26492 Arnstadt.",
+            Address,
+            "Köhlergasse 4, 26492 Arnstadt"
+        ));
+        assert!(has(
+            "abita in Via Clelia 12, 20100 Milano.",
+            Address,
+            "Via Clelia 12, 20100 Milano"
+        ));
+        assert!(has(
+            "vive en Calle de Alcalá 45, Madrid.",
+            Address,
+            "Calle de Alcalá 45, Madrid"
+        ));
         let f = found("ul. Szafirowa 12, 00-950 Warszawa");
-        assert!(f.contains(&(Address, "ul. Szafirowa 12, 00-950 Warszawa".into())), "{f:?}");
+        assert!(
+            f.contains(&(Address, "ul. Szafirowa 12, 00-950 Warszawa".into())),
+            "{f:?}"
+        );
         assert!(found("sent via SMS 3 times, route 66 blocked").is_empty());
     }
 

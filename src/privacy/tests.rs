@@ -5,8 +5,19 @@ use crate::model::parse_indicator;
 use serde_json::json;
 
 fn sanitiser(policy: &str) -> Sanitiser {
-    let p = Policy::parse(policy, &std::fs::read_to_string(format!("policies/{policy}.toml")).unwrap()).unwrap();
-    Sanitiser::new(Arc::new(p), Keys { pseudonym: [7; 32], escrow_public: escrow::generate_keypair().unwrap().1 }).unwrap()
+    let p = Policy::parse(
+        policy,
+        &std::fs::read_to_string(format!("policies/{policy}.toml")).unwrap(),
+    )
+    .unwrap();
+    Sanitiser::new(
+        Arc::new(p),
+        Keys {
+            pseudonym: [7; 32],
+            escrow_public: escrow::generate_keypair().unwrap().1,
+        },
+    )
+    .unwrap()
 }
 
 fn run(s: &Sanitiser, v: serde_json::Value) -> SanitisedIndicator {
@@ -17,11 +28,26 @@ fn run(s: &Sanitiser, v: serde_json::Value) -> SanitisedIndicator {
 #[test]
 fn url_keeps_host_and_structure_and_redacts_the_victim() {
     let s = sanitiser("default");
-    let out = run(&s, json!({"type":"url","value":"https://secure-bank.example/login?email=jean.dupont%40orange.fr&lang=fr"}));
-    assert_eq!(out.value, "https://secure-bank.example/login?email=[EMAIL]&lang=fr");
-    let out = run(&s, json!({"type":"url","value":"http://paypal.connexion-532.info/unsubscribe/lucia.bonbach@t-online.de/confirm"}));
-    assert_eq!(out.value, "http://paypal.connexion-532.info/unsubscribe/[EMAIL]/confirm");
-    let out = run(&s, json!({"type":"url","value":"ftp://rroberts:pa55w0rd@ing-secure.live/drop/"}));
+    let out = run(
+        &s,
+        json!({"type":"url","value":"https://secure-bank.example/login?email=jean.dupont%40orange.fr&lang=fr"}),
+    );
+    assert_eq!(
+        out.value,
+        "https://secure-bank.example/login?email=[EMAIL]&lang=fr"
+    );
+    let out = run(
+        &s,
+        json!({"type":"url","value":"http://paypal.connexion-532.info/unsubscribe/lucia.bonbach@t-online.de/confirm"}),
+    );
+    assert_eq!(
+        out.value,
+        "http://paypal.connexion-532.info/unsubscribe/[EMAIL]/confirm"
+    );
+    let out = run(
+        &s,
+        json!({"type":"url","value":"ftp://rroberts:pa55w0rd@ing-secure.live/drop/"}),
+    );
     assert_eq!(out.value, "ftp://ing-secure.live/drop/");
 }
 
@@ -29,17 +55,32 @@ fn url_keeps_host_and_structure_and_redacts_the_victim() {
 fn url_encoded_forms_are_decoded() {
     let s = sanitiser("default");
     // base64 e-mail in the fragment
-    let out = run(&s, json!({"type":"url","value":"https://evil.example/a#am9obi5kb2VAZ21haWwuY29t"}));
+    let out = run(
+        &s,
+        json!({"type":"url","value":"https://evil.example/a#am9obi5kb2VAZ21haWwuY29t"}),
+    );
     assert_eq!(out.value, "https://evil.example/a#[EMAIL]");
     // hex parameter
-    let out = run(&s, json!({"type":"url","value":"https://evil.example/a?d=6a6f686e2e646f6540676d61696c2e636f6d&x=1"}));
+    let out = run(
+        &s,
+        json!({"type":"url","value":"https://evil.example/a?d=6a6f686e2e646f6540676d61696c2e636f6d&x=1"}),
+    );
     assert_eq!(out.value, "https://evil.example/a?d=[EMAIL]&x=1");
     // double percent-encoding
-    let out = run(&s, json!({"type":"url","value":"https://evil.example/a?r=john.doe%2540gmail.com"}));
+    let out = run(
+        &s,
+        json!({"type":"url","value":"https://evil.example/a?r=john.doe%2540gmail.com"}),
+    );
     assert_eq!(out.value, "https://evil.example/a?r=[EMAIL]");
     // phone behind a phone-named key
-    let out = run(&s, json!({"type":"url","value":"https://evil.example/suivi?tel=%2B33736625851&ref=op-9b8cv3l"}));
-    assert_eq!(out.value, "https://evil.example/suivi?tel=[PHONE]&ref=op-9b8cv3l");
+    let out = run(
+        &s,
+        json!({"type":"url","value":"https://evil.example/suivi?tel=%2B33736625851&ref=op-9b8cv3l"}),
+    );
+    assert_eq!(
+        out.value,
+        "https://evil.example/suivi?tel=[PHONE]&ref=op-9b8cv3l"
+    );
     // a hash in the path survives
     let h = "https://evil.example/dl/070c415ed7e70cad19461922995d84016e51c6b36d6f3c9f0ac9056a4ad683cb.exe";
     assert_eq!(run(&s, json!({"type":"url","value":h})).value, h);
@@ -62,35 +103,58 @@ fn personal_values_are_pseudonymised_consistently() {
     assert_eq!(a.value, b.value);
     assert!(a.value.starts_with("tok:v1:email:") && a.value.len() == "tok:v1:email:".len() + 32);
     assert_eq!(a.value_form.as_deref(), Some("pseudonymised"));
-    let kept = run(&s, json!({"type":"email","value":"no-reply@verify-paypal56.info"}));
+    let kept = run(
+        &s,
+        json!({"type":"email","value":"no-reply@verify-paypal56.info"}),
+    );
     assert_eq!(kept.value, "no-reply@verify-paypal56.info");
     assert_eq!(kept.value_form, None);
     let p1 = run(&s, json!({"type":"phone","value":"+33 6 12 34 56 78"}));
     let p2 = run(&s, json!({"type":"phone","value":"0033612345678"}));
     assert_eq!(p1.value, p2.value, "normalised before hashing");
-    let i = run(&s, json!({"type":"iban","value":"DE89 3704 0044 0532 0130 00"}));
+    let i = run(
+        &s,
+        json!({"type":"iban","value":"DE89 3704 0044 0532 0130 00"}),
+    );
     assert!(i.value.starts_with("tok:v1:iban:"));
 }
 
 #[test]
 fn free_text_is_scrubbed_but_intelligence_stays() {
     let s = sanitiser("default");
-    let out = run(&s, json!({"type":"domain","value":"impots.secure-928.top","description":
-        "Customer Vittoria Galvani (vittoriagalvani30@alice.it, phone +39 339 8368595) entered credentials on impots.secure-928.top. Fraudulent transfer of 1,250.00 EUR to NL91NDXT8833502951. Case OP-P5D8ZN4."}));
-    assert_eq!(out.description.as_deref(), Some(
-        "Customer [NAME] ([EMAIL], phone [PHONE]) entered credentials on impots.secure-928.top. Fraudulent transfer of 1,250.00 EUR to [IBAN]. Case OP-P5D8ZN4."));
+    let out = run(
+        &s,
+        json!({"type":"domain","value":"impots.secure-928.top","description":
+        "Customer Vittoria Galvani (vittoriagalvani30@alice.it, phone +39 339 8368595) entered credentials on impots.secure-928.top. Fraudulent transfer of 1,250.00 EUR to NL91NDXT8833502951. Case OP-P5D8ZN4."}),
+    );
+    assert_eq!(
+        out.description.as_deref(),
+        Some(
+            "Customer [NAME] ([EMAIL], phone [PHONE]) entered credentials on impots.secure-928.top. Fraudulent transfer of 1,250.00 EUR to [IBAN]. Case OP-P5D8ZN4."
+        )
+    );
 }
 
 #[test]
 fn attributes_by_key_name_and_victim_ip_generalised() {
     let s = sanitiser("default");
-    let out = run(&s, json!({"type":"ipv4","value":"47.89.17.225","description":"C2 beacon seen from customer router 89.75.18.43 to 47.89.17.225.",
-        "attributes":{"victim_ip":"89.75.18.43","customer_id":"CUST-596784","malware_family":"qakbot","c2_ip":"185.220.101.4"}}));
+    let out = run(
+        &s,
+        json!({"type":"ipv4","value":"47.89.17.225","description":"C2 beacon seen from customer router 89.75.18.43 to 47.89.17.225.",
+        "attributes":{"victim_ip":"89.75.18.43","customer_id":"CUST-596784","malware_family":"qakbot","c2_ip":"185.220.101.4"}}),
+    );
     assert_eq!(out.attributes["victim_ip"], "89.75.18.0/24");
     assert_eq!(out.attributes["customer_id"], "[NAME]");
     assert_eq!(out.attributes["malware_family"], "qakbot");
     assert_eq!(out.attributes["c2_ip"], "185.220.101.4");
-    assert_eq!(out.description.as_deref(), Some("C2 beacon seen from customer router 89.75.0.0/24 to 47.89.17.225.".replace("89.75.0.0", "89.75.18.0").as_str()));
+    assert_eq!(
+        out.description.as_deref(),
+        Some(
+            "C2 beacon seen from customer router 89.75.0.0/24 to 47.89.17.225."
+                .replace("89.75.0.0", "89.75.18.0")
+                .as_str()
+        )
+    );
 }
 
 #[test]
@@ -113,20 +177,41 @@ fn explanations_name_rules_not_values() {
     let raw = parse_indicator(0, &json!({"type":"url","value":"https://e.example/l?mail=ann@gmx.de","description":"tel. 0612345678"})).unwrap();
     let (_, ex) = s.sanitise_explained(raw, &mut Removals::default()).unwrap();
     let txt = serde_json::to_string(&ex).unwrap();
-    assert!(!txt.contains("ann@gmx.de") && !txt.contains("0612345678"), "{txt}");
-    assert!(ex.iter().any(|e| e.field == "value.query.mail" && e.category == "email" && e.rule.starts_with("ingest.keys")));
-    assert!(ex.iter().any(|e| e.field == "description" && e.category == "phone" && e.rule == "ingest.detect.phone"));
+    assert!(
+        !txt.contains("ann@gmx.de") && !txt.contains("0612345678"),
+        "{txt}"
+    );
+    assert!(ex.iter().any(|e| e.field == "value.query.mail"
+        && e.category == "email"
+        && e.rule.starts_with("ingest.keys")));
+    assert!(ex.iter().any(|e| e.field == "description"
+        && e.category == "phone"
+        && e.rule == "ingest.detect.phone"));
 }
 
 #[test]
 fn escrow_and_mask_actions() {
     let (sk, pk) = escrow::generate_keypair().unwrap();
-    let text = std::fs::read_to_string("policies/default.toml").unwrap()
-        .replace("phone = \"pseudonymise\"            #", "phone = \"escrow\" #")
+    let text = std::fs::read_to_string("policies/default.toml")
+        .unwrap()
+        .replace(
+            "phone = \"pseudonymise\"            #",
+            "phone = \"escrow\" #",
+        )
         .replace("card = \"redact\"", "card = \"mask\"");
     let p = Policy::parse("t.toml", &text).unwrap();
-    let s = Sanitiser::new(Arc::new(p), Keys { pseudonym: [1; 32], escrow_public: pk }).unwrap();
-    let out = run(&s, json!({"type":"phone","value":"+33612345678","description":"card 4111 1111 1111 1111"}));
+    let s = Sanitiser::new(
+        Arc::new(p),
+        Keys {
+            pseudonym: [1; 32],
+            escrow_public: pk,
+        },
+    )
+    .unwrap();
+    let out = run(
+        &s,
+        json!({"type":"phone","value":"+33612345678","description":"card 4111 1111 1111 1111"}),
+    );
     assert_eq!(out.value_form.as_deref(), Some("escrowed"));
     assert_eq!(escrow::open(&sk, &out.value).unwrap().1, b"+33612345678");
     assert_eq!(out.description.as_deref(), Some("card 411111XXXXXXXXXX"));
@@ -135,7 +220,10 @@ fn escrow_and_mask_actions() {
 #[test]
 fn undecodable_url_component_fails_closed() {
     let s = sanitiser("default");
-    let out = run(&s, json!({"type":"url","value":"https://evil.example/a?x=%C3%28%FF"}));
+    let out = run(
+        &s,
+        json!({"type":"url","value":"https://evil.example/a?x=%C3%28%FF"}),
+    );
     assert_eq!(out.value, "https://evil.example/a?x=[UNDECODABLE]");
 }
 

@@ -80,7 +80,8 @@ pub fn run_cases(s: &Sanitiser, cases: &[Case]) -> (String, Removals, usize) {
             Err(_) => rejected += 1,
         }
     }
-    let text = serde_json::to_string(&serde_json::json!({"indicators": out, "removed": removed})).unwrap();
+    let text =
+        serde_json::to_string(&serde_json::json!({"indicators": out, "removed": removed})).unwrap();
     (text, removed, rejected)
 }
 
@@ -89,7 +90,9 @@ pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         let base = match c {
-            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ą' | 'ă' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => "a",
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ą' | 'ă' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => {
+                "a"
+            }
             'ç' | 'ć' | 'č' | 'Ç' | 'Ć' | 'Č' => "c",
             'è' | 'é' | 'ê' | 'ë' | 'ę' | 'ě' | 'È' | 'É' | 'Ê' | 'Ë' => "e",
             'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => "i",
@@ -174,7 +177,10 @@ impl Output {
 pub fn leaked(kind: &str, t: &str, out: &Output) -> bool {
     let escaped = serde_json::to_string(t).unwrap();
     let escaped = escaped[1..escaped.len() - 1].to_lowercase();
-    if out.low.contains(&t.to_lowercase()) || out.folded.contains(&fold(t)) || out.low.contains(&escaped) {
+    if out.low.contains(&t.to_lowercase())
+        || out.folded.contains(&fold(t))
+        || out.low.contains(&escaped)
+    {
         return true;
     }
     if kind == "email" && out.low.contains(&t.to_lowercase().replace('@', "%40")) {
@@ -214,7 +220,12 @@ impl Score {
 
 pub fn score(cases: &[Case], text: &str) -> Score {
     let out = Output::new(text);
-    let mut s = Score { leaks: vec![], planted: 0, kept: 0, total_keep: 0 };
+    let mut s = Score {
+        leaks: vec![],
+        planted: 0,
+        kept: 0,
+        total_keep: 0,
+    };
     for c in cases {
         for (kind, t) in &c.must_not_appear {
             s.planted += 1;
