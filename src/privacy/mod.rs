@@ -1142,10 +1142,11 @@ fn decode_token(s: &str) -> Option<String> {
         let s = String::from_utf8(v).ok()?;
         (s.len() >= 5 && s.chars().all(|c| !c.is_control())).then_some(s)
     };
-    if t.len() % 2 == 0 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        if let Some(s) = hex::decode(t).ok().and_then(printable) {
-            return Some(s);
-        }
+    if t.len().is_multiple_of(2)
+        && t.bytes().all(|b| b.is_ascii_hexdigit())
+        && let Some(s) = hex::decode(t).ok().and_then(printable)
+    {
+        return Some(s);
     }
     let cfg = GeneralPurposeConfig::new()
         .with_decode_padding_mode(DecodePaddingMode::Indifferent)

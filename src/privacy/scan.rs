@@ -1043,10 +1043,10 @@ impl Detectors {
             return;
         }
         let domain = domain.to_lowercase();
-        if let Some(h) = &rec.host {
-            if domain == *h || h.ends_with(&format!(".{domain}")) {
-                return; // the attacker's own domain: intelligence
-            }
+        if let Some(h) = &rec.host
+            && (domain == *h || h.ends_with(&format!(".{domain}")))
+        {
+            return; // the attacker's own domain: intelligence
         }
         let start = s + (raw.len() - raw.trim_start_matches(['.', '-', '+', '%']).len());
         out.push(Found {
@@ -1166,7 +1166,7 @@ impl Detectors {
             .split(|c: char| !c.is_ascii_digit())
             .find(|p| p.len() == 4)
             .unwrap_or("");
-        let birth = scope.phone_key == false
+        let birth = !scope.phone_key
             && cues
                 .iter()
                 .any(|c| c.2 == Cue::Birth && c.1 <= s && s - c.1 <= 40);
@@ -1899,13 +1899,14 @@ fn extend_postcode_city(text: &str, end: usize) -> usize {
             }
             i = j.max(k);
             best = i;
-            if j < b.len() && b[j] == b' ' && b.get(j + 1) == Some(&b'(') {
-                if let Some(close) = text[j..].find(')') {
-                    if close < 6 {
-                        i = j + close + 1;
-                        best = i;
-                    }
-                }
+            if j < b.len()
+                && b[j] == b' '
+                && b.get(j + 1) == Some(&b'(')
+                && let Some(close) = text[j..].find(')')
+                && close < 6
+            {
+                i = j + close + 1;
+                best = i;
             }
         } else {
             break;
@@ -1938,17 +1939,17 @@ fn normalise_spans(spans: &mut [Found]) {
 fn merge(spans: Vec<Found>) -> Vec<Found> {
     let mut out: Vec<Found> = Vec::with_capacity(spans.len());
     for f in spans {
-        if let Some(last) = out.last_mut() {
-            if f.start < last.end {
-                if f.end > last.end {
-                    last.end = f.end;
-                    if last.kind == Kind::Url {
-                        // URL plus trailing data: treat all as the data
-                        last.kind = f.kind;
-                    }
+        if let Some(last) = out.last_mut()
+            && f.start < last.end
+        {
+            if f.end > last.end {
+                last.end = f.end;
+                if last.kind == Kind::Url {
+                    // URL plus trailing data: treat all as the data
+                    last.kind = f.kind;
                 }
-                continue;
             }
+            continue;
         }
         out.push(f);
     }
