@@ -804,6 +804,7 @@ impl Sanitiser {
         if !url_needs_work(s) {
             return Ok(s.to_owned());
         }
+        let before = ctx.removals.total();
         let refanged = crate::model::refang(s);
         let u = url::Url::parse(&refanged).map_err(|_| ())?;
         let host = u.host_str().ok_or(())?;
@@ -851,6 +852,10 @@ impl Sanitiser {
             } else {
                 out.push_str(&self.scrub_component(f, false, None, rec, &ffield, ctx)?);
             }
+        }
+        if ctx.removals.total() == before {
+            // nothing personal: keep the URL as written (defanged stays defanged)
+            return Ok(s.to_owned());
         }
         Ok(out)
     }

@@ -412,6 +412,18 @@ const CUES: &[(&str, Cue)] = &[
     ("exfil", Cue::AttackerNet),
     ("dropper", Cue::AttackerNet),
     ("payload", Cue::AttackerNet),
+    ("redirect", Cue::AttackerNet),
+    ("redirects", Cue::AttackerNet),
+    ("redirects to", Cue::AttackerNet),
+    ("resolves to", Cue::AttackerNet),
+    ("resolved to", Cue::AttackerNet),
+    ("points to", Cue::AttackerNet),
+    ("contacted", Cue::AttackerNet),
+    ("connects to", Cue::AttackerNet),
+    ("callback", Cue::AttackerNet),
+    ("downloaded from", Cue::AttackerNet),
+    ("served from", Cue::AttackerNet),
+    ("hosted on", Cue::AttackerNet),
     ("malicious", Cue::AttackerNet),
     ("botnet", Cue::AttackerNet),
 ];
@@ -797,8 +809,15 @@ fn words() -> &'static WordSets {
 /// lower case has another length is left as it is), so token ranges of the
 /// text index the lowered copy too.
 fn lower_same_len(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
     let mut s = String::with_capacity(text.len());
     for c in text.chars() {
+        if c.is_ascii() {
+            s.push(c.to_ascii_lowercase());
+            continue;
+        }
         let mut it = c.to_lowercase();
         match (it.next(), it.next()) {
             (Some(l), None) if l.len_utf8() == c.len_utf8() => s.push(l),
@@ -871,7 +890,7 @@ impl Detectors {
             r"|([A-Za-z0-9._%+\-\x80-\xff]+(?:@|%40|\[@\]|\[at\]|\(at\))[A-Za-z0-9\-\x80-\xff]+(?:(?:\.|\[\.\])[A-Za-z0-9\-\x80-\xff]+)+)",
             r"|([0-9]{1,3}(?:(?:\.|\[\.\])[0-9]{1,3}){3})",
             r"|([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})",
-            r"|([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[./\-][0-9]{1,2}[./\-][0-9]{4}|[0-9]{1,2}\.? ?[A-Za-z\x80-\xff]{3,12}\.? [0-9]{4})",
+            r"|([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[./\-][0-9]{1,2}[./\-][0-9]{4}|[0-9]{1,2}\.? ?(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? [0-9]{4}|(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? [0-9]{1,2},? [0-9]{4})",
             r"|([A-Z]{2}[0-9]{2}(?:[ \-]?[A-Z0-9]){11,32})",
             r"|([A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z])",
             r"|([XYZ][ \-]?[0-9]{7}[ \-]?[A-Z])",
@@ -973,7 +992,20 @@ impl Detectors {
                 G_EMAIL => self.email(text, s, e, rec, out),
                 // IPs inside URL parts are redirect targets and infrastructure
                 G_IPV4 | G_IPV6 if scope.url_part => {}
-                G_IPV4 => self.ipv4(text, s, e, rec, &cues, out),
+                G_IPV4 => {
+                    if !self.ipv4(text, s, e, rec, &cues, out) {
+                        // not an address ("06.12.34.56.78"): maybe a number
+                        let mut end = e;
+                        while end < bytes.len()
+                            && (bytes[end].is_ascii_digit()
+                                || (matches!(bytes[end], b'.' | b' ' | b'-')
+                                    && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)))
+                        {
+                            end += 1;
+                        }
+                        self.number(text, s, end, scope, &cues, out);
+                    }
+                }
                 G_IPV6 => self.ipv6(text, s, e, rec, &cues, out),
                 G_DATE => self.date(text, s, e, scope, &cues, out),
                 G_IBAN => self.iban(text, s, e, out),
@@ -1065,20 +1097,21 @@ impl Detectors {
         rec: &RecordCtx,
         cues: &[(usize, usize, Cue)],
         out: &mut Vec<Found>,
-    ) {
+    ) -> bool {
         let b = text.as_bytes();
         if (s > 0 && (b[s - 1].is_ascii_alphanumeric() || b[s - 1] == b'.'))
             || (e < b.len()
                 && (b[e].is_ascii_alphanumeric()
                     || (b[e] == b'.' && b.get(e + 1).is_some_and(u8::is_ascii_digit))))
         {
-            return;
+            return false;
         }
         let raw = text[s..e].replace("[.]", ".");
         let Ok(ip) = std::net::Ipv4Addr::from_str(&raw) else {
-            return;
+            return false;
         };
         self.ip(IpAddr::V4(ip), s, e, rec, cues, out);
+        true
     }
 
     fn ipv6(
@@ -2092,6 +2125,23 @@ mod tests {
         assert!(has("geboren am 14.06.1976", DateOfBirth, "14.06.1976"));
         assert!(has("nato il 5 maggio 1980", DateOfBirth, "5 maggio 1980"));
         assert!(has("DOB: 1974-04-27", DateOfBirth, "1974-04-27"));
+        assert!(has("born June 14, 1976", DateOfBirth, "June 14, 1976"));
+        // words between numbers are not months: the phone is still found
+        assert!(has(
+            "ruf 06 oder 0612345678 an",
+            DataCategory::Phone,
+            "0612345678"
+        ));
+        assert!(has(
+            "Tel. 06 1234 5678",
+            DataCategory::Phone,
+            "06 1234 5678"
+        ));
+        assert!(has(
+            "tél 06.12.34.56.78",
+            DataCategory::Phone,
+            "06.12.34.56.78"
+        ));
         assert!(found("first seen 2026-11-20, expires 20.12.2026").is_empty());
     }
 
@@ -2107,6 +2157,7 @@ mod tests {
         );
         assert_eq!(f, vec![(DataCategory::Ip, "89.75.18.43".into())]);
         assert!(found("C2 server 185.220.101.4 answered").is_empty());
+        assert!(found("the kit redirects to 185.220.101.4 next").is_empty());
         assert!(
             found("hash 070c415ed7e70cad19461922995d84016e51c6b36d6f3c9f0ac9056a4ad683cb")
                 .is_empty()
