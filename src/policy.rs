@@ -216,6 +216,8 @@ pub struct KeyRule {
     pub action: Action,
     /// Line in the policy file, for explanations.
     pub line: usize,
+    /// `ingest.keys (line N)`: the rule's name in explanations.
+    pub rule: String,
 }
 
 impl KeyRule {
@@ -601,6 +603,7 @@ impl Policy {
                 category,
                 action: *r.action.get_ref(),
                 line: line_of(text, span.start),
+                rule: format!("ingest.keys (line {})", line_of(text, span.start)),
             });
         }
 
@@ -671,6 +674,10 @@ impl Policy {
     /// decides first (`account_holder` is a holder's name, `customer_email`
     /// an e-mail), then the words before it; among rules, file order.
     pub fn key_rule(&self, key: &str) -> Option<&KeyRule> {
+        if key.bytes().all(|b| b.is_ascii_lowercase()) {
+            // one plain word: no splitting, no allocation
+            return self.ingest.keys.iter().find(|r| r.matches_word(key));
+        }
         let words: Vec<String> = key_words(key).collect();
         words
             .iter()
@@ -865,6 +872,7 @@ mod tests {
             category: DataCategory::Name,
             action: Action::Redact,
             line: 1,
+            rule: String::new(),
         };
         assert!(r.matches("account_holder"));
         assert!(r.matches("victims_ip"));

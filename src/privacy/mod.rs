@@ -749,7 +749,7 @@ impl Sanitiser {
             if v.trim().is_empty() {
                 return Some(v.to_owned());
             }
-            let rule_name = format!("ingest.keys (line {})", rule.line);
+            let rule_name = &rule.rule;
             // a bare address is generalised as an IP whatever the key says
             if let Ok(ip) = v.trim().parse::<IpAddr>() {
                 let action = self.policy.ingest.detect.action(DataCategory::Ip);
@@ -769,7 +769,7 @@ impl Sanitiser {
             } else {
                 "drop"
             };
-            ctx.note(&field, &rule_name, rule.category.as_str(), a);
+            ctx.note(&field, rule_name, rule.category.as_str(), a);
             return out;
         }
         let attacker = key
@@ -910,7 +910,7 @@ impl Sanitiser {
         };
         if let Some(rule) = rule {
             let norm = normalise_for(rule.category, &decoded);
-            let rule_name = format!("ingest.keys (line {})", rule.line);
+            let rule_name = &rule.rule;
             return match self.apply(rule.category, rule.action, &decoded, &norm) {
                 Some(rep) => {
                     ctx.note(
@@ -922,7 +922,7 @@ impl Sanitiser {
                     Ok(encode_component(&rep))
                 }
                 None => {
-                    ctx.note(field, &rule_name, rule.category.as_str(), "drop");
+                    ctx.note(field, rule_name, rule.category.as_str(), "drop");
                     Ok(String::new())
                 }
             };

@@ -783,6 +783,7 @@ struct WordSets {
     street: FastSet<&'static str>,
     honorific: FastSet<&'static str>,
     ambiguous: FastSet<&'static str>,
+    particles: FastSet<&'static str>,
 }
 
 static WORDS: OnceLock<WordSets> = OnceLock::new();
@@ -801,6 +802,7 @@ fn words() -> &'static WordSets {
             street: STREET_WORDS.iter().copied().collect(),
             honorific: HONORIFICS.iter().copied().collect(),
             ambiguous: AMBIGUOUS_FIRST.iter().copied().collect(),
+            particles: PARTICLES.iter().copied().collect(),
         }
     })
 }
@@ -1467,6 +1469,9 @@ impl Detectors {
             }
         }
         // 2. a street-type word with a house number near it
+        if !b.iter().any(u8::is_ascii_digit) {
+            return;
+        }
         for (k, &(ts, te)) in toks.iter().enumerate() {
             let w = &text[ts..te];
             let lw = &lt[ts..te];
@@ -1825,7 +1830,7 @@ fn name_run(text: &str, lt: &str, toks: &[(usize, usize)], k: usize) -> usize {
         let w = &text[toks[j + 1].0..toks[j + 1].1];
         if is_title(w) && !not_surname(&lt[toks[j + 1].0..toks[j + 1].1]) {
             last = j + 1;
-        } else if !PARTICLES.contains(&w) {
+        } else if !words().particles.contains(w) {
             break;
         }
         j += 1;
