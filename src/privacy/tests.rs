@@ -232,3 +232,67 @@ fn sanitiser_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Sanitiser>();
 }
+
+/// Deterministic pseudo-random strings built from corpus fragments, cut at
+/// random byte positions (snapped to char boundaries) and spliced with
+/// multi-byte characters and separators: the scanner must never panic (a
+/// panic message could echo the text).
+#[test]
+fn scanner_survives_mangled_input() {
+    let s = sanitiser("default");
+    let corpus = std::fs::read_to_string("tests/data/pii-corpus-public.jsonl").unwrap();
+    let adv = std::fs::read_to_string("tests/data/pii-adversarial.jsonl").unwrap();
+    let pieces: Vec<&str> = corpus
+        .lines()
+        .chain(adv.lines())
+        .flat_map(|l| l.split('"'))
+        .filter(|p| p.len() > 3)
+        .collect();
+    let extras = [
+        "é", "ß", "Ł", "–", "€", "İ", "ﬁ", "𝔘", " ", ".", "@", "%40", "%", "+", "(", ")", "-", "/",
+        "[.]", "hxxp://", "https://a.example/?q=", "#", "=", "&", "0", "9", "\u{0301}", ",", ":",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut ran = 0;
+    for _ in 0..4000 {
+        let mut text = String::new();
+        for _ in 0..(1 + next(4)) {
+            let p = pieces[next(pieces.len())];
+            let mut a = next(p.len());
+            let mut b = a + next(p.len() - a + 1);
+            while !p.is_char_boundary(a) {
+                a -= 1;
+            }
+            while !p.is_char_boundary(b) {
+                b += 1;
+            }
+            text.push_str(&p[a..b]);
+            text.push_str(extras[next(extras.len())]);
+        }
+        for kind in ["domain", "url"] {
+            let value = if kind == "url" {
+                format!("https://evil.example/{}", text.replace(['#', ' ', '"', '\\'], ""))
+            } else {
+                "evil.example".to_owned()
+            };
+            let mut tag_end = text.len().min(200);
+            while !text.is_char_boundary(tag_end) {
+                tag_end -= 1;
+            }
+            let tag = format!("t{}", &text[..tag_end]);
+            let v = json!({"type": kind, "value": value, "description": text,
+                "attributes": {"note": text, "customer_email": text}, "tags": [tag]});
+            if let Ok(raw) = parse_indicator(0, &v) {
+                let _ = s.sanitise(raw, &mut Removals::default());
+                ran += 1;
+            }
+        }
+    }
+    assert!(ran > 6000, "only {ran} inputs were valid indicators");
+}
