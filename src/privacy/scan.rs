@@ -892,13 +892,13 @@ impl Detectors {
             r"|([A-Za-z0-9._%+\-\x80-\xff]+(?:@|%40|\[@\]|\[at\]|\(at\))[A-Za-z0-9\-\x80-\xff]+(?:(?:\.|\[\.\])[A-Za-z0-9\-\x80-\xff]+)+)",
             r"|([0-9]{1,3}(?:(?:\.|\[\.\])[0-9]{1,3}){3})",
             r"|([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})",
-            r"|([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[./\-][0-9]{1,2}[./\-][0-9]{4}|[0-9]{1,2}\.? ?(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? [0-9]{4}|(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? [0-9]{1,2},? [0-9]{4})",
+            r"|([0-9]{4}[\-/.][0-9]{1,2}[\-/.][0-9]{1,2}|[0-9]{1,2}[./\-][0-9]{1,2}[./\-][0-9]{4}|[0-9]{1,2}\.? ?(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? [0-9]{4}|(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? [0-9]{1,2},? [0-9]{4})",
             r"|([A-Z]{2}[0-9]{2}(?:[ \-]?[A-Z0-9]){11,32})",
             r"|([A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z])",
             r"|([XYZ][ \-]?[0-9]{7}[ \-]?[A-Z])",
-            r"|([0-9]{8}[ \-]?[A-Z])",
+            r"|([0-9]{1,2}\.?[0-9]{3}\.?[0-9]{3}[ \-]?[A-Z])",
             r"|([A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Z])",
-            r"|((?:\+|\b)[0-9](?:[0-9]|[ .\-/]{1,2}[0-9]|\([0-9]{1,4}\) ?[0-9])*)",
+            r"|((?:\+|\b)[0-9](?:[0-9]|[ .\-/]{1,2}[0-9]|[ .\-/]{0,2}\([0-9]{1,4}\) ?[0-9])*)",
         ];
         let alts: Vec<&str> = alts.iter().map(|a| a.trim_start_matches('|')).collect();
         let pattern = format!("(?-u){}", alts.join("|"));
@@ -1018,7 +1018,7 @@ impl Detectors {
                     let compact: Vec<u8> = bytes[s..e]
                         .iter()
                         .copied()
-                        .filter(|b| *b != b' ' && *b != b'-')
+                        .filter(|b| !matches!(b, b' ' | b'-' | b'.'))
                         .collect();
                     let ok = match g {
                         G_CF => checks::it_codice_fiscale(&compact),
@@ -1033,7 +1033,11 @@ impl Detectors {
                             norm: String::from_utf8_lossy(&compact).into_owned(),
                         });
                     } else if g == G_DNI {
-                        self.number(text, s, s + 8, scope, &cues, out);
+                        let mut end = e;
+                        while end > s && !bytes[end - 1].is_ascii_digit() {
+                            end -= 1;
+                        }
+                        self.number(text, s, end, scope, &cues, out);
                     }
                 }
                 _ => self.number(text, s, e, scope, &cues, out),
@@ -1630,7 +1634,14 @@ impl Detectors {
             {
                 k += 1;
             }
-            if is_title(&text[toks[k].0..toks[k].1]) && !not_name(&lt[toks[k].0..toks[k].1]) {
+            let w = &text[toks[k].0..toks[k].1];
+            let lw = &lt[toks[k].0..toks[k].1];
+            // "Client DUPONT Jean": a capitalised surname first is fine when a name follows
+            let caps_start = is_caps(w, lw)
+                && toks
+                    .get(k + 1)
+                    .is_some_and(|t| &text[toks[k].1..t.0] == " " && is_title(&text[t.0..t.1]));
+            if (is_title(w) || caps_start) && !not_name(lw) {
                 let z = name_run(text, lt, toks, k);
                 push(out, k, z);
             }
@@ -1810,6 +1821,24 @@ fn tokens(text: &str) -> Vec<(usize, usize)> {
     toks
 }
 
+/// A surname written in capitals (`DUPONT`), as French and Belgian forms do.
+fn is_caps(w: &str, lw: &str) -> bool {
+    w.chars().filter(|c| c.is_alphabetic()).count() >= 2
+        && !w.chars().any(char::is_lowercase)
+        && !ACRONYMS.contains(&lw)
+}
+
+/// Upper-case words that are not surnames.
+const ACRONYMS: &[&str] = &[
+    "id", "iban", "bic", "swift", "pesel", "dni", "nie", "nif", "bsn", "nir", "ssn", "nino", "ni",
+    "tel", "gsm", "dob", "ip", "url", "pin", "cvv", "cvc", "sms", "eur", "usd", "gbp", "pln",
+    "chf", "op", "dns", "ceo", "it", "uk", "eu", "fr", "de", "es", "nl", "pl", "be", "pt", "at",
+    "ie", "api", "vpn", "pdf", "zip", "exe", "apk", "rat", "apt", "mfa", "otp", "atm", "pos",
+    "sepa", "vat", "tva", "mwst", "iva", "nn", "cf", "ref", "tlp", "ioc", "c2", "cnc", "ddos",
+    "http", "https", "ftp", "ssh", "rdp", "smtp", "imap", "pop", "vnc", "tor", "dhl", "ups", "bnp",
+    "ing", "kbc", "hsbc", "bbva", "gls", "dpd", "pko", "mbank", "cic", "lcl", "and", "et", "und",
+];
+
 /// Capitalised word with at least one lower-case letter (`Dupont`, `Hans-Theo`).
 fn is_title(w: &str) -> bool {
     let mut cs = w.chars();
@@ -1828,7 +1857,8 @@ fn name_run(text: &str, lt: &str, toks: &[(usize, usize)], k: usize) -> usize {
             break;
         }
         let w = &text[toks[j + 1].0..toks[j + 1].1];
-        if is_title(w) && !not_surname(&lt[toks[j + 1].0..toks[j + 1].1]) {
+        let lw = &lt[toks[j + 1].0..toks[j + 1].1];
+        if (is_title(w) || is_caps(w, lw)) && !not_surname(lw) {
             last = j + 1;
         } else if !words().particles.contains(w) {
             break;
@@ -2063,6 +2093,11 @@ mod tests {
         assert!(has("+48 512 345 678", Phone, "+48 512 345 678"));
         assert!(has("ring 0044 7911 123456", Phone, "0044 7911 123456"));
         assert!(has("gsm 0470 12 34 56", Phone, "0470 12 34 56")); // BE
+        assert!(has(
+            "tel +33 (0)6 12 34 56 78",
+            Phone,
+            "+33 (0)6 12 34 56 78"
+        ));
     }
 
     #[test]
@@ -2112,6 +2147,7 @@ mod tests {
         )); // FR
         assert!(has("CF RSSMRA85T10A562S", NationalId, "RSSMRA85T10A562S")); // IT
         assert!(has("DNI 12345678Z", NationalId, "12345678Z")); // ES
+        assert!(has("DNI 12.345.678-Z", NationalId, "12.345.678-Z"));
         assert!(has("NIE X1234567L", NationalId, "X1234567L")); // ES
         assert!(has("BSN 123456782", NationalId, "123456782")); // NL
         assert!(has("PESEL 44051401359", NationalId, "44051401359")); // PL
@@ -2212,6 +2248,10 @@ mod tests {
             Name,
             "Hans-Theo Conradi"
         ));
+        assert!(has("le client M. Jean DUPONT a", Name, "Jean DUPONT"));
+        assert!(has("Client DUPONT Jean, tel", Name, "DUPONT Jean"));
+        let f = found("Customer IBAN DE89 3704 0044 0532 0130 00");
+        assert!(!f.iter().any(|f| f.0 == Name), "{f:?}");
     }
 
     #[test]

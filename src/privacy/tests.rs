@@ -249,8 +249,35 @@ fn scanner_survives_mangled_input() {
         .filter(|p| p.len() > 3)
         .collect();
     let extras = [
-        "é", "ß", "Ł", "–", "€", "İ", "ﬁ", "𝔘", " ", ".", "@", "%40", "%", "+", "(", ")", "-", "/",
-        "[.]", "hxxp://", "https://a.example/?q=", "#", "=", "&", "0", "9", "\u{0301}", ",", ":",
+        "é",
+        "ß",
+        "Ł",
+        "–",
+        "€",
+        "İ",
+        "ﬁ",
+        "𝔘",
+        " ",
+        ".",
+        "@",
+        "%40",
+        "%",
+        "+",
+        "(",
+        ")",
+        "-",
+        "/",
+        "[.]",
+        "hxxp://",
+        "https://a.example/?q=",
+        "#",
+        "=",
+        "&",
+        "0",
+        "9",
+        "\u{0301}",
+        ",",
+        ":",
     ];
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = |n: usize| {
@@ -277,7 +304,10 @@ fn scanner_survives_mangled_input() {
         }
         for kind in ["domain", "url"] {
             let value = if kind == "url" {
-                format!("https://evil.example/{}", text.replace(['#', ' ', '"', '\\'], ""))
+                format!(
+                    "https://evil.example/{}",
+                    text.replace(['#', ' ', '"', '\\'], "")
+                )
             } else {
                 "evil.example".to_owned()
             };
