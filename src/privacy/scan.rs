@@ -108,6 +108,13 @@ enum Cue {
 const CUES: &[(&str, Cue)] = &[
     // phone
     ("phone", Cue::Phone),
+    ("telefonní", Cue::Phone),
+    ("telefonszám", Cue::Phone),
+    ("puh.", Cue::Phone),
+    ("puhelin", Cue::Phone),
+    ("τηλ.", Cue::Phone),
+    ("τηλέφωνο", Cue::Phone),
+    ("tlf", Cue::Phone),
     ("tel", Cue::Phone),
     ("tel.", Cue::Phone),
     ("tél", Cue::Phone),
@@ -149,6 +156,17 @@ const CUES: &[(&str, Cue)] = &[
     ("numer telefonu", Cue::Phone),
     // birth
     ("born", Cue::Birth),
+    ("narozen", Cue::Birth),
+    ("narozena", Cue::Birth),
+    ("született", Cue::Birth),
+    ("född", Cue::Birth),
+    ("født", Cue::Birth),
+    ("syntynyt", Cue::Birth),
+    ("γεννήθηκε", Cue::Birth),
+    ("rođen", Cue::Birth),
+    ("rojen", Cue::Birth),
+    ("gimęs", Cue::Birth),
+    ("dzimis", Cue::Birth),
     ("née", Cue::Birth),
     ("né", Cue::Birth),
     ("nee le", Cue::Birth),
@@ -252,6 +270,25 @@ const CUES: &[(&str, Cue)] = &[
     ("uzytkownik", Cue::CredWeak),
     // persons: role words and honorifics
     ("customer", Cue::Person),
+    ("zákazník", Cue::Person),
+    ("zákaznice", Cue::Person),
+    ("poškozený", Cue::Person),
+    ("poškozená", Cue::Person),
+    ("ügyfél", Cue::Person),
+    ("áldozat", Cue::Person),
+    ("kund", Cue::Person),
+    ("kunden", Cue::Person),
+    ("brottsoffer", Cue::Person),
+    ("asiakas", Cue::Person),
+    ("uhri", Cue::Person),
+    ("πελάτης", Cue::Person),
+    ("θύμα", Cue::Person),
+    ("stranka", Cue::Person),
+    ("žrtev", Cue::Person),
+    ("žrtva", Cue::Person),
+    ("klientas", Cue::Person),
+    ("klients", Cue::Person),
+    ("client:", Cue::Person),
     ("client", Cue::Person),
     ("cliente", Cue::Person),
     ("clienta", Cue::Person),
@@ -1638,9 +1675,10 @@ impl Detectors {
             let lw = &lt[toks[k].0..toks[k].1];
             // "Client DUPONT Jean": a capitalised surname first is fine when a name follows
             let caps_start = is_caps(w, lw)
-                && toks
-                    .get(k + 1)
-                    .is_some_and(|t| &text[toks[k].1..t.0] == " " && is_title(&text[t.0..t.1]));
+                && toks.get(k + 1).is_some_and(|t| {
+                    let (nw, nl) = (&text[t.0..t.1], &lt[t.0..t.1]);
+                    &text[toks[k].1..t.0] == " " && (is_title(nw) || is_caps(nw, nl))
+                });
             if (is_title(w) || caps_start) && !not_name(lw) {
                 let z = name_run(text, lt, toks, k);
                 push(out, k, z);
@@ -2250,6 +2288,8 @@ mod tests {
         ));
         assert!(has("le client M. Jean DUPONT a", Name, "Jean DUPONT"));
         assert!(has("Client DUPONT Jean, tel", Name, "DUPONT Jean"));
+        assert!(has("Holder: MARIE CURIE.", Name, "MARIE CURIE"));
+        assert!(has("zákazník Bohumil Hrabal uvedl", Name, "Bohumil Hrabal"));
         let f = found("Customer IBAN DE89 3704 0044 0532 0130 00");
         assert!(!f.iter().any(|f| f.0 == Name), "{f:?}");
     }
