@@ -926,7 +926,7 @@ impl Detectors {
     pub fn new() -> Result<Detectors, String> {
         let alts = [
             r"((?i:(?:https?|hxxps?|ftps?|wss?)(?:://|\[://\]|\[:\]//))[^\s<>\x22']+)",
-            r"|([A-Za-z0-9._%+\-\x80-\xff]+(?:@|%40|\[@\]|\[at\]|\(at\))[A-Za-z0-9\-\x80-\xff]+(?:(?:\.|\[\.\])[A-Za-z0-9\-\x80-\xff]+)+)",
+            r"|([A-Za-z0-9._%+\-\x80-\xff]+(?:@|%40|&\#64;|&\#x40;|\xef\xbc\xa0|\[@\]|\(@\)|\{@\}|\[at\]|\(at\)|\{at\})[A-Za-z0-9\-\x80-\xff]+(?:(?:\.|\[\.\]|\(\.\)|\[dot\]|\(dot\))[A-Za-z0-9\-\x80-\xff]+)+)",
             r"|([0-9]{1,3}(?:(?:\.|\[\.\])[0-9]{1,3}){3})",
             r"|([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})",
             r"|([0-9]{4}[\-/.][0-9]{1,2}[\-/.][0-9]{1,2}|[0-9]{1,2}[./\-][0-9]{1,2}[./\-][0-9]{4}|[0-9]{1,2}\.? ?(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? [0-9]{4}|(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? [0-9]{1,2},? [0-9]{4})",
@@ -1102,10 +1102,19 @@ impl Detectors {
         let raw = &text[s..ceil_boundary(text, e)];
         let norm = raw
             .replace("%40", "@")
+            .replace("&#64;", "@")
+            .replace("&#x40;", "@")
+            .replace('\u{ff20}', "@")
             .replace("[@]", "@")
+            .replace("(@)", "@")
+            .replace("{@}", "@")
             .replace("[at]", "@")
             .replace("(at)", "@")
-            .replace("[.]", ".");
+            .replace("{at}", "@")
+            .replace("[.]", ".")
+            .replace("(.)", ".")
+            .replace("[dot]", ".")
+            .replace("(dot)", ".");
         let Some((local, domain)) = norm.rsplit_once('@') else {
             return;
         };
@@ -2102,6 +2111,21 @@ mod tests {
             "contact: anna[at]web[.]de",
             DataCategory::Email,
             "anna[at]web[.]de"
+        ));
+        assert!(has(
+            "mail jean&#64;gmail.com",
+            DataCategory::Email,
+            "jean&#64;gmail.com"
+        ));
+        assert!(has(
+            "mail jean＠gmail.com",
+            DataCategory::Email,
+            "jean＠gmail.com"
+        ));
+        assert!(has(
+            "mail jean(at)gmail(dot)com",
+            DataCategory::Email,
+            "jean(at)gmail(dot)com"
         ));
         assert!(found("version 2.3@build").is_empty());
     }
