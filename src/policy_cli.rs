@@ -118,20 +118,25 @@ fn dry_run(
         Some(p) => std::fs::File::open(p).and_then(|mut f| f.read_to_end(&mut body)),
     }
     .map_err(|e| (2, format!("cannot read input: {e}")))?;
-    let doc: Value = serde_json::from_slice(&body).map_err(|e| {
-        (
-            1,
-            format!(
-                "input: line {} column {}: not valid JSON",
-                e.line(),
-                e.column()
-            ),
+    dry_run_body(&sanitiser, &body, explain).map_err(|m| (1, m))
+}
+
+/// Sanitises a submission body (SPEC §5 JSON) and returns the dry-run
+/// document: `{"indicators", "rejected", "removed"}`, with an `explain` list
+/// per indicator when asked. Also what `POST /v1/policies/{id}/dry-run`
+/// answers. Errors never quote the input.
+pub fn dry_run_body(sanitiser: &Sanitiser, body: &[u8], explain: bool) -> Result<Value, String> {
+    let doc: Value = serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "input: line {} column {}: not valid JSON",
+            e.line(),
+            e.column()
         )
     })?;
     let items = doc
         .get("indicators")
         .and_then(Value::as_array)
-        .ok_or((1, "input: expected {\"indicators\": [...]}".to_owned()))?;
+        .ok_or_else(|| "input: expected {\"indicators\": [...]}".to_owned())?;
 
     let mut out = Vec::with_capacity(items.len());
     let mut rejected: Vec<Rejection> = Vec::new();
@@ -153,7 +158,7 @@ fn dry_run(
         };
         match res {
             Ok((s, ex)) => {
-                let mut v = serde_json::to_value(&s).map_err(|e| (2, e.to_string()))?;
+                let mut v = serde_json::to_value(&s).map_err(|e| e.to_string())?;
                 if let (Some(ex), Some(obj)) = (ex, v.as_object_mut()) {
                     obj.insert("explain".into(), json!(ex));
                 }
