@@ -915,7 +915,7 @@ impl Sanitiser {
                 Some(rep) => {
                     ctx.note(
                         field,
-                        &rule_name,
+                        rule_name,
                         rule.category.as_str(),
                         rule.action.as_str(),
                     );
