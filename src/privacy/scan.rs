@@ -749,6 +749,17 @@ const STREET_WORDS: &[&str] = &[
     "leoforos",
 ];
 
+/// True when a lower-case word ends with a street suffix and has at least
+/// three letters before it (`roseweg`, `köhlergasse`, `suzelaan`).
+fn street_suffix(lw: &str) -> bool {
+    let ws = words();
+    (2..=9).any(|n| {
+        lw.len() > n + 2
+            && lw.is_char_boundary(lw.len() - n)
+            && ws.suffixes.contains(&lw[lw.len() - n..])
+    })
+}
+
 /// Suffixes of compound street names (Roseweg, Köhlergasse, Suzelaan).
 const STREET_SUFFIXES: &[&str] = &[
     "straße",
@@ -821,6 +832,7 @@ struct WordSets {
     honorific: FastSet<&'static str>,
     ambiguous: FastSet<&'static str>,
     particles: FastSet<&'static str>,
+    suffixes: FastSet<&'static str>,
 }
 
 static WORDS: OnceLock<WordSets> = OnceLock::new();
@@ -840,6 +852,10 @@ fn words() -> &'static WordSets {
             honorific: HONORIFICS.iter().copied().collect(),
             ambiguous: AMBIGUOUS_FIRST.iter().copied().collect(),
             particles: PARTICLES.iter().copied().collect(),
+            suffixes: STREET_SUFFIXES
+                .iter()
+                .map(|s| s.trim_end_matches('.'))
+                .collect(),
         }
     })
 }
@@ -1526,11 +1542,7 @@ impl Detectors {
             let w = &text[ts..te];
             let lw = &lt[ts..te];
             let standalone = self.streets.contains(lw);
-            let compound = !standalone
-                && is_title(w)
-                && STREET_SUFFIXES
-                    .iter()
-                    .any(|suf| lw.len() > suf.len() + 2 && lw.ends_with(suf.trim_end_matches('.')));
+            let compound = !standalone && is_title(w) && street_suffix(lw);
             if !standalone && !compound {
                 continue;
             }
