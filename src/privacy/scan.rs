@@ -108,6 +108,19 @@ enum Cue {
 const CUES: &[(&str, Cue)] = &[
     // phone
     ("phone", Cue::Phone),
+    ("telefonnummer", Cue::Phone),
+    ("handynummer", Cue::Phone),
+    ("mobilnummer", Cue::Phone),
+    ("telefoonnummer", Cue::Phone),
+    ("mobiel", Cue::Phone),
+    ("nås på", Cue::Phone),
+    ("tavoitettavissa", Cue::Phone),
+    ("elérhető", Cue::Phone),
+    ("dosegljiv", Cue::Phone),
+    ("zastižení", Cue::Phone),
+    ("sms from", Cue::Phone),
+    ("called from", Cue::Phone),
+    ("calls from", Cue::Phone),
     ("telefonní", Cue::Phone),
     ("telefonszám", Cue::Phone),
     ("puh.", Cue::Phone),
@@ -1431,7 +1444,8 @@ impl Detectors {
         };
         let ev = if scope.phone_key || cue_before(Cue::Phone, 40) {
             Evidence::Cue
-        } else if grouped {
+        } else if grouped || cue_before(Cue::Id, 24) {
+            // "number 612345678": a number word lets a bare mobile count
             Evidence::Grouped
         } else {
             Evidence::Bare
@@ -2164,6 +2178,8 @@ mod tests {
         assert!(has("llamar al 612 34 56 78", Phone, "612 34 56 78")); // ES
         assert!(has("bellen 06-12345678", Phone, "06-12345678")); // NL
         assert!(has("tel. 512 345 678", Phone, "512 345 678")); // PL
+        assert!(has("numer 612345678 ", Phone, "612345678"));
+        assert!(has("nås på 070-123 45 67", Phone, "070-123 45 67")); // SE
         assert!(has("+48 512 345 678", Phone, "+48 512 345 678"));
         assert!(has("ring 0044 7911 123456", Phone, "0044 7911 123456"));
         assert!(has("gsm 0470 12 34 56", Phone, "0470 12 34 56")); // BE
