@@ -355,13 +355,23 @@ impl Sanitiser {
         raw: RawIndicator,
         removals: &mut Removals,
     ) -> Result<SanitisedIndicator, Refusal> {
-        self.run(
-            raw,
-            &mut Ctx {
-                removals,
-                explain: None,
-            },
-        )
+        // Fail closed: a detector bug refuses the indicator, it never passes
+        // it through. (The process's panic hook should not print payloads.)
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.run(
+                raw,
+                &mut Ctx {
+                    removals,
+                    explain: None,
+                },
+            )
+        }))
+        .unwrap_or_else(|_| {
+            Err(Refusal {
+                field: "indicator".into(),
+                reason: "internal privacy-filter error; refused (fail closed)".into(),
+            })
+        })
     }
 
     /// As [`Sanitiser::sanitise`], and also says which rule did what to
