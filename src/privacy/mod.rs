@@ -549,6 +549,17 @@ impl Sanitiser {
             }
             _ => {}
         }
+        // a consumer mail domain is never "the attacker's own domain"
+        if let Some(h) = &rec.host
+            && (self.is_consumer_domain(h)
+                || self.consumer.iter().any(|c| {
+                    h.len() > c.len()
+                        && h.ends_with(c.as_str())
+                        && h.as_bytes()[h.len() - c.len() - 1] == b'.'
+                }))
+        {
+            rec.host = None;
+        }
         let mut collect = |s: &str| {
             if !s.contains('@') && !s.contains("%40") {
                 return;

@@ -326,3 +326,21 @@ fn scanner_survives_mangled_input() {
     }
     assert!(ran > 6000, "only {ran} inputs were valid indicators");
 }
+
+#[test]
+fn consumer_domain_as_indicator_does_not_whitelist_its_mailboxes() {
+    let s = sanitiser("default");
+    let out = run(
+        &s,
+        json!({"type":"domain","value":"gmail.com","description":"victim jan.novak@gmail.com"}),
+    );
+    assert_eq!(out.description.as_deref(), Some("victim [EMAIL]"));
+    let out = run(
+        &s,
+        json!({"type":"domain","value":"evil-bank.example","description":"kit mails results to drop@evil-bank.example"}),
+    );
+    assert_eq!(
+        out.description.as_deref(),
+        Some("kit mails results to drop@evil-bank.example")
+    );
+}
