@@ -192,6 +192,17 @@ pub struct ValueRules {
     pub iban: Action,
 }
 
+/// Precision kept on `first_seen` / `valid_until`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimeMode {
+    /// As submitted.
+    Keep,
+    /// Truncated to the day (UTC): a timestamp plus an amount can single out
+    /// one customer's transaction.
+    Day,
+}
+
 /// Per-field treatment of the free fields.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FieldRules {
@@ -201,6 +212,8 @@ pub struct FieldRules {
     pub attributes: FieldMode,
     /// Tags (campaign names, families).
     pub tags: FieldMode,
+    /// `first_seen` / `valid_until` precision.
+    pub timestamps: TimeMode,
 }
 
 /// An attribute-key (or URL query-key) rule: a key whose name says what its
@@ -391,6 +404,12 @@ struct FieldsFile {
     description: FieldMode,
     attributes: FieldMode,
     tags: FieldMode,
+    #[serde(default = "keep_time")]
+    timestamps: TimeMode,
+}
+
+fn keep_time() -> TimeMode {
+    TimeMode::Keep
 }
 
 #[derive(Deserialize)]
@@ -662,6 +681,7 @@ impl Policy {
                     description: pf.ingest.fields.description,
                     attributes: pf.ingest.fields.attributes,
                     tags: pf.ingest.fields.tags,
+                    timestamps: pf.ingest.fields.timestamps,
                 },
                 keys,
                 consumer_mail_domains,
@@ -746,6 +766,14 @@ impl Policy {
                 }
             );
         }
+        let _ = writeln!(
+            s,
+            "  - first_seen / valid_until: {}",
+            match ing.fields.timestamps {
+                TimeMode::Keep => "kept as submitted",
+                TimeMode::Day => "generalised to the day (UTC)",
+            }
+        );
         let _ = writeln!(
             s,
             "  - unrecognised fields and nested attribute values: never stored"

@@ -507,6 +507,24 @@ impl Sanitiser {
             }
         }
 
+        let (first_seen, valid_until) = match ing.fields.timestamps {
+            crate::policy::TimeMode::Keep => (raw.first_seen, raw.valid_until),
+            crate::policy::TimeMode::Day => {
+                let day = |t: time::OffsetDateTime| {
+                    t.to_offset(time::UtcOffset::UTC)
+                        .replace_time(time::Time::MIDNIGHT)
+                };
+                if raw.first_seen.is_some() || raw.valid_until.is_some() {
+                    ctx.note(
+                        "first_seen",
+                        "ingest.fields.timestamps",
+                        "timestamp",
+                        "generalise",
+                    );
+                }
+                (raw.first_seen.map(day), raw.valid_until.map(day))
+            }
+        };
         Ok(SanitisedIndicator {
             kind: raw.kind,
             value,
@@ -514,8 +532,8 @@ impl Sanitiser {
             category: raw.category,
             confidence: raw.confidence,
             tlp: raw.tlp,
-            first_seen: raw.first_seen,
-            valid_until: raw.valid_until,
+            first_seen,
+            valid_until,
             description,
             attributes,
             tags,

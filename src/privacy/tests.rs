@@ -344,3 +344,23 @@ fn consumer_domain_as_indicator_does_not_whitelist_its_mailboxes() {
         Some("kit mails results to drop@evil-bank.example")
     );
 }
+
+#[test]
+fn strict_policy_generalises_timestamps_to_the_day() {
+    let s = sanitiser("strict");
+    let out = run(
+        &s,
+        json!({"type":"domain","value":"x.example","first_seen":"2026-11-20T10:32:11+02:00"}),
+    );
+    let t = out.first_seen.unwrap();
+    assert_eq!(
+        (t.hour(), t.minute(), t.day(), t.offset().is_utc()),
+        (0, 0, 20, true)
+    );
+    let d = sanitiser("default");
+    let out = run(
+        &d,
+        json!({"type":"domain","value":"x.example","first_seen":"2026-11-20T10:32:11Z"}),
+    );
+    assert_eq!(out.first_seen.unwrap().hour(), 10);
+}
