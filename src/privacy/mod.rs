@@ -1144,7 +1144,8 @@ fn percent_decode(s: &str, query: bool) -> Option<String> {
                 let h = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
                 out.push(h(b[i + 1]) * 16 + h(b[i + 2]));
                 i += 3;
-            } else if b[i] == b'+' && has_plus {
+            } else if b[i] == b'+' && has_plus && !b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                // "+33612..." in a query is a phone's plus, not a space
                 out.push(b' ');
                 i += 1;
             } else {

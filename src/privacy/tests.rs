@@ -81,6 +81,12 @@ fn url_encoded_forms_are_decoded() {
         out.value,
         "https://evil.example/suivi?tel=[PHONE]&ref=op-9b8cv3l"
     );
+    // an unencoded plus before digits is the phone's plus
+    let out = run(
+        &s,
+        json!({"type":"url","value":"https://evil.example/a?n=+33612345678&x=1"}),
+    );
+    assert_eq!(out.value, "https://evil.example/a?n=[PHONE]&x=1");
     // a hash in the path survives
     let h = "https://evil.example/dl/070c415ed7e70cad19461922995d84016e51c6b36d6f3c9f0ac9056a4ad683cb.exe";
     assert_eq!(run(&s, json!({"type":"url","value":h})).value, h);
