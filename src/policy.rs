@@ -248,6 +248,40 @@ impl KeyRule {
     }
 }
 
+/// Last words of a key that say nothing by themselves: the word before
+/// decides (`customer_id`, `victim_ip`, `holder_info`).
+const GENERIC_KEY_WORDS: &[&str] = &[
+    "id",
+    "ids",
+    "uid",
+    "name",
+    "names",
+    "nr",
+    "no",
+    "num",
+    "number",
+    "numero",
+    "nummer",
+    "ref",
+    "info",
+    "details",
+    "detail",
+    "data",
+    "ip",
+    "ipv4",
+    "ipv6",
+    "addr",
+    "address",
+    "value",
+    "identifier",
+    "code",
+    "key",
+    "contact",
+    "1",
+    "2",
+    "3",
+];
+
 /// Splits a key such as `customerEmail` or `victim_ip` into lower-case words.
 fn key_words(key: &str) -> impl Iterator<Item = String> + '_ {
     let mut words = Vec::new();
@@ -699,9 +733,19 @@ impl Policy {
             return self.ingest.keys.iter().find(|r| r.matches_word(key));
         }
         let words: Vec<String> = key_words(key).collect();
+        let last = words.last()?;
+        if let Some(r) = self.ingest.keys.iter().find(|r| r.matches_word(last)) {
+            return Some(r);
+        }
+        // earlier words count only when the last one is a generic noun
+        // (`customer_id`, `victim_ip`), not for `client_action`
+        if !GENERIC_KEY_WORDS.contains(&last.as_str()) {
+            return None;
+        }
         words
             .iter()
             .rev()
+            .skip(1)
             .find_map(|w| self.ingest.keys.iter().find(|r| r.matches_word(w)))
     }
 

@@ -593,6 +593,43 @@ const NOT_NAMES: &[&str] = &[
     "living",
     "born",
     "reachable",
+    "station",
+    "airport",
+    "aéroport",
+    "flughafen",
+    "bahnhof",
+    "gare",
+    "stazione",
+    "estación",
+    "hospital",
+    "hôpital",
+    "krankenhaus",
+    "university",
+    "université",
+    "universität",
+    "hotel",
+    "center",
+    "centre",
+    "zentrum",
+    "mall",
+    "tower",
+    "bridge",
+    "wi-fi",
+    "wifi",
+    "online",
+    "gmbh",
+    "ltd",
+    "inc",
+    "sas",
+    "sarl",
+    "spa",
+    "bv",
+    "nv",
+    "ag",
+    "kg",
+    "llc",
+    "plc",
+    "holding",
     "flat",
     "studio",
     "apt",
@@ -1345,6 +1382,10 @@ impl Detectors {
                 || (b[s - 1] == b'.' && s > 1 && b[s - 2].is_ascii_digit())))
             || (e < b.len() && (b[e].is_ascii_alphanumeric() || b[e] >= 0x80))
         {
+            return;
+        }
+        // "CVE-2023-4966", "INC-2026-004512": an identifier, not a number
+        if s >= 2 && matches!(b[s - 1], b'-' | b'_' | b'#') && b[s - 2].is_ascii_alphanumeric() {
             return;
         }
         let plus = b[s] == b'+';

@@ -370,3 +370,24 @@ fn strict_policy_generalises_timestamps_to_the_day() {
     );
     assert_eq!(out.first_seen.unwrap().hour(), 10);
 }
+
+#[test]
+fn technical_keys_and_identifiers_survive() {
+    let s = sanitiser("default");
+    let v = "https://p4.example/wp/index.php?action=revslider_ajax_action&client_action=update_plugin&v=5.4.8";
+    assert_eq!(run(&s, json!({"type":"url","value":v})).value, v);
+    let out = run(
+        &s,
+        json!({"type":"domain","value":"x.example","description":"CVE-2023-4966, ticket INC-2026-004512, seen at Victoria Station"}),
+    );
+    assert_eq!(
+        out.description.as_deref(),
+        Some("CVE-2023-4966, ticket INC-2026-004512, seen at Victoria Station")
+    );
+    let out = run(
+        &s,
+        json!({"type":"domain","value":"x.example","attributes":{"customer_id":"CUST-1","client_action":"login"}}),
+    );
+    assert_eq!(out.attributes["customer_id"], "[NAME]");
+    assert_eq!(out.attributes["client_action"], "login");
+}
