@@ -970,7 +970,17 @@ impl Sanitiser {
             return Ok(raw.to_owned());
         }
         let mut found = Vec::new();
-        self.det.scan(&decoded, &Scope::URL_PART, rec, &mut found);
+        // query values may carry a name ("?n=Jean+Dupont"); path segments are
+        // words of the site's own structure and are not read for names
+        let scope = if query {
+            Scope {
+                names: true,
+                ..Scope::URL_PART
+            }
+        } else {
+            Scope::URL_PART
+        };
+        self.det.scan(&decoded, &scope, rec, &mut found);
         if !found.is_empty() {
             return match self.replace_found(&decoded, &found, rec, field, ctx) {
                 Some(t) => Ok(encode_component(&t)),

@@ -81,6 +81,12 @@ fn url_encoded_forms_are_decoded() {
         out.value,
         "https://evil.example/suivi?tel=[PHONE]&ref=op-9b8cv3l"
     );
+    // a name in a query value
+    let out = run(
+        &s,
+        json!({"type":"url","value":"https://evil.example/a?n=Jean+Dupont&x=Login+Page"}),
+    );
+    assert_eq!(out.value, "https://evil.example/a?n=[NAME]&x=Login+Page");
     // an unencoded plus before digits is the phone's plus
     let out = run(
         &s,
