@@ -194,7 +194,7 @@ pub fn leaked(kind: &str, t: &str, out: &Output) -> bool {
         }
         if kind == "phone"
             && (digit_bounded(&out.compact, &digits)
-                || right_bounded(&out.compact, &digits[digits.len() - 9..]))
+                || right_bounded(&out.compact, &digits[digits.len().saturating_sub(9)..]))
         {
             return true;
         }
