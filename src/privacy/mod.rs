@@ -128,6 +128,8 @@ pub struct Sanitiser {
     consumer: HashSet<String>,
     /// Rule names per category, precomputed (`ingest.detect.email`).
     detect_rule: BTreeMap<DataCategory, String>,
+    /// HMAC state with the pseudonym key already absorbed (cloned per token).
+    mac: hmac::Hmac<Sha256>,
 }
 
 /// Built-in consumer mail providers of the EU (and the big international
@@ -331,7 +333,10 @@ impl Sanitiser {
             .iter()
             .map(|c| (*c, format!("ingest.detect.{}", c.as_str())))
             .collect();
+        let mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&keys.pseudonym)
+            .expect("any key length");
         Ok(Sanitiser {
+            mac,
             policy,
             keys,
             det,
@@ -567,14 +572,12 @@ impl Sanitiser {
             }
             _ => {}
         }
-        // a consumer mail domain is never "the attacker's own domain"
+        // a consumer mail domain (or a subdomain of one) is never "the
+        // attacker's own domain"
         if let Some(h) = &rec.host
             && (self.is_consumer_domain(h)
-                || self.consumer.iter().any(|c| {
-                    h.len() > c.len()
-                        && h.ends_with(c.as_str())
-                        && h.as_bytes()[h.len() - c.len() - 1] == b'.'
-                }))
+                || h.match_indices('.')
+                    .any(|(i, _)| self.consumer.contains(&h[i + 1..])))
         {
             rec.host = None;
         }
@@ -690,8 +693,7 @@ impl Sanitiser {
     /// `tok:v1:<type>:<32 hex digits>`: HMAC-SHA-256 of the type and the
     /// normalised value under the deployment key, truncated to 128 bits.
     pub fn pseudonym(&self, domain: &str, value: &str) -> String {
-        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&self.keys.pseudonym)
-            .expect("any key length");
+        let mut mac = self.mac.clone();
         mac.update(domain.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());

@@ -1166,21 +1166,27 @@ impl Detectors {
 
     fn email(&self, text: &str, s: usize, e: usize, rec: &RecordCtx, out: &mut Vec<Found>) {
         let raw = &text[s..ceil_boundary(text, e)];
-        let norm = raw
-            .replace("%40", "@")
-            .replace("&#64;", "@")
-            .replace("&#x40;", "@")
-            .replace('\u{ff20}', "@")
-            .replace("[@]", "@")
-            .replace("(@)", "@")
-            .replace("{@}", "@")
-            .replace("[at]", "@")
-            .replace("(at)", "@")
-            .replace("{at}", "@")
-            .replace("[.]", ".")
-            .replace("(.)", ".")
-            .replace("[dot]", ".")
-            .replace("(dot)", ".");
+        let obfuscated = raw
+            .bytes()
+            .any(|c| matches!(c, b'%' | b'&' | b'[' | b'(' | b'{') || c >= 0x80);
+        let norm = if !obfuscated {
+            raw.to_owned()
+        } else {
+            raw.replace("%40", "@")
+                .replace("&#64;", "@")
+                .replace("&#x40;", "@")
+                .replace('\u{ff20}', "@")
+                .replace("[@]", "@")
+                .replace("(@)", "@")
+                .replace("{@}", "@")
+                .replace("[at]", "@")
+                .replace("(at)", "@")
+                .replace("{at}", "@")
+                .replace("[.]", ".")
+                .replace("(.)", ".")
+                .replace("[dot]", ".")
+                .replace("(dot)", ".")
+        };
         let Some((local, domain)) = norm.rsplit_once('@') else {
             return;
         };
