@@ -320,6 +320,28 @@ pub struct Ingest {
     pub keys: Vec<KeyRule>,
     /// Extra consumer mail domains on top of the built-in list.
     pub consumer_mail_domains: Vec<String>,
+    /// Exact key patterns to the index of the first rule listing them.
+    pub key_exact: std::collections::HashMap<String, usize>,
+    /// Prefix patterns (`customer*`) with their rule index, in file order.
+    pub key_prefix: Vec<(String, usize)>,
+}
+
+impl Ingest {
+    /// The first rule (in file order) matching one word of a key.
+    fn rule_for_word(&self, w: &str) -> Option<&KeyRule> {
+        let exact = self.key_exact.get(w).copied();
+        let prefix = self
+            .key_prefix
+            .iter()
+            .filter(|(p, _)| w.starts_with(p.as_str()))
+            .map(|(_, i)| *i)
+            .min();
+        let i = match (exact, prefix) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        self.keys.get(i)
+    }
 }
 
 /// What one audience may receive.
@@ -709,6 +731,24 @@ impl Policy {
             text: text.to_owned(),
             description: pf.description,
             ingest: Ingest {
+                key_exact: {
+                    let mut m = std::collections::HashMap::new();
+                    for (i, r) in keys.iter().enumerate() {
+                        for k in r.keys.iter().filter(|k| !k.ends_with('*')) {
+                            m.entry(k.clone()).or_insert(i);
+                        }
+                    }
+                    m
+                },
+                key_prefix: keys
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, r)| {
+                        r.keys
+                            .iter()
+                            .filter_map(move |k| k.strip_suffix('*').map(|p| (p.to_owned(), i)))
+                    })
+                    .collect(),
                 detect: DetectRules(detect),
                 value,
                 fields: FieldRules {
@@ -730,11 +770,11 @@ impl Policy {
     pub fn key_rule(&self, key: &str) -> Option<&KeyRule> {
         if key.bytes().all(|b| b.is_ascii_lowercase()) {
             // one plain word: no splitting, no allocation
-            return self.ingest.keys.iter().find(|r| r.matches_word(key));
+            return self.ingest.rule_for_word(key);
         }
         let words: Vec<String> = key_words(key).collect();
         let last = words.last()?;
-        if let Some(r) = self.ingest.keys.iter().find(|r| r.matches_word(last)) {
+        if let Some(r) = self.ingest.rule_for_word(last) {
             return Some(r);
         }
         // earlier words count only when the last one is a generic noun
@@ -746,7 +786,7 @@ impl Policy {
             .iter()
             .rev()
             .skip(1)
-            .find_map(|w| self.ingest.keys.iter().find(|r| r.matches_word(w)))
+            .find_map(|w| self.ingest.rule_for_word(w))
     }
 
     /// The policy in plain language for a DPO (SPEC §6).
