@@ -1,3 +1,11 @@
+//! Plain timing loop over the public PII corpus, for a load-independent
+//! instruction count under callgrind (see docs/performance.md):
+//!
+//! ROUNDS=1 N=1  valgrind --tool=callgrind target/release/examples/speed
+//! ROUNDS=1 N=11 valgrind --tool=callgrind target/release/examples/speed
+//!
+//! (difference / 6000 = instructions per indicator).
+
 use std::sync::Arc;
 use tamis::model::{Removals, parse_indicator};
 fn main() {
