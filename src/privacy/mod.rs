@@ -297,6 +297,32 @@ pub const CONSUMER_MAIL_DOMAINS: &[&str] = &[
     "rdslink.ro",
 ];
 
+/// Query keys that usually carry a phone number without saying "phone"
+/// (`?numero=3391234567`, `?n=612345678`).
+const PHONE_HINT_KEYS: &[&str] = &[
+    "n",
+    "no",
+    "nr",
+    "num",
+    "number",
+    "numero",
+    "número",
+    "nummer",
+    "numer",
+    "msisdn",
+    "sms",
+    "whatsapp",
+    "wa",
+    "mob",
+    "cell",
+    "caller",
+    "callerid",
+    "to",
+    "from",
+    "dest",
+    "recipient",
+];
+
 /// Attribute key words that name attacker infrastructure: IPs under them stay.
 const ATTACKER_KEY_WORDS: &[&str] = &[
     "c2",
@@ -877,7 +903,7 @@ impl Sanitiser {
             if i > 0 {
                 out.push('/');
             }
-            let seg_out = self.scrub_component(seg, false, None, rec, &pfield, ctx)?;
+            let seg_out = self.scrub_component(seg, false, false, None, rec, &pfield, ctx)?;
             out.push_str(&seg_out);
         }
         if let Some(q) = u.query() {
@@ -891,7 +917,7 @@ impl Sanitiser {
             if f.contains('=') {
                 self.scrub_query(f, rec, &ffield, ctx, &mut out)?;
             } else {
-                out.push_str(&self.scrub_component(f, false, None, rec, &ffield, ctx)?);
+                out.push_str(&self.scrub_component(f, false, false, None, rec, &ffield, ctx)?);
             }
         }
         if ctx.removals.total() == before {
@@ -914,17 +940,18 @@ impl Sanitiser {
                 out.push('&');
             }
             let Some((k, v)) = part.split_once('=') else {
-                out.push_str(&self.scrub_component(part, true, None, rec, field, ctx)?);
+                out.push_str(&self.scrub_component(part, true, false, None, rec, field, ctx)?);
                 continue;
             };
             let key = percent_decode(k, true).ok_or(())?;
             // a key carrying personal data itself
-            let k_out = self.scrub_component(k, true, None, rec, field, ctx)?;
+            let k_out = self.scrub_component(k, true, false, None, rec, field, ctx)?;
             out.push_str(&k_out);
             out.push('=');
             let rule = self.policy.key_rule(&key);
+            let phone_hint = PHONE_HINT_KEYS.contains(&key.to_ascii_lowercase().as_str());
             let vfield = ctx.field(|| format!("{field}.{}", key_label(&key)));
-            out.push_str(&self.scrub_component(v, true, rule, rec, &vfield, ctx)?);
+            out.push_str(&self.scrub_component(v, true, phone_hint, rule, rec, &vfield, ctx)?);
         }
         Ok(())
     }
@@ -936,6 +963,7 @@ impl Sanitiser {
         &self,
         raw: &str,
         query: bool,
+        phone_hint: bool,
         rule: Option<&crate::policy::KeyRule>,
         rec: &RecordCtx,
         field: &str,
@@ -977,6 +1005,7 @@ impl Sanitiser {
         let scope = if query {
             Scope {
                 names: true,
+                phone_key: phone_hint,
                 ..Scope::URL_PART
             }
         } else {

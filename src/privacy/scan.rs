@@ -283,6 +283,17 @@ const CUES: &[(&str, Cue)] = &[
     ("uzytkownik", Cue::CredWeak),
     // persons: role words and honorifics
     ("customer", Cue::Person),
+    ("klienta", Cue::Person),
+    ("klientki", Cue::Person),
+    ("klientem", Cue::Person),
+    ("ofiary", Cue::Person),
+    ("poszkodowanego", Cue::Person),
+    ("poszkodowanej", Cue::Person),
+    ("zákazníka", Cue::Person),
+    ("routera", Cue::VictimNet),
+    ("otrzymany przez", Cue::Person),
+    ("otrzymała", Cue::Person),
+    ("odebrany przez", Cue::Person),
     ("zákazník", Cue::Person),
     ("zákaznice", Cue::Person),
     ("poškozený", Cue::Person),
@@ -1281,7 +1292,18 @@ impl Detectors {
                     && matches!(c.2, Cue::VictimNet | Cue::AttackerNet | Cue::Person)
             })
             .map(|c| c.2);
-        if role == Some(Cue::AttackerNet) || (role.is_none() && rec.attacker_key) {
+        // an attacker cue keeps the address only when it is right before it
+        // ("C2 server 1.2.3.4"); "Beacon C2 z routera klienta 1.2.3.4" is a victim
+        let attacker_near = cues
+            .iter()
+            .rev()
+            .find(|c| {
+                c.1 <= s
+                    && s - c.1 <= 48
+                    && matches!(c.2, Cue::VictimNet | Cue::AttackerNet | Cue::Person)
+            })
+            .is_some_and(|c| c.2 == Cue::AttackerNet && s - c.1 <= 16);
+        if attacker_near || (role.is_none() && rec.attacker_key) {
             return;
         }
         out.push(Found {
@@ -2337,6 +2359,8 @@ mod tests {
         assert_eq!(f, vec![(DataCategory::Ip, "89.75.18.43".into())]);
         assert!(found("C2 server 185.220.101.4 answered").is_empty());
         assert!(found("the kit redirects to 185.220.101.4 next").is_empty());
+        let f = found("Beacon C2 z routera klienta 89.75.18.43 do 47.89.17.225");
+        assert!(f.iter().any(|x| x.1 == "89.75.18.43"), "{f:?}");
         assert!(
             found("hash 070c415ed7e70cad19461922995d84016e51c6b36d6f3c9f0ac9056a4ad683cb")
                 .is_empty()

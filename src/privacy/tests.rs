@@ -81,6 +81,12 @@ fn url_encoded_forms_are_decoded() {
         out.value,
         "https://evil.example/suivi?tel=[PHONE]&ref=op-9b8cv3l"
     );
+    // a national number under a number-ish key
+    let out = run(
+        &s,
+        json!({"type":"url","value":"https://evil.example/a?numero=3391234567&x=1"}),
+    );
+    assert_eq!(out.value, "https://evil.example/a?numero=[PHONE]&x=1");
     // a name in a query value
     let out = run(
         &s,
