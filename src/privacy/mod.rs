@@ -959,6 +959,7 @@ impl Sanitiser {
     /// One URL component: decoded (percent, then base64/hex), scanned, and
     /// replaced when personal data is inside. Clean components are kept
     /// byte for byte.
+    #[allow(clippy::too_many_arguments)]
     fn scrub_component(
         &self,
         raw: &str,
