@@ -43,9 +43,25 @@ pub enum Command {
     /// Audit trail tools.
     #[command(subcommand)]
     Audit(AuditCmd),
-    /// Policies: reload them in a running exchange.
+    /// Policies: check, dry-run, explain; reload them in a running exchange.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Re-identify an escrowed value for a legal order (recorded in the audit trail).
+    Reveal {
+        /// The escrow token (`esc:v1:…`).
+        token: String,
+        /// Why: the legal order or case reference. Recorded.
+        #[arg(long)]
+        reason: String,
+        /// The escrow private key (hex); the server never holds it.
+        #[arg(long)]
+        escrow_key: PathBuf,
+        /// Who is revealing (recorded); defaults to $USER.
+        #[arg(long)]
+        operator: Option<String>,
+        #[arg(long, default_value = "tamis.toml")]
+        config: PathBuf,
+    },
     /// Documents for the data-protection officer.
     #[command(subcommand)]
     Report(ReportCmd),
@@ -89,6 +105,8 @@ pub enum PolicyCmd {
         #[arg(long, default_value = "tamis.toml")]
         config: PathBuf,
     },
+    #[command(flatten)]
+    Engine(crate::policy_cli::PolicyCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -142,6 +160,10 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Audit(AuditCmd::Verify { config }) => audit_verify(&config),
         Command::Policy(PolicyCmd::Reload { config }) => policy_reload(&config),
+        Command::Policy(PolicyCmd::Engine(cmd)) => crate::policy_cli::run(cmd),
+        Command::Reveal { token, reason, escrow_key, operator, config } => {
+            reveal(&config, &token, &reason, &escrow_key, operator)
+        }
         Command::Participant(ParticipantCmd::Add { name, kind, roles, sector, audiences, config }) => {
             participant_add(&config, &name, &kind, &roles, sector, audiences)
         }
@@ -593,4 +615,56 @@ fn participant_revoke(config_path: &Path, name: &str) -> ExitCode {
     }
     println!("apply it to a running exchange with: tamis policy reload (or SIGHUP)");
     ExitCode::SUCCESS
+}
+
+fn reveal(config_path: &Path, token: &str, reason: &str, key_path: &Path, operator: Option<String>) -> ExitCode {
+    let fail = |e: String| {
+        eprintln!("tamis reveal: {e}");
+        ExitCode::FAILURE
+    };
+    if reason.trim().len() < 8 {
+        return fail("give the legal basis with --reason (at least 8 characters)".into());
+    }
+    let key = match crate::config::read_key(key_path) {
+        Ok(k) => k,
+        Err(e) => return fail(e),
+    };
+    let (kind, value) = match crate::privacy::escrow::open(&key, token.trim()) {
+        Ok(v) => v,
+        Err(e) => return fail(e.to_string()),
+    };
+    let operator = operator.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
+    let event = crate::audit::AuditEvent::Reveal { operator, reason: reason.to_owned(), token_type: kind.clone() };
+    // Record first: no reveal without its audit record.
+    if let Err(e) = record_event(config_path, &event) {
+        return fail(format!("not revealed: the audit record could not be written ({e})"));
+    }
+    println!("{kind}: {}", String::from_utf8_lossy(&value));
+    ExitCode::SUCCESS
+}
+
+/// Appends an audit event: through the running exchange's admin listener
+/// when it runs, else directly to the store.
+fn record_event(config_path: &Path, event: &crate::audit::AuditEvent) -> Result<(), String> {
+    let cfg = Config::load(config_path).map_err(|e| e.to_string())?;
+    use std::io::{Read, Write};
+    let body = serde_json::to_string(event).expect("serialise");
+    if let Ok(mut s) = std::net::TcpStream::connect_timeout(&cfg.admin_listen, std::time::Duration::from_secs(2)) {
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+        let req = format!(
+            "POST /audit HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            cfg.admin_listen,
+            body.len()
+        );
+        let mut resp = String::new();
+        s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+        s.read_to_string(&mut resp).map_err(|e| e.to_string())?;
+        return if resp.starts_with("HTTP/1.1 200") { Ok(()) } else { Err("the exchange refused the record".into()) };
+    }
+    let key = crate::config::read_key(&cfg.keys.storage)?;
+    let store = crate::store::SledStore::open(&cfg.data_dir, &key).map_err(|e| e.to_string())?;
+    let rx = crate::store::Store::audit(&*store, event.clone());
+    let r = rx.blocking_recv().map_err(|_| "store closed".to_owned())?;
+    store.close();
+    r.map(|_| ())
 }

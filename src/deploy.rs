@@ -117,8 +117,12 @@ pub fn init(dir: &Path) -> Result<InitReport, DeployError> {
     let keys = dir.join("keys");
     write_new(&keys.join("storage.key"), random_key_hex().as_bytes(), true)?;
     write_new(&keys.join("pseudonym.key"), random_key_hex().as_bytes(), true)?;
-    // TODO(escrow): replaced by a real X25519 key pair once the escrow module lands.
-    write_new(&keys.join("escrow.pub"), random_key_hex().as_bytes(), false)?;
+    // Escrow: the server gets the public half only. The private half is for
+    // whoever answers legal orders; move it off this machine in production.
+    let (private, public) =
+        crate::privacy::escrow::generate_keypair().map_err(|e| DeployError::Other(e.to_string()))?;
+    write_new(&keys.join("escrow.pub"), hex::encode(public).as_bytes(), false)?;
+    write_new(&keys.join("escrow-private.key"), hex::encode(private).as_bytes(), true)?;
 
     for (name, text) in SHIPPED_POLICIES {
         // Policies already there (a source checkout, or a DPO's edits) are kept.

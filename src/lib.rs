@@ -20,28 +20,14 @@ pub mod identity;
 pub mod model;
 pub mod pki;
 pub mod policy;
+pub mod policy_cli;
 pub mod privacy;
 pub mod report;
 pub mod server;
 pub mod store;
 pub mod tls;
 
-/// Plain-language description of a policy for DPOs (placeholder until the
-/// privacy engine's explainer lands).
+/// Plain-language description of a policy for DPOs.
 pub fn policy_explain(p: &policy::Policy) -> String {
-    let mut out = format!("Policy {} (version {}).\n", p.id, p.version());
-    for v in p.egress.values() {
-        out.push_str(&format!(
-            "Audience {}: receives {} up to TLP {} with confidence of at least {}.\n",
-            v.audience,
-            if v.types.is_empty() {
-                "all indicator types".to_owned()
-            } else {
-                v.types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
-            },
-            v.max_tlp,
-            v.min_confidence
-        ));
-    }
-    out
+    p.explain()
 }

@@ -1,11 +1,18 @@
 //! Privacy policies: TOML files in `policies/`, versioned by content hash
 //! (SPEC §6). A policy has an ingest stage (what the sanitiser removes before
 //! anything is stored) and egress views per audience (what each may receive).
+//!
+//! Loading is strict: an unknown key, a misspelt action or a value of the
+//! wrong type refuses the whole file with `file:line: message`, so a typo can
+//! never silently weaken the filter.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use toml::Spanned;
 
 use crate::model::{Category, IndicatorType, Tlp};
 
@@ -13,9 +20,323 @@ use crate::model::{Category, IndicatorType, Tlp};
 #[derive(Debug, thiserror::Error)]
 #[error("{file}:{line}: {message}")]
 pub struct PolicyError {
+    /// The file name as given to [`Policy::load`] or [`Policy::parse`].
     pub file: String,
+    /// 1-based line of the fault (0 when the file could not be read).
     pub line: usize,
+    /// What is wrong, never quoting submitted data.
     pub message: String,
+}
+
+/// What the sanitiser does with one piece of personal data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Leave it as it is (only sensible for attacker infrastructure).
+    Keep,
+    /// Remove the whole field that contains it.
+    Drop,
+    /// Replace it with a label such as `[EMAIL]`.
+    Redact,
+    /// Keep a non-identifying prefix (card BIN, phone country code, IBAN country).
+    Mask,
+    /// Coarsen it: IPv4 to /24, IPv6 to /48, dates of birth to the year.
+    Generalise,
+    /// Replace it with a keyed HMAC token: equal inputs give equal tokens.
+    Pseudonymise,
+    /// Seal it to the escrow public key; only the key holder can reopen it.
+    Escrow,
+}
+
+impl Action {
+    /// Wire name of the action (as written in policy files and removal counts).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Keep => "keep",
+            Action::Drop => "drop",
+            Action::Redact => "redact",
+            Action::Mask => "mask",
+            Action::Generalise => "generalise",
+            Action::Pseudonymise => "pseudonymise",
+            Action::Escrow => "escrow",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a whole free field (description, attributes, tags) is treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FieldMode {
+    /// Run every detector over it and replace what they find.
+    Scrub,
+    /// Remove the field entirely.
+    Drop,
+}
+
+impl FieldMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldMode::Scrub => "scrub",
+            FieldMode::Drop => "drop",
+        }
+    }
+}
+
+/// Categories of personal data the detectors recognise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DataCategory {
+    Email,
+    Phone,
+    Iban,
+    Card,
+    NationalId,
+    Ip,
+    DateOfBirth,
+    Credential,
+    Name,
+    Address,
+}
+
+impl DataCategory {
+    pub const ALL: [DataCategory; 10] = [
+        DataCategory::Email,
+        DataCategory::Phone,
+        DataCategory::Iban,
+        DataCategory::Card,
+        DataCategory::NationalId,
+        DataCategory::Ip,
+        DataCategory::DateOfBirth,
+        DataCategory::Credential,
+        DataCategory::Name,
+        DataCategory::Address,
+    ];
+
+    /// Name used in policy files and removal counts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataCategory::Email => "email",
+            DataCategory::Phone => "phone",
+            DataCategory::Iban => "iban",
+            DataCategory::Card => "card",
+            DataCategory::NationalId => "national-id",
+            DataCategory::Ip => "ip",
+            DataCategory::DateOfBirth => "date-of-birth",
+            DataCategory::Credential => "credential",
+            DataCategory::Name => "name",
+            DataCategory::Address => "address",
+        }
+    }
+
+    /// The replacement text used by `redact`.
+    pub fn label(self) -> &'static str {
+        match self {
+            DataCategory::Email => "[EMAIL]",
+            DataCategory::Phone => "[PHONE]",
+            DataCategory::Iban => "[IBAN]",
+            DataCategory::Card => "[CARD]",
+            DataCategory::NationalId => "[NATIONAL-ID]",
+            DataCategory::Ip => "[IP]",
+            DataCategory::DateOfBirth => "[DOB]",
+            DataCategory::Credential => "[CREDENTIAL]",
+            DataCategory::Name => "[NAME]",
+            DataCategory::Address => "[ADDRESS]",
+        }
+    }
+
+    /// What a DPO reads in `tamis policy explain`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DataCategory::Email => "e-mail addresses",
+            DataCategory::Phone => "phone numbers (EU national and international formats)",
+            DataCategory::Iban => "bank account numbers (IBAN, mod-97 checked)",
+            DataCategory::Card => "payment card numbers (Luhn and issuer checked)",
+            DataCategory::NationalId => {
+                "national identifiers (FR NIR, IT codice fiscale, ES DNI/NIE, NL BSN, PL PESEL, BE national number, DE Steuer-ID, UK NINO)"
+            }
+            DataCategory::Ip => "IP addresses of victims or unknown role",
+            DataCategory::DateOfBirth => "dates of birth",
+            DataCategory::Credential => "passwords, user names and URL credentials",
+            DataCategory::Name => "names of persons",
+            DataCategory::Address => "postal addresses",
+        }
+    }
+}
+
+/// Ingest actions per detected data category (free text, attributes, URL parts).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetectRules(pub BTreeMap<DataCategory, Action>);
+
+impl DetectRules {
+    /// The action for `cat`; `redact` when the policy does not say (fail closed).
+    pub fn action(&self, cat: DataCategory) -> Action {
+        self.0.get(&cat).copied().unwrap_or(Action::Redact)
+    }
+}
+
+/// What happens to the indicator value itself, by its role.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValueRules {
+    /// An e-mail at a consumer mail provider (a victim or a hijacked mailbox).
+    pub email_consumer: Action,
+    /// Any other e-mail address (the attacker's own domain): usually kept.
+    pub email: Action,
+    /// A phone number as value (often a spoofed, innocent subscriber).
+    pub phone: Action,
+    /// An IBAN as value (a mule account, often a recruited victim).
+    pub iban: Action,
+}
+
+/// Precision kept on `first_seen` / `valid_until`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimeMode {
+    /// As submitted.
+    Keep,
+    /// Truncated to the day (UTC): a timestamp plus an amount can single out
+    /// one customer's transaction.
+    Day,
+}
+
+/// Per-field treatment of the free fields.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldRules {
+    /// The free-text description: the riskiest field.
+    pub description: FieldMode,
+    /// Attribute values (keys are kept; values scrubbed or the lot dropped).
+    pub attributes: FieldMode,
+    /// Tags (campaign names, families).
+    pub tags: FieldMode,
+    /// `first_seen` / `valid_until` precision.
+    pub timestamps: TimeMode,
+}
+
+/// An attribute-key (or URL query-key) rule: a key whose name says what its
+/// value is, so the whole value is treated as that data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyRule {
+    /// Key patterns: a word of the key (split on `_`, `-`, `.`, camelCase)
+    /// equal to the pattern, or starting with it when it ends in `*`.
+    pub keys: Vec<String>,
+    /// Data category counted and used as label.
+    pub category: DataCategory,
+    /// Action applied to the whole value.
+    pub action: Action,
+    /// Line in the policy file, for explanations.
+    pub line: usize,
+    /// `ingest.keys (line N)`: the rule's name in explanations.
+    pub rule: String,
+}
+
+impl KeyRule {
+    /// True when the key name matches one of the patterns.
+    pub fn matches(&self, key: &str) -> bool {
+        key_words(key).any(|w| self.matches_word(&w))
+    }
+
+    /// True when one word of a key matches one of the patterns.
+    pub fn matches_word(&self, w: &str) -> bool {
+        self.keys.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => w.starts_with(prefix),
+            None => w == *p,
+        })
+    }
+}
+
+/// Last words of a key that say nothing by themselves: the word before
+/// decides (`customer_id`, `victim_ip`, `holder_info`).
+const GENERIC_KEY_WORDS: &[&str] = &[
+    "id",
+    "ids",
+    "uid",
+    "name",
+    "names",
+    "nr",
+    "no",
+    "num",
+    "number",
+    "numero",
+    "nummer",
+    "ref",
+    "info",
+    "details",
+    "detail",
+    "data",
+    "ip",
+    "ipv4",
+    "ipv6",
+    "addr",
+    "address",
+    "value",
+    "identifier",
+    "code",
+    "key",
+    "contact",
+    "1",
+    "2",
+    "3",
+];
+
+/// Splits a key such as `customerEmail` or `victim_ip` into lower-case words.
+fn key_words(key: &str) -> impl Iterator<Item = String> + '_ {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in key.chars() {
+        if !c.is_alphanumeric() {
+            if !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower && !cur.is_empty() {
+            words.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        cur.extend(c.to_lowercase());
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words.into_iter()
+}
+
+/// The ingest stage: what is removed before anything is stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ingest {
+    /// Action per detected data category.
+    pub detect: DetectRules,
+    /// Role-aware rules for the indicator value.
+    pub value: ValueRules,
+    /// Treatment of free fields.
+    pub fields: FieldRules,
+    /// Attribute/query key-name rules, first match wins.
+    pub keys: Vec<KeyRule>,
+    /// Extra consumer mail domains on top of the built-in list.
+    pub consumer_mail_domains: Vec<String>,
+    /// Exact key patterns to the index of the first rule listing them.
+    pub key_exact: std::collections::HashMap<String, usize>,
+    /// Prefix patterns (`customer*`) with their rule index, in file order.
+    pub key_prefix: Vec<(String, usize)>,
+}
+
+impl Ingest {
+    /// The first rule (in file order) matching one word of a key.
+    fn rule_for_word(&self, w: &str) -> Option<&KeyRule> {
+        let exact = self.key_exact.get(w).copied();
+        let prefix = self.key_prefix.iter().filter(|(p, _)| w.starts_with(p.as_str())).map(|(_, i)| *i).min();
+        let i = match (exact, prefix) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        self.keys.get(i)
+    }
 }
 
 /// What one audience may receive.
@@ -25,7 +346,8 @@ pub struct EgressView {
     pub audience: String,
     /// Indicator types it receives; empty means all.
     pub types: Vec<IndicatorType>,
-    /// Categories it receives; empty means all.
+    /// Categories it receives; empty means all except `illegal-content`,
+    /// which must be listed explicitly (SPEC §7).
     pub categories: Vec<Category>,
     /// Most restrictive TLP it may see.
     pub max_tlp: Tlp,
@@ -64,8 +386,97 @@ pub struct Policy {
     pub hash: String,
     /// The file's text, kept for the registry and for DPOs.
     pub text: String,
+    /// One-line purpose written by the policy's author.
+    pub description: String,
+    /// The ingest stage.
+    pub ingest: Ingest,
     /// Egress views by audience name.
     pub egress: BTreeMap<String, EgressView>,
+}
+
+// ---- the file format (serde, strict) ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    id: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    ingest: IngestFile,
+    #[serde(default)]
+    egress: BTreeMap<String, Spanned<EgressFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IngestFile {
+    detect: DetectFile,
+    value: ValueFile,
+    fields: FieldsFile,
+    #[serde(default)]
+    keys: Vec<Spanned<KeyRuleFile>>,
+    #[serde(default)]
+    consumer_mail_domains: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct DetectFile {
+    email: Option<Spanned<Action>>,
+    phone: Option<Spanned<Action>>,
+    iban: Option<Spanned<Action>>,
+    card: Option<Spanned<Action>>,
+    national_id: Option<Spanned<Action>>,
+    ip: Option<Spanned<Action>>,
+    date_of_birth: Option<Spanned<Action>>,
+    credential: Option<Spanned<Action>>,
+    name: Option<Spanned<Action>>,
+    address: Option<Spanned<Action>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ValueFile {
+    email_consumer: Spanned<Action>,
+    email: Spanned<Action>,
+    phone: Spanned<Action>,
+    iban: Spanned<Action>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldsFile {
+    description: FieldMode,
+    attributes: FieldMode,
+    tags: FieldMode,
+    #[serde(default = "keep_time")]
+    timestamps: TimeMode,
+}
+
+fn keep_time() -> TimeMode {
+    TimeMode::Keep
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyRuleFile {
+    keys: Vec<String>,
+    category: Spanned<String>,
+    action: Spanned<Action>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EgressFile {
+    #[serde(default)]
+    types: Vec<IndicatorType>,
+    #[serde(default)]
+    categories: Vec<Category>,
+    max_tlp: Tlp,
+    #[serde(default)]
+    min_confidence: u8,
+    #[serde(default)]
+    fields: Vec<Spanned<String>>,
 }
 
 impl Policy {
@@ -84,55 +495,381 @@ impl Policy {
     }
 
     pub fn parse(file: &str, text: &str) -> Result<Policy, PolicyError> {
-        let value: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
-            PolicyError { file: file.to_owned(), line, message: e.message().to_owned() }
-        })?;
-        let id = value
-            .get("id")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| PolicyError { file: file.to_owned(), line: 1, message: "missing `id`".into() })?
-            .to_owned();
-        let hash = hex::encode(&Sha256::digest(text.as_bytes())[..8]);
-        let err = |m: String| PolicyError { file: file.to_owned(), line: 0, message: m };
+        let err = |span: Option<std::ops::Range<usize>>, message: String| PolicyError {
+            file: file.to_owned(),
+            line: span.map(|s| line_of(text, s.start)).unwrap_or(1),
+            message,
+        };
+        let pf: PolicyFile =
+            toml::from_str(text).map_err(|e: toml::de::Error| err(e.span(), e.message().trim().to_owned()))?;
+
+        let id = pf.id.get_ref();
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return Err(err(Some(pf.id.span()), "`id` must be lower-case letters, digits and dashes".into()));
+        }
+
+        let d = &pf.ingest.detect;
+        let mut detect = BTreeMap::new();
+        for (cat, a) in [
+            (DataCategory::Email, &d.email),
+            (DataCategory::Phone, &d.phone),
+            (DataCategory::Iban, &d.iban),
+            (DataCategory::Card, &d.card),
+            (DataCategory::NationalId, &d.national_id),
+            (DataCategory::Ip, &d.ip),
+            (DataCategory::DateOfBirth, &d.date_of_birth),
+            (DataCategory::Credential, &d.credential),
+            (DataCategory::Name, &d.name),
+            (DataCategory::Address, &d.address),
+        ] {
+            let Some(a) = a else {
+                return Err(err(
+                    None,
+                    format!(
+                        "[ingest.detect] must give an action for `{}` (write it out, even if redact)",
+                        cat.as_str()
+                    ),
+                ));
+            };
+            if *a.get_ref() == Action::Keep {
+                return Err(err(
+                    Some(a.span()),
+                    format!("`{}` is personal data: `keep` is not allowed here", cat.as_str()),
+                ));
+            }
+            if *a.get_ref() == Action::Generalise && !matches!(cat, DataCategory::Ip | DataCategory::DateOfBirth) {
+                return Err(err(
+                    Some(a.span()),
+                    format!("`generalise` only applies to `ip` and `date-of-birth`, not `{}`", cat.as_str()),
+                ));
+            }
+            detect.insert(cat, *a.get_ref());
+        }
+
+        let v = &pf.ingest.value;
+        for (name, a, allowed) in [
+            (
+                "email-consumer",
+                &v.email_consumer,
+                &[Action::Pseudonymise, Action::Escrow, Action::Drop, Action::Mask][..],
+            ),
+            ("email", &v.email, &[Action::Keep, Action::Pseudonymise, Action::Escrow, Action::Drop][..]),
+            ("phone", &v.phone, &[Action::Keep, Action::Pseudonymise, Action::Escrow, Action::Drop, Action::Mask][..]),
+            ("iban", &v.iban, &[Action::Keep, Action::Pseudonymise, Action::Escrow, Action::Drop, Action::Mask][..]),
+        ] {
+            if !allowed.contains(a.get_ref()) {
+                let names: Vec<&str> = allowed.iter().map(|a| a.as_str()).collect();
+                return Err(err(
+                    Some(a.span()),
+                    format!("[ingest.value] `{name}` cannot be `{}` (one of: {})", a.get_ref(), names.join(", ")),
+                ));
+            }
+        }
+        let value = ValueRules {
+            email_consumer: *v.email_consumer.get_ref(),
+            email: *v.email.get_ref(),
+            phone: *v.phone.get_ref(),
+            iban: *v.iban.get_ref(),
+        };
+
+        let mut keys = Vec::new();
+        for r in &pf.ingest.keys {
+            let span = r.span();
+            let r = r.get_ref();
+            let Some(category) = DataCategory::ALL.iter().copied().find(|c| c.as_str() == r.category.get_ref()) else {
+                return Err(err(
+                    Some(r.category.span()),
+                    format!(
+                        "unknown data category `{}` (one of: {})",
+                        r.category.get_ref(),
+                        DataCategory::ALL.map(|c| c.as_str()).join(", ")
+                    ),
+                ));
+            };
+            if *r.action.get_ref() == Action::Keep {
+                return Err(err(Some(r.action.span()), "a key rule cannot `keep`: remove the rule instead".into()));
+            }
+            if r.keys.is_empty()
+                || r.keys.iter().any(|k| {
+                    k.is_empty()
+                        || k == "*"
+                        || k.trim_end_matches('*').contains('*')
+                        || k.chars().any(|c| c.is_uppercase())
+                })
+            {
+                return Err(err(
+                    Some(span),
+                    "`keys` must be non-empty lower-case words, optionally ending in `*`".into(),
+                ));
+            }
+            keys.push(KeyRule {
+                keys: r.keys.clone(),
+                category,
+                action: *r.action.get_ref(),
+                line: line_of(text, span.start),
+                rule: format!("ingest.keys (line {})", line_of(text, span.start)),
+            });
+        }
+
+        let mut consumer_mail_domains = Vec::new();
+        for dom in &pf.ingest.consumer_mail_domains {
+            let s = dom.get_ref().to_ascii_lowercase();
+            if !s.contains('.') || s.contains(['@', '/', ' ']) {
+                return Err(err(Some(dom.span()), "not a mail domain".into()));
+            }
+            consumer_mail_domains.push(s);
+        }
+
         let mut egress = BTreeMap::new();
-        if let Some(toml::Value::Table(views)) = value.get("egress") {
-            for (name, v) in views {
-                let list = |k: &str| -> Vec<String> {
-                    v.get(k)
-                        .and_then(|x| x.as_array())
-                        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-                        .unwrap_or_default()
-                };
-                let types = list("types")
+        for (audience, view) in &pf.egress {
+            let span = view.span();
+            let view = view.get_ref();
+            if view.min_confidence > 100 {
+                return Err(err(Some(span), "`min_confidence` is 0 to 100".into()));
+            }
+            let mut fields = Vec::new();
+            for f in &view.fields {
+                if !matches!(f.get_ref().as_str(), "description" | "attributes" | "tags") {
+                    return Err(err(
+                        Some(f.span()),
+                        format!("unknown field `{}` (one of: description, attributes, tags)", f.get_ref()),
+                    ));
+                }
+                fields.push(f.get_ref().clone());
+            }
+            egress.insert(
+                audience.clone(),
+                EgressView {
+                    audience: audience.clone(),
+                    types: view.types.clone(),
+                    categories: view.categories.clone(),
+                    max_tlp: view.max_tlp,
+                    min_confidence: view.min_confidence,
+                    fields,
+                },
+            );
+        }
+
+        let hash = hex::encode(&Sha256::digest(text.as_bytes())[..8]);
+        Ok(Policy {
+            id: pf.id.into_inner(),
+            hash,
+            text: text.to_owned(),
+            description: pf.description,
+            ingest: Ingest {
+                key_exact: {
+                    let mut m = std::collections::HashMap::new();
+                    for (i, r) in keys.iter().enumerate() {
+                        for k in r.keys.iter().filter(|k| !k.ends_with('*')) {
+                            m.entry(k.clone()).or_insert(i);
+                        }
+                    }
+                    m
+                },
+                key_prefix: keys
                     .iter()
-                    .map(|t| t.parse().map_err(|()| err(format!("egress.{name}: unknown type"))))
-                    .collect::<Result<_, _>>()?;
-                let categories = list("categories")
-                    .iter()
-                    .map(|t| t.parse().map_err(|()| err(format!("egress.{name}: unknown category"))))
-                    .collect::<Result<_, _>>()?;
-                let max_tlp = v
-                    .get("max_tlp")
-                    .and_then(|x| x.as_str())
-                    .unwrap_or("amber")
-                    .parse()
-                    .map_err(|()| err(format!("egress.{name}: unknown TLP")))?;
-                let min_confidence =
-                    v.get("min_confidence").and_then(|x| x.as_integer()).unwrap_or(0).clamp(0, 100) as u8;
-                egress.insert(
-                    name.clone(),
-                    EgressView {
-                        audience: name.clone(),
-                        types,
-                        categories,
-                        max_tlp,
-                        min_confidence,
-                        fields: list("fields"),
-                    },
+                    .enumerate()
+                    .flat_map(|(i, r)| {
+                        r.keys.iter().filter_map(move |k| k.strip_suffix('*').map(|p| (p.to_owned(), i)))
+                    })
+                    .collect(),
+                detect: DetectRules(detect),
+                value,
+                fields: FieldRules {
+                    description: pf.ingest.fields.description,
+                    attributes: pf.ingest.fields.attributes,
+                    tags: pf.ingest.fields.tags,
+                    timestamps: pf.ingest.fields.timestamps,
+                },
+                keys,
+                consumer_mail_domains,
+            },
+            egress,
+        })
+    }
+
+    /// The key rule for an attribute or query key. The last word of the key
+    /// decides first (`account_holder` is a holder's name, `customer_email`
+    /// an e-mail), then the words before it; among rules, file order.
+    pub fn key_rule(&self, key: &str) -> Option<&KeyRule> {
+        if key.bytes().all(|b| b.is_ascii_lowercase()) {
+            // one plain word: no splitting, no allocation
+            return self.ingest.rule_for_word(key);
+        }
+        let words: Vec<String> = key_words(key).collect();
+        let last = words.last()?;
+        if let Some(r) = self.ingest.rule_for_word(last) {
+            return Some(r);
+        }
+        // earlier words count only when the last one is a generic noun
+        // (`customer_id`, `victim_ip`), not for `client_action`
+        if !GENERIC_KEY_WORDS.contains(&last.as_str()) {
+            return None;
+        }
+        words.iter().rev().skip(1).find_map(|w| self.ingest.rule_for_word(w))
+    }
+
+    /// The policy in plain language for a DPO (SPEC §6).
+    pub fn explain(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let ing = &self.ingest;
+        let _ = writeln!(s, "Policy {} (version {})", self.id, self.version());
+        if !self.description.is_empty() {
+            let _ = writeln!(s, "{}", self.description);
+        }
+        let _ = writeln!(s, "\n1. Before anything is stored (ingest)\n");
+        let _ = writeln!(s, "Personal data found in free text, attribute values, tags and inside URLs:");
+        for cat in DataCategory::ALL {
+            let _ = writeln!(s, "  - {}: {}", cat.describe(), action_phrase(ing.detect.action(cat), cat));
+        }
+        let _ = writeln!(s, "\nThe indicator value itself (the attacker's infrastructure is kept):");
+        let _ = writeln!(
+            s,
+            "  - e-mail at a consumer mail provider (gmail.com, orange.fr, ...): {}",
+            value_phrase(ing.value.email_consumer)
+        );
+        let _ = writeln!(s, "  - other e-mail (attacker-registered domain): {}", value_phrase(ing.value.email));
+        let _ = writeln!(s, "  - phone number: {}", value_phrase(ing.value.phone));
+        let _ = writeln!(s, "  - IBAN: {}", value_phrase(ing.value.iban));
+        let _ = writeln!(
+            s,
+            "  - URL: scheme and host kept; user name and password removed; personal data in path, query and fragment (also percent-, base64- and hex-encoded) replaced as above"
+        );
+        let _ = writeln!(s, "  - domains, IP addresses, hashes, bitcoin addresses: kept");
+        let _ = writeln!(s, "\nFields:");
+        for (name, mode) in [
+            ("description (free text)", ing.fields.description),
+            ("attributes", ing.fields.attributes),
+            ("tags", ing.fields.tags),
+        ] {
+            let _ = writeln!(
+                s,
+                "  - {name}: {}",
+                match mode {
+                    FieldMode::Scrub => "kept after removing the personal data above",
+                    FieldMode::Drop => "never stored",
+                }
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  - first_seen / valid_until: {}",
+            match ing.fields.timestamps {
+                TimeMode::Keep => "kept as submitted",
+                TimeMode::Day => "generalised to the day (UTC)",
+            }
+        );
+        let _ = writeln!(s, "  - unrecognised fields and nested attribute values: never stored");
+        if !ing.keys.is_empty() {
+            let _ = writeln!(s, "\nAttributes and URL parameters whose name says what they hold:");
+            for r in &ing.keys {
+                let _ = writeln!(
+                    s,
+                    "  - names like {}: whole value treated as {}, {}",
+                    r.keys.join(", "),
+                    r.category.describe(),
+                    action_phrase(r.action, r.category)
                 );
             }
         }
-        Ok(Policy { id, hash, text: text.to_owned(), egress })
+        let _ = writeln!(s, "\n2. Who receives what (egress)\n");
+        if self.egress.is_empty() {
+            let _ = writeln!(s, "  No audience receives anything under this policy.");
+        }
+        for v in self.egress.values() {
+            let types = if v.types.is_empty() {
+                "all types".to_owned()
+            } else {
+                v.types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+            };
+            let cats = if v.categories.is_empty() {
+                "all categories except illegal content".to_owned()
+            } else {
+                v.categories.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+            };
+            let fields = if v.fields.is_empty() { "no free fields".to_owned() } else { v.fields.join(", ") };
+            let _ = writeln!(
+                s,
+                "  - {}: {types}; {cats}; up to TLP:{}; confidence at least {}; with {fields}",
+                v.audience,
+                v.max_tlp.as_str().to_uppercase(),
+                v.min_confidence
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\nAny detector error or undecodable value removes the field (fail closed). Only counts of removals are logged, never values."
+        );
+        s
+    }
+}
+
+fn action_phrase(a: Action, cat: DataCategory) -> String {
+    match a {
+        Action::Keep => "kept".into(),
+        Action::Drop => "the whole field is removed".into(),
+        Action::Redact => format!("replaced by {}", cat.label()),
+        Action::Mask => "masked (only a non-identifying prefix is kept)".into(),
+        Action::Generalise => match cat {
+            DataCategory::Ip => "generalised (IPv4 to /24, IPv6 to /48)".into(),
+            DataCategory::DateOfBirth => "generalised to the year".into(),
+            _ => format!("replaced by {}", cat.label()),
+        },
+        Action::Pseudonymise => "replaced by a keyed pseudonym (same value, same token; not reversible)".into(),
+        Action::Escrow => "sealed for the escrow key holder (reversible only on a legal order)".into(),
+    }
+}
+
+fn value_phrase(a: Action) -> &'static str {
+    match a {
+        Action::Keep => "kept",
+        Action::Drop => "indicator refused",
+        Action::Redact => "redacted",
+        Action::Mask => "masked (country or prefix only)",
+        Action::Generalise => "generalised",
+        Action::Pseudonymise => "replaced by a keyed pseudonym so reports of the same value correlate",
+        Action::Escrow => "sealed for the escrow key holder",
+    }
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_words_split_snake_and_camel_case() {
+        let w: Vec<String> = key_words("customerEmail_2").collect();
+        assert_eq!(w, ["customer", "email", "2"]);
+        let w: Vec<String> = key_words("victim-ip").collect();
+        assert_eq!(w, ["victim", "ip"]);
+    }
+
+    #[test]
+    fn key_rule_matches_words_and_prefixes() {
+        let r = KeyRule {
+            keys: vec!["holder".into(), "victim*".into()],
+            category: DataCategory::Name,
+            action: Action::Redact,
+            line: 1,
+            rule: String::new(),
+        };
+        assert!(r.matches("account_holder"));
+        assert!(r.matches("victims_ip"));
+        assert!(!r.matches("placeholder"));
+        assert!(!r.matches("malware_family"));
+    }
+
+    #[test]
+    fn line_of_counts_from_one() {
+        assert_eq!(line_of("a\nb\nc", 0), 1);
+        assert_eq!(line_of("a\nb\nc", 2), 2);
+        assert_eq!(line_of("a\nb\nc", 4), 3);
     }
 }

@@ -1,18 +1,35 @@
 //! The sanitiser: turns a [`RawIndicator`] into a [`SanitisedIndicator`]
-//! according to a [`Policy`]. Pure: no I/O, no clock.
+//! according to a [`Policy`] (SPEC §6). Pure: no I/O, no clock.
 //!
-//! PLACEHOLDER (fail-closed): keeps the value of attacker-infrastructure
-//! types, pseudonymises e-mail/phone/IBAN values, cuts URLs to scheme, host
-//! and path, and drops description and attributes entirely. The real engine
-//! replaces this module.
+//! Role awareness: the indicator value is the intelligence and is kept,
+//! except values that belong to a person (an e-mail at a consumer mail
+//! provider, a phone number, an IBAN), which follow the policy's value
+//! rules. URLs keep scheme, host and structure; personal data found in the
+//! path, query or fragment (also percent-, base64- or hex-encoded) is
+//! replaced, and credentials in the authority are removed. Free fields are
+//! scrubbed by the detectors of [`scan`] or dropped, per policy.
+//!
+//! Fail closed: a value that cannot be decoded or an action that cannot be
+//! carried out (escrow without randomness) removes the field, never passes it.
 
+pub mod checks;
+pub mod escrow;
+pub mod phone;
+pub mod scan;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write;
+use std::net::IpAddr;
 use std::sync::Arc;
 
+use base64::Engine;
 use hmac::{KeyInit, Mac};
+use serde::Serialize;
 use sha2::Sha256;
 
 use crate::model::{IndicatorType, RawIndicator, Removals, SanitisedIndicator};
-use crate::policy::{Policy, PolicyError};
+use crate::policy::{Action, DataCategory, FieldMode, Policy, PolicyError};
+use scan::{Detectors, Found, Kind, RecordCtx, Scope};
 
 /// Secret material the sanitiser needs.
 #[derive(Clone)]
@@ -23,58 +40,452 @@ pub struct Keys {
     pub escrow_public: [u8; 32],
 }
 
-/// A policy compiled for sanitising; cheap to share behind an `Arc`.
-pub struct Sanitiser {
-    policy: Arc<Policy>,
-    keys: Keys,
+impl Keys {
+    /// Random keys for a dry run: pseudonyms link only within the run, and
+    /// escrowed values can never be reopened.
+    pub fn ephemeral() -> Result<Keys, escrow::EscrowError> {
+        let mut pseudonym = [0u8; 32];
+        getrandom::fill(&mut pseudonym).map_err(|_| escrow::EscrowError::Random)?;
+        let (_, escrow_public) = escrow::generate_keypair()?;
+        Ok(Keys { pseudonym, escrow_public })
+    }
 }
 
 /// A reason the sanitiser refuses an indicator (the value is never echoed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct Refusal {
+    /// The field at fault (`value`).
     pub field: String,
+    /// Why, without the value.
     pub reason: String,
 }
 
+/// One line of a dry-run explanation: which rule did what to which field.
+/// Never holds the removed value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    /// Field path: `value`, `value.query.email`, `description`, `attributes.customer_email`, `tags[0]`.
+    pub field: String,
+    /// The policy rule that applied (`ingest.detect.email`, `ingest.keys (line 60)`, ...).
+    pub rule: String,
+    /// Data category (`email`, `phone`, ..., `free-text`, `unknown-field`).
+    pub category: String,
+    /// Action taken.
+    pub action: String,
+    /// How many times, in this field.
+    pub count: u32,
+}
+
+/// Collects removal counts and, in dry-run, explanations.
+struct Ctx<'a> {
+    removals: &'a mut Removals,
+    explain: Option<&'a mut Vec<Explanation>>,
+}
+
+impl Ctx<'_> {
+    /// A field path for explanations; not built when nobody reads it.
+    fn field(&self, f: impl FnOnce() -> String) -> String {
+        if self.explain.is_some() { f() } else { String::new() }
+    }
+
+    fn note(&mut self, field: &str, rule: &str, category: &str, action: &str) {
+        self.removals.add(category, action);
+        if let Some(ex) = self.explain.as_deref_mut() {
+            if let Some(e) = ex
+                .iter_mut()
+                .find(|e| e.field == field && e.rule == rule && e.category == category && e.action == action)
+            {
+                e.count += 1;
+            } else {
+                ex.push(Explanation {
+                    field: field.to_owned(),
+                    rule: rule.to_owned(),
+                    category: category.to_owned(),
+                    action: action.to_owned(),
+                    count: 1,
+                });
+            }
+        }
+    }
+}
+
+/// A policy compiled for sanitising; cheap to share behind an `Arc`.
+pub struct Sanitiser {
+    /// The policy this sanitiser applies (its version goes on every record).
+    policy: Arc<Policy>,
+    /// Pseudonym and escrow keys of the deployment.
+    keys: Keys,
+    /// Detectors compiled once per policy.
+    det: Detectors,
+    /// Consumer mail providers (built-in list plus the policy's).
+    consumer: HashSet<String>,
+    /// Rule names per category, precomputed (`ingest.detect.email`).
+    detect_rule: BTreeMap<DataCategory, String>,
+    /// HMAC state with the pseudonym key already absorbed (cloned per token).
+    mac: hmac::Hmac<Sha256>,
+}
+
+/// Built-in consumer mail providers of the EU (and the big international
+/// ones): an address there belongs to a person.
+pub const CONSUMER_MAIL_DOMAINS: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.fr",
+    "yahoo.de",
+    "yahoo.it",
+    "yahoo.es",
+    "yahoo.co.uk",
+    "yahoo.gr",
+    "yahoo.ro",
+    "ymail.com",
+    "hotmail.com",
+    "hotmail.fr",
+    "hotmail.de",
+    "hotmail.it",
+    "hotmail.es",
+    "hotmail.nl",
+    "hotmail.be",
+    "hotmail.co.uk",
+    "hotmail.se",
+    "outlook.com",
+    "outlook.fr",
+    "outlook.de",
+    "outlook.es",
+    "outlook.it",
+    "outlook.be",
+    "outlook.pt",
+    "live.com",
+    "live.fr",
+    "live.nl",
+    "live.be",
+    "live.de",
+    "live.it",
+    "live.co.uk",
+    "msn.com",
+    "windowslive.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "aol.fr",
+    "aol.de",
+    "gmx.de",
+    "gmx.net",
+    "gmx.at",
+    "gmx.ch",
+    "gmx.fr",
+    "gmx.com",
+    "gmx.es",
+    "web.de",
+    "t-online.de",
+    "freenet.de",
+    "posteo.de",
+    "mail.de",
+    "arcor.de",
+    "online.de",
+    "orange.fr",
+    "wanadoo.fr",
+    "free.fr",
+    "sfr.fr",
+    "neuf.fr",
+    "laposte.net",
+    "bbox.fr",
+    "numericable.fr",
+    "club-internet.fr",
+    "alice.it",
+    "libero.it",
+    "virgilio.it",
+    "tiscali.it",
+    "tin.it",
+    "email.it",
+    "fastwebnet.it",
+    "inwind.it",
+    "telefonica.net",
+    "terra.es",
+    "movistar.es",
+    "ono.com",
+    "kpnmail.nl",
+    "ziggo.nl",
+    "planet.nl",
+    "home.nl",
+    "hetnet.nl",
+    "xs4all.nl",
+    "chello.nl",
+    "casema.nl",
+    "upcmail.nl",
+    "telenet.be",
+    "skynet.be",
+    "proximus.be",
+    "scarlet.be",
+    "sapo.pt",
+    "netcabo.pt",
+    "clix.pt",
+    "iol.pt",
+    "wp.pl",
+    "o2.pl",
+    "onet.pl",
+    "op.pl",
+    "interia.pl",
+    "poczta.onet.pl",
+    "gazeta.pl",
+    "tlen.pl",
+    "seznam.cz",
+    "centrum.cz",
+    "email.cz",
+    "atlas.cz",
+    "post.cz",
+    "azet.sk",
+    "zoznam.sk",
+    "citromail.hu",
+    "freemail.hu",
+    "abv.bg",
+    "mail.bg",
+    "yandex.ru",
+    "yandex.com",
+    "mail.ru",
+    "protonmail.com",
+    "proton.me",
+    "pm.me",
+    "tutanota.com",
+    "tuta.io",
+    "zoho.com",
+    "btinternet.com",
+    "sky.com",
+    "virginmedia.com",
+    "talktalk.net",
+    "ntlworld.com",
+    "blueyonder.co.uk",
+    "eircom.net",
+    "bluewin.ch",
+    "hispeed.ch",
+    "sunrise.ch",
+    "chello.at",
+    "aon.at",
+    "a1.net",
+    "inode.at",
+    "telia.com",
+    "telia.se",
+    "bredband.net",
+    "comhem.se",
+    "spray.se",
+    "online.no",
+    "jubii.dk",
+    "mail.dk",
+    "suomi24.fi",
+    "luukku.com",
+    "kolumbus.fi",
+    "mail.com",
+    "email.com",
+    "inbox.lv",
+    "inbox.lt",
+    "one.lt",
+    "mail.ee",
+    "hot.ee",
+    "otenet.gr",
+    "forthnet.gr",
+    "siol.net",
+    "t-com.hr",
+    "net.hr",
+    "rdslink.ro",
+];
+
+/// Query keys that usually carry a phone number without saying "phone"
+/// (`?numero=3391234567`, `?n=612345678`).
+const PHONE_HINT_KEYS: &[&str] = &[
+    "n",
+    "no",
+    "nr",
+    "num",
+    "number",
+    "numero",
+    "número",
+    "nummer",
+    "numer",
+    "msisdn",
+    "sms",
+    "whatsapp",
+    "wa",
+    "mob",
+    "cell",
+    "caller",
+    "callerid",
+    "to",
+    "from",
+    "dest",
+    "recipient",
+];
+
+/// Attribute key words that name attacker infrastructure: IPs under them stay.
+const ATTACKER_KEY_WORDS: &[&str] = &[
+    "c2",
+    "cnc",
+    "server",
+    "attacker",
+    "scanner",
+    "proxy",
+    "panel",
+    "malicious",
+    "payload",
+    "dropper",
+    "exfil",
+    "botnet",
+    "infra",
+    "host",
+    "dst",
+    "destination",
+];
+
 impl Sanitiser {
     pub fn new(policy: Arc<Policy>, keys: Keys) -> Result<Self, PolicyError> {
-        Ok(Sanitiser { policy, keys })
+        let det = Detectors::new().map_err(|m| PolicyError {
+            file: policy.id.clone(),
+            line: 0,
+            message: format!("detectors failed to compile: {m}"),
+        })?;
+        let mut consumer: HashSet<String> = CONSUMER_MAIL_DOMAINS.iter().map(|s| (*s).to_owned()).collect();
+        consumer.extend(policy.ingest.consumer_mail_domains.iter().cloned());
+        let detect_rule = DataCategory::ALL.iter().map(|c| (*c, format!("ingest.detect.{}", c.as_str()))).collect();
+        let mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&keys.pseudonym).expect("any key length");
+        Ok(Sanitiser { mac, policy, keys, det, consumer, detect_rule })
     }
 
     pub fn policy(&self) -> &Arc<Policy> {
         &self.policy
     }
 
+    /// True when `domain` is a consumer mail provider.
+    pub fn is_consumer_domain(&self, domain: &str) -> bool {
+        self.consumer.contains(&domain.to_ascii_lowercase())
+    }
+
     /// Sanitises one indicator, adding what it removed to `removals`.
     pub fn sanitise(&self, raw: RawIndicator, removals: &mut Removals) -> Result<SanitisedIndicator, Refusal> {
+        // Fail closed: a detector bug refuses the indicator, it never passes
+        // it through. (The process's panic hook should not print payloads.)
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(raw, &mut Ctx { removals, explain: None })))
+            .unwrap_or_else(|_| {
+                Err(Refusal {
+                    field: "indicator".into(),
+                    reason: "internal privacy-filter error; refused (fail closed)".into(),
+                })
+            })
+    }
+
+    /// As [`Sanitiser::sanitise`], and also says which rule did what to
+    /// which field (for dry runs; never the removed values).
+    pub fn sanitise_explained(
+        &self,
+        raw: RawIndicator,
+        removals: &mut Removals,
+    ) -> Result<(SanitisedIndicator, Vec<Explanation>), Refusal> {
+        let mut ex = Vec::new();
+        let s = self.run(raw, &mut Ctx { removals, explain: Some(&mut ex) })?;
+        Ok((s, ex))
+    }
+
+    fn run(&self, raw: RawIndicator, ctx: &mut Ctx) -> Result<SanitisedIndicator, Refusal> {
+        let ing = &self.policy.ingest;
+        let rec = self.record_ctx(&raw);
+
         let (value, value_form) = match raw.kind {
-            IndicatorType::Email | IndicatorType::Phone | IndicatorType::Iban => {
-                removals.add(raw.kind.as_str(), "pseudonymise");
-                (self.pseudonym(raw.kind.as_str(), &raw.value), Some("pseudonymised".to_owned()))
-            }
             IndicatorType::Url => {
-                let mut u = url::Url::parse(&raw.value)
-                    .map_err(|_| Refusal { field: "value".into(), reason: "not a valid URL".into() })?;
-                if !u.username().is_empty() || u.password().is_some() {
-                    removals.add("credential", "drop");
-                }
-                let _ = u.set_username("");
-                let _ = u.set_password(None);
-                if u.query().is_some() {
-                    removals.add("url-query", "drop");
-                }
-                u.set_query(None);
-                u.set_fragment(None);
-                (u.to_string(), None)
+                let v = self.scrub_url(&raw.value, &rec, "value", ctx).map_err(|()| Refusal {
+                    field: "value".into(),
+                    reason: "URL could not be decoded for privacy filtering".into(),
+                })?;
+                (v, None)
             }
-            _ => (raw.value, None),
+            IndicatorType::Email => {
+                let domain = raw.value.rsplit_once('@').map(|p| p.1).unwrap_or("");
+                let (action, rule) = if self.is_consumer_domain(domain) {
+                    (ing.value.email_consumer, "ingest.value.email-consumer")
+                } else {
+                    (ing.value.email, "ingest.value.email")
+                };
+                self.value_action(DataCategory::Email, action, rule, &raw.value, ctx)?
+            }
+            IndicatorType::Phone => {
+                self.value_action(DataCategory::Phone, ing.value.phone, "ingest.value.phone", &raw.value, ctx)?
+            }
+            IndicatorType::Iban => {
+                self.value_action(DataCategory::Iban, ing.value.iban, "ingest.value.iban", &raw.value, ctx)?
+            }
+            _ => (raw.value.clone(), None),
         };
-        if raw.description.is_some() {
-            removals.add("free-text", "drop");
+
+        let description = match (raw.description.as_deref(), ing.fields.description) {
+            (None, _) => None,
+            (Some(_), FieldMode::Drop) => {
+                ctx.note("description", "ingest.fields.description", "free-text", "drop");
+                None
+            }
+            (Some(d), FieldMode::Scrub) => {
+                let out = self.scrub_text(d, Scope::TEXT, &rec, "description", ctx);
+                if out.is_none() {
+                    ctx.note("description", "fail-closed", "free-text", "drop");
+                }
+                out
+            }
+        };
+
+        let mut attributes = BTreeMap::new();
+        match ing.fields.attributes {
+            FieldMode::Drop => {
+                for k in raw.attributes.keys() {
+                    ctx.note(&format!("attributes.{k}"), "ingest.fields.attributes", "attribute", "drop");
+                }
+            }
+            FieldMode::Scrub => {
+                for (k, v) in &raw.attributes {
+                    if let Some(v) = self.scrub_attribute(k, v, &rec, ctx) {
+                        attributes.insert(k.clone(), v);
+                    }
+                }
+            }
         }
-        removals.add_n("attribute", "drop", raw.attributes.len() as u64 + raw.dropped_attributes.len() as u64);
-        removals.add_n("unknown-field", "drop", raw.unknown_fields.len() as u64);
+        for k in &raw.dropped_attributes {
+            ctx.note(&format!("attributes.{k}"), "fail-closed (nested value)", "attribute", "drop");
+        }
+        for f in &raw.unknown_fields {
+            ctx.note(f, "fail-closed (unknown field)", "unknown-field", "drop");
+        }
+
+        let mut tags = Vec::with_capacity(raw.tags.len());
+        match ing.fields.tags {
+            FieldMode::Drop => {
+                if !raw.tags.is_empty() {
+                    ctx.note("tags", "ingest.fields.tags", "tag", "drop");
+                }
+            }
+            FieldMode::Scrub => {
+                for (i, t) in raw.tags.iter().enumerate() {
+                    let field = if Detectors::obviously_clean(t, &Scope::TEXT) {
+                        tags.push(t.clone());
+                        continue;
+                    } else {
+                        format!("tags[{i}]")
+                    };
+                    match self.scrub_text(t, Scope::TEXT, &rec, &field, ctx) {
+                        Some(t) => tags.push(t),
+                        None => ctx.note(&field, "fail-closed", "tag", "drop"),
+                    }
+                }
+            }
+        }
+
+        let (first_seen, valid_until) = match ing.fields.timestamps {
+            crate::policy::TimeMode::Keep => (raw.first_seen, raw.valid_until),
+            crate::policy::TimeMode::Day => {
+                let day =
+                    |t: time::OffsetDateTime| t.to_offset(time::UtcOffset::UTC).replace_time(time::Time::MIDNIGHT);
+                if raw.first_seen.is_some() || raw.valid_until.is_some() {
+                    ctx.note("first_seen", "ingest.fields.timestamps", "timestamp", "generalise");
+                }
+                (raw.first_seen.map(day), raw.valid_until.map(day))
+            }
+        };
         Ok(SanitisedIndicator {
             kind: raw.kind,
             value,
@@ -82,20 +493,581 @@ impl Sanitiser {
             category: raw.category,
             confidence: raw.confidence,
             tlp: raw.tlp,
-            first_seen: raw.first_seen,
-            valid_until: raw.valid_until,
-            description: None,
-            attributes: Default::default(),
-            tags: raw.tags,
+            first_seen,
+            valid_until,
+            description,
+            attributes,
+            tags,
         })
     }
 
-    fn pseudonym(&self, domain: &str, value: &str) -> String {
-        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&self.keys.pseudonym).expect("any key length");
+    /// What the detectors need to know about the whole record.
+    fn record_ctx(&self, raw: &RawIndicator) -> RecordCtx {
+        let mut rec = RecordCtx::default();
+        match raw.kind {
+            IndicatorType::Ipv4 | IndicatorType::Ipv6 => rec.value_ip = raw.value.parse().ok(),
+            IndicatorType::Domain => rec.host = Some(raw.value.clone()),
+            IndicatorType::Url => {
+                if let Ok(u) = url::Url::parse(&raw.value) {
+                    match u.host() {
+                        Some(url::Host::Ipv4(ip)) => rec.value_ip = Some(IpAddr::V4(ip)),
+                        Some(url::Host::Ipv6(ip)) => rec.value_ip = Some(IpAddr::V6(ip)),
+                        Some(url::Host::Domain(d)) => rec.host = Some(d.to_owned()),
+                        None => {}
+                    }
+                }
+            }
+            IndicatorType::Email => {
+                if let Some((local, domain)) = raw.value.rsplit_once('@') {
+                    if self.is_consumer_domain(domain) {
+                        rec.local_parts.extend(scan::local_part_letters(local));
+                    } else {
+                        rec.host = Some(domain.to_owned());
+                    }
+                }
+            }
+            _ => {}
+        }
+        // a consumer mail domain (or a subdomain of one) is never "the
+        // attacker's own domain"
+        if let Some(h) = &rec.host
+            && (self.is_consumer_domain(h) || h.match_indices('.').any(|(i, _)| self.consumer.contains(&h[i + 1..])))
+        {
+            rec.host = None;
+        }
+        let mut collect = |s: &str| {
+            if !s.contains('@') && !s.contains("%40") {
+                return;
+            }
+            let s = s.replace("%40", "@");
+            let b = s.as_bytes();
+            for (i, _) in s.match_indices('@') {
+                let mut j = i;
+                while j > 0 && (b[j - 1].is_ascii_alphanumeric() || matches!(b[j - 1], b'.' | b'_' | b'-' | b'+')) {
+                    j -= 1;
+                }
+                let domain: String =
+                    s[i + 1..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-').collect();
+                if rec.host.as_deref() == Some(domain.to_ascii_lowercase().as_str()) {
+                    continue;
+                }
+                if let Some(l) = scan::local_part_letters(&s[j..i]) {
+                    rec.local_parts.push(l);
+                }
+            }
+        };
+        if raw.kind == IndicatorType::Url {
+            collect(&raw.value);
+        }
+        if let Some(d) = &raw.description {
+            collect(d);
+        }
+        for v in raw.attributes.values() {
+            collect(v);
+        }
+        rec
+    }
+
+    fn value_action(
+        &self,
+        cat: DataCategory,
+        action: Action,
+        rule: &str,
+        value: &str,
+        ctx: &mut Ctx,
+    ) -> Result<(String, Option<String>), Refusal> {
+        let form = match action {
+            Action::Keep => return Ok((value.to_owned(), None)),
+            Action::Pseudonymise => "pseudonymised",
+            Action::Escrow => "escrowed",
+            Action::Mask => {
+                if cat == DataCategory::Card {
+                    "bin"
+                } else {
+                    "masked"
+                }
+            }
+            _ => {
+                ctx.note("value", rule, cat.as_str(), "drop");
+                return Err(Refusal {
+                    field: "value".into(),
+                    reason: format!("the policy refuses {} values (personal data)", cat.as_str()),
+                });
+            }
+        };
+        match self.apply(cat, action, value, value) {
+            Some(v) => {
+                ctx.note("value", rule, cat.as_str(), action.as_str());
+                Ok((v, Some(form.to_owned())))
+            }
+            None => {
+                ctx.note("value", "fail-closed", cat.as_str(), "drop");
+                Err(Refusal { field: "value".into(), reason: format!("could not {} the value", action.as_str()) })
+            }
+        }
+    }
+
+    /// The replacement for one finding, or `None` when the field must go.
+    fn apply(&self, cat: DataCategory, action: Action, raw: &str, norm: &str) -> Option<String> {
+        match action {
+            Action::Keep => Some(raw.to_owned()),
+            Action::Drop => None,
+            Action::Redact => Some(cat.label().to_owned()),
+            Action::Mask => Some(mask(cat, norm)),
+            Action::Generalise => match cat {
+                DataCategory::Ip => match norm.parse::<IpAddr>() {
+                    Ok(IpAddr::V4(ip)) => Some(format!("{}/24", ipnet::Ipv4Net::new(ip, 24).ok()?.trunc().network())),
+                    Ok(IpAddr::V6(ip)) => Some(format!("{}/48", ipnet::Ipv6Net::new(ip, 48).ok()?.trunc().network())),
+                    Err(_) => Some(cat.label().to_owned()),
+                },
+                DataCategory::DateOfBirth if norm.len() == 4 => Some(format!("[DOB:{norm}]")),
+                _ => Some(cat.label().to_owned()),
+            },
+            Action::Pseudonymise => Some(self.pseudonym(cat.as_str(), norm)),
+            Action::Escrow => escrow::seal(&self.keys.escrow_public, cat.as_str(), norm.as_bytes()).ok(),
+        }
+    }
+
+    /// `tok:v1:<type>:<32 hex digits>`: HMAC-SHA-256 of the type and the
+    /// normalised value under the deployment key, truncated to 128 bits.
+    pub fn pseudonym(&self, domain: &str, value: &str) -> String {
+        let mut mac = self.mac.clone();
         mac.update(domain.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());
         let tag = mac.finalize().into_bytes();
         format!("tok:v1:{}:{}", domain, hex::encode(&tag[..16]))
     }
+
+    /// Runs the detectors over a string and applies the policy to what they
+    /// find. `None` means the field must be dropped.
+    fn scrub_text(&self, text: &str, scope: Scope, rec: &RecordCtx, field: &str, ctx: &mut Ctx) -> Option<String> {
+        if Detectors::obviously_clean(text, &scope) {
+            return Some(text.to_owned());
+        }
+        let mut found: Vec<Found> = Vec::new();
+        self.det.scan(text, &scope, rec, &mut found);
+        if found.is_empty() {
+            return Some(text.to_owned());
+        }
+        self.replace_found(text, &found, rec, field, ctx)
+    }
+
+    /// Applies the policy to the findings of a scan of `text`.
+    fn replace_found(
+        &self,
+        text: &str,
+        found: &[Found],
+        rec: &RecordCtx,
+        field: &str,
+        ctx: &mut Ctx,
+    ) -> Option<String> {
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        for f in found {
+            out.push_str(&text[last..f.start]);
+            match f.kind {
+                Kind::Url => match self.scrub_url(&text[f.start..f.end], rec, field, ctx) {
+                    Ok(u) => out.push_str(&u),
+                    Err(()) => {
+                        ctx.note(field, "fail-closed (undecodable URL)", "url", "redact");
+                        out.push_str("[URL]");
+                    }
+                },
+                Kind::Data(cat) => {
+                    let action = self.policy.ingest.detect.action(cat);
+                    let rule = &self.detect_rule[&cat];
+                    match self.apply(cat, action, &text[f.start..f.end], &f.norm) {
+                        Some(rep) => {
+                            ctx.note(field, rule, cat.as_str(), action.as_str());
+                            out.push_str(&rep);
+                        }
+                        None => {
+                            ctx.note(field, rule, cat.as_str(), "drop");
+                            return None;
+                        }
+                    }
+                }
+            }
+            last = f.end;
+        }
+        out.push_str(&text[last..]);
+        Some(out)
+    }
+
+    fn scrub_attribute(&self, key: &str, v: &str, rec: &RecordCtx, ctx: &mut Ctx) -> Option<String> {
+        let field = ctx.field(|| format!("attributes.{key}"));
+        // personal data in the key itself: the attribute goes
+        if !Detectors::obviously_clean(key, &Scope::URL_PART) {
+            let mut f = Vec::new();
+            self.det.scan(key, &Scope::URL_PART, rec, &mut f);
+            if !f.is_empty() {
+                ctx.note(&field, "fail-closed (personal data in key)", "attribute", "drop");
+                return None;
+            }
+        }
+        if let Some(rule) = self.policy.key_rule(key) {
+            if v.trim().is_empty() {
+                return Some(v.to_owned());
+            }
+            let rule_name = &rule.rule;
+            // a bare address is generalised as an IP whatever the key says
+            if let Ok(ip) = v.trim().parse::<IpAddr>() {
+                let action = self.policy.ingest.detect.action(DataCategory::Ip);
+                let out = self.apply(DataCategory::Ip, action, v, &ip.to_string());
+                let a = if out.is_some() { action.as_str() } else { "drop" };
+                ctx.note(&field, &self.detect_rule[&DataCategory::Ip], "ip", a);
+                return out;
+            }
+            let norm = normalise_for(rule.category, v);
+            let out = self.apply(rule.category, rule.action, v, &norm);
+            let a = if out.is_some() { rule.action.as_str() } else { "drop" };
+            ctx.note(&field, rule_name, rule.category.as_str(), a);
+            return out;
+        }
+        let attacker = key
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| ATTACKER_KEY_WORDS.contains(&w.to_ascii_lowercase().as_str()));
+        let out = if attacker {
+            let rec2 = RecordCtx {
+                value_ip: rec.value_ip,
+                host: rec.host.clone(),
+                local_parts: rec.local_parts.clone(),
+                attacker_key: true,
+            };
+            self.scrub_text(v, Scope::TEXT, &rec2, &field, ctx)
+        } else {
+            self.scrub_text(v, Scope::TEXT, rec, &field, ctx)
+        };
+        if out.is_none() {
+            ctx.note(&field, "fail-closed", "attribute", "drop");
+        }
+        out
+    }
+
+    /// Sanitises a URL: scheme and host kept, userinfo removed, path
+    /// segments, query values and fragment scrubbed (after decoding).
+    fn scrub_url(&self, s: &str, rec: &RecordCtx, field: &str, ctx: &mut Ctx) -> Result<String, ()> {
+        if !url_needs_work(s) {
+            return Ok(s.to_owned());
+        }
+        let before = ctx.removals.total();
+        let refanged = crate::model::refang(s);
+        let u = url::Url::parse(&refanged).map_err(|_| ())?;
+        let host = u.host_str().ok_or(())?;
+        let mut out = String::with_capacity(s.len());
+        out.push_str(u.scheme());
+        out.push_str("://");
+        if !u.username().is_empty() {
+            ctx.note(&format!("{field}.userinfo"), "ingest.detect.credential", "credential", "drop");
+        }
+        if u.password().is_some() {
+            ctx.note(&format!("{field}.userinfo"), "ingest.detect.credential", "credential", "drop");
+        }
+        out.push_str(host);
+        if let Some(p) = u.port() {
+            let _ = write!(out, ":{p}");
+        }
+        let pfield = ctx.field(|| format!("{field}.path"));
+        for (i, seg) in u.path().split('/').enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
+            let seg_out = self.scrub_component(seg, false, false, None, rec, &pfield, ctx)?;
+            out.push_str(&seg_out);
+        }
+        if let Some(q) = u.query() {
+            out.push('?');
+            let qfield = ctx.field(|| format!("{field}.query"));
+            self.scrub_query(q, rec, &qfield, ctx, &mut out)?;
+        }
+        if let Some(f) = u.fragment() {
+            out.push('#');
+            let ffield = ctx.field(|| format!("{field}.fragment"));
+            if f.contains('=') {
+                self.scrub_query(f, rec, &ffield, ctx, &mut out)?;
+            } else {
+                out.push_str(&self.scrub_component(f, false, false, None, rec, &ffield, ctx)?);
+            }
+        }
+        if ctx.removals.total() == before {
+            // nothing personal: keep the URL as written (defanged stays defanged)
+            return Ok(s.to_owned());
+        }
+        Ok(out)
+    }
+
+    fn scrub_query(&self, q: &str, rec: &RecordCtx, field: &str, ctx: &mut Ctx, out: &mut String) -> Result<(), ()> {
+        for (i, part) in q.split('&').enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            let Some((k, v)) = part.split_once('=') else {
+                out.push_str(&self.scrub_component(part, true, false, None, rec, field, ctx)?);
+                continue;
+            };
+            let key = percent_decode(k, true).ok_or(())?;
+            // a key carrying personal data itself
+            let k_out = self.scrub_component(k, true, false, None, rec, field, ctx)?;
+            out.push_str(&k_out);
+            out.push('=');
+            let rule = self.policy.key_rule(&key);
+            let phone_hint = PHONE_HINT_KEYS.contains(&key.to_ascii_lowercase().as_str());
+            let vfield = ctx.field(|| format!("{field}.{}", key_label(&key)));
+            out.push_str(&self.scrub_component(v, true, phone_hint, rule, rec, &vfield, ctx)?);
+        }
+        Ok(())
+    }
+
+    /// One URL component: decoded (percent, then base64/hex), scanned, and
+    /// replaced when personal data is inside. Clean components are kept
+    /// byte for byte.
+    #[allow(clippy::too_many_arguments)]
+    fn scrub_component(
+        &self,
+        raw: &str,
+        query: bool,
+        phone_hint: bool,
+        rule: Option<&crate::policy::KeyRule>,
+        rec: &RecordCtx,
+        field: &str,
+        ctx: &mut Ctx,
+    ) -> Result<String, ()> {
+        if raw.is_empty() {
+            return Ok(String::new());
+        }
+        let Some(decoded) = percent_decode(raw, query) else {
+            // fail closed: undecodable bytes never pass
+            ctx.note(field, "fail-closed (undecodable)", "undecodable", "redact");
+            return Ok("[UNDECODABLE]".to_owned());
+        };
+        if let Some(rule) = rule {
+            let norm = normalise_for(rule.category, &decoded);
+            let rule_name = &rule.rule;
+            return match self.apply(rule.category, rule.action, &decoded, &norm) {
+                Some(rep) => {
+                    ctx.note(field, rule_name, rule.category.as_str(), rule.action.as_str());
+                    Ok(encode_component(&rep))
+                }
+                None => {
+                    ctx.note(field, rule_name, rule.category.as_str(), "drop");
+                    Ok(String::new())
+                }
+            };
+        }
+        if !component_needs_scan(&decoded) {
+            return Ok(raw.to_owned());
+        }
+        let mut found = Vec::new();
+        // query values may carry a name ("?n=Jean+Dupont"); path segments are
+        // words of the site's own structure and are not read for names
+        let scope =
+            if query { Scope { names: true, phone_key: phone_hint, ..Scope::URL_PART } } else { Scope::URL_PART };
+        self.det.scan(&decoded, &scope, rec, &mut found);
+        if !found.is_empty() {
+            return match self.replace_found(&decoded, &found, rec, field, ctx) {
+                Some(t) => Ok(encode_component(&t)),
+                None => Ok(String::new()),
+            };
+        }
+        // base64 or hex that decodes to text with personal data inside
+        if let Some(inner) = decode_token(&decoded) {
+            let inner = percent_decode(&inner, true).unwrap_or(inner);
+            let mut found = Vec::new();
+            self.det.scan(&inner, &Scope::URL_PART, rec, &mut found);
+            if let Some(f) = found.iter().find_map(|f| match f.kind {
+                Kind::Data(c) => Some(c),
+                Kind::Url => None,
+            }) {
+                let action = self.policy.ingest.detect.action(f);
+                let rule = format!("{} (encoded)", self.detect_rule[&f]);
+                let rep = match action {
+                    Action::Drop => {
+                        ctx.note(field, &rule, f.as_str(), "drop");
+                        return Ok(String::new());
+                    }
+                    // the whole token holds the data: replace the token
+                    _ => f.label().to_owned(),
+                };
+                for _ in &found {
+                    ctx.note(field, &rule, f.as_str(), "redact");
+                }
+                return Ok(encode_component(&rep));
+            }
+        }
+        Ok(raw.to_owned())
+    }
 }
+
+fn key_label(k: &str) -> String {
+    k.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').take(32).collect()
+}
+
+/// Normalises a whole value for pseudonyms and masks.
+fn normalise_for(cat: DataCategory, v: &str) -> String {
+    let t = v.trim();
+    match cat {
+        DataCategory::Email => t.to_lowercase(),
+        DataCategory::Phone => {
+            let digits: String = t.chars().filter(char::is_ascii_digit).collect();
+            if t.starts_with('+') {
+                format!("+{digits}")
+            } else if let Some(rest) = digits.strip_prefix("00") {
+                format!("+{rest}")
+            } else {
+                digits
+            }
+        }
+        DataCategory::Iban | DataCategory::Card | DataCategory::NationalId => {
+            t.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_uppercase()
+        }
+        _ => t.to_owned(),
+    }
+}
+
+/// Keeps a non-identifying prefix: card BIN, phone country code, IBAN
+/// country and check digits, first letter of an e-mail local part.
+fn mask(cat: DataCategory, norm: &str) -> String {
+    let keep = match cat {
+        DataCategory::Card => 6,
+        DataCategory::Phone => {
+            if norm.starts_with('+') {
+                3
+            } else {
+                1
+            }
+        }
+        DataCategory::Iban => 4,
+        DataCategory::Email => {
+            if let Some((l, d)) = norm.split_once('@') {
+                let first: String = l.chars().take(1).collect();
+                return format!("{first}***@{d}");
+            }
+            0
+        }
+        _ => return cat.label().to_owned(),
+    };
+    let head: String = norm.chars().take(keep).collect();
+    let n = norm.chars().count().saturating_sub(keep);
+    format!("{head}{}", "X".repeat(n))
+}
+
+/// Cheap test on a URL string: anything that could hide personal data?
+fn url_needs_work(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.iter().any(|c| matches!(c, b'@' | b'%' | b'?' | b'#' | b'[' | b'+')) || b.len() > 200 {
+        return true;
+    }
+    let mut digits = 0;
+    let mut run = 0;
+    // skip scheme and host: from the third '/'
+    let path_start = s.match_indices('/').nth(2).map(|(i, _)| i).unwrap_or(b.len());
+    for &c in &b[path_start..] {
+        digits = if c.is_ascii_digit() { digits + 1 } else { 0 };
+        run = if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'=' { run + 1 } else { 0 };
+        if digits >= 6 || run >= 16 {
+            return true;
+        }
+    }
+    false
+}
+
+/// A decoded URL component worth scanning.
+fn component_needs_scan(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.iter().any(|c| matches!(c, b'@' | b'[' | b'(' | b' ')) || b.len() >= 12 || b.iter().any(|c| *c >= 0x80) {
+        return true;
+    }
+    let mut digits = 0;
+    for &c in b {
+        digits = if c.is_ascii_digit() {
+            digits + 1
+        } else if matches!(c, b'.' | b'-' | b'+') {
+            digits
+        } else {
+            0
+        };
+        if digits >= 6 {
+            return true;
+        }
+    }
+    false
+}
+
+/// Percent-decoding, repeated while it still changes something (double
+/// encoding), `+` as space in queries. `None` when the bytes are not UTF-8.
+fn percent_decode(s: &str, query: bool) -> Option<String> {
+    let mut cur: std::borrow::Cow<str> = std::borrow::Cow::Borrowed(s);
+    for round in 0..3 {
+        let b = cur.as_bytes();
+        let has_pct = b.windows(3).any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit());
+        let has_plus = query && round == 0 && b.contains(&b'+');
+        if !has_pct && !has_plus {
+            break;
+        }
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' && i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() {
+                let h = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+                out.push(h(b[i + 1]) * 16 + h(b[i + 2]));
+                i += 3;
+            } else if b[i] == b'+' && has_plus && !b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                // "+33612..." in a query is a phone's plus, not a space
+                out.push(b' ');
+                i += 1;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        cur = std::borrow::Cow::Owned(String::from_utf8(out).ok()?);
+    }
+    Some(cur.into_owned())
+}
+
+/// Re-encodes a scrubbed component: labels such as `[EMAIL]` stay readable.
+fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &c in s.as_bytes() {
+        if c.is_ascii_alphanumeric() || b"-._~[]:!$'()*,;@".contains(&c) {
+            out.push(c as char);
+        } else {
+            let _ = write!(out, "%{c:02X}");
+        }
+    }
+    out
+}
+
+/// Decodes a token that looks like base64 (standard or URL-safe) or hex and
+/// yields printable text; `None` for anything else (hashes, random ids).
+fn decode_token(s: &str) -> Option<String> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let t = s.trim_end_matches('=');
+    if t.len() < 8 || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/-_".contains(&b)) {
+        return None;
+    }
+    let printable = |v: Vec<u8>| -> Option<String> {
+        let s = String::from_utf8(v).ok()?;
+        (s.len() >= 5 && s.chars().all(|c| !c.is_control())).then_some(s)
+    };
+    if t.len().is_multiple_of(2)
+        && t.bytes().all(|b| b.is_ascii_hexdigit())
+        && let Some(s) = hex::decode(t).ok().and_then(printable)
+    {
+        return Some(s);
+    }
+    let cfg = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    for alphabet in [&base64::alphabet::STANDARD, &base64::alphabet::URL_SAFE] {
+        let engine = GeneralPurpose::new(alphabet, cfg);
+        if let Some(s) = engine.decode(t).ok().and_then(printable) {
+            return Some(s);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

@@ -3,6 +3,10 @@
 //! reqwest clients speaking mutual TLS with the participants' certificates.
 #![allow(dead_code)]
 
+pub mod leak;
+#[allow(unused_imports)]
+pub use leak::*;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

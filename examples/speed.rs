@@ -1,0 +1,33 @@
+//! Plain timing loop over the public PII corpus, for a load-independent
+//! instruction count under callgrind (see docs/performance.md):
+//!
+//! ROUNDS=1 N=1  valgrind --tool=callgrind target/release/examples/speed
+//! ROUNDS=1 N=11 valgrind --tool=callgrind target/release/examples/speed
+//!
+//! (difference / 6000 = instructions per indicator).
+
+use std::sync::Arc;
+use tamis::model::{Removals, parse_indicator};
+fn main() {
+    let p = tamis::policy::Policy::load(std::path::Path::new("policies/default.toml")).unwrap();
+    let s = tamis::privacy::Sanitiser::new(Arc::new(p), tamis::privacy::Keys::ephemeral().unwrap()).unwrap();
+    let mut corpus = Vec::new();
+    for (i, line) in std::fs::read_to_string("tests/data/pii-corpus-public.jsonl").unwrap().lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if let Ok(r) = parse_indicator(i, &v["indicator"]) {
+            corpus.push(r);
+        }
+    }
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let n: usize = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    for _ in 0..rounds {
+        let batch: Vec<_> = (0..n).flat_map(|_| corpus.iter().cloned()).collect();
+        let t = std::time::Instant::now();
+        let mut rem = Removals::default();
+        for r in batch {
+            let _ = std::hint::black_box(s.sanitise(r, &mut rem));
+        }
+        let el = t.elapsed();
+        println!("{:.0} ind/s", (n * corpus.len()) as f64 / el.as_secs_f64());
+    }
+}

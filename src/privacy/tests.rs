@@ -1,0 +1,315 @@
+//! Sanitiser tests: role awareness, URLs, actions, fail-closed behaviour.
+
+use super::*;
+use crate::model::parse_indicator;
+use serde_json::json;
+
+fn sanitiser(policy: &str) -> Sanitiser {
+    let p = Policy::parse(policy, &std::fs::read_to_string(format!("policies/{policy}.toml")).unwrap()).unwrap();
+    Sanitiser::new(Arc::new(p), Keys { pseudonym: [7; 32], escrow_public: escrow::generate_keypair().unwrap().1 })
+        .unwrap()
+}
+
+fn run(s: &Sanitiser, v: serde_json::Value) -> SanitisedIndicator {
+    let raw = parse_indicator(0, &v).unwrap();
+    s.sanitise(raw, &mut Removals::default()).unwrap()
+}
+
+#[test]
+fn url_keeps_host_and_structure_and_redacts_the_victim() {
+    let s = sanitiser("default");
+    let out = run(
+        &s,
+        json!({"type":"url","value":"https://secure-bank.example/login?email=jean.dupont%40orange.fr&lang=fr"}),
+    );
+    assert_eq!(out.value, "https://secure-bank.example/login?email=[EMAIL]&lang=fr");
+    let out = run(
+        &s,
+        json!({"type":"url","value":"http://paypal.connexion-532.info/unsubscribe/lucia.bonbach@t-online.de/confirm"}),
+    );
+    assert_eq!(out.value, "http://paypal.connexion-532.info/unsubscribe/[EMAIL]/confirm");
+    let out = run(&s, json!({"type":"url","value":"ftp://rroberts:pa55w0rd@ing-secure.live/drop/"}));
+    assert_eq!(out.value, "ftp://ing-secure.live/drop/");
+}
+
+#[test]
+fn url_encoded_forms_are_decoded() {
+    let s = sanitiser("default");
+    // base64 e-mail in the fragment
+    let out = run(&s, json!({"type":"url","value":"https://evil.example/a#am9obi5kb2VAZ21haWwuY29t"}));
+    assert_eq!(out.value, "https://evil.example/a#[EMAIL]");
+    // hex parameter
+    let out =
+        run(&s, json!({"type":"url","value":"https://evil.example/a?d=6a6f686e2e646f6540676d61696c2e636f6d&x=1"}));
+    assert_eq!(out.value, "https://evil.example/a?d=[EMAIL]&x=1");
+    // double percent-encoding
+    let out = run(&s, json!({"type":"url","value":"https://evil.example/a?r=john.doe%2540gmail.com"}));
+    assert_eq!(out.value, "https://evil.example/a?r=[EMAIL]");
+    // phone behind a phone-named key
+    let out = run(&s, json!({"type":"url","value":"https://evil.example/suivi?tel=%2B33736625851&ref=op-9b8cv3l"}));
+    assert_eq!(out.value, "https://evil.example/suivi?tel=[PHONE]&ref=op-9b8cv3l");
+    // a national number under a number-ish key
+    let out = run(&s, json!({"type":"url","value":"https://evil.example/a?numero=3391234567&x=1"}));
+    assert_eq!(out.value, "https://evil.example/a?numero=[PHONE]&x=1");
+    // a name in a query value
+    let out = run(&s, json!({"type":"url","value":"https://evil.example/a?n=Jean+Dupont&x=Login+Page"}));
+    assert_eq!(out.value, "https://evil.example/a?n=[NAME]&x=Login+Page");
+    // an unencoded plus before digits is the phone's plus
+    let out = run(&s, json!({"type":"url","value":"https://evil.example/a?n=+33612345678&x=1"}));
+    assert_eq!(out.value, "https://evil.example/a?n=[PHONE]&x=1");
+    // a hash in the path survives
+    let h = "https://evil.example/dl/070c415ed7e70cad19461922995d84016e51c6b36d6f3c9f0ac9056a4ad683cb.exe";
+    assert_eq!(run(&s, json!({"type":"url","value":h})).value, h);
+}
+
+#[test]
+fn attacker_host_is_never_redacted() {
+    let s = sanitiser("default");
+    let v = "https://jean-dupont.example/login";
+    assert_eq!(run(&s, json!({"type":"url","value":v})).value, v);
+    let v = "http://206.189.246.137/bins/x86";
+    assert_eq!(run(&s, json!({"type":"url","value":v})).value, v);
+}
+
+#[test]
+fn personal_values_are_pseudonymised_consistently() {
+    let s = sanitiser("default");
+    let a = run(&s, json!({"type":"email","value":"Andre.Cruz@gmail.com"}));
+    let b = run(&s, json!({"type":"email","value":"andre.cruz@gmail.com"}));
+    assert_eq!(a.value, b.value);
+    assert!(a.value.starts_with("tok:v1:email:") && a.value.len() == "tok:v1:email:".len() + 32);
+    assert_eq!(a.value_form.as_deref(), Some("pseudonymised"));
+    let kept = run(&s, json!({"type":"email","value":"no-reply@verify-paypal56.info"}));
+    assert_eq!(kept.value, "no-reply@verify-paypal56.info");
+    assert_eq!(kept.value_form, None);
+    let p1 = run(&s, json!({"type":"phone","value":"+33 6 12 34 56 78"}));
+    let p2 = run(&s, json!({"type":"phone","value":"0033612345678"}));
+    assert_eq!(p1.value, p2.value, "normalised before hashing");
+    let i = run(&s, json!({"type":"iban","value":"DE89 3704 0044 0532 0130 00"}));
+    assert!(i.value.starts_with("tok:v1:iban:"));
+}
+
+#[test]
+fn free_text_is_scrubbed_but_intelligence_stays() {
+    let s = sanitiser("default");
+    let out = run(
+        &s,
+        json!({"type":"domain","value":"impots.secure-928.top","description":
+        "Customer Vittoria Galvani (vittoriagalvani30@alice.it, phone +39 339 8368595) entered credentials on impots.secure-928.top. Fraudulent transfer of 1,250.00 EUR to NL91NDXT8833502951. Case OP-P5D8ZN4."}),
+    );
+    assert_eq!(
+        out.description.as_deref(),
+        Some(
+            "Customer [NAME] ([EMAIL], phone [PHONE]) entered credentials on impots.secure-928.top. Fraudulent transfer of 1,250.00 EUR to [IBAN]. Case OP-P5D8ZN4."
+        )
+    );
+}
+
+#[test]
+fn attributes_by_key_name_and_victim_ip_generalised() {
+    let s = sanitiser("default");
+    let out = run(
+        &s,
+        json!({"type":"ipv4","value":"47.89.17.225","description":"C2 beacon seen from customer router 89.75.18.43 to 47.89.17.225.",
+        "attributes":{"victim_ip":"89.75.18.43","customer_id":"CUST-596784","malware_family":"qakbot","c2_ip":"185.220.101.4"}}),
+    );
+    assert_eq!(out.attributes["victim_ip"], "89.75.18.0/24");
+    assert_eq!(out.attributes["customer_id"], "[NAME]");
+    assert_eq!(out.attributes["malware_family"], "qakbot");
+    assert_eq!(out.attributes["c2_ip"], "185.220.101.4");
+    assert_eq!(
+        out.description.as_deref(),
+        Some(
+            "C2 beacon seen from customer router 89.75.0.0/24 to 47.89.17.225."
+                .replace("89.75.0.0", "89.75.18.0")
+                .as_str()
+        )
+    );
+}
+
+#[test]
+fn strict_policy_drops_free_fields_and_counts_them() {
+    let s = sanitiser("strict");
+    let raw = parse_indicator(0, &json!({"type":"domain","value":"x-bank.example","description":"Kunde Hans Müller","attributes":{"a":"b"},"tags":["op-1"],"extra":1})).unwrap();
+    let mut rem = Removals::default();
+    let out = s.sanitise(raw, &mut rem).unwrap();
+    assert_eq!(out.description, None);
+    assert!(out.attributes.is_empty());
+    assert_eq!(out.tags, vec!["op-1".to_string()]);
+    assert_eq!(rem.0["free-text"]["drop"], 1);
+    assert_eq!(rem.0["attribute"]["drop"], 1);
+    assert_eq!(rem.0["unknown-field"]["drop"], 1);
+}
+
+#[test]
+fn explanations_name_rules_not_values() {
+    let s = sanitiser("default");
+    let raw = parse_indicator(
+        0,
+        &json!({"type":"url","value":"https://e.example/l?mail=ann@gmx.de","description":"tel. 0612345678"}),
+    )
+    .unwrap();
+    let (_, ex) = s.sanitise_explained(raw, &mut Removals::default()).unwrap();
+    let txt = serde_json::to_string(&ex).unwrap();
+    assert!(!txt.contains("ann@gmx.de") && !txt.contains("0612345678"), "{txt}");
+    assert!(
+        ex.iter().any(|e| e.field == "value.query.mail" && e.category == "email" && e.rule.starts_with("ingest.keys"))
+    );
+    assert!(ex.iter().any(|e| e.field == "description" && e.category == "phone" && e.rule == "ingest.detect.phone"));
+}
+
+#[test]
+fn escrow_and_mask_actions() {
+    let (sk, pk) = escrow::generate_keypair().unwrap();
+    let text = std::fs::read_to_string("policies/default.toml")
+        .unwrap()
+        .replace("phone = \"pseudonymise\"            #", "phone = \"escrow\" #")
+        .replace("card = \"redact\"", "card = \"mask\"");
+    let p = Policy::parse("t.toml", &text).unwrap();
+    let s = Sanitiser::new(Arc::new(p), Keys { pseudonym: [1; 32], escrow_public: pk }).unwrap();
+    let out = run(&s, json!({"type":"phone","value":"+33612345678","description":"card 4111 1111 1111 1111"}));
+    assert_eq!(out.value_form.as_deref(), Some("escrowed"));
+    assert_eq!(escrow::open(&sk, &out.value).unwrap().1, b"+33612345678");
+    assert_eq!(out.description.as_deref(), Some("card 411111XXXXXXXXXX"));
+}
+
+#[test]
+fn undecodable_url_component_fails_closed() {
+    let s = sanitiser("default");
+    let out = run(&s, json!({"type":"url","value":"https://evil.example/a?x=%C3%28%FF"}));
+    assert_eq!(out.value, "https://evil.example/a?x=[UNDECODABLE]");
+}
+
+#[test]
+fn sanitiser_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Sanitiser>();
+}
+
+/// Deterministic pseudo-random strings built from corpus fragments, cut at
+/// random byte positions (snapped to char boundaries) and spliced with
+/// multi-byte characters and separators: the scanner must never panic (a
+/// panic message could echo the text).
+#[test]
+fn scanner_survives_mangled_input() {
+    let s = sanitiser("default");
+    let corpus = std::fs::read_to_string("tests/data/pii-corpus-public.jsonl").unwrap();
+    let adv = std::fs::read_to_string("tests/data/pii-adversarial.jsonl").unwrap();
+    let pieces: Vec<&str> =
+        corpus.lines().chain(adv.lines()).flat_map(|l| l.split('"')).filter(|p| p.len() > 3).collect();
+    let extras = [
+        "é",
+        "ß",
+        "Ł",
+        "–",
+        "€",
+        "İ",
+        "ﬁ",
+        "𝔘",
+        " ",
+        ".",
+        "@",
+        "%40",
+        "%",
+        "+",
+        "(",
+        ")",
+        "-",
+        "/",
+        "[.]",
+        "hxxp://",
+        "https://a.example/?q=",
+        "#",
+        "=",
+        "&",
+        "0",
+        "9",
+        "\u{0301}",
+        ",",
+        ":",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut ran = 0;
+    for _ in 0..4000 {
+        let mut text = String::new();
+        for _ in 0..(1 + next(4)) {
+            let p = pieces[next(pieces.len())];
+            let mut a = next(p.len());
+            let mut b = a + next(p.len() - a + 1);
+            while !p.is_char_boundary(a) {
+                a -= 1;
+            }
+            while !p.is_char_boundary(b) {
+                b += 1;
+            }
+            text.push_str(&p[a..b]);
+            text.push_str(extras[next(extras.len())]);
+        }
+        for kind in ["domain", "url"] {
+            let value = if kind == "url" {
+                format!("https://evil.example/{}", text.replace(['#', ' ', '"', '\\'], ""))
+            } else {
+                "evil.example".to_owned()
+            };
+            let mut tag_end = text.len().min(200);
+            while !text.is_char_boundary(tag_end) {
+                tag_end -= 1;
+            }
+            let tag = format!("t{}", &text[..tag_end]);
+            let v = json!({"type": kind, "value": value, "description": text,
+                "attributes": {"note": text, "customer_email": text}, "tags": [tag]});
+            if let Ok(raw) = parse_indicator(0, &v) {
+                let _ = s.sanitise(raw, &mut Removals::default());
+                ran += 1;
+            }
+        }
+    }
+    assert!(ran > 6000, "only {ran} inputs were valid indicators");
+}
+
+#[test]
+fn consumer_domain_as_indicator_does_not_whitelist_its_mailboxes() {
+    let s = sanitiser("default");
+    let out = run(&s, json!({"type":"domain","value":"gmail.com","description":"victim jan.novak@gmail.com"}));
+    assert_eq!(out.description.as_deref(), Some("victim [EMAIL]"));
+    let out = run(
+        &s,
+        json!({"type":"domain","value":"evil-bank.example","description":"kit mails results to drop@evil-bank.example"}),
+    );
+    assert_eq!(out.description.as_deref(), Some("kit mails results to drop@evil-bank.example"));
+}
+
+#[test]
+fn strict_policy_generalises_timestamps_to_the_day() {
+    let s = sanitiser("strict");
+    let out = run(&s, json!({"type":"domain","value":"x.example","first_seen":"2026-11-20T10:32:11+02:00"}));
+    let t = out.first_seen.unwrap();
+    assert_eq!((t.hour(), t.minute(), t.day(), t.offset().is_utc()), (0, 0, 20, true));
+    let d = sanitiser("default");
+    let out = run(&d, json!({"type":"domain","value":"x.example","first_seen":"2026-11-20T10:32:11Z"}));
+    assert_eq!(out.first_seen.unwrap().hour(), 10);
+}
+
+#[test]
+fn technical_keys_and_identifiers_survive() {
+    let s = sanitiser("default");
+    let v = "https://p4.example/wp/index.php?action=revslider_ajax_action&client_action=update_plugin&v=5.4.8";
+    assert_eq!(run(&s, json!({"type":"url","value":v})).value, v);
+    let out = run(
+        &s,
+        json!({"type":"domain","value":"x.example","description":"CVE-2023-4966, ticket INC-2026-004512, seen at Victoria Station"}),
+    );
+    assert_eq!(out.description.as_deref(), Some("CVE-2023-4966, ticket INC-2026-004512, seen at Victoria Station"));
+    let out = run(
+        &s,
+        json!({"type":"domain","value":"x.example","attributes":{"customer_id":"CUST-1","client_action":"login"}}),
+    );
+    assert_eq!(out.attributes["customer_id"], "[NAME]");
+    assert_eq!(out.attributes["client_action"], "login");
+}

@@ -1,0 +1,104 @@
+//! Policy loading: the shipped files load; bad ones fail with `file:line`.
+
+use tamis::policy::{Action, DataCategory, Policy};
+
+fn default_text() -> String {
+    std::fs::read_to_string("policies/default.toml").unwrap()
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn shipped_policies_load_with_content_hash_versions() {
+    let d = Policy::load(std::path::Path::new("policies/default.toml")).unwrap();
+    let s = Policy::load(std::path::Path::new("policies/strict.toml")).unwrap();
+    assert_eq!(d.id, "default");
+    assert_eq!(s.id, "strict");
+    assert_eq!(d.hash.len(), 16);
+    assert_ne!(d.hash, s.hash);
+    assert_eq!(d.version(), format!("default@{}", d.hash));
+    assert_eq!(d.ingest.detect.action(DataCategory::Ip), Action::Generalise);
+    for aud in ["law-enforcement", "isps", "isp-blocking-agreement", "banks"] {
+        assert!(d.egress.contains_key(aud), "{aud}");
+    }
+    use tamis::model::{Category, IndicatorType, Tlp};
+    let url = IndicatorType::Url;
+    let ic = Category::IllegalContent;
+    assert!(d.egress["isp-blocking-agreement"].admits(url, ic, Tlp::Green, 90));
+    assert!(d.egress["law-enforcement"].admits(url, ic, Tlp::Green, 90));
+    assert!(!d.egress["isps"].admits(url, ic, Tlp::Green, 90));
+    assert!(!d.egress["banks"].admits(url, ic, Tlp::Green, 90));
+    assert!(!d.egress["isps"].admits(url, Category::Phishing, Tlp::Red, 90));
+    // a one-byte edit changes the version
+    let edited = Policy::parse("x.toml", &(default_text() + "\n")).unwrap();
+    assert_ne!(edited.hash, d.hash);
+}
+
+#[test]
+fn unknown_key_is_refused_with_its_line() {
+    let text = default_text().replace("card = \"redact\"", "card = \"redact\"\ncredit-card = \"redact\"");
+    let err = Policy::parse("p.toml", &text).unwrap_err();
+    let line = line_of(&text, "credit-card");
+    assert_eq!(err.line, line);
+    let shown = err.to_string();
+    assert!(shown.starts_with(&format!("p.toml:{line}: ")), "{shown}");
+    assert!(shown.contains("credit-card"), "{shown}");
+}
+
+#[test]
+fn bad_action_is_refused_with_its_line() {
+    let text = default_text().replace("email = \"redact\"", "email = \"shred\"");
+    let err = Policy::parse("p.toml", &text).unwrap_err();
+    assert_eq!(err.line, line_of(&text, "\"shred\""), "{err}");
+    assert!(err.message.contains("shred"), "{err}");
+}
+
+#[test]
+fn keeping_personal_data_is_refused() {
+    let text = default_text().replace("name = \"redact\"", "name = \"keep\"");
+    let err = Policy::parse("p.toml", &text).unwrap_err();
+    assert_eq!(err.line, line_of(&text, "name = \"keep\""), "{err}");
+    let text = default_text().replace("address = \"redact\"", "address = \"generalise\"");
+    let err = Policy::parse("p.toml", &text).unwrap_err();
+    assert_eq!(err.line, line_of(&text, "address = \"generalise\""), "{err}");
+}
+
+#[test]
+fn bad_egress_field_and_tlp_are_refused() {
+    let text = default_text().replacen("fields = [\"tags\"]", "fields = [\"value\"]", 1);
+    let err = Policy::parse("p.toml", &text).unwrap_err();
+    assert_eq!(err.line, line_of(&text, "fields = [\"value\"]"), "{err}");
+    let text = default_text().replacen("max_tlp = \"amber\"", "max_tlp = \"orange\"", 1);
+    let err = Policy::parse("p.toml", &text).unwrap_err();
+    assert_eq!(err.line, line_of(&text, "\"orange\""), "{err}");
+}
+
+#[test]
+fn bad_key_rule_category_and_missing_detect_entry() {
+    let text = default_text().replacen("category = \"credential\"", "category = \"secrets\"", 1);
+    let err = Policy::parse("p.toml", &text).unwrap_err();
+    assert_eq!(err.line, line_of(&text, "\"secrets\""), "{err}");
+    let text = default_text().replace("iban = \"redact\"\n", "");
+    let err = Policy::parse("p.toml", &text).unwrap_err();
+    assert!(err.message.contains("iban"), "{err}");
+}
+
+#[test]
+fn toml_syntax_error_has_a_line() {
+    let text = "id = \"x\"\n\n[ingest\n";
+    let err = Policy::parse("p.toml", text).unwrap_err();
+    assert_eq!(err.line, 3, "{err}");
+}
+
+#[test]
+fn explain_speaks_to_a_dpo() {
+    let d = Policy::load(std::path::Path::new("policies/default.toml")).unwrap();
+    let e = d.explain();
+    assert!(e.contains("e-mail addresses: replaced by [EMAIL]"), "{e}");
+    assert!(e.contains("IP addresses of victims or unknown role: generalised (IPv4 to /24, IPv6 to /48)"), "{e}");
+    assert!(e.contains("isp-blocking-agreement: url, domain, ipv4, ipv6, cidr; illegal-content"), "{e}");
+    let s = Policy::load(std::path::Path::new("policies/strict.toml")).unwrap();
+    assert!(s.explain().contains("description (free text): never stored"));
+}
