@@ -228,6 +228,7 @@ pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
         crate::feeds::allowlist::AllowList::with_dir(cfg.allowlists_dir.as_deref()).map_err(DeployError::Other)?;
     let state = AppState::new(registry, policies, store.clone(), cfg.limits.clone(), cfg.expiry.clone());
     state.allow.store(Arc::new(allow));
+    let _ = state.deployment_id.set(deployment_id(cfg)?);
     Ok(Loaded { state, store, tls })
 }
 
@@ -248,4 +249,11 @@ pub async fn reload(cfg: &Config, state: &AppState) -> Result<Vec<String>, Strin
     crate::server::record_policies(state).await;
     tracing::info!(policies = ?versions, "registry and policies reloaded");
     Ok(versions)
+}
+
+/// Identifies a deployment: SHA-256 of its CA certificate file.
+pub fn deployment_id(cfg: &Config) -> Result<String, DeployError> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(&cfg.tls.ca).map_err(io_err(&cfg.tls.ca))?;
+    Ok(hex::encode(Sha256::digest(bytes)))
 }

@@ -612,7 +612,43 @@ pub fn normalise_domain(s: &str) -> Result<String, ValueError> {
     Ok(ascii)
 }
 
+/// Percent-encodes a URL's userinfo when it holds characters that would
+/// otherwise end the authority (`#`, `?`): phishing kits' stolen passwords
+/// often do (`ftp://user:)2Qx#J@host/`). The sanitiser removes it anyway.
+fn escape_userinfo(s: &str) -> std::borrow::Cow<'_, str> {
+    let Some(start) = s.find("://").map(|i| i + 3) else { return s.into() };
+    let rest = &s[start..];
+    let Some(at) = rest.find('/').map_or(rest, |slash| &rest[..slash]).rfind('@') else { return s.into() };
+    let userinfo = &rest[..at];
+    if !userinfo.contains(['#', '?', '@', '%', ' ', '"', '<', '>', '\\', '^', '`', '{', '|', '}']) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    out.push_str(&s[..start]);
+    let (user, pass) = match userinfo.split_once(':') {
+        Some((u, p)) => (u, Some(p)),
+        None => (userinfo, None),
+    };
+    let enc = |out: &mut String, part: &str| {
+        for b in part.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b) {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    };
+    enc(&mut out, user);
+    if let Some(p) = pass {
+        out.push(':');
+        enc(&mut out, p);
+    }
+    out.push_str(&rest[at..]);
+    out.into()
+}
+
 fn normalise_url(s: &str) -> Result<String, ValueError> {
+    let s = &*escape_userinfo(s);
     let url = url::Url::parse(s).map_err(|_| ValueError::Invalid("URL (absolute, with scheme and host)"))?;
     if !matches!(url.scheme(), "http" | "https" | "ftp" | "ftps" | "ws" | "wss" | "hxxp" | "hxxps") {
         return Err(ValueError::Invalid("URL (scheme must be http, https, ftp or ws)"));
@@ -750,6 +786,8 @@ mod tests {
         assert_eq!(normalise_value(Domain, "bücher-phish.de").unwrap(), "xn--bcher-phish-thb.de");
         assert_eq!(normalise_value(Domain, "evil[.]example[.]org").unwrap(), "evil.example.org");
         assert_eq!(normalise_value(Url, "hxxps://EVIL[.]example/a?b=c").unwrap(), "https://evil.example/a?b=c");
+        let with_hash = normalise_value(Url, "ftp://rroberts:)2Qx2$UgY#J@ing-secure.live/drop/").unwrap();
+        assert!(with_hash.starts_with("ftp://rroberts:)2Qx2$UgY%23J@ing-secure.live/"), "{with_hash}");
         assert_eq!(normalise_value(Ipv6, "2a00:1450:4001:0000::0001").unwrap(), "2a00:1450:4001::1");
         assert_eq!(normalise_value(Ipv4, "185.220.101.4").unwrap(), "185.220.101.4");
         assert_eq!(normalise_value(Cidr, "185.220.101.77/24").unwrap(), "185.220.101.0/24");

@@ -204,12 +204,16 @@ pub async fn run_admin(
     // Only the events an operator's tool records (escrow reveals) are accepted here.
     let record = warp::path!("audit")
         .and(warp::post())
+        .and(warp::header::optional::<String>("x-tamis-deployment"))
         .and(warp::body::content_length_limit(16 * 1024))
         .and(warp::body::json())
-        .and_then(move |event: crate::audit::AuditEvent| {
+        .and_then(move |deployment: Option<String>, event: crate::audit::AuditEvent| {
             let s = s.clone();
             async move {
-                let ok = matches!(event, crate::audit::AuditEvent::Reveal { .. })
+                // Only our own deployment's tools: another exchange on this port must not take the record.
+                let ours = s.deployment_id.get().is_some_and(|d| Some(d) == deployment.as_ref());
+                let ok = ours
+                    && matches!(event, crate::audit::AuditEvent::Reveal { .. })
                     && matches!(s.store.audit(event).await, Ok(Ok(_)));
                 let status = if ok { warp::http::StatusCode::OK } else { warp::http::StatusCode::UNPROCESSABLE_ENTITY };
                 Ok::<_, std::convert::Infallible>(warp::reply::with_status(String::new(), status))

@@ -99,6 +99,24 @@ async fn policy_registry_and_dry_run_store_nothing() {
         assert!(!text.contains(p), "{p} in the dry-run output");
     }
     assert!(text.contains("secure-bank.example"));
+    let r = dpo.post(s.url("/v1/policies/default/dry-run?explain=true")).json(&body_with_pii()).send().await.unwrap();
+    let (status, out) = json(r).await;
+    assert_eq!(status, 200);
+    let ex = out["indicators"][0]["explain"].as_array().expect("explanations");
+    assert!(ex.iter().any(|e| e["category"] == "email"), "{ex:?}");
+    let text = out.to_string();
+    for p in PII {
+        assert!(!text.contains(p), "{p} in the explained dry-run");
+    }
+    let r = dpo.post(s.url("/v1/policies/default/dry-run?explain=true")).json(&body_with_pii()).send().await.unwrap();
+    let (status, out) = json(r).await;
+    assert_eq!(status, 200);
+    let ex = out["indicators"][0]["explain"].as_array().expect("explanations");
+    assert!(ex.iter().any(|e| e["category"] == "email"), "{ex:?}");
+    let text = out.to_string();
+    for p in PII {
+        assert!(!text.contains(p), "{p} in the explained dry-run");
+    }
     let r = s.client("bank-a").post(s.url("/v1/policies/default/dry-run")).json(&body_with_pii()).send().await.unwrap();
     assert_eq!(r.status(), 403);
 

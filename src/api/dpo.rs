@@ -170,10 +170,17 @@ pub async fn policy_versions(
 pub async fn dry_run(
     id: String,
     _p: Arc<Participant>,
+    query: String,
     content_type: Option<String>,
     body: Bytes,
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
+    let mut explain = false;
+    for (k, v) in params(&query, &["explain"])? {
+        if k == "explain" {
+            explain = matches!(v.as_str(), "" | "true" | "1" | "yes");
+        }
+    }
     let loaded = state.policies.load();
     let Some(s) = loaded.by_id.get(&id).cloned() else {
         return Err(reject(ApiError::NotFound("no such policy".into())));
@@ -201,12 +208,20 @@ pub async fn dry_run(
                 }
             };
             let mut one = Removals::default();
-            match s.sanitise(raw, &mut one) {
-                Ok(clean) => {
+            let result = if explain {
+                s.sanitise_explained(raw, &mut one).map(|(c, ex)| (c, Some(ex)))
+            } else {
+                s.sanitise(raw, &mut one).map(|c| (c, None))
+            };
+            match result {
+                Ok((clean, ex)) => {
                     removed.merge(&one);
                     let mut j = serde_json::to_value(&clean).expect("serialise");
                     j["index"] = json!(i);
                     j["removed"] = serde_json::to_value(&one).expect("serialise");
+                    if let Some(ex) = ex {
+                        j["explain"] = serde_json::to_value(ex).expect("serialise");
+                    }
                     indicators.push(j);
                 }
                 Err(r) => rejected.push(IndicatorRejection::new(i, r.field, r.reason)),

@@ -91,6 +91,9 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Pre-built blocklist snapshots (rebuilt by the builder task).
     pub blocklists: crate::feeds::blocklist::Blocklists,
+    /// SHA-256 of the deployment's CA certificate file: local tools check
+    /// they talk to the exchange of their own deployment.
+    pub deployment_id: std::sync::OnceLock<String>,
     /// The TLS server configuration in force (swapped on reload).
     pub tls: arc_swap::ArcSwapOption<rustls::ServerConfig>,
     /// Egress allow-lists, compiled.
@@ -122,6 +125,7 @@ impl AppState {
             metrics: Metrics::default(),
             blocklists: Default::default(),
             tls: Default::default(),
+            deployment_id: Default::default(),
             allow: ArcSwap::from_pointee(crate::feeds::allowlist::AllowList::shipped()),
         })
     }
@@ -275,6 +279,7 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
     let dry_run = warp::path!("v1" / "policies" / String / "dry-run")
         .and(warp::post())
         .and(require(state.clone(), &[Role::Audit]))
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::optional::<String>("content-type"))
         .and(body_limited(state.limits.max_body_bytes))
         .and(with_state.clone())
