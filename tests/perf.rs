@@ -89,7 +89,12 @@ async fn perf() {
     println!("blocklists: last full rebuild (catch-up, expiry scan, all formats, gzip) {build_ms} ms");
     for name in tamis::feeds::blocklist::NAMES {
         let snap = s.state.blocklists.get("isps", name).unwrap();
-        println!("  {name:<15} {:>9} entries {:>10} bytes {:>10} gzip", snap.count, snap.body.len(), snap.gzip.len());
+        println!(
+            "  {name:<15} {:>9} entries {:>10} bytes {:>10} gzip",
+            snap.count,
+            snap.body.len(),
+            snap.gzip_bytes().len()
+        );
     }
 
     // 304 answers: 64 concurrent requests for 5 s.

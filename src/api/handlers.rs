@@ -415,7 +415,19 @@ pub async fn blocklist(
             .body(Default::default())
             .expect("valid response"));
     }
-    let body = if gzip { snap.gzip.clone() } else { snap.body.clone() };
+    let body = if gzip {
+        match snap.gzip.get() {
+            Some(g) => g.clone(),
+            None => {
+                let s = snap.clone();
+                tokio::task::spawn_blocking(move || s.gzip_bytes().clone())
+                    .await
+                    .map_err(|_| reject(ApiError::Internal))?
+            }
+        }
+    } else {
+        snap.body.clone()
+    };
     let mut resp = warp::http::Response::builder()
         .status(StatusCode::OK)
         .header("content-type", snap.content_type)

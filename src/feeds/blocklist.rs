@@ -19,7 +19,6 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::allowlist::AllowList;
 use crate::api::AppState;
@@ -40,7 +39,9 @@ const TICK: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct Snapshot {
     pub body: Bytes,
-    pub gzip: Bytes,
+    /// The gzip encoding, made in the background after the snapshot is
+    /// published (or by the first request that wants it, whichever is first).
+    pub gzip: std::sync::OnceLock<Bytes>,
     /// Strong ETag of `body` (quoted); the gzip variant appends `-gz`.
     pub etag: String,
     pub content_type: &'static str,
@@ -51,6 +52,11 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The gzip bytes, compressing now if the background has not yet.
+    pub fn gzip_bytes(&self) -> &Bytes {
+        self.gzip.get_or_init(|| gzip(&self.body).into())
+    }
+
     pub fn gzip_etag(&self) -> String {
         format!("{}-gz\"", self.etag.trim_end_matches('"'))
     }
@@ -244,6 +250,14 @@ pub async fn run_builder(state: Arc<AppState>, allow: Arc<AllowList>) {
         live = l;
         build_no = b;
         state.blocklists.current.store(Arc::new(p.clone()));
+        let pending: Vec<Arc<Snapshot>> = p.values().filter(|s| s.gzip.get().is_none()).cloned().collect();
+        if !pending.is_empty() {
+            tokio::task::spawn_blocking(move || {
+                for s in pending {
+                    s.gzip_bytes();
+                }
+            });
+        }
         previous = p;
         state.blocklists.built_at_ms.store(
             (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64,
@@ -283,7 +297,13 @@ fn build_all(
     let mut out = HashMap::new();
     for (key, views) in sets {
         let lists = Lists::collect(&views, allow, live, now);
-        for (name, body, count, content_type) in lists.render(&key) {
+        let rendered = std::thread::scope(|sc| {
+            let names = sc.spawn(|| lists.render_names(&key));
+            let mut r = lists.render_rest(&key);
+            r.extend(names.join().expect("render thread"));
+            r
+        });
+        for (name, body, count, content_type) in rendered {
             let hash = Sha256::digest(&body);
             let etag = format!("\"{}\"", hex::encode(&hash[..12]));
             let prev = previous.get(&(key.clone(), name));
@@ -297,10 +317,16 @@ fn build_all(
             } else {
                 (body, build_no)
             };
-            let gzip = gzip(&body);
             out.insert(
                 (key.clone(), name),
-                Arc::new(Snapshot { body: body.into(), gzip: gzip.into(), etag, content_type, count, version }),
+                Arc::new(Snapshot {
+                    body: body.into(),
+                    gzip: std::sync::OnceLock::new(),
+                    etag,
+                    content_type,
+                    count,
+                    version,
+                }),
             );
         }
     }
@@ -368,67 +394,102 @@ impl<'a> Lists<'a> {
         l
     }
 
-    /// `(name, body, entries, content type)` for each format; RPZ without its SOA.
-    fn render(&self, audience: &str) -> Vec<(&'static str, Vec<u8>, usize, &'static str)> {
-        let header = |name: &str, n: usize| {
-            format!(
-                "# tamis {name} for audience {audience}: {n} entries.\n# Sanitised, allow-list filtered indicators; do not redistribute beyond their TLP.\n"
-            )
-        };
-        let mut domains = header("domains.txt", self.domains.len());
-        let mut hosts = header("hosts.txt", self.domains.len());
-        let mut rpz = String::with_capacity(self.domains.len() * 48);
+    fn header(&self, audience: &str, name: &str, n: usize) -> String {
+        format!(
+            "# tamis {name} for audience {audience}: {n} entries.\n# Sanitised, allow-list filtered indicators; do not redistribute beyond their TLP.\n"
+        )
+    }
+
+    /// Domain-name formats: `(name, body, entries, content type)`; RPZ without its SOA.
+    fn render_names(&self, audience: &str) -> Vec<(&'static str, Vec<u8>, usize, &'static str)> {
+        let mut domains = self.header(audience, "domains.txt", self.domains.len()).into_bytes();
+        let mut hosts = self.header(audience, "hosts.txt", self.domains.len()).into_bytes();
+        let mut rpz = Vec::with_capacity(self.domains.len() * 48);
+        domains.reserve(self.domains.len() * 24);
+        hosts.reserve(self.domains.len() * 32);
         for d in &self.domains {
-            domains.push_str(d);
-            domains.push('\n');
-            hosts.push_str("0.0.0.0 ");
-            hosts.push_str(d);
-            hosts.push('\n');
-            let _ = writeln!(rpz, "{d} CNAME .\n*.{d} CNAME .");
+            let d = d.as_bytes();
+            domains.extend_from_slice(d);
+            domains.push(b'\n');
+            hosts.extend_from_slice(b"0.0.0.0 ");
+            hosts.extend_from_slice(d);
+            hosts.push(b'\n');
+            rpz.extend_from_slice(d);
+            rpz.extend_from_slice(b" CNAME .\n*.");
+            rpz.extend_from_slice(d);
+            rpz.extend_from_slice(b" CNAME .\n");
         }
         let mut rpz_ips = 0;
         for ip in &self.ips {
             if let Some(owner) = rpz_ip_owner(ip) {
-                let _ = writeln!(rpz, "{owner} CNAME .");
+                rpz.extend_from_slice(owner.as_bytes());
+                rpz.extend_from_slice(b" CNAME .\n");
                 rpz_ips += 1;
             }
         }
-        let mut ips = header("ips.txt", self.ips.len());
+        let rpz_count = self.domains.len() * 2 + rpz_ips;
+        vec![
+            ("domains.txt", domains, self.domains.len(), "text/plain; charset=utf-8"),
+            ("hosts.txt", hosts, self.domains.len(), "text/plain; charset=utf-8"),
+            ("domains.rpz", rpz, rpz_count, "text/dns"),
+        ]
+    }
+
+    /// Address, URL and CSV formats.
+    fn render_rest(&self, audience: &str) -> Vec<(&'static str, Vec<u8>, usize, &'static str)> {
+        let mut ips = self.header(audience, "ips.txt", self.ips.len());
         for ip in &self.ips {
             ips.push_str(ip);
             ips.push('\n');
         }
-        let mut urls = header("urls.txt", self.urls.len());
+        let mut urls = self.header(audience, "urls.txt", self.urls.len());
         for u in &self.urls {
             urls.push_str(u);
             urls.push('\n');
         }
-        let mut csv = String::from("type,value,category,confidence,tlp,first_seen,last_seen,valid_until,sources\n");
+        let mut csv = String::with_capacity(64 + self.all.len() * 120);
+        csv.push_str("type,value,category,confidence,tlp,first_seen,last_seen,valid_until,sources\n");
         for e in &self.all {
-            let _ = writeln!(
-                csv,
-                "{},{},{},{},{},{},{},{},{}",
-                e.kind,
-                csv_field(&e.value),
-                e.category,
-                e.confidence,
-                e.tlp,
-                e.first_seen.format(&Rfc3339).unwrap_or_default(),
-                e.last_seen.format(&Rfc3339).unwrap_or_default(),
-                e.valid_until.and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default(),
-                e.sources
-            );
+            csv.push_str(e.kind.as_str());
+            csv.push(',');
+            csv.push_str(&csv_field(&e.value));
+            csv.push(',');
+            csv.push_str(e.category.as_str());
+            csv.push(',');
+            let _ = write!(csv, "{}", e.confidence);
+            csv.push(',');
+            csv.push_str(e.tlp.as_str());
+            csv.push(',');
+            push_time(&mut csv, e.first_seen);
+            csv.push(',');
+            push_time(&mut csv, e.last_seen);
+            csv.push(',');
+            if let Some(t) = e.valid_until {
+                push_time(&mut csv, t);
+            }
+            let _ = writeln!(csv, ",{}", e.sources);
         }
-        let rpz_count = self.domains.len() * 2 + rpz_ips;
         vec![
-            ("domains.txt", domains.into_bytes(), self.domains.len(), "text/plain; charset=utf-8"),
-            ("hosts.txt", hosts.into_bytes(), self.domains.len(), "text/plain; charset=utf-8"),
-            ("domains.rpz", rpz.into_bytes(), rpz_count, "text/dns"),
             ("ips.txt", ips.into_bytes(), self.ips.len(), "text/plain; charset=utf-8"),
             ("urls.txt", urls.into_bytes(), self.urls.len(), "text/plain; charset=utf-8"),
             ("indicators.csv", csv.into_bytes(), self.all.len(), "text/csv; charset=utf-8"),
         ]
     }
+}
+
+/// Appends `YYYY-MM-DDTHH:MM:SSZ` (UTC, RFC 3339), without the general formatter.
+fn push_time(out: &mut String, t: OffsetDateTime) {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
 }
 
 /// Quotes a CSV field when it needs it.
