@@ -156,18 +156,27 @@ pub async fn run_admin(
     let healthz = warp::path!("healthz").map(|| warp::reply::Reply::into_response(String::from("ok\n")));
     let s = state.clone();
     let readyz = warp::path!("readyz").map(move || {
-        let ready = !s.policies.load().by_id.is_empty();
-        let (status, text) = if ready {
-            (warp::http::StatusCode::OK, "ready\n")
-        } else {
+        let (status, text) = if s.policies.load().by_id.is_empty() {
             (warp::http::StatusCode::SERVICE_UNAVAILABLE, "no policy loaded\n")
+        } else if !s.blocklists.ready() {
+            (warp::http::StatusCode::SERVICE_UNAVAILABLE, "blocklists not built yet\n")
+        } else {
+            (warp::http::StatusCode::OK, "ready\n")
         };
         warp::reply::Reply::into_response(warp::reply::with_status(text.to_owned(), status))
     });
     let s = state.clone();
     let metrics = warp::path!("metrics").map(move || {
         warp::reply::Reply::into_response(warp::reply::with_header(
-            s.metrics.render(s.store.head()),
+            s.metrics.render(s.store.head())
+                + &format!(
+                    "# HELP tamis_blocklist_build_milliseconds Duration of the last blocklist rebuild\n\
+                     # TYPE tamis_blocklist_build_milliseconds gauge\ntamis_blocklist_build_milliseconds {}\n\
+                     # HELP tamis_blocklist_head Feed sequence number the published blocklists include\n\
+                     # TYPE tamis_blocklist_head gauge\ntamis_blocklist_head {}\n",
+                    s.blocklists.build_ms.load(std::sync::atomic::Ordering::Relaxed),
+                    s.blocklists.built_head.load(std::sync::atomic::Ordering::Relaxed)
+                ),
             "content-type",
             "text/plain; version=0.0.4",
         ))
