@@ -92,10 +92,10 @@ pub struct IndicatorStats {
 }
 
 fn compute_stats(live: &LiveSet) -> IndicatorStats {
-    let mut s = IndicatorStats { total: live.by_id.len(), ..Default::default() };
-    for l in live.by_id.values() {
+    let mut s = IndicatorStats { total: live.sorted.len(), ..Default::default() };
+    for ((kind, _), l) in &live.sorted {
         *s.by_category.entry(l.category.to_string()).or_default() += 1;
-        *s.by_type.entry(l.kind.to_string()).or_default() += 1;
+        *s.by_type.entry(kind.to_string()).or_default() += 1;
         *s.by_tlp.entry(l.tlp.to_string()).or_default() += 1;
         *s.by_week.entry(crate::store::iso_week(l.first_seen)).or_default() += 1;
         for sec in &l.sectors {
@@ -127,11 +127,11 @@ pub fn audience_key(audiences: &[String]) -> String {
     a.join("+")
 }
 
-/// What a blocklist needs to know of a live indicator.
+/// What a blocklist needs to know of a live indicator (its type and value
+/// are the key of [`LiveSet::sorted`]).
 #[derive(Clone, Debug)]
 struct Live {
-    kind: IndicatorType,
-    value: String,
+    id: String,
     category: Category,
     tlp: Tlp,
     confidence: u8,
@@ -140,51 +140,81 @@ struct Live {
     valid_until: Option<OffsetDateTime>,
     sources: u32,
     sectors: Vec<String>,
+    /// Not on an allow-list and of a blockable type; decided once, when the
+    /// indicator enters the set, not at every build.
+    blockable: bool,
 }
 
-/// The live set, mirrored from the feed log.
+/// The live set, mirrored from the feed log, kept sorted by (type, value)
+/// so every list comes out sorted without sorting at build time.
 #[derive(Default)]
 struct LiveSet {
-    by_id: HashMap<String, Live>,
+    keys: HashMap<String, (IndicatorType, String)>,
+    sorted: BTreeMap<(IndicatorType, String), Live>,
     cursor: u64,
+    /// Bumped on every change; an unchanged set needs no rebuild.
+    generation: u64,
+}
+
+/// True when an indicator may go on a blocklist at all.
+fn blockable(allow: &AllowList, kind: IndicatorType, value: &str) -> bool {
+    let allowed = match kind {
+        IndicatorType::Domain => allow.domain(value),
+        IndicatorType::Url => allow.url(value),
+        IndicatorType::Ipv4 | IndicatorType::Ipv6 => match value.parse::<IpAddr>() {
+            Ok(ip) => allow.ip(ip),
+            Err(_) => return false,
+        },
+        IndicatorType::Cidr => match value.parse::<ipnet::IpNet>() {
+            Ok(n) => allow.net(&n),
+            Err(_) => return false,
+        },
+        IndicatorType::Sha256 | IndicatorType::Sha1 | IndicatorType::Md5 => allow.hash(value),
+        // Pseudonymised personal-data types are never blocking material.
+        IndicatorType::Email | IndicatorType::Iban | IndicatorType::Phone | IndicatorType::Btc => return false,
+    };
+    allowed.is_none()
 }
 
 impl LiveSet {
-    fn apply(&mut self, e: FeedEntry) {
+    fn apply(&mut self, e: FeedEntry, allow: &AllowList) {
         self.cursor = e.seq;
+        self.generation += 1;
         match e.op {
             Op::Remove => {
-                self.by_id.remove(&e.indicator.id);
+                if let Some(k) = self.keys.remove(&e.indicator.id) {
+                    self.sorted.remove(&k);
+                }
             }
             Op::Add | Op::Update => {
                 let i = e.indicator;
-                self.by_id.insert(
-                    i.id,
-                    Live {
-                        kind: i.kind,
-                        value: i.value,
-                        category: i.category,
-                        tlp: i.tlp,
-                        confidence: i.confidence,
-                        first_seen: i.first_seen,
-                        last_seen: i.last_seen,
-                        valid_until: i.valid_until,
-                        sources: i.sources.count,
-                        sectors: i.sources.sectors,
-                    },
-                );
+                let key = (i.kind, i.value);
+                let live = Live {
+                    blockable: blockable(allow, key.0, &key.1),
+                    id: i.id.clone(),
+                    category: i.category,
+                    tlp: i.tlp,
+                    confidence: i.confidence,
+                    first_seen: i.first_seen,
+                    last_seen: i.last_seen,
+                    valid_until: i.valid_until,
+                    sources: i.sources.count,
+                    sectors: i.sources.sectors,
+                };
+                self.keys.insert(i.id, key.clone());
+                self.sorted.insert(key, live);
             }
         }
     }
 
-    fn catch_up(&mut self, store: &dyn Store) -> Result<(), crate::store::StoreError> {
+    fn catch_up(&mut self, store: &dyn Store, allow: &AllowList) -> Result<(), crate::store::StoreError> {
         loop {
             let page = store.feed(self.cursor, 20_000)?;
             if page.is_empty() {
                 return Ok(());
             }
             for e in page {
-                self.apply(e);
+                self.apply(e, allow);
             }
         }
     }
@@ -197,23 +227,25 @@ pub async fn run_builder(state: Arc<AppState>, allow: Arc<AllowList>) {
     let mut live = LiveSet::default();
     let mut previous: HashMap<(String, &'static str), Arc<Snapshot>> = HashMap::new();
     let mut build_no = 0u64;
+    let mut inputs: Option<(u64, String)> = None;
     loop {
-        let (l, p, b, wake) = {
+        let (l, p, b, wake, i) = {
             let state = state.clone();
             let allow = allow.clone();
             let prev = std::mem::take(&mut previous);
+            let mut last_inputs = inputs.take();
             match tokio::task::spawn_blocking(move || {
                 let mut live = live;
                 let t0 = Instant::now();
-                if let Err(e) = live.catch_up(state.store.as_ref()) {
+                if let Err(e) = live.catch_up(state.store.as_ref(), &allow) {
                     tracing::error!(error = %e, "blocklist builder cannot read the log");
                 }
                 let now = OffsetDateTime::now_utc();
                 let expired: Vec<String> = live
-                    .by_id
-                    .iter()
-                    .filter(|(_, l)| l.valid_until.is_some_and(|t| t <= now))
-                    .map(|(id, _)| id.clone())
+                    .sorted
+                    .values()
+                    .filter(|l| l.valid_until.is_some_and(|t| t <= now))
+                    .map(|l| l.id.clone())
                     .collect();
                 if !expired.is_empty() {
                     // Recorded in the log by the writer; our copy catches up next round.
@@ -222,20 +254,20 @@ pub async fn run_builder(state: Arc<AppState>, allow: Arc<AllowList>) {
                     if rx.blocking_recv().map(|r| r.is_ok()).unwrap_or(false) {
                         tracing::info!(count = n, "expired indicators retired");
                     }
-                    let _ = live.catch_up(state.store.as_ref());
+                    let _ = live.catch_up(state.store.as_ref(), &allow);
                 }
-                let next = build_all(&state, &allow, &live, &prev, build_no + 1, now);
+                let next = build_all(&state, &live, &prev, &mut last_inputs, build_no + 1, now);
                 state.blocklists.stats.store(Arc::new(compute_stats(&live)));
                 state.blocklists.build_ms.store(t0.elapsed().as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
                 // Wake up when the next indicator expires (or at the tick).
                 let wake = live
-                    .by_id
+                    .sorted
                     .values()
                     .filter_map(|l| l.valid_until)
                     .min()
                     .map(|t| Duration::try_from(t - now).unwrap_or(Duration::ZERO) + Duration::from_millis(50))
                     .map_or(TICK, |d| d.min(TICK));
-                (live, next, build_no + 1, wake)
+                (live, next, build_no + 1, wake, last_inputs)
             })
             .await
             {
@@ -249,6 +281,7 @@ pub async fn run_builder(state: Arc<AppState>, allow: Arc<AllowList>) {
         state.blocklists.built_head.store(l.cursor, std::sync::atomic::Ordering::Release);
         live = l;
         build_no = b;
+        inputs = i;
         state.blocklists.current.store(Arc::new(p.clone()));
         let pending: Vec<Arc<Snapshot>> = p.values().filter(|s| s.gzip.get().is_none()).cloned().collect();
         if !pending.is_empty() {
@@ -282,9 +315,9 @@ pub async fn run_builder(state: Arc<AppState>, allow: Arc<AllowList>) {
 /// blocklist role, reusing previous snapshots whose content did not change.
 fn build_all(
     state: &AppState,
-    allow: &AllowList,
     live: &LiveSet,
     previous: &HashMap<(String, &'static str), Arc<Snapshot>>,
+    last_inputs: &mut Option<(u64, String)>,
     build_no: u64,
     now: OffsetDateTime,
 ) -> HashMap<(String, &'static str), Arc<Snapshot>> {
@@ -294,18 +327,30 @@ fn build_all(
     for p in registry.all().filter(|p| p.has(Role::Blocklist) && !p.revoked) {
         sets.entry(audience_key(&p.audiences())).or_insert_with(|| super::egress::views_for(p, &policies));
     }
+    // Nothing changed (an audit-only commit, a timer tick): keep everything.
+    let inputs = (live.generation, format!("{sets:?}"));
+    if last_inputs.as_ref() == Some(&inputs) && !previous.is_empty() {
+        return previous.clone();
+    }
+    *last_inputs = Some(inputs);
     let mut out = HashMap::new();
     for (key, views) in sets {
-        let lists = Lists::collect(&views, allow, live, now);
+        let lists = Lists::collect(&views, live, now);
+        let with_hash = |v: Vec<(&'static str, Vec<u8>, usize, &'static str)>| {
+            v.into_iter()
+                .map(|(name, body, count, ct)| {
+                    let hash = Sha256::digest(&body);
+                    (name, body, count, ct, format!("\"{}\"", hex::encode(&hash[..12])))
+                })
+                .collect::<Vec<_>>()
+        };
         let rendered = std::thread::scope(|sc| {
-            let names = sc.spawn(|| lists.render_names(&key));
-            let mut r = lists.render_rest(&key);
+            let names = sc.spawn(|| with_hash(lists.render_names(&key)));
+            let mut r = with_hash(lists.render_rest(&key));
             r.extend(names.join().expect("render thread"));
             r
         });
-        for (name, body, count, content_type) in rendered {
-            let hash = Sha256::digest(&body);
-            let etag = format!("\"{}\"", hex::encode(&hash[..12]));
+        for (name, body, count, content_type, etag) in rendered {
             let prev = previous.get(&(key.clone(), name));
             if let Some(p) = prev.filter(|p| p.etag == etag) {
                 out.insert((key.clone(), name), p.clone());
@@ -343,54 +388,32 @@ fn rpz_serial(previous: Option<u64>, now: OffsetDateTime) -> u64 {
     }
 }
 
-/// The entries one audience set receives, sorted and de-duplicated.
+/// The entries one audience set receives, in (type, value) order.
 struct Lists<'a> {
     domains: Vec<&'a str>,
     ips: Vec<&'a str>,
     urls: Vec<&'a str>,
-    all: Vec<&'a Live>,
+    all: Vec<(IndicatorType, &'a str, &'a Live)>,
 }
 
 impl<'a> Lists<'a> {
-    fn collect(views: &[EgressView], allow: &AllowList, live: &'a LiveSet, now: OffsetDateTime) -> Lists<'a> {
+    fn collect(views: &[EgressView], live: &'a LiveSet, now: OffsetDateTime) -> Lists<'a> {
         let mut l = Lists { domains: Vec::new(), ips: Vec::new(), urls: Vec::new(), all: Vec::new() };
-        for e in live.by_id.values() {
-            if e.valid_until.is_some_and(|t| t <= now)
-                || !views.iter().any(|v| v.admits(e.kind, e.category, e.tlp, e.confidence))
+        for ((kind, value), e) in &live.sorted {
+            if !e.blockable
+                || e.valid_until.is_some_and(|t| t <= now)
+                || !views.iter().any(|v| v.admits(*kind, e.category, e.tlp, e.confidence))
             {
                 continue;
             }
-            let allowed = match e.kind {
-                IndicatorType::Domain => allow.domain(&e.value),
-                IndicatorType::Url => allow.url(&e.value),
-                IndicatorType::Ipv4 | IndicatorType::Ipv6 => match e.value.parse::<IpAddr>() {
-                    Ok(ip) => allow.ip(ip),
-                    Err(_) => continue,
-                },
-                IndicatorType::Cidr => match e.value.parse::<ipnet::IpNet>() {
-                    Ok(n) => allow.net(&n),
-                    Err(_) => continue,
-                },
-                IndicatorType::Sha256 | IndicatorType::Sha1 | IndicatorType::Md5 => allow.hash(&e.value),
-                // Pseudonymised personal-data types are never blocking material.
-                IndicatorType::Email | IndicatorType::Iban | IndicatorType::Phone | IndicatorType::Btc => continue,
-            };
-            if allowed.is_some() {
-                continue;
-            }
-            match e.kind {
-                IndicatorType::Domain => l.domains.push(&e.value),
-                IndicatorType::Url => l.urls.push(&e.value),
-                IndicatorType::Ipv4 | IndicatorType::Ipv6 | IndicatorType::Cidr => l.ips.push(&e.value),
+            match kind {
+                IndicatorType::Domain => l.domains.push(value),
+                IndicatorType::Url => l.urls.push(value),
+                IndicatorType::Ipv4 | IndicatorType::Ipv6 | IndicatorType::Cidr => l.ips.push(value),
                 _ => {}
             }
-            l.all.push(e);
+            l.all.push((*kind, value, e));
         }
-        l.domains.sort_unstable();
-        l.domains.dedup();
-        l.ips.sort_unstable();
-        l.urls.sort_unstable();
-        l.all.sort_unstable_by(|a, b| (a.kind, &a.value).cmp(&(b.kind, &b.value)));
         l
     }
 
@@ -449,10 +472,10 @@ impl<'a> Lists<'a> {
         }
         let mut csv = String::with_capacity(64 + self.all.len() * 120);
         csv.push_str("type,value,category,confidence,tlp,first_seen,last_seen,valid_until,sources\n");
-        for e in &self.all {
-            csv.push_str(e.kind.as_str());
+        for (kind, value, e) in &self.all {
+            csv.push_str(kind.as_str());
             csv.push(',');
-            csv.push_str(&csv_field(&e.value));
+            csv.push_str(&csv_field(value));
             csv.push(',');
             csv.push_str(e.category.as_str());
             csv.push(',');
@@ -480,16 +503,25 @@ impl<'a> Lists<'a> {
 /// Appends `YYYY-MM-DDTHH:MM:SSZ` (UTC, RFC 3339), without the general formatter.
 fn push_time(out: &mut String, t: OffsetDateTime) {
     let t = t.to_offset(time::UtcOffset::UTC);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    let y = t.year().clamp(0, 9999) as u32;
+    let two = |n: u8| [b'0' + n / 10, b'0' + n % 10];
+    let mut b = [0u8; 20];
+    b[0] = b'0' + (y / 1000) as u8;
+    b[1] = b'0' + (y / 100 % 10) as u8;
+    b[2] = b'0' + (y / 10 % 10) as u8;
+    b[3] = b'0' + (y % 10) as u8;
+    b[4] = b'-';
+    b[5..7].copy_from_slice(&two(t.month() as u8));
+    b[7] = b'-';
+    b[8..10].copy_from_slice(&two(t.day()));
+    b[10] = b'T';
+    b[11..13].copy_from_slice(&two(t.hour()));
+    b[13] = b':';
+    b[14..16].copy_from_slice(&two(t.minute()));
+    b[16] = b':';
+    b[17..19].copy_from_slice(&two(t.second()));
+    b[19] = b'Z';
+    out.push_str(std::str::from_utf8(&b).expect("ASCII"));
 }
 
 /// Quotes a CSV field when it needs it.
@@ -580,5 +612,73 @@ mod tests {
         assert_eq!(rpz_serial(None, now), 1_800_000_000);
         assert_eq!(rpz_serial(Some(1_800_000_000), now), 1_800_000_001);
         assert_eq!(rpz_serial(Some(5), now), 1_800_000_000);
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use super::*;
+
+    /// `cargo test --release --lib feeds::blocklist::bench -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn rebuild_time_for_large_sets() {
+        let allow = AllowList::shipped();
+        let view = EgressView {
+            audience: "isps".into(),
+            types: vec![],
+            categories: vec![],
+            max_tlp: Tlp::Amber,
+            min_confidence: 0,
+            fields: vec![],
+        };
+        for n in [100_000usize, 1_000_000, 1_800_000] {
+            let mut live = LiveSet::default();
+            let now = OffsetDateTime::now_utc();
+            let t_load = Instant::now();
+            for i in 0..n {
+                let value = format!("host{i}.malware-{}.top", i % 5000);
+                let key = (IndicatorType::Domain, value);
+                live.keys.insert(format!("{i:032x}"), key.clone());
+                live.sorted.insert(
+                    key.clone(),
+                    Live {
+                        blockable: blockable(&allow, key.0, &key.1),
+                        id: format!("{i:032x}"),
+                        category: Category::Malware,
+                        tlp: Tlp::Green,
+                        confidence: 80,
+                        first_seen: now,
+                        last_seen: now,
+                        valid_until: Some(now + time::Duration::days(30)),
+                        sources: 1,
+                        sectors: vec!["telecom".into()],
+                    },
+                );
+            }
+            println!("{n}: loading the live set (incremental in the server) {} ms", t_load.elapsed().as_millis());
+            let t0 = Instant::now();
+            let lists = Lists::collect(std::slice::from_ref(&view), &live, now);
+            let t1 = Instant::now();
+            let rendered = std::thread::scope(|sc| {
+                let names = sc.spawn(|| lists.render_names("isps"));
+                let mut r = lists.render_rest("isps");
+                r.extend(names.join().unwrap());
+                r
+            });
+            let t2 = Instant::now();
+            let hashes: Vec<_> = rendered.iter().map(|(_, b, _, _)| Sha256::digest(b)).collect();
+            let t3 = Instant::now();
+            let rpz = rendered.iter().find(|r| r.0 == "domains.rpz").unwrap();
+            println!(
+                "{n} domains: collect {} ms, render {} ms, hash {} ms; RPZ {} triggers, {} MB ({} hashes)",
+                (t1 - t0).as_millis(),
+                (t2 - t1).as_millis(),
+                (t3 - t2).as_millis(),
+                rpz.2,
+                rpz.1.len() / 1_000_000,
+                hashes.len()
+            );
+        }
     }
 }
