@@ -309,3 +309,47 @@ async fn stix_bundles_are_accepted_through_the_same_sanitiser() {
     assert!(!feed.to_string().contains("marie.curie"), "{feed}");
     s.stop().await;
 }
+
+/// A deployment with some `[limits]` replaced.
+async fn server_with_limits(edits: &[(&str, &str)]) -> (TestServer, tempfile::TempDir) {
+    let (tmp, dir) = common::deployment();
+    let mut cfg = std::fs::read_to_string(dir.join("tamis.toml")).unwrap();
+    for (from, to) in edits {
+        assert!(cfg.contains(from), "{from}");
+        cfg = cfg.replace(from, to);
+    }
+    std::fs::write(dir.join("tamis.toml"), cfg).unwrap();
+    (TestServer::start_in(&dir).await, tmp)
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_retry_after() {
+    let (s, _tmp) = server_with_limits(&[("submissions_per_minute = 6000", "submissions_per_minute = 2")]).await;
+    let body = json!({"indicators":[{"type":"domain","value":"rate-limited.top"}]});
+    assert_eq!(submit(&s, "bank-a", &body).await.0, 200);
+    assert_eq!(submit(&s, "bank-a", &body).await.0, 200);
+    let r = s.client("bank-a").post(s.url("/v1/submissions")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let (_, v) = json(r).await;
+    assert_eq!(v["error"]["code"], "rate_limited");
+    // Limits are per participant: isp-a is unaffected.
+    assert_eq!(submit(&s, "isp-a", &body).await.0, 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_silent_client_is_dropped_after_the_handshake_timeout() {
+    use tokio::io::AsyncReadExt;
+    let (s, _tmp) = server_with_limits(&[("handshake_timeout_ms = 10000", "handshake_timeout_ms = 300")]).await;
+    let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let t = std::time::Instant::now();
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read(&mut buf)).await.expect("not dropped");
+    assert_eq!(n.unwrap_or(0), 0, "the server closes the connection");
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    // The server still serves others.
+    assert_eq!(json(s.client("bank-a").get(s.url("/v1/whoami")).send().await.unwrap()).await.0, 200);
+    s.stop().await;
+}
