@@ -113,8 +113,12 @@ impl AllowList {
         files.sort();
         for f in files {
             let name = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let ext = f.extension().and_then(|e| e.to_str());
+            if !f.is_file() || !matches!(ext, Some("json" | "txt")) {
+                continue; // READMEs, sub-directories (the shipped lists are compiled in)
+            }
             let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-            let entries: Vec<String> = match f.extension().and_then(|e| e.to_str()) {
+            let entries: Vec<String> = match ext {
                 Some("json") => {
                     serde_json::from_str::<MispList>(&text).map_err(|e| format!("{}: {e}", f.display()))?.list
                 }
@@ -329,5 +333,24 @@ mod tests {
         assert!(a.ip("185.220.101.4".parse().unwrap()).is_none());
         assert!(a.net(&"8.8.8.0/24".parse().unwrap()).is_some());
         assert!(a.net(&"185.220.101.0/24".parse().unwrap()).is_none());
+    }
+}
+
+#[cfg(test)]
+mod dir_tests {
+    use super::*;
+
+    #[test]
+    fn a_deployment_adds_its_own_lists_and_other_files_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("README.md"), "not a list").unwrap();
+        std::fs::create_dir(dir.path().join("misp")).unwrap();
+        std::fs::write(dir.path().join("own.txt"), "# our partners\nmy-bank-partner.example\n5.188.10.0/24\n").unwrap();
+        let a = AllowList::with_dir(Some(dir.path())).unwrap();
+        assert!(a.domain("login.my-bank-partner.example").is_some());
+        assert!(AllowList::shipped().ip("5.188.10.9".parse().unwrap()).is_none());
+        assert!(a.ip("5.188.10.9".parse().unwrap()).is_some());
+        std::fs::write(dir.path().join("bad.json"), "{").unwrap();
+        assert!(AllowList::with_dir(Some(dir.path())).is_err(), "a broken list refuses to load");
     }
 }

@@ -1013,3 +1013,69 @@ mod bench {
         println!("store: 100000 indicators in {s:.2} s = {:.0}/s", 100000.0 / s);
     }
 }
+
+#[cfg(test)]
+mod bench_parts {
+    use super::tests_support::*;
+    use super::*;
+
+    #[test]
+    #[ignore]
+    fn parts() {
+        let c = Contributor { participant: "bank-a".into(), sector: "finance".into(), disclose_name: false };
+        let now = OffsetDateTime::now_utc();
+        let recs: Vec<Record> = (0..100_000)
+            .map(|i| {
+                let s = sample(IndicatorType::Domain, &format!("d{i}.bench.top"));
+                new_record(indicator_id(s.kind, &s.value), &s, &c, "default@0011", now, now)
+            })
+            .collect();
+        let t = std::time::Instant::now();
+        let ser: Vec<Vec<u8>> = recs.iter().map(|r| serde_json::to_vec(r).unwrap()).collect();
+        println!("serialise: {:?} ({} B each)", t.elapsed(), ser[0].len());
+        let sealer = Sealer::new(&[1; 32], 1);
+        let t = std::time::Instant::now();
+        let sealed: Vec<Vec<u8>> = ser.iter().map(|p| sealer.seal(b"i/x", p)).collect();
+        println!("seal: {:?}", t.elapsed());
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).mode(sled::Mode::HighThroughput).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        let t = std::time::Instant::now();
+        for (i, _v) in sealed.iter().enumerate() {
+            let _ = tree.get(format!("i/{i:036}").as_bytes()).unwrap();
+        }
+        println!("sled get (miss): {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        for chunk in sealed.chunks(1000).enumerate() {
+            let mut b = sled::Batch::default();
+            for (j, v) in chunk.1.iter().enumerate() {
+                b.insert(format!("i/{:036}", chunk.0 * 1000 + j).as_bytes(), v.clone());
+            }
+            tree.apply_batch(b).unwrap();
+            db.flush().unwrap();
+        }
+        println!("sled apply_batch(1000)+flush: {:?}", t.elapsed());
+        let tree2 = db.open_tree("t2").unwrap();
+        let t = std::time::Instant::now();
+        for chunk in sealed.chunks(1000).enumerate() {
+            let mut b = sled::Batch::default();
+            for (j, v) in chunk.1.iter().enumerate() {
+                b.insert(format!("i/{:036}", chunk.0 * 1000 + j).as_bytes(), &v[..200]);
+            }
+            tree2.apply_batch(b).unwrap();
+            db.flush().unwrap();
+        }
+        println!("sled apply_batch(1000)+flush, 200-byte values: {:?}", t.elapsed());
+        let tree3 = db.open_tree("t3").unwrap();
+        let t = std::time::Instant::now();
+        for chunk in sealed.chunks(1000).enumerate() {
+            let mut b = sled::Batch::default();
+            for (j, v) in chunk.1.iter().enumerate() {
+                b.insert(format!("i/{:036}", chunk.0 * 1000 + j).as_bytes(), v.clone());
+            }
+            tree3.apply_batch(b).unwrap();
+        }
+        db.flush().unwrap();
+        println!("sled apply_batch(1000), one flush: {:?}", t.elapsed());
+    }
+}
