@@ -207,10 +207,15 @@ A development deployment was created (CA, server and participant certificates in
 # isp-a submits a C2 address\n\
 {isp} -H 'Content-Type: application/json' https://{host}/v1/submissions \\\n  \
 --data '{{\"indicators\":[{{\"type\":\"ipv4\",\"value\":\"185.220.101.4\",\"category\":\"c2\",\"tlp\":\"green\"}}]}}'\n\n\
-# police-a follows the sanitised feed (pass the returned \"next\" as since= to resume)\n\
-{police} 'https://{host}/v1/indicators?since=0&limit=100'\n\n\
-# dpo-a checks who it is (audit endpoints: /v1/audit, /v1/policies)\n\
-{dpo} https://{host}/v1/whoami\n\n\
+# police-a follows the sanitised feed (pass the returned \"next\" as since= to resume), or TAXII 2.1\n\
+{police} 'https://{host}/v1/indicators?since=0&limit=100'\n\
+{police} -H 'Accept: application/taxii+json;version=2.1' https://{host}/taxii2/\n\n\
+# isp-a pulls a blocklist (also domains.rpz, hosts.txt, ips.txt, urls.txt, indicators.csv)\n\
+{isp} https://{host}/v1/blocklists/domains.txt\n\n\
+# dpo-a reads and verifies the audit trail, and the policies\n\
+{dpo} 'https://{host}/v1/audit?after=0&limit=20'\n\
+{dpo} https://{host}/v1/audit/verify\n\
+{dpo} https://{host}/v1/policies\n\n\
 # a role a participant lacks is refused with 403\n\
 {police} -H 'Content-Type: application/json' https://{host}/v1/submissions --data '{{\"indicators\":[]}}'\n",
         bank = curl("bank-a"),
