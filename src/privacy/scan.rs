@@ -87,6 +87,11 @@ enum Cue {
     Phone,
     Birth,
     Id,
+    /// Names of personal identification numbers without a checksum we
+    /// implement (SE personnummer, FI henkilötunnus, CZ rodné číslo, DK CPR,
+    /// RO CNP, BG EGN, GR AMKA, IE PPS...): the number right after is
+    /// removed whatever its digits.
+    IdStrong,
     CredStrong,
     CredWeak,
     Person,
@@ -159,6 +164,17 @@ const CUES: &[(&str, Cue)] = &[
     ("numer telefonu", Cue::Phone),
     // birth
     ("born", Cue::Birth),
+    ("nar.", Cue::Birth),
+    ("datum narození", Cue::Birth),
+    ("data urodzenia", Cue::Birth),
+    ("date de naissance", Cue::Birth),
+    ("fødselsdato", Cue::Birth),
+    ("födelsedatum", Cue::Birth),
+    ("syntymäaika", Cue::Birth),
+    ("data nașterii", Cue::Birth),
+    ("data de nascimento", Cue::Birth),
+    ("fecha de nacimiento", Cue::Birth),
+    ("data di nascita", Cue::Birth),
     ("narozen", Cue::Birth),
     ("narozena", Cue::Birth),
     ("született", Cue::Birth),
@@ -227,8 +243,41 @@ const CUES: &[(&str, Cue)] = &[
     ("codice fiscale", Cue::Id),
     ("nino", Cue::Id),
     ("insurance", Cue::Id),
-    ("personnummer", Cue::Id),
-    ("henkilötunnus", Cue::Id),
+    ("personnummer", Cue::IdStrong),
+    ("personnr", Cue::IdStrong),
+    ("henkilötunnus", Cue::IdStrong),
+    ("hetu", Cue::IdStrong),
+    ("rodné číslo", Cue::IdStrong),
+    ("rodne cislo", Cue::IdStrong),
+    ("rodné č.", Cue::IdStrong),
+    ("cpr-nr", Cue::IdStrong),
+    ("cpr nr", Cue::IdStrong),
+    ("cpr-nummer", Cue::IdStrong),
+    ("personnummeret", Cue::IdStrong),
+    ("fødselsnummer", Cue::IdStrong),
+    ("cnp", Cue::IdStrong),
+    ("егн", Cue::IdStrong),
+    ("egn", Cue::IdStrong),
+    ("amka", Cue::IdStrong),
+    ("αμκα", Cue::IdStrong),
+    ("pps number", Cue::IdStrong),
+    ("ppsn", Cue::IdStrong),
+    ("isikukood", Cue::IdStrong),
+    ("asmens kodas", Cue::IdStrong),
+    ("personas kods", Cue::IdStrong),
+    ("emšo", Cue::IdStrong),
+    ("emso", Cue::IdStrong),
+    ("oib", Cue::IdStrong),
+    ("national id", Cue::IdStrong),
+    ("national identity number", Cue::IdStrong),
+    ("personal identity number", Cue::IdStrong),
+    ("personal number", Cue::IdStrong),
+    ("id number", Cue::IdStrong),
+    ("id-nummer", Cue::IdStrong),
+    ("personalausweisnummer", Cue::IdStrong),
+    ("numéro d'identification", Cue::IdStrong),
+    ("número de identificación", Cue::IdStrong),
+    ("numero di identificazione", Cue::IdStrong),
     ("number", Cue::Id),
     ("nummer", Cue::Id),
     ("numéro", Cue::Id),
@@ -1386,6 +1435,11 @@ impl Detectors {
             if d.len() == 9 && id_cue && checks::nl_bsn(d) {
                 return Some((DataCategory::NationalId, digits.to_owned()));
             }
+            // A personal number named right before it, in a scheme whose
+            // check digits we do not implement: removed on the cue alone.
+            if (6..=13).contains(&d.len()) && cue_before(Cue::IdStrong, 24) {
+                return Some((DataCategory::NationalId, digits.to_owned()));
+            }
         }
         let (intl, nd) = if plus {
             (true, digits)
@@ -1649,7 +1703,9 @@ impl Detectors {
                 && rest[2..].split(['>', ')']).next().is_some_and(|x| x.contains('@') && !x.contains(' '));
             let cue_follows = opener
                 && cues.iter().any(|c| {
-                    c.0 >= end + 2 && c.0 <= end + 24 && matches!(c.2, Cue::Birth | Cue::Id | Cue::Address | Cue::Phone)
+                    c.0 >= end + 2
+                        && c.0 <= end + 24
+                        && matches!(c.2, Cue::Birth | Cue::Id | Cue::IdStrong | Cue::Address | Cue::Phone)
                 });
             if email_follows || cue_follows {
                 push(out, k, z);
@@ -2054,6 +2110,18 @@ mod tests {
         assert!(has("to DE89 3704 0044 0532 0130 00 FOR rent", Iban, "DE89 3704 0044 0532 0130 00"));
         assert!(has("to NL91NDXT8833502951.", Iban, "NL91NDXT8833502951"));
         assert!(found("GB00XXXX00000000000000 is not valid").is_empty());
+    }
+
+    #[test]
+    fn named_personal_numbers_without_a_checksum() {
+        use DataCategory::{DateOfBirth, NationalId};
+        assert!(has("Kunden Erik, personnummer 850312-1234, ringde", NationalId, "850312-1234")); // SE
+        assert!(has("rodné číslo 855312/1234", NationalId, "855312/1234")); // CZ
+        assert!(has("CPR-nr. 120385-1234", NationalId, "120385-1234")); // DK
+        assert!(has("Klient zadal kartu, nar. 12.3.1985", DateOfBirth, "12.3.1985")); // CZ birth cue
+        // a number word alone is not enough
+        assert!(found("case number 850312-1234").iter().all(|(k, _)| *k != NationalId));
+        assert!(found("Campaign OP-P5D8ZN4, reference 20261120").iter().all(|(k, _)| *k != NationalId));
     }
 
     #[test]
