@@ -349,20 +349,10 @@ fn audit_verify(config_path: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let key = match crate::config::read_key(&cfg.keys.storage) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("tamis audit verify: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let store = match crate::store::SledStore::open(&cfg.data_dir, &key) {
+    let store = match crate::deploy::open_store(&cfg) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!(
-                "tamis audit verify: cannot open {} ({e}); if the server is running, use GET /v1/audit/verify",
-                cfg.data_dir.display()
-            );
+            eprintln!("tamis audit verify: {e}; if the server is running, use GET /v1/audit/verify");
             return ExitCode::from(2);
         }
     };
@@ -386,25 +376,13 @@ fn policy_reload(config_path: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // A plain HTTP/1.1 POST to the loopback admin listener.
-    use std::io::{Read, Write};
-    let addr = cfg.admin_listen;
-    let mut s = match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5)) {
-        Ok(s) => s,
+    let (ok, body) = match admin_post(&cfg, "/reload", &[], "") {
+        Ok(r) => r,
         Err(e) => {
-            eprintln!("tamis policy reload: cannot reach the admin listener at {addr}: {e} (is the exchange running?)");
+            eprintln!("tamis policy reload: {e} (is the exchange running?)");
             return ExitCode::FAILURE;
         }
     };
-    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(30)));
-    let req = format!("POST /reload HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    let mut resp = String::new();
-    if s.write_all(req.as_bytes()).is_err() || s.read_to_string(&mut resp).is_err() {
-        eprintln!("tamis policy reload: no answer from {addr}");
-        return ExitCode::FAILURE;
-    }
-    let ok = resp.starts_with("HTTP/1.1 200");
-    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("");
     if ok {
         println!("{body}");
         ExitCode::SUCCESS
@@ -428,13 +406,10 @@ fn report_processing(config_path: &Path, format: ReportFormat) -> ExitCode {
         Err(e) => return fail(e.to_string()),
     };
     let mut policies = Vec::new();
-    let mut files: Vec<_> = match std::fs::read_dir(&cfg.policies_dir) {
-        Ok(d) => {
-            d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect()
-        }
-        Err(e) => return fail(format!("{}: {e}", cfg.policies_dir.display())),
+    let files = match crate::deploy::policy_files(&cfg.policies_dir) {
+        Ok(f) => f,
+        Err(e) => return fail(e.to_string()),
     };
-    files.sort();
     for f in files {
         match crate::policy::Policy::load(&f) {
             Ok(p) => policies.push(p),
@@ -443,10 +418,7 @@ fn report_processing(config_path: &Path, format: ReportFormat) -> ExitCode {
     }
     policies.sort_by_key(|p| (p.id != cfg.default_policy, p.id.clone()));
     // Policy history needs the store; it is locked while the server runs.
-    let history = crate::config::read_key(&cfg.keys.storage)
-        .ok()
-        .and_then(|k| crate::store::SledStore::open(&cfg.data_dir, &k).ok())
-        .and_then(|s| crate::store::Store::policy_versions(&*s).ok());
+    let history = crate::deploy::open_store(&cfg).ok().and_then(|s| crate::store::Store::policy_versions(&*s).ok());
     if history.is_none() {
         eprintln!("note: policy history omitted (the store is in use by a running server or absent)");
     }
@@ -465,8 +437,35 @@ fn report_processing(config_path: &Path, format: ReportFormat) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn ca_key_path(cfg: &Config) -> PathBuf {
-    cfg.tls.ca_key.clone().unwrap_or_else(|| cfg.tls.ca.with_extension("key"))
+/// The participant CA with its private key (only these commands read it).
+fn load_ca(cfg: &Config) -> Result<crate::pki::Ca, String> {
+    let key_path = cfg.tls.ca_key.clone().unwrap_or_else(|| cfg.tls.ca.with_extension("key"));
+    match (std::fs::read_to_string(&cfg.tls.ca), std::fs::read_to_string(key_path)) {
+        (Ok(c), Ok(k)) => crate::pki::Ca::from_pem(&c, &k).map_err(|e| e.to_string()),
+        _ => Err(format!("cannot read the CA certificate and key next to {}", cfg.tls.ca.display())),
+    }
+}
+
+/// A plain HTTP/1.1 POST to the loopback admin listener: `(status is 200, body)`.
+fn admin_post(cfg: &Config, path: &str, headers: &[(&str, &str)], body: &str) -> Result<(bool, String), String> {
+    use std::io::{Read, Write};
+    let addr = cfg.admin_listen;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5))
+        .map_err(|e| format!("cannot reach the admin listener at {addr}: {e}"))?;
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+    let mut req =
+        format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    let mut resp = String::new();
+    if s.write_all(req.as_bytes()).is_err() || s.read_to_string(&mut resp).is_err() {
+        return Err(format!("no answer from {addr}"));
+    }
+    let ok = resp.starts_with("HTTP/1.1 200");
+    Ok((ok, resp.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()))
 }
 
 fn participant_add(
@@ -506,12 +505,9 @@ fn participant_add(
     if registry.get(name).is_some() {
         return fail(format!("participant {name:?} already exists"));
     }
-    let ca = match (std::fs::read_to_string(&cfg.tls.ca), std::fs::read_to_string(ca_key_path(&cfg))) {
-        (Ok(c), Ok(k)) => match crate::pki::Ca::from_pem(&c, &k) {
-            Ok(ca) => ca,
-            Err(e) => return fail(e.to_string()),
-        },
-        _ => return fail(format!("cannot read the CA certificate and key next to {}", cfg.tls.ca.display())),
+    let ca = match load_ca(&cfg) {
+        Ok(ca) => ca,
+        Err(e) => return fail(e),
     };
     let issued = match ca.issue_client(name, name) {
         Ok(i) => i,
@@ -587,12 +583,9 @@ fn participant_revoke(config_path: &Path, name: &str) -> ExitCode {
             serials.push(cert.raw_serial().to_vec());
         }
     }
-    let ca = match (std::fs::read_to_string(&cfg.tls.ca), std::fs::read_to_string(ca_key_path(&cfg))) {
-        (Ok(c), Ok(k)) => match crate::pki::Ca::from_pem(&c, &k) {
-            Ok(ca) => ca,
-            Err(e) => return fail(e.to_string()),
-        },
-        _ => return fail(format!("cannot read the CA certificate and key next to {}", cfg.tls.ca.display())),
+    let ca = match load_ca(&cfg) {
+        Ok(ca) => ca,
+        Err(e) => return fail(e),
     };
     let number_file = dir.join("crl.number");
     let number = std::fs::read_to_string(&number_file).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0) + 1;
@@ -652,28 +645,15 @@ fn reveal(config_path: &Path, token: &str, reason: &str, key_path: &Path, operat
 /// when it runs, else directly to the store.
 fn record_event(config_path: &Path, event: &crate::audit::AuditEvent) -> Result<(), String> {
     let cfg = Config::load(config_path).map_err(|e| e.to_string())?;
-    use std::io::{Read, Write};
     let body = serde_json::to_string(event).expect("serialise");
-    if let Ok(mut s) = std::net::TcpStream::connect_timeout(&cfg.admin_listen, std::time::Duration::from_secs(2)) {
-        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(30)));
-        let req = format!(
-            "POST /audit HTTP/1.1\r\nHost: {}\r\nX-Tamis-Deployment: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            cfg.admin_listen,
-            crate::deploy::deployment_id(&cfg).map_err(|e| e.to_string())?,
-            body.len()
-        );
-        let mut resp = String::new();
-        if s.write_all(req.as_bytes()).is_ok()
-            && s.read_to_string(&mut resp).is_ok()
-            && resp.starts_with("HTTP/1.1 200")
-        {
-            return Ok(());
-        }
-        // Not our exchange (or it refused): write to the store, which fails
-        // if our own exchange holds it.
+    let deployment = crate::deploy::deployment_id(&cfg).map_err(|e| e.to_string())?;
+    let headers = [("X-Tamis-Deployment", deployment.as_str()), ("Content-Type", "application/json")];
+    if let Ok((true, _)) = admin_post(&cfg, "/audit", &headers, &body) {
+        return Ok(());
     }
-    let key = crate::config::read_key(&cfg.keys.storage)?;
-    let store = crate::store::SledStore::open(&cfg.data_dir, &key).map_err(|e| e.to_string())?;
+    // No exchange, not ours, or it refused: write to the store, which fails
+    // if our own exchange holds it.
+    let store = crate::deploy::open_store(&cfg)?;
     let rx = crate::store::Store::audit(&*store, event.clone());
     let r = rx.blocking_recv().map_err(|_| "store closed".to_owned())?;
     store.close();

@@ -180,16 +180,27 @@ reads_per_minute = 60000
 max_page = 10000
 "#;
 
-/// Loads every policy file of `dir` and compiles it.
-pub fn load_policies(dir: &Path, keys: &Keys, default: &str) -> Result<Policies, DeployError> {
-    let mut by_id = std::collections::HashMap::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+/// The policy files of `dir` (`*.toml`), sorted.
+pub fn policy_files(dir: &Path) -> Result<Vec<PathBuf>, DeployError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io_err(dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
-    entries.sort();
-    for path in entries {
+    files.sort();
+    Ok(files)
+}
+
+/// Opens the deployment's store (fails while a running exchange holds it).
+pub fn open_store(cfg: &Config) -> Result<Arc<SledStore>, String> {
+    let key = read_key(&cfg.keys.storage)?;
+    SledStore::open(&cfg.data_dir, &key).map_err(|e| format!("cannot open {} ({e})", cfg.data_dir.display()))
+}
+
+/// Loads every policy file of `dir` and compiles it.
+pub fn load_policies(dir: &Path, keys: &Keys, default: &str) -> Result<Policies, DeployError> {
+    let mut by_id = std::collections::HashMap::new();
+    for path in policy_files(dir)? {
         let policy = Policy::load(&path).map_err(|e| DeployError::Other(e.to_string()))?;
         let id = policy.id.clone();
         let sanitiser =
@@ -226,8 +237,7 @@ pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
         .map_err(|e| DeployError::Other(format!("{}: {e}", cfg.data_dir.display())))?;
     let allow =
         crate::feeds::allowlist::AllowList::with_dir(cfg.allowlists_dir.as_deref()).map_err(DeployError::Other)?;
-    let state = AppState::new(registry, policies, store.clone(), cfg.limits.clone(), cfg.expiry.clone());
-    state.allow.store(Arc::new(allow));
+    let state = AppState::new(registry, policies, store.clone(), cfg.limits.clone(), cfg.expiry.clone(), allow);
     let _ = state.deployment_id.set(deployment_id(cfg)?);
     Ok(Loaded { state, store, tls })
 }

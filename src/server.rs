@@ -55,7 +55,7 @@ pub async fn run(
         })
     };
     record_policies(&state).await;
-    let builder = tokio::spawn(crate::feeds::blocklist::run_builder(state.clone(), state.allow.load_full()));
+    let builder = tokio::spawn(crate::feeds::blocklist::run_builder(state.clone()));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let permit = tokio::select! {

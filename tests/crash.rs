@@ -43,14 +43,7 @@ fn spawn_server(dir: &Path) -> (Child, SocketAddr, Arc<Mutex<String>>) {
 }
 
 fn files_contain(dir: &Path, needle: &[u8]) -> bool {
-    std::fs::read_dir(dir).unwrap().any(|e| {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            files_contain(&p, needle)
-        } else {
-            std::fs::read(&p).unwrap().windows(needle.len()).any(|w| w == needle)
-        }
-    })
+    common::walk(dir).iter().any(|p| std::fs::read(p).unwrap().windows(needle.len()).any(|w| w == needle))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,7 +52,7 @@ async fn corpus_through_the_server_leaks_nothing_anywhere() {
     let dir = s.dir.clone();
     let tmp = s.stop().await;
     let mut raw = String::new();
-    for f in walk(&dir.join("data")) {
+    for f in common::walk(&dir.join("data")) {
         raw.push_str(&String::from_utf8_lossy(&std::fs::read(f).unwrap()));
     }
     // Ciphertext is random bytes: a 4-letter planted user name ("dbus")
@@ -71,13 +71,4 @@ async fn corpus_through_the_server_leaks_nothing_anywhere() {
     let sc = score(&long, &raw);
     assert!(sc.leaks.is_empty(), "{} planted values found in the database files: {:?}", sc.leaks.len(), sc.leaks);
     drop(tmp);
-}
-
-fn walk(p: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(p).unwrap() {
-        let e = e.unwrap().path();
-        if e.is_dir() { out.extend(walk(&e)) } else { out.push(e) }
-    }
-    out
 }

@@ -9,14 +9,10 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use warp::{Rejection, Reply};
 
-use super::handlers::now_ms;
+use super::handlers::{self, reject};
 use super::{ApiError, AppState, ingest};
 use crate::identity::Participant;
-use crate::model::{self, Rejection as IndicatorRejection, Removals};
-
-fn reject(e: ApiError) -> Rejection {
-    warp::reject::custom(e)
-}
+use crate::model::Removals;
 
 fn internal(e: impl std::fmt::Display) -> Rejection {
     tracing::error!(error = %e, "store read failed");
@@ -190,49 +186,26 @@ pub async fn dry_run(
     if parsed.items.len() > state.limits.max_indicators {
         return Err(reject(ApiError::TooLarge(format!("at most {} indicators", state.limits.max_indicators))));
     }
-    let _now = now_ms();
     let out = tokio::task::spawn_blocking(move || {
-        let mut indicators = Vec::new();
-        let mut rejected: Vec<IndicatorRejection> = parsed.rejected.clone();
-        let mut removed = Removals::default();
-        let pre: std::collections::HashSet<usize> = parsed.rejected.iter().map(|r| r.index).collect();
-        for (i, v) in parsed.items.iter().enumerate() {
-            if pre.contains(&i) {
-                continue;
-            }
-            let raw = match model::parse_indicator(i, v) {
-                Ok(r) => r,
-                Err(r) => {
-                    rejected.push(r);
-                    continue;
+        let r = handlers::sanitise_parsed(&s, &parsed, handlers::Mode::DryRun { explain });
+        let indicators: Vec<Value> = r
+            .accepted
+            .into_iter()
+            .map(|a| {
+                let mut j = serde_json::to_value(&a.indicator).expect("serialise");
+                j["index"] = json!(a.index);
+                j["removed"] = serde_json::to_value(&a.removed).expect("serialise");
+                if let Some(ex) = a.explain {
+                    j["explain"] = serde_json::to_value(ex).expect("serialise");
                 }
-            };
-            let mut one = Removals::default();
-            let result = if explain {
-                s.sanitise_explained(raw, &mut one).map(|(c, ex)| (c, Some(ex)))
-            } else {
-                s.sanitise(raw, &mut one).map(|c| (c, None))
-            };
-            match result {
-                Ok((clean, ex)) => {
-                    removed.merge(&one);
-                    let mut j = serde_json::to_value(&clean).expect("serialise");
-                    j["index"] = json!(i);
-                    j["removed"] = serde_json::to_value(&one).expect("serialise");
-                    if let Some(ex) = ex {
-                        j["explain"] = serde_json::to_value(ex).expect("serialise");
-                    }
-                    indicators.push(j);
-                }
-                Err(r) => rejected.push(IndicatorRejection::new(i, r.field, r.reason)),
-            }
-        }
-        rejected.sort_by_key(|r| r.index);
+                j
+            })
+            .collect();
         json!({
             "policy": s.policy().version(),
             "indicators": indicators,
-            "rejected": rejected,
-            "removed": removed,
+            "rejected": r.rejected,
+            "removed": r.removed,
         })
     })
     .await

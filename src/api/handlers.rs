@@ -19,7 +19,7 @@ use crate::model::{self, Rejection as IndicatorRejection, Removals, SanitisedInd
 use crate::privacy::Sanitiser;
 use crate::store::{Contributor, FeedEntry, Op, RetractOutcome, SubmitBatch, SubmitOutcome, indicator_id, random_uuid};
 
-fn reject(e: ApiError) -> Rejection {
+pub(crate) fn reject(e: ApiError) -> Rejection {
     warp::reject::custom(e)
 }
 
@@ -65,20 +65,35 @@ struct AcceptedRef {
 }
 
 /// Result of sanitising a whole submission: pure CPU work.
-struct Sanitised {
-    accepted: Vec<(usize, SanitisedIndicator)>,
-    rejected: Vec<IndicatorRejection>,
-    removed: Removals,
+pub(crate) struct Sanitised {
+    pub accepted: Vec<Accepted>,
+    pub rejected: Vec<IndicatorRejection>,
+    pub removed: Removals,
 }
 
-/// Validates and sanitises every item; `pre` are items already refused by
-/// the body parser (skipped here).
-fn sanitise_all(
-    sanitiser: &Sanitiser,
-    parsed: &ingest::Parsed,
-    now: OffsetDateTime,
-    expiry: &crate::config::Expiry,
-) -> Sanitised {
+/// One indicator that passed.
+pub(crate) struct Accepted {
+    /// Its position in the submission.
+    pub index: usize,
+    pub indicator: SanitisedIndicator,
+    /// What the policy removed from it.
+    pub removed: Removals,
+    /// Which rule did what (dry-runs with explanations only).
+    pub explain: Option<Vec<crate::privacy::Explanation>>,
+}
+
+/// What the sanitising is for.
+pub(crate) enum Mode<'a> {
+    /// A real submission: refuse a past `valid_until`, fill in the default one.
+    Submit { now: OffsetDateTime, expiry: &'a crate::config::Expiry },
+    /// A dry-run: nothing is stored; optionally explain.
+    DryRun { explain: bool },
+}
+
+/// Validates and sanitises every item; items already refused by the body
+/// parser (`parsed.rejected`) are skipped. Rejections carry the input line
+/// when the body has lines (CSV).
+pub(crate) fn sanitise_parsed(sanitiser: &Sanitiser, parsed: &ingest::Parsed, mode: Mode<'_>) -> Sanitised {
     let items = &parsed.items;
     let mut out = Sanitised {
         accepted: Vec::with_capacity(items.len()),
@@ -102,18 +117,28 @@ fn sanitise_all(
                 continue;
             }
         };
-        if raw.valid_until.is_some_and(|t| t <= now) {
+        if let Mode::Submit { now, .. } = mode
+            && raw.valid_until.is_some_and(|t| t <= now)
+        {
             refuse(IndicatorRejection::new(i, "valid_until", "already in the past"));
             continue;
         }
         let mut removed = Removals::default();
-        match sanitiser.sanitise(raw, &mut removed) {
-            Ok(mut s) => {
-                if s.valid_until.is_none() {
+        let result = match mode {
+            Mode::DryRun { explain: true } => {
+                sanitiser.sanitise_explained(raw, &mut removed).map(|(s, ex)| (s, Some(ex)))
+            }
+            _ => sanitiser.sanitise(raw, &mut removed).map(|s| (s, None)),
+        };
+        match result {
+            Ok((mut s, explain)) => {
+                if let Mode::Submit { now, expiry } = mode
+                    && s.valid_until.is_none()
+                {
                     s.valid_until = Some(now + time::Duration::days(expiry.days_for(s.kind) as i64));
                 }
                 out.removed.merge(&removed);
-                out.accepted.push((i, s));
+                out.accepted.push(Accepted { index: i, indicator: s, removed, explain });
             }
             Err(refusal) => refuse(IndicatorRejection::new(i, refusal.field, refusal.reason)),
         }
@@ -157,11 +182,11 @@ pub async fn submit(
     let result = if received > 64 {
         let s = sanitiser.clone();
         let expiry = state.expiry.clone();
-        tokio::task::spawn_blocking(move || sanitise_all(&s, &parsed, now, &expiry))
+        tokio::task::spawn_blocking(move || sanitise_parsed(&s, &parsed, Mode::Submit { now, expiry: &expiry }))
             .await
             .map_err(|_| reject(ApiError::Internal))?
     } else {
-        sanitise_all(&sanitiser, &parsed, now, &state.expiry)
+        sanitise_parsed(&sanitiser, &parsed, Mode::Submit { now, expiry: &state.expiry })
     };
     let policy = sanitiser.policy().version();
     let submission = random_uuid();
@@ -198,7 +223,7 @@ pub async fn submit(
         indicators: result
             .accepted
             .iter()
-            .map(|(i, s)| AcceptedRef { index: *i, id: indicator_id(s.kind, &s.value) })
+            .map(|a| AcceptedRef { index: a.index, id: indicator_id(a.indicator.kind, &a.indicator.value) })
             .collect(),
         rejected: &result.rejected,
         removed: &result.removed,
@@ -212,7 +237,7 @@ pub async fn submit(
         },
         policy,
         received_at: now,
-        indicators: result.accepted.into_iter().map(|(_, s)| s).collect(),
+        indicators: result.accepted.into_iter().map(|a| a.indicator).collect(),
         idempotency: idempotency_key.map(|k| (p.id.clone(), k)),
         response: response.clone(),
         audit,

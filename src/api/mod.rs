@@ -97,7 +97,7 @@ pub struct AppState {
     /// The TLS server configuration in force (swapped on reload).
     pub tls: arc_swap::ArcSwapOption<rustls::ServerConfig>,
     /// Egress allow-lists, compiled.
-    pub allow: ArcSwap<crate::feeds::allowlist::AllowList>,
+    pub allow: Arc<crate::feeds::allowlist::AllowList>,
     submit_limiter: DefaultKeyedRateLimiter<String>,
     read_limiter: DefaultKeyedRateLimiter<String>,
 }
@@ -109,6 +109,7 @@ impl AppState {
         store: Arc<dyn Store>,
         limits: Limits,
         expiry: Expiry,
+        allow: crate::feeds::allowlist::AllowList,
     ) -> Arc<AppState> {
         let per_min = |n: u32| {
             let n = NonZeroU32::new(n.max(1)).expect("non-zero");
@@ -126,7 +127,7 @@ impl AppState {
             blocklists: Default::default(),
             tls: Default::default(),
             deployment_id: Default::default(),
-            allow: ArcSwap::from_pointee(crate::feeds::allowlist::AllowList::shipped()),
+            allow: Arc::new(allow),
         })
     }
 

@@ -222,7 +222,8 @@ impl LiveSet {
 
 /// Runs until the task is aborted: catches up with the log, retires expired
 /// indicators and rebuilds the snapshots.
-pub async fn run_builder(state: Arc<AppState>, allow: Arc<AllowList>) {
+pub async fn run_builder(state: Arc<AppState>) {
+    let allow = state.allow.clone();
     let mut changes = state.store.changes();
     let mut live = LiveSet::default();
     let mut previous: HashMap<(String, &'static str), Arc<Snapshot>> = HashMap::new();

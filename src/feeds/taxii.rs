@@ -113,11 +113,7 @@ fn reject(e: TaxiiError) -> Rejection {
 /// The stable collection id of an audience (UUID v4-shaped, from its name).
 pub fn collection_id(audience: &str) -> String {
     let d = Sha256::digest([b"tamis/taxii/collection/v1\0".as_slice(), audience.as_bytes()].concat());
-    let mut b: [u8; 16] = d[..16].try_into().expect("16 bytes");
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    crate::store::uuid_v4_from(&d)
 }
 
 /// The TAXII routes, to be combined with the rest of the API.
@@ -602,13 +598,8 @@ fn stix_id(id: &str, generation: u32) -> String {
     if generation == 0 {
         return format!("indicator--{id}");
     }
-    use sha2::{Digest, Sha256};
     let d = Sha256::digest(format!("tamis/stix-generation/v1\0{id}\0{generation}").as_bytes());
-    let mut b: [u8; 16] = d[..16].try_into().expect("16 bytes");
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!("indicator--{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!("indicator--{}", crate::store::uuid_v4_from(&d))
 }
 
 fn current_egress(state: &AppState) -> BTreeMap<String, EgressView> {

@@ -247,23 +247,22 @@ pub fn indicator_id(kind: IndicatorType, value: &str) -> String {
     h.update(kind.as_str().as_bytes());
     h.update([0]);
     h.update(value.as_bytes());
-    let d = h.finalize();
-    let mut b: [u8; 16] = d[..16].try_into().expect("16 bytes");
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    format_uuid(&b)
+    uuid_v4_from(&h.finalize())
 }
 
 /// A random UUID v4.
 pub fn random_uuid() -> String {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).expect("OS random source");
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    format_uuid(&b)
+    uuid_v4_from(&b)
 }
 
-fn format_uuid(b: &[u8; 16]) -> String {
+/// A UUID string with the version-4 and variant bits set, from the first 16
+/// bytes of `bytes` (a hash for stable ids, random bytes otherwise).
+pub fn uuid_v4_from(bytes: &[u8]) -> String {
+    let mut b: [u8; 16] = bytes[..16].try_into().expect("at least 16 bytes");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
@@ -348,13 +347,13 @@ fn get_sealed<T: for<'de> Deserialize<'de>>(
     sealer: &Sealer,
     k: &[u8],
 ) -> Result<Option<T>, StoreError> {
-    match tree.get(k)? {
-        None => Ok(None),
-        Some(v) => {
-            let plain = sealer.open(k, &v)?;
-            serde_json::from_slice(&plain).map(Some).map_err(|e| StoreError::Decode(e.to_string()))
-        }
-    }
+    tree.get(k)?.map(|v| unseal(sealer, k, &v)).transpose()
+}
+
+/// Opens a stored value and decodes its JSON.
+fn unseal<T: for<'de> Deserialize<'de>>(sealer: &Sealer, k: &[u8], v: &[u8]) -> Result<T, StoreError> {
+    let plain = sealer.open(k, v)?;
+    serde_json::from_slice(&plain).map_err(|e| StoreError::Decode(e.to_string()))
 }
 
 impl Store for SledStore {
@@ -390,8 +389,7 @@ impl Store for SledStore {
         let after = self.tree.range(seq_key(b"l/", since.saturating_add(2))..seq_key(b"l/", u64::MAX));
         for item in holding.into_iter().map(Ok).chain(after) {
             let (k, v) = item?;
-            let plain = self.sealer.open(&k, &v)?;
-            let blob: Vec<FeedEntry> = serde_json::from_slice(&plain).map_err(|e| StoreError::Decode(e.to_string()))?;
+            let blob: Vec<FeedEntry> = unseal(&self.sealer, &k, &v)?;
             for e in blob {
                 if e.seq > since {
                     out.push(e);
@@ -421,8 +419,7 @@ impl Store for SledStore {
         let mut out = Vec::new();
         for item in self.tree.range(start..seq_key(b"a/", u64::MAX)).take(limit) {
             let (k, v) = item?;
-            let plain = self.sealer.open(&k, &v)?;
-            out.push(serde_json::from_slice(&plain).map_err(|e| StoreError::Decode(e.to_string()))?);
+            out.push(unseal(&self.sealer, &k, &v)?);
         }
         Ok(out)
     }
@@ -443,8 +440,7 @@ impl Store for SledStore {
         let mut out = Vec::new();
         for item in self.tree.scan_prefix(b"p/") {
             let (k, v) = item?;
-            let plain = self.sealer.open(&k, &v)?;
-            out.push(serde_json::from_slice(&plain).map_err(|e| StoreError::Decode(e.to_string()))?);
+            out.push(unseal(&self.sealer, &k, &v)?);
         }
         Ok(out)
     }
@@ -519,10 +515,7 @@ impl Group<'_> {
 
     fn get<T: for<'de> Deserialize<'de>>(&self, k: &[u8]) -> Result<Option<T>, StoreError> {
         match self.overlay.get(k) {
-            Some(v) => {
-                let plain = self.sealer.open(k, v)?;
-                serde_json::from_slice(&plain).map(Some).map_err(|e| StoreError::Decode(e.to_string()))
-            }
+            Some(v) => unseal(self.sealer, k, v).map(Some),
             None => get_sealed(self.tree, self.sealer, k),
         }
     }

@@ -200,3 +200,17 @@ pub fn add_participant(dir: &Path, id: &str, kind: &str, roles: &[&str], audienc
     text.push_str(&entry);
     std::fs::write(&path, text).unwrap();
 }
+
+/// Every file under `dir`, recursively (to scan database files for leaks).
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
