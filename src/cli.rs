@@ -203,7 +203,7 @@ A development deployment was created (CA, server and participant certificates in
 {bank} https://{host}/v1/whoami\n\n\
 # bank-a submits a phishing URL (personal data is stripped before storage)\n\
 {bank} -H 'Content-Type: application/json' https://{host}/v1/submissions \\\n  \
---data '{{\"indicators\":[{{\"type\":\"url\",\"value\":\"https://secure-bank.example/login?email=jean.dupont%40orange.fr\",\"category\":\"phishing\",\"confidence\":80,\"tlp\":\"green\",\"description\":\"Customer Jean Dupont (+33 6 12 34 56 78) entered credentials.\"}}]}}'\n\n\
+--data '{{\"indicators\":[{{\"type\":\"url\",\"value\":\"https://secure-bank.example.com/login?email=jean.dupont%40orange.fr\",\"category\":\"phishing\",\"confidence\":80,\"tlp\":\"green\",\"description\":\"Customer Jean Dupont (+33 6 12 34 56 78) entered credentials.\"}}]}}'\n\n\
 # isp-a submits a C2 address\n\
 {isp} -H 'Content-Type: application/json' https://{host}/v1/submissions \\\n  \
 --data '{{\"indicators\":[{{\"type\":\"ipv4\",\"value\":\"185.220.101.4\",\"category\":\"c2\",\"tlp\":\"green\"}}]}}'\n\n\

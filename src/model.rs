@@ -588,8 +588,19 @@ pub fn is_reserved_ip(ip: IpAddr) -> bool {
     }
 }
 
-/// Lower-case ASCII (punycode) host name, without a trailing dot.
+/// Lower-case ASCII (punycode) host name, without a trailing dot, that may be
+/// shared and blocked: well-formed labels, no DNS response-policy label
+/// (`rpz-*`, see [`check_listable_name`]) and a known public suffix. Used for
+/// `domain` indicators and the host of `url` indicators.
 pub fn normalise_domain(s: &str) -> Result<String, ValueError> {
+    let ascii = normalise_hostname(s)?;
+    check_listable_name(&ascii)?;
+    Ok(ascii)
+}
+
+/// Lower-case ASCII (punycode) host name, without a trailing dot: the syntax
+/// only. E-mail domains use this (they never reach a blocklist).
+fn normalise_hostname(s: &str) -> Result<String, ValueError> {
     let s = s.strip_suffix('.').unwrap_or(s);
     let ascii = idna::domain_to_ascii(s).map_err(|_| ValueError::Invalid("domain name"))?;
     if ascii.len() > 253 || !ascii.contains('.') {
@@ -610,6 +621,32 @@ pub fn normalise_domain(s: &str) -> Result<String, ValueError> {
         return Err(ValueError::Invalid("domain name (use type ipv4 for addresses)"));
     }
     Ok(ascii)
+}
+
+/// True when a DNS label is reserved by response policy zones
+/// (draft-vixie-dnsop-dns-rpz): `rpz-ip`, `rpz-nsip`, `rpz-client-ip`,
+/// `rpz-nsdname`, `rpz-passthru`, `rpz-drop`, `rpz-tcp-only` and any other
+/// `rpz-*`. A name holding one would be read by a resolver as a trigger or an
+/// action, not as a name (`1.0.0.0.0.rpz-client-ip` blocks half of the
+/// clients).
+pub fn is_rpz_label(label: &str) -> bool {
+    label.len() >= 4 && label[..4].eq_ignore_ascii_case("rpz-")
+}
+
+/// Checks that a lower-case ASCII host name may be written to a blocklist
+/// as a name: no `rpz-*` label and a suffix on the Public Suffix List (which
+/// also refuses made-up and special-use TLDs such as `.local` or `.test`).
+/// The RPZ renderer checks every owner name with it again.
+pub fn check_listable_name(name: &str) -> Result<(), ValueError> {
+    if name.split('.').any(is_rpz_label) {
+        return Err(ValueError::Refused(
+            "domain name with a label starting with rpz- (reserved for DNS response-policy triggers)",
+        ));
+    }
+    if !psl::suffix(name.as_bytes()).is_some_and(|s| s.is_known()) {
+        return Err(ValueError::Refused("domain name without a known public suffix (top-level domain)"));
+    }
+    Ok(())
 }
 
 /// Percent-encodes a URL's userinfo when it holds characters that would
@@ -669,7 +706,7 @@ fn normalise_email(s: &str) -> Result<String, ValueError> {
     if local.is_empty() || local.len() > 64 || local.contains('@') || local.contains(['<', '>', '"', ',', ';']) {
         return Err(ValueError::Invalid("e-mail address"));
     }
-    let domain = normalise_domain(domain).map_err(|_| ValueError::Invalid("e-mail address"))?;
+    let domain = normalise_hostname(domain).map_err(|_| ValueError::Invalid("e-mail address"))?;
     Ok(format!("{}@{}", local.to_lowercase(), domain))
 }
 
@@ -785,7 +822,10 @@ mod tests {
         assert_eq!(normalise_value(Domain, "Bad.EXAMPLE.com.").unwrap(), "bad.example.com");
         assert_eq!(normalise_value(Domain, "bücher-phish.de").unwrap(), "xn--bcher-phish-thb.de");
         assert_eq!(normalise_value(Domain, "evil[.]example[.]org").unwrap(), "evil.example.org");
-        assert_eq!(normalise_value(Url, "hxxps://EVIL[.]example/a?b=c").unwrap(), "https://evil.example/a?b=c");
+        assert_eq!(
+            normalise_value(Url, "hxxps://EVIL[.]example[.]com/a?b=c").unwrap(),
+            "https://evil.example.com/a?b=c"
+        );
         let with_hash = normalise_value(Url, "ftp://rroberts:)2Qx2$UgY#J@ing-secure.live/drop/").unwrap();
         assert!(with_hash.starts_with("ftp://rroberts:)2Qx2$UgY%23J@ing-secure.live/"), "{with_hash}");
         assert_eq!(normalise_value(Ipv6, "2a00:1450:4001:0000::0001").unwrap(), "2a00:1450:4001::1");
@@ -834,10 +874,42 @@ mod tests {
     }
 
     #[test]
+    fn refuses_rpz_labels_and_unknown_suffixes() {
+        use IndicatorType::*;
+        for v in [
+            "1.0.0.0.0.rpz-client-ip",
+            "1.0.0.0.0.rpz-ip",
+            "32.8.8.8.8.rpz-ip",
+            "a.gtld-servers.net.rpz-nsdname",
+            "32.1.1.1.1.rpz-nsip",
+            "rpz-passthru.example.com",
+            "x.RPZ-DROP.com",
+            "evil.rpz-tcp-only.org",
+            "a.Rpz-Whatever.net",
+        ] {
+            let err = normalise_value(Domain, v).unwrap_err();
+            assert!(err.to_string().contains("rpz-"), "{v}: {err}");
+            assert!(!err.to_string().contains(v), "{v}: {err}");
+            let url = normalise_value(Url, &format!("http://{v}/")).unwrap_err();
+            assert!(!url.to_string().contains(v), "{v}: {url}");
+        }
+        for v in ["bad.example", "x.test", "printer.local", "a.invalid", "a.localhost", "evil.notatld", "x.onion2"] {
+            let err = normalise_value(Domain, v).unwrap_err();
+            assert!(err.to_string().contains("public suffix"), "{v}: {err}");
+            assert!(normalise_value(Url, &format!("https://{v}/login")).is_err(), "{v}");
+        }
+        // Real suffixes, multi-label ones and IDN TLDs are fine; so is an
+        // `rpz` label that is not of the reserved `rpz-` form.
+        for v in ["phish.co.uk", "x.github.io", "rpz.example.com", "bad-rpz-x.top", "xn--80ak6aa92e.xn--p1ai"] {
+            assert!(normalise_value(Domain, v).is_ok(), "{v}");
+        }
+    }
+
+    #[test]
     fn parses_an_indicator_and_reports_the_faulty_field() {
         let ok = parse_indicator(
             0,
-            &json!({"type":"url","value":"https://x.example/","category":"phishing","confidence":80,"tlp":"GREEN",
+            &json!({"type":"url","value":"https://x.example.com/","category":"phishing","confidence":80,"tlp":"GREEN",
                    "attributes":{"n":3,"list":["a","b"],"deep":{"x":1}},"tags":["t"],"extra":1}),
         )
         .unwrap();
@@ -847,12 +919,12 @@ mod tests {
         assert_eq!(ok.dropped_attributes, vec!["deep".to_string()]);
         assert_eq!(ok.unknown_fields, vec!["extra".to_string()]);
 
-        let bad = parse_indicator(3, &json!({"type":"domain","value":"x.example","confidence":101})).unwrap_err();
+        let bad = parse_indicator(3, &json!({"type":"domain","value":"x.example.com","confidence":101})).unwrap_err();
         assert_eq!((bad.index, bad.field.as_str()), (3, "confidence"));
         let bad = parse_indicator(1, &json!({"value":"x"})).unwrap_err();
         assert_eq!(bad.field, "type");
-        let bad =
-            parse_indicator(1, &json!({"type":"domain","value":"x.example","category":"illegal-content"})).unwrap_err();
+        let bad = parse_indicator(1, &json!({"type":"domain","value":"x.example.com","category":"illegal-content"}))
+            .unwrap_err();
         assert_eq!(bad.field, "category");
     }
 }

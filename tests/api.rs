@@ -59,7 +59,7 @@ async fn unregistered_certificate_gets_only_whoami() {
     assert_eq!(v["error"]["code"], "unregistered_certificate");
     let (status, _) = json(
         c.post(s.url("/v1/submissions"))
-            .json(&json!({"indicators":[{"type":"domain","value":"x.example"}]}))
+            .json(&json!({"indicators":[{"type":"domain","value":"x.example.com"}]}))
             .send()
             .await
             .unwrap(),
@@ -72,7 +72,7 @@ async fn unregistered_certificate_gets_only_whoami() {
 #[tokio::test]
 async fn roles_are_enforced_on_every_endpoint() {
     let s = TestServer::start().await;
-    let body = json!({"indicators":[{"type":"domain","value":"evil.example"}]});
+    let body = json!({"indicators":[{"type":"domain","value":"evil.example.com"}]});
     for who in ["police-a", "dpo-a"] {
         let (status, v) = submit(&s, who, &body).await;
         assert_eq!(status, 403, "{who} must not submit");
@@ -91,10 +91,10 @@ async fn roles_are_enforced_on_every_endpoint() {
 async fn a_bad_indicator_is_rejected_with_its_index_and_the_rest_lands() {
     let s = TestServer::start().await;
     let body = json!({"indicators":[
-        {"type":"domain","value":"phish-login.example","category":"phishing","tlp":"green","confidence":70},
+        {"type":"domain","value":"phish-login.example.com","category":"phishing","tlp":"green","confidence":70},
         {"type":"ipv4","value":"192.168.1.20"},
         {"type":"sha256","value":"nothex"},
-        {"type":"url","value":"https://secure-bank.example/login?email=jean.dupont%40orange.fr","category":"phishing",
+        {"type":"url","value":"https://secure-bank.example.com/login?email=jean.dupont%40orange.fr","category":"phishing",
          "description":"Customer Jean Dupont (+33 6 12 34 56 78) entered credentials on the page."},
         {"type":"color","value":"blue"},
         {"type":"ipv4","value":"185.220.101.4","confidence":"high"}
@@ -118,7 +118,7 @@ async fn a_bad_indicator_is_rejected_with_its_index_and_the_rest_lands() {
     assert_eq!(status, 200);
     let items = feed["indicators"].as_array().unwrap();
     assert_eq!(items.len(), 2);
-    assert_eq!(items[0]["value"], "phish-login.example");
+    assert_eq!(items[0]["value"], "phish-login.example.com");
     assert_eq!(items[0]["op"], "add");
     assert_eq!(items[0]["sources"]["count"], 1);
     assert_eq!(items[0]["sources"]["sectors"], json!(["finance"]));
@@ -126,7 +126,7 @@ async fn a_bad_indicator_is_rejected_with_its_index_and_the_rest_lands() {
     for secret in ["jean.dupont", "Dupont", "orange.fr", "12 34 56 78", "bank-a"] {
         assert!(!feed_text.contains(secret), "{secret} leaked into the feed: {feed_text}");
     }
-    assert!(feed_text.contains("secure-bank.example"), "the attacker's host must survive");
+    assert!(feed_text.contains("secure-bank.example.com"), "the attacker's host must survive");
     s.stop().await;
 }
 
@@ -160,7 +160,8 @@ async fn malformed_bodies_get_clear_errors_and_change_nothing() {
     let (status, _) = json(post(vec![b'{', 0xff, 0xfe, b'}'], "application/json").await.unwrap()).await;
     assert_eq!(status, 400);
 
-    let (status, v) = json(post(b"type,value\ndomain,x.example\n".to_vec(), "application/xml").await.unwrap()).await;
+    let (status, v) =
+        json(post(b"type,value\ndomain,x.example.com\n".to_vec(), "application/xml").await.unwrap()).await;
     assert_eq!(status, 415, "{v}");
 
     let (status, v) = json(post(b"{\"indicators\":[]}".to_vec(), "application/json").await.unwrap()).await;
@@ -225,7 +226,7 @@ async fn duplicates_merge_sources_and_idempotent_retries_apply_once() {
     let items = feed["indicators"].as_array().unwrap();
     assert_eq!(items.len(), 2, "one add, one update (the retry changed nothing): {feed}");
     assert_eq!(items[1]["op"], "update");
-    assert_eq!(items[1]["value"], "mule-recruit.example");
+    assert_eq!(items[1]["value"], "mule-recruit.example.com");
     assert_eq!(items[1]["sources"]["count"], 2);
     assert_eq!(items[1]["sources"]["sectors"], json!(["finance", "telecom"]));
     assert_eq!(items[0]["id"], items[1]["id"]);
@@ -236,7 +237,7 @@ async fn duplicates_merge_sources_and_idempotent_retries_apply_once() {
 async fn feed_pages_resume_from_the_cursor() {
     let s = TestServer::start().await;
     let indicators: Vec<_> =
-        (0..25).map(|i| json!({"type":"domain","value":format!("c2-{i}.example"),"category":"c2"})).collect();
+        (0..25).map(|i| json!({"type":"domain","value":format!("c2-{i}.example.com"),"category":"c2"})).collect();
     let (status, _) = submit(&s, "isp-a", &json!({ "indicators": indicators })).await;
     assert_eq!(status, 200);
     let police = s.client("police-a");
@@ -254,7 +255,7 @@ async fn feed_pages_resume_from_the_cursor() {
         seen.extend(items.iter().map(|i| i["value"].as_str().unwrap().to_owned()));
         since = page["next"].as_str().unwrap().to_owned();
     }
-    let expected: Vec<_> = (0..25).map(|i| format!("c2-{i}.example")).collect();
+    let expected: Vec<_> = (0..25).map(|i| format!("c2-{i}.example.com")).collect();
     assert_eq!(seen, expected, "commit order, no gaps, no repeats");
     s.stop().await;
 }
@@ -262,13 +263,14 @@ async fn feed_pages_resume_from_the_cursor() {
 #[tokio::test]
 async fn acknowledged_submissions_survive_a_restart() {
     let s = TestServer::start().await;
-    let (status, _) = submit(&s, "bank-a", &json!({"indicators":[{"type":"domain","value":"survivor.example"}]})).await;
+    let (status, _) =
+        submit(&s, "bank-a", &json!({"indicators":[{"type":"domain","value":"survivor.example.com"}]})).await;
     assert_eq!(status, 200);
     let dir = s.dir.clone();
     let tmp = s.stop().await;
     let s = TestServer::start_in(&dir).await;
     let (_, feed) = json(s.client("police-a").get(s.url("/v1/indicators")).send().await.unwrap()).await;
-    assert_eq!(feed["indicators"][0]["value"], "survivor.example");
+    assert_eq!(feed["indicators"][0]["value"], "survivor.example.com");
     s.stop().await;
     drop(tmp);
 }

@@ -59,7 +59,7 @@ async fn acknowledged_submissions_survive_kill_9_and_nothing_personal_is_logged(
         let url = url.clone();
         tasks.push(tokio::spawn(async move {
             let body = json!({"indicators":[{
-                "type":"url","value":format!("https://kill9-{i}.example/login?user=marie.curie.{i}%40gmail.com"),
+                "type":"url","value":format!("https://kill9-{i}.example.com/login?user=marie.curie.{i}%40gmail.com"),
                 "category":"phishing","tlp":"green",
                 "description": format!("Victim Marie Curie, marie.curie.{i}@gmail.com, IBAN DE89370400440532013000")}]});
             let r = bank.post(&url).json(&body).send().await.ok()?;
@@ -101,7 +101,7 @@ async fn acknowledged_submissions_survive_kill_9_and_nothing_personal_is_logged(
         feed["indicators"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap().to_owned()).collect();
     for i in &acked {
         assert!(
-            values.iter().any(|v| v.starts_with(&format!("https://kill9-{i}.example/"))),
+            values.iter().any(|v| v.starts_with(&format!("https://kill9-{i}.example.com/"))),
             "acknowledged submission {i} lost after kill -9"
         );
     }

@@ -11,7 +11,7 @@ const PII: &[&str] = &["jean.dupont", "Dupont", "orange.fr", "+33 6 12 34 56 78"
 
 fn body_with_pii() -> serde_json::Value {
     json!({"indicators":[
-        {"type":"url","value":"https://secure-bank.example/login?email=jean.dupont%40orange.fr","category":"phishing",
+        {"type":"url","value":"https://secure-bank.example.com/login?email=jean.dupont%40orange.fr","category":"phishing",
          "confidence":80,"tlp":"green",
          "description":"Customer Jean Dupont (+33 6 12 34 56 78) paid to FR7630006000011234567890189.",
          "attributes":{"customer_email":"jean.dupont@orange.fr"}},
@@ -98,7 +98,7 @@ async fn policy_registry_and_dry_run_store_nothing() {
     for p in PII {
         assert!(!text.contains(p), "{p} in the dry-run output");
     }
-    assert!(text.contains("secure-bank.example"));
+    assert!(text.contains("secure-bank.example.com"));
     let r = dpo.post(s.url("/v1/policies/default/dry-run?explain=true")).json(&body_with_pii()).send().await.unwrap();
     let (status, out) = json(r).await;
     assert_eq!(status, 200);

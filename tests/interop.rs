@@ -25,9 +25,9 @@ async fn taxii2_client_and_stix2_validator_accept_the_server() {
     let s = TestServer::start().await;
     let sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
     let body = json!({"indicators": [
-        {"type":"url","value":"https://phish.example/login?next=a'b\\c","category":"phishing","tlp":"green","confidence":80,
+        {"type":"url","value":"https://phish.example.com/login?next=a'b\\c","category":"phishing","tlp":"green","confidence":80,
          "tags":["smishing"]},
-        {"type":"domain","value":"bad-domain.example","category":"malware","tlp":"clear"},
+        {"type":"domain","value":"bad-domain.example.com","category":"malware","tlp":"clear"},
         {"type":"ipv4","value":"185.220.101.4","category":"c2","tlp":"amber"},
         {"type":"ipv6","value":"2a00:1450:4001::1","category":"botnet"},
         {"type":"cidr","value":"185.220.101.0/24","category":"ddos","tlp":"amber+strict"},
@@ -35,11 +35,11 @@ async fn taxii2_client_and_stix2_validator_accept_the_server() {
         {"type":"sha256","value":sha256,"category":"malware"},
         {"type":"sha1","value":"da39a3ee5e6b4b0d3255bfef95601890afd80709","category":"malware"},
         {"type":"md5","value":"d41d8cd98f00b204e9800998ecf8427e","category":"malware"},
-        {"type":"email","value":"phish@bad-domain.example","category":"spam"},
+        {"type":"email","value":"phish@bad-domain.example.com","category":"spam"},
         {"type":"iban","value":"DE89370400440532013000","category":"fraud"},
         {"type":"phone","value":"+33612345678","category":"fraud"},
         {"type":"btc","value":"1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa","category":"scam"},
-        {"type":"domain","value":"raised.example","category":"fraud","tlp":"green"}
+        {"type":"domain","value":"raised.example.com","category":"fraud","tlp":"green"}
     ]});
     let (status, v) = submit(&s, "bank-a", &body).await;
     assert_eq!(status, 200, "{v}");
@@ -48,7 +48,7 @@ async fn taxii2_client_and_stix2_validator_accept_the_server() {
     let (status, _) = submit(
         &s,
         "isp-a",
-        &json!({"indicators":[{"type":"domain","value":"raised.example","category":"fraud","tlp":"red"}]}),
+        &json!({"indicators":[{"type":"domain","value":"raised.example.com","category":"fraud","tlp":"red"}]}),
     )
     .await;
     assert_eq!(status, 200);

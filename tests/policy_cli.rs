@@ -15,7 +15,7 @@ fn sanitiser() -> Sanitiser {
 #[test]
 fn dry_run_reports_rejections_removals_and_explanations() {
     let body = br#"{"indicators":[
-        {"type":"url","value":"https://secure-bank.example/login?email=jean.dupont%40orange.fr","category":"phishing",
+        {"type":"url","value":"https://secure-bank.example.com/login?email=jean.dupont%40orange.fr","category":"phishing",
          "description":"Customer Jean Dupont (+33 6 12 34 56 78) entered credentials."},
         {"type":"ipv4","value":"10.0.0.1"},
         {"type":"phone","value":"+33 6 12 34 56 78"}
@@ -27,7 +27,7 @@ fn dry_run_reports_rejections_removals_and_explanations() {
     }
     let inds = out["indicators"].as_array().unwrap();
     assert_eq!(inds.len(), 2);
-    assert_eq!(inds[0]["value"], "https://secure-bank.example/login?email=[EMAIL]");
+    assert_eq!(inds[0]["value"], "https://secure-bank.example.com/login?email=[EMAIL]");
     assert_eq!(inds[0]["description"], "Customer [NAME] ([PHONE]) entered credentials.");
     assert!(inds[0]["policy"].as_str().unwrap().starts_with("default@"));
     assert!(inds[0]["explain"].as_array().unwrap().iter().any(|e| e["rule"] == "ingest.detect.name"));

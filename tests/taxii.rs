@@ -30,7 +30,7 @@ fn enc(s: &str) -> String {
 async fn domains(s: &TestServer, who: &str, n: usize, extra: Value) -> Vec<String> {
     let items: Vec<Value> = (0..n)
         .map(|i| {
-            let mut v = json!({"type":"domain","value":format!("c2-{i}.example"),"category":"c2","tlp":"green"});
+            let mut v = json!({"type":"domain","value":format!("c2-{i}.example.com"),"category":"c2","tlp":"green"});
             for (k, x) in extra.as_object().unwrap() {
                 v[k] = x.clone();
             }
@@ -228,7 +228,7 @@ async fn match_filters_and_empty_results() {
     let o = &v["objects"][0];
     assert_eq!(o["type"], "indicator");
     assert_eq!(o["spec_version"], "2.1");
-    assert_eq!(o["pattern"], "[domain-name:value = 'c2-1.example']");
+    assert_eq!(o["pattern"], "[domain-name:value = 'c2-1.example.com']");
     assert_eq!(o["object_marking_refs"], json!(["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]));
     assert!(o["created"].as_str().unwrap().len() == "2026-11-20T10:00:00.000Z".len());
 
@@ -275,7 +275,7 @@ async fn withheld_changes_are_revoked_versions_and_nothing_outside_the_view_leak
     // Green, then raised to red by a second submitter: law enforcement (at
     // most amber+strict) saw the green version and must now see it revoked,
     // without learning anything of the red version.
-    let body = |tlp: &str, tags: Value| json!({"indicators":[{"type":"domain","value":"raised.example","category":"fraud","tlp":tlp,"confidence":60,"tags":tags}]});
+    let body = |tlp: &str, tags: Value| json!({"indicators":[{"type":"domain","value":"raised.example.com","category":"fraud","tlp":tlp,"confidence":60,"tags":tags}]});
     let (status, v) = submit(&s, "bank-a", &body("green", json!(["first"]))).await;
     assert_eq!(status, 200, "{v}");
     let id = format!("indicator--{}", v["indicators"][0]["id"].as_str().unwrap());
@@ -285,8 +285,8 @@ async fn withheld_changes_are_revoked_versions_and_nothing_outside_the_view_leak
         &s,
         "bank-a",
         &json!({"indicators":[
-        {"type":"domain","value":"red-only.example","category":"fraud","tlp":"red"},
-        {"type":"domain","value":"weak.example","category":"c2","tlp":"green","confidence":40,"tags":["t"]}]}),
+        {"type":"domain","value":"red-only.example.com","category":"fraud","tlp":"red"},
+        {"type":"domain","value":"weak.example.com","category":"c2","tlp":"green","confidence":40,"tags":["t"]}]}),
     )
     .await;
     let red_only = format!("indicator--{}", v["indicators"][0]["id"].as_str().unwrap());
@@ -337,7 +337,7 @@ async fn perf_page_of_1000_from_100k() {
     let t = std::time::Instant::now();
     for b in 0..100 {
         let items: Vec<Value> = (0..1000)
-            .map(|i| json!({"type":"domain","value":format!("bulk-{b}-{i}.example"),"category":"c2","tlp":"green"}))
+            .map(|i| json!({"type":"domain","value":format!("bulk-{b}-{i}.example.com"),"category":"c2","tlp":"green"}))
             .collect();
         let (status, _) = submit(&s, "isp-a", &json!({ "indicators": items })).await;
         assert_eq!(status, 200);

@@ -228,9 +228,9 @@ mod tests {
     #[test]
     fn csv_with_quotes_and_line_numbers() {
         let body = "type,value,description,tags\n\
-                    domain,evil.example,\"multi\nline, with comma\",a|b\n\
+                    domain,evil.example.com,\"multi\nline, with comma\",a|b\n\
                     \n\
-                    url,http://x.example/,\"say \"\"hi\"\"\",\n\
+                    url,http://x.example.com/,\"say \"\"hi\"\"\",\n\
                     domain,short\n";
         let p = parse(Format::Csv, body.as_bytes()).unwrap();
         assert_eq!(p.items.len(), 3);

@@ -337,6 +337,13 @@ fn build_all(
     let mut out = HashMap::new();
     for (key, views) in sets {
         let lists = Lists::collect(&views, live, now);
+        if lists.refused_names > 0 {
+            tracing::warn!(
+                audience = %key,
+                count = lists.refused_names,
+                "domains left off the blocklists: not valid as DNS names (rpz-* label or unknown public suffix)"
+            );
+        }
         let with_hash = |v: Vec<(&'static str, Vec<u8>, usize, &'static str)>| {
             v.into_iter()
                 .map(|(name, body, count, ct)| {
@@ -395,11 +402,14 @@ struct Lists<'a> {
     ips: Vec<&'a str>,
     urls: Vec<&'a str>,
     all: Vec<(IndicatorType, &'a str, &'a Live)>,
+    /// Domains left off every list because they are not safe as DNS names
+    /// (an `rpz-*` label, no known public suffix); counted, never logged.
+    refused_names: usize,
 }
 
 impl<'a> Lists<'a> {
     fn collect(views: &[EgressView], live: &'a LiveSet, now: OffsetDateTime) -> Lists<'a> {
-        let mut l = Lists { domains: Vec::new(), ips: Vec::new(), urls: Vec::new(), all: Vec::new() };
+        let mut l = Lists { domains: Vec::new(), ips: Vec::new(), urls: Vec::new(), all: Vec::new(), refused_names: 0 };
         for ((kind, value), e) in &live.sorted {
             if !e.blockable
                 || e.valid_until.is_some_and(|t| t <= now)
@@ -408,6 +418,13 @@ impl<'a> Lists<'a> {
                 continue;
             }
             match kind {
+                // Defence in depth: ingest refuses such names, but a store
+                // written by an older version may hold them. A name with an
+                // `rpz-*` label would be read by resolvers as an RPZ trigger.
+                IndicatorType::Domain if crate::model::check_listable_name(value).is_err() => {
+                    l.refused_names += 1;
+                    continue;
+                }
                 IndicatorType::Domain => l.domains.push(value),
                 IndicatorType::Url => l.urls.push(value),
                 IndicatorType::Ipv4 | IndicatorType::Ipv6 | IndicatorType::Cidr => l.ips.push(value),
@@ -605,6 +622,54 @@ mod tests {
         assert_eq!(rpz_ip_owner("198.51.100.7").unwrap(), "32.7.100.51.198.rpz-ip");
         assert_eq!(rpz_ip_owner("203.0.113.0/24").unwrap(), "24.0.113.0.203.rpz-ip");
         assert_eq!(rpz_ip_owner("2001:db8::1").unwrap(), "128.1.zz.db8.2001.rpz-ip");
+    }
+
+    fn live(now: OffsetDateTime) -> Live {
+        Live {
+            blockable: true,
+            id: String::new(),
+            category: Category::Phishing,
+            tlp: Tlp::Green,
+            confidence: 90,
+            first_seen: now,
+            last_seen: now,
+            valid_until: None,
+            sources: 1,
+            sectors: vec!["finance".into()],
+        }
+    }
+
+    #[test]
+    fn renderer_refuses_rpz_trigger_owner_names() {
+        // As a store written before ingest refused them could hold them.
+        let now = OffsetDateTime::now_utc();
+        let mut set = LiveSet::default();
+        for v in [
+            "1.0.0.0.0.rpz-client-ip",
+            "32.8.8.8.8.rpz-ip",
+            "a.gtld-servers.net.rpz-nsdname",
+            "x.Rpz-Drop.com",
+            "made-up.notatld",
+            "listed-phish.top",
+        ] {
+            set.sorted.insert((IndicatorType::Domain, v.to_owned()), live(now));
+        }
+        let view = EgressView {
+            audience: "isps".into(),
+            types: vec![],
+            categories: vec![],
+            max_tlp: Tlp::Amber,
+            min_confidence: 0,
+            fields: vec![],
+        };
+        let lists = Lists::collect(std::slice::from_ref(&view), &set, now);
+        assert_eq!(lists.refused_names, 5);
+        assert_eq!(lists.domains, vec!["listed-phish.top"]);
+        for (name, body, _, _) in lists.render_names("isps") {
+            let text = String::from_utf8(body).unwrap();
+            assert!(!text.contains("rpz-") && !text.contains("notatld"), "{name}: {text}");
+            assert!(text.contains("listed-phish.top"), "{name}");
+        }
     }
 
     #[test]

@@ -460,8 +460,11 @@ mod tests {
     #[test]
     fn patterns_per_type_with_escaping() {
         use IndicatorType::*;
-        assert_eq!(pattern(&ind(Url, "https://x.example/a'b\\c")), r"[url:value = 'https://x.example/a\'b\\c']");
-        assert_eq!(pattern(&ind(Domain, "x.example")), "[domain-name:value = 'x.example']");
+        assert_eq!(
+            pattern(&ind(Url, "https://x.example.com/a'b\\c")),
+            r"[url:value = 'https://x.example.com/a\'b\\c']"
+        );
+        assert_eq!(pattern(&ind(Domain, "x.example.com")), "[domain-name:value = 'x.example.com']");
         assert_eq!(pattern(&ind(Cidr, "185.220.101.0/24")), "[ipv4-addr:value = '185.220.101.0/24']");
         assert_eq!(pattern(&ind(Cidr, "2a00:1450::/32")), "[ipv6-addr:value = '2a00:1450::/32']");
         assert_eq!(pattern(&ind(Sha256, "ab")), "[file:hashes.'SHA-256' = 'ab']");
@@ -470,15 +473,15 @@ mod tests {
         tok.value_form = Some("pseudonymised".into());
         assert_eq!(pattern(&tok), "[x-tamis-email:value = 'tok:v1:email:00ff']");
         // Round trip through the parser.
-        let (p, v) = parse_simple_pattern(r"[url:value = 'https://x.example/a\'b\\c']").unwrap();
-        assert_eq!((p.as_str(), v.as_str()), ("url:value", "https://x.example/a'b\\c"));
+        let (p, v) = parse_simple_pattern(r"[url:value = 'https://x.example.com/a\'b\\c']").unwrap();
+        assert_eq!((p.as_str(), v.as_str()), ("url:value", "https://x.example.com/a'b\\c"));
     }
 
     #[test]
     fn indicator_object_has_the_required_properties_and_respects_the_view() {
         let o = indicator_object(
             &[view(&["description", "tags"])],
-            &ind(IndicatorType::Domain, "x.example"),
+            &ind(IndicatorType::Domain, "x.example.com"),
             times(),
             false,
         )
@@ -490,18 +493,18 @@ mod tests {
         assert_eq!(o["labels"], json!(["smishing"]));
         assert_eq!(o["description"], "kit on shared hosting");
         assert!(o.get("revoked").is_none());
-        let o = indicator_object(&[view(&[])], &ind(IndicatorType::Domain, "x.example"), times(), true).unwrap();
+        let o = indicator_object(&[view(&[])], &ind(IndicatorType::Domain, "x.example.com"), times(), true).unwrap();
         assert!(o.get("labels").is_none(), "{o}");
         assert!(!o["description"].as_str().unwrap().contains("kit"), "{o}");
         assert_eq!(o["revoked"], true);
-        let mut red = ind(IndicatorType::Domain, "x.example");
+        let mut red = ind(IndicatorType::Domain, "x.example.com");
         red.tlp = Tlp::Red;
         assert!(indicator_object(&[view(&["description"])], &red, times(), false).is_none());
     }
 
     #[test]
     fn valid_until_stays_after_valid_from() {
-        let mut i = ind(IndicatorType::Domain, "x.example");
+        let mut i = ind(IndicatorType::Domain, "x.example.com");
         i.valid_until = Some(i.first_seen);
         let o = indicator_object(&[view(&[])], &i, times(), false).unwrap();
         assert_eq!(o["valid_until"], "2026-11-20T10:00:00.000Z");
@@ -512,7 +515,7 @@ mod tests {
     fn bundle_to_indicators_maps_simple_patterns_and_rejects_the_rest() {
         let doc = json!({"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d", "objects": [
             {"type": "identity", "id": "identity--x", "name": "Bank"},
-            {"type": "indicator", "pattern_type": "stix", "pattern": "[domain-name:value = 'evil.example']",
+            {"type": "indicator", "pattern_type": "stix", "pattern": "[domain-name:value = 'evil.example.com']",
              "confidence": 70, "object_marking_refs": [tlp_marking_id(Tlp::Green)],
              "valid_from": "2026-11-20T10:00:00.000Z", "labels": ["phishing", "fake-parcel"], "description": "d"},
             {"type": "indicator", "pattern_type": "stix",
@@ -521,7 +524,7 @@ mod tests {
             {"type": "indicator", "pattern_type": "stix", "pattern": "[ipv4-addr:value = '185.220.101.0/24']",
              "object_marking_refs": ["marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"]},
             {"type": "indicator", "pattern_type": "stix", "pattern": "[user-account:user_id = 'jdupont']"},
-            {"type": "indicator", "pattern_type": "stix", "pattern": "[email-addr:value = 'o\\'brien@bad.example']",
+            {"type": "indicator", "pattern_type": "stix", "pattern": "[email-addr:value = 'o\\'brien@bad.example.com']",
              "name": "Fraud e-mail address"},
             {"type": "indicator", "pattern_type": "stix", "pattern": "[file:hashes.'SHA-1' = 'ab']", "confidence": 101},
             "not an object"
@@ -530,7 +533,7 @@ mod tests {
         assert_eq!(out.len(), 8);
         let first = out[0].as_ref().unwrap();
         assert_eq!(first["type"], "domain");
-        assert_eq!(first["value"], "evil.example");
+        assert_eq!(first["value"], "evil.example.com");
         assert_eq!(first["category"], "phishing");
         assert_eq!(first["tlp"], "green");
         assert_eq!(first["confidence"], 70);
@@ -543,7 +546,10 @@ mod tests {
         assert_eq!((cidr["type"].as_str(), cidr["tlp"].as_str()), (Some("cidr"), Some("red")));
         assert_eq!(out[4].as_ref().unwrap_err().index, 5);
         let email = out[5].as_ref().unwrap();
-        assert_eq!((email["value"].as_str(), email["category"].as_str()), (Some("o'brien@bad.example"), Some("fraud")));
+        assert_eq!(
+            (email["value"].as_str(), email["category"].as_str()),
+            (Some("o'brien@bad.example.com"), Some("fraud"))
+        );
         assert_eq!(out[6].as_ref().unwrap_err().field, "confidence");
         assert_eq!(out[7].as_ref().unwrap_err().index, 8);
         let text = format!("{out:?}");
@@ -558,10 +564,10 @@ mod tests {
     #[test]
     fn stix_2_0_indicators_without_pattern_type_are_read() {
         let doc = json!({"type": "bundle", "spec_version": "2.0", "objects": [
-            {"type": "indicator", "labels": ["malicious-activity"], "pattern": "[domain-name:value = 'x.example']"},
-            {"type": "indicator", "spec_version": "2.1", "pattern": "[domain-name:value = 'y.example']"}]});
+            {"type": "indicator", "labels": ["malicious-activity"], "pattern": "[domain-name:value = 'x.example.com']"},
+            {"type": "indicator", "spec_version": "2.1", "pattern": "[domain-name:value = 'y.example.com']"}]});
         let out = bundle_to_indicators(&doc).unwrap();
-        assert_eq!(out[0].as_ref().unwrap()["value"], "x.example");
+        assert_eq!(out[0].as_ref().unwrap()["value"], "x.example.com");
         assert_eq!(out[1].as_ref().unwrap_err().field, "pattern_type");
     }
 
@@ -569,7 +575,7 @@ mod tests {
     fn envelopes_are_accepted_and_other_documents_refused() {
         assert!(bundle_to_indicators(&json!({})).unwrap().is_empty());
         let env = json!({"more": false, "objects": [
-            {"type": "indicator", "pattern_type": "stix", "pattern": "[url:value = 'http://bad.example/x']"}]});
+            {"type": "indicator", "pattern_type": "stix", "pattern": "[url:value = 'http://bad.example.com/x']"}]});
         assert_eq!(bundle_to_indicators(&env).unwrap().len(), 1);
         assert!(bundle_to_indicators(&json!([1])).is_err());
         assert!(bundle_to_indicators(&json!({"type": "indicator"})).is_err());

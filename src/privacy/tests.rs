@@ -20,9 +20,9 @@ fn url_keeps_host_and_structure_and_redacts_the_victim() {
     let s = sanitiser("default");
     let out = run(
         &s,
-        json!({"type":"url","value":"https://secure-bank.example/login?email=jean.dupont%40orange.fr&lang=fr"}),
+        json!({"type":"url","value":"https://secure-bank.example.com/login?email=jean.dupont%40orange.fr&lang=fr"}),
     );
-    assert_eq!(out.value, "https://secure-bank.example/login?email=[EMAIL]&lang=fr");
+    assert_eq!(out.value, "https://secure-bank.example.com/login?email=[EMAIL]&lang=fr");
     let out = run(
         &s,
         json!({"type":"url","value":"http://paypal.connexion-532.info/unsubscribe/lucia.bonbach@t-online.de/confirm"}),
@@ -36,36 +36,36 @@ fn url_keeps_host_and_structure_and_redacts_the_victim() {
 fn url_encoded_forms_are_decoded() {
     let s = sanitiser("default");
     // base64 e-mail in the fragment
-    let out = run(&s, json!({"type":"url","value":"https://evil.example/a#am9obi5kb2VAZ21haWwuY29t"}));
-    assert_eq!(out.value, "https://evil.example/a#[EMAIL]");
+    let out = run(&s, json!({"type":"url","value":"https://evil.example.com/a#am9obi5kb2VAZ21haWwuY29t"}));
+    assert_eq!(out.value, "https://evil.example.com/a#[EMAIL]");
     // hex parameter
     let out =
-        run(&s, json!({"type":"url","value":"https://evil.example/a?d=6a6f686e2e646f6540676d61696c2e636f6d&x=1"}));
-    assert_eq!(out.value, "https://evil.example/a?d=[EMAIL]&x=1");
+        run(&s, json!({"type":"url","value":"https://evil.example.com/a?d=6a6f686e2e646f6540676d61696c2e636f6d&x=1"}));
+    assert_eq!(out.value, "https://evil.example.com/a?d=[EMAIL]&x=1");
     // double percent-encoding
-    let out = run(&s, json!({"type":"url","value":"https://evil.example/a?r=john.doe%2540gmail.com"}));
-    assert_eq!(out.value, "https://evil.example/a?r=[EMAIL]");
+    let out = run(&s, json!({"type":"url","value":"https://evil.example.com/a?r=john.doe%2540gmail.com"}));
+    assert_eq!(out.value, "https://evil.example.com/a?r=[EMAIL]");
     // phone behind a phone-named key
-    let out = run(&s, json!({"type":"url","value":"https://evil.example/suivi?tel=%2B33736625851&ref=op-9b8cv3l"}));
-    assert_eq!(out.value, "https://evil.example/suivi?tel=[PHONE]&ref=op-9b8cv3l");
+    let out = run(&s, json!({"type":"url","value":"https://evil.example.com/suivi?tel=%2B33736625851&ref=op-9b8cv3l"}));
+    assert_eq!(out.value, "https://evil.example.com/suivi?tel=[PHONE]&ref=op-9b8cv3l");
     // a national number under a number-ish key
-    let out = run(&s, json!({"type":"url","value":"https://evil.example/a?numero=3391234567&x=1"}));
-    assert_eq!(out.value, "https://evil.example/a?numero=[PHONE]&x=1");
+    let out = run(&s, json!({"type":"url","value":"https://evil.example.com/a?numero=3391234567&x=1"}));
+    assert_eq!(out.value, "https://evil.example.com/a?numero=[PHONE]&x=1");
     // a name in a query value
-    let out = run(&s, json!({"type":"url","value":"https://evil.example/a?n=Jean+Dupont&x=Login+Page"}));
-    assert_eq!(out.value, "https://evil.example/a?n=[NAME]&x=Login+Page");
+    let out = run(&s, json!({"type":"url","value":"https://evil.example.com/a?n=Jean+Dupont&x=Login+Page"}));
+    assert_eq!(out.value, "https://evil.example.com/a?n=[NAME]&x=Login+Page");
     // an unencoded plus before digits is the phone's plus
-    let out = run(&s, json!({"type":"url","value":"https://evil.example/a?n=+33612345678&x=1"}));
-    assert_eq!(out.value, "https://evil.example/a?n=[PHONE]&x=1");
+    let out = run(&s, json!({"type":"url","value":"https://evil.example.com/a?n=+33612345678&x=1"}));
+    assert_eq!(out.value, "https://evil.example.com/a?n=[PHONE]&x=1");
     // a hash in the path survives
-    let h = "https://evil.example/dl/070c415ed7e70cad19461922995d84016e51c6b36d6f3c9f0ac9056a4ad683cb.exe";
+    let h = "https://evil.example.com/dl/070c415ed7e70cad19461922995d84016e51c6b36d6f3c9f0ac9056a4ad683cb.exe";
     assert_eq!(run(&s, json!({"type":"url","value":h})).value, h);
 }
 
 #[test]
 fn attacker_host_is_never_redacted() {
     let s = sanitiser("default");
-    let v = "https://jean-dupont.example/login";
+    let v = "https://jean-dupont.example.com/login";
     assert_eq!(run(&s, json!({"type":"url","value":v})).value, v);
     let v = "http://206.189.246.137/bins/x86";
     assert_eq!(run(&s, json!({"type":"url","value":v})).value, v);
@@ -130,7 +130,7 @@ fn attributes_by_key_name_and_victim_ip_generalised() {
 #[test]
 fn strict_policy_drops_free_fields_and_counts_them() {
     let s = sanitiser("strict");
-    let raw = parse_indicator(0, &json!({"type":"domain","value":"x-bank.example","description":"Kunde Hans Müller","attributes":{"a":"b"},"tags":["op-1"],"extra":1})).unwrap();
+    let raw = parse_indicator(0, &json!({"type":"domain","value":"x-bank.example.com","description":"Kunde Hans Müller","attributes":{"a":"b"},"tags":["op-1"],"extra":1})).unwrap();
     let mut rem = Removals::default();
     let out = s.sanitise(raw, &mut rem).unwrap();
     assert_eq!(out.description, None);
@@ -146,7 +146,7 @@ fn explanations_name_rules_not_values() {
     let s = sanitiser("default");
     let raw = parse_indicator(
         0,
-        &json!({"type":"url","value":"https://e.example/l?mail=ann@gmx.de","description":"tel. 0612345678"}),
+        &json!({"type":"url","value":"https://e.example.com/l?mail=ann@gmx.de","description":"tel. 0612345678"}),
     )
     .unwrap();
     let (_, ex) = s.sanitise_explained(raw, &mut Removals::default()).unwrap();
@@ -176,8 +176,8 @@ fn escrow_and_mask_actions() {
 #[test]
 fn undecodable_url_component_fails_closed() {
     let s = sanitiser("default");
-    let out = run(&s, json!({"type":"url","value":"https://evil.example/a?x=%C3%28%FF"}));
-    assert_eq!(out.value, "https://evil.example/a?x=[UNDECODABLE]");
+    let out = run(&s, json!({"type":"url","value":"https://evil.example.com/a?x=%C3%28%FF"}));
+    assert_eq!(out.value, "https://evil.example.com/a?x=[UNDECODABLE]");
 }
 
 #[test]
@@ -218,7 +218,7 @@ fn scanner_survives_mangled_input() {
         "/",
         "[.]",
         "hxxp://",
-        "https://a.example/?q=",
+        "https://a.example.com/?q=",
         "#",
         "=",
         "&",
@@ -253,9 +253,9 @@ fn scanner_survives_mangled_input() {
         }
         for kind in ["domain", "url"] {
             let value = if kind == "url" {
-                format!("https://evil.example/{}", text.replace(['#', ' ', '"', '\\'], ""))
+                format!("https://evil.example.com/{}", text.replace(['#', ' ', '"', '\\'], ""))
             } else {
-                "evil.example".to_owned()
+                "evil.example.com".to_owned()
             };
             let mut tag_end = text.len().min(200);
             while !text.is_char_boundary(tag_end) {
@@ -280,35 +280,35 @@ fn consumer_domain_as_indicator_does_not_whitelist_its_mailboxes() {
     assert_eq!(out.description.as_deref(), Some("victim [EMAIL]"));
     let out = run(
         &s,
-        json!({"type":"domain","value":"evil-bank.example","description":"kit mails results to drop@evil-bank.example"}),
+        json!({"type":"domain","value":"evil-bank.example.com","description":"kit mails results to drop@evil-bank.example.com"}),
     );
-    assert_eq!(out.description.as_deref(), Some("kit mails results to drop@evil-bank.example"));
+    assert_eq!(out.description.as_deref(), Some("kit mails results to drop@evil-bank.example.com"));
 }
 
 #[test]
 fn strict_policy_generalises_timestamps_to_the_day() {
     let s = sanitiser("strict");
-    let out = run(&s, json!({"type":"domain","value":"x.example","first_seen":"2026-11-20T10:32:11+02:00"}));
+    let out = run(&s, json!({"type":"domain","value":"x.example.com","first_seen":"2026-11-20T10:32:11+02:00"}));
     let t = out.first_seen.unwrap();
     assert_eq!((t.hour(), t.minute(), t.day(), t.offset().is_utc()), (0, 0, 20, true));
     let d = sanitiser("default");
-    let out = run(&d, json!({"type":"domain","value":"x.example","first_seen":"2026-11-20T10:32:11Z"}));
+    let out = run(&d, json!({"type":"domain","value":"x.example.com","first_seen":"2026-11-20T10:32:11Z"}));
     assert_eq!(out.first_seen.unwrap().hour(), 10);
 }
 
 #[test]
 fn technical_keys_and_identifiers_survive() {
     let s = sanitiser("default");
-    let v = "https://p4.example/wp/index.php?action=revslider_ajax_action&client_action=update_plugin&v=5.4.8";
+    let v = "https://p4.example.com/wp/index.php?action=revslider_ajax_action&client_action=update_plugin&v=5.4.8";
     assert_eq!(run(&s, json!({"type":"url","value":v})).value, v);
     let out = run(
         &s,
-        json!({"type":"domain","value":"x.example","description":"CVE-2023-4966, ticket INC-2026-004512, seen at Victoria Station"}),
+        json!({"type":"domain","value":"x.example.com","description":"CVE-2023-4966, ticket INC-2026-004512, seen at Victoria Station"}),
     );
     assert_eq!(out.description.as_deref(), Some("CVE-2023-4966, ticket INC-2026-004512, seen at Victoria Station"));
     let out = run(
         &s,
-        json!({"type":"domain","value":"x.example","attributes":{"customer_id":"CUST-1","client_action":"login"}}),
+        json!({"type":"domain","value":"x.example.com","attributes":{"customer_id":"CUST-1","client_action":"login"}}),
     );
     assert_eq!(out.attributes["customer_id"], "[NAME]");
     assert_eq!(out.attributes["client_action"], "login");

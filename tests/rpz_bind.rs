@@ -1,0 +1,263 @@
+//! RPZ trigger injection (security review F1): a submitter must not be able
+//! to write RPZ triggers (`rpz-ip`, `rpz-client-ip`, `rpz-nsdname`...) into
+//! `domains.rpz`. The zone served by the exchange is loaded into a real BIND
+//! (`named`, on loopback only, started by the test) next to local zones, and
+//! the test checks that the listed name is blocked and nothing else is.
+//!
+//! Skipped (with a `skipped` line) when `named` is not installed, unless
+//! `TAMIS_REQUIRE_BIND=1`.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{TestServer, submit};
+use serde_json::{Value, json};
+
+/// The injection attempts of the review, and the other reserved forms.
+const TRIGGERS: &[&str] = &[
+    "1.0.0.0.0.rpz-client-ip",
+    "1.0.0.0.0.rpz-ip",
+    "32.8.8.8.8.rpz-ip",
+    "a.gtld-servers.net.rpz-nsdname",
+    "32.1.1.1.1.rpz-nsip",
+    "rpz-passthru.phish-x.com",
+    "evil.RPZ-DROP.net",
+    "x.rpz-tcp-only.org",
+];
+
+fn named() -> Option<PathBuf> {
+    ["/usr/sbin/named", "/usr/bin/named"].iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+/// Kills `named` when the test ends, also on a panic.
+struct Named(Child);
+
+impl Drop for Named {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free loopback port (TCP and UDP), found by binding port 0.
+fn free_port() -> u16 {
+    for _ in 0..20 {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port");
+}
+
+/// A recursive (RD) A query for `name`: `(rcode, answer count, raw answer)`.
+fn query(server: SocketAddr, name: &str) -> Option<(u8, u16, Vec<u8>)> {
+    let sock = UdpSocket::bind("127.0.0.1:0").ok()?;
+    sock.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+    let id: u16 = 0x7a11;
+    let mut q = Vec::new();
+    q.extend_from_slice(&id.to_be_bytes());
+    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]); // RD; one question
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]); // root, type A, class IN
+    sock.send_to(&q, server).ok()?;
+    let mut buf = [0u8; 1500];
+    let (n, _) = sock.recv_from(&mut buf).ok()?;
+    let r = &buf[..n];
+    if n < 12 || r[..2] != id.to_be_bytes() {
+        return None;
+    }
+    Some((r[3] & 0x0f, u16::from_be_bytes([r[6], r[7]]), r.to_vec()))
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Polls `domains.rpz` as isp-a until it lists `name`.
+async fn rpz_with(s: &TestServer, name: &str) -> String {
+    let c = s.client("isp-a");
+    for _ in 0..100 {
+        let r = c.get(s.url("/v1/blocklists/domains.rpz")).send().await.unwrap();
+        if r.status() == 200 {
+            let body = r.text().await.unwrap();
+            if body.lines().any(|l| l == format!("{name} CNAME .")) {
+                return body;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("domains.rpz never listed the submitted domain");
+}
+
+fn write_conf(dir: &Path, port: u16, rpz: &str) -> PathBuf {
+    let d = dir.display();
+    let files = [
+        // A local root: named is authoritative for everything it could be
+        // asked, so it never primes root hints or recurses off the host.
+        ("root.zone", "$TTL 60\n@ IN SOA localhost. h.localhost. 1 60 60 600 60\n@ IN NS localhost.\n".to_owned()),
+        (
+            "victim.zone",
+            "$TTL 60\n@ IN SOA localhost. h.localhost. 1 60 60 600 60\n@ IN NS localhost.\n\
+             www IN A 10.0.0.5\nshop IN A 200.1.1.1\n"
+                .to_owned(),
+        ),
+        (
+            "listed.zone",
+            "$TTL 60\n@ IN SOA localhost. h.localhost. 1 60 60 600 60\n@ IN NS localhost.\n\
+             @ IN A 10.0.0.9\nwww IN A 10.0.0.9\n"
+                .to_owned(),
+        ),
+        ("rpz.zone", rpz.to_owned()),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let conf = format!(
+        r#"options {{
+    directory "{d}";
+    pid-file "{d}/named.pid";
+    session-keyfile "{d}/session.key";
+    managed-keys-directory "{d}";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion yes;
+    allow-query {{ 127.0.0.1; }};
+    allow-recursion {{ 127.0.0.1; }};
+    forwarders {{ }};
+    dnssec-validation no;
+    notify no;
+    response-policy {{ zone "rpz.tamis"; }};
+}};
+controls {{ }};
+zone "." {{ type primary; file "{d}/root.zone"; }};
+zone "victim.test" {{ type primary; file "{d}/victim.zone"; }};
+zone "listed-phish.top" {{ type primary; file "{d}/listed.zone"; }};
+zone "rpz.tamis" {{ type primary; file "{d}/rpz.zone"; allow-query {{ none; }}; }};
+"#
+    );
+    let path = dir.join("named.conf");
+    std::fs::write(&path, conf).unwrap();
+    path
+}
+
+fn rejections(v: &Value) -> Vec<(u64, String, String)> {
+    v["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (r["index"].as_u64().unwrap(), r["field"].as_str().unwrap().into(), r["reason"].as_str().unwrap().into())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn rpz_triggers_are_refused_and_bind_blocks_only_the_listed_name() {
+    let s = TestServer::start().await;
+
+    // Ingest: every trigger form is refused with its index, field and reason,
+    // never echoing the value; the real domain in the same batch lands.
+    let mut items: Vec<Value> = TRIGGERS
+        .iter()
+        .map(|v| json!({"type":"domain","value":v,"category":"phishing","tlp":"green","confidence":95}))
+        .collect();
+    items.push(json!({"type":"url","value":"http://1.0.0.0.0.rpz-ip/login","category":"phishing","tlp":"green"}));
+    items.push(json!({"type":"domain","value":"made-up.notatld","category":"phishing","tlp":"green"}));
+    items.push(json!({"type":"domain","value":"listed-phish.top","category":"phishing","tlp":"green","confidence":95}));
+    items.push(json!({"type":"ipv4","value":"185.220.101.4","category":"c2","tlp":"green","confidence":95}));
+    let (status, v) = submit(&s, "bank-a", &json!({ "indicators": items })).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["accepted"], 2, "only the real domain and the address land: {v}");
+    let rej = rejections(&v);
+    assert_eq!(rej.len(), TRIGGERS.len() + 2, "{v}");
+    for (i, (index, field, reason)) in rej.iter().enumerate() {
+        assert_eq!((*index as usize, field.as_str()), (i, "value"), "{v}");
+        if i <= TRIGGERS.len() {
+            assert!(reason.contains("rpz-"), "{reason}");
+        } else {
+            assert!(reason.contains("public suffix"), "{reason}");
+        }
+    }
+    let text = v.to_string();
+    for t in TRIGGERS {
+        assert!(!text.to_ascii_lowercase().contains(&t.to_ascii_lowercase()), "the value is never echoed: {text}");
+    }
+
+    // A batch of nothing but a trigger: nothing accepted, and the reason says why.
+    let (status, v) = submit(
+        &s,
+        "isp-a",
+        &json!({"indicators":[{"type":"domain","value":"1.0.0.0.0.rpz-client-ip","category":"phishing","tlp":"green"}]}),
+    )
+    .await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["error"]["code"], "nothing_accepted");
+    assert!(rejections(&v)[0].2.contains("rpz-"), "{v}");
+
+    let zone = rpz_with(&s, "listed-phish.top").await;
+    for line in zone.lines().filter(|l| !l.starts_with(';') && !l.starts_with('$') && !l.starts_with('@')) {
+        let owner = line.split_whitespace().next().unwrap_or_default();
+        let reserved = owner.split('.').any(|l| l.starts_with("rpz-"));
+        assert!(!reserved || owner == "32.4.101.220.185.rpz-ip", "unexpected RPZ trigger in the zone: {line}");
+    }
+    s.stop().await;
+
+    let Some(bin) = named() else {
+        if std::env::var("TAMIS_REQUIRE_BIND").is_ok_and(|v| v == "1") {
+            panic!("named is required (TAMIS_REQUIRE_BIND=1): install bind9");
+        }
+        eprintln!("skipped BIND check: named is not installed (Debian package bind9)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf = write_conf(tmp.path(), port, &zone);
+    let log = std::fs::File::create(tmp.path().join("named.log")).unwrap();
+    let child = Command::new(bin)
+        .args(["-g", "-4", "-c"])
+        .arg(&conf)
+        .args(["-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start named");
+    let mut named = Named(child);
+    let server: SocketAddr = ([127, 0, 0, 1], port).into();
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let www = loop {
+        if let Some(r) = query(server, "www.victim.test") {
+            break r;
+        }
+        if named.0.try_wait().unwrap().is_some() || Instant::now() > deadline {
+            let log = std::fs::read_to_string(tmp.path().join("named.log")).unwrap_or_default();
+            panic!("named did not answer:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Make sure the policy zone is loaded before judging the answers.
+    let log = std::fs::read_to_string(tmp.path().join("named.log")).unwrap_or_default();
+    assert!(log.contains("zone rpz.tamis/IN: loaded serial"), "the policy zone must load:\n{log}");
+
+    let nxdomain = 3;
+    assert_eq!(www.0, 0, "www.victim.test must resolve (NOERROR)");
+    assert!(www.1 >= 1 && contains(&www.2, &[10, 0, 0, 5]), "www.victim.test A 10.0.0.5");
+    let shop = query(server, "shop.victim.test").expect("answer");
+    assert_eq!(shop.0, 0, "shop.victim.test must resolve (NOERROR)");
+    assert!(shop.1 >= 1 && contains(&shop.2, &[200, 1, 1, 1]), "shop.victim.test A 200.1.1.1");
+    for listed in ["listed-phish.top", "www.listed-phish.top"] {
+        let r = query(server, listed).expect("answer");
+        assert_eq!(r.0, nxdomain, "{listed} is blocked by the zone's CNAME . policy");
+    }
+    drop(named);
+}
