@@ -36,6 +36,9 @@ pub enum Command {
         /// Override the admin listen address.
         #[arg(long)]
         admin_listen: Option<SocketAddr>,
+        /// Accept a non-loopback admin address (plain HTTP; see admin_allow_remote).
+        #[arg(long)]
+        admin_allow_remote: bool,
         /// Log format on stderr.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
@@ -59,6 +62,10 @@ pub enum Command {
         /// Who is revealing (recorded); defaults to $USER.
         #[arg(long)]
         operator: Option<String>,
+        /// Admin address of the running exchange (default: the address it
+        /// wrote to admin.addr, else admin_listen).
+        #[arg(long)]
+        admin_listen: Option<SocketAddr>,
         #[arg(long, default_value = "tamis.toml")]
         config: PathBuf,
     },
@@ -87,12 +94,35 @@ pub enum ParticipantCmd {
         /// Comma-separated audiences (default from the kind).
         #[arg(long, value_delimiter = ',')]
         audiences: Vec<String>,
+        /// Admin address of the running exchange to reload (default: admin.addr).
+        #[arg(long)]
+        admin_listen: Option<SocketAddr>,
         #[arg(long, default_value = "tamis.toml")]
         config: PathBuf,
     },
-    /// Revoke a participant: marked revoked in the registry and its certificate put on the CRL.
+    /// Revoke a participant (marked revoked, its certificates put on the CRL),
+    /// or with --cert only one of its certificates (put on the CRL and its
+    /// fingerprint removed from the registry); the participant stays.
     Revoke {
         name: String,
+        /// Revoke only this certificate (PEM), e.g. the certs/NAME.SERIAL.pem kept by `rotate`.
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        /// Admin address of the running exchange to reload (default: admin.addr).
+        #[arg(long)]
+        admin_listen: Option<SocketAddr>,
+        #[arg(long, default_value = "tamis.toml")]
+        config: PathBuf,
+    },
+    /// Issue a new certificate for a participant: certs/NAME.pem and .key are
+    /// replaced (the old ones kept as certs/NAME.SERIAL.pem and .key) and the
+    /// new fingerprint is added to the registry. The old certificate works
+    /// until `tamis participant revoke NAME --cert certs/NAME.SERIAL.pem`.
+    Rotate {
+        name: String,
+        /// Admin address of the running exchange to reload (default: admin.addr).
+        #[arg(long)]
+        admin_listen: Option<SocketAddr>,
         #[arg(long, default_value = "tamis.toml")]
         config: PathBuf,
     },
@@ -100,8 +130,13 @@ pub enum ParticipantCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum PolicyCmd {
-    /// Ask the running exchange (admin listener) to reload the registry and policies.
+    /// Ask the running exchange of this deployment (admin listener, with the
+    /// admin token) to reload the registry, the CRL and the policies.
     Reload {
+        /// Admin address of the running exchange (default: the address it
+        /// wrote to admin.addr next to tamis.toml, else admin_listen).
+        #[arg(long)]
+        admin_listen: Option<SocketAddr>,
         #[arg(long, default_value = "tamis.toml")]
         config: PathBuf,
     },
@@ -154,20 +189,25 @@ pub fn init_logging(format: LogFormat) {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Init { dir } => init(&dir),
-        Command::Serve { config, listen, admin_listen, log_format } => {
+        Command::Serve { config, listen, admin_listen, admin_allow_remote, log_format } => {
             init_logging(log_format);
-            serve(&config, listen, admin_listen)
+            serve(&config, listen, admin_listen, admin_allow_remote)
         }
         Command::Audit(AuditCmd::Verify { config }) => audit_verify(&config),
-        Command::Policy(PolicyCmd::Reload { config }) => policy_reload(&config),
+        Command::Policy(PolicyCmd::Reload { admin_listen, config }) => policy_reload(&config, admin_listen),
         Command::Policy(PolicyCmd::Engine(cmd)) => crate::policy_cli::run(cmd),
-        Command::Reveal { token, reason, escrow_key, operator, config } => {
-            reveal(&config, &token, &reason, &escrow_key, operator)
+        Command::Reveal { token, reason, escrow_key, operator, admin_listen, config } => {
+            reveal(&config, &token, &reason, &escrow_key, operator, admin_listen)
         }
-        Command::Participant(ParticipantCmd::Add { name, kind, roles, sector, audiences, config }) => {
-            participant_add(&config, &name, &kind, &roles, sector, audiences)
+        Command::Participant(ParticipantCmd::Add { name, kind, roles, sector, audiences, admin_listen, config }) => {
+            participant_add(&config, &name, &kind, &roles, sector, audiences, admin_listen)
         }
-        Command::Participant(ParticipantCmd::Revoke { name, config }) => participant_revoke(&config, &name),
+        Command::Participant(ParticipantCmd::Revoke { name, cert, admin_listen, config }) => {
+            participant_revoke(&config, &name, cert.as_deref(), admin_listen)
+        }
+        Command::Participant(ParticipantCmd::Rotate { name, admin_listen, config }) => {
+            participant_rotate(&config, &name, admin_listen)
+        }
         Command::Report(ReportCmd::Processing { config, format }) => report_processing(&config, format),
     }
 }
@@ -225,7 +265,12 @@ A development deployment was created (CA, server and participant certificates in
     )
 }
 
-fn serve(config_path: &Path, listen: Option<SocketAddr>, admin_listen: Option<SocketAddr>) -> ExitCode {
+fn serve(
+    config_path: &Path,
+    listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
+    admin_allow_remote: bool,
+) -> ExitCode {
     let mut fresh = None;
     if !config_path.exists() {
         let dir = config_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -254,6 +299,7 @@ fn serve(config_path: &Path, listen: Option<SocketAddr>, admin_listen: Option<So
     if let Some(l) = admin_listen {
         cfg.admin_listen = l;
     }
+    cfg.admin_allow_remote |= admin_allow_remote;
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -368,7 +414,7 @@ fn audit_verify(config_path: &Path) -> ExitCode {
     }
 }
 
-fn policy_reload(config_path: &Path) -> ExitCode {
+fn policy_reload(config_path: &Path, admin_listen: Option<SocketAddr>) -> ExitCode {
     let cfg = match Config::load(config_path) {
         Ok(c) => c,
         Err(e) => {
@@ -376,19 +422,95 @@ fn policy_reload(config_path: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (ok, body) = match admin_post(&cfg, "/reload", &[], "") {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("tamis policy reload: {e} (is the exchange running?)");
-            return ExitCode::FAILURE;
+    let target =
+        admin_target(&cfg, admin_listen).unwrap_or(AdminTarget { addr: cfg.admin_listen, from: "admin_listen" });
+    match reload_running(&cfg, &target) {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
         }
+        Err(e) => {
+            eprintln!("tamis policy reload: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Where the CLI reaches a deployment's running exchange.
+struct AdminTarget {
+    addr: SocketAddr,
+    /// Where the address came from, for messages.
+    from: &'static str,
+}
+
+/// The admin address of this deployment's running exchange: `--admin-listen`,
+/// else the address the server wrote to `admin.addr`. `None` when neither
+/// (no server of this deployment has started).
+fn admin_target(cfg: &Config, flag: Option<SocketAddr>) -> Option<AdminTarget> {
+    if let Some(addr) = flag {
+        return Some(AdminTarget { addr, from: "--admin-listen" });
+    }
+    let text = std::fs::read_to_string(cfg.admin_addr_file()).ok()?;
+    Some(AdminTarget { addr: text.trim().parse().ok()?, from: "admin.addr" })
+}
+
+/// Asks the exchange at `target` to reload, with the admin token and this
+/// deployment's id (an exchange of another deployment refuses); the summary
+/// names the deployment that was reloaded and what was loaded.
+fn reload_running(cfg: &Config, target: &AdminTarget) -> Result<String, String> {
+    let (status, body) = admin_post(cfg, target.addr, "/reload", &[], "")
+        .map_err(|e| format!("{e} ({} from {}; is the exchange running?)", target.addr, target.from))?;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let message = v["error"]["message"].as_str().unwrap_or(body.trim()).to_owned();
+    match status {
+        200 => {
+            let policies: Vec<&str> =
+                v["reloaded"].as_array().map(|a| a.iter().filter_map(|p| p.as_str()).collect()).unwrap_or_default();
+            Ok(format!(
+                "reloaded deployment {} ({}) at {}: {} participants ({} revoked), CRL {}, policies {}",
+                v["deployment"].as_str().unwrap_or("?"),
+                v["directory"].as_str().unwrap_or("?"),
+                target.addr,
+                v["participants"],
+                v["revoked"],
+                v["crl"].as_str().unwrap_or("none"),
+                policies.join(", ")
+            ))
+        }
+        401 => Err(format!(
+            "refused by the exchange at {} ({}): wrong or missing admin token; it is not this deployment's \
+             exchange, or its token ({}) changed; nothing was reloaded",
+            target.addr,
+            target.from,
+            cfg.keys.admin_token.display()
+        )),
+        409 => Err(format!("refused by the exchange at {} ({}): {message}", target.addr, target.from)),
+        _ => Err(format!("refused, the previous registry and policies stay in force: {message}")),
+    }
+}
+
+/// After a registry or CRL change: reload this deployment's running exchange
+/// when one is known (`--admin-listen` or `admin.addr`). `Err` when one was
+/// reached but did not reload.
+fn apply_to_running(cfg: &Config, flag: Option<SocketAddr>) -> Result<(), String> {
+    let Some(target) = admin_target(cfg, flag) else {
+        println!("no running exchange recorded for this deployment; apply it with: tamis policy reload (or SIGHUP)");
+        return Ok(());
     };
-    if ok {
-        println!("{body}");
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("tamis policy reload: refused, the previous policies stay in force: {body}");
-        ExitCode::FAILURE
+    match reload_running(cfg, &target) {
+        Ok(summary) => {
+            println!("{summary}");
+            Ok(())
+        }
+        // A stale admin.addr: the exchange is not running.
+        Err(e) if flag.is_none() && e.contains("cannot reach") => {
+            println!(
+                "no exchange answers at {} (admin.addr); apply it with: tamis policy reload (or SIGHUP)",
+                target.addr
+            );
+            Ok(())
+        }
+        Err(e) => Err(format!("the files are written but the running exchange was not reloaded: {e}")),
     }
 }
 
@@ -440,21 +562,33 @@ fn report_processing(config_path: &Path, format: ReportFormat) -> ExitCode {
 /// The participant CA with its private key (only these commands read it).
 fn load_ca(cfg: &Config) -> Result<crate::pki::Ca, String> {
     let key_path = cfg.tls.ca_key.clone().unwrap_or_else(|| cfg.tls.ca.with_extension("key"));
+    crate::config::check_secret_file(&key_path)?;
     match (std::fs::read_to_string(&cfg.tls.ca), std::fs::read_to_string(key_path)) {
         (Ok(c), Ok(k)) => crate::pki::Ca::from_pem(&c, &k).map_err(|e| e.to_string()),
         _ => Err(format!("cannot read the CA certificate and key next to {}", cfg.tls.ca.display())),
     }
 }
 
-/// A plain HTTP/1.1 POST to the loopback admin listener: `(status is 200, body)`.
-fn admin_post(cfg: &Config, path: &str, headers: &[(&str, &str)], body: &str) -> Result<(bool, String), String> {
+/// A plain HTTP/1.1 POST to the admin listener at `addr`, with the admin
+/// token and this deployment's id: `(status, body)`.
+fn admin_post(
+    cfg: &Config,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<(u16, String), String> {
     use std::io::{Read, Write};
-    let addr = cfg.admin_listen;
+    let token = crate::config::read_admin_token(&cfg.keys.admin_token)?;
+    let deployment = crate::deploy::deployment_id(cfg).map_err(|e| e.to_string())?;
     let mut s = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5))
         .map_err(|e| format!("cannot reach the admin listener at {addr}: {e}"))?;
     let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(30)));
-    let mut req =
-        format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\nX-Tamis-Deployment: {deployment}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -464,8 +598,8 @@ fn admin_post(cfg: &Config, path: &str, headers: &[(&str, &str)], body: &str) ->
     if s.write_all(req.as_bytes()).is_err() || s.read_to_string(&mut resp).is_err() {
         return Err(format!("no answer from {addr}"));
     }
-    let ok = resp.starts_with("HTTP/1.1 200");
-    Ok((ok, resp.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()))
+    let status = resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    Ok((status, resp.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()))
 }
 
 fn participant_add(
@@ -475,6 +609,7 @@ fn participant_add(
     roles: &[String],
     sector: Option<String>,
     audiences: Vec<String>,
+    admin_listen: Option<SocketAddr>,
 ) -> ExitCode {
     let fail = |e: String| {
         eprintln!("tamis participant add: {e}");
@@ -525,7 +660,7 @@ fn participant_add(
         sector,
         audiences,
         policy: None,
-        fingerprints: vec![issued.fingerprint.clone()],
+        fingerprints: Some(vec![issued.fingerprint.clone()]),
         disclose_name: false,
         revoked: false,
     };
@@ -547,11 +682,99 @@ fn participant_add(
         return fail(e.to_string());
     }
     println!("registered {name}: certificate {} (SHA-256 {})", pem.display(), issued.fingerprint);
-    println!("apply it to a running exchange with: tamis policy reload (or SIGHUP)");
-    ExitCode::SUCCESS
+    match apply_to_running(&cfg, admin_listen) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
 }
 
-fn participant_revoke(config_path: &Path, name: &str) -> ExitCode {
+/// What the CLI reads from a certificate file.
+struct CertFile {
+    fingerprint: String,
+    /// The `urn:tamis:participant:` SAN, if any.
+    san: Option<String>,
+    /// Serial number (DER content bytes), for the CRL.
+    serial: Vec<u8>,
+}
+
+fn read_cert(path: &Path) -> Result<CertFile, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(&pem)
+        .map_err(|_| format!("{}: not a PEM certificate", path.display()))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
+        .map_err(|_| format!("{}: not an X.509 certificate", path.display()))?;
+    let info = crate::identity::CertInfo::from_der(der.as_ref());
+    Ok(CertFile { fingerprint: info.fingerprint, san: info.san_participant, serial: cert.raw_serial().to_vec() })
+}
+
+/// The registry file as data (rewritten by revoke and rotate; comments are lost).
+fn read_registry(cfg: &Config) -> Result<crate::identity::RegistryFile, String> {
+    let text =
+        std::fs::read_to_string(&cfg.participants).map_err(|e| format!("{}: {e}", cfg.participants.display()))?;
+    toml::from_str(&text).map_err(|e| format!("{}: {e}", cfg.participants.display()))
+}
+
+fn registry_text(file: &crate::identity::RegistryFile) -> Result<String, String> {
+    let t = toml::to_string_pretty(file).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "# Participant registry: who may connect and with which roles.\n\
+         # A fingerprints list is an allow-list: only those certificates are accepted;\n\
+         # an entry without one is recognised by its urn:tamis:participant:<id> SAN.\n\n{t}"
+    ))
+}
+
+/// Writes a new CRL: every serial of the current CRL, the certificates of
+/// revoked participants (`NAME.pem` and the `NAME.SERIAL.pem` kept by
+/// rotations), and `extra`. Returns the CRL path, its number and its size.
+fn write_crl(
+    cfg: &Config,
+    file: &crate::identity::RegistryFile,
+    extra: &[Vec<u8>],
+) -> Result<(PathBuf, u64, usize), String> {
+    let dir = cfg.tls.ca.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let crl_path = cfg.tls.crl.clone().unwrap_or_else(|| dir.join("crl.pem"));
+    let mut serials: Vec<Vec<u8>> = extra.to_vec();
+    if let Ok(pem) = std::fs::read(&crl_path) {
+        let der = rustls_pki_types::CertificateRevocationListDer::from_pem_slice(&pem)
+            .map_err(|_| format!("{}: not a PEM CRL", crl_path.display()))?;
+        let (_, crl) = x509_parser::parse_x509_crl(der.as_ref())
+            .map_err(|_| format!("{}: not a valid CRL", crl_path.display()))?;
+        serials.extend(crl.iter_revoked_certificates().map(|r| r.raw_serial().to_vec()));
+    }
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    for p in file.participants.iter().filter(|p| p.revoked) {
+        let (exact, rotated) = (format!("{}.pem", p.id), format!("{}.", p.id));
+        for f in &files {
+            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if (name == exact || (name.starts_with(&rotated) && name.ends_with(".pem")))
+                && let Ok(c) = read_cert(f)
+                && c.san.as_deref() == Some(p.id.as_str())
+            {
+                serials.push(c.serial);
+            }
+        }
+    }
+    serials.sort();
+    serials.dedup();
+    let ca = load_ca(cfg)?;
+    let number_file = dir.join("crl.number");
+    let number = std::fs::read_to_string(&number_file).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0) + 1;
+    let crl = ca.crl(number, &serials).map_err(|e| e.to_string())?;
+    std::fs::write(&crl_path, crl)
+        .and_then(|()| std::fs::write(&number_file, number.to_string()))
+        .map_err(|e| format!("{}: {e}", crl_path.display()))?;
+    Ok((crl_path, number, serials.len()))
+}
+
+fn participant_revoke(
+    config_path: &Path,
+    name: &str,
+    cert: Option<&Path>,
+    admin_listen: Option<SocketAddr>,
+) -> ExitCode {
     let fail = |e: String| {
         eprintln!("tamis participant revoke: {e}");
         ExitCode::FAILURE
@@ -560,62 +783,173 @@ fn participant_revoke(config_path: &Path, name: &str) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e.to_string()),
     };
-    let text = match std::fs::read_to_string(&cfg.participants) {
-        Ok(t) => t,
-        Err(e) => return fail(e.to_string()),
-    };
-    let mut file: crate::identity::RegistryFile = match toml::from_str(&text) {
+    let mut file = match read_registry(&cfg) {
         Ok(f) => f,
-        Err(e) => return fail(format!("{}: {e}", cfg.participants.display())),
+        Err(e) => return fail(e),
     };
+    let dir = cfg.tls.ca.parent().unwrap_or(Path::new(".")).to_path_buf();
     let Some(p) = file.participants.iter_mut().find(|p| p.id == name) else {
         return fail(format!("no participant {name:?}"));
     };
-    p.revoked = true;
-    // The CRL lists the serial numbers of every revoked participant's certificate.
-    let dir = cfg.tls.ca.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let mut serials = Vec::new();
-    for p in file.participants.iter().filter(|p| p.revoked) {
-        if let Ok(pem) = std::fs::read(dir.join(format!("{}.pem", p.id)))
-            && let Ok(der) = rustls_pki_types::CertificateDer::from_pem_slice(&pem)
-            && let Ok((_, cert)) = x509_parser::parse_x509_certificate(der.as_ref())
-        {
-            serials.push(cert.raw_serial().to_vec());
+    let mut extra = Vec::new();
+    let what = match cert {
+        None => {
+            p.revoked = true;
+            format!("revoked {name}")
         }
-    }
-    let ca = match load_ca(&cfg) {
-        Ok(ca) => ca,
+        Some(path) => {
+            let c = match read_cert(path) {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
+            if c.san.as_deref() != Some(name) && !p.fingerprints.iter().flatten().any(|f| f == &c.fingerprint) {
+                return fail(format!("{} is not a certificate of {name}", path.display()));
+            }
+            let current = read_cert(&dir.join(format!("{name}.pem"))).ok();
+            if current.as_ref().is_some_and(|cur| cur.fingerprint == c.fingerprint) {
+                return fail(format!(
+                    "{} is {name}'s current certificate (certs/{name}.pem); issue a new one first with \
+                     tamis participant rotate {name}, or revoke the participant without --cert",
+                    path.display()
+                ));
+            }
+            if p.fingerprints.is_none() {
+                // Recognised by its SAN so far: pin the current certificate,
+                // so that no other certificate with the SAN is accepted.
+                match current {
+                    Some(cur) => p.fingerprints = Some(vec![cur.fingerprint]),
+                    None => {
+                        return fail(format!(
+                            "{name} lists no fingerprints and certs/{name}.pem is missing: add the fingerprint of \
+                             its current certificate to {} first",
+                            cfg.participants.display()
+                        ));
+                    }
+                }
+            }
+            let listed = p.fingerprints.get_or_insert_with(Vec::new);
+            listed.retain(|f| f != &c.fingerprint);
+            if listed.is_empty() {
+                println!(
+                    "note: {name} now has no accepted certificate; issue one with tamis participant rotate {name}"
+                );
+            }
+            extra.push(c.serial);
+            format!("revoked certificate {} of {name} (SHA-256 {})", path.display(), c.fingerprint)
+        }
+    };
+    let text = match registry_text(&file) {
+        Ok(t) => t,
         Err(e) => return fail(e),
     };
-    let number_file = dir.join("crl.number");
-    let number = std::fs::read_to_string(&number_file).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0) + 1;
-    let crl = match ca.crl(number, &serials) {
-        Ok(c) => c,
-        Err(e) => return fail(e.to_string()),
-    };
-    let crl_path = cfg.tls.crl.clone().unwrap_or_else(|| dir.join("crl.pem"));
-    let registry_text = match toml::to_string_pretty(&file) {
-        Ok(t) => format!("# Participant registry: who may connect and with which roles.\n\n{t}"),
-        Err(e) => return fail(e.to_string()),
-    };
-    if let Err(e) = std::fs::write(&cfg.participants, registry_text)
-        .and_then(|()| std::fs::write(&crl_path, crl))
-        .and_then(|()| std::fs::write(&number_file, number.to_string()))
-    {
-        return fail(e.to_string());
+    if let Err(e) = std::fs::write(&cfg.participants, text) {
+        return fail(format!("{}: {e}", cfg.participants.display()));
     }
-    println!("revoked {name}; CRL {} (number {number}) lists {} certificate(s)", crl_path.display(), serials.len());
+    let (crl_path, number, n) = match write_crl(&cfg, &file, &extra) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    println!("{what}; CRL {} (number {number}) lists {n} certificate(s)", crl_path.display());
     if cfg.tls.crl.is_none() {
         println!(
             "note: tamis.toml has no [tls] crl entry; add crl = \"{}\" so the server checks it",
             crl_path.display()
         );
     }
-    println!("apply it to a running exchange with: tamis policy reload (or SIGHUP)");
-    ExitCode::SUCCESS
+    match apply_to_running(&cfg, admin_listen) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
 }
 
-fn reveal(config_path: &Path, token: &str, reason: &str, key_path: &Path, operator: Option<String>) -> ExitCode {
+fn participant_rotate(config_path: &Path, name: &str, admin_listen: Option<SocketAddr>) -> ExitCode {
+    let fail = |e: String| {
+        eprintln!("tamis participant rotate: {e}");
+        ExitCode::FAILURE
+    };
+    let cfg = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let mut file = match read_registry(&cfg) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
+    let Some(p) = file.participants.iter_mut().find(|p| p.id == name) else {
+        return fail(format!("no participant {name:?}"));
+    };
+    if p.revoked {
+        return fail(format!("{name} is revoked; register a new participant instead"));
+    }
+    let ca = match load_ca(&cfg) {
+        Ok(ca) => ca,
+        Err(e) => return fail(e),
+    };
+    let dir = cfg.tls.ca.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let (pem, key) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")));
+    let old = match read_cert(&pem) {
+        Ok(c) => Some(c),
+        Err(_) if !pem.exists() => None,
+        Err(e) => return fail(e),
+    };
+    let issued = match ca.issue_client(name, name) {
+        Ok(i) => i,
+        Err(e) => return fail(e.to_string()),
+    };
+    let listed = p.fingerprints.get_or_insert_with(|| {
+        // It was recognised by its SAN: keep the old certificate working
+        // until it is revoked, now as a listed fingerprint.
+        old.iter().map(|o| o.fingerprint.clone()).collect()
+    });
+    listed.push(issued.fingerprint.clone());
+    let text = match registry_text(&file) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let archived = old.as_ref().map(|o| {
+        let serial = hex::encode(&o.serial);
+        (dir.join(format!("{name}.{serial}.pem")), dir.join(format!("{name}.{serial}.key")))
+    });
+    let write = || -> std::io::Result<()> {
+        if let Some((apem, akey)) = &archived {
+            std::fs::rename(&pem, apem)?;
+            if key.exists() {
+                std::fs::rename(&key, akey)?;
+            }
+        }
+        std::fs::write(&pem, &issued.cert_pem)?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        std::io::Write::write_all(&mut opts.open(&key)?, issued.key_pem.as_bytes())?;
+        std::fs::write(&cfg.participants, text)
+    };
+    if let Err(e) = write() {
+        return fail(e.to_string());
+    }
+    println!("rotated {name}: new certificate {} (SHA-256 {})", pem.display(), issued.fingerprint);
+    if let Some((apem, _)) = &archived {
+        println!(
+            "the old certificate, now {}, keeps working until: tamis participant revoke {name} --cert {}",
+            apem.display(),
+            apem.display()
+        );
+    }
+    match apply_to_running(&cfg, admin_listen) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn reveal(
+    config_path: &Path,
+    token: &str,
+    reason: &str,
+    key_path: &Path,
+    operator: Option<String>,
+    admin_listen: Option<SocketAddr>,
+) -> ExitCode {
     let fail = |e: String| {
         eprintln!("tamis reveal: {e}");
         ExitCode::FAILURE
@@ -623,7 +957,7 @@ fn reveal(config_path: &Path, token: &str, reason: &str, key_path: &Path, operat
     if reason.trim().len() < 8 {
         return fail("give the legal basis with --reason (at least 8 characters)".into());
     }
-    let key = match crate::config::read_key(key_path) {
+    let key = match crate::config::read_secret_key(key_path) {
         Ok(k) => k,
         Err(e) => return fail(e),
     };
@@ -634,26 +968,35 @@ fn reveal(config_path: &Path, token: &str, reason: &str, key_path: &Path, operat
     let operator = operator.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
     let event = crate::audit::AuditEvent::Reveal { operator, reason: reason.to_owned(), token_type: kind.clone() };
     // Record first: no reveal without its audit record.
-    if let Err(e) = record_event(config_path, &event) {
+    if let Err(e) = record_event(config_path, &event, admin_listen) {
         return fail(format!("not revealed: the audit record could not be written ({e})"));
     }
     println!("{kind}: {}", String::from_utf8_lossy(&value));
     ExitCode::SUCCESS
 }
 
-/// Appends an audit event: through the running exchange's admin listener
-/// when it runs, else directly to the store.
-fn record_event(config_path: &Path, event: &crate::audit::AuditEvent) -> Result<(), String> {
+/// Appends an audit event: through this deployment's running exchange
+/// (admin listener, with the admin token) when it runs, else directly to the
+/// store.
+fn record_event(
+    config_path: &Path,
+    event: &crate::audit::AuditEvent,
+    admin_listen: Option<SocketAddr>,
+) -> Result<(), String> {
     let cfg = Config::load(config_path).map_err(|e| e.to_string())?;
     let body = serde_json::to_string(event).expect("serialise");
-    let deployment = crate::deploy::deployment_id(&cfg).map_err(|e| e.to_string())?;
-    let headers = [("X-Tamis-Deployment", deployment.as_str()), ("Content-Type", "application/json")];
-    if let Ok((true, _)) = admin_post(&cfg, "/audit", &headers, &body) {
+    let headers = [("Content-Type", "application/json")];
+    let target = admin_target(&cfg, admin_listen).map_or(cfg.admin_listen, |t| t.addr);
+    let admin = admin_post(&cfg, target, "/audit", &headers, &body);
+    if let Ok((200, _)) = admin {
         return Ok(());
     }
     // No exchange, not ours, or it refused: write to the store, which fails
     // if our own exchange holds it.
-    let store = crate::deploy::open_store(&cfg)?;
+    let store = crate::deploy::open_store(&cfg).map_err(|e| match &admin {
+        Ok((status, _)) => format!("the exchange at {target} answered {status}; {e}"),
+        Err(a) => format!("{a}; {e}"),
+    })?;
     let rx = crate::store::Store::audit(&*store, event.clone());
     let r = rx.blocking_recv().map_err(|_| "store closed".to_owned())?;
     store.close();

@@ -25,9 +25,15 @@ pub struct Config {
     /// Mutual-TLS API listener.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// Plain-HTTP admin listener (health, readiness, metrics); keep it on loopback.
+    /// Plain-HTTP admin listener (health, readiness, metrics; reload and
+    /// audit records with the admin token). Must be a loopback address
+    /// unless `admin_allow_remote` is set.
     #[serde(default = "default_admin_listen")]
     pub admin_listen: SocketAddr,
+    /// Accept a non-loopback `admin_listen` (plain HTTP: only behind a
+    /// firewall or a TLS proxy). Off by default so a typo cannot expose it.
+    #[serde(default)]
+    pub admin_allow_remote: bool,
     /// Directory of the sled database.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
@@ -49,6 +55,11 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub expiry: Expiry,
+    /// Directory of the config file (the deployment directory), set by
+    /// [`Config::load`]; the server writes its admin address there and the
+    /// CLI reports it. Not a config key.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
 }
 
 /// Default lifetime of an indicator whose submitter gave no `valid_until`,
@@ -115,6 +126,11 @@ pub struct KeyPaths {
     pub pseudonym: PathBuf,
     /// X25519 public key for escrow (hex).
     pub escrow_public: PathBuf,
+    /// Secret bearer token of the admin listener's `/reload` and `POST
+    /// /audit` (hex, mode 0600); written by `tamis init`, created by `serve`
+    /// when missing, read by the CLI.
+    #[serde(default = "default_admin_token")]
+    pub admin_token: PathBuf,
 }
 
 /// Resource limits; the defaults suit a small deployment.
@@ -160,6 +176,9 @@ fn default_listen() -> SocketAddr {
 fn default_admin_listen() -> SocketAddr {
     "127.0.0.1:9090".parse().expect("literal")
 }
+fn default_admin_token() -> PathBuf {
+    "keys/admin.token".into()
+}
 fn default_data_dir() -> PathBuf {
     "data".into()
 }
@@ -181,6 +200,7 @@ impl Config {
         let mut cfg = Config::parse(&path.display().to_string(), &text)?;
         let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         cfg.resolve(base);
+        cfg.base_dir = base.to_path_buf();
         Ok(cfg)
     }
 
@@ -205,6 +225,7 @@ impl Config {
             &mut self.keys.storage,
             &mut self.keys.pseudonym,
             &mut self.keys.escrow_public,
+            &mut self.keys.admin_token,
         ] {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -231,6 +252,67 @@ impl Config {
 /// 1-based line number of byte offset `at` in `text`.
 pub fn line_of(text: &str, at: usize) -> usize {
     text.as_bytes()[..at.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+impl Config {
+    /// The file where a running exchange writes its actual admin address
+    /// (`admin.addr` in the deployment directory), so that the CLI reaches
+    /// the server of this deployment even when it was started with
+    /// `--admin-listen`.
+    pub fn admin_addr_file(&self) -> PathBuf {
+        self.base_dir.join("admin.addr")
+    }
+
+    /// Refuses a non-loopback admin address unless allowed explicitly.
+    pub fn check_admin_listen(&self) -> Result<(), String> {
+        if self.admin_listen.ip().is_loopback() || self.admin_allow_remote {
+            return Ok(());
+        }
+        Err(format!(
+            "admin_listen {} is not a loopback address; the admin listener speaks plain HTTP (reload, audit \
+             records, metrics). Keep it on 127.0.0.1, or accept the exposure with admin_allow_remote = true \
+             in tamis.toml or --admin-allow-remote",
+            self.admin_listen
+        ))
+    }
+}
+
+/// Refuses a secret file (a private key, the admin token) that other users
+/// may read or write, naming the file and the fix.
+pub fn check_secret_file(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "{p} is accessible to other users (mode {mode:04o}); secret keys must be private to their owner: \
+                 run chmod 600 {p}",
+                p = path.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// [`read_key`] for a secret key: refused when other users may read it.
+pub fn read_secret_key(path: &Path) -> Result<[u8; 32], String> {
+    check_secret_file(path)?;
+    read_key(path)
+}
+
+/// Reads the admin token (a secret file), trimmed.
+pub fn read_admin_token(path: &Path) -> Result<String, String> {
+    check_secret_file(path)?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let token = text.trim();
+    if token.len() < 32 {
+        return Err(format!("{}: the admin token is too short (at least 32 characters)", path.display()));
+    }
+    Ok(token.to_owned())
 }
 
 /// Reads a file holding a hex-encoded 32-byte key.
@@ -264,6 +346,35 @@ escrow_public = "keys/escrow.pub"
         c.resolve(Path::new("/srv/tamis"));
         assert_eq!(c.tls.ca, Path::new("/srv/tamis/certs/ca.pem"));
         assert_eq!(c.data_dir, Path::new("/srv/tamis/data"));
+    }
+
+    #[test]
+    fn admin_listen_must_be_loopback_unless_allowed() {
+        let mut c = Config::parse("t.toml", MINIMAL).unwrap();
+        assert!(c.check_admin_listen().is_ok());
+        c.admin_listen = "0.0.0.0:9090".parse().unwrap();
+        let err = c.check_admin_listen().unwrap_err();
+        assert!(err.contains("0.0.0.0:9090") && err.contains("admin_allow_remote"), "{err}");
+        c.admin_allow_remote = true;
+        assert!(c.check_admin_listen().is_ok());
+        let c =
+            Config::parse("t.toml", &format!("admin_listen = \"10.0.0.1:9090\"\nadmin_allow_remote = true\n{MINIMAL}"))
+                .unwrap();
+        assert!(c.check_admin_listen().is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn secret_files_readable_by_others_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("storage.key");
+        std::fs::write(&key, "00".repeat(32)).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = read_secret_key(&key).unwrap_err();
+        assert!(err.contains(&format!("chmod 600 {}", key.display())) && err.contains("0644"), "{err}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(read_secret_key(&key).is_ok());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::api::{AppState, Policies};
-use crate::config::{Config, read_key};
+use crate::config::{Config, check_secret_file, read_key, read_secret_key};
 use crate::identity::{Kind, Participant, Registry, RegistryFile, Role};
 use crate::pki::{Ca, new_ca};
 use crate::policy::Policy;
@@ -57,6 +57,58 @@ fn write_new(path: &Path, contents: &[u8], secret: bool) -> Result<(), DeployErr
     f.sync_all().map_err(io_err(path))
 }
 
+/// Makes a directory private to its owner (mode 0700).
+fn set_private_dir(path: &Path) -> Result<(), DeployError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(io_err(path))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Tightens the data directory to 0700 when other users may enter it (a
+/// deployment made before `init` did so), with a warning.
+fn tighten_data_dir(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else { return };
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.is_dir() && mode & 0o077 != 0 {
+            match set_private_dir(path) {
+                Ok(()) => tracing::warn!(
+                    dir = %path.display(),
+                    was = format!("{mode:04o}"),
+                    "data directory was accessible to other users; set to 0700"
+                ),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "data directory is accessible to other users and could not be tightened: run chmod 700 on it"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Creates the admin token (mode 0600) when a deployment made by an older
+/// `tamis init` has none.
+fn ensure_admin_token(path: &Path) -> Result<(), DeployError> {
+    if path.exists() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+    }
+    write_new(path, random_key_hex().as_bytes(), true)?;
+    tracing::info!(file = %path.display(), "admin token created");
+    Ok(())
+}
+
 fn random_key_hex() -> String {
     let mut k = [0u8; 32];
     getrandom::fill(&mut k).expect("OS random source");
@@ -80,6 +132,10 @@ pub fn init(dir: &Path) -> Result<InitReport, DeployError> {
     for sub in ["certs", "keys", "data", "policies"] {
         std::fs::create_dir_all(dir.join(sub)).map_err(io_err(&dir.join(sub)))?;
     }
+    // The store and the secret keys: private to the service account.
+    for sub in ["keys", "data"] {
+        set_private_dir(&dir.join(sub))?;
+    }
     let certs = dir.join("certs");
     let ca = new_ca("tamis development participant CA")?;
     write_new(&certs.join("ca.pem"), ca.cert_pem.as_bytes(), false)?;
@@ -101,15 +157,16 @@ pub fn init(dir: &Path) -> Result<InitReport, DeployError> {
             sector: None,
             audiences: Vec::new(),
             policy: None,
-            fingerprints: vec![issued.fingerprint],
+            fingerprints: Some(vec![issued.fingerprint]),
             disclose_name: false,
             revoked: false,
         });
     }
     let reg_text = format!(
         "# Participant registry: who may connect and with which roles.\n\
-         # A participant is recognised by its certificate's SHA-256 fingerprint or by the\n\
-         # urn:tamis:participant:<id> SAN that only this deployment's CA issues.\n\n{}",
+         # A participant is recognised by the SHA-256 fingerprints listed in its entry (an\n\
+         # allow-list: remove one to retire that certificate) or, for an entry without a\n\
+         # fingerprints key, by the urn:tamis:participant:<id> SAN that only this deployment's CA issues.\n\n{}",
         toml::to_string_pretty(&registry).map_err(|e| DeployError::Other(e.to_string()))?
     );
     write_new(&dir.join("participants.toml"), reg_text.as_bytes(), false)?;
@@ -123,6 +180,7 @@ pub fn init(dir: &Path) -> Result<InitReport, DeployError> {
         crate::privacy::escrow::generate_keypair().map_err(|e| DeployError::Other(e.to_string()))?;
     write_new(&keys.join("escrow.pub"), hex::encode(public).as_bytes(), false)?;
     write_new(&keys.join("escrow-private.key"), hex::encode(private).as_bytes(), true)?;
+    write_new(&keys.join("admin.token"), random_key_hex().as_bytes(), true)?;
 
     for (name, text) in SHIPPED_POLICIES {
         // Policies already there (a source checkout, or a DPO's edits) are kept.
@@ -137,9 +195,11 @@ pub fn init(dir: &Path) -> Result<InitReport, DeployError> {
 
 const CONFIG_TEMPLATE: &str = r#"# tamis deployment configuration. Relative paths are relative to this file.
 
-# Mutual-TLS API (SPEC §4) and the plain-HTTP admin listener (keep it on loopback).
+# Mutual-TLS API (SPEC §4) and the plain-HTTP admin listener. A non-loopback
+# admin_listen is refused unless admin_allow_remote = true.
 listen = "127.0.0.1:8443"
 admin_listen = "127.0.0.1:9090"
+admin_allow_remote = false
 
 data_dir = "data"
 participants = "participants.toml"
@@ -159,7 +219,10 @@ crl = "certs/crl.pem"
 storage = "keys/storage.key"
 pseudonym = "keys/pseudonym.key"
 escrow_public = "keys/escrow.pub"
+# Bearer token for the admin listener's /reload and POST /audit; the CLI reads it.
+admin_token = "keys/admin.token"
 # The escrow private key is not listed: the server never reads it.
+# Secret keys must be mode 0600: the server and the CLI refuse group- or world-readable ones.
 
 # Default lifetime (days) of indicators submitted without valid_until.
 [expiry]
@@ -193,7 +256,7 @@ pub fn policy_files(dir: &Path) -> Result<Vec<PathBuf>, DeployError> {
 
 /// Opens the deployment's store (fails while a running exchange holds it).
 pub fn open_store(cfg: &Config) -> Result<Arc<SledStore>, String> {
-    let key = read_key(&cfg.keys.storage)?;
+    let key = read_secret_key(&cfg.keys.storage)?;
     SledStore::open(&cfg.data_dir, &key).map_err(|e| format!("cannot open {} ({e})", cfg.data_dir.display()))
 }
 
@@ -223,18 +286,29 @@ pub struct Loaded {
 }
 
 /// Loads a deployment: registry, keys, policies, TLS and the store.
+///
+/// Refuses to start with a non-loopback admin address (unless allowed) and
+/// with secret keys other users may read (storage, pseudonym, TLS server
+/// key, admin token); creates a missing admin token and tightens a data
+/// directory that others may enter.
 pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
+    cfg.check_admin_listen().map_err(DeployError::Other)?;
+    ensure_admin_token(&cfg.keys.admin_token)?;
+    for secret in [&cfg.keys.storage, &cfg.keys.pseudonym, &cfg.tls.key, &cfg.keys.admin_token] {
+        check_secret_file(secret).map_err(DeployError::Other)?;
+    }
     let registry = Registry::load(&cfg.participants).map_err(|e| DeployError::Other(e.to_string()))?;
     let keys = Keys {
-        pseudonym: read_key(&cfg.keys.pseudonym).map_err(DeployError::Other)?,
+        pseudonym: read_secret_key(&cfg.keys.pseudonym).map_err(DeployError::Other)?,
         escrow_public: read_key(&cfg.keys.escrow_public).map_err(DeployError::Other)?,
     };
-    let storage_key = read_key(&cfg.keys.storage).map_err(DeployError::Other)?;
+    let storage_key = read_secret_key(&cfg.keys.storage).map_err(DeployError::Other)?;
     let policies = load_policies(&cfg.policies_dir, &keys, &cfg.default_policy)?;
     let tls = crate::tls::from_files(&cfg.tls.ca, &cfg.tls.cert, &cfg.tls.key, cfg.tls.crl.as_deref())
         .map_err(|e| DeployError::Other(e.to_string()))?;
     let store = SledStore::open(&cfg.data_dir, &storage_key)
         .map_err(|e| DeployError::Other(format!("{}: {e}", cfg.data_dir.display())))?;
+    tighten_data_dir(&cfg.data_dir);
     let allow =
         crate::feeds::allowlist::AllowList::with_dir(cfg.allowlists_dir.as_deref()).map_err(DeployError::Other)?;
     let state = AppState::new(registry, policies, store.clone(), cfg.limits.clone(), cfg.expiry.clone(), allow);
@@ -247,7 +321,9 @@ pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
 /// it (`file:line: message`). New policy versions are recorded.
 pub async fn reload(cfg: &Config, state: &AppState) -> Result<Vec<String>, String> {
     let registry = Registry::load(&cfg.participants).map_err(|e| e.to_string())?;
-    let keys = Keys { pseudonym: read_key(&cfg.keys.pseudonym)?, escrow_public: read_key(&cfg.keys.escrow_public)? };
+    check_secret_file(&cfg.tls.key)?;
+    let keys =
+        Keys { pseudonym: read_secret_key(&cfg.keys.pseudonym)?, escrow_public: read_key(&cfg.keys.escrow_public)? };
     let policies = load_policies(&cfg.policies_dir, &keys, &cfg.default_policy).map_err(|e| e.to_string())?;
     let tls = crate::tls::from_files(&cfg.tls.ca, &cfg.tls.cert, &cfg.tls.key, cfg.tls.crl.as_deref())
         .map_err(|e| e.to_string())?;

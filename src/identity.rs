@@ -4,7 +4,9 @@
 //! Identity is never taken from free-text subject fields: a certificate is
 //! recognised by its SHA-256 fingerprint, or by a `urn:tamis:participant:NAME`
 //! URI SAN (which only the deployment CA can issue, since the TLS layer
-//! accepts no other CA).
+//! accepts no other CA) when the participant's entry has no `fingerprints`
+//! list. A `fingerprints` list is an allow-list: removing one retires a
+//! certificate.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -125,9 +127,12 @@ pub struct Participant {
     /// Ingest policy applied to its submissions; the deployment default if absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
-    /// SHA-256 fingerprints (hex) of its certificates' DER encodings.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fingerprints: Vec<String>,
+    /// SHA-256 fingerprints (hex) of the DER of the certificates that
+    /// identify it. When present it is an allow-list (empty: no certificate
+    /// is accepted), so removing a fingerprint retires that certificate; when
+    /// absent, any certificate with its `urn:tamis:participant:` SAN is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprints: Option<Vec<String>>,
     /// Consent to be named as a source to consumers.
     #[serde(default)]
     pub disclose_name: bool,
@@ -215,7 +220,7 @@ impl Registry {
             if reg.by_id.insert(p.id.clone(), p.clone()).is_some() {
                 return Err(RegistryError::Duplicate(name.to_owned(), p.id.clone()));
             }
-            for fp in &p.fingerprints {
+            for fp in p.fingerprints.iter().flatten() {
                 reg.by_fingerprint.insert(fp.to_ascii_lowercase(), p.clone());
             }
         }
@@ -231,11 +236,23 @@ impl Registry {
     }
 
     /// The participant a verified certificate belongs to, if any.
+    ///
+    /// A listed fingerprint identifies its participant. Otherwise the
+    /// `urn:tamis:participant:NAME` SAN does, but only for an entry without a
+    /// `fingerprints` list: when an entry has one, it is an allow-list, so a
+    /// retired (or leaked older) certificate with the right SAN stops working
+    /// as soon as its fingerprint leaves the registry.
     pub fn identify(&self, cert: &CertInfo) -> Option<Arc<Participant>> {
-        let p = self
-            .by_fingerprint
-            .get(&cert.fingerprint)
-            .or_else(|| cert.san_participant.as_deref().and_then(|id| self.by_id.get(id)))?;
+        let p = match self.by_fingerprint.get(&cert.fingerprint) {
+            Some(p) => p,
+            None => {
+                let p = self.by_id.get(cert.san_participant.as_deref()?)?;
+                if p.fingerprints.is_some() {
+                    return None;
+                }
+                p
+            }
+        };
         (!p.revoked).then(|| p.clone())
     }
 }
@@ -286,7 +303,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn registry_maps_fingerprint_and_san_and_refuses_revoked() {
+    fn registry_maps_fingerprints_as_an_allow_list_and_san_and_refuses_revoked() {
         let reg = Registry::parse(
             "p.toml",
             r#"
@@ -301,15 +318,34 @@ id = "old-isp"
 kind = "isp"
 roles = ["blocklist"]
 revoked = true
+
+[[participant]]
+id = "isp-b"
+kind = "isp"
+roles = ["blocklist"]
+
+[[participant]]
+id = "dpo-a"
+kind = "auditor"
+roles = ["audit"]
+fingerprints = []
 "#,
         )
         .unwrap();
         let by_fp = CertInfo { fingerprint: "abcd".into(), san_participant: None };
         assert_eq!(reg.identify(&by_fp).unwrap().id, "bank-a");
+        // bank-a lists its fingerprints: another certificate with its SAN
+        // (a retired one) is not bank-a.
         let by_san = CertInfo { fingerprint: "00".into(), san_participant: Some("bank-a".into()) };
-        assert_eq!(reg.identify(&by_san).unwrap().id, "bank-a");
+        assert!(reg.identify(&by_san).is_none());
+        // No fingerprints listed: the SAN maps the certificate.
+        let by_san = CertInfo { fingerprint: "01".into(), san_participant: Some("isp-b".into()) };
+        assert_eq!(reg.identify(&by_san).unwrap().id, "isp-b");
         let revoked = CertInfo { fingerprint: "00".into(), san_participant: Some("old-isp".into()) };
         assert!(reg.identify(&revoked).is_none());
+        // An empty list accepts no certificate at all.
+        let none = CertInfo { fingerprint: "02".into(), san_participant: Some("dpo-a".into()) };
+        assert!(reg.identify(&none).is_none());
         let unknown = CertInfo { fingerprint: "00".into(), san_participant: Some("nobody".into()) };
         assert!(reg.identify(&unknown).is_none());
     }

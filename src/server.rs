@@ -146,7 +146,47 @@ pub async fn record_policies(state: &AppState) {
     }
 }
 
-/// Serves `/healthz`, `/readyz` and `/metrics` over plain HTTP.
+/// Checks an `Authorization: Bearer …` header against the deployment's
+/// admin token (read at each request, so replacing the file takes effect at
+/// once). Constant time: both sides are hashed, then compared without an
+/// early exit.
+fn admin_authorised(config: Option<&crate::config::Config>, header: Option<&str>) -> bool {
+    use sha2::{Digest, Sha256};
+    let Some(cfg) = config else { return false };
+    let Some(given) = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim) else { return false };
+    let Ok(expected) = crate::config::read_admin_token(&cfg.keys.admin_token) else {
+        tracing::error!(file = %cfg.keys.admin_token.display(), "admin token unreadable or not private; admin requests refused");
+        return false;
+    };
+    let (a, b) = (Sha256::digest(given.as_bytes()), Sha256::digest(expected.as_bytes()));
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A JSON error answer of the admin listener.
+fn admin_error(status: warp::http::StatusCode, code: &str, message: String) -> warp::reply::Response {
+    let body = warp::reply::json(&serde_json::json!({"error": {"code": code, "message": message}}));
+    let mut r = warp::reply::Reply::into_response(warp::reply::with_status(body, status));
+    if status == warp::http::StatusCode::UNAUTHORIZED {
+        r.headers_mut().insert("www-authenticate", warp::http::HeaderValue::from_static("Bearer"));
+    }
+    r
+}
+
+fn unauthorised() -> warp::reply::Response {
+    admin_error(
+        warp::http::StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "admin token required: send Authorization: Bearer <the contents of the deployment's keys/admin.token> \
+         (the tamis CLI does)"
+            .to_owned(),
+    )
+}
+
+/// Serves `/healthz`, `/readyz`, `/metrics` and `/stats` over plain HTTP,
+/// open to whoever reaches the (loopback) address; and `POST /reload` and
+/// `POST /audit`, which need the admin token (`Authorization: Bearer`) and
+/// this deployment's id (`X-Tamis-Deployment`). With a configuration, the
+/// actual address is written to the deployment's `admin.addr` for the CLI.
 pub async fn run_admin(
     listener: TcpListener,
     state: Arc<AppState>,
@@ -190,47 +230,103 @@ pub async fn run_admin(
         )),
     });
     let s = state.clone();
-    let reload = warp::path!("reload").and(warp::post()).and_then(move || {
-        let s = s.clone();
-        let config = config.clone();
-        async move {
-            let Some(cfg) = config else {
-                return Ok::<_, std::convert::Infallible>(warp::reply::Reply::into_response(warp::reply::with_status(
-                    "reload is not available\n".to_owned(),
-                    warp::http::StatusCode::NOT_FOUND,
-                )));
-            };
-            Ok(match crate::deploy::reload(&cfg, &s).await {
-                Ok(v) => warp::reply::Reply::into_response(warp::reply::json(&serde_json::json!({"reloaded": v}))),
-                Err(e) => warp::reply::Reply::into_response(warp::reply::with_status(
-                    warp::reply::json(&serde_json::json!({"error": {"code": "reload_failed", "message": e}})),
-                    warp::http::StatusCode::UNPROCESSABLE_ENTITY,
-                )),
-            })
-        }
-    });
+    let cfg_reload = config.clone();
+    let reload = warp::path!("reload")
+        .and(warp::post())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::header::optional::<String>("x-tamis-deployment"))
+        .and_then(move |auth: Option<String>, deployment: Option<String>| {
+            let s = s.clone();
+            let config = cfg_reload.clone();
+            async move {
+                let Some(cfg) = config else {
+                    return Ok::<_, std::convert::Infallible>(admin_error(
+                        warp::http::StatusCode::NOT_FOUND,
+                        "not_available",
+                        "reload is not available".to_owned(),
+                    ));
+                };
+                if !admin_authorised(Some(&cfg), auth.as_deref()) {
+                    return Ok(unauthorised());
+                }
+                let ours = s.deployment_id.get().cloned().unwrap_or_default();
+                let dir = cfg.base_dir.display().to_string();
+                if deployment.as_deref() != Some(ours.as_str()) {
+                    return Ok(admin_error(
+                        warp::http::StatusCode::CONFLICT,
+                        "wrong_deployment",
+                        format!(
+                            "this admin listener serves deployment {} in {dir}; the request {} (send \
+                             X-Tamis-Deployment: the SHA-256 of the deployment's certs/ca.pem); nothing was reloaded",
+                            short(&ours),
+                            match deployment {
+                                Some(d) => format!("names deployment {}", short(&d)),
+                                None => "names no deployment".to_owned(),
+                            }
+                        ),
+                    ));
+                }
+                Ok(match crate::deploy::reload(&cfg, &s).await {
+                    Ok(v) => {
+                        let reg = s.registry.load();
+                        let total = reg.all().count();
+                        let revoked = reg.all().filter(|p| p.revoked).count();
+                        warp::reply::Reply::into_response(warp::reply::json(&serde_json::json!({
+                            "deployment": ours,
+                            "directory": dir,
+                            "reloaded": v,
+                            "participants": total,
+                            "revoked": revoked,
+                            "crl": cfg.tls.crl.as_ref().map(|p| p.display().to_string()),
+                        })))
+                    }
+                    Err(e) => admin_error(warp::http::StatusCode::UNPROCESSABLE_ENTITY, "reload_failed", e),
+                })
+            }
+        });
     let s = state.clone();
+    let cfg_audit = config.clone();
     // Only the events an operator's tool records (escrow reveals) are accepted here.
     let record = warp::path!("audit")
         .and(warp::post())
+        .and(warp::header::optional::<String>("authorization"))
         .and(warp::header::optional::<String>("x-tamis-deployment"))
         .and(warp::body::content_length_limit(16 * 1024))
-        .and(warp::body::json())
-        .and_then(move |deployment: Option<String>, event: crate::audit::AuditEvent| {
+        .and(warp::body::bytes())
+        .and_then(move |auth: Option<String>, deployment: Option<String>, body: bytes::Bytes| {
             let s = s.clone();
+            let config = cfg_audit.clone();
             async move {
+                // The token first: without it nothing, not even the body, is looked at.
+                if !admin_authorised(config.as_deref(), auth.as_deref()) {
+                    return Ok::<_, std::convert::Infallible>(unauthorised());
+                }
+                let Ok(event) = serde_json::from_slice::<crate::audit::AuditEvent>(&body) else {
+                    return Ok(admin_error(
+                        warp::http::StatusCode::BAD_REQUEST,
+                        "bad_event",
+                        "not an audit event".to_owned(),
+                    ));
+                };
                 // Only our own deployment's tools: another exchange on this port must not take the record.
                 let ours = s.deployment_id.get().is_some_and(|d| Some(d) == deployment.as_ref());
                 let ok = ours
                     && matches!(event, crate::audit::AuditEvent::Reveal { .. })
                     && matches!(s.store.audit(event).await, Ok(Ok(_)));
                 let status = if ok { warp::http::StatusCode::OK } else { warp::http::StatusCode::UNPROCESSABLE_ENTITY };
-                Ok::<_, std::convert::Infallible>(warp::reply::with_status(String::new(), status))
+                Ok(warp::reply::Reply::into_response(warp::reply::with_status(String::new(), status)))
             }
         });
     let routes = warp::get().and(healthz.or(readyz).or(metrics)).or(stats_page).or(reload).or(record);
     let service = warp::service(routes);
     let graceful = GracefulShutdown::new();
+    // Tell the CLI where this deployment's exchange actually listens.
+    let addr_file = config.as_ref().map(|c| (c.admin_addr_file(), local(&listener).to_string()));
+    if let Some((file, addr)) = &addr_file
+        && let Err(e) = std::fs::write(file, format!("{addr}\n"))
+    {
+        tracing::warn!(file = %file.display(), error = %e, "cannot write the admin address file; the CLI will use admin_listen");
+    }
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (tcp, _) = tokio::select! {
@@ -250,6 +346,17 @@ pub async fn run_admin(
         });
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), graceful.shutdown()).await;
+    // Remove the address file unless another server of this deployment took it over.
+    if let Some((file, addr)) = addr_file
+        && std::fs::read_to_string(&file).is_ok_and(|t| t.trim() == addr)
+    {
+        let _ = std::fs::remove_file(&file);
+    }
+}
+
+/// The first 16 hex digits of a deployment id, for messages.
+fn short(id: &str) -> &str {
+    id.get(..16).unwrap_or(id)
 }
 
 /// The local address of a bound listener, for logs and quick starts.
