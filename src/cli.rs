@@ -362,8 +362,12 @@ fn audit_verify(config_path: &Path, expect_head: Option<&str>) -> ExitCode {
     };
     let store = match crate::deploy::open_store(&cfg) {
         Ok(s) => s,
-        Err(e) => {
+        Err(e) if e.starts_with("cannot open") => {
             eprintln!("tamis audit verify: {e}; if the server is running, use GET /v1/audit/verify");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("tamis audit verify: {e}");
             return ExitCode::from(2);
         }
     };

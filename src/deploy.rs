@@ -200,7 +200,7 @@ pub fn policy_files(dir: &Path) -> Result<Vec<PathBuf>, DeployError> {
 pub fn open_store(cfg: &Config) -> Result<Arc<SledStore>, String> {
     let key = read_key(&cfg.keys.storage)?;
     SledStore::open_with(&cfg.data_dir, &key, crate::store::StoreOptions::for_config(cfg, false))
-        .map_err(|e| format!("cannot open {} ({e})", cfg.data_dir.display()))
+        .map_err(|e| e.describe(&cfg.data_dir))
 }
 
 /// Loads every policy file of `dir` and compiles it.

@@ -69,6 +69,16 @@ pub enum StoreError {
     Rollback(String),
 }
 
+impl StoreError {
+    /// The error as an operator reads it, naming the data directory once.
+    pub fn describe(&self, dir: &Path) -> String {
+        match self {
+            StoreError::CorruptDirectory(_) | StoreError::Format(_) | StoreError::Rollback(_) => self.to_string(),
+            e => format!("cannot open {} ({e})", dir.display()),
+        }
+    }
+}
+
 /// Why a write was not acknowledged. The messages are meant for clients.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum CommitError {
