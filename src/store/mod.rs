@@ -275,7 +275,7 @@ type Tx<T> = oneshot::Sender<Result<T, String>>;
 type CTx<T> = oneshot::Sender<Result<T, CommitError>>;
 
 enum Request {
-    Submit(SubmitBatch, CTx<SubmitOutcome>),
+    Submit(Box<SubmitBatch>, CTx<SubmitOutcome>),
     Audit(AuditEvent, Tx<u64>),
     Retract { participant: String, id: String, tx: CTx<RetractOutcome> },
     Expire { ids: Vec<String>, now: OffsetDateTime, tx: Tx<usize> },
@@ -771,7 +771,7 @@ fn unseal<T: for<'de> Deserialize<'de>>(sealer: &Sealer, k: &[u8], v: &[u8]) -> 
 impl Store for SledStore {
     fn submit(&self, batch: SubmitBatch) -> oneshot::Receiver<Result<SubmitOutcome, CommitError>> {
         let (tx, rx) = oneshot::channel();
-        self.send(Request::Submit(batch, tx));
+        self.send(Request::Submit(Box::new(batch), tx));
         rx
     }
 
@@ -909,11 +909,8 @@ impl SledStore {
         }
         match anchor {
             None => {}
-            Some(Err(e)) => {
-                if v.ok {
-                    fail(&mut v, 0, e);
-                }
-            }
+            Some(Err(e)) if v.ok => fail(&mut v, 0, e),
+            Some(Err(_)) => {}
             Some(Ok(None)) => {}
             Some(Ok(Some(a))) => {
                 if v.ok
