@@ -98,6 +98,21 @@ pub struct Verification {
     /// The first bad record, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_bad: Option<BadRecord>,
+    /// The anchor the chain was compared with (kept outside the data
+    /// directory), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<AnchorInfo>,
+}
+
+/// The audit anchor a verification used: the head recorded outside `data/`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AnchorInfo {
+    /// Sequence number of the anchored record.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: String,
+    /// Where the anchor file is.
+    pub path: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -119,6 +134,7 @@ where
             records: count,
             head: prev.clone(),
             first_bad: Some(BadRecord { seq, problem }),
+            anchor: None,
         };
         let r = match r {
             Ok(r) => r,
@@ -139,7 +155,7 @@ where
         prev = r.hash;
         count += 1;
     }
-    Verification { ok: true, records: count, head: prev, first_bad: None }
+    Verification { ok: true, records: count, head: prev, first_bad: None, anchor: None }
 }
 
 #[cfg(test)]

@@ -163,10 +163,14 @@ pub enum ReportFormat {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCmd {
-    /// Re-check the audit chain; exit 1 and the first bad record on tampering.
+    /// Re-check the audit chain against its anchor; print the record count;
+    /// exit 1 on tampering, rollback or truncation, 2 when it cannot be read.
     Verify {
         #[arg(long, default_value = "tamis.toml")]
         config: PathBuf,
+        /// A head seen earlier (`X-Tamis-Audit-Head`, `SEQ:HASH`) that the chain must still contain.
+        #[arg(long, value_name = "SEQ:HASH")]
+        expect_head: Option<String>,
     },
 }
 
@@ -193,7 +197,7 @@ pub fn run(cli: Cli) -> ExitCode {
             init_logging(log_format);
             serve(&config, listen, admin_listen, admin_allow_remote)
         }
-        Command::Audit(AuditCmd::Verify { config }) => audit_verify(&config),
+        Command::Audit(AuditCmd::Verify { config, expect_head }) => audit_verify(&config, expect_head.as_deref()),
         Command::Policy(PolicyCmd::Reload { admin_listen, config }) => policy_reload(&config, admin_listen),
         Command::Policy(PolicyCmd::Engine(cmd)) => crate::policy_cli::run(cmd),
         Command::Reveal { token, reason, escrow_key, operator, admin_listen, config } => {
@@ -387,7 +391,7 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-fn audit_verify(config_path: &Path) -> ExitCode {
+fn audit_verify(config_path: &Path, expect_head: Option<&str>) -> ExitCode {
     let cfg = match Config::load(config_path) {
         Ok(c) => c,
         Err(e) => {
@@ -395,23 +399,59 @@ fn audit_verify(config_path: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let expected = match expect_head.map(parse_head).transpose() {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("tamis audit verify: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let store = match crate::deploy::open_store(&cfg) {
         Ok(s) => s,
-        Err(e) => {
+        Err(e) if e.starts_with("cannot open") => {
             eprintln!("tamis audit verify: {e}; if the server is running, use GET /v1/audit/verify");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("tamis audit verify: {e}");
             return ExitCode::from(2);
         }
     };
     match store.verify_audit() {
-        Ok(v) => {
+        Ok(mut v) => {
+            if v.ok
+                && let Some((seq, hash)) = &expected
+                && let Err(e) = store.check_head(*seq, hash)
+            {
+                v.ok = false;
+                v.first_bad = Some(crate::audit::BadRecord { seq: *seq, problem: e });
+            }
             println!("{}", serde_json::to_string_pretty(&v).expect("serialise"));
+            match &v.first_bad {
+                None => eprintln!("audit chain ok: {} records", v.records),
+                Some(b) => {
+                    eprintln!("tamis audit verify: FAILED at record {}: {} ({} records)", b.seq, b.problem, v.records)
+                }
+            }
             if v.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         Err(e) => {
             eprintln!("tamis audit verify: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
+}
+
+/// `SEQ:HASH` as in `X-Tamis-Audit-Head`.
+fn parse_head(s: &str) -> Result<(u64, String), String> {
+    let bad = || format!("--expect-head must be SEQ:HASH (as in X-Tamis-Audit-Head), not {s:?}");
+    let (seq, hash) = s.split_once(':').ok_or_else(bad)?;
+    let seq = seq.trim().parse().map_err(|_| bad())?;
+    let hash = hash.trim().to_ascii_lowercase();
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    Ok((seq, hash))
 }
 
 fn policy_reload(config_path: &Path, admin_listen: Option<SocketAddr>) -> ExitCode {

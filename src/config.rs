@@ -60,6 +60,11 @@ pub struct Config {
     /// CLI reports it. Not a config key.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// The audit anchor (latest audit sequence number and hash, MAC'd),
+    /// rewritten after every commit. Keep it OUTSIDE `data_dir`, ideally on
+    /// WORM or remote storage: it is what detects a restored or cut `data/`.
+    #[serde(default = "default_audit_anchor")]
+    pub audit_anchor: PathBuf,
 }
 
 /// Default lifetime of an indicator whose submitter gave no `valid_until`,
@@ -75,11 +80,14 @@ pub struct Expiry {
     pub hash_days: u32,
     /// E-mail, IBAN, phone, bitcoin.
     pub other_days: u32,
+    /// The longest validity any indicator gets, from its receipt: a later
+    /// `valid_until` is cut to it (a submitter cannot pin an entry for years).
+    pub max_days: u32,
 }
 
 impl Default for Expiry {
     fn default() -> Self {
-        Expiry { url_days: 30, domain_days: 90, ip_days: 30, hash_days: 365, other_days: 180 }
+        Expiry { url_days: 30, domain_days: 90, ip_days: 30, hash_days: 365, other_days: 180, max_days: 365 }
     }
 }
 
@@ -179,6 +187,9 @@ fn default_admin_listen() -> SocketAddr {
 fn default_admin_token() -> PathBuf {
     "keys/admin.token".into()
 }
+fn default_audit_anchor() -> PathBuf {
+    "audit/anchor".into()
+}
 fn default_data_dir() -> PathBuf {
     "data".into()
 }
@@ -217,6 +228,7 @@ impl Config {
     pub fn resolve(&mut self, base: &Path) {
         for p in [
             &mut self.data_dir,
+            &mut self.audit_anchor,
             &mut self.participants,
             &mut self.policies_dir,
             &mut self.tls.ca,

@@ -202,6 +202,9 @@ admin_listen = "127.0.0.1:9090"
 admin_allow_remote = false
 
 data_dir = "data"
+# The audit anchor (head of the audit chain, MAC'd), rewritten after every commit. Keep it outside
+# data_dir, ideally on WORM or remote storage: it detects a restored or cut data/.
+audit_anchor = "audit/anchor"
 participants = "participants.toml"
 policies_dir = "policies"
 # Extra allow-lists of this deployment (MISP JSON or one entry per line); the MISP lists are built in.
@@ -231,6 +234,8 @@ domain_days = 90
 ip_days = 30
 hash_days = 365
 other_days = 180
+# No indicator stays longer than this after its submission (a later valid_until is cut).
+max_days = 365
 
 [limits]
 max_body_bytes = 16777216
@@ -257,7 +262,8 @@ pub fn policy_files(dir: &Path) -> Result<Vec<PathBuf>, DeployError> {
 /// Opens the deployment's store (fails while a running exchange holds it).
 pub fn open_store(cfg: &Config) -> Result<Arc<SledStore>, String> {
     let key = read_secret_key(&cfg.keys.storage)?;
-    SledStore::open(&cfg.data_dir, &key).map_err(|e| format!("cannot open {} ({e})", cfg.data_dir.display()))
+    SledStore::open_with(&cfg.data_dir, &key, crate::store::StoreOptions::for_config(cfg, false))
+        .map_err(|e| e.describe(&cfg.data_dir))
 }
 
 /// Loads every policy file of `dir` and compiles it.
@@ -306,7 +312,7 @@ pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
     let policies = load_policies(&cfg.policies_dir, &keys, &cfg.default_policy)?;
     let tls = crate::tls::from_files(&cfg.tls.ca, &cfg.tls.cert, &cfg.tls.key, cfg.tls.crl.as_deref())
         .map_err(|e| DeployError::Other(e.to_string()))?;
-    let store = SledStore::open(&cfg.data_dir, &storage_key)
+    let store = SledStore::open_with(&cfg.data_dir, &storage_key, crate::store::StoreOptions::for_config(cfg, true))
         .map_err(|e| DeployError::Other(format!("{}: {e}", cfg.data_dir.display())))?;
     tighten_data_dir(&cfg.data_dir);
     let allow =

@@ -196,6 +196,13 @@ pub async fn run_admin(
     let healthz = warp::path!("healthz").map(|| warp::reply::Reply::into_response(String::from("ok\n")));
     let s = state.clone();
     let readyz = warp::path!("readyz").map(move || {
+        if let Err(why) = s.store.health() {
+            let text = format!("store failed: {why}\n");
+            return warp::reply::Reply::into_response(warp::reply::with_status(
+                text,
+                warp::http::StatusCode::SERVICE_UNAVAILABLE,
+            ));
+        }
         let (status, text) = if s.policies.load().by_id.is_empty() {
             (warp::http::StatusCode::SERVICE_UNAVAILABLE, "no policy loaded\n")
         } else if !s.blocklists.ready() {

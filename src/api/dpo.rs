@@ -61,7 +61,10 @@ pub async fn audit_log(
         .map_err(|_| reject(ApiError::Internal))?
         .map_err(internal)?;
     let next = records.last().map(|r| r.seq).unwrap_or(after);
-    Ok(warp::reply::json(&json!({"records": records, "next": next.to_string()})).into_response())
+    Ok(handlers::with_audit_head(
+        warp::reply::json(&json!({"records": records, "next": next.to_string()})).into_response(),
+        &state,
+    ))
 }
 
 /// `GET /v1/audit/verify`.
@@ -71,7 +74,7 @@ pub async fn audit_verify(_p: Arc<Participant>, state: Arc<AppState>) -> Result<
         .await
         .map_err(|_| reject(ApiError::Internal))?
         .map_err(internal)?;
-    Ok(warp::reply::json(&v).into_response())
+    Ok(handlers::with_audit_head(warp::reply::json(&v).into_response(), &state))
 }
 
 /// `GET /v1/policies`.

@@ -29,6 +29,18 @@ pub enum ApiError {
     Unavailable,
     #[error("internal error")]
     Internal,
+    /// The store cannot write (a full disk): the message says whether
+    /// anything was stored.
+    #[error("{0}")]
+    InsufficientStorage(String),
+    #[error("this Idempotency-Key was already used with a different request; use a new key for a new submission")]
+    IdempotencyKeyReused,
+}
+
+impl From<crate::store::CommitError> for ApiError {
+    fn from(e: crate::store::CommitError) -> ApiError {
+        if e.is_storage() { ApiError::InsufficientStorage(e.to_string()) } else { ApiError::Internal }
+    }
 }
 
 impl warp::reject::Reject for ApiError {}
@@ -46,6 +58,8 @@ impl ApiError {
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
+            ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -63,6 +77,8 @@ impl ApiError {
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal => "internal",
+            ApiError::InsufficientStorage(_) => "insufficient_storage",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
         }
     }
 }

@@ -239,13 +239,14 @@ pub async fn submit(
         received_at: now,
         indicators: result.accepted.into_iter().map(|a| a.indicator).collect(),
         idempotency: idempotency_key.map(|k| (p.id.clone(), k)),
+        request_hash: crate::store::request_hash(format.as_str(), &body),
         response: response.clone(),
         audit,
     };
     let accepted = batch.indicators.len() as u64;
     let outcome = state.store.submit(batch).await.map_err(|_| reject(ApiError::Unavailable))?.map_err(|e| {
         tracing::error!(error = %e, "submission not committed");
-        reject(ApiError::Unavailable)
+        reject(ApiError::from(e))
     })?;
     let (body, replayed) = match outcome {
         SubmitOutcome::Committed { .. } => {
@@ -255,6 +256,7 @@ pub async fn submit(
             (response, false)
         }
         SubmitOutcome::Replayed { response } => (response, true),
+        SubmitOutcome::KeyReused => return Err(reject(ApiError::IdempotencyKeyReused)),
     };
     let mut resp = warp::http::Response::builder()
         .status(StatusCode::OK)
@@ -265,6 +267,15 @@ pub async fn submit(
         resp.headers_mut().insert("idempotent-replayed", "true".parse().expect("header"));
     }
     Ok(resp)
+}
+
+/// Adds `X-Tamis-Audit-Head: SEQ:HASH` (the latest audit record, after this
+/// request's own), so consumers can compare heads and notice a rollback.
+pub fn with_audit_head(mut resp: warp::reply::Response, state: &AppState) -> warp::reply::Response {
+    if let Ok(v) = crate::store::audit_head_header(state.store.as_ref()).parse() {
+        resp.headers_mut().insert("x-tamis-audit-head", v);
+    }
+    resp
 }
 
 /// The current time truncated to milliseconds (STIX and TAXII timestamps).
@@ -290,7 +301,7 @@ pub async fn retract(
         .map_err(|_| reject(ApiError::Unavailable))?
         .map_err(|e| {
             tracing::error!(error = %e, "retraction not committed");
-            reject(ApiError::Unavailable)
+            reject(ApiError::from(e))
         })?;
     match outcome {
         RetractOutcome::Retracted { removed } => {
@@ -403,7 +414,7 @@ pub async fn feed(
             count: items.len(),
         })
         .await;
-    Ok(warp::reply::json(&body).into_response())
+    Ok(with_audit_head(warp::reply::json(&body).into_response(), &state))
 }
 
 /// `GET /v1/blocklists/{name}`: a pre-built snapshot for the participant's
@@ -473,7 +484,7 @@ pub async fn blocklist(
             count: snap.count,
         })
         .await;
-    Ok(resp)
+    Ok(with_audit_head(resp, &state))
 }
 
 /// True when an `Accept-Encoding` value accepts gzip (q > 0).
