@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{TestServer, deployment, issue_client, json};
-use edge::{closed_within, connect, h1, set_limits};
+use edge::{closed_within, connect, h1, h1_raw, set_limits};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
@@ -69,7 +69,10 @@ async fn one_certificate_cannot_take_every_connection() {
     assert_eq!(h1(&mut first, "GET", "/v1/whoami", None).await.unwrap().status, 200);
     assert_eq!(h1(&mut second, "GET", "/v1/whoami", None).await.unwrap().status, 200);
     let mut third = connect(&dir, "bank-a", s.addr, b"http/1.1").await;
-    assert!(h1(&mut third, "GET", "/v1/whoami", None).await.is_none(), "a third connection with one certificate is served");
+    assert!(
+        h1(&mut third, "GET", "/v1/whoami", None).await.is_none(),
+        "a third connection with one certificate is served"
+    );
     assert_eq!(s.state.metrics.connections_over_cert_cap.load(Ordering::Relaxed), 1);
     // Another participant is still served.
     let (status, v) = json(s.client("isp-a").get(s.url("/v1/whoami")).send().await.unwrap()).await;
@@ -104,12 +107,10 @@ async fn an_unregistered_certificate_gets_one_request_per_connection() {
 
     // Over HTTP/2: a GOAWAY after the first stream.
     let tls = connect(&dir, "stranger", s.addr, b"h2").await;
-    let (mut send, conn) = hyper::client::conn::http2::handshake::<_, _, Empty<bytes::Bytes>>(
-        TokioExecutor::new(),
-        TokioIo::new(tls),
-    )
-    .await
-    .unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake::<_, _, Empty<bytes::Bytes>>(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
     let driver = tokio::spawn(conn);
     let resp = send.send_request(hyper::Request::get(s.url("/v1/whoami")).body(Empty::new()).unwrap()).await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -178,5 +179,21 @@ async fn silent_tcp_clients_do_not_lock_participants_out() {
     assert_eq!(status, 200);
     assert!(s.state.metrics.handshakes_over_ip_cap.load(Ordering::Relaxed) >= 30);
     drop(silent);
+    s.stop().await;
+}
+
+/// TAXII discovery does not echo the client's Host header (F16): the API
+/// root is relative, which TAXII 2.1 allows and taxii2-client resolves.
+#[tokio::test]
+async fn taxii_discovery_does_not_echo_the_host_header() {
+    let s = TestServer::start().await;
+    let mut c = connect(&s.dir, "police-a", s.addr, b"http/1.1").await;
+    let req = "GET /taxii2/ HTTP/1.1\r\nHost: attacker.example\r\nAccept: application/taxii+json;version=2.1\r\n\r\n";
+    let a = h1_raw(&mut c, req).await.unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(!a.body.contains("attacker.example"), "{}", a.body);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["api_roots"], serde_json::json!(["/taxii2/api/"]));
+    assert_eq!(v["default"], "/taxii2/api/");
     s.stop().await;
 }

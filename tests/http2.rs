@@ -61,8 +61,11 @@ async fn curl_sees_head_answers_and_early_refusals_whole() {
     set_limits(&dir, &[("max_body_bytes", "4096")]);
     let s = TestServer::start_in(&dir).await;
     let big = dir.join("big.json");
-    std::fs::write(&big, format!(r#"{{"indicators":[{}]}}"#, vec![r#"{"type":"domain","value":"x.top"}"#; 400].join(",")))
-        .unwrap();
+    std::fs::write(
+        &big,
+        format!(r#"{{"indicators":[{}]}}"#, vec![r#"{"type":"domain","value":"x.top"}"#; 400].join(",")),
+    )
+    .unwrap();
     let big = format!("@{}", big.display());
     let small = r#"{"indicators":[{"type":"domain","value":"refused.top"}]}"#;
     for (flag, version) in [("--http2", "2"), ("--http1.1", "1.1")] {
@@ -80,12 +83,8 @@ async fn curl_sees_head_answers_and_early_refusals_whole() {
                     .await;
             assert_eq!((code, out.as_str()), (0, format!("403 {version}").as_str()), "403 #{i} {flag}: {err}");
             // 413 before the body is read: larger than max_body_bytes.
-            let (code, out, err) = curl(
-                &s,
-                "bank-a",
-                &[flag, "-H", "content-type: application/json", "--data-binary", &big, &url],
-            )
-            .await;
+            let (code, out, err) =
+                curl(&s, "bank-a", &[flag, "-H", "content-type: application/json", "--data-binary", &big, &url]).await;
             assert_eq!((code, out.as_str()), (0, format!("413 {version}").as_str()), "413 #{i} {flag}: {err}");
         }
     }

@@ -74,6 +74,11 @@ pub async fn h1(conn: &mut Conn, method: &str, path: &str, body: Option<&str>) -
     }
     req.push_str("\r\n");
     req.push_str(body.unwrap_or(""));
+    h1_raw(conn, &req).await
+}
+
+/// Sends `req` (a whole HTTP/1.1 request) on `conn` and reads one answer.
+pub async fn h1_raw(conn: &mut Conn, req: &str) -> Option<Answer> {
     tokio::time::timeout(Duration::from_secs(10), async {
         conn.write_all(req.as_bytes()).await.ok()?;
         let mut buf = Vec::new();
