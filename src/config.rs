@@ -149,15 +149,36 @@ pub struct Limits {
     pub max_body_bytes: u64,
     /// Most indicators in one submission (413 beyond).
     pub max_indicators: usize,
-    /// Most concurrent TLS connections; further ones wait in the kernel backlog.
+    /// Most concurrent established (post-handshake) TLS connections; a
+    /// verified client waits up to `handshake_timeout_ms` for a slot.
     pub max_connections: usize,
+    /// Most connections from one certificate (by SHA-256 fingerprint), well
+    /// under `max_connections` so one certificate cannot take every slot.
+    pub max_connections_per_cert: usize,
+    /// Most connections still in the TLS handshake; further ones wait in the
+    /// kernel backlog. A separate, small budget so that clients that never
+    /// finish a handshake cannot hold established-connection slots.
+    pub max_handshakes: usize,
+    /// Most pending handshakes from one source IP address; more are closed
+    /// at once, so one silent host cannot fill `max_handshakes`.
+    pub max_handshakes_per_ip: usize,
     /// Time allowed for the TLS handshake, against slow-loris clients.
     pub handshake_timeout_ms: u64,
+    /// Time allowed after the handshake for the first request to arrive;
+    /// a connection that sends nothing is closed.
+    pub first_request_timeout_ms: u64,
+    /// An HTTP/1.1 keep-alive or HTTP/2 connection with no request in
+    /// progress for this long is closed (HTTP/2 PINGs do not count).
+    pub idle_timeout_ms: u64,
     /// Time allowed to read a request's headers.
     pub header_timeout_ms: u64,
     /// Submissions per participant per minute (429 beyond).
     pub submissions_per_minute: u32,
-    /// Reads (feed, blocklists, audit...) per participant per minute.
+    /// Indicators submitted per participant per minute (429 beyond).
+    pub indicators_per_minute: u32,
+    /// Request-body bytes submitted per participant per minute (429 beyond).
+    pub body_bytes_per_minute: u64,
+    /// Reads (feed, blocklists, audit, whoami...) per participant per minute.
     pub reads_per_minute: u32,
     /// Largest page of the feed.
     pub max_page: usize,
@@ -169,9 +190,16 @@ impl Default for Limits {
             max_body_bytes: 16 * 1024 * 1024,
             max_indicators: 10_000,
             max_connections: 1024,
-            handshake_timeout_ms: 10_000,
+            max_connections_per_cert: 64,
+            max_handshakes: 128,
+            max_handshakes_per_ip: 16,
+            handshake_timeout_ms: 3_000,
+            first_request_timeout_ms: 10_000,
+            idle_timeout_ms: 30_000,
             header_timeout_ms: 10_000,
             submissions_per_minute: 6_000,
+            indicators_per_minute: 600_000,
+            body_bytes_per_minute: 256 * 1024 * 1024,
             reads_per_minute: 60_000,
             max_page: 10_000,
         }

@@ -241,9 +241,16 @@ max_days = 365
 max_body_bytes = 16777216
 max_indicators = 10000
 max_connections = 1024
-handshake_timeout_ms = 10000
+max_connections_per_cert = 64
+max_handshakes = 128
+max_handshakes_per_ip = 16
+handshake_timeout_ms = 3000
+first_request_timeout_ms = 10000
+idle_timeout_ms = 30000
 header_timeout_ms = 10000
 submissions_per_minute = 6000
+indicators_per_minute = 600000
+body_bytes_per_minute = 268435456
 reads_per_minute = 60000
 max_page = 10000
 "#;

@@ -25,6 +25,9 @@ pub enum ApiError {
     NothingAccepted,
     #[error("rate limit exceeded; retry after {0} s")]
     RateLimited(u64),
+    /// A per-participant volume quota (named) is used up for now.
+    #[error("quota of {quota} exceeded; retry after {retry_after} s")]
+    QuotaExceeded { quota: String, retry_after: u64 },
     #[error("the exchange is overloaded or shutting down; retry later")]
     Unavailable,
     #[error("internal error")]
@@ -55,7 +58,7 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NothingAccepted => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited(_) | ApiError::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
@@ -75,6 +78,7 @@ impl ApiError {
             ApiError::UnsupportedMedia(_) => "unsupported_media_type",
             ApiError::NothingAccepted => "nothing_accepted",
             ApiError::RateLimited(_) => "rate_limited",
+            ApiError::QuotaExceeded { .. } => "quota_exceeded",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal => "internal",
             ApiError::InsufficientStorage(_) => "insufficient_storage",

@@ -12,7 +12,7 @@ use warp::http::StatusCode;
 use warp::{Rejection, Reply};
 
 use super::ingest;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, VolumeQuota};
 use crate::audit::AuditEvent;
 use crate::identity::{Participant, Peer};
 use crate::model::{self, Rejection as IndicatorRejection, Removals, SanitisedIndicator};
@@ -161,17 +161,18 @@ pub async fn submit(
     {
         return Err(reject(ApiError::BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into())));
     }
-    let parsed = ingest::parse(format, &body).map_err(reject)?;
+    state.charge(&p.id, VolumeQuota::BodyBytes, body.len() as u64).map_err(reject)?;
+    // Parsing is CPU work: off the async workers, and it stops at
+    // max_indicators + 1 whatever the size of the body.
+    let max = state.limits.max_indicators;
+    let parsed = tokio::task::spawn_blocking(move || ingest::parse_limited(format, &body, max))
+        .await
+        .map_err(|_| reject(ApiError::Internal))?
+        .map_err(reject)?;
     if parsed.items.is_empty() {
         return Err(reject(ApiError::BadRequest("the submission holds no indicators".into())));
     }
-    if parsed.items.len() > state.limits.max_indicators {
-        return Err(reject(ApiError::TooLarge(format!(
-            "{} indicators in one submission; at most {} are accepted",
-            parsed.items.len(),
-            state.limits.max_indicators
-        ))));
-    }
+    state.charge(&p.id, VolumeQuota::Indicators, parsed.items.len() as u64).map_err(reject)?;
     let policies = state.policies.load();
     let Some(sanitiser) = policies.for_participant(&p).cloned() else {
         tracing::error!(participant = %p.id, "no ingest policy loaded for participant");

@@ -52,30 +52,220 @@ pub struct Parsed {
     pub rejected: Vec<Rejection>,
 }
 
+/// Parses a body with no limit on the number of indicators (dry-runs have
+/// their own check); see [`parse_limited`].
 pub fn parse(format: Format, body: &[u8]) -> Result<Parsed, ApiError> {
+    parse_limited(format, body, usize::MAX)
+}
+
+/// Parses a body, stopping with 413 as soon as it holds more than `max`
+/// indicators: the rest of the body is never turned into values, so a
+/// large body of tiny items costs no more memory than `max` of them.
+/// CPU-bound: call it from `spawn_blocking`.
+pub fn parse_limited(format: Format, body: &[u8], max: usize) -> Result<Parsed, ApiError> {
     match format {
-        Format::Json => parse_json(body),
-        Format::Csv => parse_csv(body),
-        Format::Stix => parse_stix(body),
+        Format::Json => parse_json(body, max),
+        Format::Csv => parse_csv(body, max),
+        Format::Stix => parse_stix(body, max),
     }
 }
 
-fn parse_json(body: &[u8]) -> Result<Parsed, ApiError> {
-    let doc: Value = serde_json::from_slice(body).map_err(|e| json_error(&e))?;
-    let items = match doc {
-        Value::Object(mut map) => match map.remove("indicators") {
-            Some(Value::Array(items)) => items,
-            Some(_) => return Err(ApiError::BadRequest("`indicators` must be a list".into())),
-            None => return Err(ApiError::BadRequest("a submission is an object with an `indicators` list".into())),
+/// The 413 for a submission with more than `max` indicators.
+pub fn too_many(max: usize) -> ApiError {
+    ApiError::TooLarge(format!("more than {max} indicators in one submission; at most {max} are accepted"))
+}
+
+/// A JSON document read with one list member (`key`) limited to `max`
+/// elements; other members are skipped without building values, except
+/// `type` (STIX bundles).
+mod limited {
+    use std::cell::Cell;
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde_json::Value;
+
+    /// The top level of the document.
+    pub enum Top {
+        /// An object: its `type` member (if any) and the limited member.
+        Object {
+            kind: Option<Value>,
+            list: Option<Field>,
         },
-        _ => return Err(ApiError::BadRequest("a submission is an object with an `indicators` list".into())),
+        NotObject,
+    }
+
+    /// The limited member.
+    pub enum Field {
+        List(Vec<Value>),
+        NotList,
+    }
+
+    /// Parses `body`; `Err(None)` means the list has more than `max` elements.
+    pub fn parse(body: &[u8], key: &str, max: usize) -> Result<Top, Option<serde_json::Error>> {
+        let over = Cell::new(false);
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let top = Doc { key, max, over: &over }.deserialize(&mut de).and_then(|t| de.end().map(|()| t));
+        match top {
+            Ok(t) => Ok(t),
+            Err(_) if over.get() => Err(None),
+            Err(e) => Err(Some(e)),
+        }
+    }
+
+    struct Doc<'a> {
+        key: &'a str,
+        max: usize,
+        over: &'a Cell<bool>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Doc<'_> {
+        type Value = Top;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Top, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    macro_rules! not_object {
+        ($($f:ident: $t:ty),*) => {$(
+            fn $f<E: de::Error>(self, _: $t) -> Result<Self::Value, E> { Ok(Self::Value::default_other()) }
+        )*};
+    }
+
+    trait Other {
+        fn default_other() -> Self;
+    }
+    impl Other for Top {
+        fn default_other() -> Self {
+            Top::NotObject
+        }
+    }
+    impl Other for Field {
+        fn default_other() -> Self {
+            Field::NotList
+        }
+    }
+
+    impl<'de> Visitor<'de> for Doc<'_> {
+        type Value = Top;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        not_object!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str);
+        fn visit_unit<E: de::Error>(self) -> Result<Top, E> {
+            Ok(Top::NotObject)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Top, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Top::NotObject)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+            let (mut kind, mut list) = (None, None);
+            while let Some(k) = map.next_key::<String>()? {
+                if k == self.key {
+                    list = Some(map.next_value_seed(List { max: self.max, over: self.over })?);
+                } else if k == "type" {
+                    kind = Some(map.next_value::<Value>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(Top::Object { kind, list })
+        }
+    }
+
+    struct List<'a> {
+        max: usize,
+        over: &'a Cell<bool>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for List<'_> {
+        type Value = Field;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Field, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for List<'_> {
+        type Value = Field;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list")
+        }
+        not_object!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str);
+        fn visit_unit<E: de::Error>(self) -> Result<Field, E> {
+            Ok(Field::NotList)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Field, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(Field::NotList)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Field, A::Error> {
+            let mut out = Vec::new();
+            loop {
+                if out.len() == self.max {
+                    if seq.next_element::<IgnoredAny>()?.is_some() {
+                        self.over.set(true);
+                        return Err(A::Error::custom("too many elements"));
+                    }
+                    break;
+                }
+                match seq.next_element::<Value>()? {
+                    Some(v) => out.push(v),
+                    None => break,
+                }
+            }
+            Ok(Field::List(out))
+        }
+    }
+}
+
+fn parse_json(body: &[u8], max: usize) -> Result<Parsed, ApiError> {
+    let not_a_submission = || ApiError::BadRequest("a submission is an object with an `indicators` list".into());
+    let top = limited::parse(body, "indicators", max).map_err(|e| match e {
+        None => too_many(max),
+        Some(e) => json_error(&e),
+    })?;
+    let items = match top {
+        limited::Top::Object { list: Some(limited::Field::List(items)), .. } => items,
+        limited::Top::Object { list: Some(limited::Field::NotList), .. } => {
+            return Err(ApiError::BadRequest("`indicators` must be a list".into()));
+        }
+        _ => return Err(not_a_submission()),
     };
     Ok(Parsed { items, lines: None, rejected: Vec::new() })
 }
 
-fn parse_stix(body: &[u8]) -> Result<Parsed, ApiError> {
-    let doc: Value = serde_json::from_slice(body).map_err(|e| json_error(&e))?;
+fn parse_stix(body: &[u8], max: usize) -> Result<Parsed, ApiError> {
+    // A bundle holds other objects beside indicators (identities, markings,
+    // relationships): allow twice as many, then count the indicators.
+    let objects_max = max.saturating_mul(2).saturating_add(100);
+    let top = limited::parse(body, "objects", objects_max).map_err(|e| match e {
+        None => too_many(max),
+        Some(e) => json_error(&e),
+    })?;
+    let doc = match top {
+        limited::Top::NotObject => Value::Null,
+        limited::Top::Object { kind, list } => {
+            let mut map = Map::new();
+            if let Some(k) = kind {
+                map.insert("type".into(), k);
+            }
+            match list {
+                Some(limited::Field::List(objects)) => {
+                    map.insert("objects".into(), Value::Array(objects));
+                }
+                Some(limited::Field::NotList) => {
+                    map.insert("objects".into(), Value::Bool(false));
+                }
+                None => {}
+            }
+            Value::Object(map)
+        }
+    };
     let converted = crate::feeds::stix::bundle_to_indicators(&doc).map_err(ApiError::BadRequest)?;
+    if converted.len() > max {
+        return Err(too_many(max));
+    }
     let mut items = Vec::new();
     let mut rejected = Vec::new();
     for (i, r) in converted.into_iter().enumerate() {
@@ -95,39 +285,28 @@ fn parse_stix(body: &[u8]) -> Result<Parsed, ApiError> {
 const CSV_COLUMNS: &[&str] =
     &["type", "value", "category", "confidence", "tlp", "first_seen", "valid_until", "description", "tags"];
 
-fn parse_csv(body: &[u8]) -> Result<Parsed, ApiError> {
+fn parse_csv(body: &[u8], max: usize) -> Result<Parsed, ApiError> {
     let text = std::str::from_utf8(body).map_err(|e| {
         let line = body[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
         ApiError::BadRequest(format!("CSV is not valid UTF-8 (line {line})"))
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let records = csv_records(text)?;
-    let mut it = records.into_iter();
-    let Some((_, header)) = it.next() else {
-        return Err(ApiError::BadRequest("CSV is empty; the first line must be a header such as type,value".into()));
-    };
-    let header: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
-    for (i, h) in header.iter().enumerate() {
-        if !CSV_COLUMNS.contains(&h.as_str()) {
-            return Err(ApiError::BadRequest(format!(
-                "CSV line 1, column {}: unknown column (expected {})",
-                i + 1,
-                CSV_COLUMNS.join(", ")
-            )));
-        }
-        if header[..i].contains(h) {
-            return Err(ApiError::BadRequest(format!("CSV line 1, column {}: duplicate column", i + 1)));
-        }
-    }
-    if !header.iter().any(|h| h == "type") || !header.iter().any(|h| h == "value") {
-        return Err(ApiError::BadRequest("CSV line 1: the header needs `type` and `value` columns".into()));
-    }
+    let mut header: Option<Vec<String>> = None;
     let mut items = Vec::new();
     let mut lines = Vec::new();
     let mut rejected = Vec::new();
-    for (line, fields) in it {
+    csv_records(text, |line, fields| {
+        let Some(header) = &header else {
+            let h: Vec<String> = fields.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+            check_csv_header(&h)?;
+            header = Some(h);
+            return Ok(());
+        };
         if fields.len() == 1 && fields[0].trim().is_empty() {
-            continue; // blank line
+            return Ok(()); // blank line
+        }
+        if items.len() == max {
+            return Err(too_many(max));
         }
         let index = items.len();
         lines.push(line);
@@ -137,7 +316,7 @@ fn parse_csv(body: &[u8]) -> Result<Parsed, ApiError> {
             r.line = Some(line);
             rejected.push(r);
             items.push(Value::Null);
-            continue;
+            return Ok(());
         }
         let mut obj = Map::new();
         for (h, f) in header.iter().zip(fields) {
@@ -157,14 +336,37 @@ fn parse_csv(body: &[u8]) -> Result<Parsed, ApiError> {
             obj.insert(h.clone(), v);
         }
         items.push(Value::Object(obj));
+        Ok(())
+    })?;
+    if header.is_none() {
+        return Err(ApiError::BadRequest("CSV is empty; the first line must be a header such as type,value".into()));
     }
     Ok(Parsed { items, lines: Some(lines), rejected })
 }
 
-/// RFC 4180 records with the line each starts on: quoted fields may hold
-/// commas, doubled quotes and line breaks.
-fn csv_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, ApiError> {
-    let mut out = Vec::new();
+fn check_csv_header(header: &[String]) -> Result<(), ApiError> {
+    for (i, h) in header.iter().enumerate() {
+        if !CSV_COLUMNS.contains(&h.as_str()) {
+            return Err(ApiError::BadRequest(format!(
+                "CSV line 1, column {}: unknown column (expected {})",
+                i + 1,
+                CSV_COLUMNS.join(", ")
+            )));
+        }
+        if header[..i].contains(h) {
+            return Err(ApiError::BadRequest(format!("CSV line 1, column {}: duplicate column", i + 1)));
+        }
+    }
+    if !header.iter().any(|h| h == "type") || !header.iter().any(|h| h == "value") {
+        return Err(ApiError::BadRequest("CSV line 1: the header needs `type` and `value` columns".into()));
+    }
+    Ok(())
+}
+
+/// RFC 4180 records, each handed to `record` with the line it starts on as
+/// soon as it is complete (nothing is kept): quoted fields may hold commas,
+/// doubled quotes and line breaks.
+fn csv_records(text: &str, mut record: impl FnMut(usize, Vec<String>) -> Result<(), ApiError>) -> Result<(), ApiError> {
     let mut fields = Vec::new();
     let mut field = String::new();
     let mut line = 1;
@@ -200,7 +402,7 @@ fn csv_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, ApiError> {
             '\r' if chars.peek() == Some(&'\n') => {}
             '\n' => {
                 fields.push(std::mem::take(&mut field));
-                out.push((start_line, std::mem::take(&mut fields)));
+                record(start_line, std::mem::take(&mut fields))?;
                 line += 1;
                 start_line = line;
                 at_field_start = true;
@@ -216,9 +418,9 @@ fn csv_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, ApiError> {
     }
     if !field.is_empty() || !fields.is_empty() {
         fields.push(field);
-        out.push((start_line, fields));
+        record(start_line, fields)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -240,6 +442,50 @@ mod tests {
         assert_eq!(p.lines.unwrap(), vec![2, 5, 6]);
         assert_eq!(p.rejected.len(), 1);
         assert_eq!((p.rejected[0].index, p.rejected[0].line), (2, Some(6)));
+    }
+
+    #[test]
+    fn json_parsing_stops_at_max_plus_one() {
+        // Garbage after the (max+1)-th element: a parser that read the whole
+        // list would report a syntax error, not the limit.
+        let body = br#"{"indicators":[{"type":"domain"},0,0,0 @@@ not JSON"#;
+        let e = parse_limited(Format::Json, body, 3).err().unwrap();
+        assert_eq!(e.status(), warp::http::StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(e.to_string(), "more than 3 indicators in one submission; at most 3 are accepted");
+        // At the limit: accepted.
+        let p = parse_limited(Format::Json, br#"{"indicators":[1,2,3],"other":[4,5,6,7]}"#, 3).unwrap();
+        assert_eq!(p.items.len(), 3);
+        // Other members are skipped, and shapes still give the old errors.
+        for (body, msg) in [
+            (&br#"{"indicators":{"a":1}}"#[..], "`indicators` must be a list"),
+            (br#"[1,2]"#, "a submission is an object with an `indicators` list"),
+            (br#"{"other":[]}"#, "a submission is an object with an `indicators` list"),
+        ] {
+            assert_eq!(parse_limited(Format::Json, body, 3).err().unwrap().to_string(), msg);
+        }
+        let e = parse_limited(Format::Json, br#"{"indicators":[1,2] x"#, 3).err().unwrap().to_string();
+        assert!(e.starts_with("malformed JSON: syntax error at line 1"), "{e}");
+    }
+
+    #[test]
+    fn csv_and_stix_parsing_stop_at_max_plus_one() {
+        let body = b"type,value\ndomain,a.top\n\ndomain,b.top\ndomain,c.top\n\"open";
+        let e = parse_limited(Format::Csv, body, 2);
+        assert_eq!(e.err().unwrap().to_string(), "more than 2 indicators in one submission; at most 2 are accepted");
+        assert_eq!(
+            parse_limited(Format::Csv, b"type,value\ndomain,a.top\n\ndomain,b.top\n", 2).unwrap().items.len(),
+            2
+        );
+        let ind = r#"{"type":"indicator","pattern_type":"stix","pattern":"[domain-name:value = 'a.top']"}"#;
+        let bundle = |n: usize| format!(r#"{{"type":"bundle","objects":[{}]}}"#, vec![ind; n].join(","));
+        assert_eq!(parse_limited(Format::Stix, bundle(2).as_bytes(), 2).unwrap().items.len(), 2);
+        let e = parse_limited(Format::Stix, bundle(3).as_bytes(), 2).err().unwrap();
+        assert_eq!(e.status(), warp::http::StatusCode::PAYLOAD_TOO_LARGE);
+        // Far more objects than the limit allows: stopped before the garbage.
+        let e = parse_limited(Format::Stix, format!(r#"{{"objects":[{}"#, "0,".repeat(300)).as_bytes(), 2);
+        assert_eq!(e.err().unwrap().status(), warp::http::StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(parse(Format::Stix, b"[1]").err().unwrap().to_string().contains("JSON object"));
+        assert!(parse(Format::Stix, br#"{"type":"bundle","objects":3}"#).err().unwrap().to_string().contains("list"));
     }
 
     #[test]

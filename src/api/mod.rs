@@ -40,6 +40,17 @@ pub struct Metrics {
     pub connections: AtomicU64,
     pub handshake_failures: AtomicU64,
     pub unregistered_peers: AtomicU64,
+    /// Handshakes refused or timed out, and connections closed at once for
+    /// too many pending handshakes from one address.
+    pub handshakes_refused: AtomicU64,
+    /// Connections closed at once: the source address had too many pending handshakes.
+    pub handshakes_over_ip_cap: AtomicU64,
+    /// Connections closed at once: the certificate had too many connections.
+    pub connections_over_cert_cap: AtomicU64,
+    /// Connections closed for sending no request in time (first or next).
+    pub idle_closed: AtomicU64,
+    /// Requests refused by a per-participant volume quota.
+    pub quota_refusals: AtomicU64,
 }
 
 impl Metrics {
@@ -53,6 +64,24 @@ impl Metrics {
             ("tamis_removals_total", "Personal-data items removed by policies", &self.removals),
             ("tamis_connections_total", "TLS connections established", &self.connections),
             ("tamis_handshake_failures_total", "TLS handshakes refused or timed out", &self.handshake_failures),
+            (
+                "tamis_handshakes_refused_total",
+                "Handshakes refused, timed out or over the per-address cap",
+                &self.handshakes_refused,
+            ),
+            (
+                "tamis_handshakes_over_ip_cap_total",
+                "Connections closed before the handshake: too many pending from one address",
+                &self.handshakes_over_ip_cap,
+            ),
+            (
+                "tamis_connections_over_cert_cap_total",
+                "Connections closed: too many with one certificate",
+                &self.connections_over_cert_cap,
+            ),
+            ("tamis_idle_closed_total", "Connections closed for sending no request in time", &self.idle_closed),
+            ("tamis_quota_refusals_total", "Requests refused by a per-participant volume quota", &self.quota_refusals),
+            ("tamis_unregistered_peers_total", "Connections from unregistered certificates", &self.unregistered_peers),
         ] {
             out.push_str(&format!(
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
@@ -100,6 +129,17 @@ pub struct AppState {
     pub allow: Arc<crate::feeds::allowlist::AllowList>,
     submit_limiter: DefaultKeyedRateLimiter<String>,
     read_limiter: DefaultKeyedRateLimiter<String>,
+    /// Indicators submitted per participant per minute.
+    indicator_quota: DefaultKeyedRateLimiter<String>,
+    /// Request-body bytes submitted per participant per minute.
+    byte_quota: DefaultKeyedRateLimiter<String>,
+}
+
+/// The per-participant volume quotas.
+#[derive(Clone, Copy, Debug)]
+pub enum VolumeQuota {
+    Indicators,
+    BodyBytes,
 }
 
 impl AppState {
@@ -121,6 +161,8 @@ impl AppState {
             store,
             submit_limiter: RateLimiter::keyed(per_min(limits.submissions_per_minute)),
             read_limiter: RateLimiter::keyed(per_min(limits.reads_per_minute)),
+            indicator_quota: RateLimiter::keyed(per_min(limits.indicators_per_minute)),
+            byte_quota: RateLimiter::keyed(per_min(limits.body_bytes_per_minute.min(u32::MAX as u64) as u32)),
             limits,
             expiry,
             metrics: Metrics::default(),
@@ -135,6 +177,45 @@ impl AppState {
     pub fn housekeeping(&self) {
         self.submit_limiter.retain_recent();
         self.read_limiter.retain_recent();
+        self.indicator_quota.retain_recent();
+        self.byte_quota.retain_recent();
+    }
+
+    /// Takes `n` units of a participant's per-minute quota: 429 naming the
+    /// quota when it is used up for now, 413 when `n` alone exceeds it.
+    pub fn charge(&self, participant: &str, quota: VolumeQuota, n: u64) -> Result<(), ApiError> {
+        let (limiter, per_min, what) = match quota {
+            VolumeQuota::Indicators => {
+                (&self.indicator_quota, self.limits.indicators_per_minute as u64, "indicators per minute")
+            }
+            VolumeQuota::BodyBytes => {
+                (&self.byte_quota, self.limits.body_bytes_per_minute, "request-body bytes per minute")
+            }
+        };
+        let name = format!("{} {what}", per_min.clamp(1, u32::MAX as u64));
+        let Some(units) = NonZeroU32::new(n.min(u32::MAX as u64) as u32) else { return Ok(()) };
+        match limiter.check_key_n(&participant.to_owned(), units) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => {
+                use governor::clock::{Clock, DefaultClock};
+                self.metrics.quota_refusals.fetch_add(1, Ordering::Relaxed);
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                Err(ApiError::QuotaExceeded { quota: name, retry_after: wait.as_secs_f64().ceil().max(1.0) as u64 })
+            }
+            Err(_) => {
+                self.metrics.quota_refusals.fetch_add(1, Ordering::Relaxed);
+                Err(ApiError::TooLarge(format!("this request alone exceeds the quota of {name}")))
+            }
+        }
+    }
+
+    /// Takes one read from the limiter of `key`.
+    fn check_read(&self, key: &str) -> Result<(), ApiError> {
+        self.read_limiter.check_key(&key.to_owned()).map_err(|not_until| {
+            use governor::clock::{Clock, DefaultClock};
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            ApiError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64)
+        })
     }
 }
 
@@ -219,7 +300,20 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
         warp::any().map(move || state.clone())
     };
 
-    let whoami = warp::path!("v1" / "whoami").and(warp::get()).and(peer()).map(handlers::whoami);
+    let s = state.clone();
+    let whoami = warp::path!("v1" / "whoami").and(warp::get()).and(peer()).and_then(move |p: Arc<Peer>| {
+        let s = s.clone();
+        async move {
+            // Registered participants share their reads budget; any other
+            // certificate has one of its own.
+            let key = match &p.participant {
+                Some(x) => x.id.clone(),
+                None => format!("cert:{}", p.cert.fingerprint),
+            };
+            s.check_read(&key).map_err(warp::reject::custom)?;
+            Ok::<_, Rejection>(handlers::whoami(p))
+        }
+    });
 
     let submit = warp::path!("v1" / "submissions")
         .and(warp::post())
@@ -318,7 +412,7 @@ pub fn error_reply(status: StatusCode, code: &str, message: &str) -> warp::reply
 pub async fn handle_rejection(r: Rejection) -> Result<warp::reply::Response, Infallible> {
     if let Some(e) = r.find::<ApiError>() {
         let mut resp = error_reply(e.status(), e.code(), &e.to_string());
-        if let ApiError::RateLimited(secs) = e {
+        if let ApiError::RateLimited(secs) | ApiError::QuotaExceeded { retry_after: secs, .. } = e {
             resp.headers_mut().insert("retry-after", HeaderValue::from(*secs));
         }
         return Ok(resp);

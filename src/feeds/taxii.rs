@@ -132,7 +132,6 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
     let inner = warp::method()
         .and(require(state.clone(), &[Role::Feed]))
         .and(warp::header::optional::<String>("accept"))
-        .and(warp::host::optional())
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::any().map(move || state.clone()))
@@ -246,7 +245,6 @@ async fn handle(
     method: Method,
     p: Arc<Participant>,
     accept: Option<String>,
-    host: Option<warp::host::Authority>,
     path: FullPath,
     query: String,
     state: Arc<AppState>,
@@ -272,10 +270,9 @@ async fn handle(
     };
     let body = match route {
         Route::Discovery => {
-            let root = match &host {
-                Some(h) => format!("https://{h}{API_ROOT}"),
-                None => API_ROOT.to_owned(),
-            };
+            // Relative (TAXII 2.1 §4.1.1 allows it; clients resolve it
+            // against the discovery URL): never the client's Host header.
+            let root = API_ROOT.to_owned();
             json!({
                 "title": "tamis TAXII 2.1",
                 "description": "Sanitised threat indicators shared by banks and ISPs (read-only).",
