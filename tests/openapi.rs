@@ -260,6 +260,12 @@ async fn documented_operations_are_answered_and_others_refused_with_405() {
                 assert!(status != 405 && status < 500, "{m} {concrete} as {who}: {status} {text}");
                 let documented = item[m]["responses"].get(status.to_string()).is_some();
                 assert!(documented, "{m} {concrete} as {who}: undocumented status {status} {text}");
+            } else if m == "head" && item.get("get").is_some() && status != 405 {
+                // A server may answer HEAD as it answers GET, without the body
+                // (RFC 9110 §9.3.2); then the GET answers must cover it.
+                assert!(text.is_empty(), "HEAD {concrete} sent a body");
+                let documented = item["get"]["responses"].get(status.to_string()).is_some();
+                assert!(documented, "HEAD {concrete}: status {status} is not documented for GET");
             } else {
                 // TAXII collections are read-only: a POST of objects is a 403.
                 let read_only = m == "post" && path.ends_with("/objects/");
