@@ -289,6 +289,9 @@ where
     Ok(buf.freeze())
 }
 
+/// The OpenAPI 3.1 document served at `GET /v1/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
+
 /// The whole API.
 pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
     let s = state.clone();
@@ -314,6 +317,11 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
             Ok::<_, Rejection>(handlers::whoami(p))
         }
     });
+    // The OpenAPI 3.1 description of this API (`docs/openapi.json`), for any registered participant.
+    let openapi = warp::path!("v1" / "openapi.json")
+        .and(warp::get())
+        .and(participant())
+        .map(|_| warp::reply::with_header(OPENAPI_JSON, "content-type", "application/json").into_response());
 
     let submit = warp::path!("v1" / "submissions")
         .and(warp::post())
@@ -391,6 +399,7 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
         .untuple_one()
         .and(
             whoami
+                .or(openapi)
                 .or(submit)
                 .or(feed)
                 .or(retract)

@@ -1,0 +1,24 @@
+//! Value validation and normalisation of every indicator type (URLs, domains,
+//! IPs, e-mail addresses, IBANs, phones...): no panic, normalisation is
+//! idempotent, and an error never contains the value.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tamis::model::{self, IndicatorType};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(s) = std::str::from_utf8(data) else { return };
+    for kind in IndicatorType::ALL {
+        match model::normalise_value(*kind, s) {
+            Ok(once) => {
+                let twice = model::normalise_value(*kind, &once);
+                assert_eq!(twice.as_ref(), Ok(&once), "{kind}: normalisation is not idempotent");
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(s.len() < 8 || !msg.contains(s), "{kind}: the error echoes the value");
+            }
+        }
+    }
+    let _ = model::refang(s);
+});

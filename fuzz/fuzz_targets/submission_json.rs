@@ -1,0 +1,8 @@
+//! JSON submission bodies (SPEC §5) through parsing, validation and the
+//! default policy.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tamis::api::ingest::Format;
+
+fuzz_target!(|data: &[u8]| tamis_fuzz::submission(Format::Json, data));
