@@ -165,7 +165,8 @@ pub async fn submit(
     // Parsing is CPU work: off the async workers, and it stops at
     // max_indicators + 1 whatever the size of the body.
     let max = state.limits.max_indicators;
-    let parsed = tokio::task::spawn_blocking(move || ingest::parse_limited(format, &body, max))
+    let raw = body.clone();
+    let parsed = tokio::task::spawn_blocking(move || ingest::parse_limited(format, &raw, max))
         .await
         .map_err(|_| reject(ApiError::Internal))?
         .map_err(reject)?;
