@@ -197,7 +197,7 @@ async fn malformed_bodies_get_clear_errors_and_change_nothing() {
 async fn duplicates_merge_sources_and_idempotent_retries_apply_once() {
     let s = TestServer::start().await;
     let body =
-        json!({"indicators":[{"type":"domain","value":"Mule-Recruit.EXAMPLE","category":"fraud","tlp":"green"}]});
+        json!({"indicators":[{"type":"domain","value":"Mule-Recruit.EXAMPLE.com","category":"fraud","tlp":"green"}]});
     let r1 = s
         .client("bank-a")
         .post(s.url("/v1/submissions"))
