@@ -122,7 +122,7 @@ pub async fn run(
         };
         let _ = tcp.set_nodelay(true);
         let Some(tls_config) = state.tls.load_full() else { continue };
-        let acceptor = TlsAcceptor::from(tls_config);
+        let acceptor = TlsAcceptor::from(tls_config.clone());
         let state = state.clone();
         let service = service.clone();
         let edge = edge.clone();
@@ -165,7 +165,7 @@ pub async fn run(
             if *stop.borrow() {
                 return;
             }
-            serve(tls, cert, remote, state, service, edge, stop).await;
+            serve(Conn { tls, tls_config, cert, remote }, state, service, edge, stop).await;
         });
     }
     housekeeping.abort();
@@ -397,11 +397,18 @@ async fn drain(body: SharedBody, max: u64) {
     .await;
 }
 
-/// Serves one established connection.
-async fn serve<S>(
+/// An established connection and what its handshake verified.
+struct Conn {
     tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    /// The TLS configuration (CA, CRL) the client certificate was verified with.
+    tls_config: Arc<ServerConfig>,
     cert: CertInfo,
     remote: SocketAddr,
+}
+
+/// Serves one established connection.
+async fn serve<S>(
+    Conn { tls, tls_config, cert, remote }: Conn,
     state: Arc<AppState>,
     service: S,
     edge: Arc<Edge>,
@@ -430,6 +437,10 @@ async fn serve<S>(
             // connections that are already open.
             let participant = state.registry.load().identify(&cert);
             let registered = participant.is_some();
+            // After a reload the certificate was verified against an older
+            // CRL: this request is answered, then the client reconnects and
+            // is checked against the CRL in force.
+            let stale = state.tls.load().as_ref().is_some_and(|now| !Arc::ptr_eq(now, &tls_config));
             let peer = Arc::new(Peer { participant, cert: cert.clone(), remote });
             let head = req.method() == http::Method::HEAD;
             let h1 = req.version() < http::Version::HTTP_2;
@@ -464,8 +475,9 @@ async fn serve<S>(
                 } else {
                     inner
                 };
-                if !registered {
+                if !registered || stale {
                     // An unregistered certificate may only ask who it is.
+                    // Both end the connection after this request.
                     if h1 {
                         parts.headers.insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
                     }

@@ -344,7 +344,7 @@ async fn rate_limits_answer_429_with_retry_after() {
 #[tokio::test]
 async fn a_silent_client_is_dropped_after_the_handshake_timeout() {
     use tokio::io::AsyncReadExt;
-    let (s, _tmp) = server_with_limits(&[("handshake_timeout_ms = 10000", "handshake_timeout_ms = 300")]).await;
+    let (s, _tmp) = server_with_limits(&[("handshake_timeout_ms = 3000", "handshake_timeout_ms = 300")]).await;
     let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
     let mut buf = [0u8; 16];
     let t = std::time::Instant::now();

@@ -149,6 +149,26 @@ async fn revocation_reaches_an_open_connection() {
     s.stop().await;
 }
 
+/// A reload may bring a new CRL: each open connection gets one more answer,
+/// then closes, so its client reconnects and is checked against the CRL in
+/// force (a certificate revoked on the CRL only, not in the registry).
+#[tokio::test]
+async fn after_a_reload_open_connections_reconnect() {
+    let s = TestServer::start().await;
+    let mut c = connect(&s.dir, "isp-a", s.addr, b"http/1.1").await;
+    assert_eq!(h1(&mut c, "GET", "/v1/whoami", None).await.unwrap().status, 200);
+    s.reload().await.unwrap();
+    let a = h1(&mut c, "GET", "/v1/whoami", None).await.unwrap();
+    assert_eq!(a.status, 200);
+    assert!(a.head.contains("connection: close"), "{}", a.head);
+    assert!(closed_within(&mut c, Duration::from_secs(5)).await);
+    let mut c = connect(&s.dir, "isp-a", s.addr, b"http/1.1").await;
+    for _ in 0..2 {
+        assert_eq!(h1(&mut c, "GET", "/v1/whoami", None).await.unwrap().status, 200);
+    }
+    s.stop().await;
+}
+
 /// Many TCP connections from one address that never send a ClientHello
 /// (more than the per-address cap of pending handshakes): a participant
 /// connecting from another address is still served. Before, each silent
