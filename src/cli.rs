@@ -75,6 +75,19 @@ pub enum Command {
     /// Register or revoke participants.
     #[command(subcommand)]
     Participant(ParticipantCmd),
+    /// Storage-key management.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCmd {
+    /// Re-encrypt the whole store under a new storage key (server stopped). The old key is kept as
+    /// `storage.key.retired-N` for backups made before; delete it when none needs it.
+    Rotate {
+        #[arg(long, default_value = "tamis.toml")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -221,6 +234,7 @@ pub fn run(cli: Cli) -> ExitCode {
             participant_rotate(&config, &name, admin_listen)
         }
         Command::Report(ReportCmd::Processing { config, format }) => report_processing(&config, format),
+        Command::Keys(KeysCmd::Rotate { config }) => keys_rotate(&config),
     }
 }
 
@@ -460,6 +474,86 @@ fn parse_head(s: &str) -> Result<(u64, String), String> {
         return Err(bad());
     }
     Ok((seq, hash))
+}
+
+/// `PATH` with `suffix` appended to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// Writes a new 0600 key file and syncs it to disk.
+fn write_key_file(path: &Path, key: &[u8; 32]) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    std::io::Write::write_all(&mut f, hex::encode(key).as_bytes())?;
+    f.sync_all()
+}
+
+fn keys_rotate(config_path: &Path) -> ExitCode {
+    let fail = |e: String| {
+        eprintln!("tamis keys rotate: {e}");
+        ExitCode::from(2)
+    };
+    let cfg = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let old = match crate::config::read_secret_key(&cfg.keys.storage) {
+        Ok(k) => k,
+        Err(e) => return fail(e),
+    };
+    // The new key is on disk before anything is re-encrypted, so an
+    // interrupted rotation is finished by running the command again.
+    let new_path = with_suffix(&cfg.keys.storage, ".new");
+    let new = if new_path.exists() {
+        match crate::config::read_secret_key(&new_path) {
+            Ok(k) => k,
+            Err(e) => return fail(e),
+        }
+    } else {
+        let mut k = [0u8; 32];
+        if let Err(e) = getrandom::fill(&mut k) {
+            return fail(format!("no random source: {e}"));
+        }
+        if let Err(e) = write_key_file(&new_path, &k) {
+            return fail(format!("cannot write {}: {e}", new_path.display()));
+        }
+        k
+    };
+    let r = match crate::store::rotate_storage_key(&cfg.data_dir, &old, &new, Some(&cfg.audit_anchor)) {
+        Ok(r) => r,
+        Err(e) => {
+            let msg = e.describe(&cfg.data_dir);
+            let hint = if msg.starts_with("cannot open") { "; stop the server first" } else { "" };
+            return fail(format!("{msg}{hint}"));
+        }
+    };
+    let retired = with_suffix(&cfg.keys.storage, &format!(".retired-{}", r.old_id));
+    if !retired.exists()
+        && let Err(e) = write_key_file(&retired, &old)
+    {
+        return fail(format!("cannot keep the old key in {}: {e}", retired.display()));
+    }
+    if let Err(e) = std::fs::rename(&new_path, &cfg.keys.storage) {
+        return fail(format!("cannot install the new key {}: {e} (run the command again)", new_path.display()));
+    }
+    println!(
+        "storage key rotated: {} values re-encrypted under key id {} (was {}); audit anchor {}",
+        r.records,
+        r.new_id,
+        r.old_id,
+        if r.anchor_rewritten { "re-authenticated" } else { "absent or not valid, left as it was" }
+    );
+    println!(
+        "the old key is kept in {} for backups of data/ made before now; delete it when none needs it",
+        retired.display()
+    );
+    ExitCode::SUCCESS
 }
 
 fn policy_reload(config_path: &Path, admin_listen: Option<SocketAddr>) -> ExitCode {

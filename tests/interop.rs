@@ -44,10 +44,10 @@ async fn taxii2_client_and_stix2_validator_accept_the_server() {
     let (status, v) = submit(&s, "bank-a", &body).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["accepted"], 14, "{v}");
-    // A second report raises one to TLP:RED: law enforcement gets a revoked version.
+    // Its submitter raises one to TLP:RED: law enforcement gets a revoked version.
     let (status, _) = submit(
         &s,
-        "isp-a",
+        "bank-a",
         &json!({"indicators":[{"type":"domain","value":"raised.example.com","category":"fraud","tlp":"red"}]}),
     )
     .await;

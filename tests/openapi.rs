@@ -199,7 +199,7 @@ async fn documented_operations_are_answered_and_others_refused_with_405() {
     let (status, v) = submit(
         &s,
         "bank-a",
-        &json!({"indicators": [{"type": "domain", "value": "openapi-probe.example", "category": "phishing", "tlp": "green"}]}),
+        &json!({"indicators": [{"type": "domain", "value": "openapi-probe.example.com", "category": "phishing", "tlp": "green"}]}),
     )
     .await;
     assert_eq!(status, 200, "{v}");
@@ -232,7 +232,7 @@ async fn documented_operations_are_answered_and_others_refused_with_405() {
     ]
     .into();
     let doc = document();
-    let body = json!({"indicators": [{"type": "domain", "value": "openapi-probe-2.example"}]});
+    let body = json!({"indicators": [{"type": "domain", "value": "openapi-probe-2.example.com"}]});
     for (path, item) in doc["paths"].as_object().unwrap() {
         let concrete: String = path
             .split('/')
@@ -356,7 +356,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
         &s,
         "isp-a",
         &json!({"indicators": [
-            {"type": "domain", "value": "st-probe.example", "category": "malware", "tlp": "green", "confidence": 90},
+            {"type": "domain", "value": "st-probe.example.com", "category": "malware", "tlp": "green", "confidence": 90},
             {"type": "url", "value": "https://st-probe.example/login", "category": "phishing", "tlp": "green", "confidence": 90},
             {"type": "ipv4", "value": "203.0.114.7", "category": "c2", "tlp": "green", "confidence": 90}
         ]}),

@@ -395,3 +395,51 @@ async fn a_truncated_database_is_a_clear_error() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// Item 11: `tamis keys rotate` re-encrypts the store under a new key with
+/// the next key id; the indicators, the idempotency records and the audit
+/// anchor stay valid, and the old key no longer opens the store.
+#[tokio::test]
+async fn storage_key_rotation_keeps_everything_readable() {
+    let (_tmp, dir) = common::deployment();
+    let s = TestServer::start_in(&dir).await;
+    let body = json!({"indicators":[{"type":"domain","value":"rotate-me.top","category":"c2","tlp":"green"}]});
+    let post = |s: &TestServer| {
+        s.client("bank-a").post(s.url("/v1/submissions")).header("idempotency-key", "rot-1").json(&body).send()
+    };
+    let (status, v) = json(post(&s).await.unwrap()).await;
+    assert_eq!(status, 200, "{v}");
+    let id = v["indicators"][0]["id"].as_str().unwrap().to_owned();
+    s.stop().await;
+
+    let key_file = dir.join("keys/storage.key");
+    let old = std::fs::read_to_string(&key_file).unwrap();
+    let out = tamis(&["keys", "rotate"], &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("under key id 2"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let new = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(old.trim(), new.trim());
+    assert_eq!(std::fs::read_to_string(dir.join("keys/storage.key.retired-1")).unwrap().trim(), old.trim());
+    let old_key: [u8; 32] = hex::decode(old.trim()).unwrap().try_into().unwrap();
+    let e = SledStore::open(&dir.join("data"), &old_key).err().expect("the old key must not open it").to_string();
+    assert!(e.contains("storage key does not open"), "{e}");
+    let out = tamis(&["audit", "verify"], &dir);
+    assert!(out.status.success(), "anchor re-authenticated: {}", String::from_utf8_lossy(&out.stderr));
+
+    let s = TestServer::start_in(&dir).await;
+    assert!(last_feed_item(&s, "police-a", &id).await.is_some(), "the indicator is still there");
+    let r = post(&s).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["idempotent-replayed"], "true", "the idempotency record moved with the key");
+    s.stop().await;
+    let out = tamis(&["keys", "rotate"], &dir);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("under key id 3"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -272,14 +272,15 @@ async fn withheld_changes_are_revoked_versions_and_nothing_outside_the_view_leak
     let (tmp, dir) = deployment();
     add_participant(&dir, "analyst-x", "law-enforcement", &["feed"], &[LE, "isp-blocking-agreement", "isps"]);
     let s = TestServer::start_in(&dir).await;
-    // Green, then raised to red by a second submitter: law enforcement (at
-    // most amber+strict) saw the green version and must now see it revoked,
+    // Green, then raised to red by its submitter (a co-submitter cannot
+    // raise it, see tests/store_security.rs): law enforcement (at most
+    // amber+strict) saw the green version and must now see it revoked,
     // without learning anything of the red version.
     let body = |tlp: &str, tags: Value| json!({"indicators":[{"type":"domain","value":"raised.example.com","category":"fraud","tlp":tlp,"confidence":60,"tags":tags}]});
     let (status, v) = submit(&s, "bank-a", &body("green", json!(["first"]))).await;
     assert_eq!(status, 200, "{v}");
     let id = format!("indicator--{}", v["indicators"][0]["id"].as_str().unwrap());
-    submit(&s, "isp-a", &body("red", json!(["secret-tag"]))).await;
+    submit(&s, "bank-a", &body("red", json!(["secret-tag"]))).await;
     // Red from the start: never visible. Low confidence: not for the isps view.
     let (_, v) = submit(
         &s,

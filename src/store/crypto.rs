@@ -13,6 +13,8 @@ pub struct Sealer {
     cipher: Aes256Gcm,
     /// Identifies the key, so that a rotated key can coexist with the old one.
     key_id: u32,
+    /// Earlier keys, by id: values they sealed still open (during a rotation).
+    previous: Vec<(u32, Aes256Gcm)>,
 }
 
 /// A stored value that does not open: corrupted, tampered with, or moved.
@@ -22,7 +24,19 @@ pub struct OpenError(pub String);
 
 impl Sealer {
     pub fn new(key: &[u8; 32], key_id: u32) -> Sealer {
-        Sealer { cipher: Aes256Gcm::new_from_slice(key).expect("32-byte key"), key_id }
+        Sealer { cipher: Aes256Gcm::new_from_slice(key).expect("32-byte key"), key_id, previous: Vec::new() }
+    }
+
+    /// A sealer that also opens values sealed under `previous` keys.
+    pub fn with_previous(key: &[u8; 32], key_id: u32, previous: &[(u32, [u8; 32])]) -> Sealer {
+        let mut s = Sealer::new(key, key_id);
+        s.previous = previous.iter().map(|(id, k)| (*id, Aes256Gcm::new_from_slice(k).expect("32-byte key"))).collect();
+        s
+    }
+
+    /// The id of the key new values are sealed with.
+    pub fn key_id(&self) -> u32 {
+        self.key_id
     }
 
     pub fn seal(&self, record_key: &[u8], plaintext: &[u8]) -> Vec<u8> {
@@ -46,12 +60,17 @@ impl Sealer {
             return Err(err());
         }
         let key_id = u32::from_be_bytes(sealed[1..5].try_into().expect("4 bytes"));
-        if key_id != self.key_id {
-            return Err(err());
-        }
+        let cipher = if key_id == self.key_id {
+            &self.cipher
+        } else {
+            match self.previous.iter().find(|(id, _)| *id == key_id) {
+                Some((_, c)) => c,
+                None => return Err(err()),
+            }
+        };
         let nonce: [u8; 12] = sealed[5..17].try_into().expect("12 bytes");
         let aad = aad(key_id, record_key);
-        self.cipher.decrypt(&Nonce::from(nonce), Payload { msg: &sealed[HEADER..], aad: &aad }).map_err(|_| err())
+        cipher.decrypt(&Nonce::from(nonce), Payload { msg: &sealed[HEADER..], aad: &aad }).map_err(|_| err())
     }
 }
 
@@ -100,5 +119,11 @@ mod tests {
         assert!(s.open(b"i/abc", &tampered).is_err());
         assert!(!sealed.windows(5).any(|w| w == b"hello"), "plaintext visible");
         assert!(Sealer::new(&[8; 32], 1).open(b"i/abc", &sealed).is_err());
+        // A rotated sealer opens the old key's values and seals under the new id.
+        let rotated = Sealer::with_previous(&[8; 32], 2, &[(1, [7; 32])]);
+        assert_eq!(rotated.open(b"i/abc", &sealed).unwrap(), b"hello");
+        let resealed = rotated.seal(b"i/abc", b"hello");
+        assert_eq!(resealed[1..5], 2u32.to_be_bytes());
+        assert!(s.open(b"i/abc", &resealed).is_err(), "the old key does not open the new values");
     }
 }

@@ -67,13 +67,19 @@ pub enum StoreError {
     /// The audit chain is behind its anchor (a restored or cut `data/`).
     #[error("{0}")]
     Rollback(String),
+    /// The storage key does not open the data directory.
+    #[error("{0}")]
+    WrongKey(String),
 }
 
 impl StoreError {
     /// The error as an operator reads it, naming the data directory once.
     pub fn describe(&self, dir: &Path) -> String {
         match self {
-            StoreError::CorruptDirectory(_) | StoreError::Format(_) | StoreError::Rollback(_) => self.to_string(),
+            StoreError::CorruptDirectory(_)
+            | StoreError::Format(_)
+            | StoreError::Rollback(_)
+            | StoreError::WrongKey(_) => self.to_string(),
             e => format!("cannot open {} ({e})", dir.display()),
         }
     }
@@ -491,6 +497,12 @@ const M_LOG_SEQ: &[u8] = b"m/log_seq";
 const M_AUDIT_SEQ: &[u8] = b"m/audit_seq";
 const M_AUDIT_HEAD: &[u8] = b"m/audit_head";
 const M_COUNTERS: &[u8] = b"m/counters";
+/// Id of the storage key the values are sealed with (u32, raw; 1 when absent).
+const M_KEY_ID: &[u8] = b"m/key_id";
+/// A value sealed under the storage key: a wrong key is a clear error at open.
+const M_KEY_CHECK: &[u8] = b"m/key_check";
+/// Keys whose values are stored raw, not sealed.
+const RAW_KEYS: &[&[u8]] = &[M_FORMAT, M_PROBE, M_LOG_SEQ, M_AUDIT_SEQ, M_AUDIT_HEAD, M_KEY_ID];
 
 /// The on-disk format this version writes and reads: 2 = HMAC'd `i/` and
 /// `k/` keys, one sighting per contributor, request hashes with idempotency
@@ -563,6 +575,7 @@ fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
 struct Opened {
     db: sled::Db,
     tree: sled::Tree,
+    key_id: u32,
     log_seq: u64,
     audit_seq: u64,
     audit_head: String,
@@ -599,13 +612,37 @@ fn open_db(dir: &Path) -> Result<Opened, StoreError> {
             )));
         }
     }
+    let key_id = read_key_id(&tree)?;
     let log_seq = read_u64(&tree, M_LOG_SEQ)?;
     let audit_seq = read_u64(&tree, M_AUDIT_SEQ)?;
     let audit_head = match tree.get(M_AUDIT_HEAD)? {
         Some(v) => String::from_utf8_lossy(&v).into_owned(),
         None => GENESIS.to_owned(),
     };
-    Ok(Opened { db, tree, log_seq, audit_seq, audit_head })
+    Ok(Opened { db, tree, key_id, log_seq, audit_seq, audit_head })
+}
+
+fn read_key_id(tree: &sled::Tree) -> Result<u32, StoreError> {
+    Ok(tree.get(M_KEY_ID)?.and_then(|v| v.as_ref().try_into().ok()).map(u32::from_be_bytes).unwrap_or(1))
+}
+
+/// Checks (or, in a new store, writes) the sealed key check value.
+fn check_key(dir: &Path, db: &sled::Db, tree: &sled::Tree, sealer: &Sealer) -> Result<(), StoreError> {
+    match tree.get(M_KEY_CHECK)? {
+        Some(v) => sealer.open(M_KEY_CHECK, &v).map(|_| ()).map_err(|_| {
+            StoreError::WrongKey(format!(
+                "the storage key does not open {} (its values are sealed under key id {}): wrong keys/storage.key, \
+                 or an interrupted `tamis keys rotate` (run it again)",
+                dir.display(),
+                sealer.key_id()
+            ))
+        }),
+        None => {
+            tree.insert(M_KEY_CHECK, sealer.seal(M_KEY_CHECK, b"tamis"))?;
+            db.flush()?;
+            Ok(())
+        }
+    }
 }
 
 impl SledStore {
@@ -625,7 +662,8 @@ impl SledStore {
             Ok(r) => r?,
         };
         let keys = Arc::new(Keys::derive(storage_key));
-        let sealer = Arc::new(Sealer::new(storage_key, 1));
+        let sealer = Arc::new(Sealer::new(storage_key, o.key_id));
+        check_key(dir, &o.db, &o.tree, &sealer)?;
         let shared = Arc::new(Shared {
             failure: Mutex::new(None),
             audit_head: Mutex::new((o.audit_seq, o.audit_head.clone())),
@@ -1340,6 +1378,10 @@ fn apply_expire(
 /// What the store keeps under an Idempotency-Key.
 #[derive(Serialize, Deserialize)]
 struct IdempotencyRecord {
+    /// Who used the key, and the key: its sled key is re-derived from them
+    /// when the storage key rotates.
+    participant: String,
+    key: String,
     /// [`request_hash`] of the first request, hex.
     request: String,
     /// Its response.
@@ -1357,7 +1399,7 @@ fn apply_submit(g: &mut Group<'_>, log_seq: &mut u64, b: &SubmitBatch) -> Result
                 SubmitOutcome::KeyReused
             });
         }
-        let rec = IdempotencyRecord { request, response: b.response.clone() };
+        let rec = IdempotencyRecord { participant: p.clone(), key: k.clone(), request, response: b.response.clone() };
         g.put(ik, &serde_json::to_vec(&rec).expect("serialise"));
     }
     let now = b.received_at;
@@ -1896,4 +1938,85 @@ mod bench_parts {
         db.flush().unwrap();
         println!("sled apply_batch(1000), one flush: {:?}", t.elapsed());
     }
+}
+
+/// What `tamis keys rotate` did.
+#[derive(Debug)]
+pub struct Rotation {
+    /// Id of the key the store used before.
+    pub old_id: u32,
+    /// Id of the new key.
+    pub new_id: u32,
+    /// Values re-encrypted.
+    pub records: usize,
+    /// The anchor was re-MAC'd under the new key (it matched the chain).
+    pub anchor_rewritten: bool,
+}
+
+/// Re-encrypts every value of the store in `dir` under `new_key`, with the
+/// next key id, and re-derives the HMAC'd `i/` and `k/` keys, in one atomic
+/// batch (the server must be stopped: sled's lock refuses a second opener).
+/// Resumable: when a previous run applied the batch but did not install the
+/// new key file, `old_key` no longer opens the store and `new_key` does, and
+/// this finishes by re-writing the anchor. The audit anchor, when given and
+/// valid under the old key, is re-MAC'd under the new one.
+pub fn rotate_storage_key(
+    dir: &Path,
+    old_key: &[u8; 32],
+    new_key: &[u8; 32],
+    audit_anchor: Option<&Path>,
+) -> Result<Rotation, StoreError> {
+    let corrupt = || StoreError::CorruptDirectory(dir.display().to_string());
+    let o = quietly(|| open_db(dir)).map_err(|_| corrupt())??;
+    let (db, tree) = (o.db, o.tree);
+    let current = o.key_id;
+    // Which key does the store use now?
+    let done = Sealer::new(new_key, current);
+    let already = tree.get(M_KEY_CHECK)?.is_some_and(|v| done.open(M_KEY_CHECK, &v).is_ok());
+    let (old_id, new_id) = if already { (current.saturating_sub(1), current) } else { (current, current + 1) };
+    let old_keys = Keys::derive(old_key);
+    let new_keys = Keys::derive(new_key);
+    let mut records = 0;
+    if !already {
+        check_key(dir, &db, &tree, &Sealer::new(old_key, old_id))?;
+        let old = Sealer::new(old_key, old_id);
+        let new = Sealer::new(new_key, new_id);
+        let mut batch = sled::Batch::default();
+        for item in tree.iter() {
+            let (k, v) = item?;
+            if RAW_KEYS.contains(&k.as_ref()) {
+                continue;
+            }
+            let plain = old.open(&k, &v)?;
+            let nk = if k.starts_with(b"i/") {
+                let r: Record = serde_json::from_slice(&plain).map_err(|e| StoreError::Decode(e.to_string()))?;
+                new_keys.indicator(&r.indicator.id)
+            } else if k.starts_with(b"k/") {
+                let r: IdempotencyRecord =
+                    serde_json::from_slice(&plain).map_err(|e| StoreError::Decode(e.to_string()))?;
+                new_keys.idempotency(&r.participant, &r.key)
+            } else {
+                k.to_vec()
+            };
+            if nk.as_slice() != k.as_ref() {
+                batch.remove(k.clone());
+            }
+            batch.insert(nk.clone(), new.seal(&nk, &plain));
+            records += 1;
+        }
+        batch.insert(M_KEY_ID, &new_id.to_be_bytes());
+        quietly(|| tree.apply_batch(batch).and_then(|()| db.flush().map(|_| ()))).map_err(|_| corrupt())??;
+    }
+    let mut anchor_rewritten = false;
+    if let Some(path) = audit_anchor {
+        let old_anchor = AnchorFile::new(path.to_path_buf(), old_keys.anchor);
+        let new_anchor = AnchorFile::new(path.to_path_buf(), new_keys.anchor);
+        if new_anchor.read().ok().flatten().is_some() {
+            anchor_rewritten = true;
+        } else if let Ok(Some(a)) = old_anchor.read() {
+            new_anchor.write(&a).map_err(|e| StoreError::Decode(format!("cannot rewrite the audit anchor: {e}")))?;
+            anchor_rewritten = true;
+        }
+    }
+    Ok(Rotation { old_id, new_id, records, anchor_rewritten })
 }
