@@ -357,7 +357,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
         "isp-a",
         &json!({"indicators": [
             {"type": "domain", "value": "st-probe.example.com", "category": "malware", "tlp": "green", "confidence": 90},
-            {"type": "url", "value": "https://st-probe.example/login", "category": "phishing", "tlp": "green", "confidence": 90},
+            {"type": "url", "value": "https://st-probe.example.com/login", "category": "phishing", "tlp": "green", "confidence": 90},
             {"type": "ipv4", "value": "203.0.114.7", "category": "c2", "tlp": "green", "confidence": 90}
         ]}),
     )
