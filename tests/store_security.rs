@@ -236,6 +236,20 @@ async fn full_disk_is_507_readyz_503_and_recovers() {
     r.store.close();
 }
 
+/// Stops a server started with `start_in` and waits until its tasks have
+/// let go of the database (aborted tasks are dropped a little later).
+async fn stop(s: TestServer) {
+    let data = s.dir.join("data");
+    s.stop().await;
+    for _ in 0..200 {
+        if sled::Config::new().path(&data).open().is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the database stayed locked after the server stopped");
+}
+
 fn tamis(args: &[&str], dir: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_tamis"))
         .args(args)
@@ -283,7 +297,7 @@ async fn audit_rollback_and_truncation_are_detected() {
     assert!(seq.parse::<u64>().unwrap() >= 3 && hash.len() == 64, "{head}");
     let r = s.client("police-a").get(s.url("/v1/indicators?since=0")).send().await.unwrap();
     assert!(r.headers().contains_key("x-tamis-audit-head"));
-    s.stop().await;
+    stop(s).await;
 
     let out = tamis(&["audit", "verify"], &dir);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -299,7 +313,7 @@ async fn audit_rollback_and_truncation_are_detected() {
     let old = dir.join("data-copy");
     copy_dir(&dir.join("data"), &old);
     let s = submit_some(&dir, &["three.top"]).await;
-    s.stop().await;
+    stop(s).await;
     let newer = tamis(&["audit", "verify"], &dir);
     assert!(newer.status.success());
     let newer: Value = serde_json::from_slice(&newer.stdout).unwrap();
@@ -324,7 +338,7 @@ async fn audit_rollback_and_truncation_are_detected() {
 async fn a_chain_cut_at_the_end_is_detected() {
     let (_tmp, dir) = common::deployment();
     let s = submit_some(&dir, &["one.top", "two.top", "three.top"]).await;
-    s.stop().await;
+    stop(s).await;
     let storage = tamis::config::read_key(&dir.join("keys/storage.key")).unwrap();
     let (n, prev_hash) = {
         let store = SledStore::open(&dir.join("data"), &storage).unwrap();
@@ -353,7 +367,7 @@ async fn a_chain_cut_at_the_end_is_detected() {
 async fn data_files_do_not_confirm_a_guessed_value() {
     let (_tmp, dir) = common::deployment();
     let s = submit_some(&dir, &[DOMAIN]).await;
-    s.stop().await;
+    stop(s).await;
     let id = tamis::store::indicator_id(tamis::model::IndicatorType::Domain, DOMAIN);
     let raw = hex::decode(id.replace('-', "")).unwrap();
     for f in common::walk(&dir.join("data")) {
@@ -382,7 +396,7 @@ async fn a_truncated_database_is_a_clear_error() {
         let (status, v) = submit(&s, "isp-a", &json!({ "indicators": items })).await;
         assert_eq!(status, 200, "{v}");
     }
-    s.stop().await;
+    stop(s).await;
     let db = dir.join("data/db");
     let len = std::fs::metadata(&db).unwrap().len();
     std::fs::OpenOptions::new().write(true).open(&db).unwrap().set_len(len / 2).unwrap();
@@ -410,7 +424,7 @@ async fn storage_key_rotation_keeps_everything_readable() {
     let (status, v) = json(post(&s).await.unwrap()).await;
     assert_eq!(status, 200, "{v}");
     let id = v["indicators"][0]["id"].as_str().unwrap().to_owned();
-    s.stop().await;
+    stop(s).await;
 
     let key_file = dir.join("keys/storage.key");
     let old = std::fs::read_to_string(&key_file).unwrap();
@@ -435,7 +449,7 @@ async fn storage_key_rotation_keeps_everything_readable() {
     let r = post(&s).await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["idempotent-replayed"], "true", "the idempotency record moved with the key");
-    s.stop().await;
+    stop(s).await;
     let out = tamis(&["keys", "rotate"], &dir);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("under key id 3"),

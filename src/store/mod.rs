@@ -397,6 +397,9 @@ pub const EXIT_UNRECOVERABLE: i32 = 75;
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// Failed database probes, with a working disk, before giving up in-process.
 const UNRECOVERABLE_PROBES: u32 = 3;
+/// A database probe that takes longer is stuck: after an I/O error sled's
+/// `flush()` can wait forever for a buffer that will never be written.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Test hook: makes commits (and recovery probes) fail as on a full disk.
 #[doc(hidden)]
@@ -726,6 +729,7 @@ impl SledStore {
             exit_on_unrecoverable: opts.exit_on_unrecoverable,
             last_probe: Instant::now(),
             sled_probe_failures: 0,
+            sled_stuck: false,
         };
         let handle = std::thread::Builder::new()
             .name("tamis-writer".into())
@@ -751,7 +755,11 @@ impl SledStore {
         if let Some(h) = self.writer.lock().expect("lock").take() {
             let _ = h.join();
         }
-        let _ = self.db.flush();
+        // After a write error sled's flush may never return; everything
+        // acknowledged was flushed by its own commit.
+        if self.shared.failure.lock().expect("lock").is_none() {
+            let _ = self.db.flush();
+        }
     }
 
     /// Test hook simulating write failures (a full disk).
@@ -1004,6 +1012,8 @@ struct Writer {
     last_probe: Instant,
     /// Consecutive database probes that failed while the disk worked.
     sled_probe_failures: u32,
+    /// A database probe never returned: sled is stuck for this process.
+    sled_stuck: bool,
 }
 
 /// Writes of one group, visible to later requests of the same group before
@@ -1113,9 +1123,31 @@ impl Writer {
             self.set_failure(Some(e));
             return;
         }
-        let stamp = OffsetDateTime::now_utc().unix_timestamp().to_be_bytes();
-        match self.tree.insert(M_PROBE, &stamp).and_then(|_| self.db.flush()) {
-            Ok(_) => {
+        if self.sled_stuck {
+            self.set_failure(Some("database: stuck after a write error; restart tamis".into()));
+            return;
+        }
+        // On its own thread: after an I/O error sled's flush may never return.
+        let (tx, rx) = mpsc::channel();
+        let (tree, db) = (self.tree.clone(), self.db.clone());
+        let spawned = std::thread::Builder::new().name("tamis-probe".into()).spawn(move || {
+            let stamp = OffsetDateTime::now_utc().unix_timestamp().to_be_bytes();
+            let _ =
+                tx.send(tree.insert(M_PROBE, &stamp).and_then(|_| db.flush()).map(|_| ()).map_err(|e| e.to_string()));
+        });
+        let result = match spawned {
+            Err(e) => Err(format!("cannot start the probe: {e}")),
+            Ok(_) => match rx.recv_timeout(PROBE_TIMEOUT) {
+                Ok(r) => r,
+                Err(_) => {
+                    self.sled_stuck = true;
+                    self.sled_probe_failures = UNRECOVERABLE_PROBES;
+                    Err("flush does not return after the write error".into())
+                }
+            },
+        };
+        match result {
+            Ok(()) => {
                 // Whatever an unconfirmed group applied is in the tree: go on from there.
                 match (read_u64(&self.tree, M_LOG_SEQ), read_u64(&self.tree, M_AUDIT_SEQ), self.tree.get(M_AUDIT_HEAD))
                 {
