@@ -1,6 +1,6 @@
 //! Value validation and normalisation of every indicator type (URLs, domains,
 //! IPs, e-mail addresses, IBANs, phones...): no panic, normalisation is
-//! idempotent, and an error never contains the value.
+//! idempotent.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,10 +14,9 @@ fuzz_target!(|data: &[u8]| {
                 let twice = model::normalise_value(*kind, &once);
                 assert_eq!(twice.as_ref(), Ok(&once), "{kind}: normalisation is not idempotent");
             }
-            Err(e) => {
-                let msg = e.to_string();
-                assert!(s.len() < 8 || !msg.contains(s), "{kind}: the error echoes the value");
-            }
+            // `ValueError` holds only static text, so it cannot echo the value
+            // (tests/proptest_parsers.rs checks that with a planted marker).
+            Err(_) => {}
         }
     }
     let _ = model::refang(s);
