@@ -666,9 +666,15 @@ fn escape_userinfo(s: &str) -> std::borrow::Cow<'_, str> {
         Some((u, p)) => (u, Some(p)),
         None => (userinfo, None),
     };
+    // An existing `%XX` escape is kept as it is, so that normalising twice
+    // gives the same URL.
     let enc = |out: &mut String, part: &str| {
-        for b in part.bytes() {
-            if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b) {
+        let bytes = part.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            let escape = b == b'%'
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+            if escape || b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b) {
                 out.push(b as char);
             } else {
                 out.push_str(&format!("%{b:02X}"));

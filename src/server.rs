@@ -170,6 +170,10 @@ pub async fn run(
     }
     housekeeping.abort();
     builder.abort();
+    // Wait until the aborted tasks are dropped: they hold the store, which a
+    // caller may reopen as soon as this returns.
+    let _ = housekeeping.await;
+    let _ = builder.await;
     drop(listener);
     let _ = stop_tx.send(true);
     // Every connection task holds a connection slot: having them all back

@@ -185,10 +185,13 @@ pub async fn dry_run(
         return Err(reject(ApiError::NotFound("no such policy".into())));
     };
     let format = ingest::Format::from_content_type(content_type.as_deref()).map_err(reject)?;
-    let parsed = ingest::parse(format, &body).map_err(reject)?;
-    if parsed.items.len() > state.limits.max_indicators {
-        return Err(reject(ApiError::TooLarge(format!("at most {} indicators", state.limits.max_indicators))));
-    }
+    // Same bounded parse as submissions: it stops at max_indicators + 1 and
+    // runs off the async workers.
+    let max = state.limits.max_indicators;
+    let parsed = tokio::task::spawn_blocking(move || ingest::parse_limited(format, &body, max))
+        .await
+        .map_err(|_| reject(ApiError::Internal))?
+        .map_err(reject)?;
     let out = tokio::task::spawn_blocking(move || {
         let r = handlers::sanitise_parsed(&s, &parsed, handlers::Mode::DryRun { explain });
         let indicators: Vec<Value> = r
