@@ -21,6 +21,7 @@ pub mod model;
 pub mod pki;
 pub mod policy;
 pub mod policy_cli;
+pub mod policy_set;
 pub mod privacy;
 pub mod report;
 pub mod server;

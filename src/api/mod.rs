@@ -10,7 +10,6 @@ pub mod errors;
 pub mod handlers;
 pub mod ingest;
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -25,7 +24,7 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::config::{Expiry, Limits};
 use crate::identity::{Participant, Peer, Registry, Role};
-use crate::privacy::Sanitiser;
+use crate::policy_set::PolicySet;
 use crate::store::Store;
 pub use errors::ApiError;
 
@@ -95,24 +94,10 @@ impl Metrics {
     }
 }
 
-/// The loaded ingest policies, by policy id.
-pub struct Policies {
-    pub by_id: HashMap<String, Arc<Sanitiser>>,
-    /// Used for submitters whose registry entry names no policy.
-    pub default: String,
-}
-
-impl Policies {
-    pub fn for_participant(&self, p: &Participant) -> Option<&Arc<Sanitiser>> {
-        let id = p.policy.as_deref().unwrap_or(&self.default);
-        self.by_id.get(id)
-    }
-}
-
 /// Everything a handler may need, shared by all connections.
 pub struct AppState {
     pub registry: ArcSwap<Registry>,
-    pub policies: ArcSwap<Policies>,
+    pub policies: ArcSwap<PolicySet>,
     pub store: Arc<dyn Store>,
     pub limits: Limits,
     /// Default lifetimes per type.
@@ -145,7 +130,7 @@ pub enum VolumeQuota {
 impl AppState {
     pub fn new(
         registry: Registry,
-        policies: Policies,
+        policies: PolicySet,
         store: Arc<dyn Store>,
         limits: Limits,
         expiry: Expiry,
