@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::config::{Config, check_secret_file, read_key, read_secret_key};
 use crate::identity::{Kind, Participant, Registry, RegistryFile, Role};
 use crate::pki::{Ca, new_ca};

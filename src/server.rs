@@ -30,7 +30,8 @@ use tower_service::Service;
 use warp::Filter;
 use warp::http;
 
-use crate::api::{self, AppState};
+use crate::api;
+use crate::app::AppState;
 use crate::identity::{CertInfo, Peer};
 
 /// How long in-flight requests get to finish at shutdown.
@@ -96,7 +97,7 @@ pub async fn run(
         })
     };
     record_policies(&state).await;
-    let builder = tokio::spawn(crate::feeds::blocklist::run_builder(state.clone()));
+    let builder = tokio::spawn(crate::feeds::blocklist::run_builder(state.blocklist_inputs()));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         // Silent clients hold a handshake slot, never a connection slot.

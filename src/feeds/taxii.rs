@@ -52,7 +52,8 @@ use warp::{Filter, Rejection, Reply};
 
 use super::egress::{admitting, views_for};
 use super::stix::{self, VersionTimes};
-use crate::api::{ApiError, AppState, require};
+use crate::api::{ApiError, require};
+use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::identity::{Participant, Role};
 use crate::model::Tlp;
