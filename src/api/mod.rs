@@ -9,6 +9,7 @@ pub mod dpo;
 pub mod errors;
 pub mod handlers;
 pub mod ingest;
+pub mod taxii;
 
 use std::convert::Infallible;
 use std::num::NonZeroU32;
@@ -258,7 +259,7 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
                 .or(retract)
                 .or(blocklists)
                 .or(dpo_routes)
-                .or(crate::feeds::taxii::routes(state.clone())),
+                .or(taxii::routes(state.clone())),
         )
         .recover(handle_rejection)
         .map(|r| warp::reply::with_header(r, "cache-control", "no-store"))
