@@ -346,9 +346,23 @@ pub async fn reload(cfg: &Config, state: &AppState) -> Result<Vec<String>, Strin
     state.tls.store(Some(tls));
     state.registry.store(Arc::new(registry));
     state.policies.store(Arc::new(policies));
-    crate::server::record_policies(state).await;
+    record_policies(state).await;
     tracing::info!(policies = ?versions, "registry and policies reloaded");
     Ok(versions)
+}
+
+/// Records every loaded policy version in the registry and the audit trail.
+pub async fn record_policies(state: &AppState) {
+    let policies = state.policies.load();
+    let mut ids: Vec<_> = policies.by_id.keys().collect();
+    ids.sort();
+    for id in ids {
+        let p = policies.by_id[id].policy();
+        let file = format!("{id}.toml");
+        if let Ok(Err(e)) = state.store.record_policy(&p.id, &p.hash, &p.text, &file).await {
+            tracing::error!(error = %e, "cannot record policy version");
+        }
+    }
 }
 
 /// Identifies a deployment: SHA-256 of its CA certificate file.

@@ -96,7 +96,7 @@ pub async fn run(
             }
         })
     };
-    record_policies(&state).await;
+    crate::deploy::record_policies(&state).await;
     let builder = tokio::spawn(crate::feeds::blocklist::run_builder(state.blocklist_inputs()));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -542,20 +542,6 @@ async fn serve<S>(
                     None => {}
                 }
             }
-        }
-    }
-}
-
-/// Records every loaded policy version in the registry and the audit trail.
-pub async fn record_policies(state: &AppState) {
-    let policies = state.policies.load();
-    let mut ids: Vec<_> = policies.by_id.keys().collect();
-    ids.sort();
-    for id in ids {
-        let p = policies.by_id[id].policy();
-        let file = format!("{id}.toml");
-        if let Ok(Err(e)) = state.store.record_policy(&p.id, &p.hash, &p.text, &file).await {
-            tracing::error!(error = %e, "cannot record policy version");
         }
     }
 }
