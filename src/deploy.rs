@@ -4,11 +4,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::api::{AppState, Policies};
+use crate::app::AppState;
 use crate::config::{Config, check_secret_file, read_key, read_secret_key};
 use crate::identity::{Kind, Participant, Registry, RegistryFile, Role};
 use crate::pki::{Ca, new_ca};
 use crate::policy::Policy;
+use crate::policy_set::PolicySet;
 use crate::privacy::{Keys, Sanitiser};
 use crate::store::SledStore;
 
@@ -274,7 +275,7 @@ pub fn open_store(cfg: &Config) -> Result<Arc<SledStore>, String> {
 }
 
 /// Loads every policy file of `dir` and compiles it.
-pub fn load_policies(dir: &Path, keys: &Keys, default: &str) -> Result<Policies, DeployError> {
+pub fn load_policies(dir: &Path, keys: &Keys, default: &str) -> Result<PolicySet, DeployError> {
     let mut by_id = std::collections::HashMap::new();
     for path in policy_files(dir)? {
         let policy = Policy::load(&path).map_err(|e| DeployError::Other(e.to_string()))?;
@@ -288,7 +289,7 @@ pub fn load_policies(dir: &Path, keys: &Keys, default: &str) -> Result<Policies,
     if !by_id.contains_key(default) {
         return Err(DeployError::Other(format!("default policy {default:?} not found in {}", dir.display())));
     }
-    Ok(Policies { by_id, default: default.to_owned() })
+    Ok(PolicySet { by_id, default: default.to_owned() })
 }
 
 /// Everything `serve` needs, loaded from a config.
@@ -345,9 +346,23 @@ pub async fn reload(cfg: &Config, state: &AppState) -> Result<Vec<String>, Strin
     state.tls.store(Some(tls));
     state.registry.store(Arc::new(registry));
     state.policies.store(Arc::new(policies));
-    crate::server::record_policies(state).await;
+    record_policies(state).await;
     tracing::info!(policies = ?versions, "registry and policies reloaded");
     Ok(versions)
+}
+
+/// Records every loaded policy version in the registry and the audit trail.
+pub async fn record_policies(state: &AppState) {
+    let policies = state.policies.load();
+    let mut ids: Vec<_> = policies.by_id.keys().collect();
+    ids.sort();
+    for id in ids {
+        let p = policies.by_id[id].policy();
+        let file = format!("{id}.toml");
+        if let Ok(Err(e)) = state.store.record_policy(&p.id, &p.hash, &p.text, &file).await {
+            tracing::error!(error = %e, "cannot record policy version");
+        }
+    }
 }
 
 /// Identifies a deployment: SHA-256 of its CA certificate file.

@@ -1,16 +1,30 @@
 //! tamis — a public-private threat-indicator exchange with privacy filtering.
 //!
 //! # Layout
-//! Data flows one way: [`tls`] (mutual-TLS acceptor) → [`identity`] (peer
-//! certificate → [`identity::Participant`]) → [`api`] (warp filters, roles,
-//! errors) → [`privacy`] (policy-driven sanitiser, pure) → [`store`] (sled,
-//! group commit) → distribution. [`config`] reads `tamis.toml`, [`pki`] and
-//! [`deploy`] write and load a deployment, [`audit`] is the hash chain,
-//! [`cli`] holds one function per subcommand and [`server`] runs the accept
-//! loops.
+//! A submission travels [`tls`] (mutual-TLS acceptor, run by [`server`]) →
+//! [`identity`] (peer certificate → [`identity::Participant`]) → [`api`]
+//! (warp filters, roles, errors) → [`privacy`] (policy-driven sanitiser,
+//! pure) → [`store`] (sled, group commit, feed log) → [`feeds`] (blocklists,
+//! STIX, TAXII collections, egress views), which the [`api`] serves back.
+//!
+//! Modules, lowest layer first; each uses only modules listed before it
+//! (`docs/design.md`, "Layering"; `tests/layering.rs` checks it):
+//! - [`model`] indicator types, [`config`] `tamis.toml`, [`identity`]
+//!   participants and roles, [`pki`] the deployment's certificates;
+//! - [`policy`] policy files, [`privacy`] the sanitiser, [`policy_set`] the
+//!   compiled policies in force;
+//! - [`audit`] the hash-chained audit events, [`store`] storage, [`tls`]
+//!   the rustls server configuration;
+//! - [`feeds`] distribution, [`report`] the DPO report;
+//! - [`app`] the state shared by every connection;
+//! - [`api`] the HTTP API (TAXII's routes in `api::taxii`);
+//! - [`deploy`] writes and loads a deployment, [`server`] runs the accept
+//!   loops;
+//! - [`policy_cli`] and [`cli`], one function per subcommand.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod config;
@@ -21,6 +35,7 @@ pub mod model;
 pub mod pki;
 pub mod policy;
 pub mod policy_cli;
+pub mod policy_set;
 pub mod privacy;
 pub mod report;
 pub mod server;

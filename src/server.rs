@@ -30,7 +30,8 @@ use tower_service::Service;
 use warp::Filter;
 use warp::http;
 
-use crate::api::{self, AppState};
+use crate::api;
+use crate::app::AppState;
 use crate::identity::{CertInfo, Peer};
 
 /// How long in-flight requests get to finish at shutdown.
@@ -95,8 +96,8 @@ pub async fn run(
             }
         })
     };
-    record_policies(&state).await;
-    let builder = tokio::spawn(crate::feeds::blocklist::run_builder(state.clone()));
+    crate::deploy::record_policies(&state).await;
+    let builder = tokio::spawn(crate::feeds::blocklist::run_builder(state.blocklist_inputs()));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         // Silent clients hold a handshake slot, never a connection slot.
@@ -545,20 +546,6 @@ async fn serve<S>(
                     None => {}
                 }
             }
-        }
-    }
-}
-
-/// Records every loaded policy version in the registry and the audit trail.
-pub async fn record_policies(state: &AppState) {
-    let policies = state.policies.load();
-    let mut ids: Vec<_> = policies.by_id.keys().collect();
-    ids.sort();
-    for id in ids {
-        let p = policies.by_id[id].policy();
-        let file = format!("{id}.toml");
-        if let Ok(Err(e)) = state.store.record_policy(&p.id, &p.hash, &p.text, &file).await {
-            tracing::error!(error = %e, "cannot record policy version");
         }
     }
 }

@@ -63,7 +63,7 @@ fn template(path: &str) -> String {
 
 /// The routes the server's router answers, read from its source: every
 /// `warp::path!(…)` of `src/api/mod.rs` with the method filter that follows,
-/// and every arm of the TAXII router in `src/feeds/taxii.rs` (GET only).
+/// and every arm of the TAXII router in `src/api/taxii.rs` (GET only).
 fn routed() -> BTreeSet<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let api = std::fs::read_to_string(root.join("src/api/mod.rs")).unwrap();
@@ -88,7 +88,7 @@ fn routed() -> BTreeSet<(String, String)> {
             out.insert((path.clone(), m.to_owned()));
         }
     }
-    let taxii = std::fs::read_to_string(root.join("src/feeds/taxii.rs")).unwrap();
+    let taxii = std::fs::read_to_string(root.join("src/api/taxii.rs")).unwrap();
     let arm_re = regex::Regex::new(r#"(?m)^\s*\[([^\]]*)\] => Route::"#).unwrap();
     for c in arm_re.captures_iter(&taxii) {
         let segs: Vec<String> = c[1]

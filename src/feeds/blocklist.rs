@@ -21,10 +21,10 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::allowlist::AllowList;
-use crate::api::AppState;
-use crate::identity::Role;
+use crate::identity::{Registry, Role};
 use crate::model::{Category, IndicatorType, Tlp};
 use crate::policy::EgressView;
+use crate::policy_set::PolicySet;
 use crate::store::{FeedEntry, Op, Store};
 
 /// The blocklist formats, by file name.
@@ -220,9 +220,25 @@ impl LiveSet {
     }
 }
 
+/// What the builder reads and where it publishes: the parts of the shared
+/// state it uses, so the feeds do not depend on the state's home.
+pub struct BuilderInputs {
+    /// The log it follows, and where it retires expired indicators.
+    pub store: Arc<dyn Store>,
+    /// The registry in force: who has the blocklist role, in which audiences.
+    pub registry: Arc<ArcSwap<Registry>>,
+    /// The policies in force: the default policy's egress views.
+    pub policies: Arc<ArcSwap<PolicySet>>,
+    /// Egress allow-lists: values that are never listed.
+    pub allow: Arc<AllowList>,
+    /// Where the snapshots and statistics are published.
+    pub blocklists: Arc<Blocklists>,
+}
+
 /// Runs until the task is aborted: catches up with the log, retires expired
 /// indicators and rebuilds the snapshots.
-pub async fn run_builder(state: Arc<AppState>) {
+pub async fn run_builder(inputs: BuilderInputs) {
+    let state = Arc::new(inputs);
     let allow = state.allow.clone();
     let mut changes = state.store.changes();
     let mut live = LiveSet::default();
@@ -315,7 +331,7 @@ pub async fn run_builder(state: Arc<AppState>) {
 /// Builds every list for every audience set of participants with the
 /// blocklist role, reusing previous snapshots whose content did not change.
 fn build_all(
-    state: &AppState,
+    state: &BuilderInputs,
     live: &LiveSet,
     previous: &HashMap<(String, &'static str), Arc<Snapshot>>,
     last_inputs: &mut Option<(u64, String)>,

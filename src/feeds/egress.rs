@@ -5,13 +5,13 @@
 
 use time::OffsetDateTime;
 
-use crate::api::Policies;
 use crate::identity::Participant;
 use crate::model::Indicator;
 use crate::policy::EgressView;
+use crate::policy_set::PolicySet;
 
 /// The views that apply to `p`, from the default policy.
-pub fn views_for(p: &Participant, policies: &Policies) -> Vec<EgressView> {
+pub fn views_for(p: &Participant, policies: &PolicySet) -> Vec<EgressView> {
     let Some(s) = policies.by_id.get(&policies.default) else {
         return Vec::new();
     };

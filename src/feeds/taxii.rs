@@ -1,10 +1,6 @@
-//! TAXII 2.1 read side (SPEC §4, §7), for participants with the `feed` role.
-//!
-//! Routes, all under `/taxii2/`: discovery `GET /taxii2/`, the one API root
-//! `GET /taxii2/api/` (a fixed, short name: the exchange has one root, and
-//! keeping it under `/taxii2/` lets every TAXII path share the TAXII error
-//! rendering), `collections/`, `collections/{id}/`, `…/objects/`,
-//! `…/manifest/`, `…/objects/{object-id}/`, `…/objects/{object-id}/versions/`.
+//! TAXII 2.1 collections (SPEC §4, §7): the index and query logic behind
+//! the read-only TAXII API, with no HTTP in it; the routes and their error
+//! rendering are in `api::taxii`.
 //!
 //! One collection per egress audience the participant belongs to, with a
 //! stable UUID derived from the audience name. A collection holds the
@@ -40,23 +36,18 @@
 //! versions are distinct and increasing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use warp::filters::path::FullPath;
-use warp::http::{HeaderValue, Method, StatusCode};
-use warp::{Filter, Rejection, Reply};
 
-use super::egress::{admitting, views_for};
+use super::egress::admitting;
 use super::stix::{self, VersionTimes};
-use crate::api::{ApiError, AppState, require};
-use crate::audit::AuditEvent;
-use crate::identity::{Participant, Role};
 use crate::model::Tlp;
 use crate::policy::EgressView;
+use crate::policy_set::PolicySet;
 use crate::store::{FeedEntry, Op, Store, StoreError};
 
 /// The media type of every TAXII response, errors included.
@@ -91,237 +82,15 @@ pub enum TaxiiError {
     Internal,
 }
 
-impl warp::reject::Reject for TaxiiError {}
-
-impl TaxiiError {
-    fn status(&self) -> StatusCode {
-        match self {
-            TaxiiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            TaxiiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            TaxiiError::NotFound(_) => StatusCode::NOT_FOUND,
-            TaxiiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            TaxiiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
-            TaxiiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-}
-
-fn reject(e: TaxiiError) -> Rejection {
-    warp::reject::custom(e)
-}
-
 /// The stable collection id of an audience (UUID v4-shaped, from its name).
 pub fn collection_id(audience: &str) -> String {
     let d = Sha256::digest([b"tamis/taxii/collection/v1\0".as_slice(), audience.as_bytes()].concat());
     crate::store::uuid_v4_from(&d)
 }
 
-/// The TAXII routes, to be combined with the rest of the API.
-pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    let index = Arc::new(Index::default());
-    {
-        // Warm the index so the first request does not pay for the whole log.
-        let (index, store, egress) = (index.clone(), state.store.clone(), current_egress(&state));
-        let _ = std::thread::Builder::new().name("tamis-taxii-index".into()).spawn(move || {
-            if let Err(e) = index.refresh(store.as_ref(), &egress) {
-                tracing::debug!(error = %e, "TAXII index warm-up failed; the next request retries");
-            }
-        });
-    }
-    let with_index = warp::any().map(move || index.clone());
-    let inner = warp::method()
-        .and(require(state.clone(), &[Role::Feed]))
-        .and(warp::header::optional::<String>("accept"))
-        .and(warp::path::full())
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(warp::any().map(move || state.clone()))
-        .and(with_index)
-        .and_then(handle);
-    warp::path("taxii2").and(inner.recover(render_rejection).unify())
-}
-
-/// A TAXII response: the TAXII media type on every one.
-fn taxii_reply(status: StatusCode, body: &Value) -> warp::reply::Response {
-    let mut resp = warp::http::Response::new(serde_json::to_vec(body).expect("serialise").into());
-    *resp.status_mut() = status;
-    resp.headers_mut().insert("content-type", HeaderValue::from_static(TAXII_MEDIA_TYPE));
-    resp
-}
-
-/// A TAXII error body (§3.6.1): `http_status` is a string equal to the status.
-fn error_reply(status: StatusCode, description: &str) -> warp::reply::Response {
-    let title = status.canonical_reason().unwrap_or("Error");
-    let body = json!({"title": title, "description": description, "http_status": status.as_u16().to_string()});
-    taxii_reply(status, &body)
-}
-
-/// Renders every rejection under `/taxii2/` as a TAXII error.
-async fn render_rejection(r: Rejection) -> Result<warp::reply::Response, Rejection> {
-    if let Some(e) = r.find::<TaxiiError>() {
-        let mut resp = error_reply(e.status(), &e.to_string());
-        if matches!(e, TaxiiError::MethodNotAllowed) {
-            resp.headers_mut().insert("allow", HeaderValue::from_static("GET"));
-        }
-        return Ok(resp);
-    }
-    if let Some(e) = r.find::<ApiError>() {
-        let mut resp = error_reply(e.status(), &e.to_string());
-        if let ApiError::RateLimited(secs) = e {
-            resp.headers_mut().insert("retry-after", HeaderValue::from(*secs));
-        }
-        return Ok(resp);
-    }
-    let (status, msg) = if r.is_not_found() {
-        (StatusCode::NOT_FOUND, "no such TAXII endpoint")
-    } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
-        (StatusCode::METHOD_NOT_ALLOWED, "only GET is supported on this TAXII endpoint")
-    } else if r.find::<warp::reject::InvalidHeader>().is_some() || r.find::<warp::reject::InvalidQuery>().is_some() {
-        (StatusCode::BAD_REQUEST, "invalid header or query string")
-    } else {
-        tracing::warn!(rejection = ?r, "unhandled TAXII rejection");
-        (StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-    };
-    Ok(error_reply(status, msg))
-}
-
-/// True when the `Accept` header admits TAXII 2.1 JSON (absent: yes).
-fn acceptable(accept: Option<&str>) -> bool {
-    let Some(accept) = accept else {
-        return true;
-    };
-    accept.split(',').any(|range| {
-        let mut parts = range.split(';').map(str::trim);
-        let media = parts.next().unwrap_or("").to_ascii_lowercase();
-        let mut version = None;
-        for p in parts {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let v = v.trim().trim_matches('"');
-            match k.trim().to_ascii_lowercase().as_str() {
-                "q" if v.parse::<f32>().map(|q| q <= 0.0).unwrap_or(false) => return false,
-                "version" => version = Some(v.to_owned()),
-                _ => {}
-            }
-        }
-        match media.as_str() {
-            "*/*" | "application/*" => true,
-            "application/taxii+json" => version.is_none_or(|v| v == "2.1"),
-            _ => false,
-        }
-    })
-}
-
-/// One request's route under `/taxii2/`.
-enum Route<'a> {
-    Discovery,
-    ApiRoot,
-    Collections,
-    Collection(&'a str),
-    Objects(&'a str),
-    Manifest(&'a str),
-    Object(&'a str, &'a str),
-    Versions(&'a str, &'a str),
-}
-
-fn route(path: &str) -> Option<Route<'_>> {
-    let rest = path.strip_prefix("/taxii2")?;
-    let rest = rest.strip_prefix('/').unwrap_or(rest);
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    let segs: Vec<&str> = if rest.is_empty() { Vec::new() } else { rest.split('/').collect() };
-    Some(match segs.as_slice() {
-        [] => Route::Discovery,
-        ["api"] => Route::ApiRoot,
-        ["api", "collections"] => Route::Collections,
-        ["api", "collections", c] => Route::Collection(c),
-        ["api", "collections", c, "objects"] => Route::Objects(c),
-        ["api", "collections", c, "manifest"] => Route::Manifest(c),
-        ["api", "collections", c, "objects", o] => Route::Object(c, o),
-        ["api", "collections", c, "objects", o, "versions"] => Route::Versions(c, o),
-        _ => return None,
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn handle(
-    method: Method,
-    p: Arc<Participant>,
-    accept: Option<String>,
-    path: FullPath,
-    query: String,
-    state: Arc<AppState>,
-    index: Arc<Index>,
-) -> Result<warp::reply::Response, Rejection> {
-    let route = route(path.as_str()).ok_or_else(|| reject(TaxiiError::NotFound("no such TAXII endpoint".into())))?;
-    if method != Method::GET {
-        if method == Method::POST && matches!(route, Route::Objects(_)) {
-            return Err(reject(TaxiiError::Forbidden("this collection is read-only (can_write is false)".into())));
-        }
-        return Err(reject(TaxiiError::MethodNotAllowed));
-    }
-    if !acceptable(accept.as_deref()) {
-        return Err(reject(TaxiiError::NotAcceptable));
-    }
-    let views = views_for(&p, &state.policies.load());
-    let collection = |id: &str| -> Result<EgressView, Rejection> {
-        views
-            .iter()
-            .find(|v| collection_id(&v.audience) == id)
-            .cloned()
-            .ok_or_else(|| reject(TaxiiError::NotFound("no such collection".into())))
-    };
-    let body = match route {
-        Route::Discovery => {
-            // Relative (TAXII 2.1 §4.1.1 allows it; clients resolve it
-            // against the discovery URL): never the client's Host header.
-            let root = API_ROOT.to_owned();
-            json!({
-                "title": "tamis TAXII 2.1",
-                "description": "Sanitised threat indicators shared by banks and ISPs (read-only).",
-                "default": root,
-                "api_roots": [root],
-            })
-        }
-        Route::ApiRoot => json!({
-            "title": "tamis",
-            "description": "One collection per audience you belong to.",
-            "versions": [TAXII_MEDIA_TYPE],
-            "max_content_length": state.limits.max_body_bytes,
-        }),
-        Route::Collections => {
-            let list: Vec<Value> = views.iter().map(|v| collection_resource(&v.audience)).collect();
-            if list.is_empty() { json!({}) } else { json!({ "collections": list }) }
-        }
-        Route::Collection(c) => collection_resource(&collection(c)?.audience),
-        Route::Objects(c) | Route::Manifest(c) | Route::Object(c, _) | Route::Versions(c, _) => {
-            let view = collection(c)?;
-            let q = Query::parse(&query, state.limits.max_page).map_err(reject)?;
-            let (kind, object) = match route {
-                Route::Objects(_) => (Kind::Objects, None),
-                Route::Manifest(_) => (Kind::Manifest, None),
-                Route::Object(_, o) => (Kind::Object, Some(o.to_owned())),
-                Route::Versions(_, o) => (Kind::Versions, Some(o.to_owned())),
-                _ => unreachable!("matched above"),
-            };
-            return page(p, state, index, view, q, kind, object).await;
-        }
-    };
-    Ok(taxii_reply(StatusCode::OK, &body))
-}
-
-fn collection_resource(audience: &str) -> Value {
-    json!({
-        "id": collection_id(audience),
-        "title": format!("tamis: {audience}"),
-        "description": format!("Sanitised indicators the `{audience}` audience may receive, as STIX 2.1."),
-        "alias": audience,
-        "can_read": true,
-        "can_write": false,
-        "media_types": [STIX_MEDIA_TYPE],
-    })
-}
-
-/// Which paged endpoint.
+/// Which paged endpoint a page request is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub enum PageKind {
     Objects,
     Manifest,
     Object,
@@ -343,7 +112,7 @@ struct VersionFilter {
 
 /// Parsed filters and paging of a request.
 #[derive(Clone, Debug, Default)]
-struct Query {
+pub struct Query {
     /// `added_after`, µs since the epoch (floored: entries are whole µs).
     added_after_us: Option<i64>,
     /// Page size, at most the configured `max_page`.
@@ -382,7 +151,8 @@ fn parse_timestamp(v: &str) -> Option<OffsetDateTime> {
 }
 
 impl Query {
-    fn parse(raw: &str, max_page: usize) -> Result<Query, TaxiiError> {
+    /// Parses a query string (unknown parameters are ignored, §3.4).
+    pub fn parse(raw: &str, max_page: usize) -> Result<Query, TaxiiError> {
         let bad = |m: &str| TaxiiError::BadRequest(m.to_owned());
         let mut q = Query { limit: DEFAULT_PAGE.min(max_page.max(1)), ..Query::default() };
         let mut seen = BTreeSet::new();
@@ -599,8 +369,8 @@ fn stix_id(id: &str, generation: u32) -> String {
     format!("indicator--{}", crate::store::uuid_v4_from(&d))
 }
 
-fn current_egress(state: &AppState) -> BTreeMap<String, EgressView> {
-    let policies = state.policies.load();
+/// The default policy's egress views, by audience: one collection each.
+pub fn current_egress(policies: &PolicySet) -> BTreeMap<String, EgressView> {
     policies.by_id.get(&policies.default).map(|s| s.policy().egress.clone()).unwrap_or_default()
 }
 
@@ -783,13 +553,13 @@ struct Item {
 }
 
 /// Selects a page of versions of a collection.
-fn select(s: &IndexState, a: &AudienceIndex, q: &Query, kind: Kind, object: Option<u32>) -> (Vec<Item>, bool) {
+fn select(s: &IndexState, a: &AudienceIndex, q: &Query, kind: PageKind, object: Option<u32>) -> (Vec<Item>, bool) {
     let spec_ok = q.spec_versions.as_ref().is_none_or(|v| v.contains("2.1"));
     if !spec_ok {
         return (Vec::new(), false);
     }
     // Versions filter: the versions endpoint lists every version.
-    let vf = if kind == Kind::Versions {
+    let vf = if kind == PageKind::Versions {
         VersionFilter { all: true, ..VersionFilter::default() }
     } else {
         q.version.clone().unwrap_or(VersionFilter { last: true, ..VersionFilter::default() })
@@ -865,39 +635,69 @@ fn read_entries(store: &dyn Store, seqs: &BTreeSet<u64>) -> Result<HashMap<u64, 
     Ok(out)
 }
 
-/// What a page request resolves to under the index lock.
-struct Selected {
+/// What a page request resolves to: selected under the index lock, then
+/// the objects it shows read from the store.
+pub struct Selected {
     /// The page, in `date_added` order.
     items: Vec<Item>,
     /// More items match after the page.
     more: bool,
     /// STIX id of each item (read under the lock, used after it).
     ids: Vec<String>,
+    /// The feed entries the items show (objects pages only), by sequence number.
+    entries: HashMap<u64, FeedEntry>,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn page(
-    p: Arc<Participant>,
-    state: Arc<AppState>,
-    index: Arc<Index>,
-    view: EgressView,
-    q: Query,
-    kind: Kind,
-    object: Option<String>,
-) -> Result<warp::reply::Response, Rejection> {
-    let egress = current_egress(&state);
-    let store = state.store.clone();
-    let audience = view.audience.clone();
-    let (sel, entries) = tokio::task::spawn_blocking(move || -> Result<_, TaxiiError> {
+impl Selected {
+    /// Number of items on the page.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when the page is empty.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The ordinals the page covers, for the audit trail (`first..last` or `empty`).
+    pub fn range(&self) -> String {
+        match (self.items.first(), self.items.last()) {
+            (Some(f), Some(l)) => format!("{}..{}", f.ver.ord, l.ver.ord),
+            _ => "empty".to_owned(),
+        }
+    }
+}
+
+/// A rendered page: the TAXII envelope and its `X-TAXII-Date-Added-First` /
+/// `-Last` values (none for an empty page).
+pub struct RenderedPage {
+    /// The envelope (`more`, `next`, `objects` or `versions`).
+    pub body: Value,
+    /// `date_added` of the first and last item.
+    pub added: Option<(String, String)>,
+}
+
+impl Index {
+    /// Catches up with the log and selects a page of `audience`'s collection;
+    /// for objects pages, also reads the entries the items show. Blocking.
+    pub fn select_page(
+        &self,
+        store: &dyn Store,
+        egress: &BTreeMap<String, EgressView>,
+        audience: &str,
+        q: &Query,
+        kind: PageKind,
+        object: Option<&str>,
+    ) -> Result<Selected, TaxiiError> {
         let internal = |e: StoreError| {
             tracing::error!(error = %e, "TAXII index or object read failed");
             TaxiiError::Internal
         };
-        let sel = {
-            let mut s = index.state.lock().unwrap_or_else(|p| p.into_inner());
-            refresh_locked(&mut s, store.as_ref(), &egress).map_err(internal)?;
-            let a = s.audiences.get(&audience).ok_or_else(|| TaxiiError::NotFound("no such collection".into()))?;
-            let obj = match &object {
+        let mut sel = {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            refresh_locked(&mut s, store, egress).map_err(internal)?;
+            let a = s.audiences.get(audience).ok_or_else(|| TaxiiError::NotFound("no such collection".into()))?;
+            let obj = match object {
                 None => None,
                 Some(o) => Some(
                     s.by_id
@@ -907,30 +707,26 @@ async fn page(
                         .ok_or_else(|| TaxiiError::NotFound("no such object in this collection".into()))?,
                 ),
             };
-            let (items, more) = select(&s, a, &q, kind, obj);
+            let (items, more) = select(&s, a, q, kind, obj);
             let ids = items.iter().map(|i| s.ids[i.ver.obj as usize].clone()).collect();
-            Selected { items, more, ids }
+            Selected { items, more, ids, entries: HashMap::new() }
         };
-        let entries = if matches!(kind, Kind::Objects | Kind::Object) {
+        if matches!(kind, PageKind::Objects | PageKind::Object) {
             let seqs: BTreeSet<u64> = sel.items.iter().filter_map(|i| i.ver.source()).collect();
-            read_entries(store.as_ref(), &seqs).map_err(internal)?
-        } else {
-            HashMap::new()
-        };
-        Ok((sel, entries))
-    })
-    .await
-    .map_err(|_| reject(TaxiiError::Internal))?
-    .map_err(reject)?;
+            sel.entries = read_entries(store, &seqs).map_err(internal)?;
+        }
+        Ok(sel)
+    }
+}
 
-    // Project with the participant's current view of this audience: if the
-    // policy changed since the index was read, what it no longer admits is
-    // left out (fail closed).
-    let views = [view];
-    let mut headers = None;
+/// Renders a selected page, projecting each indicator with `view`, the
+/// participant's current view of the audience: if the policy changed since
+/// the index was read, what it no longer admits is left out (fail closed).
+pub fn render_page(sel: &Selected, view: &EgressView, kind: PageKind) -> RenderedPage {
+    let views = std::slice::from_ref(view);
+    let mut added = None;
     if let (Some(f), Some(l)) = (sel.items.first(), sel.items.last()) {
-        headers =
-            Some((stix::taxii_timestamp(us_time(f.ver.added_us)), stix::taxii_timestamp(us_time(l.ver.added_us))));
+        added = Some((stix::taxii_timestamp(us_time(f.ver.added_us)), stix::taxii_timestamp(us_time(l.ver.added_us))));
     }
     let next = sel.items.last().map(|i| format!("p{}", i.ver.ord));
     let mut body = Map::new();
@@ -942,33 +738,24 @@ async fn page(
             body.insert("next".into(), json!(n));
         }
     }
-    match kind {
-        Kind::Manifest => {
-            let list: Vec<Value> = sel
-                .items
-                .iter()
-                .zip(&sel.ids)
-                .map(|(i, id)| {
-                    json!({
-                        "id": id,
-                        "date_added": stix::taxii_timestamp(us_time(i.ver.added_us)),
-                        "version": stix::stix_timestamp(ms_time(i.ver.modified_ms)),
-                        "media_type": STIX_MEDIA_TYPE,
-                    })
+    let list: Vec<Value> = match kind {
+        PageKind::Manifest => sel
+            .items
+            .iter()
+            .zip(&sel.ids)
+            .map(|(i, id)| {
+                json!({
+                    "id": id,
+                    "date_added": stix::taxii_timestamp(us_time(i.ver.added_us)),
+                    "version": stix::stix_timestamp(ms_time(i.ver.modified_ms)),
+                    "media_type": STIX_MEDIA_TYPE,
                 })
-                .collect();
-            if !list.is_empty() {
-                body.insert("objects".into(), Value::Array(list));
-            }
+            })
+            .collect(),
+        PageKind::Versions => {
+            sel.items.iter().map(|i| json!(stix::stix_timestamp(ms_time(i.ver.modified_ms)))).collect()
         }
-        Kind::Versions => {
-            let list: Vec<Value> =
-                sel.items.iter().map(|i| json!(stix::stix_timestamp(ms_time(i.ver.modified_ms)))).collect();
-            if !list.is_empty() {
-                body.insert("versions".into(), Value::Array(list));
-            }
-        }
-        Kind::Objects | Kind::Object => {
+        PageKind::Objects | PageKind::Object => {
             let mut list = Vec::with_capacity(sel.items.len());
             for (i, stix_id) in sel.items.iter().zip(&sel.ids) {
                 let times = VersionTimes { created: ms_time(i.created_ms), modified: ms_time(i.ver.modified_ms) };
@@ -987,55 +774,26 @@ async fn page(
                 // Fail closed: an entry that cannot be read or that the view
                 // does not admit is left out.
                 if let Some(mut o) =
-                    entries.get(&source).and_then(|e| stix::indicator_object(&views, &e.indicator, times, revoked))
+                    sel.entries.get(&source).and_then(|e| stix::indicator_object(views, &e.indicator, times, revoked))
                 {
                     // A later life of a removed indicator is a new object.
                     o["id"] = Value::String(stix_id.clone());
                     list.push(o);
                 }
             }
-            if !list.is_empty() {
-                body.insert("objects".into(), Value::Array(list));
-            }
-            let range = match (sel.items.first(), sel.items.last()) {
-                (Some(f), Some(l)) => format!("{}..{}", f.ver.ord, l.ver.ord),
-                _ => "empty".to_owned(),
-            };
-            let _ = state
-                .store
-                .audit(AuditEvent::Pull {
-                    participant: p.id.clone(),
-                    endpoint: format!("/taxii2/api/collections/{}/objects/", views[0].audience),
-                    range,
-                    count: sel.items.len(),
-                })
-                .await;
+            list
         }
+    };
+    if !list.is_empty() {
+        let key = if kind == PageKind::Versions { "versions" } else { "objects" };
+        body.insert(key.into(), Value::Array(list));
     }
-    let mut resp = taxii_reply(StatusCode::OK, &Value::Object(body));
-    if let Some((first, last)) = headers {
-        let h = resp.headers_mut();
-        h.insert("x-taxii-date-added-first", HeaderValue::from_str(&first).expect("timestamp is a header value"));
-        h.insert("x-taxii-date-added-last", HeaderValue::from_str(&last).expect("timestamp is a header value"));
-    }
-    Ok(resp)
+    RenderedPage { body: Value::Object(body), added }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn accept_header_rules() {
-        assert!(acceptable(None));
-        assert!(acceptable(Some("application/taxii+json;version=2.1")));
-        assert!(acceptable(Some("application/taxii+json")));
-        assert!(acceptable(Some("*/*")));
-        assert!(acceptable(Some("application/json, application/taxii+json; version=2.1; q=0.5")));
-        assert!(!acceptable(Some("application/json")));
-        assert!(!acceptable(Some("application/taxii+json;version=2.0")));
-        assert!(!acceptable(Some("application/taxii+json;version=2.1;q=0")));
-    }
 
     #[test]
     fn query_parsing_refuses_malformed_parameters() {
@@ -1079,13 +837,5 @@ mod tests {
     fn index_entries_stay_small() {
         assert_eq!(std::mem::size_of::<Ver>(), 48);
         assert_eq!(std::mem::size_of::<ObjState>(), 12);
-    }
-
-    #[test]
-    fn routes_parse() {
-        assert!(matches!(route("/taxii2/"), Some(Route::Discovery)));
-        assert!(matches!(route("/taxii2/api/"), Some(Route::ApiRoot)));
-        assert!(matches!(route("/taxii2/api/collections/c/objects/o/versions/"), Some(Route::Versions("c", "o"))));
-        assert!(route("/taxii2/api/collections/c/x/").is_none());
     }
 }

@@ -23,7 +23,7 @@ pub struct TestServer {
     task: Option<tokio::task::JoinHandle<()>>,
     store: Option<Arc<tamis::store::SledStore>>,
     /// The running exchange's shared state and configuration (for reloads).
-    pub state: Arc<tamis::api::AppState>,
+    pub state: Arc<tamis::app::AppState>,
     pub config: Config,
     _tmp: Option<tempfile::TempDir>,
 }
