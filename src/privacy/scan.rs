@@ -19,6 +19,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::Regex;
 
 use super::checks;
+use super::lexicon;
 use super::phone::{self, Evidence};
 use crate::policy::DataCategory;
 
@@ -100,754 +101,40 @@ enum Cue {
     AttackerNet,
 }
 
-const CUES: &[(&str, Cue)] = &[
-    // phone
-    ("phone", Cue::Phone),
-    ("telefonnummer", Cue::Phone),
-    ("handynummer", Cue::Phone),
-    ("mobilnummer", Cue::Phone),
-    ("telefoonnummer", Cue::Phone),
-    ("mobiel", Cue::Phone),
-    ("nås på", Cue::Phone),
-    ("tavoitettavissa", Cue::Phone),
-    ("elérhető", Cue::Phone),
-    ("dosegljiv", Cue::Phone),
-    ("zastižení", Cue::Phone),
-    ("sms from", Cue::Phone),
-    ("called from", Cue::Phone),
-    ("calls from", Cue::Phone),
-    ("telefonní", Cue::Phone),
-    ("telefonszám", Cue::Phone),
-    ("puh.", Cue::Phone),
-    ("puhelin", Cue::Phone),
-    ("τηλ.", Cue::Phone),
-    ("τηλέφωνο", Cue::Phone),
-    ("tlf", Cue::Phone),
-    ("tel", Cue::Phone),
-    ("tel.", Cue::Phone),
-    ("tél", Cue::Phone),
-    ("tél.", Cue::Phone),
-    ("telefon", Cue::Phone),
-    ("telephone", Cue::Phone),
-    ("téléphone", Cue::Phone),
-    ("telefono", Cue::Phone),
-    ("teléfono", Cue::Phone),
-    ("telefoon", Cue::Phone),
-    ("telemóvel", Cue::Phone),
-    ("mobile", Cue::Phone),
-    ("mobil", Cue::Phone),
-    ("móvil", Cue::Phone),
-    ("movil", Cue::Phone),
-    ("cellulare", Cue::Phone),
-    ("portable", Cue::Phone),
-    ("handy", Cue::Phone),
-    ("gsm", Cue::Phone),
-    ("mob.", Cue::Phone),
-    ("joignable", Cue::Phone),
-    ("erreichbar", Cue::Phone),
-    ("reachable", Cue::Phone),
-    ("bereikbaar", Cue::Phone),
-    ("raggiungibile", Cue::Phone),
-    ("contactable", Cue::Phone),
-    ("localizable", Cue::Phone),
-    ("rufnummer", Cue::Phone),
-    ("komórka", Cue::Phone),
-    ("komorka", Cue::Phone),
-    ("whatsapp", Cue::Phone),
-    ("call me", Cue::Phone),
-    ("appeler", Cue::Phone),
-    ("anrufen", Cue::Phone),
-    ("chiamare", Cue::Phone),
-    ("llamar", Cue::Phone),
-    ("bellen", Cue::Phone),
-    ("zadzwoń", Cue::Phone),
-    ("numer telefonu", Cue::Phone),
-    // birth
-    ("born", Cue::Birth),
-    ("nar.", Cue::Birth),
-    ("datum narození", Cue::Birth),
-    ("data urodzenia", Cue::Birth),
-    ("date de naissance", Cue::Birth),
-    ("fødselsdato", Cue::Birth),
-    ("födelsedatum", Cue::Birth),
-    ("syntymäaika", Cue::Birth),
-    ("data nașterii", Cue::Birth),
-    ("data de nascimento", Cue::Birth),
-    ("fecha de nacimiento", Cue::Birth),
-    ("data di nascita", Cue::Birth),
-    ("narozen", Cue::Birth),
-    ("narozena", Cue::Birth),
-    ("született", Cue::Birth),
-    ("född", Cue::Birth),
-    ("født", Cue::Birth),
-    ("syntynyt", Cue::Birth),
-    ("γεννήθηκε", Cue::Birth),
-    ("rođen", Cue::Birth),
-    ("rojen", Cue::Birth),
-    ("gimęs", Cue::Birth),
-    ("dzimis", Cue::Birth),
-    ("née", Cue::Birth),
-    ("né", Cue::Birth),
-    ("nee le", Cue::Birth),
-    ("geboren", Cue::Birth),
-    ("geb.", Cue::Birth),
-    ("nato", Cue::Birth),
-    ("nata", Cue::Birth),
-    ("nacido", Cue::Birth),
-    ("nacida", Cue::Birth),
-    ("nascido", Cue::Birth),
-    ("nascida", Cue::Birth),
-    ("urodzony", Cue::Birth),
-    ("urodzona", Cue::Birth),
-    ("urodzeni", Cue::Birth),
-    ("dob", Cue::Birth),
-    ("d.o.b.", Cue::Birth),
-    ("birth", Cue::Birth),
-    ("birthday", Cue::Birth),
-    ("naissance", Cue::Birth),
-    ("geburtsdatum", Cue::Birth),
-    ("geburtstag", Cue::Birth),
-    ("nascita", Cue::Birth),
-    ("nacimiento", Cue::Birth),
-    ("geboortedatum", Cue::Birth),
-    ("urodzenia", Cue::Birth),
-    ("nascimento", Cue::Birth),
-    // national identifiers (checksums decide; the cue only unlocks 9/11-digit ones)
-    ("id", Cue::Id),
-    ("national", Cue::Id),
-    ("identity", Cue::Id),
-    ("identité", Cue::Id),
-    ("identite", Cue::Id),
-    ("identification", Cue::Id),
-    ("ausweis", Cue::Id),
-    ("steuer", Cue::Id),
-    ("steuer-id", Cue::Id),
-    ("idnr", Cue::Id),
-    ("tax", Cue::Id),
-    ("pesel", Cue::Id),
-    ("bsn", Cue::Id),
-    ("burgerservicenummer", Cue::Id),
-    ("sofinummer", Cue::Id),
-    ("nir", Cue::Id),
-    ("insee", Cue::Id),
-    ("sécurité sociale", Cue::Id),
-    ("securite sociale", Cue::Id),
-    ("social security", Cue::Id),
-    ("ssn", Cue::Id),
-    ("rijksregister", Cue::Id),
-    ("rijksregisternummer", Cue::Id),
-    ("registre national", Cue::Id),
-    ("dni", Cue::Id),
-    ("nie", Cue::Id),
-    ("nif", Cue::Id),
-    ("codice fiscale", Cue::Id),
-    ("nino", Cue::Id),
-    ("insurance", Cue::Id),
-    ("personnummer", Cue::IdStrong),
-    ("personnr", Cue::IdStrong),
-    ("henkilötunnus", Cue::IdStrong),
-    ("hetu", Cue::IdStrong),
-    ("rodné číslo", Cue::IdStrong),
-    ("rodne cislo", Cue::IdStrong),
-    ("rodné č.", Cue::IdStrong),
-    ("cpr-nr", Cue::IdStrong),
-    ("cpr nr", Cue::IdStrong),
-    ("cpr-nummer", Cue::IdStrong),
-    ("personnummeret", Cue::IdStrong),
-    ("fødselsnummer", Cue::IdStrong),
-    ("cnp", Cue::IdStrong),
-    ("егн", Cue::IdStrong),
-    ("egn", Cue::IdStrong),
-    ("amka", Cue::IdStrong),
-    ("αμκα", Cue::IdStrong),
-    ("pps number", Cue::IdStrong),
-    ("ppsn", Cue::IdStrong),
-    ("isikukood", Cue::IdStrong),
-    ("asmens kodas", Cue::IdStrong),
-    ("personas kods", Cue::IdStrong),
-    ("emšo", Cue::IdStrong),
-    ("emso", Cue::IdStrong),
-    ("oib", Cue::IdStrong),
-    ("national id", Cue::IdStrong),
-    ("national identity number", Cue::IdStrong),
-    ("personal identity number", Cue::IdStrong),
-    ("personal number", Cue::IdStrong),
-    ("id number", Cue::IdStrong),
-    ("id-nummer", Cue::IdStrong),
-    ("personalausweisnummer", Cue::IdStrong),
-    ("numéro d'identification", Cue::IdStrong),
-    ("número de identificación", Cue::IdStrong),
-    ("numero di identificazione", Cue::IdStrong),
-    ("number", Cue::Id),
-    ("nummer", Cue::Id),
-    ("numéro", Cue::Id),
-    ("numero", Cue::Id),
-    ("número", Cue::Id),
-    ("numer", Cue::Id),
-    ("nr", Cue::Id),
-    ("nr.", Cue::Id),
-    ("no.", Cue::Id),
-    ("n°", Cue::Id),
-    ("identiteit", Cue::Id),
-    ("identità", Cue::Id),
-    ("identidad", Cue::Id),
-    ("tożsamości", Cue::Id),
-    // credentials
-    ("password", Cue::CredStrong),
-    ("passwort", Cue::CredStrong),
-    ("passwd", Cue::CredStrong),
-    ("pwd", Cue::CredStrong),
-    ("mot de passe", Cue::CredStrong),
-    ("mdp", Cue::CredStrong),
-    ("contraseña", Cue::CredStrong),
-    ("contrasena", Cue::CredStrong),
-    ("wachtwoord", Cue::CredStrong),
-    ("hasło", Cue::CredStrong),
-    ("haslo", Cue::CredStrong),
-    ("senha", Cue::CredStrong),
-    ("kennwort", Cue::CredStrong),
-    ("pin", Cue::CredStrong),
-    ("login", Cue::CredWeak),
-    ("username", Cue::CredWeak),
-    ("user", Cue::CredWeak),
-    ("user name", Cue::CredWeak),
-    ("utilisateur", Cue::CredWeak),
-    ("identifiant", Cue::CredWeak),
-    ("benutzername", Cue::CredWeak),
-    ("benutzer", Cue::CredWeak),
-    ("usuario", Cue::CredWeak),
-    ("utente", Cue::CredWeak),
-    ("gebruikersnaam", Cue::CredWeak),
-    ("użytkownik", Cue::CredWeak),
-    ("uzytkownik", Cue::CredWeak),
-    // persons: role words and honorifics
-    ("customer", Cue::Person),
-    ("klienta", Cue::Person),
-    ("klientki", Cue::Person),
-    ("klientem", Cue::Person),
-    ("ofiary", Cue::Person),
-    ("poszkodowanego", Cue::Person),
-    ("poszkodowanej", Cue::Person),
-    ("zákazníka", Cue::Person),
-    ("routera", Cue::VictimNet),
-    ("otrzymany przez", Cue::Person),
-    ("otrzymała", Cue::Person),
-    ("odebrany przez", Cue::Person),
-    ("zákazník", Cue::Person),
-    ("zákaznice", Cue::Person),
-    ("poškozený", Cue::Person),
-    ("poškozená", Cue::Person),
-    ("ügyfél", Cue::Person),
-    ("áldozat", Cue::Person),
-    ("kund", Cue::Person),
-    ("kunden", Cue::Person),
-    ("brottsoffer", Cue::Person),
-    ("asiakas", Cue::Person),
-    ("uhri", Cue::Person),
-    ("πελάτης", Cue::Person),
-    ("θύμα", Cue::Person),
-    ("stranka", Cue::Person),
-    ("žrtev", Cue::Person),
-    ("žrtva", Cue::Person),
-    ("klientas", Cue::Person),
-    ("klients", Cue::Person),
-    ("client:", Cue::Person),
-    ("client", Cue::Person),
-    ("cliente", Cue::Person),
-    ("clienta", Cue::Person),
-    ("klant", Cue::Person),
-    ("kunde", Cue::Person),
-    ("kundin", Cue::Person),
-    ("victim", Cue::Person),
-    ("victime", Cue::Person),
-    ("opfer", Cue::Person),
-    ("vittima", Cue::Person),
-    ("víctima", Cue::Person),
-    ("victima", Cue::Person),
-    ("slachtoffer", Cue::Person),
-    ("ofiara", Cue::Person),
-    ("poszkodowany", Cue::Person),
-    ("poszkodowana", Cue::Person),
-    ("klient", Cue::Person),
-    ("klientka", Cue::Person),
-    ("holder", Cue::Person),
-    ("titular", Cue::Person),
-    ("titulaire", Cue::Person),
-    ("inhaber", Cue::Person),
-    ("kontoinhaber", Cue::Person),
-    ("rekeninghouder", Cue::Person),
-    ("intestatario", Cue::Person),
-    ("intestataria", Cue::Person),
-    ("beneficiary", Cue::Person),
-    ("bénéficiaire", Cue::Person),
-    ("begünstigter", Cue::Person),
-    ("beneficiario", Cue::Person),
-    ("begunstigde", Cue::Person),
-    ("recipient", Cue::Person),
-    ("destinataire", Cue::Person),
-    ("empfänger", Cue::Person),
-    ("destinatario", Cue::Person),
-    ("ontvanger", Cue::Person),
-    ("odbiorca", Cue::Person),
-    ("mr", Cue::Person),
-    ("mr.", Cue::Person),
-    ("mrs", Cue::Person),
-    ("mrs.", Cue::Person),
-    ("ms.", Cue::Person),
-    ("miss", Cue::Person),
-    ("dr.", Cue::Person),
-    ("mme", Cue::Person),
-    ("mlle", Cue::Person),
-    ("monsieur", Cue::Person),
-    ("madame", Cue::Person),
-    ("herr", Cue::Person),
-    ("herrn", Cue::Person),
-    ("frau", Cue::Person),
-    ("sig.", Cue::Person),
-    ("sig.ra", Cue::Person),
-    ("signor", Cue::Person),
-    ("signora", Cue::Person),
-    ("sr.", Cue::Person),
-    ("sra.", Cue::Person),
-    ("señor", Cue::Person),
-    ("señora", Cue::Person),
-    ("dhr.", Cue::Person),
-    ("mevr.", Cue::Person),
-    ("meneer", Cue::Person),
-    ("mevrouw", Cue::Person),
-    ("pan", Cue::Person),
-    ("pani", Cue::Person),
-    ("senhor", Cue::Person),
-    ("senhora", Cue::Person),
-    ("name:", Cue::Person),
-    ("nom :", Cue::Person),
-    ("nom:", Cue::Person),
-    ("nombre:", Cue::Person),
-    ("nome:", Cue::Person),
-    ("naam:", Cue::Person),
-    ("imię i nazwisko", Cue::Person),
-    ("belonging to", Cue::Person),
-    ("received by", Cue::Person),
-    ("sent by", Cue::Person),
-    ("owned by", Cue::Person),
-    ("reçue par", Cue::Person),
-    ("reçu par", Cue::Person),
-    ("envoyé par", Cue::Person),
-    ("appartenant à", Cue::Person),
-    ("empfangen von", Cue::Person),
-    ("gesendet von", Cue::Person),
-    ("ricevuto da", Cue::Person),
-    ("ricevuta da", Cue::Person),
-    ("inviato da", Cue::Person),
-    ("recibido por", Cue::Person),
-    ("enviado por", Cue::Person),
-    ("ontvangen door", Cue::Person),
-    ("verzonden door", Cue::Person),
-    ("otrzymany od", Cue::Person),
-    ("należąca do", Cue::Person),
-    ("recebido por", Cue::Person),
-    // postal addresses
-    ("living at", Cue::Address),
-    ("lives at", Cue::Address),
-    ("residing at", Cue::Address),
-    ("resident at", Cue::Address),
-    ("address:", Cue::Address),
-    ("adresse :", Cue::Address),
-    ("adresse:", Cue::Address),
-    ("domicilié", Cue::Address),
-    ("domiciliée", Cue::Address),
-    ("domicilie", Cue::Address),
-    ("demeurant", Cue::Address),
-    ("habitant", Cue::Address),
-    ("wohnhaft", Cue::Address),
-    ("wohnt in", Cue::Address),
-    ("anschrift:", Cue::Address),
-    ("residente in", Cue::Address),
-    ("residente a", Cue::Address),
-    ("abitante in", Cue::Address),
-    ("domiciliato", Cue::Address),
-    ("domiciliata", Cue::Address),
-    ("domiciliado", Cue::Address),
-    ("domiciliada", Cue::Address),
-    ("residente en", Cue::Address),
-    ("vive en", Cue::Address),
-    ("woonachtig", Cue::Address),
-    ("woont op", Cue::Address),
-    ("woont aan", Cue::Address),
-    ("adres:", Cue::Address),
-    ("zamieszkały", Cue::Address),
-    ("zamieszkała", Cue::Address),
-    ("zam.", Cue::Address),
-    ("morada:", Cue::Address),
-    ("residente em", Cue::Address),
-    ("mora em", Cue::Address),
-    ("indirizzo:", Cue::Address),
-    ("dirección:", Cue::Address),
-    // network roles around IP addresses
-    ("router", Cue::VictimNet),
-    ("box", Cue::VictimNet),
-    ("subscriber", Cue::VictimNet),
-    ("abonné", Cue::VictimNet),
-    ("infected", Cue::VictimNet),
-    ("infecté", Cue::VictimNet),
-    ("infiziert", Cue::VictimNet),
-    ("compromised", Cue::VictimNet),
-    ("kunden", Cue::VictimNet),
-    ("home", Cue::VictimNet),
-    ("c2", Cue::AttackerNet),
-    ("cnc", Cue::AttackerNet),
-    ("c&c", Cue::AttackerNet),
-    ("server", Cue::AttackerNet),
-    ("serveur", Cue::AttackerNet),
-    ("servidor", Cue::AttackerNet),
-    ("attacker", Cue::AttackerNet),
-    ("angreifer", Cue::AttackerNet),
-    ("attaquant", Cue::AttackerNet),
-    ("scanner", Cue::AttackerNet),
-    ("scanning", Cue::AttackerNet),
-    ("proxy", Cue::AttackerNet),
-    ("panel", Cue::AttackerNet),
-    ("hosting", Cue::AttackerNet),
-    ("hosted", Cue::AttackerNet),
-    ("exfil", Cue::AttackerNet),
-    ("dropper", Cue::AttackerNet),
-    ("payload", Cue::AttackerNet),
-    ("redirect", Cue::AttackerNet),
-    ("redirects", Cue::AttackerNet),
-    ("redirects to", Cue::AttackerNet),
-    ("resolves to", Cue::AttackerNet),
-    ("resolved to", Cue::AttackerNet),
-    ("points to", Cue::AttackerNet),
-    ("contacted", Cue::AttackerNet),
-    ("connects to", Cue::AttackerNet),
-    ("callback", Cue::AttackerNet),
-    ("downloaded from", Cue::AttackerNet),
-    ("served from", Cue::AttackerNet),
-    ("hosted on", Cue::AttackerNet),
-    ("malicious", Cue::AttackerNet),
-    ("botnet", Cue::AttackerNet),
-];
+impl Cue {
+    /// The kind names of `lexicon/cues.txt`.
+    fn parse(kind: &str) -> Option<Cue> {
+        Some(match kind {
+            "phone" => Cue::Phone,
+            "birth" => Cue::Birth,
+            "id" => Cue::Id,
+            "id-strong" => Cue::IdStrong,
+            "cred-strong" => Cue::CredStrong,
+            "cred-weak" => Cue::CredWeak,
+            "person" => Cue::Person,
+            "address" => Cue::Address,
+            "victim-net" => Cue::VictimNet,
+            "attacker-net" => Cue::AttackerNet,
+            _ => return None,
+        })
+    }
+}
 
-const PARTICLES: &[&str] = &[
-    "van", "von", "der", "den", "de", "del", "della", "delle", "di", "da", "das", "do", "dos", "du", "le", "la", "ten",
-    "ter", "te", "zu", "zur", "y", "e", "af", "av", "vom",
-];
-
-/// Capitalised words that are never part of a person's name here.
-const NOT_NAMES: &[&str] = &[
-    "customer",
-    "client",
-    "case",
-    "campaign",
-    "kampagne",
-    "campagne",
-    "campagna",
-    "campaña",
-    "operation",
-    "opération",
-    "operazione",
-    "operación",
-    "incident",
-    "vorfall",
-    "dossier",
-    "vorgang",
-    "card",
-    "karte",
-    "carte",
-    "call",
-    "anruf",
-    "appel",
-    "malicious",
-    "identity",
-    "victim",
-    "victime",
-    "opfer",
-    "fraudulent",
-    "the",
-    "le",
-    "la",
-    "les",
-    "der",
-    "die",
-    "das",
-    "il",
-    "el",
-    "het",
-    "een",
-    "an",
-    "bank",
-    "banque",
-    "group",
-    "team",
-    "loader",
-    "stealer",
-    "panel",
-    "kit",
-    "bot",
-    "botnet",
-    "ransomware",
-    "trojan",
-    "spider",
-    "bear",
-    "panda",
-    "kitten",
-    "strike",
-    "street",
-    "road",
-    "avenue",
-    "rue",
-    "via",
-    "calle",
-    "ticket",
-    "account",
-    "konto",
-    "compte",
-    "phone",
-    "email",
-    "mail",
-    "iban",
-    "service",
-    "support",
-    "portal",
-    "login",
-    "password",
-    "security",
-    "update",
-    "verify",
-    "secure",
-    "microsoft",
-    "google",
-    "apple",
-    "amazon",
-    "paypal",
-    "netflix",
-    "dhl",
-    "post",
-    "police",
-    "polizei",
-    "europol",
-    "and",
-    "und",
-    "et",
-    "or",
-    "from",
-    "to",
-    "on",
-    "in",
-    "at",
-    "by",
-    "for",
-    "with",
-    "national",
-    "id",
-    "living",
-    "born",
-    "reachable",
-    "station",
-    "airport",
-    "aéroport",
-    "flughafen",
-    "bahnhof",
-    "gare",
-    "stazione",
-    "estación",
-    "hospital",
-    "hôpital",
-    "krankenhaus",
-    "university",
-    "université",
-    "universität",
-    "hotel",
-    "center",
-    "centre",
-    "zentrum",
-    "mall",
-    "tower",
-    "bridge",
-    "wi-fi",
-    "wifi",
-    "online",
-    "gmbh",
-    "ltd",
-    "inc",
-    "sas",
-    "sarl",
-    "spa",
-    "bv",
-    "nv",
-    "ag",
-    "kg",
-    "llc",
-    "plc",
-    "holding",
-    "flat",
-    "studio",
-    "apt",
-    "apartment",
-];
-
-/// Words that are first names too but far more often something else at
-/// the start of a sentence; they count as names only after a cue.
-const AMBIGUOUS_FIRST: &[&str] = &[
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "will",
-    "mark",
-    "grant",
-    "rose",
-    "page",
-    "art",
-    "bill",
-    "chance",
-    "faith",
-    "hope",
-    "joy",
-    "summer",
-    "winter",
-    "sunny",
-    "don",
-    "guy",
-    "ray",
-    "rich",
-    "young",
-    "major",
-    "king",
-    "baron",
-    "duke",
-    "pat",
-    "sue",
-    "gay",
-    "dick",
-    "bob",
-    "jack",
-    "case",
-];
-
-/// Street-type words (standalone) across EU languages.
-const STREET_WORDS: &[&str] = &[
-    "rue",
-    "avenue",
-    "av",
-    "boulevard",
-    "bd",
-    "bvd",
-    "chemin",
-    "allée",
-    "allee",
-    "impasse",
-    "place",
-    "quai",
-    "route",
-    "cours",
-    "square",
-    "faubourg",
-    "passage",
-    "via",
-    "viale",
-    "piazza",
-    "piazzale",
-    "corso",
-    "vicolo",
-    "largo",
-    "strada",
-    "contrada",
-    "rotonda",
-    "incrocio",
-    "stretto",
-    "borgo",
-    "calle",
-    "c",
-    "avenida",
-    "avda",
-    "plaza",
-    "paseo",
-    "pasaje",
-    "rambla",
-    "ronda",
-    "alameda",
-    "carrera",
-    "travesía",
-    "travesia",
-    "camino",
-    "carretera",
-    "glorieta",
-    "rua",
-    "r",
-    "travessa",
-    "praça",
-    "praca",
-    "estrada",
-    "beco",
-    "straße",
-    "strasse",
-    "str",
-    "weg",
-    "gasse",
-    "platz",
-    "ring",
-    "damm",
-    "chaussee",
-    "straat",
-    "laan",
-    "plein",
-    "gracht",
-    "singel",
-    "steeg",
-    "kade",
-    "dreef",
-    "ulica",
-    "ul",
-    "aleja",
-    "al",
-    "plac",
-    "pl",
-    "osiedle",
-    "os",
-    "street",
-    "st",
-    "road",
-    "rd",
-    "lane",
-    "drive",
-    "close",
-    "way",
-    "court",
-    "crescent",
-    "terrace",
-    "gardens",
-    "grove",
-    "flat",
-    "apartment",
-    "apt",
-    "utca",
-    "ulice",
-    "iela",
-    "gatan",
-    "vägen",
-    "vej",
-    "gade",
-    "katu",
-    "tie",
-    "odos",
-    "leoforos",
-];
+/// The cue table of `lexicon/cues.txt`, in file order (the aho-corasick
+/// pattern index is the position here; of two equal phrases the first wins).
+fn cue_table() -> &'static [(&'static str, Cue)] {
+    static CUES: OnceLock<Vec<(&'static str, Cue)>> = OnceLock::new();
+    CUES.get_or_init(|| {
+        lexicon::cue_lines()
+            .iter()
+            .map(|l| {
+                let (kind, phrase) = l.split_once(' ').unwrap_or((l, ""));
+                // compiled-in data, checked by the `cue_table_parses` test
+                (phrase, Cue::parse(kind).expect("lexicon/cues.txt: unknown cue kind"))
+            })
+            .collect()
+    })
+}
 
 /// True when a lower-case word ends with a street suffix and has at least
 /// three letters before it (`roseweg`, `köhlergasse`, `suzelaan`).
@@ -855,69 +142,6 @@ fn street_suffix(lw: &str) -> bool {
     let ws = words();
     (2..=9).any(|n| lw.len() > n + 2 && lw.is_char_boundary(lw.len() - n) && ws.suffixes.contains(&lw[lw.len() - n..]))
 }
-
-/// Suffixes of compound street names (Roseweg, Köhlergasse, Suzelaan).
-const STREET_SUFFIXES: &[&str] = &[
-    "straße",
-    "strasse",
-    "str.",
-    "weg",
-    "gasse",
-    "platz",
-    "allee",
-    "ring",
-    "damm",
-    "ufer",
-    "chaussee",
-    "straat",
-    "laan",
-    "steeg",
-    "singel",
-    "gracht",
-    "plein",
-    "kade",
-    "dreef",
-    "boulevard",
-    "hof",
-    "park",
-    "pad",
-    "dijk",
-    "markt",
-    "gatan",
-    "vägen",
-    "vej",
-    "gade",
-    "katu",
-];
-
-const MONTHS: &[&str] = &[
-    "jan", "feb", "fév", "fev", "mar", "mär", "apr", "avr", "may", "mai", "mag", "jun", "jui", "giu", "jul", "lug",
-    "aug", "aoû", "aou", "ago", "sep", "set", "oct", "okt", "ott", "out", "nov", "dec", "déc", "dic", "dez", "ene",
-    "abr", "sty", "lut", "kwi", "maj", "cze", "lip", "sie", "wrz", "paź", "paz", "lis", "gru", "mrt", "mei", "gen",
-    "fey", "fév",
-];
-
-/// Generic mailbox names that are not people.
-const GENERIC_LOCAL: &[&str] = &[
-    "info",
-    "support",
-    "service",
-    "contact",
-    "admin",
-    "noreply",
-    "reply",
-    "security",
-    "client",
-    "clients",
-    "customer",
-    "account",
-    "billing",
-    "sales",
-    "office",
-    "mail",
-    "webmaster",
-    "help",
-];
 
 static NAMES: OnceLock<FastSet<&'static str>> = OnceLock::new();
 
@@ -935,18 +159,21 @@ static WORDS: OnceLock<WordSets> = OnceLock::new();
 
 fn words() -> &'static WordSets {
     WORDS.get_or_init(|| {
-        let mut not_surname: FastSet<String> = NOT_NAMES.iter().map(|s| (*s).to_owned()).collect();
-        not_surname.extend(HONORIFICS.iter().map(|s| (*s).to_owned()));
+        let mut not_surname: FastSet<String> = lexicon::not_names().iter().map(|s| (*s).to_owned()).collect();
+        not_surname.extend(lexicon::honorifics().iter().map(|s| (*s).to_owned()));
         not_surname.extend(
-            CUES.iter().filter(|(_, k)| *k == Cue::Person).map(|(c, _)| c.trim_end_matches(['.', ':', ' ']).to_owned()),
+            cue_table()
+                .iter()
+                .filter(|(_, k)| *k == Cue::Person)
+                .map(|(c, _)| c.trim_end_matches(['.', ':', ' ']).to_owned()),
         );
         WordSets {
             not_surname,
-            street: STREET_WORDS.iter().copied().collect(),
-            honorific: HONORIFICS.iter().copied().collect(),
-            ambiguous: AMBIGUOUS_FIRST.iter().copied().collect(),
-            particles: PARTICLES.iter().copied().collect(),
-            suffixes: STREET_SUFFIXES.iter().map(|s| s.trim_end_matches('.')).collect(),
+            street: lexicon::street_words().iter().copied().collect(),
+            honorific: lexicon::honorifics().iter().copied().collect(),
+            ambiguous: lexicon::ambiguous_first().iter().copied().collect(),
+            particles: lexicon::particles().iter().copied().collect(),
+            suffixes: lexicon::street_suffixes().iter().map(|s| s.trim_end_matches('.')).collect(),
         }
     })
 }
@@ -997,7 +224,7 @@ type FastSet<T> = HashSet<T, std::hash::BuildHasherDefault<Fnv>>;
 /// The first-name gazetteer (see `first_names.LICENSE.md`).
 pub fn first_names() -> &'static FastSet<&'static str> {
     NAMES.get_or_init(|| {
-        include_str!("first_names.txt").lines().filter(|l| !l.is_empty() && !NOT_NAMES.contains(l)).collect()
+        include_str!("first_names.txt").lines().filter(|l| !l.is_empty() && !lexicon::not_names().contains(l)).collect()
     })
 }
 
@@ -1048,10 +275,10 @@ impl Detectors {
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
             .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .build(CUES.iter().map(|(w, _)| *w))
+            .build(cue_table().iter().map(|(w, _)| *w))
             .map_err(|e| e.to_string())?;
         let _ = first_names();
-        Ok(Detectors { re, which, cues, streets: STREET_WORDS.iter().copied().collect() })
+        Ok(Detectors { re, which, cues, streets: lexicon::street_words().iter().copied().collect() })
     }
 
     /// True when the string cannot contain anything any detector looks
@@ -1079,7 +306,7 @@ impl Detectors {
                 if (s > 0 && is_word_byte(bytes[s - 1])) || (word_end && e < bytes.len() && is_word_byte(bytes[e])) {
                     continue;
                 }
-                cues.push((s, e, CUES[m.pattern().as_usize()].1));
+                cues.push((s, e, cue_table()[m.pattern().as_usize()].1));
             }
         }
         let first = out.len();
@@ -1289,7 +516,7 @@ impl Detectors {
         // month-name form: the word must be a month
         if raw.bytes().any(|c| c.is_ascii_alphabetic() || c >= 0x80) {
             let word: String = raw.chars().filter(|c| c.is_alphabetic()).take(3).flat_map(char::to_lowercase).collect();
-            if !MONTHS.contains(&word.as_str()) {
+            if !lexicon::months().contains(&word.as_str()) {
                 // not a date: the digits may still be something else
                 return;
             }
@@ -1562,7 +789,9 @@ impl Detectors {
             };
             if standalone {
                 let next_ok = toks.get(k + 1).is_some_and(|&(ns, ne)| ns == after && is_title(&text[ns..ne]))
-                    || toks.get(k + 1).is_some_and(|&(ns, ne)| ns == after && PARTICLES.contains(&&text[ns..ne]));
+                    || toks
+                        .get(k + 1)
+                        .is_some_and(|&(ns, ne)| ns == after && lexicon::particles().contains(&&text[ns..ne]));
                 if !next_ok {
                     continue;
                 }
@@ -1767,7 +996,7 @@ fn echo(lw: &str, rec: &RecordCtx) -> bool {
 /// Letters of an e-mail local part, folded, when it may name a person.
 pub fn local_part_letters(local: &str) -> Option<String> {
     let letters: String = fold(&local.to_lowercase()).chars().filter(char::is_ascii_alphabetic).collect();
-    if letters.len() < 3 || GENERIC_LOCAL.iter().any(|g| letters == *g) { None } else { Some(letters) }
+    if letters.len() < 3 || lexicon::generic_local().iter().any(|g| letters == *g) { None } else { Some(letters) }
 }
 
 /// Lower-case ASCII folding of common Latin letters (é → e, ł → l, ß → ss).
@@ -1808,13 +1037,6 @@ fn not_surname(lw: &str) -> bool {
     words().not_surname.contains(lw)
 }
 
-/// Titles skipped between a role word and the name ("Herr Dr. Weber").
-const HONORIFICS: &[&str] = &[
-    "mr", "mrs", "ms", "miss", "m", "mme", "mlle", "herr", "herrn", "frau", "sig", "sigra", "sr", "sra", "dhr", "mevr",
-    "pan", "pani", "dr", "prof", "ing", "mag", "dott", "dottssa", "avv", "don", "doña", "monsieur", "madame", "signor",
-    "signora", "señor", "señora", "senhor", "senhora", "meneer", "mevrouw", "sir", "madam", "ra",
-];
-
 /// Word tokens: runs of letters with inner `-`, `'` or `’`.
 fn tokens(text: &str) -> Vec<(usize, usize)> {
     let mut toks = Vec::new();
@@ -1846,18 +1068,8 @@ fn tokens(text: &str) -> Vec<(usize, usize)> {
 fn is_caps(w: &str, lw: &str) -> bool {
     w.chars().filter(|c| c.is_alphabetic()).count() >= 2
         && !w.chars().any(char::is_lowercase)
-        && !ACRONYMS.contains(&lw)
+        && !lexicon::acronyms().contains(&lw)
 }
-
-/// Upper-case words that are not surnames.
-const ACRONYMS: &[&str] = &[
-    "id", "iban", "bic", "swift", "pesel", "dni", "nie", "nif", "bsn", "nir", "ssn", "nino", "ni", "tel", "gsm", "dob",
-    "ip", "url", "pin", "cvv", "cvc", "sms", "eur", "usd", "gbp", "pln", "chf", "op", "dns", "ceo", "it", "uk", "eu",
-    "fr", "de", "es", "nl", "pl", "be", "pt", "at", "ie", "api", "vpn", "pdf", "zip", "exe", "apk", "rat", "apt",
-    "mfa", "otp", "atm", "pos", "sepa", "vat", "tva", "mwst", "iva", "nn", "cf", "ref", "tlp", "ioc", "c2", "cnc",
-    "ddos", "http", "https", "ftp", "ssh", "rdp", "smtp", "imap", "pop", "vnc", "tor", "dhl", "ups", "bnp", "ing",
-    "kbc", "hsbc", "bbva", "gls", "dpd", "pko", "mbank", "cic", "lcl", "and", "et", "und",
-];
 
 /// Capitalised word with at least one lower-case letter (`Dupont`, `Hans-Theo`).
 fn is_title(w: &str) -> bool {
@@ -1964,7 +1176,7 @@ fn extend_postcode_city(text: &str, end: usize) -> usize {
                 let toks = tokens(&text[ps..clause_end(text, ps, 48)]);
                 for t in toks {
                     let w = &text[ps + t.0..ps + t.1];
-                    if is_title(w) || PARTICLES.contains(&w) || w.contains('-') {
+                    if is_title(w) || lexicon::particles().contains(&w) || w.contains('-') {
                         k = ps + t.1;
                     } else {
                         break;
@@ -2052,6 +1264,12 @@ mod tests {
 
     fn has(text: &str, cat: DataCategory, s: &str) -> bool {
         found(text).iter().any(|(c, t)| *c == cat && t == s)
+    }
+
+    #[test]
+    fn cue_table_parses() {
+        assert_eq!(cue_table().len(), lexicon::cue_lines().len());
+        assert!(cue_table().iter().all(|(p, _)| !p.is_empty() && p.trim() == *p));
     }
 
     #[test]
