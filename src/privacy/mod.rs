@@ -30,7 +30,7 @@ use sha2::Sha256;
 
 use crate::model::{IndicatorType, RawIndicator, Removals, SanitisedIndicator};
 use crate::policy::{Action, DataCategory, FieldMode, Policy, PolicyError};
-use scan::{Detectors, Found, Kind, RecordCtx, Scope};
+use scan::{Detectors, Found, RecordCtx, Scope, SpanKind};
 
 /// Secret material the sanitiser needs.
 #[derive(Clone)]
@@ -457,14 +457,14 @@ impl Sanitiser {
         for f in found {
             out.push_str(&text[last..f.start]);
             match f.kind {
-                Kind::Url => match self.scrub_url(&text[f.start..f.end], rec, field, ctx) {
+                SpanKind::Url => match self.scrub_url(&text[f.start..f.end], rec, field, ctx) {
                     Ok(u) => out.push_str(&u),
                     Err(()) => {
                         ctx.note(field, "fail-closed (undecodable URL)", "url", "redact");
                         out.push_str("[URL]");
                     }
                 },
-                Kind::Data(cat) => {
+                SpanKind::Data(cat) => {
                     let action = self.policy.ingest.detect.action(cat);
                     let rule = &self.detect_rule[&cat];
                     match self.apply(cat, action, &text[f.start..f.end], &f.norm) {
@@ -666,8 +666,8 @@ impl Sanitiser {
             let mut found = Vec::new();
             self.det.scan(&inner, &Scope::URL_PART, rec, &mut found);
             if let Some(f) = found.iter().find_map(|f| match f.kind {
-                Kind::Data(c) => Some(c),
-                Kind::Url => None,
+                SpanKind::Data(c) => Some(c),
+                SpanKind::Url => None,
             }) {
                 let action = self.policy.ingest.detect.action(f);
                 let rule = format!("{} (encoded)", self.detect_rule[&f]);

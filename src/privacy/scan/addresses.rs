@@ -1,7 +1,7 @@
 //! Postal addresses: the clause after an address cue, or a street word
 //! with a house number, extended over a postcode and a city.
 
-use super::{Cue, Detectors, Found, Kind, ceil_boundary, is_title, lexicon, tokens, words};
+use super::{Cue, Detectors, Found, SpanKind, ceil_boundary, is_title, lexicon, tokens, words};
 use crate::policy::DataCategory;
 
 impl Detectors {
@@ -21,7 +21,7 @@ impl Detectors {
         }
         for k in 0..toks.len() {
             if let Some((start, end)) = self.street_at(text, lt, toks, k) {
-                out.push(Found { start, end, kind: Kind::Data(DataCategory::Address), norm: String::new() });
+                out.push(Found { start, end, kind: SpanKind::Data(DataCategory::Address), norm: String::new() });
             }
         }
     }
@@ -99,7 +99,7 @@ fn after_address_cues(text: &str, cues: &[(usize, usize, Cue)], out: &mut Vec<Fo
         let start = i;
         let end = clause_end(text, start, 160);
         if end > start {
-            out.push(Found { start, end, kind: Kind::Data(DataCategory::Address), norm: String::new() });
+            out.push(Found { start, end, kind: SpanKind::Data(DataCategory::Address), norm: String::new() });
         }
     }
 }

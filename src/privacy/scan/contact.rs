@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use super::{Cue, Detectors, Found, Kind, RecordCtx, Scope, bounded, ceil_boundary};
+use super::{Cue, Detectors, Found, RecordCtx, Scope, SpanKind, bounded, ceil_boundary};
 use crate::policy::DataCategory;
 use crate::privacy::checks;
 use crate::privacy::phone::{self, Evidence};
@@ -49,7 +49,7 @@ impl Detectors {
         out.push(Found {
             start,
             end: ceil_boundary(text, e),
-            kind: Kind::Data(DataCategory::Email),
+            kind: SpanKind::Data(DataCategory::Email),
             norm: format!("{}@{}", local.to_lowercase(), domain),
         });
     }
@@ -119,7 +119,7 @@ impl Detectors {
         if attacker_near || (role.is_none() && rec.attacker_key) {
             return;
         }
-        out.push(Found { start: s, end: e, kind: Kind::Data(DataCategory::Ip), norm: ip.to_string() });
+        out.push(Found { start: s, end: e, kind: SpanKind::Data(DataCategory::Ip), norm: ip.to_string() });
     }
 
     /// A run of digit groups: tries the longest sub-run of whole groups
@@ -182,7 +182,7 @@ impl Detectors {
                 if let Some((cat, norm)) =
                     self.classify_number(&digits, gi == 0 && plus, grouped, start, b, scope, cues)
                 {
-                    out.push(Found { start, end, kind: Kind::Data(cat), norm });
+                    out.push(Found { start, end, kind: SpanKind::Data(cat), norm });
                     gi = gj + 1;
                     hit = true;
                     break;

@@ -1,6 +1,6 @@
 //! Passwords and logins after a credential cue (`password:`, `PIN`).
 
-use super::{Cue, Detectors, Found, Kind, ceil_boundary};
+use super::{Cue, Detectors, Found, SpanKind, ceil_boundary};
 use crate::policy::DataCategory;
 
 impl Detectors {
@@ -41,7 +41,7 @@ impl Detectors {
                 out.push(Found {
                     start: ts,
                     end: ceil_boundary(text, te),
-                    kind: Kind::Data(DataCategory::Credential),
+                    kind: SpanKind::Data(DataCategory::Credential),
                     norm: token.to_owned(),
                 });
             }

@@ -1,6 +1,6 @@
 //! Dates, reported only as birth dates (after a birth cue).
 
-use super::{Cue, Detectors, Found, Kind, Scope, bounded, ceil_boundary, lexicon};
+use super::{Cue, Detectors, Found, Scope, SpanKind, bounded, ceil_boundary, lexicon};
 use crate::policy::DataCategory;
 
 impl Detectors {
@@ -32,7 +32,7 @@ impl Detectors {
             out.push(Found {
                 start: s,
                 end: ceil_boundary(text, e),
-                kind: Kind::Data(DataCategory::DateOfBirth),
+                kind: SpanKind::Data(DataCategory::DateOfBirth),
                 norm: year.to_owned(),
             });
         }

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use super::{Cue, Detectors, Family, Found, Kind, Scope, bounded};
+use super::{Cue, Detectors, Family, Found, Scope, SpanKind, bounded};
 use crate::policy::DataCategory;
 use crate::privacy::checks;
 
@@ -26,7 +26,12 @@ impl Detectors {
         while n >= 15 {
             let end = pos[n - 1] + 1;
             if (end >= b.len() || !b[end].is_ascii_alphanumeric()) && iban::Iban::from_str(&compact[..n]).is_ok() {
-                out.push(Found { start: s, end, kind: Kind::Data(DataCategory::Iban), norm: compact[..n].to_owned() });
+                out.push(Found {
+                    start: s,
+                    end,
+                    kind: SpanKind::Data(DataCategory::Iban),
+                    norm: compact[..n].to_owned(),
+                });
                 return;
             }
             n -= 1;
@@ -60,7 +65,7 @@ impl Detectors {
             out.push(Found {
                 start: s,
                 end: e,
-                kind: Kind::Data(DataCategory::NationalId),
+                kind: SpanKind::Data(DataCategory::NationalId),
                 norm: String::from_utf8_lossy(&compact).into_owned(),
             });
         } else if family == Family::Dni {

@@ -39,7 +39,7 @@ pub use names::{first_names, fold, local_part_letters};
 
 /// What a span holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub enum SpanKind {
     /// Personal data of this category.
     Data(DataCategory),
     /// A URL embedded in text: scrubbed component by component.
@@ -54,7 +54,7 @@ pub struct Found {
     /// End byte, exclusive.
     pub end: usize,
     /// What was found.
-    pub kind: Kind,
+    pub kind: SpanKind,
     /// Normalised value for pseudonyms, escrow and masks (lower-case
     /// e-mail, E.164 or national digits, compact IBAN, digits of a card).
     pub norm: String,
@@ -387,7 +387,7 @@ fn url(text: &str, s: usize, e: usize) -> Found {
         e -= 1;
     }
     let e = ceil_boundary(text, e);
-    Found { start: s, end: e, kind: Kind::Url, norm: String::new() }
+    Found { start: s, end: e, kind: SpanKind::Url, norm: String::new() }
 }
 
 /// End of the digit groups continuing at `e` ("06.12.34.56.78" after the
@@ -465,7 +465,7 @@ fn merge(spans: Vec<Found>) -> Vec<Found> {
         {
             if f.end > last.end {
                 last.end = f.end;
-                if last.kind == Kind::Url {
+                if last.kind == SpanKind::Url {
                     // URL plus trailing data: treat all as the data
                     last.kind = f.kind;
                 }

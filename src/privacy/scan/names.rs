@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use super::{Cue, Detectors, FastSet, Found, Kind, RecordCtx, is_title, lexicon, words};
+use super::{Cue, Detectors, FastSet, Found, RecordCtx, SpanKind, is_title, lexicon, words};
 use crate::policy::DataCategory;
 
 static NAMES: OnceLock<FastSet<&'static str>> = OnceLock::new();
@@ -63,7 +63,7 @@ impl Toks<'_> {
     /// Tokens `a..=z` as one name span.
     fn push(&self, out: &mut Vec<Found>, a: usize, z: usize) {
         let (start, end) = (self.toks[a].0, self.toks[z].1);
-        out.push(Found { start, end, kind: Kind::Data(DataCategory::Name), norm: self.text[start..end].to_owned() })
+        out.push(Found { start, end, kind: SpanKind::Data(DataCategory::Name), norm: self.text[start..end].to_owned() })
     }
 }
 

@@ -10,8 +10,8 @@ fn found_with(text: &str, rec: &RecordCtx) -> Vec<(DataCategory, String)> {
     d.scan(text, &Scope::TEXT, rec, &mut out);
     out.into_iter()
         .filter_map(|f| match f.kind {
-            Kind::Data(c) => Some((c, text[f.start..f.end].to_owned())),
-            Kind::Url => None,
+            SpanKind::Data(c) => Some((c, text[f.start..f.end].to_owned())),
+            SpanKind::Url => None,
         })
         .collect()
 }
