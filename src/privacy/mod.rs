@@ -14,6 +14,7 @@
 
 pub mod checks;
 pub mod escrow;
+mod lexicon;
 pub mod phone;
 pub mod scan;
 
@@ -29,7 +30,7 @@ use sha2::Sha256;
 
 use crate::model::{IndicatorType, RawIndicator, Removals, SanitisedIndicator};
 use crate::policy::{Action, DataCategory, FieldMode, Policy, PolicyError};
-use scan::{Detectors, Found, Kind, RecordCtx, Scope};
+use scan::{Detectors, Found, RecordCtx, Scope, SpanKind};
 
 /// Secret material the sanitiser needs.
 #[derive(Clone)]
@@ -126,217 +127,6 @@ pub struct Sanitiser {
     mac: hmac::Hmac<Sha256>,
 }
 
-/// Built-in consumer mail providers of the EU (and the big international
-/// ones): an address there belongs to a person.
-pub const CONSUMER_MAIL_DOMAINS: &[&str] = &[
-    "gmail.com",
-    "googlemail.com",
-    "yahoo.com",
-    "yahoo.fr",
-    "yahoo.de",
-    "yahoo.it",
-    "yahoo.es",
-    "yahoo.co.uk",
-    "yahoo.gr",
-    "yahoo.ro",
-    "ymail.com",
-    "hotmail.com",
-    "hotmail.fr",
-    "hotmail.de",
-    "hotmail.it",
-    "hotmail.es",
-    "hotmail.nl",
-    "hotmail.be",
-    "hotmail.co.uk",
-    "hotmail.se",
-    "outlook.com",
-    "outlook.fr",
-    "outlook.de",
-    "outlook.es",
-    "outlook.it",
-    "outlook.be",
-    "outlook.pt",
-    "live.com",
-    "live.fr",
-    "live.nl",
-    "live.be",
-    "live.de",
-    "live.it",
-    "live.co.uk",
-    "msn.com",
-    "windowslive.com",
-    "icloud.com",
-    "me.com",
-    "mac.com",
-    "aol.com",
-    "aol.fr",
-    "aol.de",
-    "gmx.de",
-    "gmx.net",
-    "gmx.at",
-    "gmx.ch",
-    "gmx.fr",
-    "gmx.com",
-    "gmx.es",
-    "web.de",
-    "t-online.de",
-    "freenet.de",
-    "posteo.de",
-    "mail.de",
-    "arcor.de",
-    "online.de",
-    "orange.fr",
-    "wanadoo.fr",
-    "free.fr",
-    "sfr.fr",
-    "neuf.fr",
-    "laposte.net",
-    "bbox.fr",
-    "numericable.fr",
-    "club-internet.fr",
-    "alice.it",
-    "libero.it",
-    "virgilio.it",
-    "tiscali.it",
-    "tin.it",
-    "email.it",
-    "fastwebnet.it",
-    "inwind.it",
-    "telefonica.net",
-    "terra.es",
-    "movistar.es",
-    "ono.com",
-    "kpnmail.nl",
-    "ziggo.nl",
-    "planet.nl",
-    "home.nl",
-    "hetnet.nl",
-    "xs4all.nl",
-    "chello.nl",
-    "casema.nl",
-    "upcmail.nl",
-    "telenet.be",
-    "skynet.be",
-    "proximus.be",
-    "scarlet.be",
-    "sapo.pt",
-    "netcabo.pt",
-    "clix.pt",
-    "iol.pt",
-    "wp.pl",
-    "o2.pl",
-    "onet.pl",
-    "op.pl",
-    "interia.pl",
-    "poczta.onet.pl",
-    "gazeta.pl",
-    "tlen.pl",
-    "seznam.cz",
-    "centrum.cz",
-    "email.cz",
-    "atlas.cz",
-    "post.cz",
-    "azet.sk",
-    "zoznam.sk",
-    "citromail.hu",
-    "freemail.hu",
-    "abv.bg",
-    "mail.bg",
-    "yandex.ru",
-    "yandex.com",
-    "mail.ru",
-    "protonmail.com",
-    "proton.me",
-    "pm.me",
-    "tutanota.com",
-    "tuta.io",
-    "zoho.com",
-    "btinternet.com",
-    "sky.com",
-    "virginmedia.com",
-    "talktalk.net",
-    "ntlworld.com",
-    "blueyonder.co.uk",
-    "eircom.net",
-    "bluewin.ch",
-    "hispeed.ch",
-    "sunrise.ch",
-    "chello.at",
-    "aon.at",
-    "a1.net",
-    "inode.at",
-    "telia.com",
-    "telia.se",
-    "bredband.net",
-    "comhem.se",
-    "spray.se",
-    "online.no",
-    "jubii.dk",
-    "mail.dk",
-    "suomi24.fi",
-    "luukku.com",
-    "kolumbus.fi",
-    "mail.com",
-    "email.com",
-    "inbox.lv",
-    "inbox.lt",
-    "one.lt",
-    "mail.ee",
-    "hot.ee",
-    "otenet.gr",
-    "forthnet.gr",
-    "siol.net",
-    "t-com.hr",
-    "net.hr",
-    "rdslink.ro",
-];
-
-/// Query keys that usually carry a phone number without saying "phone"
-/// (`?numero=3391234567`, `?n=612345678`).
-const PHONE_HINT_KEYS: &[&str] = &[
-    "n",
-    "no",
-    "nr",
-    "num",
-    "number",
-    "numero",
-    "número",
-    "nummer",
-    "numer",
-    "msisdn",
-    "sms",
-    "whatsapp",
-    "wa",
-    "mob",
-    "cell",
-    "caller",
-    "callerid",
-    "to",
-    "from",
-    "dest",
-    "recipient",
-];
-
-/// Attribute key words that name attacker infrastructure: IPs under them stay.
-const ATTACKER_KEY_WORDS: &[&str] = &[
-    "c2",
-    "cnc",
-    "server",
-    "attacker",
-    "scanner",
-    "proxy",
-    "panel",
-    "malicious",
-    "payload",
-    "dropper",
-    "exfil",
-    "botnet",
-    "infra",
-    "host",
-    "dst",
-    "destination",
-];
-
 impl Sanitiser {
     pub fn new(policy: Arc<Policy>, keys: Keys) -> Result<Self, PolicyError> {
         let det = Detectors::new().map_err(|m| PolicyError {
@@ -344,7 +134,7 @@ impl Sanitiser {
             line: 0,
             message: format!("detectors failed to compile: {m}"),
         })?;
-        let mut consumer: HashSet<String> = CONSUMER_MAIL_DOMAINS.iter().map(|s| (*s).to_owned()).collect();
+        let mut consumer: HashSet<String> = lexicon::consumer_mail_domains().iter().map(|s| (*s).to_owned()).collect();
         consumer.extend(policy.ingest.consumer_mail_domains.iter().cloned());
         let detect_rule = DataCategory::ALL.iter().map(|c| (*c, format!("ingest.detect.{}", c.as_str()))).collect();
         let mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&keys.pseudonym).expect("any key length");
@@ -667,14 +457,14 @@ impl Sanitiser {
         for f in found {
             out.push_str(&text[last..f.start]);
             match f.kind {
-                Kind::Url => match self.scrub_url(&text[f.start..f.end], rec, field, ctx) {
+                SpanKind::Url => match self.scrub_url(&text[f.start..f.end], rec, field, ctx) {
                     Ok(u) => out.push_str(&u),
                     Err(()) => {
                         ctx.note(field, "fail-closed (undecodable URL)", "url", "redact");
                         out.push_str("[URL]");
                     }
                 },
-                Kind::Data(cat) => {
+                SpanKind::Data(cat) => {
                     let action = self.policy.ingest.detect.action(cat);
                     let rule = &self.detect_rule[&cat];
                     match self.apply(cat, action, &text[f.start..f.end], &f.norm) {
@@ -727,7 +517,7 @@ impl Sanitiser {
         }
         let attacker = key
             .split(|c: char| !c.is_ascii_alphanumeric())
-            .any(|w| ATTACKER_KEY_WORDS.contains(&w.to_ascii_lowercase().as_str()));
+            .any(|w| lexicon::attacker_key_words().contains(&w.to_ascii_lowercase().as_str()));
         let out = if attacker {
             let rec2 = RecordCtx {
                 value_ip: rec.value_ip,
@@ -812,7 +602,7 @@ impl Sanitiser {
             out.push_str(&k_out);
             out.push('=');
             let rule = self.policy.key_rule(&key);
-            let phone_hint = PHONE_HINT_KEYS.contains(&key.to_ascii_lowercase().as_str());
+            let phone_hint = lexicon::phone_hint_keys().contains(&key.to_ascii_lowercase().as_str());
             let vfield = ctx.field(|| format!("{field}.{}", key_label(&key)));
             out.push_str(&self.scrub_component(v, true, phone_hint, rule, rec, &vfield, ctx)?);
         }
@@ -876,8 +666,8 @@ impl Sanitiser {
             let mut found = Vec::new();
             self.det.scan(&inner, &Scope::URL_PART, rec, &mut found);
             if let Some(f) = found.iter().find_map(|f| match f.kind {
-                Kind::Data(c) => Some(c),
-                Kind::Url => None,
+                SpanKind::Data(c) => Some(c),
+                SpanKind::Url => None,
             }) {
                 let action = self.policy.ingest.detect.action(f);
                 let rule = format!("{} (encoded)", self.detect_rule[&f]);

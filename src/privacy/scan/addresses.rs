@@ -1,0 +1,255 @@
+//! Postal addresses: the clause after an address cue, or a street word
+//! with a house number, extended over a postcode and a city.
+
+use super::{Cue, Detectors, Found, SpanKind, ceil_boundary, is_title, lexicon, tokens, words};
+use crate::policy::DataCategory;
+
+impl Detectors {
+    pub(super) fn addresses(
+        &self,
+        text: &str,
+        lt: &str,
+        toks: &[(usize, usize)],
+        cues: &[(usize, usize, Cue)],
+        out: &mut Vec<Found>,
+    ) {
+        // 1. after an address cue: to the end of the clause
+        after_address_cues(text, cues, out);
+        // 2. a street-type word with a house number near it
+        if !text.as_bytes().iter().any(u8::is_ascii_digit) {
+            return;
+        }
+        for k in 0..toks.len() {
+            if let Some((start, end)) = self.street_at(text, lt, toks, k) {
+                out.push(Found { start, end, kind: SpanKind::Data(DataCategory::Address), norm: String::new() });
+            }
+        }
+    }
+
+    /// The address around token `k` when it is a street word (`rue`,
+    /// `Roseweg`) with a house number after or before it.
+    fn street_at(&self, text: &str, lt: &str, toks: &[(usize, usize)], k: usize) -> Option<(usize, usize)> {
+        let b = text.as_bytes();
+        let (ts, te) = toks[k];
+        let w = &text[ts..te];
+        let lw = &lt[ts..te];
+        let standalone = self.streets.contains(lw);
+        let compound = !standalone && is_title(w) && street_suffix(lw);
+        if !standalone && !compound {
+            return None;
+        }
+        // a standalone word needs a capitalised street name or a number after it
+        let after = {
+            let mut i = te;
+            if i < b.len() && b[i] == b'.' {
+                i += 1;
+            }
+            while i < b.len() && b[i] == b' ' {
+                i += 1;
+            }
+            i
+        };
+        if standalone {
+            let next_ok = toks.get(k + 1).is_some_and(|&(ns, ne)| ns == after && is_title(&text[ns..ne]))
+                || toks
+                    .get(k + 1)
+                    .is_some_and(|&(ns, ne)| ns == after && lexicon::particles().contains(&&text[ns..ne]));
+            if !next_ok {
+                return None;
+            }
+        }
+        // a house number within 60 bytes, before the clause ends
+        let limit = clause_end(text, after, 60);
+        let num = house_number_after(b, after, limit);
+        // or a house number right before ("93, rue Denis", "12 Rue X")
+        let before = house_number_before(b, ts);
+        let end = match (num, before) {
+            (Some(n), _) => n,
+            (None, Some(_)) => {
+                // street name runs to the next comma or clause end
+                let mut j = te;
+                while j < limit && b[j] != b',' {
+                    j += 1;
+                }
+                j
+            }
+            (None, None) => return None,
+        };
+        Some((before.unwrap_or(ts), extend_postcode_city(text, end)))
+    }
+}
+
+/// Spans from the end of each address cue to the end of its clause.
+fn after_address_cues(text: &str, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
+    let b = text.as_bytes();
+    for &(_, e, kind) in cues {
+        if kind != Cue::Address {
+            continue;
+        }
+        let mut i = e;
+        while i < b.len() && matches!(b[i], b' ' | b':') {
+            i += 1;
+        }
+        for prep in ["at ", "in ", "en ", "te ", "à ", "au ", "op ", "aan ", "em ", "a ", "w "] {
+            if text[i..].starts_with(prep) {
+                i += prep.len();
+                break;
+            }
+        }
+        let start = i;
+        let end = clause_end(text, start, 160);
+        if end > start {
+            out.push(Found { start, end, kind: SpanKind::Data(DataCategory::Address), norm: String::new() });
+        }
+    }
+}
+
+/// End of the first house number (`12`, `12b`, `3/5`) in `after..limit`,
+/// if the first number there is short enough to be one.
+fn house_number_after(b: &[u8], after: usize, limit: usize) -> Option<usize> {
+    let mut i = after.max(1);
+    while i < limit {
+        if b[i].is_ascii_digit() && (b[i - 1] == b' ' || b[i - 1] == b',') {
+            let mut j = i;
+            while j < b.len()
+                && (b[j].is_ascii_digit()
+                    || matches!(b[j], b'/' | b'-') && b.get(j + 1).is_some_and(u8::is_ascii_digit))
+            {
+                j += 1;
+            }
+            if j < b.len() && b[j].is_ascii_alphabetic() && !b.get(j + 1).is_some_and(u8::is_ascii_alphabetic) {
+                j += 1;
+            }
+            return if j - i <= 8 { Some(j) } else { None };
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Start of a house number right before the street word at `ts`
+/// (`93, rue Denis`, `12b Rue X`).
+fn house_number_before(b: &[u8], ts: usize) -> Option<usize> {
+    let mut j = ts;
+    while j > 0 && matches!(b[j - 1], b' ' | b',') {
+        j -= 1;
+    }
+    let mut d = j;
+    while d > 0
+        && (b[d - 1].is_ascii_digit() || b[d - 1].is_ascii_alphabetic() && d == j && d > 1 && b[d - 2].is_ascii_digit())
+    {
+        d -= 1;
+    }
+    if d < j && j - d <= 5 && (d == 0 || !b[d - 1].is_ascii_alphanumeric()) && b[d].is_ascii_digit() {
+        Some(d)
+    } else {
+        None
+    }
+}
+
+/// True when a lower-case word ends with a street suffix and has at least
+/// three letters before it (`roseweg`, `köhlergasse`, `suzelaan`).
+fn street_suffix(lw: &str) -> bool {
+    let ws = words();
+    (2..=9).any(|n| lw.len() > n + 2 && lw.is_char_boundary(lw.len() - n) && ws.suffixes.contains(&lw[lw.len() - n..]))
+}
+
+/// End of the clause starting at `from`: a full stop followed by a space and
+/// a capital letter, a semicolon, a closing bracket, or `max` bytes.
+fn clause_end(text: &str, from: usize, max: usize) -> usize {
+    let b = text.as_bytes();
+    let limit = (from + max).min(b.len());
+    let mut i = from;
+    while i < limit {
+        match b[i] {
+            b';' | b')' | b'|' => break,
+            b'.' => {
+                let mut j = i + 1;
+                while j < b.len() && b[j] == b' ' {
+                    j += 1;
+                }
+                if j >= b.len() || (j > i + 1 && (b[j].is_ascii_uppercase() || b[j] >= 0x80)) {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut end = ceil_boundary(text, i);
+    while end > from && matches!(b[end - 1], b' ' | b',') {
+        end -= 1;
+    }
+    end
+}
+
+/// After a house number: `, 75001 Paris`, `, 1722DJ, Waspik`, `, 32-075 Malbork`,
+/// `, W8D 4RU`, `(CN)`.
+fn extend_postcode_city(text: &str, end: usize) -> usize {
+    let b = text.as_bytes();
+    let mut best = end;
+    let mut i = end;
+    // "Apt. 99", "Piano 7", "Puerta 9"
+    for unit in [" Apt. ", " Apt ", " Piano ", " Puerta ", " Appartamento ", " Bus ", " bte ", " m. "] {
+        if text[i..].starts_with(unit) {
+            let mut j = i + unit.len();
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            if j > i + unit.len() {
+                i = j;
+                best = j;
+            }
+            break;
+        }
+    }
+    for _ in 0..3 {
+        let mut j = i;
+        while j < b.len() && matches!(b[j], b' ' | b',') {
+            j += 1;
+        }
+        if j == i || j >= b.len() {
+            break;
+        }
+        let ps = j;
+        while j < b.len()
+            && (b[j].is_ascii_alphanumeric()
+                || (matches!(b[j], b'-' | b' ') && b.get(j + 1).is_some_and(u8::is_ascii_alphanumeric) && j - ps < 5))
+        {
+            j += 1;
+        }
+        let tok = &text[ps..j];
+        let has_digit = tok.bytes().any(|c| c.is_ascii_digit());
+        let postcode = has_digit && tok.len() <= 9;
+        let city = !has_digit && tokens(tok).first().is_some_and(|t| is_title(&tok[t.0..t.1]));
+        if postcode || city {
+            // a city runs over capitalised words
+            let mut k = ps;
+            if city || (j < b.len() && b[j] == b' ') {
+                let toks = tokens(&text[ps..clause_end(text, ps, 48)]);
+                for t in toks {
+                    let w = &text[ps + t.0..ps + t.1];
+                    if is_title(w) || lexicon::particles().contains(&w) || w.contains('-') {
+                        k = ps + t.1;
+                    } else {
+                        break;
+                    }
+                }
+            }
+            i = j.max(k);
+            best = i;
+            if j < b.len()
+                && b[j] == b' '
+                && b.get(j + 1) == Some(&b'(')
+                && let Some(close) = text[j..].find(')')
+                && close < 6
+            {
+                i = j + close + 1;
+                best = i;
+            }
+        } else {
+            break;
+        }
+    }
+    ceil_boundary(text, best)
+}

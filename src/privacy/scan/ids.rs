@@ -1,0 +1,79 @@
+//! IBANs and national identifiers written in their own format (IT codice
+//! fiscale, ES DNI/NIE, UK NINO); the check digits decide (`../checks.rs`).
+
+use std::str::FromStr;
+
+use super::{Cue, Detectors, Family, Found, Scope, SpanKind, bounded};
+use crate::policy::DataCategory;
+use crate::privacy::checks;
+
+impl Detectors {
+    pub(super) fn iban(&self, text: &str, s: usize, e: usize, out: &mut Vec<Found>) {
+        let b = text.as_bytes();
+        if s > 0 && b[s - 1].is_ascii_alphanumeric() {
+            return;
+        }
+        // positions of the significant characters, to map a valid prefix back
+        let mut pos = Vec::with_capacity(40);
+        let mut compact = String::with_capacity(40);
+        for (i, &c) in b[s..e].iter().enumerate() {
+            if c.is_ascii_alphanumeric() {
+                pos.push(s + i);
+                compact.push(c as char);
+            }
+        }
+        let mut n = compact.len().min(34);
+        while n >= 15 {
+            let end = pos[n - 1] + 1;
+            if (end >= b.len() || !b[end].is_ascii_alphanumeric()) && iban::Iban::from_str(&compact[..n]).is_ok() {
+                out.push(Found {
+                    start: s,
+                    end,
+                    kind: SpanKind::Data(DataCategory::Iban),
+                    norm: compact[..n].to_owned(),
+                });
+                return;
+            }
+            n -= 1;
+        }
+    }
+
+    /// A national id in its own format: kept when the check digits hold;
+    /// a DNI-shaped run that fails them may still be a number.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn national_id(
+        &self,
+        family: Family,
+        text: &str,
+        s: usize,
+        e: usize,
+        scope: &Scope,
+        cues: &[(usize, usize, Cue)],
+        out: &mut Vec<Found>,
+    ) {
+        let bytes = text.as_bytes();
+        if !bounded(bytes, s, e) {
+            return;
+        }
+        let compact: Vec<u8> = bytes[s..e].iter().copied().filter(|b| !matches!(b, b' ' | b'-' | b'.')).collect();
+        let ok = match family {
+            Family::CodiceFiscale => checks::it_codice_fiscale(&compact),
+            Family::Nie | Family::Dni => checks::es_dni_nie(&compact),
+            _ => checks::uk_nino(&compact, !bytes[s..e].contains(&b' ')),
+        };
+        if ok {
+            out.push(Found {
+                start: s,
+                end: e,
+                kind: SpanKind::Data(DataCategory::NationalId),
+                norm: String::from_utf8_lossy(&compact).into_owned(),
+            });
+        } else if family == Family::Dni {
+            let mut end = e;
+            while end > s && !bytes[end - 1].is_ascii_digit() {
+                end -= 1;
+            }
+            self.number(text, s, end, scope, cues, out);
+        }
+    }
+}

@@ -1,0 +1,478 @@
+//! The text scanner: finds personal data in a string and reports spans.
+//!
+//! One combined ASCII-mode regex (`regex::bytes`, `(?-u)`) proposes
+//! candidates in a single pass; each candidate is then validated in code
+//! (checksums, calling codes, boundaries). Cue words (role words,
+//! honorifics, "born", "tel.", "living at" in EU languages) are found with
+//! one aho-corasick pass and decide the weaker cases: a bare national
+//! number is a phone only after a phone cue, a date is a birth date only
+//! after a birth cue, a capitalised word is a name after a role word or when
+//! it is a known first name followed by a surname. Nothing here allocates
+//! per byte; clean strings cost two linear scans.
+//!
+//! Layout: this file holds the shared types, the candidate patterns, the
+//! cue table and the span merge; each detector family has its own file
+//! (`contact`: e-mail, IP, phone and card numbers; `ids`: IBAN and national
+//! ids; `dates`; `credentials`; `addresses`; `names`). Word lists live in
+//! `../lexicon/*.txt`.
+
+mod addresses;
+mod contact;
+mod credentials;
+mod dates;
+mod ids;
+mod names;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::bytes::Regex;
+
+use super::lexicon;
+use crate::policy::DataCategory;
+
+pub use names::{first_names, fold, local_part_letters};
+
+/// What a span holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpanKind {
+    /// Personal data of this category.
+    Data(DataCategory),
+    /// A URL embedded in text: scrubbed component by component.
+    Url,
+}
+
+/// One finding: a byte range of the scanned text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// Start byte (on a char boundary).
+    pub start: usize,
+    /// End byte, exclusive.
+    pub end: usize,
+    /// What was found.
+    pub kind: SpanKind,
+    /// Normalised value for pseudonyms, escrow and masks (lower-case
+    /// e-mail, E.164 or national digits, compact IBAN, digits of a card).
+    pub norm: String,
+}
+
+/// Which detectors apply where.
+#[derive(Clone, Copy, Debug)]
+pub struct Scope {
+    /// Person names (free text, attributes, tags; not URL parts).
+    pub names: bool,
+    /// Postal addresses.
+    pub addresses: bool,
+    /// Password/login cues.
+    pub credentials: bool,
+    /// The text sits under a phone-named key (`tel=`, `customer_phone`).
+    pub phone_key: bool,
+    /// URL component: embedded URLs are not expected, no free-text cues.
+    pub url_part: bool,
+}
+
+impl Scope {
+    pub const TEXT: Scope =
+        Scope { names: true, addresses: true, credentials: true, phone_key: false, url_part: false };
+    pub const URL_PART: Scope =
+        Scope { names: false, addresses: false, credentials: false, phone_key: false, url_part: true };
+}
+
+/// What the record around the text tells the scanner.
+#[derive(Default, Debug)]
+pub struct RecordCtx {
+    /// The indicator value when it is an IP (an IP equal to it is kept).
+    pub value_ip: Option<IpAddr>,
+    /// The indicator's host or domain (e-mails at it are the attacker's).
+    pub host: Option<String>,
+    /// Letters of the e-mail local parts seen anywhere in the record,
+    /// lower-cased and folded: names echoed from them are names.
+    pub local_parts: Vec<String>,
+    /// The text is an attribute whose key names attacker infrastructure
+    /// (`c2_ip`, `server`): IPs in it are kept.
+    pub attacker_key: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cue {
+    Phone,
+    Birth,
+    Id,
+    /// Names of personal identification numbers without a checksum we
+    /// implement (SE personnummer, FI henkilötunnus, CZ rodné číslo, DK CPR,
+    /// RO CNP, BG EGN, GR AMKA, IE PPS...): the number right after is
+    /// removed whatever its digits.
+    IdStrong,
+    CredStrong,
+    CredWeak,
+    Person,
+    Address,
+    VictimNet,
+    AttackerNet,
+}
+
+impl Cue {
+    /// The kind names of `lexicon/cues.txt`.
+    fn parse(kind: &str) -> Option<Cue> {
+        Some(match kind {
+            "phone" => Cue::Phone,
+            "birth" => Cue::Birth,
+            "id" => Cue::Id,
+            "id-strong" => Cue::IdStrong,
+            "cred-strong" => Cue::CredStrong,
+            "cred-weak" => Cue::CredWeak,
+            "person" => Cue::Person,
+            "address" => Cue::Address,
+            "victim-net" => Cue::VictimNet,
+            "attacker-net" => Cue::AttackerNet,
+            _ => return None,
+        })
+    }
+}
+
+/// The cue table of `lexicon/cues.txt`, in file order (the aho-corasick
+/// pattern index is the position here; of two equal phrases the first wins).
+fn cue_table() -> &'static [(&'static str, Cue)] {
+    static CUES: OnceLock<Vec<(&'static str, Cue)>> = OnceLock::new();
+    CUES.get_or_init(|| {
+        lexicon::cue_lines()
+            .iter()
+            .map(|l| {
+                let (kind, phrase) = l.split_once(' ').unwrap_or((l, ""));
+                // compiled-in data, checked by the `cue_table_parses` test
+                (phrase, Cue::parse(kind).expect("lexicon/cues.txt: unknown cue kind"))
+            })
+            .collect()
+    })
+}
+
+/// Word lists as hash sets, built once.
+struct WordSets {
+    not_surname: FastSet<String>,
+    street: FastSet<&'static str>,
+    honorific: FastSet<&'static str>,
+    ambiguous: FastSet<&'static str>,
+    particles: FastSet<&'static str>,
+    suffixes: FastSet<&'static str>,
+}
+
+static WORDS: OnceLock<WordSets> = OnceLock::new();
+
+fn words() -> &'static WordSets {
+    WORDS.get_or_init(|| {
+        let mut not_surname: FastSet<String> = lexicon::not_names().iter().map(|s| (*s).to_owned()).collect();
+        not_surname.extend(lexicon::honorifics().iter().map(|s| (*s).to_owned()));
+        not_surname.extend(
+            cue_table()
+                .iter()
+                .filter(|(_, k)| *k == Cue::Person)
+                .map(|(c, _)| c.trim_end_matches(['.', ':', ' ']).to_owned()),
+        );
+        WordSets {
+            not_surname,
+            street: lexicon::street_words().iter().copied().collect(),
+            honorific: lexicon::honorifics().iter().copied().collect(),
+            ambiguous: lexicon::ambiguous_first().iter().copied().collect(),
+            particles: lexicon::particles().iter().copied().collect(),
+            suffixes: lexicon::street_suffixes().iter().map(|s| s.trim_end_matches('.')).collect(),
+        }
+    })
+}
+
+/// Lower case with the same byte offsets as the input (a character whose
+/// lower case has another length is left as it is), so token ranges of the
+/// text index the lowered copy too.
+fn lower_same_len(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
+    let mut s = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            s.push(c.to_ascii_lowercase());
+            continue;
+        }
+        let mut it = c.to_lowercase();
+        match (it.next(), it.next()) {
+            (Some(l), None) if l.len_utf8() == c.len_utf8() => s.push(l),
+            _ => s.push(c),
+        }
+    }
+    s
+}
+
+/// FNV-1a: the word sets hash short keys; SipHash's DoS resistance buys
+/// nothing for fixed built-in lists.
+#[derive(Default, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FastSet<T> = HashSet<T, std::hash::BuildHasherDefault<Fnv>>;
+
+/// The compiled detectors; built once per sanitiser.
+pub struct Detectors {
+    /// All candidate patterns in one alternation (one pass, ASCII mode).
+    re: Regex,
+    /// The same patterns anchored, to tell which one a match is.
+    which: regex::bytes::RegexSet,
+    cues: AhoCorasick,
+    streets: FastSet<&'static str>,
+}
+
+/// The candidate families of the combined pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Family {
+    Url,
+    Email,
+    Ipv4,
+    Ipv6,
+    Date,
+    Iban,
+    CodiceFiscale,
+    Nie,
+    Dni,
+    Nino,
+    /// Runs of digit groups: phones, cards, national numbers.
+    Number,
+}
+
+/// The candidate patterns in priority order, with the family each one
+/// proposes. The one-pass alternation and the anchored set that tells
+/// which pattern a match is are both built from this table, so a match's
+/// family is the row of the first anchored pattern matching all of it.
+const PATTERNS: &[(Family, &str)] = &[
+    (Family::Url, r"((?i:(?:https?|hxxps?|ftps?|wss?)(?:://|\[://\]|\[:\]//))[^\s<>\x22']+)"),
+    (
+        Family::Email,
+        r"([A-Za-z0-9._%+\-\x80-\xff]+(?:@|%40|&\#64;|&\#x40;|\xef\xbc\xa0|\[@\]|\(@\)|\{@\}|\[at\]|\(at\)|\{at\})[A-Za-z0-9\-\x80-\xff]+(?:(?:\.|\[\.\]|\(\.\)|\[dot\]|\(dot\))[A-Za-z0-9\-\x80-\xff]+)+)",
+    ),
+    (Family::Ipv4, r"([0-9]{1,3}(?:(?:\.|\[\.\])[0-9]{1,3}){3})"),
+    (Family::Ipv6, r"([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})"),
+    (
+        Family::Date,
+        r"([0-9]{4}[\-/.][0-9]{1,2}[\-/.][0-9]{1,2}|[0-9]{1,2}[./\-][0-9]{1,2}[./\-][0-9]{4}|[0-9]{1,2}\.? ?(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? [0-9]{4}|(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? [0-9]{1,2},? [0-9]{4})",
+    ),
+    (Family::Iban, r"([A-Z]{2}[0-9]{2}(?:[ \-]?[A-Z0-9]){11,32})"),
+    (Family::CodiceFiscale, r"([A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z])"),
+    (Family::Nie, r"([XYZ][ \-]?[0-9]{7}[ \-]?[A-Z])"),
+    (Family::Dni, r"([0-9]{1,2}\.?[0-9]{3}\.?[0-9]{3}[ \-]?[A-Z])"),
+    (Family::Nino, r"([A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Z])"),
+    (Family::Number, r"((?:\+|\b|\()[0-9](?:[0-9]|\)?[ .\-/]{1,2}[0-9]|[ .\-/]{0,2}\([0-9]{1,4}\) ?[0-9])*)"),
+];
+
+impl Detectors {
+    pub fn new() -> Result<Detectors, String> {
+        let alts: Vec<&str> = PATTERNS.iter().map(|(_, p)| *p).collect();
+        let pattern = format!("(?-u){}", alts.join("|"));
+        let re = regex::bytes::RegexBuilder::new(&pattern).unicode(false).build().map_err(|e| e.to_string())?;
+        let which = regex::bytes::RegexSetBuilder::new(alts.iter().map(|a| format!("(?-u)^(?:{a})$")))
+            .unicode(false)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let cues = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(cue_table().iter().map(|(w, _)| *w))
+            .map_err(|e| e.to_string())?;
+        let _ = first_names();
+        Ok(Detectors { re, which, cues, streets: lexicon::street_words().iter().copied().collect() })
+    }
+
+    /// True when the string cannot contain anything any detector looks
+    /// for: no digit, no `@`, no upper-case letter, no non-ASCII byte.
+    /// Lets most tags and clean URL parts through without a scan.
+    pub fn obviously_clean(s: &str, scope: &Scope) -> bool {
+        s.bytes().all(|b| {
+            !(b.is_ascii_digit()
+                || b == b'@'
+                || b == b'%'
+                || b == b'['
+                || b >= 0x80
+                || (b.is_ascii_uppercase() && (scope.names || scope.addresses)))
+        }) && !(scope.credentials && s.contains(['=', ':']))
+    }
+
+    /// Scans `text` and appends findings (sorted, non-overlapping) to `out`.
+    pub fn scan(&self, text: &str, scope: &Scope, rec: &RecordCtx, out: &mut Vec<Found>) {
+        let bytes = text.as_bytes();
+        let cues = if scope.url_part { Vec::new() } else { self.find_cues(bytes) };
+        let first = out.len();
+        for m in self.re.find_iter(bytes) {
+            let (s, e) = (m.start(), m.end());
+            // the first pattern (in priority order) matching the whole span
+            let Some(i) = self.which.matches(&bytes[s..e]).iter().next() else {
+                continue;
+            };
+            match PATTERNS[i].0 {
+                Family::Url => {
+                    if !scope.url_part {
+                        out.push(url(text, s, e));
+                    }
+                }
+                Family::Email => self.email(text, s, e, rec, out),
+                // IPs inside URL parts are redirect targets and infrastructure
+                Family::Ipv4 | Family::Ipv6 if scope.url_part => {}
+                Family::Ipv4 => {
+                    if !self.ipv4(text, s, e, rec, &cues, out) {
+                        // not an address ("06.12.34.56.78"): maybe a number
+                        let end = digit_run_end(bytes, e);
+                        self.number(text, s, end, scope, &cues, out);
+                    }
+                }
+                Family::Ipv6 => self.ipv6(text, s, e, rec, &cues, out),
+                Family::Date => self.date(text, s, e, scope, &cues, out),
+                Family::Iban => self.iban(text, s, e, out),
+                f @ (Family::CodiceFiscale | Family::Nie | Family::Dni | Family::Nino) => {
+                    self.national_id(f, text, s, e, scope, &cues, out)
+                }
+                Family::Number => self.number(text, s, e, scope, &cues, out),
+            }
+        }
+        if scope.credentials {
+            self.credentials(text, &cues, out);
+        }
+        if scope.addresses || scope.names {
+            let toks = tokens(text);
+            let lt = lower_same_len(text);
+            if scope.addresses {
+                self.addresses(text, &lt, &toks, &cues, out);
+            }
+            if scope.names {
+                self.names(text, &lt, &toks, &cues, rec, out);
+            }
+        }
+        normalise_spans(&mut out[first..]);
+        let merged = merge(out.split_off(first));
+        out.extend(merged);
+    }
+
+    /// Cue words standing as whole words, in text order.
+    fn find_cues(&self, bytes: &[u8]) -> Vec<(usize, usize, Cue)> {
+        let mut cues = Vec::new();
+        for m in self.cues.find_iter(bytes) {
+            let (s, e) = (m.start(), m.end());
+            let word_end = bytes[e - 1].is_ascii_alphanumeric() || bytes[e - 1] >= 0x80;
+            if (s > 0 && is_word_byte(bytes[s - 1])) || (word_end && e < bytes.len() && is_word_byte(bytes[e])) {
+                continue;
+            }
+            cues.push((s, e, cue_table()[m.pattern().as_usize()].1));
+        }
+        cues
+    }
+}
+
+/// An embedded URL, without the sentence punctuation after it.
+fn url(text: &str, s: usize, e: usize) -> Found {
+    let bytes = text.as_bytes();
+    let mut e = e;
+    while e > s && matches!(bytes[e - 1], b'.' | b',' | b';' | b':' | b')' | b']' | b'!' | b'?') {
+        e -= 1;
+    }
+    let e = ceil_boundary(text, e);
+    Found { start: s, end: e, kind: SpanKind::Url, norm: String::new() }
+}
+
+/// End of the digit groups continuing at `e` ("06.12.34.56.78" after the
+/// four groups an IPv4 pattern took).
+fn digit_run_end(bytes: &[u8], e: usize) -> usize {
+    let mut end = e;
+    while end < bytes.len()
+        && (bytes[end].is_ascii_digit()
+            || (matches!(bytes[end], b'.' | b' ' | b'-') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)))
+    {
+        end += 1;
+    }
+    end
+}
+
+/// Word tokens: runs of letters with inner `-`, `'` or `’`.
+fn tokens(text: &str) -> Vec<(usize, usize)> {
+    let mut toks = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut last_letter_end = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c.is_alphabetic() {
+            if start.is_none() {
+                start = Some(i);
+            }
+            last_letter_end = i + c.len_utf8();
+        } else if (c == '-' || c == '\'' || c == '’')
+            && start.is_some()
+            && chars.peek().is_some_and(|(_, n)| n.is_alphabetic())
+        {
+            // inner joiner: keep going
+        } else if let Some(s) = start.take() {
+            toks.push((s, last_letter_end));
+        }
+    }
+    if let Some(s) = start {
+        toks.push((s, last_letter_end));
+    }
+    toks
+}
+
+/// Capitalised word with at least one lower-case letter (`Dupont`, `Hans-Theo`).
+fn is_title(w: &str) -> bool {
+    let mut cs = w.chars();
+    cs.next().is_some_and(char::is_uppercase) && cs.any(char::is_lowercase)
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b >= 0x80 || b == b'_'
+}
+
+fn bounded(b: &[u8], s: usize, e: usize) -> bool {
+    (s == 0 || !is_word_byte(b[s - 1])) && (e >= b.len() || !is_word_byte(b[e]))
+}
+
+fn ceil_boundary(text: &str, mut i: usize) -> usize {
+    while i < text.len() && !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i.min(text.len())
+}
+
+fn normalise_spans(spans: &mut [Found]) {
+    spans.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+}
+
+/// Merges overlapping spans: the union survives, with the kind of the span
+/// that started first (a URL swallows what is inside it).
+fn merge(spans: Vec<Found>) -> Vec<Found> {
+    let mut out: Vec<Found> = Vec::with_capacity(spans.len());
+    for f in spans {
+        if let Some(last) = out.last_mut()
+            && f.start < last.end
+        {
+            if f.end > last.end {
+                last.end = f.end;
+                if last.kind == SpanKind::Url {
+                    // URL plus trailing data: treat all as the data
+                    last.kind = f.kind;
+                }
+            }
+            continue;
+        }
+        out.push(f);
+    }
+    out
+}
