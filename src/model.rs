@@ -256,7 +256,7 @@ pub struct Sources {
 /// Why one indicator of a submission was refused. The message names the
 /// field and the rule, never the value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Rejection {
+pub struct IndicatorRejection {
     pub index: usize,
     /// Line of the input (CSV submissions), when it has lines.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -265,13 +265,13 @@ pub struct Rejection {
     pub reason: String,
 }
 
-impl Rejection {
+impl IndicatorRejection {
     pub fn new(index: usize, field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Rejection { index, line: None, field: field.into(), reason: reason.into() }
+        IndicatorRejection { index, line: None, field: field.into(), reason: reason.into() }
     }
 }
 
-impl fmt::Display for Rejection {
+impl fmt::Display for IndicatorRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "indicator {}: {}: {}", self.index, self.field, self.reason)
     }
@@ -279,8 +279,8 @@ impl fmt::Display for Rejection {
 
 /// Turns the JSON value at position `index` of a submission into a
 /// [`RawIndicator`], validating and normalising every field.
-pub fn parse_indicator(index: usize, v: &Value) -> Result<RawIndicator, Rejection> {
-    let rej = |field: &str, reason: &str| Rejection::new(index, field, reason);
+pub fn parse_indicator(index: usize, v: &Value) -> Result<RawIndicator, IndicatorRejection> {
+    let rej = |field: &str, reason: &str| IndicatorRejection::new(index, field, reason);
     let obj = v.as_object().ok_or_else(|| rej("", "an indicator must be a JSON object"))?;
 
     let kind_s = obj

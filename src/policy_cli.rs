@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::model::{Rejection, Removals, parse_indicator};
+use crate::model::{IndicatorRejection, Removals, parse_indicator};
 use crate::policy::Policy;
 use crate::privacy::{Keys, Sanitiser};
 
@@ -126,7 +126,7 @@ pub fn dry_run_body(sanitiser: &Sanitiser, body: &[u8], explain: bool) -> Result
         .ok_or_else(|| "input: expected {\"indicators\": [...]}".to_owned())?;
 
     let mut out = Vec::with_capacity(items.len());
-    let mut rejected: Vec<Rejection> = Vec::new();
+    let mut rejected: Vec<IndicatorRejection> = Vec::new();
     let mut removed = Removals::default();
     for (i, item) in items.iter().enumerate() {
         let raw = match parse_indicator(i, item) {
@@ -152,7 +152,7 @@ pub fn dry_run_body(sanitiser: &Sanitiser, body: &[u8], explain: bool) -> Result
                 }
                 out.push(v);
             }
-            Err(r) => rejected.push(Rejection::new(i, r.field, r.reason)),
+            Err(r) => rejected.push(IndicatorRejection::new(i, r.field, r.reason)),
         }
     }
     Ok(json!({"indicators": out, "rejected": rejected, "removed": removed}))

@@ -15,7 +15,7 @@ use super::ingest;
 use super::{ApiError, AppState, VolumeQuota};
 use crate::audit::AuditEvent;
 use crate::identity::{Participant, Peer};
-use crate::model::{self, Rejection as IndicatorRejection, Removals, SanitisedIndicator};
+use crate::model::{self, IndicatorRejection, Removals, SanitisedIndicator};
 use crate::privacy::Sanitiser;
 use crate::store::{Contributor, FeedEntry, Op, RetractOutcome, SubmitBatch, SubmitOutcome, indicator_id, random_uuid};
 

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::ApiError;
 use super::errors::json_error;
-use crate::model::Rejection;
+use crate::model::IndicatorRejection;
 
 /// The accepted media types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub struct Parsed {
     pub lines: Option<Vec<usize>>,
     /// Entries refused while parsing (CSV rows with the wrong number of
     /// fields, STIX indicators with complex patterns), by index.
-    pub rejected: Vec<Rejection>,
+    pub rejected: Vec<IndicatorRejection>,
 }
 
 /// Parses a body with no limit on the number of indicators (dry-runs have
@@ -311,8 +311,11 @@ fn parse_csv(body: &[u8], max: usize) -> Result<Parsed, ApiError> {
         let index = items.len();
         lines.push(line);
         if fields.len() != header.len() {
-            let mut r =
-                Rejection::new(index, "", format!("{} fields where the header has {}", fields.len(), header.len()));
+            let mut r = IndicatorRejection::new(
+                index,
+                "",
+                format!("{} fields where the header has {}", fields.len(), header.len()),
+            );
             r.line = Some(line);
             rejected.push(r);
             items.push(Value::Null);

@@ -22,7 +22,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use crate::feeds::egress::project;
-use crate::model::{Category, Indicator, IndicatorType, Rejection, Tlp};
+use crate::model::{Category, Indicator, IndicatorRejection, IndicatorType, Tlp};
 use crate::policy::EgressView;
 
 /// The STIX identity of the exchange, producer of every object it sends.
@@ -298,7 +298,7 @@ fn type_of_path(path: &str, value: &str) -> Option<IndicatorType> {
 /// Only patterns made of one simple equality on a supported observable are
 /// accepted: anything richer (`OR`, `AND`, `FOLLOWEDBY`, `MATCHES`…) cannot be
 /// represented as one indicator value and is refused rather than guessed.
-pub fn bundle_to_indicators(doc: &Value) -> Result<Vec<Result<Value, Rejection>>, String> {
+pub fn bundle_to_indicators(doc: &Value) -> Result<Vec<Result<Value, IndicatorRejection>>, String> {
     let obj = doc.as_object().ok_or("a STIX document must be a JSON object (a bundle or a TAXII envelope)")?;
     match obj.get("type") {
         None => {}
@@ -314,7 +314,7 @@ pub fn bundle_to_indicators(doc: &Value) -> Result<Vec<Result<Value, Rejection>>
     let mut out = Vec::new();
     for (i, o) in objects.iter().enumerate() {
         let Some(o) = o.as_object() else {
-            out.push(Err(Rejection::new(i, "", "a STIX object must be a JSON object")));
+            out.push(Err(IndicatorRejection::new(i, "", "a STIX object must be a JSON object")));
             continue;
         };
         if o.get("type").and_then(Value::as_str) != Some("indicator") {
@@ -325,8 +325,8 @@ pub fn bundle_to_indicators(doc: &Value) -> Result<Vec<Result<Value, Rejection>>
     Ok(out)
 }
 
-fn stix_indicator(i: usize, o: &Map<String, Value>) -> Result<Value, Rejection> {
-    let rej = |field: &str, reason: &str| Rejection::new(i, field, reason);
+fn stix_indicator(i: usize, o: &Map<String, Value>) -> Result<Value, IndicatorRejection> {
+    let rej = |field: &str, reason: &str| IndicatorRejection::new(i, field, reason);
     if o.get("revoked").and_then(Value::as_bool) == Some(true) {
         return Err(rej("revoked", "revoked indicators are not accepted"));
     }
