@@ -154,7 +154,7 @@ pub enum PolicyCmd {
         config: PathBuf,
     },
     #[command(flatten)]
-    Engine(crate::policy_cli::PolicyCmd),
+    Engine(crate::policy_cli::EngineCmd),
 }
 
 #[derive(Subcommand, Debug)]

@@ -11,9 +11,10 @@ use crate::model::{IndicatorRejection, Removals, parse_indicator};
 use crate::policy::Policy;
 use crate::privacy::{Keys, Sanitiser};
 
-/// The `tamis policy` subcommands.
+/// The offline `tamis policy` subcommands (flattened into `cli::PolicyCmd`
+/// next to `reload`, which talks to a running exchange).
 #[derive(Debug, clap::Subcommand)]
-pub enum PolicyCmd {
+pub enum EngineCmd {
     /// Validate policy files; prints `file:line: message` and exits 1 on error.
     Check {
         /// Policy files to check.
@@ -44,9 +45,9 @@ pub enum PolicyCmd {
 
 /// Runs one subcommand; the exit code is 0 on success, 1 on a bad policy or
 /// input, 2 when the input cannot be read at all.
-pub fn run(cmd: PolicyCmd) -> ExitCode {
+pub fn run(cmd: EngineCmd) -> ExitCode {
     match cmd {
-        PolicyCmd::Check { files } => {
+        EngineCmd::Check { files } => {
             let mut ok = true;
             for f in files {
                 match Policy::load(&f) {
@@ -59,7 +60,7 @@ pub fn run(cmd: PolicyCmd) -> ExitCode {
             }
             if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
-        PolicyCmd::Explain { file } => match Policy::load(&file) {
+        EngineCmd::Explain { file } => match Policy::load(&file) {
             Ok(p) => {
                 print!("{}", p.explain());
                 ExitCode::SUCCESS
@@ -69,7 +70,7 @@ pub fn run(cmd: PolicyCmd) -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        PolicyCmd::DryRun { policy, explain, key_file, input } => {
+        EngineCmd::DryRun { policy, explain, key_file, input } => {
             match dry_run(&policy, explain, key_file.as_deref(), input.as_deref()) {
                 Ok(out) => {
                     let mut stdout = std::io::stdout().lock();
