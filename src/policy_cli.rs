@@ -116,8 +116,10 @@ fn dry_run(
 
 /// Sanitises a submission body (SPEC §5 JSON) and returns the dry-run
 /// document: `{"indicators", "rejected", "removed"}`, with an `explain` list
-/// per indicator when asked. Also what `POST /v1/policies/{id}/dry-run`
-/// answers. Errors never quote the input.
+/// per indicator when asked. Errors never quote the input. The API's
+/// `POST /v1/policies/{id}/dry-run` builds its own answer through
+/// `handlers::sanitise_parsed`: it adds `policy`, and each indicator carries
+/// its `index` and `removed` instead of `policy`.
 pub fn dry_run_body(sanitiser: &Sanitiser, body: &[u8], explain: bool) -> Result<Value, String> {
     let doc: Value = serde_json::from_slice(body)
         .map_err(|e| format!("input: line {} column {}: not valid JSON", e.line(), e.column()))?;

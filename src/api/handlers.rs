@@ -318,7 +318,8 @@ pub async fn retract(
     }
 }
 
-/// Query parameters as a map, with clear errors for the ones we know.
+/// Query parameters as decoded `(name, value)` pairs, in order; never fails
+/// (the callers check the names and values they know).
 fn query_params(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
     url::form_urlencoded::parse(raw.as_bytes()).map(|(k, v)| Ok((k.into_owned(), v.into_owned()))).collect()
 }

@@ -2,8 +2,11 @@
 //!
 //! Routes are built once; the TLS layer puts the connection's [`Peer`] into
 //! every request's extensions, and [`participant`] / [`require`] turn it into
-//! an authorised [`Participant`] or a rejection. One recover function,
-//! [`handle_rejection`], renders every error as `{"error":{"code","message"}}`.
+//! an authorised [`Participant`] or a rejection. The recover function
+//! [`handle_rejection`] renders the API's errors as
+//! `{"error":{"code","message"}}`; `/taxii2/` renders its own in TAXII's
+//! error format (`taxii::render_rejection`), and the admin listener answers
+//! its errors itself.
 
 pub mod dpo;
 pub mod errors;

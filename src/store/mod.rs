@@ -8,11 +8,14 @@
 //! after its data and its audit record are on disk, so `kill -9` at any
 //! moment loses nothing acknowledged.
 //!
-//! Keyspace (one sled tree, prefixed keys, every value encrypted at rest):
-//! `i/<hmac(id)>` → indicator record; `l/<seq>` → feed entry; `a/<seq>` →
-//! audit record; `k/<hmac(participant, idempotency key)>` → stored response
-//! and request hash; `p/<id@hash>` → policy version; `m/<name>` → counters,
-//! chain head and the format version. Keys that could confirm a guessed
+//! Keyspace (one sled tree, prefixed keys): `i/<hmac(id)>` → indicator
+//! record; `l/<seq>` → a blob of up to `LOG_BLOB` (512) consecutive feed
+//! entries, keyed by the sequence number of its first; `a/<seq>` → audit
+//! record; `k/<hmac(participant, idempotency key)>` → stored response and
+//! request hash; `p/<id@hash>` → policy version and its use; `m/<name>` →
+//! counters, sequence numbers, chain head, storage-key id and check, and the
+//! format version. Every value is sealed under the storage key except the
+//! `m/` bookkeeping listed in `RAW_KEYS`. Keys that could confirm a guessed
 //! indicator value (`i/`, `k/`) are HMACs under a key derived from the storage
 //! key, so a copy of `data/` without `storage.key` tells nothing about them.
 //!
