@@ -6,6 +6,11 @@
 //! Submits N indicators over mutual TLS in batches of 1,000 (4 concurrent
 //! clients), then reports the blocklist rebuild time and snapshot sizes, the
 //! rate of 304 answers, and single-indicator submission latency.
+//!
+//!   cargo test --release --test perf store_commit_rate -- --ignored --nocapture
+//!
+//! measures the store alone: 100,000 indicators in batches of 1,000, 4 in
+//! flight.
 
 mod common;
 
@@ -139,4 +144,70 @@ async fn perf() {
         pct(1.0)
     );
     s.stop().await;
+}
+
+fn store_sample(value: String) -> tamis::model::SanitisedIndicator {
+    use tamis::model::{Category, IndicatorType, SanitisedIndicator, Tlp};
+    SanitisedIndicator {
+        kind: IndicatorType::Domain,
+        value,
+        value_form: None,
+        category: Category::Phishing,
+        confidence: 60,
+        tlp: Tlp::Green,
+        first_seen: None,
+        valid_until: None,
+        description: None,
+        attributes: Default::default(),
+        tags: vec!["t1".into()],
+    }
+}
+
+fn store_batch(items: Vec<tamis::model::SanitisedIndicator>) -> tamis::store::SubmitBatch {
+    use tamis::audit::AuditEvent;
+    use tamis::store::{Contributor, SubmitBatch, request_hash};
+    SubmitBatch {
+        contributor: Contributor { participant: "bank-a".into(), sector: "finance".into(), disclose_name: false },
+        policy: "default@0011".into(),
+        received_at: time::OffsetDateTime::now_utc(),
+        idempotency: None,
+        request_hash: request_hash("application/json", format!("{items:?}").as_bytes()),
+        response: b"{\"ok\":1}".to_vec(),
+        audit: AuditEvent::Submission {
+            participant: "bank-a".into(),
+            submission: "s".into(),
+            policy: "default@0011".into(),
+            format: "application/json".into(),
+            received: items.len(),
+            accepted: items.len(),
+            rejected: 0,
+            removed: Default::default(),
+        },
+        indicators: items,
+    }
+}
+
+/// The store alone: group commit of 100 batches of 1,000, 4 in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn store_commit_rate() {
+    use tamis::store::{SledStore, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), &[1; 32]).unwrap();
+    let t0 = Instant::now();
+    let mut pending = Vec::new();
+    for b in 0..100 {
+        let items = (0..1000).map(|i| store_sample(format!("d{b}-{i}.bench.top"))).collect();
+        pending.push(store.submit(store_batch(items)));
+        if pending.len() == 4 {
+            for p in pending.drain(..) {
+                p.await.unwrap().unwrap();
+            }
+        }
+    }
+    for p in pending {
+        p.await.unwrap().unwrap();
+    }
+    let s = t0.elapsed().as_secs_f64();
+    println!("store: 100000 indicators in {s:.2} s = {:.0}/s", 100000.0 / s);
 }

@@ -1862,36 +1862,6 @@ mod tests {
 }
 
 #[cfg(test)]
-mod bench {
-    use super::tests_support::*;
-    use super::*;
-
-    /// `cargo test --release --lib store::bench -- --ignored --nocapture`
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore]
-    async fn store_commit_rate() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path(), &[1; 32]).unwrap();
-        let t0 = std::time::Instant::now();
-        let mut pending = Vec::new();
-        for b in 0..100 {
-            let items = (0..1000).map(|i| sample(IndicatorType::Domain, &format!("d{b}-{i}.bench.top"))).collect();
-            pending.push(store.submit(batch("bank-a", items, None)));
-            if pending.len() == 4 {
-                for p in pending.drain(..) {
-                    p.await.unwrap().unwrap();
-                }
-            }
-        }
-        for p in pending {
-            p.await.unwrap().unwrap();
-        }
-        let s = t0.elapsed().as_secs_f64();
-        println!("store: 100000 indicators in {s:.2} s = {:.0}/s", 100000.0 / s);
-    }
-}
-
-#[cfg(test)]
 mod bench_parts {
     use super::tests_support::*;
     use super::*;
