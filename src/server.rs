@@ -619,15 +619,7 @@ pub async fn run_admin(
     let s = state.clone();
     let metrics = warp::path!("metrics").map(move || {
         warp::reply::Reply::into_response(warp::reply::with_header(
-            s.metrics.render(s.store.head())
-                + &format!(
-                    "# HELP tamis_blocklist_build_milliseconds Duration of the last blocklist rebuild\n\
-                     # TYPE tamis_blocklist_build_milliseconds gauge\ntamis_blocklist_build_milliseconds {}\n\
-                     # HELP tamis_blocklist_head Feed sequence number the published blocklists include\n\
-                     # TYPE tamis_blocklist_head gauge\ntamis_blocklist_head {}\n",
-                    s.blocklists.build_ms.load(std::sync::atomic::Ordering::Relaxed),
-                    s.blocklists.built_head.load(std::sync::atomic::Ordering::Relaxed)
-                ),
+            s.metrics.render(s.store.head(), &s.blocklists),
             "content-type",
             "text/plain; version=0.0.4",
         ))
