@@ -5,6 +5,7 @@
 //! an authorised [`Participant`] or a rejection. One recover function,
 //! [`handle_rejection`], renders every error as `{"error":{"code","message"}}`.
 
+pub mod admin;
 pub mod dpo;
 pub mod errors;
 pub mod handlers;
