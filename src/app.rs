@@ -43,7 +43,9 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn render(&self, head: u64) -> String {
+    /// The whole `/metrics` text (Prometheus format): every counter here, the
+    /// feed head, and the gauges of the last blocklist build.
+    pub fn render(&self, head: u64, blocklists: &crate::feeds::blocklist::Blocklists) -> String {
         let mut out = String::new();
         for (name, help, v) in [
             ("tamis_requests_total", "HTTP requests served over mutual TLS", &self.requests),
@@ -79,6 +81,14 @@ impl Metrics {
         }
         out.push_str(&format!(
             "# HELP tamis_feed_head Latest feed sequence number\n# TYPE tamis_feed_head gauge\ntamis_feed_head {head}\n"
+        ));
+        out.push_str(&format!(
+            "# HELP tamis_blocklist_build_milliseconds Duration of the last blocklist rebuild\n\
+             # TYPE tamis_blocklist_build_milliseconds gauge\ntamis_blocklist_build_milliseconds {}\n\
+             # HELP tamis_blocklist_head Feed sequence number the published blocklists include\n\
+             # TYPE tamis_blocklist_head gauge\ntamis_blocklist_head {}\n",
+            blocklists.build_ms.load(Ordering::Relaxed),
+            blocklists.built_head.load(Ordering::Relaxed)
         ));
         out
     }
@@ -157,6 +167,37 @@ impl AppState {
             policies: self.policies.clone(),
             allow: self.allow.clone(),
             blocklists: self.blocklists.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every counter of [`Metrics`] is exported: the field names come from
+    /// the `Debug` output, so a new field not added to `render` fails here.
+    #[test]
+    fn every_metrics_field_is_rendered() {
+        let m = Metrics::default();
+        m.unregistered_peers.store(7, Ordering::Relaxed);
+        m.quota_refusals.store(3, Ordering::Relaxed);
+        let blocklists = crate::feeds::blocklist::Blocklists::default();
+        blocklists.build_ms.store(42, Ordering::Relaxed);
+        blocklists.built_head.store(9, Ordering::Relaxed);
+        let text = m.render(5, &blocklists);
+        let debug = format!("{m:?}");
+        let body = debug.trim_start_matches("Metrics {").trim_end_matches('}');
+        let mut fields = 0;
+        for pair in body.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once(": ").expect("field: value");
+            let line = format!("\ntamis_{name}_total {value}\n");
+            assert!(text.contains(&line), "{name} is not exported as {line:?}");
+            fields += 1;
+        }
+        assert_eq!(fields, 13);
+        for line in ["tamis_feed_head 5\n", "tamis_blocklist_build_milliseconds 42\n", "tamis_blocklist_head 9\n"] {
+            assert!(text.contains(line), "{line:?} missing");
         }
     }
 }

@@ -27,7 +27,6 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
-use warp::Filter;
 use warp::http;
 
 use crate::api;
@@ -550,46 +549,8 @@ async fn serve<S>(
     }
 }
 
-/// Checks an `Authorization: Bearer …` header against the deployment's
-/// admin token (read at each request, so replacing the file takes effect at
-/// once). Constant time: both sides are hashed, then compared without an
-/// early exit.
-fn admin_authorised(config: Option<&crate::config::Config>, header: Option<&str>) -> bool {
-    use sha2::{Digest, Sha256};
-    let Some(cfg) = config else { return false };
-    let Some(given) = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim) else { return false };
-    let Ok(expected) = crate::config::read_admin_token(&cfg.keys.admin_token) else {
-        tracing::error!(file = %cfg.keys.admin_token.display(), "admin token unreadable or not private; admin requests refused");
-        return false;
-    };
-    let (a, b) = (Sha256::digest(given.as_bytes()), Sha256::digest(expected.as_bytes()));
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// A JSON error answer of the admin listener.
-fn admin_error(status: warp::http::StatusCode, code: &str, message: String) -> warp::reply::Response {
-    let body = warp::reply::json(&serde_json::json!({"error": {"code": code, "message": message}}));
-    let mut r = warp::reply::Reply::into_response(warp::reply::with_status(body, status));
-    if status == warp::http::StatusCode::UNAUTHORIZED {
-        r.headers_mut().insert("www-authenticate", warp::http::HeaderValue::from_static("Bearer"));
-    }
-    r
-}
-
-fn unauthorised() -> warp::reply::Response {
-    admin_error(
-        warp::http::StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        "admin token required: send Authorization: Bearer <the contents of the deployment's keys/admin.token> \
-         (the tamis CLI does)"
-            .to_owned(),
-    )
-}
-
-/// Serves `/healthz`, `/readyz`, `/metrics` and `/stats` over plain HTTP,
-/// open to whoever reaches the (loopback) address; and `POST /reload` and
-/// `POST /audit`, which need the admin token (`Authorization: Bearer`) and
-/// this deployment's id (`X-Tamis-Deployment`). With a configuration, the
+/// Serves the admin routes of [`api::admin::routes`] over plain HTTP (the
+/// reload they offer is [`crate::deploy::reload`]). With a configuration, the
 /// actual address is written to the deployment's `admin.addr` for the CLI.
 pub async fn run_admin(
     listener: TcpListener,
@@ -597,138 +558,9 @@ pub async fn run_admin(
     config: Option<Arc<crate::config::Config>>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    let healthz = warp::path!("healthz").map(|| warp::reply::Reply::into_response(String::from("ok\n")));
-    let s = state.clone();
-    let readyz = warp::path!("readyz").map(move || {
-        if let Err(why) = s.store.health() {
-            let text = format!("store failed: {why}\n");
-            return warp::reply::Reply::into_response(warp::reply::with_status(
-                text,
-                warp::http::StatusCode::SERVICE_UNAVAILABLE,
-            ));
-        }
-        let (status, text) = if s.policies.load().by_id.is_empty() {
-            (warp::http::StatusCode::SERVICE_UNAVAILABLE, "no policy loaded\n")
-        } else if !s.blocklists.ready() {
-            (warp::http::StatusCode::SERVICE_UNAVAILABLE, "blocklists not built yet\n")
-        } else {
-            (warp::http::StatusCode::OK, "ready\n")
-        };
-        warp::reply::Reply::into_response(warp::reply::with_status(text.to_owned(), status))
-    });
-    let s = state.clone();
-    let metrics = warp::path!("metrics").map(move || {
-        warp::reply::Reply::into_response(warp::reply::with_header(
-            s.metrics.render(s.store.head())
-                + &format!(
-                    "# HELP tamis_blocklist_build_milliseconds Duration of the last blocklist rebuild\n\
-                     # TYPE tamis_blocklist_build_milliseconds gauge\ntamis_blocklist_build_milliseconds {}\n\
-                     # HELP tamis_blocklist_head Feed sequence number the published blocklists include\n\
-                     # TYPE tamis_blocklist_head gauge\ntamis_blocklist_head {}\n",
-                    s.blocklists.build_ms.load(std::sync::atomic::Ordering::Relaxed),
-                    s.blocklists.built_head.load(std::sync::atomic::Ordering::Relaxed)
-                ),
-            "content-type",
-            "text/plain; version=0.0.4",
-        ))
-    });
-    let s = state.clone();
-    let stats_page = warp::path!("stats").and(warp::get()).map(move || match crate::api::dpo::stats_json(&s) {
-        Ok(v) => warp::reply::Reply::into_response(warp::reply::html(crate::report::stats_html(&v))),
-        Err(_) => warp::reply::Reply::into_response(warp::reply::with_status(
-            "statistics unavailable\n".to_owned(),
-            warp::http::StatusCode::INTERNAL_SERVER_ERROR,
-        )),
-    });
-    let s = state.clone();
-    let cfg_reload = config.clone();
-    let reload = warp::path!("reload")
-        .and(warp::post())
-        .and(warp::header::optional::<String>("authorization"))
-        .and(warp::header::optional::<String>("x-tamis-deployment"))
-        .and_then(move |auth: Option<String>, deployment: Option<String>| {
-            let s = s.clone();
-            let config = cfg_reload.clone();
-            async move {
-                let Some(cfg) = config else {
-                    return Ok::<_, std::convert::Infallible>(admin_error(
-                        warp::http::StatusCode::NOT_FOUND,
-                        "not_available",
-                        "reload is not available".to_owned(),
-                    ));
-                };
-                if !admin_authorised(Some(&cfg), auth.as_deref()) {
-                    return Ok(unauthorised());
-                }
-                let ours = s.deployment_id.get().cloned().unwrap_or_default();
-                let dir = cfg.base_dir.display().to_string();
-                if deployment.as_deref() != Some(ours.as_str()) {
-                    return Ok(admin_error(
-                        warp::http::StatusCode::CONFLICT,
-                        "wrong_deployment",
-                        format!(
-                            "this admin listener serves deployment {} in {dir}; the request {} (send \
-                             X-Tamis-Deployment: the SHA-256 of the deployment's certs/ca.pem); nothing was reloaded",
-                            short(&ours),
-                            match deployment {
-                                Some(d) => format!("names deployment {}", short(&d)),
-                                None => "names no deployment".to_owned(),
-                            }
-                        ),
-                    ));
-                }
-                Ok(match crate::deploy::reload(&cfg, &s).await {
-                    Ok(v) => {
-                        let reg = s.registry.load();
-                        let total = reg.all().count();
-                        let revoked = reg.all().filter(|p| p.revoked).count();
-                        warp::reply::Reply::into_response(warp::reply::json(&serde_json::json!({
-                            "deployment": ours,
-                            "directory": dir,
-                            "reloaded": v,
-                            "participants": total,
-                            "revoked": revoked,
-                            "crl": cfg.tls.crl.as_ref().map(|p| p.display().to_string()),
-                        })))
-                    }
-                    Err(e) => admin_error(warp::http::StatusCode::UNPROCESSABLE_ENTITY, "reload_failed", e),
-                })
-            }
-        });
-    let s = state.clone();
-    let cfg_audit = config.clone();
-    // Only the events an operator's tool records (escrow reveals) are accepted here.
-    let record = warp::path!("audit")
-        .and(warp::post())
-        .and(warp::header::optional::<String>("authorization"))
-        .and(warp::header::optional::<String>("x-tamis-deployment"))
-        .and(warp::body::content_length_limit(16 * 1024))
-        .and(warp::body::bytes())
-        .and_then(move |auth: Option<String>, deployment: Option<String>, body: bytes::Bytes| {
-            let s = s.clone();
-            let config = cfg_audit.clone();
-            async move {
-                // The token first: without it nothing, not even the body, is looked at.
-                if !admin_authorised(config.as_deref(), auth.as_deref()) {
-                    return Ok::<_, std::convert::Infallible>(unauthorised());
-                }
-                let Ok(event) = serde_json::from_slice::<crate::audit::AuditEvent>(&body) else {
-                    return Ok(admin_error(
-                        warp::http::StatusCode::BAD_REQUEST,
-                        "bad_event",
-                        "not an audit event".to_owned(),
-                    ));
-                };
-                // Only our own deployment's tools: another exchange on this port must not take the record.
-                let ours = s.deployment_id.get().is_some_and(|d| Some(d) == deployment.as_ref());
-                let ok = ours
-                    && matches!(event, crate::audit::AuditEvent::Reveal { .. })
-                    && matches!(s.store.audit(event).await, Ok(Ok(_)));
-                let status = if ok { warp::http::StatusCode::OK } else { warp::http::StatusCode::UNPROCESSABLE_ENTITY };
-                Ok(warp::reply::Reply::into_response(warp::reply::with_status(String::new(), status)))
-            }
-        });
-    let routes = warp::get().and(healthz.or(readyz).or(metrics)).or(stats_page).or(reload).or(record);
+    let reload: api::admin::Reload =
+        Arc::new(|cfg, state| Box::pin(async move { crate::deploy::reload(&cfg, &state).await }));
+    let routes = api::admin::routes(state, config.clone(), reload);
     let service = warp::service(routes);
     let graceful = GracefulShutdown::new();
     // Tell the CLI where this deployment's exchange actually listens.
@@ -763,11 +595,6 @@ pub async fn run_admin(
     {
         let _ = std::fs::remove_file(&file);
     }
-}
-
-/// The first 16 hex digits of a deployment id, for messages.
-fn short(id: &str) -> &str {
-    id.get(..16).unwrap_or(id)
 }
 
 /// The local address of a bound listener, for logs and quick starts.

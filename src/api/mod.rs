@@ -8,6 +8,7 @@
 //! error format (`taxii::render_rejection`), and the admin listener answers
 //! its errors itself.
 
+pub mod admin;
 pub mod dpo;
 pub mod errors;
 pub mod handlers;
