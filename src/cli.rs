@@ -356,6 +356,9 @@ fn serve(
             }
         };
         let addr = crate::server::local(&listener);
+        // admin.addr is on disk before the "listening" line, so a tool that
+        // waits for that line finds it (run_admin writes the same address).
+        let _ = std::fs::write(cfg.admin_addr_file(), format!("{}\n", crate::server::local(&admin)));
         tracing::info!(%addr, admin = %crate::server::local(&admin), "tamis listening (mutual TLS)");
         if let Some(dir) = &fresh {
             eprintln!("{}", quick_start(addr, dir));
@@ -485,13 +488,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 
 /// Writes a new 0600 key file and syncs it to disk.
 fn write_key_file(path: &Path, key: &[u8; 32]) -> std::io::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path)?;
-    std::io::Write::write_all(&mut f, hex::encode(key).as_bytes())?;
-    f.sync_all()
+    crate::config::write_new_file(path, hex::encode(key).as_bytes(), true)
 }
 
 fn keys_rotate(config_path: &Path) -> ExitCode {
@@ -812,11 +809,7 @@ fn participant_add(
     };
     let write = || -> std::io::Result<()> {
         std::fs::write(&pem, &issued.cert_pem)?;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        std::io::Write::write_all(&mut opts.open(&key)?, issued.key_pem.as_bytes())?;
+        crate::config::write_new_file(&key, issued.key_pem.as_bytes(), true)?;
         let mut reg = std::fs::OpenOptions::new().append(true).open(&cfg.participants)?;
         std::io::Write::write_all(&mut reg, format!("\n{block}").as_bytes())
     };
@@ -1060,11 +1053,7 @@ fn participant_rotate(config_path: &Path, name: &str, admin_listen: Option<Socke
             }
         }
         std::fs::write(&pem, &issued.cert_pem)?;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        std::io::Write::write_all(&mut opts.open(&key)?, issued.key_pem.as_bytes())?;
+        crate::config::write_new_file(&key, issued.key_pem.as_bytes(), true)?;
         std::fs::write(&cfg.participants, text)
     };
     if let Err(e) = write() {

@@ -317,6 +317,19 @@ impl Config {
     }
 }
 
+/// Creates `path`, which must not exist yet, with `contents`, synced to
+/// disk; a secret file gets mode 0600 (0644 otherwise), the mode
+/// [`check_secret_file`] expects.
+pub fn write_new_file(path: &Path, contents: &[u8], secret: bool) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, if secret { 0o600 } else { 0o644 });
+    let mut f = opts.open(path)?;
+    std::io::Write::write_all(&mut f, contents)?;
+    f.sync_all()
+}
+
 /// Refuses a secret file (a private key, the admin token) that other users
 /// may read or write, naming the file and the fix.
 pub fn check_secret_file(path: &Path) -> Result<(), String> {

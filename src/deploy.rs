@@ -1,6 +1,5 @@
 //! A deployment on disk: `tamis init` writes one, `tamis serve` loads one.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -46,16 +45,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DeployError + '_ {
 
 /// Writes `contents` to a new file; secret files get mode 0600.
 fn write_new(path: &Path, contents: &[u8], secret: bool) -> Result<(), DeployError> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(if secret { 0o600 } else { 0o644 });
-    }
-    let mut f = opts.open(path).map_err(io_err(path))?;
-    f.write_all(contents).map_err(io_err(path))?;
-    f.sync_all().map_err(io_err(path))
+    crate::config::write_new_file(path, contents, secret).map_err(io_err(path))
 }
 
 /// Makes a directory private to its owner (mode 0700).
