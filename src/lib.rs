@@ -16,11 +16,13 @@
 //! - [`audit`] the hash-chained audit events, [`store`] storage, [`tls`]
 //!   the rustls server configuration;
 //! - [`feeds`] distribution, [`report`] the DPO report;
+//! - [`pipeline`] a submission's path without HTTP: parse, sanitise,
+//!   commit (shared by the API and the CLI's dry-run);
 //! - [`app`] the state shared by every connection;
 //! - [`api`] the HTTP API (TAXII's routes in `api::taxii`);
 //! - [`deploy`] writes and loads a deployment, [`server`] runs the accept
 //!   loops;
-//! - [`policy_cli`] and [`cli`], one function per subcommand.
+//! - [`cli`], one function per subcommand (`tamis policy` in `cli::policy`).
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -32,9 +34,9 @@ pub mod deploy;
 pub mod feeds;
 pub mod identity;
 pub mod model;
+pub mod pipeline;
 pub mod pki;
 pub mod policy;
-pub mod policy_cli;
 pub mod policy_set;
 pub mod privacy;
 pub mod report;

@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -280,9 +280,53 @@ impl fmt::Display for IndicatorRejection {
 /// Turns the JSON value at position `index` of a submission into a
 /// [`RawIndicator`], validating and normalising every field.
 pub fn parse_indicator(index: usize, v: &Value) -> Result<RawIndicator, IndicatorRejection> {
-    let rej = |field: &str, reason: &str| IndicatorRejection::new(index, field, reason);
-    let obj = v.as_object().ok_or_else(|| rej("", "an indicator must be a JSON object"))?;
+    let obj = v.as_object().ok_or_else(|| IndicatorRejection::new(index, "", "an indicator must be a JSON object"))?;
+    let (kind, value) = type_and_value(index, obj)?;
+    let (category, confidence, tlp) = classification(index, obj, kind)?;
+    let time = |field: &str| parse_time(obj.get(field)).map_err(|e| IndicatorRejection::new(index, field, e));
+    let (first_seen, valid_until) = (time("first_seen")?, time("valid_until")?);
+    let description = match obj.get("description") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.len() > MAX_DESCRIPTION_LEN => {
+            return Err(IndicatorRejection::new(index, "description", "longer than 16384 bytes"));
+        }
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(IndicatorRejection::new(index, "description", "must be a string")),
+    };
+    let (attributes, dropped_attributes) = attributes(index, obj)?;
+    let tags = tags(index, obj)?;
+    const KNOWN: &[&str] = &[
+        "type",
+        "value",
+        "category",
+        "confidence",
+        "tlp",
+        "first_seen",
+        "valid_until",
+        "description",
+        "attributes",
+        "tags",
+    ];
+    let unknown_fields = obj.keys().filter(|k| !KNOWN.contains(&k.as_str())).cloned().collect();
+    Ok(RawIndicator {
+        kind,
+        value,
+        category,
+        confidence,
+        tlp,
+        first_seen,
+        valid_until,
+        description,
+        attributes,
+        tags,
+        unknown_fields,
+        dropped_attributes,
+    })
+}
 
+/// `type` and `value` (required), the value validated and normalised for its type.
+fn type_and_value(index: usize, obj: &Map<String, Value>) -> Result<(IndicatorType, String), IndicatorRejection> {
+    let rej = |field: &str, reason: &str| IndicatorRejection::new(index, field, reason);
     let kind_s = obj
         .get("type")
         .ok_or_else(|| rej("type", "missing (required)"))?
@@ -300,7 +344,17 @@ pub fn parse_indicator(index: usize, v: &Value) -> Result<RawIndicator, Indicato
         .as_str()
         .ok_or_else(|| rej("value", "must be a string"))?;
     let value = normalise_value(kind, raw_value).map_err(|e| rej("value", &e.to_string()))?;
+    Ok((kind, value))
+}
 
+/// `category` (default `other`; `illegal-content` only for URLs),
+/// `confidence` (default 50) and `tlp` (default amber).
+fn classification(
+    index: usize,
+    obj: &Map<String, Value>,
+    kind: IndicatorType,
+) -> Result<(Category, u8, Tlp), IndicatorRejection> {
+    let rej = |field: &str, reason: &str| IndicatorRejection::new(index, field, reason);
     let category = match obj.get("category") {
         None | Some(Value::Null) => Category::Other,
         Some(Value::String(s)) => s.parse().map_err(|()| {
@@ -327,88 +381,62 @@ pub fn parse_indicator(index: usize, v: &Value) -> Result<RawIndicator, Indicato
             .map_err(|()| rej("tlp", "unknown TLP (expected clear, green, amber, amber+strict or red)"))?,
         Some(_) => return Err(rej("tlp", "must be a string")),
     };
-    let first_seen = parse_time(obj.get("first_seen")).map_err(|e| rej("first_seen", e))?;
-    let valid_until = parse_time(obj.get("valid_until")).map_err(|e| rej("valid_until", e))?;
-    let description = match obj.get("description") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.len() > MAX_DESCRIPTION_LEN => {
-            return Err(rej("description", "longer than 16384 bytes"));
-        }
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(rej("description", "must be a string")),
-    };
+    Ok((category, confidence, tlp))
+}
 
+/// `attributes`: the kept ones, and the names of those dropped for an
+/// unusable value (nested, or too long).
+fn attributes(
+    index: usize,
+    obj: &Map<String, Value>,
+) -> Result<(BTreeMap<String, String>, Vec<String>), IndicatorRejection> {
+    let rej = |reason: &str| IndicatorRejection::new(index, "attributes", reason);
     let mut attributes = BTreeMap::new();
-    let mut dropped_attributes = Vec::new();
-    match obj.get("attributes") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(map)) => {
-            if map.len() > MAX_ATTRIBUTES {
-                return Err(rej("attributes", "more than 64 attributes"));
-            }
-            for (k, v) in map {
-                if k.is_empty() || k.len() > 128 {
-                    return Err(rej("attributes", "attribute names must be 1 to 128 bytes"));
-                }
-                match flatten_scalar(v) {
-                    Some(s) if s.len() <= MAX_DESCRIPTION_LEN => {
-                        attributes.insert(k.clone(), s);
-                    }
-                    _ => dropped_attributes.push(k.clone()),
-                }
-            }
-        }
-        Some(_) => return Err(rej("attributes", "must be an object of key/value pairs")),
-    }
-
-    let tags = match obj.get("tags") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => {
-            if items.len() > MAX_TAGS {
-                return Err(rej("tags", "more than 32 tags"));
-            }
-            let mut tags = Vec::with_capacity(items.len());
-            for (i, t) in items.iter().enumerate() {
-                match t.as_str() {
-                    Some(s) if !s.trim().is_empty() && s.len() <= 256 => tags.push(s.trim().to_owned()),
-                    _ => {
-                        return Err(rej(&format!("tags[{i}]"), "must be a non-empty string of at most 256 bytes"));
-                    }
-                }
-            }
-            tags
-        }
-        Some(_) => return Err(rej("tags", "must be a list of strings")),
+    let mut dropped = Vec::new();
+    let map = match obj.get("attributes") {
+        None | Some(Value::Null) => return Ok((attributes, dropped)),
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err(rej("must be an object of key/value pairs")),
     };
+    if map.len() > MAX_ATTRIBUTES {
+        return Err(rej("more than 64 attributes"));
+    }
+    for (k, v) in map {
+        if k.is_empty() || k.len() > 128 {
+            return Err(rej("attribute names must be 1 to 128 bytes"));
+        }
+        match flatten_scalar(v) {
+            Some(s) if s.len() <= MAX_DESCRIPTION_LEN => {
+                attributes.insert(k.clone(), s);
+            }
+            _ => dropped.push(k.clone()),
+        }
+    }
+    Ok((attributes, dropped))
+}
 
-    const KNOWN: &[&str] = &[
-        "type",
-        "value",
-        "category",
-        "confidence",
-        "tlp",
-        "first_seen",
-        "valid_until",
-        "description",
-        "attributes",
-        "tags",
-    ];
-    let unknown_fields = obj.keys().filter(|k| !KNOWN.contains(&k.as_str())).cloned().collect();
-
-    Ok(RawIndicator {
-        kind,
-        value,
-        category,
-        confidence,
-        tlp,
-        first_seen,
-        valid_until,
-        description,
-        attributes,
-        tags,
-        unknown_fields,
-        dropped_attributes,
-    })
+/// `tags`: at most 32 non-empty strings of at most 256 bytes, trimmed.
+fn tags(index: usize, obj: &Map<String, Value>) -> Result<Vec<String>, IndicatorRejection> {
+    let items = match obj.get("tags") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(IndicatorRejection::new(index, "tags", "must be a list of strings")),
+    };
+    if items.len() > MAX_TAGS {
+        return Err(IndicatorRejection::new(index, "tags", "more than 32 tags"));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match t.as_str() {
+            Some(s) if !s.trim().is_empty() && s.len() <= 256 => Ok(s.trim().to_owned()),
+            _ => Err(IndicatorRejection::new(
+                index,
+                format!("tags[{i}]"),
+                "must be a non-empty string of at most 256 bytes",
+            )),
+        })
+        .collect()
 }
 
 /// Attribute values: strings, numbers and booleans as text; a list of those

@@ -31,11 +31,35 @@ struct Section {
     table: Option<(Vec<String>, Vec<Vec<String>>)>,
 }
 
+impl Section {
+    fn text(title: impl Into<String>, paragraphs: Vec<String>) -> Section {
+        Section { title: title.into(), paragraphs, table: None }
+    }
+
+    fn table(title: &str, paragraphs: Vec<String>, head: &[&str], rows: Vec<Vec<String>>) -> Section {
+        let head = head.iter().map(|h| (*h).to_owned()).collect();
+        Section { title: title.into(), paragraphs, table: Some((head, rows)) }
+    }
+}
+
+/// The record's sections, in order.
 fn sections(i: &ProcessingInputs<'_>) -> Vec<Section> {
-    let mut out = Vec::new();
-    out.push(Section {
-        title: "Purpose and legal context".into(),
-        paragraphs: vec![
+    let mut out = vec![purpose(), policies_in_force(i)];
+    out.extend(i.policies.iter().map(|p| {
+        let lines = crate::policy_explain(p).lines().map(str::to_owned).filter(|l| !l.is_empty()).collect();
+        Section::text(format!("What policy {} does", p.id), lines)
+    }));
+    out.push(sources_and_recipients(i));
+    out.push(retention(&i.config.expiry));
+    out.push(security_measures());
+    out.extend(i.history.as_deref().map(policy_history));
+    out
+}
+
+fn purpose() -> Section {
+    Section::text(
+        "Purpose and legal context",
+        vec![
             "The exchange receives threat and fraud indicators from banks and internet service providers and \
              redistributes their non-personal part (attacker domains, URLs, IP addresses, file hashes) to law \
              enforcement and to ISPs for blocking, to prevent and investigate cybercrime (COM(2007) 267)."
@@ -45,45 +69,33 @@ fn sections(i: &ProcessingInputs<'_>) -> Vec<Section> {
              before anything is stored, by the versioned ingest policies listed below."
                 .into(),
         ],
-        table: None,
-    });
+    )
+}
 
-    let mut rows = Vec::new();
-    for p in &i.policies {
-        rows.push(vec![
-            p.id.clone(),
-            p.version(),
-            if p.id == i.default_policy {
-                "default for all submitters".into()
-            } else {
-                "assigned per participant".into()
-            },
-        ]);
-    }
-    out.push(Section {
-        title: "Policies in force".into(),
-        paragraphs: vec![
-            "Each stored indicator and each audit record names the policy version that produced it.".into(),
-        ],
-        table: Some((vec!["policy".into(), "version".into(), "use".into()], rows)),
-    });
+fn policies_in_force(i: &ProcessingInputs<'_>) -> Section {
+    let rows = i
+        .policies
+        .iter()
+        .map(|p| {
+            let role = if p.id == i.default_policy { "default for all submitters" } else { "assigned per participant" };
+            vec![p.id.clone(), p.version(), role.to_owned()]
+        })
+        .collect();
+    Section::table(
+        "Policies in force",
+        vec!["Each stored indicator and each audit record names the policy version that produced it.".into()],
+        &["policy", "version", "use"],
+        rows,
+    )
+}
 
-    for p in &i.policies {
-        out.push(Section {
-            title: format!("What policy {} does", p.id),
-            paragraphs: crate::policy_explain(p).lines().map(str::to_owned).filter(|l| !l.is_empty()).collect(),
-            table: None,
-        });
-    }
-
-    // Recipients per audience.
+/// Who submits, and per audience who receives what (the default policy's
+/// egress views).
+fn sources_and_recipients(i: &ProcessingInputs<'_>) -> Section {
     let default = i.policies.iter().find(|p| p.id == i.default_policy);
     let mut audiences: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut submitters = Vec::new();
-    for p in i.registry.all() {
-        if p.revoked {
-            continue;
-        }
+    for p in i.registry.all().filter(|p| !p.revoked) {
         if p.has(Role::Submit) {
             submitters.push(format!("{} ({})", p.id, p.kind.as_str()));
         }
@@ -94,45 +106,46 @@ fn sections(i: &ProcessingInputs<'_>) -> Vec<Section> {
         }
     }
     submitters.sort();
-    let mut rows = Vec::new();
-    for (audience, mut members) in audiences {
-        members.sort();
-        let view = default.and_then(|d| d.egress.get(&audience));
-        let receives = match view {
-            Some(v) => format!(
-                "{}; categories: {}; up to TLP {}; confidence ≥ {}; optional fields: {}",
-                if v.types.is_empty() {
-                    "all types".to_owned()
-                } else {
-                    v.types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
-                },
-                if v.categories.is_empty() {
-                    "all but illegal-content".to_owned()
-                } else {
-                    v.categories.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
-                },
-                v.max_tlp,
-                v.min_confidence,
-                if v.fields.is_empty() { "none".to_owned() } else { v.fields.join(", ") }
-            ),
-            None => "nothing (no egress view: fail closed)".to_owned(),
-        };
-        rows.push(vec![audience, members.join(", "), receives]);
-    }
-    out.push(Section {
-        title: "Sources and recipients".into(),
-        paragraphs: vec![format!(
+    let rows = audiences
+        .into_iter()
+        .map(|(audience, mut members)| {
+            members.sort();
+            let what = match default.and_then(|d| d.egress.get(&audience)) {
+                Some(v) => receives(v),
+                None => "nothing (no egress view: fail closed)".to_owned(),
+            };
+            vec![audience, members.join(", "), what]
+        })
+        .collect();
+    Section::table(
+        "Sources and recipients",
+        vec![format!(
             "Submitters: {}. Submitters are never named to recipients unless they opt in; recipients see the \
              number of sources and their sectors.",
             if submitters.is_empty() { "none registered".to_owned() } else { submitters.join(", ") }
         )],
-        table: Some((vec!["audience".into(), "participants".into(), "receives".into()], rows)),
-    });
+        &["audience", "participants", "receives"],
+        rows,
+    )
+}
 
-    let e = &i.config.expiry;
-    out.push(Section {
-        title: "Retention".into(),
-        paragraphs: vec![
+/// What an egress view lets through, in words.
+fn receives(v: &crate::policy::EgressView) -> String {
+    let list = |items: Vec<&str>, all: &str| if items.is_empty() { all.to_owned() } else { items.join(", ") };
+    format!(
+        "{}; categories: {}; up to TLP {}; confidence ≥ {}; optional fields: {}",
+        list(v.types.iter().map(|t| t.as_str()).collect(), "all types"),
+        list(v.categories.iter().map(|c| c.as_str()).collect(), "all but illegal-content"),
+        v.max_tlp,
+        v.min_confidence,
+        list(v.fields.iter().map(String::as_str).collect(), "none"),
+    )
+}
+
+fn retention(e: &crate::config::Expiry) -> Section {
+    Section::text(
+        "Retention",
+        vec![
             format!(
                 "Indicators leave blocklists and the feed at their valid_until, by default {} days for URLs, {} \
                  for domains, {} for IP addresses, {} for file hashes and {} for other types; each sighting \
@@ -143,11 +156,13 @@ fn sections(i: &ProcessingInputs<'_>) -> Vec<Section> {
              kept for the life of the deployment so that every transfer can be proven afterwards."
                 .into(),
         ],
-        table: None,
-    });
-    out.push(Section {
-        title: "Security measures".into(),
-        paragraphs: vec![
+    )
+}
+
+fn security_measures() -> Section {
+    Section::text(
+        "Security measures",
+        vec![
             "Mutual TLS 1.2/1.3 with client certificates issued by the exchange's CA, certificate revocation, \
              role checks on every endpoint and per-participant rate limits."
                 .into(),
@@ -156,42 +171,34 @@ fn sections(i: &ProcessingInputs<'_>) -> Vec<Section> {
              server never holds. The audit trail is hash-chained and verifiable (`tamis audit verify`)."
                 .into(),
         ],
-        table: None,
-    });
-    if let Some(h) = &i.history {
-        let mut h = h.clone();
-        h.sort_by_key(|v| v.first_loaded);
-        let fmt = |t: Option<time::OffsetDateTime>| {
-            t.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()).unwrap_or_else(|| "–".into())
-        };
-        let rows = h
-            .iter()
-            .map(|v| {
-                vec![
-                    format!("{}@{}", v.id, v.hash),
-                    fmt(Some(v.first_loaded)),
-                    fmt(v.first_used),
-                    fmt(v.last_used),
-                    v.submissions.to_string(),
-                ]
-            })
-            .collect();
-        out.push(Section {
-            title: "Policy history".into(),
-            paragraphs: vec![],
-            table: Some((
-                vec![
-                    "version".into(),
-                    "first loaded".into(),
-                    "first used".into(),
-                    "last used".into(),
-                    "submissions".into(),
-                ],
-                rows,
-            )),
-        });
-    }
-    out
+    )
+}
+
+/// Every policy version ever loaded, oldest first.
+fn policy_history(history: &[PolicyVersion]) -> Section {
+    let mut h = history.to_vec();
+    h.sort_by_key(|v| v.first_loaded);
+    let fmt = |t: Option<time::OffsetDateTime>| {
+        t.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()).unwrap_or_else(|| "–".into())
+    };
+    let rows = h
+        .iter()
+        .map(|v| {
+            vec![
+                format!("{}@{}", v.id, v.hash),
+                fmt(Some(v.first_loaded)),
+                fmt(v.first_used),
+                fmt(v.last_used),
+                v.submissions.to_string(),
+            ]
+        })
+        .collect();
+    Section::table(
+        "Policy history",
+        vec![],
+        &["version", "first loaded", "first used", "last used", "submissions"],
+        rows,
+    )
 }
 
 fn generated(i: &ProcessingInputs<'_>) -> String {

@@ -27,6 +27,8 @@ const ORDER: &[&str] = &[
     // Distribution, and the DPO report.
     "feeds",
     "report",
+    // A submission's path without HTTP: parse, sanitise, commit.
+    "pipeline",
     // The state shared by every connection.
     "app",
     // HTTP.
@@ -35,7 +37,6 @@ const ORDER: &[&str] = &[
     "deploy",
     "server",
     // The command line.
-    "policy_cli",
     "cli",
 ];
 

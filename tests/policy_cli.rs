@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use tamis::cli::policy::dry_run_body;
 use tamis::policy::Policy;
-use tamis::policy_cli::dry_run_body;
 use tamis::privacy::{Keys, Sanitiser};
 
 fn sanitiser() -> Sanitiser {
@@ -32,6 +32,12 @@ fn dry_run_reports_rejections_removals_and_explanations() {
     assert!(inds[0]["policy"].as_str().unwrap().starts_with("default@"));
     assert!(inds[0]["explain"].as_array().unwrap().iter().any(|e| e["rule"] == "ingest.detect.name"));
     assert_eq!(inds[1]["value_form"], "pseudonymised");
+    // The same document as the HTTP dry-run: each indicator has its index in
+    // the body, its policy and its own removals.
+    assert_eq!((inds[0]["index"].as_u64(), inds[1]["index"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(out["policy"], inds[0]["policy"]);
+    assert_eq!(inds[0]["removed"]["email"]["redact"], 1);
+    assert_eq!(inds[1]["removed"]["phone"]["pseudonymise"], 1);
     let rej = out["rejected"].as_array().unwrap();
     assert_eq!(rej.len(), 1);
     assert_eq!((rej[0]["index"].as_u64(), rej[0]["field"].as_str()), (Some(1), Some("value")));
@@ -42,8 +48,8 @@ fn dry_run_reports_rejections_removals_and_explanations() {
 
 #[test]
 fn dry_run_refuses_bad_json_without_echoing_it() {
-    let err = dry_run_body(&sanitiser(), b"{\"indicators\": [jean@gmail.com]}", false).unwrap_err();
+    let err = dry_run_body(&sanitiser(), b"{\"indicators\": [jean@gmail.com]}", false).unwrap_err().to_string();
     assert!(err.contains("line 1") && !err.contains("jean"), "{err}");
-    let err = dry_run_body(&sanitiser(), b"[]", false).unwrap_err();
+    let err = dry_run_body(&sanitiser(), b"[]", false).unwrap_err().to_string();
     assert!(err.contains("indicators"), "{err}");
 }

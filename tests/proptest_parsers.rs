@@ -7,8 +7,8 @@
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use serde_json::{Map, Value, json};
-use tamis::api::ingest::{self, Format};
 use tamis::model::{self, IndicatorType};
+use tamis::pipeline::ingest::{self, Format};
 
 /// A marker planted in submitted values: it must never appear in an error.
 const MARK: &str = "Qzx7Mark";

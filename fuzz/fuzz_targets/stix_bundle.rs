@@ -3,6 +3,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tamis::api::ingest::Format;
+use tamis::pipeline::ingest::Format;
 
 fuzz_target!(|data: &[u8]| tamis_fuzz::submission(Format::Stix, data));

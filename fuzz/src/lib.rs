@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use tamis::api::ingest::{self, Format};
+use tamis::pipeline::ingest::{self, Format};
 use tamis::model::{self, Removals};
 use tamis::policy::Policy;
 use tamis::privacy::{Keys, Sanitiser};

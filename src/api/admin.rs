@@ -6,10 +6,12 @@
 //! itself belongs to `deploy`, above this module, and is handed in as a
 //! [`Reload`].
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use warp::Filter;
+use warp::http::StatusCode;
+use warp::{Filter, Reply};
 
 use crate::app::AppState;
 use crate::config::Config;
@@ -26,132 +28,124 @@ pub fn routes(
     config: Option<Arc<Config>>,
     reload: Reload,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
-    let healthz = warp::path!("healthz").map(|| warp::reply::Reply::into_response(String::from("ok\n")));
+    let healthz = warp::path!("healthz").map(|| String::from("ok\n").into_response());
     let s = state.clone();
-    let readyz = warp::path!("readyz").map(move || {
-        if let Err(why) = s.store.health() {
-            let text = format!("store failed: {why}\n");
-            return warp::reply::Reply::into_response(warp::reply::with_status(
-                text,
-                warp::http::StatusCode::SERVICE_UNAVAILABLE,
-            ));
-        }
-        let (status, text) = if s.policies.load().by_id.is_empty() {
-            (warp::http::StatusCode::SERVICE_UNAVAILABLE, "no policy loaded\n")
-        } else if !s.blocklists.ready() {
-            (warp::http::StatusCode::SERVICE_UNAVAILABLE, "blocklists not built yet\n")
-        } else {
-            (warp::http::StatusCode::OK, "ready\n")
-        };
-        warp::reply::Reply::into_response(warp::reply::with_status(text.to_owned(), status))
-    });
+    let readyz = warp::path!("readyz").map(move || readiness(&s));
     let s = state.clone();
     let metrics = warp::path!("metrics").map(move || {
-        warp::reply::Reply::into_response(warp::reply::with_header(
-            s.metrics.render(s.store.head(), &s.blocklists),
-            "content-type",
-            "text/plain; version=0.0.4",
-        ))
+        let text = s.metrics.render(s.store.head(), &s.blocklists);
+        warp::reply::with_header(text, "content-type", "text/plain; version=0.0.4").into_response()
     });
     let s = state.clone();
     let stats_page = warp::path!("stats").and(warp::get()).map(move || match crate::api::dpo::stats_json(&s) {
-        Ok(v) => warp::reply::Reply::into_response(warp::reply::html(crate::report::stats_html(&v))),
-        Err(_) => warp::reply::Reply::into_response(warp::reply::with_status(
-            "statistics unavailable\n".to_owned(),
-            warp::http::StatusCode::INTERNAL_SERVER_ERROR,
-        )),
+        Ok(v) => warp::reply::html(crate::report::stats_html(&v)).into_response(),
+        Err(_) => warp::reply::with_status("statistics unavailable\n".to_owned(), StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response(),
     });
-    let s = state.clone();
-    let cfg_reload = config.clone();
-    let reload_action = reload;
-    let reload = warp::path!("reload")
-        .and(warp::post())
-        .and(warp::header::optional::<String>("authorization"))
-        .and(warp::header::optional::<String>("x-tamis-deployment"))
-        .and_then(move |auth: Option<String>, deployment: Option<String>| {
-            let s = s.clone();
-            let config = cfg_reload.clone();
-            let reload_action = reload_action.clone();
-            async move {
-                let Some(cfg) = config else {
-                    return Ok::<_, std::convert::Infallible>(admin_error(
-                        warp::http::StatusCode::NOT_FOUND,
-                        "not_available",
-                        "reload is not available".to_owned(),
-                    ));
-                };
-                if !admin_authorised(Some(&cfg), auth.as_deref()) {
-                    return Ok(unauthorised());
-                }
-                let ours = s.deployment_id.get().cloned().unwrap_or_default();
-                let dir = cfg.base_dir.display().to_string();
-                if deployment.as_deref() != Some(ours.as_str()) {
-                    return Ok(admin_error(
-                        warp::http::StatusCode::CONFLICT,
-                        "wrong_deployment",
-                        format!(
-                            "this admin listener serves deployment {} in {dir}; the request {} (send \
-                             X-Tamis-Deployment: the SHA-256 of the deployment's certs/ca.pem); nothing was reloaded",
-                            short(&ours),
-                            match deployment {
-                                Some(d) => format!("names deployment {}", short(&d)),
-                                None => "names no deployment".to_owned(),
-                            }
-                        ),
-                    ));
-                }
-                Ok(match reload_action(cfg.clone(), s.clone()).await {
-                    Ok(v) => {
-                        let reg = s.registry.load();
-                        let total = reg.all().count();
-                        let revoked = reg.all().filter(|p| p.revoked).count();
-                        warp::reply::Reply::into_response(warp::reply::json(&serde_json::json!({
-                            "deployment": ours,
-                            "directory": dir,
-                            "reloaded": v,
-                            "participants": total,
-                            "revoked": revoked,
-                            "crl": cfg.tls.crl.as_ref().map(|p| p.display().to_string()),
-                        })))
-                    }
-                    Err(e) => admin_error(warp::http::StatusCode::UNPROCESSABLE_ENTITY, "reload_failed", e),
-                })
-            }
-        });
-    let s = state.clone();
-    let cfg_audit = config.clone();
+    let credentials = || {
+        warp::header::optional::<String>("authorization").and(warp::header::optional::<String>("x-tamis-deployment"))
+    };
+    let (s, c, action) = (state.clone(), config.clone(), reload);
+    let reload = warp::path!("reload").and(warp::post()).and(credentials()).and_then(
+        move |auth: Option<String>, deployment: Option<String>| {
+            reload_request(s.clone(), c.clone(), action.clone(), auth, deployment)
+        },
+    );
     // Only the events an operator's tool records (escrow reveals) are accepted here.
     let record = warp::path!("audit")
         .and(warp::post())
-        .and(warp::header::optional::<String>("authorization"))
-        .and(warp::header::optional::<String>("x-tamis-deployment"))
+        .and(credentials())
         .and(warp::body::content_length_limit(16 * 1024))
         .and(warp::body::bytes())
         .and_then(move |auth: Option<String>, deployment: Option<String>, body: bytes::Bytes| {
-            let s = s.clone();
-            let config = cfg_audit.clone();
-            async move {
-                // The token first: without it nothing, not even the body, is looked at.
-                if !admin_authorised(config.as_deref(), auth.as_deref()) {
-                    return Ok::<_, std::convert::Infallible>(unauthorised());
-                }
-                let Ok(event) = serde_json::from_slice::<crate::audit::AuditEvent>(&body) else {
-                    return Ok(admin_error(
-                        warp::http::StatusCode::BAD_REQUEST,
-                        "bad_event",
-                        "not an audit event".to_owned(),
-                    ));
-                };
-                // Only our own deployment's tools: another exchange on this port must not take the record.
-                let ours = s.deployment_id.get().is_some_and(|d| Some(d) == deployment.as_ref());
-                let ok = ours
-                    && matches!(event, crate::audit::AuditEvent::Reveal { .. })
-                    && matches!(s.store.audit(event).await, Ok(Ok(_)));
-                let status = if ok { warp::http::StatusCode::OK } else { warp::http::StatusCode::UNPROCESSABLE_ENTITY };
-                Ok(warp::reply::Reply::into_response(warp::reply::with_status(String::new(), status)))
-            }
+            record_request(state.clone(), config.clone(), auth, deployment, body)
         });
     warp::get().and(healthz.or(readyz).or(metrics)).or(stats_page).or(reload).or(record)
+}
+
+/// `/readyz`: 200 `ready`, or 503 saying what is not.
+fn readiness(s: &AppState) -> warp::reply::Response {
+    let text = if let Err(why) = s.store.health() {
+        format!("store failed: {why}\n")
+    } else if s.policies.load().by_id.is_empty() {
+        "no policy loaded\n".to_owned()
+    } else if !s.blocklists.ready() {
+        "blocklists not built yet\n".to_owned()
+    } else {
+        return "ready\n".to_owned().into_response();
+    };
+    warp::reply::with_status(text, StatusCode::SERVICE_UNAVAILABLE).into_response()
+}
+
+/// `POST /reload`: with the admin token and this deployment's id, runs the
+/// reload and says what was loaded.
+async fn reload_request(
+    s: Arc<AppState>,
+    config: Option<Arc<Config>>,
+    reload: Reload,
+    auth: Option<String>,
+    deployment: Option<String>,
+) -> Result<warp::reply::Response, Infallible> {
+    let Some(cfg) = config else {
+        return Ok(admin_error(StatusCode::NOT_FOUND, "not_available", "reload is not available".to_owned()));
+    };
+    if !admin_authorised(Some(&cfg), auth.as_deref()) {
+        return Ok(unauthorised());
+    }
+    let ours = s.deployment_id.get().cloned().unwrap_or_default();
+    let dir = cfg.base_dir.display().to_string();
+    if deployment.as_deref() != Some(ours.as_str()) {
+        let theirs = match deployment {
+            Some(d) => format!("names deployment {}", short(&d)),
+            None => "names no deployment".to_owned(),
+        };
+        let message = format!(
+            "this admin listener serves deployment {} in {dir}; the request {theirs} (send \
+             X-Tamis-Deployment: the SHA-256 of the deployment's certs/ca.pem); nothing was reloaded",
+            short(&ours),
+        );
+        return Ok(admin_error(StatusCode::CONFLICT, "wrong_deployment", message));
+    }
+    Ok(match reload(cfg.clone(), s.clone()).await {
+        Ok(v) => {
+            let reg = s.registry.load();
+            warp::reply::json(&serde_json::json!({
+                "deployment": ours,
+                "directory": dir,
+                "reloaded": v,
+                "participants": reg.all().count(),
+                "revoked": reg.all().filter(|p| p.revoked).count(),
+                "crl": cfg.tls.crl.as_ref().map(|p| p.display().to_string()),
+            }))
+            .into_response()
+        }
+        Err(e) => admin_error(StatusCode::UNPROCESSABLE_ENTITY, "reload_failed", e),
+    })
+}
+
+/// `POST /audit`: records an escrow reveal sent by this deployment's
+/// `tamis reveal`, with the admin token.
+async fn record_request(
+    s: Arc<AppState>,
+    config: Option<Arc<Config>>,
+    auth: Option<String>,
+    deployment: Option<String>,
+    body: bytes::Bytes,
+) -> Result<warp::reply::Response, Infallible> {
+    // The token first: without it nothing, not even the body, is looked at.
+    if !admin_authorised(config.as_deref(), auth.as_deref()) {
+        return Ok(unauthorised());
+    }
+    let Ok(event) = serde_json::from_slice::<crate::audit::AuditEvent>(&body) else {
+        return Ok(admin_error(StatusCode::BAD_REQUEST, "bad_event", "not an audit event".to_owned()));
+    };
+    // Only our own deployment's tools: another exchange on this port must not take the record.
+    let ours = s.deployment_id.get().is_some_and(|d| Some(d) == deployment.as_ref());
+    let ok = ours
+        && matches!(event, crate::audit::AuditEvent::Reveal { .. })
+        && matches!(s.store.audit(event).await, Ok(Ok(_)));
+    let status = if ok { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok(warp::reply::with_status(String::new(), status).into_response())
 }
 
 /// Checks an `Authorization: Bearer …` header against the deployment's
@@ -171,10 +165,10 @@ fn admin_authorised(config: Option<&Config>, header: Option<&str>) -> bool {
 }
 
 /// A JSON error answer of the admin listener.
-fn admin_error(status: warp::http::StatusCode, code: &str, message: String) -> warp::reply::Response {
+fn admin_error(status: StatusCode, code: &str, message: String) -> warp::reply::Response {
     let body = warp::reply::json(&serde_json::json!({"error": {"code": code, "message": message}}));
-    let mut r = warp::reply::Reply::into_response(warp::reply::with_status(body, status));
-    if status == warp::http::StatusCode::UNAUTHORIZED {
+    let mut r = warp::reply::with_status(body, status).into_response();
+    if status == StatusCode::UNAUTHORIZED {
         r.headers_mut().insert("www-authenticate", warp::http::HeaderValue::from_static("Bearer"));
     }
     r
@@ -182,7 +176,7 @@ fn admin_error(status: warp::http::StatusCode, code: &str, message: String) -> w
 
 fn unauthorised() -> warp::reply::Response {
     admin_error(
-        warp::http::StatusCode::UNAUTHORIZED,
+        StatusCode::UNAUTHORIZED,
         "unauthorized",
         "admin token required: send Authorization: Bearer <the contents of the deployment's keys/admin.token> \
          (the tamis CLI does)"

@@ -9,29 +9,16 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use warp::{Rejection, Reply};
 
-use super::handlers::{self, reject};
-use super::{ApiError, AppState, ingest};
+use super::handlers;
+use super::{ApiError, AppState, parse_u64_param, query_params};
 use crate::identity::Participant;
 use crate::model::Removals;
+use crate::pipeline::ingest::Format;
+use crate::pipeline::{self, Input};
 
 fn internal(e: impl std::fmt::Display) -> Rejection {
     tracing::error!(error = %e, "store read failed");
-    reject(ApiError::Internal)
-}
-
-fn params(raw: &str, known: &[&str]) -> Result<Vec<(String, String)>, Rejection> {
-    let mut out = Vec::new();
-    for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
-        if !known.contains(&k.as_ref()) {
-            return Err(reject(ApiError::BadRequest(format!(
-                "unknown parameter `{}` (expected {})",
-                k.chars().take(32).collect::<String>(),
-                known.join(", ")
-            ))));
-        }
-        out.push((k.into_owned(), v.into_owned()));
-    }
-    Ok(out)
+    Rejection::from(ApiError::Internal)
 }
 
 /// `GET /v1/audit?after=SEQ&limit=N`.
@@ -42,14 +29,13 @@ pub async fn audit_log(
 ) -> Result<warp::reply::Response, Rejection> {
     let mut after = 0u64;
     let mut limit = 1000usize;
-    for (k, v) in params(&query, &["after", "limit"])? {
-        let n: u64 =
-            v.parse().map_err(|_| reject(ApiError::BadRequest(format!("`{k}` must be a non-negative integer"))))?;
+    for (k, v) in query_params(&query, &["after", "limit"])? {
+        let n = parse_u64_param(&k, &v)?;
         match k.as_str() {
             "after" => after = n,
             _ => {
                 if n == 0 || n > 10_000 {
-                    return Err(reject(ApiError::BadRequest("`limit` must be between 1 and 10000".into())));
+                    return Err(ApiError::BadRequest("`limit` must be between 1 and 10000".into()).into());
                 }
                 limit = n as usize;
             }
@@ -58,7 +44,7 @@ pub async fn audit_log(
     let store = state.store.clone();
     let records = tokio::task::spawn_blocking(move || store.audit_log(after, limit))
         .await
-        .map_err(|_| reject(ApiError::Internal))?
+        .map_err(|_| ApiError::Internal)?
         .map_err(internal)?;
     let next = records.last().map(|r| r.seq).unwrap_or(after);
     Ok(handlers::with_audit_head(
@@ -72,7 +58,7 @@ pub async fn audit_verify(_p: Arc<Participant>, state: Arc<AppState>) -> Result<
     let store = state.store.clone();
     let v = tokio::task::spawn_blocking(move || store.verify_audit())
         .await
-        .map_err(|_| reject(ApiError::Internal))?
+        .map_err(|_| ApiError::Internal)?
         .map_err(internal)?;
     Ok(handlers::with_audit_head(warp::reply::json(&v).into_response(), &state))
 }
@@ -107,7 +93,7 @@ pub async fn policy(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
     let loaded = state.policies.load();
-    let Some(s) = loaded.by_id.get(&id) else { return Err(reject(ApiError::NotFound("no such policy".into()))) };
+    let Some(s) = loaded.by_id.get(&id) else { return Err(ApiError::NotFound("no such policy".into()).into()) };
     let p = s.policy();
     let egress: Value = p
         .egress
@@ -147,7 +133,7 @@ pub async fn policy_versions(
     let mut versions: Vec<_> =
         state.store.policy_versions().map_err(internal)?.into_iter().filter(|v| v.id == id).collect();
     if versions.is_empty() {
-        return Err(reject(ApiError::NotFound("no such policy".into())));
+        return Err(ApiError::NotFound("no such policy".into()).into());
     }
     versions.sort_by_key(|v| v.first_loaded);
     let current = state.policies.load().by_id.get(&id).map(|s| s.policy().hash.clone());
@@ -165,7 +151,8 @@ pub async fn policy_versions(
 }
 
 /// `POST /v1/policies/{id}/dry-run`: sanitises a submission body with the
-/// policy and returns the result; nothing is stored.
+/// policy through [`pipeline::dry_run`] and answers with the same document
+/// as `tamis policy dry-run`; nothing is stored.
 pub async fn dry_run(
     id: String,
     _p: Arc<Participant>,
@@ -175,47 +162,24 @@ pub async fn dry_run(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
     let mut explain = false;
-    for (k, v) in params(&query, &["explain"])? {
+    for (k, v) in query_params(&query, &["explain"])? {
         if k == "explain" {
             explain = matches!(v.as_str(), "" | "true" | "1" | "yes");
         }
     }
-    let loaded = state.policies.load();
-    let Some(s) = loaded.by_id.get(&id).cloned() else {
-        return Err(reject(ApiError::NotFound("no such policy".into())));
+    let Some(sanitiser) = state.policies.load().by_id.get(&id).cloned() else {
+        return Err(ApiError::NotFound("no such policy".into()).into());
     };
-    let format = ingest::Format::from_content_type(content_type.as_deref()).map_err(reject)?;
-    // Same bounded parse as submissions: it stops at max_indicators + 1 and
-    // runs off the async workers.
-    let max = state.limits.max_indicators;
-    let parsed = tokio::task::spawn_blocking(move || ingest::parse_limited(format, &body, max))
-        .await
-        .map_err(|_| reject(ApiError::Internal))?
-        .map_err(reject)?;
+    let format = Format::from_content_type(content_type.as_deref()).map_err(ApiError::from)?;
+    // Same bounded parse as submissions, off the async workers.
+    let max_indicators = state.limits.max_indicators;
     let out = tokio::task::spawn_blocking(move || {
-        let r = handlers::sanitise_parsed(&s, &parsed, handlers::Mode::DryRun { explain });
-        let indicators: Vec<Value> = r
-            .accepted
-            .into_iter()
-            .map(|a| {
-                let mut j = serde_json::to_value(&a.indicator).expect("serialise");
-                j["index"] = json!(a.index);
-                j["removed"] = serde_json::to_value(&a.removed).expect("serialise");
-                if let Some(ex) = a.explain {
-                    j["explain"] = serde_json::to_value(ex).expect("serialise");
-                }
-                j
-            })
-            .collect();
-        json!({
-            "policy": s.policy().version(),
-            "indicators": indicators,
-            "rejected": r.rejected,
-            "removed": r.removed,
-        })
+        pipeline::dry_run(Input { format, body: &body, max_indicators }, &sanitiser, explain)
+            .map(|done| done.dry_run_json())
     })
     .await
-    .map_err(|_| reject(ApiError::Internal))?;
+    .map_err(|_| ApiError::Internal)?
+    .map_err(ApiError::from)?;
     Ok(warp::reply::json(&out).into_response())
 }
 

@@ -1,9 +1,19 @@
-//! One error type for the API; each variant owns its HTTP status and code.
-//! Messages say what was wrong and where, and never echo submitted values.
+//! One error type for the API; each variant owns its HTTP status, code and
+//! headers. Messages say what was wrong and where, and never echo submitted
+//! values. [`handle_rejection`] is the one recover function: it renders
+//! every error as SPEC §4's JSON, or as TAXII's error object when the route
+//! speaks TAXII ([`TaxiiRoute`]).
 
-use warp::http::StatusCode;
+use std::convert::Infallible;
 
-#[derive(Debug, thiserror::Error)]
+use serde_json::json;
+use warp::http::{HeaderValue, StatusCode};
+use warp::{Rejection, Reply};
+
+use crate::feeds::taxii::{TAXII_MEDIA_TYPE, TaxiiError};
+use crate::pipeline::{CommitFailed, InputError};
+
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
@@ -13,8 +23,14 @@ pub enum ApiError {
     Unregistered,
     #[error("this endpoint needs the {0} role")]
     Forbidden(String),
+    /// Refused whatever the role (a read-only TAXII collection).
+    #[error("{0}")]
+    Refused(String),
     #[error("{0}")]
     NotFound(String),
+    /// `allow`: the one method the endpoint answers, sent as `Allow`.
+    #[error("{}", .allow.map_or_else(|| "method not allowed on this endpoint".to_owned(), |m| format!("only {m} is supported on this endpoint")))]
+    MethodNotAllowed { allow: Option<&'static str> },
     #[error("{0}")]
     NotAcceptable(String),
     #[error("{0}")]
@@ -46,14 +62,45 @@ impl From<crate::store::CommitError> for ApiError {
     }
 }
 
+impl From<CommitFailed> for ApiError {
+    fn from(e: CommitFailed) -> ApiError {
+        match e {
+            CommitFailed::Closed => ApiError::Unavailable,
+            CommitFailed::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<InputError> for ApiError {
+    fn from(e: InputError) -> ApiError {
+        match e {
+            InputError::Invalid(m) => ApiError::BadRequest(m),
+            InputError::MalformedJson(m) => ApiError::BadJson(m),
+            InputError::TooLarge(m) => ApiError::TooLarge(m),
+            InputError::UnsupportedMedia(m) => ApiError::UnsupportedMedia(m),
+        }
+    }
+}
+
+impl From<TaxiiError> for ApiError {
+    fn from(e: TaxiiError) -> ApiError {
+        match e {
+            TaxiiError::BadRequest(m) => ApiError::BadRequest(m),
+            TaxiiError::NotFound(m) => ApiError::NotFound(m),
+            TaxiiError::Internal => ApiError::Internal,
+        }
+    }
+}
+
 impl warp::reject::Reject for ApiError {}
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) | ApiError::BadJson(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unregistered | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Unregistered | ApiError::Forbidden(_) | ApiError::Refused(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -71,8 +118,9 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::BadJson(_) => "malformed_json",
             ApiError::Unregistered => "unregistered_certificate",
-            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Forbidden(_) | ApiError::Refused(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::NotAcceptable(_) => "not_acceptable",
             ApiError::TooLarge(_) => "too_large",
             ApiError::UnsupportedMedia(_) => "unsupported_media_type",
@@ -85,21 +133,90 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
         }
     }
+
+    /// Headers the status calls for: `Retry-After` on 429, `Allow` on a 405
+    /// that knows its method.
+    fn headers(&self) -> Option<(&'static str, HeaderValue)> {
+        match self {
+            ApiError::RateLimited(secs) | ApiError::QuotaExceeded { retry_after: secs, .. } => {
+                Some(("retry-after", HeaderValue::from(*secs)))
+            }
+            ApiError::MethodNotAllowed { allow: Some(m) } => Some(("allow", HeaderValue::from_static(m))),
+            _ => None,
+        }
+    }
+
+    /// Our own error as it is; warp's rejections mapped to a variant.
+    pub fn from_rejection(r: &Rejection) -> ApiError {
+        if let Some(e) = r.find::<ApiError>() {
+            return e.clone();
+        }
+        if r.is_not_found() {
+            ApiError::NotFound("no such endpoint".into())
+        } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
+            ApiError::MethodNotAllowed { allow: None }
+        } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
+            ApiError::TooLarge("request body too large".into())
+        } else if r.find::<warp::reject::UnsupportedMediaType>().is_some() {
+            ApiError::UnsupportedMedia("unsupported media type".into())
+        } else if r.find::<warp::reject::InvalidQuery>().is_some() {
+            ApiError::BadRequest("invalid query string".into())
+        } else if let Some(h) = r.find::<warp::reject::InvalidHeader>() {
+            ApiError::BadRequest(format!("invalid header {}", h.name()))
+        } else if let Some(h) = r.find::<warp::reject::MissingHeader>() {
+            ApiError::BadRequest(format!("missing header {}", h.name()))
+        } else {
+            tracing::warn!(rejection = ?r, "unhandled rejection");
+            ApiError::Internal
+        }
+    }
+
+    /// The error as a response in `format`.
+    pub fn reply(&self, format: ErrorFormat) -> warp::reply::Response {
+        let status = self.status();
+        let (body, media) = match format {
+            ErrorFormat::Json => {
+                (json!({"error": {"code": self.code(), "message": self.to_string()}}), "application/json")
+            }
+            // TAXII 2.1 §3.6.1: `http_status` is a string equal to the status.
+            ErrorFormat::Taxii => (
+                json!({
+                    "title": status.canonical_reason().unwrap_or("Error"),
+                    "description": self.to_string(),
+                    "http_status": status.as_u16().to_string(),
+                }),
+                TAXII_MEDIA_TYPE,
+            ),
+        };
+        let mut resp = warp::reply::with_status(warp::reply::json(&body), status).into_response();
+        resp.headers_mut().insert("content-type", HeaderValue::from_static(media));
+        if let Some((name, value)) = self.headers() {
+            resp.headers_mut().insert(name, value);
+        }
+        resp
+    }
 }
 
-/// Describes a serde_json failure by position only: serde's own messages can
-/// quote the input ("invalid type: string \"…\""), which may be personal data.
-pub fn json_error(e: &serde_json::Error) -> ApiError {
-    use serde_json::error::Category;
-    let what = match e.classify() {
-        Category::Eof => "unexpected end of input",
-        Category::Io => "unreadable body",
-        Category::Syntax if e.to_string().contains("recursion limit") => "nesting too deep",
-        Category::Syntax if e.to_string().contains("unicode") || e.to_string().contains("UTF-8") => {
-            "invalid UTF-8 or unicode escape"
-        }
-        Category::Syntax => "syntax error",
-        Category::Data => "unexpected value type",
-    };
-    ApiError::BadJson(format!("malformed JSON: {what} at line {}, column {}", e.line(), e.column()))
+/// How a route writes its errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorFormat {
+    /// SPEC §4: `{"error":{"code","message"}}`.
+    Json,
+    /// TAXII 2.1: `{"title","description","http_status"}` as `application/taxii+json`.
+    Taxii,
+}
+
+/// A rejection from a route under `/taxii2/`, already turned into an
+/// [`ApiError`], to be written in TAXII's format.
+#[derive(Debug)]
+pub struct TaxiiRoute(pub ApiError);
+
+impl warp::reject::Reject for TaxiiRoute {}
+
+/// The one rejection handler of the API listener.
+pub async fn handle_rejection(r: Rejection) -> Result<warp::reply::Response, Infallible> {
+    Ok(match r.find::<TaxiiRoute>() {
+        Some(TaxiiRoute(e)) => e.reply(ErrorFormat::Taxii),
+        None => ApiError::from_rejection(&r).reply(ErrorFormat::Json),
+    })
 }

@@ -2,17 +2,17 @@
 //!
 //! Routes are built once; the TLS layer puts the connection's [`Peer`] into
 //! every request's extensions, and [`participant`] / [`require`] turn it into
-//! an authorised [`Participant`] or a rejection. The recover function
-//! [`handle_rejection`] renders the API's errors as
-//! `{"error":{"code","message"}}`; `/taxii2/` renders its own in TAXII's
-//! error format (`taxii::render_rejection`), and the admin listener answers
-//! its errors itself.
+//! an authorised [`Participant`] or a rejection. Every error is an
+//! [`ApiError`], rendered by the one recover function
+//! [`errors::handle_rejection`]: as `{"error":{"code","message"}}`, or in
+//! TAXII's error format under `/taxii2/`. The admin listener (`admin`)
+//! answers its few errors itself. Submissions and dry-runs go through
+//! [`crate::pipeline`]; the handlers here only translate HTTP.
 
 pub mod admin;
 pub mod dpo;
 pub mod errors;
 pub mod handlers;
-pub mod ingest;
 pub mod taxii;
 
 use std::convert::Infallible;
@@ -22,12 +22,11 @@ use std::sync::atomic::Ordering;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use warp::http::{HeaderValue, StatusCode};
 use warp::{Filter, Rejection, Reply};
 
 use crate::app::AppState;
 use crate::identity::{Participant, Peer, Role};
-pub use errors::ApiError;
+pub use errors::{ApiError, handle_rejection};
 
 /// The per-participant volume quotas.
 #[derive(Clone, Copy, Debug)]
@@ -75,6 +74,28 @@ impl AppState {
             ApiError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64)
         })
     }
+}
+
+/// A query string as decoded `(name, value)` pairs, in order; 400 naming
+/// the first parameter not in `known` (cut to 32 characters).
+pub(crate) fn query_params(raw: &str, known: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
+        if !known.contains(&k.as_ref()) {
+            return Err(ApiError::BadRequest(format!(
+                "unknown parameter `{}` (expected {})",
+                k.chars().take(32).collect::<String>(),
+                known.join(", ")
+            )));
+        }
+        out.push((k.into_owned(), v.into_owned()));
+    }
+    Ok(out)
+}
+
+/// A query parameter that must be a non-negative integer.
+pub(crate) fn parse_u64_param(name: &str, v: &str) -> Result<u64, ApiError> {
+    v.parse().map_err(|_| ApiError::BadRequest(format!("`{name}` must be a non-negative integer")))
 }
 
 /// The connection's peer, put in the request by the TLS layer.
@@ -156,11 +177,26 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
     let count = warp::any().map(move || {
         s.metrics.requests.fetch_add(1, Ordering::Relaxed);
     });
-    let with_state = {
-        let state = state.clone();
-        warp::any().map(move || state.clone())
-    };
+    count
+        .untuple_one()
+        .and(participant_routes(state.clone()).or(dpo_routes(state.clone())).or(taxii::routes(state)))
+        .recover(handle_rejection)
+        .map(|r| warp::reply::with_header(r, "cache-control", "no-store"))
+}
 
+/// The raw query string, empty when there is none.
+pub(crate) fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
+    warp::query::raw().or(warp::any().map(String::new)).unify()
+}
+
+/// The shared state, for handlers.
+fn with_state(state: Arc<AppState>) -> impl Filter<Extract = (Arc<AppState>,), Error = Infallible> + Clone {
+    warp::any().map(move || state.clone())
+}
+
+/// `whoami`, the OpenAPI document, submissions, the feed, retractions and
+/// blocklists.
+fn participant_routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let s = state.clone();
     let whoami = warp::path!("v1" / "whoami").and(warp::get()).and(peer()).and_then(move |p: Arc<Peer>| {
         let s = s.clone();
@@ -171,7 +207,7 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
                 Some(x) => x.id.clone(),
                 None => format!("cert:{}", p.cert.fingerprint),
             };
-            s.check_read(&key).map_err(warp::reject::custom)?;
+            s.check_read(&key)?;
             Ok::<_, Rejection>(handlers::whoami(p))
         }
     });
@@ -180,127 +216,77 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
         .and(warp::get())
         .and(participant())
         .map(|_| warp::reply::with_header(OPENAPI_JSON, "content-type", "application/json").into_response());
-
     let submit = warp::path!("v1" / "submissions")
         .and(warp::post())
         .and(require(state.clone(), &[Role::Submit]))
         .and(warp::header::optional::<String>("content-type"))
         .and(warp::header::optional::<String>("idempotency-key"))
         .and(body_limited(state.limits.max_body_bytes))
-        .and(with_state.clone())
+        .and(with_state(state.clone()))
         .and_then(handlers::submit);
-
     let feed = warp::path!("v1" / "indicators")
         .and(warp::get())
         .and(require(state.clone(), &[Role::Feed]))
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(with_state.clone())
+        .and(raw_query())
+        .and(with_state(state.clone()))
         .and_then(handlers::feed);
-
     let retract = warp::path!("v1" / "indicators" / String)
         .and(warp::delete())
         .and(require(state.clone(), &[Role::Submit]))
-        .and(with_state.clone())
+        .and(with_state(state.clone()))
         .and_then(handlers::retract);
-
     let blocklists = warp::path!("v1" / "blocklists" / String)
         .and(warp::get().or(warp::head()).unify())
         .and(require(state.clone(), &[Role::Blocklist]))
         .and(warp::header::optional::<String>("if-none-match"))
         .and(warp::header::optional::<String>("accept-encoding"))
-        .and(with_state.clone())
+        .and(with_state(state.clone()))
         .and_then(handlers::blocklist);
+    whoami.or(openapi).or(submit).or(feed).or(retract).or(blocklists)
+}
 
-    let audit = warp::path!("v1" / "audit")
+/// The DPO's routes (role `audit`): the audit trail, policies, dry-runs;
+/// and statistics (`audit` or `feed`).
+fn dpo_routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let audit = || require(state.clone(), &[Role::Audit]);
+    let audit_log = warp::path!("v1" / "audit")
         .and(warp::get())
-        .and(require(state.clone(), &[Role::Audit]))
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(with_state.clone())
+        .and(audit())
+        .and(raw_query())
+        .and(with_state(state.clone()))
         .and_then(dpo::audit_log);
     let audit_verify = warp::path!("v1" / "audit" / "verify")
         .and(warp::get())
-        .and(require(state.clone(), &[Role::Audit]))
-        .and(with_state.clone())
+        .and(audit())
+        .and(with_state(state.clone()))
         .and_then(dpo::audit_verify);
     let policies = warp::path!("v1" / "policies")
         .and(warp::get())
-        .and(require(state.clone(), &[Role::Audit]))
-        .and(with_state.clone())
+        .and(audit())
+        .and(with_state(state.clone()))
         .and_then(dpo::policies);
     let policy = warp::path!("v1" / "policies" / String)
         .and(warp::get())
-        .and(require(state.clone(), &[Role::Audit]))
-        .and(with_state.clone())
+        .and(audit())
+        .and(with_state(state.clone()))
         .and_then(dpo::policy);
     let policy_versions = warp::path!("v1" / "policies" / String / "versions")
         .and(warp::get())
-        .and(require(state.clone(), &[Role::Audit]))
-        .and(with_state.clone())
+        .and(audit())
+        .and(with_state(state.clone()))
         .and_then(dpo::policy_versions);
     let dry_run = warp::path!("v1" / "policies" / String / "dry-run")
         .and(warp::post())
-        .and(require(state.clone(), &[Role::Audit]))
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(audit())
+        .and(raw_query())
         .and(warp::header::optional::<String>("content-type"))
         .and(body_limited(state.limits.max_body_bytes))
-        .and(with_state.clone())
+        .and(with_state(state.clone()))
         .and_then(dpo::dry_run);
     let stats = warp::path!("v1" / "stats")
         .and(warp::get())
         .and(require(state.clone(), &[Role::Audit, Role::Feed]))
-        .and(with_state.clone())
+        .and(with_state(state.clone()))
         .and_then(dpo::stats);
-
-    let dpo_routes = audit.or(audit_verify).or(policies).or(policy).or(policy_versions).or(dry_run).or(stats);
-
-    count
-        .untuple_one()
-        .and(
-            whoami
-                .or(openapi)
-                .or(submit)
-                .or(feed)
-                .or(retract)
-                .or(blocklists)
-                .or(dpo_routes)
-                .or(taxii::routes(state.clone())),
-        )
-        .recover(handle_rejection)
-        .map(|r| warp::reply::with_header(r, "cache-control", "no-store"))
-}
-
-/// Renders an error as the JSON body of SPEC §4.
-pub fn error_reply(status: StatusCode, code: &str, message: &str) -> warp::reply::Response {
-    let body = serde_json::json!({"error": {"code": code, "message": message}});
-    warp::reply::with_status(warp::reply::json(&body), status).into_response()
-}
-
-/// The one rejection handler.
-pub async fn handle_rejection(r: Rejection) -> Result<warp::reply::Response, Infallible> {
-    if let Some(e) = r.find::<ApiError>() {
-        let mut resp = error_reply(e.status(), e.code(), &e.to_string());
-        if let ApiError::RateLimited(secs) | ApiError::QuotaExceeded { retry_after: secs, .. } = e {
-            resp.headers_mut().insert("retry-after", HeaderValue::from(*secs));
-        }
-        return Ok(resp);
-    }
-    let (status, code, message) = if r.is_not_found() {
-        (StatusCode::NOT_FOUND, "not_found", "no such endpoint".to_owned())
-    } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
-        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this endpoint".to_owned())
-    } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
-        (StatusCode::PAYLOAD_TOO_LARGE, "too_large", "request body too large".to_owned())
-    } else if r.find::<warp::reject::UnsupportedMediaType>().is_some() {
-        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "unsupported media type".to_owned())
-    } else if r.find::<warp::reject::InvalidQuery>().is_some() {
-        (StatusCode::BAD_REQUEST, "bad_request", "invalid query string".to_owned())
-    } else if let Some(h) = r.find::<warp::reject::InvalidHeader>() {
-        (StatusCode::BAD_REQUEST, "bad_request", format!("invalid header {}", h.name()))
-    } else if let Some(e) = r.find::<warp::reject::MissingHeader>() {
-        (StatusCode::BAD_REQUEST, "bad_request", format!("missing header {}", e.name()))
-    } else {
-        tracing::warn!(rejection = ?r, "unhandled rejection");
-        (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".to_owned())
-    };
-    Ok(error_reply(status, code, &message))
+    audit_log.or(audit_verify).or(policies).or(policy).or(policy_versions).or(dry_run).or(stats)
 }

@@ -1,5 +1,6 @@
 //! TAXII 2.1 read side over HTTP (SPEC §4, §7), for participants with the
-//! `feed` role: the warp routes and the TAXII error rendering. The index and
+//! `feed` role: the warp routes. Their errors are
+//! [`ApiError`]s, written in TAXII's format by the API's one recover function. The index and
 //! query logic are in [`crate::feeds::taxii`].
 //!
 //! Routes, all under `/taxii2/`: discovery `GET /taxii2/`, the one API root
@@ -18,34 +19,16 @@ use warp::filters::path::FullPath;
 use warp::http::{HeaderValue, Method, StatusCode};
 use warp::{Filter, Rejection, Reply};
 
+use super::errors::TaxiiRoute;
 use super::{ApiError, require};
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::feeds::egress::views_for;
 use crate::feeds::taxii::{
-    API_ROOT, Index, PageKind, Query, STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE, TaxiiError, collection_id, current_egress,
-    render_page,
+    API_ROOT, Index, PageKind, Query, STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE, collection_id, current_egress, render_page,
 };
 use crate::identity::{Participant, Role};
 use crate::policy::EgressView;
-
-impl warp::reject::Reject for TaxiiError {}
-
-/// The HTTP status of a TAXII error.
-fn status(e: &TaxiiError) -> StatusCode {
-    match e {
-        TaxiiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-        TaxiiError::Forbidden(_) => StatusCode::FORBIDDEN,
-        TaxiiError::NotFound(_) => StatusCode::NOT_FOUND,
-        TaxiiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        TaxiiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
-        TaxiiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-fn reject(e: TaxiiError) -> Rejection {
-    warp::reject::custom(e)
-}
 
 /// The TAXII routes, to be combined with the rest of the API.
 pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
@@ -64,11 +47,15 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
         .and(require(state.clone(), &[Role::Feed]))
         .and(warp::header::optional::<String>("accept"))
         .and(warp::path::full())
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(super::raw_query())
         .and(warp::any().map(move || state.clone()))
         .and(with_index)
         .and_then(handle);
-    warp::path("taxii2").and(inner.recover(render_rejection).unify())
+    // Every rejection below `/taxii2/` is written in TAXII's format by the
+    // API's one recover function.
+    warp::path("taxii2").and(inner.or_else(|r: Rejection| async move {
+        Err::<(warp::reply::Response,), _>(warp::reject::custom(TaxiiRoute(ApiError::from_rejection(&r))))
+    }))
 }
 
 /// A TAXII response: the TAXII media type on every one.
@@ -77,42 +64,6 @@ fn taxii_reply(status: StatusCode, body: &Value) -> warp::reply::Response {
     *resp.status_mut() = status;
     resp.headers_mut().insert("content-type", HeaderValue::from_static(TAXII_MEDIA_TYPE));
     resp
-}
-
-/// A TAXII error body (§3.6.1): `http_status` is a string equal to the status.
-fn error_reply(status: StatusCode, description: &str) -> warp::reply::Response {
-    let title = status.canonical_reason().unwrap_or("Error");
-    let body = json!({"title": title, "description": description, "http_status": status.as_u16().to_string()});
-    taxii_reply(status, &body)
-}
-
-/// Renders every rejection under `/taxii2/` as a TAXII error.
-async fn render_rejection(r: Rejection) -> Result<warp::reply::Response, Rejection> {
-    if let Some(e) = r.find::<TaxiiError>() {
-        let mut resp = error_reply(status(e), &e.to_string());
-        if matches!(e, TaxiiError::MethodNotAllowed) {
-            resp.headers_mut().insert("allow", HeaderValue::from_static("GET"));
-        }
-        return Ok(resp);
-    }
-    if let Some(e) = r.find::<ApiError>() {
-        let mut resp = error_reply(e.status(), &e.to_string());
-        if let ApiError::RateLimited(secs) = e {
-            resp.headers_mut().insert("retry-after", HeaderValue::from(*secs));
-        }
-        return Ok(resp);
-    }
-    let (status, msg) = if r.is_not_found() {
-        (StatusCode::NOT_FOUND, "no such TAXII endpoint")
-    } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
-        (StatusCode::METHOD_NOT_ALLOWED, "only GET is supported on this TAXII endpoint")
-    } else if r.find::<warp::reject::InvalidHeader>().is_some() || r.find::<warp::reject::InvalidQuery>().is_some() {
-        (StatusCode::BAD_REQUEST, "invalid header or query string")
-    } else {
-        tracing::warn!(rejection = ?r, "unhandled TAXII rejection");
-        (StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-    };
-    Ok(error_reply(status, msg))
 }
 
 /// True when the `Accept` header admits TAXII 2.1 JSON (absent: yes).
@@ -181,15 +132,18 @@ async fn handle(
     state: Arc<AppState>,
     index: Arc<Index>,
 ) -> Result<warp::reply::Response, Rejection> {
-    let route = route(path.as_str()).ok_or_else(|| reject(TaxiiError::NotFound("no such TAXII endpoint".into())))?;
+    let route = route(path.as_str()).ok_or_else(|| ApiError::NotFound("no such TAXII endpoint".into()))?;
     if method != Method::GET {
         if method == Method::POST && matches!(route, Route::Objects(_)) {
-            return Err(reject(TaxiiError::Forbidden("this collection is read-only (can_write is false)".into())));
+            return Err(ApiError::Refused("this collection is read-only (can_write is false)".into()).into());
         }
-        return Err(reject(TaxiiError::MethodNotAllowed));
+        return Err(ApiError::MethodNotAllowed { allow: Some("GET") }.into());
     }
     if !acceptable(accept.as_deref()) {
-        return Err(reject(TaxiiError::NotAcceptable));
+        return Err(ApiError::NotAcceptable(
+            "this server answers only `Accept: application/taxii+json;version=2.1`".into(),
+        )
+        .into());
     }
     let views = views_for(&p, &state.policies.load());
     let collection = |id: &str| -> Result<EgressView, Rejection> {
@@ -197,7 +151,7 @@ async fn handle(
             .iter()
             .find(|v| collection_id(&v.audience) == id)
             .cloned()
-            .ok_or_else(|| reject(TaxiiError::NotFound("no such collection".into())))
+            .ok_or_else(|| ApiError::NotFound("no such collection".into()).into())
     };
     let body = match route {
         Route::Discovery => {
@@ -224,7 +178,7 @@ async fn handle(
         Route::Collection(c) => collection_resource(&collection(c)?.audience),
         Route::Objects(c) | Route::Manifest(c) | Route::Object(c, _) | Route::Versions(c, _) => {
             let view = collection(c)?;
-            let q = Query::parse(&query, state.limits.max_page).map_err(reject)?;
+            let q = Query::parse(&query, state.limits.max_page).map_err(ApiError::from)?;
             let (kind, object) = match route {
                 Route::Objects(_) => (PageKind::Objects, None),
                 Route::Manifest(_) => (PageKind::Manifest, None),
@@ -269,8 +223,8 @@ async fn page(
         index.select_page(store.as_ref(), &egress, &audience, &q, kind, object.as_deref())
     })
     .await
-    .map_err(|_| reject(TaxiiError::Internal))?
-    .map_err(reject)?;
+    .map_err(|_| ApiError::Internal)?
+    .map_err(ApiError::from)?;
     let page = render_page(&sel, &view, kind);
     if matches!(kind, PageKind::Objects | PageKind::Object) {
         let _ = state

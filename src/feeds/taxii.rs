@@ -71,13 +71,7 @@ pub enum TaxiiError {
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
     NotFound(String),
-    #[error("only GET is supported on this TAXII endpoint")]
-    MethodNotAllowed,
-    #[error("this server answers only `Accept: application/taxii+json;version=2.1`")]
-    NotAcceptable,
     #[error("internal error")]
     Internal,
 }

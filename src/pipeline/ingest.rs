@@ -4,8 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::ApiError;
-use super::errors::json_error;
+use super::{InputError, json_error};
 use crate::model::IndicatorRejection;
 
 /// The accepted media types.
@@ -25,16 +24,16 @@ impl Format {
         }
     }
 
-    pub fn from_content_type(content_type: Option<&str>) -> Result<Format, ApiError> {
+    pub fn from_content_type(content_type: Option<&str>) -> Result<Format, InputError> {
         let ct = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         match ct.as_str() {
             "application/json" => Ok(Format::Json),
             "text/csv" => Ok(Format::Csv),
             "application/stix+json" | "application/taxii+json" => Ok(Format::Stix),
-            "" => Err(ApiError::UnsupportedMedia(
+            "" => Err(InputError::UnsupportedMedia(
                 "missing Content-Type; send application/json, text/csv or application/stix+json".into(),
             )),
-            _ => Err(ApiError::UnsupportedMedia(
+            _ => Err(InputError::UnsupportedMedia(
                 "unsupported Content-Type; send application/json, text/csv or application/stix+json".into(),
             )),
         }
@@ -54,7 +53,7 @@ pub struct Parsed {
 
 /// Parses a body with no limit on the number of indicators (dry-runs have
 /// their own check); see [`parse_limited`].
-pub fn parse(format: Format, body: &[u8]) -> Result<Parsed, ApiError> {
+pub fn parse(format: Format, body: &[u8]) -> Result<Parsed, InputError> {
     parse_limited(format, body, usize::MAX)
 }
 
@@ -62,7 +61,7 @@ pub fn parse(format: Format, body: &[u8]) -> Result<Parsed, ApiError> {
 /// indicators: the rest of the body is never turned into values, so a
 /// large body of tiny items costs no more memory than `max` of them.
 /// CPU-bound: call it from `spawn_blocking`.
-pub fn parse_limited(format: Format, body: &[u8], max: usize) -> Result<Parsed, ApiError> {
+pub fn parse_limited(format: Format, body: &[u8], max: usize) -> Result<Parsed, InputError> {
     match format {
         Format::Json => parse_json(body, max),
         Format::Csv => parse_csv(body, max),
@@ -71,8 +70,8 @@ pub fn parse_limited(format: Format, body: &[u8], max: usize) -> Result<Parsed, 
 }
 
 /// The 413 for a submission with more than `max` indicators.
-pub fn too_many(max: usize) -> ApiError {
-    ApiError::TooLarge(format!("more than {max} indicators in one submission; at most {max} are accepted"))
+pub fn too_many(max: usize) -> InputError {
+    InputError::TooLarge(format!("more than {max} indicators in one submission; at most {max} are accepted"))
 }
 
 /// A JSON document read with one list member (`key`) limited to `max`
@@ -219,8 +218,8 @@ mod limited {
     }
 }
 
-fn parse_json(body: &[u8], max: usize) -> Result<Parsed, ApiError> {
-    let not_a_submission = || ApiError::BadRequest("a submission is an object with an `indicators` list".into());
+fn parse_json(body: &[u8], max: usize) -> Result<Parsed, InputError> {
+    let not_a_submission = || InputError::Invalid("a submission is an object with an `indicators` list".into());
     let top = limited::parse(body, "indicators", max).map_err(|e| match e {
         None => too_many(max),
         Some(e) => json_error(&e),
@@ -228,14 +227,14 @@ fn parse_json(body: &[u8], max: usize) -> Result<Parsed, ApiError> {
     let items = match top {
         limited::Top::Object { list: Some(limited::Field::List(items)), .. } => items,
         limited::Top::Object { list: Some(limited::Field::NotList), .. } => {
-            return Err(ApiError::BadRequest("`indicators` must be a list".into()));
+            return Err(InputError::Invalid("`indicators` must be a list".into()));
         }
         _ => return Err(not_a_submission()),
     };
     Ok(Parsed { items, lines: None, rejected: Vec::new() })
 }
 
-fn parse_stix(body: &[u8], max: usize) -> Result<Parsed, ApiError> {
+fn parse_stix(body: &[u8], max: usize) -> Result<Parsed, InputError> {
     // A bundle holds other objects beside indicators (identities, markings,
     // relationships): allow twice as many, then count the indicators.
     let objects_max = max.saturating_mul(2).saturating_add(100);
@@ -262,7 +261,7 @@ fn parse_stix(body: &[u8], max: usize) -> Result<Parsed, ApiError> {
             Value::Object(map)
         }
     };
-    let converted = crate::feeds::stix::bundle_to_indicators(&doc).map_err(ApiError::BadRequest)?;
+    let converted = crate::feeds::stix::bundle_to_indicators(&doc).map_err(InputError::Invalid)?;
     if converted.len() > max {
         return Err(too_many(max));
     }
@@ -285,10 +284,10 @@ fn parse_stix(body: &[u8], max: usize) -> Result<Parsed, ApiError> {
 const CSV_COLUMNS: &[&str] =
     &["type", "value", "category", "confidence", "tlp", "first_seen", "valid_until", "description", "tags"];
 
-fn parse_csv(body: &[u8], max: usize) -> Result<Parsed, ApiError> {
+fn parse_csv(body: &[u8], max: usize) -> Result<Parsed, InputError> {
     let text = std::str::from_utf8(body).map_err(|e| {
         let line = body[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
-        ApiError::BadRequest(format!("CSV is not valid UTF-8 (line {line})"))
+        InputError::Invalid(format!("CSV is not valid UTF-8 (line {line})"))
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut header: Option<Vec<String>> = None;
@@ -342,26 +341,26 @@ fn parse_csv(body: &[u8], max: usize) -> Result<Parsed, ApiError> {
         Ok(())
     })?;
     if header.is_none() {
-        return Err(ApiError::BadRequest("CSV is empty; the first line must be a header such as type,value".into()));
+        return Err(InputError::Invalid("CSV is empty; the first line must be a header such as type,value".into()));
     }
     Ok(Parsed { items, lines: Some(lines), rejected })
 }
 
-fn check_csv_header(header: &[String]) -> Result<(), ApiError> {
+fn check_csv_header(header: &[String]) -> Result<(), InputError> {
     for (i, h) in header.iter().enumerate() {
         if !CSV_COLUMNS.contains(&h.as_str()) {
-            return Err(ApiError::BadRequest(format!(
+            return Err(InputError::Invalid(format!(
                 "CSV line 1, column {}: unknown column (expected {})",
                 i + 1,
                 CSV_COLUMNS.join(", ")
             )));
         }
         if header[..i].contains(h) {
-            return Err(ApiError::BadRequest(format!("CSV line 1, column {}: duplicate column", i + 1)));
+            return Err(InputError::Invalid(format!("CSV line 1, column {}: duplicate column", i + 1)));
         }
     }
     if !header.iter().any(|h| h == "type") || !header.iter().any(|h| h == "value") {
-        return Err(ApiError::BadRequest("CSV line 1: the header needs `type` and `value` columns".into()));
+        return Err(InputError::Invalid("CSV line 1: the header needs `type` and `value` columns".into()));
     }
     Ok(())
 }
@@ -369,7 +368,10 @@ fn check_csv_header(header: &[String]) -> Result<(), ApiError> {
 /// RFC 4180 records, each handed to `record` with the line it starts on as
 /// soon as it is complete (nothing is kept): quoted fields may hold commas,
 /// doubled quotes and line breaks.
-fn csv_records(text: &str, mut record: impl FnMut(usize, Vec<String>) -> Result<(), ApiError>) -> Result<(), ApiError> {
+fn csv_records(
+    text: &str,
+    mut record: impl FnMut(usize, Vec<String>) -> Result<(), InputError>,
+) -> Result<(), InputError> {
     let mut fields = Vec::new();
     let mut field = String::new();
     let mut line = 1;
@@ -417,7 +419,7 @@ fn csv_records(text: &str, mut record: impl FnMut(usize, Vec<String>) -> Result<
         }
     }
     if in_quotes {
-        return Err(ApiError::BadRequest(format!("CSV line {start_line}: unterminated quoted field")));
+        return Err(InputError::Invalid(format!("CSV line {start_line}: unterminated quoted field")));
     }
     if !field.is_empty() || !fields.is_empty() {
         fields.push(field);
@@ -453,7 +455,7 @@ mod tests {
         // list would report a syntax error, not the limit.
         let body = br#"{"indicators":[{"type":"domain"},0,0,0 @@@ not JSON"#;
         let e = parse_limited(Format::Json, body, 3).err().unwrap();
-        assert_eq!(e.status(), warp::http::StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(matches!(e, InputError::TooLarge(_)), "{e}");
         assert_eq!(e.to_string(), "more than 3 indicators in one submission; at most 3 are accepted");
         // At the limit: accepted.
         let p = parse_limited(Format::Json, br#"{"indicators":[1,2,3],"other":[4,5,6,7]}"#, 3).unwrap();
@@ -483,10 +485,10 @@ mod tests {
         let bundle = |n: usize| format!(r#"{{"type":"bundle","objects":[{}]}}"#, vec![ind; n].join(","));
         assert_eq!(parse_limited(Format::Stix, bundle(2).as_bytes(), 2).unwrap().items.len(), 2);
         let e = parse_limited(Format::Stix, bundle(3).as_bytes(), 2).err().unwrap();
-        assert_eq!(e.status(), warp::http::StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(matches!(e, InputError::TooLarge(_)), "{e}");
         // Far more objects than the limit allows: stopped before the garbage.
         let e = parse_limited(Format::Stix, format!(r#"{{"objects":[{}"#, "0,".repeat(300)).as_bytes(), 2);
-        assert_eq!(e.err().unwrap().status(), warp::http::StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(matches!(e, Err(InputError::TooLarge(_))));
         assert!(parse(Format::Stix, b"[1]").err().unwrap().to_string().contains("JSON object"));
         assert!(parse(Format::Stix, br#"{"type":"bundle","objects":3}"#).err().unwrap().to_string().contains("list"));
     }
