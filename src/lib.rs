@@ -3,9 +3,11 @@
 //! # Layout
 //! A submission travels [`tls`] (mutual-TLS acceptor, run by [`server`]) →
 //! [`identity`] (peer certificate → [`identity::Participant`]) → [`api`]
-//! (warp filters, roles, errors) → [`privacy`] (policy-driven sanitiser,
-//! pure) → [`store`] (sled, group commit, feed log) → [`feeds`] (blocklists,
-//! STIX, TAXII collections, egress views), which the [`api`] serves back.
+//! (warp filters, roles, errors) → [`pipeline`] (parses the body, has
+//! [`privacy`], the pure policy-driven sanitiser, clean each indicator, and
+//! commits) → [`store`] (sled, group commit, feed log) → [`feeds`]
+//! (blocklists, STIX, TAXII collections, egress views), which the [`api`]
+//! serves back.
 //!
 //! Modules, lowest layer first; each uses only modules listed before it
 //! (`docs/design.md`, "Layering"; `tests/layering.rs` checks it):

@@ -83,6 +83,13 @@ async fn discovery_api_root_and_media_type_on_every_response() {
     assert_eq!(resp.status(), 403);
     let resp = c.delete(s.url("/taxii2/api/")).header("accept", TAXII).send().await.unwrap();
     assert_eq!((resp.status().as_u16(), resp.headers()["content-type"].to_str().unwrap()), (405, TAXII));
+    assert_eq!(resp.headers()["allow"], "GET");
+    // Outside /taxii2/ the same recover function answers in the API's format.
+    let resp = c.delete(s.url("/v1/whoami")).send().await.unwrap();
+    assert_eq!((resp.status().as_u16(), resp.headers()["content-type"].to_str().unwrap()), (405, "application/json"));
+    assert!(resp.headers().get("allow").is_none());
+    let (_, v) = json(resp).await;
+    assert_eq!(v["error"]["code"], "method_not_allowed");
     // Malformed parameters.
     for q in
         ["?limit=0", "?limit=abc", "?added_after=yesterday", "?next=zzz", "?match[id]=nope", "?match[version]=all,last"]
