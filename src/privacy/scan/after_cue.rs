@@ -55,14 +55,10 @@ fn is_filler(word: &str) -> bool {
 /// `.` (`AB-123-CD`, `12345/67/8901`).
 pub(super) fn group_end(b: &[u8], i: usize) -> usize {
     let mut j = i;
-    while j < b.len() {
-        if b[j].is_ascii_alphanumeric() {
-            j += 1;
-        } else if matches!(b[j], b'-' | b'/' | b'.') && j > i && b.get(j + 1).is_some_and(u8::is_ascii_alphanumeric) {
-            j += 1;
-        } else {
-            break;
-        }
+    let inner =
+        |j: usize| matches!(b[j], b'-' | b'/' | b'.') && j > i && b.get(j + 1).is_some_and(u8::is_ascii_alphanumeric);
+    while j < b.len() && (b[j].is_ascii_alphanumeric() || inner(j)) {
+        j += 1;
     }
     j
 }
