@@ -186,7 +186,7 @@ impl DataCategory {
             }
             DataCategory::Name => "names of persons",
             DataCategory::Address => "postal addresses",
-            DataCategory::DeviceId => "device identifiers (IMEI, IMEISV, MAC addresses, device serial numbers)",
+            DataCategory::DeviceId => "device identifiers (IMEI, IMEISV, MAC addresses, advertising and device ids)",
             DataCategory::Location => "geographic positions (coordinate pairs, geo: URIs, map links)",
             DataCategory::OnlineId => "social-media handles and profile links of persons",
             DataCategory::VehiclePlate => "vehicle registration plates",
