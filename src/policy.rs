@@ -101,10 +101,18 @@ pub enum DataCategory {
     Credential,
     Name,
     Address,
+    /// Device identifiers: IMEI/IMEISV, MAC addresses, device serials.
+    DeviceId,
+    /// Geographic positions: coordinate pairs, `geo:` URIs, map links.
+    Location,
+    /// Social-media handles and profile links of persons.
+    OnlineId,
+    /// Vehicle registration plates.
+    VehiclePlate,
 }
 
 impl DataCategory {
-    pub const ALL: [DataCategory; 10] = [
+    pub const ALL: [DataCategory; 14] = [
         DataCategory::Email,
         DataCategory::Phone,
         DataCategory::Iban,
@@ -115,6 +123,10 @@ impl DataCategory {
         DataCategory::Credential,
         DataCategory::Name,
         DataCategory::Address,
+        DataCategory::DeviceId,
+        DataCategory::Location,
+        DataCategory::OnlineId,
+        DataCategory::VehiclePlate,
     ];
 
     /// Name used in policy files and removal counts.
@@ -130,6 +142,10 @@ impl DataCategory {
             DataCategory::Credential => "credential",
             DataCategory::Name => "name",
             DataCategory::Address => "address",
+            DataCategory::DeviceId => "device-id",
+            DataCategory::Location => "location",
+            DataCategory::OnlineId => "online-id",
+            DataCategory::VehiclePlate => "vehicle-plate",
         }
     }
 
@@ -146,6 +162,10 @@ impl DataCategory {
             DataCategory::Credential => "[CREDENTIAL]",
             DataCategory::Name => "[NAME]",
             DataCategory::Address => "[ADDRESS]",
+            DataCategory::DeviceId => "[DEVICE-ID]",
+            DataCategory::Location => "[LOCATION]",
+            DataCategory::OnlineId => "[ONLINE-ID]",
+            DataCategory::VehiclePlate => "[PLATE]",
         }
     }
 
@@ -157,13 +177,19 @@ impl DataCategory {
             DataCategory::Iban => "bank account numbers (IBAN, mod-97 checked)",
             DataCategory::Card => "payment card numbers (Luhn and issuer checked)",
             DataCategory::NationalId => {
-                "national identifiers (FR NIR, IT codice fiscale, ES DNI/NIE, NL BSN, PL PESEL, BE national number, DE Steuer-ID, UK NINO)"
+                "national identifiers and identity documents (FR NIR, IT codice fiscale, ES DNI/NIE, NL BSN, PL PESEL, BE national number, DE Steuer-ID, DE identity card and passport, UK NINO, FI henkilötunnus, SE personnummer, PT NIF, AT social-security number; passport, identity-card and driving-licence numbers after their name)"
             }
             DataCategory::Ip => "IP addresses of victims or unknown role",
             DataCategory::DateOfBirth => "dates of birth",
-            DataCategory::Credential => "passwords, user names and URL credentials",
+            DataCategory::Credential => {
+                "passwords, user names, URL credentials and bearer secrets (session cookies, OAuth tokens, personal access tokens, API keys)"
+            }
             DataCategory::Name => "names of persons",
             DataCategory::Address => "postal addresses",
+            DataCategory::DeviceId => "device identifiers (IMEI, IMEISV, MAC addresses, advertising and device ids)",
+            DataCategory::Location => "geographic positions (coordinate pairs, geo: URIs, map links)",
+            DataCategory::OnlineId => "social-media handles and profile links of persons",
+            DataCategory::VehiclePlate => "vehicle registration plates",
         }
     }
 }
@@ -432,6 +458,10 @@ struct DetectFile {
     credential: Option<Spanned<Action>>,
     name: Option<Spanned<Action>>,
     address: Option<Spanned<Action>>,
+    device_id: Option<Spanned<Action>>,
+    location: Option<Spanned<Action>>,
+    online_id: Option<Spanned<Action>>,
+    vehicle_plate: Option<Spanned<Action>>,
 }
 
 #[derive(Deserialize)]
@@ -521,6 +551,10 @@ impl Policy {
             (DataCategory::Credential, &d.credential),
             (DataCategory::Name, &d.name),
             (DataCategory::Address, &d.address),
+            (DataCategory::DeviceId, &d.device_id),
+            (DataCategory::Location, &d.location),
+            (DataCategory::OnlineId, &d.online_id),
+            (DataCategory::VehiclePlate, &d.vehicle_plate),
         ] {
             let Some(a) = a else {
                 return Err(err(

@@ -86,6 +86,25 @@ fn bad_key_rule_category_and_missing_detect_entry() {
 }
 
 #[test]
+fn identifier_categories_are_written_out_and_explained() {
+    let text = default_text().replace("vehicle-plate = \"redact\"\n", "");
+    let err = Policy::parse("p.toml", &text).unwrap_err();
+    assert!(err.message.contains("vehicle-plate"), "{err}");
+    let text = default_text().replacen("location = \"redact\"", "location = \"generalise\"", 1);
+    let err = Policy::parse("p.toml", &text).unwrap_err();
+    assert!(err.message.contains("`generalise` only applies"), "{err}");
+    let e = Policy::load(std::path::Path::new("policies/default.toml")).unwrap().explain();
+    for line in [
+        "device identifiers (IMEI, IMEISV, MAC addresses, advertising and device ids): replaced by [DEVICE-ID]",
+        "geographic positions (coordinate pairs, geo: URIs, map links): replaced by [LOCATION]",
+        "social-media handles and profile links of persons: replaced by [ONLINE-ID]",
+        "vehicle registration plates: replaced by [PLATE]",
+    ] {
+        assert!(e.contains(line), "{line}\n{e}");
+    }
+}
+
+#[test]
 fn toml_syntax_error_has_a_line() {
     let text = "id = \"x\"\n\n[ingest\n";
     let err = Policy::parse("p.toml", text).unwrap_err();

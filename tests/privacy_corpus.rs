@@ -96,3 +96,62 @@ fn maltrail_indicators_pass_unchanged() {
     // attacker infrastructure is the intelligence: (almost) nothing changes
     assert!(changed * 1000 <= total, "{changed} of {total} values changed");
 }
+
+/// Issue 10 items 2 and 6: the identifier classes (documents, plates,
+/// devices, positions, social accounts, bearer secrets, bare EU national
+/// numbers) and the over-redaction cases, in eight languages, written for
+/// this suite (`tests/data/pii-adversarial-ids.jsonl`).
+#[test]
+fn adversarial_identifier_classes_leak_nothing_and_keep_the_attackers_values() {
+    let cases = load_cases("tests/data/pii-adversarial-ids.jsonl");
+    assert!(cases.len() >= 100);
+    let s = sanitiser("policies/default.toml");
+    let refused: Vec<&str> = cases
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| {
+            tamis::model::parse_indicator(*i, &c.indicator)
+                .map_or(true, |raw| s.sanitise(raw, &mut Default::default()).is_err())
+        })
+        .map(|(_, c)| c.id.as_str())
+        .collect();
+    assert!(refused.is_empty(), "refused: {refused:?}");
+    let (text, removed, _) = run_cases(&s, &cases);
+    let sc = score(&cases, &text);
+    assert!(sc.leaks.is_empty(), "{} leaks: {:?}", sc.leaks.len(), sc.leaks);
+    let lost: Vec<&String> = cases
+        .iter()
+        .flat_map(|c| c.must_appear.iter())
+        .filter(|m| !text.to_lowercase().contains(&m.to_lowercase()))
+        .collect();
+    assert!(lost.is_empty(), "intelligence lost: {lost:?}");
+    for cat in ["national-id", "vehicle-plate", "device-id", "location", "online-id", "credential"] {
+        assert!(removed.0.contains_key(cat), "no {cat} removal counted: {removed:?}");
+    }
+}
+
+/// Precision of the bare checksum detectors and the role rules on real
+/// attacker values: every maltrail indicator keeps its value, and keeps it
+/// too when a description names it as infrastructure.
+#[test]
+fn maltrail_values_survive_as_values_and_in_descriptions() {
+    let s = sanitiser("policies/default.toml");
+    let mut lost = Vec::new();
+    for (i, line) in include_str!("data/maltrail-3000.jsonl").lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let value = v["value"].as_str().unwrap();
+        let desc = format!("{} infrastructure: {value}", v["family"].as_str().unwrap_or("malware"));
+        let ind = serde_json::json!({"type": v["type"], "value": value, "category": "malware",
+            "description": desc, "tags": [v["family"]]});
+        let Ok(raw) = tamis::model::parse_indicator(i, &ind) else {
+            continue;
+        };
+        // the value as the model normalises it (`http://1.2.3.4` gains its `/`)
+        let parsed = raw.value.clone();
+        let out = s.sanitise(raw, &mut Default::default()).unwrap();
+        if out.value != parsed || out.description.as_deref() != Some(desc.as_str()) {
+            lost.push(format!("{value} -> {} / {:?}", out.value, out.description));
+        }
+    }
+    assert!(lost.is_empty(), "{} values changed: {:?}", lost.len(), &lost[..lost.len().min(20)]);
+}

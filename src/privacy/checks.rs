@@ -204,9 +204,154 @@ pub fn uk_nino(s: &[u8], strict: bool) -> bool {
         && (b'A'..=b'D').contains(&s[8])
 }
 
+/// True when `dd`/`mm` (1-based) is a day of that month (29 February allowed).
+fn valid_day(day: u32, month: u32) -> bool {
+    const DAYS: [u32; 12] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    (1..=12).contains(&month) && (1..=DAYS[month as usize - 1]).contains(&day)
+}
+
+fn digits_num(d: &[u8]) -> Option<u32> {
+    d.iter().try_fold(0u32, |a, c| c.is_ascii_digit().then(|| a * 10 + u32::from(c - b'0')))
+}
+
+/// Finland: henkilötunnus `DDMMYYCNNNX` as written (`131052-308T`, the
+/// century sign `+`, `-`, `A`–`F` or `U`–`Y`), case-insensitive; the check
+/// character is `DDMMYYNNN mod 31` in `0123456789ABCDEFHJKLMNPRSTUVWXY`.
+pub fn fi_hetu(s: &[u8]) -> bool {
+    const CHECK: &[u8; 31] = b"0123456789ABCDEFHJKLMNPRSTUVWXY";
+    if s.len() != 11 || !b"+-ABCDEFUVWXY".contains(&s[6].to_ascii_uppercase()) {
+        return false;
+    }
+    let (Some(date), Some(serial)) = (digits_num(&s[..6]), digits_num(&s[7..10])) else {
+        return false;
+    };
+    if !valid_day(date / 10_000, date / 100 % 100) || serial < 2 {
+        return false;
+    }
+    let n = u64::from(date) * 1000 + u64::from(serial);
+    CHECK[(n % 31) as usize] == s[10].to_ascii_uppercase()
+}
+
+/// Sweden: personnummer `YYMMDD-NNNC` (`+` past 100 years), `YYYYMMDD-NNNC`
+/// or `YYYYMMDDNNNC`; Luhn over the ten digits from `YY`. Samordningsnummer
+/// add 60 to the day. The 12-digit forms need a year before 2020, so
+/// `20240315-1234` build stamps and `202403151230` times stay.
+pub fn se_personnummer(s: &[u8]) -> bool {
+    let d: Vec<u8> = s.iter().copied().filter(u8::is_ascii_digit).collect();
+    let sep = s.iter().filter(|c| matches!(c, b'-' | b'+')).count();
+    let ten = match (d.len(), sep) {
+        (10, 1) if s.len() == 11 && matches!(s[6], b'-' | b'+') => &d[..],
+        (12, _) if (sep == 1 && s.len() == 13 && s[8] == b'-') || (sep == 0 && s.len() == 12) => {
+            let year = prefix_num(&d, 4);
+            if !(1900..2020).contains(&year) {
+                return false;
+            }
+            &d[2..]
+        }
+        _ => return false,
+    };
+    let month = prefix_num(&ten[2..], 2);
+    let day = prefix_num(&ten[4..], 2);
+    let day = if day > 60 { day - 60 } else { day };
+    valid_day(day, month) && luhn(ten)
+}
+
+/// Germany: identity-card (Personalausweis) and passport serial numbers
+/// with their check digit, `L01X00T471`: nine characters of
+/// `CFGHJKLMNPRTVWXYZ0-9` (a letter first), then the ICAO 9303 check digit
+/// (weights 7, 3, 1; letters count 10–35). At least four digits.
+pub fn de_document(s: &[u8]) -> bool {
+    const ALPHA: &[u8] = b"CFGHJKLMNPRTVWXYZ0123456789";
+    if s.len() != 10
+        || !s[0].is_ascii_uppercase()
+        || !s[..9].iter().all(|c| ALPHA.contains(c))
+        || !s[9].is_ascii_digit()
+        || s.iter().filter(|c| c.is_ascii_digit()).count() < 4
+    {
+        return false;
+    }
+    icao_check(&s[..9]) == u32::from(s[9] - b'0')
+}
+
+/// The ICAO 9303 (machine-readable zone) check digit of `s`.
+pub fn icao_check(s: &[u8]) -> u32 {
+    const W: [u32; 3] = [7, 3, 1];
+    let v = |c: u8| if c.is_ascii_digit() { u32::from(c - b'0') } else { u32::from(c - b'A') + 10 };
+    s.iter().enumerate().map(|(i, &c)| v(c) * W[i % 3]).sum::<u32>() % 10
+}
+
+/// Portugal: NIF of a natural person (9 digits starting 1, 2 or 3), mod 11.
+pub fn pt_nif_person(d: &[u8]) -> bool {
+    if d.len() != 9 || !d.iter().all(u8::is_ascii_digit) || !matches!(d[0], b'1' | b'2' | b'3') {
+        return false;
+    }
+    let sum: u32 = d[..8].iter().enumerate().map(|(i, c)| u32::from(c - b'0') * (9 - i as u32)).sum();
+    let check = match 11 - sum % 11 {
+        10 | 11 => 0,
+        c => c,
+    };
+    check == u32::from(d[8] - b'0')
+}
+
+/// Austria: Sozialversicherungsnummer `NNNC DDMMYY`: serial (first digit
+/// not 0), check digit, birth date; weights 3 7 9 – 5 8 4 2 1 6, mod 11
+/// (a remainder of 10 is never issued).
+pub fn at_svnr(d: &[u8]) -> bool {
+    if d.len() != 10 || !d.iter().all(u8::is_ascii_digit) || d[0] == b'0' {
+        return false;
+    }
+    const W: [u32; 10] = [3, 7, 9, 0, 5, 8, 4, 2, 1, 6];
+    let sum: u32 = d.iter().zip(W).map(|(c, w)| u32::from(c - b'0') * w).sum();
+    let day = prefix_num(&d[4..], 2);
+    let month = prefix_num(&d[6..], 2);
+    // month 13-15 and day 0 stand for unknown birth dates in the register
+    let date_ok = valid_day(day, month) || (day <= 31 && (13..=15).contains(&month));
+    sum % 11 != 10 && sum % 11 == u32::from(d[3] - b'0') && date_ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finnish_hetu() {
+        assert!(fi_hetu(b"131052-308T"));
+        assert!(fi_hetu(b"131052-308t"));
+        assert!(fi_hetu(b"010594Y9032"));
+        assert!(!fi_hetu(b"131052-308U"));
+        assert!(!fi_hetu(b"311352-308T")); // month 13
+        assert!(!fi_hetu(b"131052G308T")); // no such century sign
+    }
+
+    #[test]
+    fn swedish_personnummer() {
+        assert!(se_personnummer(b"811218-9876"));
+        assert!(se_personnummer(b"19811218-9876"));
+        assert!(se_personnummer(b"198112189876"));
+        assert!(!se_personnummer(b"811218-9875"));
+        assert!(!se_personnummer(b"8112189876")); // bare ten digits: too common
+        assert!(!se_personnummer(b"202403151230")); // recent: a time stamp
+    }
+
+    #[test]
+    fn german_documents() {
+        assert!(de_document(b"L01X00T471"));
+        assert!(de_document(b"C01X00T478"));
+        assert!(de_document(b"T220001293"));
+        assert!(!de_document(b"L01X00T472"));
+        assert!(!de_document(b"A01X00T471")); // A is not in the alphabet
+        assert!(!de_document(b"LCFGHJKLM0")); // too few digits
+    }
+
+    #[test]
+    fn portuguese_nif_and_austrian_svnr() {
+        assert!(pt_nif_person(b"123456789"));
+        assert!(!pt_nif_person(b"123456788"));
+        assert!(!pt_nif_person(b"501964843")); // a company, not a person
+        assert!(at_svnr(b"1237010180"));
+        assert!(!at_svnr(b"1238010180"));
+        assert!(!at_svnr(b"1237013280")); // day 01, month 32
+    }
 
     #[test]
     fn cards() {

@@ -33,6 +33,13 @@ lists! {
     /// Cue words and phrases with their kind (`<kind> <phrase>`), parsed by
     /// the scanner.
     cue_lines => "cues.txt";
+    /// Cue words of the identifier families and role checks, appended to
+    /// `cues.txt` (same format).
+    id_cue_lines => "id_cues.txt";
+    /// Words skipped between an identifier's cue and its value (`number`, `n°`).
+    cue_fillers => "cue_fillers.txt";
+    /// Social-media sites whose URL paths name accounts.
+    social_domains => "social_domains.txt";
     /// Name particles (`van`, `de`): part of a name, never one alone.
     particles => "particles.txt";
     /// Capitalised words that are never part of a person's name here.

@@ -4,13 +4,21 @@
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use super::{Cue, Detectors, Found, RecordCtx, Scope, SpanKind, bounded, ceil_boundary};
+use super::{Cue, Detectors, Found, RecordCtx, Scope, SpanKind, bounded, ceil_boundary, roles};
 use crate::policy::DataCategory;
 use crate::privacy::checks;
 use crate::privacy::phone::{self, Evidence};
 
 impl Detectors {
-    pub(super) fn email(&self, text: &str, s: usize, e: usize, rec: &RecordCtx, out: &mut Vec<Found>) {
+    pub(super) fn email(
+        &self,
+        text: &str,
+        s: usize,
+        e: usize,
+        rec: &RecordCtx,
+        cues: &[(usize, usize, Cue)],
+        out: &mut Vec<Found>,
+    ) {
         let raw = &text[s..ceil_boundary(text, e)];
         let obfuscated = raw.bytes().any(|c| matches!(c, b'%' | b'&' | b'[' | b'(' | b'{') || c >= 0x80);
         let norm = if !obfuscated {
@@ -40,10 +48,8 @@ impl Detectors {
             return;
         }
         let domain = domain.to_lowercase();
-        if let Some(h) = &rec.host
-            && (domain == *h || h.ends_with(&format!(".{domain}")))
-        {
-            return; // the attacker's own domain: intelligence
+        if roles::attacker_email(text, s, local, &domain, rec, cues) {
+            return; // on the attacker's domains: intelligence
         }
         let start = s + (raw.len() - raw.trim_start_matches(['.', '-', '+', '%']).len());
         out.push(Found {
@@ -74,6 +80,9 @@ impl Detectors {
         let Ok(ip) = std::net::Ipv4Addr::from_str(&raw) else {
             return false;
         };
+        if roles::version_context(b, s) || roles::attacker_ip(text, s, e, cues) {
+            return true;
+        }
         self.ip(IpAddr::V4(ip), s, e, rec, cues, out);
         true
     }
@@ -93,6 +102,9 @@ impl Detectors {
         let Ok(ip) = std::net::Ipv6Addr::from_str(&text[s..e]) else {
             return;
         };
+        if roles::attacker_ip(text, s, e, cues) {
+            return;
+        }
         self.ip(IpAddr::V6(ip), s, e, rec, cues, out);
     }
 
@@ -145,6 +157,9 @@ impl Detectors {
         }
         // "CVE-2023-4966", "INC-2026-004512": an identifier, not a number
         if s >= 2 && matches!(b[s - 1], b'-' | b'_' | b'#') && b[s - 2].is_ascii_alphanumeric() {
+            return;
+        }
+        if roles::reference_run(text, s, e, cues, out) {
             return;
         }
         let plus = b[s] == b'+';

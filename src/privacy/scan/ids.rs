@@ -1,5 +1,6 @@
 //! IBANs and national identifiers written in their own format (IT codice
-//! fiscale, ES DNI/NIE, UK NINO); the check digits decide (`../checks.rs`).
+//! fiscale, ES DNI/NIE, UK NINO; also in lower case); the check digits
+//! decide (`../checks.rs`).
 
 use std::str::FromStr;
 
@@ -55,11 +56,15 @@ impl Detectors {
         if !bounded(bytes, s, e) {
             return;
         }
-        let compact: Vec<u8> = bytes[s..e].iter().copied().filter(|b| !matches!(b, b' ' | b'-' | b'.')).collect();
+        // written in lower case too ("12345678z", "rssmra85t10a562s")
+        let compact: Vec<u8> =
+            bytes[s..e].iter().filter(|b| !matches!(b, b' ' | b'-' | b'.')).map(u8::to_ascii_uppercase).collect();
+        let lower = bytes[s..e].iter().any(u8::is_ascii_lowercase);
         let ok = match family {
             Family::CodiceFiscale => checks::it_codice_fiscale(&compact),
             Family::Nie | Family::Dni => checks::es_dni_nie(&compact),
-            _ => checks::uk_nino(&compact, !bytes[s..e].contains(&b' ')),
+            // the lenient spaced form only in capitals ("is 12 34 56 a" is prose)
+            _ => checks::uk_nino(&compact, lower || !bytes[s..e].contains(&b' ')),
         };
         if ok {
             out.push(Found {

@@ -13,15 +13,27 @@
 //! Layout: this file holds the shared types, the candidate patterns, the
 //! cue table and the span merge; each detector family has its own file
 //! (`contact`: e-mail, IP, phone and card numbers; `ids`: IBAN and national
-//! ids; `dates`; `credentials`; `addresses`; `names`). Word lists live in
-//! `../lexicon/*.txt`.
+//! ids; `national`: EU national numbers found bare by their checksums;
+//! `documents`: passport, identity-card, driving-licence and plate numbers;
+//! `devices`: IMEI and MAC; `geo`: coordinates; `social`: handles and
+//! profile links; `secrets`: bearer secrets; `dates`; `credentials`;
+//! `addresses`; `names`; `roles`: what stays because it is the attacker's).
+//! Word lists live in `../lexicon/*.txt`.
 
 mod addresses;
+mod after_cue;
 mod contact;
 mod credentials;
 mod dates;
+mod devices;
+mod documents;
+mod geo;
 mod ids;
 mod names;
+mod national;
+mod roles;
+mod secrets;
+mod social;
 #[cfg(test)]
 mod tests;
 
@@ -113,6 +125,24 @@ enum Cue {
     Address,
     VictimNet,
     AttackerNet,
+    /// Passport, identity-card, driving-licence names (`documents.rs`).
+    Document,
+    /// Vehicle plate names.
+    Plate,
+    /// IMEI, MAC, device-id names (`devices.rs`).
+    Device,
+    /// Coordinates, GPS, position (`geo.rs`).
+    Location,
+    /// Social networks and handle words (`social.rs`).
+    Social,
+    /// Cookies, tokens, API keys (`secrets.rs`).
+    Secret,
+    /// Order, invoice, ticket numbers: the digits after are no phone.
+    Reference,
+    /// Malware and actor names that end in a first name (`Agent Tesla`).
+    Malware,
+    /// The sending side of a mail (`Return-Path`, `Absender`).
+    Sender,
 }
 
 impl Cue {
@@ -129,22 +159,33 @@ impl Cue {
             "address" => Cue::Address,
             "victim-net" => Cue::VictimNet,
             "attacker-net" => Cue::AttackerNet,
+            "document" => Cue::Document,
+            "plate" => Cue::Plate,
+            "device" => Cue::Device,
+            "location" => Cue::Location,
+            "social" => Cue::Social,
+            "secret" => Cue::Secret,
+            "reference" => Cue::Reference,
+            "malware" => Cue::Malware,
+            "sender" => Cue::Sender,
             _ => return None,
         })
     }
 }
 
-/// The cue table of `lexicon/cues.txt`, in file order (the aho-corasick
-/// pattern index is the position here; of two equal phrases the first wins).
+/// The cue table of `lexicon/cues.txt` then `lexicon/id_cues.txt`, in file
+/// order (the aho-corasick pattern index is the position here; of two equal
+/// phrases the first wins).
 fn cue_table() -> &'static [(&'static str, Cue)] {
     static CUES: OnceLock<Vec<(&'static str, Cue)>> = OnceLock::new();
     CUES.get_or_init(|| {
         lexicon::cue_lines()
             .iter()
+            .chain(lexicon::id_cue_lines())
             .map(|l| {
                 let (kind, phrase) = l.split_once(' ').unwrap_or((l, ""));
                 // compiled-in data, checked by the `cue_table_parses` test
-                (phrase, Cue::parse(kind).expect("lexicon/cues.txt: unknown cue kind"))
+                (phrase, Cue::parse(kind).expect("lexicon cue files: unknown cue kind"))
             })
             .collect()
     })
@@ -249,8 +290,40 @@ enum Family {
     Nie,
     Dni,
     Nino,
+    /// Bearer secrets with a vendor prefix (`ghp_`, `glpat-`, `xoxb-`, JWT).
+    Secret,
+    /// MAC addresses (colon, dash, Cisco dotted).
+    Mac,
+    /// Coordinate pairs (decimal, DMS, hemisphere letters, `geo:`).
+    Coord,
+    /// Social-media profile links written without a scheme.
+    Profile,
+    /// FI henkilötunnus and SE personnummer shapes.
+    Nordic,
+    /// DE identity-card and passport numbers (serial + check digit).
+    DeDocument,
+    /// Bare digit runs of national-number lengths (PESEL, Steuer-ID, AT
+    /// SVNR, PT NIF, dotted NL BSN).
+    NationalDigits,
     /// Runs of digit groups: phones, cards, national numbers.
     Number,
+}
+
+/// One decimal degree: `-48.858370`.
+macro_rules! deg {
+    () => {
+        r"-?[0-9]{1,3}\.[0-9]{2,}"
+    };
+}
+
+/// Degrees, minutes and optional seconds with a hemisphere letter: `48°51'29.6"N`.
+macro_rules! dms {
+    ($hemi:literal) => {
+        concat!(
+            r"[0-9]{1,3} ?\xc2\xb0 ?[0-9]{1,2}(?:\.[0-9]+)?(?:'|\xe2\x80\xb2)(?: ?[0-9]{1,2}(?:\.[0-9]+)?(?:\x22|\xe2\x80\xb3|''))? ?",
+            $hemi
+        )
+    };
 }
 
 /// The candidate patterns in priority order, with the family each one
@@ -263,17 +336,60 @@ const PATTERNS: &[(Family, &str)] = &[
         Family::Email,
         r"([A-Za-z0-9._%+\-\x80-\xff]+(?:@|%40|&\#64;|&\#x40;|\xef\xbc\xa0|\[@\]|\(@\)|\{@\}|\[at\]|\(at\)|\{at\})[A-Za-z0-9\-\x80-\xff]+(?:(?:\.|\[\.\]|\(\.\)|\[dot\]|\(dot\))[A-Za-z0-9\-\x80-\xff]+)+)",
     ),
+    (
+        Family::Secret,
+        r"((?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{40,}|glpat-[A-Za-z0-9_\-]{20,}|xox[abposr]-[A-Za-z0-9\-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16}|[sr]k_(?:live|test)_[0-9A-Za-z]{16,}|AIza[0-9A-Za-z_\-]{35}|ya29\.[0-9A-Za-z_\-]{20,}|npm_[A-Za-z0-9]{36}|eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*))",
+    ),
+    (
+        Family::Profile,
+        r"((?i:(?:www\.|m\.|mobile\.)?(?:instagram\.com|facebook\.com|fb\.com|twitter\.com|x\.com|tiktok\.com|linkedin\.com/in|t\.me|telegram\.me|snapchat\.com/add|vk\.com|threads\.net|bsky\.app/profile)/@?[A-Za-z0-9_.\-]{2,}))",
+    ),
+    (
+        Family::Mac,
+        r"([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})",
+    ),
     (Family::Ipv4, r"([0-9]{1,3}(?:(?:\.|\[\.\])[0-9]{1,3}){3})"),
     (Family::Ipv6, r"([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})"),
+    (
+        Family::Coord,
+        concat!(
+            "((?i:geo:)?",
+            deg!(),
+            r"(?:\xc2\xb0)? ?[NSns]?(?:, ?|; ?|~|/| |,%20)",
+            deg!(),
+            r"(?:\xc2\xb0)? ?[EWOewo]?|[NSns] ?",
+            deg!(),
+            r"(?:\xc2\xb0)?,? ?[EWOewo] ?",
+            deg!(),
+            r"(?:\xc2\xb0)?|!3d",
+            deg!(),
+            "!4d",
+            deg!(),
+            "|",
+            dms!("[NSns]"),
+            ",? ?",
+            dms!("[EWOewo]"),
+            ")"
+        ),
+    ),
+    (
+        Family::Nordic,
+        r"(\b[0-9]{6}[\-+A-FU-Ya-fu-y][0-9]{3}[0-9A-Ya-y]\b|\b(?:19|20)?[0-9]{6}[\-+][0-9]{4}\b|\b(?:19|20)[0-9]{10}\b)",
+    ),
+    (
+        Family::NationalDigits,
+        r"(\b(?:[0-9]{9,11}|[0-9]{2} [0-9]{3} [0-9]{3} [0-9]{3}|[0-9]{4} [0-9]{6}|[0-9]{3} [0-9]{3} [0-9]{3}|[0-9]{3}\.[0-9]{3}\.[0-9]{3}|[0-9]{4}\.[0-9]{2}\.[0-9]{3})\b)",
+    ),
     (
         Family::Date,
         r"([0-9]{4}[\-/.][0-9]{1,2}[\-/.][0-9]{1,2}|[0-9]{1,2}[./\-][0-9]{1,2}[./\-][0-9]{4}|[0-9]{1,2}\.? ?(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? [0-9]{4}|(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? [0-9]{1,2},? [0-9]{4})",
     ),
     (Family::Iban, r"([A-Z]{2}[0-9]{2}(?:[ \-]?[A-Z0-9]){11,32})"),
-    (Family::CodiceFiscale, r"([A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z])"),
-    (Family::Nie, r"([XYZ][ \-]?[0-9]{7}[ \-]?[A-Z])"),
-    (Family::Dni, r"([0-9]{1,2}\.?[0-9]{3}\.?[0-9]{3}[ \-]?[A-Z])"),
-    (Family::Nino, r"([A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Z])"),
+    (Family::CodiceFiscale, r"((?i:[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]))"),
+    (Family::Nie, r"([XYZxyz][ \-]?[0-9]{7}[ \-]?[A-Za-z])"),
+    (Family::Dni, r"([0-9]{1,2}\.?[0-9]{3}\.?[0-9]{3}(?:[ \-]?[A-Z]|-?[a-z]))"),
+    (Family::Nino, r"((?i:[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Z]))"),
+    (Family::DeDocument, r"(\b[CFGHJKLMNPRTVWXYZ][CFGHJKLMNPRTVWXYZ0-9]{8}[0-9]\b)"),
     (Family::Number, r"((?:\+|\b|\()[0-9](?:[0-9]|\)?[ .\-/]{1,2}[0-9]|[ .\-/]{0,2}\([0-9]{1,4}\) ?[0-9])*)"),
 ];
 
@@ -321,33 +437,13 @@ impl Detectors {
             let Some(i) = self.which.matches(&bytes[s..e]).iter().next() else {
                 continue;
             };
-            match PATTERNS[i].0 {
-                Family::Url => {
-                    if !scope.url_part {
-                        out.push(url(text, s, e));
-                    }
-                }
-                Family::Email => self.email(text, s, e, rec, out),
-                // IPs inside URL parts are redirect targets and infrastructure
-                Family::Ipv4 | Family::Ipv6 if scope.url_part => {}
-                Family::Ipv4 => {
-                    if !self.ipv4(text, s, e, rec, &cues, out) {
-                        // not an address ("06.12.34.56.78"): maybe a number
-                        let end = digit_run_end(bytes, e);
-                        self.number(text, s, end, scope, &cues, out);
-                    }
-                }
-                Family::Ipv6 => self.ipv6(text, s, e, rec, &cues, out),
-                Family::Date => self.date(text, s, e, scope, &cues, out),
-                Family::Iban => self.iban(text, s, e, out),
-                f @ (Family::CodiceFiscale | Family::Nie | Family::Dni | Family::Nino) => {
-                    self.national_id(f, text, s, e, scope, &cues, out)
-                }
-                Family::Number => self.number(text, s, e, scope, &cues, out),
-            }
+            self.candidate(PATTERNS[i].0, text, s, e, scope, rec, &cues, out);
         }
         if scope.credentials {
             self.credentials(text, &cues, out);
+        }
+        if !scope.url_part {
+            self.cued_identifiers(text, &cues, rec, out);
         }
         if scope.addresses || scope.names {
             let toks = tokens(text);
@@ -359,9 +455,84 @@ impl Detectors {
                 self.names(text, &lt, &toks, &cues, rec, out);
             }
         }
+        if cues.iter().any(|c| c.2 == Cue::Malware) {
+            roles::spare_malware_names(text, &cues, out, first);
+        }
         normalise_spans(&mut out[first..]);
         let merged = merge(out.split_off(first));
         out.extend(merged);
+    }
+
+    /// Hands one candidate of the combined pattern to its family.
+    #[allow(clippy::too_many_arguments)]
+    fn candidate(
+        &self,
+        family: Family,
+        text: &str,
+        s: usize,
+        e: usize,
+        scope: &Scope,
+        rec: &RecordCtx,
+        cues: &[(usize, usize, Cue)],
+        out: &mut Vec<Found>,
+    ) {
+        let bytes = text.as_bytes();
+        match family {
+            Family::Url => {
+                if !scope.url_part {
+                    social::link(text, s, e, rec, cues, out);
+                }
+            }
+            Family::Profile => social::link(text, s, e, rec, cues, out),
+            Family::Email => self.email(text, s, e, rec, cues, out),
+            Family::Secret => secrets::prefixed(text, s, e, out),
+            Family::Mac => {
+                let cue = cues.iter().any(|c| c.2 == Cue::Device && c.1 <= s && s - c.1 <= 24);
+                if !devices::mac(text, s, e, cue, out) && !scope.url_part {
+                    // a longer colon run: maybe an IPv6 address
+                    let end = s + bytes[s..].iter().take_while(|c| c.is_ascii_hexdigit() || **c == b':').count();
+                    self.ipv6(text, s, end, rec, cues, out);
+                }
+            }
+            // IPs inside URL parts are redirect targets and infrastructure
+            Family::Ipv4 | Family::Ipv6 if scope.url_part => {}
+            Family::Ipv4 => {
+                if !self.ipv4(text, s, e, rec, cues, out) {
+                    // not an address ("06.12.34.56.78"): maybe a number
+                    let end = digit_run_end(bytes, e);
+                    self.number(text, s, end, scope, cues, out);
+                }
+            }
+            Family::Ipv6 => self.ipv6(text, s, e, rec, cues, out),
+            Family::Coord => {
+                geo::coord(text, s, e, scope, cues, out);
+            }
+            f @ (Family::Nordic | Family::DeDocument | Family::NationalDigits) => {
+                self.national_bare(f, text, s, e, scope, cues, out)
+            }
+            Family::Date => self.date(text, s, e, scope, cues, out),
+            Family::Iban => self.iban(text, s, e, out),
+            f @ (Family::CodiceFiscale | Family::Nie | Family::Dni | Family::Nino) => {
+                self.national_id(f, text, s, e, scope, cues, out)
+            }
+            Family::Number => self.number(text, s, e, scope, cues, out),
+        }
+    }
+
+    /// The identifier families a cue word introduces (documents, plates,
+    /// devices, positions, handles, secrets).
+    fn cued_identifiers(&self, text: &str, cues: &[(usize, usize, Cue)], _rec: &RecordCtx, out: &mut Vec<Found>) {
+        for &(cs, ce, kind) in cues {
+            match kind {
+                Cue::Document | Cue::IdStrong => documents::document(text, ce, out),
+                Cue::Plate => documents::plate(text, ce, out),
+                Cue::Device => devices::after_cue(text, ce, out),
+                Cue::Location => geo::after_cue(text, ce, out),
+                Cue::Social => social::handle(text, cs, ce, cues, out),
+                Cue::Secret => secrets::after_cue(text, ce, out),
+                _ => {}
+            }
+        }
     }
 
     /// Cue words standing as whole words, in text order.

@@ -1,0 +1,469 @@
+//! Over-redaction stops here: what looks personal but is the attacker's or
+//! not personal at all.
+//!
+//! - e-mail addresses on the attacker's other domains (a subdomain such as
+//!   `mail.` of the indicator's host, a lookalike, the same name under
+//!   another TLD, a domain the text names again), after a sender cue
+//!   (`Return-Path`, `Absender`, `mittente`) or under an attacker-named
+//!   attribute (`sender`, `c2`) — never at a consumer provider and never
+//!   with a person's first name in the local part;
+//! - IP addresses in a list an attacker cue opens, with a service port
+//!   (`185.220.101.4:443`), after a verb of malware talking home
+//!   (`beacons to`, `verbindet sich mit`), IPv6 alike;
+//! - four-part versions (`Chrome/120.0.0.0`, `version 10.0.0.1`);
+//! - malware and actor names ending in a first name (`Agent Tesla`);
+//! - long dashed order and reference numbers (not phones).
+
+use std::sync::OnceLock;
+
+use super::{Cue, FastSet, Found, SpanKind, first_names, lexicon};
+use crate::policy::DataCategory;
+use crate::privacy::checks;
+
+use super::RecordCtx;
+
+fn consumer_domains() -> &'static FastSet<&'static str> {
+    static SET: OnceLock<FastSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| lexicon::consumer_mail_domains().iter().copied().collect())
+}
+
+/// The nearest cue of one of `kinds` ending before `s`, within `window` bytes.
+fn nearest(cues: &[(usize, usize, Cue)], s: usize, window: usize, kinds: &[Cue]) -> Option<(usize, Cue)> {
+    cues.iter().rev().find(|c| c.1 <= s && s - c.1 <= window && kinds.contains(&c.2)).map(|c| (s - c.1, c.2))
+}
+
+/// A local part with a first name in it (`anna.kowalska`, `j_dupont.marie`).
+fn person_like(local: &str) -> bool {
+    let generic = lexicon::generic_local();
+    local.split(|c: char| !c.is_ascii_alphabetic()).any(|p| {
+        let l = p.to_ascii_lowercase();
+        l.len() >= 3 && first_names().contains(l.as_str()) && !generic.contains(&l.as_str())
+    })
+}
+
+/// The name part of a domain (`secure-paypa1` of `mail.secure-paypa1.co.uk`).
+fn main_label(domain: &str) -> &str {
+    let labels: Vec<&str> = domain.split('.').collect();
+    let n = labels.len();
+    if n >= 3
+        && labels[n - 1].len() == 2
+        && matches!(labels[n - 2], "co" | "com" | "org" | "net" | "gov" | "ac" | "gob" | "edu")
+    {
+        labels[n - 3]
+    } else if n >= 2 {
+        labels[n - 2]
+    } else {
+        domain
+    }
+}
+
+/// Edit distance, for lookalike names (short strings only).
+fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The same attacker behind both domains: a subdomain, the same name under
+/// another TLD, or a lookalike of it.
+fn related(host: &str, domain: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    if domain.ends_with(&format!(".{host}")) {
+        return true;
+    }
+    let (a, b) = (main_label(&host), main_label(domain));
+    if a == b || (a.len() >= 5 && b.len() >= 5 && edit_distance(a.as_bytes(), b.as_bytes()) <= 2) {
+        return true;
+    }
+    // a distinctive word of the name in both (`secure-paypa1` / `paypa1-login`)
+    a.split('-').any(|w| w.len() >= 4 && !GENERIC_DOMAIN_WORDS.contains(&w) && b.split('-').any(|v| v == w))
+}
+
+/// Words of phishing domain names that say nothing about who runs them.
+const GENERIC_DOMAIN_WORDS: &[&str] = &[
+    "secure",
+    "login",
+    "account",
+    "accounts",
+    "verify",
+    "verification",
+    "update",
+    "support",
+    "service",
+    "services",
+    "online",
+    "mail",
+    "info",
+    "auth",
+    "portal",
+    "client",
+    "customer",
+    "help",
+    "center",
+    "centre",
+    "team",
+    "official",
+    "group",
+    "connect",
+    "access",
+    "web",
+    "bank",
+    "banking",
+    "pay",
+    "payment",
+    "shop",
+    "store",
+    "delivery",
+    "track",
+    "tracking",
+    "parcel",
+    "post",
+    "konto",
+    "compte",
+    "cuenta",
+    "conto",
+    "espace",
+    "signin",
+    "id",
+];
+
+/// True when the e-mail at `s` (local part and lower-case domain) is the
+/// attacker's and stays.
+pub(super) fn attacker_email(
+    text: &str,
+    s: usize,
+    local: &str,
+    domain: &str,
+    rec: &RecordCtx,
+    cues: &[(usize, usize, Cue)],
+) -> bool {
+    if let Some(h) = &rec.host
+        && (domain == *h || h.ends_with(&format!(".{domain}")))
+    {
+        return true; // the attacker's own domain
+    }
+    let consumer = consumer_domains().contains(domain)
+        || domain.match_indices('.').any(|(i, _)| consumer_domains().contains(&domain[i + 1..]));
+    if consumer || person_like(local) {
+        return false;
+    }
+    match nearest(cues, s, 48, &[Cue::Person, Cue::VictimNet, Cue::Sender, Cue::AttackerNet]) {
+        Some((_, Cue::Person | Cue::VictimNet)) => return false,
+        Some((d, Cue::Sender)) if d <= 24 => return true,
+        Some((d, Cue::AttackerNet)) if d <= 32 => return true,
+        _ => {}
+    }
+    if rec.attacker_key || rec.host.as_deref().is_some_and(|h| related(h, domain)) {
+        return true;
+    }
+    // the text names the domain again in a link: infrastructure
+    let low = text.to_ascii_lowercase();
+    low.match_indices(domain).any(|(i, _)| low[..i].ends_with("//") || low[..i].ends_with("//www."))
+}
+
+/// Words that may stand in a list of addresses an attacker cue opens.
+const LIST_WORDS: &[&str] = &[
+    "and",
+    "und",
+    "et",
+    "y",
+    "e",
+    "en",
+    "i",
+    "oraz",
+    "or",
+    "oder",
+    "ou",
+    "o",
+    "of",
+    "lub",
+    "sowie",
+    "also",
+    "ip",
+    "ips",
+    "ipv4",
+    "ipv6",
+    "address",
+    "addresses",
+    "adresse",
+    "adressen",
+    "adresses",
+    "direcciones",
+    "dirección",
+    "indirizzi",
+    "indirizzo",
+    "adres",
+    "adresy",
+    "endereço",
+    "endereços",
+    "host",
+    "hosts",
+    "at",
+    "on",
+    "to",
+    "is",
+    "are",
+    "port",
+    "ports",
+    "tcp",
+    "udp",
+    "via",
+    "auf",
+    "sur",
+    "su",
+    "em",
+    "na",
+    "naar",
+    "à",
+    "a",
+];
+
+/// Between an attacker cue and an address: only other addresses, ports,
+/// separators and list words.
+fn list_between(text: &str, from: usize, to: usize) -> bool {
+    text[from..to]
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '|' | '(' | ')' | '"' | '\''))
+        .filter(|w| !w.is_empty())
+        .all(|w| {
+            let w = w.trim_end_matches([':', '.']);
+            w.is_empty()
+                || (w.bytes().any(|c| c.is_ascii_digit() || c == b':')
+                    && w.bytes().all(|c| c.is_ascii_hexdigit() || b".:/[]%-".contains(&c)))
+                || LIST_WORDS.contains(&w.to_lowercase().as_str())
+        })
+}
+
+/// The port written right after an address (`1.2.3.4:443`, `[::1]:8443`).
+fn port_after(b: &[u8], e: usize) -> Option<u32> {
+    let i = if b.get(e) == Some(&b']') { e + 1 } else { e };
+    if b.get(i) != Some(&b':') {
+        return None;
+    }
+    let digits: Vec<u8> = b[i + 1..].iter().copied().take_while(u8::is_ascii_digit).collect();
+    if digits.is_empty() || digits.len() > 5 || b.get(i + 1 + digits.len()).is_some_and(u8::is_ascii_alphanumeric) {
+        return None;
+    }
+    digits.iter().try_fold(0u32, |a, d| Some(a * 10 + u32::from(d - b'0')))
+}
+
+/// True when the address at `s..e` is attacker infrastructure by its
+/// context: a list an attacker cue opens, or a service port after it.
+/// A victim or person cue nearer than any attacker cue always wins.
+pub(super) fn attacker_ip(text: &str, s: usize, e: usize, cues: &[(usize, usize, Cue)]) -> bool {
+    let roles = [Cue::AttackerNet, Cue::VictimNet, Cue::Person];
+    match nearest(cues, s, 48, &roles) {
+        Some((_, Cue::VictimNet | Cue::Person)) => return false,
+        Some((d, Cue::AttackerNet)) if d <= 24 => return true,
+        _ => {}
+    }
+    if let Some((d, Cue::AttackerNet)) = nearest(cues, s, 600, &roles)
+        && list_between(text, s - d, s)
+    {
+        return true;
+    }
+    // a service port: a server, not a client (clients use ports >= 49152)
+    port_after(text.as_bytes(), e).is_some_and(|p| p > 0 && p < 49152)
+}
+
+/// A dotted four-part number that is a version, not an address:
+/// `Chrome/120.0.0.0`, `v1.2.3.4`, `version 10.0.0.1`, `build 6.1.7.601`.
+pub(super) fn version_context(b: &[u8], s: usize) -> bool {
+    if s >= 2 && b[s - 1] == b'/' && b[s - 2].is_ascii_alphabetic() {
+        return true;
+    }
+    if s >= 1 && matches!(b[s - 1], b'v' | b'V') && (s < 2 || !b[s - 2].is_ascii_alphanumeric()) {
+        return true;
+    }
+    let before = String::from_utf8_lossy(&b[s.saturating_sub(14)..s]).to_lowercase();
+    let before = before.trim_end_matches([' ', ':', '=']);
+    [
+        "version", "ver.", "ver", "build", "versión", "versione", "wersja", "versão", "versie", "release", "firmware",
+        "v.",
+    ]
+    .iter()
+    .any(|w| before.ends_with(w) && !before[..before.len() - w.len()].ends_with(|c: char| c.is_alphanumeric()))
+}
+
+/// A dashed run of digits that is an order or reference number, not a
+/// phone: after a reference cue (order, Rechnung, commande, pedido,
+/// ordine, bestelling, zamówienie, encomenda...), or three or more dashed
+/// groups of more than twelve digits without an international prefix. A
+/// card number in it is still reported. True when handled.
+pub(super) fn reference_run(
+    text: &str,
+    s: usize,
+    e: usize,
+    cues: &[(usize, usize, Cue)],
+    out: &mut Vec<Found>,
+) -> bool {
+    let b = text.as_bytes();
+    if host_label(b, e) {
+        return true;
+    }
+    let raw = &b[s..e];
+    if raw.starts_with(b"+") || raw.starts_with(b"00") {
+        return false;
+    }
+    let digits: Vec<u8> = raw.iter().copied().filter(u8::is_ascii_digit).collect();
+    let groups = raw.split(|c| !c.is_ascii_digit()).filter(|g| !g.is_empty()).count();
+    let dashed = raw.iter().all(|c| c.is_ascii_digit() || *c == b'-');
+    let cue = nearest(cues, s, 32, &[Cue::Reference, Cue::Phone, Cue::IdStrong, Cue::Birth])
+        .is_some_and(|(_, c)| c == Cue::Reference);
+    if !(cue || (dashed && groups >= 3 && digits.len() > 12)) {
+        return false;
+    }
+    if (13..=19).contains(&digits.len()) && checks::card_pan(&digits) {
+        let norm = String::from_utf8_lossy(&digits).into_owned();
+        out.push(Found { start: s, end: e, kind: SpanKind::Data(DataCategory::Card), norm });
+    }
+    true
+}
+
+/// Digits that are a label of a host name (`864071444.coridas.ru`,
+/// `13-212-103-78.cprapid.com`): a dot, then a label, then another dot or
+/// a short lower-case top-level domain.
+pub(super) fn host_label(b: &[u8], e: usize) -> bool {
+    if b.get(e) != Some(&b'.') || !b.get(e + 1).is_some_and(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    let rest = &b[e + 1..];
+    let label = rest.iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'-').count();
+    let more = rest.get(label) == Some(&b'.') && rest.get(label + 1).is_some_and(u8::is_ascii_alphanumeric);
+    let tld = (2..=6).contains(&label)
+        && rest[..label].iter().all(u8::is_ascii_lowercase)
+        && rest.get(label).is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'.');
+    more || tld
+}
+
+/// Cuts name and address findings out of malware and actor names
+/// (`Agent Tesla`, `Ave Maria`, `Lady`): the part outside stays found.
+pub(super) fn spare_malware_names(text: &str, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>, first: usize) {
+    let b = text.as_bytes();
+    for &(ms, me, kind) in cues {
+        if kind != Cue::Malware {
+            continue;
+        }
+        let mut i = first;
+        while i < out.len() {
+            let f = &mut out[i];
+            let soft = matches!(f.kind, SpanKind::Data(DataCategory::Name | DataCategory::Address));
+            if !soft || f.end <= ms || f.start >= me {
+                i += 1;
+                continue;
+            }
+            if f.start < ms {
+                let mut end = ms;
+                while end > f.start && !b[end - 1].is_ascii_alphanumeric() {
+                    end -= 1;
+                }
+                f.end = end;
+            } else {
+                let mut start = me;
+                while start < f.end && !b[start].is_ascii_alphanumeric() && b[start] < 0x80 {
+                    start += 1;
+                }
+                f.start = start;
+            }
+            if f.start >= f.end {
+                out.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::privacy::scan::tests::{found_of, found_of_with};
+
+    #[test]
+    fn lookalikes_and_subdomains_are_related() {
+        assert!(related("secure-paypa1.com", "mail.secure-paypa1.com"));
+        assert!(related("secure-paypa1.com", "secure-paypa1.net"));
+        assert!(related("paypa1-login.com", "paypal-login.com"));
+        assert!(related("dhl-paket-track.info", "bounce.dhl-paket-track.co.uk"));
+        assert!(!related("evil-shop.com", "acme.fr"));
+        assert!(person_like("anna.kowalska"));
+        assert!(!person_like("billing"));
+        assert!(!person_like("x7k2q"));
+    }
+
+    #[test]
+    fn attacker_mail_on_other_attacker_domains_stays() {
+        let rec = RecordCtx { host: Some("secure-paypa1.com".into()), ..Default::default() };
+        for text in [
+            "kit mails to results@mail.secure-paypa1.com",
+            "Return-Path: <bounce@secure-paypa1.net>",
+            "second domain: billing@paypa1-secure.com",
+        ] {
+            assert!(found_of_with(text, DataCategory::Email, &rec).is_empty(), "{text}");
+        }
+        // no host (IP or hash indicators): a sender cue or a named domain decides
+        let none = RecordCtx::default();
+        for text in [
+            "Absender: rechnung@dhl-zustellung.info",
+            "mittente noreply@poste-verifica.it",
+            "dropzone hxxps://evil-drop.ru/gate, results to drop@evil-drop.ru",
+        ] {
+            assert!(found_of_with(text, DataCategory::Email, &none).is_empty(), "{text}");
+        }
+        for text in [
+            "Return-Path: anna.kowalska@firma.pl",
+            "victim contact jdupont@acme-sarl.fr",
+            "from: someone@gmail.com",
+            "mail to info@acme-sarl.fr",
+        ] {
+            assert_eq!(found_of_with(text, DataCategory::Email, &rec).len(), 1, "{text}");
+        }
+    }
+
+    #[test]
+    fn attacker_ips_in_lists_with_ports_and_after_verbs_stay() {
+        for text in [
+            "C2 servers: 185.220.101.4, 45.9.148.10 and 91.92.109.23",
+            "beacons every 60 s to 185.220.101.4",
+            "verbindet sich mit 45.9.148.10",
+            "se connecte à 91.92.109.23",
+            "se conecta a 185.220.101.4",
+            "si connette a 45.9.148.10",
+            "maakt verbinding met 91.92.109.23",
+            "łączy się z 185.220.101.4",
+            "liga-se a 45.9.148.10",
+            "seen at 185.220.101.4:443 and [2a03:b0c0:3:d0::1]:8443",
+            "Serwer C2 2a03:b0c0:3:d0::1",
+            "UA Chrome/120.0.0.0 Safari/537.36, version 11.2.0.1",
+        ] {
+            assert!(found_of(text, DataCategory::Ip).is_empty(), "{text}: {:?}", found_of(text, DataCategory::Ip));
+        }
+        for text in ["customer IP 81.2.3.4:443 reported", "victim 81.2.3.4 then C2 185.220.101.4"] {
+            assert_eq!(found_of(text, DataCategory::Ip), ["81.2.3.4"], "{text}");
+        }
+    }
+
+    #[test]
+    fn references_are_no_phones_and_malware_no_names() {
+        for text in [
+            "Order 302-5567812-8849120 shipped",
+            "Bestellnummer 0612345678 storniert",
+            "ref 4471-2289-0613-77 in the ticket",
+            "commande n° 06 12 34 56 78",
+            "hosts 864071444.coridas.ru and 13-212-103-78.cprapid.com",
+        ] {
+            assert!(found_of(text, DataCategory::Phone).is_empty(), "{text}");
+        }
+        assert_eq!(found_of("Order 4111-1111-1111-1111 paid", DataCategory::Card), ["4111-1111-1111-1111"]);
+        for text in
+            ["Agent Tesla exfiltrates via SMTP", "Ave Maria RAT (Warzone) sample", "dropper for Agent Tesla and Lumma"]
+        {
+            assert!(found_of(text, DataCategory::Name).is_empty(), "{text}: {:?}", found_of(text, DataCategory::Name));
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Bearer secrets: whoever holds them is logged in as the victim.
+//! Vendor-prefixed tokens are found anywhere by the `Secret` pattern
+//! (GitHub `ghp_`/`github_pat_`, GitLab `glpat-`, Slack `xox*-`, AWS
+//! `AKIA`, Stripe `sk_live_`, Google `AIza`/`ya29.`, npm, JWTs). After a
+//! secret cue in eight languages (`session cookie`, `access token`,
+//! `Bearer`, `API key`, `PHPSESSID`, `jeton`, `Zugriffstoken`, ...) a
+//! high-entropy value goes too, and each `name=value` of a cookie line.
+
+use super::after_cue::value_start;
+use super::{Found, SpanKind};
+use crate::policy::DataCategory;
+
+/// A `Secret` candidate: kept apart from the word before it.
+pub(super) fn prefixed(text: &str, s: usize, e: usize, out: &mut Vec<Found>) {
+    let b = text.as_bytes();
+    if s > 0 && b[s - 1].is_ascii_alphanumeric() {
+        return;
+    }
+    out.push(Found { start: s, end: e, kind: SpanKind::Data(DataCategory::Credential), norm: text[s..e].to_owned() });
+}
+
+fn token_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"._~+/=%-".contains(&c)
+}
+
+/// Looks like a generated secret: long, letters and digits mixed, not a
+/// word, a URL or a number.
+pub(super) fn high_entropy(t: &[u8]) -> bool {
+    let lower = t.iter().any(u8::is_ascii_lowercase);
+    let upper = t.iter().any(u8::is_ascii_uppercase);
+    let digit = t.iter().any(u8::is_ascii_digit);
+    let classes = usize::from(lower) + usize::from(upper) + usize::from(digit);
+    let distinct = {
+        let mut seen = [false; 256];
+        t.iter().filter(|&&c| !std::mem::replace(&mut seen[usize::from(c)], true)).count()
+    };
+    t.len() >= 16 && distinct >= 8 && ((digit && classes >= 2) || (classes == 3 && t.len() >= 20))
+}
+
+/// The secret(s) a cue ending at `e` introduces.
+pub(super) fn after_cue(text: &str, e: usize, out: &mut Vec<Found>) {
+    let b = text.as_bytes();
+    let Some((mut i, _)) = value_start(text, e) else {
+        return;
+    };
+    // a cookie line: `name=value; name2=value2`
+    for _ in 0..8 {
+        let mut j = i;
+        while j < b.len() && token_byte(b[j]) {
+            j += 1;
+        }
+        let mut tok_end = j;
+        while tok_end > i && matches!(b[tok_end - 1], b'.' | b',') {
+            tok_end -= 1;
+        }
+        let tok = &b[i..tok_end];
+        if tok.windows(3).any(|w| w == b"://") {
+            return;
+        }
+        // `name=value`: the value is the secret
+        let vs = match tok.iter().position(|&c| c == b'=') {
+            Some(k) if k > 0 && k + 1 < tok.len() => i + k + 1,
+            _ => i,
+        };
+        if high_entropy(&b[vs..tok_end]) {
+            out.push(Found {
+                start: vs,
+                end: tok_end,
+                kind: SpanKind::Data(DataCategory::Credential),
+                norm: text[vs..tok_end].to_owned(),
+            });
+        }
+        // next pair of the same cookie line
+        if vs == i || b.get(j) != Some(&b';') {
+            return;
+        }
+        i = j + 1;
+        while i < b.len() && b[i] == b' ' {
+            i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::DataCategory;
+    use crate::privacy::scan::tests::found_of;
+
+    #[test]
+    fn prefixed_tokens_anywhere() {
+        for tok in [
+            "ghp_1234567890abcdefghijklmnopqrstuvwxyz",
+            "glpat-xY3kP9qR2sT5vW8zA1bC",
+            "xoxb-1234567890-0987654321-AbCdEfGhIjKl",
+            "AKIAIOSFODNN7EXAMPLE",
+            "AIzaSyA1234567890abcdefghijklmnopqrstuv",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbm5hIn0.c2lnbmF0dXJl",
+        ] {
+            let text = format!("leaked {tok} in repo");
+            assert_eq!(found_of(&text, DataCategory::Credential), [tok], "{text}");
+        }
+    }
+
+    #[test]
+    fn secrets_after_a_cue_in_eight_languages() {
+        for (text, want) in [
+            ("session cookie: 8f7a6c5d4e3b2a19F0e1d2c3 stolen", "8f7a6c5d4e3b2a19F0e1d2c3"),
+            ("Authorization: Bearer aB3dE5fG7hJ9kL1mN3pQ5rS7 seen", "aB3dE5fG7hJ9kL1mN3pQ5rS7"),
+            ("Zugriffstoken lautet Zx81kQ0pLm3nB7vC9xR2 im Log", "Zx81kQ0pLm3nB7vC9xR2"),
+            ("jeton d'accès k2J9sL1pQ8mN4bV6cX0z volé", "k2J9sL1pQ8mN4bV6cX0z"),
+            ("token de acceso 9aB8cD7eF6gH5iJ4kL3m robado", "9aB8cD7eF6gH5iJ4kL3m"),
+            ("chiave API 4f9d2c1b8a7e6d5c4b3a2f1e rubata", "4f9d2c1b8a7e6d5c4b3a2f1e"),
+            ("API-sleutel Qw3rTy6uIo9pAs2dFg5h gelekt", "Qw3rTy6uIo9pAs2dFg5h"),
+            ("klucz API: Mn7bV4cX1zLk8jH5gF2d wyciekł", "Mn7bV4cX1zLk8jH5gF2d"),
+            ("cookie de sessão PHPSESSID=9k2j4h6g8f0d1s3a5p7o roubado", "9k2j4h6g8f0d1s3a5p7o"),
+        ] {
+            assert_eq!(found_of(text, DataCategory::Credential), [want], "{text}");
+        }
+        let cookie = "Cookie: sid=Ab12Cd34Ef56Gh78Ij90; theme=dark; csrftoken=Zz99Yy88Xx77Ww66Vv55";
+        assert_eq!(found_of(cookie, DataCategory::Credential), ["Ab12Cd34Ef56Gh78Ij90", "Zz99Yy88Xx77Ww66Vv55"]);
+        for text in [
+            "the session lasted 20 minutes",
+            "API key rotation is recommended",
+            "token https://evil.example/gate.php",
+            "cookie consent banner",
+        ] {
+            assert!(found_of(text, DataCategory::Credential).is_empty(), "{text}");
+        }
+    }
+}
