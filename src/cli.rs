@@ -442,7 +442,7 @@ fn audit_verify(config_path: &Path, expect_head: Option<&str>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match store.verify_audit() {
+    match crate::store::offline(store.verify_audit()) {
         Ok(mut v) => {
             if v.ok
                 && let Some((seq, hash)) = &expected
@@ -679,7 +679,7 @@ fn report_processing(config_path: &Path, format: ReportFormat) -> ExitCode {
     }
     policies.sort_by_key(|p| (p.id != cfg.default_policy, p.id.clone()));
     // Policy history needs the store; it is locked while the server runs.
-    let history = crate::deploy::open_store(&cfg).ok().and_then(|s| crate::store::Store::policy_versions(&*s).ok());
+    let history = crate::deploy::open_store(&cfg).ok().and_then(|s| crate::store::offline(s.policy_versions()).ok());
     if history.is_none() {
         eprintln!("note: policy history omitted (the store is in use by a running server or absent)");
     }
@@ -1128,8 +1128,7 @@ fn record_event(
         Ok((status, _)) => format!("the exchange at {target} answered {status}; {e}"),
         Err(a) => format!("{a}; {e}"),
     })?;
-    let rx = crate::store::Store::audit(&*store, event.clone());
-    let r = rx.blocking_recv().map_err(|_| "store closed".to_owned())?;
+    let r = crate::store::offline(store.audit(event.clone()));
     store.close();
-    r.map(|_| ())
+    r.map(|_| ()).map_err(|e| e.to_string())
 }

@@ -54,12 +54,17 @@ pub fn routes(
         ))
     });
     let s = state.clone();
-    let stats_page = warp::path!("stats").and(warp::get()).map(move || match crate::api::dpo::stats_json(&s) {
-        Ok(v) => warp::reply::Reply::into_response(warp::reply::html(crate::report::stats_html(&v))),
-        Err(_) => warp::reply::Reply::into_response(warp::reply::with_status(
-            "statistics unavailable\n".to_owned(),
-            warp::http::StatusCode::INTERNAL_SERVER_ERROR,
-        )),
+    let stats_page = warp::path!("stats").and(warp::get()).and_then(move || {
+        let s = s.clone();
+        async move {
+            Ok::<_, std::convert::Infallible>(match crate::api::dpo::stats_json(&s).await {
+                Ok(v) => warp::reply::Reply::into_response(warp::reply::html(crate::report::stats_html(&v))),
+                Err(_) => warp::reply::Reply::into_response(warp::reply::with_status(
+                    "statistics unavailable\n".to_owned(),
+                    warp::http::StatusCode::INTERNAL_SERVER_ERROR,
+                )),
+            })
+        }
     });
     let s = state.clone();
     let cfg_reload = config.clone();
@@ -146,7 +151,7 @@ pub fn routes(
                 let ours = s.deployment_id.get().is_some_and(|d| Some(d) == deployment.as_ref());
                 let ok = ours
                     && matches!(event, crate::audit::AuditEvent::Reveal { .. })
-                    && matches!(s.store.audit(event).await, Ok(Ok(_)));
+                    && s.store.audit(event).await.is_ok();
                 let status = if ok { warp::http::StatusCode::OK } else { warp::http::StatusCode::UNPROCESSABLE_ENTITY };
                 Ok(warp::reply::Reply::into_response(warp::reply::with_status(String::new(), status)))
             }

@@ -14,9 +14,8 @@ use super::{ApiError, AppState, ingest};
 use crate::identity::Participant;
 use crate::model::Removals;
 
-fn internal(e: impl std::fmt::Display) -> Rejection {
-    tracing::error!(error = %e, "store read failed");
-    reject(ApiError::Internal)
+fn internal(e: crate::store::StoreError) -> Rejection {
+    reject(ApiError::from_store(e, "store read failed"))
 }
 
 fn params(raw: &str, known: &[&str]) -> Result<Vec<(String, String)>, Rejection> {
@@ -55,11 +54,7 @@ pub async fn audit_log(
             }
         }
     }
-    let store = state.store.clone();
-    let records = tokio::task::spawn_blocking(move || store.audit_log(after, limit))
-        .await
-        .map_err(|_| reject(ApiError::Internal))?
-        .map_err(internal)?;
+    let records = state.store.audit_log(after, limit).await.map_err(internal)?;
     let next = records.last().map(|r| r.seq).unwrap_or(after);
     Ok(handlers::with_audit_head(
         warp::reply::json(&json!({"records": records, "next": next.to_string()})).into_response(),
@@ -69,18 +64,14 @@ pub async fn audit_log(
 
 /// `GET /v1/audit/verify`.
 pub async fn audit_verify(_p: Arc<Participant>, state: Arc<AppState>) -> Result<warp::reply::Response, Rejection> {
-    let store = state.store.clone();
-    let v = tokio::task::spawn_blocking(move || store.verify_audit())
-        .await
-        .map_err(|_| reject(ApiError::Internal))?
-        .map_err(internal)?;
+    let v = state.store.verify_audit().await.map_err(internal)?;
     Ok(handlers::with_audit_head(warp::reply::json(&v).into_response(), &state))
 }
 
 /// `GET /v1/policies`.
 pub async fn policies(_p: Arc<Participant>, state: Arc<AppState>) -> Result<warp::reply::Response, Rejection> {
     let loaded = state.policies.load();
-    let versions = state.store.policy_versions().map_err(internal)?;
+    let versions = state.store.policy_versions().await.map_err(internal)?;
     let mut list: Vec<Value> = loaded
         .by_id
         .iter()
@@ -145,7 +136,7 @@ pub async fn policy_versions(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
     let mut versions: Vec<_> =
-        state.store.policy_versions().map_err(internal)?.into_iter().filter(|v| v.id == id).collect();
+        state.store.policy_versions().await.map_err(internal)?.into_iter().filter(|v| v.id == id).collect();
     if versions.is_empty() {
         return Err(reject(ApiError::NotFound("no such policy".into())));
     }
@@ -221,12 +212,12 @@ pub async fn dry_run(
 
 /// `GET /v1/stats`: non-personal aggregates.
 pub async fn stats(_p: Arc<Participant>, state: Arc<AppState>) -> Result<warp::reply::Response, Rejection> {
-    Ok(warp::reply::json(&stats_json(&state).map_err(internal)?).into_response())
+    Ok(warp::reply::json(&stats_json(&state).await.map_err(internal)?).into_response())
 }
 
 /// The statistics document (also drawn by the admin listener's `/stats`).
-pub fn stats_json(state: &AppState) -> Result<Value, crate::store::StoreError> {
-    let counters = state.store.counters()?;
+pub async fn stats_json(state: &AppState) -> Result<Value, crate::store::StoreError> {
+    let counters = state.store.counters().await?;
     let mut removals_total = Removals::default();
     for r in counters.removals_by_week.values() {
         removals_total.merge(r);

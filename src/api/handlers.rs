@@ -17,7 +17,7 @@ use crate::audit::AuditEvent;
 use crate::identity::{Participant, Peer};
 use crate::model::{self, IndicatorRejection, Removals, SanitisedIndicator};
 use crate::privacy::Sanitiser;
-use crate::store::{Contributor, FeedEntry, Op, RetractOutcome, SubmitBatch, SubmitOutcome, indicator_id, random_uuid};
+use crate::store::{Contributor, FeedEntry, Op, SubmitBatch, SubmitOutcome, indicator_id, random_uuid};
 
 pub(crate) fn reject(e: ApiError) -> Rejection {
     warp::reject::custom(e)
@@ -246,10 +246,8 @@ pub async fn submit(
         audit,
     };
     let accepted = batch.indicators.len() as u64;
-    let outcome = state.store.submit(batch).await.map_err(|_| reject(ApiError::Unavailable))?.map_err(|e| {
-        tracing::error!(error = %e, "submission not committed");
-        reject(ApiError::from(e))
-    })?;
+    let outcome =
+        state.store.submit(batch).await.map_err(|e| reject(ApiError::from_store(e, "submission not committed")))?;
     let (body, replayed) = match outcome {
         SubmitOutcome::Committed { .. } => {
             state.metrics.submissions.fetch_add(1, Ordering::Relaxed);
@@ -258,7 +256,6 @@ pub async fn submit(
             (response, false)
         }
         SubmitOutcome::Replayed { response } => (response, true),
-        SubmitOutcome::KeyReused => return Err(reject(ApiError::IdempotencyKeyReused)),
     };
     let mut resp = warp::http::Response::builder()
         .status(StatusCode::OK)
@@ -296,26 +293,16 @@ pub async fn retract(
     if !valid {
         return Err(reject(ApiError::NotFound("no such indicator".into())));
     }
-    let outcome = state
+    // A participant that never submitted it gets 404, not revealing whether others did.
+    let retracted = state
         .store
         .retract(&p.id, &id.to_ascii_lowercase())
         .await
-        .map_err(|_| reject(ApiError::Unavailable))?
-        .map_err(|e| {
-            tracing::error!(error = %e, "retraction not committed");
-            reject(ApiError::from(e))
-        })?;
-    match outcome {
-        RetractOutcome::Retracted { removed } => {
-            tracing::info!(participant = %p.id, removed, "retraction committed");
-            let body = serde_json::json!({"id": id, "retracted": true, "removed": removed});
-            Ok(warp::reply::json(&body).into_response())
-        }
-        // Not revealing whether others submitted it.
-        RetractOutcome::NotFound | RetractOutcome::NotContributor => {
-            Err(reject(ApiError::NotFound("no indicator with this id was submitted by you".into())))
-        }
-    }
+        .map_err(|e| reject(ApiError::from_store(e, "retraction not committed")))?;
+    let removed = retracted.removed;
+    tracing::info!(participant = %p.id, removed, "retraction committed");
+    let body = serde_json::json!({"id": id, "retracted": true, "removed": removed});
+    Ok(warp::reply::json(&body).into_response())
 }
 
 /// Query parameters as decoded `(name, value)` pairs, in order; never fails
@@ -394,16 +381,8 @@ pub async fn feed(
             }
         }
     }
-    let entries: Vec<FeedEntry> = {
-        let store = state.store.clone();
-        tokio::task::spawn_blocking(move || store.feed(since, limit))
-            .await
-            .map_err(|_| reject(ApiError::Internal))?
-            .map_err(|e| {
-                tracing::error!(error = %e, "feed read failed");
-                reject(ApiError::Internal)
-            })?
-    };
+    let entries: Vec<FeedEntry> =
+        state.store.feed(since, limit).await.map_err(|e| reject(ApiError::from_store(e, "feed read failed")))?;
     let next = entries.last().map(|e| e.seq).unwrap_or(since);
     let views = crate::feeds::egress::views_for(&p, &state.policies.load());
     let items: Vec<Value> = entries.iter().filter_map(|e| feed_item(e, &views)).collect();
