@@ -10,7 +10,7 @@ use crate::pki::{Ca, new_ca};
 use crate::policy::Policy;
 use crate::policy_set::PolicySet;
 use crate::privacy::{Keys, Sanitiser};
-use crate::store::SledStore;
+use crate::store::{PolicyLoad, SledStore};
 
 /// Policies shipped inside the binary, written by `tamis init`.
 pub const SHIPPED_POLICIES: &[(&str, &str)] = &[
@@ -348,8 +348,9 @@ pub async fn record_policies(state: &AppState) {
     ids.sort();
     for id in ids {
         let p = policies.by_id[id].policy();
-        let file = format!("{id}.toml");
-        if let Ok(Err(e)) = state.store.record_policy(&p.id, &p.hash, &p.text, &file).await {
+        let load =
+            PolicyLoad { id: p.id.clone(), hash: p.hash.clone(), text: p.text.clone(), file: format!("{id}.toml") };
+        if let Err(e) = state.store.record_policy(load).await {
             tracing::error!(error = %e, "cannot record policy version");
         }
     }

@@ -96,7 +96,16 @@ pub async fn run(
         })
     };
     crate::deploy::record_policies(&state).await;
-    let builder = tokio::spawn(crate::feeds::blocklist::run_builder(state.blocklist_inputs()));
+    // The blocklist builder and the store's expiry stop with the server,
+    // after the accept loop; both finish what they are doing first.
+    let stopped = || {
+        let mut stop = stop_rx.clone();
+        async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        }
+    };
+    let builder = tokio::spawn(crate::feeds::blocklist::run_builder(state.blocklist_inputs(), stopped()));
+    let expiry = tokio::spawn(crate::store::expiry::run(state.store.clone(), stopped()));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         // Silent clients hold a handshake slot, never a connection slot.
@@ -169,13 +178,13 @@ pub async fn run(
         });
     }
     housekeeping.abort();
-    builder.abort();
-    // Wait until the aborted tasks are dropped: they hold the store, which a
-    // caller may reopen as soon as this returns.
-    let _ = housekeeping.await;
-    let _ = builder.await;
     drop(listener);
     let _ = stop_tx.send(true);
+    // Wait until the tasks are gone: they hold the store, which a caller may
+    // reopen as soon as this returns.
+    let _ = housekeeping.await;
+    let _ = builder.await;
+    let _ = expiry.await;
     // Every connection task holds a connection slot: having them all back
     // means every connection is done.
     let all = edge.connections.clone();

@@ -123,7 +123,7 @@ fn deployment(dir: &Path) -> String {
 fn audit_text(dir: &Path) -> String {
     let key = tamis::config::read_key(&dir.join("keys/storage.key")).unwrap();
     let store = tamis::store::SledStore::open(&dir.join("data"), &key).unwrap();
-    let log = tamis::store::Store::audit_log(&*store, 0, 10_000).unwrap();
+    let log = tamis::store::offline(tamis::store::Store::audit_log(&*store, 0, 10_000)).unwrap();
     store.close();
     serde_json::to_string(&log).unwrap()
 }

@@ -91,7 +91,7 @@ async fn perf() {
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
     println!("live indicators: {}", s.state.blocklists.stats.load().total);
     let build_ms = s.state.blocklists.build_ms.load(std::sync::atomic::Ordering::Relaxed);
-    println!("blocklists: last full rebuild (catch-up, expiry scan, all formats, gzip) {build_ms} ms");
+    println!("blocklists: last full rebuild (catch-up, all formats) {build_ms} ms");
     for name in tamis::feeds::blocklist::NAMES {
         let snap = s.state.blocklists.get("isps", name).unwrap();
         println!(
@@ -201,12 +201,12 @@ async fn store_commit_rate() {
         pending.push(store.submit(store_batch(items)));
         if pending.len() == 4 {
             for p in pending.drain(..) {
-                p.await.unwrap().unwrap();
+                p.await.unwrap();
             }
         }
     }
     for p in pending {
-        p.await.unwrap().unwrap();
+        p.await.unwrap();
     }
     let s = t0.elapsed().as_secs_f64();
     println!("store: 100000 indicators in {s:.2} s = {:.0}/s", 100000.0 / s);

@@ -31,11 +31,11 @@ fn reveal_needs_the_key_and_a_reason_and_is_audited() {
 
     let storage = tamis::config::read_key(&dir.join("keys/storage.key")).unwrap();
     let store = tamis::store::SledStore::open(&dir.join("data"), &storage).unwrap();
-    let log = tamis::store::Store::audit_log(&*store, 0, 100).unwrap();
+    let log = tamis::store::offline(tamis::store::Store::audit_log(&*store, 0, 100)).unwrap();
     let text = serde_json::to_string(&log).unwrap();
     assert!(
         text.contains("\"event\":\"reveal\"") && text.contains("Court order 2026/1234") && text.contains("officer-7")
     );
     assert!(!text.contains("DE89370400440532013000"), "the revealed value is never recorded");
-    assert!(tamis::store::Store::verify_audit(&*store).unwrap().ok);
+    assert!(tamis::store::offline(tamis::store::Store::verify_audit(&*store)).unwrap().ok);
 }

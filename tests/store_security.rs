@@ -211,7 +211,7 @@ async fn full_disk_is_507_readyz_503_and_recovers() {
     r.store.fail_point().set(FailMode::Off);
     wait_ready(&r).await;
     let head = r.store.head();
-    let entries = r.store.feed(0, 1000).unwrap();
+    let entries = r.store.feed(0, 1000).await.unwrap();
     assert!(!format!("{entries:?}").contains("not-stored.top"), "a 507 'nothing was stored' stored nothing");
     let resp = post("k1", "not-stored.top").await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -230,7 +230,7 @@ async fn full_disk_is_507_readyz_503_and_recovers() {
     let resp = post("k2", "maybe-stored.top").await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["idempotent-replayed"], "true", "the retry did not apply it twice");
-    assert!(r.store.verify_audit().unwrap().ok);
+    assert!(r.store.verify_audit().await.unwrap().ok);
     let _ = r.stop.send(());
     tokio::time::sleep(Duration::from_millis(200)).await;
     r.store.close();
@@ -342,7 +342,7 @@ async fn a_chain_cut_at_the_end_is_detected() {
     let storage = tamis::config::read_key(&dir.join("keys/storage.key")).unwrap();
     let (n, prev_hash) = {
         let store = SledStore::open(&dir.join("data"), &storage).unwrap();
-        let log = store.audit_log(0, 1000).unwrap();
+        let log = store.audit_log(0, 1000).await.unwrap();
         let n = log.len() as u64;
         (n, log[log.len() - 2].hash.clone())
     };

@@ -37,10 +37,17 @@ pub fn routes(
         warp::reply::with_header(text, "content-type", "text/plain; version=0.0.4").into_response()
     });
     let s = state.clone();
-    let stats_page = warp::path!("stats").and(warp::get()).map(move || match crate::api::dpo::stats_json(&s) {
-        Ok(v) => warp::reply::html(crate::report::stats_html(&v)).into_response(),
-        Err(_) => warp::reply::with_status("statistics unavailable\n".to_owned(), StatusCode::INTERNAL_SERVER_ERROR)
-            .into_response(),
+    let stats_page = warp::path!("stats").and(warp::get()).and_then(move || {
+        let s = s.clone();
+        async move {
+            Ok::<_, Infallible>(match crate::api::dpo::stats_json(&s).await {
+                Ok(v) => warp::reply::html(crate::report::stats_html(&v)).into_response(),
+                Err(_) => {
+                    warp::reply::with_status("statistics unavailable\n".to_owned(), StatusCode::INTERNAL_SERVER_ERROR)
+                        .into_response()
+                }
+            })
+        }
     });
     let credentials = || {
         warp::header::optional::<String>("authorization").and(warp::header::optional::<String>("x-tamis-deployment"))
@@ -141,9 +148,7 @@ async fn record_request(
     };
     // Only our own deployment's tools: another exchange on this port must not take the record.
     let ours = s.deployment_id.get().is_some_and(|d| Some(d) == deployment.as_ref());
-    let ok = ours
-        && matches!(event, crate::audit::AuditEvent::Reveal { .. })
-        && matches!(s.store.audit(event).await, Ok(Ok(_)));
+    let ok = ours && matches!(event, crate::audit::AuditEvent::Reveal { .. }) && s.store.audit(event).await.is_ok();
     let status = if ok { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     Ok(warp::reply::with_status(String::new(), status).into_response())
 }

@@ -16,9 +16,8 @@ use crate::model::Removals;
 use crate::pipeline::ingest::Format;
 use crate::pipeline::{self, Input};
 
-fn internal(e: impl std::fmt::Display) -> Rejection {
-    tracing::error!(error = %e, "store read failed");
-    Rejection::from(ApiError::Internal)
+fn internal(e: crate::store::StoreError) -> Rejection {
+    Rejection::from(ApiError::from_store(e, "store read failed"))
 }
 
 /// `GET /v1/audit?after=SEQ&limit=N`.
@@ -41,11 +40,7 @@ pub async fn audit_log(
             }
         }
     }
-    let store = state.store.clone();
-    let records = tokio::task::spawn_blocking(move || store.audit_log(after, limit))
-        .await
-        .map_err(|_| ApiError::Internal)?
-        .map_err(internal)?;
+    let records = state.store.audit_log(after, limit).await.map_err(internal)?;
     let next = records.last().map(|r| r.seq).unwrap_or(after);
     Ok(handlers::with_audit_head(
         warp::reply::json(&json!({"records": records, "next": next.to_string()})).into_response(),
@@ -55,18 +50,14 @@ pub async fn audit_log(
 
 /// `GET /v1/audit/verify`.
 pub async fn audit_verify(_p: Arc<Participant>, state: Arc<AppState>) -> Result<warp::reply::Response, Rejection> {
-    let store = state.store.clone();
-    let v = tokio::task::spawn_blocking(move || store.verify_audit())
-        .await
-        .map_err(|_| ApiError::Internal)?
-        .map_err(internal)?;
+    let v = state.store.verify_audit().await.map_err(internal)?;
     Ok(handlers::with_audit_head(warp::reply::json(&v).into_response(), &state))
 }
 
 /// `GET /v1/policies`.
 pub async fn policies(_p: Arc<Participant>, state: Arc<AppState>) -> Result<warp::reply::Response, Rejection> {
     let loaded = state.policies.load();
-    let versions = state.store.policy_versions().map_err(internal)?;
+    let versions = state.store.policy_versions().await.map_err(internal)?;
     let mut list: Vec<Value> = loaded
         .by_id
         .iter()
@@ -131,7 +122,7 @@ pub async fn policy_versions(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
     let mut versions: Vec<_> =
-        state.store.policy_versions().map_err(internal)?.into_iter().filter(|v| v.id == id).collect();
+        state.store.policy_versions().await.map_err(internal)?.into_iter().filter(|v| v.id == id).collect();
     if versions.is_empty() {
         return Err(ApiError::NotFound("no such policy".into()).into());
     }
@@ -185,12 +176,12 @@ pub async fn dry_run(
 
 /// `GET /v1/stats`: non-personal aggregates.
 pub async fn stats(_p: Arc<Participant>, state: Arc<AppState>) -> Result<warp::reply::Response, Rejection> {
-    Ok(warp::reply::json(&stats_json(&state).map_err(internal)?).into_response())
+    Ok(warp::reply::json(&stats_json(&state).await.map_err(internal)?).into_response())
 }
 
 /// The statistics document (also drawn by the admin listener's `/stats`).
-pub fn stats_json(state: &AppState) -> Result<Value, crate::store::StoreError> {
-    let counters = state.store.counters()?;
+pub async fn stats_json(state: &AppState) -> Result<Value, crate::store::StoreError> {
+    let counters = state.store.counters().await?;
     let mut removals_total = Removals::default();
     for r in counters.removals_by_week.values() {
         removals_total.merge(r);

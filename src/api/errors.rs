@@ -11,7 +11,8 @@ use warp::http::{HeaderValue, StatusCode};
 use warp::{Rejection, Reply};
 
 use crate::feeds::taxii::{TAXII_MEDIA_TYPE, TaxiiError};
-use crate::pipeline::{CommitFailed, InputError};
+use crate::pipeline::InputError;
+use crate::store::StoreError;
 
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum ApiError {
@@ -56,18 +57,45 @@ pub enum ApiError {
     IdempotencyKeyReused,
 }
 
-impl From<crate::store::CommitError> for ApiError {
-    fn from(e: crate::store::CommitError) -> ApiError {
-        if e.is_storage() { ApiError::InsufficientStorage(e.to_string()) } else { ApiError::Internal }
+/// Every store error's HTTP meaning, in one place.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            // 507: the message says whether anything was stored.
+            StoreError::Refused(_) | StoreError::NotStored(_) | StoreError::OutcomeUnknown(_) => {
+                ApiError::InsufficientStorage(e.to_string())
+            }
+            // 503: shutting down.
+            StoreError::Closed => ApiError::Unavailable,
+            // 422
+            StoreError::IdempotencyMismatch => ApiError::IdempotencyKeyReused,
+            // 404, without saying whether others submitted it.
+            StoreError::NotFound => ApiError::NotFound(e.to_string()),
+            // 500: the exchange's own fault; details stay in its log.
+            StoreError::Database(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Decode { .. }
+            | StoreError::Panicked
+            | StoreError::Start(_)
+            | StoreError::CorruptDirectory(_)
+            | StoreError::UnknownFormat { .. }
+            | StoreError::OldFormat(_)
+            | StoreError::Rollback { .. }
+            | StoreError::WrongKey { .. }
+            | StoreError::Anchor(_) => ApiError::Internal,
+        }
     }
 }
 
-impl From<CommitFailed> for ApiError {
-    fn from(e: CommitFailed) -> ApiError {
-        match e {
-            CommitFailed::Closed => ApiError::Unavailable,
-            CommitFailed::Store(e) => e.into(),
+impl ApiError {
+    /// A store error as the client sees it; logged, as `what` failed, when
+    /// it is the exchange's fault (5xx). Store errors never hold content.
+    pub fn from_store(e: StoreError, what: &'static str) -> ApiError {
+        let api = ApiError::from(e.clone());
+        if api.status().is_server_error() {
+            tracing::error!(error = %e, "{what}");
         }
+        api
     }
 }
 

@@ -14,7 +14,7 @@ use crate::audit::AuditEvent;
 use crate::identity::{Participant, Peer};
 use crate::pipeline::ingest::Format;
 use crate::pipeline::{self, Input, Mode, Receipt, Submission};
-use crate::store::{FeedEntry, Op, RetractOutcome};
+use crate::store::{FeedEntry, Op};
 
 /// `GET /v1/whoami`: answers any certificate that chains to the CA.
 pub fn whoami(peer: Arc<Peer>) -> warp::reply::Response {
@@ -74,7 +74,9 @@ pub async fn submit(
     state.metrics.indicators_rejected.fetch_add(processed.rejected.len() as u64, Ordering::Relaxed);
     state.metrics.removals.fetch_add(processed.removed.total(), Ordering::Relaxed);
     let sub = Submission { participant: &p, format, body: &body, idempotency_key, received_at };
-    let receipt = pipeline::commit(state.store.as_ref(), sub, processed).await.map_err(ApiError::from)?;
+    let receipt = pipeline::commit(state.store.as_ref(), sub, processed)
+        .await
+        .map_err(|e| ApiError::from_store(e, "submission not committed"))?;
     submission_reply(receipt, &state)
 }
 
@@ -96,7 +98,6 @@ fn submission_reply(receipt: Receipt, state: &AppState) -> Result<warp::reply::R
             (response, false)
         }
         Receipt::Replayed { response } => (response, true),
-        Receipt::KeyReused => return Err(ApiError::IdempotencyKeyReused.into()),
     };
     let mut resp = warp::http::Response::builder()
         .status(StatusCode::OK)
@@ -128,24 +129,16 @@ pub async fn retract(
     if !valid {
         return Err(ApiError::NotFound("no such indicator".into()).into());
     }
-    let outcome =
-        state.store.retract(&p.id, &id.to_ascii_lowercase()).await.map_err(|_| ApiError::Unavailable)?.map_err(
-            |e| {
-                tracing::error!(error = %e, "retraction not committed");
-                Rejection::from(ApiError::from(e))
-            },
-        )?;
-    match outcome {
-        RetractOutcome::Retracted { removed } => {
-            tracing::info!(participant = %p.id, removed, "retraction committed");
-            let body = serde_json::json!({"id": id, "retracted": true, "removed": removed});
-            Ok(warp::reply::json(&body).into_response())
-        }
-        // Not revealing whether others submitted it.
-        RetractOutcome::NotFound | RetractOutcome::NotContributor => {
-            Err(ApiError::NotFound("no indicator with this id was submitted by you".into()).into())
-        }
-    }
+    // A participant that never submitted it gets 404, not revealing whether others did.
+    let retracted = state
+        .store
+        .retract(&p.id, &id.to_ascii_lowercase())
+        .await
+        .map_err(|e| Rejection::from(ApiError::from_store(e, "retraction not committed")))?;
+    let removed = retracted.removed;
+    tracing::info!(participant = %p.id, removed, "retraction committed");
+    let body = serde_json::json!({"id": id, "retracted": true, "removed": removed});
+    Ok(warp::reply::json(&body).into_response())
 }
 
 /// One item of the feed: the indicator after a change, as the reader's
@@ -201,15 +194,11 @@ pub async fn feed(
         }
         limit = n as usize;
     }
-    let entries: Vec<FeedEntry> = {
-        let store = state.store.clone();
-        tokio::task::spawn_blocking(move || store.feed(since, limit)).await.map_err(|_| ApiError::Internal)?.map_err(
-            |e| {
-                tracing::error!(error = %e, "feed read failed");
-                Rejection::from(ApiError::Internal)
-            },
-        )?
-    };
+    let entries: Vec<FeedEntry> = state
+        .store
+        .feed(since, limit)
+        .await
+        .map_err(|e| Rejection::from(ApiError::from_store(e, "feed read failed")))?;
     let next = entries.last().map(|e| e.seq).unwrap_or(since);
     let views = crate::feeds::egress::views_for(&p, &state.policies.load());
     let items: Vec<Value> = entries.iter().filter_map(|e| feed_item(e, &views)).collect();

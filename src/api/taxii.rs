@@ -36,11 +36,13 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
     {
         // Warm the index so the first request does not pay for the whole log.
         let (index, store, egress) = (index.clone(), state.store.clone(), current_egress(&state.policies.load()));
-        let _ = std::thread::Builder::new().name("tamis-taxii-index".into()).spawn(move || {
-            if let Err(e) = index.refresh(store.as_ref(), &egress) {
-                tracing::debug!(error = %e, "TAXII index warm-up failed; the next request retries");
-            }
-        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = index.refresh(store.as_ref(), &egress).await {
+                    tracing::debug!(error = %e, "TAXII index warm-up failed; the next request retries");
+                }
+            });
+        }
     }
     let with_index = warp::any().map(move || index.clone());
     let inner = warp::method()
@@ -204,7 +206,7 @@ fn collection_resource(audience: &str) -> Value {
     })
 }
 
-/// Answers a paged endpoint: selects in a blocking task, renders, and
+/// Answers a paged endpoint: selects (off the async threads), renders, and
 /// records objects pages in the audit trail.
 #[allow(clippy::too_many_arguments)]
 async fn page(
@@ -219,12 +221,10 @@ async fn page(
     let egress = current_egress(&state.policies.load());
     let store = state.store.clone();
     let audience = view.audience.clone();
-    let sel = tokio::task::spawn_blocking(move || {
-        index.select_page(store.as_ref(), &egress, &audience, &q, kind, object.as_deref())
-    })
-    .await
-    .map_err(|_| ApiError::Internal)?
-    .map_err(ApiError::from)?;
+    let sel = index
+        .select_page(store.as_ref(), &egress, &audience, &q, kind, object.as_deref())
+        .await
+        .map_err(ApiError::from)?;
     let page = render_page(&sel, &view, kind);
     if matches!(kind, PageKind::Objects | PageKind::Object) {
         let _ = state

@@ -341,7 +341,7 @@ fn audit_verify(config_path: &Path, expect_head: Option<&str>) -> Result<(), Cli
             if e.starts_with("cannot open") { "; if the server is running, use GET /v1/audit/verify" } else { "" };
         unusable(format!("{e}{hint}"))
     })?;
-    let mut v = store.verify_audit().map_err(unusable)?;
+    let mut v = crate::store::offline(store.verify_audit()).map_err(unusable)?;
     if v.ok
         && let Some((seq, hash)) = &expected
         && let Err(e) = store.check_head(*seq, hash)
@@ -381,7 +381,7 @@ fn report_processing(config_path: &Path, format: ReportFormat) -> Result<(), Cli
     }
     policies.sort_by_key(|p| (p.id != cfg.default_policy, p.id.clone()));
     // Policy history needs the store; it is locked while the server runs.
-    let history = crate::deploy::open_store(&cfg).ok().and_then(|s| s.policy_versions().ok());
+    let history = crate::deploy::open_store(&cfg).ok().and_then(|s| crate::store::offline(s.policy_versions()).ok());
     if history.is_none() {
         eprintln!("note: policy history omitted (the store is in use by a running server or absent)");
     }

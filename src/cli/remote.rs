@@ -150,8 +150,7 @@ pub(super) fn record_event(
         Ok((status, _)) => format!("the exchange at {target} answered {status}; {e}"),
         Err(a) => format!("{a}; {e}"),
     })?;
-    let rx = crate::store::Store::audit(&*store, event.clone());
-    let r = rx.blocking_recv().map_err(|_| "store closed".to_owned())?;
+    let r = crate::store::offline(crate::store::Store::audit(&*store, event.clone()));
     store.close();
-    r.map(|_| ())
+    r.map(|_| ()).map_err(|e| e.to_string())
 }

@@ -4,9 +4,10 @@
 //! pre-compressed gzip bytes), with a strong ETag for 304s.
 //!
 //! The builder keeps the live indicator set in memory, caught up from the
-//! feed log, so a rebuild is a scan of memory, not of the database. It also
-//! retires expired indicators: it asks the store to record their removal,
-//! which followers of the feed then see.
+//! feed log, so a rebuild is a scan of memory, not of the database. It
+//! rebuilds when the store's change watch moves; expiry is the store's own
+//! task ([`crate::store::expiry`]), whose removals arrive through the feed
+//! like any other change.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -32,8 +33,6 @@ pub const NAMES: &[&str] = &["domains.txt", "domains.rpz", "hosts.txt", "ips.txt
 
 /// Wait after a commit before rebuilding, so a burst of submissions causes one rebuild.
 const DEBOUNCE: Duration = Duration::from_millis(250);
-/// Rebuild at least this often, so expired indicators leave on time.
-const TICK: Duration = Duration::from_secs(30);
 
 /// One pre-built list.
 #[derive(Debug)]
@@ -131,7 +130,6 @@ pub fn audience_key(audiences: &[String]) -> String {
 /// are the key of [`LiveSet::sorted`]).
 #[derive(Clone, Debug)]
 struct Live {
-    id: String,
     category: Category,
     tlp: Tlp,
     confidence: u8,
@@ -191,7 +189,6 @@ impl LiveSet {
                 let key = (i.kind, i.value);
                 let live = Live {
                     blockable: blockable(allow, key.0, &key.1),
-                    id: i.id.clone(),
                     category: i.category,
                     tlp: i.tlp,
                     confidence: i.confidence,
@@ -206,24 +203,36 @@ impl LiveSet {
             }
         }
     }
+}
 
-    fn catch_up(&mut self, store: &dyn Store, allow: &AllowList) -> Result<(), crate::store::StoreError> {
-        loop {
-            let page = store.feed(self.cursor, 20_000)?;
-            if page.is_empty() {
-                return Ok(());
+/// Catches `live` up with the log: pages read from the store, applied on a
+/// blocking thread. `None` when applying panicked.
+async fn catch_up(mut live: LiveSet, store: &dyn Store, allow: &Arc<AllowList>) -> Option<LiveSet> {
+    loop {
+        let page = match store.feed(live.cursor, 20_000).await {
+            Ok(page) if !page.is_empty() => page,
+            Ok(_) => return Some(live),
+            Err(e) => {
+                tracing::error!(error = %e, "blocklist builder cannot read the log");
+                return Some(live);
             }
+        };
+        let allow = allow.clone();
+        live = tokio::task::spawn_blocking(move || {
             for e in page {
-                self.apply(e, allow);
+                live.apply(e, &allow);
             }
-        }
+            live
+        })
+        .await
+        .ok()?;
     }
 }
 
 /// What the builder reads and where it publishes: the parts of the shared
 /// state it uses, so the feeds do not depend on the state's home.
 pub struct BuilderInputs {
-    /// The log it follows, and where it retires expired indicators.
+    /// The log it follows.
     pub store: Arc<dyn Store>,
     /// The registry in force: who has the blocklist role, in which audiences.
     pub registry: Arc<ArcSwap<Registry>>,
@@ -235,97 +244,77 @@ pub struct BuilderInputs {
     pub blocklists: Arc<Blocklists>,
 }
 
-/// Runs until the task is aborted: catches up with the log, retires expired
-/// indicators and rebuilds the snapshots.
-pub async fn run_builder(inputs: BuilderInputs) {
+/// Catches up with the log and rebuilds the snapshots, then again after
+/// every commit (debounced), until `shutdown` completes. A round in progress
+/// finishes first, so nothing of the builder (and no store read) outlives
+/// the task.
+pub async fn run_builder(inputs: BuilderInputs, shutdown: impl std::future::Future<Output = ()>) {
+    let mut shutdown = std::pin::pin!(shutdown);
     let state = Arc::new(inputs);
-    let allow = state.allow.clone();
     let mut changes = state.store.changes();
     let mut live = LiveSet::default();
     let mut previous: HashMap<(String, &'static str), Arc<Snapshot>> = HashMap::new();
     let mut build_no = 0u64;
     let mut inputs: Option<(u64, String)> = None;
     loop {
-        let (l, p, b, wake, i) = {
+        changes.borrow_and_update();
+        let t0 = Instant::now();
+        let Some(caught_up) = catch_up(live, state.store.as_ref(), &state.allow).await else {
+            tracing::error!("blocklist catch-up panicked");
+            return;
+        };
+        let round = {
             let state = state.clone();
-            let allow = allow.clone();
             let prev = std::mem::take(&mut previous);
             let mut last_inputs = inputs.take();
-            match tokio::task::spawn_blocking(move || {
-                let mut live = live;
-                let t0 = Instant::now();
-                if let Err(e) = live.catch_up(state.store.as_ref(), &allow) {
-                    tracing::error!(error = %e, "blocklist builder cannot read the log");
-                }
+            tokio::task::spawn_blocking(move || {
                 let now = OffsetDateTime::now_utc();
-                let expired: Vec<String> = live
-                    .sorted
-                    .values()
-                    .filter(|l| l.valid_until.is_some_and(|t| t <= now))
-                    .map(|l| l.id.clone())
-                    .collect();
-                if !expired.is_empty() {
-                    // Recorded in the log by the writer; our copy catches up next round.
-                    let n = expired.len();
-                    let rx = state.store.expire(expired, now);
-                    if rx.blocking_recv().map(|r| r.is_ok()).unwrap_or(false) {
-                        tracing::info!(count = n, "expired indicators retired");
-                    }
-                    let _ = live.catch_up(state.store.as_ref(), &allow);
-                }
-                let next = build_all(&state, &live, &prev, &mut last_inputs, build_no + 1, now);
-                state.blocklists.stats.store(Arc::new(compute_stats(&live)));
-                state.blocklists.build_ms.store(t0.elapsed().as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
-                // Wake up when the next indicator expires (or at the tick).
-                let wake = live
-                    .sorted
-                    .values()
-                    .filter_map(|l| l.valid_until)
-                    .min()
-                    .map(|t| Duration::try_from(t - now).unwrap_or(Duration::ZERO) + Duration::from_millis(50))
-                    .map_or(TICK, |d| d.min(TICK));
-                (live, next, build_no + 1, wake, last_inputs)
+                let next = build_all(&state, &caught_up, &prev, &mut last_inputs, build_no + 1, now);
+                state.blocklists.stats.store(Arc::new(compute_stats(&caught_up)));
+                (caught_up, next, last_inputs)
             })
             .await
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(error = %e, "blocklist build panicked");
-                    return;
-                }
-            }
         };
+        let Ok((l, p, i)) = round else {
+            tracing::error!("blocklist build panicked");
+            return;
+        };
+        state.blocklists.build_ms.store(t0.elapsed().as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
         state.blocklists.built_head.store(l.cursor, std::sync::atomic::Ordering::Release);
         live = l;
-        build_no = b;
+        build_no += 1;
         inputs = i;
-        state.blocklists.current.store(Arc::new(p.clone()));
-        let pending: Vec<Arc<Snapshot>> = p.values().filter(|s| s.gzip.get().is_none()).cloned().collect();
-        if !pending.is_empty() {
-            tokio::task::spawn_blocking(move || {
-                for s in pending {
-                    s.gzip_bytes();
-                }
-            });
-        }
+        publish(&state.blocklists, &p);
         previous = p;
-        state.blocklists.built_at_ms.store(
-            (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64,
-            std::sync::atomic::Ordering::Release,
-        );
-        // Wait for a commit (then debounce) or the expiry tick.
+        // Wait for a commit, then debounce, and never spend more than about
+        // a third of a core on rebuilds under a stream of small commits.
         tokio::select! {
-            r = changes.changed() => {
-                if r.is_err() { return; }
-                // Debounce, and never spend more than about a third of a core
-                // on rebuilds under a stream of small commits.
-                let last = Duration::from_millis(state.blocklists.build_ms.load(std::sync::atomic::Ordering::Relaxed));
-                tokio::time::sleep(DEBOUNCE.max(last * 2)).await;
-                changes.borrow_and_update();
-            }
-            () = tokio::time::sleep(wake) => {}
+            () = &mut shutdown => return,
+            r = changes.changed() => if r.is_err() { return },
+        }
+        let last = Duration::from_millis(state.blocklists.build_ms.load(std::sync::atomic::Ordering::Relaxed));
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(DEBOUNCE.max(last * 2)) => {}
         }
     }
+}
+
+/// Publishes a build, and makes the missing gzip encodings in the background.
+fn publish(blocklists: &Blocklists, snapshots: &HashMap<(String, &'static str), Arc<Snapshot>>) {
+    blocklists.current.store(Arc::new(snapshots.clone()));
+    let pending: Vec<Arc<Snapshot>> = snapshots.values().filter(|s| s.gzip.get().is_none()).cloned().collect();
+    if !pending.is_empty() {
+        tokio::task::spawn_blocking(move || {
+            for s in pending {
+                s.gzip_bytes();
+            }
+        });
+    }
+    blocklists.built_at_ms.store(
+        (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64,
+        std::sync::atomic::Ordering::Release,
+    );
 }
 
 /// Builds every list for every audience set of participants with the
@@ -344,7 +333,7 @@ fn build_all(
     for p in registry.all().filter(|p| p.has(Role::Blocklist) && !p.revoked) {
         sets.entry(audience_key(&p.audiences())).or_insert_with(|| super::egress::views_for(p, &policies));
     }
-    // Nothing changed (an audit-only commit, a timer tick): keep everything.
+    // Nothing changed (an audit-only commit, a reload that changed no audience): keep everything.
     let inputs = (live.generation, format!("{sets:?}"));
     if last_inputs.as_ref() == Some(&inputs) && !previous.is_empty() {
         return previous.clone();
@@ -643,7 +632,6 @@ mod tests {
     fn live(now: OffsetDateTime) -> Live {
         Live {
             blockable: true,
-            id: String::new(),
             category: Category::Phishing,
             tlp: Tlp::Green,
             confidence: 90,
@@ -694,73 +682,5 @@ mod tests {
         assert_eq!(rpz_serial(None, now), 1_800_000_000);
         assert_eq!(rpz_serial(Some(1_800_000_000), now), 1_800_000_001);
         assert_eq!(rpz_serial(Some(5), now), 1_800_000_000);
-    }
-}
-
-#[cfg(test)]
-mod bench {
-    use super::*;
-
-    /// `cargo test --release --lib feeds::blocklist::bench -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn rebuild_time_for_large_sets() {
-        let allow = AllowList::shipped();
-        let view = EgressView {
-            audience: "isps".into(),
-            types: vec![],
-            categories: vec![],
-            max_tlp: Tlp::Amber,
-            min_confidence: 0,
-            fields: vec![],
-        };
-        for n in [100_000usize, 1_000_000, 1_800_000] {
-            let mut live = LiveSet::default();
-            let now = OffsetDateTime::now_utc();
-            let t_load = Instant::now();
-            for i in 0..n {
-                let value = format!("host{i}.malware-{}.top", i % 5000);
-                let key = (IndicatorType::Domain, value);
-                live.keys.insert(format!("{i:032x}"), key.clone());
-                live.sorted.insert(
-                    key.clone(),
-                    Live {
-                        blockable: blockable(&allow, key.0, &key.1),
-                        id: format!("{i:032x}"),
-                        category: Category::Malware,
-                        tlp: Tlp::Green,
-                        confidence: 80,
-                        first_seen: now,
-                        last_seen: now,
-                        valid_until: Some(now + time::Duration::days(30)),
-                        sources: 1,
-                        sectors: vec!["telecom".into()],
-                    },
-                );
-            }
-            println!("{n}: loading the live set (incremental in the server) {} ms", t_load.elapsed().as_millis());
-            let t0 = Instant::now();
-            let lists = Lists::collect(std::slice::from_ref(&view), &live, now);
-            let t1 = Instant::now();
-            let rendered = std::thread::scope(|sc| {
-                let names = sc.spawn(|| lists.render_names("isps"));
-                let mut r = lists.render_rest("isps");
-                r.extend(names.join().unwrap());
-                r
-            });
-            let t2 = Instant::now();
-            let hashes: Vec<_> = rendered.iter().map(|(_, b, _, _)| Sha256::digest(b)).collect();
-            let t3 = Instant::now();
-            let rpz = rendered.iter().find(|r| r.0 == "domains.rpz").unwrap();
-            println!(
-                "{n} domains: collect {} ms, render {} ms, hash {} ms; RPZ {} triggers, {} MB ({} hashes)",
-                (t1 - t0).as_millis(),
-                (t2 - t1).as_millis(),
-                (t3 - t2).as_millis(),
-                rpz.2,
-                rpz.1.len() / 1_000_000,
-                hashes.len()
-            );
-        }
     }
 }

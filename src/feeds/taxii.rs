@@ -36,7 +36,7 @@
 //! versions are distinct and increasing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -324,8 +324,8 @@ struct AudienceIndex {
 /// The in-memory index of all collections.
 #[derive(Default)]
 pub struct Index {
-    /// Caught up under the lock at the start of a request; pages are selected
-    /// under it too (fast: no store reads but the catch-up).
+    /// Caught up at the start of a request (store reads outside the lock);
+    /// pages are selected under it (fast: no store reads).
     state: Mutex<IndexState>,
 }
 
@@ -509,32 +509,44 @@ impl AudienceIndex {
 }
 
 impl Index {
-    /// Catches up with the store's log (rebuilding when the views changed).
-    pub fn refresh(&self, store: &dyn Store, egress: &BTreeMap<String, EgressView>) -> Result<(), StoreError> {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        refresh_locked(&mut s, store, egress)
+    fn lock(&self) -> std::sync::MutexGuard<'_, IndexState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
 
-fn refresh_locked(
-    s: &mut IndexState,
-    store: &dyn Store,
-    egress: &BTreeMap<String, EgressView>,
-) -> Result<(), StoreError> {
-    if s.audiences.is_empty() && s.ids.is_empty() || s.egress != *egress {
-        *s = IndexState::new(egress);
-    }
-    let head = store.head();
-    while s.last_seq < head {
-        let entries = store.feed(s.last_seq, 4096)?;
-        if entries.is_empty() {
-            break;
+    /// Catches up with the store's log (rebuilding when the views changed).
+    /// The lock is never held across a store read; pages are applied on a
+    /// blocking thread, and a page two requests read at once is applied once.
+    pub async fn refresh(
+        self: &Arc<Self>,
+        store: &dyn Store,
+        egress: &BTreeMap<String, EgressView>,
+    ) -> Result<(), StoreError> {
+        let head = store.head();
+        loop {
+            let from = {
+                let mut s = self.lock();
+                if s.audiences.is_empty() && s.ids.is_empty() || s.egress != *egress {
+                    *s = IndexState::new(egress);
+                }
+                if s.last_seq >= head {
+                    return Ok(());
+                }
+                s.last_seq
+            };
+            let entries = store.feed(from, 4096).await?;
+            if entries.is_empty() {
+                return Ok(());
+            }
+            let (index, egress) = (self.clone(), egress.clone());
+            let applied = tokio::task::spawn_blocking(move || {
+                let mut s = index.lock();
+                if s.last_seq == from && s.egress == egress {
+                    entries.iter().for_each(|e| s.apply(e));
+                }
+            });
+            applied.await.map_err(|_| StoreError::Panicked)?;
         }
-        for e in &entries {
-            s.apply(e);
-        }
     }
-    Ok(())
 }
 
 /// One item of a page: a version and the times its object needs.
@@ -612,7 +624,7 @@ fn us_time(us: i64) -> OffsetDateTime {
 }
 
 /// Reads the feed entries with the given sequence numbers, in runs.
-fn read_entries(store: &dyn Store, seqs: &BTreeSet<u64>) -> Result<HashMap<u64, FeedEntry>, StoreError> {
+async fn read_entries(store: &dyn Store, seqs: &BTreeSet<u64>) -> Result<HashMap<u64, FeedEntry>, StoreError> {
     let mut out = HashMap::with_capacity(seqs.len());
     let mut it = seqs.iter().copied().peekable();
     while let Some(first) = it.next() {
@@ -620,7 +632,7 @@ fn read_entries(store: &dyn Store, seqs: &BTreeSet<u64>) -> Result<HashMap<u64, 
         while it.peek() == Some(&(last + 1)) {
             last = it.next().expect("peeked");
         }
-        for e in store.feed(first - 1, (last - first + 1) as usize)? {
+        for e in store.feed(first - 1, (last - first + 1) as usize).await? {
             if (first..=last).contains(&e.seq) {
                 out.insert(e.seq, e);
             }
@@ -673,9 +685,9 @@ pub struct RenderedPage {
 
 impl Index {
     /// Catches up with the log and selects a page of `audience`'s collection;
-    /// for objects pages, also reads the entries the items show. Blocking.
-    pub fn select_page(
-        &self,
+    /// for objects pages, also reads the entries the items show.
+    pub async fn select_page(
+        self: &Arc<Self>,
         store: &dyn Store,
         egress: &BTreeMap<String, EgressView>,
         audience: &str,
@@ -687,29 +699,55 @@ impl Index {
             tracing::error!(error = %e, "TAXII index or object read failed");
             TaxiiError::Internal
         };
-        let mut sel = {
-            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            refresh_locked(&mut s, store, egress).map_err(internal)?;
-            let a = s.audiences.get(audience).ok_or_else(|| TaxiiError::NotFound("no such collection".into()))?;
-            let obj = match object {
-                None => None,
-                Some(o) => Some(
-                    s.by_id
-                        .get(o)
-                        .copied()
-                        .filter(|n| a.obj(*n).is_some())
-                        .ok_or_else(|| TaxiiError::NotFound("no such object in this collection".into()))?,
-                ),
-            };
-            let (items, more) = select(&s, a, q, kind, obj);
-            let ids = items.iter().map(|i| s.ids[i.ver.obj as usize].clone()).collect();
-            Selected { items, more, ids, entries: HashMap::new() }
-        };
-        if matches!(kind, PageKind::Objects | PageKind::Object) {
-            let seqs: BTreeSet<u64> = sel.items.iter().filter_map(|i| i.ver.source()).collect();
-            sel.entries = read_entries(store, &seqs).map_err(internal)?;
+        // A request with other egress views (a policy reload) may rebuild the
+        // index between the catch-up and the selection: catch up again.
+        for _ in 0..3 {
+            self.refresh(store, egress).await.map_err(internal)?;
+            let (index, egress, audience, q) = (self.clone(), egress.clone(), audience.to_owned(), q.clone());
+            let object = object.map(str::to_owned);
+            let selected =
+                tokio::task::spawn_blocking(move || index.select(&egress, &audience, &q, kind, object.as_deref()))
+                    .await
+                    .map_err(|_| TaxiiError::Internal)??;
+            let Some(mut sel) = selected else { continue };
+            if matches!(kind, PageKind::Objects | PageKind::Object) {
+                let seqs: BTreeSet<u64> = sel.items.iter().filter_map(|i| i.ver.source()).collect();
+                sel.entries = read_entries(store, &seqs).await.map_err(internal)?;
+            }
+            return Ok(sel);
         }
-        Ok(sel)
+        tracing::error!("the TAXII index kept changing views under a request");
+        Err(TaxiiError::Internal)
+    }
+
+    /// Selects a page under the lock (blocking); `None` when the index was
+    /// rebuilt for other egress views since the caller caught up.
+    fn select(
+        &self,
+        egress: &BTreeMap<String, EgressView>,
+        audience: &str,
+        q: &Query,
+        kind: PageKind,
+        object: Option<&str>,
+    ) -> Result<Option<Selected>, TaxiiError> {
+        let s = self.lock();
+        if s.egress != *egress {
+            return Ok(None);
+        }
+        let a = s.audiences.get(audience).ok_or_else(|| TaxiiError::NotFound("no such collection".into()))?;
+        let obj = match object {
+            None => None,
+            Some(o) => Some(
+                s.by_id
+                    .get(o)
+                    .copied()
+                    .filter(|n| a.obj(*n).is_some())
+                    .ok_or_else(|| TaxiiError::NotFound("no such object in this collection".into()))?,
+            ),
+        };
+        let (items, more) = select(&s, a, q, kind, obj);
+        let ids = items.iter().map(|i| s.ids[i.ver.obj as usize].clone()).collect();
+        Ok(Some(Selected { items, more, ids, entries: HashMap::new() }))
     }
 }
 

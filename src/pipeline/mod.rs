@@ -23,7 +23,7 @@ use crate::config::Expiry;
 use crate::identity::Participant;
 use crate::model::{self, IndicatorRejection, Removals, SanitisedIndicator};
 use crate::privacy::{Explanation, Sanitiser};
-use crate::store::{CommitError, Contributor, Store, SubmitBatch, SubmitOutcome, indicator_id, random_uuid};
+use crate::store::{Contributor, Store, StoreError, SubmitBatch, SubmitOutcome, indicator_id, random_uuid};
 use ingest::{Format, Parsed};
 
 /// A body that cannot be processed at all (individual indicators are
@@ -228,18 +228,6 @@ pub enum Receipt {
     Committed { response: Vec<u8>, accepted: u64 },
     /// A retry with the same key and body: the answer stored the first time.
     Replayed { response: Vec<u8> },
-    /// The key was used before with a different body; nothing was stored.
-    KeyReused,
-}
-
-/// Why the commit step did not store a submission.
-#[derive(Debug, thiserror::Error)]
-pub enum CommitFailed {
-    /// The store's writer is gone (shutting down).
-    #[error("the store is closed")]
-    Closed,
-    #[error(transparent)]
-    Store(#[from] CommitError),
 }
 
 /// The answer to a submission (SPEC §4).
@@ -264,7 +252,7 @@ struct AcceptedRef {
 
 /// Records a processed submission: the audit event, and the accepted
 /// indicators with the answer (kept for idempotent replays) in one commit.
-pub async fn commit(store: &dyn Store, sub: Submission<'_>, done: Processed) -> Result<Receipt, CommitFailed> {
+pub async fn commit(store: &dyn Store, sub: Submission<'_>, done: Processed) -> Result<Receipt, StoreError> {
     let p = sub.participant;
     let submission = random_uuid();
     let audit = AuditEvent::Submission {
@@ -316,7 +304,6 @@ pub async fn commit(store: &dyn Store, sub: Submission<'_>, done: Processed) -> 
             Receipt::Committed { response, accepted }
         }
         SubmitOutcome::Replayed { response } => Receipt::Replayed { response },
-        SubmitOutcome::KeyReused => Receipt::KeyReused,
     })
 }
 
@@ -330,12 +317,10 @@ mod write {
         let _ = store.audit(event).await;
     }
 
-    pub(super) async fn submit(store: &dyn Store, batch: SubmitBatch) -> Result<SubmitOutcome, CommitFailed> {
-        let outcome = store.submit(batch).await.map_err(|_| CommitFailed::Closed)?;
-        outcome.map_err(|e| {
-            tracing::error!(error = %e, "submission not committed");
-            CommitFailed::Store(e)
-        })
+    /// A reused Idempotency-Key with another body comes back as
+    /// [`StoreError::IdempotencyMismatch`]; nothing was stored.
+    pub(super) async fn submit(store: &dyn Store, batch: SubmitBatch) -> Result<SubmitOutcome, StoreError> {
+        store.submit(batch).await
     }
 }
 

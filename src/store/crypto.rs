@@ -18,7 +18,7 @@ pub struct Sealer {
 }
 
 /// A stored value that does not open: corrupted, tampered with, or moved.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("stored value under {0} does not authenticate (corrupted or tampered with)")]
 pub struct OpenError(pub String);
 

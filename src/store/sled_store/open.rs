@@ -1,0 +1,127 @@
+//! Opening the sled store: the format check, the storage-key check and the
+//! audit anchor, before the writer starts.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::StoreOptions;
+use super::keys::{
+    FORMAT, M_AUDIT_HEAD, M_AUDIT_SEQ, M_FORMAT, M_KEY_CHECK, M_KEY_ID, M_LOG_SEQ, hash_at, quietly, read_u64,
+};
+use crate::audit::GENESIS;
+use crate::store::StoreError;
+use crate::store::anchor::{self, Anchor, AnchorFile};
+use crate::store::crypto::Sealer;
+
+/// What opening reads before the writer starts.
+pub(super) struct Opened {
+    pub(super) db: sled::Db,
+    pub(super) tree: sled::Tree,
+    pub(super) key_id: u32,
+    pub(super) log_seq: u64,
+    pub(super) audit_seq: u64,
+    pub(super) audit_head: String,
+}
+
+/// A sled error while opening `dir`: corruption says so and names the
+/// directory; anything else is a database error.
+fn open_error(dir: &Path) -> impl Fn(sled::Error) -> StoreError + '_ {
+    move |e| match e {
+        sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) => StoreError::CorruptDirectory(dir.into()),
+        e => super::keys::db(e),
+    }
+}
+
+/// Opens the database and checks its format (creating a new one).
+pub(super) fn open_db(dir: &Path) -> Result<Opened, StoreError> {
+    let err = open_error(dir);
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(256 * 1024 * 1024)
+        .mode(sled::Mode::HighThroughput)
+        .flush_every_ms(Some(500))
+        .open()
+        .map_err(&err)?;
+    let tree = db.open_tree("tamis").map_err(&err)?;
+    match tree.get(M_FORMAT).map_err(&err)? {
+        Some(v) if v.as_ref() == FORMAT => {}
+        Some(v) => {
+            return Err(StoreError::UnknownFormat {
+                dir: dir.into(),
+                found: String::from_utf8_lossy(&v).into_owned(),
+                expected: String::from_utf8_lossy(FORMAT).into_owned(),
+            });
+        }
+        None if tree.first().map_err(&err)?.is_none() => {
+            tree.insert(M_FORMAT, FORMAT).map_err(&err)?;
+            db.flush().map_err(&err)?;
+        }
+        None => return Err(StoreError::OldFormat(dir.into())),
+    }
+    let key_id = tree.get(M_KEY_ID).map_err(&err)?;
+    let key_id = key_id.and_then(|v| v.as_ref().try_into().ok()).map(u32::from_be_bytes).unwrap_or(1);
+    let log_seq = read_u64(&tree, M_LOG_SEQ)?;
+    let audit_seq = read_u64(&tree, M_AUDIT_SEQ)?;
+    let audit_head = match tree.get(M_AUDIT_HEAD).map_err(&err)? {
+        Some(v) => String::from_utf8_lossy(&v).into_owned(),
+        None => GENESIS.to_owned(),
+    };
+    Ok(Opened { db, tree, key_id, log_seq, audit_seq, audit_head })
+}
+
+/// Checks (or, in a new store, writes) the sealed key check value.
+pub(super) fn check_key(dir: &Path, db: &sled::Db, tree: &sled::Tree, sealer: &Sealer) -> Result<(), StoreError> {
+    let err = open_error(dir);
+    match tree.get(M_KEY_CHECK).map_err(&err)? {
+        Some(v) => sealer
+            .open(M_KEY_CHECK, &v)
+            .map(|_| ())
+            .map_err(|_| StoreError::WrongKey { dir: dir.into(), key_id: sealer.key_id() }),
+        None => {
+            tree.insert(M_KEY_CHECK, sealer.seal(M_KEY_CHECK, b"tamis")).map_err(&err)?;
+            db.flush().map_err(&err)?;
+            Ok(())
+        }
+    }
+}
+
+/// The audit anchor, checked against the chain and created when absent:
+/// `(file, matches)`. A chain behind its anchor refuses to open when
+/// `opts.refuse_rollback` (serving); the tools open anyway and report it.
+pub(super) fn open_anchor(
+    dir: &Path,
+    o: &Opened,
+    sealer: &Sealer,
+    anchor_key: [u8; 32],
+    opts: &StoreOptions,
+) -> Result<Option<(Arc<AnchorFile>, bool)>, StoreError> {
+    let Some(path) = &opts.audit_anchor else { return Ok(None) };
+    let file = Arc::new(AnchorFile::new(path.clone(), anchor_key));
+    if let Err(e) = file.prepare() {
+        tracing::warn!(path = %path.display(), error = %e, "cannot create the audit anchor's directory");
+    }
+    let problem = match file.read() {
+        Err(e) => Some(e),
+        Ok(None) => None,
+        Ok(Some(a)) => {
+            let at =
+                quietly(|| hash_at(&o.tree, sealer, a.seq)).map_err(|_| StoreError::CorruptDirectory(dir.into()))?;
+            anchor::check(o.audit_seq, at.as_deref(), &a).err()
+        }
+    };
+    match problem {
+        Some(problem) if opts.refuse_rollback => {
+            Err(StoreError::Rollback { dir: dir.into(), anchor: path.clone(), problem })
+        }
+        Some(p) => {
+            tracing::warn!(problem = %p, "audit anchor does not match the chain; not updating it");
+            Ok(Some((file, false)))
+        }
+        None => {
+            if let Err(e) = file.write(&Anchor { seq: o.audit_seq, hash: o.audit_head.clone() }) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write the audit anchor");
+            }
+            Ok(Some((file, true)))
+        }
+    }
+}

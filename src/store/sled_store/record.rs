@@ -1,0 +1,161 @@
+//! What the sled store keeps per indicator, and how the shared record is
+//! derived from every contributor's own sighting (docs/design.md,
+//! "Co-submitted indicators"), so a co-submitter can neither rewrite nor
+//! hide someone else's indicator.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::model::{Category, Indicator, IndicatorType, Sources, Tlp};
+
+/// What the store keeps per indicator (never leaves as is: contributor
+/// names are internal).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct Record {
+    /// The shared record, derived from the live contributions.
+    pub(super) indicator: Indicator,
+    pub(super) contributors: BTreeMap<String, Contribution>,
+    #[serde(default)]
+    pub(super) removed: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct Contribution {
+    pub(super) sector: String,
+    pub(super) disclose_name: bool,
+    /// When this participant first contributed: the oldest live contribution leads.
+    #[serde(with = "time::serde::rfc3339")]
+    pub(super) first: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(super) last: OffsetDateTime,
+    pub(super) count: u64,
+    /// The participant's own sighting, as it last submitted it.
+    pub(super) sighting: Sighting,
+}
+
+/// One contributor's own fields of an indicator.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct Sighting {
+    /// How the value was transformed (pseudonymised...), as this policy did it.
+    pub(super) value_form: Option<String>,
+    pub(super) category: Category,
+    pub(super) confidence: u8,
+    pub(super) tlp: Tlp,
+    /// Its earliest sighting (its own `first_seen`, or when it first submitted).
+    #[serde(with = "time::serde::rfc3339")]
+    pub(super) first_seen: OffsetDateTime,
+    /// Capped at receipt + `expiry.max_days`.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub(super) valid_until: Option<OffsetDateTime>,
+    pub(super) description: Option<String>,
+    pub(super) attributes: BTreeMap<String, String>,
+    pub(super) tags: Vec<String>,
+    /// `id@hash` of the policy that sanitised this sighting.
+    pub(super) policy: String,
+}
+
+impl Contribution {
+    pub(super) fn live(&self, now: OffsetDateTime) -> bool {
+        self.sighting.valid_until.is_none_or(|t| t > now)
+    }
+}
+
+/// What the store keeps under an Idempotency-Key.
+#[derive(Serialize, Deserialize)]
+pub(super) struct IdempotencyRecord {
+    /// Who used the key, and the key: its sled key is re-derived from them
+    /// when the storage key rotates.
+    pub(super) participant: String,
+    pub(super) key: String,
+    /// [`request_hash`](crate::store::request_hash) of the first request, hex.
+    pub(super) request: String,
+    /// Its response.
+    pub(super) response: Vec<u8>,
+}
+
+/// Most tags a contribution keeps.
+pub(super) const MAX_TAGS: usize = 64;
+
+pub(super) fn new_record(
+    id: String,
+    kind: IndicatorType,
+    value: &str,
+    contributors: BTreeMap<String, Contribution>,
+    now: OffsetDateTime,
+) -> Record {
+    let placeholder = Indicator {
+        id,
+        kind,
+        value: value.to_owned(),
+        value_form: None,
+        category: Category::Other,
+        confidence: 0,
+        tlp: Tlp::Red,
+        first_seen: now,
+        last_seen: now,
+        valid_until: None,
+        description: None,
+        attributes: BTreeMap::new(),
+        tags: Vec::new(),
+        sources: Sources { count: 0, sectors: Vec::new(), names: Vec::new() },
+        policy: String::new(),
+    };
+    let mut r = Record { indicator: placeholder, contributors, removed: false };
+    derive(&mut r, now);
+    r
+}
+
+/// Derives the shared record from the live contributions; true when it
+/// changed. The rules (docs/design.md, "Co-submitted indicators"):
+///
+/// - the **lead** is the oldest live contribution (the originator, or the
+///   next-oldest once it is retracted or has expired); its TLP, category,
+///   value form, validity, description, attributes, tags and policy are the
+///   record's. A co-submitter changes none of them, so it can neither hide
+///   the indicator from an audience (a higher TLP, another category, an
+///   earlier end) nor rewrite what the originator said.
+/// - **corroborating** contributions are the live ones whose TLP is no more
+///   restrictive than the lead's. Only they count in `sources`, raise
+///   `confidence` (the maximum: a co-submitter can only add audiences, as it
+///   could by submitting alone) and widen `first_seen` / `last_seen`. A more
+///   restrictive contribution stays invisible, so nothing of a TLP:RED
+///   sighting reaches a wider audience, not even its existence.
+pub(super) fn derive(r: &mut Record, now: OffsetDateTime) -> bool {
+    let live: Vec<(&String, &Contribution)> = {
+        let l: Vec<_> = r.contributors.iter().filter(|(_, c)| c.live(now)).collect();
+        if l.is_empty() { r.contributors.iter().collect() } else { l }
+    };
+    let Some(&(_, lead)) = live.iter().min_by_key(|(name, c)| (c.first, *name)) else { return false };
+    let corroborating: Vec<(&String, &Contribution)> =
+        live.iter().copied().filter(|(_, c)| c.sighting.tlp <= lead.sighting.tlp).collect();
+    let l = &lead.sighting;
+    let mut sectors: Vec<String> = corroborating.iter().map(|(_, c)| c.sector.clone()).collect();
+    sectors.sort();
+    sectors.dedup();
+    let derived = Indicator {
+        id: r.indicator.id.clone(),
+        kind: r.indicator.kind,
+        value: r.indicator.value.clone(),
+        value_form: l.value_form.clone(),
+        category: l.category,
+        confidence: corroborating.iter().map(|(_, c)| c.sighting.confidence).max().unwrap_or(l.confidence),
+        tlp: l.tlp,
+        first_seen: corroborating.iter().map(|(_, c)| c.sighting.first_seen).min().unwrap_or(l.first_seen),
+        last_seen: corroborating.iter().map(|(_, c)| c.last).max().unwrap_or(lead.last),
+        valid_until: l.valid_until,
+        description: l.description.clone(),
+        attributes: l.attributes.clone(),
+        tags: l.tags.clone(),
+        sources: Sources {
+            count: corroborating.len() as u32,
+            sectors,
+            names: corroborating.iter().filter(|(_, c)| c.disclose_name).map(|(n, _)| (*n).clone()).collect(),
+        },
+        policy: l.policy.clone(),
+    };
+    let changed = derived != r.indicator;
+    r.indicator = derived;
+    changed
+}

@@ -1,0 +1,285 @@
+//! Unit tests of the sled store: co-submission rules, idempotency, failures, key layout.
+
+use std::path::Path;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::record::Record;
+use super::*;
+use crate::model::{Category, IndicatorType, Removals, SanitisedIndicator, Tlp};
+use crate::store::{Contributor, Op, indicator_id, request_hash};
+
+fn sample(kind: IndicatorType, value: &str) -> SanitisedIndicator {
+    SanitisedIndicator {
+        kind,
+        value: value.into(),
+        value_form: None,
+        category: Category::Phishing,
+        confidence: 60,
+        tlp: Tlp::Green,
+        first_seen: None,
+        valid_until: None,
+        description: None,
+        attributes: Default::default(),
+        tags: vec!["t1".into()],
+    }
+}
+
+fn batch(who: &str, items: Vec<SanitisedIndicator>, idem: Option<&str>) -> SubmitBatch {
+    SubmitBatch {
+        contributor: Contributor { participant: who.into(), sector: "finance".into(), disclose_name: false },
+        policy: "default@0011".into(),
+        received_at: OffsetDateTime::now_utc(),
+        idempotency: idem.map(|k| (who.to_owned(), k.to_owned())),
+        request_hash: request_hash("application/json", format!("{items:?}").as_bytes()),
+        response: b"{\"ok\":1}".to_vec(),
+        audit: AuditEvent::Submission {
+            participant: who.into(),
+            submission: "s".into(),
+            policy: "default@0011".into(),
+            format: "application/json".into(),
+            received: items.len(),
+            accepted: items.len(),
+            rejected: 0,
+            removed: Removals::default(),
+        },
+        indicators: items,
+    }
+}
+
+#[tokio::test]
+async fn dedups_counts_sources_replays_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = [3u8; 32];
+    {
+        let store = SledStore::open(dir.path(), &key).unwrap();
+        let a = store.submit(batch("bank-a", vec![sample(IndicatorType::Domain, "evil.example")], None));
+        let SubmitOutcome::Committed { ids } = a.await.unwrap() else { panic!() };
+        let b = store.submit(batch("isp-a", vec![sample(IndicatorType::Domain, "evil.example")], Some("k1")));
+        b.await.unwrap();
+        let again = store.submit(batch("isp-a", vec![sample(IndicatorType::Domain, "evil.example")], Some("k1")));
+        assert!(matches!(again.await.unwrap(), SubmitOutcome::Replayed { .. }));
+        let ind = store.reader.indicator(&ids[0]).unwrap().unwrap();
+        assert_eq!(ind.sources.count, 2);
+        assert_eq!(store.head(), 2);
+        let feed = store.feed(0, 10).await.unwrap();
+        assert_eq!(feed.iter().map(|e| e.op).collect::<Vec<_>>(), vec![Op::Add, Op::Update]);
+        assert!(store.verify_audit().await.unwrap().ok);
+    }
+    let store = SledStore::open(dir.path(), &key).unwrap();
+    assert_eq!(store.head(), 2);
+    assert_eq!(store.audit_log(0, 10).await.unwrap().len(), 2);
+    assert!(store.verify_audit().await.unwrap().ok);
+    // Values are encrypted at rest.
+    drop(store);
+    let mut found = false;
+    for e in walk(dir.path()) {
+        if std::fs::read(&e).unwrap().windows(12).any(|w| w == b"evil.example") {
+            found = true;
+        }
+    }
+    assert!(!found, "plaintext indicator value found in the database files");
+}
+
+fn sighting(value: &str, tlp: crate::model::Tlp, confidence: u8, desc: &str) -> SanitisedIndicator {
+    let mut s = sample(IndicatorType::Domain, value);
+    s.tlp = tlp;
+    s.confidence = confidence;
+    s.description = Some(desc.into());
+    s.tags = vec![desc.into()];
+    s
+}
+
+async fn commit(store: &SledStore, b: SubmitBatch) -> Vec<String> {
+    match store.submit(b).await.unwrap() {
+        SubmitOutcome::Committed { ids } => ids,
+        o => panic!("{o:?}"),
+    }
+}
+
+/// F4: a co-submitter neither rewrites nor hides the originator's
+/// indicator; its own sighting takes over only when the originator's ends.
+#[tokio::test]
+async fn co_submission_keeps_the_originators_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), &[4; 32]).unwrap();
+    let mut isp = sighting("c2.example", Tlp::Green, 90, "isp");
+    isp.valid_until = Some(OffsetDateTime::now_utc() + time::Duration::days(1));
+    let id = commit(&store, batch("isp-a", vec![isp], None)).await.remove(0);
+    let before = store.reader.indicator(&id).unwrap().unwrap();
+    let head = store.head();
+    let mut red = sighting("c2.example", Tlp::Red, 100, "benign test entry, do not block");
+    red.valid_until = Some(OffsetDateTime::now_utc() + time::Duration::days(30_000));
+    red.category = Category::Other;
+    commit(&store, batch("bank-a", vec![red], None)).await;
+    assert_eq!(store.reader.indicator(&id).unwrap().unwrap(), before, "a hidden co-submission changes nothing");
+    assert_eq!(store.head(), head, "and consumers see no change at all");
+    assert_eq!(store.retract("bank-a", &id).await.unwrap(), Retracted { removed: false });
+    assert_eq!(store.reader.indicator(&id).unwrap().unwrap(), before);
+    assert_eq!(store.head(), head);
+
+    // A corroborating (same TLP) co-submission adds a source and can only raise confidence.
+    let mut green = sighting("c2.example", Tlp::Green, 10, "bank");
+    green.valid_until = Some(OffsetDateTime::now_utc() + time::Duration::days(3_000));
+    commit(&store, batch("bank-a", vec![green], None)).await;
+    let now = store.reader.indicator(&id).unwrap().unwrap();
+    assert_eq!((now.tlp, now.confidence, now.sources.count), (Tlp::Green, 90, 2));
+    assert_eq!((now.description.as_deref(), now.tags.clone()), (Some("isp"), vec!["isp".to_owned()]));
+    assert_eq!(now.valid_until, before.valid_until);
+    // valid_until is capped at a year from receipt.
+    let rec: Record =
+        keys::get_sealed(&store.reader.tree, &store.reader.sealer, &store.reader.keys.indicator(&id)).unwrap().unwrap();
+    let bank_until = rec.contributors["bank-a"].sighting.valid_until.unwrap();
+    assert!(bank_until <= OffsetDateTime::now_utc() + time::Duration::days(366), "{bank_until}");
+
+    // The originator's sighting expires: the next-oldest contribution leads.
+    let later = OffsetDateTime::now_utc() + time::Duration::days(2);
+    assert_eq!(store.expire(vec![id.clone()], later).await.unwrap(), 1);
+    let now = store.reader.indicator(&id).unwrap().unwrap();
+    assert_eq!((now.description.as_deref(), now.confidence, now.sources.count), (Some("bank"), 10, 1));
+    assert_eq!(store.feed(0, 100).await.unwrap().last().unwrap().op, Op::Update);
+}
+
+/// The originator retracts: a more restrictive co-submission takes over
+/// at its own TLP, so nothing of it was ever shown more widely.
+#[tokio::test]
+async fn originator_retracts_and_the_next_contribution_leads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), &[4; 32]).unwrap();
+    let id = commit(&store, batch("isp-a", vec![sighting("x.example", Tlp::Green, 90, "isp")], None)).await;
+    commit(&store, batch("bank-a", vec![sighting("x.example", Tlp::Red, 40, "bank")], None)).await;
+    store.retract("isp-a", &id[0]).await.unwrap();
+    let now = store.reader.indicator(&id[0]).unwrap().unwrap();
+    assert_eq!((now.tlp, now.confidence, now.description.as_deref()), (Tlp::Red, 40, Some("bank")));
+    assert_eq!(store.retract("bank-a", &id[0]).await.unwrap(), Retracted { removed: true });
+    assert!(store.reader.indicator(&id[0]).unwrap().is_none());
+}
+
+/// F16: the same Idempotency-Key with another request is refused.
+#[tokio::test]
+async fn idempotency_key_reused_with_another_body_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), &[5; 32]).unwrap();
+    let a = || batch("bank-a", vec![sample(IndicatorType::Domain, "a.example")], Some("k"));
+    commit(&store, a()).await;
+    assert!(matches!(store.submit(a()).await.unwrap(), SubmitOutcome::Replayed { .. }));
+    let b = batch("bank-a", vec![sample(IndicatorType::Domain, "b.example")], Some("k"));
+    assert!(matches!(store.submit(b).await, Err(StoreError::IdempotencyMismatch)));
+    assert!(store.reader.indicator(&indicator_id(IndicatorType::Domain, "b.example")).unwrap().is_none());
+}
+
+async fn wait_healthy(store: &SledStore) {
+    for _ in 0..100 {
+        if store.health().is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the store did not recover: {:?}", store.health());
+}
+
+/// F7: a failed write marks the store failed, says what happened to the
+/// data, and the store recovers once writes work again.
+#[tokio::test]
+async fn failed_writes_are_reported_and_recovered_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), &[6; 32]).unwrap();
+    store.fail_point().set(FailMode::BeforeApply);
+    let b = || batch("bank-a", vec![sample(IndicatorType::Domain, "full.example")], Some("d1"));
+    let e = store.submit(b()).await.unwrap_err();
+    assert!(matches!(e, StoreError::NotStored(_)) && e.to_string().contains("nothing was stored"), "{e}");
+    assert!(store.health().is_err());
+    let e = store.submit(b()).await.unwrap_err();
+    assert!(e.to_string().contains("store failed"), "{e}");
+    store.fail_point().set(FailMode::Off);
+    wait_healthy(&store).await;
+    assert_eq!(store.head(), 0, "nothing was stored");
+    commit(&store, b()).await;
+
+    store.fail_point().set(FailMode::AfterApply);
+    let c = || batch("bank-a", vec![sample(IndicatorType::Domain, "maybe.example")], Some("d2"));
+    let e = store.submit(c()).await.unwrap_err();
+    assert!(e.to_string().contains("outcome is unknown") && e.to_string().contains("same Idempotency-Key"), "{e}");
+    store.fail_point().set(FailMode::Off);
+    wait_healthy(&store).await;
+    // Applied after all: the retry with the same key replays, nothing twice.
+    assert!(matches!(store.submit(c()).await.unwrap(), SubmitOutcome::Replayed { .. }));
+    commit(&store, batch("isp-a", vec![sample(IndicatorType::Domain, "after.example")], None)).await;
+    assert_eq!(store.head(), 3);
+    assert!(store.verify_audit().await.unwrap().ok);
+}
+
+/// F13: the sled keys do not reveal indicator ids (a hash of the value).
+/// Format: an earlier layout is refused with a clear message.
+#[tokio::test]
+async fn keys_are_hmacs_and_old_formats_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SledStore::open(dir.path(), &[7; 32]).unwrap();
+        commit(&store, batch("bank-a", vec![sample(IndicatorType::Domain, "guess.example")], Some("key-1"))).await;
+    }
+    let id = indicator_id(IndicatorType::Domain, "guess.example");
+    let raw = hex::decode(id.replace('-', "")).unwrap();
+    for f in walk(dir.path()) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(!bytes.windows(id.len()).any(|w| w == id.as_bytes()), "id in {}", f.display());
+        assert!(!bytes.windows(16).any(|w| w == raw.as_slice()), "raw id in {}", f.display());
+        assert!(!bytes.windows(5).any(|w| w == b"key-1"), "idempotency key in {}", f.display());
+    }
+    let old = tempfile::tempdir().unwrap();
+    {
+        let db = sled::Config::new().path(old.path()).open().unwrap();
+        db.open_tree("tamis").unwrap().insert(b"m/log_seq", &[0u8; 8]).unwrap();
+        db.flush().unwrap();
+    }
+    let e = SledStore::open(old.path(), &[7; 32]).err().unwrap().to_string();
+    assert!(e.contains("store format 1") && e.contains("no migration"), "{e}");
+}
+
+fn walk(p: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(p).unwrap() {
+        let e = e.unwrap().path();
+        if e.is_dir() {
+            out.extend(walk(&e));
+        } else {
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// Each request carries its own answer: a reused Idempotency-Key and a
+/// retraction by a non-contributor fail alone, whatever group they share
+/// with requests that commit; an audit event gets its own sequence number.
+#[tokio::test]
+async fn requests_are_answered_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), &[8; 32]).unwrap();
+    let a = commit(&store, batch("bank-a", vec![sample(IndicatorType::Domain, "a.example")], Some("k"))).await;
+    // Sent before any is awaited: the writer takes what is pending as one group.
+    let reused = store.submit(batch("bank-a", vec![sample(IndicatorType::Domain, "b.example")], Some("k")));
+    let not_mine = store.retract("isp-a", &a[0]);
+    let fresh = store.submit(batch("isp-a", vec![sample(IndicatorType::Domain, "c.example")], None));
+    let event = AuditEvent::PolicyLoad { policy: "default@0011".into(), file: "default.toml".into() };
+    let audited = store.audit(event);
+    assert!(matches!(reused.await, Err(StoreError::IdempotencyMismatch)));
+    assert!(matches!(not_mine.await, Err(StoreError::NotFound)));
+    assert!(matches!(fresh.await.unwrap(), SubmitOutcome::Committed { .. }));
+    // bank-a's submission, isp-a's submission, then the event.
+    assert_eq!(audited.await.unwrap(), 3);
+    assert!(store.reader.indicator(&a[0]).unwrap().is_some(), "the refused retraction changed nothing");
+    assert!(matches!(store.retract("isp-a", "00000000-0000-4000-8000-000000000000").await, Err(StoreError::NotFound)));
+    assert_eq!(store.retract("bank-a", &a[0]).await.unwrap(), Retracted { removed: true });
+}
+
+/// A closed store answers `Closed` instead of hanging.
+#[tokio::test]
+async fn a_closed_store_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), &[9; 32]).unwrap();
+    store.close();
+    let e = store.submit(batch("bank-a", vec![sample(IndicatorType::Domain, "late.example")], None)).await;
+    assert!(matches!(e, Err(StoreError::Closed)), "{e:?}");
+}
