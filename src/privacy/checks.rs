@@ -38,7 +38,7 @@ pub fn card_pan(d: &[u8]) -> bool {
     let issuer = match d[0] {
         b'4' => len >= 13, // Visa, Visa Electron: 13 to 19
         b'5' => (51..=55).contains(&p2) && len >= 16 || p2 == 50 || (56..=59).contains(&p2), // Mastercard, Maestro, Verve, Dankort
-        b'2' => (2221..=2720).contains(&p4) && len >= 16 || (2200..=2204).contains(&p4) && len >= 16, // Mastercard 2-series, Mir
+        b'2' => len >= 16 && ((2221..=2720).contains(&p4) || (2200..=2204).contains(&p4)),   // Mastercard 2-series, Mir
         b'3' => {
             (p2 == 34 || p2 == 37) && len == 15                       // Amex
                 || (3528..=3589).contains(&p4) && len >= 16           // JCB
