@@ -189,18 +189,8 @@ impl Detectors {
         }
         // a domestic account number (RIB, CCC, NIB, NRB) is one account,
         // not phone fragments
-        if groups.iter().map(|g| g.1 - g.0).sum::<usize>() >= 20 {
-            let all: Vec<u8> = groups.iter().flat_map(|g| b[g.0..g.1].iter().copied()).collect();
-            if let Some(cat) = accounts::domestic(&all) {
-                let norm = String::from_utf8_lossy(&all).into_owned();
-                out.push(Found {
-                    start: groups[0].0,
-                    end: groups[groups.len() - 1].1,
-                    kind: SpanKind::Data(cat),
-                    norm,
-                });
-                return;
-            }
+        if domestic_account(b, &groups, out) {
+            return;
         }
         let mut gi = 0;
         let mut digits = String::with_capacity(24);
@@ -328,6 +318,20 @@ fn combo_secret(text: &str, e: usize, out: &mut Vec<Found>) {
             norm: text[s..j].to_owned(),
         });
     }
+}
+
+/// Digit groups that together are a domestic account number: one finding.
+fn domestic_account(b: &[u8], groups: &[(usize, usize)], out: &mut Vec<Found>) -> bool {
+    if groups.iter().map(|g| g.1 - g.0).sum::<usize>() < 20 {
+        return false;
+    }
+    let all: Vec<u8> = groups.iter().flat_map(|g| b[g.0..g.1].iter().copied()).collect();
+    let Some(cat) = accounts::domestic(&all) else {
+        return false;
+    };
+    let norm = String::from_utf8_lossy(&all).into_owned();
+    out.push(Found { start: groups[0].0, end: groups[groups.len() - 1].1, kind: SpanKind::Data(cat), norm });
+    true
 }
 
 /// Link forms that carry a phone number without saying "phone":
