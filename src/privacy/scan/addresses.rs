@@ -291,6 +291,12 @@ const LOCALITY: &[&str] = &[
 const HOUSE: &[&str] =
     &["cottage", "house", "farm", "lodge", "barn", "manor", "grange", "rectory", "vicarage", "villa", "farmhouse"];
 
+/// [`LOCALITY`] and [`HOUSE`] as one set: one hash probe per token.
+fn locality_words() -> &'static super::FastSet<&'static str> {
+    static SET: std::sync::OnceLock<super::FastSet<&'static str>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| LOCALITY.iter().chain(HOUSE).copied().collect())
+}
+
 /// The address around token `k` when it names a place without a street
 /// word (see [`LOCALITY`]).
 fn locality_at(text: &str, lt: &str, toks: &[(usize, usize)], k: usize) -> Option<(usize, usize)> {
@@ -299,6 +305,9 @@ fn locality_at(text: &str, lt: &str, toks: &[(usize, usize)], k: usize) -> Optio
     let w = &text[ts..te];
     let lw = &lt[ts..te];
     let am = w == "Am" || w == "Im";
+    if !am && !locality_words().contains(lw) {
+        return None;
+    }
     let house = HOUSE.contains(&lw) && is_title(w) && k > 0 && is_title(&text[toks[k - 1].0..toks[k - 1].1]);
     if !am && !house && !LOCALITY.contains(&lw) {
         return None;

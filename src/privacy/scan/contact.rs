@@ -430,6 +430,30 @@ const POOL_WORDS: &[&str] = &[
 /// Whole labels that say the same.
 const POOL_LABELS: &[&str] = &["ip", "host", "res", "rev", "hsd", "bb"];
 
+/// Three `digit-digit` joints within 12 bytes: a dashed address may be there.
+fn dashed_quad(b: &[u8]) -> bool {
+    let mut joints = [usize::MAX; 3];
+    let mut n = 0;
+    for i in 1..b.len().saturating_sub(1) {
+        if b[i] == b'-' && b[i - 1].is_ascii_digit() && b[i + 1].is_ascii_digit() {
+            joints[n % 3] = i;
+            n += 1;
+            if n >= 3 && i - joints[(n - 3) % 3] <= 12 {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The pool words, for a one-pass test before the host-name pattern runs.
+fn pool_ac() -> &'static aho_corasick::AhoCorasick {
+    static AC: OnceLock<aho_corasick::AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| {
+        aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(POOL_WORDS).expect("static patterns")
+    })
+}
+
 /// True when a label of `host` names a subscriber pool.
 fn pool_host(host: &str) -> bool {
     host.split(['.', '-']).any(|l| {
@@ -443,12 +467,10 @@ impl Detectors {
     /// (as an IP finding), unless it is the indicator's host or an attacker
     /// cue is right before it.
     pub(super) fn reverse_dns(&self, text: &str, rec: &RecordCtx, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
-        let b = text.as_bytes();
-        let dashed = b.windows(3).any(|w| w[0].is_ascii_digit() && w[1] == b'-' && w[2].is_ascii_digit());
-        if !dashed && !b.contains(&b'.') {
+        if !dashed_quad(text.as_bytes()) && !pool_ac().is_match(text) {
             return;
         }
-        for c in rdns_re().captures_iter(b) {
+        for c in rdns_re().captures_iter(text.as_bytes()) {
             let all = c.get(0).expect("group 0");
             let host = &text[all.start()..all.end()];
             if rec.host.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(host)) {

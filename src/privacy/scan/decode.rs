@@ -280,7 +280,10 @@ const DOT_WORDS: &[&str] = &["dot", "punkt", "point", "punto", "punt", "kropka",
 fn spelled_ac() -> &'static AhoCorasick {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();
     AC.get_or_init(|| {
-        let mut pats: Vec<String> = AT_WORDS.iter().map(|w| format!(" {w} ")).collect();
+        // no pattern starts with a space (a weak prefilter): the plain
+        // English "at" is only looked at when a spelled dot is there too
+        let mut pats: Vec<String> =
+            AT_WORDS.iter().chain(DOT_WORDS).filter(|w| **w != "at").map(|w| format!("{w} ")).collect();
         for w in AT_WORDS.iter().chain(DOT_WORDS) {
             for (o, c) in [("(", ")"), ("[", "]"), ("{", "}"), ("<", ">")] {
                 pats.push(format!("{o}{w}{c}"));
@@ -291,7 +294,7 @@ fn spelled_ac() -> &'static AhoCorasick {
             pats.push(format!("{o} @ {c}"));
             pats.push(format!("{o} . {c}"));
         }
-        pats.push(" @ ".to_owned());
+        pats.push("@ ".to_owned());
         AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostFirst)
