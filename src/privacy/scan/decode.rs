@@ -111,6 +111,13 @@ pub(super) fn char_view(src: &str) -> Option<View> {
     let mut i = 0;
     let mut buf = String::new();
     while i < b.len() {
+        if b[i] == b':' && b[i + 1..].starts_with(b"//") {
+            // a URL: its components are decoded when the URL is scrubbed
+            while i < b.len() && !b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            continue;
+        }
         buf.clear();
         let Some(len) = decode_at(src, i, &mut buf) else {
             i += 1;
@@ -416,11 +423,16 @@ impl Detectors {
     /// personal data.
     pub(super) fn blobs(&self, text: &str, scope: &Scope, rec: &RecordCtx, depth: u8, out: &mut Vec<Found>) {
         let mut tried = 0;
-        for (s, e) in blob_tokens(text.as_bytes()) {
+        let b = text.as_bytes();
+        for (s, e) in blob_tokens(b) {
             if tried >= MAX_BLOBS {
                 break;
             }
             let tok = &text[s..e];
+            if s > 0 && b[s - 1] == b':' && tok.starts_with("//") {
+                // a URL in text: scrubbed component by component
+                continue;
+            }
             if let Some(p) = tok.find("eyJ") {
                 // a JWT: header.payload[.signature], base64url and dots
                 let jl = tok[p..]
@@ -596,14 +608,22 @@ fn is_blob_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'_' | b'-')
 }
 
-/// A run of blob bytes long enough to decode: the test that keeps plain
-/// text free of any decoding work.
+/// A run of blob bytes long enough to decode, with the digits or mixed
+/// case of encoded data: the test that keeps plain text (and host names)
+/// free of any decoding work.
 fn has_blob_run(b: &[u8]) -> bool {
-    let mut run = 0;
+    let (mut run, mut upper, mut lower, mut digit) = (0, 0, 0, false);
     for &c in b {
-        run = if is_blob_byte(c) || c == b'.' { run + 1 } else { 0 };
-        if run >= MIN_BLOB {
-            return true;
+        if is_blob_byte(c) && c != b'.' {
+            run += 1;
+            upper += usize::from(c.is_ascii_uppercase());
+            lower += usize::from(c.is_ascii_lowercase());
+            digit |= c.is_ascii_digit();
+            if run >= MIN_BLOB && ((upper >= 2 && lower >= 2) || (digit && upper + lower >= 2)) {
+                return true;
+            }
+        } else {
+            (run, upper, lower, digit) = (0, 0, 0, false);
         }
     }
     false

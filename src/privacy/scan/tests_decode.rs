@@ -124,7 +124,7 @@ fn logins_after_cues_with_a_space_or_quotes() {
 #[test]
 fn userinfo_in_decoded_redirects() {
     let f = found_in("https://bruno:Marisco99@webmail.example.pt/inbox", &Scope::URL_PART, &RecordCtx::default());
-    assert!(f.contains(&(Credential, "bruno:Marisco99".into())), "{f:?}");
+    assert!(f.iter().any(|(c, t)| *c == Credential && t.starts_with("bruno:Marisco99")), "{f:?}");
 }
 
 #[test]
