@@ -291,6 +291,18 @@ const LOCALITY: &[&str] = &[
 const HOUSE: &[&str] =
     &["cottage", "house", "farm", "lodge", "barn", "manor", "grange", "rectory", "vicarage", "villa", "farmhouse"];
 
+/// First bytes of the words of [`LOCALITY`] and [`HOUSE`].
+fn locality_first() -> &'static [bool; 256] {
+    static FIRST: std::sync::OnceLock<[bool; 256]> = std::sync::OnceLock::new();
+    FIRST.get_or_init(|| {
+        let mut f = [false; 256];
+        for w in LOCALITY.iter().chain(HOUSE) {
+            f[usize::from(w.as_bytes()[0])] = true;
+        }
+        f
+    })
+}
+
 /// [`LOCALITY`] and [`HOUSE`] as one set: one hash probe per token.
 fn locality_words() -> &'static super::FastSet<&'static str> {
     static SET: std::sync::OnceLock<super::FastSet<&'static str>> = std::sync::OnceLock::new();
@@ -305,6 +317,10 @@ fn locality_at(text: &str, lt: &str, toks: &[(usize, usize)], k: usize) -> Optio
     let w = &text[ts..te];
     let lw = &lt[ts..te];
     let am = w == "Am" || w == "Im";
+    // the first byte of a word of LOCALITY or HOUSE: most tokens stop here
+    if !am && !locality_first()[usize::from(lw.as_bytes()[0])] {
+        return None;
+    }
     if !am && !locality_words().contains(lw) {
         return None;
     }

@@ -450,7 +450,11 @@ fn dashed_quad(b: &[u8]) -> bool {
 fn pool_ac() -> &'static aho_corasick::AhoCorasick {
     static AC: OnceLock<aho_corasick::AhoCorasick> = OnceLock::new();
     AC.get_or_init(|| {
-        aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(POOL_WORDS).expect("static patterns")
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(POOL_WORDS)
+            .expect("static patterns")
     })
 }
 

@@ -97,7 +97,18 @@ impl Builder {
 /// quotes (JS concatenation) and the lead bytes of no-break and zero-width
 /// characters.
 fn may_need_view(b: &[u8]) -> bool {
-    b.iter().any(|&c| matches!(c, b'&' | b'\\' | b'%' | b'"' | b'\'' | 0xC2 | 0xE2 | 0xEF))
+    let plus = b.contains(&b'+');
+    b.iter().enumerate().any(|(i, &c)| match c {
+        b'&' | b'\\' | b'%' => true,
+        b'"' | b'\'' => plus,
+        0xC2 => matches!(b.get(i + 1), Some(0xA0 | 0xAD)),
+        0xE2 => matches!(
+            (b.get(i + 1), b.get(i + 2)),
+            (Some(0x80), Some(0x87 | 0x89 | 0x8B..=0x8D | 0xAF)) | (Some(0x81), Some(0xA0))
+        ),
+        0xEF => b.get(i + 1) == Some(&0xBB),
+        _ => false,
+    })
 }
 
 /// The character view of `src`, or `None` when nothing in it decodes.
@@ -305,6 +316,7 @@ fn spelled_ac() -> &'static AhoCorasick {
         AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostFirst)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(pats)
             .expect("static patterns")
     })
