@@ -155,3 +155,24 @@ fn maltrail_values_survive_as_values_and_in_descriptions() {
     }
     assert!(lost.is_empty(), "{} values changed: {:?}", lost.len(), &lost[..lost.len().min(20)]);
 }
+
+#[test]
+fn adversarial_corpus_decoding_and_leaking_families() {
+    // issue 10 items 4 and 5: encodings in free text and attributes (spelled
+    // separators in 8 languages, entities, escapes, base64/hex, JWT, Basic)
+    // and the families that used to leak; plus intelligence that must stay
+    let cases = load_cases("tests/data/pii-adversarial-decode.jsonl");
+    assert!(cases.len() >= 80);
+    let s = sanitiser("policies/default.toml");
+    let (text, _, rejected) = run_cases(&s, &cases);
+    assert_eq!(rejected, 0);
+    let sc = score(&cases, &text);
+    assert!(sc.leaks.is_empty(), "{} leaks: {:?}", sc.leaks.len(), sc.leaks);
+    let low = text.to_lowercase();
+    let lost: Vec<(&str, &str)> = cases
+        .iter()
+        .flat_map(|c| c.must_appear.iter().map(move |m| (c.id.as_str(), m.as_str())))
+        .filter(|(_, m)| !low.contains(&m.to_lowercase()))
+        .collect();
+    assert_eq!(sc.kept, sc.total_keep, "retention {:.4}, lost {lost:?}\n{text}", sc.retention());
+}

@@ -36,15 +36,18 @@ pub fn card_pan(d: &[u8]) -> bool {
     let p3 = prefix_num(d, 3);
     let p4 = prefix_num(d, 4);
     let issuer = match d[0] {
-        b'4' => matches!(len, 13 | 16 | 19), // Visa
-        b'5' => (51..=55).contains(&p2) && len == 16 || p2 == 50 || (56..=59).contains(&p2), // Mastercard, Maestro
-        b'2' => (2221..=2720).contains(&p4) && len == 16, // Mastercard 2-series
+        b'4' => len >= 13, // Visa, Visa Electron: 13 to 19
+        b'5' => (51..=55).contains(&p2) && len >= 16 || p2 == 50 || (56..=59).contains(&p2), // Mastercard, Maestro, Verve, Dankort
+        b'2' => len >= 16 && ((2221..=2720).contains(&p4) || (2200..=2204).contains(&p4)),   // Mastercard 2-series, Mir
         b'3' => {
             (p2 == 34 || p2 == 37) && len == 15                       // Amex
                 || (3528..=3589).contains(&p4) && len >= 16           // JCB
                 || ((300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39) && len >= 14 // Diners
         }
-        b'6' => len >= 16 || (p2 >= 60), // Discover, UnionPay, Maestro 6x
+        b'6' => len >= 15 || (p2 >= 60), // Discover, UnionPay, RuPay, Maestro 6x, Troy-like
+        b'1' => len == 15,               // UATP
+        b'8' => (p2 == 81 || p2 == 82 || p4 == 8600) && len >= 16, // UnionPay 81, RuPay 82, Uzcard
+        b'9' => (p4 == 9792 || p4 == 9860) && len == 16, // Troy, Humo
         _ => false,
     };
     issuer && luhn(d)
@@ -364,6 +367,10 @@ mod tests {
         assert!(!card_pan(b"1700000000004")); // ms timestamp shape, no issuer
         assert!(!card_pan(b"9999999999999995")); // no issuer
         assert!(!card_pan(b"3782822463100")); // Amex prefix, wrong length
+        assert!(card_pan(b"4111111111111111110")); // Visa 19
+        assert!(card_pan(b"6200000000000005")); // UnionPay
+        assert!(card_pan(b"2200000000000004")); // Mir
+        assert!(card_pan(b"8100000000000002")); // UnionPay 81
     }
 
     #[test]

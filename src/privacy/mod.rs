@@ -23,7 +23,6 @@ use std::fmt::Write;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use base64::Engine;
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
 use sha2::Sha256;
@@ -559,12 +558,17 @@ impl Sanitiser {
             let _ = write!(out, ":{p}");
         }
         let pfield = ctx.field(|| format!("{field}.path"));
+        // `wa.me/33612345678`, `/msisdn/4915...`: path segments that are phones
+        let link = scan::phone_link_host(host);
+        let mut prev = "";
         for (i, seg) in u.path().split('/').enumerate() {
             if i > 0 {
                 out.push('/');
             }
-            let seg_out = self.scrub_component(seg, false, false, None, rec, &pfield, ctx)?;
+            let hint = link || scan::phone_path_key(prev);
+            let seg_out = self.scrub_component(seg, false, hint, None, rec, &pfield, ctx)?;
             out.push_str(&seg_out);
+            prev = seg;
         }
         if let Some(q) = u.query() {
             out.push('?');
@@ -651,8 +655,7 @@ impl Sanitiser {
         let mut found = Vec::new();
         // query values may carry a name ("?n=Jean+Dupont"); path segments are
         // words of the site's own structure and are not read for names
-        let scope =
-            if query { Scope { names: true, phone_key: phone_hint, ..Scope::URL_PART } } else { Scope::URL_PART };
+        let scope = Scope { names: query, phone_key: phone_hint, ..Scope::URL_PART };
         self.det.scan(&decoded, &scope, rec, &mut found);
         if !found.is_empty() {
             return match self.replace_found(&decoded, &found, rec, field, ctx) {
@@ -661,7 +664,7 @@ impl Sanitiser {
             };
         }
         // base64 or hex that decodes to text with personal data inside
-        if let Some(inner) = decode_token(&decoded) {
+        if let Some(inner) = scan::decode_token(&decoded) {
             let inner = percent_decode(&inner, true).unwrap_or(inner);
             let mut found = Vec::new();
             self.det.scan(&inner, &Scope::URL_PART, rec, &mut found);
@@ -827,36 +830,6 @@ fn encode_component(s: &str) -> String {
         }
     }
     out
-}
-
-/// Decodes a token that looks like base64 (standard or URL-safe) or hex and
-/// yields printable text; `None` for anything else (hashes, random ids).
-fn decode_token(s: &str) -> Option<String> {
-    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    let t = s.trim_end_matches('=');
-    if t.len() < 8 || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/-_".contains(&b)) {
-        return None;
-    }
-    let printable = |v: Vec<u8>| -> Option<String> {
-        let s = String::from_utf8(v).ok()?;
-        (s.len() >= 5 && s.chars().all(|c| !c.is_control())).then_some(s)
-    };
-    if t.len().is_multiple_of(2)
-        && t.bytes().all(|b| b.is_ascii_hexdigit())
-        && let Some(s) = hex::decode(t).ok().and_then(printable)
-    {
-        return Some(s);
-    }
-    let cfg = GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true);
-    for alphabet in [&base64::alphabet::STANDARD, &base64::alphabet::URL_SAFE] {
-        let engine = GeneralPurpose::new(alphabet, cfg);
-        if let Some(s) = engine.decode(t).ok().and_then(printable) {
-            return Some(s);
-        }
-    }
-    None
 }
 
 #[cfg(test)]

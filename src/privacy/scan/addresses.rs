@@ -20,7 +20,7 @@ impl Detectors {
             return;
         }
         for k in 0..toks.len() {
-            if let Some((start, end)) = self.street_at(text, lt, toks, k) {
+            if let Some((start, end)) = self.street_at(text, lt, toks, k).or_else(|| locality_at(text, lt, toks, k)) {
                 out.push(Found { start, end, kind: SpanKind::Data(DataCategory::Address), norm: String::new() });
             }
         }
@@ -220,7 +220,7 @@ fn extend_postcode_city(text: &str, end: usize) -> usize {
         }
         let tok = &text[ps..j];
         let has_digit = tok.bytes().any(|c| c.is_ascii_digit());
-        let postcode = has_digit && tok.len() <= 9;
+        let postcode = has_digit && is_postcode(tok);
         let city = !has_digit && tokens(tok).first().is_some_and(|t| is_title(&tok[t.0..t.1]));
         if postcode || city {
             // a city runs over capitalised words
@@ -229,7 +229,11 @@ fn extend_postcode_city(text: &str, end: usize) -> usize {
                 let toks = tokens(&text[ps..clause_end(text, ps, 48)]);
                 for t in toks {
                     let w = &text[ps + t.0..ps + t.1];
-                    if is_title(w) || lexicon::particles().contains(&w) || w.contains('-') {
+                    // "Castelnau-le-Lez", not a reference such as "OP-DEC"
+                    if is_title(w)
+                        || lexicon::particles().contains(&w)
+                        || (w.contains('-') && w.chars().any(char::is_lowercase))
+                    {
                         k = ps + t.1;
                     } else {
                         break;
@@ -252,4 +256,133 @@ fn extend_postcode_city(text: &str, end: usize) -> usize {
         }
     }
     ceil_boundary(text, best)
+}
+
+/// Places named without a street-type word: DE `Am`/`Im` (capitalised,
+/// with a postcode after the number), FR résidence/lieu-dit/hameau, IT
+/// località/frazione, ES urbanización, PT lugar/quinta, PL locative
+/// `przy`/`na osiedlu`; EN house names (`Rose Cottage`) with a postcode.
+const LOCALITY: &[&str] = &[
+    "résidence",
+    "residence",
+    "lieu-dit",
+    "lieudit",
+    "hameau",
+    "località",
+    "localita",
+    "loc",
+    "frazione",
+    "fraz",
+    "urbanización",
+    "urbanizacion",
+    "urb",
+    "lugar",
+    "quinta",
+    "urbanização",
+    "urbanizacao",
+    "bairro",
+    "przy",
+    "osiedlu",
+    "ulicy",
+    "alei",
+    "placu",
+    "buurtschap",
+];
+const HOUSE: &[&str] =
+    &["cottage", "house", "farm", "lodge", "barn", "manor", "grange", "rectory", "vicarage", "villa", "farmhouse"];
+
+/// First bytes of the words of [`LOCALITY`] and [`HOUSE`].
+fn locality_first() -> &'static [bool; 256] {
+    static FIRST: std::sync::OnceLock<[bool; 256]> = std::sync::OnceLock::new();
+    FIRST.get_or_init(|| {
+        let mut f = [false; 256];
+        for w in LOCALITY.iter().chain(HOUSE) {
+            f[usize::from(w.as_bytes()[0])] = true;
+        }
+        f
+    })
+}
+
+/// [`LOCALITY`] and [`HOUSE`] as one set: one hash probe per token.
+fn locality_words() -> &'static super::FastSet<&'static str> {
+    static SET: std::sync::OnceLock<super::FastSet<&'static str>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| LOCALITY.iter().chain(HOUSE).copied().collect())
+}
+
+/// The address around token `k` when it names a place without a street
+/// word (see [`LOCALITY`]).
+fn locality_at(text: &str, lt: &str, toks: &[(usize, usize)], k: usize) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    let (ts, te) = toks[k];
+    let w = &text[ts..te];
+    let lw = &lt[ts..te];
+    let am = w == "Am" || w == "Im";
+    // the first byte of a word of LOCALITY or HOUSE: most tokens stop here
+    if !am && !locality_first()[usize::from(lw.as_bytes()[0])] {
+        return None;
+    }
+    if !am && !locality_words().contains(lw) {
+        return None;
+    }
+    let house = HOUSE.contains(&lw) && is_title(w) && k > 0 && is_title(&text[toks[k - 1].0..toks[k - 1].1]);
+    if !am && !house && !LOCALITY.contains(&lw) {
+        return None;
+    }
+    let start = if house { toks[k - 1].0 } else { ts };
+    // the place name: capitalised words and particles after the word
+    let mut end = te;
+    if !house {
+        let mut j = k + 1;
+        while j < toks.len() && j <= k + 5 {
+            let (ns, ne) = toks[j];
+            let gap = &text[end..ns];
+            let word = &text[ns..ne];
+            if gap.len() > 3 || gap.contains([',', ';']) {
+                break;
+            }
+            if !(is_title(word) || lexicon::particles().contains(&word)) {
+                break;
+            }
+            end = ne;
+            j += 1;
+        }
+        if end == te {
+            return None;
+        }
+    }
+    let limit = clause_end(text, end, 24);
+    let num = house_number_after(b, end, limit);
+    let after = extend_postcode_city(text, num.unwrap_or(end));
+    let postcode = text[num.unwrap_or(end)..after].bytes().any(|c| c.is_ascii_digit());
+    let ok = if am || house { postcode } else { num.is_some() || postcode };
+    ok.then_some((start, after.max(num.unwrap_or(end))))
+}
+
+/// A postal code of the EU/UK forms: `75001`, `1017 GC`, `4050-262`,
+/// `00-950`, `NR21 0JB`, `D-12345`; not a reference such as `OP-DEC071`.
+fn is_postcode(t: &str) -> bool {
+    let b = t.as_bytes();
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    let upper = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_uppercase);
+    match t.split_once(['-', ' ']) {
+        None => digits(b) && (4..=5).contains(&b.len()) || (b.len() == 6 && digits(&b[..4]) && upper(&b[4..])),
+        Some((a, z)) => {
+            let (a, z) = (a.as_bytes(), z.as_bytes());
+            (digits(a) && digits(z) && (a.len(), z.len()) == (4, 3))          // PT
+                || (digits(a) && digits(z) && (a.len(), z.len()) == (2, 3))   // PL
+                || (digits(a) && digits(z) && (a.len(), z.len()) == (3, 2))   // CZ, SK, SE, GR
+                || (upper(a) && a.len() == 3 && digits(z) && z.len() == 4)    // MT
+                || (digits(a) && a.len() == 4 && upper(z) && z.len() == 2)    // NL
+                || (a.len() <= 2 && upper(a) && digits(z) && (4..=5).contains(&z.len())) // D-12345
+                || (uk_outward(a) && z.len() == 3 && z[0].is_ascii_digit() && upper(&z[1..])) // UK
+        }
+    }
+}
+
+/// The outward half of a UK postcode: `NR21`, `W8D`, `M1`, `SW1A`.
+fn uk_outward(a: &[u8]) -> bool {
+    (2..=4).contains(&a.len())
+        && a[0].is_ascii_uppercase()
+        && a.iter().any(u8::is_ascii_digit)
+        && a.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }

@@ -3,8 +3,11 @@
 
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
-use super::{Cue, Detectors, Found, RecordCtx, Scope, SpanKind, bounded, ceil_boundary, roles};
+use regex::bytes::Regex;
+
+use super::{Cue, Detectors, Found, RecordCtx, Scope, SpanKind, accounts, bounded, ceil_boundary, roles};
 use crate::policy::DataCategory;
 use crate::privacy::checks;
 use crate::privacy::phone::{self, Evidence};
@@ -44,7 +47,10 @@ impl Detectors {
         };
         let local = local.trim_start_matches(['.', '-', '+', '%']);
         let tld = domain.rsplit('.').next().unwrap_or("");
-        if local.is_empty() || tld.len() < 2 || !tld.bytes().all(|b| b.is_ascii_alphabetic() || b >= 0x80) {
+        // IDN top-level domains are written in punycode (`xn--p1ai`)
+        let tld_ok = tld.bytes().all(|b| b.is_ascii_alphabetic() || b >= 0x80)
+            || (tld.len() > 4 && tld[..4].eq_ignore_ascii_case("xn--"));
+        if local.is_empty() || tld.len() < 2 || !tld_ok {
             return;
         }
         let domain = domain.to_lowercase();
@@ -52,12 +58,14 @@ impl Detectors {
             return; // on the attacker's domains: intelligence
         }
         let start = s + (raw.len() - raw.trim_start_matches(['.', '-', '+', '%']).len());
+        let end = ceil_boundary(text, e);
         out.push(Found {
             start,
-            end: ceil_boundary(text, e),
+            end,
             kind: SpanKind::Data(DataCategory::Email),
             norm: format!("{}@{}", local.to_lowercase(), domain),
         });
+        combo_secret(text, end, out);
     }
 
     pub(super) fn ipv4(
@@ -80,7 +88,11 @@ impl Detectors {
         let Ok(ip) = std::net::Ipv4Addr::from_str(&raw) else {
             return false;
         };
-        if roles::version_context(b, s) || roles::attacker_ip(text, s, e, cues) {
+        if roles::version_context(b, s) {
+            return true;
+        }
+        // a non-global address goes whatever its role (see `ip`)
+        if roles::attacker_ip(text, s, e, cues) && !crate::model::is_reserved_ip(IpAddr::V4(ip)) {
             return true;
         }
         self.ip(IpAddr::V4(ip), s, e, rec, cues, out);
@@ -96,20 +108,38 @@ impl Detectors {
         cues: &[(usize, usize, Cue)],
         out: &mut Vec<Found>,
     ) {
-        if !bounded(text.as_bytes(), s, e) || e - s < 6 {
+        let b = text.as_bytes();
+        if !bounded(b, s, e) || e - s < 6 {
             return;
         }
         let Ok(ip) = std::net::Ipv6Addr::from_str(&text[s..e]) else {
             return;
         };
-        if roles::attacker_ip(text, s, e, cues) {
+        if roles::attacker_ip(text, s, e, cues) && !crate::model::is_reserved_ip(IpAddr::V6(ip)) {
             return;
         }
-        self.ip(IpAddr::V6(ip), s, e, rec, cues, out);
+        // a zone id (`fe80::1%eth0`) goes with the address
+        let mut end = e;
+        if b.get(e) == Some(&b'%') {
+            end += 1;
+            while end < b.len() && (b[end].is_ascii_alphanumeric() || matches!(b[end], b'_' | b'.' | b'-')) {
+                end += 1;
+            }
+        }
+        // `::ffff:89.75.18.43`: the IPv4 address inside decides
+        let ip = ip.to_ipv4_mapped().map_or(IpAddr::V6(ip), IpAddr::V4);
+        self.ip(ip, s, end, rec, cues, out);
     }
 
     fn ip(&self, ip: IpAddr, s: usize, e: usize, rec: &RecordCtx, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
-        if Some(ip) == rec.value_ip || crate::model::is_reserved_ip(ip) {
+        if Some(ip) == rec.value_ip {
+            return;
+        }
+        // outside global unicast space (private, loopback, link-local,
+        // documentation, unallocated): no intelligence, only the victim's
+        // network; removed whatever the cues say
+        if crate::model::is_reserved_ip(ip) {
+            out.push(Found { start: s, end: e, kind: SpanKind::Data(DataCategory::Ip), norm: "reserved".into() });
             return;
         }
         if rec.host.as_deref() == Some(ip.to_string().as_str()) {
@@ -176,6 +206,11 @@ impl Detectors {
                 i += 1;
             }
         }
+        // a domestic account number (RIB, CCC, NIB, NRB) is one account,
+        // not phone fragments
+        if domestic_account(b, &groups, out) {
+            return;
+        }
         let mut gi = 0;
         let mut digits = String::with_capacity(24);
         while gi < groups.len() {
@@ -222,6 +257,16 @@ impl Detectors {
     ) -> Option<(DataCategory, String)> {
         let d = digits.as_bytes();
         let cue_before = |kind: Cue, win: usize| cues.iter().any(|c| c.2 == kind && c.1 <= start && start - c.1 <= win);
+        if !plus && cue_before(Cue::Account, 32) {
+            // "Kontonummer 1234567890, BLZ 37040044": an account, not a phone
+            return Some((DataCategory::Iban, digits.to_owned()));
+        }
+        let link = phone_link_before(b, start);
+        if link && phone::is_phone(digits.strip_prefix("00").unwrap_or(digits), true, Evidence::Cue) {
+            // "wa.me/33612345678", "callto:0033...": international without `+`
+            let nd = digits.strip_prefix("00").unwrap_or(digits);
+            return Some((DataCategory::Phone, format!("+{nd}")));
+        }
         if !plus {
             if checks::card_pan(d) && (d.len() >= 13) {
                 return Some((DataCategory::Card, digits.to_owned()));
@@ -254,7 +299,7 @@ impl Detectors {
         } else {
             (false, digits)
         };
-        let ev = if scope.phone_key || cue_before(Cue::Phone, 40) {
+        let ev = if scope.phone_key || link || cue_before(Cue::Phone, 40) {
             Evidence::Cue
         } else if grouped || cue_before(Cue::Id, 24) {
             // "number 612345678": a number word lets a bare mobile count
@@ -267,5 +312,210 @@ impl Detectors {
             return Some((DataCategory::Phone, norm));
         }
         None
+    }
+}
+
+/// `e-mail:password` combo lines: the secret after the address.
+fn combo_secret(text: &str, e: usize, out: &mut Vec<Found>) {
+    let b = text.as_bytes();
+    if !matches!(b.get(e), Some(b':' | b';' | b'|')) {
+        return;
+    }
+    let s = e + 1;
+    let mut j = s;
+    while j < b.len() && !b[j].is_ascii_whitespace() && !matches!(b[j], b',' | b'"' | b'<' | b'>' | b'|') {
+        j += 1;
+    }
+    // "host@example.com:8080" is a port, not a password
+    let port = j - s <= 5 && b[s..j].iter().all(u8::is_ascii_digit);
+    if j > s && !port {
+        let j = ceil_boundary(text, j);
+        out.push(Found {
+            start: s,
+            end: j,
+            kind: SpanKind::Data(DataCategory::Credential),
+            norm: text[s..j].to_owned(),
+        });
+    }
+}
+
+/// Digit groups that together are a domestic account number: one finding.
+fn domestic_account(b: &[u8], groups: &[(usize, usize)], out: &mut Vec<Found>) -> bool {
+    if groups.iter().map(|g| g.1 - g.0).sum::<usize>() < 20 {
+        return false;
+    }
+    let all: Vec<u8> = groups.iter().flat_map(|g| b[g.0..g.1].iter().copied()).collect();
+    let Some(cat) = accounts::domestic(&all) else {
+        return false;
+    };
+    let norm = String::from_utf8_lossy(&all).into_owned();
+    out.push(Found { start: groups[0].0, end: groups[groups.len() - 1].1, kind: SpanKind::Data(cat), norm });
+    true
+}
+
+/// Link forms that carry a phone number without saying "phone":
+/// `wa.me/`, `t.me/`, `tel:`, `sms:`, `callto:`, `whatsapp://send?phone=`,
+/// `/msisdn/`.
+const PHONE_LINKS: &[&[u8]] = &[
+    b"wa.me/",
+    b"t.me/",
+    b"telegram.me/",
+    b"tel:",
+    b"tel://",
+    b"sms:",
+    b"smsto:",
+    b"sms://",
+    b"callto:",
+    b"callto://",
+    b"whatsapp://send?phone=",
+    b"whatsapp.com/send?phone=",
+    b"whatsapp.com/send/?phone=",
+    b"viber://chat?number=",
+    b"viber://add?number=",
+    b"signal.me/#p/",
+    b"phone=",
+    b"msisdn=",
+    b"/msisdn/",
+    b"msisdn/",
+    b"/phone/",
+    b"/tel/",
+];
+
+/// True when a phone-link form ends right before `start`.
+fn phone_link_before(b: &[u8], start: usize) -> bool {
+    let head = &b[start.saturating_sub(28)..start];
+    PHONE_LINKS.iter().any(|l| head.len() >= l.len() && head[head.len() - l.len()..].eq_ignore_ascii_case(l))
+}
+
+/// True for hosts whose URL paths are phone numbers (`wa.me/33612345678`).
+pub fn phone_link_host(host: &str) -> bool {
+    ["wa.me", "api.whatsapp.com", "web.whatsapp.com", "whatsapp.com", "t.me", "telegram.me", "signal.me", "viber.me"]
+        .iter()
+        .any(|h| host.eq_ignore_ascii_case(h))
+}
+
+/// True for a URL path segment after which the next one is a phone number
+/// (`/msisdn/4915123456789`).
+pub fn phone_path_key(seg: &str) -> bool {
+    ["msisdn", "phone", "tel", "mobile", "whatsapp", "sms", "wa", "telefon", "handy", "gsm"]
+        .iter()
+        .any(|k| seg.eq_ignore_ascii_case(k))
+}
+
+/// Host names an ISP gives its subscribers, with the address inside:
+/// `89-75-18-43.dynamic.isp.pl`, `host-43-18-75-89.rev.isp.de` (dashed, in
+/// either order) and `dsl-5948122b.pool.isp.nl` (hex, with a pool word).
+fn rdns_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?i-u)\b(?:[a-z0-9]+[.-])*?(?:([0-9]{1,3})-([0-9]{1,3})-([0-9]{1,3})-([0-9]{1,3})|([0-9a-f]{8}))(?:[.-][a-z0-9]+)*\.[a-z]{2,}\b",
+        )
+        .expect("static pattern")
+    })
+}
+
+/// Label prefixes of subscriber host names: an address inside a host name
+/// counts only with one (`185-220-101-4.example-hoster.net` is a server).
+const POOL_WORDS: &[&str] = &[
+    "dsl",
+    "adsl",
+    "vdsl",
+    "xdsl",
+    "dyn",
+    "pool",
+    "cable",
+    "kabel",
+    "dhcp",
+    "ppp",
+    "cust",
+    "broadband",
+    "fib",
+    "ftth",
+    "gpon",
+    "static",
+    "home",
+    "client",
+    "subs",
+    "resid",
+    "dial",
+    "cpe",
+    "mobile",
+    "lte",
+    "user",
+    "abo",
+    "kunde",
+];
+/// Whole labels that say the same.
+const POOL_LABELS: &[&str] = &["ip", "host", "res", "rev", "hsd", "bb"];
+
+/// Three `digit-digit` joints within 12 bytes: a dashed address may be there.
+fn dashed_quad(b: &[u8]) -> bool {
+    let mut joints = [usize::MAX; 3];
+    let mut n = 0;
+    for i in 1..b.len().saturating_sub(1) {
+        if b[i] == b'-' && b[i - 1].is_ascii_digit() && b[i + 1].is_ascii_digit() {
+            joints[n % 3] = i;
+            n += 1;
+            if n >= 3 && i - joints[(n - 3) % 3] <= 12 {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The pool words, for a one-pass test before the host-name pattern runs.
+fn pool_ac() -> &'static aho_corasick::AhoCorasick {
+    static AC: OnceLock<aho_corasick::AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(POOL_WORDS)
+            .expect("static patterns")
+    })
+}
+
+/// True when a label of `host` names a subscriber pool.
+fn pool_host(host: &str) -> bool {
+    host.split(['.', '-']).any(|l| {
+        let l = l.to_ascii_lowercase();
+        POOL_LABELS.contains(&l.as_str()) || POOL_WORDS.iter().any(|w| l.starts_with(w))
+    })
+}
+
+impl Detectors {
+    /// Victim addresses inside ISP reverse-DNS names: the whole name goes
+    /// (as an IP finding), unless it is the indicator's host or an attacker
+    /// cue is right before it.
+    pub(super) fn reverse_dns(&self, text: &str, rec: &RecordCtx, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
+        if !dashed_quad(text.as_bytes()) && !pool_ac().is_match(text) {
+            return;
+        }
+        for c in rdns_re().captures_iter(text.as_bytes()) {
+            let all = c.get(0).expect("group 0");
+            let host = &text[all.start()..all.end()];
+            if rec.host.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(host)) {
+                continue;
+            }
+            if !pool_host(host) {
+                continue;
+            }
+            let ip = if let Some(hex) = c.get(5) {
+                let Ok(n) = u32::from_str_radix(&text[hex.start()..hex.end()], 16) else {
+                    continue;
+                };
+                std::net::Ipv4Addr::from(n)
+            } else {
+                let o: Vec<u8> =
+                    (1..=4).filter_map(|i| text[c.get(i).map_or(0..0, |m| m.range())].parse().ok()).collect();
+                let [a, b2, c2, d] = o[..] else {
+                    continue;
+                };
+                std::net::Ipv4Addr::new(a, b2, c2, d)
+            };
+            self.ip(IpAddr::V4(ip), all.start(), all.end(), rec, cues, out);
+        }
     }
 }

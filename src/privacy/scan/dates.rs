@@ -1,5 +1,9 @@
 //! Dates, reported only as birth dates (after a birth cue).
 
+use std::sync::OnceLock;
+
+use regex::Regex;
+
 use super::{Cue, Detectors, Found, Scope, SpanKind, bounded, ceil_boundary, lexicon};
 use crate::policy::DataCategory;
 
@@ -19,12 +23,9 @@ impl Detectors {
         }
         let raw = &text[s..ceil_boundary(text, e)];
         // month-name form: the word must be a month
-        if raw.bytes().any(|c| c.is_ascii_alphabetic() || c >= 0x80) {
-            let word: String = raw.chars().filter(|c| c.is_alphabetic()).take(3).flat_map(char::to_lowercase).collect();
-            if !lexicon::months().contains(&word.as_str()) {
-                // not a date: the digits may still be something else
-                return;
-            }
+        if raw.bytes().any(|c| c.is_ascii_alphabetic() || c >= 0x80) && !has_month(raw) {
+            // not a date: the digits may still be something else
+            return;
         }
         let year = raw.split(|c: char| !c.is_ascii_digit()).find(|p| p.len() == 4).unwrap_or("");
         let birth = !scope.phone_key && cues.iter().any(|c| c.2 == Cue::Birth && c.1 <= s && s - c.1 <= 40);
@@ -37,4 +38,69 @@ impl Detectors {
             });
         }
     }
+
+    /// The forms the candidate pattern does not propose, right after a birth
+    /// cue: two-digit and apostrophe years (`12.03.85`, `3 Mar '85`),
+    /// `5 de mayo de 1980`, ordinals (`March 3rd, 1985`, `the 3rd of March`),
+    /// `12-Mar-1985`, `19850312`.
+    pub(super) fn birth_dates(&self, text: &str, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
+        for &(_, e, kind) in cues {
+            if kind != Cue::Birth {
+                continue;
+            }
+            let end = ceil_boundary(text, (e + 72).min(text.len()));
+            let Some(m) = birth_re().captures(&text[e..end]).and_then(|c| c.get(1)) else {
+                continue;
+            };
+            let (s, me) = (e + m.start(), e + m.end());
+            // the date starts within a few words of the cue
+            if m.start() > 28 || !bounded(text.as_bytes(), s, me) {
+                continue;
+            }
+            let raw = m.as_str();
+            if !only_month_words(raw) {
+                continue;
+            }
+            let year = raw.split(|c: char| !c.is_ascii_digit()).find(|p| p.len() == 4).unwrap_or("");
+            out.push(Found {
+                start: s,
+                end: me,
+                kind: SpanKind::Data(DataCategory::DateOfBirth),
+                norm: if year.len() == 4 { year.to_owned() } else { String::new() },
+            });
+        }
+    }
+}
+
+/// True when the letters of `raw` hold a month word (first three letters
+/// of a word of `months.txt`), ordinal suffixes and "de"/"of" aside.
+fn has_month(raw: &str) -> bool {
+    raw.split(|c: char| !c.is_alphabetic()).filter(|w| w.chars().count() >= 3).any(|w| {
+        let p: String = w.chars().take(3).flat_map(char::to_lowercase).collect();
+        lexicon::months().contains(&p.as_str())
+    })
+}
+
+/// True when every word of `raw` is a month word or a filler (`the`,
+/// `de`, `of`, ordinal suffixes).
+fn only_month_words(raw: &str) -> bool {
+    const FILLER: &[&str] =
+        &["the", "le", "el", "il", "am", "em", "op", "dnia", "on", "of", "de", "st", "nd", "rd", "th", "er"];
+    raw.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()).all(|w| {
+        let l = w.to_lowercase();
+        FILLER.contains(&l.as_str()) || has_month(w)
+    })
+}
+
+fn birth_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        let day = r"(?:[0-3]?[0-9])(?:st|nd|rd|th|er|º|°|\.)?";
+        let year = r"(?:[0-9]{4}|['’]?[0-9]{2})";
+        let month = r"\p{L}{3,10}\.?";
+        let pattern = format!(
+            r"(?i)(?:(?:the|le|el|il|am|em|op|dnia|on)\s+)?((?:{day}(?:\s+of|\s+de)?[\s./\-]+(?:{month}|[01]?[0-9])(?:\s+de|,)?[\s./\-]+{year}|{month}\s+{day},?\s+{year}|[0-9]{{4}}[\-/.][01]?[0-9][\-/.][0-3]?[0-9]|(?:19|20)[0-9]{{2}}[01][0-9][0-3][0-9]))"
+        );
+        Regex::new(&pattern).expect("static pattern")
+    })
 }

@@ -20,7 +20,7 @@ impl Detectors {
         for (i, &c) in b[s..e].iter().enumerate() {
             if c.is_ascii_alphanumeric() {
                 pos.push(s + i);
-                compact.push(c as char);
+                compact.push(c.to_ascii_uppercase() as char);
             }
         }
         let mut n = compact.len().min(34);

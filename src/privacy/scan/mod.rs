@@ -20,11 +20,13 @@
 //! `addresses`; `names`; `roles`: what stays because it is the attacker's).
 //! Word lists live in `../lexicon/*.txt`.
 
+mod accounts;
 mod addresses;
 mod after_cue;
 mod contact;
 mod credentials;
 mod dates;
+mod decode;
 mod devices;
 mod documents;
 mod geo;
@@ -36,6 +38,8 @@ mod secrets;
 mod social;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_decode;
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -46,7 +50,10 @@ use regex::bytes::Regex;
 
 use super::lexicon;
 use crate::policy::DataCategory;
+use credentials::userinfo;
 
+pub use contact::{phone_link_host, phone_path_key};
+pub use decode::decode_token;
 pub use names::{first_names, fold, local_part_letters};
 
 /// What a span holds.
@@ -143,6 +150,8 @@ enum Cue {
     Malware,
     /// The sending side of a mail (`Return-Path`, `Absender`).
     Sender,
+    /// Bank account numbers in a domestic format (Kontonummer, BLZ, RIB).
+    Account,
 }
 
 impl Cue {
@@ -168,6 +177,7 @@ impl Cue {
             "reference" => Cue::Reference,
             "malware" => Cue::Malware,
             "sender" => Cue::Sender,
+            "account" => Cue::Account,
             _ => return None,
         })
     }
@@ -349,7 +359,7 @@ const PATTERNS: &[(Family, &str)] = &[
         r"([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})",
     ),
     (Family::Ipv4, r"([0-9]{1,3}(?:(?:\.|\[\.\])[0-9]{1,3}){3})"),
-    (Family::Ipv6, r"([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})"),
+    (Family::Ipv6, r"([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?:\.[0-9]{1,3}){3})?)"),
     (
         Family::Coord,
         concat!(
@@ -384,7 +394,10 @@ const PATTERNS: &[(Family, &str)] = &[
         Family::Date,
         r"([0-9]{4}[\-/.][0-9]{1,2}[\-/.][0-9]{1,2}|[0-9]{1,2}[./\-][0-9]{1,2}[./\-][0-9]{4}|[0-9]{1,2}\.? ?(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? [0-9]{4}|(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? [0-9]{1,2},? [0-9]{4})",
     ),
-    (Family::Iban, r"([A-Z]{2}[0-9]{2}(?:[ \-]?[A-Z0-9]){11,32})"),
+    (
+        Family::Iban,
+        r"([A-Z]{2}[0-9]{2}(?:(?:[ \-]|\r?\n|\xc2\xa0)?[A-Z0-9]){11,32}|\b[a-z]{2}[0-9]{2}(?:(?:[ \-]|\r?\n|\xc2\xa0)?[a-z0-9]){11,32})",
+    ),
     (Family::CodiceFiscale, r"((?i:[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]))"),
     (Family::Nie, r"([XYZxyz][ \-]?[0-9]{7}[ \-]?[A-Za-z])"),
     (Family::Dni, r"([0-9]{1,2}\.?[0-9]{3}\.?[0-9]{3}(?:[ \-]?[A-Z]|-?[a-z]))"),
@@ -418,19 +431,35 @@ impl Detectors {
     pub fn obviously_clean(s: &str, scope: &Scope) -> bool {
         s.bytes().all(|b| {
             !(b.is_ascii_digit()
-                || b == b'@'
-                || b == b'%'
-                || b == b'['
+                || matches!(b, b'@' | b'%' | b'[' | b'(' | b'{' | b'&' | b'\\')
                 || b >= 0x80
                 || (b.is_ascii_uppercase() && (scope.names || scope.addresses)))
         }) && !(scope.credentials && s.contains(['=', ':']))
+            && !decode::may_spell_email(s)
     }
 
-    /// Scans `text` and appends findings (sorted, non-overlapping) to `out`.
+    /// Scans `text` and appends findings (sorted, non-overlapping) to `out`:
+    /// the text as written, then its decoded views (`decode.rs`), whose
+    /// findings cover the encoded original.
     pub fn scan(&self, text: &str, scope: &Scope, rec: &RecordCtx, out: &mut Vec<Found>) {
+        self.scan_depth(text, scope, rec, out, decode::MAX_DEPTH);
+    }
+
+    /// [`Detectors::scan`] with `depth` decodings left.
+    fn scan_depth(&self, text: &str, scope: &Scope, rec: &RecordCtx, out: &mut Vec<Found>, depth: u8) {
+        let first = out.len();
+        self.scan_once(text, scope, rec, out);
+        self.decoded(text, scope, rec, depth, out);
+        normalise_spans(&mut out[first..]);
+        let merged = merge(out.split_off(first));
+        out.extend(merged);
+    }
+
+    /// Every detector over the text as written (unsorted findings).
+    fn scan_once(&self, text: &str, scope: &Scope, rec: &RecordCtx, out: &mut Vec<Found>) {
+        let first = out.len();
         let bytes = text.as_bytes();
         let cues = if scope.url_part { Vec::new() } else { self.find_cues(bytes) };
-        let first = out.len();
         for m in self.re.find_iter(bytes) {
             let (s, e) = (m.start(), m.end());
             // the first pattern (in priority order) matching the whole span
@@ -438,6 +467,12 @@ impl Detectors {
                 continue;
             };
             self.candidate(PATTERNS[i].0, text, s, e, scope, rec, &cues, out);
+        }
+        if !cues.is_empty() && !scope.phone_key {
+            self.birth_dates(text, &cues, out);
+        }
+        if !scope.url_part {
+            self.reverse_dns(text, rec, &cues, out);
         }
         if scope.credentials {
             self.credentials(text, &cues, out);
@@ -455,12 +490,11 @@ impl Detectors {
                 self.names(text, &lt, &toks, &cues, rec, out);
             }
         }
+        self.spelled_emails(text, rec, out);
+        userinfo(text, out);
         if cues.iter().any(|c| c.2 == Cue::Malware) {
             roles::spare_malware_names(text, &cues, out, first);
         }
-        normalise_spans(&mut out[first..]);
-        let merged = merge(out.split_off(first));
-        out.extend(merged);
     }
 
     /// Hands one candidate of the combined pattern to its family.
@@ -478,11 +512,15 @@ impl Detectors {
     ) {
         let bytes = text.as_bytes();
         match family {
-            Family::Url => {
-                if !scope.url_part {
-                    social::link(text, s, e, rec, cues, out);
-                }
+            Family::Url if scope.url_part => {
+                // a URL inside a URL component (a redirect target): its
+                // parts are read as the component's text
+                let inner = text[s..e].find("://").map_or(e, |i| s + i + 3);
+                let mut parts = Vec::new();
+                self.scan_once(&text[inner..e], scope, rec, &mut parts);
+                out.extend(parts.into_iter().map(|f| Found { start: f.start + inner, end: f.end + inner, ..f }));
             }
+            Family::Url => social::link(text, s, e, rec, cues, out),
             Family::Profile => social::link(text, s, e, rec, cues, out),
             Family::Email => self.email(text, s, e, rec, cues, out),
             Family::Secret => secrets::prefixed(text, s, e, out),
