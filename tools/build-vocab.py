@@ -28,6 +28,7 @@ Inputs (none of them is Faker, which generated the test corpora):
 Output: one gzip text file, one entry per line, `<flags> <entry>` in lower
 case, flags being letters:
   l  a word of a general vocabulary, attested in lower case
+  f  a frequent form no list has (wordfreq only): accepted in lower case only
   n  a German noun (may stand capitalised mid-sentence)
   s  a security or product word (may stand capitalised anywhere)
   c  a common word (wordfreq Zipf >= 4 in a language that has it in lower case)
@@ -84,6 +85,11 @@ def dictionary(root, lang):
             lower.add(w)
         elif lang == "de" and w[0].isupper() and w[1:] == w[1:].lower():
             nouns.add(w.lower())
+    if lang == "de":
+        # wngerman lists "zugriff" once, in lower case, when a verb form has
+        # the same letters: a capitalised inflection (Zugriffe, Zugriffs)
+        # shows it is a noun too
+        nouns |= {w for w in lower if any(w + suf in nouns for suf in ("s", "es", "e", "en", "n", "er", "ern"))}
     return lower, nouns
 
 
@@ -137,7 +143,12 @@ def main():
     dicts = {lang: dictionary(a.dict_root, lang) for lang in LANGS}
     all_lower = set().union(*(d[0] for d in dicts.values()))
     # entries the lists write only capitalised: proper names (and German nouns)
-    caps_only = set().union(*(capitalised(a.dict_root, lang) for lang in LANGS)) - all_lower
+    caps = {lang: capitalised(a.dict_root, lang) for lang in LANGS}
+    caps_only = set().union(*caps.values()) - all_lower
+    # proper names: capitalised in a list of a language that does not
+    # capitalise nouns (Williams, Ferrari): never a German noun
+    caps_other = set().union(*(c for lang, c in caps.items() if lang != "de"))
+    freq_only = set()
     for lang in LANGS:
         lower, nouns = dicts[lang]
         top = {nfc(w) for w in wordfreq.top_n_list(lang, a.top, wordlist="large")}
@@ -154,13 +165,20 @@ def main():
                 and w not in surname_nouns
                 and w == w.lower()
             ):
-                lower.add(w)
+                freq_only.add(w)
+        for w in (freq_only - lower) & top:
+            if w not in entries:
+                entries[w] = "f"
+                zipf[w] = max(zipf.get(w, 0.0), wordfreq.zipf_frequency(w, lang, wordlist="large"))
+        freq_only.clear()
         for w in lower & top:
+            if entries.get(w) == "f":
+                entries[w] = "l"
             entries.setdefault(w, "l")
             zipf[w] = max(zipf.get(w, 0.0), wordfreq.zipf_frequency(w, lang, wordlist="large"))
         # wngerman capitalises proper names too: a capitalised entry that is a
         # first name of the gazetteer is a name, not a noun
-        for w in (nouns & top) - surname_nouns - first_names:
+        for w in (nouns & top) - surname_nouns - first_names - caps_other:
             # the German list capitalises surnames too (Vollmer): a noun must
             # also be reasonably frequent
             if wordfreq.zipf_frequency(w, lang, wordlist="large") >= 3.0:

@@ -32,7 +32,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use regex::Regex;
 
 use super::scan::{Fnv, first_names};
-use super::vocab::{COMMON, LOWER, NOUN, SECURITY, VERY_COMMON, vocab, with_lower};
+use super::vocab::{COMMON, FREQ, LOWER, NOUN, SECURITY, VERY_COMMON, vocab, with_lower};
 
 /// What a replaced token was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,10 +272,12 @@ impl Deny {
         if f & SECURITY != 0 || extra {
             return Some(Verdict::Keep);
         }
-        let known = f & (LOWER | NOUN) != 0;
         if !w.chars().any(char::is_uppercase) || pos == Pos::Inner {
-            return known.then_some(Verdict::Keep);
+            return (f & (LOWER | NOUN | FREQ) != 0).then_some(Verdict::Keep);
         }
+        // capitalised: only words the lists attest (a frequency-only form
+        // may be a name the lists do not know)
+        let known = f & (LOWER | NOUN) != 0;
         if !first.is_uppercase() {
             // eBay, iPhone: mixed case, the lower-case form decides
             return known.then_some(Verdict::Keep);
@@ -335,7 +337,7 @@ impl Deny {
                         let known = run.chars().count() <= 3
                             || with_lower(run, |l| {
                                 UNITS.contains(&l)
-                                    || vocab().flags(l) & (LOWER | NOUN | SECURITY) != 0
+                                    || vocab().flags(l) & (LOWER | NOUN | SECURITY | FREQ) != 0
                                     || self.words.contains(l)
                             });
                         if !known || !run.chars().all(char::is_alphabetic) {
@@ -643,7 +645,7 @@ fn name_parts(core: &str, parts: &[(usize, usize)]) -> Vec<bool> {
         let free = |f: u8| f & SECURITY == 0;
         let both_common = a.1 & VERY_COMMON != 0 && b.1 & VERY_COMMON != 0;
         // a first name with an unknown or merely common word
-        let word = |f: u8| f & (LOWER | NOUN) != 0;
+        let word = |f: u8| f & (LOWER | NOUN | FREQ) != 0;
         // first name + a word that is not common (anna.kowalska), or
         // an unknown word + first name (kowalczyk_anna)
         let first_last = a.2 && free(a.1) && free(b.1) && (b.1 & VERY_COMMON == 0 || b.2);
@@ -748,6 +750,12 @@ fn is_number_shape(t: &str) -> bool {
     }
     let digits = t.bytes().filter(u8::is_ascii_digit).count();
     if digits <= 6 {
+        return true;
+    }
+    // Unix time in seconds or milliseconds (2001 to 2036)
+    if let Ok(n) = t.parse::<u64>()
+        && ((1_000_000_000..2_100_000_000).contains(&n) || (1_000_000_000_000..2_100_000_000_000).contains(&n))
+    {
         return true;
     }
     let groups: Vec<&str> = t.split(|c: char| !c.is_ascii_digit()).collect();

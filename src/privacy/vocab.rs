@@ -23,6 +23,9 @@ pub const SECURITY: u8 = 4;
 pub const COMMON: u8 = 8;
 /// A very common word (Zipf >= 5.5): never read as part of a name.
 pub const VERY_COMMON: u8 = 16;
+/// A frequent form no word list has (wordfreq only): a word in lower case
+/// only, never accepted capitalised.
+pub const FREQ: u8 = 32;
 
 type Build = std::hash::BuildHasherDefault<Fnv>;
 
@@ -61,6 +64,7 @@ pub fn vocab() -> &'static Vocab {
                     b's' => SECURITY,
                     b'c' => COMMON,
                     b'v' => VERY_COMMON,
+                    b'f' => FREQ,
                     _ => 0,
                 }
             });
@@ -118,7 +122,7 @@ mod tests {
         let v = vocab();
         assert!(v.len().0 > 400_000 && v.len().1 > 1000, "{:?}", v.len());
         for w in ["attack", "angriff", "attaque", "attacco", "ataque", "ataku", "aanval", "überweisung", "przelew"] {
-            assert!(v.flags(w) & (LOWER | NOUN) != 0, "{w}");
+            assert!(v.flags(w) & (LOWER | NOUN | FREQ) != 0, "{w}");
         }
         assert!(v.flags("emotet") & SECURITY != 0);
         assert!(v.is_phrase("agent tesla"));
