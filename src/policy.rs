@@ -993,6 +993,47 @@ mod tests {
         assert!(!r.matches("malware_family"));
     }
 
+    fn default_text() -> String {
+        std::fs::read_to_string("policies/default.toml").unwrap()
+    }
+
+    #[test]
+    fn fields_take_default_deny_scrub_detect_or_drop() {
+        let p = Policy::parse("default.toml", &default_text()).unwrap();
+        assert_eq!(p.ingest.fields.description, FieldMode::DefaultDeny);
+        assert!(p.ingest.deny.references.iter().any(|r| r.starts_with("OP-")));
+        let t = default_text().replace("attributes = \"default-deny\"", "attributes = \"detect\"");
+        let p = Policy::parse("p.toml", &t).unwrap();
+        assert_eq!(p.ingest.fields.attributes, FieldMode::Scrub, "`detect` is the old `scrub`");
+        let t = default_text().replace("tags = \"default-deny\"", "tags = \"deny-all\"");
+        let e = Policy::parse("p.toml", &t).unwrap_err();
+        let line = t.lines().position(|l| l.starts_with("tags = ")).unwrap() + 1;
+        assert_eq!(e.line, line, "{e}");
+    }
+
+    #[test]
+    fn reference_patterns_are_checked_with_their_line() {
+        let t = default_text();
+        let line = t.lines().position(|l| l.trim_start().starts_with("\"OP-")).unwrap() + 1;
+        for (bad, what) in [("(OP-[A-Z", "does not compile"), (".*", "also matches"), ("[a-z]+", "also matches")] {
+            let t2 = t.replacen("\"OP-[A-Z0-9]{5,10}\"", &format!("{bad:?}"), 1);
+            let e = Policy::parse("p.toml", &t2).unwrap_err();
+            assert_eq!((e.file.as_str(), e.line), ("p.toml", line), "{e}");
+            assert!(e.message.contains(what), "{e}");
+        }
+        let t2 = t.replacen("words = []", "words = [\"Tamis Bank\"]", 1);
+        assert!(Policy::parse("p.toml", &t2).unwrap_err().message.contains("single lower-case words"));
+    }
+
+    #[test]
+    fn explain_describes_default_deny_and_the_references() {
+        let e = Policy::parse("default.toml", &default_text()).unwrap().explain();
+        assert!(e.contains("default-deny: after the personal data above is removed"), "{e}");
+        assert!(e.contains("[WORD], [TOKEN], [NUMBER] or [NAME]"));
+        assert!(e.contains("Case and ticket references kept by default-deny"));
+        assert!(e.contains("OP-[A-Z0-9]{5,10}"));
+    }
+
     #[test]
     fn line_of_counts_from_one() {
         assert_eq!(line_of("a\nb\nc", 0), 1);
