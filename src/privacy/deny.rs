@@ -177,7 +177,9 @@ impl Deny {
                 i += 1;
                 continue;
             }
-            let start = if single_value { false } else { (i == 0 && at_start) || starts_sentence(text, &chunks, i) };
+            // the position only matters to a capitalised word
+            let cap = text[c.core.0..].chars().next().is_some_and(char::is_uppercase);
+            let start = cap && !single_value && ((i == 0 && at_start) || starts_sentence(text, &chunks, i));
             let pos = if start { Pos::Start } else { Pos::Mid };
             let mut core = String::new();
             let v = self.judge(&text[c.core.0..c.core.1], pos, &mut core, tally);
@@ -296,19 +298,20 @@ impl Deny {
     fn is_shape(&self, core: &str) -> bool {
         let t = refang(core);
         let t = t.as_ref();
-        if let Some(r) = &self.refs
-            && r.is_match(t)
-        {
-            return true;
-        }
-        is_ip(t)
+        // cheap byte tests first, the reference regex last
+        is_number_shape(t)
             || is_hash(t)
-            || is_number_shape(t)
             || is_security_id(t)
+            || is_ip(t)
             || is_wallet(t)
             || is_domain(t)
             || is_user_agent_part(t)
             || is_bracket_label(t)
+            || self.refs.as_ref().is_some_and(|r| {
+                t.bytes().any(|b| b.is_ascii_alphabetic())
+                    && (t.contains('-') || t.bytes().any(|b| b.is_ascii_digit()))
+                    && r.is_match(t)
+            })
     }
 
     /// A token mixing letters and digits that reads as a word with a short
@@ -548,19 +551,24 @@ fn chunk(text: &str) -> Vec<Chunk> {
     out
 }
 
-const LEAD: &str = "([{\"'«“„‚‘<*•¿¡";
-const TRAIL: &str = ")]}\"'»”’“.,;:!?>…";
+fn is_lead(c: char) -> bool {
+    matches!(c, '(' | '[' | '{' | '"' | '\'' | '«' | '“' | '„' | '‚' | '‘' | '<' | '*' | '•' | '¿' | '¡')
+}
+
+fn is_trail(c: char) -> bool {
+    matches!(c, ')' | ']' | '}' | '"' | '\'' | '»' | '”' | '’' | '“' | '.' | ',' | ';' | ':' | '!' | '?' | '>' | '…')
+}
 
 fn core_of(text: &str, s: usize, e: usize) -> (usize, usize) {
     let t = &text[s..e];
-    let lead = t.len() - t.trim_start_matches(|c| LEAD.contains(c)).len();
+    let lead = t.len() - t.trim_start_matches(is_lead).len();
     let rest = &t[lead..];
-    let mut core = rest.trim_end_matches(|c| TRAIL.contains(c));
+    let mut core = rest.trim_end_matches(is_trail);
     // keep a closing bracket that belongs to the core: `[WORD]`, `evil[.]com`
-    if core.contains('[') && rest[core.len()..].starts_with(']') {
+    if core.len() < rest.len() && rest.as_bytes()[core.len()] == b']' && core.as_bytes().contains(&b'[') {
         core = &rest[..core.len() + 1];
     }
-    if core.contains('(') && rest[core.len()..].starts_with(')') {
+    if core.len() < rest.len() && rest.as_bytes()[core.len()] == b')' && core.as_bytes().contains(&b'(') {
         core = &rest[..core.len() + 1];
     }
     (s + lead, s + lead + core.len())
@@ -576,12 +584,13 @@ fn starts_sentence(text: &str, chunks: &[Chunk], i: usize) -> bool {
     let Some(p) = i.checked_sub(1).map(|k| &chunks[k]) else {
         return false;
     };
-    if text[p.end..c.start].contains('\n') {
+    if text.as_bytes()[p.end..c.start].contains(&b'\n') {
         return true;
     }
     let trail = &text[p.core.1..p.end];
     let prev = &text[p.core.0..p.core.1];
-    trail.contains(['.', '!', '?', ':', ';', '…']) || matches!(prev, "-" | "–" | "—" | "*" | "•" | "|" | "/" | ">")
+    trail.chars().any(|c| matches!(c, '.' | '!' | '?' | ':' | ';' | '…'))
+        || matches!(prev, "-" | "–" | "—" | "*" | "•" | "|" | "/" | ">")
 }
 
 fn is_capitalised(w: &str) -> bool {
@@ -603,10 +612,10 @@ fn split_parts(core: &str) -> Vec<(usize, usize)> {
             }
             None => false,
         };
-        if !word || boundary {
-            if let Some(s) = start.take() {
-                parts.push((s, i));
-            }
+        if (!word || boundary)
+            && let Some(s) = start.take()
+        {
+            parts.push((s, i));
         }
         if word && start.is_none() {
             start = Some(i);
@@ -707,7 +716,7 @@ fn has_camel(s: &str) -> bool {
 
 /// `evil[.]com` → `evil.com` for the shape tests.
 fn refang(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains(['[', '(']) {
+    if s.bytes().any(|b| b == b'[' || b == b'(') {
         std::borrow::Cow::Owned(s.replace("[.]", ".").replace("(.)", ".").replace("[dot]", ".").replace("[:]", ":"))
     } else {
         std::borrow::Cow::Borrowed(s)
@@ -715,6 +724,9 @@ fn refang(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn is_ip(t: &str) -> bool {
+    if !t.bytes().any(|b| b == b'.' || b == b':') || !t.bytes().any(|b| b.is_ascii_hexdigit()) {
+        return false;
+    }
     let t = t.trim_start_matches('[');
     let host = t.split('/').next().unwrap_or(t);
     if host.parse::<IpAddr>().is_ok() {
@@ -732,6 +744,9 @@ fn is_ip(t: &str) -> bool {
 }
 
 fn is_hash(t: &str) -> bool {
+    if t.len() < 32 {
+        return false;
+    }
     let h = t
         .split_once(':')
         .map_or(t, |(p, h)| if p.len() <= 6 && p.bytes().all(|b| b.is_ascii_alphanumeric()) { h } else { t });
@@ -781,7 +796,14 @@ fn is_number_shape(t: &str) -> bool {
 
 /// CVE, CWE, ATT&CK, ASN, KB and bulletin identifiers.
 fn is_security_id(t: &str) -> bool {
-    let u = t.to_ascii_uppercase();
+    let b = t.as_bytes();
+    if b.len() < 2 || b.len() > 24 || !b[0].is_ascii_alphabetic() || !b.iter().any(u8::is_ascii_digit) {
+        return false;
+    }
+    let mut buf = [0u8; 24];
+    buf[..b.len()].copy_from_slice(b);
+    buf[..b.len()].make_ascii_uppercase();
+    let u = std::str::from_utf8(&buf[..b.len()]).unwrap_or_default();
     let digits =
         |s: &str, min: usize, max: usize| (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
     if let Some(r) = u.strip_prefix("CVE-") {
@@ -818,8 +840,12 @@ fn is_security_id(t: &str) -> bool {
 /// Monero, Tron. Attacker wallets are the intelligence.
 fn is_wallet(t: &str) -> bool {
     let b58 = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() && !b"0OIl".contains(&b));
-    let lower = t.to_ascii_lowercase();
-    (lower.starts_with("bc1") && (14..=74).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_alphanumeric()))
+    if t.len() < 26 || t.len() > 95 {
+        return false;
+    }
+    (t.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("bc1"))
+        && (14..=74).contains(&t.len())
+        && t.bytes().all(|b| b.is_ascii_alphanumeric()))
         || (t.starts_with("0x") && t.len() == 42 && t[2..].bytes().all(|b| b.is_ascii_hexdigit()))
         || (t.starts_with(['1', '3']) && (26..=35).contains(&t.len()) && b58(t))
         || (t.starts_with('4') && t.len() == 95 && b58(t))
@@ -838,7 +864,8 @@ fn is_domain(t: &str) -> bool {
     {
         return false;
     }
-    let lower = t.to_ascii_lowercase();
+    let lower: std::borrow::Cow<str> =
+        if t.bytes().any(|b| b.is_ascii_uppercase()) { t.to_ascii_lowercase().into() } else { t.into() };
     let last = lower.rsplit('.').next().unwrap_or("");
     if FILE_EXTENSIONS.contains(&last) && !matches!(last, "zip" | "one") {
         return false;
@@ -849,7 +876,9 @@ fn is_domain(t: &str) -> bool {
 /// `Mozilla/5.0`, `Chrome/120.0.0.0`, `AppleWebKit/537.36`: a product
 /// word and a version.
 fn is_user_agent_part(t: &str) -> bool {
-    let Some((name, ver)) = t.split_once('/') else { return false };
+    let Some((name, ver)) = t.split_once('/') else {
+        return false;
+    };
     !name.is_empty()
         && name.bytes().all(|b| b.is_ascii_alphabetic())
         && !ver.is_empty()

@@ -345,7 +345,8 @@ fn default_deny_explains_each_class_without_the_value() {
 #[test]
 fn url_path_names_go_the_path_shape_stays() {
     let s = sanitiser("default");
-    let out = run(&s, json!({"type":"url","value":"https://drop.example.com/files/anna.kowalska/Faktura_Anna_Kowalska.pdf"}));
+    let out =
+        run(&s, json!({"type":"url","value":"https://drop.example.com/files/anna.kowalska/Faktura_Anna_Kowalska.pdf"}));
     assert_eq!(out.value, "https://drop.example.com/files/[NAME]/Faktura_[NAME].pdf");
     let out = run(&s, json!({"type":"url","value":"http://host.example.org/~jkowalski/login.php"}));
     assert_eq!(out.value, "http://host.example.org/~[NAME]/login.php");
