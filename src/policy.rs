@@ -73,8 +73,13 @@ impl fmt::Display for Action {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FieldMode {
-    /// Run every detector over it and replace what they find.
+    /// Run every detector over it and replace what they find; the rest
+    /// passes (written `scrub`, or `detect`).
+    #[serde(alias = "detect")]
     Scrub,
+    /// The detectors first, then every remaining token leaves only if the
+    /// engine accounts for it as non-personal (`privacy::deny`).
+    DefaultDeny,
     /// Remove the field entirely.
     Drop,
 }
@@ -83,9 +88,25 @@ impl FieldMode {
     pub fn as_str(self) -> &'static str {
         match self {
             FieldMode::Scrub => "scrub",
+            FieldMode::DefaultDeny => "default-deny",
             FieldMode::Drop => "drop",
         }
     }
+
+    /// True when the field is kept (scrubbed or default-deny).
+    pub fn keeps(self) -> bool {
+        self != FieldMode::Drop
+    }
+}
+
+/// Settings of the default-deny mode (`[ingest.deny]`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DenyRules {
+    /// Case or ticket reference patterns (regular expressions matched
+    /// against a whole token, case-insensitive) that pass.
+    pub references: Vec<String>,
+    /// Extra words of the deployment that pass (product names, teams).
+    pub words: Vec<String>,
 }
 
 /// Categories of personal data the detectors recognise.
@@ -346,6 +367,8 @@ pub struct Ingest {
     pub keys: Vec<KeyRule>,
     /// Extra consumer mail domains on top of the built-in list.
     pub consumer_mail_domains: Vec<String>,
+    /// Default-deny settings (used by fields in `default-deny` mode).
+    pub deny: DenyRules,
     /// Exact key patterns to the index of the first rule listing them.
     pub key_exact: std::collections::HashMap<String, usize>,
     /// Prefix patterns (`customer*`) with their rule index, in file order.
@@ -443,6 +466,17 @@ struct IngestFile {
     keys: Vec<Spanned<KeyRuleFile>>,
     #[serde(default)]
     consumer_mail_domains: Vec<Spanned<String>>,
+    #[serde(default)]
+    deny: DenyFile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DenyFile {
+    #[serde(default)]
+    references: Vec<Spanned<String>>,
+    #[serde(default)]
+    words: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -525,199 +559,34 @@ impl Policy {
     }
 
     pub fn parse(file: &str, text: &str) -> Result<Policy, PolicyError> {
-        let err = |span: Option<std::ops::Range<usize>>, message: String| PolicyError {
-            file: file.to_owned(),
-            line: span.map(|s| line_of(text, s.start)).unwrap_or(1),
-            message,
-        };
+        let src = Src { file, text };
         let pf: PolicyFile =
-            toml::from_str(text).map_err(|e: toml::de::Error| err(e.span(), e.message().trim().to_owned()))?;
+            toml::from_str(text).map_err(|e: toml::de::Error| src.err(e.span(), e.message().trim().to_owned()))?;
 
         let id = pf.id.get_ref();
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            return Err(err(Some(pf.id.span()), "`id` must be lower-case letters, digits and dashes".into()));
+            return Err(src.err(Some(pf.id.span()), "`id` must be lower-case letters, digits and dashes".into()));
         }
-
-        let d = &pf.ingest.detect;
-        let mut detect = BTreeMap::new();
-        for (cat, a) in [
-            (DataCategory::Email, &d.email),
-            (DataCategory::Phone, &d.phone),
-            (DataCategory::Iban, &d.iban),
-            (DataCategory::Card, &d.card),
-            (DataCategory::NationalId, &d.national_id),
-            (DataCategory::Ip, &d.ip),
-            (DataCategory::DateOfBirth, &d.date_of_birth),
-            (DataCategory::Credential, &d.credential),
-            (DataCategory::Name, &d.name),
-            (DataCategory::Address, &d.address),
-            (DataCategory::DeviceId, &d.device_id),
-            (DataCategory::Location, &d.location),
-            (DataCategory::OnlineId, &d.online_id),
-            (DataCategory::VehiclePlate, &d.vehicle_plate),
-        ] {
-            let Some(a) = a else {
-                return Err(err(
-                    None,
-                    format!(
-                        "[ingest.detect] must give an action for `{}` (write it out, even if redact)",
-                        cat.as_str()
-                    ),
-                ));
-            };
-            if *a.get_ref() == Action::Keep {
-                return Err(err(
-                    Some(a.span()),
-                    format!("`{}` is personal data: `keep` is not allowed here", cat.as_str()),
-                ));
-            }
-            if *a.get_ref() == Action::Generalise && !matches!(cat, DataCategory::Ip | DataCategory::DateOfBirth) {
-                return Err(err(
-                    Some(a.span()),
-                    format!("`generalise` only applies to `ip` and `date-of-birth`, not `{}`", cat.as_str()),
-                ));
-            }
-            detect.insert(cat, *a.get_ref());
-        }
-
-        let v = &pf.ingest.value;
-        for (name, a, allowed) in [
-            (
-                "email-consumer",
-                &v.email_consumer,
-                &[Action::Pseudonymise, Action::Escrow, Action::Drop, Action::Mask][..],
-            ),
-            ("email", &v.email, &[Action::Keep, Action::Pseudonymise, Action::Escrow, Action::Drop][..]),
-            ("phone", &v.phone, &[Action::Keep, Action::Pseudonymise, Action::Escrow, Action::Drop, Action::Mask][..]),
-            ("iban", &v.iban, &[Action::Keep, Action::Pseudonymise, Action::Escrow, Action::Drop, Action::Mask][..]),
-        ] {
-            if !allowed.contains(a.get_ref()) {
-                let names: Vec<&str> = allowed.iter().map(|a| a.as_str()).collect();
-                return Err(err(
-                    Some(a.span()),
-                    format!("[ingest.value] `{name}` cannot be `{}` (one of: {})", a.get_ref(), names.join(", ")),
-                ));
-            }
-        }
-        let value = ValueRules {
-            email_consumer: *v.email_consumer.get_ref(),
-            email: *v.email.get_ref(),
-            phone: *v.phone.get_ref(),
-            iban: *v.iban.get_ref(),
+        let ing = &pf.ingest;
+        let detect = src.detect(&ing.detect)?;
+        let value = src.value(&ing.value)?;
+        let keys = src.keys(&ing.keys)?;
+        let consumer_mail_domains = src.consumer_domains(&ing.consumer_mail_domains)?;
+        let deny = src.deny(&ing.deny)?;
+        let egress = src.egress(&pf.egress)?;
+        let fields = FieldRules {
+            description: ing.fields.description,
+            attributes: ing.fields.attributes,
+            tags: ing.fields.tags,
+            timestamps: ing.fields.timestamps,
         };
-
-        let mut keys = Vec::new();
-        for r in &pf.ingest.keys {
-            let span = r.span();
-            let r = r.get_ref();
-            let Some(category) = DataCategory::ALL.iter().copied().find(|c| c.as_str() == r.category.get_ref()) else {
-                return Err(err(
-                    Some(r.category.span()),
-                    format!(
-                        "unknown data category `{}` (one of: {})",
-                        r.category.get_ref(),
-                        DataCategory::ALL.map(|c| c.as_str()).join(", ")
-                    ),
-                ));
-            };
-            if *r.action.get_ref() == Action::Keep {
-                return Err(err(Some(r.action.span()), "a key rule cannot `keep`: remove the rule instead".into()));
-            }
-            if r.keys.is_empty()
-                || r.keys.iter().any(|k| {
-                    k.is_empty()
-                        || k == "*"
-                        || k.trim_end_matches('*').contains('*')
-                        || k.chars().any(|c| c.is_uppercase())
-                })
-            {
-                return Err(err(
-                    Some(span),
-                    "`keys` must be non-empty lower-case words, optionally ending in `*`".into(),
-                ));
-            }
-            keys.push(KeyRule {
-                keys: r.keys.clone(),
-                category,
-                action: *r.action.get_ref(),
-                line: line_of(text, span.start),
-                rule: format!("ingest.keys (line {})", line_of(text, span.start)),
-            });
-        }
-
-        let mut consumer_mail_domains = Vec::new();
-        for dom in &pf.ingest.consumer_mail_domains {
-            let s = dom.get_ref().to_ascii_lowercase();
-            if !s.contains('.') || s.contains(['@', '/', ' ']) {
-                return Err(err(Some(dom.span()), "not a mail domain".into()));
-            }
-            consumer_mail_domains.push(s);
-        }
-
-        let mut egress = BTreeMap::new();
-        for (audience, view) in &pf.egress {
-            let span = view.span();
-            let view = view.get_ref();
-            if view.min_confidence > 100 {
-                return Err(err(Some(span), "`min_confidence` is 0 to 100".into()));
-            }
-            let mut fields = Vec::new();
-            for f in &view.fields {
-                if !matches!(f.get_ref().as_str(), "description" | "attributes" | "tags") {
-                    return Err(err(
-                        Some(f.span()),
-                        format!("unknown field `{}` (one of: description, attributes, tags)", f.get_ref()),
-                    ));
-                }
-                fields.push(f.get_ref().clone());
-            }
-            egress.insert(
-                audience.clone(),
-                EgressView {
-                    audience: audience.clone(),
-                    types: view.types.clone(),
-                    categories: view.categories.clone(),
-                    max_tlp: view.max_tlp,
-                    min_confidence: view.min_confidence,
-                    fields,
-                },
-            );
-        }
-
         let hash = hex::encode(&Sha256::digest(text.as_bytes())[..8]);
         Ok(Policy {
             id: pf.id.into_inner(),
             hash,
             text: text.to_owned(),
             description: pf.description,
-            ingest: Ingest {
-                key_exact: {
-                    let mut m = std::collections::HashMap::new();
-                    for (i, r) in keys.iter().enumerate() {
-                        for k in r.keys.iter().filter(|k| !k.ends_with('*')) {
-                            m.entry(k.clone()).or_insert(i);
-                        }
-                    }
-                    m
-                },
-                key_prefix: keys
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(i, r)| {
-                        r.keys.iter().filter_map(move |k| k.strip_suffix('*').map(|p| (p.to_owned(), i)))
-                    })
-                    .collect(),
-                detect: DetectRules(detect),
-                value,
-                fields: FieldRules {
-                    description: pf.ingest.fields.description,
-                    attributes: pf.ingest.fields.attributes,
-                    tags: pf.ingest.fields.tags,
-                    timestamps: pf.ingest.fields.timestamps,
-                },
-                keys,
-                consumer_mail_domains,
-            },
+            ingest: Ingest::new(detect, value, fields, keys, consumer_mail_domains, deny),
             egress,
         })
     }
@@ -747,11 +616,23 @@ impl Policy {
     pub fn explain(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let ing = &self.ingest;
         let _ = writeln!(s, "Policy {} (version {})", self.id, self.version());
         if !self.description.is_empty() {
             let _ = writeln!(s, "{}", self.description);
         }
+        self.explain_ingest(&mut s);
+        self.explain_fields(&mut s);
+        self.explain_egress(&mut s);
+        let _ = writeln!(
+            s,
+            "\nAny detector error or undecodable value removes the field (fail closed). Only counts of removals are logged, never values."
+        );
+        s
+    }
+
+    fn explain_ingest(&self, s: &mut String) {
+        use std::fmt::Write;
+        let ing = &self.ingest;
         let _ = writeln!(s, "\n1. Before anything is stored (ingest)\n");
         let _ = writeln!(s, "Personal data found in free text, attribute values, tags and inside URLs:");
         for cat in DataCategory::ALL {
@@ -768,9 +649,14 @@ impl Policy {
         let _ = writeln!(s, "  - IBAN: {}", value_phrase(ing.value.iban));
         let _ = writeln!(
             s,
-            "  - URL: scheme and host kept; user name and password removed; personal data in path, query and fragment (also percent-, base64- and hex-encoded) replaced as above"
+            "  - URL: scheme and host kept; user name and password removed; personal data in path, query and fragment (also percent-, base64- and hex-encoded) replaced as above; a first name joined to another word in a path segment or file name (anna.kowalska, Anna_Kowalska.pdf), ~user and @handle segments become [NAME], the rest of the path is kept"
         );
         let _ = writeln!(s, "  - domains, IP addresses, hashes, bitcoin addresses: kept");
+    }
+
+    fn explain_fields(&self, s: &mut String) {
+        use std::fmt::Write;
+        let ing = &self.ingest;
         let _ = writeln!(s, "\nFields:");
         for (name, mode) in [
             ("description (free text)", ing.fields.description),
@@ -781,7 +667,10 @@ impl Policy {
                 s,
                 "  - {name}: {}",
                 match mode {
-                    FieldMode::Scrub => "kept after removing the personal data above",
+                    FieldMode::Scrub =>
+                        "kept after removing the personal data above (detect mode: what no detector finds passes)",
+                    FieldMode::DefaultDeny =>
+                        "default-deny: after the personal data above is removed, a word is kept only if it is a word of the general vocabulary (en, de, fr, it, es, pt, pl, nl; capitalised mid-sentence only German nouns and security words), a security word (malware, tool, actor; ATT&CK, CVE), an indicator shape (domain, IP, hash, wallet, version, user agent, date, time, amount, small number) or a case reference below; anything else becomes [WORD], [TOKEN], [NUMBER] or [NAME]",
                     FieldMode::Drop => "never stored",
                 }
             );
@@ -795,6 +684,15 @@ impl Policy {
             }
         );
         let _ = writeln!(s, "  - unrecognised fields and nested attribute values: never stored");
+        if !ing.deny.references.is_empty() {
+            let _ = writeln!(s, "\nCase and ticket references kept by default-deny (whole token, any case):");
+            for r in &ing.deny.references {
+                let _ = writeln!(s, "  - {r}");
+            }
+        }
+        if !ing.deny.words.is_empty() {
+            let _ = writeln!(s, "\nWords of this deployment kept by default-deny: {}", ing.deny.words.join(", "));
+        }
         if !ing.keys.is_empty() {
             let _ = writeln!(s, "\nAttributes and URL parameters whose name says what they hold:");
             for r in &ing.keys {
@@ -807,6 +705,10 @@ impl Policy {
                 );
             }
         }
+    }
+
+    fn explain_egress(&self, s: &mut String) {
+        use std::fmt::Write;
         let _ = writeln!(s, "\n2. Who receives what (egress)\n");
         if self.egress.is_empty() {
             let _ = writeln!(s, "  No audience receives anything under this policy.");
@@ -831,11 +733,236 @@ impl Policy {
                 v.min_confidence
             );
         }
-        let _ = writeln!(
-            s,
-            "\nAny detector error or undecodable value removes the field (fail closed). Only counts of removals are logged, never values."
-        );
-        s
+    }
+}
+
+impl Ingest {
+    fn new(
+        detect: DetectRules,
+        value: ValueRules,
+        fields: FieldRules,
+        keys: Vec<KeyRule>,
+        consumer_mail_domains: Vec<String>,
+        deny: DenyRules,
+    ) -> Ingest {
+        let mut key_exact = std::collections::HashMap::new();
+        for (i, r) in keys.iter().enumerate() {
+            for k in r.keys.iter().filter(|k| !k.ends_with('*')) {
+                key_exact.entry(k.clone()).or_insert(i);
+            }
+        }
+        let key_prefix = keys
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| r.keys.iter().filter_map(move |k| k.strip_suffix('*').map(|p| (p.to_owned(), i))))
+            .collect();
+        Ingest { detect, value, fields, keys, consumer_mail_domains, deny, key_exact, key_prefix }
+    }
+}
+
+/// The policy file being parsed: turns spans into `file:line` errors.
+struct Src<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+/// Strings a case-reference pattern must not match: a pattern that lets
+/// plain words, names or bare numbers through would open the filter.
+const REFERENCE_PROBES: &[&str] = &["anna", "Kowalska", "anna.kowalska", "12345678", "0612345678", "a", "1"];
+
+impl Src<'_> {
+    fn err(&self, span: Option<std::ops::Range<usize>>, message: String) -> PolicyError {
+        PolicyError {
+            file: self.file.to_owned(),
+            line: span.map(|s| line_of(self.text, s.start)).unwrap_or(1),
+            message,
+        }
+    }
+
+    fn detect(&self, d: &DetectFile) -> Result<DetectRules, PolicyError> {
+        let mut detect = BTreeMap::new();
+        for (cat, a) in [
+            (DataCategory::Email, &d.email),
+            (DataCategory::Phone, &d.phone),
+            (DataCategory::Iban, &d.iban),
+            (DataCategory::Card, &d.card),
+            (DataCategory::NationalId, &d.national_id),
+            (DataCategory::Ip, &d.ip),
+            (DataCategory::DateOfBirth, &d.date_of_birth),
+            (DataCategory::Credential, &d.credential),
+            (DataCategory::Name, &d.name),
+            (DataCategory::Address, &d.address),
+            (DataCategory::DeviceId, &d.device_id),
+            (DataCategory::Location, &d.location),
+            (DataCategory::OnlineId, &d.online_id),
+            (DataCategory::VehiclePlate, &d.vehicle_plate),
+        ] {
+            let Some(a) = a else {
+                return Err(self.err(
+                    None,
+                    format!(
+                        "[ingest.detect] must give an action for `{}` (write it out, even if redact)",
+                        cat.as_str()
+                    ),
+                ));
+            };
+            if *a.get_ref() == Action::Keep {
+                return Err(self
+                    .err(Some(a.span()), format!("`{}` is personal data: `keep` is not allowed here", cat.as_str())));
+            }
+            if *a.get_ref() == Action::Generalise && !matches!(cat, DataCategory::Ip | DataCategory::DateOfBirth) {
+                return Err(self.err(
+                    Some(a.span()),
+                    format!("`generalise` only applies to `ip` and `date-of-birth`, not `{}`", cat.as_str()),
+                ));
+            }
+            detect.insert(cat, *a.get_ref());
+        }
+        Ok(DetectRules(detect))
+    }
+
+    fn value(&self, v: &ValueFile) -> Result<ValueRules, PolicyError> {
+        for (name, a, allowed) in [
+            (
+                "email-consumer",
+                &v.email_consumer,
+                &[Action::Pseudonymise, Action::Escrow, Action::Drop, Action::Mask][..],
+            ),
+            ("email", &v.email, &[Action::Keep, Action::Pseudonymise, Action::Escrow, Action::Drop][..]),
+            ("phone", &v.phone, &[Action::Keep, Action::Pseudonymise, Action::Escrow, Action::Drop, Action::Mask][..]),
+            ("iban", &v.iban, &[Action::Keep, Action::Pseudonymise, Action::Escrow, Action::Drop, Action::Mask][..]),
+        ] {
+            if !allowed.contains(a.get_ref()) {
+                let names: Vec<&str> = allowed.iter().map(|a| a.as_str()).collect();
+                return Err(self.err(
+                    Some(a.span()),
+                    format!("[ingest.value] `{name}` cannot be `{}` (one of: {})", a.get_ref(), names.join(", ")),
+                ));
+            }
+        }
+        Ok(ValueRules {
+            email_consumer: *v.email_consumer.get_ref(),
+            email: *v.email.get_ref(),
+            phone: *v.phone.get_ref(),
+            iban: *v.iban.get_ref(),
+        })
+    }
+
+    fn keys(&self, rules: &[Spanned<KeyRuleFile>]) -> Result<Vec<KeyRule>, PolicyError> {
+        let mut keys = Vec::new();
+        for r in rules {
+            let span = r.span();
+            let r = r.get_ref();
+            let Some(category) = DataCategory::ALL.iter().copied().find(|c| c.as_str() == r.category.get_ref()) else {
+                return Err(self.err(
+                    Some(r.category.span()),
+                    format!(
+                        "unknown data category `{}` (one of: {})",
+                        r.category.get_ref(),
+                        DataCategory::ALL.map(|c| c.as_str()).join(", ")
+                    ),
+                ));
+            };
+            if *r.action.get_ref() == Action::Keep {
+                return Err(self.err(Some(r.action.span()), "a key rule cannot `keep`: remove the rule instead".into()));
+            }
+            let bad = |k: &String| {
+                k.is_empty() || k == "*" || k.trim_end_matches('*').contains('*') || k.chars().any(|c| c.is_uppercase())
+            };
+            if r.keys.is_empty() || r.keys.iter().any(bad) {
+                return Err(
+                    self.err(Some(span), "`keys` must be non-empty lower-case words, optionally ending in `*`".into())
+                );
+            }
+            let line = line_of(self.text, span.start);
+            keys.push(KeyRule {
+                keys: r.keys.clone(),
+                category,
+                action: *r.action.get_ref(),
+                line,
+                rule: format!("ingest.keys (line {line})"),
+            });
+        }
+        Ok(keys)
+    }
+
+    fn consumer_domains(&self, domains: &[Spanned<String>]) -> Result<Vec<String>, PolicyError> {
+        let mut out = Vec::new();
+        for dom in domains {
+            let s = dom.get_ref().to_ascii_lowercase();
+            if !s.contains('.') || s.contains(['@', '/', ' ']) {
+                return Err(self.err(Some(dom.span()), "not a mail domain".into()));
+            }
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    /// `[ingest.deny]`: each reference pattern must compile and must not
+    /// let plain words, names or bare numbers through; words are single
+    /// lower-case words.
+    fn deny(&self, d: &DenyFile) -> Result<DenyRules, PolicyError> {
+        let mut rules = DenyRules::default();
+        for r in &d.references {
+            let p = r.get_ref();
+            let re = regex::Regex::new(&format!("(?i)^(?:{p})$")).map_err(|e| {
+                let first = e.to_string().lines().last().unwrap_or("").trim().to_owned();
+                self.err(Some(r.span()), format!("[ingest.deny] reference pattern does not compile: {first}"))
+            })?;
+            if let Some(probe) = REFERENCE_PROBES.iter().find(|p| re.is_match(p)) {
+                return Err(self.err(
+                    Some(r.span()),
+                    format!(
+                        "[ingest.deny] reference pattern also matches `{probe}`: a reference needs a fixed prefix or shape (like `OP-[A-Z0-9]{{6,8}}`)"
+                    ),
+                ));
+            }
+            rules.references.push(p.clone());
+        }
+        for w in &d.words {
+            let s = w.get_ref();
+            if s.is_empty() || !s.chars().all(|c| c.is_alphanumeric() || c == '-') || s.to_lowercase() != *s {
+                return Err(self.err(Some(w.span()), "[ingest.deny] `words` are single lower-case words".into()));
+            }
+            rules.words.push(s.clone());
+        }
+        Ok(rules)
+    }
+
+    fn egress(
+        &self,
+        views: &BTreeMap<String, Spanned<EgressFile>>,
+    ) -> Result<BTreeMap<String, EgressView>, PolicyError> {
+        let mut egress = BTreeMap::new();
+        for (audience, view) in views {
+            let span = view.span();
+            let view = view.get_ref();
+            if view.min_confidence > 100 {
+                return Err(self.err(Some(span), "`min_confidence` is 0 to 100".into()));
+            }
+            let mut fields = Vec::new();
+            for f in &view.fields {
+                if !matches!(f.get_ref().as_str(), "description" | "attributes" | "tags") {
+                    return Err(self.err(
+                        Some(f.span()),
+                        format!("unknown field `{}` (one of: description, attributes, tags)", f.get_ref()),
+                    ));
+                }
+                fields.push(f.get_ref().clone());
+            }
+            egress.insert(
+                audience.clone(),
+                EgressView {
+                    audience: audience.clone(),
+                    types: view.types.clone(),
+                    categories: view.categories.clone(),
+                    max_tlp: view.max_tlp,
+                    min_confidence: view.min_confidence,
+                    fields,
+                },
+            );
+        }
+        Ok(egress)
     }
 }
 
@@ -898,6 +1025,47 @@ mod tests {
         assert!(r.matches("victims_ip"));
         assert!(!r.matches("placeholder"));
         assert!(!r.matches("malware_family"));
+    }
+
+    fn default_text() -> String {
+        std::fs::read_to_string("policies/default.toml").unwrap()
+    }
+
+    #[test]
+    fn fields_take_default_deny_scrub_detect_or_drop() {
+        let p = Policy::parse("default.toml", &default_text()).unwrap();
+        assert_eq!(p.ingest.fields.description, FieldMode::DefaultDeny);
+        assert!(p.ingest.deny.references.iter().any(|r| r.starts_with("OP-")));
+        let t = default_text().replace("attributes = \"default-deny\"", "attributes = \"detect\"");
+        let p = Policy::parse("p.toml", &t).unwrap();
+        assert_eq!(p.ingest.fields.attributes, FieldMode::Scrub, "`detect` is the old `scrub`");
+        let t = default_text().replace("tags = \"default-deny\"", "tags = \"deny-all\"");
+        let e = Policy::parse("p.toml", &t).unwrap_err();
+        let line = t.lines().position(|l| l.starts_with("tags = ")).unwrap() + 1;
+        assert_eq!(e.line, line, "{e}");
+    }
+
+    #[test]
+    fn reference_patterns_are_checked_with_their_line() {
+        let t = default_text();
+        let line = t.lines().position(|l| l.trim_start().starts_with("\"OP-")).unwrap() + 1;
+        for (bad, what) in [("(OP-[A-Z", "does not compile"), (".*", "also matches"), ("[a-z]+", "also matches")] {
+            let t2 = t.replacen("\"OP-[A-Z0-9]{5,10}\"", &format!("{bad:?}"), 1);
+            let e = Policy::parse("p.toml", &t2).unwrap_err();
+            assert_eq!((e.file.as_str(), e.line), ("p.toml", line), "{e}");
+            assert!(e.message.contains(what), "{e}");
+        }
+        let t2 = t.replacen("words = []", "words = [\"Tamis Bank\"]", 1);
+        assert!(Policy::parse("p.toml", &t2).unwrap_err().message.contains("single lower-case words"));
+    }
+
+    #[test]
+    fn explain_describes_default_deny_and_the_references() {
+        let e = Policy::parse("default.toml", &default_text()).unwrap().explain();
+        assert!(e.contains("default-deny: after the personal data above is removed"), "{e}");
+        assert!(e.contains("[WORD], [TOKEN], [NUMBER] or [NAME]"));
+        assert!(e.contains("Case and ticket references kept by default-deny"));
+        assert!(e.contains("OP-[A-Z0-9]{5,10}"));
     }
 
     #[test]

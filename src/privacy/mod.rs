@@ -13,10 +13,12 @@
 //! carried out (escrow without randomness) removes the field, never passes it.
 
 pub mod checks;
+pub mod deny;
 pub mod escrow;
 mod lexicon;
 pub mod phone;
 pub mod scan;
+pub mod vocab;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
@@ -90,20 +92,27 @@ impl Ctx<'_> {
     }
 
     fn note(&mut self, field: &str, rule: &str, category: &str, action: &str) {
-        self.removals.add(category, action);
+        self.note_n(field, rule, category, action, 1);
+    }
+
+    fn note_n(&mut self, field: &str, rule: &str, category: &str, action: &str, n: u32) {
+        if n == 0 {
+            return;
+        }
+        self.removals.add_n(category, action, u64::from(n));
         if let Some(ex) = self.explain.as_deref_mut() {
             if let Some(e) = ex
                 .iter_mut()
                 .find(|e| e.field == field && e.rule == rule && e.category == category && e.action == action)
             {
-                e.count += 1;
+                e.count += n;
             } else {
                 ex.push(Explanation {
                     field: field.to_owned(),
                     rule: rule.to_owned(),
                     category: category.to_owned(),
                     action: action.to_owned(),
-                    count: 1,
+                    count: n,
                 });
             }
         }
@@ -124,6 +133,19 @@ pub struct Sanitiser {
     detect_rule: BTreeMap<DataCategory, String>,
     /// HMAC state with the pseudonym key already absorbed (cloned per token).
     mac: hmac::Hmac<Sha256>,
+    /// The default-deny rules (case references, deployment words).
+    deny: deny::Deny,
+}
+
+/// Which free field a text belongs to: decides the default-deny setting
+/// and the rule named in explanations.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Free {
+    Description,
+    Attribute,
+    Tag,
+    /// Not a free field (URL parts): detectors only.
+    None,
 }
 
 impl Sanitiser {
@@ -137,7 +159,10 @@ impl Sanitiser {
         consumer.extend(policy.ingest.consumer_mail_domains.iter().cloned());
         let detect_rule = DataCategory::ALL.iter().map(|c| (*c, format!("ingest.detect.{}", c.as_str()))).collect();
         let mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&keys.pseudonym).expect("any key length");
-        Ok(Sanitiser { mac, policy, keys, det, consumer, detect_rule })
+        let deny = deny::Deny::new(&policy.ingest.deny.references, &policy.ingest.deny.words).map_err(|e| {
+            PolicyError { file: policy.id.clone(), line: 0, message: format!("[ingest.deny] does not compile: {e}") }
+        })?;
+        Ok(Sanitiser { mac, policy, keys, det, consumer, detect_rule, deny })
     }
 
     pub fn policy(&self) -> &Arc<Policy> {
@@ -175,106 +200,12 @@ impl Sanitiser {
     }
 
     fn run(&self, raw: RawIndicator, ctx: &mut Ctx) -> Result<SanitisedIndicator, Refusal> {
-        let ing = &self.policy.ingest;
         let rec = self.record_ctx(&raw);
-
-        let (value, value_form) = match raw.kind {
-            IndicatorType::Url => {
-                let v = self.scrub_url(&raw.value, &rec, "value", ctx).map_err(|()| Refusal {
-                    field: "value".into(),
-                    reason: "URL could not be decoded for privacy filtering".into(),
-                })?;
-                (v, None)
-            }
-            IndicatorType::Email => {
-                let domain = raw.value.rsplit_once('@').map(|p| p.1).unwrap_or("");
-                let (action, rule) = if self.is_consumer_domain(domain) {
-                    (ing.value.email_consumer, "ingest.value.email-consumer")
-                } else {
-                    (ing.value.email, "ingest.value.email")
-                };
-                self.value_action(DataCategory::Email, action, rule, &raw.value, ctx)?
-            }
-            IndicatorType::Phone => {
-                self.value_action(DataCategory::Phone, ing.value.phone, "ingest.value.phone", &raw.value, ctx)?
-            }
-            IndicatorType::Iban => {
-                self.value_action(DataCategory::Iban, ing.value.iban, "ingest.value.iban", &raw.value, ctx)?
-            }
-            _ => (raw.value.clone(), None),
-        };
-
-        let description = match (raw.description.as_deref(), ing.fields.description) {
-            (None, _) => None,
-            (Some(_), FieldMode::Drop) => {
-                ctx.note("description", "ingest.fields.description", "free-text", "drop");
-                None
-            }
-            (Some(d), FieldMode::Scrub) => {
-                let out = self.scrub_text(d, Scope::TEXT, &rec, "description", ctx);
-                if out.is_none() {
-                    ctx.note("description", "fail-closed", "free-text", "drop");
-                }
-                out
-            }
-        };
-
-        let mut attributes = BTreeMap::new();
-        match ing.fields.attributes {
-            FieldMode::Drop => {
-                for k in raw.attributes.keys() {
-                    ctx.note(&format!("attributes.{k}"), "ingest.fields.attributes", "attribute", "drop");
-                }
-            }
-            FieldMode::Scrub => {
-                for (k, v) in &raw.attributes {
-                    if let Some(v) = self.scrub_attribute(k, v, &rec, ctx) {
-                        attributes.insert(k.clone(), v);
-                    }
-                }
-            }
-        }
-        for k in &raw.dropped_attributes {
-            ctx.note(&format!("attributes.{k}"), "fail-closed (nested value)", "attribute", "drop");
-        }
-        for f in &raw.unknown_fields {
-            ctx.note(f, "fail-closed (unknown field)", "unknown-field", "drop");
-        }
-
-        let mut tags = Vec::with_capacity(raw.tags.len());
-        match ing.fields.tags {
-            FieldMode::Drop => {
-                if !raw.tags.is_empty() {
-                    ctx.note("tags", "ingest.fields.tags", "tag", "drop");
-                }
-            }
-            FieldMode::Scrub => {
-                for (i, t) in raw.tags.iter().enumerate() {
-                    let field = if Detectors::obviously_clean(t, &Scope::TEXT) {
-                        tags.push(t.clone());
-                        continue;
-                    } else {
-                        format!("tags[{i}]")
-                    };
-                    match self.scrub_text(t, Scope::TEXT, &rec, &field, ctx) {
-                        Some(t) => tags.push(t),
-                        None => ctx.note(&field, "fail-closed", "tag", "drop"),
-                    }
-                }
-            }
-        }
-
-        let (first_seen, valid_until) = match ing.fields.timestamps {
-            crate::policy::TimeMode::Keep => (raw.first_seen, raw.valid_until),
-            crate::policy::TimeMode::Day => {
-                let day =
-                    |t: time::OffsetDateTime| t.to_offset(time::UtcOffset::UTC).replace_time(time::Time::MIDNIGHT);
-                if raw.first_seen.is_some() || raw.valid_until.is_some() {
-                    ctx.note("first_seen", "ingest.fields.timestamps", "timestamp", "generalise");
-                }
-                (raw.first_seen.map(day), raw.valid_until.map(day))
-            }
-        };
+        let (value, value_form) = self.value_of(&raw, &rec, ctx)?;
+        let description = self.description(&raw, &rec, ctx);
+        let attributes = self.attributes(&raw, &rec, ctx);
+        let tags = self.tags(&raw, &rec, ctx);
+        let (first_seen, valid_until) = self.timestamps(&raw, ctx);
         Ok(SanitisedIndicator {
             kind: raw.kind,
             value,
@@ -288,6 +219,118 @@ impl Sanitiser {
             attributes,
             tags,
         })
+    }
+
+    /// The indicator value by its role (SPEC §6): URLs scrubbed, personal
+    /// e-mails, phones and IBANs per `[ingest.value]`, the rest kept.
+    fn value_of(
+        &self,
+        raw: &RawIndicator,
+        rec: &RecordCtx,
+        ctx: &mut Ctx,
+    ) -> Result<(String, Option<String>), Refusal> {
+        let ing = &self.policy.ingest;
+        match raw.kind {
+            IndicatorType::Url => {
+                let v = self.scrub_url(&raw.value, rec, "value", ctx).map_err(|()| Refusal {
+                    field: "value".into(),
+                    reason: "URL could not be decoded for privacy filtering".into(),
+                })?;
+                Ok((v, None))
+            }
+            IndicatorType::Email => {
+                let domain = raw.value.rsplit_once('@').map(|p| p.1).unwrap_or("");
+                let (action, rule) = if self.is_consumer_domain(domain) {
+                    (ing.value.email_consumer, "ingest.value.email-consumer")
+                } else {
+                    (ing.value.email, "ingest.value.email")
+                };
+                self.value_action(DataCategory::Email, action, rule, &raw.value, ctx)
+            }
+            IndicatorType::Phone => {
+                self.value_action(DataCategory::Phone, ing.value.phone, "ingest.value.phone", &raw.value, ctx)
+            }
+            IndicatorType::Iban => {
+                self.value_action(DataCategory::Iban, ing.value.iban, "ingest.value.iban", &raw.value, ctx)
+            }
+            _ => Ok((raw.value.clone(), None)),
+        }
+    }
+
+    fn description(&self, raw: &RawIndicator, rec: &RecordCtx, ctx: &mut Ctx) -> Option<String> {
+        let d = raw.description.as_deref()?;
+        if !self.policy.ingest.fields.description.keeps() {
+            ctx.note("description", "ingest.fields.description", "free-text", "drop");
+            return None;
+        }
+        let out = self.scrub_text(d, Scope::TEXT, rec, "description", Free::Description, ctx);
+        if out.is_none() {
+            ctx.note("description", "fail-closed", "free-text", "drop");
+        }
+        out
+    }
+
+    fn attributes(&self, raw: &RawIndicator, rec: &RecordCtx, ctx: &mut Ctx) -> BTreeMap<String, String> {
+        let mut attributes = BTreeMap::new();
+        if self.policy.ingest.fields.attributes.keeps() {
+            for (k, v) in &raw.attributes {
+                if let Some(v) = self.scrub_attribute(k, v, rec, ctx) {
+                    attributes.insert(k.clone(), v);
+                }
+            }
+        } else {
+            for k in raw.attributes.keys() {
+                ctx.note(&format!("attributes.{k}"), "ingest.fields.attributes", "attribute", "drop");
+            }
+        }
+        for k in &raw.dropped_attributes {
+            ctx.note(&format!("attributes.{k}"), "fail-closed (nested value)", "attribute", "drop");
+        }
+        for f in &raw.unknown_fields {
+            ctx.note(f, "fail-closed (unknown field)", "unknown-field", "drop");
+        }
+        attributes
+    }
+
+    fn tags(&self, raw: &RawIndicator, rec: &RecordCtx, ctx: &mut Ctx) -> Vec<String> {
+        let mode = self.policy.ingest.fields.tags;
+        if !mode.keeps() {
+            if !raw.tags.is_empty() {
+                ctx.note("tags", "ingest.fields.tags", "tag", "drop");
+            }
+            return Vec::new();
+        }
+        let mut tags = Vec::with_capacity(raw.tags.len());
+        for (i, t) in raw.tags.iter().enumerate() {
+            if mode == FieldMode::Scrub && Detectors::obviously_clean(t, &Scope::TEXT) {
+                tags.push(t.clone());
+                continue;
+            }
+            let field = ctx.field(|| format!("tags[{i}]"));
+            match self.scrub_text(t, Scope::TEXT, rec, &field, Free::Tag, ctx) {
+                Some(t) => tags.push(t),
+                None => ctx.note(&field, "fail-closed", "tag", "drop"),
+            }
+        }
+        tags
+    }
+
+    fn timestamps(
+        &self,
+        raw: &RawIndicator,
+        ctx: &mut Ctx,
+    ) -> (Option<time::OffsetDateTime>, Option<time::OffsetDateTime>) {
+        match self.policy.ingest.fields.timestamps {
+            crate::policy::TimeMode::Keep => (raw.first_seen, raw.valid_until),
+            crate::policy::TimeMode::Day => {
+                let day =
+                    |t: time::OffsetDateTime| t.to_offset(time::UtcOffset::UTC).replace_time(time::Time::MIDNIGHT);
+                if raw.first_seen.is_some() || raw.valid_until.is_some() {
+                    ctx.note("first_seen", "ingest.fields.timestamps", "timestamp", "generalise");
+                }
+                (raw.first_seen.map(day), raw.valid_until.map(day))
+            }
+        }
     }
 
     /// What the detectors need to know about the whole record.
@@ -428,33 +471,70 @@ impl Sanitiser {
         format!("tok:v1:{}:{}", domain, hex::encode(&tag[..16]))
     }
 
+    /// The mode of a free field (`None` for URL parts: detectors only).
+    fn mode(&self, free: Free) -> FieldMode {
+        let f = &self.policy.ingest.fields;
+        match free {
+            Free::Description => f.description,
+            Free::Attribute => f.attributes,
+            Free::Tag => f.tags,
+            Free::None => FieldMode::Scrub,
+        }
+    }
+
     /// Runs the detectors over a string and applies the policy to what they
-    /// find. `None` means the field must be dropped.
-    fn scrub_text(&self, text: &str, scope: Scope, rec: &RecordCtx, field: &str, ctx: &mut Ctx) -> Option<String> {
-        if Detectors::obviously_clean(text, &scope) {
+    /// find; in a `default-deny` field, the text between the findings then
+    /// goes through [`deny::Deny`]. `None` means the field must be dropped.
+    fn scrub_text(
+        &self,
+        text: &str,
+        scope: Scope,
+        rec: &RecordCtx,
+        field: &str,
+        free: Free,
+        ctx: &mut Ctx,
+    ) -> Option<String> {
+        let deny = self.mode(free) == FieldMode::DefaultDeny;
+        if !deny && Detectors::obviously_clean(text, &scope) {
             return Some(text.to_owned());
         }
         let mut found: Vec<Found> = Vec::new();
-        self.det.scan(text, &scope, rec, &mut found);
-        if found.is_empty() {
+        // a text no detector can match (no digit, `@`, capital, non-ASCII...)
+        // goes straight to default-deny
+        if !Detectors::obviously_clean(text, &scope) {
+            self.det.scan(text, &scope, rec, &mut found);
+        }
+        if found.is_empty() && !deny {
             return Some(text.to_owned());
         }
-        self.replace_found(text, &found, rec, field, ctx)
+        self.replace_found(text, &found, rec, field, free, ctx)
     }
 
-    /// Applies the policy to the findings of a scan of `text`.
+    /// Applies the policy to the findings of a scan of `text`, and
+    /// default-deny to the text between them when the field says so.
     fn replace_found(
         &self,
         text: &str,
         found: &[Found],
         rec: &RecordCtx,
         field: &str,
+        free: Free,
         ctx: &mut Ctx,
     ) -> Option<String> {
+        let deny = self.mode(free) == FieldMode::DefaultDeny;
+        let single = free != Free::Description && !text.contains(char::is_whitespace);
+        let mut tally = deny::Tally::default();
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
+        let gap = |out: &mut String, s: usize, e: usize, tally: &mut deny::Tally| {
+            if deny {
+                self.deny.filter(&text[s..e], starts_sentence(text, s), single, out, tally);
+            } else {
+                out.push_str(&text[s..e]);
+            }
+        };
         for f in found {
-            out.push_str(&text[last..f.start]);
+            gap(&mut out, last, f.start, &mut tally);
             match f.kind {
                 SpanKind::Url => match self.scrub_url(&text[f.start..f.end], rec, field, ctx) {
                     Ok(u) => out.push_str(&u),
@@ -480,7 +560,17 @@ impl Sanitiser {
             }
             last = f.end;
         }
-        out.push_str(&text[last..]);
+        gap(&mut out, last, text.len(), &mut tally);
+        if deny {
+            let rule = match free {
+                Free::Description => "ingest.fields.description (default-deny)",
+                Free::Attribute => "ingest.fields.attributes (default-deny)",
+                _ => "ingest.fields.tags (default-deny)",
+            };
+            for c in deny::Class::ALL {
+                ctx.note_n(field, rule, c.category(), "redact", tally.0[c as usize]);
+            }
+        }
         Some(out)
     }
 
@@ -524,9 +614,9 @@ impl Sanitiser {
                 local_parts: rec.local_parts.clone(),
                 attacker_key: true,
             };
-            self.scrub_text(v, Scope::TEXT, &rec2, &field, ctx)
+            self.scrub_text(v, Scope::TEXT, &rec2, &field, Free::Attribute, ctx)
         } else {
-            self.scrub_text(v, Scope::TEXT, rec, &field, ctx)
+            self.scrub_text(v, Scope::TEXT, rec, &field, Free::Attribute, ctx)
         };
         if out.is_none() {
             ctx.note(&field, "fail-closed", "attribute", "drop");
@@ -537,7 +627,7 @@ impl Sanitiser {
     /// Sanitises a URL: scheme and host kept, userinfo removed, path
     /// segments, query values and fragment scrubbed (after decoding).
     fn scrub_url(&self, s: &str, rec: &RecordCtx, field: &str, ctx: &mut Ctx) -> Result<String, ()> {
-        if !url_needs_work(s) {
+        if !url_needs_work(s) && !path_has_names(s) {
             return Ok(s.to_owned());
         }
         let before = ctx.removals.total();
@@ -649,8 +739,20 @@ impl Sanitiser {
                 }
             };
         }
+        // names in path segments and file names (`anna.kowalska`,
+        // `Anna_Kowalska.pdf`, `~user`, `/@handle`): the host and the shape
+        // of the path stay, the name goes
+        let renamed = deny::url_segment_names(&decoded);
+        if renamed.is_some() {
+            ctx.note(field, "ingest.detect.name (URL path)", DataCategory::Name.as_str(), "redact");
+        }
+        let kept = |raw: &str, renamed: &Option<String>| match renamed {
+            Some(t) => encode_component(t),
+            None => raw.to_owned(),
+        };
+        let decoded = renamed.clone().unwrap_or(decoded);
         if !component_needs_scan(&decoded) {
-            return Ok(raw.to_owned());
+            return Ok(kept(raw, &renamed));
         }
         let mut found = Vec::new();
         // query values may carry a name ("?n=Jean+Dupont"); path segments are
@@ -658,7 +760,7 @@ impl Sanitiser {
         let scope = Scope { names: query, phone_key: phone_hint, ..Scope::URL_PART };
         self.det.scan(&decoded, &scope, rec, &mut found);
         if !found.is_empty() {
-            return match self.replace_found(&decoded, &found, rec, field, ctx) {
+            return match self.replace_found(&decoded, &found, rec, field, Free::None, ctx) {
                 Some(t) => Ok(encode_component(&t)),
                 None => Ok(String::new()),
             };
@@ -688,8 +790,15 @@ impl Sanitiser {
                 return Ok(encode_component(&rep));
             }
         }
-        Ok(raw.to_owned())
+        Ok(kept(raw, &renamed))
     }
+}
+
+/// True when the text before byte `at` ends a sentence (or is empty): the
+/// next word may be capitalised without being a name.
+fn starts_sentence(text: &str, at: usize) -> bool {
+    let before = text[..at].trim_end_matches([' ', '\t']);
+    before.is_empty() || before.ends_with(['.', '!', '?', ':', ';', '\n', '\r', '(', '"', '«', '“', '-', '•'])
 }
 
 fn key_label(k: &str) -> String {
@@ -763,6 +872,20 @@ fn url_needs_work(s: &str) -> bool {
         }
     }
     false
+}
+
+/// Cheap test on a URL string: a path segment that may hold a name
+/// (`~user`, `@handle`, a first name joined to another word).
+fn path_has_names(s: &str) -> bool {
+    let path_start = s.match_indices('/').nth(2).map(|(i, _)| i).unwrap_or(s.len());
+    let path = s[path_start..].split(['?', '#']).next().unwrap_or("");
+    path.split('/').any(|seg| {
+        seg.len() > 2
+            && (seg.starts_with(['~', '@'])
+                || (seg.bytes().any(|b| matches!(b, b'.' | b'_' | b'-' | b'+'))
+                    || seg.as_bytes().windows(2).any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase()))
+                    && deny::url_segment_names(seg).is_some())
+    })
 }
 
 /// A decoded URL component worth scanning.

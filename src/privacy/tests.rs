@@ -305,11 +305,52 @@ fn technical_keys_and_identifiers_survive() {
         &s,
         json!({"type":"domain","value":"x.example.com","description":"CVE-2023-4966, ticket INC-2026-004512, seen at Victoria Station"}),
     );
-    assert_eq!(out.description.as_deref(), Some("CVE-2023-4966, ticket INC-2026-004512, seen at Victoria Station"));
+    // default-deny: a first name mid-sentence and its capitalised neighbour
+    // cannot be told from a person's name (a place name is lost with it)
+    assert_eq!(out.description.as_deref(), Some("CVE-2023-4966, ticket INC-2026-004512, seen at [WORD] [WORD]"));
     let out = run(
         &s,
         json!({"type":"domain","value":"x.example.com","attributes":{"customer_id":"CUST-1","client_action":"login"}}),
     );
     assert_eq!(out.attributes["customer_id"], "[NAME]");
     assert_eq!(out.attributes["client_action"], "login");
+}
+
+#[test]
+fn default_deny_explains_each_class_without_the_value() {
+    let s = sanitiser("default");
+    let raw = parse_indicator(
+        0,
+        &json!({"type":"domain","value":"x.example.com",
+                "description":"Qakbot sent by Kowalczyk from evil-login.com, zxqwv ref ZX99887766, case OP-P5D8ZN4",
+                "tags":["jan.kowalski"]}),
+    )
+    .unwrap();
+    let (out, ex) = s.sanitise_explained(raw, &mut Removals::default()).unwrap();
+    assert_eq!(
+        out.description.as_deref(),
+        // the name detector takes the name after "by"; default-deny the rest
+        Some("Qakbot sent by [NAME] from evil-login.com, [WORD] ref [TOKEN], case OP-P5D8ZN4")
+    );
+    assert_eq!(out.tags, ["[NAME]"]);
+    let rule = "ingest.fields.description (default-deny)";
+    for cat in ["unknown-word", "unknown-token"] {
+        assert!(ex.iter().any(|e| e.field == "description" && e.rule == rule && e.category == cat), "{ex:?}");
+    }
+    assert!(ex.iter().any(|e| e.field == "tags[0]" && e.category == "name"), "{ex:?}");
+    let text = serde_json::to_string(&ex).unwrap();
+    assert!(!text.contains("zxqwv") && !text.contains("ZX99887766") && !text.contains("kowalski"));
+}
+
+#[test]
+fn url_path_names_go_the_path_shape_stays() {
+    let s = sanitiser("default");
+    let out =
+        run(&s, json!({"type":"url","value":"https://drop.example.com/files/anna.kowalska/Faktura_Anna_Kowalska.pdf"}));
+    assert_eq!(out.value, "https://drop.example.com/files/[NAME]/Faktura_[NAME].pdf");
+    let out = run(&s, json!({"type":"url","value":"http://host.example.org/~jkowalski/login.php"}));
+    assert_eq!(out.value, "http://host.example.org/~[NAME]/login.php");
+    // attacker paths without names are untouched
+    let v = "https://secure-update.example.com/wp-content/plugins/secure-login/index.php";
+    assert_eq!(run(&s, json!({"type":"url","value":v})).value, v);
 }

@@ -1,0 +1,931 @@
+//! Default-deny for free text (policy `default-deny`, docs/privacy.md).
+//!
+//! The detectors run first and keep their labels, pseudonyms and escrow.
+//! What they leave is read token by token, and a token leaves only if it is
+//! positively accounted for as non-personal:
+//!
+//! - a word of the general vocabulary of the eight languages ([`vocab`]):
+//!   in lower case, or capitalised at the start of a sentence; mid-sentence
+//!   a capitalised word needs more than a lower-case attestation (a German
+//!   noun, a security or product word, a word the policy lists);
+//! - a security word or phrase (malware, tool, actor names; ATT&CK, CVE,
+//!   CWE ids);
+//! - an indicator shape (domain, IP, hash, wallet, version, user agent,
+//!   timestamp, date, time, amount, port, small number);
+//! - a case or ticket reference matching a pattern of the policy.
+//!
+//! Everything else becomes a typed placeholder: `[WORD]` (an unknown word),
+//! `[TOKEN]` (an unknown token mixing letters and digits), `[NUMBER]` (a
+//! long number of no known shape), `[NAME]` (a first name joined to
+//! another word: `anna.kowalska`, `Anna_Kowalska`, `AnnaKowalska`). A
+//! capitalised word kept only because it is also a lower-case word is
+//! replaced too when it stands next to a replaced capitalised word
+//! (`Kowalska, Anna`, `ROSSI Mario`).
+//!
+//! Per token: a few byte tests and one or two hash probes; the policy's
+//! reference patterns (one compiled alternation) are tried only on tokens
+//! mixing letters and digits that no shape accounted for.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv6Addr};
+
+use regex::Regex;
+
+use super::scan::{Fnv, first_names};
+use super::vocab::{COMMON, FREQ, LOWER, NOUN, SECURITY, VERY_COMMON, vocab, with_lower};
+
+/// What a replaced token was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// A word no vocabulary accounts for.
+    Word,
+    /// Letters and digits of no known shape.
+    Token,
+    /// A long number of no known shape.
+    Number,
+    /// A first name joined to another word.
+    Name,
+}
+
+impl Class {
+    pub const ALL: [Class; 4] = [Class::Word, Class::Token, Class::Number, Class::Name];
+
+    /// The placeholder written instead.
+    pub fn label(self) -> &'static str {
+        match self {
+            Class::Word => "[WORD]",
+            Class::Token => "[TOKEN]",
+            Class::Number => "[NUMBER]",
+            Class::Name => "[NAME]",
+        }
+    }
+
+    /// The category in removal counts and explanations.
+    pub fn category(self) -> &'static str {
+        match self {
+            Class::Word => "unknown-word",
+            Class::Token => "unknown-token",
+            Class::Number => "unknown-number",
+            Class::Name => "name",
+        }
+    }
+}
+
+/// How many tokens of each class one pass replaced.
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally(pub [u32; 4]);
+
+impl Tally {
+    fn add(&mut self, c: Class) {
+        self.0[c as usize] += 1;
+    }
+}
+
+type Build = std::hash::BuildHasherDefault<Fnv>;
+
+/// The default-deny rules of one policy.
+pub struct Deny {
+    /// Case or ticket references (`ingest.deny.references`), anchored, one alternation.
+    refs: Option<Regex>,
+    /// Extra words of the deployment (`ingest.deny.words`), lower case.
+    words: HashSet<String, Build>,
+}
+
+/// Where a token stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pos {
+    /// First word of a sentence, a line, a list item or a parenthesis.
+    Start,
+    /// Inside a sentence.
+    Mid,
+    /// Inside a compound (`PowerShell`, `e-mail`): case says nothing.
+    Inner,
+}
+
+/// What became of one whitespace-separated chunk.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Verdict {
+    /// Kept, accounted for.
+    Keep,
+    /// Kept only as a lower-case word while written capitalised: replaced
+    /// when it stands next to a replaced capitalised word.
+    Weak,
+    /// Replaced (the core is rewritten).
+    Replaced,
+    /// A replaced capitalised word or name: its weak neighbours go too.
+    NameLike,
+}
+
+const CURRENCIES: &[&str] = &[
+    "€", "$", "£", "eur", "euro", "euros", "usd", "gbp", "chf", "pln", "zł", "zl", "sek", "nok", "dkk", "czk", "huf",
+    "ron", "btc", "eth", "xmr", "usdt", "złotych", "dollars",
+];
+
+const FILE_EXTENSIONS: &[&str] = &[
+    "pdf", "doc", "docx", "docm", "xls", "xlsx", "xlsm", "ppt", "pptx", "rtf", "odt", "txt", "csv", "zip", "rar", "7z",
+    "gz", "tar", "iso", "img", "vhd", "exe", "dll", "scr", "msi", "lnk", "js", "jse", "vbs", "vbe", "wsf", "hta",
+    "ps1", "bat", "cmd", "jar", "apk", "ipa", "dmg", "pkg", "elf", "sh", "py", "html", "htm", "svg", "eml", "msg",
+    "one", "jpg", "jpeg", "png", "gif", "php", "asp", "aspx", "jsp", "json", "xml", "log", "ini", "cfg", "dat", "bin",
+    "tmp", "bak", "sql", "db", "mp3", "mp4", "wav", "ics", "vcf", "p12", "pfx", "pem", "key", "crt",
+];
+
+/// Units after a number (`12mb`, `3rd`, `14h`, `2x`).
+const UNITS: &[&str] = &[
+    "k", "m", "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "kbps", "mbps", "gbps", "ms", "s", "sec", "min", "h",
+    "hrs", "d", "x", "px", "st", "nd", "rd", "th", "e", "er", "re", "eme", "ème", "º", "ª", "°", "°c", "ghz", "mhz",
+    "bit", "bits", "%", "€", "$", "£", "eur", "usd", "pln", "zł", "chf", "gbp", "btc", "w", "kw", "v", "mm", "cm",
+    "km", "kg", "g", "j", "t", "dni", "tage", "jours", "días", "giorni", "dias", "dagen", "r", "h.", "u", "uur",
+];
+
+impl Deny {
+    /// Compiles the reference patterns of a policy (already validated by
+    /// the policy loader) and its extra words.
+    pub fn new(references: &[String], words: &[String]) -> Result<Deny, regex::Error> {
+        let refs = if references.is_empty() {
+            None
+        } else {
+            let alt: Vec<String> = references.iter().map(|r| format!("(?:{r})")).collect();
+            Some(Regex::new(&format!("(?i)^(?:{})$", alt.join("|")))?)
+        };
+        let _ = vocab();
+        let _ = first_names();
+        Ok(Deny { refs, words: words.iter().map(|w| w.to_lowercase()).collect() })
+    }
+
+    /// Default-deny over `text` (a stretch between detector findings),
+    /// appended to `out`. `at_start`: the stretch begins a sentence.
+    /// `single_value`: the whole field is one word (an attribute value or
+    /// tag), where a capitalised word is not a sentence start.
+    pub fn filter(&self, text: &str, at_start: bool, single_value: bool, out: &mut String, tally: &mut Tally) {
+        let chunks = chunk(text);
+        if chunks.is_empty() {
+            out.push_str(text);
+            return;
+        }
+        let mut verdicts = Vec::with_capacity(chunks.len());
+        let mut rewritten: Vec<Option<String>> = vec![None; chunks.len()];
+        let mut i = 0;
+        while i < chunks.len() {
+            if let Some(n) = self.phrase_at(text, &chunks, i) {
+                verdicts.extend(std::iter::repeat_n(Verdict::Keep, n));
+                i += n;
+                continue;
+            }
+            let c = &chunks[i];
+            if c.core.0 == c.core.1 {
+                verdicts.push(Verdict::Keep);
+                i += 1;
+                continue;
+            }
+            // the position only matters to a capitalised word
+            let cap = text[c.core.0..].chars().next().is_some_and(char::is_uppercase);
+            let start = cap && !single_value && ((i == 0 && at_start) || starts_sentence(text, &chunks, i));
+            let pos = if start { Pos::Start } else { Pos::Mid };
+            let mut core = String::new();
+            let v = self.judge(&text[c.core.0..c.core.1], pos, &mut core, tally);
+            if matches!(v, Verdict::Replaced | Verdict::NameLike) {
+                rewritten[i] = Some(core);
+            }
+            verdicts.push(v);
+            i += 1;
+        }
+        self.digit_runs(text, &chunks, &mut verdicts, &mut rewritten, tally);
+        extend_names(text, &chunks, &mut verdicts, &mut rewritten, tally);
+        let mut last = 0;
+        for (c, r) in chunks.iter().zip(&rewritten) {
+            if let Some(r) = r {
+                out.push_str(&text[last..c.core.0]);
+                out.push_str(r);
+                last = c.core.1;
+            }
+        }
+        out.push_str(&text[last..]);
+    }
+
+    /// The number of chunks from `i` forming a security phrase (2 to 4 words).
+    fn phrase_at(&self, text: &str, chunks: &[Chunk], i: usize) -> Option<usize> {
+        let first = &text[chunks[i].core.0..chunks[i].core.1];
+        if !first.chars().next().is_some_and(char::is_alphanumeric)
+            || i + 1 >= chunks.len()
+            || !with_lower(first, |l| vocab().is_phrase_head(l))
+        {
+            return None;
+        }
+        let mut key = first.to_lowercase();
+        let mut best = None;
+        for n in 2..=4usize {
+            let Some(c) = chunks.get(i + n - 1) else { break };
+            // a phrase does not run over punctuation
+            if chunks[i + n - 2].core.1 != chunks[i + n - 2].end || c.core.0 != c.start {
+                break;
+            }
+            key.push(' ');
+            key.push_str(&text[c.core.0..c.core.1].to_lowercase());
+            if vocab().is_phrase(&key) {
+                best = Some(n);
+            }
+        }
+        best
+    }
+
+    /// The verdict on one chunk core; a replaced core is written to `out`.
+    fn judge(&self, core: &str, pos: Pos, out: &mut String, tally: &mut Tally) -> Verdict {
+        if core.chars().all(char::is_alphabetic) {
+            return match self.word(core, pos) {
+                Some(v) => v,
+                None => {
+                    let c = Class::Word;
+                    tally.add(c);
+                    out.push_str(c.label());
+                    if is_capitalised(core) || with_lower(core, |l| first_names().contains(l)) {
+                        Verdict::NameLike
+                    } else {
+                        Verdict::Replaced
+                    }
+                }
+            };
+        }
+        if self.is_shape(core) {
+            return Verdict::Keep;
+        }
+        let digits = core.bytes().any(|b| b.is_ascii_digit());
+        if digits && !self.digit_compound_ok(core) {
+            let c = if core.chars().all(|c| c.is_ascii_digit() || ".,:/-'’ +".contains(c)) {
+                Class::Number
+            } else {
+                Class::Token
+            };
+            tally.add(c);
+            out.push_str(c.label());
+            return Verdict::Replaced;
+        }
+        // `Win10`, `SHA256`: the letter runs were checked already
+        self.compound(core, pos, digits, out, tally)
+    }
+
+    /// A plain word: `Some(verdict)` when the vocabulary accounts for it.
+    fn word(&self, w: &str, pos: Pos) -> Option<Verdict> {
+        let mut cs = w.chars();
+        let first = cs.next()?;
+        if cs.next().is_none() {
+            return Some(Verdict::Keep);
+        }
+        let (f, extra) = with_lower(w, |l| (vocab().flags(l), !self.words.is_empty() && self.words.contains(l)));
+        if f & SECURITY != 0 || extra {
+            return Some(Verdict::Keep);
+        }
+        if !w.chars().any(char::is_uppercase) || pos == Pos::Inner {
+            return (f & (LOWER | NOUN | FREQ) != 0).then_some(Verdict::Keep);
+        }
+        // capitalised: only words the lists attest (a frequency-only form
+        // may be a name the lists do not know)
+        let known = f & (LOWER | NOUN) != 0;
+        if !first.is_uppercase() {
+            // eBay, iPhone: mixed case, the lower-case form decides
+            return known.then_some(Verdict::Keep);
+        }
+        let all_caps = !w.chars().any(char::is_lowercase);
+        if all_caps && with_lower(w, |l| super::lexicon::acronyms().contains(&l)) {
+            return Some(Verdict::Keep);
+        }
+        if f & NOUN != 0 || (known && (pos == Pos::Start || all_caps)) {
+            return Some(Verdict::Weak);
+        }
+        None
+    }
+
+    /// Indicator shapes, numbers of a known shape and policy references.
+    fn is_shape(&self, core: &str) -> bool {
+        let t = refang(core);
+        let t = t.as_ref();
+        // cheap byte tests first, the reference regex last
+        is_number_shape(t)
+            || is_hash(t)
+            || is_security_id(t)
+            || is_ip(t)
+            || is_wallet(t)
+            || is_domain(t)
+            || is_attacker_email(t)
+            || is_user_agent_part(t)
+            || is_bracket_label(t)
+            || self.refs.as_ref().is_some_and(|r| {
+                t.bytes().any(|b| b.is_ascii_alphabetic())
+                    && (t.contains('-') || t.bytes().any(|b| b.is_ascii_digit()))
+                    && r.is_match(t)
+            })
+    }
+
+    /// A token mixing letters and digits that reads as a word with a short
+    /// number (`Win10`, `x64`, `SHA256`, `TLSv1.2`, `443/tcp`, `12mb`, `3rd`).
+    fn digit_compound_ok(&self, core: &str) -> bool {
+        let mut digits = 0;
+        for part in core.split(['.', '-', '_', '/', ':']) {
+            if part.is_empty() {
+                continue;
+            }
+            let mut runs = 0;
+            let mut prev: Option<bool> = None;
+            let mut run_start = 0;
+            for (i, c) in part.char_indices().chain(std::iter::once((part.len(), ' '))) {
+                let d = c.is_ascii_digit();
+                let end = i == part.len();
+                if end || prev.is_some_and(|p| p != d) {
+                    let run = &part[run_start..i];
+                    if prev == Some(false) {
+                        // letters: a known word, a unit, or a short prefix (x, v, rc)
+                        // `TLSv1`, `v2`: a version mark after the word
+                        let run = match run.strip_suffix(['v', 'V']) {
+                            Some(r) if !r.is_empty() => r,
+                            _ => run,
+                        };
+                        let known = run.chars().count() <= 3
+                            || with_lower(run, |l| {
+                                UNITS.contains(&l)
+                                    || vocab().flags(l) & (LOWER | NOUN | SECURITY | FREQ) != 0
+                                    || self.words.contains(l)
+                            });
+                        if !known || !run.chars().all(char::is_alphabetic) {
+                            return false;
+                        }
+                    } else if prev == Some(true) {
+                        digits += run.len();
+                        if run.len() > 4 {
+                            return false;
+                        }
+                    }
+                    runs += 1;
+                    run_start = i;
+                }
+                prev = Some(d);
+            }
+            // C01X00T47: letters and digits alternating are an identifier
+            if runs > 3 {
+                return false;
+            }
+        }
+        digits <= 6
+    }
+
+    /// A word of several parts (`e-mail`, `l'attaquant`, `PowerShell`,
+    /// `Document_Anna_Kowalska.pdf`): first names joined to another part
+    /// become `[NAME]`, unknown parts `[WORD]`, the joiners stay.
+    fn compound(&self, core: &str, pos: Pos, checked: bool, out: &mut String, tally: &mut Tally) -> Verdict {
+        let parts = split_parts(core);
+        let names = name_parts(core, &parts);
+        let mut verdict = Verdict::Keep;
+        let mut rewritten = String::with_capacity(core.len());
+        let mut last = 0;
+        let mut k = 0;
+        while k < parts.len() {
+            let (s, e) = parts[k];
+            rewritten.push_str(&core[last..s]);
+            if names[k] {
+                let mut end = e;
+                while k + 1 < parts.len() && names[k + 1] {
+                    k += 1;
+                    end = parts[k].1;
+                }
+                tally.add(Class::Name);
+                rewritten.push_str(Class::Name.label());
+                verdict = Verdict::NameLike;
+                last = end;
+                k += 1;
+                continue;
+            }
+            let w = &core[s..e];
+            // a case change or an apostrophe joins one word (PowerShell,
+            // l'Agence); after `_`, `.`, `-` a capitalised part is a word of its own
+            let p = match k {
+                0 => pos,
+                _ if matches!(&core[parts[k - 1].1..s], "" | "'" | "’") => Pos::Inner,
+                _ => Pos::Mid,
+            };
+            let ext = k > 0 && k + 1 == parts.len() && core[..s].ends_with('.');
+            let ok = checked
+                || !w.chars().all(char::is_alphabetic)
+                || (ext && FILE_EXTENSIONS.contains(&w.to_ascii_lowercase().as_str()))
+                || self.word(w, p).is_some();
+            if ok {
+                rewritten.push_str(w);
+            } else {
+                tally.add(Class::Word);
+                rewritten.push_str(Class::Word.label());
+                if verdict == Verdict::Keep {
+                    verdict = if is_capitalised(w) { Verdict::NameLike } else { Verdict::Replaced };
+                }
+            }
+            last = e;
+            k += 1;
+        }
+        if verdict == Verdict::Keep {
+            return Verdict::Keep;
+        }
+        rewritten.push_str(&core[last..]);
+        out.push_str(&rewritten);
+        verdict
+    }
+
+    /// Runs of short digit groups (`06 12 34 56 78`, `612 345 678`) adding
+    /// up to 7 digits or more are one long number, unless they are an
+    /// amount (thousands groups next to a currency).
+    fn digit_runs(
+        &self,
+        text: &str,
+        chunks: &[Chunk],
+        verdicts: &mut [Verdict],
+        rewritten: &mut [Option<String>],
+        tally: &mut Tally,
+    ) {
+        let group: Vec<bool> = (0..chunks.len())
+            .map(|k| {
+                let s = &text[chunks[k].core.0..chunks[k].core.1];
+                verdicts[k] == Verdict::Keep && !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit())
+            })
+            .collect();
+        let is_group = |k: usize| group[k];
+        let mut i = 0;
+        while i < chunks.len() {
+            if !is_group(i) {
+                i += 1;
+                continue;
+            }
+            let mut j = i;
+            while j + 1 < chunks.len() && chunks[j].core.1 == chunks[j].end && is_group(j + 1) {
+                j += 1;
+            }
+            let digits: usize = (i..=j).map(|k| chunks[k].core.1 - chunks[k].core.0).sum();
+            if j > i && digits >= 7 && !is_amount_run(text, chunks, i, j) {
+                for k in i..=j {
+                    verdicts[k] = Verdict::Replaced;
+                    rewritten[k] = Some(Class::Number.label().to_owned());
+                    tally.add(Class::Number);
+                }
+            }
+            i = j + 1;
+        }
+    }
+}
+
+/// A run of digit groups that is an amount: thousands groups (`1 250 000`)
+/// next to a currency.
+fn is_amount_run(text: &str, chunks: &[Chunk], i: usize, j: usize) -> bool {
+    let thousands =
+        (i + 1..=j).all(|k| chunks[k].core.1 - chunks[k].core.0 == 3) && chunks[i].core.1 - chunks[i].core.0 <= 3;
+    let currency = |k: usize| {
+        chunks.get(k).is_some_and(|c| CURRENCIES.contains(&text[c.core.0..c.core.1].to_lowercase().as_str()))
+    };
+    thousands && (currency(j + 1) || (i > 0 && currency(i - 1)))
+}
+
+/// Weak capitalised words next to a replaced capitalised word are part of
+/// the same name (`Kowalska, Anna`, `ROSSI Mario`, `Anna Maria Kowalska`).
+fn extend_names(
+    text: &str,
+    chunks: &[Chunk],
+    verdicts: &mut [Verdict],
+    rewritten: &mut [Option<String>],
+    tally: &mut Tally,
+) {
+    let joined = |a: usize, b: usize| {
+        // nothing but one space, or a comma and a space, between them
+        let gap = &text[chunks[a].core.1..chunks[b].core.0];
+        matches!(gap, " " | ", " | "-")
+    };
+    let word = |k: usize| &text[chunks[k].core.0..chunks[k].core.1];
+    // after a first name, a lower-case word that is not common is a surname
+    // (`brigitte vollmer`)
+    let surname = |k: usize| {
+        let w = word(k);
+        w.chars().all(char::is_alphabetic)
+            && w.chars().count() >= 2
+            && with_lower(w, |l| vocab().flags(l) & (COMMON | SECURITY) == 0 && !l.is_empty())
+    };
+    for i in 0..chunks.len() {
+        if verdicts[i] != Verdict::NameLike {
+            continue;
+        }
+        let first = with_lower(word(i), |l| first_names().contains(l));
+        for dir in [-1isize, 1] {
+            let mut k = i as isize;
+            loop {
+                let n = k + dir;
+                if n < 0 || n as usize >= chunks.len() {
+                    break;
+                }
+                let (a, b) = if dir < 0 { (n as usize, k as usize) } else { (k as usize, n as usize) };
+                let nu = n as usize;
+                let weak = verdicts[nu] == Verdict::Weak
+                    || (first && dir > 0 && verdicts[nu] == Verdict::Keep && k as usize == i && surname(nu));
+                if !weak || !joined(a, b) {
+                    break;
+                }
+                verdicts[n as usize] = Verdict::Replaced;
+                rewritten[n as usize] = Some(Class::Word.label().to_owned());
+                tally.add(Class::Word);
+                k = n;
+            }
+        }
+    }
+}
+
+/// One whitespace-separated chunk: its byte range and the core without
+/// the punctuation around it.
+#[derive(Clone, Copy, Debug)]
+struct Chunk {
+    start: usize,
+    end: usize,
+    core: (usize, usize),
+}
+
+fn chunk(text: &str) -> Vec<Chunk> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+        if c.is_whitespace() {
+            if let Some(s) = start.take() {
+                out.push(Chunk { start: s, end: i, core: core_of(text, s, i) });
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    out
+}
+
+fn is_lead(c: char) -> bool {
+    matches!(c, '(' | '[' | '{' | '"' | '\'' | '«' | '“' | '„' | '‚' | '‘' | '<' | '*' | '•' | '¿' | '¡')
+}
+
+fn is_trail(c: char) -> bool {
+    matches!(c, ')' | ']' | '}' | '"' | '\'' | '»' | '”' | '’' | '“' | '.' | ',' | ';' | ':' | '!' | '?' | '>' | '…')
+}
+
+fn core_of(text: &str, s: usize, e: usize) -> (usize, usize) {
+    let t = &text[s..e];
+    let lead = t.len() - t.trim_start_matches(is_lead).len();
+    let rest = &t[lead..];
+    let mut core = rest.trim_end_matches(is_trail);
+    // keep a closing bracket that belongs to the core: `[WORD]`, `evil[.]com`
+    if core.len() < rest.len() && rest.as_bytes()[core.len()] == b']' && core.as_bytes().contains(&b'[') {
+        core = &rest[..core.len() + 1];
+    }
+    if core.len() < rest.len() && rest.as_bytes()[core.len()] == b')' && core.as_bytes().contains(&b'(') {
+        core = &rest[..core.len() + 1];
+    }
+    (s + lead, s + lead + core.len())
+}
+
+/// True when chunk `i` starts a sentence, a line, a list item or a parenthesis.
+fn starts_sentence(text: &str, chunks: &[Chunk], i: usize) -> bool {
+    let c = &chunks[i];
+    if c.core.0 > c.start {
+        // after an opening bracket or quote
+        return true;
+    }
+    let Some(p) = i.checked_sub(1).map(|k| &chunks[k]) else {
+        return false;
+    };
+    if text.as_bytes()[p.end..c.start].contains(&b'\n') {
+        return true;
+    }
+    let trail = &text[p.core.1..p.end];
+    let prev = &text[p.core.0..p.core.1];
+    trail.chars().any(|c| matches!(c, '.' | '!' | '?' | ':' | ';' | '…'))
+        || matches!(prev, "-" | "–" | "—" | "*" | "•" | "|" | "/" | ">")
+}
+
+fn is_capitalised(w: &str) -> bool {
+    w.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// Alphabetic parts of a compound and the digit runs between them, as byte
+/// ranges: split at joiners and at lower-to-upper case changes.
+fn split_parts(core: &str) -> Vec<(usize, usize)> {
+    let mut parts = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut prev: Option<char> = None;
+    for (i, c) in core.char_indices() {
+        let word = c.is_alphanumeric();
+        let boundary = match prev {
+            Some(p) => {
+                (p.is_lowercase() && c.is_uppercase())
+                    || (p.is_ascii_digit() != c.is_ascii_digit() && word && p.is_alphanumeric())
+            }
+            None => false,
+        };
+        if (!word || boundary)
+            && let Some(s) = start.take()
+        {
+            parts.push((s, i));
+        }
+        if word && start.is_none() {
+            start = Some(i);
+        }
+        prev = Some(c);
+    }
+    if let Some(s) = start {
+        parts.push((s, core.len()));
+    }
+    parts
+}
+
+/// Which parts of a compound are a person's name: a first name of the
+/// gazetteer joined to another alphabetic part that is not a security word
+/// (either order: `anna.kowalska`, `Kowalska_Anna`), unless both are very
+/// common words.
+fn name_parts(core: &str, parts: &[(usize, usize)]) -> Vec<bool> {
+    let mut names = vec![false; parts.len()];
+    if parts.len() < 2 {
+        return names;
+    }
+    let info: Vec<(bool, u8, bool)> = parts
+        .iter()
+        .map(|&(s, e)| {
+            let w = &core[s..e];
+            let alpha = w.chars().count() >= 2 && w.chars().all(char::is_alphabetic);
+            with_lower(w, |l| (alpha, vocab().flags(l), alpha && first_names().contains(l)))
+        })
+        .collect();
+    for k in 0..parts.len() - 1 {
+        let (a, b) = (info[k], info[k + 1]);
+        let joiner = &core[parts[k].1..parts[k + 1].0];
+        if !a.0 || !b.0 || !matches!(joiner, "" | "." | "_" | "-" | " " | "%20" | "+") {
+            continue;
+        }
+        let free = |f: u8| f & SECURITY == 0;
+        let both_common = a.1 & VERY_COMMON != 0 && b.1 & VERY_COMMON != 0;
+        // a first name with an unknown or merely common word
+        let word = |f: u8| f & (LOWER | NOUN | FREQ) != 0;
+        // first name + a word that is not common (anna.kowalska), or
+        // an unknown word + first name (kowalczyk_anna)
+        let first_last = a.2 && free(a.1) && free(b.1) && (b.1 & VERY_COMMON == 0 || b.2);
+        let last_first = b.2 && free(b.1) && free(a.1) && (!word(a.1) || a.2);
+        if (first_last || last_first) && !both_common {
+            names[k] = true;
+            names[k + 1] = true;
+        }
+    }
+    names
+}
+
+/// Replaces names in one URL path segment or file name (decoded):
+/// `~user` and `@handle` whole, and first names joined to another word.
+/// `None` when there is none.
+pub fn url_segment_names(seg: &str) -> Option<String> {
+    if let Some(rest) = seg.strip_prefix('~').or_else(|| seg.strip_prefix('@'))
+        && !rest.is_empty()
+        && rest.chars().all(|c| c.is_alphanumeric() || "._-".contains(c))
+    {
+        return Some(format!("{}{}", &seg[..1], Class::Name.label()));
+    }
+    if !seg.bytes().any(|b| matches!(b, b'.' | b'_' | b'-' | b' ' | b'+')) && !has_camel(seg) {
+        return None;
+    }
+    if seg.contains('@') {
+        // an e-mail address: the detectors take it whole
+        return None;
+    }
+    let parts = split_parts(seg);
+    let names = name_parts(seg, &parts);
+    if !names.contains(&true) {
+        return None;
+    }
+    let mut out = String::with_capacity(seg.len());
+    let mut last = 0;
+    let mut k = 0;
+    while k < parts.len() {
+        if !names[k] {
+            k += 1;
+            continue;
+        }
+        out.push_str(&seg[last..parts[k].0]);
+        while k + 1 < parts.len() && names[k + 1] {
+            k += 1;
+        }
+        out.push_str(Class::Name.label());
+        last = parts[k].1;
+        k += 1;
+    }
+    out.push_str(&seg[last..]);
+    Some(out)
+}
+
+fn has_camel(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.windows(2).any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+}
+
+/// `evil[.]com` → `evil.com` for the shape tests.
+fn refang(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b == b'[' || b == b'(') {
+        std::borrow::Cow::Owned(s.replace("[.]", ".").replace("(.)", ".").replace("[dot]", ".").replace("[:]", ":"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+fn is_ip(t: &str) -> bool {
+    if !t.bytes().any(|b| b == b'.' || b == b':') || !t.bytes().any(|b| b.is_ascii_hexdigit()) {
+        return false;
+    }
+    let t = t.trim_start_matches('[');
+    let host = t.split('/').next().unwrap_or(t);
+    if host.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    // 1.2.3.4:443, [2001:db8::1]:443
+    if let Some((h, port)) = host.rsplit_once(':')
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && !port.is_empty()
+    {
+        let h = h.trim_end_matches(']');
+        return h.parse::<std::net::Ipv4Addr>().is_ok() || h.parse::<Ipv6Addr>().is_ok();
+    }
+    false
+}
+
+fn is_hash(t: &str) -> bool {
+    if t.len() < 32 {
+        return false;
+    }
+    let h = t
+        .split_once(':')
+        .map_or(t, |(p, h)| if p.len() <= 6 && p.bytes().all(|b| b.is_ascii_alphanumeric()) { h } else { t });
+    matches!(h.len(), 32 | 40 | 56 | 64 | 96 | 128) && h.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Dates, times, timestamps, amounts, versions, small numbers, percentages.
+fn is_number_shape(t: &str) -> bool {
+    let t = t.trim_start_matches(['+', '-', '~', '#', '€', '$', '£', '≈', '<', '>', '=']);
+    let t = t.trim_end_matches(['%', '€', '$', '£', 'h', 'Z', 'z']);
+    if t.is_empty() || !t.as_bytes()[0].is_ascii_digit() {
+        return false;
+    }
+    if !t.bytes().all(|b| b.is_ascii_digit() || b".,:/-'T+".contains(&b)) {
+        return false;
+    }
+    let digits = t.bytes().filter(u8::is_ascii_digit).count();
+    if digits <= 6 {
+        return true;
+    }
+    // Unix time in seconds or milliseconds (2001 to 2036)
+    if let Ok(n) = t.parse::<u64>()
+        && ((1_000_000_000..2_100_000_000).contains(&n) || (1_000_000_000_000..2_100_000_000_000).contains(&n))
+    {
+        return true;
+    }
+    let groups: Vec<&str> = t.split(|c: char| !c.is_ascii_digit()).collect();
+    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    // 2026-11-20, 20.11.2026, 20/11/2026, 2026-11-20T10:32:11, 20.11.2026 10:32
+    let date = (lens.len() >= 3
+        && ((lens[0] == 4 && lens[1] <= 2 && lens[2] <= 2) || (lens[0] <= 2 && lens[1] <= 2 && lens[2] == 4)))
+        && lens[3..].iter().all(|&l| l <= 2 || l == 3 || l == 6);
+    // 1,250.00 / 1.250,00 / 1'250'000 / 12500.00
+    let amount = (lens.len() >= 2
+        && lens[0] <= 3
+        && lens[0] > 0
+        && lens[1..lens.len() - 1].iter().all(|&l| l == 3)
+        && (lens[lens.len() - 1] == 3 || lens[lens.len() - 1] == 2))
+        || (lens.len() == 2 && lens[1] == 2 && lens[0] <= 9);
+    // 10.0.19045.3803, 537.36
+    let version = t.contains('.')
+        && !t.contains([',', ':', '/', '-'])
+        && lens.len() <= 4
+        && lens.iter().all(|&l| (1..=5).contains(&l));
+    date || amount || version
+}
+
+/// CVE, CWE, ATT&CK, ASN, KB and bulletin identifiers.
+fn is_security_id(t: &str) -> bool {
+    let b = t.as_bytes();
+    if b.len() < 2 || b.len() > 24 || !b[0].is_ascii_alphabetic() || !b.iter().any(u8::is_ascii_digit) {
+        return false;
+    }
+    let mut buf = [0u8; 24];
+    buf[..b.len()].copy_from_slice(b);
+    buf[..b.len()].make_ascii_uppercase();
+    let u = std::str::from_utf8(&buf[..b.len()]).unwrap_or_default();
+    let digits =
+        |s: &str, min: usize, max: usize| (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some(r) = u.strip_prefix("CVE-") {
+        return r.split_once('-').is_some_and(|(y, n)| digits(y, 4, 4) && digits(n, 4, 7));
+    }
+    for (p, min, max) in [
+        ("CWE-", 1, 5),
+        ("CAPEC-", 1, 5),
+        ("AS", 1, 10),
+        ("ASN", 1, 10),
+        ("KB", 6, 7),
+        ("TA", 4, 4),
+        ("G", 4, 4),
+        ("S", 4, 4),
+        ("M", 4, 4),
+    ] {
+        if let Some(r) = u.strip_prefix(p)
+            && digits(r, min, max)
+        {
+            return true;
+        }
+    }
+    if let Some(r) = u.strip_prefix('T') {
+        let (a, b) = r.split_once('.').unwrap_or((r, "000"));
+        return digits(a, 4, 4) && digits(b, 3, 3);
+    }
+    if let Some(r) = u.strip_prefix("MS") {
+        return r.split_once('-').is_some_and(|(y, n)| digits(y, 2, 2) && digits(n, 3, 3));
+    }
+    u.starts_with("GHSA-") && u.len() == 19
+}
+
+/// Cryptocurrency addresses by shape: Bitcoin (legacy, bech32), Ethereum,
+/// Monero, Tron. Attacker wallets are the intelligence.
+fn is_wallet(t: &str) -> bool {
+    let b58 = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() && !b"0OIl".contains(&b));
+    if t.len() < 26 || t.len() > 95 {
+        return false;
+    }
+    (t.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("bc1"))
+        && (14..=74).contains(&t.len())
+        && t.bytes().all(|b| b.is_ascii_alphanumeric()))
+        || (t.starts_with("0x") && t.len() == 42 && t[2..].bytes().all(|b| b.is_ascii_hexdigit()))
+        || (t.starts_with(['1', '3']) && (26..=35).contains(&t.len()) && b58(t))
+        || (t.starts_with('4') && t.len() == 95 && b58(t))
+        || (t.starts_with('T') && t.len() == 34 && b58(t))
+}
+
+/// An e-mail address the detectors left in place: they ran first and
+/// removed every personal one (consumer providers, first names in the local
+/// part...), so what remains is the attacker's (`service@mail.paypa1.example`).
+fn is_attacker_email(t: &str) -> bool {
+    let Some((local, domain)) = t.split_once('@') else { return false };
+    !local.is_empty()
+        && local.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-'))
+        && is_domain(domain)
+}
+
+/// A domain name by shape with a known public suffix (`evil-login.com`).
+fn is_domain(t: &str) -> bool {
+    let t = t.trim_end_matches('.');
+    if !t.contains('.') || t.len() > 253 {
+        return false;
+    }
+    if !t
+        .split('.')
+        .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    {
+        return false;
+    }
+    let lower: std::borrow::Cow<str> =
+        if t.bytes().any(|b| b.is_ascii_uppercase()) { t.to_ascii_lowercase().into() } else { t.into() };
+    let last = lower.rsplit('.').next().unwrap_or("");
+    if FILE_EXTENSIONS.contains(&last) && !matches!(last, "zip" | "one") {
+        return false;
+    }
+    psl::suffix(lower.as_bytes()).is_some_and(|s| s.is_known() && s.as_bytes().len() < lower.len())
+}
+
+/// `Mozilla/5.0`, `Chrome/120.0.0.0`, `AppleWebKit/537.36`: a product
+/// word and a version.
+fn is_user_agent_part(t: &str) -> bool {
+    let Some((name, ver)) = t.split_once('/') else {
+        return false;
+    };
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphabetic())
+        && !ver.is_empty()
+        && ver.as_bytes()[0].is_ascii_digit()
+        && ver.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && split_parts(name)
+            .iter()
+            .all(|&(s, e)| e - s <= 3 || with_lower(&name[s..e], |l| vocab().flags(l) & (LOWER | NOUN | SECURITY) != 0))
+}
+
+/// Placeholders written by people or other tools (`[REDACTED]`): a fixed
+/// list, so that `[ANNA]` is not one.
+fn is_bracket_label(t: &str) -> bool {
+    const LABELS: &[&str] = &[
+        "[REDACTED]",
+        "[REMOVED]",
+        "[SNIP]",
+        "[...]",
+        "[…]",
+        "[WORD]",
+        "[TOKEN]",
+        "[NUMBER]",
+        "[NAME]",
+        "[EMAIL]",
+        "[PHONE]",
+        "[IBAN]",
+        "[CARD]",
+        "[IP]",
+        "[URL]",
+        "[DOB]",
+        "[ADDRESS]",
+        "[CREDENTIAL]",
+        "[NATIONAL-ID]",
+    ];
+    LABELS.contains(&t)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,108 @@
+use super::*;
+
+fn deny() -> Deny {
+    Deny::new(&["OP-[A-Z0-9]{5,10}".to_owned(), "INC-?[0-9]{3,12}".to_owned()], &["tamisbank".to_owned()]).unwrap()
+}
+
+fn run(text: &str) -> String {
+    let mut out = String::new();
+    let mut t = Tally::default();
+    deny().filter(text, true, false, &mut out, &mut t);
+    out
+}
+
+#[test]
+fn vocabulary_words_of_the_eight_languages_pass() {
+    for s in [
+        "The customer reported a fraudulent transfer after a phishing call.",
+        "Der Kunde meldete eine betrügerische Überweisung nach einem Anruf.",
+        "Le client a signalé un virement frauduleux après un appel.",
+        "Il cliente ha segnalato un bonifico fraudolento dopo una chiamata.",
+        "El cliente denunció una transferencia fraudulenta tras una llamada.",
+        "O cliente comunicou uma transferência fraudulenta após uma chamada.",
+        "Klient zgłosił fałszywy przelew po telefonie.",
+        "De klant meldde een frauduleuze overboeking na een telefoontje.",
+    ] {
+        assert_eq!(run(s), s);
+    }
+}
+
+#[test]
+fn unknown_words_and_names_become_placeholders() {
+    assert_eq!(run("call from Kowalczyk today"), "call from [WORD] today");
+    // a lower-case word written capitalised mid-sentence is not enough
+    assert_eq!(run("the victim Rossi paid"), "the victim [WORD] paid");
+    // a German noun may stand capitalised, a German surname that is a noun may not
+    assert_eq!(run("die Rechnung von Müller"), "die Rechnung von [WORD]");
+    // its capitalised neighbours that passed only as lower-case words go with it
+    assert_eq!(run("Rossi, Giacomina wrote"), "[WORD], [WORD] wrote");
+    assert_eq!(run("contact ROSSI Giacomina now"), "contact [WORD] [WORD] now");
+}
+
+#[test]
+fn security_words_phrases_and_ids_pass() {
+    assert_eq!(
+        run("Agent Tesla and Emotet via PowerShell, T1566.001, CVE-2024-3400"),
+        "Agent Tesla and Emotet via PowerShell, T1566.001, CVE-2024-3400"
+    );
+    // a person called Tesla is not a malware name
+    assert_eq!(run("paid by Nikolina Tesla"), "paid by [WORD] [WORD]");
+}
+
+#[test]
+fn indicator_shapes_pass() {
+    let s = "C2 185.220.101.4:443 and evil-login.com, hash 44d88612fea8a8f36de82e1278abb02f, \
+             Chrome/120.0.0.0 on Win10 x64, TLSv1.2, 1,250.00 EUR at 14:32 on 2026-11-20T10:32:11Z, AS13335, \
+             wallet bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq";
+    assert_eq!(run(s), s);
+}
+
+#[test]
+fn numbers_and_tokens_of_no_known_shape_go() {
+    assert_eq!(
+        run("number 0612345678 and 06 12 34 56 78"),
+        "number [NUMBER] and [NUMBER] [NUMBER] [NUMBER] [NUMBER] [NUMBER]"
+    );
+    assert_eq!(run("passport C01X00T47 customer ID12345678"), "passport [TOKEN] customer [TOKEN]");
+    // an amount in thousands groups next to a currency stays
+    assert_eq!(run("loss 1 250 000 EUR"), "loss 1 250 000 EUR");
+}
+
+#[test]
+fn references_of_the_policy_and_deployment_words_pass() {
+    assert_eq!(
+        run("Case OP-P5D8ZN4, ticket INC-0012345, tamisbank app"),
+        "Case OP-P5D8ZN4, ticket INC-0012345, tamisbank app"
+    );
+    assert_eq!(run("ticket XX-0012345"), "ticket [TOKEN]");
+}
+
+#[test]
+fn names_joined_in_compounds_become_name() {
+    // a capitalised part after `_` is a word of its own: "Document" mid-sentence needs more than a lower-case hit
+    assert_eq!(run("attachment Document_Anna_Kowalska.pdf"), "attachment [WORD]_[NAME].pdf");
+    assert_eq!(run("attachment invoice_Anna_Kowalska.pdf"), "attachment invoice_[NAME].pdf");
+    assert_eq!(run("user jan.kowalski logged in"), "user [NAME] logged in");
+    assert_eq!(run("file AnnaKowalska.docx"), "file [NAME].docx");
+    assert_eq!(run("e-mail and l'attaquant"), "e-mail and l'attaquant");
+}
+
+#[test]
+fn url_segments_lose_names_keep_shape() {
+    assert_eq!(url_segment_names("anna.kowalska").as_deref(), Some("[NAME]"));
+    assert_eq!(url_segment_names("Faktura_Anna_Kowalska.pdf").as_deref(), Some("Faktura_[NAME].pdf"));
+    assert_eq!(url_segment_names("~jkowalski").as_deref(), Some("~[NAME]"));
+    assert_eq!(url_segment_names("@annakowalska").as_deref(), Some("@[NAME]"));
+    assert_eq!(url_segment_names("Anna Kowalska").as_deref(), Some("[NAME]"));
+    assert_eq!(url_segment_names("wp-content"), None);
+    assert_eq!(url_segment_names("secure-login.php"), None);
+}
+
+#[test]
+fn single_values_are_not_sentence_starts() {
+    let mut out = String::new();
+    let mut t = Tally::default();
+    deny().filter("Kowalski", true, true, &mut out, &mut t);
+    assert_eq!(out, "[WORD]");
+    assert_eq!(t.0[Class::Word as usize], 1);
+}

@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""Builds src/privacy/vocab/words.txt.gz, the general and security vocabulary
+of the default-deny mode (docs/privacy.md, "Default-deny").
+
+Inputs (none of them is Faker, which generated the test corpora):
+  * Debian word lists, unpacked with `apt-get download wamerican wngerman
+    wfrench witalian wspanish wportuguese wpolish wdutch` and `dpkg-deb -x`:
+    /usr/share/dict/{american-english,ngerman,french,italian,spanish,
+    portuguese,polish,dutch} under --dict-root. Case is kept in these lists,
+    which is what keeps personal names out: only entries attested in lower
+    case are taken (and, for German, capitalised nouns, minus common German
+    surnames that are also nouns, tools/german-surname-nouns.txt, and minus
+    the first names of the gazetteer, since the German list capitalises proper
+    names as well).
+  * wordfreq 3.x (PyPI, data CC-BY-SA 4.0): its ranking keeps the --top most
+    frequent forms of each language (the lists hold millions of rare
+    inflected forms); and frequent forms a list lacks (Italian inflections)
+    are added when their Zipf frequency is >= --min-zipf, they are not a
+    first name of the gazetteer and no list writes them only capitalised
+    (proper names).
+  * MISP galaxy clusters (CC0), as bundled by PyPI `pymispgalaxies`: malware,
+    tool, ransomware and threat-actor names with their synonyms. One-word
+    names that are first names of the gazetteer (src/privacy/first_names.txt)
+    are left out; names of several words become phrases (matched whole).
+  * tools/security-words.txt (written for tamis): products, vendors,
+    protocols, acronyms and place names analysts write capitalised.
+
+Output: one gzip text file, one entry per line, `<flags> <entry>` in lower
+case, flags being letters:
+  l  a word of a general vocabulary, attested in lower case
+  f  a frequent form no list has (wordfreq only): accepted in lower case only
+  n  a German noun (may stand capitalised mid-sentence)
+  s  a security or product word (may stand capitalised anywhere)
+  c  a common word (wordfreq Zipf >= 4 in a language that has it in lower case)
+  v  a very common word (Zipf >= 5.5): never read as part of a name
+  p  a security phrase of several words (space-separated), matched whole
+
+Usage: tools/build-vocab.py --dict-root /tmp/x --galaxy DIR/clusters [--top 120000]
+"""
+import argparse
+import glob
+import gzip
+import json
+import os
+import re
+import unicodedata
+
+LANGS = {
+    "en": "american-english",
+    "de": "ngerman",
+    "fr": "french",
+    "it": "italian",
+    "es": "spanish",
+    "pt": "portuguese",
+    "pl": "polish",
+    "nl": "dutch",
+}
+GALAXIES = [
+    "malpedia", "mitre-malware", "mitre-tool", "tool", "threat-actor", "mitre-intrusion-set",
+    "ransomware", "banker", "rat", "backdoor", "botnet", "exploit-kit", "android", "stealer",
+    "cryptominers", "microsoft-activity-group", "mitre-mobile-attack-malware", "branded_vulnerability",
+]
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+WORD = re.compile(r"^[^\W\d_]+(?:['’-][^\W\d_]+)*$")
+
+
+def lines(path):
+    with open(path, encoding="utf-8") as fh:
+        return [l.strip() for l in fh if l.strip() and not l.startswith("#")]
+
+
+def nfc(s):
+    return unicodedata.normalize("NFC", s)
+
+
+def dictionary(root, lang):
+    """(lower-case entries, capitalised German nouns) of one Debian list."""
+    lower, nouns = set(), set()
+    for w in lines(os.path.join(root, "usr/share/dict", LANGS[lang])):
+        w = nfc(w)
+        if not WORD.match(w) or "'" in w and lang == "en":
+            continue
+        if w == w.lower():
+            lower.add(w)
+        elif lang == "de" and w[0].isupper() and w[1:] == w[1:].lower():
+            nouns.add(w.lower())
+    if lang == "de":
+        # wngerman lists "zugriff" once, in lower case, when a verb form has
+        # the same letters: a capitalised inflection (Zugriffe, Zugriffs)
+        # shows it is a noun too
+        nouns |= {w for w in lower if any(w + suf in nouns for suf in ("s", "es", "e", "en", "n", "er", "ern"))}
+    return lower, nouns
+
+
+def capitalised(root, lang):
+    """Lower-cased forms of the entries a Debian list writes capitalised."""
+    out = set()
+    for w in lines(os.path.join(root, "usr/share/dict", LANGS[lang])):
+        w = nfc(w)
+        if WORD.match(w) and w[0].isupper():
+            out.add(w.lower())
+    return out
+
+
+def galaxy_names(gdir, first_names):
+    words, phrases = set(), set()
+    for g in GALAXIES:
+        path = os.path.join(gdir, g + ".json")
+        if not os.path.exists(path):
+            continue
+        for v in json.load(open(path, encoding="utf-8")).get("values", []):
+            names = [v.get("value", "")] + list((v.get("meta") or {}).get("synonyms", []) or [])
+            for n in names:
+                n = nfc(n).strip().lower()
+                n = re.sub(r"\s*\(.*?\)\s*", " ", n).strip()
+                toks = [t for t in re.split(r"[\s]+", n) if t]
+                if not toks or len(toks) > 4 or any(len(t) > 40 for t in toks):
+                    continue
+                if len(toks) == 1:
+                    t = toks[0]
+                    if len(t) >= 3 and t not in first_names and WORD.match(t.replace(".", "")) is not None:
+                        words.add(t)
+                else:
+                    phrases.add(" ".join(toks))
+    return words, phrases
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dict-root", required=True)
+    ap.add_argument("--galaxy", required=True, help="misp-galaxy clusters/ directory")
+    ap.add_argument("--top", type=int, default=120000)
+    ap.add_argument("--min-zipf", type=float, default=2.5, help="frequency floor for forms missing from a list")
+    ap.add_argument("--out", default=os.path.join(ROOT, "src/privacy/vocab/words.txt.gz"))
+    a = ap.parse_args()
+    import wordfreq  # ranking only
+
+    first_names = {nfc(l).lower() for l in lines(os.path.join(ROOT, "src/privacy/first_names.txt"))}
+    surname_nouns = {nfc(l).lower() for l in lines(os.path.join(HERE, "german-surname-nouns.txt"))}
+    entries = {}
+    zipf = {}
+    dicts = {lang: dictionary(a.dict_root, lang) for lang in LANGS}
+    all_lower = set().union(*(d[0] for d in dicts.values()))
+    # entries the lists write only capitalised: proper names (and German nouns)
+    caps = {lang: capitalised(a.dict_root, lang) for lang in LANGS}
+    caps_only = set().union(*caps.values()) - all_lower
+    # proper names: capitalised in a list of a language that does not
+    # capitalise nouns (Williams, Ferrari): never a German noun
+    caps_other = set().union(*(c for lang, c in caps.items() if lang != "de"))
+    freq_only = set()
+    for lang in LANGS:
+        lower, nouns = dicts[lang]
+        top = {nfc(w) for w in wordfreq.top_n_list(lang, a.top, wordlist="large")}
+        # frequent forms the (sometimes thin) list lacks, e.g. Italian
+        # inflections: alphabetic, not a first name, not a word the lists
+        # only write capitalised (a proper name), not a surname-noun
+        for w in top:
+            if (
+                w not in lower
+                and WORD.match(w)
+                and wordfreq.zipf_frequency(w, lang, wordlist="large") >= a.min_zipf
+                and w not in first_names
+                and w not in caps_only
+                and w not in surname_nouns
+                and w == w.lower()
+            ):
+                freq_only.add(w)
+        for w in (freq_only - lower) & top:
+            if w not in entries:
+                entries[w] = "f"
+                zipf[w] = max(zipf.get(w, 0.0), wordfreq.zipf_frequency(w, lang, wordlist="large"))
+        freq_only.clear()
+        for w in lower & top:
+            if entries.get(w) == "f":
+                entries[w] = "l"
+            entries.setdefault(w, "l")
+            zipf[w] = max(zipf.get(w, 0.0), wordfreq.zipf_frequency(w, lang, wordlist="large"))
+        # wngerman capitalises proper names too: a capitalised entry that is a
+        # first name of the gazetteer is a name, not a noun
+        for w in (nouns & top) - surname_nouns - first_names - caps_other:
+            # the German list capitalises surnames too (Vollmer): a noun must
+            # also be reasonably frequent
+            if wordfreq.zipf_frequency(w, lang, wordlist="large") >= 3.0:
+                entries[w] = entries.get(w, "") + "n"
+                zipf[w] = max(zipf.get(w, 0.0), wordfreq.zipf_frequency(w, lang, wordlist="large"))
+        print(lang, len(lower & top), len((nouns & top) - surname_nouns))
+    gwords, phrases = galaxy_names(a.galaxy, first_names)
+    for w in lines(os.path.join(HERE, "security-words.txt")):
+        w = nfc(w).lower()
+        if " " in w:
+            phrases.add(w)
+        else:
+            gwords.add(w)
+    for w in gwords:
+        entries[w] = entries.get(w, "") + "s"
+    for w, z in zipf.items():
+        if z >= 4.0:
+            entries[w] += "c"
+        if z >= 5.5:
+            entries[w] += "v"
+    out = [f"{f} {w}" for w, f in sorted(entries.items())] + [f"p {p}" for p in sorted(phrases)]
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with gzip.GzipFile(a.out, "wb", mtime=0, compresslevel=9) as fh:
+        fh.write(("\n".join(out) + "\n").encode("utf-8"))
+    print(len(entries), "words,", len(phrases), "phrases ->", a.out)
+
+
+if __name__ == "__main__":
+    main()
