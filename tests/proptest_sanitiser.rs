@@ -252,15 +252,10 @@ proptest! {
     }
 }
 
-/// Known gap, found by `a_planted_iban_never_comes_out` with lower-case
-/// IBANs: the free-text detector looks for upper-case country codes only, so
-/// `pay to de89370400440532013000` passes unchanged (grouped lower-case
-/// digits are caught as phone numbers, leaving only `de89`). Widening the
-/// pattern naively lets a failed IBAN candidate swallow a card number that
-/// follows (`ab12 4165 1728 6233 5734`), so the fix belongs with the
-/// detector's owner. Run with `--ignored` to check a fix.
+/// Found by `a_planted_iban_never_comes_out` with lower-case IBANs: the
+/// free-text detector used to look for upper-case country codes only, so
+/// `pay to de89370400440532013000` passed unchanged (closed in issue 10).
 #[test]
-#[ignore = "known gap: lower-case IBANs in free text (reported in issue 8 item 11)"]
 fn lower_case_iban_in_free_text() {
     let v = json!({"type": "domain", "value": "pay-login.top", "description": "pay to de89370400440532013000 today"});
     for out in run(&v).unwrap().into_iter().flatten() {

@@ -140,6 +140,35 @@ fn stix_id_ok(id: &str) -> bool {
         && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// `match[version]`: `last`, `first`, `all` (alone) or timestamps.
+fn version_filter(l: &[String]) -> Result<VersionFilter, TaxiiError> {
+    let bad = |m: &str| TaxiiError::BadRequest(m.to_owned());
+    let mut f = VersionFilter::default();
+    for item in l {
+        match item.as_str() {
+            "all" => f.all = true,
+            "first" => f.first = true,
+            "last" => f.last = true,
+            ts => {
+                let t =
+                    parse_timestamp(ts).ok_or_else(|| bad("`match[version]` takes last, first, all or a timestamp"))?;
+                f.at.insert(t.unix_timestamp_nanos());
+            }
+        }
+    }
+    if f.all && l.len() > 1 {
+        return Err(bad("`match[version]=all` cannot be combined with other values"));
+    }
+    Ok(f)
+}
+
+/// A STIX spec version such as `2.1`.
+fn spec_version_ok(s: &str) -> bool {
+    s.split_once('.').is_some_and(|(a, b)| {
+        !a.is_empty() && !b.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
+    })
+}
+
 fn parse_timestamp(v: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(v, &Rfc3339).ok()
 }
@@ -203,37 +232,10 @@ impl Query {
                     }
                     q.ids = Some(l.into_iter().collect());
                 }
-                "match[version]" => {
-                    let mut f = VersionFilter::default();
-                    let l = list();
-                    for item in &l {
-                        match item.as_str() {
-                            "all" => f.all = true,
-                            "first" => f.first = true,
-                            "last" => f.last = true,
-                            ts => {
-                                let t = parse_timestamp(ts)
-                                    .ok_or_else(|| bad("`match[version]` takes last, first, all or a timestamp"))?;
-                                f.at.insert(t.unix_timestamp_nanos());
-                            }
-                        }
-                    }
-                    if f.all && l.len() > 1 {
-                        return Err(bad("`match[version]=all` cannot be combined with other values"));
-                    }
-                    q.version = Some(f);
-                }
+                "match[version]" => q.version = Some(version_filter(&list())?),
                 "match[spec_version]" => {
                     let l = list();
-                    let ok = |s: &str| {
-                        s.split_once('.').is_some_and(|(a, b)| {
-                            !a.is_empty()
-                                && !b.is_empty()
-                                && a.bytes().all(|c| c.is_ascii_digit())
-                                && b.bytes().all(|c| c.is_ascii_digit())
-                        })
-                    };
-                    if !l.iter().all(|s| ok(s)) {
+                    if !l.iter().all(|s| spec_version_ok(s)) {
                         return Err(bad("`match[spec_version]` must list versions such as 2.1"));
                     }
                     q.spec_versions = Some(l.into_iter().collect());
