@@ -8,48 +8,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use tamis::audit::AuditEvent;
-use tamis::model::{Category, IndicatorType, SanitisedIndicator, Tlp};
 use tamis::store::crypto::Sealer;
-use tamis::store::{Contributor, SledStore, Store, SubmitBatch, indicator_id, request_hash};
+use tamis::store::{SledStore, Store, indicator_id};
 
-fn sample(value: String) -> SanitisedIndicator {
-    SanitisedIndicator {
-        kind: IndicatorType::Domain,
-        value,
-        value_form: None,
-        category: Category::Phishing,
-        confidence: 60,
-        tlp: Tlp::Green,
-        first_seen: None,
-        valid_until: None,
-        description: None,
-        attributes: Default::default(),
-        tags: vec!["t1".into()],
-    }
-}
-
-fn batch(items: Vec<SanitisedIndicator>) -> SubmitBatch {
-    SubmitBatch {
-        contributor: Contributor { participant: "bank-a".into(), sector: "finance".into(), disclose_name: false },
-        policy: "default@0011".into(),
-        received_at: time::OffsetDateTime::now_utc(),
-        idempotency: None,
-        request_hash: request_hash("application/json", format!("{items:?}").as_bytes()),
-        response: b"{\"ok\":1}".to_vec(),
-        audit: AuditEvent::Submission {
-            participant: "bank-a".into(),
-            submission: "s".into(),
-            policy: "default@0011".into(),
-            format: "application/json".into(),
-            received: items.len(),
-            accepted: items.len(),
-            rejected: 0,
-            removed: Default::default(),
-        },
-        indicators: items,
-    }
-}
+#[path = "../tests/common/store_fixture.rs"]
+mod store_fixture;
+use store_fixture::{store_batch as batch, store_sample as sample};
 
 /// A record about the size the store keeps per indicator (the shared
 /// indicator as JSON, with one contributor's sighting beside it).

@@ -17,6 +17,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::TestServer;
+use common::store_fixture::{store_batch, store_sample};
 use serde_json::{Value, json};
 
 fn synthetic(i: usize, base: &[Value]) -> Value {
@@ -144,47 +145,6 @@ async fn perf() {
         pct(1.0)
     );
     s.stop().await;
-}
-
-fn store_sample(value: String) -> tamis::model::SanitisedIndicator {
-    use tamis::model::{Category, IndicatorType, SanitisedIndicator, Tlp};
-    SanitisedIndicator {
-        kind: IndicatorType::Domain,
-        value,
-        value_form: None,
-        category: Category::Phishing,
-        confidence: 60,
-        tlp: Tlp::Green,
-        first_seen: None,
-        valid_until: None,
-        description: None,
-        attributes: Default::default(),
-        tags: vec!["t1".into()],
-    }
-}
-
-fn store_batch(items: Vec<tamis::model::SanitisedIndicator>) -> tamis::store::SubmitBatch {
-    use tamis::audit::AuditEvent;
-    use tamis::store::{Contributor, SubmitBatch, request_hash};
-    SubmitBatch {
-        contributor: Contributor { participant: "bank-a".into(), sector: "finance".into(), disclose_name: false },
-        policy: "default@0011".into(),
-        received_at: time::OffsetDateTime::now_utc(),
-        idempotency: None,
-        request_hash: request_hash("application/json", format!("{items:?}").as_bytes()),
-        response: b"{\"ok\":1}".to_vec(),
-        audit: AuditEvent::Submission {
-            participant: "bank-a".into(),
-            submission: "s".into(),
-            policy: "default@0011".into(),
-            format: "application/json".into(),
-            received: items.len(),
-            accepted: items.len(),
-            rejected: 0,
-            removed: Default::default(),
-        },
-        indicators: items,
-    }
 }
 
 /// The store alone: group commit of 100 batches of 1,000, 4 in flight.

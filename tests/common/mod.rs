@@ -3,6 +3,8 @@
 //! reqwest clients speaking mutual TLS with the participants' certificates.
 #![allow(dead_code)]
 
+pub mod store_fixture;
+
 pub mod leak;
 #[allow(unused_imports)]
 pub use leak::*;

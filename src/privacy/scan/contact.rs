@@ -91,8 +91,7 @@ impl Detectors {
         if roles::version_context(b, s) {
             return true;
         }
-        // a non-global address goes whatever its role (see `ip`)
-        if roles::attacker_ip(text, s, e, cues) && !crate::model::is_reserved_ip(IpAddr::V4(ip)) {
+        if attacker_kept(IpAddr::V4(ip), text, s, e, cues) {
             return true;
         }
         self.ip(IpAddr::V4(ip), s, e, rec, cues, out);
@@ -115,7 +114,7 @@ impl Detectors {
         let Ok(ip) = std::net::Ipv6Addr::from_str(&text[s..e]) else {
             return;
         };
-        if roles::attacker_ip(text, s, e, cues) && !crate::model::is_reserved_ip(IpAddr::V6(ip)) {
+        if attacker_kept(IpAddr::V6(ip), text, s, e, cues) {
             return;
         }
         // a zone id (`fe80::1%eth0`) goes with the address
@@ -518,4 +517,10 @@ impl Detectors {
             self.ip(IpAddr::V4(ip), all.start(), all.end(), rec, cues, out);
         }
     }
+}
+
+/// An attacker's address by its place in the text (a list, a port, a verb:
+/// `roles.rs`) stays; a non-global one goes whatever its role (see `ip`).
+fn attacker_kept(ip: IpAddr, text: &str, s: usize, e: usize, cues: &[(usize, usize, Cue)]) -> bool {
+    roles::attacker_ip(text, s, e, cues) && !crate::model::is_reserved_ip(ip)
 }
