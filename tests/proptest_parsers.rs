@@ -236,7 +236,8 @@ proptest! {
     ) {
         let secret = format!("{cell}{MARK}");
         let text = match (bad_header, unterminated) {
-            (true, _) => format!("type,value,{secret}\ndomain,x.example,1\n"),
+            // two columns of the same unknown name: refused without quoting it
+            (true, _) => format!("type,value,{secret},{secret}\ndomain,x.example,1,2\n"),
             (false, true) => format!("type,value\ndomain,\"{secret}\n"),
             (false, false) => format!("type,value\ndomain,{secret},extra\n"),
         };

@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use super::mapping::{self, Column, Origin};
 use super::{InputError, json_error};
 use crate::model::IndicatorRejection;
 
@@ -219,18 +220,35 @@ mod limited {
 }
 
 fn parse_json(body: &[u8], max: usize) -> Result<Parsed, InputError> {
-    let not_a_submission = || InputError::Invalid("a submission is an object with an `indicators` list".into());
+    let not_a_submission = || {
+        InputError::Invalid(
+            "a submission is an object with an `indicators` list (or a MISP event or attribute list)".into(),
+        )
+    };
     let top = limited::parse(body, "indicators", max).map_err(|e| match e {
         None => too_many(max),
         Some(e) => json_error(&e),
     })?;
-    let items = match top {
-        limited::Top::Object { list: Some(limited::Field::List(items)), .. } => items,
+    let (mut items, origin) = match top {
+        limited::Top::Object { list: Some(limited::Field::List(items)), .. } => (items, Origin::Submission),
         limited::Top::Object { list: Some(limited::Field::NotList), .. } => {
             return Err(InputError::Invalid("`indicators` must be a list".into()));
         }
-        _ => return Err(not_a_submission()),
+        // No `indicators`: a MISP document? The body is within the size
+        // limit, so reading it whole is bounded.
+        limited::Top::Object { list: None, .. } => {
+            let doc: Value = serde_json::from_slice(body).map_err(|e| json_error(&e))?;
+            let attrs = mapping::misp_attributes(doc).ok_or_else(not_a_submission)?;
+            if attrs.len() > max {
+                return Err(too_many(max));
+            }
+            (attrs, Origin::Misp)
+        }
+        limited::Top::NotObject => return Err(not_a_submission()),
     };
+    for item in &mut items {
+        mapping::map_item(item, origin);
+    }
     Ok(Parsed { items, lines: None, rejected: Vec::new() })
 }
 
@@ -280,25 +298,22 @@ fn parse_stix(body: &[u8], max: usize) -> Result<Parsed, InputError> {
     Ok(Parsed { items, lines: None, rejected })
 }
 
-/// Columns a CSV submission may have (any order, `type` and `value` required).
-const CSV_COLUMNS: &[&str] =
-    &["type", "value", "category", "confidence", "tlp", "first_seen", "valid_until", "description", "tags"];
-
+/// A CSV submission: a header line naming the columns (SPEC §5 field names,
+/// or the usual names of other feeds' exports, see [`mapping::csv_column`]),
+/// then one indicator per record.
 fn parse_csv(body: &[u8], max: usize) -> Result<Parsed, InputError> {
     let text = std::str::from_utf8(body).map_err(|e| {
         let line = body[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
         InputError::Invalid(format!("CSV is not valid UTF-8 (line {line})"))
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut header: Option<Vec<String>> = None;
+    let mut header: Option<Vec<Column>> = None;
     let mut items = Vec::new();
     let mut lines = Vec::new();
     let mut rejected = Vec::new();
     csv_records(text, |line, fields| {
         let Some(header) = &header else {
-            let h: Vec<String> = fields.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
-            check_csv_header(&h)?;
-            header = Some(h);
+            header = Some(csv_header(&fields)?);
             return Ok(());
         };
         if fields.len() == 1 && fields[0].trim().is_empty() {
@@ -320,24 +335,9 @@ fn parse_csv(body: &[u8], max: usize) -> Result<Parsed, InputError> {
             items.push(Value::Null);
             return Ok(());
         }
-        let mut obj = Map::new();
-        for (h, f) in header.iter().zip(fields) {
-            if f.is_empty() {
-                continue;
-            }
-            let v = match h.as_str() {
-                "confidence" => match f.trim().parse::<u64>() {
-                    Ok(n) => Value::from(n),
-                    Err(_) => Value::String(f), // the validator reports it
-                },
-                "tags" => Value::Array(
-                    f.split(['|', ';']).map(str::trim).filter(|t| !t.is_empty()).map(Value::from).collect(),
-                ),
-                _ => Value::String(f),
-            };
-            obj.insert(h.clone(), v);
-        }
-        items.push(Value::Object(obj));
+        let mut item = Value::Object(csv_row(header, fields));
+        mapping::map_item(&mut item, Origin::Submission);
+        items.push(item);
         Ok(())
     })?;
     if header.is_none() {
@@ -346,23 +346,72 @@ fn parse_csv(body: &[u8], max: usize) -> Result<Parsed, InputError> {
     Ok(Parsed { items, lines: Some(lines), rejected })
 }
 
-fn check_csv_header(header: &[String]) -> Result<(), InputError> {
-    for (i, h) in header.iter().enumerate() {
-        if !CSV_COLUMNS.contains(&h.as_str()) {
-            return Err(InputError::Invalid(format!(
-                "CSV line 1, column {}: unknown column (expected {})",
-                i + 1,
-                CSV_COLUMNS.join(", ")
-            )));
+/// One record as a JSON indicator: empty fields are absent, tag columns are
+/// split on `|`, `;` and `,`.
+fn csv_row(header: &[Column], fields: Vec<String>) -> Map<String, Value> {
+    let mut obj = Map::new();
+    for (col, f) in header.iter().zip(fields) {
+        if f.trim().is_empty() {
+            continue;
         }
-        if header[..i].contains(h) {
-            return Err(InputError::Invalid(format!("CSV line 1, column {}: duplicate column", i + 1)));
+        let split = |f: &str| -> Vec<Value> {
+            f.split(['|', ';', ',']).map(str::trim).filter(|t| !t.is_empty()).map(Value::from).collect()
+        };
+        match col {
+            Column::Field("confidence") => {
+                let v = f.trim().parse::<u64>().map(Value::from).unwrap_or(Value::String(f)); // the validator reports it
+                obj.insert("confidence".into(), v);
+            }
+            Column::Field("tags") | Column::Tags => {
+                if let Value::Array(list) = obj.entry("tags").or_insert_with(|| Value::Array(Vec::new())) {
+                    list.extend(split(&f));
+                }
+            }
+            Column::Field(name) => {
+                obj.insert((*name).into(), Value::String(f));
+            }
+            Column::ValueOf(kind) => {
+                obj.insert("value".into(), Value::String(f));
+                obj.entry("type").or_insert_with(|| Value::from(*kind));
+            }
+            Column::Unknown(name) => {
+                obj.insert(name.clone(), Value::String(f));
+            }
         }
     }
-    if !header.iter().any(|h| h == "type") || !header.iter().any(|h| h == "value") {
-        return Err(InputError::Invalid("CSV line 1: the header needs `type` and `value` columns".into()));
+    obj
+}
+
+/// Maps the header line; refuses duplicates and a header without a value
+/// column, or without a type when the value column does not name it.
+fn csv_header(fields: &[String]) -> Result<Vec<Column>, InputError> {
+    let cols: Vec<Column> = fields.iter().map(|h| mapping::csv_column(&h.trim().to_ascii_lowercase())).collect();
+    for (i, c) in cols.iter().enumerate() {
+        let clash = |o: &Column| match (c, o) {
+            (Column::Field(a), Column::Field(b)) => a == b && *a != "tags",
+            (Column::ValueOf(_) | Column::Field("value"), Column::ValueOf(_) | Column::Field("value")) => true,
+            (Column::Unknown(a), Column::Unknown(b)) => a == b,
+            _ => false,
+        };
+        if cols[..i].iter().any(clash) {
+            // The names are not quoted: a header cell is submitted text.
+            let field = match c {
+                Column::Field(f) => f,
+                Column::ValueOf(_) => "value",
+                Column::Tags | Column::Unknown(_) => "the same name",
+            };
+            return Err(InputError::Invalid(format!("CSV line 1, column {}: a second column for {field}", i + 1)));
+        }
     }
-    Ok(())
+    let has_value = cols.iter().any(|c| matches!(c, Column::ValueOf(_) | Column::Field("value")));
+    let has_type = cols.iter().any(|c| matches!(c, Column::ValueOf(_) | Column::Field("type")));
+    if !has_value || !has_type {
+        return Err(InputError::Invalid(format!(
+            "CSV line 1: the header needs a type column and a {}; see docs/import.md",
+            mapping::CSV_VALUE_COLUMNS
+        )));
+    }
+    Ok(cols)
 }
 
 /// RFC 4180 records, each handed to `record` with the line it starts on as
@@ -463,8 +512,11 @@ mod tests {
         // Other members are skipped, and shapes still give the old errors.
         for (body, msg) in [
             (&br#"{"indicators":{"a":1}}"#[..], "`indicators` must be a list"),
-            (br#"[1,2]"#, "a submission is an object with an `indicators` list"),
-            (br#"{"other":[]}"#, "a submission is an object with an `indicators` list"),
+            (br#"[1,2]"#, "a submission is an object with an `indicators` list (or a MISP event or attribute list)"),
+            (
+                br#"{"other":[]}"#,
+                "a submission is an object with an `indicators` list (or a MISP event or attribute list)",
+            ),
         ] {
             assert_eq!(parse_limited(Format::Json, body, 3).err().unwrap().to_string(), msg);
         }
@@ -495,7 +547,14 @@ mod tests {
 
     #[test]
     fn csv_header_errors() {
-        assert!(parse(Format::Csv, b"kind,value\n").is_err());
+        assert!(parse(Format::Csv, b"name,value\n").is_err());
+        assert!(
+            parse(Format::Csv, b"type,ioc,value\n")
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("column 3: a second column for value")
+        );
         assert!(parse(Format::Csv, b"value\nx\n").is_err());
         let e = parse(Format::Csv, b"type,value\n\"open,x\n").err().unwrap().to_string();
         assert!(e.contains("line 2"), "{e}");

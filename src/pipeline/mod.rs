@@ -11,6 +11,7 @@
 //! Errors never quote the body: they say what was wrong and where.
 
 pub mod ingest;
+pub mod mapping;
 
 use std::collections::HashSet;
 
