@@ -28,7 +28,7 @@ async fn taxii2_client_and_stix2_validator_accept_the_server() {
         {"type":"url","value":"https://phish.example.com/login?next=a'b\\c","category":"phishing","tlp":"green","confidence":80,
          "tags":["smishing"]},
         {"type":"domain","value":"bad-domain.example.com","category":"malware","tlp":"clear"},
-        {"type":"ipv4","value":"185.220.101.4","category":"c2","tlp":"amber"},
+        {"type":"ipv4","value":"185.220.101.4","category":"c2","tlp":"amber","attributes":{"port":"4444"}},
         {"type":"ipv6","value":"2a00:1450:4001::1","category":"botnet"},
         {"type":"cidr","value":"185.220.101.0/24","category":"ddos","tlp":"amber+strict"},
         {"type":"cidr","value":"2a00:1450::/32","category":"ddos"},
@@ -63,6 +63,7 @@ async fn taxii2_client_and_stix2_validator_accept_the_server() {
         .arg(certs.join("police-a.key"))
         .arg(certs.join("ca.pem"))
         .args(["--page", "4", "--min-indicators", "14", "--expect-revoked"])
+        .args(["--expect-extension", tamis::feeds::stix::EXTENSION_ID])
         // requests lets these override `verify=`; this machine sets them.
         .env_remove("REQUESTS_CA_BUNDLE")
         .env_remove("CURL_CA_BUNDLE");

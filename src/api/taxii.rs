@@ -197,7 +197,9 @@ async fn handle(
 fn collection_resource(audience: &str) -> Value {
     json!({
         "id": collection_id(audience),
-        "title": format!("tamis: {audience}"),
+        // No colon or space: OpenCTI's TAXII connector names a collection
+        // `ROOT.TITLE` in its configuration.
+        "title": format!("tamis-{audience}"),
         "description": format!("Sanitised indicators the `{audience}` audience may receive, as STIX 2.1."),
         "alias": audience,
         "can_read": true,

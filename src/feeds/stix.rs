@@ -185,6 +185,13 @@ pub struct VersionTimes {
     pub modified: OffsetDateTime,
 }
 
+/// The STIX 2.1 property extension (§7.3) that carries an indicator's
+/// attributes: `"extensions": {EXTENSION_ID: {"extension_type":
+/// "property-extension", "attributes": {...}}}`. STIX has no slot for a port
+/// or a campaign key, and strict validators want custom properties to be
+/// declared through an extension rather than as bare `x_` properties.
+pub const EXTENSION_ID: &str = "extension-definition--6f1b1c9e-3c55-4b0a-9a3e-7d2f0e4c8a11";
+
 /// One version of `ind` as a STIX 2.1 `indicator`, as the holder of `views`
 /// may see it; `None` when no view admits it. `revoked` marks a version that
 /// tells the reader the indicator is gone (retracted, expired or withheld).
@@ -226,6 +233,11 @@ pub fn indicator_object(views: &[EgressView], ind: &Indicator, times: VersionTim
     o.insert("confidence".into(), json!(ind.confidence));
     if !ind.tags.is_empty() {
         o.insert("labels".into(), json!(ind.tags));
+    }
+    // Attributes the audience's view admits (a port, a campaign).
+    if !ind.attributes.is_empty() {
+        let ext = json!({"extension_type": "property-extension", "attributes": ind.attributes});
+        o.insert("extensions".into(), json!({ EXTENSION_ID: ext }));
     }
     if revoked {
         o.insert("revoked".into(), json!(true));
@@ -398,6 +410,13 @@ fn stix_indicator(i: usize, o: &Map<String, Value>) -> Result<Value, IndicatorRe
         }
         Some(_) => return Err(rej("labels", "must be a list of strings")),
     }
+    match o.get("extensions").and_then(|e| e.get(EXTENSION_ID)).map(|e| e.get("attributes")) {
+        None | Some(None | Some(Value::Null)) => {}
+        Some(Some(a @ Value::Object(_))) => {
+            ind.insert("attributes".into(), a.clone());
+        }
+        Some(Some(_)) => return Err(rej("extensions", "the tamis extension's attributes must be an object")),
+    }
     Ok(Value::Object(ind))
 }
 
@@ -500,6 +519,28 @@ mod tests {
         let mut red = ind(IndicatorType::Domain, "x.example.com");
         red.tlp = Tlp::Red;
         assert!(indicator_object(&[view(&["description"])], &red, times(), false).is_none());
+    }
+
+    #[test]
+    fn attributes_travel_in_a_property_extension_when_the_view_admits_them() {
+        let mut i = ind(IndicatorType::Ipv4, "185.220.101.4");
+        i.attributes.insert("port".into(), "4444".into());
+        let o = indicator_object(&[view(&["attributes"])], &i, times(), false).unwrap();
+        let ext = &o["extensions"][EXTENSION_ID];
+        assert_eq!(
+            (&ext["extension_type"], &ext["attributes"]),
+            (&json!("property-extension"), &json!({"port": "4444"}))
+        );
+        let o = indicator_object(&[view(&[])], &i, times(), false).unwrap();
+        assert!(o.get("extensions").is_none(), "{o}");
+        // And back: a bundle's custom property becomes the attributes.
+        let mut back = indicator_object(&[view(&["attributes"])], &i, times(), false).unwrap();
+        let doc = json!({"type": "bundle", "objects": [back.clone()]});
+        let out = bundle_to_indicators(&doc).unwrap();
+        assert_eq!(out[0].as_ref().unwrap()["attributes"], json!({"port": "4444"}));
+        back["extensions"][EXTENSION_ID]["attributes"] = json!("port=4444");
+        let out = bundle_to_indicators(&json!({"objects": [back]})).unwrap();
+        assert_eq!(out[0].as_ref().unwrap_err().field, "extensions");
     }
 
     #[test]

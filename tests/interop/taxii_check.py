@@ -28,6 +28,7 @@ def main():
     ap.add_argument("--page", type=int, default=7)
     ap.add_argument("--min-indicators", type=int, default=1)
     ap.add_argument("--expect-revoked", action="store_true")
+    ap.add_argument("--expect-extension", help="an extension at least one indicator must carry")
     args = ap.parse_args()
 
     options = ValidationOptions(version="2.1", strict=True)
@@ -49,6 +50,8 @@ def main():
         failures.append("no collection")
     for coll in root.collections:
         print("collection:", coll.id, coll.title, "can_read", coll.can_read, "can_write", coll.can_write)
+        if any(c in coll.title for c in " :"):
+            failures.append("collection title %r has a space or colon (OpenCTI names it ROOT.TITLE)" % coll.title)
         objects, pages = [], 0
         for envelope in as_pages(coll.get_objects, per_request=args.page):
             pages += 1
@@ -70,6 +73,8 @@ def main():
         indicators = [o for o in objects if o["type"] == "indicator"]
         if len(indicators) < args.min_indicators:
             failures.append("only %d indicators in %s" % (len(indicators), coll.id))
+        if args.expect_extension and not any(args.expect_extension in o.get("extensions", {}) for o in indicators):
+            failures.append("no indicator with extension %s in %s" % (args.expect_extension, coll.id))
         if args.expect_revoked and not any(o.get("revoked") for o in indicators):
             failures.append("no revoked indicator in %s" % coll.id)
         # Every version of every indicator, one object at a time.
