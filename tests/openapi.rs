@@ -66,7 +66,7 @@ fn template(path: &str) -> String {
 /// and every arm of the TAXII router in `src/api/taxii.rs` (GET only).
 fn routed() -> BTreeSet<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let api = std::fs::read_to_string(root.join("src/api/mod.rs")).unwrap();
+    let api = ["src/api/mod.rs", "src/api/misp.rs"].map(|f| std::fs::read_to_string(root.join(f)).unwrap()).join("\n");
     let path_re = regex::Regex::new(r#"warp::path!\(([^)]*)\)((?s).{0,80})"#).unwrap();
     let mut out = BTreeSet::new();
     for c in path_re.captures_iter(&api) {
@@ -227,6 +227,7 @@ async fn documented_operations_are_answered_and_others_refused_with_405() {
     let params: BTreeMap<&str, &str> = [
         ("id", indicator.as_str()),
         ("name", "domains.txt"),
+        ("file", "manifest.json"),
         ("collection_id", collection.as_str()),
         ("object_id", "indicator--00000000-0000-4000-8000-000000000000"),
     ]

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod dpo;
 pub mod errors;
 pub mod handlers;
+pub mod misp;
 pub mod taxii;
 
 use std::convert::Infallible;
@@ -179,7 +180,12 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
     });
     count
         .untuple_one()
-        .and(participant_routes(state.clone()).or(dpo_routes(state.clone())).or(taxii::routes(state)))
+        .and(
+            participant_routes(state.clone())
+                .or(dpo_routes(state.clone()))
+                .or(misp::routes(state.clone()))
+                .or(taxii::routes(state)),
+        )
         .recover(handle_rejection)
         .map(|r| warp::reply::with_header(r, "cache-control", "no-store"))
 }

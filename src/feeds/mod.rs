@@ -4,5 +4,6 @@
 pub mod allowlist;
 pub mod blocklist;
 pub mod egress;
+pub mod misp;
 pub mod stix;
 pub mod taxii;
