@@ -480,3 +480,40 @@ async fn postgres_outage_is_reported_and_recovered_from() {
     assert!(store.verify_audit().await.unwrap().ok);
     store.close();
 }
+
+/// Submissions per second through the PostgreSQL store, one and two
+/// handles (nodes) on one database: 8 submitters of batches of 1,000.
+/// A measurement (`--ignored`), with its figures in docs/performance.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn postgres_throughput() {
+    let Some(pg) = Postgres::start() else { return };
+    for nodes in [1usize, 2] {
+        let db = format!("bench{nodes}");
+        pg.create_db(&db);
+        let place = Place::Postgres { url: pg.url(&db), files: pg.data_dir() };
+        let first = place.open(&[17; 32]);
+        let handles: Vec<StoreHandle> =
+            (0..nodes).map(|i| if i == 0 { first.clone() } else { place.open(&[17; 32]) }).collect();
+        let (submitters, batches, size) = (8usize, 10usize, 1000usize);
+        let t0 = std::time::Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..submitters {
+            let node = handles[w % nodes].clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..batches {
+                    let items = (0..size).map(|j| sample(&format!("n{w}-{i}-{j}.bench.example"))).collect();
+                    commit(&node, batch("bank-a", items, None)).await;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let n = submitters * batches * size;
+        let secs = t0.elapsed().as_secs_f64();
+        eprintln!("postgres, {nodes} node(s): {n} indicators in {secs:.2} s = {:.0}/s", n as f64 / secs);
+        wait_until(|| handles.iter().all(|h| h.head() == n as u64)).await;
+        handles.iter().for_each(StoreHandle::close);
+    }
+}

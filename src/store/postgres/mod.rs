@@ -108,19 +108,21 @@ impl Shared {
     /// anchor, and wakes the followers.
     pub(crate) fn publish(&self, log_seq: u64, audit: (u64, String)) {
         let moved = {
+            // Held while the anchor is written: the writer and the watcher
+            // both publish, and the anchor must only move forward.
             let mut head = self.audit_head.lock().expect("lock");
             let moved = audit.0 > head.0;
             if moved {
                 *head = audit.clone();
+                if let Some(a) = &self.anchor {
+                    let anchor = super::anchor::Anchor { seq: audit.0, hash: audit.1 };
+                    if let Err(e) = a.write(&anchor) {
+                        tracing::error!(path = %a.path.display(), error = %e, "cannot update the audit anchor");
+                    }
+                }
             }
             moved
         };
-        if moved && let Some(a) = &self.anchor {
-            let anchor = super::anchor::Anchor { seq: audit.0, hash: audit.1 };
-            if let Err(e) = a.write(&anchor) {
-                tracing::error!(path = %a.path.display(), error = %e, "cannot update the audit anchor");
-            }
-        }
         let previous = self.head.fetch_max(log_seq, Ordering::AcqRel);
         if moved || log_seq > previous {
             let _ = self.changes.send(log_seq.max(previous));
