@@ -72,5 +72,19 @@ pub(super) fn unreachable(s: &Shared, e: tokio_postgres::Error) -> StoreError {
 
 /// The error, naming the database but never its password.
 pub(super) fn fault(s: &Shared, e: tokio_postgres::Error) -> Fault {
-    Fault::described(format!("{}: {e}", s.name))
+    Fault::described(format!("{}: {}", s.name, with_causes(&e)))
+}
+
+/// An error and its causes (`error connecting to server: Connection refused`).
+pub(super) fn with_causes(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
 }

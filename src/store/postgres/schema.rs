@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS tamis_audit (seq bigint PRIMARY KEY, v bytea NOT NULL
 pub(super) async fn open(url: &str, key: &[u8; 32], opts: &StoreOptions) -> Result<Shared, StoreError> {
     let config = conn::config(url)?;
     let name = conn::display_name(&config);
-    let cant = |e: tokio_postgres::Error| StoreError::Database(Fault::described(format!("{name}: {e}")));
+    let cant =
+        |e: tokio_postgres::Error| StoreError::Database(Fault::described(format!("{name}: {}", conn::with_causes(&e))));
     let client = connect(&config).await.map_err(cant)?;
     let key_id = create(&client, &name).await.map_err(cant)??;
     let keys = Arc::new(Keys::derive(key));
@@ -108,7 +109,8 @@ async fn create(c: &Client, name: &str) -> Result<Result<u32, StoreError>, tokio
 
 /// Checks (or, in a new database, writes) the sealed key check value.
 async fn check_key(c: &Client, name: &str, sealer: &Sealer) -> Result<(), StoreError> {
-    let cant = |e: tokio_postgres::Error| StoreError::Database(Fault::described(format!("{name}: {e}")));
+    let cant =
+        |e: tokio_postgres::Error| StoreError::Database(Fault::described(format!("{name}: {}", conn::with_causes(&e))));
     let fresh = sealer.seal(KEY_CHECK, b"tamis");
     c.execute("INSERT INTO tamis_meta (name, value) VALUES ('key_check', $1) ON CONFLICT DO NOTHING", &[&fresh])
         .await
