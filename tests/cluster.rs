@@ -2,12 +2,16 @@
 //! `common/pg.rs`; "skipped" without PostgreSQL unless
 //! `TAMIS_REQUIRE_POSTGRES=1`): a submission through node A is in node B's
 //! feed and blocklist within a second; while the database is down both
-//! nodes say not-ready on `/readyz`, and they recover by themselves.
+//! nodes say not-ready on `/readyz`, and they recover by themselves; a
+//! node killed with SIGKILL under load loses nothing it acknowledged, and
+//! the other keeps serving.
 
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::pg::Postgres;
@@ -89,7 +93,7 @@ fn copy_deployment(from: &Path, to: &Path) {
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         let name = e.file_name();
-        if ["data", "audit", "admin.addr"].iter().any(|n| name == *n) {
+        if ["data", "audit", "admin.addr", "node-b"].iter().any(|n| name == *n) {
             continue;
         }
         if e.file_type().unwrap().is_dir() {
@@ -123,14 +127,7 @@ async fn seen_within(node: &Node, who: &str, path: &str, needle: &str, within: D
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_share_one_database_and_survive_its_restart() {
     let Some(pg) = Postgres::start() else { return };
-    let (_tmp, dir_a) = common::deployment();
-    let store = format!("\n[store]\nbackend = \"postgres\"\nurl = \"{}\"\n", pg.url("tamis"));
-    let mut cfg = std::fs::read_to_string(dir_a.join("tamis.toml")).unwrap();
-    cfg.push_str(&store);
-    std::fs::write(dir_a.join("tamis.toml"), cfg).unwrap();
-    let tmp_b = tempfile::tempdir().unwrap();
-    let dir_b = tmp_b.path().join("node-b");
-    copy_deployment(&dir_a, &dir_b);
+    let (_tmp, dir_a, dir_b) = two_deployments(&pg, "tamis");
     let a = Node::start(&dir_a).await;
     let b = Node::start(&dir_b).await;
     b.wait_readyz(200, Duration::from_secs(10)).await;
@@ -166,4 +163,99 @@ async fn two_nodes_share_one_database_and_survive_its_restart() {
     assert!(verify.contains("\"ok\":true"), "{verify}");
     a.stop();
     b.stop();
+}
+
+/// A deployment on database `db` of `pg`, and a copy of it for a second node.
+fn two_deployments(pg: &Postgres, db: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let (tmp, dir_a) = common::deployment();
+    let store = format!("\n[store]\nbackend = \"postgres\"\nurl = \"{}\"\n", pg.url(db));
+    let mut cfg = std::fs::read_to_string(dir_a.join("tamis.toml")).unwrap();
+    cfg.push_str(&store);
+    std::fs::write(dir_a.join("tamis.toml"), cfg).unwrap();
+    let dir_b = tmp.path().join("node-b");
+    copy_deployment(&dir_a, &dir_b);
+    (tmp, dir_a, dir_b)
+}
+
+/// Starts the real binary (`tamis serve`) on ephemeral ports: the child and
+/// its API address.
+fn spawn_server(dir: &Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tamis"))
+        .args(["serve", "--config"])
+        .arg(dir.join("tamis.toml"))
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log-format", "json"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn tamis");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("tamis listening") {
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+                let _ = tx.send(v["fields"]["addr"].as_str().unwrap().parse::<SocketAddr>().unwrap());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("server did not start");
+    (child, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_under_load_loses_nothing_it_acknowledged() {
+    let Some(pg) = Postgres::start() else { return };
+    let (tmp, dir_a, dir_b) = two_deployments(&pg, "tamis");
+    let (mut child, addr) = spawn_server(&dir_a);
+    let b = Node::start(&dir_b).await;
+    let (cert, key) = (dir_a.join("certs/bank-a.pem"), dir_a.join("certs/bank-a.key"));
+    let bank = common::client_with(&dir_a, Some((&cert, &key)), addr, false);
+    let url = format!("https://localhost:{}/v1/submissions", addr.port());
+    let mut tasks = Vec::new();
+    for i in 0..80 {
+        let (bank, url) = (bank.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"indicators": [{"type": "url", "value": format!("https://kill-{i}.example.com/x"),
+                "category": "phishing", "tlp": "green"}]});
+            let r = bank.post(&url).json(&body).send().await.ok()?;
+            (r.status() == 200).then_some(i)
+        }));
+        if i == 19 {
+            // Let the first twenty land, then kill while the rest are in flight.
+            while tasks.iter().any(|t| !t.is_finished()) {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+        if i == 50 {
+            // Some of 20..50 land, the rest and 51.. are in flight.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            child.kill().unwrap();
+        }
+    }
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.extend(t.await.unwrap());
+    }
+    let _ = child.wait();
+    assert!(acked.len() >= 20, "too few submissions landed before the kill: {}", acked.len());
+    // B keeps serving, and has every acknowledged submission.
+    let feed = "/v1/indicators?since=0&limit=1000";
+    let t0 = Instant::now();
+    let body = loop {
+        let (status, body) = b.get("police-a", feed).await;
+        assert_eq!(status, 200, "{body}");
+        let missing: Vec<_> = acked.iter().filter(|i| !body.contains(&format!("kill-{i}.example.com"))).collect();
+        if missing.is_empty() {
+            break body;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(2), "acknowledged but not in B's feed: {missing:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    eprintln!("{} acknowledged before the kill, all in B's feed ({} bytes)", acked.len(), body.len());
+    assert_eq!(b.readyz().await.0, 200);
+    submit(&b, "bank-a", "after-kill.top").await;
+    let (status, verify) = b.get("dpo-a", "/v1/audit/verify").await;
+    assert!(status == 200 && verify.contains("\"ok\":true"), "{verify}");
+    b.stop();
+    drop(tmp);
 }
