@@ -104,9 +104,11 @@ impl Shared {
         *f = why;
     }
 
-    /// A commit is known (ours or another node's): moves the heads, the
-    /// anchor, and wakes the followers.
-    pub(crate) fn publish(&self, log_seq: u64, audit: (u64, String)) {
+    /// A commit is known (`ours`, or another node's seen by the watcher):
+    /// moves the heads and the anchor, and wakes the followers (after every
+    /// commit of ours, as the contract says; on the watcher's news only when
+    /// something moved).
+    pub(crate) fn publish(&self, log_seq: u64, audit: (u64, String), ours: bool) {
         let moved = {
             // Held while the anchor is written: the writer and the watcher
             // both publish, and the anchor must only move forward.
@@ -124,7 +126,7 @@ impl Shared {
             moved
         };
         let previous = self.head.fetch_max(log_seq, Ordering::AcqRel);
-        if moved || log_seq > previous {
+        if ours || moved || log_seq > previous {
             let _ = self.changes.send(log_seq.max(previous));
         }
     }

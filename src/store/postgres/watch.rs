@@ -91,6 +91,6 @@ async fn refresh(shared: &Shared, client: &Client) -> Result<(), Fault> {
         Err(_) => return Err(Fault::described(format!("{}: no answer within {READ_TIMEOUT:?}", shared.name))),
     };
     let (log_seq, audit_seq, audit_hash): (i64, i64, String) = (row.get(0), row.get(1), row.get(2));
-    shared.publish(log_seq as u64, (audit_seq as u64, audit_hash));
+    shared.publish(log_seq as u64, (audit_seq as u64, audit_hash), false);
     Ok(())
 }

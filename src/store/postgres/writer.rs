@@ -101,7 +101,7 @@ async fn commit_group(shared: &Shared, client: &mut Client, reqs: Vec<Request>) 
     let mut applied = Vec::with_capacity(reqs.len());
     match transaction(shared, client, reqs, &mut applied).await {
         Ok((log_seq, audit)) => {
-            shared.publish(log_seq, audit);
+            shared.publish(log_seq, audit, true);
             applied.into_iter().for_each(Applied::answer);
             false
         }
