@@ -55,6 +55,9 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub expiry: Expiry,
+    /// Where indicators, the feed and the audit chain are kept.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// Directory of the config file (the deployment directory), set by
     /// [`Config::load`]; the server writes its admin address there and the
     /// CLI reports it. Not a config key.
@@ -65,6 +68,51 @@ pub struct Config {
     /// WORM or remote storage: it is what detects a restored or cut `data/`.
     #[serde(default = "default_audit_anchor")]
     pub audit_anchor: PathBuf,
+}
+
+/// Which storage backend the exchange uses (`[store]` in `tamis.toml`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sled` (the default: embedded, in `data_dir`) or `postgres` (shared
+    /// by every node: several `tamis serve` behind one load balancer).
+    #[serde(default)]
+    pub backend: Backend,
+    /// The PostgreSQL database, `postgresql://USER@HOST:PORT/DB` (with
+    /// `backend = "postgres"`). The connection is not encrypted yet: keep
+    /// the database on loopback or a private network (values are sealed by
+    /// tamis before they reach it either way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// A storage backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    #[default]
+    Sled,
+    Postgres,
+}
+
+impl StoreConfig {
+    /// Checks that a PostgreSQL backend has a usable URL.
+    fn check(&self) -> Result<(), String> {
+        match (self.backend, &self.url) {
+            (Backend::Sled, _) => Ok(()),
+            (Backend::Postgres, None) => {
+                Err("backend = \"postgres\" needs url = \"postgresql://USER@HOST:PORT/DB\"".to_owned())
+            }
+            (Backend::Postgres, Some(url)) => {
+                if !(url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+                    return Err("url must be a postgresql://USER@HOST:PORT/DB URL".to_owned());
+                }
+                url.parse::<tokio_postgres::Config>()
+                    .map(|_| ())
+                    .map_err(|e| format!("url is not a valid PostgreSQL URL ({e})"))
+            }
+        }
+    }
 }
 
 /// Default lifetime of an indicator whose submitter gave no `valid_until`,
@@ -245,11 +293,17 @@ impl Config {
 
     /// Parses the text of a config file (`name` is used in error messages).
     pub fn parse(name: &str, text: &str) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: name.to_owned(),
             line: e.span().map(|s| line_of(text, s.start)).unwrap_or(0),
             message: e.message().to_owned(),
-        })
+        })?;
+        cfg.store.check().map_err(|message| ConfigError::Parse {
+            path: name.to_owned(),
+            line: text.find("[store]").map(|at| line_of(text, at)).unwrap_or(0),
+            message: format!("[store]: {message}"),
+        })?;
+        Ok(cfg)
     }
 
     /// Makes every relative path absolute against `base`.
@@ -428,6 +482,25 @@ escrow_public = "keys/escrow.pub"
         assert!(err.contains(&format!("chmod 600 {}", key.display())) && err.contains("0644"), "{err}");
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(read_secret_key(&key).is_ok());
+    }
+
+    #[test]
+    fn store_backend_defaults_to_sled_and_postgres_needs_a_url() {
+        let c = Config::parse("t.toml", MINIMAL).unwrap();
+        assert_eq!(c.store.backend, Backend::Sled);
+        let pg =
+            format!("{MINIMAL}\n[store]\nbackend = \"postgres\"\nurl = \"postgresql://tamis@127.0.0.1:5432/tamis\"\n");
+        let c = Config::parse("t.toml", &pg).unwrap();
+        assert_eq!(c.store.backend, Backend::Postgres);
+        assert_eq!(c.store.url.as_deref(), Some("postgresql://tamis@127.0.0.1:5432/tamis"));
+        let err = Config::parse("t.toml", &format!("{MINIMAL}\n[store]\nbackend = \"postgres\"\n")).unwrap_err();
+        assert!(err.to_string().starts_with("t.toml:12:") && err.to_string().contains("needs url"), "{err}");
+        let bad = format!("{MINIMAL}\n[store]\nbackend = \"postgres\"\nurl = \"mysql://x@y/z\"\n");
+        assert!(Config::parse("t.toml", &bad).unwrap_err().to_string().contains("postgresql://"));
+        let bad = format!("{MINIMAL}\n[store]\nbackend = \"postgres\"\nurl = \"postgresql://x@y:notaport/z\"\n");
+        assert!(Config::parse("t.toml", &bad).unwrap_err().to_string().contains("not a valid"));
+        let err = Config::parse("t.toml", &format!("{MINIMAL}\n[store]\nbackend = \"mongo\"\n")).unwrap_err();
+        assert!(err.to_string().contains("mongo"), "{err}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::pki::{Ca, new_ca};
 use crate::policy::Policy;
 use crate::policy_set::PolicySet;
 use crate::privacy::{Keys, Sanitiser};
-use crate::store::{PolicyLoad, SledStore};
+use crate::store::{PolicyLoad, StoreHandle};
 
 /// Policies shipped inside the binary, written by `tamis init`.
 pub const SHIPPED_POLICIES: &[(&str, &str)] = &[
@@ -257,11 +257,11 @@ pub fn policy_files(dir: &Path) -> Result<Vec<PathBuf>, DeployError> {
     Ok(files)
 }
 
-/// Opens the deployment's store (fails while a running exchange holds it).
-pub fn open_store(cfg: &Config) -> Result<Arc<SledStore>, String> {
+/// Opens the deployment's store (a sled store fails while a running
+/// exchange holds it).
+pub fn open_store(cfg: &Config) -> Result<StoreHandle, String> {
     let key = read_secret_key(&cfg.keys.storage)?;
-    SledStore::open_with(&cfg.data_dir, &key, crate::store::StoreOptions::for_config(cfg, false))
-        .map_err(|e| e.describe(&cfg.data_dir))
+    StoreHandle::open(cfg, &key, false)
 }
 
 /// Loads every policy file of `dir` and compiles it.
@@ -285,7 +285,7 @@ pub fn load_policies(dir: &Path, keys: &Keys, default: &str) -> Result<PolicySet
 /// Everything `serve` needs, loaded from a config.
 pub struct Loaded {
     pub state: Arc<AppState>,
-    pub store: Arc<SledStore>,
+    pub store: StoreHandle,
     pub tls: Arc<rustls::ServerConfig>,
 }
 
@@ -310,12 +310,22 @@ pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
     let policies = load_policies(&cfg.policies_dir, &keys, &cfg.default_policy)?;
     let tls = crate::tls::from_files(&cfg.tls.ca, &cfg.tls.cert, &cfg.tls.key, cfg.tls.crl.as_deref())
         .map_err(|e| DeployError::Other(e.to_string()))?;
-    let store = SledStore::open_with(&cfg.data_dir, &storage_key, crate::store::StoreOptions::for_config(cfg, true))
-        .map_err(|e| DeployError::Other(format!("{}: {e}", cfg.data_dir.display())))?;
-    tighten_data_dir(&cfg.data_dir);
+    let store = match cfg.store.backend {
+        crate::config::Backend::Sled => {
+            let s = crate::store::SledStore::open_with(
+                &cfg.data_dir,
+                &storage_key,
+                crate::store::StoreOptions::for_config(cfg, true),
+            )
+            .map_err(|e| DeployError::Other(format!("{}: {e}", cfg.data_dir.display())))?;
+            tighten_data_dir(&cfg.data_dir);
+            StoreHandle::Sled(s)
+        }
+        crate::config::Backend::Postgres => StoreHandle::open(cfg, &storage_key, true).map_err(DeployError::Other)?,
+    };
     let allow =
         crate::feeds::allowlist::AllowList::with_dir(cfg.allowlists_dir.as_deref()).map_err(DeployError::Other)?;
-    let state = AppState::new(registry, policies, store.clone(), cfg.limits.clone(), cfg.expiry.clone(), allow);
+    let state = AppState::new(registry, policies, store.store(), cfg.limits.clone(), cfg.expiry.clone(), allow);
     let _ = state.deployment_id.set(deployment_id(cfg)?);
     Ok(Loaded { state, store, tls })
 }

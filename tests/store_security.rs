@@ -157,7 +157,7 @@ async fn start_with_admin(dir: &Path) -> Running {
     tokio::spawn(tamis::server::run_admin(admin, loaded.state.clone(), None, async move {
         let _ = b.recv().await;
     }));
-    Running { api: api_addr, admin: admin_addr, store: loaded.store, stop }
+    Running { api: api_addr, admin: admin_addr, store: loaded.store.sled().expect("the sled store").clone(), stop }
 }
 
 async fn readyz(r: &Running) -> (u16, String) {

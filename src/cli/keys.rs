@@ -33,6 +33,12 @@ fn new_key(new_path: &Path) -> Result<[u8; 32], CliError> {
 /// Every failure exits 2: the store or the key files are not usable as they are.
 pub(super) fn rotate(config_path: &Path) -> Result<(), CliError> {
     let cfg = Config::load(config_path).map_err(unusable)?;
+    if cfg.store.backend == crate::config::Backend::Postgres {
+        return Err(unusable(
+            "tamis keys rotate re-encrypts the embedded sled store only; rotating the key of a PostgreSQL \
+             store is not supported yet",
+        ));
+    }
     let old = crate::config::read_secret_key(&cfg.keys.storage).map_err(unusable)?;
     let new_path = with_suffix(&cfg.keys.storage, ".new");
     let new = new_key(&new_path)?;

@@ -25,7 +25,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
-use crate::store::Store;
 
 /// Why a command failed. `main` prints it once on stderr and exits with
 /// the status of its variant.

@@ -8,6 +8,10 @@
 //! - [`types`]: what requests carry and return, and the stable identifiers.
 //! - [`sled_store`]: the embedded backend ([`SledStore`]): group commit on
 //!   one writer thread, reads on tokio's blocking threads.
+//! - [`postgres`]: the backend for many nodes on one PostgreSQL database
+//!   ([`PgStore`]): the same records and rules, one row lock serializing
+//!   commits in sequence order, LISTEN/NOTIFY between nodes.
+//! - [`handle`]: the backend `[store]` in `tamis.toml` names, opened.
 //! - [`expiry`]: the store's own expiry task, which retires indicators at
 //!   their `valid_until` through the contract, whatever the backend.
 //! - [`crypto`] and [`anchor`]: values sealed at rest, and the audit anchor
@@ -22,11 +26,15 @@ pub mod contract;
 pub mod crypto;
 pub mod error;
 pub mod expiry;
+pub mod handle;
+pub mod postgres;
 pub mod sled_store;
 pub mod types;
 
 pub use contract::{Store, StoreFuture, audit_head_header, offline};
 pub use error::{Fault, StoreError};
+pub use handle::StoreHandle;
+pub use postgres::PgStore;
 pub use sled_store::{EXIT_UNRECOVERABLE, FailMode, FailPoint, Rotation, SledStore, StoreOptions, rotate_storage_key};
 pub use types::{
     Contributor, Counters, FeedEntry, Op, PolicyLoad, PolicyVersion, Retracted, SubmitBatch, SubmitOutcome,

@@ -3,6 +3,7 @@
 //! reqwest clients speaking mutual TLS with the participants' certificates.
 #![allow(dead_code)]
 
+pub mod pg;
 pub mod store_fixture;
 
 pub mod leak;
@@ -23,7 +24,7 @@ pub struct TestServer {
     pub dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
-    store: Option<Arc<tamis::store::SledStore>>,
+    store: Option<tamis::store::StoreHandle>,
     /// The running exchange's shared state and configuration (for reloads).
     pub state: Arc<tamis::app::AppState>,
     pub config: Config,

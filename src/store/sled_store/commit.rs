@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::keys::{Keys, M_AUDIT_HEAD, M_AUDIT_SEQ, M_COUNTERS, M_LOG_SEQ, get_sealed, key, seq_key, unseal};
+use super::keys::{Keys, M_AUDIT_HEAD, M_AUDIT_SEQ, M_COUNTERS, M_LOG_SEQ, key, seq_key, unseal};
 use super::record::{Contribution, IdempotencyRecord, MAX_TAGS, Record, Sighting, derive, new_record};
 use super::writer::{FailMode, Reply, Request, Writer, simulated_full_disk};
 use crate::audit::{AuditEvent, AuditRecord};
@@ -31,20 +31,55 @@ const LOG_BLOB: usize = 512;
 /// Idempotency-Key), as opposed to a failure of the whole group.
 type Answer<T> = Result<T, StoreError>;
 
+/// Where a group reads what it did not write itself: the sled tree, or the
+/// records the PostgreSQL backend fetched for the group under its lock.
+pub(crate) trait Source: Send {
+    /// The sealed value under `k` (`None` when absent).
+    fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+impl Source for sled::Tree {
+    fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sled::Tree::get(self, k).map_err(super::keys::db)?.map(|v| v.to_vec()))
+    }
+}
+
 /// Writes of one group, visible to later requests of the same group before
-/// they reach sled.
-struct Group {
-    tree: sled::Tree,
-    sealer: Arc<Sealer>,
-    keys: Arc<Keys>,
-    max_validity: time::Duration,
+/// they reach the database. The rules that change records ([`apply`]) are
+/// the same for both backends; only where the group reads from and where
+/// it writes to differ.
+pub(crate) struct Group {
+    pub(crate) source: Box<dyn Source>,
+    pub(crate) sealer: Arc<Sealer>,
+    pub(crate) keys: Arc<Keys>,
+    pub(crate) max_validity: time::Duration,
+    /// The sled batch (unused by PostgreSQL, which writes `overlay`).
     batch: sled::Batch,
-    overlay: HashMap<Vec<u8>, Vec<u8>>,
+    /// Every sealed value the group wrote, by key.
+    pub(crate) overlay: HashMap<Vec<u8>, Vec<u8>>,
     /// Feed entries of the group, written as blobs at commit.
-    log: Vec<FeedEntry>,
+    pub(crate) log: Vec<FeedEntry>,
 }
 
 impl Group {
+    /// An empty group reading from `source`.
+    pub(crate) fn new(
+        source: Box<dyn Source>,
+        sealer: Arc<Sealer>,
+        keys: Arc<Keys>,
+        max_validity: time::Duration,
+    ) -> Group {
+        Group {
+            source,
+            sealer,
+            keys,
+            max_validity,
+            batch: sled::Batch::default(),
+            overlay: HashMap::new(),
+            log: Vec::new(),
+        }
+    }
+
     fn put(&mut self, k: Vec<u8>, plain: &[u8]) {
         let sealed = self.sealer.seal(&k, plain);
         self.batch.insert(k.clone(), sealed.clone());
@@ -63,13 +98,13 @@ impl Group {
     fn get<T: for<'de> Deserialize<'de>>(&self, k: &[u8]) -> Result<Option<T>, StoreError> {
         match self.overlay.get(k) {
             Some(v) => unseal(&self.sealer, k, v).map(Some),
-            None => get_sealed(&self.tree, &self.sealer, k),
+            None => self.source.get(k)?.map(|v| unseal(&self.sealer, k, &v)).transpose(),
         }
     }
 }
 
 /// A request applied to the group, waiting for the flush to be answered.
-enum Done {
+pub(crate) enum Done {
     Submit(Reply<SubmitOutcome>, Answer<SubmitOutcome>),
     Audit(Reply<u64>),
     Retract(Reply<Retracted>, Answer<Retracted>),
@@ -79,10 +114,10 @@ enum Done {
 
 /// An applied request, the audit event it records and, once chained, its
 /// audit sequence number.
-struct Applied {
+pub(crate) struct Applied {
     done: Done,
-    audit: Option<AuditEvent>,
-    audit_seq: u64,
+    pub(crate) audit: Option<AuditEvent>,
+    pub(crate) audit_seq: u64,
 }
 
 impl Applied {
@@ -91,7 +126,7 @@ impl Applied {
     }
 
     /// The group is on disk: tells the requester.
-    fn answer(self) {
+    pub(crate) fn answer(self) {
         match self.done {
             Done::Submit(tx, a) => drop(tx.send(a)),
             Done::Audit(tx) => drop(tx.send(Ok(self.audit_seq))),
@@ -102,7 +137,7 @@ impl Applied {
     }
 
     /// The group failed: nothing of it is acknowledged.
-    fn fail(self, e: &StoreError) {
+    pub(crate) fn fail(self, e: &StoreError) {
         match self.done {
             Done::Submit(tx, _) => drop(tx.send(Err(e.clone()))),
             Done::Audit(tx) => drop(tx.send(Err(e.clone()))),
@@ -124,15 +159,8 @@ impl Writer {
     pub(super) fn commit_group(&mut self, reqs: Vec<Request>) {
         let saved = (self.log_seq, self.audit_seq, self.audit_head.clone());
         let now = OffsetDateTime::now_utc();
-        let mut group = Group {
-            tree: self.tree.clone(),
-            sealer: self.sealer.clone(),
-            keys: self.keys.clone(),
-            max_validity: self.max_validity,
-            batch: sled::Batch::default(),
-            overlay: HashMap::new(),
-            log: Vec::new(),
-        };
+        let mut group =
+            Group::new(Box::new(self.tree.clone()), self.sealer.clone(), self.keys.clone(), self.max_validity);
         let mut applied = Vec::with_capacity(reqs.len());
         let mut pending = reqs.into_iter();
         let mut result = Ok(());
@@ -224,7 +252,12 @@ impl Writer {
 
 /// Applies one request to the group. `Err` fails the whole group (a record
 /// that cannot be read); the failing request is answered here.
-fn apply(g: &mut Group, log_seq: &mut u64, req: Request, now: OffsetDateTime) -> Result<Applied, StoreError> {
+pub(crate) fn apply(
+    g: &mut Group,
+    log_seq: &mut u64,
+    req: Request,
+    now: OffsetDateTime,
+) -> Result<Applied, StoreError> {
     match req {
         Request::Submit(b, tx) => match apply_submit(g, log_seq, &b) {
             Ok(answer) => {
@@ -444,4 +477,23 @@ fn add_sighting(r: &mut Record, participant: &str, mine: Contribution, now: Offs
     let first_seen = e.sighting.first_seen.min(seen);
     e.sighting = Sighting { first_seen, ..mine.sighting };
     derive(r, now)
+}
+
+/// Every key [`apply`] may read for `req` (beyond what the group itself
+/// wrote): the PostgreSQL backend fetches them for the group under its lock.
+pub(crate) fn reads(keys: &Keys, req: &Request) -> Vec<Vec<u8>> {
+    match req {
+        Request::Submit(b, _) => {
+            let mut out = vec![key(b"p/", b.policy.as_bytes()), M_COUNTERS.to_vec()];
+            if let Some((p, k)) = &b.idempotency {
+                out.push(keys.idempotency(p, k));
+            }
+            out.extend(b.indicators.iter().map(|s| keys.indicator(&indicator_id(s.kind, &s.value))));
+            out
+        }
+        Request::Audit(..) => Vec::new(),
+        Request::Retract { id, .. } => vec![keys.indicator(id)],
+        Request::Expire { ids, .. } => ids.iter().map(|id| keys.indicator(id)).collect(),
+        Request::Policy(load, _) => vec![key(b"p/", format!("{}@{}", load.id, load.hash).as_bytes())],
+    }
 }

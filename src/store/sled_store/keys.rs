@@ -24,15 +24,15 @@ use crate::store::crypto::Sealer;
 use crate::store::{Fault, StoreError};
 
 /// Keys derived from the storage key.
-pub(super) struct Keys {
+pub(crate) struct Keys {
     /// HMAC key of the `i/` and `k/` sled keys.
-    pub(super) index: [u8; 32],
+    pub(crate) index: [u8; 32],
     /// HMAC key of the audit anchor.
-    pub(super) anchor: [u8; 32],
+    pub(crate) anchor: [u8; 32],
 }
 
 impl Keys {
-    pub(super) fn derive(storage_key: &[u8; 32]) -> Keys {
+    pub(crate) fn derive(storage_key: &[u8; 32]) -> Keys {
         let sub = |label: &[u8]| -> [u8; 32] {
             let mut m = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(storage_key).expect("any key length");
             m.update(label);
@@ -53,41 +53,41 @@ impl Keys {
 
     /// The sled key of indicator `id`: an HMAC, so a copy of `data/` cannot
     /// confirm a guessed value (ids are a plain hash of the value).
-    pub(super) fn indicator(&self, id: &str) -> Vec<u8> {
+    pub(crate) fn indicator(&self, id: &str) -> Vec<u8> {
         self.hmac_key(b"i/", &[id.as_bytes()])
     }
 
-    pub(super) fn idempotency(&self, participant: &str, k: &str) -> Vec<u8> {
+    pub(crate) fn idempotency(&self, participant: &str, k: &str) -> Vec<u8> {
         self.hmac_key(b"k/", &[participant.as_bytes(), k.as_bytes()])
     }
 }
 
-pub(super) const M_FORMAT: &[u8] = b"m/format";
-pub(super) const M_PROBE: &[u8] = b"m/probe";
-pub(super) const M_LOG_SEQ: &[u8] = b"m/log_seq";
-pub(super) const M_AUDIT_SEQ: &[u8] = b"m/audit_seq";
-pub(super) const M_AUDIT_HEAD: &[u8] = b"m/audit_head";
-pub(super) const M_COUNTERS: &[u8] = b"m/counters";
+pub(crate) const M_FORMAT: &[u8] = b"m/format";
+pub(crate) const M_PROBE: &[u8] = b"m/probe";
+pub(crate) const M_LOG_SEQ: &[u8] = b"m/log_seq";
+pub(crate) const M_AUDIT_SEQ: &[u8] = b"m/audit_seq";
+pub(crate) const M_AUDIT_HEAD: &[u8] = b"m/audit_head";
+pub(crate) const M_COUNTERS: &[u8] = b"m/counters";
 /// Id of the storage key the values are sealed with (u32, raw; 1 when absent).
-pub(super) const M_KEY_ID: &[u8] = b"m/key_id";
+pub(crate) const M_KEY_ID: &[u8] = b"m/key_id";
 /// A value sealed under the storage key: a wrong key is a clear error at open.
-pub(super) const M_KEY_CHECK: &[u8] = b"m/key_check";
+pub(crate) const M_KEY_CHECK: &[u8] = b"m/key_check";
 /// Keys whose values are stored raw, not sealed.
-pub(super) const RAW_KEYS: &[&[u8]] = &[M_FORMAT, M_PROBE, M_LOG_SEQ, M_AUDIT_SEQ, M_AUDIT_HEAD, M_KEY_ID];
+pub(crate) const RAW_KEYS: &[&[u8]] = &[M_FORMAT, M_PROBE, M_LOG_SEQ, M_AUDIT_SEQ, M_AUDIT_HEAD, M_KEY_ID];
 
 /// The on-disk format this version writes and reads: 2 = HMAC'd `i/` and
 /// `k/` keys, one sighting per contributor, request hashes with idempotency
 /// records. Format 1 (tamis 0.1 development builds) has no `m/format`.
-pub(super) const FORMAT: &[u8] = b"tamis-store-2";
+pub(crate) const FORMAT: &[u8] = b"tamis-store-2";
 
-pub(super) fn key(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
+pub(crate) fn key(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(prefix.len() + rest.len());
     k.extend_from_slice(prefix);
     k.extend_from_slice(rest);
     k
 }
 
-pub(super) fn seq_key(prefix: &[u8], seq: u64) -> Vec<u8> {
+pub(crate) fn seq_key(prefix: &[u8], seq: u64) -> Vec<u8> {
     key(prefix, &seq.to_be_bytes())
 }
 
@@ -98,7 +98,7 @@ thread_local! {
 
 /// Runs `f`, turning a panic into `Err` without the panic message on stderr
 /// (sled panics on some corrupt files instead of returning an error).
-pub(super) fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
     static HOOK: std::sync::Once = std::sync::Once::new();
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
@@ -114,19 +114,19 @@ pub(super) fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
     r
 }
 
-pub(super) fn read_u64(tree: &sled::Tree, k: &[u8]) -> Result<u64, StoreError> {
+pub(crate) fn read_u64(tree: &sled::Tree, k: &[u8]) -> Result<u64, StoreError> {
     Ok(tree.get(k).map_err(db)?.map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))).unwrap_or(0))
 }
 
 /// The hash of audit record `seq` (`None` when absent or unreadable).
-pub(super) fn hash_at(tree: &sled::Tree, sealer: &Sealer, seq: u64) -> Option<String> {
+pub(crate) fn hash_at(tree: &sled::Tree, sealer: &Sealer, seq: u64) -> Option<String> {
     if seq == 0 {
         return Some(GENESIS.to_owned());
     }
     get_sealed::<AuditRecord>(tree, sealer, &seq_key(b"a/", seq)).ok().flatten().map(|r| r.hash)
 }
 
-pub(super) fn get_sealed<T: for<'de> Deserialize<'de>>(
+pub(crate) fn get_sealed<T: for<'de> Deserialize<'de>>(
     tree: &sled::Tree,
     sealer: &Sealer,
     k: &[u8],
@@ -135,18 +135,18 @@ pub(super) fn get_sealed<T: for<'de> Deserialize<'de>>(
 }
 
 /// Opens a stored value and decodes its JSON.
-pub(super) fn unseal<T: for<'de> Deserialize<'de>>(sealer: &Sealer, k: &[u8], v: &[u8]) -> Result<T, StoreError> {
+pub(crate) fn unseal<T: for<'de> Deserialize<'de>>(sealer: &Sealer, k: &[u8], v: &[u8]) -> Result<T, StoreError> {
     let plain = sealer.open(k, v)?;
     serde_json::from_slice(&plain).map_err(|e| decode_error(k, e))
 }
 
 /// A database error while reading.
-pub(super) fn db(e: sled::Error) -> StoreError {
+pub(crate) fn db(e: sled::Error) -> StoreError {
     StoreError::Database(Fault::new(e))
 }
 
 /// A stored value that opened but does not decode, named by its key prefix.
-pub(super) fn decode_error(k: &[u8], e: serde_json::Error) -> StoreError {
+pub(crate) fn decode_error(k: &[u8], e: serde_json::Error) -> StoreError {
     let prefix = String::from_utf8_lossy(&k[..k.len().min(2)]).into_owned();
     StoreError::Decode { prefix, cause: Fault::new(e) }
 }

@@ -6,15 +6,15 @@
 //! nothing acknowledged. Reads ([`reads`]) run on tokio's blocking threads.
 //! The keyspace is described in [`keys`].
 
-mod commit;
-mod keys;
+pub(crate) mod commit;
+pub(crate) mod keys;
 mod open;
 mod reads;
-mod record;
+pub(crate) mod record;
 mod rotate;
 #[cfg(test)]
 mod tests;
-mod writer;
+pub(crate) mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -13,72 +13,72 @@ use crate::model::{Category, Indicator, IndicatorType, Sources, Tlp};
 /// What the store keeps per indicator (never leaves as is: contributor
 /// names are internal).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub(super) struct Record {
+pub(crate) struct Record {
     /// The shared record, derived from the live contributions.
-    pub(super) indicator: Indicator,
-    pub(super) contributors: BTreeMap<String, Contribution>,
+    pub(crate) indicator: Indicator,
+    pub(crate) contributors: BTreeMap<String, Contribution>,
     #[serde(default)]
-    pub(super) removed: bool,
+    pub(crate) removed: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub(super) struct Contribution {
-    pub(super) sector: String,
-    pub(super) disclose_name: bool,
+pub(crate) struct Contribution {
+    pub(crate) sector: String,
+    pub(crate) disclose_name: bool,
     /// When this participant first contributed: the oldest live contribution leads.
     #[serde(with = "time::serde::rfc3339")]
-    pub(super) first: OffsetDateTime,
+    pub(crate) first: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
-    pub(super) last: OffsetDateTime,
-    pub(super) count: u64,
+    pub(crate) last: OffsetDateTime,
+    pub(crate) count: u64,
     /// The participant's own sighting, as it last submitted it.
-    pub(super) sighting: Sighting,
+    pub(crate) sighting: Sighting,
 }
 
 /// One contributor's own fields of an indicator.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub(super) struct Sighting {
+pub(crate) struct Sighting {
     /// How the value was transformed (pseudonymised...), as this policy did it.
-    pub(super) value_form: Option<String>,
-    pub(super) category: Category,
-    pub(super) confidence: u8,
-    pub(super) tlp: Tlp,
+    pub(crate) value_form: Option<String>,
+    pub(crate) category: Category,
+    pub(crate) confidence: u8,
+    pub(crate) tlp: Tlp,
     /// Its earliest sighting (its own `first_seen`, or when it first submitted).
     #[serde(with = "time::serde::rfc3339")]
-    pub(super) first_seen: OffsetDateTime,
+    pub(crate) first_seen: OffsetDateTime,
     /// Capped at receipt + `expiry.max_days`.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub(super) valid_until: Option<OffsetDateTime>,
-    pub(super) description: Option<String>,
-    pub(super) attributes: BTreeMap<String, String>,
-    pub(super) tags: Vec<String>,
+    pub(crate) valid_until: Option<OffsetDateTime>,
+    pub(crate) description: Option<String>,
+    pub(crate) attributes: BTreeMap<String, String>,
+    pub(crate) tags: Vec<String>,
     /// `id@hash` of the policy that sanitised this sighting.
-    pub(super) policy: String,
+    pub(crate) policy: String,
 }
 
 impl Contribution {
-    pub(super) fn live(&self, now: OffsetDateTime) -> bool {
+    pub(crate) fn live(&self, now: OffsetDateTime) -> bool {
         self.sighting.valid_until.is_none_or(|t| t > now)
     }
 }
 
 /// What the store keeps under an Idempotency-Key.
 #[derive(Serialize, Deserialize)]
-pub(super) struct IdempotencyRecord {
+pub(crate) struct IdempotencyRecord {
     /// Who used the key, and the key: its sled key is re-derived from them
     /// when the storage key rotates.
-    pub(super) participant: String,
-    pub(super) key: String,
+    pub(crate) participant: String,
+    pub(crate) key: String,
     /// [`request_hash`](crate::store::request_hash) of the first request, hex.
-    pub(super) request: String,
+    pub(crate) request: String,
     /// Its response.
-    pub(super) response: Vec<u8>,
+    pub(crate) response: Vec<u8>,
 }
 
 /// Most tags a contribution keeps.
-pub(super) const MAX_TAGS: usize = 64;
+pub(crate) const MAX_TAGS: usize = 64;
 
-pub(super) fn new_record(
+pub(crate) fn new_record(
     id: String,
     kind: IndicatorType,
     value: &str,
@@ -122,7 +122,7 @@ pub(super) fn new_record(
 ///   could by submitting alone) and widen `first_seen` / `last_seen`. A more
 ///   restrictive contribution stays invisible, so nothing of a TLP:RED
 ///   sighting reaches a wider audience, not even its existence.
-pub(super) fn derive(r: &mut Record, now: OffsetDateTime) -> bool {
+pub(crate) fn derive(r: &mut Record, now: OffsetDateTime) -> bool {
     let live: Vec<(&String, &Contribution)> = {
         let l: Vec<_> = r.contributors.iter().filter(|(_, c)| c.live(now)).collect();
         if l.is_empty() { r.contributors.iter().collect() } else { l }

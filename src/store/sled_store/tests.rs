@@ -1,4 +1,6 @@
-//! Unit tests of the sled store: co-submission rules, idempotency, failures, key layout.
+//! Unit tests of the sled store: what only sled has (its files, its fail point, its key layout) and the
+//! co-submission rules read from its records. The guarantees of the store contract are checked on
+//! both backends by `tests/store_contract.rs`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -141,34 +143,6 @@ async fn co_submission_keeps_the_originators_fields() {
     assert_eq!(store.feed(0, 100).await.unwrap().last().unwrap().op, Op::Update);
 }
 
-/// The originator retracts: a more restrictive co-submission takes over
-/// at its own TLP, so nothing of it was ever shown more widely.
-#[tokio::test]
-async fn originator_retracts_and_the_next_contribution_leads() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path(), &[4; 32]).unwrap();
-    let id = commit(&store, batch("isp-a", vec![sighting("x.example", Tlp::Green, 90, "isp")], None)).await;
-    commit(&store, batch("bank-a", vec![sighting("x.example", Tlp::Red, 40, "bank")], None)).await;
-    store.retract("isp-a", &id[0]).await.unwrap();
-    let now = store.reader.indicator(&id[0]).unwrap().unwrap();
-    assert_eq!((now.tlp, now.confidence, now.description.as_deref()), (Tlp::Red, 40, Some("bank")));
-    assert_eq!(store.retract("bank-a", &id[0]).await.unwrap(), Retracted { removed: true });
-    assert!(store.reader.indicator(&id[0]).unwrap().is_none());
-}
-
-/// F16: the same Idempotency-Key with another request is refused.
-#[tokio::test]
-async fn idempotency_key_reused_with_another_body_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path(), &[5; 32]).unwrap();
-    let a = || batch("bank-a", vec![sample(IndicatorType::Domain, "a.example")], Some("k"));
-    commit(&store, a()).await;
-    assert!(matches!(store.submit(a()).await.unwrap(), SubmitOutcome::Replayed { .. }));
-    let b = batch("bank-a", vec![sample(IndicatorType::Domain, "b.example")], Some("k"));
-    assert!(matches!(store.submit(b).await, Err(StoreError::IdempotencyMismatch)));
-    assert!(store.reader.indicator(&indicator_id(IndicatorType::Domain, "b.example")).unwrap().is_none());
-}
-
 async fn wait_healthy(store: &SledStore) {
     for _ in 0..100 {
         if store.health().is_ok() {
@@ -248,38 +222,4 @@ fn walk(p: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
-}
-
-/// Each request carries its own answer: a reused Idempotency-Key and a
-/// retraction by a non-contributor fail alone, whatever group they share
-/// with requests that commit; an audit event gets its own sequence number.
-#[tokio::test]
-async fn requests_are_answered_one_by_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path(), &[8; 32]).unwrap();
-    let a = commit(&store, batch("bank-a", vec![sample(IndicatorType::Domain, "a.example")], Some("k"))).await;
-    // Sent before any is awaited: the writer takes what is pending as one group.
-    let reused = store.submit(batch("bank-a", vec![sample(IndicatorType::Domain, "b.example")], Some("k")));
-    let not_mine = store.retract("isp-a", &a[0]);
-    let fresh = store.submit(batch("isp-a", vec![sample(IndicatorType::Domain, "c.example")], None));
-    let event = AuditEvent::PolicyLoad { policy: "default@0011".into(), file: "default.toml".into() };
-    let audited = store.audit(event);
-    assert!(matches!(reused.await, Err(StoreError::IdempotencyMismatch)));
-    assert!(matches!(not_mine.await, Err(StoreError::NotFound)));
-    assert!(matches!(fresh.await.unwrap(), SubmitOutcome::Committed { .. }));
-    // bank-a's submission, isp-a's submission, then the event.
-    assert_eq!(audited.await.unwrap(), 3);
-    assert!(store.reader.indicator(&a[0]).unwrap().is_some(), "the refused retraction changed nothing");
-    assert!(matches!(store.retract("isp-a", "00000000-0000-4000-8000-000000000000").await, Err(StoreError::NotFound)));
-    assert_eq!(store.retract("bank-a", &a[0]).await.unwrap(), Retracted { removed: true });
-}
-
-/// A closed store answers `Closed` instead of hanging.
-#[tokio::test]
-async fn a_closed_store_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path(), &[9; 32]).unwrap();
-    store.close();
-    let e = store.submit(batch("bank-a", vec![sample(IndicatorType::Domain, "late.example")], None)).await;
-    assert!(matches!(e, Err(StoreError::Closed)), "{e:?}");
 }

@@ -37,10 +37,10 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_GROUP: usize = 256;
 
 /// Where a request's answer goes.
-pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 /// A write request, carrying its own reply channel.
-pub(super) enum Request {
+pub(crate) enum Request {
     Submit(Box<SubmitBatch>, Reply<SubmitOutcome>),
     Audit(AuditEvent, Reply<u64>),
     Retract { participant: String, id: String, tx: Reply<Retracted> },
@@ -50,7 +50,7 @@ pub(super) enum Request {
 
 impl Request {
     /// Answers the request with `e` (nothing of it was acknowledged).
-    pub(super) fn fail(self, e: &StoreError) {
+    pub(crate) fn fail(self, e: &StoreError) {
         match self {
             Request::Submit(_, tx) => drop(tx.send(Err(e.clone()))),
             Request::Audit(_, tx) => drop(tx.send(Err(e.clone()))),

@@ -1,0 +1,121 @@
+//! Reads of the PostgreSQL store, on the connection reads share.
+//!
+//! A feed read is one statement, so it sees one snapshot; since commits are
+//! serialized in sequence order (the head row lock), every snapshot holds a
+//! prefix of the feed with no hole a later commit could fill.
+
+use crate::audit::{AnchorInfo, AuditRecord, BadRecord, Verification};
+use crate::store::anchor::{self, Anchor};
+use crate::store::sled_store::keys::{M_COUNTERS, seq_key, unseal};
+use crate::store::{Counters, FeedEntry, PolicyVersion, StoreError};
+
+use super::Shared;
+use super::conn::{read_error, reader};
+use super::schema::hash_at;
+
+pub(super) async fn feed(s: &Shared, since: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
+    let c = reader(s).await?;
+    let (since, limit) = (since.min(i64::MAX as u64) as i64, limit.min(i64::MAX as usize) as i64);
+    let rows = c
+        .query("SELECT seq, v FROM tamis_feed WHERE seq > $1 ORDER BY seq LIMIT $2", &[&since, &limit])
+        .await
+        .map_err(|e| read_error(s, e))?;
+    rows.iter().map(|r| unseal(&s.sealer, &seq_key(b"l/", r.get::<_, i64>(0) as u64), r.get::<_, &[u8]>(1))).collect()
+}
+
+pub(super) async fn audit_log(s: &Shared, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+    let c = reader(s).await?;
+    let (after, limit) = (after.min(i64::MAX as u64) as i64, limit.min(i64::MAX as usize) as i64);
+    let rows = c
+        .query("SELECT seq, v FROM tamis_audit WHERE seq > $1 ORDER BY seq LIMIT $2", &[&after, &limit])
+        .await
+        .map_err(|e| read_error(s, e))?;
+    rows.iter().map(|r| unseal(&s.sealer, &seq_key(b"a/", r.get::<_, i64>(0) as u64), r.get::<_, &[u8]>(1))).collect()
+}
+
+pub(super) async fn policy_versions(s: &Shared) -> Result<Vec<PolicyVersion>, StoreError> {
+    let c = reader(s).await?;
+    let rows = c
+        .query("SELECT k, v FROM tamis_kv WHERE k >= $1 AND k < $2 ORDER BY k", &[&&b"p/"[..], &&b"p0"[..]])
+        .await
+        .map_err(|e| read_error(s, e))?;
+    rows.iter().map(|r| unseal(&s.sealer, r.get::<_, &[u8]>(0), r.get::<_, &[u8]>(1))).collect()
+}
+
+pub(super) async fn counters(s: &Shared) -> Result<Counters, StoreError> {
+    let c = reader(s).await?;
+    let row = c.query_opt("SELECT v FROM tamis_kv WHERE k = $1", &[&M_COUNTERS]).await.map_err(|e| read_error(s, e))?;
+    Ok(row.map(|r| unseal(&s.sealer, M_COUNTERS, r.get::<_, &[u8]>(0))).transpose()?.unwrap_or_default())
+}
+
+/// Audit records read per statement while verifying.
+const VERIFY_PAGE: i64 = 10_000;
+
+/// Re-checks the whole chain, the head row and the anchor. The head row and
+/// the anchor are read BEFORE the chain: both move only after the records
+/// they name are committed.
+pub(super) async fn verify_audit(s: &Shared) -> Result<Verification, StoreError> {
+    let c = reader(s).await?;
+    let anchor = s.anchor_file.as_ref().map(|f| f.read());
+    let head = c
+        .query_one("SELECT audit_seq, audit_hash FROM tamis_head WHERE id = 1", &[])
+        .await
+        .map_err(|e| read_error(s, e))?;
+    let recorded = Anchor { seq: head.get::<_, i64>(0) as u64, hash: head.get(1) };
+    let mut records = Vec::new();
+    let mut after = 0i64;
+    loop {
+        let rows = c
+            .query("SELECT seq, v FROM tamis_audit WHERE seq > $1 ORDER BY seq LIMIT $2", &[&after, &VERIFY_PAGE])
+            .await
+            .map_err(|e| read_error(s, e))?;
+        let Some(last) = rows.last() else { break };
+        after = last.get(0);
+        records.extend(rows.iter().map(|r| {
+            let seq = r.get::<_, i64>(0) as u64;
+            let plain = s
+                .sealer
+                .open(&seq_key(b"a/", seq), r.get::<_, &[u8]>(1))
+                .map_err(|_| (seq, "does not authenticate (edited in the database)".to_owned()))?;
+            serde_json::from_slice::<AuditRecord>(&plain).map_err(|_| (seq, "does not decode".to_owned()))
+        }));
+    }
+    let mut v = crate::audit::verify(records);
+    let at = hash_at(&c, &s.sealer, recorded.seq).await.map_err(|e| read_error(s, e))?;
+    if v.ok && anchor::check(v.records, at.as_deref(), &recorded).is_err() {
+        let seq = v.records + 1;
+        fail(&mut v, seq, "records missing at the end of the chain (the recorded head is later)".into());
+    }
+    match anchor {
+        None | Some(Ok(None)) => {}
+        Some(Err(e)) if v.ok => fail(&mut v, 0, e),
+        Some(Err(_)) => {}
+        Some(Ok(Some(a))) => {
+            let at = hash_at(&c, &s.sealer, a.seq).await.map_err(|e| read_error(s, e))?;
+            if v.ok
+                && let Err(e) = anchor::check(v.records, at.as_deref(), &a)
+            {
+                let seq = if v.records < a.seq { v.records + 1 } else { a.seq };
+                fail(&mut v, seq, e);
+            }
+            let path = s.anchor_file.as_ref().map(|f| f.path.display().to_string()).unwrap_or_default();
+            v.anchor = Some(AnchorInfo { seq: a.seq, hash: a.hash, path });
+        }
+    }
+    Ok(v)
+}
+
+fn fail(v: &mut Verification, seq: u64, problem: String) {
+    v.ok = false;
+    v.first_bad = Some(BadRecord { seq, problem });
+}
+
+/// Checks that audit record `seq` has `hash` (`--expect-head`).
+pub(super) async fn check_head(s: &Shared, seq: u64, hash: &str) -> Result<(), String> {
+    let c = reader(s).await.map_err(|e| e.to_string())?;
+    match hash_at(&c, &s.sealer, seq).await.map_err(|e| e.to_string())? {
+        Some(h) if h == hash => Ok(()),
+        Some(_) => Err(format!("the audit record at sequence {seq} is not the expected one (the chain was replaced)")),
+        None => Err(format!("rollback or truncation detected: no audit record at sequence {seq}")),
+    }
+}

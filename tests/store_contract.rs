@@ -1,0 +1,519 @@
+//! The store contract (`tamis::store::Store`), checked the same way on both
+//! backends: one `async fn` per guarantee, each run on a fresh sled store
+//! and on a fresh PostgreSQL database (a throwaway cluster, see
+//! `common/pg.rs`; "skipped" without PostgreSQL unless
+//! `TAMIS_REQUIRE_POSTGRES=1`). Guarantees about several nodes run on two
+//! handles of one PostgreSQL database (the sled store has one handle).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::pg::Postgres;
+use tamis::audit::AuditEvent;
+use tamis::model::{Category, Indicator, IndicatorType, Removals, SanitisedIndicator, Tlp};
+use tamis::store::{
+    Contributor, Op, PgStore, PolicyLoad, Retracted, SledStore, StoreError, StoreHandle, StoreOptions, SubmitBatch,
+    SubmitOutcome, indicator_id, request_hash,
+};
+use time::OffsetDateTime;
+
+/// Where a guarantee's store lives: a sled directory or a PostgreSQL database.
+enum Place {
+    Sled(tempfile::TempDir),
+    Postgres { url: String, files: PathBuf },
+}
+
+impl Place {
+    fn open(&self, key: &[u8; 32]) -> StoreHandle {
+        match self {
+            Place::Sled(dir) => StoreHandle::Sled(open_sled(dir.path(), key).unwrap()),
+            Place::Postgres { url, .. } => {
+                let opts = StoreOptions { exit_on_unrecoverable: false, ..Default::default() };
+                StoreHandle::Postgres(PgStore::open(url, key, opts).unwrap())
+            }
+        }
+    }
+
+    /// A second handle, as a second node has (the same one for sled).
+    fn second(&self, first: &StoreHandle, key: &[u8; 32]) -> StoreHandle {
+        match self {
+            Place::Sled(_) => first.clone(),
+            Place::Postgres { .. } => self.open(key),
+        }
+    }
+
+    /// The files the data ends up in.
+    fn files(&self) -> Vec<PathBuf> {
+        match self {
+            Place::Sled(dir) => walk(dir.path()),
+            Place::Postgres { files, .. } => walk(files),
+        }
+    }
+}
+
+/// Opens a sled store, waiting while the previous handle's background
+/// threads still hold the directory's lock (they stop shortly after close).
+fn open_sled(dir: &Path, key: &[u8; 32]) -> Result<Arc<SledStore>, StoreError> {
+    for _ in 0..40 {
+        match SledStore::open(dir, key) {
+            Err(e) if e.to_string().contains("could not acquire lock") => std::thread::sleep(Duration::from_millis(50)),
+            r => return r,
+        }
+    }
+    SledStore::open(dir, key)
+}
+
+fn walk(p: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(p).unwrap() {
+        let e = e.unwrap().path();
+        if e.is_dir() {
+            out.extend(walk(&e));
+        } else if e.is_file() {
+            out.push(e);
+        }
+    }
+    out
+}
+
+fn sample(value: &str) -> SanitisedIndicator {
+    SanitisedIndicator {
+        kind: IndicatorType::Domain,
+        value: value.into(),
+        value_form: None,
+        category: Category::Phishing,
+        confidence: 60,
+        tlp: Tlp::Green,
+        first_seen: None,
+        valid_until: None,
+        description: None,
+        attributes: Default::default(),
+        tags: vec!["t1".into()],
+    }
+}
+
+fn sighting(value: &str, tlp: Tlp, confidence: u8, desc: &str) -> SanitisedIndicator {
+    let mut s = sample(value);
+    s.tlp = tlp;
+    s.confidence = confidence;
+    s.description = Some(desc.into());
+    s.tags = vec![desc.into()];
+    s
+}
+
+fn batch(who: &str, items: Vec<SanitisedIndicator>, idem: Option<&str>) -> SubmitBatch {
+    SubmitBatch {
+        contributor: Contributor { participant: who.into(), sector: "finance".into(), disclose_name: false },
+        policy: "default@0011".into(),
+        received_at: OffsetDateTime::now_utc(),
+        idempotency: idem.map(|k| (who.to_owned(), k.to_owned())),
+        request_hash: request_hash("application/json", format!("{items:?}").as_bytes()),
+        response: b"{\"ok\":1}".to_vec(),
+        audit: AuditEvent::Submission {
+            participant: who.into(),
+            submission: "s".into(),
+            policy: "default@0011".into(),
+            format: "application/json".into(),
+            received: items.len(),
+            accepted: items.len(),
+            rejected: 0,
+            removed: Removals::default(),
+        },
+        indicators: items,
+    }
+}
+
+async fn commit(store: &StoreHandle, b: SubmitBatch) -> Vec<String> {
+    match store.submit(b).await.unwrap() {
+        SubmitOutcome::Committed { ids } => ids,
+        o => panic!("{o:?}"),
+    }
+}
+
+/// Indicator `id` as the feed last showed it (`None`: never, or removed).
+async fn current(store: &StoreHandle, id: &str) -> Option<Indicator> {
+    let feed = store.feed(0, 100_000).await.unwrap();
+    let last = feed.into_iter().rev().find(|e| e.indicator.id == id)?;
+    (last.op != Op::Remove).then_some(last.indicator)
+}
+
+/// Duplicates add a source, an Idempotency-Key replays, everything survives
+/// a reopen, and no indicator value reaches the files in clear.
+async fn dedups_replays_survives_reopen_and_seals(place: &Place) {
+    let key = [3u8; 32];
+    {
+        let store = place.open(&key);
+        let ids = commit(&store, batch("bank-a", vec![sample("evil-sealed.example")], None)).await;
+        commit(&store, batch("isp-a", vec![sample("evil-sealed.example")], Some("k1"))).await;
+        let again = store.submit(batch("isp-a", vec![sample("evil-sealed.example")], Some("k1"))).await;
+        assert!(matches!(again.unwrap(), SubmitOutcome::Replayed { .. }));
+        assert_eq!(current(&store, &ids[0]).await.unwrap().sources.count, 2);
+        assert_eq!(store.head(), 2);
+        let feed = store.feed(0, 10).await.unwrap();
+        assert_eq!(feed.iter().map(|e| e.op).collect::<Vec<_>>(), vec![Op::Add, Op::Update]);
+        assert_eq!(feed.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(store.verify_audit().await.unwrap().ok);
+        store.close();
+    }
+    let store = place.open(&key);
+    assert_eq!(store.head(), 2);
+    assert_eq!(store.audit_log(0, 10).await.unwrap().len(), 2);
+    assert_eq!(store.audit_head().0, 2);
+    assert!(store.verify_audit().await.unwrap().ok);
+    store.close();
+    for f in place.files() {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(!bytes.windows(19).any(|w| w == b"evil-sealed.example"), "plaintext value in {}", f.display());
+        assert!(!bytes.windows(5).any(|w| w == b"isp-a"), "participant name in {}", f.display());
+    }
+}
+
+/// A co-submitter neither rewrites nor hides the originator's indicator;
+/// its own sighting takes over only when the originator's ends.
+async fn co_submission_keeps_the_originators_fields(place: &Place) {
+    let store = place.open(&[4; 32]);
+    let mut isp = sighting("c2.example", Tlp::Green, 90, "isp");
+    isp.valid_until = Some(OffsetDateTime::now_utc() + time::Duration::days(1));
+    let id = commit(&store, batch("isp-a", vec![isp], None)).await.remove(0);
+    let before = current(&store, &id).await.unwrap();
+    let head = store.head();
+    let mut red = sighting("c2.example", Tlp::Red, 100, "benign test entry, do not block");
+    red.valid_until = Some(OffsetDateTime::now_utc() + time::Duration::days(30_000));
+    red.category = Category::Other;
+    commit(&store, batch("bank-a", vec![red], None)).await;
+    assert_eq!(store.head(), head, "a hidden co-submission: consumers see no change at all");
+    assert_eq!(store.retract("bank-a", &id).await.unwrap(), Retracted { removed: false });
+    assert_eq!(store.head(), head);
+    let mut green = sighting("c2.example", Tlp::Green, 10, "bank");
+    green.valid_until = Some(OffsetDateTime::now_utc() + time::Duration::days(3_000));
+    commit(&store, batch("bank-a", vec![green], None)).await;
+    let now = current(&store, &id).await.unwrap();
+    assert_eq!((now.tlp, now.confidence, now.sources.count), (Tlp::Green, 90, 2));
+    assert_eq!((now.description.as_deref(), now.valid_until), (Some("isp"), before.valid_until));
+    // The originator's sighting expires: the next-oldest leads, its validity capped at a year.
+    let later = OffsetDateTime::now_utc() + time::Duration::days(2);
+    assert_eq!(store.expire(vec![id.clone()], later).await.unwrap(), 1);
+    let now = current(&store, &id).await.unwrap();
+    assert_eq!((now.description.as_deref(), now.confidence, now.sources.count), (Some("bank"), 10, 1));
+    assert!(now.valid_until.unwrap() <= OffsetDateTime::now_utc() + time::Duration::days(366));
+    assert_eq!(store.feed(0, 100).await.unwrap().last().unwrap().op, Op::Update);
+    store.close();
+}
+
+/// The originator retracts: a more restrictive co-submission leads at its
+/// own TLP; the last retraction removes the indicator.
+async fn originator_retracts_and_the_next_contribution_leads(place: &Place) {
+    let store = place.open(&[4; 32]);
+    let id = commit(&store, batch("isp-a", vec![sighting("x.example", Tlp::Green, 90, "isp")], None)).await;
+    commit(&store, batch("bank-a", vec![sighting("x.example", Tlp::Red, 40, "bank")], None)).await;
+    store.retract("isp-a", &id[0]).await.unwrap();
+    let now = current(&store, &id[0]).await.unwrap();
+    assert_eq!((now.tlp, now.confidence, now.description.as_deref()), (Tlp::Red, 40, Some("bank")));
+    assert_eq!(store.retract("bank-a", &id[0]).await.unwrap(), Retracted { removed: true });
+    assert!(current(&store, &id[0]).await.is_none());
+    let last = store.feed(0, 100).await.unwrap().pop().unwrap();
+    assert_eq!((last.op, last.reason.as_deref()), (Op::Remove, Some("retracted")));
+    assert!(matches!(store.retract("bank-a", &id[0]).await, Err(StoreError::NotFound)));
+    store.close();
+}
+
+/// The same Idempotency-Key with another request is refused and changes
+/// nothing, from either node.
+async fn idempotency_key_reused_with_another_body_is_refused(place: &Place) {
+    let a = place.open(&[5; 32]);
+    let b = place.second(&a, &[5; 32]);
+    let first = || batch("bank-a", vec![sample("a.example")], Some("k"));
+    commit(&a, first()).await;
+    assert!(matches!(b.submit(first()).await.unwrap(), SubmitOutcome::Replayed { .. }));
+    let other = batch("bank-a", vec![sample("b.example")], Some("k"));
+    assert!(matches!(b.submit(other).await, Err(StoreError::IdempotencyMismatch)));
+    assert!(current(&a, &indicator_id(IndicatorType::Domain, "b.example")).await.is_none());
+    // Another participant may use the same key.
+    commit(&b, batch("isp-a", vec![sample("b.example")], Some("k"))).await;
+    b.close();
+    a.close();
+}
+
+/// Each request carries its own answer, whatever group it shares; an audit
+/// event gets its own sequence number.
+async fn requests_are_answered_one_by_one(place: &Place) {
+    let store = place.open(&[8; 32]);
+    let a = commit(&store, batch("bank-a", vec![sample("a.example")], Some("k"))).await;
+    let reused = store.submit(batch("bank-a", vec![sample("b.example")], Some("k")));
+    let not_mine = store.retract("isp-a", &a[0]);
+    let fresh = store.submit(batch("isp-a", vec![sample("c.example")], None));
+    let event = AuditEvent::PolicyLoad { policy: "default@0011".into(), file: "default.toml".into() };
+    let audited = store.audit(event);
+    assert!(matches!(reused.await, Err(StoreError::IdempotencyMismatch)));
+    assert!(matches!(not_mine.await, Err(StoreError::NotFound)));
+    assert!(matches!(fresh.await.unwrap(), SubmitOutcome::Committed { .. }));
+    assert_eq!(audited.await.unwrap(), 3);
+    assert!(current(&store, &a[0]).await.is_some(), "the refused retraction changed nothing");
+    assert!(matches!(store.retract("isp-a", "00000000-0000-4000-8000-000000000000").await, Err(StoreError::NotFound)));
+    assert_eq!(store.retract("bank-a", &a[0]).await.unwrap(), Retracted { removed: true });
+    store.close();
+}
+
+/// Policy versions and counters are kept with the commits that use them.
+async fn policies_and_counters(place: &Place) {
+    let store = place.open(&[9; 32]);
+    let load =
+        |text: &str| PolicyLoad { id: "default".into(), hash: "0011".into(), text: text.into(), file: "d".into() };
+    store.record_policy(load("v1")).await.unwrap();
+    store.record_policy(load("v1")).await.unwrap();
+    commit(&store, batch("bank-a", vec![sample("p1.example"), sample("p2.example")], None)).await;
+    let versions = store.policy_versions().await.unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!((versions[0].submissions, versions[0].text.as_str()), (1, "v1"));
+    assert!(versions[0].first_used.is_some());
+    let c = store.counters().await.unwrap();
+    assert_eq!(c.submissions_by_week.values().sum::<u64>(), 1);
+    assert_eq!(c.accepted_by_week.values().sum::<u64>(), 2);
+    assert_eq!(store.audit_log(0, 10).await.unwrap().len(), 3, "two policy loads and the submission");
+    store.close();
+}
+
+/// Expiry is idempotent: two nodes expiring the same id change it once; a
+/// renewed indicator is skipped.
+async fn expiry_is_idempotent_across_nodes(place: &Place) {
+    let a = place.open(&[10; 32]);
+    let b = place.second(&a, &[10; 32]);
+    let mut s = sample("soon.example");
+    s.valid_until = Some(OffsetDateTime::now_utc() + time::Duration::hours(1));
+    let id = commit(&a, batch("isp-a", vec![s], None)).await.remove(0);
+    let later = OffsetDateTime::now_utc() + time::Duration::hours(2);
+    let (x, y) = tokio::join!(a.expire(vec![id.clone()], later), b.expire(vec![id.clone()], later));
+    assert_eq!(x.unwrap() + y.unwrap(), 1, "expired once");
+    let last = a.feed(0, 100).await.unwrap().pop().unwrap();
+    assert_eq!((last.op, last.reason.as_deref()), (Op::Remove, Some("expired")));
+    let mut renewed = sample("renewed.example");
+    renewed.valid_until = Some(OffsetDateTime::now_utc() + time::Duration::days(10));
+    let id = commit(&a, batch("isp-a", vec![renewed], None)).await.remove(0);
+    assert_eq!(b.expire(vec![id], OffsetDateTime::now_utc()).await.unwrap(), 0, "not due: skipped");
+    b.close();
+    a.close();
+}
+
+/// Writers on two nodes at once; a follower reading the feed all along
+/// never misses an entry (no sequence gap is ever visible), every commit
+/// shows up, and the audit chain is one, without gaps, and verifies.
+async fn concurrent_writers_and_a_follower_miss_nothing(place: &Place) {
+    const WRITERS: usize = 4;
+    const BATCHES: usize = 25;
+    let a = place.open(&[11; 32]);
+    let b = place.second(&a, &[11; 32]);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let follower = {
+        let (b, stop) = (b.clone(), stop.clone());
+        tokio::spawn(async move {
+            let (mut cursor, mut seen) = (0u64, Vec::new());
+            loop {
+                let done = stop.load(std::sync::atomic::Ordering::Acquire);
+                for e in b.feed(cursor, 7).await.unwrap() {
+                    assert_eq!(e.seq, cursor + 1, "the follower skipped an entry");
+                    cursor = e.seq;
+                    seen.push(e.indicator.id.clone());
+                }
+                if done && cursor == b.head() && b.feed(cursor, 1).await.unwrap().is_empty() {
+                    return seen;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let node = if w % 2 == 0 { a.clone() } else { b.clone() };
+        writers.push(tokio::spawn(async move {
+            for i in 0..BATCHES {
+                let items = (0..3).map(|j| sample(&format!("w{w}-b{i}-{j}.example"))).collect();
+                commit(&node, batch("bank-a", items, None)).await;
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    // Both nodes learn of every commit.
+    let total = (WRITERS * BATCHES * 3) as u64;
+    wait_until(|| a.head() == total && b.head() == total).await;
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    let seen = follower.await.unwrap();
+    assert_eq!(seen.len() as u64, total);
+    let audit = a.audit_log(0, 10_000).await.unwrap();
+    assert_eq!(audit.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=(WRITERS * BATCHES) as u64).collect::<Vec<_>>());
+    let v = b.verify_audit().await.unwrap();
+    assert!(v.ok && v.records == (WRITERS * BATCHES) as u64, "{v:?}");
+    wait_until(|| a.audit_head() == b.audit_head()).await;
+    assert_eq!(a.audit_head().1, audit.last().unwrap().hash);
+    b.close();
+    a.close();
+}
+
+/// `changes()` moves after a commit on the other node, within a second.
+async fn changes_wake_other_nodes(place: &Place) {
+    let a = place.open(&[12; 32]);
+    let b = place.second(&a, &[12; 32]);
+    let mut changes = b.changes();
+    changes.borrow_and_update();
+    let t0 = std::time::Instant::now();
+    commit(&a, batch("bank-a", vec![sample("wake.example")], None)).await;
+    tokio::time::timeout(Duration::from_secs(1), changes.changed()).await.expect("woken within a second").unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(1));
+    assert_eq!(b.head(), 1);
+    // Audit-only commits move it too.
+    changes.borrow_and_update();
+    a.audit(AuditEvent::Start { version: "t".into() }).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(1), changes.changed()).await.expect("woken by an audit").unwrap();
+    wait_until(|| b.audit_head().0 == 2).await;
+    b.close();
+    a.close();
+}
+
+/// A closed store answers `Closed` instead of hanging.
+async fn a_closed_store_says_so(place: &Place) {
+    let store = place.open(&[13; 32]);
+    store.close();
+    let e = store.submit(batch("bank-a", vec![sample("late.example")], None)).await;
+    assert!(matches!(e, Err(StoreError::Closed)), "{e:?}");
+}
+
+/// A wrong storage key is refused at open with a clear error.
+async fn a_wrong_key_is_refused(place: &Place) {
+    let store = place.open(&[14; 32]);
+    commit(&store, batch("bank-a", vec![sample("k.example")], None)).await;
+    store.close();
+    drop(store);
+    let e = match place {
+        Place::Sled(dir) => open_sled(dir.path(), &[15; 32]).err().unwrap(),
+        Place::Postgres { url, .. } => PgStore::open(url, &[15; 32], StoreOptions::default()).err().unwrap(),
+    };
+    assert!(matches!(e, StoreError::WrongKey { .. }) && e.to_string().contains("storage key"), "{e}");
+}
+
+async fn wait_until(mut f: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(f(), "condition not reached within 5 s");
+}
+
+/// Every guarantee, by name.
+macro_rules! guarantees {
+    ($run:ident) => {
+        $run!(dedups_replays_survives_reopen_and_seals);
+        $run!(co_submission_keeps_the_originators_fields);
+        $run!(originator_retracts_and_the_next_contribution_leads);
+        $run!(idempotency_key_reused_with_another_body_is_refused);
+        $run!(requests_are_answered_one_by_one);
+        $run!(policies_and_counters);
+        $run!(expiry_is_idempotent_across_nodes);
+        $run!(concurrent_writers_and_a_follower_miss_nothing);
+        $run!(changes_wake_other_nodes);
+        $run!(a_closed_store_says_so);
+        $run!(a_wrong_key_is_refused);
+    };
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_on_sled() {
+    macro_rules! on_sled {
+        ($g:ident) => {
+            eprintln!("sled: {}", stringify!($g));
+            $g(&Place::Sled(tempfile::tempdir().unwrap())).await;
+        };
+    }
+    guarantees!(on_sled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_on_postgres() {
+    let Some(pg) = Postgres::start() else { return };
+    let mut n = 0;
+    macro_rules! on_postgres {
+        ($g:ident) => {
+            n += 1;
+            let db = format!("contract{n}");
+            pg.create_db(&db);
+            eprintln!("postgres: {}", stringify!($g));
+            $g(&Place::Postgres { url: pg.url(&db), files: pg.data_dir() }).await;
+        };
+    }
+    guarantees!(on_postgres);
+}
+
+/// The database goes away: `health()` says so, writes fail with a typed
+/// error (nothing stored), and the store recovers by itself once the
+/// database is back; nothing acknowledged is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_is_reported_and_recovered_from() {
+    let Some(pg) = Postgres::start() else { return };
+    let store = Place::Postgres { url: pg.url("tamis"), files: pg.data_dir() }.open(&[16; 32]);
+    commit(&store, batch("bank-a", vec![sample("before.example")], Some("o1"))).await;
+    assert!(store.health().is_ok());
+    pg.stop_server();
+    wait_until(|| store.health().is_err()).await;
+    let e = store.submit(batch("bank-a", vec![sample("during.example")], Some("o2"))).await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Refused(_) | StoreError::NotStored(_)) && e.to_string().contains("nothing was stored"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("during.example"));
+    assert!(matches!(store.feed(0, 10).await, Err(StoreError::Database(_))));
+    pg.start_server();
+    for _ in 0..100 {
+        if store.health().is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(store.health().is_ok(), "the store did not recover: {:?}", store.health());
+    commit(&store, batch("bank-a", vec![sample("during.example")], Some("o2"))).await;
+    let feed = store.feed(0, 10).await.unwrap();
+    assert_eq!(feed.len(), 2, "the acknowledged entry survived and the retry was applied once");
+    assert!(store.verify_audit().await.unwrap().ok);
+    store.close();
+}
+
+/// Submissions per second through the PostgreSQL store, one and two
+/// handles (nodes) on one database: 8 submitters of batches of 1,000.
+/// A measurement (`--ignored`), with its figures in docs/performance.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn postgres_throughput() {
+    let Some(pg) = Postgres::start() else { return };
+    for nodes in [1usize, 2] {
+        let db = format!("bench{nodes}");
+        pg.create_db(&db);
+        let place = Place::Postgres { url: pg.url(&db), files: pg.data_dir() };
+        let first = place.open(&[17; 32]);
+        let handles: Vec<StoreHandle> =
+            (0..nodes).map(|i| if i == 0 { first.clone() } else { place.open(&[17; 32]) }).collect();
+        let (submitters, batches, size) = (8usize, 10usize, 1000usize);
+        let t0 = std::time::Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..submitters {
+            let node = handles[w % nodes].clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..batches {
+                    let items = (0..size).map(|j| sample(&format!("n{w}-{i}-{j}.bench.example"))).collect();
+                    commit(&node, batch("bank-a", items, None)).await;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let n = submitters * batches * size;
+        let secs = t0.elapsed().as_secs_f64();
+        eprintln!("postgres, {nodes} node(s): {n} indicators in {secs:.2} s = {:.0}/s", n as f64 / secs);
+        wait_until(|| handles.iter().all(|h| h.head() == n as u64)).await;
+        handles.iter().for_each(StoreHandle::close);
+    }
+}
