@@ -215,12 +215,40 @@ pub async fn feed(
     Ok(with_audit_head(warp::reply::json(&body).into_response(), &state))
 }
 
+/// The conditional-request headers of a download.
+pub struct Conditions {
+    pub if_none_match: Option<String>,
+    pub if_modified_since: Option<String>,
+}
+
+/// True when the client's copy is current (RFC 9110 §13.2.2): by
+/// `If-None-Match` when it is sent, otherwise by `If-Modified-Since` (an
+/// HTTP-date not before the content's `Last-Modified`; an invalid date is
+/// ignored).
+fn not_modified(c: &Conditions, etags: [&str; 2], modified: time::OffsetDateTime) -> bool {
+    if let Some(inm) = &c.if_none_match {
+        return inm.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == "*" || etags.contains(&t));
+    }
+    let Some(since) = c.if_modified_since.as_deref().and_then(|d| httpdate::parse_http_date(d.trim()).ok()) else {
+        return false;
+    };
+    let since = since.duration_since(std::time::UNIX_EPOCH).map_or(i64::MIN, |d| d.as_secs() as i64);
+    modified.unix_timestamp() <= since
+}
+
+/// `Last-Modified` as an HTTP-date.
+fn http_date(t: time::OffsetDateTime) -> String {
+    let secs = t.unix_timestamp().max(0) as u64;
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
 /// `GET /v1/blocklists/{name}`: a pre-built snapshot for the participant's
-/// audiences, with ETag/304 and gzip.
+/// audiences, with ETag or Last-Modified and 304, gzip, and what the
+/// allow-lists withheld (`X-Tamis-Withheld`).
 pub async fn blocklist(
     name: String,
     p: Arc<Participant>,
-    if_none_match: Option<String>,
+    conditions: Conditions,
     accept_encoding: Option<String>,
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
@@ -239,12 +267,12 @@ pub async fn blocklist(
     let gz_etag = snap.gzip_etag();
     let gzip = accept_encoding.as_deref().is_some_and(accepts_gzip);
     let etag = if gzip { gz_etag.clone() } else { snap.etag.clone() };
-    if let Some(inm) = if_none_match
-        && inm.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == "*" || t == snap.etag || t == gz_etag)
-    {
+    let last_modified = http_date(snap.modified);
+    if not_modified(&conditions, [&snap.etag, &gz_etag], snap.modified) {
         return Ok(warp::http::Response::builder()
             .status(StatusCode::NOT_MODIFIED)
             .header("etag", etag)
+            .header("last-modified", last_modified)
             .header("vary", "accept-encoding")
             .body(Default::default())
             .expect("valid response"));
@@ -264,9 +292,11 @@ pub async fn blocklist(
         .status(StatusCode::OK)
         .header("content-type", snap.content_type)
         .header("etag", etag)
+        .header("last-modified", last_modified)
         .header("vary", "accept-encoding")
         .header("x-tamis-entries", snap.count)
-        .header("x-tamis-version", snap.version);
+        .header("x-tamis-version", snap.version)
+        .header("x-tamis-withheld", &snap.withheld);
     if gzip {
         resp = resp.header("content-encoding", "gzip");
     }

@@ -238,7 +238,11 @@ fn participant_routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply
     let blocklists = warp::path!("v1" / "blocklists" / String)
         .and(warp::get().or(warp::head()).unify())
         .and(require(state.clone(), &[Role::Blocklist]))
-        .and(warp::header::optional::<String>("if-none-match"))
+        .and(
+            warp::header::optional::<String>("if-none-match")
+                .and(warp::header::optional::<String>("if-modified-since"))
+                .map(|if_none_match, if_modified_since| handlers::Conditions { if_none_match, if_modified_since }),
+        )
         .and(warp::header::optional::<String>("accept-encoding"))
         .and(with_state(state.clone()))
         .and_then(handlers::blocklist);
