@@ -2,7 +2,6 @@
 //! reply or an [`ApiError`] rejection.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -71,12 +70,14 @@ pub async fn submit(
         .await
         .map_err(|_| ApiError::Internal)??
     };
-    state.metrics.indicators_rejected.fetch_add(processed.rejected.len() as u64, Ordering::Relaxed);
-    state.metrics.removals.fetch_add(processed.removed.total(), Ordering::Relaxed);
+    state.metrics.indicators_rejected.inc_by(processed.rejected.len() as u64);
+    state.metrics.removals.inc_by(processed.removed.total());
     let sub = Submission { participant: &p, format, body: &body, idempotency_key, received_at };
+    let t0 = std::time::Instant::now();
     let receipt = pipeline::commit(state.store.as_ref(), sub, processed)
         .await
         .map_err(|e| ApiError::from_store(e, "submission not committed"))?;
+    state.metrics.commit_duration.observe(t0.elapsed().as_secs_f64());
     submission_reply(receipt, &state)
 }
 
@@ -93,8 +94,8 @@ fn submission_reply(receipt: Receipt, state: &AppState) -> Result<warp::reply::R
             return Ok(warp::reply::with_status(warp::reply::json(&body), status).into_response());
         }
         Receipt::Committed { response, accepted } => {
-            state.metrics.submissions.fetch_add(1, Ordering::Relaxed);
-            state.metrics.indicators_accepted.fetch_add(accepted, Ordering::Relaxed);
+            state.metrics.submissions.inc();
+            state.metrics.indicators_accepted.inc_by(accepted);
             (response, false)
         }
         Receipt::Replayed { response } => (response, true),
@@ -253,6 +254,7 @@ pub async fn blocklist(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
     use crate::feeds::blocklist::{NAMES, audience_key};
+    use crate::metrics::ListLabels;
     if !NAMES.contains(&name.as_str()) {
         return Err(ApiError::NotFound(format!("no such blocklist; available: {}", NAMES.join(", "))).into());
     }
@@ -268,7 +270,9 @@ pub async fn blocklist(
     let gzip = accept_encoding.as_deref().is_some_and(accepts_gzip);
     let etag = if gzip { gz_etag.clone() } else { snap.etag.clone() };
     let last_modified = http_date(snap.modified);
+    let list = NAMES.iter().find(|n| **n == name).copied().unwrap_or("other");
     if not_modified(&conditions, [&snap.etag, &gz_etag], snap.modified) {
+        state.metrics.blocklist_downloads.get_or_create(&ListLabels { list, status: 304 }).inc();
         return Ok(warp::http::Response::builder()
             .status(StatusCode::NOT_MODIFIED)
             .header("etag", etag)
@@ -301,6 +305,7 @@ pub async fn blocklist(
         resp = resp.header("content-encoding", "gzip");
     }
     let resp = resp.body(body.into()).expect("valid response");
+    state.metrics.blocklist_downloads.get_or_create(&ListLabels { list, status: 200 }).inc();
     let _ = state
         .store
         .audit(AuditEvent::Pull {
