@@ -35,6 +35,7 @@ pub mod config;
 pub mod deploy;
 pub mod feeds;
 pub mod identity;
+pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod pki;

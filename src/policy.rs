@@ -559,21 +559,47 @@ impl Policy {
     }
 
     pub fn parse(file: &str, text: &str) -> Result<Policy, PolicyError> {
-        let src = Src { file, text };
-        let pf: PolicyFile =
-            toml::from_str(text).map_err(|e: toml::de::Error| src.err(e.span(), e.message().trim().to_owned()))?;
+        Policy::parse_all(file, text).map_err(|mut errors| errors.swap_remove(0))
+    }
 
+    /// As [`Policy::load`], with every error found: the first of each
+    /// section (`id`, `[ingest.detect]`, `[ingest.value]`, `[[ingest.keys]]`,
+    /// the consumer mail domains, `[ingest.deny]`, `[[egress]]`) in line
+    /// order; a file that is not valid TOML for the schema has one.
+    pub fn load_all(path: &Path) -> Result<Policy, Vec<PolicyError>> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| vec![PolicyError { file: path.display().to_string(), line: 0, message: e.to_string() }])?;
+        Policy::parse_all(&path.display().to_string(), &text)
+    }
+
+    /// Parses and checks a policy, collecting the errors of every section
+    /// (never empty on `Err`).
+    pub fn parse_all(file: &str, text: &str) -> Result<Policy, Vec<PolicyError>> {
+        let src = Src { file, text };
+        let pf: PolicyFile = toml::from_str(text)
+            .map_err(|e: toml::de::Error| vec![src.err(e.span(), e.message().trim().to_owned())])?;
+
+        let mut errors = Vec::new();
+        fn ok<T>(errors: &mut Vec<PolicyError>, r: Result<T, PolicyError>) -> Option<T> {
+            r.map_err(|e| errors.push(e)).ok()
+        }
         let id = pf.id.get_ref();
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            return Err(src.err(Some(pf.id.span()), "`id` must be lower-case letters, digits and dashes".into()));
+            errors.push(src.err(Some(pf.id.span()), "`id` must be lower-case letters, digits and dashes".into()));
         }
         let ing = &pf.ingest;
-        let detect = src.detect(&ing.detect)?;
-        let value = src.value(&ing.value)?;
-        let keys = src.keys(&ing.keys)?;
-        let consumer_mail_domains = src.consumer_domains(&ing.consumer_mail_domains)?;
-        let deny = src.deny(&ing.deny)?;
-        let egress = src.egress(&pf.egress)?;
+        let detect = ok(&mut errors, src.detect(&ing.detect));
+        let value = ok(&mut errors, src.value(&ing.value));
+        let keys = ok(&mut errors, src.keys(&ing.keys));
+        let consumer_mail_domains = ok(&mut errors, src.consumer_domains(&ing.consumer_mail_domains));
+        let deny = ok(&mut errors, src.deny(&ing.deny));
+        let egress = ok(&mut errors, src.egress(&pf.egress));
+        let (Some(detect), Some(value), Some(keys), Some(consumer_mail_domains), Some(deny), Some(egress), true) =
+            (detect, value, keys, consumer_mail_domains, deny, egress, errors.is_empty())
+        else {
+            errors.sort_by_key(|e| e.line);
+            return Err(errors);
+        };
         let fields = FieldRules {
             description: ing.fields.description,
             attributes: ing.fields.attributes,

@@ -95,7 +95,7 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         let Some(pending) = edge.pending_by_ip.enter(remote.ip(), state.limits.max_handshakes_per_ip) else {
-            state.metrics.handshakes_over_ip_cap.fetch_add(1, Ordering::Relaxed);
+            state.metrics.handshakes_over_ip_cap.inc();
             edge.refusals.note(&state, remote, "too many pending handshakes from this address");
             continue; // drops the socket and the handshake slot
         };
@@ -186,12 +186,12 @@ where
     let tls = match tokio::time::timeout(edge.handshake_timeout, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            state.metrics.handshake_failures.fetch_add(1, Ordering::Relaxed);
+            state.metrics.handshake_failures.inc();
             edge.refusals.note(&state, remote, &format!("TLS handshake refused: {e}"));
             return;
         }
         Err(_) => {
-            state.metrics.handshake_failures.fetch_add(1, Ordering::Relaxed);
+            state.metrics.handshake_failures.inc();
             edge.refusals.note(&state, remote, "TLS handshake timed out");
             return;
         }
@@ -204,7 +204,7 @@ where
     };
     let cert = CertInfo::from_der(der.as_ref());
     let Some(_per_cert) = edge.by_cert.enter(cert.fingerprint.clone(), state.limits.max_connections_per_cert) else {
-        state.metrics.connections_over_cert_cap.fetch_add(1, Ordering::Relaxed);
+        state.metrics.connections_over_cert_cap.inc();
         tracing::debug!(%remote, "connection refused: too many connections with this certificate");
         close_tls(tls).await;
         return;
@@ -306,7 +306,7 @@ struct Throttle {
 
 impl Throttle {
     fn note(&self, state: &AppState, remote: SocketAddr, what: &str) {
-        state.metrics.handshakes_refused.fetch_add(1, Ordering::Relaxed);
+        state.metrics.handshakes_refused.inc();
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.1 += 1;
         let now = Instant::now();
@@ -481,9 +481,9 @@ async fn serve<S>(
     S::Future: Send + 'static,
 {
     if state.registry.load().identify(&cert).is_none() {
-        state.metrics.unregistered_peers.fetch_add(1, Ordering::Relaxed);
+        state.metrics.unregistered_peers.inc();
     }
-    state.metrics.connections.fetch_add(1, Ordering::Relaxed);
+    state.metrics.connections.inc();
     tracing::debug!(%remote, "connection");
     let activity = Activity::new();
     let drain_max = state.limits.max_body_bytes.saturating_add(1 << 20);
@@ -501,6 +501,8 @@ async fn serve<S>(
             // CRL: this request is answered, then the client reconnects and
             // is checked against the CRL in force.
             let stale = state.tls.load().as_ref().is_some_and(|now| !Arc::ptr_eq(now, &tls_config));
+            let started = Instant::now();
+            let labels = request_labels(&req, participant.as_deref());
             let peer = Arc::new(Peer { participant, cert: cert.clone(), remote });
             let head = req.method() == http::Method::HEAD;
             let h1 = req.version() < http::Version::HTTP_2;
@@ -514,11 +516,14 @@ async fn serve<S>(
             let req = hyper::Request::from_parts(parts, body.clone());
             let mut s = service.clone();
             let activity = activity.clone();
+            let state = state.clone();
             async move {
                 let resp = match s.call(req).await {
                     Ok(r) => r,
                     Err(never) => match never {},
                 };
+                let labels = crate::metrics::RequestLabels { status: resp.status().as_u16(), ..labels };
+                state.metrics.observe_request(labels, started.elapsed().as_secs_f64());
                 // Whatever the handler did not read is read now, so the
                 // client's stream ends before the answer (no reset).
                 drain(body, drain_max).await;
@@ -582,7 +587,7 @@ async fn serve<S>(
                 match closing {
                     Some(_) => return, // did not go away in time: drop it
                     None if Instant::now() >= activity.deadline(edge.first_request, edge.idle) => {
-                        state.metrics.idle_closed.fetch_add(1, Ordering::Relaxed);
+                        state.metrics.idle_closed.inc();
                         tracing::debug!(%remote, "closing an idle connection");
                         conn.as_mut().graceful_shutdown();
                         closing = Some(Instant::now());
@@ -591,6 +596,28 @@ async fn serve<S>(
                 }
             }
         }
+    }
+}
+
+/// The labels of a request's metrics (its status is set once answered):
+/// the route template, never the raw path, so the label set stays bounded.
+fn request_labels<B>(
+    req: &http::Request<B>,
+    participant: Option<&crate::identity::Participant>,
+) -> crate::metrics::RequestLabels {
+    let method = match *req.method() {
+        http::Method::GET => "GET",
+        http::Method::HEAD => "HEAD",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        _ => "other",
+    };
+    crate::metrics::RequestLabels {
+        route: api::route_template(req.uri().path()),
+        method,
+        status: 0,
+        kind: participant.map_or("unregistered", |p| p.kind.as_str()),
     }
 }
 

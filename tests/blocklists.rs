@@ -304,3 +304,159 @@ async fn csv_submissions_go_through_the_same_pipeline() {
     assert!(!text.contains("jean.dupont") && !text.contains("12 34 56 78"), "{text}");
     s.stop().await;
 }
+
+/// The `Last-Modified` of a response, as a time.
+fn last_modified(r: &reqwest::Response) -> std::time::SystemTime {
+    let v = r.headers().get("last-modified").expect("Last-Modified on every list").to_str().unwrap();
+    httpdate::parse_http_date(v).expect("an HTTP-date")
+}
+
+#[tokio::test]
+async fn customers_of_platforms_are_listed_and_the_isp_is_told_what_was_withheld() {
+    let s = TestServer::start().await;
+    let items: Vec<Value> = [
+        ("domain", "mpr23-421-c2.westus2.cloudapp.azure.com"),
+        ("domain", "loader-panel.xsph.ru"),
+        ("domain", "ample-minutes.at.ply.gg"),
+        ("domain", "listed-c2.top"),
+        ("domain", "cloudapp.azure.com"),
+        ("domain", "google.com"),
+        ("domain", "co.uk"),
+        ("domain", "bit.ly"),
+        ("ipv4", "8.8.8.8"),
+        ("ipv4", "185.220.101.4"),
+        ("url", "https://www.google.com/"),
+    ]
+    .iter()
+    .map(|(t, v)| json!({"type": t, "value": v, "category": "phishing", "confidence": 90, "tlp": "green"}))
+    .collect();
+    let (status, v) = submit(&s, "isp-a", &json!({ "indicators": items })).await;
+    assert_eq!(status, 200, "{v}");
+    let domains = wait_for(&s, "isp-a", "domains.txt", |b| b.contains("listed-c2.top")).await;
+    let names: Vec<&str> = domains.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        names,
+        ["ample-minutes.at.ply.gg", "listed-c2.top", "loader-panel.xsph.ru", "mpr23-421-c2.westus2.cloudapp.azure.com"],
+        "customers of hosting platforms and tunnel hosts are blockable; the platforms are not"
+    );
+
+    // hosts.txt blocks A and AAAA lookups of every name.
+    let hosts = wait_for(&s, "isp-a", "hosts.txt", |_| true).await;
+    let entries: Vec<&str> = hosts.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(entries.len(), 2 * names.len());
+    for n in &names {
+        let i = entries.iter().position(|l| *l == format!("0.0.0.0 {n}")).unwrap();
+        assert_eq!(entries[i + 1], format!(":: {n}"));
+    }
+
+    // What was withheld, by reason, on every list; the values in withheld.csv.
+    let c = s.client("isp-a");
+    let header = |r: &reqwest::Response| r.headers()["x-tamis-withheld"].to_str().unwrap().to_owned();
+    let r = c.get(s.url("/v1/blocklists/domains.txt")).send().await.unwrap();
+    assert_eq!(
+        header(&r),
+        "address=0, exempt=1, hash=0, not-a-dns-name=0, public-suffix=1, shared-service=2",
+        "google.com; co.uk; bit.ly and cloudapp.azure.com"
+    );
+    let r = c.get(s.url("/v1/blocklists/ips.txt")).send().await.unwrap();
+    assert!(header(&r).starts_with("address=1, exempt=0,"), "{}", header(&r));
+    let r = c.get(s.url("/v1/blocklists/urls.txt")).send().await.unwrap();
+    assert!(header(&r).contains("exempt=1"), "{}", header(&r));
+    let r = c.get(s.url("/v1/blocklists/withheld.csv")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-tamis-entries"], "6");
+    let csv = r.text().await.unwrap();
+    let mut rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.remove(0), "type,value,reason");
+    for row in [
+        "domain,bit.ly,shared-service",
+        "domain,cloudapp.azure.com,shared-service",
+        "domain,co.uk,public-suffix",
+        "domain,google.com,exempt",
+        "ipv4,8.8.8.8,address",
+        "url,https://www.google.com/,exempt",
+    ] {
+        assert!(rows.contains(&row), "{row} missing from {rows:?}");
+    }
+    assert_eq!(rows.len(), 6);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn if_modified_since_answers_304_and_last_modified_survives_a_restart() {
+    let (tmp, dir) = common::deployment();
+    let s = TestServer::start_in(&dir).await;
+    let (status, _) = submit(&s, "isp-a", &json!({ "indicators": maltrail(100) })).await;
+    assert_eq!(status, 200);
+    wait_for(&s, "isp-a", "domains.txt", |b| b.lines().count() > 50).await;
+    let c = s.client("isp-a");
+    let mut stamps = Vec::new();
+    for name in tamis::feeds::blocklist::NAMES {
+        let r = c.get(s.url(&format!("/v1/blocklists/{name}"))).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{name}");
+        let lm = r.headers()["last-modified"].to_str().unwrap().to_owned();
+        assert!(lm.ends_with(" GMT"), "{name}: {lm}");
+        let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+        // Pi-hole, `wget -N` and `curl -z` send the date they hold.
+        let r = c.get(s.url(&format!("/v1/blocklists/{name}"))).header("if-modified-since", &lm).send().await.unwrap();
+        assert_eq!(r.status(), 304, "{name}");
+        assert_eq!(r.headers()["last-modified"], lm.as_str());
+        assert_eq!(r.headers()["etag"], etag.as_str());
+        stamps.push((name, lm, etag));
+    }
+    let (_, lm, etag) = stamps[0].clone();
+    let older = httpdate::fmt_http_date(last_modified_of(&lm) - Duration::from_secs(1));
+    for (ims, inm, expected) in [
+        (older.as_str(), None, 200),
+        ("not a date", None, 200),
+        ("Wed, 01 Jan 2031 00:00:00 GMT", None, 304),
+        // If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
+        (lm.as_str(), Some("\"other\""), 200),
+        (older.as_str(), Some(etag.as_str()), 304),
+    ] {
+        let mut req = c.get(s.url("/v1/blocklists/domains.txt")).header("if-modified-since", ims);
+        if let Some(inm) = inm {
+            req = req.header("if-none-match", inm);
+        }
+        assert_eq!(req.send().await.unwrap().status(), expected, "If-Modified-Since {ims}, If-None-Match {inm:?}");
+    }
+    let zone = wait_for(&s, "isp-a", "domains.rpz", |_| true).await;
+
+    // The same content after a restart: same validators, same RPZ serial.
+    s.stop().await;
+    let s = TestServer::start_in(&dir).await;
+    let c = s.client("isp-a");
+    let zone2 = wait_for(&s, "isp-a", "domains.rpz", |_| true).await;
+    assert_eq!(zone2, zone, "the RPZ zone, serial included, is the same after a restart");
+    for (name, lm, etag) in &stamps {
+        let r = c.get(s.url(&format!("/v1/blocklists/{name}"))).send().await.unwrap();
+        assert_eq!(r.headers()["etag"], etag.as_str(), "{name}");
+        if **name == "withheld.csv" {
+            // Unchanged since the empty deployment: a restart only knows the
+            // newest commit, so its date may move forward (never back).
+            assert!(last_modified(&r) >= last_modified_of(lm), "{name}");
+        } else {
+            assert_eq!(r.headers()["last-modified"], lm.as_str(), "{name} changed with the newest commit");
+        }
+    }
+
+    // A change moves Last-Modified forward: the old date gets the new list.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, _) = submit(
+        &s,
+        "isp-a",
+        &json!({"indicators":[{"type":"domain","value":"later-c2.top","category":"c2","confidence":90,"tlp":"green"}]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    wait_for(&s, "isp-a", "domains.txt", |b| b.contains("later-c2.top")).await;
+    let r = c.get(s.url("/v1/blocklists/domains.txt")).header("if-modified-since", &lm).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(last_modified(&r) > last_modified_of(&lm));
+    s.stop().await;
+    drop(tmp);
+}
+
+fn last_modified_of(v: &str) -> std::time::SystemTime {
+    httpdate::parse_http_date(v).unwrap()
+}

@@ -29,7 +29,8 @@ const ORDER: &[&str] = &[
     "report",
     // A submission's path without HTTP: parse, sanitise, commit.
     "pipeline",
-    // The state shared by every connection.
+    // The counters and their exposition, then the state shared by every connection.
+    "metrics",
     "app",
     // HTTP.
     "api",

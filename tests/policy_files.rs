@@ -121,3 +121,35 @@ fn explain_speaks_to_a_dpo() {
     let s = Policy::load(std::path::Path::new("policies/strict.toml")).unwrap();
     assert!(s.explain().contains("description (free text): never stored"));
 }
+
+#[test]
+fn policy_check_reports_an_error_of_every_section_not_only_the_first() {
+    let text = default_text()
+        .replace("id = \"default\"", "id = \"Default\"")
+        .replace("name = \"redact\"", "name = \"keep\"")
+        .replacen("fields = [\"tags\"]", "fields = [\"value\"]", 1);
+    let Err(errors) = Policy::parse_all("p.toml", &text) else { panic!("three errors expected") };
+    let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(
+        lines,
+        [line_of(&text, "id = \"Default\""), line_of(&text, "name = \"keep\""), line_of(&text, "fields = [\"value\"]")],
+        "{errors:?}"
+    );
+    assert_eq!(Policy::parse("p.toml", &text).unwrap_err().to_string(), errors[0].to_string(), "parse: the first");
+
+    // The command line prints every one, `file:line: message`, and exits 1.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, &text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tamis"))
+        .args(["policy", "check", "policies/default.toml"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("policies/default.toml: ok"));
+    for e in &errors {
+        assert!(said.contains(&format!("{}:{}: ", bad.display(), e.line)), "{e} missing from:\n{said}");
+    }
+}

@@ -32,10 +32,19 @@ pub fn routes(
     let s = state.clone();
     let readyz = warp::path!("readyz").map(move || readiness(&s));
     let s = state.clone();
-    let metrics = warp::path!("metrics").map(move || {
-        let text = s.metrics.render(s.store.head(), &s.blocklists);
-        warp::reply::with_header(text, "content-type", "text/plain; version=0.0.4").into_response()
-    });
+    // OpenMetrics when the scraper asks for it (Prometheus does), else the
+    // Prometheus text format (curl, promtool).
+    let metrics =
+        warp::path!("metrics").and(warp::header::optional::<String>("accept")).map(move |accept: Option<String>| {
+            let openmetrics = accept.is_some_and(|a| a.contains("application/openmetrics-text"));
+            let text = s.metrics.render(s.store.head(), &s.blocklists, openmetrics);
+            let content_type = if openmetrics {
+                "application/openmetrics-text; version=1.0.0; charset=utf-8"
+            } else {
+                "text/plain; version=0.0.4; charset=utf-8"
+            };
+            warp::reply::with_header(text, "content-type", content_type).into_response()
+        });
     let s = state.clone();
     let stats_page = warp::path!("stats").and(warp::get()).and_then(move || {
         let s = s.clone();

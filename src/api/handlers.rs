@@ -2,7 +2,6 @@
 //! reply or an [`ApiError`] rejection.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -71,12 +70,14 @@ pub async fn submit(
         .await
         .map_err(|_| ApiError::Internal)??
     };
-    state.metrics.indicators_rejected.fetch_add(processed.rejected.len() as u64, Ordering::Relaxed);
-    state.metrics.removals.fetch_add(processed.removed.total(), Ordering::Relaxed);
+    state.metrics.indicators_rejected.inc_by(processed.rejected.len() as u64);
+    state.metrics.removals.inc_by(processed.removed.total());
     let sub = Submission { participant: &p, format, body: &body, idempotency_key, received_at };
+    let t0 = std::time::Instant::now();
     let receipt = pipeline::commit(state.store.as_ref(), sub, processed)
         .await
         .map_err(|e| ApiError::from_store(e, "submission not committed"))?;
+    state.metrics.commit_duration.observe(t0.elapsed().as_secs_f64());
     submission_reply(receipt, &state)
 }
 
@@ -93,8 +94,8 @@ fn submission_reply(receipt: Receipt, state: &AppState) -> Result<warp::reply::R
             return Ok(warp::reply::with_status(warp::reply::json(&body), status).into_response());
         }
         Receipt::Committed { response, accepted } => {
-            state.metrics.submissions.fetch_add(1, Ordering::Relaxed);
-            state.metrics.indicators_accepted.fetch_add(accepted, Ordering::Relaxed);
+            state.metrics.submissions.inc();
+            state.metrics.indicators_accepted.inc_by(accepted);
             (response, false)
         }
         Receipt::Replayed { response } => (response, true),
@@ -215,16 +216,45 @@ pub async fn feed(
     Ok(with_audit_head(warp::reply::json(&body).into_response(), &state))
 }
 
+/// The conditional-request headers of a download.
+pub struct Conditions {
+    pub if_none_match: Option<String>,
+    pub if_modified_since: Option<String>,
+}
+
+/// True when the client's copy is current (RFC 9110 §13.2.2): by
+/// `If-None-Match` when it is sent, otherwise by `If-Modified-Since` (an
+/// HTTP-date not before the content's `Last-Modified`; an invalid date is
+/// ignored).
+fn not_modified(c: &Conditions, etags: [&str; 2], modified: time::OffsetDateTime) -> bool {
+    if let Some(inm) = &c.if_none_match {
+        return inm.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == "*" || etags.contains(&t));
+    }
+    let Some(since) = c.if_modified_since.as_deref().and_then(|d| httpdate::parse_http_date(d.trim()).ok()) else {
+        return false;
+    };
+    let since = since.duration_since(std::time::UNIX_EPOCH).map_or(i64::MIN, |d| d.as_secs() as i64);
+    modified.unix_timestamp() <= since
+}
+
+/// `Last-Modified` as an HTTP-date.
+fn http_date(t: time::OffsetDateTime) -> String {
+    let secs = t.unix_timestamp().max(0) as u64;
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
 /// `GET /v1/blocklists/{name}`: a pre-built snapshot for the participant's
-/// audiences, with ETag/304 and gzip.
+/// audiences, with ETag or Last-Modified and 304, gzip, and what the
+/// allow-lists withheld (`X-Tamis-Withheld`).
 pub async fn blocklist(
     name: String,
     p: Arc<Participant>,
-    if_none_match: Option<String>,
+    conditions: Conditions,
     accept_encoding: Option<String>,
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
     use crate::feeds::blocklist::{NAMES, audience_key};
+    use crate::metrics::ListLabels;
     if !NAMES.contains(&name.as_str()) {
         return Err(ApiError::NotFound(format!("no such blocklist; available: {}", NAMES.join(", "))).into());
     }
@@ -239,12 +269,14 @@ pub async fn blocklist(
     let gz_etag = snap.gzip_etag();
     let gzip = accept_encoding.as_deref().is_some_and(accepts_gzip);
     let etag = if gzip { gz_etag.clone() } else { snap.etag.clone() };
-    if let Some(inm) = if_none_match
-        && inm.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == "*" || t == snap.etag || t == gz_etag)
-    {
+    let last_modified = http_date(snap.modified);
+    let list = NAMES.iter().find(|n| **n == name).copied().unwrap_or("other");
+    if not_modified(&conditions, [&snap.etag, &gz_etag], snap.modified) {
+        state.metrics.blocklist_downloads.get_or_create(&ListLabels { list, status: 304 }).inc();
         return Ok(warp::http::Response::builder()
             .status(StatusCode::NOT_MODIFIED)
             .header("etag", etag)
+            .header("last-modified", last_modified)
             .header("vary", "accept-encoding")
             .body(Default::default())
             .expect("valid response"));
@@ -264,13 +296,16 @@ pub async fn blocklist(
         .status(StatusCode::OK)
         .header("content-type", snap.content_type)
         .header("etag", etag)
+        .header("last-modified", last_modified)
         .header("vary", "accept-encoding")
         .header("x-tamis-entries", snap.count)
-        .header("x-tamis-version", snap.version);
+        .header("x-tamis-version", snap.version)
+        .header("x-tamis-withheld", &snap.withheld);
     if gzip {
         resp = resp.header("content-encoding", "gzip");
     }
     let resp = resp.body(body.into()).expect("valid response");
+    state.metrics.blocklist_downloads.get_or_create(&ListLabels { list, status: 200 }).inc();
     let _ = state
         .store
         .audit(AuditEvent::Pull {

@@ -19,7 +19,6 @@ pub mod taxii;
 use std::convert::Infallible;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -56,12 +55,12 @@ impl AppState {
             Ok(Ok(())) => Ok(()),
             Ok(Err(not_until)) => {
                 use governor::clock::{Clock, DefaultClock};
-                self.metrics.quota_refusals.fetch_add(1, Ordering::Relaxed);
+                self.metrics.quota_refusals.inc();
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
                 Err(ApiError::QuotaExceeded { quota: name, retry_after: wait.as_secs_f64().ceil().max(1.0) as u64 })
             }
             Err(_) => {
-                self.metrics.quota_refusals.fetch_add(1, Ordering::Relaxed);
+                self.metrics.quota_refusals.inc();
                 Err(ApiError::TooLarge(format!("this request alone exceeds the quota of {name}")))
             }
         }
@@ -172,20 +171,54 @@ where
 /// The OpenAPI 3.1 document served at `GET /v1/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
 
+/// The route templates of the API (the paths of `docs/openapi.json`), for
+/// the `route` label of the request metrics; `{}` matches one segment.
+const ROUTES: &[&str] = &[
+    "/v1/whoami",
+    "/v1/openapi.json",
+    "/v1/submissions",
+    "/v1/indicators",
+    "/v1/indicators/{id}",
+    "/v1/blocklists/{name}",
+    "/v1/feeds/misp/{file}",
+    "/v1/audit",
+    "/v1/audit/verify",
+    "/v1/policies",
+    "/v1/policies/{id}",
+    "/v1/policies/{id}/versions",
+    "/v1/policies/{id}/dry-run",
+    "/v1/stats",
+    "/taxii2/",
+    "/taxii2/api/",
+    "/taxii2/api/collections/",
+    "/taxii2/api/collections/{collection_id}/",
+    "/taxii2/api/collections/{collection_id}/objects/",
+    "/taxii2/api/collections/{collection_id}/manifest/",
+    "/taxii2/api/collections/{collection_id}/objects/{object_id}/",
+    "/taxii2/api/collections/{collection_id}/objects/{object_id}/versions/",
+];
+
+/// The route template a request path belongs to (`/v1/blocklists/{name}`),
+/// `other` for a path outside the API: a label of bounded cardinality.
+pub fn route_template(path: &str) -> &'static str {
+    let segments: Vec<&str> = path.split('/').collect();
+    ROUTES
+        .iter()
+        .find(|r| {
+            let t: Vec<&str> = r.split('/').collect();
+            t.len() == segments.len()
+                && t.iter().zip(&segments).all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+        })
+        .copied()
+        .unwrap_or("other")
+}
+
 /// The whole API.
 pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
-    let s = state.clone();
-    let count = warp::any().map(move || {
-        s.metrics.requests.fetch_add(1, Ordering::Relaxed);
-    });
-    count
-        .untuple_one()
-        .and(
-            participant_routes(state.clone())
-                .or(dpo_routes(state.clone()))
-                .or(misp::routes(state.clone()))
-                .or(taxii::routes(state)),
-        )
+    participant_routes(state.clone())
+        .or(dpo_routes(state.clone()))
+        .or(misp::routes(state.clone()))
+        .or(taxii::routes(state))
         .recover(handle_rejection)
         .map(|r| warp::reply::with_header(r, "cache-control", "no-store"))
 }
@@ -244,7 +277,11 @@ fn participant_routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply
     let blocklists = warp::path!("v1" / "blocklists" / String)
         .and(warp::get().or(warp::head()).unify())
         .and(require(state.clone(), &[Role::Blocklist]))
-        .and(warp::header::optional::<String>("if-none-match"))
+        .and(
+            warp::header::optional::<String>("if-none-match")
+                .and(warp::header::optional::<String>("if-modified-since"))
+                .map(|if_none_match, if_modified_since| handlers::Conditions { if_none_match, if_modified_since }),
+        )
         .and(warp::header::optional::<String>("accept-encoding"))
         .and(with_state(state.clone()))
         .and_then(handlers::blocklist);
@@ -295,4 +332,27 @@ fn dpo_routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
         .and(with_state(state.clone()))
         .and_then(dpo::stats);
     audit_log.or(audit_verify).or(policies).or(policy).or(policy_versions).or(dry_run).or(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_path_is_a_route_label_and_others_are_not() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+        let documented: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+        assert_eq!(documented.len(), ROUTES.len(), "ROUTES and docs/openapi.json disagree");
+        for p in documented {
+            assert_eq!(route_template(p), p.as_str());
+        }
+        assert_eq!(route_template("/v1/blocklists/domains.txt"), "/v1/blocklists/{name}");
+        assert_eq!(
+            route_template("/taxii2/api/collections/abc/objects/"),
+            "/taxii2/api/collections/{collection_id}/objects/"
+        );
+        for other in ["/", "/v1/blocklists/", "/v1/nope", "/v1/policies/a/b/c", "/../etc/passwd"] {
+            assert_eq!(route_template(other), "other", "{other}");
+        }
+    }
 }

@@ -82,16 +82,18 @@ pub enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
-    /// Run the exchange (inits `.` first when there is no config).
+    /// Run the exchange (without --config, inits `.` first when it has no tamis.toml).
     Serve {
-        /// Configuration file.
-        #[arg(long, default_value = "tamis.toml")]
-        config: PathBuf,
-        /// Override the mutual-TLS listen address.
+        /// Configuration file (default `./tamis.toml`); never created: a
+        /// missing file given here is an error.
         #[arg(long)]
+        config: Option<PathBuf>,
+        /// Override the mutual-TLS listen address (`HOST:PORT`; a host name
+        /// is resolved, its first address used).
+        #[arg(long, value_parser = serve::listen_address)]
         listen: Option<SocketAddr>,
-        /// Override the admin listen address.
-        #[arg(long)]
+        /// Override the admin listen address (`HOST:PORT`, as --listen).
+        #[arg(long, value_parser = serve::listen_address)]
         admin_listen: Option<SocketAddr>,
         /// Accept a non-loopback admin address (plain HTTP; see admin_allow_remote).
         #[arg(long)]
@@ -302,7 +304,7 @@ fn dispatch(command: Command) -> Result<(), CliError> {
         Command::Init { dir } => init(&dir),
         Command::Serve { config, listen, admin_listen, admin_allow_remote, log_format } => {
             init_logging(log_format);
-            serve::serve(&config, serve::Overrides { listen, admin_listen, admin_allow_remote })
+            serve::serve(config.as_deref(), serve::Overrides { listen, admin_listen, admin_allow_remote })
         }
         Command::Audit(AuditCmd::Verify { config, expect_head }) => audit_verify(&config, expect_head.as_deref()),
         Command::Policy(PolicyCmd::Reload { admin_listen, config }) => remote::policy_reload(&config, admin_listen),

@@ -69,9 +69,9 @@ pub fn run(cmd: EngineCmd) -> Result<(), CliError> {
 fn check(files: &[PathBuf]) -> Result<(), CliError> {
     let mut errors = Vec::new();
     for f in files {
-        match Policy::load(f) {
+        match Policy::load_all(f) {
             Ok(p) => println!("{}: ok ({})", f.display(), p.version()),
-            Err(e) => errors.push(e.to_string()),
+            Err(all) => errors.extend(all.iter().map(ToString::to_string)),
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(failed(errors.join("\n"))) }

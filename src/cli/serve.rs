@@ -53,17 +53,32 @@ pub(super) struct Overrides {
     pub admin_allow_remote: bool,
 }
 
-/// `tamis serve`: inits `.` first when the default config is missing, then
-/// runs until SIGINT or SIGTERM.
-pub(super) fn serve(config_path: &Path, overrides: Overrides) -> Result<(), CliError> {
+/// A listen address: `IP:PORT`, or `HOST:PORT` resolved to its first address.
+pub(super) fn listen_address(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    use std::net::ToSocketAddrs;
+    let mut addrs = s.to_socket_addrs().map_err(|e| format!("not HOST:PORT or IP:PORT ({e})"))?;
+    addrs.next().ok_or_else(|| format!("{s} resolves to no address"))
+}
+
+/// `tamis serve`: without `--config`, inits `.` first when it has no
+/// `tamis.toml`; a configuration named on the command line must exist (a
+/// typo never creates a new CA). Then runs until SIGINT or SIGTERM.
+pub(super) fn serve(config: Option<&Path>, overrides: Overrides) -> Result<(), CliError> {
     let mut fresh = None;
+    let config_path = config.unwrap_or(Path::new("tamis.toml"));
     if !config_path.exists() {
-        let dir = config_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        if config_path.file_name() != Some(std::ffi::OsStr::new("tamis.toml")) {
-            return Err(failed(format!("{} does not exist", config_path.display())));
+        if config.is_some() {
+            return Err(failed(format!(
+                "{} does not exist (`tamis init DIR` writes a new deployment)",
+                config_path.display()
+            )));
         }
-        crate::deploy::init(dir).map_err(|e| failed(format!("no {} and init failed: {e}", config_path.display())))?;
-        fresh = Some(dir.to_path_buf());
+        crate::deploy::init(Path::new("."))
+            .map_err(|e| failed(format!("no {} and init failed: {e}", config_path.display())))?;
+        fresh = Some(PathBuf::from("."));
     }
     let mut cfg = Config::load(config_path).map_err(unusable)?;
     if let Some(l) = overrides.listen {
@@ -83,7 +98,18 @@ pub(super) fn serve(config_path: &Path, overrides: Overrides) -> Result<(), CliE
 /// Loads the deployment, binds both listeners and serves until a signal;
 /// then finishes in-flight requests and closes the store.
 async fn run(cfg: Config, fresh: Option<PathBuf>) -> Result<(), CliError> {
-    let loaded = crate::deploy::load(&cfg).map_err(unusable)?;
+    let loaded = crate::deploy::load(&cfg).map_err(|e| {
+        // sled's lock on the data directory, as a sentence rather than a Rust debug string.
+        let text = e.to_string();
+        if text.contains("could not acquire lock") || text.contains("WouldBlock") {
+            failed(format!(
+                "another tamis is running on this data directory ({}); stop it first",
+                cfg.data_dir.display()
+            ))
+        } else {
+            unusable(e)
+        }
+    })?;
     let bind = |addr: SocketAddr, what: &'static str| async move {
         tokio::net::TcpListener::bind(addr).await.map_err(|e| failed(format!("cannot listen on {addr}{what}: {e}")))
     };

@@ -17,7 +17,8 @@ enum Use {
     Exempt,
     /// Exact host names never blocked.
     ExactHost,
-    /// The provider's own domain never blocked; customers' subdomains and URLs are.
+    /// The provider's own domain never blocked; customers' subdomains and
+    /// URLs are, even when an exempt list covers the provider.
     Shared,
     /// Addresses and ranges.
     Ips,
@@ -37,6 +38,7 @@ const SHIPPED: &[(&str, Use, &str)] = &[
     ("cisco_top10k", Use::ExactHost, include_str!("../../allowlists/misp/cisco_top10k.json")),
     ("url-shortener", Use::Shared, include_str!("../../allowlists/misp/url-shortener.json")),
     ("dynamic-dns", Use::Shared, include_str!("../../allowlists/misp/dynamic-dns.json")),
+    ("shared-hosting", Use::Shared, include_str!("../../allowlists/tamis/shared-hosting.json")),
     ("rfc1918", Use::Ips, include_str!("../../allowlists/misp/rfc1918.json")),
     ("rfc5735", Use::Ips, include_str!("../../allowlists/misp/rfc5735.json")),
     ("rfc6598", Use::Ips, include_str!("../../allowlists/misp/rfc6598.json")),
@@ -55,11 +57,15 @@ const SHIPPED: &[(&str, Use, &str)] = &[
 /// Why an indicator is kept off blocklists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Allowed {
-    /// A public suffix (`co.uk`, `github.io`).
+    /// A public suffix (`co.uk`, `github.io`) named by a rule of the Public
+    /// Suffix List (a name that is a suffix only through a wildcard rule of
+    /// its private section, such as a tunnel host, is a customer's and stays
+    /// blockable).
     PublicSuffix,
     /// On an exempt list (top site, bank, resolver...).
     Exempt,
-    /// A shared service's own domain (URL shortener, dynamic DNS provider).
+    /// A shared service's own domain (URL shortener, dynamic DNS provider,
+    /// hosting or cloud platform).
     Shared,
     /// A reserved, private, resolver, CDN or sinkhole address.
     Address,
@@ -99,7 +105,8 @@ impl AllowList {
     }
 
     /// The shipped lists plus a deployment's own (`*.json` in MISP format or
-    /// `*.txt` with one domain, IP or CIDR per line).
+    /// `*.txt` with one domain, IP or CIDR per line): exempt names, or shared
+    /// platforms when the file name starts with `shared-`.
     pub fn with_dir(dir: Option<&Path>) -> Result<AllowList, String> {
         let mut a = AllowList::shipped();
         let Some(dir) = dir else { return Ok(a) };
@@ -132,7 +139,9 @@ impl AllowList {
             let (ips, names): (Vec<&String>, Vec<&String>) =
                 entries.iter().partition(|e| e.parse::<IpAddr>().is_ok() || e.parse::<ipnet::IpNet>().is_ok());
             a.add(&name, Use::Ips, ips.into_iter().map(String::as_str));
-            a.add(&name, Use::Exempt, names.into_iter().map(String::as_str));
+            // `shared-*` files name platforms whose customers stay blockable.
+            let usage = if name.starts_with("shared-") { Use::Shared } else { Use::Exempt };
+            a.add(&name, usage, names.into_iter().map(String::as_str));
         }
         a.finish();
         Ok(a)
@@ -177,20 +186,31 @@ impl AllowList {
     /// Why a domain must not be blocked by name, if it must not.
     pub fn domain(&self, d: &str) -> Option<Allowed> {
         let d = d.trim_end_matches('.');
-        if self.exact.contains(d) {
-            return Some(Allowed::Exempt);
-        }
         if self.shared.contains(d) {
             return Some(Allowed::Shared);
         }
+        if self.exact.contains(d) {
+            return Some(Allowed::Exempt);
+        }
         let registrable = match psl::domain_str(d) {
             Some(r) => r,
-            None => return Some(Allowed::PublicSuffix), // the name is itself a suffix
+            // The name is itself a suffix: a customer's name when only a
+            // wildcard rule of the private section makes it one
+            // (`*.at.ply.gg`: every tunnel host is a suffix).
+            None if private_wildcard(d) => return None,
+            None => return Some(Allowed::PublicSuffix),
         };
         // Walk from the name up to its registrable domain, never above: an
-        // exempt `github.io` must not shelter `evil.github.io`.
+        // exempt `github.io` must not shelter `evil.github.io`. Below a
+        // shared platform (`cloudapp.azure.com`, `xsph.ru`) the names are
+        // its customers', blockable even when the platform is exempt.
         let mut name = d;
         loop {
+            if name.len() < d.len() && self.shared.contains(name) {
+                // `www.` of the platform is its own site, not a customer's.
+                let own = d.strip_prefix("www.") == Some(name);
+                return own.then_some(Allowed::Shared);
+            }
             if self.exempt.contains(name) {
                 return Some(Allowed::Exempt);
             }
@@ -250,6 +270,19 @@ impl AllowList {
 
     pub fn hash(&self, h: &str) -> Option<Allowed> {
         self.hashes.contains(h).then_some(Allowed::Hash)
+    }
+}
+
+/// True when `d` is a public suffix only through a wildcard rule of the
+/// Public Suffix List's private section: its parent is not itself a suffix.
+fn private_wildcard(d: &str) -> bool {
+    let Some(s) = psl::suffix(d.as_bytes()) else { return false };
+    if s.typ() != Some(psl::Type::Private) || s.as_bytes() != d.as_bytes() {
+        return false;
+    }
+    match d.split_once('.') {
+        Some((_, parent)) => psl::suffix(parent.as_bytes()).is_none_or(|p| p.as_bytes() != parent.as_bytes()),
+        None => false,
     }
 }
 
@@ -315,6 +348,26 @@ mod tests {
     }
 
     #[test]
+    fn customers_of_hosting_platforms_and_tunnels_stay_blockable() {
+        let a = AllowList::shipped();
+        // Cloud and hosting platforms: the platform is protected, its customers are not.
+        assert_eq!(a.domain("mpr23-421-c2.westus2.cloudapp.azure.com"), None);
+        assert!(a.domain("cloudapp.azure.com").is_some());
+        assert_eq!(a.domain("azure.com"), Some(Allowed::Exempt));
+        assert_eq!(a.domain("portal.azure.com"), Some(Allowed::Exempt), "the provider's other names stay exempt");
+        assert_eq!(a.domain("loader-panel.xsph.ru"), None);
+        assert!(a.domain("xsph.ru").is_some());
+        assert_eq!(a.domain("support-apple-en-freeupspace.medium.com"), None);
+        assert!(a.domain("medium.com").is_some());
+        assert!(a.domain("www.medium.com").is_some(), "www is the platform's own");
+        // A tunnel host is a public suffix only through a private wildcard rule (`*.at.ply.gg`).
+        assert_eq!(a.domain("ample-minutes.at.ply.gg"), None);
+        // Suffixes named by an explicit rule stay protected.
+        assert_eq!(a.domain("github.io"), Some(Allowed::PublicSuffix));
+        assert_eq!(a.domain("herokuapp.com"), Some(Allowed::PublicSuffix));
+    }
+
+    #[test]
     fn urls_block_specific_pages_on_shared_hosts_only() {
         let a = AllowList::shipped();
         assert!(a.url("https://bit.ly/3xYzAbc").is_none(), "a shortened link is blockable");
@@ -346,8 +399,11 @@ mod dir_tests {
         std::fs::write(dir.path().join("README.md"), "not a list").unwrap();
         std::fs::create_dir(dir.path().join("misp")).unwrap();
         std::fs::write(dir.path().join("own.txt"), "# our partners\nmy-bank-partner.example\n5.188.10.0/24\n").unwrap();
+        std::fs::write(dir.path().join("shared-local.txt"), "sites.my-hoster.example\n").unwrap();
         let a = AllowList::with_dir(Some(dir.path())).unwrap();
         assert!(a.domain("login.my-bank-partner.example").is_some());
+        assert_eq!(a.domain("sites.my-hoster.example"), Some(Allowed::Shared));
+        assert_eq!(a.domain("phish.sites.my-hoster.example"), None, "a `shared-` file names a platform");
         assert!(AllowList::shipped().ip("5.188.10.9".parse().unwrap()).is_none());
         assert!(a.ip("5.188.10.9".parse().unwrap()).is_some());
         std::fs::write(dir.path().join("bad.json"), "{").unwrap();

@@ -21,15 +21,84 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::allowlist::AllowList;
+use super::allowlist::{AllowList, Allowed};
 use crate::identity::{Registry, Role};
 use crate::model::{Category, IndicatorType, Tlp};
 use crate::policy::EgressView;
 use crate::policy_set::PolicySet;
 use crate::store::{FeedEntry, Op, Store};
 
-/// The blocklist formats, by file name.
-pub const NAMES: &[&str] = &["domains.txt", "domains.rpz", "hosts.txt", "ips.txt", "urls.txt", "indicators.csv"];
+/// The blocklist formats, by file name; `withheld.csv` lists what the
+/// audience would have received but the allow-lists kept off, and why.
+pub const NAMES: &[&str] =
+    &["domains.txt", "domains.rpz", "hosts.txt", "ips.txt", "urls.txt", "indicators.csv", "withheld.csv"];
+
+/// Why an indicator the audience may receive is kept off its blocklists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Withheld {
+    /// An address or range that is reserved, private, a public resolver, a
+    /// CDN or a sinkhole.
+    Address,
+    /// A top site, a bank's own domain, a resolver or CRL host (exempt lists).
+    Exempt,
+    /// A known false-positive or empty-file hash.
+    Hash,
+    /// Not usable as a DNS name (an `rpz-*` label, no known public suffix).
+    NotADnsName,
+    /// A public suffix (`co.uk`, `github.io`).
+    PublicSuffix,
+    /// A shared platform's own domain (URL shortener, dynamic DNS, hosting).
+    SharedService,
+    /// A type that never goes on a blocklist (pseudonymised personal data);
+    /// not reported.
+    NotBlockingType,
+}
+
+impl Withheld {
+    /// The reasons reported to ISPs, in header order.
+    pub const REPORTED: [Withheld; 6] = [
+        Withheld::Address,
+        Withheld::Exempt,
+        Withheld::Hash,
+        Withheld::NotADnsName,
+        Withheld::PublicSuffix,
+        Withheld::SharedService,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Withheld::Address => "address",
+            Withheld::Exempt => "exempt",
+            Withheld::Hash => "hash",
+            Withheld::NotADnsName => "not-a-dns-name",
+            Withheld::PublicSuffix => "public-suffix",
+            Withheld::SharedService => "shared-service",
+            Withheld::NotBlockingType => "not-a-blocking-type",
+        }
+    }
+
+    fn from_allowed(a: Allowed) -> Withheld {
+        match a {
+            Allowed::PublicSuffix => Withheld::PublicSuffix,
+            Allowed::Exempt => Withheld::Exempt,
+            Allowed::Shared => Withheld::SharedService,
+            Allowed::Address => Withheld::Address,
+            Allowed::Hash => Withheld::Hash,
+        }
+    }
+}
+
+/// The indicator types whose withholding a list reports.
+fn reported_kinds(list: &str) -> &'static [IndicatorType] {
+    use IndicatorType::*;
+    match list {
+        "domains.txt" | "hosts.txt" => &[Domain],
+        "domains.rpz" => &[Domain, Ipv4, Ipv6, Cidr],
+        "ips.txt" => &[Ipv4, Ipv6, Cidr],
+        "urls.txt" => &[Url],
+        _ => &[Domain, Url, Ipv4, Ipv6, Cidr, Sha256, Sha1, Md5],
+    }
+}
 
 /// Wait after a commit before rebuilding, so a burst of submissions causes one rebuild.
 const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -48,6 +117,13 @@ pub struct Snapshot {
     pub count: usize,
     /// RPZ serial for `domains.rpz`, otherwise the build number that produced it.
     pub version: u64,
+    /// When this content was first built (whole seconds, for
+    /// `Last-Modified`): kept while rebuilds give the same bytes, and after a
+    /// restart the time of the newest change in the log.
+    pub modified: OffsetDateTime,
+    /// What the allow-lists kept off this list, by reason
+    /// (`address=0, exempt=3, ...`: the `X-Tamis-Withheld` header).
+    pub withheld: String,
 }
 
 impl Snapshot {
@@ -113,6 +189,14 @@ impl Blocklists {
         self.current.load().get(&(audiences.to_owned(), *name)).cloned()
     }
 
+    /// Every published snapshot: `(audience set, list, snapshot)`.
+    pub fn snapshots(&self) -> Vec<(String, &'static str, Arc<Snapshot>)> {
+        let current = self.current.load();
+        let mut all: Vec<_> = current.iter().map(|((a, n), s)| (a.clone(), *n, s.clone())).collect();
+        all.sort_by(|x, y| (&x.0, x.1).cmp(&(&y.0, y.1)));
+        all
+    }
+
     pub fn ready(&self) -> bool {
         self.built_at_ms.load(std::sync::atomic::Ordering::Acquire) > 0
     }
@@ -138,9 +222,10 @@ struct Live {
     valid_until: Option<OffsetDateTime>,
     sources: u32,
     sectors: Vec<String>,
-    /// Not on an allow-list and of a blockable type; decided once, when the
+    /// Why it is kept off blocklists (an allow-list, a type that is never
+    /// listed), `None` when it may be listed; decided once, when the
     /// indicator enters the set, not at every build.
-    blockable: bool,
+    withheld: Option<Withheld>,
 }
 
 /// The live set, mirrored from the feed log, kept sorted by (type, value)
@@ -152,32 +237,37 @@ struct LiveSet {
     cursor: u64,
     /// Bumped on every change; an unchanged set needs no rebuild.
     generation: u64,
+    /// Commit time of the newest change applied.
+    last_change: Option<OffsetDateTime>,
 }
 
-/// True when an indicator may go on a blocklist at all.
-fn blockable(allow: &AllowList, kind: IndicatorType, value: &str) -> bool {
+/// Why an indicator may not go on a blocklist at all, if it may not.
+fn withheld(allow: &AllowList, kind: IndicatorType, value: &str) -> Option<Withheld> {
     let allowed = match kind {
         IndicatorType::Domain => allow.domain(value),
         IndicatorType::Url => allow.url(value),
         IndicatorType::Ipv4 | IndicatorType::Ipv6 => match value.parse::<IpAddr>() {
             Ok(ip) => allow.ip(ip),
-            Err(_) => return false,
+            Err(_) => return Some(Withheld::NotBlockingType),
         },
         IndicatorType::Cidr => match value.parse::<ipnet::IpNet>() {
             Ok(n) => allow.net(&n),
-            Err(_) => return false,
+            Err(_) => return Some(Withheld::NotBlockingType),
         },
         IndicatorType::Sha256 | IndicatorType::Sha1 | IndicatorType::Md5 => allow.hash(value),
         // Pseudonymised personal-data types are never blocking material.
-        IndicatorType::Email | IndicatorType::Iban | IndicatorType::Phone | IndicatorType::Btc => return false,
+        IndicatorType::Email | IndicatorType::Iban | IndicatorType::Phone | IndicatorType::Btc => {
+            return Some(Withheld::NotBlockingType);
+        }
     };
-    allowed.is_none()
+    allowed.map(Withheld::from_allowed)
 }
 
 impl LiveSet {
     fn apply(&mut self, e: FeedEntry, allow: &AllowList) {
         self.cursor = e.seq;
         self.generation += 1;
+        self.last_change = Some(self.last_change.map_or(e.at, |t| t.max(e.at)));
         match e.op {
             Op::Remove => {
                 if let Some(k) = self.keys.remove(&e.indicator.id) {
@@ -188,7 +278,7 @@ impl LiveSet {
                 let i = e.indicator;
                 let key = (i.kind, i.value);
                 let live = Live {
-                    blockable: blockable(allow, key.0, &key.1),
+                    withheld: withheld(allow, key.0, &key.1),
                     category: i.category,
                     tlp: i.tlp,
                     confidence: i.confidence,
@@ -352,7 +442,12 @@ fn build_all(
         let with_hash = |v: Vec<(&'static str, Vec<u8>, usize, &'static str)>| {
             v.into_iter()
                 .map(|(name, body, count, ct)| {
-                    let hash = Sha256::digest(&body);
+                    // What was withheld is part of what the ISP holds: a
+                    // change of it is a new representation.
+                    let mut h = Sha256::new();
+                    h.update(&body);
+                    h.update(lists.withheld_header(name).as_bytes());
+                    let hash = h.finalize();
                     (name, body, count, ct, format!("\"{}\"", hex::encode(&hash[..12])))
                 })
                 .collect::<Vec<_>>()
@@ -369,8 +464,9 @@ fn build_all(
                 out.insert((key.clone(), name), p.clone());
                 continue;
             }
+            let modified = modified_at(prev.map(|p| p.modified), live.last_change, now);
             let (body, version) = if name == "domains.rpz" {
-                let serial = rpz_serial(prev.map(|p| p.version), now);
+                let serial = rpz_serial(prev.map(|p| p.version), modified);
                 (rpz_with_soa(&body, serial), serial)
             } else {
                 (body, build_no)
@@ -384,6 +480,8 @@ fn build_all(
                     content_type,
                     count,
                     version,
+                    modified,
+                    withheld: lists.withheld_header(name),
                 }),
             );
         }
@@ -391,8 +489,31 @@ fn build_all(
     out
 }
 
-/// An RPZ serial that increases with every change (RFC 1982): the current
-/// Unix time, or one more than the previous serial if that is not larger.
+/// The `Last-Modified` time of new content, in whole seconds: the commit
+/// time of the newest change in the log (not the time of the build, so a
+/// restart that rebuilds the same bytes keeps the time, and the RPZ serial
+/// derived from it), and always later than the content it replaces (a
+/// policy or registry change alters a list without a commit). An empty log
+/// gives the Unix epoch: the lists of a new deployment are as old as can be,
+/// and its first commit is newer without a bump of one second (which a
+/// restart would not repeat).
+fn modified_at(
+    previous: Option<OffsetDateTime>,
+    last_change: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> OffsetDateTime {
+    let secs = |t: OffsetDateTime| t.replace_nanosecond(0).expect("0 is a valid nanosecond");
+    let now = secs(now);
+    let changed = last_change.map_or(OffsetDateTime::UNIX_EPOCH, |t| secs(t).min(now));
+    match previous {
+        Some(p) => changed.max(p + time::Duration::SECOND),
+        None => changed,
+    }
+}
+
+/// An RPZ serial that increases with every change (RFC 1982): the time the
+/// content was built, or one more than the previous serial if that is not
+/// larger.
 fn rpz_serial(previous: Option<u64>, now: OffsetDateTime) -> u64 {
     let t = now.unix_timestamp().max(1) as u64 & 0xffff_ffff;
     match previous {
@@ -410,16 +531,29 @@ struct Lists<'a> {
     /// Domains left off every list because they are not safe as DNS names
     /// (an `rpz-*` label, no known public suffix); counted, never logged.
     refused_names: usize,
+    /// What the audience may receive but the allow-lists keep off, and why.
+    withheld: Vec<(IndicatorType, &'a str, Withheld)>,
 }
 
 impl<'a> Lists<'a> {
     fn collect(views: &[EgressView], live: &'a LiveSet, now: OffsetDateTime) -> Lists<'a> {
-        let mut l = Lists { domains: Vec::new(), ips: Vec::new(), urls: Vec::new(), all: Vec::new(), refused_names: 0 };
+        let mut l = Lists {
+            domains: Vec::new(),
+            ips: Vec::new(),
+            urls: Vec::new(),
+            all: Vec::new(),
+            refused_names: 0,
+            withheld: Vec::new(),
+        };
         for ((kind, value), e) in &live.sorted {
-            if !e.blockable
+            if e.withheld == Some(Withheld::NotBlockingType)
                 || e.valid_until.is_some_and(|t| t <= now)
                 || !views.iter().any(|v| v.admits(*kind, e.category, e.tlp, e.confidence))
             {
+                continue;
+            }
+            if let Some(why) = e.withheld {
+                l.withheld.push((*kind, value, why));
                 continue;
             }
             match kind {
@@ -428,6 +562,7 @@ impl<'a> Lists<'a> {
                 // `rpz-*` label would be read by resolvers as an RPZ trigger.
                 IndicatorType::Domain if crate::model::check_listable_name(value).is_err() => {
                     l.refused_names += 1;
+                    l.withheld.push((*kind, value, Withheld::NotADnsName));
                     continue;
                 }
                 IndicatorType::Domain => l.domains.push(value),
@@ -438,6 +573,23 @@ impl<'a> Lists<'a> {
             l.all.push((*kind, value, e));
         }
         l
+    }
+
+    /// The `X-Tamis-Withheld` value of list `name`: every reported reason
+    /// with its count of entries of the kinds the list carries.
+    fn withheld_header(&self, name: &str) -> String {
+        let kinds = reported_kinds(name);
+        let mut counts = [0usize; Withheld::REPORTED.len()];
+        for (kind, _, why) in &self.withheld {
+            if kinds.contains(kind)
+                && let Some(i) = Withheld::REPORTED.iter().position(|r| r == why)
+            {
+                counts[i] += 1;
+            }
+        }
+        let parts: Vec<String> =
+            Withheld::REPORTED.iter().zip(counts).map(|(r, n)| format!("{}={n}", r.as_str())).collect();
+        parts.join(", ")
     }
 
     fn header(&self, audience: &str, name: &str, n: usize) -> String {
@@ -452,12 +604,14 @@ impl<'a> Lists<'a> {
         let mut hosts = self.header(audience, "hosts.txt", self.domains.len()).into_bytes();
         let mut rpz = Vec::with_capacity(self.domains.len() * 48);
         domains.reserve(self.domains.len() * 24);
-        hosts.reserve(self.domains.len() * 32);
+        hosts.reserve(self.domains.len() * 56);
         for d in &self.domains {
             let d = d.as_bytes();
             domains.extend_from_slice(d);
             domains.push(b'\n');
             hosts.extend_from_slice(b"0.0.0.0 ");
+            hosts.extend_from_slice(d);
+            hosts.extend_from_slice(b"\n:: ");
             hosts.extend_from_slice(d);
             hosts.push(b'\n');
             rpz.extend_from_slice(d);
@@ -515,10 +669,16 @@ impl<'a> Lists<'a> {
             }
             let _ = writeln!(csv, ",{}", e.sources);
         }
+        let mut withheld = String::with_capacity(32 + self.withheld.len() * 40);
+        withheld.push_str("type,value,reason\n");
+        for (kind, value, why) in &self.withheld {
+            let _ = writeln!(withheld, "{},{},{}", kind.as_str(), csv_field(value), why.as_str());
+        }
         vec![
             ("ips.txt", ips.into_bytes(), self.ips.len(), "text/plain; charset=utf-8"),
             ("urls.txt", urls.into_bytes(), self.urls.len(), "text/plain; charset=utf-8"),
             ("indicators.csv", csv.into_bytes(), self.all.len(), "text/csv; charset=utf-8"),
+            ("withheld.csv", withheld.into_bytes(), self.withheld.len(), "text/csv; charset=utf-8"),
         ]
     }
 }
@@ -631,7 +791,7 @@ mod tests {
 
     fn live(now: OffsetDateTime) -> Live {
         Live {
-            blockable: true,
+            withheld: None,
             category: Category::Phishing,
             tlp: Tlp::Green,
             confidence: 90,
@@ -674,6 +834,18 @@ mod tests {
             assert!(!text.contains("rpz-") && !text.contains("notatld"), "{name}: {text}");
             assert!(text.contains("listed-phish.top"), "{name}");
         }
+    }
+
+    #[test]
+    fn last_modified_is_the_newest_change_and_always_moves_forward() {
+        let t = |s: i64| OffsetDateTime::from_unix_timestamp(s).unwrap();
+        let now = t(2_000) + time::Duration::milliseconds(700);
+        let change = t(1_500) + time::Duration::milliseconds(300);
+        assert_eq!(modified_at(None, Some(change), now), t(1_500), "a restart keeps the time of the newest commit");
+        assert_eq!(modified_at(None, None, now), t(0), "an empty log: the epoch");
+        assert_eq!(modified_at(Some(t(1_000)), Some(change), now), t(1_500));
+        assert_eq!(modified_at(Some(t(1_500)), Some(change), now), t(1_501), "new content is always newer");
+        assert_eq!(modified_at(None, Some(t(9_000)), now), t(2_000), "never in the future");
     }
 
     #[test]
