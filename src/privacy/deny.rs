@@ -157,6 +157,10 @@ impl Deny {
     /// `single_value`: the whole field is one word (an attribute value or
     /// tag), where a capitalised word is not a sentence start.
     pub fn filter(&self, text: &str, at_start: bool, single_value: bool, out: &mut String, tally: &mut Tally) {
+        if !text.is_empty() && !text.chars().any(char::is_whitespace) {
+            self.filter_one(text, at_start, single_value, out, tally);
+            return;
+        }
         let chunks = chunk(text);
         if chunks.is_empty() {
             out.push_str(text);
@@ -200,6 +204,29 @@ impl Deny {
             }
         }
         out.push_str(&text[last..]);
+    }
+
+    /// [`Deny::filter`] over a text that is one chunk (a tag, an attribute
+    /// value, a word between two findings): no phrase, no digit run and no
+    /// neighbour to look at, so no chunk list either.
+    fn filter_one(&self, text: &str, at_start: bool, single_value: bool, out: &mut String, tally: &mut Tally) {
+        let (cs, ce) = core_of(text, 0, text.len());
+        if cs == ce {
+            out.push_str(text);
+            return;
+        }
+        let cap = text[cs..].chars().next().is_some_and(char::is_uppercase);
+        // a chunk after an opening bracket or quote starts a sentence
+        let pos = if cap && !single_value && (at_start || cs > 0) { Pos::Start } else { Pos::Mid };
+        let mut core = String::new();
+        match self.judge(&text[cs..ce], pos, &mut core, tally) {
+            Verdict::Replaced | Verdict::NameLike => {
+                out.push_str(&text[..cs]);
+                out.push_str(&core);
+                out.push_str(&text[ce..]);
+            }
+            Verdict::Keep | Verdict::Weak => out.push_str(text),
+        }
     }
 
     /// The number of chunks from `i` forming a security phrase (2 to 4 words).

@@ -128,7 +128,7 @@ pub struct Sanitiser {
     /// Detectors compiled once per policy.
     det: Detectors,
     /// Consumer mail providers (built-in list plus the policy's).
-    consumer: HashSet<String>,
+    consumer: HashSet<String, std::hash::BuildHasherDefault<scan::Fnv>>,
     /// Rule names per category, precomputed (`ingest.detect.email`).
     detect_rule: BTreeMap<DataCategory, String>,
     /// HMAC state with the pseudonym key already absorbed (cloned per token).
@@ -155,7 +155,8 @@ impl Sanitiser {
             line: 0,
             message: format!("detectors failed to compile: {m}"),
         })?;
-        let mut consumer: HashSet<String> = lexicon::consumer_mail_domains().iter().map(|s| (*s).to_owned()).collect();
+        let mut consumer: HashSet<String, _> =
+            lexicon::consumer_mail_domains().iter().map(|s| (*s).to_owned()).collect();
         consumer.extend(policy.ingest.consumer_mail_domains.iter().cloned());
         let detect_rule = DataCategory::ALL.iter().map(|c| (*c, format!("ingest.detect.{}", c.as_str()))).collect();
         let mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&keys.pseudonym).expect("any key length");
@@ -171,7 +172,11 @@ impl Sanitiser {
 
     /// True when `domain` is a consumer mail provider.
     pub fn is_consumer_domain(&self, domain: &str) -> bool {
-        self.consumer.contains(&domain.to_ascii_lowercase())
+        if domain.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.consumer.contains(&domain.to_ascii_lowercase())
+        } else {
+            self.consumer.contains(domain)
+        }
     }
 
     /// Sanitises one indicator, adding what it removed to `removals`.
@@ -199,13 +204,15 @@ impl Sanitiser {
         Ok((s, ex))
     }
 
-    fn run(&self, raw: RawIndicator, ctx: &mut Ctx) -> Result<SanitisedIndicator, Refusal> {
+    fn run(&self, mut raw: RawIndicator, ctx: &mut Ctx) -> Result<SanitisedIndicator, Refusal> {
         let rec = self.record_ctx(&raw);
         let (value, value_form) = self.value_of(&raw, &rec, ctx)?;
         let description = self.description(&raw, &rec, ctx);
         let attributes = self.attributes(&raw, &rec, ctx);
         let tags = self.tags(&raw, &rec, ctx);
         let (first_seen, valid_until) = self.timestamps(&raw, ctx);
+        // a value kept as written moves over (no copy)
+        let value = value.unwrap_or_else(|| std::mem::take(&mut raw.value));
         Ok(SanitisedIndicator {
             kind: raw.kind,
             value,
@@ -222,13 +229,14 @@ impl Sanitiser {
     }
 
     /// The indicator value by its role (SPEC §6): URLs scrubbed, personal
-    /// e-mails, phones and IBANs per `[ingest.value]`, the rest kept.
+    /// e-mails, phones and IBANs per `[ingest.value]`, the rest kept
+    /// (`None`: the value as written).
     fn value_of(
         &self,
         raw: &RawIndicator,
         rec: &RecordCtx,
         ctx: &mut Ctx,
-    ) -> Result<(String, Option<String>), Refusal> {
+    ) -> Result<(Option<String>, Option<String>), Refusal> {
         let ing = &self.policy.ingest;
         match raw.kind {
             IndicatorType::Url => {
@@ -236,7 +244,7 @@ impl Sanitiser {
                     field: "value".into(),
                     reason: "URL could not be decoded for privacy filtering".into(),
                 })?;
-                Ok((v, None))
+                Ok((Some(v), None))
             }
             IndicatorType::Email => {
                 let domain = raw.value.rsplit_once('@').map(|p| p.1).unwrap_or("");
@@ -253,7 +261,7 @@ impl Sanitiser {
             IndicatorType::Iban => {
                 self.value_action(DataCategory::Iban, ing.value.iban, "ingest.value.iban", &raw.value, ctx)
             }
-            _ => Ok((raw.value.clone(), None)),
+            _ => Ok((None, None)),
         }
     }
 
@@ -407,9 +415,9 @@ impl Sanitiser {
         rule: &str,
         value: &str,
         ctx: &mut Ctx,
-    ) -> Result<(String, Option<String>), Refusal> {
+    ) -> Result<(Option<String>, Option<String>), Refusal> {
         let form = match action {
-            Action::Keep => return Ok((value.to_owned(), None)),
+            Action::Keep => return Ok((None, None)),
             Action::Pseudonymise => "pseudonymised",
             Action::Escrow => "escrowed",
             Action::Mask => {
@@ -430,7 +438,7 @@ impl Sanitiser {
         match self.apply(cat, action, value, value) {
             Some(v) => {
                 ctx.note("value", rule, cat.as_str(), action.as_str());
-                Ok((v, Some(form.to_owned())))
+                Ok((Some(v), Some(form.to_owned())))
             }
             None => {
                 ctx.note("value", "fail-closed", cat.as_str(), "drop");
