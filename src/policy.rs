@@ -625,6 +625,11 @@ impl Policy {
             // one plain word: no splitting, no allocation
             return self.ingest.rule_for_word(key);
         }
+        if key.is_ascii()
+            && let Some(r) = self.key_rule_ascii(key)
+        {
+            return r;
+        }
         let words: Vec<String> = key_words(key).collect();
         let last = words.last()?;
         if let Some(r) = self.ingest.rule_for_word(last) {
@@ -636,6 +641,51 @@ impl Policy {
             return None;
         }
         words.iter().rev().skip(1).find_map(|w| self.ingest.rule_for_word(w))
+    }
+
+    /// [`Policy::key_rule`] of an ASCII key without allocating: the words
+    /// of [`key_words`] as ranges of a lower-cased copy on the stack.
+    /// `None` when the key is too long for the buffers (the caller then
+    /// splits it the general way).
+    fn key_rule_ascii(&self, key: &str) -> Option<Option<&KeyRule>> {
+        let b = key.as_bytes();
+        if b.len() > 64 {
+            return None;
+        }
+        let mut low = [0u8; 64];
+        low[..b.len()].copy_from_slice(b);
+        low.make_ascii_lowercase();
+        let mut words = [(0usize, 0usize); 16];
+        let mut n = 0;
+        let mut start: Option<usize> = None;
+        let mut prev_lower = false;
+        for (i, &c) in b.iter().enumerate().chain(std::iter::once((b.len(), &b' '))) {
+            let alnum = i < b.len() && c.is_ascii_alphanumeric();
+            let camel = alnum && c.is_ascii_uppercase() && prev_lower;
+            if let Some(s) = start
+                && (!alnum || camel)
+            {
+                *words.get_mut(n)? = (s, i);
+                n += 1;
+                start = None;
+            }
+            if alnum && start.is_none() {
+                start = Some(i);
+            }
+            prev_lower = alnum && (c.is_ascii_lowercase() || c.is_ascii_digit());
+        }
+        let word = |r: &(usize, usize)| std::str::from_utf8(&low[r.0..r.1]).unwrap_or_default();
+        let Some(last) = n.checked_sub(1).map(|k| word(&words[k])) else {
+            return Some(None);
+        };
+        if let Some(r) = self.ingest.rule_for_word(last) {
+            return Some(Some(r));
+        }
+        // earlier words count only when the last one is a generic noun
+        if !GENERIC_KEY_WORDS.contains(&last) {
+            return Some(None);
+        }
+        Some(words[..n - 1].iter().rev().find_map(|r| self.ingest.rule_for_word(word(r))))
     }
 
     /// The policy in plain language for a DPO (SPEC §6).
@@ -1036,6 +1086,41 @@ mod tests {
         assert_eq!(w, ["customer", "email", "2"]);
         let w: Vec<String> = key_words("victim-ip").collect();
         assert_eq!(w, ["victim", "ip"]);
+    }
+
+    #[test]
+    fn key_rule_ascii_splits_like_key_words() {
+        let p = Policy::parse("default", &default_text()).unwrap();
+        for key in [
+            "customerEmail_2",
+            "victim-ip",
+            "customer_id",
+            "client_action",
+            "USER_NAME",
+            "holderName",
+            "x",
+            "__",
+            "ip",
+            "email2",
+            "Victim_IP_Address",
+            "a_b_c_d_e_f_g_h_i_j_k_l_m_n_o_p_q_r_email",
+        ] {
+            let words: Vec<String> = key_words(key).collect();
+            let general = words.last().and_then(|last| {
+                p.ingest.rule_for_word(last).or_else(|| {
+                    GENERIC_KEY_WORDS
+                        .contains(&last.as_str())
+                        .then(|| words.iter().rev().skip(1).find_map(|w| p.ingest.rule_for_word(w)))
+                        .flatten()
+                })
+            });
+            let fast = p.key_rule_ascii(key);
+            if let Some(fast) = fast {
+                assert_eq!(fast.map(|r| r.line), general.map(|r| r.line), "{key}");
+            } else {
+                assert!(words.len() > 16 || key.len() > 64, "{key}");
+            }
+        }
     }
 
     #[test]

@@ -157,6 +157,10 @@ impl Deny {
     /// `single_value`: the whole field is one word (an attribute value or
     /// tag), where a capitalised word is not a sentence start.
     pub fn filter(&self, text: &str, at_start: bool, single_value: bool, out: &mut String, tally: &mut Tally) {
+        if !text.is_empty() && !text.chars().any(char::is_whitespace) {
+            self.filter_one(text, at_start, single_value, out, tally);
+            return;
+        }
         let chunks = chunk(text);
         if chunks.is_empty() {
             out.push_str(text);
@@ -202,12 +206,35 @@ impl Deny {
         out.push_str(&text[last..]);
     }
 
+    /// [`Deny::filter`] over a text that is one chunk (a tag, an attribute
+    /// value, a word between two findings): no phrase, no digit run and no
+    /// neighbour to look at, so no chunk list either.
+    fn filter_one(&self, text: &str, at_start: bool, single_value: bool, out: &mut String, tally: &mut Tally) {
+        let (cs, ce) = core_of(text, 0, text.len());
+        if cs == ce {
+            out.push_str(text);
+            return;
+        }
+        let cap = text[cs..].chars().next().is_some_and(char::is_uppercase);
+        // a chunk after an opening bracket or quote starts a sentence
+        let pos = if cap && !single_value && (at_start || cs > 0) { Pos::Start } else { Pos::Mid };
+        let mut core = String::new();
+        match self.judge(&text[cs..ce], pos, &mut core, tally) {
+            Verdict::Replaced | Verdict::NameLike => {
+                out.push_str(&text[..cs]);
+                out.push_str(&core);
+                out.push_str(&text[ce..]);
+            }
+            Verdict::Keep | Verdict::Weak => out.push_str(text),
+        }
+    }
+
     /// The number of chunks from `i` forming a security phrase (2 to 4 words).
     fn phrase_at(&self, text: &str, chunks: &[Chunk], i: usize) -> Option<usize> {
         let first = &text[chunks[i].core.0..chunks[i].core.1];
         if !first.chars().next().is_some_and(char::is_alphanumeric)
             || i + 1 >= chunks.len()
-            || !with_lower(first, |l| vocab().is_phrase_head(l))
+            || !vocab().is_phrase_head(first)
         {
             return None;
         }
@@ -270,7 +297,8 @@ impl Deny {
         if cs.next().is_none() {
             return Some(Verdict::Keep);
         }
-        let (f, extra) = with_lower(w, |l| (vocab().flags(l), !self.words.is_empty() && self.words.contains(l)));
+        let f = vocab().flags_of(w);
+        let extra = !self.words.is_empty() && with_lower(w, |l| self.words.contains(l));
         if f & SECURITY != 0 || extra {
             return Some(Verdict::Keep);
         }
@@ -339,11 +367,8 @@ impl Deny {
                             _ => run,
                         };
                         let known = run.chars().count() <= 3
-                            || with_lower(run, |l| {
-                                UNITS.contains(&l)
-                                    || vocab().flags(l) & (LOWER | NOUN | SECURITY | FREQ) != 0
-                                    || self.words.contains(l)
-                            });
+                            || vocab().flags_of(run) & (LOWER | NOUN | SECURITY | FREQ) != 0
+                            || with_lower(run, |l| UNITS.contains(&l) || self.words.contains(l));
                         if !known || !run.chars().all(char::is_alphabetic) {
                             return false;
                         }
@@ -496,9 +521,7 @@ fn extend_names(
     // (`brigitte vollmer`)
     let surname = |k: usize| {
         let w = word(k);
-        w.chars().all(char::is_alphabetic)
-            && w.chars().count() >= 2
-            && with_lower(w, |l| vocab().flags(l) & (COMMON | SECURITY) == 0 && !l.is_empty())
+        w.chars().all(char::is_alphabetic) && w.chars().count() >= 2 && vocab().flags_of(w) & (COMMON | SECURITY) == 0
     };
     for i in 0..chunks.len() {
         if verdicts[i] != Verdict::NameLike {
@@ -643,7 +666,7 @@ fn name_parts(core: &str, parts: &[(usize, usize)]) -> Vec<bool> {
         .map(|&(s, e)| {
             let w = &core[s..e];
             let alpha = w.chars().count() >= 2 && w.chars().all(char::is_alphabetic);
-            with_lower(w, |l| (alpha, vocab().flags(l), alpha && first_names().contains(l)))
+            (alpha, vocab().flags_of(w), alpha && with_lower(w, |l| first_names().contains(l)))
         })
         .collect();
     for k in 0..parts.len() - 1 {
@@ -897,7 +920,7 @@ fn is_user_agent_part(t: &str) -> bool {
         && ver.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && split_parts(name)
             .iter()
-            .all(|&(s, e)| e - s <= 3 || with_lower(&name[s..e], |l| vocab().flags(l) & (LOWER | NOUN | SECURITY) != 0))
+            .all(|&(s, e)| e - s <= 3 || vocab().flags_of(&name[s..e]) & (LOWER | NOUN | SECURITY) != 0)
 }
 
 /// Placeholders written by people or other tools (`[REDACTED]`): a fixed

@@ -128,7 +128,7 @@ pub struct Sanitiser {
     /// Detectors compiled once per policy.
     det: Detectors,
     /// Consumer mail providers (built-in list plus the policy's).
-    consumer: HashSet<String>,
+    consumer: HashSet<String, std::hash::BuildHasherDefault<scan::Fnv>>,
     /// Rule names per category, precomputed (`ingest.detect.email`).
     detect_rule: BTreeMap<DataCategory, String>,
     /// HMAC state with the pseudonym key already absorbed (cloned per token).
@@ -155,7 +155,8 @@ impl Sanitiser {
             line: 0,
             message: format!("detectors failed to compile: {m}"),
         })?;
-        let mut consumer: HashSet<String> = lexicon::consumer_mail_domains().iter().map(|s| (*s).to_owned()).collect();
+        let mut consumer: HashSet<String, _> =
+            lexicon::consumer_mail_domains().iter().map(|s| (*s).to_owned()).collect();
         consumer.extend(policy.ingest.consumer_mail_domains.iter().cloned());
         let detect_rule = DataCategory::ALL.iter().map(|c| (*c, format!("ingest.detect.{}", c.as_str()))).collect();
         let mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&keys.pseudonym).expect("any key length");
@@ -171,7 +172,11 @@ impl Sanitiser {
 
     /// True when `domain` is a consumer mail provider.
     pub fn is_consumer_domain(&self, domain: &str) -> bool {
-        self.consumer.contains(&domain.to_ascii_lowercase())
+        if domain.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.consumer.contains(&domain.to_ascii_lowercase())
+        } else {
+            self.consumer.contains(domain)
+        }
     }
 
     /// Sanitises one indicator, adding what it removed to `removals`.
@@ -199,13 +204,15 @@ impl Sanitiser {
         Ok((s, ex))
     }
 
-    fn run(&self, raw: RawIndicator, ctx: &mut Ctx) -> Result<SanitisedIndicator, Refusal> {
+    fn run(&self, mut raw: RawIndicator, ctx: &mut Ctx) -> Result<SanitisedIndicator, Refusal> {
         let rec = self.record_ctx(&raw);
         let (value, value_form) = self.value_of(&raw, &rec, ctx)?;
         let description = self.description(&raw, &rec, ctx);
         let attributes = self.attributes(&raw, &rec, ctx);
         let tags = self.tags(&raw, &rec, ctx);
         let (first_seen, valid_until) = self.timestamps(&raw, ctx);
+        // a value kept as written moves over (no copy)
+        let value = value.unwrap_or_else(|| std::mem::take(&mut raw.value));
         Ok(SanitisedIndicator {
             kind: raw.kind,
             value,
@@ -222,13 +229,14 @@ impl Sanitiser {
     }
 
     /// The indicator value by its role (SPEC §6): URLs scrubbed, personal
-    /// e-mails, phones and IBANs per `[ingest.value]`, the rest kept.
+    /// e-mails, phones and IBANs per `[ingest.value]`, the rest kept
+    /// (`None`: the value as written).
     fn value_of(
         &self,
         raw: &RawIndicator,
         rec: &RecordCtx,
         ctx: &mut Ctx,
-    ) -> Result<(String, Option<String>), Refusal> {
+    ) -> Result<(Option<String>, Option<String>), Refusal> {
         let ing = &self.policy.ingest;
         match raw.kind {
             IndicatorType::Url => {
@@ -236,7 +244,7 @@ impl Sanitiser {
                     field: "value".into(),
                     reason: "URL could not be decoded for privacy filtering".into(),
                 })?;
-                Ok((v, None))
+                Ok((Some(v), None))
             }
             IndicatorType::Email => {
                 let domain = raw.value.rsplit_once('@').map(|p| p.1).unwrap_or("");
@@ -253,7 +261,7 @@ impl Sanitiser {
             IndicatorType::Iban => {
                 self.value_action(DataCategory::Iban, ing.value.iban, "ingest.value.iban", &raw.value, ctx)
             }
-            _ => Ok((raw.value.clone(), None)),
+            _ => Ok((None, None)),
         }
     }
 
@@ -407,9 +415,9 @@ impl Sanitiser {
         rule: &str,
         value: &str,
         ctx: &mut Ctx,
-    ) -> Result<(String, Option<String>), Refusal> {
+    ) -> Result<(Option<String>, Option<String>), Refusal> {
         let form = match action {
-            Action::Keep => return Ok((value.to_owned(), None)),
+            Action::Keep => return Ok((None, None)),
             Action::Pseudonymise => "pseudonymised",
             Action::Escrow => "escrowed",
             Action::Mask => {
@@ -430,7 +438,7 @@ impl Sanitiser {
         match self.apply(cat, action, value, value) {
             Some(v) => {
                 ctx.note("value", rule, cat.as_str(), action.as_str());
-                Ok((v, Some(form.to_owned())))
+                Ok((Some(v), Some(form.to_owned())))
             }
             None => {
                 ctx.note("value", "fail-closed", cat.as_str(), "drop");
@@ -656,7 +664,8 @@ impl Sanitiser {
                 out.push('/');
             }
             let hint = link || scan::phone_path_key(prev);
-            let seg_out = self.scrub_component(seg, false, hint, None, rec, &pfield, ctx)?;
+            let seg_out =
+                self.scrub_component(&Component { phone_hint: hint, ..Component::new(seg, false, &pfield) }, rec, ctx)?;
             out.push_str(&seg_out);
             prev = seg;
         }
@@ -671,7 +680,7 @@ impl Sanitiser {
             if f.contains('=') {
                 self.scrub_query(f, rec, &ffield, ctx, &mut out)?;
             } else {
-                out.push_str(&self.scrub_component(f, false, false, None, rec, &ffield, ctx)?);
+                out.push_str(&self.scrub_component(&Component::new(f, false, &ffield), rec, ctx)?);
             }
         }
         if ctx.removals.total() == before {
@@ -687,18 +696,19 @@ impl Sanitiser {
                 out.push('&');
             }
             let Some((k, v)) = part.split_once('=') else {
-                out.push_str(&self.scrub_component(part, true, false, None, rec, field, ctx)?);
+                out.push_str(&self.scrub_component(&Component::new(part, true, field), rec, ctx)?);
                 continue;
             };
             let key = percent_decode(k, true).ok_or(())?;
             // a key carrying personal data itself
-            let k_out = self.scrub_component(k, true, false, None, rec, field, ctx)?;
+            let k_out = self.scrub_component(&Component::new(k, true, field), rec, ctx)?;
             out.push_str(&k_out);
             out.push('=');
             let rule = self.policy.key_rule(&key);
             let phone_hint = lexicon::phone_hint_keys().contains(&key.to_ascii_lowercase().as_str());
             let vfield = ctx.field(|| format!("{field}.{}", key_label(&key)));
-            out.push_str(&self.scrub_component(v, true, phone_hint, rule, rec, &vfield, ctx)?);
+            let value = Component { phone_hint, rule, ..Component::new(v, true, &vfield) };
+            out.push_str(&self.scrub_component(&value, rec, ctx)?);
         }
         Ok(())
     }
@@ -706,38 +716,18 @@ impl Sanitiser {
     /// One URL component: decoded (percent, then base64/hex), scanned, and
     /// replaced when personal data is inside. Clean components are kept
     /// byte for byte.
-    #[allow(clippy::too_many_arguments)]
-    fn scrub_component(
-        &self,
-        raw: &str,
-        query: bool,
-        phone_hint: bool,
-        rule: Option<&crate::policy::KeyRule>,
-        rec: &RecordCtx,
-        field: &str,
-        ctx: &mut Ctx,
-    ) -> Result<String, ()> {
+    fn scrub_component(&self, c: &Component, rec: &RecordCtx, ctx: &mut Ctx) -> Result<String, ()> {
+        let (raw, field) = (c.raw, c.field);
         if raw.is_empty() {
             return Ok(String::new());
         }
-        let Some(decoded) = percent_decode(raw, query) else {
+        let Some(decoded) = percent_decode(raw, c.query) else {
             // fail closed: undecodable bytes never pass
             ctx.note(field, "fail-closed (undecodable)", "undecodable", "redact");
             return Ok("[UNDECODABLE]".to_owned());
         };
-        if let Some(rule) = rule {
-            let norm = normalise_for(rule.category, &decoded);
-            let rule_name = &rule.rule;
-            return match self.apply(rule.category, rule.action, &decoded, &norm) {
-                Some(rep) => {
-                    ctx.note(field, rule_name, rule.category.as_str(), rule.action.as_str());
-                    Ok(encode_component(&rep))
-                }
-                None => {
-                    ctx.note(field, rule_name, rule.category.as_str(), "drop");
-                    Ok(String::new())
-                }
-            };
+        if let Some(rule) = c.rule {
+            return Ok(self.keyed_component(rule, &decoded, field, ctx));
         }
         // names in path segments and file names (`anna.kowalska`,
         // `Anna_Kowalska.pdf`, `~user`, `/@handle`): the host and the shape
@@ -757,7 +747,7 @@ impl Sanitiser {
         let mut found = Vec::new();
         // query values may carry a name ("?n=Jean+Dupont"); path segments are
         // words of the site's own structure and are not read for names
-        let scope = Scope { names: query, phone_key: phone_hint, ..Scope::URL_PART };
+        let scope = Scope { names: c.query, phone_key: c.phone_hint, ..Scope::URL_PART };
         self.det.scan(&decoded, &scope, rec, &mut found);
         if !found.is_empty() {
             return match self.replace_found(&decoded, &found, rec, field, Free::None, ctx) {
@@ -765,32 +755,66 @@ impl Sanitiser {
                 None => Ok(String::new()),
             };
         }
-        // base64 or hex that decodes to text with personal data inside
-        if let Some(inner) = scan::decode_token(&decoded) {
-            let inner = percent_decode(&inner, true).unwrap_or(inner);
-            let mut found = Vec::new();
-            self.det.scan(&inner, &Scope::URL_PART, rec, &mut found);
-            if let Some(f) = found.iter().find_map(|f| match f.kind {
-                SpanKind::Data(c) => Some(c),
-                SpanKind::Url => None,
-            }) {
-                let action = self.policy.ingest.detect.action(f);
-                let rule = format!("{} (encoded)", self.detect_rule[&f]);
-                let rep = match action {
-                    Action::Drop => {
-                        ctx.note(field, &rule, f.as_str(), "drop");
-                        return Ok(String::new());
-                    }
-                    // the whole token holds the data: replace the token
-                    _ => f.label().to_owned(),
-                };
-                for _ in &found {
-                    ctx.note(field, &rule, f.as_str(), "redact");
-                }
-                return Ok(encode_component(&rep));
+        Ok(self.encoded_component(&decoded, rec, field, ctx).unwrap_or_else(|| kept(raw, &renamed)))
+    }
+
+    /// A component under a key the policy names: its rule applies to the
+    /// whole decoded value.
+    fn keyed_component(&self, rule: &crate::policy::KeyRule, decoded: &str, field: &str, ctx: &mut Ctx) -> String {
+        let norm = normalise_for(rule.category, decoded);
+        match self.apply(rule.category, rule.action, decoded, &norm) {
+            Some(rep) => {
+                ctx.note(field, &rule.rule, rule.category.as_str(), rule.action.as_str());
+                encode_component(&rep)
+            }
+            None => {
+                ctx.note(field, &rule.rule, rule.category.as_str(), "drop");
+                String::new()
             }
         }
-        Ok(kept(raw, &renamed))
+    }
+
+    /// A base64 or hex component that decodes to text with personal data
+    /// inside: its replacement (the whole token goes), or `None`.
+    fn encoded_component(&self, decoded: &str, rec: &RecordCtx, field: &str, ctx: &mut Ctx) -> Option<String> {
+        let inner = scan::decode_token(decoded)?;
+        let inner = percent_decode(&inner, true).unwrap_or(inner);
+        let mut found = Vec::new();
+        self.det.scan(&inner, &Scope::URL_PART, rec, &mut found);
+        let f = found.iter().find_map(|f| match f.kind {
+            SpanKind::Data(c) => Some(c),
+            SpanKind::Url => None,
+        })?;
+        let action = self.policy.ingest.detect.action(f);
+        let rule = format!("{} (encoded)", self.detect_rule[&f]);
+        if action == Action::Drop {
+            ctx.note(field, &rule, f.as_str(), "drop");
+            return Some(String::new());
+        }
+        for _ in &found {
+            ctx.note(field, &rule, f.as_str(), "redact");
+        }
+        Some(encode_component(f.label()))
+    }
+}
+
+/// One URL component to scrub, with what its place in the URL says.
+struct Component<'a> {
+    /// As written (percent-encoded).
+    raw: &'a str,
+    /// A query key or value (`+` is a space; a name may be in it).
+    query: bool,
+    /// Under a phone-named key or after a phone path segment.
+    phone_hint: bool,
+    /// The policy's rule for the key a query value sits under.
+    rule: Option<&'a crate::policy::KeyRule>,
+    /// Field path for explanations.
+    field: &'a str,
+}
+
+impl<'a> Component<'a> {
+    fn new(raw: &'a str, query: bool, field: &'a str) -> Component<'a> {
+        Component { raw, query, phone_hint: false, rule: None, field }
     }
 }
 

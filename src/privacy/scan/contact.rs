@@ -7,22 +7,14 @@ use std::sync::OnceLock;
 
 use regex::bytes::Regex;
 
-use super::{Cue, Detectors, Found, RecordCtx, Scope, SpanKind, accounts, bounded, ceil_boundary, roles};
+use super::{Candidate, Cue, Detectors, Found, RecordCtx, Scope, SpanKind, accounts, ceil_boundary, roles};
 use crate::policy::DataCategory;
 use crate::privacy::checks;
 use crate::privacy::phone::{self, Evidence};
 
 impl Detectors {
-    pub(super) fn email(
-        &self,
-        text: &str,
-        s: usize,
-        e: usize,
-        rec: &RecordCtx,
-        cues: &[(usize, usize, Cue)],
-        out: &mut Vec<Found>,
-    ) {
-        let raw = &text[s..ceil_boundary(text, e)];
+    pub(super) fn email(&self, c: &Candidate, out: &mut Vec<Found>) {
+        let raw = c.raw();
         let obfuscated = raw.bytes().any(|c| matches!(c, b'%' | b'&' | b'[' | b'(' | b'{') || c >= 0x80);
         let norm = if !obfuscated {
             raw.to_owned()
@@ -54,67 +46,51 @@ impl Detectors {
             return;
         }
         let domain = domain.to_lowercase();
-        if roles::attacker_email(text, s, local, &domain, rec, cues) {
+        if roles::attacker_email(c, local, &domain) {
             return; // on the attacker's domains: intelligence
         }
-        let start = s + (raw.len() - raw.trim_start_matches(['.', '-', '+', '%']).len());
-        let end = ceil_boundary(text, e);
+        let start = c.start + (raw.len() - raw.trim_start_matches(['.', '-', '+', '%']).len());
+        let end = c.end_char();
         out.push(Found {
             start,
             end,
             kind: SpanKind::Data(DataCategory::Email),
             norm: format!("{}@{}", local.to_lowercase(), domain),
         });
-        combo_secret(text, end, out);
+        combo_secret(c.text, end, out);
     }
 
-    pub(super) fn ipv4(
-        &self,
-        text: &str,
-        s: usize,
-        e: usize,
-        rec: &RecordCtx,
-        cues: &[(usize, usize, Cue)],
-        out: &mut Vec<Found>,
-    ) -> bool {
-        let b = text.as_bytes();
+    pub(super) fn ipv4(&self, c: &Candidate, out: &mut Vec<Found>) -> bool {
+        let (b, s, e) = (c.bytes(), c.start, c.end);
         if (s > 0 && (b[s - 1].is_ascii_alphanumeric() || b[s - 1] == b'.'))
             || (e < b.len()
                 && (b[e].is_ascii_alphanumeric() || (b[e] == b'.' && b.get(e + 1).is_some_and(u8::is_ascii_digit))))
         {
             return false;
         }
-        let raw = text[s..e].replace("[.]", ".");
+        let raw = c.text[s..e].replace("[.]", ".");
         let Ok(ip) = std::net::Ipv4Addr::from_str(&raw) else {
             return false;
         };
         if roles::version_context(b, s) {
             return true;
         }
-        if attacker_kept(IpAddr::V4(ip), text, s, e, cues) {
+        if attacker_kept(IpAddr::V4(ip), c) {
             return true;
         }
-        self.ip(IpAddr::V4(ip), s, e, rec, cues, out);
+        self.ip(IpAddr::V4(ip), c, out);
         true
     }
 
-    pub(super) fn ipv6(
-        &self,
-        text: &str,
-        s: usize,
-        e: usize,
-        rec: &RecordCtx,
-        cues: &[(usize, usize, Cue)],
-        out: &mut Vec<Found>,
-    ) {
-        let b = text.as_bytes();
-        if !bounded(b, s, e) || e - s < 6 {
+    pub(super) fn ipv6(&self, c: &Candidate, out: &mut Vec<Found>) {
+        let (b, s, e) = (c.bytes(), c.start, c.end);
+        if !c.bounded() || e - s < 6 {
             return;
         }
-        let Ok(ip) = std::net::Ipv6Addr::from_str(&text[s..e]) else {
+        let Ok(ip) = std::net::Ipv6Addr::from_str(&c.text[s..e]) else {
             return;
         };
-        if attacker_kept(IpAddr::V6(ip), text, s, e, cues) {
+        if attacker_kept(IpAddr::V6(ip), c) {
             return;
         }
         // a zone id (`fe80::1%eth0`) goes with the address
@@ -127,10 +103,11 @@ impl Detectors {
         }
         // `::ffff:89.75.18.43`: the IPv4 address inside decides
         let ip = ip.to_ipv4_mapped().map_or(IpAddr::V6(ip), IpAddr::V4);
-        self.ip(ip, s, end, rec, cues, out);
+        self.ip(ip, &c.span(s, end), out);
     }
 
-    fn ip(&self, ip: IpAddr, s: usize, e: usize, rec: &RecordCtx, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
+    fn ip(&self, ip: IpAddr, c: &Candidate, out: &mut Vec<Found>) {
+        let (s, rec, cues) = (c.start, c.rec, c.cues);
         if Some(ip) == rec.value_ip {
             return;
         }
@@ -138,7 +115,7 @@ impl Detectors {
         // documentation, unallocated): no intelligence, only the victim's
         // network; removed whatever the cues say
         if crate::model::is_reserved_ip(ip) {
-            out.push(Found { start: s, end: e, kind: SpanKind::Data(DataCategory::Ip), norm: "reserved".into() });
+            out.push(c.found(DataCategory::Ip, "reserved".into()));
             return;
         }
         if rec.host.as_deref() == Some(ip.to_string().as_str()) {
@@ -160,22 +137,14 @@ impl Detectors {
         if attacker_near || (role.is_none() && rec.attacker_key) {
             return;
         }
-        out.push(Found { start: s, end: e, kind: SpanKind::Data(DataCategory::Ip), norm: ip.to_string() });
+        out.push(c.found(DataCategory::Ip, ip.to_string()));
     }
 
     /// A run of digit groups: tries the longest sub-run of whole groups
     /// first, so a card followed by an expiry date or two numbers in a row
     /// are told apart.
-    pub(super) fn number(
-        &self,
-        text: &str,
-        s: usize,
-        e: usize,
-        scope: &Scope,
-        cues: &[(usize, usize, Cue)],
-        out: &mut Vec<Found>,
-    ) {
-        let b = text.as_bytes();
+    pub(super) fn number(&self, c: &Candidate, out: &mut Vec<Found>) {
+        let (text, b, s, e) = (c.text, c.bytes(), c.start, c.end);
         if (s > 0
             && (b[s - 1].is_ascii_alphanumeric()
                 || b[s - 1] >= 0x80
@@ -188,7 +157,7 @@ impl Detectors {
         if s >= 2 && matches!(b[s - 1], b'-' | b'_' | b'#') && b[s - 2].is_ascii_alphanumeric() {
             return;
         }
-        if roles::reference_run(text, s, e, cues, out) {
+        if roles::reference_run(c, out) {
             return;
         }
         let plus = b[s] == b'+';
@@ -228,8 +197,7 @@ impl Detectors {
                 let start = if gi == 0 && plus { s } else { groups[gi].0 };
                 let end = groups[gj].1;
                 let grouped = gj > gi;
-                if let Some((cat, norm)) =
-                    self.classify_number(&digits, gi == 0 && plus, grouped, start, b, scope, cues)
+                if let Some((cat, norm)) = self.classify_number(&c.span(start, end), &digits, gi == 0 && plus, grouped)
                 {
                     out.push(Found { start, end, kind: SpanKind::Data(cat), norm });
                     gi = gj + 1;
@@ -243,19 +211,16 @@ impl Detectors {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The digits of the groups under `c` (`plus` when a `+` leads them).
     fn classify_number(
         &self,
+        c: &Candidate,
         digits: &str,
         plus: bool,
         grouped: bool,
-        start: usize,
-        b: &[u8],
-        scope: &Scope,
-        cues: &[(usize, usize, Cue)],
     ) -> Option<(DataCategory, String)> {
-        let d = digits.as_bytes();
-        let cue_before = |kind: Cue, win: usize| cues.iter().any(|c| c.2 == kind && c.1 <= start && start - c.1 <= win);
+        let (d, b, start, scope) = (digits.as_bytes(), c.bytes(), c.start, c.scope);
+        let cue_before = |kind: Cue, win: usize| c.cue_before(kind, win);
         if !plus && cue_before(Cue::Account, 32) {
             // "Kontonummer 1234567890, BLZ 37040044": an account, not a phone
             return Some((DataCategory::Iban, digits.to_owned()));
@@ -488,7 +453,14 @@ impl Detectors {
     /// Victim addresses inside ISP reverse-DNS names: the whole name goes
     /// (as an IP finding), unless it is the indicator's host or an attacker
     /// cue is right before it.
-    pub(super) fn reverse_dns(&self, text: &str, rec: &RecordCtx, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
+    pub(super) fn reverse_dns(
+        &self,
+        text: &str,
+        scope: &Scope,
+        rec: &RecordCtx,
+        cues: &[(usize, usize, Cue)],
+        out: &mut Vec<Found>,
+    ) {
         if !dashed_quad(text.as_bytes()) && !pool_ac().is_match(text) {
             return;
         }
@@ -514,13 +486,13 @@ impl Detectors {
                 };
                 std::net::Ipv4Addr::new(a, b2, c2, d)
             };
-            self.ip(IpAddr::V4(ip), all.start(), all.end(), rec, cues, out);
+            self.ip(IpAddr::V4(ip), &Candidate { text, start: all.start(), end: all.end(), scope, rec, cues }, out);
         }
     }
 }
 
 /// An attacker's address by its place in the text (a list, a port, a verb:
 /// `roles.rs`) stays; a non-global one goes whatever its role (see `ip`).
-fn attacker_kept(ip: IpAddr, text: &str, s: usize, e: usize, cues: &[(usize, usize, Cue)]) -> bool {
-    roles::attacker_ip(text, s, e, cues) && !crate::model::is_reserved_ip(ip)
+fn attacker_kept(ip: IpAddr, c: &Candidate) -> bool {
+    roles::attacker_ip(c.text, c.start, c.end, c.cues) && !crate::model::is_reserved_ip(ip)
 }

@@ -4,38 +4,23 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::{Cue, Detectors, Found, Scope, SpanKind, bounded, ceil_boundary, lexicon};
+use super::{Candidate, Cue, Detectors, Found, SpanKind, bounded, ceil_boundary, lexicon};
 use crate::policy::DataCategory;
 
 impl Detectors {
-    pub(super) fn date(
-        &self,
-        text: &str,
-        s: usize,
-        e: usize,
-        scope: &Scope,
-        cues: &[(usize, usize, Cue)],
-        out: &mut Vec<Found>,
-    ) {
-        let b = text.as_bytes();
-        if !bounded(b, s, e) {
+    pub(super) fn date(&self, c: &Candidate, out: &mut Vec<Found>) {
+        if !c.bounded() {
             return;
         }
-        let raw = &text[s..ceil_boundary(text, e)];
+        let raw = c.raw();
         // month-name form: the word must be a month
         if raw.bytes().any(|c| c.is_ascii_alphabetic() || c >= 0x80) && !has_month(raw) {
             // not a date: the digits may still be something else
             return;
         }
         let year = raw.split(|c: char| !c.is_ascii_digit()).find(|p| p.len() == 4).unwrap_or("");
-        let birth = !scope.phone_key && cues.iter().any(|c| c.2 == Cue::Birth && c.1 <= s && s - c.1 <= 40);
-        if birth {
-            out.push(Found {
-                start: s,
-                end: ceil_boundary(text, e),
-                kind: SpanKind::Data(DataCategory::DateOfBirth),
-                norm: year.to_owned(),
-            });
+        if !c.scope.phone_key && c.cue_before(Cue::Birth, 40) {
+            out.push(c.span(c.start, c.end_char()).found(DataCategory::DateOfBirth, year.to_owned()));
         }
     }
 

@@ -28,7 +28,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use base64::Engine;
 use regex::Regex;
 
-use super::{Detectors, Found, RecordCtx, Scope, SpanKind};
+use super::{Candidate, Detectors, Found, RecordCtx, Scope, SpanKind};
 use crate::policy::DataCategory;
 
 /// Nested decodings followed (percent inside base64 inside an entity...).
@@ -467,24 +467,24 @@ impl Detectors {
                     continue;
                 }
                 tried += 1;
-                self.blob(text, ps, pe, scope, rec, depth, out);
+                self.blob(&Candidate { text, start: ps, end: pe, scope, rec, cues: &[] }, depth, out);
             }
         }
     }
 
-    /// One base64 or hex token at `s..e` of `text`.
-    #[allow(clippy::too_many_arguments)]
-    fn blob(&self, text: &str, s: usize, e: usize, scope: &Scope, rec: &RecordCtx, depth: u8, out: &mut Vec<Found>) {
-        let Some(inner) = decode_token(&text[s..e]) else {
+    /// One base64 or hex token (the candidate span).
+    fn blob(&self, c: &Candidate, depth: u8, out: &mut Vec<Found>) {
+        let (s, e) = (c.start, c.end);
+        let Some(inner) = decode_token(&c.text[s..e]) else {
             return;
         };
-        let head = text.as_bytes()[s.saturating_sub(16)..s].trim_ascii_end();
+        let head = c.bytes()[s.saturating_sub(16)..s].trim_ascii_end();
         let basic = head.len() >= 5 && head[head.len() - 5..].eq_ignore_ascii_case(b"basic");
         if basic && inner.contains(':') {
             out.push(data(s, e, DataCategory::Credential, inner));
             return;
         }
-        if let Some(f) = self.first_data(&inner, scope, rec, depth) {
+        if let Some(f) = self.first_data(&inner, c.scope, c.rec, depth) {
             out.push(Found { start: s, end: e, ..f });
         }
     }

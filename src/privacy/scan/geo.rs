@@ -9,7 +9,7 @@
 //! position off the null island: prices and versions stay.
 
 use super::after_cue::value_start;
-use super::{Cue, Found, Scope, SpanKind};
+use super::{Candidate, Cue, Found, SpanKind};
 use crate::policy::DataCategory;
 
 /// The decimal numbers of a candidate, in order (`-48.8584`).
@@ -23,15 +23,8 @@ fn decimals(raw: &str) -> Vec<(f64, usize)> {
 }
 
 /// A `Coord` candidate from the patterns.
-pub(super) fn coord(
-    text: &str,
-    s: usize,
-    e: usize,
-    scope: &Scope,
-    cues: &[(usize, usize, Cue)],
-    out: &mut Vec<Found>,
-) -> bool {
-    let b = text.as_bytes();
+pub(super) fn coord(c: &Candidate, out: &mut Vec<Found>) -> bool {
+    let (text, b, s, e) = (c.text, c.bytes(), c.start, c.end);
     let glued_before = s > 0 && (b[s - 1].is_ascii_alphanumeric() || b[s - 1] == b'.');
     let glued_after =
         e < b.len() && (b[e].is_ascii_digit() || (b[e] == b'.' && b.get(e + 1).is_some_and(u8::is_ascii_digit)));
@@ -51,17 +44,17 @@ pub(super) fn coord(
     let marked = raw.bytes().any(|c| c.is_ascii_alphabetic() || c >= 0x80 || c == b'!');
     let nums = decimals(raw);
     let in_range = nums.len() >= 2 && nums[0].0.abs() <= 90.0 && nums[1].0.abs() <= 180.0;
-    let cue = cues.iter().any(|c| c.2 == Cue::Location && c.1 <= s && s - c.1 <= 48);
+    let cue = c.cue_before(Cue::Location, 48);
     let precise = nums.len() >= 2
         && nums[0].1 >= 4
         && nums[1].1 >= 4
         && raw.contains(',')
         && (nums[0].0.abs() >= 1.0 || nums[1].0.abs() >= 1.0);
-    let map_part = scope.url_part && nums.iter().take(2).all(|n| n.1 >= 3);
+    let map_part = c.scope.url_part && nums.iter().take(2).all(|n| n.1 >= 3);
     if !(marked || (in_range && (cue || precise || map_part))) {
         return false;
     }
-    out.push(Found { start: s, end: e, kind: SpanKind::Data(DataCategory::Location), norm: raw.to_owned() });
+    out.push(c.span(s, e).found(DataCategory::Location, raw.to_owned()));
     true
 }
 

@@ -4,13 +4,13 @@
 
 use std::str::FromStr;
 
-use super::{Cue, Detectors, Family, Found, Scope, SpanKind, bounded};
+use super::{Candidate, Detectors, Family, Found, SpanKind};
 use crate::policy::DataCategory;
 use crate::privacy::checks;
 
 impl Detectors {
-    pub(super) fn iban(&self, text: &str, s: usize, e: usize, out: &mut Vec<Found>) {
-        let b = text.as_bytes();
+    pub(super) fn iban(&self, c: &Candidate, out: &mut Vec<Found>) {
+        let (b, s, e) = (c.bytes(), c.start, c.end);
         if s > 0 && b[s - 1].is_ascii_alphanumeric() {
             return;
         }
@@ -41,19 +41,9 @@ impl Detectors {
 
     /// A national id in its own format: kept when the check digits hold;
     /// a DNI-shaped run that fails them may still be a number.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn national_id(
-        &self,
-        family: Family,
-        text: &str,
-        s: usize,
-        e: usize,
-        scope: &Scope,
-        cues: &[(usize, usize, Cue)],
-        out: &mut Vec<Found>,
-    ) {
-        let bytes = text.as_bytes();
-        if !bounded(bytes, s, e) {
+    pub(super) fn national_id(&self, family: Family, c: &Candidate, out: &mut Vec<Found>) {
+        let (bytes, s, e) = (c.bytes(), c.start, c.end);
+        if !c.bounded() {
             return;
         }
         // written in lower case too ("12345678z", "rssmra85t10a562s")
@@ -67,18 +57,13 @@ impl Detectors {
             _ => checks::uk_nino(&compact, lower || !bytes[s..e].contains(&b' ')),
         };
         if ok {
-            out.push(Found {
-                start: s,
-                end: e,
-                kind: SpanKind::Data(DataCategory::NationalId),
-                norm: String::from_utf8_lossy(&compact).into_owned(),
-            });
+            out.push(c.found(DataCategory::NationalId, String::from_utf8_lossy(&compact).into_owned()));
         } else if family == Family::Dni {
             let mut end = e;
             while end > s && !bytes[end - 1].is_ascii_digit() {
                 end -= 1;
             }
-            self.number(text, s, end, scope, cues, out);
+            self.number(&c.span(s, end), out);
         }
     }
 }

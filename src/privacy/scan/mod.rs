@@ -116,6 +116,58 @@ pub struct RecordCtx {
     pub attacker_key: bool,
 }
 
+/// One candidate span of the text with what every detector reads around
+/// it (the scope, the record, the cue words): built once per match of the
+/// combined pattern and handed to its family by reference.
+#[derive(Clone, Copy)]
+struct Candidate<'a> {
+    text: &'a str,
+    /// Start byte of the span.
+    start: usize,
+    /// End byte of the span, exclusive (maybe inside a character).
+    end: usize,
+    scope: &'a Scope,
+    rec: &'a RecordCtx,
+    /// Cue words of the whole text, in text order.
+    cues: &'a [(usize, usize, Cue)],
+}
+
+impl<'a> Candidate<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// The end moved forward to a character boundary.
+    fn end_char(&self) -> usize {
+        ceil_boundary(self.text, self.end)
+    }
+
+    /// The span as written (up to a character boundary).
+    fn raw(&self) -> &'a str {
+        &self.text[self.start..self.end_char()]
+    }
+
+    /// No word byte glued on either side.
+    fn bounded(&self) -> bool {
+        bounded(self.bytes(), self.start, self.end)
+    }
+
+    /// Another span of the same text, with the same context.
+    fn span(&self, start: usize, end: usize) -> Candidate<'a> {
+        Candidate { start, end, ..*self }
+    }
+
+    /// True when a cue of `kind` ends at most `window` bytes before the span.
+    fn cue_before(&self, kind: Cue, window: usize) -> bool {
+        self.cues.iter().any(|c| c.2 == kind && c.1 <= self.start && self.start - c.1 <= window)
+    }
+
+    /// A finding of `cat` over the span.
+    fn found(&self, cat: DataCategory, norm: String) -> Found {
+        Found { start: self.start, end: self.end, kind: SpanKind::Data(cat), norm }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cue {
     Phone,
@@ -466,13 +518,14 @@ impl Detectors {
             let Some(i) = self.which.matches(&bytes[s..e]).iter().next() else {
                 continue;
             };
-            self.candidate(PATTERNS[i].0, text, s, e, scope, rec, &cues, out);
+            let c = Candidate { text, start: s, end: e, scope, rec, cues: &cues };
+            self.candidate(PATTERNS[i].0, &c, out);
         }
         if !cues.is_empty() && !scope.phone_key {
             self.birth_dates(text, &cues, out);
         }
         if !scope.url_part {
-            self.reverse_dns(text, rec, &cues, out);
+            self.reverse_dns(text, scope, rec, &cues, out);
         }
         if scope.credentials {
             self.credentials(text, &cues, out);
@@ -498,62 +551,44 @@ impl Detectors {
     }
 
     /// Hands one candidate of the combined pattern to its family.
-    #[allow(clippy::too_many_arguments)]
-    fn candidate(
-        &self,
-        family: Family,
-        text: &str,
-        s: usize,
-        e: usize,
-        scope: &Scope,
-        rec: &RecordCtx,
-        cues: &[(usize, usize, Cue)],
-        out: &mut Vec<Found>,
-    ) {
-        let bytes = text.as_bytes();
+    fn candidate(&self, family: Family, c: &Candidate, out: &mut Vec<Found>) {
+        let (text, s, e) = (c.text, c.start, c.end);
         match family {
-            Family::Url if scope.url_part => {
+            Family::Url if c.scope.url_part => {
                 // a URL inside a URL component (a redirect target): its
                 // parts are read as the component's text
                 let inner = text[s..e].find("://").map_or(e, |i| s + i + 3);
                 let mut parts = Vec::new();
-                self.scan_once(&text[inner..e], scope, rec, &mut parts);
+                self.scan_once(&text[inner..e], c.scope, c.rec, &mut parts);
                 out.extend(parts.into_iter().map(|f| Found { start: f.start + inner, end: f.end + inner, ..f }));
             }
-            Family::Url => social::link(text, s, e, rec, cues, out),
-            Family::Profile => social::link(text, s, e, rec, cues, out),
-            Family::Email => self.email(text, s, e, rec, cues, out),
+            Family::Url | Family::Profile => social::link(c, out),
+            Family::Email => self.email(c, out),
             Family::Secret => secrets::prefixed(text, s, e, out),
             Family::Mac => {
-                let cue = cues.iter().any(|c| c.2 == Cue::Device && c.1 <= s && s - c.1 <= 24);
-                if !devices::mac(text, s, e, cue, out) && !scope.url_part {
+                if !devices::mac(text, s, e, c.cue_before(Cue::Device, 24), out) && !c.scope.url_part {
                     // a longer colon run: maybe an IPv6 address
-                    let end = s + bytes[s..].iter().take_while(|c| c.is_ascii_hexdigit() || **c == b':').count();
-                    self.ipv6(text, s, end, rec, cues, out);
+                    let end = s + c.bytes()[s..].iter().take_while(|b| b.is_ascii_hexdigit() || **b == b':').count();
+                    self.ipv6(&c.span(s, end), out);
                 }
             }
             // IPs inside URL parts are redirect targets and infrastructure
-            Family::Ipv4 | Family::Ipv6 if scope.url_part => {}
+            Family::Ipv4 | Family::Ipv6 if c.scope.url_part => {}
             Family::Ipv4 => {
-                if !self.ipv4(text, s, e, rec, cues, out) {
+                if !self.ipv4(c, out) {
                     // not an address ("06.12.34.56.78"): maybe a number
-                    let end = digit_run_end(bytes, e);
-                    self.number(text, s, end, scope, cues, out);
+                    self.number(&c.span(s, digit_run_end(c.bytes(), e)), out);
                 }
             }
-            Family::Ipv6 => self.ipv6(text, s, e, rec, cues, out),
+            Family::Ipv6 => self.ipv6(c, out),
             Family::Coord => {
-                geo::coord(text, s, e, scope, cues, out);
+                geo::coord(c, out);
             }
-            f @ (Family::Nordic | Family::DeDocument | Family::NationalDigits) => {
-                self.national_bare(f, text, s, e, scope, cues, out)
-            }
-            Family::Date => self.date(text, s, e, scope, cues, out),
-            Family::Iban => self.iban(text, s, e, out),
-            f @ (Family::CodiceFiscale | Family::Nie | Family::Dni | Family::Nino) => {
-                self.national_id(f, text, s, e, scope, cues, out)
-            }
-            Family::Number => self.number(text, s, e, scope, cues, out),
+            f @ (Family::Nordic | Family::DeDocument | Family::NationalDigits) => self.national_bare(f, c, out),
+            Family::Date => self.date(c, out),
+            Family::Iban => self.iban(c, out),
+            f @ (Family::CodiceFiscale | Family::Nie | Family::Dni | Family::Nino) => self.national_id(f, c, out),
+            Family::Number => self.number(c, out),
         }
     }
 

@@ -10,33 +10,23 @@
 //! - DE Steuer-ID, PL PESEL (11 digits), AT social-security number
 //!   `1237 010180`, PT NIF of a person (9 digits), NL BSN with dots.
 
-use super::{Cue, Detectors, Family, Found, Scope, SpanKind, bounded, digit_run_end, roles};
+use super::{Candidate, Cue, Detectors, Family, Found, digit_run_end, roles};
 use crate::policy::DataCategory;
 use crate::privacy::checks;
 
 impl Detectors {
     /// A `Nordic`, `DeDocument` or `NationalDigits` candidate.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn national_bare(
-        &self,
-        family: Family,
-        text: &str,
-        s: usize,
-        e: usize,
-        scope: &Scope,
-        cues: &[(usize, usize, Cue)],
-        out: &mut Vec<Found>,
-    ) {
-        let b = text.as_bytes();
+    pub(super) fn national_bare(&self, family: Family, c: &Candidate, out: &mut Vec<Found>) {
+        let (b, s, e) = (c.bytes(), c.start, c.end);
         // "ref 123456789", "#123456789": a reference, whatever its digits
         let reference = (s > 0 && b[s - 1] == b'#')
-            || cues
+            || c.cues
                 .iter()
                 .rev()
-                .find(|c| c.1 <= s && s - c.1 <= 32 && matches!(c.2, Cue::Reference | Cue::Id | Cue::IdStrong))
-                .is_some_and(|c| c.2 == Cue::Reference);
+                .find(|q| q.1 <= s && s - q.1 <= 32 && matches!(q.2, Cue::Reference | Cue::Id | Cue::IdStrong))
+                .is_some_and(|q| q.2 == Cue::Reference);
         let glued = after_identifier(b, s) || dotted_neighbour(b, s, e) || roles::host_label(b, e);
-        if bounded(b, s, e) && !reference && !glued {
+        if c.bounded() && !reference && !glued {
             let raw = &b[s..e];
             let ok = match family {
                 Family::Nordic => checks::fi_hetu(raw) || checks::se_personnummer(raw),
@@ -46,7 +36,7 @@ impl Detectors {
             if ok {
                 let norm: String =
                     raw.iter().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase() as char).collect();
-                out.push(Found { start: s, end: e, kind: SpanKind::Data(DataCategory::NationalId), norm });
+                out.push(c.found(DataCategory::NationalId, norm));
                 return;
             }
         }
@@ -62,7 +52,7 @@ impl Detectors {
             if end == e {
                 end = digit_run_end(b, e);
             }
-            self.number(text, s, end, scope, cues, out);
+            self.number(&c.span(s, end), out);
         }
     }
 }

@@ -16,11 +16,9 @@
 
 use std::sync::OnceLock;
 
-use super::{Cue, FastSet, Found, SpanKind, first_names, lexicon};
+use super::{Candidate, Cue, FastSet, Found, SpanKind, first_names, lexicon};
 use crate::policy::DataCategory;
 use crate::privacy::checks;
-
-use super::RecordCtx;
 
 fn consumer_domains() -> &'static FastSet<&'static str> {
     static SET: OnceLock<FastSet<&'static str>> = OnceLock::new();
@@ -133,16 +131,10 @@ const GENERIC_DOMAIN_WORDS: &[&str] = &[
     "id",
 ];
 
-/// True when the e-mail at `s` (local part and lower-case domain) is the
-/// attacker's and stays.
-pub(super) fn attacker_email(
-    text: &str,
-    s: usize,
-    local: &str,
-    domain: &str,
-    rec: &RecordCtx,
-    cues: &[(usize, usize, Cue)],
-) -> bool {
+/// True when the e-mail candidate `c` (local part and lower-case domain)
+/// is the attacker's and stays.
+pub(super) fn attacker_email(c: &Candidate, local: &str, domain: &str) -> bool {
+    let (text, s, rec, cues) = (c.text, c.start, c.rec, c.cues);
     if let Some(h) = &rec.host
         && (domain == *h || h.ends_with(&format!(".{domain}")))
     {
@@ -295,14 +287,8 @@ pub(super) fn version_context(b: &[u8], s: usize) -> bool {
 /// ordine, bestelling, zamówienie, encomenda...), or three or more dashed
 /// groups of more than twelve digits without an international prefix. A
 /// card number in it is still reported. True when handled.
-pub(super) fn reference_run(
-    text: &str,
-    s: usize,
-    e: usize,
-    cues: &[(usize, usize, Cue)],
-    out: &mut Vec<Found>,
-) -> bool {
-    let b = text.as_bytes();
+pub(super) fn reference_run(c: &Candidate, out: &mut Vec<Found>) -> bool {
+    let (b, s, e, cues) = (c.bytes(), c.start, c.end, c.cues);
     if host_label(b, e) {
         return true;
     }
@@ -382,6 +368,7 @@ pub(super) fn spare_malware_names(text: &str, cues: &[(usize, usize, Cue)], out:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::privacy::scan::RecordCtx;
     use crate::privacy::scan::tests::{found_of, found_of_with};
 
     #[test]

@@ -11,7 +11,7 @@
 use std::sync::OnceLock;
 
 use super::after_cue::value_start;
-use super::{Cue, FastSet, Found, RecordCtx, SpanKind, lexicon, url};
+use super::{Candidate, Cue, FastSet, Found, SpanKind, lexicon, url};
 use crate::policy::DataCategory;
 
 fn social_domains() -> &'static FastSet<&'static str> {
@@ -88,15 +88,9 @@ fn account(path: &str) -> bool {
 /// A link in free text (`Url` candidate) or a scheme-less profile link
 /// (`Profile` candidate): a person's profile loses its path; anything else
 /// is an embedded URL, scrubbed component by component.
-pub(super) fn link(
-    text: &str,
-    s: usize,
-    e: usize,
-    rec: &RecordCtx,
-    cues: &[(usize, usize, Cue)],
-    out: &mut Vec<Found>,
-) {
-    let u = url(text, s, e);
+pub(super) fn link(c: &Candidate, out: &mut Vec<Found>) {
+    let (text, s, rec) = (c.text, c.start, c.rec);
+    let u = url(text, s, c.end);
     let raw = &text[u.start..u.end];
     let after_scheme = raw.find("://").map_or(0, |i| i + 3);
     let b = text.as_bytes();
@@ -111,7 +105,7 @@ pub(super) fn link(
     let profile = social_site(&host).is_some_and(|_| account(&rest[host_end..]))
         && rec.host.as_deref().is_none_or(|h| !h.eq_ignore_ascii_case(&host))
         && !rec.attacker_key
-        && !attacker_side(s, cues);
+        && !attacker_side(s, c.cues);
     if !profile {
         if after_scheme > 0 {
             out.push(u);
