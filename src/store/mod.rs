@@ -11,6 +11,8 @@
 //! - [`postgres`]: the backend for many nodes on one PostgreSQL database
 //!   ([`PgStore`]): the same records and rules, one row lock serializing
 //!   commits in sequence order, LISTEN/NOTIFY between nodes.
+//! - [`rules`]: what both backends share: the write requests, the rules of
+//!   a commit, the key layout and the records.
 //! - [`handle`]: the backend `[store]` in `tamis.toml` names, opened.
 //! - [`expiry`]: the store's own expiry task, which retires indicators at
 //!   their `valid_until` through the contract, whatever the backend.
@@ -28,6 +30,7 @@ pub mod error;
 pub mod expiry;
 pub mod handle;
 pub mod postgres;
+pub(crate) mod rules;
 pub mod sled_store;
 pub mod types;
 

@@ -7,9 +7,9 @@
 //! entry per sequence number), the audit chain (`tamis_audit`, sealed) and
 //! one `tamis_head` row. Every value is sealed by tamis before it is sent
 //! ([`crypto`](super::crypto)): the database never sees an indicator value
-//! or a participant's data in clear. The rules that change records are the
-//! sled store's own ([`apply`](super::sled_store::commit::apply)), so both
-//! backends answer the same way.
+//! or a participant's data in clear. The rules that change records are
+//! shared with the sled store ([`apply`](super::rules::commit::apply)), so
+//! both backends answer the same way.
 //!
 //! **Why one row lock** ([`writer`]). Every write transaction starts by
 //! locking the single `tamis_head` row (`SELECT ... FOR UPDATE`), which
@@ -57,8 +57,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::anchor::AnchorFile;
 use super::crypto::Sealer;
-use super::sled_store::keys::Keys;
-use super::sled_store::writer::{Reply, Request};
+use super::rules::keys::Keys;
+use super::rules::request::{Reply, Request};
 use super::{
     Counters, Fault, FeedEntry, PolicyLoad, PolicyVersion, Retracted, Store, StoreError, StoreFuture, StoreOptions,
     SubmitBatch, SubmitOutcome,

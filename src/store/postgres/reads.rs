@@ -6,7 +6,7 @@
 
 use crate::audit::{AnchorInfo, AuditRecord, BadRecord, Verification};
 use crate::store::anchor::{self, Anchor};
-use crate::store::sled_store::keys::{M_COUNTERS, seq_key, unseal};
+use crate::store::rules::keys::{M_COUNTERS, seq_key, unseal};
 use crate::store::{Counters, FeedEntry, PolicyVersion, StoreError};
 
 use super::Shared;

@@ -5,9 +5,9 @@
 //! Tables: `tamis_meta (name, value)`: schema version, storage-key id and
 //! sealed check value; `tamis_head`: the one row every write locks (next feed
 //! sequence number, audit chain head); `tamis_kv (k, v)`: sealed records
-//! under the sled store's keys (`i/<hmac>`, `k/<hmac>`, `p/<id@hash>`,
-//! `m/counters`); `tamis_feed (seq, v)` and `tamis_audit (seq, v)`: sealed
-//! feed entries and audit records.
+//! under the shared keys of [`rules::keys`](crate::store::rules::keys)
+//! (`i/<hmac>`, `k/<hmac>`, `p/<id@hash>`, `m/counters`); `tamis_feed (seq,
+//! v)` and `tamis_audit (seq, v)`: sealed feed entries and audit records.
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
@@ -20,7 +20,7 @@ use super::conn::{self, connect};
 use crate::audit::{AuditRecord, GENESIS};
 use crate::store::anchor::{self, Anchor, AnchorFile};
 use crate::store::crypto::Sealer;
-use crate::store::sled_store::keys::{Keys, seq_key, unseal};
+use crate::store::rules::keys::{Keys, seq_key, unseal};
 use crate::store::{Fault, StoreError, StoreOptions};
 
 /// The schema this version writes and reads.

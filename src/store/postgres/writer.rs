@@ -2,10 +2,11 @@
 //! `tamis_head` row lock (see the module docs of [`super`] for why).
 //!
 //! One transaction per group: lock the head row, fetch every record the
-//! group's requests may read, apply the requests with the sled store's
-//! rules, chain the audit records, write records, feed entries and audit
-//! records with one `unnest` insert each, move the head row, `pg_notify`,
-//! commit; then answer each request on its own channel.
+//! group's requests may read, apply the requests with the shared rules
+//! ([`rules::commit`](crate::store::rules::commit)), chain the audit
+//! records, write records, feed entries and audit records with one `unnest`
+//! insert each, move the head row, `pg_notify`, commit; then answer each
+//! request on its own channel.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -18,9 +19,9 @@ use tokio_postgres::{Client, Transaction};
 use super::Shared;
 use super::conn::{self, connect};
 use crate::audit::AuditRecord;
-use crate::store::sled_store::commit::{Applied, Group, Source, apply, reads};
-use crate::store::sled_store::keys::seq_key;
-use crate::store::sled_store::writer::Request;
+use crate::store::rules::commit::{Applied, Group, Source, apply, reads};
+use crate::store::rules::keys::seq_key;
+use crate::store::rules::request::Request;
 use crate::store::{Fault, StoreError};
 
 /// Most requests in one group commit.

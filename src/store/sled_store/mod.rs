@@ -1,20 +1,21 @@
 //! The embedded backend: one sled database in the data directory.
 //!
 //! Writes go through a single writer thread doing group commit
-//! ([`writer`], [`commit`]): a request is acknowledged only after its data
+//! ([`writer`], [`commit`]) with the rules both backends share
+//! ([`rules`](super::rules)): a request is acknowledged only after its data
 //! and its audit record are flushed, so `kill -9` at any moment loses
 //! nothing acknowledged. Reads ([`reads`]) run on tokio's blocking threads.
-//! The keyspace is described in [`keys`].
+//! One sled tree holds the whole keyspace
+//! ([`rules::keys`](super::rules::keys)).
 
-pub(crate) mod commit;
-pub(crate) mod keys;
+mod commit;
 mod open;
 mod reads;
-pub(crate) mod record;
 mod rotate;
 #[cfg(test)]
 mod tests;
-pub(crate) mod writer;
+mod tree;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,16 +26,18 @@ use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
 use super::crypto::Sealer;
+use super::rules::keys::Keys;
+use super::rules::request::{Reply, Request};
 use super::{
     Counters, Fault, FeedEntry, PolicyLoad, PolicyVersion, Retracted, Store, StoreError, StoreFuture, SubmitBatch,
     SubmitOutcome,
 };
 use crate::audit::{AuditEvent, AuditRecord, Verification};
-use keys::{Keys, quietly};
 use reads::Reader;
 pub use rotate::{Rotation, rotate_storage_key};
+use tree::quietly;
 pub use writer::{EXIT_UNRECOVERABLE, FailMode, FailPoint};
-use writer::{Reply, Request, Shared, Writer};
+use writer::{Shared, Writer};
 
 /// How the store is opened.
 #[derive(Clone, Debug)]

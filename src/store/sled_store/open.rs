@@ -5,13 +5,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::StoreOptions;
-use super::keys::{
-    FORMAT, M_AUDIT_HEAD, M_AUDIT_SEQ, M_FORMAT, M_KEY_CHECK, M_KEY_ID, M_LOG_SEQ, hash_at, quietly, read_u64,
-};
+use super::tree::{hash_at, quietly, read_u64};
 use crate::audit::GENESIS;
 use crate::store::StoreError;
 use crate::store::anchor::{self, Anchor, AnchorFile};
 use crate::store::crypto::Sealer;
+use crate::store::rules::keys::{FORMAT, M_AUDIT_HEAD, M_AUDIT_SEQ, M_FORMAT, M_KEY_CHECK, M_KEY_ID, M_LOG_SEQ};
 
 /// What opening reads before the writer starts.
 pub(super) struct Opened {
@@ -28,7 +27,7 @@ pub(super) struct Opened {
 fn open_error(dir: &Path) -> impl Fn(sled::Error) -> StoreError + '_ {
     move |e| match e {
         sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) => StoreError::CorruptDirectory(dir.into()),
-        e => super::keys::db(e),
+        e => super::tree::db(e),
     }
 }
 

@@ -5,12 +5,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-#[cfg(test)]
-use super::keys::Keys;
-use super::keys::{M_AUDIT_HEAD, M_AUDIT_SEQ, M_COUNTERS, db, get_sealed, hash_at, quietly, read_u64, seq_key, unseal};
+use super::tree::{db, get_sealed, hash_at, quietly, read_u64};
 use crate::audit::{AuditRecord, GENESIS, Verification};
 use crate::store::anchor::{self, Anchor, AnchorFile};
 use crate::store::crypto::Sealer;
+#[cfg(test)]
+use crate::store::rules::keys::Keys;
+use crate::store::rules::keys::{M_AUDIT_HEAD, M_AUDIT_SEQ, M_COUNTERS, seq_key, unseal};
 use crate::store::{Counters, FeedEntry, PolicyVersion, StoreError};
 
 /// What reads need: cheap to clone onto a blocking thread.
@@ -51,7 +52,8 @@ impl Reader {
     /// The current state of an indicator (`None` when absent or removed).
     #[cfg(test)]
     pub(super) fn indicator(&self, id: &str) -> Result<Option<crate::model::Indicator>, StoreError> {
-        let r: Option<super::record::Record> = get_sealed(&self.tree, &self.sealer, &self.keys.indicator(id))?;
+        let r: Option<crate::store::rules::record::Record> =
+            get_sealed(&self.tree, &self.sealer, &self.keys.indicator(id))?;
         Ok(r.filter(|r| !r.removed).map(|r| r.indicator))
     }
 

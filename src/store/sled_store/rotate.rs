@@ -2,11 +2,12 @@
 
 use std::path::Path;
 
-use super::keys::{Keys, M_KEY_CHECK, M_KEY_ID, RAW_KEYS, db as db_error, decode_error, quietly};
 use super::open::{check_key, open_db};
-use super::record::{IdempotencyRecord, Record};
+use super::tree::{db as db_error, quietly};
 use crate::store::anchor::AnchorFile;
 use crate::store::crypto::Sealer;
+use crate::store::rules::keys::{Keys, M_KEY_CHECK, M_KEY_ID, RAW_KEYS, decode_error};
+use crate::store::rules::record::{IdempotencyRecord, Record};
 use crate::store::{Fault, StoreError};
 
 /// What `tamis keys rotate` did.

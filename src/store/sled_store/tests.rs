@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::record::Record;
 use super::*;
 use crate::model::{Category, IndicatorType, Removals, SanitisedIndicator, Tlp};
+use crate::store::rules::record::Record;
 use crate::store::{Contributor, Op, indicator_id, request_hash};
 
 fn sample(kind: IndicatorType, value: &str) -> SanitisedIndicator {
@@ -131,7 +131,7 @@ async fn co_submission_keeps_the_originators_fields() {
     assert_eq!(now.valid_until, before.valid_until);
     // valid_until is capped at a year from receipt.
     let rec: Record =
-        keys::get_sealed(&store.reader.tree, &store.reader.sealer, &store.reader.keys.indicator(&id)).unwrap().unwrap();
+        tree::get_sealed(&store.reader.tree, &store.reader.sealer, &store.reader.keys.indicator(&id)).unwrap().unwrap();
     let bank_until = rec.contributors["bank-a"].sighting.valid_until.unwrap();
     assert!(bank_until <= OffsetDateTime::now_utc() + time::Duration::days(366), "{bank_until}");
 

@@ -14,13 +14,14 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
-use tokio::sync::oneshot;
 
-use super::keys::{Keys, M_AUDIT_HEAD, M_AUDIT_SEQ, M_LOG_SEQ, M_PROBE, read_u64};
-use crate::audit::{AuditEvent, GENESIS};
+use super::tree::read_u64;
+use crate::audit::GENESIS;
 use crate::store::anchor::AnchorFile;
 use crate::store::crypto::Sealer;
-use crate::store::{Fault, PolicyLoad, Retracted, StoreError, SubmitBatch, SubmitOutcome};
+use crate::store::rules::keys::{Keys, M_AUDIT_HEAD, M_AUDIT_SEQ, M_LOG_SEQ, M_PROBE};
+use crate::store::rules::request::Request;
+use crate::store::{Fault, StoreError};
 
 /// Exit status when sled cannot recover from a write error in-process
 /// (EX_TEMPFAIL): a supervisor restarts the exchange.
@@ -35,31 +36,6 @@ const UNRECOVERABLE_PROBES: u32 = 3;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Most requests in one group commit.
 const MAX_GROUP: usize = 256;
-
-/// Where a request's answer goes.
-pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
-
-/// A write request, carrying its own reply channel.
-pub(crate) enum Request {
-    Submit(Box<SubmitBatch>, Reply<SubmitOutcome>),
-    Audit(AuditEvent, Reply<u64>),
-    Retract { participant: String, id: String, tx: Reply<Retracted> },
-    Expire { ids: Vec<String>, now: OffsetDateTime, tx: Reply<usize> },
-    Policy(PolicyLoad, Reply<()>),
-}
-
-impl Request {
-    /// Answers the request with `e` (nothing of it was acknowledged).
-    pub(crate) fn fail(self, e: &StoreError) {
-        match self {
-            Request::Submit(_, tx) => drop(tx.send(Err(e.clone()))),
-            Request::Audit(_, tx) => drop(tx.send(Err(e.clone()))),
-            Request::Retract { tx, .. } => drop(tx.send(Err(e.clone()))),
-            Request::Expire { tx, .. } => drop(tx.send(Err(e.clone()))),
-            Request::Policy(_, tx) => drop(tx.send(Err(e.clone()))),
-        }
-    }
-}
 
 /// Test hook: makes commits (and recovery probes) fail as on a full disk.
 #[doc(hidden)]

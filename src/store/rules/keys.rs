@@ -1,31 +1,33 @@
-//! The keyspace of the sled store and the helpers that read it: key
-//! layout, keys derived from the storage key, and sealed values.
+//! The keyspace both backends share: key layout, keys derived from the
+//! storage key, and sealed values.
 //!
-//! One sled tree, prefixed keys: `i/<hmac(id)>` → indicator record; `l/<seq>`
-//! → a blob of up to `LOG_BLOB` (512) consecutive feed entries, keyed by the
-//! sequence number of its first; `a/<seq>` → audit record;
+//! Prefixed keys: `i/<hmac(id)>` → indicator record; `l/<seq>` → feed
+//! entries (the sled store keeps blobs of up to 512 consecutive entries,
+//! keyed by the sequence number of their first; PostgreSQL one entry per
+//! row of `tamis_feed`, sealed under its `l/<seq>` key); `a/<seq>` → audit
+//! record (PostgreSQL: `tamis_audit`, sealed under its `a/<seq>` key);
 //! `k/<hmac(participant, idempotency key)>` → stored response and request
 //! hash; `p/<id@hash>` → policy version and its use; `m/<name>` → counters,
 //! sequence numbers, chain head, storage-key id and check, and the format
 //! version. Every value is sealed under the storage key except the `m/`
-//! bookkeeping listed in `RAW_KEYS`. Keys that could confirm a guessed
-//! indicator value (`i/`, `k/`) are HMACs under a key derived from the
-//! storage key, so a copy of `data/` without `storage.key` tells nothing
-//! about them.
-
-use std::cell::Cell;
+//! bookkeeping listed in `RAW_KEYS`. The sled store keeps every key in one
+//! tree ([`sled_store`](crate::store::sled_store)); PostgreSQL keeps the
+//! `i/`, `k/`, `p/` and `m/counters` records in `tamis_kv` and the rest in
+//! its own tables ([`postgres`](crate::store::postgres)). Keys that could
+//! confirm a guessed indicator value (`i/`, `k/`) are HMACs under a key
+//! derived from the storage key, so a copy of the data without
+//! `storage.key` tells nothing about them.
 
 use hmac::{KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::audit::{AuditRecord, GENESIS};
 use crate::store::crypto::Sealer;
 use crate::store::{Fault, StoreError};
 
 /// Keys derived from the storage key.
 pub(crate) struct Keys {
-    /// HMAC key of the `i/` and `k/` sled keys.
+    /// HMAC key of the `i/` and `k/` keys.
     pub(crate) index: [u8; 32],
     /// HMAC key of the audit anchor.
     pub(crate) anchor: [u8; 32],
@@ -51,7 +53,7 @@ impl Keys {
         key(prefix, &m.finalize().into_bytes())
     }
 
-    /// The sled key of indicator `id`: an HMAC, so a copy of `data/` cannot
+    /// The key of indicator `id`: an HMAC, so a copy of the data cannot
     /// confirm a guessed value (ids are a plain hash of the value).
     pub(crate) fn indicator(&self, id: &str) -> Vec<u8> {
         self.hmac_key(b"i/", &[id.as_bytes()])
@@ -91,58 +93,10 @@ pub(crate) fn seq_key(prefix: &[u8], seq: u64) -> Vec<u8> {
     key(prefix, &seq.to_be_bytes())
 }
 
-thread_local! {
-    /// Set while [`quietly`] runs: its panics are expected and reported as errors.
-    static QUIET: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `f`, turning a panic into `Err` without the panic message on stderr
-/// (sled panics on some corrupt files instead of returning an error).
-pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !QUIET.with(Cell::get) {
-                previous(info)
-            }
-        }));
-    });
-    QUIET.with(|q| q.set(true));
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    QUIET.with(|q| q.set(false));
-    r
-}
-
-pub(crate) fn read_u64(tree: &sled::Tree, k: &[u8]) -> Result<u64, StoreError> {
-    Ok(tree.get(k).map_err(db)?.map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))).unwrap_or(0))
-}
-
-/// The hash of audit record `seq` (`None` when absent or unreadable).
-pub(crate) fn hash_at(tree: &sled::Tree, sealer: &Sealer, seq: u64) -> Option<String> {
-    if seq == 0 {
-        return Some(GENESIS.to_owned());
-    }
-    get_sealed::<AuditRecord>(tree, sealer, &seq_key(b"a/", seq)).ok().flatten().map(|r| r.hash)
-}
-
-pub(crate) fn get_sealed<T: for<'de> Deserialize<'de>>(
-    tree: &sled::Tree,
-    sealer: &Sealer,
-    k: &[u8],
-) -> Result<Option<T>, StoreError> {
-    tree.get(k).map_err(db)?.map(|v| unseal(sealer, k, &v)).transpose()
-}
-
 /// Opens a stored value and decodes its JSON.
 pub(crate) fn unseal<T: for<'de> Deserialize<'de>>(sealer: &Sealer, k: &[u8], v: &[u8]) -> Result<T, StoreError> {
     let plain = sealer.open(k, v)?;
     serde_json::from_slice(&plain).map_err(|e| decode_error(k, e))
-}
-
-/// A database error while reading.
-pub(crate) fn db(e: sled::Error) -> StoreError {
-    StoreError::Database(Fault::new(e))
 }
 
 /// A stored value that opened but does not decode, named by its key prefix.

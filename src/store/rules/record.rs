@@ -1,5 +1,5 @@
-//! What the sled store keeps per indicator, and how the shared record is
-//! derived from every contributor's own sighting (docs/design.md,
+//! What the store keeps per indicator (either backend), and how the shared
+//! record is derived from every contributor's own sighting (docs/design.md,
 //! "Co-submitted indicators"), so a co-submitter can neither rewrite nor
 //! hide someone else's indicator.
 
