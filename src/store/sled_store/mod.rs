@@ -248,7 +248,12 @@ impl Store for SledStore {
     }
 
     fn feed(&self, since: u64, limit: usize) -> StoreFuture<'_, Vec<FeedEntry>> {
-        self.read(move |r| r.feed(since, limit))
+        // Only what was published before the read starts: the reader looks
+        // up the blob holding `since + 1`, then the blobs after it, and a
+        // commit landing between the two lookups would otherwise show its
+        // later blob without the earlier one (a follower would skip entries).
+        let head = self.head();
+        self.read(move |r| r.feed(since, limit, head))
     }
 
     fn audit_log(&self, after: u64, limit: usize) -> StoreFuture<'_, Vec<AuditRecord>> {

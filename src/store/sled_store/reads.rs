@@ -28,7 +28,10 @@ pub(super) struct Reader {
 }
 
 impl Reader {
-    pub(super) fn feed(&self, since: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
+    /// Entries `since < seq <= head`, at most `limit`. Every entry up to
+    /// `head` was committed before `head` was published, so the two range
+    /// lookups below both see them; later ones are left for the next read.
+    pub(super) fn feed(&self, since: u64, limit: usize, head: u64) -> Result<Vec<FeedEntry>, StoreError> {
         let first = seq_key(b"l/", since.saturating_add(1));
         let mut out = Vec::with_capacity(limit.min(1024));
         // The blob holding `since + 1` starts at or before it; the rest follow.
@@ -38,6 +41,9 @@ impl Reader {
             let (k, v) = item.map_err(db)?;
             let blob: Vec<FeedEntry> = unseal(&self.sealer, &k, &v)?;
             for e in blob {
+                if e.seq > head {
+                    return Ok(out);
+                }
                 if e.seq > since {
                     out.push(e);
                     if out.len() == limit {
