@@ -262,3 +262,19 @@ fn lower_case_iban_in_free_text() {
         assert!(!out.to_ascii_uppercase().contains("DE89370400440532013000"), "{out}");
     }
 }
+
+/// The proptest above once found a panic: an e-mail candidate whose last
+/// label mixed digits and a non-ASCII character was sliced inside that
+/// character while checking for a punycode (`xn--`) top-level domain.
+#[test]
+fn email_candidates_with_non_ascii_top_level_labels_do_not_panic() {
+    for d in [
+        "write to x@evil.9ab\u{5c3}cd now",
+        "x@y.ab9\u{5c3}\u{23a}",
+        "a.b@c.9\u{5c3}\u{23a}9\u{a8}",
+        "x (at) y (dot) 9a\u{5c3}b",
+    ] {
+        let v = json!({"type": "domain", "value": "pay-login.top", "description": d, "tags": [d]});
+        run(&v).unwrap();
+    }
+}

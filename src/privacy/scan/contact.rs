@@ -41,7 +41,7 @@ impl Detectors {
         let tld = domain.rsplit('.').next().unwrap_or("");
         // IDN top-level domains are written in punycode (`xn--p1ai`)
         let tld_ok = tld.bytes().all(|b| b.is_ascii_alphabetic() || b >= 0x80)
-            || (tld.len() > 4 && tld[..4].eq_ignore_ascii_case("xn--"));
+            || (tld.len() > 4 && tld.as_bytes()[..4].eq_ignore_ascii_case(b"xn--"));
         if local.is_empty() || tld.len() < 2 || !tld_ok {
             return;
         }
