@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::pg::Postgres;
+use common::store_fixture::{store_batch, store_sample};
 use tamis::audit::AuditEvent;
-use tamis::model::{Category, Indicator, IndicatorType, Removals, SanitisedIndicator, Tlp};
+use tamis::model::{Category, Indicator, IndicatorType, SanitisedIndicator, Tlp};
 use tamis::store::{
-    Contributor, Op, PgStore, PolicyLoad, Retracted, SledStore, StoreError, StoreHandle, StoreOptions, SubmitBatch,
-    SubmitOutcome, indicator_id, request_hash,
+    Op, PgStore, PolicyLoad, Retracted, SledStore, StoreError, StoreHandle, StoreOptions, SubmitBatch, SubmitOutcome,
+    indicator_id,
 };
 use time::OffsetDateTime;
 
@@ -80,19 +81,7 @@ fn walk(p: &Path) -> Vec<PathBuf> {
 }
 
 fn sample(value: &str) -> SanitisedIndicator {
-    SanitisedIndicator {
-        kind: IndicatorType::Domain,
-        value: value.into(),
-        value_form: None,
-        category: Category::Phishing,
-        confidence: 60,
-        tlp: Tlp::Green,
-        first_seen: None,
-        valid_until: None,
-        description: None,
-        attributes: Default::default(),
-        tags: vec!["t1".into()],
-    }
+    store_sample(value.into())
 }
 
 fn sighting(value: &str, tlp: Tlp, confidence: u8, desc: &str) -> SanitisedIndicator {
@@ -104,26 +93,15 @@ fn sighting(value: &str, tlp: Tlp, confidence: u8, desc: &str) -> SanitisedIndic
     s
 }
 
+/// [`store_batch`] by `who`, with an Idempotency-Key when given.
 fn batch(who: &str, items: Vec<SanitisedIndicator>, idem: Option<&str>) -> SubmitBatch {
-    SubmitBatch {
-        contributor: Contributor { participant: who.into(), sector: "finance".into(), disclose_name: false },
-        policy: "default@0011".into(),
-        received_at: OffsetDateTime::now_utc(),
-        idempotency: idem.map(|k| (who.to_owned(), k.to_owned())),
-        request_hash: request_hash("application/json", format!("{items:?}").as_bytes()),
-        response: b"{\"ok\":1}".to_vec(),
-        audit: AuditEvent::Submission {
-            participant: who.into(),
-            submission: "s".into(),
-            policy: "default@0011".into(),
-            format: "application/json".into(),
-            received: items.len(),
-            accepted: items.len(),
-            rejected: 0,
-            removed: Removals::default(),
-        },
-        indicators: items,
+    let mut b = store_batch(items);
+    b.contributor.participant = who.into();
+    if let AuditEvent::Submission { participant, .. } = &mut b.audit {
+        *participant = who.into();
     }
+    b.idempotency = idem.map(|k| (who.to_owned(), k.to_owned()));
+    b
 }
 
 async fn commit(store: &StoreHandle, b: SubmitBatch) -> Vec<String> {

@@ -13,6 +13,8 @@
 //! sanitiser like any submitted field. The table is in `docs/import.md`.
 
 use serde_json::{Map, Value};
+
+use crate::model::IndicatorType;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, PrimitiveDateTime};
@@ -100,8 +102,7 @@ fn map_type(obj: &mut Map<String, Value>) {
     let name = t.trim().to_ascii_lowercase().replace('_', "-");
     let value = obj.get("value").and_then(Value::as_str).unwrap_or("").trim().to_owned();
     let canonical = match name.as_str() {
-        "url" | "domain" | "ipv4" | "ipv6" | "cidr" | "email" | "sha256" | "sha1" | "md5" | "iban" | "phone"
-        | "btc" => name.clone(),
+        n if n.parse::<IndicatorType>().is_ok() => name.clone(),
         "ip" | "ip-dst" | "ip-src" | "ip-address" | "ipaddress" | "ip-addr" | "ipv4-addr" | "ipv6-addr"
         | "ipv4-address" | "ipv6-address" => ip_type(&value).to_owned(),
         "ip-dst|port" | "ip-src|port" => {
@@ -301,22 +302,20 @@ pub fn csv_column(name: &str) -> Column {
         "description" | "comment" | "comments" => "description",
         "tags" | "tag" => "tags",
         "family" | "malware" | "malware-family" | "malware-printable" => return Column::Tags,
-        "url" | "domain" | "ipv4" | "ipv6" | "cidr" | "email" | "sha256" | "sha1" | "md5" | "iban" | "phone"
-        | "btc" => return Column::ValueOf(canonical_type(&n)),
         "hostname" | "fqdn" => return Column::ValueOf("domain"),
         "ip" | "ip-address" | "dst-ip" => return Column::ValueOf("ip"),
         "sha256-hash" => return Column::ValueOf("sha256"),
         "md5-hash" => return Column::ValueOf("md5"),
         "sha1-hash" => return Column::ValueOf("sha1"),
-        _ => return Column::Unknown(name.to_owned()),
+        // A column named after one of our types holds values of that type.
+        other => {
+            return match other.parse::<IndicatorType>() {
+                Ok(t) => Column::ValueOf(t.as_str()),
+                Err(()) => Column::Unknown(name.to_owned()),
+            };
+        }
     };
     Column::Field(field)
-}
-
-fn canonical_type(n: &str) -> &'static str {
-    const TYPES: &[&str] =
-        &["url", "domain", "ipv4", "ipv6", "cidr", "email", "sha256", "sha1", "md5", "iban", "phone", "btc"];
-    TYPES.iter().find(|t| **t == n).copied().unwrap_or("url")
 }
 
 /// The header's value column names accepted, for error messages.
