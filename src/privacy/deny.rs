@@ -272,7 +272,9 @@ impl Deny {
                 }
             };
         }
-        if self.is_shape(core) {
+        // a security label joined by `_`, `-` or `.` (`ek_clearfake`,
+        // `apt_unc6691-1`): one probe settles it
+        if vocab().flags_of(core) & SECURITY != 0 || self.is_shape(core) {
             return Verdict::Keep;
         }
         let digits = core.bytes().any(|b| b.is_ascii_digit());

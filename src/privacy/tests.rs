@@ -354,3 +354,14 @@ fn url_path_names_go_the_path_shape_stays() {
     let v = "https://secure-update.example.com/wp-content/plugins/secure-login/index.php";
     assert_eq!(run(&s, json!({"type":"url","value":v})).value, v);
 }
+
+#[test]
+fn maltrail_family_tags_survive_and_names_in_tags_do_not() {
+    let s = sanitiser("default");
+    let fams = ["ek_clearfake", "apt_unc6691-1", "android_hydra", "elf_gafgyt", "keitaro_tds", "osx_atomic"];
+    let out = run(&s, json!({"type":"domain","value":"mkzor.top","category":"malware","tags":fams}));
+    assert_eq!(out.tags, fams, "Maltrail family labels are the intelligence");
+    // a family prefix does not vouch for what follows it
+    let out = run(&s, json!({"type":"domain","value":"mkzor.top","tags":["apt_dupont", "elf_anna"]}));
+    assert!(out.tags.iter().all(|t| t.contains("[WORD]") || t.contains("[NAME]")), "{:?}", out.tags);
+}

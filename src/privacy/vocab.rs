@@ -99,6 +99,8 @@ pub struct Vocab {
 }
 
 static DATA: &[u8] = include_bytes!("vocab/words.txt.gz");
+/// Maltrail's family and category names (`tools/maltrail-families.py`).
+static FAMILIES: &str = include_str!("vocab/maltrail-families.txt");
 static VOCAB: OnceLock<Vocab> = OnceLock::new();
 
 /// The vocabulary, built on first use.
@@ -132,6 +134,7 @@ pub fn vocab() -> &'static Vocab {
             all.insert(hash(entry.as_bytes()), f);
             words += 1;
         }
+        add_families(&mut all);
         let mut hot = Table::new(17);
         for s in all.slots.iter().filter(|s| **s as u8 & (COMMON | VERY_COMMON | SECURITY | HEAD) != 0) {
             // the key's bits above the flags are the hash's
@@ -139,6 +142,23 @@ pub fn vocab() -> &'static Vocab {
         }
         Vocab { hot, all, words, phrases }
     })
+}
+
+/// Maltrail's family names (`ek_clearfake`, `android_hydra`) are security
+/// words whole, and so is each of their parts that no list knows yet
+/// (`clearfake`, `unc6691`); a part that is a general word keeps its flags
+/// (`bad_history` does not let `History` stand capitalised anywhere).
+fn add_families(all: &mut Table) {
+    for name in FAMILIES.lines().filter(|l| !l.is_empty()) {
+        all.insert(hash(name.as_bytes()), SECURITY);
+        for part in name.split(['_', '-']) {
+            let h = hash(part.as_bytes());
+            if part.len() > 1 && !part.bytes().all(|b| b.is_ascii_digit()) && all.get(h).is_none_or(|f| f & !HEAD == 0)
+            {
+                all.insert(h, SECURITY);
+            }
+        }
+    }
 }
 
 impl Vocab {
@@ -256,6 +276,15 @@ mod tests {
         assert!(v.flags("emotet") & SECURITY != 0);
         assert!(v.is_phrase("agent tesla"));
         assert_eq!(v.flags("tesla") & SECURITY, 0, "a one-word malware name that is a person's name is not vocabulary");
+        // Maltrail's family labels, whole and by their unknown parts
+        for w in ["ek_clearfake", "android_hydra", "apt_unc6691", "clearfake", "unc6691", "ek"] {
+            assert!(v.flags(w) & SECURITY != 0, "{w}");
+        }
+        assert_eq!(v.flags("history") & SECURITY, 0, "a general word inside a family name keeps its own flags");
+        assert!(
+            !FAMILIES.lines().any(|l| l == "vidar" || l == "android_triada"),
+            "families that are first names stay out"
+        );
     }
 
     #[test]

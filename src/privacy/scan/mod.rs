@@ -46,7 +46,6 @@ use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex::bytes::Regex;
 
 use super::lexicon;
 use crate::policy::DataCategory;
@@ -331,10 +330,9 @@ type FastSet<T> = HashSet<T, std::hash::BuildHasherDefault<Fnv>>;
 
 /// The compiled detectors; built once per sanitiser.
 pub struct Detectors {
-    /// All candidate patterns in one alternation (one pass, ASCII mode).
-    re: Regex,
-    /// The same patterns anchored, to tell which one a match is.
-    which: regex::bytes::RegexSet,
+    /// All candidate patterns in one leftmost-first search (one pass,
+    /// ASCII mode); a match names the pattern that made it.
+    re: regex_automata::meta::Regex,
     cues: AhoCorasick,
     streets: FastSet<&'static str>,
 }
@@ -389,9 +387,9 @@ macro_rules! dms {
 }
 
 /// The candidate patterns in priority order, with the family each one
-/// proposes. The one-pass alternation and the anchored set that tells
-/// which pattern a match is are both built from this table, so a match's
-/// family is the row of the first anchored pattern matching all of it.
+/// proposes. They are searched together, leftmost-first as one
+/// alternation would be; a match's family is the row of the pattern that
+/// made it.
 const PATTERNS: &[(Family, &str)] = &[
     (Family::Url, r"((?i:(?:https?|hxxps?|ftps?|wss?)(?:://|\[://\]|\[:\]//))[^\s<>\x22']+)"),
     (
@@ -461,11 +459,11 @@ const PATTERNS: &[(Family, &str)] = &[
 impl Detectors {
     pub fn new() -> Result<Detectors, String> {
         let alts: Vec<&str> = PATTERNS.iter().map(|(_, p)| *p).collect();
-        let pattern = format!("(?-u){}", alts.join("|"));
-        let re = regex::bytes::RegexBuilder::new(&pattern).unicode(false).build().map_err(|e| e.to_string())?;
-        let which = regex::bytes::RegexSetBuilder::new(alts.iter().map(|a| format!("(?-u)^(?:{a})$")))
-            .unicode(false)
-            .build()
+        // as `regex::bytes` builds it: bytes, not UTF-8, in the haystack
+        let re = regex_automata::meta::Regex::builder()
+            .syntax(regex_automata::util::syntax::Config::new().unicode(false).utf8(false))
+            .configure(regex_automata::meta::Regex::config().utf8_empty(false))
+            .build_many(&alts)
             .map_err(|e| e.to_string())?;
         let cues = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
@@ -474,7 +472,7 @@ impl Detectors {
             .build(cue_table().iter().map(|(w, _)| *w))
             .map_err(|e| e.to_string())?;
         let _ = first_names();
-        Ok(Detectors { re, which, cues, streets: lexicon::street_words().iter().copied().collect() })
+        Ok(Detectors { re, cues, streets: lexicon::street_words().iter().copied().collect() })
     }
 
     /// True when the string cannot contain anything any detector looks
@@ -513,13 +511,8 @@ impl Detectors {
         let bytes = text.as_bytes();
         let cues = if scope.url_part { Vec::new() } else { self.find_cues(bytes) };
         for m in self.re.find_iter(bytes) {
-            let (s, e) = (m.start(), m.end());
-            // the first pattern (in priority order) matching the whole span
-            let Some(i) = self.which.matches(&bytes[s..e]).iter().next() else {
-                continue;
-            };
-            let c = Candidate { text, start: s, end: e, scope, rec, cues: &cues };
-            self.candidate(PATTERNS[i].0, &c, out);
+            let c = Candidate { text, start: m.start(), end: m.end(), scope, rec, cues: &cues };
+            self.candidate(PATTERNS[m.pattern().as_usize()].0, &c, out);
         }
         if !cues.is_empty() && !scope.phone_key {
             self.birth_dates(text, &cues, out);
@@ -649,6 +642,11 @@ fn digit_run_end(bytes: &[u8], e: usize) -> usize {
 
 /// Word tokens: runs of letters with inner `-`, `'` or `’`.
 fn tokens(text: &str) -> Vec<(usize, usize)> {
+    if text.is_ascii() { ascii_tokens(text.as_bytes()) } else { char_tokens(text) }
+}
+
+/// [`tokens`] character by character.
+fn char_tokens(text: &str) -> Vec<(usize, usize)> {
     let mut toks = Vec::new();
     let mut start: Option<usize> = None;
     let mut last_letter_end = 0;
@@ -670,6 +668,33 @@ fn tokens(text: &str) -> Vec<(usize, usize)> {
     }
     if let Some(s) = start {
         toks.push((s, last_letter_end));
+    }
+    toks
+}
+
+/// [`tokens`] of an ASCII text, byte by byte (the common case: no
+/// character decoding).
+fn ascii_tokens(b: &[u8]) -> Vec<(usize, usize)> {
+    let mut toks = Vec::with_capacity(b.len() / 6 + 1);
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_alphabetic() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        loop {
+            while i < b.len() && b[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            // an inner joiner followed by a letter keeps the word going
+            if i + 1 < b.len() && matches!(b[i], b'-' | b'\'') && b[i + 1].is_ascii_alphabetic() {
+                i += 1;
+                continue;
+            }
+            break;
+        }
+        toks.push((start, i));
     }
     toks
 }

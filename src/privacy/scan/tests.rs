@@ -205,3 +205,25 @@ fn credentials_after_cues() {
     assert!(has("login=jdupont", Credential, "jdupont"));
     assert!(found("the password was changed").is_empty());
 }
+
+#[test]
+fn ascii_tokens_match_the_character_tokens() {
+    for text in [
+        "",
+        "a",
+        "-a",
+        "a-",
+        "a-b",
+        "a--b",
+        "l'homme d'Anna",
+        "x' y",
+        "abc123def",
+        "e-mail: anna-maria@x.eu",
+        "O'Neil,Smith-Jones.'quote'",
+        "ab-'cd",
+        "  two  words  ",
+        "A-1-b'c'-d",
+    ] {
+        assert_eq!(super::ascii_tokens(text.as_bytes()), super::char_tokens(text), "{text:?}");
+    }
+}
