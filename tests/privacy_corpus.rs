@@ -136,7 +136,7 @@ fn adversarial_identifier_classes_leak_nothing_and_keep_the_attackers_values() {
 #[test]
 fn maltrail_values_survive_as_values_and_in_descriptions() {
     let s = sanitiser("policies/default.toml");
-    let mut lost = Vec::new();
+    let (mut lost, mut tags_lost) = (Vec::new(), Vec::new());
     for (i, line) in include_str!("data/maltrail-3000.jsonl").lines().enumerate() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let value = v["value"].as_str().unwrap();
@@ -149,17 +149,22 @@ fn maltrail_values_survive_as_values_and_in_descriptions() {
         // the value as the model normalises it (`http://1.2.3.4` gains its `/`)
         let parsed = raw.value.clone();
         let out = s.sanitise(raw, &mut Default::default()).unwrap();
-        // default-deny may replace a maltrail family name it does not know;
-        // the value itself must stay, as the indicator and in the text
+        // the family label is the intelligence (Maltrail's families are
+        // security vocabulary), the value must stay, as the indicator and in the text
+        let family = v["family"].as_str().unwrap_or("");
+        if !family.is_empty() && out.tags != [family] {
+            tags_lost.push(format!("{family} -> {:?}", out.tags));
+        }
         if out.value != parsed || !out.description.as_deref().is_some_and(|d| d.ends_with(&format!(": {value}"))) {
             lost.push(format!("{value} -> {} / {:?}", out.value, out.description));
         }
     }
-    // KNOWN DEFECT (issue 10, open): a host with an `.at.` label inside a
-    // description (`x.at.ply.gg`) loses its last label to default-deny after
-    // the merge of the detector branches; the indicator value stays intact.
-    // Listed here so that any other loss fails the test.
-    lost.retain(|l| !l.contains(".at.ply.gg ->"));
+    assert!(
+        tags_lost.is_empty(),
+        "{} family tags changed: {:?}",
+        tags_lost.len(),
+        &tags_lost[..tags_lost.len().min(20)]
+    );
     assert!(lost.is_empty(), "{} values changed: {:?}", lost.len(), &lost[..lost.len().min(20)]);
 }
 

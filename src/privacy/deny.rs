@@ -906,7 +906,9 @@ fn is_domain(t: &str) -> bool {
     if FILE_EXTENSIONS.contains(&last) && !matches!(last, "zip" | "one") {
         return false;
     }
-    psl::suffix(lower.as_bytes()).is_some_and(|s| s.is_known() && s.as_bytes().len() < lower.len())
+    // a name that is itself a public suffix (`x.at.ply.gg` under a private
+    // wildcard, `com.pl`) is a host shape too
+    psl::suffix(lower.as_bytes()).is_some_and(|s| s.is_known())
 }
 
 /// `Mozilla/5.0`, `Chrome/120.0.0.0`, `AppleWebKit/537.36`: a product
