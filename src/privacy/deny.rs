@@ -185,6 +185,11 @@ impl Deny {
             let cap = text[c.core.0..].chars().next().is_some_and(char::is_uppercase);
             let start = cap && !single_value && ((i == 0 && at_start) || starts_sentence(text, &chunks, i));
             let pos = if start { Pos::Start } else { Pos::Mid };
+            if after_reference_cue(text, &chunks, i) {
+                verdicts.push(Verdict::Keep);
+                i += 1;
+                continue;
+            }
             let mut core = String::new();
             let v = self.judge(&text[c.core.0..c.core.1], pos, &mut core, tally);
             if matches!(v, Verdict::Replaced | Verdict::NameLike) {
@@ -260,6 +265,9 @@ impl Deny {
         if core.chars().all(char::is_alphabetic) {
             return match self.word(core, pos) {
                 Some(v) => v,
+                // `Nr`, `Bestellnummer`, `Geburtsdatum`: the lexicon's cue
+                // words and fillers are terms, not names
+                None if is_filler(core) || with_lower(core, |l| cue_words().contains(l)) => Verdict::Keep,
                 None => {
                     let c = Class::Word;
                     tally.add(c);
@@ -575,6 +583,107 @@ fn chunk(text: &str) -> Vec<Chunk> {
         }
     }
     out
+}
+
+/// The last words of the reference cues of the lexicon (`order`,
+/// `Rechnung`, `numéro de commande` → `commande`), lower case.
+fn reference_heads() -> &'static HashSet<String, Build> {
+    static HEADS: std::sync::OnceLock<HashSet<String, Build>> = std::sync::OnceLock::new();
+    HEADS.get_or_init(|| {
+        let fillers = super::lexicon::cue_fillers();
+        super::lexicon::cue_lines()
+            .iter()
+            .chain(super::lexicon::id_cue_lines())
+            .filter_map(|l| l.strip_prefix("reference "))
+            // `order number`: the word before the filler is the head
+            .filter_map(|p| p.split(' ').rev().find(|w| !fillers.contains(w)))
+            .map(|w| w.trim_end_matches(['.', ':']).to_lowercase())
+            .filter(|w| w.chars().count() > 2 && !CASE_WORDS.contains(&w.as_str()))
+            .collect()
+    })
+}
+
+/// Every word of the scanner's cue phrases (`bestellnummer`,
+/// `geburtsdatum`, `kennzeichen`), lower case, first names left out.
+fn cue_words() -> &'static HashSet<String, Build> {
+    static WORDS: std::sync::OnceLock<HashSet<String, Build>> = std::sync::OnceLock::new();
+    WORDS.get_or_init(|| {
+        super::lexicon::cue_lines()
+            .iter()
+            .chain(super::lexicon::id_cue_lines())
+            .filter_map(|l| l.split_once(' ').map(|(_, p)| p))
+            .flat_map(|p| p.split([' ', '/', '-']))
+            .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+            .filter(|w| {
+                w.chars().count() > 2 && w.chars().all(char::is_alphabetic) && !first_names().contains(w.as_str())
+            })
+            .collect()
+    })
+}
+
+/// A filler word of the cue lexicon (`nr`, `no`, `num`, `numéro`), any case.
+fn is_filler(w: &str) -> bool {
+    with_lower(w, |l| super::lexicon::cue_fillers().iter().any(|f| f.trim_end_matches('.') == l))
+}
+
+/// Ticket, case-file and generic reference words: their numbers are kept
+/// only by the policy's reference patterns (`[ingest.deny] references`),
+/// which a deployment writes for its own case and ticket systems.
+const CASE_WORDS: &[&str] = &[
+    "ticket",
+    "ref",
+    "reference",
+    "referenz",
+    "référence",
+    "referencia",
+    "riferimento",
+    "referentie",
+    "referência",
+    "aktenzeichen",
+    "vorgangsnummer",
+    "expediente",
+    "pratica",
+    "processo",
+    "zaaknummer",
+    "sygnatura",
+];
+
+/// An order, invoice, shipment or transaction number right after its cue word
+/// (`Order 302-5567812-8849120`, `Rechnung Nr. 2024-88123`, `numéro de
+/// commande : FR-2291-77`): a reference of the case, not a person's
+/// number, so default-deny keeps it. The chunk must hold digits and only
+/// letters, digits and `-/._#`; between the cue and it stand at most three
+/// filler words (`no.`, `n°`, `number`, `:`). The detectors ran first: a
+/// phone, IBAN or card number here is already replaced.
+fn after_reference_cue(text: &str, chunks: &[Chunk], i: usize) -> bool {
+    let core = &text[chunks[i].core.0..chunks[i].core.1];
+    if core.len() < 4
+        || core.len() > 40
+        || !core.bytes().any(|b| b.is_ascii_digit())
+        || !core.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'/' | b'.' | b'_' | b'#'))
+    {
+        return false;
+    }
+    let fillers = super::lexicon::cue_fillers();
+    for back in 1..=4usize.min(i) {
+        let c = &chunks[i - back];
+        let w = text[c.start..c.end].trim_end_matches([':', ',']);
+        if w.is_empty() || w == "#" {
+            continue;
+        }
+        let head = with_lower(w.trim_end_matches('.'), |l| reference_heads().contains(l));
+        if head {
+            return true;
+        }
+        let filler = with_lower(w, |l| {
+            let bare = l.trim_end_matches('.');
+            fillers.iter().any(|f| *f == l || *f == bare)
+        });
+        if back == 4 || !filler {
+            return false;
+        }
+    }
+    false
 }
 
 fn is_lead(c: char) -> bool {

@@ -106,3 +106,30 @@ fn single_values_are_not_sentence_starts() {
     assert_eq!(out, "[WORD]");
     assert_eq!(t.0[Class::Word as usize], 1);
 }
+
+#[test]
+fn reference_numbers_after_their_cue_stay() {
+    for s in [
+        "Order 302-5567812-8849120 placed with the stolen card.",
+        "Rechnung Nr. 2024-88123 gefälscht.",
+        "invoice no. 20240315-1234 attached",
+        "numéro de commande : FR-2291-77 annulé",
+        "Bestellnummer #4471-2231-99 storniert",
+        "pedido 2024/88123 enviado",
+        "zamówienie nr 2024-55-1234 anulowane",
+    ] {
+        assert_eq!(run(s), s, "{s}");
+    }
+    // the same numbers without their cue, or after another word, still go
+    assert_eq!(run("Paid 302-5567812-8849120 yesterday."), "Paid [NUMBER] yesterday.");
+    assert_eq!(run("Customer 302-5567812-8849120 called."), "Customer [NUMBER] called.");
+    // a cue does not reach over an ordinary word, nor vouch for a word
+    assert_eq!(run("Order for 302-5567812-8849120 placed."), "Order for [NUMBER] placed.");
+    let heads = reference_heads();
+    for h in ["order", "rechnung", "commande", "zamówienia", "fattura"] {
+        assert!(heads.contains(h), "{h}");
+    }
+    for generic in ["number", "customer", "account", "client", "phone", "no", "ticket", "ref", "aktenzeichen"] {
+        assert!(!heads.contains(generic), "{generic} is no reference cue");
+    }
+}
