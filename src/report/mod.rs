@@ -47,12 +47,12 @@ const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sa
 padding:0 1rem;color:#1f2933;line-height:1.5}h1{font-size:1.6rem;border-bottom:3px solid #3e7cb1;padding-bottom:.3rem}\
 h2{font-size:1.25rem;margin-top:2.2rem;color:#243b53}h3{font-size:1.05rem;margin-top:1.6rem;color:#243b53}\
 table{border-collapse:collapse;width:100%;font-size:.92rem;margin:.6rem 0}\
-th,td{border:1px solid #d9e2ec;padding:.4rem .6rem;text-align:left;vertical-align:top}th{background:#f0f4f8}\
+th,td{border:1px solid #d9e2ec;padding:.4rem .6rem;text-align:left;vertical-align:top;min-width:7rem}th{background:#f0f4f8}\
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}\
 tr:nth-child(even) td{background:#fafcfe}.meta{color:#52606d;font-size:.92rem}code{background:#f0f4f8;padding:0 .2rem}\
 li{margin:.15rem 0}em{color:#9b2c2c}.ok{color:#1f7a3a;font-weight:600}.bad{color:#b42318;font-weight:600}\
 .cards{display:flex;flex-wrap:wrap;gap:.8rem;margin:1rem 0}.card{border:1px solid #d9e2ec;border-radius:6px;\
-padding:.6rem .9rem;min-width:11rem;flex:1}.card b{display:block;font-size:1.5rem;color:#102a43}\
+padding:.6rem .9rem;min-width:9rem;flex:1 1 0}.card b{display:block;font-size:1.5rem;color:#102a43}\
 .card span{color:#52606d;font-size:.88rem}.note{color:#52606d;font-size:.88rem;margin-top:.2rem}";
 
 /// A standalone HTML page around `body` (already HTML).

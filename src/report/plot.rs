@@ -40,13 +40,13 @@ fn nice_axis(max: u64) -> (u64, u64) {
     }
 }
 
-/// A week label for the x axis: `W48`, with the year where it starts or
-/// changes (`2026-W48`).
-fn week_label(week: &str, previous: Option<&str>) -> String {
+/// A week label for the x axis: `W48`, and the year under it where the
+/// axis starts or the year changes (`("W48", Some("2026"))`).
+fn week_label<'a>(week: &'a str, previous: Option<&str>) -> (&'a str, Option<&'a str>) {
     let (year, w) = week.split_once('-').unwrap_or(("", week));
     match previous.and_then(|p| p.split_once('-')) {
-        Some((py, _)) if py == year => w.to_owned(),
-        _ => week.to_owned(),
+        Some((py, _)) if py == year => (w, None),
+        _ => (w, Some(year)),
     }
 }
 
@@ -62,7 +62,7 @@ pub fn weekly_lines(title: &str, y_label: &str, weeks: &[String], series: &[(Str
     const TOP: f64 = 18.0;
     const PLOT_H: f64 = 240.0;
     let legend_h = series.len() as f64 * 20.0 + TOP + 8.0;
-    let h = (TOP + PLOT_H + 56.0).max(legend_h);
+    let h = (TOP + PLOT_H + 62.0).max(legend_h);
     let plot_w = W - LEFT - RIGHT;
     let max = series.iter().flat_map(|(_, c)| c.iter().copied()).max().unwrap_or(0);
     let (top, step) = nice_axis(max);
@@ -105,19 +105,29 @@ pub fn weekly_lines(title: &str, y_label: &str, weeks: &[String], series: &[(Str
             continue;
         }
         let prev = i.checked_sub(every).and_then(|p| weeks.get(p)).map(String::as_str);
+        let (week, year) = week_label(w, if i == 0 { None } else { prev });
         let _ = write!(
             s,
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#52606d\">{}</text>",
             x(i),
             TOP + PLOT_H + 18.0,
-            esc(&week_label(w, if i == 0 { None } else { prev }))
+            esc(week)
         );
+        if let Some(year) = year {
+            let _ = write!(
+                s,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#52606d\" font-size=\"11\">{}</text>",
+                x(i),
+                TOP + PLOT_H + 32.0,
+                esc(year)
+            );
+        }
     }
     let _ = write!(
         s,
         "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#52606d\">ISO week (Monday to Sunday, UTC)</text>",
         LEFT + plot_w / 2.0,
-        TOP + PLOT_H + 40.0
+        TOP + PLOT_H + 50.0
     );
     for (k, (name, counts)) in series.iter().enumerate() {
         let colour = COLOURS[k % COLOURS.len()];
@@ -195,9 +205,9 @@ mod tests {
         assert_eq!(nice_axis(480), (500, 100));
         assert_eq!(num(1234567), "1,234,567");
         assert_eq!(num(999), "999");
-        assert_eq!(week_label("2026-W48", None), "2026-W48");
-        assert_eq!(week_label("2026-W49", Some("2026-W48")), "W49");
-        assert_eq!(week_label("2027-W01", Some("2026-W52")), "2027-W01");
+        assert_eq!(week_label("2026-W48", None), ("W48", Some("2026")));
+        assert_eq!(week_label("2026-W49", Some("2026-W48")), ("W49", None));
+        assert_eq!(week_label("2027-W01", Some("2026-W52")), ("W01", Some("2027")));
     }
 
     #[test]
@@ -215,6 +225,6 @@ mod tests {
         );
         assert_eq!(one.matches("<polyline").count(), 0);
         assert_eq!(one.matches("<circle").count(), 2, "{one}");
-        assert!(one.contains("2026-W40"));
+        assert!(one.contains(">W40<") && one.contains(">2026<"), "{one}");
     }
 }

@@ -135,7 +135,8 @@ fn subjects_and_categories(s: &mut String, default: Option<&Policy>) {
     };
     let _ = writeln!(
         s,
-        "**Categories of personal data** (as the default policy `{}` treats them; other policies in section 8)\n",
+        "**Categories of personal data** (as the default policy `{}` treats them; other policies in section 8; \
+         only e-mail addresses, phone numbers and IBANs can be indicator values)\n",
         md(&p.id)
     );
     s.push_str(
@@ -149,7 +150,7 @@ fn subjects_and_categories(s: &mut String, default: Option<&Policy>) {
             }
             DataCategory::Phone => value_phrase(v.phone).to_owned(),
             DataCategory::Iban => value_phrase(v.iban).to_owned(),
-            _ => "not an indicator type".to_owned(),
+            _ => "–".to_owned(),
         };
         let _ = writeln!(
             s,
