@@ -127,7 +127,7 @@ async fn stats_and_record_pages_of_a_running_exchange() {
     assert!(other.contains("<td>unknown-field</td><td class=\"n\">2</td>"), "{other}");
     assert!(page.contains("verified up to entry"), "audit status: {page}");
     assert!(page.contains("<b>0</b><span>escrow reveals"), "{page}");
-    assert!(page.contains("<svg") && page.contains("ISO week"), "a plot with axes");
+    assert!(page.contains("<svg") && page.contains("One week of data so far"), "one week: bars and a note");
     assert!(!page.contains("<script"), "no script");
     for p in PII {
         assert!(!page.contains(p), "{p} on /stats");
@@ -185,7 +185,7 @@ async fn stats_and_record_pages_of_a_running_exchange() {
         let dom = browse(bin, &profile, &["--dump-dom"], &format!("http://{addr}/record"));
         assert!(dom.contains("<ul>") && dom.contains("<li>") && dom.contains("<table>"), "{dom}");
         let dom = browse(bin, &profile, &["--dump-dom"], &format!("http://{addr}/stats"));
-        assert!(dom.contains("<svg") && dom.contains("<circle"), "one week: points");
+        assert!(dom.contains("<svg") && dom.contains("One week of data so far"), "one week: bars and a note");
         screenshot(
             bin,
             &profile,

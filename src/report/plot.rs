@@ -56,9 +56,9 @@ fn week_label<'a>(week: &'a str, previous: Option<&str>) -> (&'a str, Option<&'a
 /// instead of lines (the legend gives the counts).
 // One drawing routine: axes, grid, lines and legend share the geometry.
 pub fn weekly_lines(title: &str, y_label: &str, weeks: &[String], series: &[(String, Vec<u64>)]) -> String {
-    const W: f64 = 760.0;
+    const W: f64 = 800.0;
     const LEFT: f64 = 64.0;
-    const RIGHT: f64 = 200.0;
+    const RIGHT: f64 = 250.0;
     const TOP: f64 = 18.0;
     const PLOT_H: f64 = 240.0;
     let legend_h = series.len() as f64 * 20.0 + TOP + 8.0;

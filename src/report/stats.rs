@@ -118,6 +118,22 @@ fn along(axis: &[String], by_week: &Value, pick: impl Fn(&Value) -> u64) -> Vec<
     axis.iter().map(|w| by_week.get(w).map(&pick).unwrap_or(0)).collect()
 }
 
+/// The weekly line chart; with one week only, bars of that week (points
+/// on one vertical line would hide each other) and a note.
+fn weekly_or_bars(h: &mut String, title: &str, y_label: &str, axis: &[String], series: &[(String, Vec<u64>)]) {
+    if let [week] = axis {
+        let items: Vec<(String, u64)> = series.iter().map(|(n, c)| (n.clone(), c.iter().sum())).collect();
+        h.push_str(&bars(&format!("{title} ({week})"), &items));
+        let _ = write!(
+            h,
+            "<p class=\"note\">One week of data so far ({}): the weekly plot starts with the second week.</p>",
+            esc(week)
+        );
+    } else {
+        h.push_str(&weekly_lines(title, y_label, axis, series));
+    }
+}
+
 /// `{label: n}` as pairs, largest first.
 fn pairs(v: &Value) -> Vec<(String, u64)> {
     let mut items: Vec<(String, u64)> =
@@ -224,10 +240,7 @@ fn personal_data_section(h: &mut String, v: &Value, now: OffsetDateTime) {
             series.push(("other types".to_owned(), counts));
         }
     }
-    h.push_str(&weekly_lines("Personal data removed per week, by type", "items removed per week", &axis, &series));
-    if axis.len() == 1 {
-        h.push_str("<p class=\"note\">One week of data so far: the lines start with the second week.</p>");
-    }
+    weekly_or_bars(h, "Personal data removed per week, by type", "items removed per week", &axis, &series);
     h.push_str("<table><thead><tr><th>type</th><th class=\"n\">removed</th><th>how</th></tr></thead><tbody>");
     for (t, n) in &types {
         let how: Vec<String> = pd["by_type_and_action"][t]
@@ -266,21 +279,22 @@ fn other_fields_section(h: &mut String, v: &Value) {
 }
 
 fn volume_section(h: &mut String, v: &Value, now: OffsetDateTime) {
-    h.push_str("<h2>Submissions and indicators per week</h2>");
     let keys = ["submissions_by_week", "accepted_by_week", "rejected_by_week"];
     let weeks: BTreeSet<String> =
         keys.iter().flat_map(|k| v[*k].as_object().into_iter().flatten().map(|(w, _)| w.clone())).collect();
+    h.push_str("<h2>Submissions per week</h2>");
     if weeks.is_empty() {
         h.push_str("<p class=\"meta\">No submission yet.</p>");
         return;
     }
     let axis = week_axis(&weeks, now);
-    let series: Vec<(String, Vec<u64>)> =
-        [("submissions", keys[0]), ("indicators accepted", keys[1]), ("indicators rejected", keys[2])]
-            .iter()
-            .map(|(name, k)| ((*name).to_owned(), along(&axis, &v[*k], |n| n.as_u64().unwrap_or(0))))
-            .collect();
-    h.push_str(&weekly_lines("Submissions and indicators per week", "per week", &axis, &series));
+    let series = |pairs: &[(&str, &str)]| -> Vec<(String, Vec<u64>)> {
+        pairs.iter().map(|(name, k)| ((*name).to_owned(), along(&axis, &v[*k], |n| n.as_u64().unwrap_or(0)))).collect()
+    };
+    weekly_or_bars(h, "Submissions per week", "submissions per week", &axis, &series(&[("submissions", keys[0])]));
+    h.push_str("<h2>Indicators submitted per week</h2>");
+    let indicators = series(&[("accepted", keys[1]), ("rejected", keys[2])]);
+    weekly_or_bars(h, "Indicators submitted per week", "indicators per week", &axis, &indicators);
 }
 
 fn indicator_section(h: &mut String, v: &Value) {
