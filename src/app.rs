@@ -42,6 +42,22 @@ pub struct AppState {
     pub(crate) indicator_quota: DefaultKeyedRateLimiter<String>,
     /// Request-body bytes submitted per participant per minute.
     pub(crate) byte_quota: DefaultKeyedRateLimiter<String>,
+    /// The last verification of the audit chain shown on the DPO's pages,
+    /// with the reveals counted so far (see `api::dpo::audit_status`).
+    pub audit_check: tokio::sync::Mutex<Option<AuditCheck>>,
+}
+
+/// A cached verification of the audit chain, and the escrow reveals found in
+/// it, counted incrementally.
+#[derive(Clone, Debug)]
+pub struct AuditCheck {
+    pub verification: crate::audit::Verification,
+    /// When the whole chain was verified.
+    pub at: time::OffsetDateTime,
+    /// Escrow reveals recorded up to `counted_to`.
+    pub reveals: u64,
+    /// Sequence number of the last record counted.
+    pub counted_to: u64,
 }
 
 impl AppState {
@@ -72,6 +88,7 @@ impl AppState {
             tls: Default::default(),
             deployment_id: Default::default(),
             allow: Arc::new(allow),
+            audit_check: Default::default(),
         })
     }
 

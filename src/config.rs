@@ -68,6 +68,52 @@ pub struct Config {
     /// WORM or remote storage: it is what detects a restored or cut `data/`.
     #[serde(default = "default_audit_anchor")]
     pub audit_anchor: PathBuf,
+    /// The controller of the processing (GDPR Art. 30(1)(a)), for the
+    /// record of processing; the record says it is not configured when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<Contact>,
+    /// The data-protection officer (Art. 30(1)(a), Art. 37).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpo: Option<Contact>,
+    /// What the record of processing cannot learn from the code:
+    /// legal bases, transfers.
+    #[serde(default)]
+    pub record: RecordConfig,
+}
+
+/// A controller, representative or DPO: who, and how to reach them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    /// Name of the organisation or person.
+    pub name: String,
+    /// Postal address, e-mail address or telephone number, as published.
+    pub contact: String,
+    /// The controller's representative in the Union (Art. 27), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub representative: Option<String>,
+    /// Joint controllers (Art. 26), if any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub joint_controllers: Vec<String>,
+}
+
+/// `[record]` in `tamis.toml`: the parts of the GDPR Art. 30(1) record of
+/// processing that only the controller can state.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordConfig {
+    /// The legal basis of the processing as a whole (for example "Art.
+    /// 6(1)(e) GDPR; national law on CSIRTs").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_basis: Option<String>,
+    /// The legal basis of disclosures to each audience, by audience name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub recipients: std::collections::BTreeMap<String, String>,
+    /// Transfers to third countries or international organisations, each
+    /// with the country or organisation and its safeguards (Art. 30(1)(e)).
+    /// Empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transfers: Vec<String>,
 }
 
 /// Which storage backend the exchange uses (`[store]` in `tamis.toml`).

@@ -218,6 +218,20 @@ admin_token = "keys/admin.token"
 # The escrow private key is not listed: the server never reads it.
 # Secret keys must be mode 0600: the server and the CLI refuse group- or world-readable ones.
 
+# The record of processing (tamis report processing, admin /record) takes these from here; until they
+# are set it says "not configured". Uncomment and fill in with the controller's real details.
+# [controller]
+# name = "EDIT: legal name of the controller"
+# contact = "EDIT: postal address, e-mail, telephone"
+# [dpo]
+# name = "EDIT: data-protection officer"
+# contact = "EDIT: e-mail or telephone of the DPO"
+# [record]
+# legal_basis = "EDIT: legal basis of the processing (e.g. the national law on CSIRTs)"
+# transfers = []   # transfers to third countries or international organisations, with safeguards
+# [record.recipients]   # legal basis of the disclosures to each audience
+# law-enforcement = "EDIT: legal basis"
+
 # Default lifetime (days) of indicators submitted without valid_until.
 [expiry]
 url_days = 30

@@ -66,7 +66,10 @@ pub struct Metrics {
     pub submissions: Counter,
     pub indicators_accepted: Counter,
     pub indicators_rejected: Counter,
+    /// Everything the ingest policies removed or transformed.
     pub removals: Counter,
+    /// Of which personal data (a detector's or key rule's data category).
+    pub personal_data_removals: Counter,
     pub connections: Counter,
     pub handshake_failures: Counter,
     pub unregistered_peers: Counter,
@@ -96,6 +99,7 @@ impl Default for Metrics {
             indicators_accepted: Counter::default(),
             indicators_rejected: Counter::default(),
             removals: Counter::default(),
+            personal_data_removals: Counter::default(),
             connections: Counter::default(),
             handshake_failures: Counter::default(),
             unregistered_peers: Counter::default(),
@@ -172,7 +176,16 @@ impl Metrics {
             ("submissions", "Submissions committed", &self.submissions),
             ("indicators_accepted", "Indicators accepted", &self.indicators_accepted),
             ("indicators_rejected", "Indicators rejected", &self.indicators_rejected),
-            ("removals", "Personal-data items removed by policies", &self.removals),
+            (
+                "removals",
+                "Items removed or transformed by ingest policies: personal data and fields removed unclassified",
+                &self.removals,
+            ),
+            (
+                "personal_data_removals",
+                "Personal-data items found and removed, masked, generalised, pseudonymised or escrowed by ingest policies",
+                &self.personal_data_removals,
+            ),
             ("connections", "TLS connections established", &self.connections),
             ("handshake_failures", "TLS handshakes refused or timed out", &self.handshake_failures),
             (

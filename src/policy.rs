@@ -93,6 +93,19 @@ impl FieldMode {
         }
     }
 
+    /// What the mode does to a field, in words for a DPO.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            FieldMode::Scrub => {
+                "kept after removing the personal data above (detect mode: what no detector finds passes)"
+            }
+            FieldMode::DefaultDeny => {
+                "default-deny: after the personal data above is removed, a word is kept only if it is a word of the general vocabulary (en, de, fr, it, es, pt, pl, nl; capitalised mid-sentence only German nouns and security words), a security word (malware, tool, actor; ATT&CK, CVE), an indicator shape (domain, IP, hash, wallet, version, user agent, date, time, amount, small number) or a case reference below; anything else becomes [WORD], [TOKEN], [NUMBER] or [NAME]"
+            }
+            FieldMode::Drop => "never stored",
+        }
+    }
+
     /// True when the field is kept (scrubbed or default-deny).
     pub fn keeps(self) -> bool {
         self != FieldMode::Drop
@@ -562,10 +575,11 @@ impl Policy {
         Policy::parse_all(file, text).map_err(|mut errors| errors.swap_remove(0))
     }
 
-    /// As [`Policy::load`], with every error found: the first of each
-    /// section (`id`, `[ingest.detect]`, `[ingest.value]`, `[[ingest.keys]]`,
-    /// the consumer mail domains, `[ingest.deny]`, `[[egress]]`) in line
-    /// order; a file that is not valid TOML for the schema has one.
+    /// As [`Policy::load`], with every error found (each rule of `id`,
+    /// `[ingest.detect]`, `[ingest.value]`, `[[ingest.keys]]`, the consumer
+    /// mail domains, `[ingest.deny]`, `[egress.*]`), in line order; a file
+    /// that is not valid TOML or does not fit the schema (an unknown key, a
+    /// wrong type) has one, as the TOML reader stops there.
     pub fn load_all(path: &Path) -> Result<Policy, Vec<PolicyError>> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| vec![PolicyError { file: path.display().to_string(), line: 0, message: e.to_string() }])?;
@@ -580,26 +594,22 @@ impl Policy {
             .map_err(|e: toml::de::Error| vec![src.err(e.span(), e.message().trim().to_owned())])?;
 
         let mut errors = Vec::new();
-        fn ok<T>(errors: &mut Vec<PolicyError>, r: Result<T, PolicyError>) -> Option<T> {
-            r.map_err(|e| errors.push(e)).ok()
-        }
         let id = pf.id.get_ref();
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
             errors.push(src.err(Some(pf.id.span()), "`id` must be lower-case letters, digits and dashes".into()));
         }
         let ing = &pf.ingest;
-        let detect = ok(&mut errors, src.detect(&ing.detect));
-        let value = ok(&mut errors, src.value(&ing.value));
-        let keys = ok(&mut errors, src.keys(&ing.keys));
-        let consumer_mail_domains = ok(&mut errors, src.consumer_domains(&ing.consumer_mail_domains));
-        let deny = ok(&mut errors, src.deny(&ing.deny));
-        let egress = ok(&mut errors, src.egress(&pf.egress));
-        let (Some(detect), Some(value), Some(keys), Some(consumer_mail_domains), Some(deny), Some(egress), true) =
-            (detect, value, keys, consumer_mail_domains, deny, egress, errors.is_empty())
-        else {
+        // Each section reports every error it finds and goes on.
+        let detect = src.detect(&ing.detect, &mut errors);
+        let value = src.value(&ing.value, &mut errors);
+        let keys = src.keys(&ing.keys, &mut errors);
+        let consumer_mail_domains = src.consumer_domains(&ing.consumer_mail_domains, &mut errors);
+        let deny = src.deny(&ing.deny, &mut errors);
+        let egress = src.egress(&pf.egress, &mut errors);
+        if !errors.is_empty() {
             errors.sort_by_key(|e| e.line);
             return Err(errors);
-        };
+        }
         let fields = FieldRules {
             description: ing.fields.description,
             attributes: ing.fields.attributes,
@@ -739,17 +749,7 @@ impl Policy {
             ("attributes", ing.fields.attributes),
             ("tags", ing.fields.tags),
         ] {
-            let _ = writeln!(
-                s,
-                "  - {name}: {}",
-                match mode {
-                    FieldMode::Scrub =>
-                        "kept after removing the personal data above (detect mode: what no detector finds passes)",
-                    FieldMode::DefaultDeny =>
-                        "default-deny: after the personal data above is removed, a word is kept only if it is a word of the general vocabulary (en, de, fr, it, es, pt, pl, nl; capitalised mid-sentence only German nouns and security words), a security word (malware, tool, actor; ATT&CK, CVE), an indicator shape (domain, IP, hash, wallet, version, user agent, date, time, amount, small number) or a case reference below; anything else becomes [WORD], [TOKEN], [NUMBER] or [NAME]",
-                    FieldMode::Drop => "never stored",
-                }
-            );
+            let _ = writeln!(s, "  - {name}: {}", mode.phrase());
         }
         let _ = writeln!(
             s,
@@ -855,7 +855,7 @@ impl Src<'_> {
         }
     }
 
-    fn detect(&self, d: &DetectFile) -> Result<DetectRules, PolicyError> {
+    fn detect(&self, d: &DetectFile, errors: &mut Vec<PolicyError>) -> DetectRules {
         let mut detect = BTreeMap::new();
         for (cat, a) in [
             (DataCategory::Email, &d.email),
@@ -874,30 +874,37 @@ impl Src<'_> {
             (DataCategory::VehiclePlate, &d.vehicle_plate),
         ] {
             let Some(a) = a else {
-                return Err(self.err(
-                    None,
+                errors.push(self.err(
+                    self.text.find("[ingest.detect]").map(|at| at..at),
                     format!(
                         "[ingest.detect] must give an action for `{}` (write it out, even if redact)",
                         cat.as_str()
                     ),
                 ));
+                continue;
             };
             if *a.get_ref() == Action::Keep {
-                return Err(self
-                    .err(Some(a.span()), format!("`{}` is personal data: `keep` is not allowed here", cat.as_str())));
+                errors.push(
+                    self.err(
+                        Some(a.span()),
+                        format!("`{}` is personal data: `keep` is not allowed here", cat.as_str()),
+                    ),
+                );
+                continue;
             }
             if *a.get_ref() == Action::Generalise && !matches!(cat, DataCategory::Ip | DataCategory::DateOfBirth) {
-                return Err(self.err(
+                errors.push(self.err(
                     Some(a.span()),
                     format!("`generalise` only applies to `ip` and `date-of-birth`, not `{}`", cat.as_str()),
                 ));
+                continue;
             }
             detect.insert(cat, *a.get_ref());
         }
-        Ok(DetectRules(detect))
+        DetectRules(detect)
     }
 
-    fn value(&self, v: &ValueFile) -> Result<ValueRules, PolicyError> {
+    fn value(&self, v: &ValueFile, errors: &mut Vec<PolicyError>) -> ValueRules {
         for (name, a, allowed) in [
             (
                 "email-consumer",
@@ -910,27 +917,28 @@ impl Src<'_> {
         ] {
             if !allowed.contains(a.get_ref()) {
                 let names: Vec<&str> = allowed.iter().map(|a| a.as_str()).collect();
-                return Err(self.err(
+                errors.push(self.err(
                     Some(a.span()),
                     format!("[ingest.value] `{name}` cannot be `{}` (one of: {})", a.get_ref(), names.join(", ")),
                 ));
             }
         }
-        Ok(ValueRules {
+        ValueRules {
             email_consumer: *v.email_consumer.get_ref(),
             email: *v.email.get_ref(),
             phone: *v.phone.get_ref(),
             iban: *v.iban.get_ref(),
-        })
+        }
     }
 
-    fn keys(&self, rules: &[Spanned<KeyRuleFile>]) -> Result<Vec<KeyRule>, PolicyError> {
+    fn keys(&self, rules: &[Spanned<KeyRuleFile>], errors: &mut Vec<PolicyError>) -> Vec<KeyRule> {
         let mut keys = Vec::new();
         for r in rules {
             let span = r.span();
             let r = r.get_ref();
-            let Some(category) = DataCategory::ALL.iter().copied().find(|c| c.as_str() == r.category.get_ref()) else {
-                return Err(self.err(
+            let category = DataCategory::ALL.iter().copied().find(|c| c.as_str() == r.category.get_ref());
+            if category.is_none() {
+                errors.push(self.err(
                     Some(r.category.span()),
                     format!(
                         "unknown data category `{}` (one of: {})",
@@ -938,18 +946,23 @@ impl Src<'_> {
                         DataCategory::ALL.map(|c| c.as_str()).join(", ")
                     ),
                 ));
-            };
-            if *r.action.get_ref() == Action::Keep {
-                return Err(self.err(Some(r.action.span()), "a key rule cannot `keep`: remove the rule instead".into()));
+            }
+            let keeps = *r.action.get_ref() == Action::Keep;
+            if keeps {
+                errors
+                    .push(self.err(Some(r.action.span()), "a key rule cannot `keep`: remove the rule instead".into()));
             }
             let bad = |k: &String| {
                 k.is_empty() || k == "*" || k.trim_end_matches('*').contains('*') || k.chars().any(|c| c.is_uppercase())
             };
-            if r.keys.is_empty() || r.keys.iter().any(bad) {
-                return Err(
-                    self.err(Some(span), "`keys` must be non-empty lower-case words, optionally ending in `*`".into())
-                );
+            let bad_keys = r.keys.is_empty() || r.keys.iter().any(bad);
+            if bad_keys {
+                errors.push(self.err(
+                    Some(span.clone()),
+                    "`keys` must be non-empty lower-case words, optionally ending in `*`".into(),
+                ));
             }
+            let (Some(category), false, false) = (category, keeps, bad_keys) else { continue };
             let line = line_of(self.text, span.start);
             keys.push(KeyRule {
                 keys: r.keys.clone(),
@@ -959,70 +972,81 @@ impl Src<'_> {
                 rule: format!("ingest.keys (line {line})"),
             });
         }
-        Ok(keys)
+        keys
     }
 
-    fn consumer_domains(&self, domains: &[Spanned<String>]) -> Result<Vec<String>, PolicyError> {
+    fn consumer_domains(&self, domains: &[Spanned<String>], errors: &mut Vec<PolicyError>) -> Vec<String> {
         let mut out = Vec::new();
         for dom in domains {
             let s = dom.get_ref().to_ascii_lowercase();
             if !s.contains('.') || s.contains(['@', '/', ' ']) {
-                return Err(self.err(Some(dom.span()), "not a mail domain".into()));
+                errors.push(self.err(Some(dom.span()), "not a mail domain".into()));
+                continue;
             }
             out.push(s);
         }
-        Ok(out)
+        out
     }
 
     /// `[ingest.deny]`: each reference pattern must compile and must not
     /// let plain words, names or bare numbers through; words are single
     /// lower-case words.
-    fn deny(&self, d: &DenyFile) -> Result<DenyRules, PolicyError> {
+    fn deny(&self, d: &DenyFile, errors: &mut Vec<PolicyError>) -> DenyRules {
         let mut rules = DenyRules::default();
         for r in &d.references {
             let p = r.get_ref();
-            let re = regex::Regex::new(&format!("(?i)^(?:{p})$")).map_err(|e| {
-                let first = e.to_string().lines().last().unwrap_or("").trim().to_owned();
-                self.err(Some(r.span()), format!("[ingest.deny] reference pattern does not compile: {first}"))
-            })?;
+            let re = match regex::Regex::new(&format!("(?i)^(?:{p})$")) {
+                Ok(re) => re,
+                Err(e) => {
+                    let first = e.to_string().lines().last().unwrap_or("").trim().to_owned();
+                    errors.push(
+                        self.err(Some(r.span()), format!("[ingest.deny] reference pattern does not compile: {first}")),
+                    );
+                    continue;
+                }
+            };
             if let Some(probe) = REFERENCE_PROBES.iter().find(|p| re.is_match(p)) {
-                return Err(self.err(
+                errors.push(self.err(
                     Some(r.span()),
                     format!(
                         "[ingest.deny] reference pattern also matches `{probe}`: a reference needs a fixed prefix or shape (like `OP-[A-Z0-9]{{6,8}}`)"
                     ),
                 ));
+                continue;
             }
             rules.references.push(p.clone());
         }
         for w in &d.words {
             let s = w.get_ref();
             if s.is_empty() || !s.chars().all(|c| c.is_alphanumeric() || c == '-') || s.to_lowercase() != *s {
-                return Err(self.err(Some(w.span()), "[ingest.deny] `words` are single lower-case words".into()));
+                errors.push(self.err(Some(w.span()), "[ingest.deny] `words` are single lower-case words".into()));
+                continue;
             }
             rules.words.push(s.clone());
         }
-        Ok(rules)
+        rules
     }
 
     fn egress(
         &self,
         views: &BTreeMap<String, Spanned<EgressFile>>,
-    ) -> Result<BTreeMap<String, EgressView>, PolicyError> {
+        errors: &mut Vec<PolicyError>,
+    ) -> BTreeMap<String, EgressView> {
         let mut egress = BTreeMap::new();
         for (audience, view) in views {
             let span = view.span();
             let view = view.get_ref();
             if view.min_confidence > 100 {
-                return Err(self.err(Some(span), "`min_confidence` is 0 to 100".into()));
+                errors.push(self.err(Some(span), "`min_confidence` is 0 to 100".into()));
             }
             let mut fields = Vec::new();
             for f in &view.fields {
                 if !matches!(f.get_ref().as_str(), "description" | "attributes" | "tags") {
-                    return Err(self.err(
+                    errors.push(self.err(
                         Some(f.span()),
                         format!("unknown field `{}` (one of: description, attributes, tags)", f.get_ref()),
                     ));
+                    continue;
                 }
                 fields.push(f.get_ref().clone());
             }
@@ -1038,11 +1062,12 @@ impl Src<'_> {
                 },
             );
         }
-        Ok(egress)
+        egress
     }
 }
 
-fn action_phrase(a: Action, cat: DataCategory) -> String {
+/// What a detection action does to personal data of `cat`, in words.
+pub fn action_phrase(a: Action, cat: DataCategory) -> String {
     match a {
         Action::Keep => "kept".into(),
         Action::Drop => "the whole field is removed".into(),
@@ -1058,7 +1083,8 @@ fn action_phrase(a: Action, cat: DataCategory) -> String {
     }
 }
 
-fn value_phrase(a: Action) -> &'static str {
+/// What a value rule does to an indicator value, in words.
+pub fn value_phrase(a: Action) -> &'static str {
     match a {
         Action::Keep => "kept",
         Action::Drop => "indicator refused",

@@ -243,8 +243,26 @@ async fn record_of_processing_names_policies_recipients_and_retention() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(text.starts_with(marker), "{format}");
-        for needle in ["default@", "law-enforcement", "police-a", "isp-a", "Retention", "90"] {
+        for needle in [
+            "default@",
+            "law-enforcement",
+            "police-a",
+            "isp-a",
+            "Retention",
+            "90",
+            "Controller",
+            "Not configured",
+            "[controller]",
+            "Categories of data subjects",
+            "Transfers to third countries",
+            "Security measures",
+        ] {
             assert!(text.contains(needle), "{format} report lacks {needle}");
+        }
+        if format == "html" {
+            // Rendered from Markdown: lists are lists, tables are tables.
+            assert!(text.contains("<ul>") && text.matches("<li>").count() > 20, "lists");
+            assert!(text.contains("<table>") && !text.contains("<p>- ") && !text.contains("| ---"), "tables");
         }
     }
     drop(tmp);

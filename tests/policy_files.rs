@@ -153,3 +153,38 @@ fn policy_check_reports_an_error_of_every_section_not_only_the_first() {
         assert!(said.contains(&format!("{}:{}: ", bad.display(), e.line)), "{e} missing from:\n{said}");
     }
 }
+
+#[test]
+fn policy_check_reports_every_error_within_a_section_too() {
+    let text = default_text()
+        .replace("email = \"redact\"", "email = \"keep\"")
+        .replace("phone = \"redact\"", "phone = \"keep\"")
+        .replace("card = \"redact\"", "card = \"generalise\"")
+        .replace("fields = [\"description\", \"attributes\", \"tags\"]", "fields = [\"value\", \"tags\", \"notes\"]")
+        .replacen("category = \"credential\"", "category = \"secret\"", 1);
+    let Err(errors) = Policy::parse_all("p.toml", &text) else { panic!("errors expected") };
+    let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    let fields = line_of(&text, "fields = [\"value\", \"tags\", \"notes\"]");
+    assert_eq!(
+        lines,
+        [
+            line_of(&text, "email = \"keep\""),
+            line_of(&text, "phone = \"keep\""),
+            line_of(&text, "card = \"generalise\""),
+            line_of(&text, "category = \"secret\""),
+            fields,
+            fields,
+        ],
+        "{errors:#?}"
+    );
+    assert!(errors[4].message.contains("`value`") && errors[5].message.contains("`notes`"), "{errors:?}");
+    // Each is printed `file:line: message` by `tamis policy check`.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, &text).unwrap();
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_tamis")).args(["policy", "check"]).arg(&bad).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert_eq!(said.lines().filter(|l| l.starts_with(&format!("{}:", bad.display()))).count(), 6, "{said}");
+}

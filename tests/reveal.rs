@@ -39,3 +39,38 @@ fn reveal_needs_the_key_and_a_reason_and_is_audited() {
     assert!(!text.contains("DE89370400440532013000"), "the revealed value is never recorded");
     assert!(tamis::store::offline(tamis::store::Store::verify_audit(&*store)).unwrap().ok);
 }
+
+#[test]
+fn a_key_pasted_instead_of_its_file_is_never_echoed() {
+    let (_tmp, dir) = common::deployment();
+    let bin = env!("CARGO_BIN_EXE_tamis");
+    let cfg = dir.join("tamis.toml");
+    let key_hex = std::fs::read_to_string(dir.join("keys/escrow-private.key")).unwrap().trim().to_owned();
+    let public = tamis::config::read_key(&dir.join("keys/escrow.pub")).unwrap();
+    let token = tamis::privacy::escrow::seal(&public, "iban", b"DE89370400440532013000").unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["reveal", &token, "--reason", "Court order 2026/1234", "--escrow-key", &key_hex, "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!said.contains(&key_hex[..16]), "key material echoed: {said}");
+    assert!(said.contains("path of the key FILE"), "{said}");
+    assert!(!said.contains("DE89"), "{said}");
+
+    // A missing file is named (a path is not a secret).
+    let out = std::process::Command::new(bin)
+        .args(["reveal", &token, "--reason", "Court order 2026/1234", "--escrow-key", "keys/nope.key", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("keys/nope.key: no such file"), "{said}");
+
+    // --help says it is a file.
+    let out = std::process::Command::new(bin).args(["reveal", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--escrow-key <FILE>") && help.contains("Path of the FILE"), "{help}");
+    assert!(!help.contains("(hex)"), "{help}");
+}

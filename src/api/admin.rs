@@ -1,5 +1,6 @@
-//! The admin listener's routes: `/healthz`, `/readyz`, `/metrics` and
-//! `/stats`, open to whoever reaches the (loopback) address; and
+//! The admin listener's routes: `/healthz`, `/readyz`, `/metrics`, the
+//! DPO's `/stats` and record of processing (`/record`, `/record.md`), open
+//! to whoever reaches the (loopback) address; and
 //! `POST /reload` and `POST /audit`, which need the admin token
 //! (`Authorization: Bearer`) and this deployment's id
 //! (`X-Tamis-Deployment`). The accept loop is `server::run_admin`; the reload
@@ -49,7 +50,7 @@ pub fn routes(
     let stats_page = warp::path!("stats").and(warp::get()).and_then(move || {
         let s = s.clone();
         async move {
-            Ok::<_, Infallible>(match crate::api::dpo::stats_json(&s).await {
+            Ok::<_, Infallible>(match crate::api::dpo::stats_page_json(&s).await {
                 Ok(v) => warp::reply::html(crate::report::stats_html(&v)).into_response(),
                 Err(_) => {
                     warp::reply::with_status("statistics unavailable\n".to_owned(), StatusCode::INTERNAL_SERVER_ERROR)
@@ -58,6 +59,10 @@ pub fn routes(
             })
         }
     });
+    let (s, c) = (state.clone(), config.clone());
+    let record = warp::path!("record").and(warp::get()).and_then(move || record_page(s.clone(), c.clone(), false));
+    let (s, c) = (state.clone(), config.clone());
+    let record_md = warp::path!("record.md").and(warp::get()).and_then(move || record_page(s.clone(), c.clone(), true));
     let credentials = || {
         warp::header::optional::<String>("authorization").and(warp::header::optional::<String>("x-tamis-deployment"))
     };
@@ -68,7 +73,7 @@ pub fn routes(
         },
     );
     // Only the events an operator's tool records (escrow reveals) are accepted here.
-    let record = warp::path!("audit")
+    let audit_record = warp::path!("audit")
         .and(warp::post())
         .and(credentials())
         .and(warp::body::content_length_limit(16 * 1024))
@@ -76,7 +81,40 @@ pub fn routes(
         .and_then(move |auth: Option<String>, deployment: Option<String>, body: bytes::Bytes| {
             record_request(state.clone(), config.clone(), auth, deployment, body)
         });
-    warp::get().and(healthz.or(readyz).or(metrics)).or(stats_page).or(reload).or(record)
+    warp::get().and(healthz.or(readyz).or(metrics)).or(stats_page).or(record).or(record_md).or(reload).or(audit_record)
+}
+
+/// `/record` (HTML) and `/record.md`: the record of processing of the
+/// running exchange, with the policy history, naming the deployment in
+/// `X-Tamis-Deployment` (the CLI checks it is its own).
+async fn record_page(
+    s: Arc<AppState>,
+    config: Option<Arc<Config>>,
+    markdown: bool,
+) -> Result<warp::reply::Response, Infallible> {
+    let Some(cfg) = config else {
+        return Ok(admin_error(StatusCode::NOT_FOUND, "not_available", "no configuration loaded".to_owned()));
+    };
+    let md = match crate::api::dpo::record_markdown(&s, &cfg).await {
+        Ok(md) => md,
+        Err(_) => {
+            return Ok(warp::reply::with_status(
+                "record of processing unavailable: the store could not be read\n".to_owned(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            )
+            .into_response());
+        }
+    };
+    let mut r = if markdown {
+        warp::reply::with_header(md, "content-type", "text/markdown; charset=utf-8").into_response()
+    } else {
+        warp::reply::html(crate::report::page("Record of processing — tamis", &crate::report::markdown_html(&md)))
+            .into_response()
+    };
+    if let Some(id) = s.deployment_id.get().and_then(|d| warp::http::HeaderValue::from_str(d).ok()) {
+        r.headers_mut().insert("x-tamis-deployment", id);
+    }
+    Ok(r)
 }
 
 /// `/readyz`: 200 `ready`, or 503 saying what is not.

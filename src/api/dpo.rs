@@ -9,10 +9,14 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use warp::{Rejection, Reply};
 
+use time::format_description::well_known::Rfc3339;
+
 use super::handlers;
 use super::{ApiError, AppState, parse_u64_param, query_params};
+use crate::app::AuditCheck;
+use crate::audit::AuditEvent;
+use crate::config::Config;
 use crate::identity::Participant;
-use crate::model::Removals;
 use crate::pipeline::ingest::Format;
 use crate::pipeline::{self, Input};
 
@@ -180,24 +184,90 @@ pub async fn stats(_p: Arc<Participant>, state: Arc<AppState>) -> Result<warp::r
 }
 
 /// The statistics document (also drawn by the admin listener's `/stats`).
+/// Removals are given in total, and apart: personal data
+/// (`removals.personal_data`) and fields removed unclassified
+/// (`removals.other_fields`, such as unknown fields).
 pub async fn stats_json(state: &AppState) -> Result<Value, crate::store::StoreError> {
     let counters = state.store.counters().await?;
-    let mut removals_total = Removals::default();
-    for r in counters.removals_by_week.values() {
-        removals_total.merge(r);
-    }
-    let by_data_type: serde_json::Map<String, Value> =
-        removals_total.0.iter().map(|(cat, actions)| (cat.clone(), json!(actions.values().sum::<u64>()))).collect();
+    let generated = time::OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
     Ok(json!({
+        "generated_at": generated,
         "indicators": &**state.blocklists.stats.load(),
-        "removals": {
-            "total": removals_total.total(),
-            "by_data_type": by_data_type,
-            "by_data_type_and_action": removals_total,
-            "by_week": counters.removals_by_week.iter().map(|(w, r)| (w.clone(), json!(r.total()))).collect::<serde_json::Map<_, _>>(),
-        },
+        "removals": crate::report::stats::removals_json(&counters),
         "submissions_by_week": counters.submissions_by_week,
         "accepted_by_week": counters.accepted_by_week,
         "rejected_by_week": counters.rejected_by_week,
     }))
+}
+
+/// How long a verification of the whole audit chain is shown before the
+/// next page view verifies it again.
+const AUDIT_CHECK_TTL: time::Duration = time::Duration::minutes(5);
+/// Audit records read per page while counting reveals.
+const AUDIT_PAGE: usize = 10_000;
+
+/// The audit chain's status for the DPO's pages: the last verification of
+/// the whole chain (repeated when older than [`AUDIT_CHECK_TTL`]), as
+/// `{"ok", "records", "checked_at", "first_bad"?}`, and the number of escrow
+/// reveals recorded (counted on new records only).
+pub async fn audit_status(state: &AppState) -> Result<(Value, u64), crate::store::StoreError> {
+    let mut guard = state.audit_check.lock().await;
+    let now = time::OffsetDateTime::now_utc();
+    let mut check = match guard.as_ref().filter(|c| now - c.at <= AUDIT_CHECK_TTL) {
+        Some(c) => c.clone(),
+        None => {
+            let verification = state.store.verify_audit().await?;
+            let (reveals, counted_to) = guard.as_ref().map_or((0, 0), |c| (c.reveals, c.counted_to));
+            AuditCheck { verification, at: now, reveals, counted_to }
+        }
+    };
+    loop {
+        let page = state.store.audit_log(check.counted_to, AUDIT_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        check.counted_to = last.seq;
+        check.reveals += page.iter().filter(|r| matches!(r.event, AuditEvent::Reveal { .. })).count() as u64;
+        if page.len() < AUDIT_PAGE {
+            break;
+        }
+    }
+    *guard = Some(check.clone());
+    let v = &check.verification;
+    let mut audit = json!({
+        "ok": v.ok,
+        "records": v.records,
+        "checked_at": check.at.format(&Rfc3339).unwrap_or_default(),
+    });
+    if let Some(bad) = &v.first_bad {
+        audit["first_bad"] = json!(bad);
+    }
+    Ok((audit, check.reveals))
+}
+
+/// The statistics page's document: [`stats_json`] with the audit chain's
+/// status and the reveal count.
+pub async fn stats_page_json(state: &AppState) -> Result<Value, crate::store::StoreError> {
+    let mut v = stats_json(state).await?;
+    let (audit, reveals) = audit_status(state).await?;
+    v["audit"] = audit;
+    v["reveals"] = json!(reveals);
+    Ok(v)
+}
+
+/// The record of processing of the running exchange, as Markdown: the
+/// policies and registry in force, with the whole policy history.
+pub async fn record_markdown(state: &AppState, config: &Config) -> Result<String, crate::store::StoreError> {
+    let history = state.store.policy_versions().await?;
+    let set = state.policies.load();
+    let registry = state.registry.load();
+    let mut policies: Vec<&crate::policy::Policy> = set.by_id.values().map(|s| &**s.policy()).collect();
+    policies.sort_by_key(|p| (p.id != set.default, p.id.clone()));
+    let inputs = crate::report::ProcessingInputs {
+        config,
+        registry: &registry,
+        policies,
+        default_policy: &set.default,
+        history: Some(history),
+        generated: time::OffsetDateTime::now_utc(),
+    };
+    Ok(crate::report::processing_markdown(&inputs))
 }

@@ -72,6 +72,8 @@ pub async fn submit(
     };
     state.metrics.indicators_rejected.inc_by(processed.rejected.len() as u64);
     state.metrics.removals.inc_by(processed.removed.total());
+    let personal = processed.removed.0.iter().filter(|(c, _)| crate::report::stats::is_personal_data(c));
+    state.metrics.personal_data_removals.inc_by(personal.flat_map(|(_, a)| a.values()).sum());
     let sub = Submission { participant: &p, format, body: &body, idempotency_key, received_at };
     let t0 = std::time::Instant::now();
     let receipt = pipeline::commit(state.store.as_ref(), sub, processed)

@@ -115,8 +115,10 @@ pub enum Command {
         /// Why: the legal order or case reference. Recorded.
         #[arg(long)]
         reason: String,
-        /// The escrow private key (hex); the server never holds it.
-        #[arg(long)]
+        /// Path of the FILE holding the escrow private key (64 hex digits,
+        /// mode 0600; `tamis init` writes keys/escrow-private.key). Never the
+        /// key itself on the command line. The server never holds it.
+        #[arg(long, value_name = "FILE")]
         escrow_key: PathBuf,
         /// Who is revealing (recorded); defaults to $USER.
         #[arg(long)]
@@ -218,12 +220,16 @@ pub enum PolicyCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum ReportCmd {
-    /// The record of processing (GDPR Art. 30 style).
+    /// The record of processing (GDPR Art. 30(1)). When this deployment's
+    /// exchange runs, its admin listener serves it with the policy history.
     Processing {
         #[arg(long, default_value = "tamis.toml")]
         config: PathBuf,
         #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
         format: ReportFormat,
+        /// Admin address of the running exchange (default: admin.addr).
+        #[arg(long)]
+        admin_listen: Option<SocketAddr>,
     },
 }
 
@@ -322,7 +328,9 @@ fn dispatch(command: Command) -> Result<(), CliError> {
         Command::Participant(ParticipantCmd::Rotate { name, admin_listen, config }) => {
             participant::rotate(&config, &name, admin_listen)
         }
-        Command::Report(ReportCmd::Processing { config, format }) => report_processing(&config, format),
+        Command::Report(ReportCmd::Processing { config, format, admin_listen }) => {
+            report_processing(&config, format, admin_listen)
+        }
         Command::Keys(KeysCmd::Rotate { config }) => keys::rotate(&config),
     }
 }
@@ -373,18 +381,31 @@ fn parse_head(s: &str) -> Result<(u64, String), String> {
     Ok((seq, hash))
 }
 
-fn report_processing(config_path: &Path, format: ReportFormat) -> Result<(), CliError> {
+fn report_processing(
+    config_path: &Path,
+    format: ReportFormat,
+    admin_listen: Option<SocketAddr>,
+) -> Result<(), CliError> {
     let cfg = Config::load(config_path).map_err(unusable)?;
+    let html = matches!(format, ReportFormat::Html);
+    // A running exchange holds the store: it serves the full record itself.
+    if let Some(r) = remote::running_record(&cfg, admin_listen, html) {
+        print!("{}", r.map_err(failed)?);
+        return Ok(());
+    }
     let registry = crate::identity::Registry::load(&cfg.participants).map_err(unusable)?;
     let mut policies = Vec::new();
     for f in crate::deploy::policy_files(&cfg.policies_dir).map_err(unusable)? {
         policies.push(crate::policy::Policy::load(&f).map_err(unusable)?);
     }
     policies.sort_by_key(|p| (p.id != cfg.default_policy, p.id.clone()));
-    // Policy history needs the store; it is locked while the server runs.
-    let history = crate::deploy::open_store(&cfg).ok().and_then(|s| crate::store::offline(s.policy_versions()).ok());
+    let history = crate::deploy::open_store(&cfg).ok().and_then(|s| {
+        let h = crate::store::offline(s.policy_versions()).ok();
+        s.close();
+        h
+    });
     if history.is_none() {
-        eprintln!("note: policy history omitted (the store is in use by a running server or absent)");
+        eprintln!("note: policy history omitted (the store could not be read and no running exchange answered)");
     }
     let inputs = crate::report::ProcessingInputs {
         config: &cfg,
@@ -401,6 +422,28 @@ fn report_processing(config_path: &Path, format: ReportFormat) -> Result<(), Cli
     Ok(())
 }
 
+/// Reads the escrow private key from its file. An argument that is not an
+/// existing file may be the key itself pasted by mistake: errors then never
+/// repeat it, and no error quotes the file's content.
+fn read_escrow_key(path: &Path) -> Result<[u8; 32], CliError> {
+    if !path.is_file() {
+        let arg = path.as_os_str().to_string_lossy();
+        let looks_like_key = arg.len() >= 32 && arg.chars().all(|c| c.is_ascii_alphanumeric() || "+/=-_".contains(c));
+        return Err(failed(if looks_like_key {
+            "--escrow-key takes the path of the key FILE, not the key: this argument is not a file and looks \
+             like key material (not repeated here; clear it from your shell history)"
+                .to_owned()
+        } else {
+            format!(
+                "--escrow-key {}: no such file (give the path of the escrow private key file, e.g. \
+                 keys/escrow-private.key)",
+                path.display()
+            )
+        }));
+    }
+    crate::config::read_secret_key(path).map_err(failed)
+}
+
 fn reveal(
     config_path: &Path,
     token: &str,
@@ -412,7 +455,7 @@ fn reveal(
     if reason.trim().len() < 8 {
         return Err(failed("give the legal basis with --reason (at least 8 characters)"));
     }
-    let key = crate::config::read_secret_key(key_path).map_err(failed)?;
+    let key = read_escrow_key(key_path)?;
     let (kind, value) = crate::privacy::escrow::open(&key, token.trim()).map_err(failed)?;
     let operator = operator.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
     let event = crate::audit::AuditEvent::Reveal { operator, reason: reason.to_owned(), token_type: kind.clone() };

@@ -70,6 +70,44 @@ fn reload_running(cfg: &Config, target: &AdminTarget) -> Result<String, String> 
     }
 }
 
+/// The record of processing served by this deployment's running exchange
+/// (`/record.md` or `/record` on its admin listener), with the policy
+/// history the store holds. `None` when no exchange of this deployment
+/// answers (then the CLI reads the files and, if it can, the store);
+/// `Some(Err)` when one answered but not with the record.
+pub(super) fn running_record(cfg: &Config, flag: Option<SocketAddr>, html: bool) -> Option<Result<String, String>> {
+    use std::io::{Read, Write};
+    let target = admin_target(cfg, flag)?;
+    let mut s = std::net::TcpStream::connect_timeout(&target.addr, std::time::Duration::from_secs(5)).ok()?;
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+    let path = if html { "/record" } else { "/record.md" };
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", target.addr);
+    let mut resp = Vec::new();
+    if s.write_all(req.as_bytes()).is_err() || s.read_to_end(&mut resp).is_err() {
+        return None;
+    }
+    let resp = String::from_utf8_lossy(&resp);
+    let (head, body) = resp.split_once("\r\n\r\n")?;
+    let ours = crate::deploy::deployment_id(cfg).ok()?;
+    let theirs = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case("x-tamis-deployment").then(|| v.trim().to_owned())
+    });
+    if theirs.as_deref() != Some(ours.as_str()) {
+        // Another deployment's exchange took the port: not ours to print.
+        return None;
+    }
+    Some(match head.get(9..12) {
+        Some("200") => Ok(body.to_owned()),
+        status => Err(format!(
+            "the running exchange at {} ({}) answered {} for {path}",
+            target.addr,
+            target.from,
+            status.unwrap_or("?")
+        )),
+    })
+}
+
 /// After a registry or CRL change: reload this deployment's running exchange
 /// when one is known (`--admin-listen` or `admin.addr`). `Err` when one was
 /// reached but did not reload.
