@@ -78,15 +78,32 @@ pub(super) fn add(
         return Err(failed(format!("{} or its key already exists", pem.display())));
     }
     entry.fingerprints = Some(vec![issued.fingerprint.clone()]);
+    let tsig = entry.has(crate::identity::Role::Blocklist).then(|| dir.join(format!("{name}.tsig.conf")));
+    if let Some(copy) = &tsig
+        && (copy.exists() || crate::rpz::keys::key_path(&cfg.rpz.keys_dir, &name).exists())
+    {
+        return Err(failed(format!("{} or its server copy already exists", copy.display())));
+    }
     let block = toml::to_string(&RegistryFile { participants: vec![entry] }).map_err(failed)?;
     let write = || -> std::io::Result<()> {
         std::fs::write(&pem, &issued.cert_pem)?;
         crate::config::write_new_file(&key, issued.key_pem.as_bytes(), true)?;
         let mut reg = std::fs::OpenOptions::new().append(true).open(&cfg.participants)?;
-        std::io::Write::write_all(&mut reg, format!("\n{block}").as_bytes())
+        std::io::Write::write_all(&mut reg, format!("\n{block}").as_bytes())?;
+        if let Some(copy) = &tsig {
+            crate::rpz::keys::write_keys(&cfg.rpz.keys_dir, &name, copy, &cfg.rpz.zone)?;
+        }
+        Ok(())
     };
     write().map_err(failed)?;
     println!("registered {name}: certificate {} (SHA-256 {})", pem.display(), issued.fingerprint);
+    if let Some(copy) = &tsig {
+        println!(
+            "TSIG key for the RPZ zone transfer (zone {}): {} (give it to {name} with its certificate)",
+            cfg.rpz.zone,
+            copy.display()
+        );
+    }
     apply_to_running(&cfg, admin_listen).map_err(failed)
 }
 
