@@ -13,12 +13,15 @@ pub const TTL: u32 = 300;
 /// SOA timers (as in `domains.rpz`): refresh, retry, expire, minimum.
 pub const SOA_TIMERS: [u32; 4] = [3600, 600, 604_800, 300];
 
+/// An owner name in wire form (absolute, below the apex).
+pub type WireName = Box<[u8]>;
+
 /// One version of a zone: its serial and its owner names, each an absolute
 /// name in wire format (below the apex), sorted and without duplicates.
 #[derive(Debug)]
 pub struct ZoneVersion {
     pub serial: u32,
-    pub names: Vec<Box<[u8]>>,
+    pub names: Vec<WireName>,
 }
 
 /// What changed from serial `from` to serial `to`.
@@ -26,8 +29,8 @@ pub struct ZoneVersion {
 pub struct Diff {
     pub from: u32,
     pub to: u32,
-    pub removed: Vec<Box<[u8]>>,
-    pub added: Vec<Box<[u8]>>,
+    pub removed: Vec<WireName>,
+    pub added: Vec<WireName>,
 }
 
 impl Diff {
@@ -107,7 +110,7 @@ impl Zone {
 
 /// Names in `old` but not in `new`, and names in `new` but not in `old`
 /// (both sorted, without duplicates).
-fn difference(old: &[Box<[u8]>], new: &[Box<[u8]>]) -> (Vec<Box<[u8]>>, Vec<Box<[u8]>>) {
+fn difference(old: &[WireName], new: &[WireName]) -> (Vec<WireName>, Vec<WireName>) {
     let (mut removed, mut added) = (Vec::new(), Vec::new());
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < new.len() {
