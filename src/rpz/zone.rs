@@ -209,9 +209,13 @@ pub fn owners_of(body: &[u8], apex: &[u8]) -> (Vec<Box<[u8]>>, usize) {
 mod tests {
     use super::*;
 
+    /// A version with `names` and twenty names that never change (a zone
+    /// much larger than its differences, as real ones are).
     fn version(serial: u32, names: &[&str]) -> ZoneVersion {
         let apex = apex_wire("rpz.tamis").unwrap();
-        let mut names: Vec<Box<[u8]>> = names.iter().map(|n| owner_wire(n, &apex).unwrap()).collect();
+        let fixed: Vec<String> = (0..20).map(|i| format!("stable-{i}.top")).collect();
+        let all = names.iter().copied().chain(fixed.iter().map(|s| s.as_str()));
+        let mut names: Vec<Box<[u8]>> = all.map(|n| owner_wire(n, &apex).unwrap()).collect();
         names.sort();
         ZoneVersion { serial, names }
     }
@@ -251,8 +255,11 @@ mod tests {
         assert!(matches!(z.plan(11), Plan::Full));
         assert!(matches!(z.plan(12), Plan::Incremental(_)));
         // A difference larger than the zone is sent as the whole zone.
-        let z = z.advance(version(14, &["x.top"]), 8, 1000);
+        let apex = apex_wire("rpz.tamis").unwrap();
+        let small = ZoneVersion { serial: 14, names: vec![owner_wire("x.top", &apex).unwrap()] };
+        let z = z.advance(small, 8, 1000);
         assert!(matches!(z.plan(13), Plan::Full));
+        assert!(matches!(z.advance(version(15, &["x.top"]), 8, 10).plan(14), Plan::Full), "over max_records");
         assert!(serial_at_least(1, u32::MAX), "serials wrap (RFC 1982)");
     }
 }
