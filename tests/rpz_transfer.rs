@@ -318,3 +318,58 @@ async fn a_change_is_notified_to_the_secondaries() {
     rpz.stop().await;
     s.stop().await;
 }
+
+/// A signed SOA query over UDP: the answer's rcode.
+async fn soa_rcode(addr: SocketAddr, key: &Key) -> Rcode {
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (q, _) = query(Rtype::SOA, None, Some(key.clone()));
+    sock.send_to(&q, addr).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf)).await.unwrap().unwrap();
+    Message::from_octets(buf[..n].to_vec()).unwrap().header().rcode()
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn participant_add_writes_a_tsig_key_and_revocation_ends_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = TestServer::start().await;
+    let cfg = s.dir.join("tamis.toml");
+    let tamis = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tamis")).args(args).arg("--config").arg(&cfg).output().unwrap()
+    };
+    let out = tamis(&["participant", "add", "isp-b", "--kind", "isp", "--roles", "submit,blocklist"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("certs/isp-b.tsig.conf"), "{stdout}");
+    for f in ["keys/tsig/isp-b.key", "certs/isp-b.tsig.conf"] {
+        let mode = std::fs::metadata(s.dir.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f} is private");
+    }
+    let secret = tamis::rpz::keys::read_key(&s.dir.join("keys/tsig/isp-b.key")).unwrap().secret;
+    let b64 = base64_of(&secret);
+    assert!(!stdout.contains(&b64) && !String::from_utf8_lossy(&out.stderr).contains(&b64), "never printed");
+    let out = tamis(&["participant", "add", "bank-c", "--kind", "bank", "--roles", "submit"]);
+    assert!(out.status.success());
+    assert!(!s.dir.join("certs/bank-c.tsig.conf").exists(), "no blocklist role, no key");
+
+    s.reload().await.unwrap();
+    let (status, _) = submit(&s, "isp-a", &json!({"indicators": [domain("for-isp-b.top")]})).await;
+    assert_eq!(status, 200);
+    let serial = http_serial_with(&s, "for-isp-b.top").await;
+    let rpz = Rpz::start(&s, Vec::new()).await;
+    let key = key_of(&s.dir, "isp-b");
+    assert_eq!(udp_soa_until(rpz.addr, &key, serial).await, serial, "the new participant's key works");
+    let out = tamis(&["participant", "revoke", "isp-b"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    s.reload().await.unwrap();
+    assert_eq!(soa_rcode(rpz.addr, &key).await, Rcode::NOTAUTH, "a revoked participant's key is refused");
+    rpz.stop().await;
+    s.stop().await;
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    // The key clause holds the secret in standard base64; find it there.
+    let clause = tamis::rpz::keys::key_clause("x", bytes);
+    clause.split('"').nth(3).unwrap().to_owned()
+}

@@ -926,6 +926,28 @@ mod tests {
     }
 
     #[test]
+    fn rpz_serials_survive_a_restart_and_only_rise() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("data/rpz-serials.json");
+        let t = |s: i64| OffsetDateTime::from_unix_timestamp(s).unwrap();
+        let mut first = RpzSerials::new(Some(file.clone()));
+        assert_eq!(first.next("isps", None, "\"a\"", t(1_000)), 1_000);
+        first.save();
+        // A restart with the same content keeps the serial whatever the time.
+        let mut same = RpzSerials::new(Some(file.clone()));
+        assert_eq!(same.next("isps", None, "\"a\"", t(900)), 1_000);
+        // Changed content after a restart: larger, even with an older commit time.
+        let mut changed = RpzSerials::new(Some(file.clone()));
+        assert_eq!(changed.next("isps", None, "\"b\"", t(900)), 1_001);
+        assert_eq!(changed.next("isps+other", None, "\"c\"", t(2_000)), 2_000);
+        changed.save();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains("1001") && text.contains("isps+other"), "{text}");
+        // Without a file: the commit time only.
+        assert_eq!(RpzSerials::new(None).next("isps", None, "\"b\"", t(900)), 900);
+    }
+
+    #[test]
     fn serial_always_increases() {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         assert_eq!(rpz_serial(None, now), 1_800_000_000);
