@@ -373,3 +373,55 @@ fn base64_of(bytes: &[u8]) -> String {
     let clause = tamis::rpz::keys::key_clause("x", bytes);
     clause.split('"').nth(3).unwrap().to_owned()
 }
+
+/// A measurement, not a timed test (`--ignored`): the Maltrail sample
+/// (`TAMIS_RPZ_MEASURE=path.jsonl.gz`, default the 20k sample in
+/// tests/data) submitted as isp-a, then one AXFR and one IXFR after a
+/// one-name change, with their sizes and times.
+#[tokio::test]
+#[ignore]
+async fn measure_axfr_of_a_large_zone() {
+    use std::io::Read as _;
+    let path = std::env::var("TAMIS_RPZ_MEASURE").unwrap_or_else(|_| "tests/data/maltrail-20k.jsonl.gz".into());
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap()).read_to_string(&mut text).unwrap();
+    let s = TestServer::start().await;
+    let items: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            json!({"type": v["type"], "value": v["value"], "category": "malware", "confidence": 80, "tlp": "green"})
+        })
+        .collect();
+    for chunk in items.chunks(10_000) {
+        let (status, v) = submit(&s, "isp-a", &json!({ "indicators": chunk })).await;
+        assert_eq!(status, 200, "{v}");
+    }
+    let (status, _) = submit(&s, "isp-a", &json!({"indicators": [domain("last-of-batch.top")]})).await;
+    assert_eq!(status, 200);
+    let serial = http_serial_with(&s, "last-of-batch.top").await;
+    let rpz = Rpz::start(&s, Vec::new()).await;
+    let key = key_of(&s.dir, "isp-a");
+    udp_soa_until(rpz.addr, &key, serial).await;
+    let t0 = std::time::Instant::now();
+    let (q, seq) = query(Rtype::AXFR, None, Some(key.clone()));
+    let mut msgs = tcp_exchange(rpz.addr, &q, true).await;
+    let took = t0.elapsed();
+    let bytes: usize = msgs.iter().map(|m| m.as_slice().len()).sum();
+    verify(seq.unwrap(), &mut msgs);
+    let n = records(&msgs).len();
+    eprintln!("AXFR: {n} records in {} messages, {bytes} bytes, {took:?} (TSIG verified after)", msgs.len());
+    let (status, _) = submit(&s, "isp-a", &json!({"indicators": [domain("one-more.top")]})).await;
+    assert_eq!(status, 200);
+    let serial2 = http_serial_with(&s, "one-more.top").await;
+    udp_soa_until(rpz.addr, &key, serial2).await;
+    let t0 = std::time::Instant::now();
+    let (q, seq) = query(Rtype::IXFR, Some(serial), Some(key.clone()));
+    let mut msgs = tcp_exchange(rpz.addr, &q, true).await;
+    let took = t0.elapsed();
+    verify(seq.unwrap(), &mut msgs);
+    eprintln!("IXFR after one new name: {} records, {took:?}", records(&msgs).len());
+    assert_eq!(records(&msgs).len(), 6);
+    rpz.stop().await;
+    s.stop().await;
+}
