@@ -360,6 +360,15 @@ async fn participant_add_writes_a_tsig_key_and_revocation_ends_it() {
     let rpz = Rpz::start(&s, Vec::new()).await;
     let key = key_of(&s.dir, "isp-b");
     assert_eq!(udp_soa_until(rpz.addr, &key, serial).await, serial, "the new participant's key works");
+    // A new key replaces the old one at once.
+    let out = tamis(&["participant", "tsig", "isp-b"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("replaced"));
+    assert_eq!(soa_rcode(rpz.addr, &key).await, Rcode::NOTAUTH, "the replaced key is refused");
+    let key = key_of(&s.dir, "isp-b");
+    assert_eq!(soa_rcode(rpz.addr, &key).await, Rcode::NOERROR, "the new key works");
+    let out = tamis(&["participant", "tsig", "bank-c"]);
+    assert!(!out.status.success(), "no blocklist role, no key");
     let out = tamis(&["participant", "revoke", "isp-b"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     s.reload().await.unwrap();

@@ -107,6 +107,34 @@ pub(super) fn add(
     apply_to_running(&cfg, admin_listen).map_err(failed)
 }
 
+/// `tamis participant tsig`: a new TSIG key for the RPZ zone transfer,
+/// replacing any previous one (the exchange reads the key at each request).
+pub(super) fn tsig(config_path: &Path, name: &str) -> Result<(), CliError> {
+    let cfg = Config::load(config_path).map_err(failed)?;
+    let registry = crate::identity::Registry::load(&cfg.participants).map_err(failed)?;
+    let p = registry.get(name).ok_or_else(|| failed(format!("no participant {name:?}")))?;
+    if p.revoked || !p.has(crate::identity::Role::Blocklist) {
+        return Err(failed(format!("{name} is revoked or lacks the blocklist role: zone transfers are not for it")));
+    }
+    let copy = cert_dir(&cfg).join(format!("{name}.tsig.conf"));
+    let server = crate::rpz::keys::key_path(&cfg.rpz.keys_dir, name);
+    let replaced = server.exists() || copy.exists();
+    for f in [&server, &copy] {
+        if f.exists() {
+            std::fs::remove_file(f).map_err(|e| failed(format!("{}: {e}", f.display())))?;
+        }
+    }
+    crate::rpz::keys::write_keys(&cfg.rpz.keys_dir, name, &copy, &cfg.rpz.zone)
+        .map_err(|e| failed(format!("cannot write the TSIG key of {name}: {e}")))?;
+    let what = if replaced { "replaced; the previous key no longer works" } else { "written" };
+    println!(
+        "TSIG key of {name} {what}: {} (give it to {name}); the exchange's copy: {}",
+        copy.display(),
+        server.display()
+    );
+    Ok(())
+}
+
 /// `tamis participant revoke`: the participant (marked revoked, its
 /// certificates put on the CRL), or with `cert` only that certificate.
 pub(super) fn revoke(
