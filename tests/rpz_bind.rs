@@ -278,6 +278,7 @@ async fn start_rpz(
         keys_dir: s.dir.join("keys/tsig"),
         notify,
         history: 8,
+        store: s.state.store.clone(),
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(tamis::rpz::run(udp, tcp, inputs, async move {

@@ -43,6 +43,7 @@ impl Rpz {
             keys_dir: s.dir.join("keys/tsig"),
             notify,
             history: 8,
+            store: s.state.store.clone(),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(tamis::rpz::run(udp, tcp, inputs, async move {
@@ -225,6 +226,18 @@ async fn axfr_ixfr_and_refusals_with_tsig() {
         assert!(recs.contains(&(owner.to_owned(), Rtype::CNAME)), "{owner} in {recs:?}");
     }
     assert_eq!(recs.len(), 2 + 1 + 5, "SOA twice, NS, two names with their wildcards, one address");
+    // The transfer is a pull in the audit trail (SPEC §8), with the serial and the count.
+    let log = tamis::store::Store::audit_log(&*s.state.store, 0, 10_000).await.unwrap();
+    let pulls: Vec<String> = log
+        .iter()
+        .filter_map(|r| match &r.event {
+            tamis::audit::AuditEvent::Pull { participant, endpoint, range, count } if endpoint.starts_with("dns") => {
+                Some(format!("{participant} {endpoint} {range} {count}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pulls, vec![format!("isp-a dns AXFR rpz serial {serial1} 5")]);
 
     // Refusals: no key, a wrong secret, a participant without the blocklist role.
     let (q, _) = query(Rtype::AXFR, None, None);

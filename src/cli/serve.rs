@@ -182,6 +182,7 @@ pub fn rpz_inputs(cfg: &Config, state: &crate::app::AppState) -> crate::rpz::Rpz
         keys_dir: cfg.rpz.keys_dir.clone(),
         notify: cfg.rpz.notify.clone(),
         history: cfg.rpz.history,
+        store: state.store.clone(),
     }
 }
 

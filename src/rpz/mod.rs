@@ -59,6 +59,8 @@ pub struct RpzInputs {
     pub notify: Vec<SocketAddr>,
     /// Versions kept for IXFR, per audience.
     pub history: usize,
+    /// Where transfers are recorded in the audit trail.
+    pub store: Arc<dyn crate::store::Store>,
 }
 
 /// The state shared by the listener's tasks.
@@ -115,7 +117,7 @@ async fn serve_udp(udp: UdpSocket, shared: Arc<Shared>, mut stop: tokio::sync::w
         let Ok(permit) = slots.clone().try_acquire_owned() else { continue };
         let (shared, udp, query) = (shared.clone(), udp.clone(), buf[..n].to_vec());
         tokio::spawn(async move {
-            let answers = tokio::task::spawn_blocking(move || wire::answer(&shared, query, false)).await;
+            let answers = tokio::task::spawn_blocking(move || wire::answer(&shared, query, false).0).await;
             for a in answers.unwrap_or_default() {
                 let _ = udp.send_to(&a, from).await;
             }
@@ -166,10 +168,16 @@ async fn serve_tcp(mut stream: TcpStream, shared: Arc<Shared>, mut stop: tokio::
         if !matches!(tokio::time::timeout(TCP_IO, stream.read_exact(&mut query)).await, Ok(Ok(_))) {
             return;
         }
-        let shared = shared.clone();
-        let Ok(answers) = tokio::task::spawn_blocking(move || wire::answer(&shared, query, true)).await else {
+        let s = shared.clone();
+        let Ok((answers, pulled)) = tokio::task::spawn_blocking(move || wire::answer(&s, query, true)).await else {
             return;
         };
+        if let Some(event) = pulled
+            && let Err(e) = shared.inputs.store.audit(event).await
+        {
+            tracing::error!(error = %e, "cannot record a zone transfer in the audit trail; not sent");
+            return;
+        }
         if answers.is_empty() {
             return;
         }

@@ -15,6 +15,7 @@ use domain::tsig::{Algorithm, Key, KeyName, KeyStore, ServerSequence};
 
 use super::Shared;
 use super::zone::{Plan, SOA_TIMERS, TTL, Zone};
+use crate::audit::AuditEvent;
 use crate::feeds::blocklist::audience_key;
 use crate::identity::{Registry, Role};
 
@@ -90,8 +91,16 @@ impl Rec<'_> {
 }
 
 /// The answer messages to `query` (several for a transfer over TCP, none
-/// for something that is not a query).
-pub(super) fn answer(shared: &Shared, query: Vec<u8>, tcp: bool) -> Vec<Vec<u8>> {
+/// for something that is not a query), and the audit record of a transfer
+/// (SPEC §8: every pull is recorded).
+pub(super) fn answer(shared: &Shared, query: Vec<u8>, tcp: bool) -> (Vec<Vec<u8>>, Option<AuditEvent>) {
+    let mut pulled = None;
+    let messages = respond(shared, query, tcp, &mut pulled);
+    (messages, pulled)
+}
+
+/// [`answer`] without the audit record, which it leaves in `pulled`.
+fn respond(shared: &Shared, query: Vec<u8>, tcp: bool, pulled: &mut Option<AuditEvent>) -> Vec<Vec<u8>> {
     let Ok(mut msg) = Message::from_octets(query) else { return Vec::new() };
     if msg.header().qr() {
         return Vec::new();
@@ -128,20 +137,35 @@ pub(super) fn answer(shared: &Shared, query: Vec<u8>, tcp: bool) -> Vec<Vec<u8>>
         Rtype::AXFR if !tcp => signed(&shared.apex, &mut seq, &msg, Rcode::FORMERR, &[]),
         Rtype::AXFR => {
             tracing::info!(participant = %id, serial, records = zone.current.names.len(), "AXFR");
+            *pulled = Some(pull(&id, "AXFR", format!("serial {serial}"), zone.current.names.len()));
             transfer(shared, &mut seq, &msg, full(&zone))
         }
         Rtype::IXFR => {
             let client = ixfr_serial(&msg);
             let plan = client.map_or(Plan::Full, |c| zone.plan(c));
             tracing::info!(participant = %id, from = ?client, serial, kind = plan_name(&plan), "IXFR");
+            let from = client.map_or("none".to_owned(), |c| c.to_string());
             match plan {
                 Plan::UpToDate => signed(&shared.apex, &mut seq, &msg, Rcode::NOERROR, &[Rec::Soa(serial)]),
-                Plan::Full => transfer(shared, &mut seq, &msg, full(&zone)),
-                Plan::Incremental(chain) => transfer(shared, &mut seq, &msg, incremental(serial, &chain)),
+                Plan::Full => {
+                    *pulled =
+                        Some(pull(&id, "IXFR", format!("serial {from}..{serial} full"), zone.current.names.len()));
+                    transfer(shared, &mut seq, &msg, full(&zone))
+                }
+                Plan::Incremental(chain) => {
+                    let changed = chain.iter().map(|d| d.removed.len() + d.added.len()).sum();
+                    *pulled = Some(pull(&id, "IXFR", format!("serial {from}..{serial}"), changed));
+                    transfer(shared, &mut seq, &msg, incremental(serial, &chain))
+                }
             }
         }
         _ => signed(&shared.apex, &mut seq, &msg, Rcode::REFUSED, &[]),
     }
+}
+
+/// The audit record of a zone transfer to participant `id`.
+fn pull(id: &str, kind: &str, range: String, count: usize) -> AuditEvent {
+    AuditEvent::Pull { participant: id.to_owned(), endpoint: format!("dns {kind} rpz"), range, count }
 }
 
 fn plan_name(plan: &Plan) -> &'static str {
