@@ -83,16 +83,33 @@ pub fn read_key(path: &Path) -> Result<KeyFile, String> {
     parse_key(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// `text` without its `#` and `//` comments; quoted strings are kept whole
+/// (a base64 secret may contain `//`).
+fn without_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let mut quoted = false;
+        let mut prev = '\0';
+        for c in line.chars() {
+            if c == '"' {
+                quoted = !quoted;
+            } else if !quoted && (c == '#' || (c == '/' && prev == '/')) {
+                if c == '/' {
+                    out.pop();
+                }
+                break;
+            }
+            out.push(c);
+            prev = c;
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Parses the text of a key clause; comments (`#`, `//`) are ignored.
 pub fn parse_key(text: &str) -> Result<KeyFile, String> {
-    let code: String = text
-        .lines()
-        .map(|l| {
-            let l = l.split('#').next().unwrap_or("");
-            l.split("//").next().unwrap_or("")
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    let code = without_comments(text);
     let quoted_after = |word: &str| -> Option<String> {
         let at = code.find(word)? + word.len();
         let rest = code[at..].trim_start().strip_prefix('"')?;
@@ -122,13 +139,21 @@ mod tests {
 
     #[test]
     fn key_clause_round_trips_and_errors_hide_the_secret() {
+        // Many secrets: any base64 (with `/` and `+`) round-trips.
+        for _ in 0..500 {
+            let secret = new_secret();
+            let k = parse_key(&participant_file("isp-a", &secret, "rpz.tamis")).unwrap();
+            assert_eq!((k.name.as_str(), k.secret.as_slice()), ("isp-a", secret.as_slice()));
+        }
         let secret = new_secret();
-        let text = participant_file("isp-a", &secret, "rpz.tamis");
-        let k = parse_key(&text).unwrap();
-        assert_eq!((k.name.as_str(), k.secret.as_slice()), ("isp-a", secret.as_slice()));
+        let k = parse_key(&participant_file("isp-a", &secret, "rpz.tamis")).unwrap();
         assert!(!format!("{k:?}").contains(&base64::engine::general_purpose::STANDARD.encode(&secret)));
         let md5 = "key \"x\" { algorithm hmac-md5; secret \"c2VjcmV0c2VjcmV0c2VjcmV0\"; };";
         assert!(parse_key(md5).unwrap_err().contains("hmac-md5"));
+        // A secret with `//` in it is not a comment; a comment after it is.
+        let slashes =
+            "key \"x\" { // the key\n algorithm hmac-sha256; secret \"ab//cdefghijklmnopqrstuvwxyz\"; }; # end";
+        assert_eq!(parse_key(slashes).unwrap().secret.len(), 21);
         let bad = "key \"x\" { algorithm hmac-sha256; secret \"not base64 !!\"; };";
         let err = parse_key(bad).unwrap_err();
         assert!(err.contains("base64") && !err.contains("not base64 !!"), "{err}");
