@@ -58,6 +58,9 @@ pub struct Config {
     /// Where indicators, the feed and the audit chain are kept.
     #[serde(default)]
     pub store: StoreConfig,
+    /// The RPZ zone served by zone transfer (AXFR/IXFR with TSIG, NOTIFY).
+    #[serde(default)]
+    pub rpz: RpzConfig,
     /// Directory of the config file (the deployment directory), set by
     /// [`Config::load`]; the server writes its admin address there and the
     /// CLI reports it. Not a config key.
@@ -130,6 +133,55 @@ pub struct StoreConfig {
     /// tamis before they reach it either way).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+}
+
+/// The RPZ zone as a DNS primary (`[rpz]` in `tamis.toml`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RpzConfig {
+    /// UDP and TCP address of the DNS listener; none (the default) serves
+    /// RPZ over HTTPS only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// The zone name secondaries transfer (one name; its content depends on
+    /// the TSIG key, i.e. on the participant's audiences).
+    pub zone: String,
+    /// Secondaries sent a NOTIFY after every change (`IP:PORT`).
+    pub notify: Vec<SocketAddr>,
+    /// Directory of the participants' TSIG keys (`NAME.key`), written by
+    /// `tamis participant add` and `tamis init`.
+    pub keys_dir: PathBuf,
+    /// Versions kept per audience to answer IXFR; older serials get the
+    /// whole zone.
+    pub history: usize,
+}
+
+impl Default for RpzConfig {
+    fn default() -> Self {
+        RpzConfig {
+            listen: None,
+            zone: "rpz.tamis".to_owned(),
+            notify: Vec::new(),
+            keys_dir: "keys/tsig".into(),
+            history: 32,
+        }
+    }
+}
+
+impl RpzConfig {
+    /// Checks the zone name (letters, digits, `-`, `_`; labels of 1 to 63).
+    fn check(&self) -> Result<(), String> {
+        let name = self.zone.strip_suffix('.').unwrap_or(&self.zone);
+        let ok = !name.is_empty()
+            && name.len() <= 253
+            && name.split('.').all(|l| {
+                !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            });
+        if !ok {
+            return Err(format!("zone {:?} is not a valid DNS name", self.zone));
+        }
+        Ok(())
+    }
 }
 
 /// A storage backend.
@@ -349,6 +401,11 @@ impl Config {
             line: text.find("[store]").map(|at| line_of(text, at)).unwrap_or(0),
             message: format!("[store]: {message}"),
         })?;
+        cfg.rpz.check().map_err(|message| ConfigError::Parse {
+            path: name.to_owned(),
+            line: text.find("[rpz]").map(|at| line_of(text, at)).unwrap_or(0),
+            message: format!("[rpz]: {message}"),
+        })?;
         Ok(cfg)
     }
 
@@ -366,6 +423,7 @@ impl Config {
             &mut self.keys.pseudonym,
             &mut self.keys.escrow_public,
             &mut self.keys.admin_token,
+            &mut self.rpz.keys_dir,
         ] {
             if p.is_relative() {
                 *p = base.join(&*p);

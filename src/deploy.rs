@@ -172,6 +172,12 @@ pub fn init(dir: &Path) -> Result<InitReport, DeployError> {
     write_new(&keys.join("escrow.pub"), hex::encode(public).as_bytes(), false)?;
     write_new(&keys.join("escrow-private.key"), hex::encode(private).as_bytes(), true)?;
     write_new(&keys.join("admin.token"), random_key_hex().as_bytes(), true)?;
+    // TSIG keys of the RPZ zone transfer, for the participants that pull blocklists.
+    let rpz = crate::config::RpzConfig::default();
+    for (id, ..) in SAMPLE_PARTICIPANTS.iter().filter(|p| p.2.contains(&Role::Blocklist)) {
+        let copy = certs.join(format!("{id}.tsig.conf"));
+        crate::rpz::keys::write_keys(&dir.join(&rpz.keys_dir), id, &copy, &rpz.zone).map_err(io_err(&copy))?;
+    }
 
     for (name, text) in SHIPPED_POLICIES {
         // Policies already there (a source checkout, or a DPO's edits) are kept.
@@ -231,6 +237,16 @@ admin_token = "keys/admin.token"
 # transfers = []   # transfers to third countries or international organisations, with safeguards
 # [record.recipients]   # legal basis of the disclosures to each audience
 # law-enforcement = "EDIT: legal basis"
+# The RPZ zone (domains.rpz of each ISP's audience) served to DNS secondaries by zone transfer:
+# AXFR/IXFR over TCP with a TSIG key per participant (keys/tsig/NAME.key; the participant's copy,
+# with BIND and Unbound snippets, is certs/NAME.tsig.conf), NOTIFY to the listed secondaries.
+# Off until listen is set.
+[rpz]
+# listen = "127.0.0.1:5353"
+zone = "rpz.tamis"
+notify = []
+keys_dir = "keys/tsig"
+history = 32
 
 # Default lifetime (days) of indicators submitted without valid_until.
 [expiry]
@@ -341,6 +357,7 @@ pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
         crate::feeds::allowlist::AllowList::with_dir(cfg.allowlists_dir.as_deref()).map_err(DeployError::Other)?;
     let state = AppState::new(registry, policies, store.store(), cfg.limits.clone(), cfg.expiry.clone(), allow);
     let _ = state.deployment_id.set(deployment_id(cfg)?);
+    let _ = state.blocklists.serial_file.set(cfg.data_dir.join("rpz-serials.json"));
     Ok(Loaded { state, store, tls })
 }
 

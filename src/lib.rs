@@ -20,7 +20,8 @@
 //! - [`feeds`] distribution, [`report`] the DPO report;
 //! - [`pipeline`] a submission's path without HTTP: parse, sanitise,
 //!   commit (shared by the API and the CLI's dry-run);
-//! - [`app`] the state shared by every connection;
+//! - [`app`] the state shared by every connection, [`rpz`] the RPZ zone
+//!   served by zone transfer (AXFR/IXFR, TSIG, NOTIFY);
 //! - [`api`] the HTTP API (TAXII's routes in `api::taxii`);
 //! - [`deploy`] writes and loads a deployment, [`server`] runs the accept
 //!   loops;
@@ -43,6 +44,7 @@ pub mod policy;
 pub mod policy_set;
 pub mod privacy;
 pub mod report;
+pub mod rpz;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -32,6 +32,8 @@ const ORDER: &[&str] = &[
     // The counters and their exposition, then the state shared by every connection.
     "metrics",
     "app",
+    // The RPZ zone by zone transfer (DNS, its own listener).
+    "rpz",
     // HTTP.
     "api",
     // Loading a deployment, then serving it.

@@ -261,3 +261,152 @@ async fn rpz_triggers_are_refused_and_bind_blocks_only_the_listed_name() {
     }
     drop(named);
 }
+
+/// The zone-transfer listener of the exchange (`[rpz] listen`), on a port
+/// of its own, telling `notify` of changes.
+async fn start_rpz(
+    s: &TestServer,
+    notify: Vec<SocketAddr>,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let udp = tokio::net::UdpSocket::bind(addr).await.unwrap();
+    let inputs = tamis::rpz::RpzInputs {
+        registry: s.state.registry.clone(),
+        blocklists: s.state.blocklists.clone(),
+        zone: "rpz.tamis".into(),
+        keys_dir: s.dir.join("keys/tsig"),
+        notify,
+        history: 8,
+        store: s.state.store.clone(),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(tamis::rpz::run(udp, tcp, inputs, async move {
+        let _ = rx.await;
+    }));
+    (addr, tx, task)
+}
+
+/// named as a secondary of the exchange's RPZ zone (TSIG key of isp-a, as
+/// `tamis init` wrote it for the ISP), with two local zones whose names the
+/// test lists, so their NXDOMAIN can only come from the policy zone.
+fn write_secondary_conf(dir: &Path, port: u16, primary: SocketAddr, key_clause: &str) -> PathBuf {
+    let d = dir.display();
+    let soa = "$TTL 60\n@ IN SOA localhost. h.localhost. 1 60 60 600 60\n@ IN NS localhost.\n";
+    for (name, text) in [
+        ("root.zone", soa.to_owned()),
+        ("victim.zone", format!("{soa}www IN A 10.0.0.5\n")),
+        ("listed.zone", format!("{soa}@ IN A 10.0.0.9\n")),
+    ] {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let (pip, pport) = (primary.ip(), primary.port());
+    let conf = format!(
+        r#"options {{
+    directory "{d}";
+    pid-file "{d}/named.pid";
+    session-keyfile "{d}/session.key";
+    managed-keys-directory "{d}";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion yes;
+    allow-query {{ 127.0.0.1; }};
+    allow-recursion {{ 127.0.0.1; }};
+    forwarders {{ }};
+    dnssec-validation no;
+    notify no;
+    response-policy {{ zone "rpz.tamis" min-update-interval 0; }};
+}};
+controls {{ }};
+{key_clause}
+zone "." {{ type primary; file "{d}/root.zone"; }};
+zone "victim.test" {{ type primary; file "{d}/victim.zone"; }};
+zone "listed-c2.top" {{ type primary; file "{d}/listed.zone"; }};
+zone "later-c2.top" {{ type primary; file "{d}/listed.zone"; }};
+zone "rpz.tamis" {{
+    type secondary;
+    file "{d}/rpz.tamis.db";
+    primaries {{ {pip} port {pport} key "isp-a"; }};
+    allow-query {{ none; }};
+}};
+"#
+    );
+    let path = dir.join("named.conf");
+    std::fs::write(&path, conf).unwrap();
+    path
+}
+
+/// Polls `name` on `server` until its rcode is `rcode`; false at the deadline.
+async fn wait_rcode(server: SocketAddr, name: &str, rcode: u8, secs: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        let n = name.to_owned();
+        if tokio::task::spawn_blocking(move || query(server, &n)).await.unwrap().is_some_and(|r| r.0 == rcode) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bind_secondary_transfers_the_zone_and_follows_notify() {
+    let Some(bin) = named() else {
+        if std::env::var("TAMIS_REQUIRE_BIND").is_ok_and(|v| v == "1") {
+            panic!("named is required (TAMIS_REQUIRE_BIND=1): install bind9");
+        }
+        eprintln!("skipped BIND secondary check: named is not installed (Debian package bind9)");
+        return;
+    };
+    let s = TestServer::start().await;
+    let item = |v: &str| json!({"type":"domain","value":v,"category":"c2","tlp":"green","confidence":95});
+    let (status, v) = submit(&s, "isp-a", &json!({"indicators":[item("listed-c2.top")]})).await;
+    assert_eq!(status, 200, "{v}");
+    rpz_with(&s, "listed-c2.top").await;
+
+    let port = free_port();
+    let bind_addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let (primary, stop, task) = start_rpz(&s, vec![bind_addr]).await;
+    let key = std::fs::read_to_string(s.dir.join("certs/isp-a.tsig.conf")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = write_secondary_conf(tmp.path(), port, primary, &key);
+    let log_path = tmp.path().join("named.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = Command::new(bin)
+        .args(["-g", "-4", "-c"])
+        .arg(&conf)
+        .args(["-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start named");
+    let named = Named(child);
+    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    // The secondary transfers the zone with the TSIG key and blocks the listed name.
+    let nxdomain = 3;
+    assert!(wait_rcode(bind_addr, "listed-c2.top", nxdomain, 30).await, "listed-c2.top never blocked:\n{}", read_log());
+    assert!(read_log().contains("zone rpz.tamis/IN: transferred serial"), "{}", read_log());
+    let www = query(bind_addr, "www.victim.test").expect("answer");
+    assert_eq!(www.0, 0, "an unlisted name resolves");
+    assert!(contains(&www.2, &[10, 0, 0, 5]));
+    let later = query(bind_addr, "later-c2.top").expect("answer");
+    assert_eq!(later.0, 0, "later-c2.top resolves until it is listed");
+
+    // A new indicator reaches the secondary by NOTIFY (its refresh is an hour).
+    let (status, v) = submit(&s, "isp-a", &json!({"indicators":[item("later-c2.top")]})).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(wait_rcode(bind_addr, "later-c2.top", nxdomain, 30).await, "NOTIFY not followed:\n{}", read_log());
+    let log = read_log();
+    assert!(log.contains("notify from 127.0.0.1"), "{log}");
+    if std::env::var("TAMIS_SHOW_NAMED_LOG").is_ok() {
+        eprintln!("{log}");
+    }
+    assert_eq!(query(bind_addr, "www.victim.test").expect("answer").0, 0);
+
+    drop(named);
+    let _ = stop.send(());
+    let _ = task.await;
+    s.stop().await;
+}

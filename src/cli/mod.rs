@@ -188,6 +188,14 @@ pub enum ParticipantCmd {
         #[arg(long, default_value = "tamis.toml")]
         config: PathBuf,
     },
+    /// Write a new TSIG key for a participant with the blocklist role (RPZ zone
+    /// transfer): keys/tsig/NAME.key for the exchange and certs/NAME.tsig.conf
+    /// for the participant. An existing key is replaced and stops working at once.
+    Tsig {
+        name: String,
+        #[arg(long, default_value = "tamis.toml")]
+        config: PathBuf,
+    },
     /// Issue a new certificate for a participant: certs/NAME.pem and .key are
     /// replaced (the old ones kept as certs/NAME.SERIAL.pem and .key) and the
     /// new fingerprint is added to the registry. The old certificate works
@@ -290,6 +298,7 @@ impl Command {
             Command::Participant(ParticipantCmd::Add { .. }) => "tamis participant add",
             Command::Participant(ParticipantCmd::Revoke { .. }) => "tamis participant revoke",
             Command::Participant(ParticipantCmd::Rotate { .. }) => "tamis participant rotate",
+            Command::Participant(ParticipantCmd::Tsig { .. }) => "tamis participant tsig",
             Command::Report(ReportCmd::Processing { .. }) => "tamis report processing",
             Command::Keys(KeysCmd::Rotate { .. }) => "tamis keys rotate",
         })
@@ -325,6 +334,7 @@ fn dispatch(command: Command) -> Result<(), CliError> {
         Command::Participant(ParticipantCmd::Revoke { name, cert, admin_listen, config }) => {
             participant::revoke(&config, &name, cert.as_deref(), admin_listen)
         }
+        Command::Participant(ParticipantCmd::Tsig { name, config }) => participant::tsig(&config, &name),
         Command::Participant(ParticipantCmd::Rotate { name, admin_listen, config }) => {
             participant::rotate(&config, &name, admin_listen)
         }

@@ -78,16 +78,61 @@ pub(super) fn add(
         return Err(failed(format!("{} or its key already exists", pem.display())));
     }
     entry.fingerprints = Some(vec![issued.fingerprint.clone()]);
+    let tsig = entry.has(crate::identity::Role::Blocklist).then(|| dir.join(format!("{name}.tsig.conf")));
+    if let Some(copy) = &tsig
+        && (copy.exists() || crate::rpz::keys::key_path(&cfg.rpz.keys_dir, &name).exists())
+    {
+        return Err(failed(format!("{} or its server copy already exists", copy.display())));
+    }
     let block = toml::to_string(&RegistryFile { participants: vec![entry] }).map_err(failed)?;
     let write = || -> std::io::Result<()> {
         std::fs::write(&pem, &issued.cert_pem)?;
         crate::config::write_new_file(&key, issued.key_pem.as_bytes(), true)?;
         let mut reg = std::fs::OpenOptions::new().append(true).open(&cfg.participants)?;
-        std::io::Write::write_all(&mut reg, format!("\n{block}").as_bytes())
+        std::io::Write::write_all(&mut reg, format!("\n{block}").as_bytes())?;
+        if let Some(copy) = &tsig {
+            crate::rpz::keys::write_keys(&cfg.rpz.keys_dir, &name, copy, &cfg.rpz.zone)?;
+        }
+        Ok(())
     };
     write().map_err(failed)?;
     println!("registered {name}: certificate {} (SHA-256 {})", pem.display(), issued.fingerprint);
+    if let Some(copy) = &tsig {
+        println!(
+            "TSIG key for the RPZ zone transfer (zone {}): {} (give it to {name} with its certificate)",
+            cfg.rpz.zone,
+            copy.display()
+        );
+    }
     apply_to_running(&cfg, admin_listen).map_err(failed)
+}
+
+/// `tamis participant tsig`: a new TSIG key for the RPZ zone transfer,
+/// replacing any previous one (the exchange reads the key at each request).
+pub(super) fn tsig(config_path: &Path, name: &str) -> Result<(), CliError> {
+    let cfg = Config::load(config_path).map_err(failed)?;
+    let registry = crate::identity::Registry::load(&cfg.participants).map_err(failed)?;
+    let p = registry.get(name).ok_or_else(|| failed(format!("no participant {name:?}")))?;
+    if p.revoked || !p.has(crate::identity::Role::Blocklist) {
+        return Err(failed(format!("{name} is revoked or lacks the blocklist role: zone transfers are not for it")));
+    }
+    let copy = cert_dir(&cfg).join(format!("{name}.tsig.conf"));
+    let server = crate::rpz::keys::key_path(&cfg.rpz.keys_dir, name);
+    let replaced = server.exists() || copy.exists();
+    for f in [&server, &copy] {
+        if f.exists() {
+            std::fs::remove_file(f).map_err(|e| failed(format!("{}: {e}", f.display())))?;
+        }
+    }
+    crate::rpz::keys::write_keys(&cfg.rpz.keys_dir, name, &copy, &cfg.rpz.zone)
+        .map_err(|e| failed(format!("cannot write the TSIG key of {name}: {e}")))?;
+    let what = if replaced { "replaced; the previous key no longer works" } else { "written" };
+    println!(
+        "TSIG key of {name} {what}: {} (give it to {name}); the exchange's copy: {}",
+        copy.display(),
+        server.display()
+    );
+    Ok(())
 }
 
 /// `tamis participant revoke`: the participant (marked revoked, its

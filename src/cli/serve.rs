@@ -127,7 +127,14 @@ async fn run(cfg: Config, fresh: Option<PathBuf>) -> Result<(), CliError> {
     let stopped = |mut rx: tokio::sync::broadcast::Receiver<()>| async move {
         let _ = rx.recv().await;
     };
+    let rpz = match cfg.rpz.listen {
+        Some(addr) => Some(bind_rpz(addr).await?),
+        None => None,
+    };
     let cfg = Arc::new(cfg);
+    let rpz_task = rpz.map(|(udp, tcp)| {
+        tokio::spawn(crate::rpz::run(udp, tcp, rpz_inputs(&cfg, &loaded.state), stopped(stop_tx.subscribe())))
+    });
     let admin_task = tokio::spawn(crate::server::run_admin(
         admin,
         loaded.state.clone(),
@@ -147,10 +154,36 @@ async fn run(cfg: Config, fresh: Option<PathBuf>) -> Result<(), CliError> {
     let _ = stop_tx.send(());
     let _ = api.await;
     let _ = admin_task.await;
+    if let Some(t) = rpz_task {
+        let _ = t.await;
+    }
     drop(loaded.state);
     loaded.store.close();
     tracing::info!("stopped; every acknowledged submission is on disk");
     Ok(())
+}
+
+/// The UDP socket and TCP listener of the RPZ zone transfer.
+async fn bind_rpz(addr: SocketAddr) -> Result<(tokio::net::UdpSocket, tokio::net::TcpListener), CliError> {
+    let err = |e: std::io::Error| failed(format!("cannot listen on {addr} ([rpz] listen): {e}"));
+    let tcp = tokio::net::TcpListener::bind(addr).await.map_err(err)?;
+    // Port 0: the UDP socket takes the port the TCP listener got.
+    let udp = tokio::net::UdpSocket::bind(crate::server::local(&tcp)).await.map_err(err)?;
+    tracing::info!(addr = %crate::server::local(&tcp), "RPZ zone transfer listening (DNS over UDP and TCP, TSIG)");
+    Ok((udp, tcp))
+}
+
+/// What the RPZ listener serves, from the configuration and the state.
+pub fn rpz_inputs(cfg: &Config, state: &crate::app::AppState) -> crate::rpz::RpzInputs {
+    crate::rpz::RpzInputs {
+        registry: state.registry.clone(),
+        blocklists: state.blocklists.clone(),
+        zone: cfg.rpz.zone.clone(),
+        keys_dir: cfg.rpz.keys_dir.clone(),
+        notify: cfg.rpz.notify.clone(),
+        history: cfg.rpz.history,
+        store: state.store.clone(),
+    }
 }
 
 /// Reloads the registry, the CRL and the policies on SIGHUP.

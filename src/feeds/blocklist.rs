@@ -149,6 +149,12 @@ pub struct Blocklists {
     pub built_head: std::sync::atomic::AtomicU64,
     /// Aggregates over the live set, computed with each build.
     pub stats: ArcSwap<IndicatorStats>,
+    /// Moves after every publication (the RPZ zone-transfer listener follows it).
+    pub published: tokio::sync::watch::Sender<u64>,
+    /// Where the RPZ serial and content hash of each audience are kept
+    /// across restarts (`data_dir/rpz-serials.json`); unset, serials follow
+    /// the log's commit times only.
+    pub serial_file: std::sync::OnceLock<std::path::PathBuf>,
 }
 
 /// Non-personal aggregates over the live indicators (SPEC §8).
@@ -405,6 +411,7 @@ fn publish(blocklists: &Blocklists, snapshots: &HashMap<(String, &'static str), 
         (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64,
         std::sync::atomic::Ordering::Release,
     );
+    blocklists.published.send_modify(|n| *n += 1);
 }
 
 /// Builds every list for every audience set of participants with the
@@ -429,6 +436,7 @@ fn build_all(
         return previous.clone();
     }
     *last_inputs = Some(inputs);
+    let mut serials = RpzSerials::new(state.blocklists.serial_file.get().cloned());
     let mut out = HashMap::new();
     for (key, views) in sets {
         let lists = Lists::collect(&views, live, now);
@@ -466,7 +474,7 @@ fn build_all(
             }
             let modified = modified_at(prev.map(|p| p.modified), live.last_change, now);
             let (body, version) = if name == "domains.rpz" {
-                let serial = rpz_serial(prev.map(|p| p.version), modified);
+                let serial = serials.next(&key, prev.map(|p| p.version), &etag, modified);
                 (rpz_with_soa(&body, serial), serial)
             } else {
                 (body, build_no)
@@ -486,7 +494,76 @@ fn build_all(
             );
         }
     }
+    serials.save();
     out
+}
+
+/// The RPZ serials of a build: each audience's serial rises with every
+/// change of its zone, and a restart whose zone content (ETag) did not change
+/// keeps the serial it had (from the serial file), so secondaries do not
+/// transfer the same zone again; a changed content after a restart only ever
+/// gets a larger serial.
+struct RpzSerials {
+    file: Option<std::path::PathBuf>,
+    /// What the file holds, read on first need: audience → (serial, ETag).
+    stored: Option<BTreeMap<String, (u64, String)>>,
+    /// The serials given in this build.
+    given: BTreeMap<String, (u64, String)>,
+}
+
+impl RpzSerials {
+    fn new(file: Option<std::path::PathBuf>) -> RpzSerials {
+        RpzSerials { file, stored: None, given: BTreeMap::new() }
+    }
+
+    fn stored(&mut self) -> &BTreeMap<String, (u64, String)> {
+        let file = self.file.clone();
+        self.stored.get_or_insert_with(|| {
+            file.and_then(|f| std::fs::read(f).ok())
+                .and_then(|b| serde_json::from_slice::<BTreeMap<String, (u64, String)>>(&b).ok())
+                .unwrap_or_default()
+        })
+    }
+
+    /// The serial of new content `etag` of `audience`'s zone.
+    fn next(&mut self, audience: &str, previous: Option<u64>, etag: &str, modified: OffsetDateTime) -> u64 {
+        let serial = match previous {
+            Some(p) => rpz_serial(Some(p), modified),
+            None => match self.stored().get(audience).cloned() {
+                Some((s, tag)) if tag == etag => s,
+                Some((s, _)) => rpz_serial(Some(s), modified),
+                None => rpz_serial(None, modified),
+            },
+        };
+        self.given.insert(audience.to_owned(), (serial, etag.to_owned()));
+        serial
+    }
+
+    /// Writes the serials given (merged into the file's, so an audience
+    /// that comes back later continues from its last serial).
+    fn save(mut self) {
+        let Some(file) = self.file.clone() else { return };
+        if self.given.is_empty() {
+            return;
+        }
+        let mut all = self.stored().clone();
+        let before = all.clone();
+        all.extend(std::mem::take(&mut self.given));
+        if all == before {
+            return;
+        }
+        let tmp = file.with_extension("json.tmp");
+        let write = || -> std::io::Result<()> {
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&tmp, serde_json::to_vec_pretty(&all).map_err(std::io::Error::other)?)?;
+            std::fs::rename(&tmp, &file)
+        };
+        if let Err(e) = write() {
+            tracing::warn!(file = %file.display(), error = %e, "cannot keep the RPZ serials; a restart may change them");
+        }
+    }
 }
 
 /// The `Last-Modified` time of new content, in whole seconds: the commit
@@ -846,6 +923,28 @@ mod tests {
         assert_eq!(modified_at(Some(t(1_000)), Some(change), now), t(1_500));
         assert_eq!(modified_at(Some(t(1_500)), Some(change), now), t(1_501), "new content is always newer");
         assert_eq!(modified_at(None, Some(t(9_000)), now), t(2_000), "never in the future");
+    }
+
+    #[test]
+    fn rpz_serials_survive_a_restart_and_only_rise() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("data/rpz-serials.json");
+        let t = |s: i64| OffsetDateTime::from_unix_timestamp(s).unwrap();
+        let mut first = RpzSerials::new(Some(file.clone()));
+        assert_eq!(first.next("isps", None, "\"a\"", t(1_000)), 1_000);
+        first.save();
+        // A restart with the same content keeps the serial whatever the time.
+        let mut same = RpzSerials::new(Some(file.clone()));
+        assert_eq!(same.next("isps", None, "\"a\"", t(900)), 1_000);
+        // Changed content after a restart: larger, even with an older commit time.
+        let mut changed = RpzSerials::new(Some(file.clone()));
+        assert_eq!(changed.next("isps", None, "\"b\"", t(900)), 1_001);
+        assert_eq!(changed.next("isps+other", None, "\"c\"", t(2_000)), 2_000);
+        changed.save();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains("1001") && text.contains("isps+other"), "{text}");
+        // Without a file: the commit time only.
+        assert_eq!(RpzSerials::new(None).next("isps", None, "\"b\"", t(900)), 900);
     }
 
     #[test]
