@@ -50,6 +50,8 @@ fn sections(i: &ProcessingInputs<'_>) -> Vec<Section> {
         Section::text(format!("What policy {} does", p.id), lines)
     }));
     out.push(sources_and_recipients(i));
+    out.push(directory());
+    out.push(sightings(&i.config.sightings));
     out.push(retention(&i.config.expiry));
     out.push(security_measures());
     out.extend(i.history.as_deref().map(policy_history));
@@ -139,6 +141,53 @@ fn receives(v: &crate::policy::EgressView) -> String {
         v.max_tlp,
         v.min_confidence,
         list(v.fields.iter().map(String::as_str).collect(), "none"),
+    )
+}
+
+/// The contact-point directory, a processing of its own (issue 13).
+fn directory() -> Section {
+    Section::text(
+        "Processing: the 24/7 contact-point directory",
+        vec![
+            "Each participant publishes, through PUT /v1/directory/self, the contact points it wants reachable \
+             at any hour (role, hours, phone, functional e-mail address, languages, OpenPGP fingerprint); every \
+             registered participant reads them through GET /v1/directory. Purpose: reaching the right desk of a \
+             bank, an ISP or a police unit when a case is urgent (COM(2007) 267)."
+                .into(),
+            "These are business contacts published on purpose, so the privacy filter does not apply to them. A \
+             functional mailbox or desk number is expected, but an address or number may still identify a person: \
+             each participant is responsible for what it publishes, replaces its entry whole at any time, and an \
+             empty list withdraws it. Entries are encrypted at rest; a revoked participant is no longer listed."
+                .into(),
+            "The audit trail records each change (who, when, how many contact points), never the contents, so a \
+             withdrawn contact leaves no copy in the append-only trail."
+                .into(),
+        ],
+    )
+}
+
+/// Sightings and false-positive reports (issue 13).
+fn sightings(s: &crate::config::Sightings) -> Section {
+    Section::text(
+        "Processing: sightings and false-positive reports",
+        vec![
+            format!(
+                "ISPs and police report that they saw an indicator (a count, no personal data) or that it is a \
+                 false positive (a reason in free text). False positives from {} distinct participants, or one \
+                 from a participant of {}, withdraw the indicator from blocklists until its submitter confirms \
+                 or retracts it.",
+                s.false_positive_threshold,
+                if s.decisive_audiences.is_empty() {
+                    "no audience".to_owned()
+                } else {
+                    s.decisive_audiences.join(", ")
+                }
+            ),
+            "A reason goes through the reporter's ingest policy like an indicator's description: personal data \
+             in it is removed before it is stored. The submitter sees the reports with the reporter's sector, \
+             never its name; the audit trail records counts and the withdrawn indicator ids, never the reasons."
+                .into(),
+        ],
     )
 }
 

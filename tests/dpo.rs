@@ -243,7 +243,16 @@ async fn record_of_processing_names_policies_recipients_and_retention() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(text.starts_with(marker), "{format}");
-        for needle in ["default@", "law-enforcement", "police-a", "isp-a", "Retention", "90"] {
+        for needle in [
+            "default@",
+            "law-enforcement",
+            "police-a",
+            "isp-a",
+            "Retention",
+            "90",
+            "contact-point directory",
+            "false-positive",
+        ] {
             assert!(text.contains(needle), "{format} report lacks {needle}");
         }
     }
