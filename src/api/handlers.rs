@@ -126,6 +126,10 @@ pub async fn retract(
     p: Arc<Participant>,
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
+    if id == "stream" {
+        // `/v1/indicators/stream` is the live stream: GET only.
+        return Err(ApiError::MethodNotAllowed { allow: Some("GET") }.into());
+    }
     let valid = id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
     if !valid {
         return Err(ApiError::NotFound("no such indicator".into()).into());
