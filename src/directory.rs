@@ -210,7 +210,7 @@ mod tests {
             let e = parse_contacts(&body(c)).unwrap_err();
             assert!(e.starts_with(expected), "{field}: {e}");
             if let Some(v) = value.as_str() {
-                assert!(v.is_empty() || !e.contains(v), "{e}");
+                assert!(v.len() < 3 || !e.contains(v), "{e}");
             }
         }
         let mut c = good();
