@@ -315,6 +315,20 @@ fn participant_routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply
         .and(warp::header::optional::<String>("accept-encoding"))
         .and(with_state(state.clone()))
         .and_then(handlers::blocklist);
+    whoami
+        .or(openapi)
+        .or(submit)
+        .or(feed)
+        .or(stream)
+        .or(retract)
+        .or(blocklists)
+        .or(directory_routes(state.clone()))
+        .or(sighting_routes(state))
+}
+
+/// The contact-point directory: any registered participant reads it and
+/// publishes its own entry.
+fn directory_routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let directory = warp::path!("v1" / "directory")
         .and(warp::get())
         .and(registered(state.clone()))
@@ -327,16 +341,7 @@ fn participant_routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply
         .and(body_limited(crate::directory::MAX_BODY))
         .and(with_state(state.clone()))
         .and_then(directory::put_self);
-    whoami
-        .or(openapi)
-        .or(submit)
-        .or(feed)
-        .or(stream)
-        .or(retract)
-        .or(blocklists)
-        .or(directory)
-        .or(directory_self)
-        .or(sighting_routes(state))
+    directory.or(directory_self)
 }
 
 /// Sightings and false positives: reports from consumers, the submitters'
