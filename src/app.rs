@@ -12,7 +12,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::config::{Expiry, Limits};
+use crate::config::{Expiry, Limits, Sightings};
 use crate::identity::Registry;
 pub use crate::metrics::Metrics;
 use crate::policy_set::PolicySet;
@@ -26,6 +26,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Default lifetimes per type.
     pub expiry: Expiry,
+    /// The false-positive rule of sightings.
+    pub sightings: Sightings,
     pub metrics: Metrics,
     /// Pre-built blocklist snapshots (rebuilt by the builder task).
     pub blocklists: Arc<crate::feeds::blocklist::Blocklists>,
@@ -36,6 +38,9 @@ pub struct AppState {
     pub tls: arc_swap::ArcSwapOption<rustls::ServerConfig>,
     /// Egress allow-lists, compiled.
     pub allow: Arc<crate::feeds::allowlist::AllowList>,
+    /// Turns true when the server stops: long-lived responses (live
+    /// streams) end so that connections can drain.
+    pub stopping: tokio::sync::watch::Sender<bool>,
     pub(crate) submit_limiter: DefaultKeyedRateLimiter<String>,
     pub(crate) read_limiter: DefaultKeyedRateLimiter<String>,
     /// Indicators submitted per participant per minute.
@@ -68,6 +73,7 @@ impl AppState {
         limits: Limits,
         expiry: Expiry,
         allow: crate::feeds::allowlist::AllowList,
+        sightings: Sightings,
     ) -> Arc<AppState> {
         let per_min = |n: u32| {
             let n = NonZeroU32::new(n.max(1)).expect("non-zero");
@@ -83,12 +89,14 @@ impl AppState {
             byte_quota: RateLimiter::keyed(per_min(limits.body_bytes_per_minute.min(u32::MAX as u64) as u32)),
             limits,
             expiry,
+            sightings,
             metrics: Metrics::default(),
             blocklists: Default::default(),
             tls: Default::default(),
             deployment_id: Default::default(),
             allow: Arc::new(allow),
             audit_check: Default::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
         })
     }
 

@@ -49,6 +49,16 @@ pub enum AuditEvent {
     Reveal { operator: String, reason: String, token_type: String },
     /// The server started.
     Start { version: String },
+    /// A participant replaced its contact points in the directory (how
+    /// many; the contents are published business contacts, kept in the
+    /// store, not in the append-only trail).
+    DirectoryUpdate { participant: String, contacts: usize },
+    /// A consumer reported sightings: how many `seen` and false-positive
+    /// reports were recorded, and the indicators they withdrew from
+    /// blocklists (the reasons stay in the store).
+    Sightings { participant: String, seen: usize, false_positives: usize, withdrawn: Vec<String> },
+    /// A submitter reviewed its indicator after false-positive reports.
+    Review { participant: String, indicator: String, decision: String, reinstated: bool },
 }
 
 /// One link of the chain.

@@ -61,6 +61,9 @@ pub struct Config {
     /// The RPZ zone served by zone transfer (AXFR/IXFR with TSIG, NOTIFY).
     #[serde(default)]
     pub rpz: RpzConfig,
+    /// The false-positive rule of `POST /v1/sightings`.
+    #[serde(default)]
+    pub sightings: Sightings,
     /// Directory of the config file (the deployment directory), set by
     /// [`Config::load`]; the server writes its admin address there and the
     /// CLI reports it. Not a config key.
@@ -117,6 +120,24 @@ pub struct RecordConfig {
     /// Empty: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transfers: Vec<String>,
+}
+
+/// When false-positive reports withdraw an indicator from blocklists
+/// (`[sightings]` in `tamis.toml`), pending its submitter's review.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sightings {
+    /// Reports from this many distinct participants withdraw it (at least 1).
+    pub false_positive_threshold: u32,
+    /// One report from a participant of one of these audiences withdraws it
+    /// at once (the ISPs that signed the blocking agreement).
+    pub decisive_audiences: Vec<String>,
+}
+
+impl Default for Sightings {
+    fn default() -> Self {
+        Sightings { false_positive_threshold: 2, decisive_audiences: vec!["isp-blocking-agreement".into()] }
+    }
 }
 
 /// Which storage backend the exchange uses (`[store]` in `tamis.toml`).
@@ -328,6 +349,13 @@ pub struct Limits {
     pub reads_per_minute: u32,
     /// Largest page of the feed.
     pub max_page: usize,
+    /// A live stream (`/v1/indicators/stream`) sends a heart-beat comment
+    /// after this long without an event, so proxies and clients see it alive.
+    pub stream_heartbeat_ms: u64,
+    /// Events a live stream may hold for a client that reads slowly; when
+    /// they are all pending, the client gets a `cut-off` event naming the
+    /// cursor to resume from and the stream ends (memory stays bounded).
+    pub stream_buffer_events: usize,
 }
 
 impl Default for Limits {
@@ -348,6 +376,8 @@ impl Default for Limits {
             body_bytes_per_minute: 256 * 1024 * 1024,
             reads_per_minute: 60_000,
             max_page: 10_000,
+            stream_heartbeat_ms: 15_000,
+            stream_buffer_events: 1_024,
         }
     }
 }
@@ -396,6 +426,13 @@ impl Config {
             line: e.span().map(|s| line_of(text, s.start)).unwrap_or(0),
             message: e.message().to_owned(),
         })?;
+        if cfg.sightings.false_positive_threshold == 0 {
+            return Err(ConfigError::Parse {
+                path: name.to_owned(),
+                line: text.find("false_positive_threshold").map(|at| line_of(text, at)).unwrap_or(0),
+                message: "[sightings]: false_positive_threshold must be at least 1".into(),
+            });
+        }
         cfg.store.check().map_err(|message| ConfigError::Parse {
             path: name.to_owned(),
             line: text.find("[store]").map(|at| line_of(text, at)).unwrap_or(0),

@@ -274,6 +274,17 @@ indicators_per_minute = 600000
 body_bytes_per_minute = 268435456
 reads_per_minute = 60000
 max_page = 10000
+# Live streams (/v1/indicators/stream): a heart-beat after this long without an event,
+# and the events held for a slow client before it is cut off (it resumes with Last-Event-ID).
+stream_heartbeat_ms = 15000
+stream_buffer_events = 1024
+
+# POST /v1/sightings: false-positive reports from this many distinct participants, or one
+# from a participant of a decisive audience, withdraw an indicator from blocklists at once,
+# until its submitter confirms it (POST /v1/indicators/{id}/confirm) or retracts it.
+[sightings]
+false_positive_threshold = 2
+decisive_audiences = ["isp-blocking-agreement"]
 "#;
 
 /// The policy files of `dir` (`*.toml`), sorted.
@@ -355,7 +366,8 @@ pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
     };
     let allow =
         crate::feeds::allowlist::AllowList::with_dir(cfg.allowlists_dir.as_deref()).map_err(DeployError::Other)?;
-    let state = AppState::new(registry, policies, store.store(), cfg.limits.clone(), cfg.expiry.clone(), allow);
+    let (limits, expiry, sightings) = (cfg.limits.clone(), cfg.expiry.clone(), cfg.sightings.clone());
+    let state = AppState::new(registry, policies, store.store(), limits, expiry, allow, sightings);
     let _ = state.deployment_id.set(deployment_id(cfg)?);
     let _ = state.blocklists.serial_file.set(cfg.data_dir.join("rpz-serials.json"));
     Ok(Loaded { state, store, tls })

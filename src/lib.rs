@@ -34,6 +34,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod deploy;
+pub mod directory;
 pub mod feeds;
 pub mod identity;
 pub mod metrics;

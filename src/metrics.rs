@@ -84,6 +84,10 @@ pub struct Metrics {
     pub idle_closed: Counter,
     /// Requests refused by a per-participant volume quota.
     pub quota_refusals: Counter,
+    /// Events queued for live-stream clients (`/v1/indicators/stream`).
+    pub stream_events: Counter,
+    /// Live streams cut off because their client did not keep up.
+    pub streams_cut_off: Counter,
     /// When this process started (Unix seconds), if `/proc` does not say.
     started: f64,
 }
@@ -108,6 +112,8 @@ impl Default for Metrics {
             connections_over_cert_cap: Counter::default(),
             idle_closed: Counter::default(),
             quota_refusals: Counter::default(),
+            stream_events: Counter::default(),
+            streams_cut_off: Counter::default(),
             started: unix_now(),
         }
     }
@@ -206,6 +212,8 @@ impl Metrics {
             ("idle_closed", "Connections closed for sending no request in time", &self.idle_closed),
             ("quota_refusals", "Requests refused by a per-participant volume quota", &self.quota_refusals),
             ("unregistered_peers", "Connections from unregistered certificates", &self.unregistered_peers),
+            ("stream_events", "Events queued for live-stream clients", &self.stream_events),
+            ("streams_cut_off", "Live streams cut off because the client did not keep up", &self.streams_cut_off),
         ] {
             r.register(name, help, c.clone());
         }

@@ -107,6 +107,7 @@ pub async fn run(
     }
     drop(listener);
     let _ = stop_tx.send(true);
+    state.stopping.send_replace(true);
     background.stop().await;
     // Every connection task holds a connection slot: having them all back
     // means every connection is done.

@@ -256,6 +256,8 @@ async fn record_of_processing_names_policies_recipients_and_retention() {
             "Categories of data subjects",
             "Transfers to third countries",
             "Security measures",
+            "contact-point directory",
+            "false-positive",
         ] {
             assert!(text.contains(needle), "{format} report lacks {needle}");
         }

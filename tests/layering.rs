@@ -16,6 +16,7 @@ const ORDER: &[&str] = &[
     "config",
     "identity",
     "pki",
+    "directory",
     // Policies and the pure sanitiser.
     "policy",
     "privacy",

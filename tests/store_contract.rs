@@ -16,8 +16,8 @@ use common::store_fixture::{store_batch, store_sample};
 use tamis::audit::AuditEvent;
 use tamis::model::{Category, Indicator, IndicatorType, SanitisedIndicator, Tlp};
 use tamis::store::{
-    Op, PgStore, PolicyLoad, Retracted, SledStore, StoreError, StoreHandle, StoreOptions, SubmitBatch, SubmitOutcome,
-    indicator_id,
+    Op, PgStore, PolicyLoad, Report, Retracted, SightingBatch, SightingStatus, SledStore, StoreError, StoreHandle,
+    StoreOptions, SubmitBatch, SubmitOutcome, indicator_id,
 };
 use time::OffsetDateTime;
 
@@ -372,6 +372,118 @@ async fn a_wrong_key_is_refused(place: &Place) {
     assert!(matches!(e, StoreError::WrongKey { .. }) && e.to_string().contains("storage key"), "{e}");
 }
 
+/// The directory: an entry per participant, replaced whole, kept across a
+/// reopen, audited by count only; nothing of it in clear in the files.
+async fn directory_entries_replace_and_survive(place: &Place) {
+    let key = [11u8; 32];
+    let contacts = |email: &str| {
+        let body = serde_json::json!({"contacts": [{"role": "fraud", "hours": "24/7", "phone": "+33123456789",
+            "email": email, "languages": ["fr"]}]});
+        tamis::directory::parse_contacts(&serde_json::to_vec(&body).unwrap()).unwrap()
+    };
+    {
+        let store = place.open(&key);
+        assert!(store.directory().await.unwrap().is_empty());
+        store.put_directory("bank-a", contacts("first-desk@bank-a.example")).await.unwrap();
+        store.put_directory("police-a", contacts("liaison-desk@police.example")).await.unwrap();
+        let e = store.put_directory("bank-a", contacts("fraud-desk@bank-a.example")).await.unwrap();
+        assert_eq!(e.participant, "bank-a");
+        store.close();
+    }
+    let store = place.open(&key);
+    let all = store.directory().await.unwrap();
+    let names: Vec<&str> = all.iter().map(|e| e.participant.as_str()).collect();
+    assert_eq!(names, ["bank-a", "police-a"]);
+    assert_eq!(all[0].contacts.len(), 1);
+    assert_eq!(all[0].contacts[0].email, "fraud-desk@bank-a.example");
+    let audit = store.audit_log(0, 100).await.unwrap();
+    assert_eq!(audit.len(), 3);
+    assert!(
+        matches!(&audit[2].event, AuditEvent::DirectoryUpdate { participant, contacts: 1 } if participant == "bank-a")
+    );
+    assert!(store.verify_audit().await.unwrap().ok);
+    store.close();
+    for f in place.files() {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(!bytes.windows(10).any(|w| w == b"fraud-desk"), "contact in clear in {}", f.display());
+    }
+}
+
+fn fp(reporter: &str, id: &str, decisive: bool) -> SightingBatch {
+    SightingBatch {
+        reporter: reporter.into(),
+        sector: "telecom".into(),
+        decisive,
+        threshold: 2,
+        reports: vec![(id.to_owned(), Report::FalsePositive { reason: format!("{reporter} says so") })],
+    }
+}
+
+/// Sightings: counts; false positives from two distinct reporters (or one
+/// decisive) withdraw an indicator with a feed entry marked `withdrawn`;
+/// the submitter sees the reports and confirms; a reporter's own indicator
+/// and unknown ids are refused; counters and audit follow.
+async fn false_positives_withdraw_and_confirmation_reinstates(place: &Place) {
+    let store = place.open(&[12; 32]);
+    let ids = commit(&store, batch("bank-a", vec![sample("fp-a.example"), sample("fp-b.example")], None)).await;
+    let seen = SightingBatch {
+        reports: vec![
+            (ids[0].clone(), Report::Seen { count: 5 }),
+            (ids[0].clone(), Report::Seen { count: 2 }),
+            ("00000000-0000-4000-8000-000000000000".into(), Report::Seen { count: 1 }),
+        ],
+        ..fp("isp-a", &ids[0], false)
+    };
+    let s = store.sightings(seen).await.unwrap();
+    assert_eq!(s, [SightingStatus::Recorded, SightingStatus::Recorded, SightingStatus::Unknown]);
+    let head = store.head();
+    // The same reporter twice counts once; a second reporter withdraws.
+    assert_eq!(store.sightings(fp("isp-a", &ids[0], false)).await.unwrap(), [SightingStatus::Recorded]);
+    assert_eq!(store.sightings(fp("isp-a", &ids[0], false)).await.unwrap(), [SightingStatus::Recorded]);
+    assert_eq!(store.head(), head, "no feed entry before the rule is met");
+    assert_eq!(store.sightings(fp("police-a", &ids[0], false)).await.unwrap(), [SightingStatus::Withdrawn]);
+    let e = store.feed(head, 10).await.unwrap();
+    assert_eq!(e.len(), 1);
+    assert!(e[0].withdrawn && e[0].op == Op::Update && e[0].reason.as_deref() == Some("false-positive"));
+    // One decisive report is enough; the submitter cannot report its own.
+    assert_eq!(store.sightings(fp("isp-b", &ids[1], true)).await.unwrap(), [SightingStatus::Withdrawn]);
+    assert_eq!(store.sightings(fp("bank-a", &ids[1], true)).await.unwrap(), [SightingStatus::OwnIndicator]);
+    // The submitter's view: sectors and reasons, no names.
+    let mine = store.feedback("bank-a").await.unwrap();
+    assert_eq!(mine.len(), 2);
+    let a = mine.iter().find(|r| r.id == ids[0]).unwrap();
+    assert_eq!((a.seen_reporters, a.seen_count, a.false_positives.len()), (1, 7, 2));
+    assert!(a.withdrawn.is_some() && a.false_positives.iter().all(|f| f.sector == "telecom"));
+    assert!(store.feedback("isp-a").await.unwrap().is_empty());
+    // Only a contributor confirms; confirmation clears and reinstates.
+    assert!(matches!(store.confirm("isp-a", &ids[0]).await, Err(StoreError::NotFound)));
+    let r = store.confirm("bank-a", &ids[0]).await.unwrap();
+    assert!(r.reinstated && r.cleared == 2);
+    let last = store.feed(0, 100).await.unwrap().into_iter().rev().find(|e| e.indicator.id == ids[0]).unwrap();
+    assert!(!last.withdrawn && last.reason.as_deref() == Some("confirmed"));
+    let c = store.counters().await.unwrap();
+    let total = |m: &std::collections::BTreeMap<String, u64>| m.values().sum::<u64>();
+    assert_eq!(
+        (
+            total(&c.seen_by_week),
+            total(&c.false_positives_by_week),
+            total(&c.withdrawn_by_week),
+            total(&c.confirmed_by_week)
+        ),
+        (7, 4, 2, 1)
+    );
+    let events: Vec<String> = store
+        .audit_log(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| serde_json::to_value(&r.event).unwrap()["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(events.iter().filter(|e| *e == "sightings").count(), 6);
+    assert_eq!(events.last().map(String::as_str), Some("review"));
+    store.close();
+}
+
 async fn wait_until(mut f: impl FnMut() -> bool) {
     for _ in 0..200 {
         if f() {
@@ -396,6 +508,8 @@ macro_rules! guarantees {
         $run!(changes_wake_other_nodes);
         $run!(a_closed_store_says_so);
         $run!(a_wrong_key_is_refused);
+        $run!(directory_entries_replace_and_survive);
+        $run!(false_positives_withdraw_and_confirmation_reinstates);
     };
 }
 

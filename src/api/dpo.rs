@@ -197,6 +197,16 @@ pub async fn stats_json(state: &AppState) -> Result<Value, crate::store::StoreEr
         "submissions_by_week": counters.submissions_by_week,
         "accepted_by_week": counters.accepted_by_week,
         "rejected_by_week": counters.rejected_by_week,
+        "sightings": {
+            "seen": counters.seen_by_week.values().sum::<u64>(),
+            "false_positives": counters.false_positives_by_week.values().sum::<u64>(),
+            "withdrawn": counters.withdrawn_by_week.values().sum::<u64>(),
+            "confirmed": counters.confirmed_by_week.values().sum::<u64>(),
+            "seen_by_week": counters.seen_by_week,
+            "false_positives_by_week": counters.false_positives_by_week,
+            "withdrawn_by_week": counters.withdrawn_by_week,
+            "confirmed_by_week": counters.confirmed_by_week,
+        },
     }))
 }
 

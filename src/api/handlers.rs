@@ -128,6 +128,10 @@ pub async fn retract(
     p: Arc<Participant>,
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
+    if id == "stream" {
+        // `/v1/indicators/stream` is the live stream: GET only.
+        return Err(ApiError::MethodNotAllowed { allow: Some("GET") }.into());
+    }
     let valid = id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
     if !valid {
         return Err(ApiError::NotFound("no such indicator".into()).into());
@@ -170,7 +174,27 @@ fn feed_item(e: &FeedEntry, views: &[crate::policy::EgressView]) -> Option<Value
     if let Some(r) = reason {
         map.insert("reason".into(), Value::String(r));
     }
+    if e.withdrawn && op != Op::Remove {
+        map.insert("withdrawn".into(), Value::Bool(true));
+    }
     Some(Value::Object(map))
+}
+
+/// A page of the feed as `p` may see it: the items of the entries after
+/// `since` (at most `limit` entries read; each item carries its `cursor`)
+/// and the cursor after them. The feed and the live stream both read
+/// through here, so they apply the same egress views.
+pub(crate) async fn feed_page(
+    p: &Participant,
+    since: u64,
+    limit: usize,
+    state: &AppState,
+) -> Result<(Vec<Value>, u64), ApiError> {
+    let entries: Vec<FeedEntry> =
+        state.store.feed(since, limit).await.map_err(|e| ApiError::from_store(e, "feed read failed"))?;
+    let next = entries.last().map(|e| e.seq).unwrap_or(since);
+    let views = crate::feeds::egress::views_for(p, &state.policies.load());
+    Ok((entries.iter().filter_map(|e| feed_item(e, &views)).collect(), next))
 }
 
 /// `GET /v1/indicators?since=CURSOR&limit=N`.
@@ -197,14 +221,7 @@ pub async fn feed(
         }
         limit = n as usize;
     }
-    let entries: Vec<FeedEntry> = state
-        .store
-        .feed(since, limit)
-        .await
-        .map_err(|e| Rejection::from(ApiError::from_store(e, "feed read failed")))?;
-    let next = entries.last().map(|e| e.seq).unwrap_or(since);
-    let views = crate::feeds::egress::views_for(&p, &state.policies.load());
-    let items: Vec<Value> = entries.iter().filter_map(|e| feed_item(e, &views)).collect();
+    let (items, next) = feed_page(&p, since, limit, &state).await?;
     let body = serde_json::json!({ "indicators": items, "next": next.to_string() });
     let _ = state
         .store

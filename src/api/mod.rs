@@ -10,10 +10,13 @@
 //! [`crate::pipeline`]; the handlers here only translate HTTP.
 
 pub mod admin;
+pub mod directory;
 pub mod dpo;
 pub mod errors;
 pub mod handlers;
 pub mod misp;
+pub mod sightings;
+pub mod stream;
 pub mod taxii;
 
 use std::convert::Infallible;
@@ -110,6 +113,17 @@ pub fn participant() -> impl Filter<Extract = (Arc<Participant>,), Error = Rejec
     })
 }
 
+/// Any registered participant, within its reads rate limit.
+pub fn registered(state: Arc<AppState>) -> impl Filter<Extract = (Arc<Participant>,), Error = Rejection> + Clone {
+    participant().and_then(move |p: Arc<Participant>| {
+        let state = state.clone();
+        async move {
+            state.check_read(&p.id)?;
+            Ok::<_, Rejection>(p)
+        }
+    })
+}
+
 /// The participant, if it holds `role` and is within its rate limit.
 pub fn require(
     state: Arc<AppState>,
@@ -178,7 +192,10 @@ const ROUTES: &[&str] = &[
     "/v1/openapi.json",
     "/v1/submissions",
     "/v1/indicators",
+    "/v1/indicators/stream",
     "/v1/indicators/{id}",
+    "/v1/indicators/{id}/confirm",
+    "/v1/sightings",
     "/v1/blocklists/{name}",
     "/v1/feeds/misp/{file}",
     "/v1/audit",
@@ -188,6 +205,8 @@ const ROUTES: &[&str] = &[
     "/v1/policies/{id}/versions",
     "/v1/policies/{id}/dry-run",
     "/v1/stats",
+    "/v1/directory",
+    "/v1/directory/self",
     "/taxii2/",
     "/taxii2/api/",
     "/taxii2/api/collections/",
@@ -269,6 +288,17 @@ fn participant_routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply
         .and(raw_query())
         .and(with_state(state.clone()))
         .and_then(handlers::feed);
+    let stream = warp::path!("v1" / "indicators" / "stream")
+        .and(warp::get())
+        .and(require(state.clone(), &[Role::Feed]))
+        .and(
+            warp::header::optional::<String>("accept")
+                .and(warp::header::optional::<String>("last-event-id"))
+                .and(raw_query())
+                .map(|accept, last_event_id, query| stream::StreamRequest { accept, last_event_id, query }),
+        )
+        .and(with_state(state.clone()))
+        .and_then(stream::stream);
     let retract = warp::path!("v1" / "indicators" / String)
         .and(warp::delete())
         .and(require(state.clone(), &[Role::Submit]))
@@ -285,7 +315,56 @@ fn participant_routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply
         .and(warp::header::optional::<String>("accept-encoding"))
         .and(with_state(state.clone()))
         .and_then(handlers::blocklist);
-    whoami.or(openapi).or(submit).or(feed).or(retract).or(blocklists)
+    whoami
+        .or(openapi)
+        .or(submit)
+        .or(feed)
+        .or(stream)
+        .or(retract)
+        .or(blocklists)
+        .or(directory_routes(state.clone()))
+        .or(sighting_routes(state))
+}
+
+/// The contact-point directory: any registered participant reads it and
+/// publishes its own entry.
+fn directory_routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let directory = warp::path!("v1" / "directory")
+        .and(warp::get())
+        .and(registered(state.clone()))
+        .and(with_state(state.clone()))
+        .and_then(directory::list);
+    let directory_self = warp::path!("v1" / "directory" / "self")
+        .and(warp::put())
+        .and(registered(state.clone()))
+        .and(warp::header::optional::<String>("content-type"))
+        .and(body_limited(crate::directory::MAX_BODY))
+        .and(with_state(state.clone()))
+        .and_then(directory::put_self);
+    directory.or(directory_self)
+}
+
+/// Sightings and false positives: reports from consumers, the submitters'
+/// view of them and their confirmation.
+fn sighting_routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let report = warp::path!("v1" / "sightings")
+        .and(warp::post())
+        .and(require(state.clone(), &[Role::Blocklist, Role::Feed]))
+        .and(warp::header::optional::<String>("content-type"))
+        .and(body_limited(sightings::MAX_BODY))
+        .and(with_state(state.clone()))
+        .and_then(sightings::post);
+    let mine = warp::path!("v1" / "sightings")
+        .and(warp::get())
+        .and(require(state.clone(), &[Role::Submit]))
+        .and(with_state(state.clone()))
+        .and_then(sightings::mine);
+    let confirm = warp::path!("v1" / "indicators" / String / "confirm")
+        .and(warp::post())
+        .and(require(state.clone(), &[Role::Submit]))
+        .and(with_state(state))
+        .and_then(sightings::confirm);
+    report.or(mine).or(confirm)
 }
 
 /// The DPO's routes (role `audit`): the audit trail, policies, dry-runs;

@@ -274,13 +274,15 @@ impl LiveSet {
         self.cursor = e.seq;
         self.generation += 1;
         self.last_change = Some(self.last_change.map_or(e.at, |t| t.max(e.at)));
+        // Withdrawn by false-positive reports: off every list until its
+        // submitter confirms it (a later entry without the mark).
         match e.op {
-            Op::Remove => {
+            _ if e.op == Op::Remove || e.withdrawn => {
                 if let Some(k) = self.keys.remove(&e.indicator.id) {
                     self.sorted.remove(&k);
                 }
             }
-            Op::Add | Op::Update => {
+            _ => {
                 let i = e.indicator;
                 let key = (i.kind, i.value);
                 let live = Live {

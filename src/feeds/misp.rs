@@ -259,7 +259,14 @@ mod tests {
     }
 
     fn entry(seq: u64, op: Op, at: i64, i: Indicator) -> FeedEntry {
-        FeedEntry { seq, op, at: OffsetDateTime::from_unix_timestamp(at).unwrap(), reason: None, indicator: i }
+        FeedEntry {
+            seq,
+            op,
+            at: OffsetDateTime::from_unix_timestamp(at).unwrap(),
+            reason: None,
+            indicator: i,
+            withdrawn: false,
+        }
     }
 
     #[test]

@@ -63,6 +63,7 @@ pub fn processing_markdown(i: &ProcessingInputs<'_>) -> String {
         policy_section(&mut s, p, i.default_in_force());
     }
     policy_history(&mut s, i.history.as_deref());
+    other_processing(&mut s, &i.config.sightings);
     s
 }
 
@@ -221,6 +222,41 @@ fn receives(v: &crate::policy::EgressView) -> String {
         v.min_confidence,
         list(v.fields.iter().map(String::as_str).collect(), "none"),
     )
+}
+
+/// The contact-point directory and the sightings, processings of their own
+/// (issue 13).
+fn other_processing(s: &mut String, sightings: &crate::config::Sightings) {
+    s.push_str(
+        "\n## 10. Other processing\n\n### The 24/7 contact-point directory\n\n\
+         - Each participant publishes, through `PUT /v1/directory/self`, the contact points it wants reachable \
+         at any hour (role, hours, phone, functional e-mail address, languages, OpenPGP fingerprint); every \
+         registered participant reads them through `GET /v1/directory`. Purpose: reaching the right desk of a \
+         bank, an ISP or a police unit when a case is urgent (COM(2007) 267).\n\
+         - These are business contacts published on purpose, so the privacy filter does not apply to them. A \
+         functional mailbox or desk number is expected, but an address or number may still identify a person: \
+         each participant is responsible for what it publishes, replaces its entry whole at any time, and an \
+         empty list withdraws it. Entries are encrypted at rest; a revoked participant is no longer listed.\n\
+         - The audit trail records each change (who, when, how many contact points), never the contents, so a \
+         withdrawn contact leaves no copy in the append-only trail.\n\
+         \n### Sightings and false-positive reports\n\n",
+    );
+    let decisive = if sightings.decisive_audiences.is_empty() {
+        "no audience".to_owned()
+    } else {
+        md(&sightings.decisive_audiences.join(", "))
+    };
+    let _ = writeln!(
+        s,
+        "- ISPs and police report that they saw an indicator (a count, no personal data) or that it is a false \
+         positive (a reason in free text). False positives from {} distinct participants, or one from a \
+         participant of {decisive}, withdraw the indicator from blocklists until its submitter confirms or \
+         retracts it.\n\
+         - A reason goes through the reporter's ingest policy like an indicator's description: personal data in \
+         it is removed before it is stored. The submitter sees the reports with the reporter's sector, never its \
+         name; the audit trail records counts and the withdrawn indicator ids, never the reasons.",
+        sightings.false_positive_threshold
+    );
 }
 
 /// Art. 30(1)(e).

@@ -10,8 +10,12 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use super::error::{Fault, StoreError};
-use super::types::{Counters, FeedEntry, PolicyLoad, PolicyVersion, Retracted, SubmitBatch, SubmitOutcome};
+use super::types::{
+    Counters, DirectoryEntry, FeedEntry, FeedbackReport, PolicyLoad, PolicyVersion, Retracted, Reviewed, SightingBatch,
+    SightingStatus, SubmitBatch, SubmitOutcome,
+};
 use crate::audit::{AuditEvent, AuditRecord, Verification};
+use crate::directory::Contact;
 
 /// The answer to one store request. Boxed so that `dyn Store` works: the
 /// exchange holds its backend as `Arc<dyn Store>`.
@@ -63,6 +67,28 @@ pub trait Store: Send + Sync + 'static {
     /// Idempotent: an indicator renewed since, or already gone, is skipped,
     /// so several nodes may expire the same ids.
     fn expire(&self, ids: Vec<String>, now: OffsetDateTime) -> StoreFuture<'_, usize>;
+
+    /// Replaces `participant`'s contact points in the directory, with an
+    /// audit record of the change (who, how many; not the contents).
+    fn put_directory(&self, participant: &str, contacts: Vec<Contact>) -> StoreFuture<'_, DirectoryEntry>;
+
+    /// Every participant's published contact points, by participant name.
+    fn directory(&self) -> StoreFuture<'_, Vec<DirectoryEntry>>;
+
+    /// Records consumers' sightings and false-positive reports, with one
+    /// audit record; a false positive meeting the batch's rule withdraws
+    /// the indicator from blocklists in the same commit (a feed entry marked
+    /// `withdrawn`). Resolves to each report's status, in order.
+    fn sightings(&self, batch: SightingBatch) -> StoreFuture<'_, Vec<SightingStatus>>;
+
+    /// `participant`, a contributor of indicator `id`, confirms it after
+    /// false-positive reports: they are cleared and a withdrawn indicator is
+    /// back on blocklists. [`StoreError::NotFound`] for anyone else.
+    fn confirm(&self, participant: &str, id: &str) -> StoreFuture<'_, Reviewed>;
+
+    /// The sightings and false positives on the indicators `participant`
+    /// contributed (reporters by sector).
+    fn feedback(&self, participant: &str) -> StoreFuture<'_, Vec<FeedbackReport>>;
 
     /// Appends an audit event; resolves to its sequence number.
     fn audit(&self, event: AuditEvent) -> StoreFuture<'_, u64>;

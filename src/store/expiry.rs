@@ -184,6 +184,7 @@ mod tests {
             op,
             at,
             reason: None,
+            withdrawn: false,
             indicator: Indicator {
                 id: id.to_owned(),
                 kind: IndicatorType::Domain,

@@ -78,6 +78,19 @@ pub struct FeedEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub indicator: Indicator,
+    /// Withdrawn from blocklists by false-positive reports, pending the
+    /// submitter's review (it stays in the feed, marked).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub withdrawn: bool,
+}
+
+/// One participant's published contact points (the 24/7 directory).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    pub participant: String,
+    pub contacts: Vec<crate::directory::Contact>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated: OffsetDateTime,
 }
 
 /// A policy version the exchange has loaded, for the DPO's registry.
@@ -111,6 +124,98 @@ pub struct Counters {
     pub accepted_by_week: BTreeMap<String, u64>,
     /// Indicators rejected by ISO week.
     pub rejected_by_week: BTreeMap<String, u64>,
+    /// `seen` sightings reported by ISO week (the counts they carry).
+    #[serde(default)]
+    pub seen_by_week: BTreeMap<String, u64>,
+    /// False-positive reports by ISO week.
+    #[serde(default)]
+    pub false_positives_by_week: BTreeMap<String, u64>,
+    /// Indicators withdrawn from blocklists by false-positive reports, by ISO week.
+    #[serde(default)]
+    pub withdrawn_by_week: BTreeMap<String, u64>,
+    /// Withdrawn indicators their submitter confirmed (put back), by ISO week.
+    #[serde(default)]
+    pub confirmed_by_week: BTreeMap<String, u64>,
+}
+
+/// What one sighting says about an indicator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Report {
+    /// The reporter saw it `count` times (no personal data: only counts and times).
+    Seen { count: u64 },
+    /// The reporter says it is wrongly listed; `reason` was sanitised like a description.
+    FalsePositive { reason: String },
+}
+
+/// One participant's sightings, ready to commit.
+#[derive(Clone, Debug)]
+pub struct SightingBatch {
+    pub reporter: String,
+    /// The reporter's sector, shown to the submitter instead of its name.
+    pub sector: String,
+    /// One false-positive report from this reporter withdraws an indicator
+    /// at once (an ISP of the blocking agreement, by `[sightings]`).
+    pub decisive: bool,
+    /// Distinct false-positive reporters that withdraw an indicator.
+    pub threshold: u32,
+    /// `(indicator id, report)`, in the request's order.
+    pub reports: Vec<(String, Report)>,
+}
+
+/// What became of one sighting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SightingStatus {
+    /// Recorded.
+    Recorded,
+    /// Recorded, and this report withdrew the indicator from blocklists.
+    Withdrawn,
+    /// No live indicator has this id.
+    Unknown,
+    /// The reporter contributed the indicator itself: it retracts instead
+    /// (`DELETE /v1/indicators/{id}`).
+    OwnIndicator,
+}
+
+/// The sightings, false positives and review state of an indicator, as
+/// one of its submitters sees them (`GET /v1/sightings`): reporters by
+/// sector, never by name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackReport {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: IndicatorType,
+    pub value: String,
+    /// The indicator has left the exchange (retracted or expired).
+    pub removed: bool,
+    /// When it was withdrawn from blocklists pending review, if it is.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub withdrawn: Option<OffsetDateTime>,
+    /// Participants that reported seeing it, and the total count.
+    pub seen_reporters: usize,
+    pub seen_count: u64,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_seen: Option<OffsetDateTime>,
+    pub false_positives: Vec<FalsePositiveView>,
+}
+
+/// One false-positive report as the submitter sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FalsePositiveView {
+    pub sector: String,
+    pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// What a submitter's review did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Reviewed {
+    /// The indicator was withdrawn and is back on blocklists.
+    pub reinstated: bool,
+    /// False-positive reports cleared by the confirmation.
+    pub cleared: usize,
 }
 
 /// ISO week of a time, `2026-W48`.

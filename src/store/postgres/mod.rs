@@ -60,10 +60,11 @@ use super::crypto::Sealer;
 use super::rules::keys::Keys;
 use super::rules::request::{Reply, Request};
 use super::{
-    Counters, Fault, FeedEntry, PolicyLoad, PolicyVersion, Retracted, Store, StoreError, StoreFuture, StoreOptions,
-    SubmitBatch, SubmitOutcome,
+    Counters, DirectoryEntry, Fault, FeedEntry, FeedbackReport, PolicyLoad, PolicyVersion, Retracted, Reviewed,
+    SightingBatch, SightingStatus, Store, StoreError, StoreFuture, StoreOptions, SubmitBatch, SubmitOutcome,
 };
 use crate::audit::{AuditEvent, AuditRecord, Verification};
+use crate::directory::Contact;
 
 /// Longest `close` waits for the backend's thread.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -275,6 +276,29 @@ impl Store for PgStore {
 
     fn expire(&self, ids: Vec<String>, now: OffsetDateTime) -> StoreFuture<'_, usize> {
         self.write(|tx| Request::Expire { ids, now, tx })
+    }
+
+    fn put_directory(&self, participant: &str, contacts: Vec<Contact>) -> StoreFuture<'_, DirectoryEntry> {
+        let participant = participant.to_owned();
+        self.write(|tx| Request::Directory { participant, contacts, tx })
+    }
+
+    fn directory(&self) -> StoreFuture<'_, Vec<DirectoryEntry>> {
+        self.read(|s| async move { reads::directory(&s).await })
+    }
+
+    fn sightings(&self, batch: SightingBatch) -> StoreFuture<'_, Vec<SightingStatus>> {
+        self.write(|tx| Request::Sightings(batch, tx))
+    }
+
+    fn confirm(&self, participant: &str, id: &str) -> StoreFuture<'_, Reviewed> {
+        let (participant, id) = (participant.to_owned(), id.to_owned());
+        self.write(|tx| Request::Review { participant, id, tx })
+    }
+
+    fn feedback(&self, participant: &str) -> StoreFuture<'_, Vec<FeedbackReport>> {
+        let participant = participant.to_owned();
+        self.read(move |s| async move { reads::feedback(&s, &participant).await })
     }
 
     fn audit(&self, event: AuditEvent) -> StoreFuture<'_, u64> {

@@ -6,8 +6,9 @@
 
 use crate::audit::{AnchorInfo, AuditRecord, BadRecord, Verification};
 use crate::store::anchor::{self, Anchor};
-use crate::store::rules::keys::{M_COUNTERS, seq_key, unseal};
-use crate::store::{Counters, FeedEntry, PolicyVersion, StoreError};
+use crate::store::rules::keys::{M_COUNTERS, M_FEEDBACK, seq_key, unseal};
+use crate::store::rules::record::{Record, report_for};
+use crate::store::{Counters, DirectoryEntry, FeedEntry, FeedbackReport, PolicyVersion, StoreError};
 
 use super::Shared;
 use super::conn::{read_error, reader};
@@ -40,6 +41,33 @@ pub(super) async fn policy_versions(s: &Shared) -> Result<Vec<PolicyVersion>, St
         .await
         .map_err(|e| read_error(s, e))?;
     rows.iter().map(|r| unseal(&s.sealer, r.get::<_, &[u8]>(0), r.get::<_, &[u8]>(1))).collect()
+}
+
+pub(super) async fn directory(s: &Shared) -> Result<Vec<DirectoryEntry>, StoreError> {
+    let c = reader(s).await?;
+    let rows = c
+        .query("SELECT k, v FROM tamis_kv WHERE k >= $1 AND k < $2 ORDER BY k", &[&&b"d/"[..], &&b"d0"[..]])
+        .await
+        .map_err(|e| read_error(s, e))?;
+    rows.iter().map(|r| unseal(&s.sealer, r.get::<_, &[u8]>(0), r.get::<_, &[u8]>(1))).collect()
+}
+
+/// The feedback on `participant`'s indicators: the ids with feedback, then
+/// their records in one statement.
+pub(super) async fn feedback(s: &Shared, participant: &str) -> Result<Vec<FeedbackReport>, StoreError> {
+    let c = reader(s).await?;
+    let row = c.query_opt("SELECT v FROM tamis_kv WHERE k = $1", &[&M_FEEDBACK]).await.map_err(|e| read_error(s, e))?;
+    let ids: std::collections::BTreeSet<String> =
+        row.map(|r| unseal(&s.sealer, M_FEEDBACK, r.get::<_, &[u8]>(0))).transpose()?.unwrap_or_default();
+    let keys: Vec<Vec<u8>> = ids.iter().map(|id| s.keys.indicator(id)).collect();
+    let rows = c.query("SELECT k, v FROM tamis_kv WHERE k = ANY($1)", &[&keys]).await.map_err(|e| read_error(s, e))?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let record: Record = unseal(&s.sealer, r.get::<_, &[u8]>(0), r.get::<_, &[u8]>(1))?;
+        out.extend(report_for(&record, participant));
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
 }
 
 pub(super) async fn counters(s: &Shared) -> Result<Counters, StoreError> {

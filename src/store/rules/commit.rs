@@ -12,15 +12,17 @@ use std::sync::Arc;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::keys::{Keys, M_COUNTERS, key, unseal};
-use super::record::{Contribution, IdempotencyRecord, MAX_TAGS, Record, Sighting, derive, new_record};
+use super::keys::{Keys, M_COUNTERS, M_FEEDBACK, key, unseal};
+use super::record::{
+    Contribution, FalsePositive, IdempotencyRecord, MAX_TAGS, Record, Seen, Sighting, derive, new_record,
+};
 use super::request::{Reply, Request};
 use crate::audit::AuditEvent;
 use crate::model::Sources;
 use crate::store::crypto::Sealer;
 use crate::store::{
-    Counters, FeedEntry, Op, PolicyLoad, PolicyVersion, Retracted, StoreError, SubmitBatch, SubmitOutcome,
-    indicator_id, iso_week,
+    Counters, DirectoryEntry, FeedEntry, Op, PolicyLoad, PolicyVersion, Report, Retracted, Reviewed, SightingBatch,
+    SightingStatus, StoreError, SubmitBatch, SubmitOutcome, indicator_id, iso_week,
 };
 
 /// A request's own answer (`Err` for that request only, e.g. a reused
@@ -85,6 +87,9 @@ pub(crate) enum Done {
     Retract(Reply<Retracted>, Answer<Retracted>),
     Expire(Reply<usize>, usize),
     Policy(Reply<()>),
+    Directory(Reply<DirectoryEntry>, DirectoryEntry),
+    Sightings(Reply<Vec<SightingStatus>>, Vec<SightingStatus>),
+    Review(Reply<Reviewed>, Answer<Reviewed>),
 }
 
 /// An applied request, the audit event it records and, once chained, its
@@ -108,6 +113,9 @@ impl Applied {
             Done::Retract(tx, a) => drop(tx.send(a)),
             Done::Expire(tx, n) => drop(tx.send(Ok(n))),
             Done::Policy(tx) => drop(tx.send(Ok(()))),
+            Done::Directory(tx, entry) => drop(tx.send(Ok(entry))),
+            Done::Sightings(tx, s) => drop(tx.send(Ok(s))),
+            Done::Review(tx, a) => drop(tx.send(a)),
         }
     }
 
@@ -119,6 +127,9 @@ impl Applied {
             Done::Retract(tx, _) => drop(tx.send(Err(e.clone()))),
             Done::Expire(tx, _) => drop(tx.send(Err(e.clone()))),
             Done::Policy(tx) => drop(tx.send(Err(e.clone()))),
+            Done::Directory(tx, _) => drop(tx.send(Err(e.clone()))),
+            Done::Sightings(tx, _) => drop(tx.send(Err(e.clone()))),
+            Done::Review(tx, _) => drop(tx.send(Err(e.clone()))),
         }
     }
 }
@@ -168,7 +179,137 @@ pub(crate) fn apply(
             }
             Err(e) => Err(refuse(tx, e)),
         },
+        Request::Directory { participant, contacts, tx } => {
+            let event = AuditEvent::DirectoryUpdate { participant: participant.clone(), contacts: contacts.len() };
+            let entry = DirectoryEntry { participant, contacts, updated: now };
+            g.put_json(key(b"d/", entry.participant.as_bytes()), &entry);
+            Ok(Applied::new(Done::Directory(tx, entry), Some(event)))
+        }
+        Request::Sightings(batch, tx) => match apply_sightings(g, log_seq, &batch, now) {
+            Ok(statuses) => {
+                let event = sightings_event(&batch, &statuses);
+                Ok(Applied::new(Done::Sightings(tx, statuses), Some(event)))
+            }
+            Err(e) => Err(refuse(tx, e)),
+        },
+        Request::Review { participant, id, tx } => match apply_review(g, log_seq, &participant, &id, now) {
+            Ok(answer) => {
+                let audit = answer.as_ref().ok().map(|r| AuditEvent::Review {
+                    participant,
+                    indicator: id,
+                    decision: "confirmed".into(),
+                    reinstated: r.reinstated,
+                });
+                Ok(Applied::new(Done::Review(tx, answer), audit))
+            }
+            Err(e) => Err(refuse(tx, e)),
+        },
     }
+}
+
+/// The audit record of a batch of sightings: who, how many of each kind,
+/// which indicators it withdrew (ids only; the reasons stay in the store).
+fn sightings_event(b: &SightingBatch, statuses: &[SightingStatus]) -> AuditEvent {
+    let applied = |s: &SightingStatus| matches!(s, SightingStatus::Recorded | SightingStatus::Withdrawn);
+    let count = |fp: bool| {
+        b.reports
+            .iter()
+            .zip(statuses)
+            .filter(|((_, r), s)| applied(s) && matches!(r, Report::FalsePositive { .. }) == fp)
+            .count()
+    };
+    AuditEvent::Sightings {
+        participant: b.reporter.clone(),
+        seen: count(false),
+        false_positives: count(true),
+        withdrawn: b
+            .reports
+            .iter()
+            .zip(statuses)
+            .filter(|(_, s)| **s == SightingStatus::Withdrawn)
+            .map(|((id, _), _)| id.clone())
+            .collect(),
+    }
+}
+
+/// Records sightings and false positives; a false positive that meets the
+/// rule (`threshold` distinct reporters, or one decisive reporter)
+/// withdraws the indicator from blocklists at once: a feed entry marked
+/// `withdrawn`, which the blocklist builder drops.
+fn apply_sightings(
+    g: &mut Group,
+    log_seq: &mut u64,
+    b: &SightingBatch,
+    now: OffsetDateTime,
+) -> Result<Vec<SightingStatus>, StoreError> {
+    let mut counters: Counters = g.get(M_COUNTERS)?.unwrap_or_default();
+    let mut index: std::collections::BTreeSet<String> = g.get(M_FEEDBACK)?.unwrap_or_default();
+    let week = iso_week(now);
+    let mut out = Vec::with_capacity(b.reports.len());
+    for (id, report) in &b.reports {
+        let ik = g.keys.indicator(id);
+        let Some(mut r) = g.get::<Record>(&ik)?.filter(|r| !r.removed) else {
+            out.push(SightingStatus::Unknown);
+            continue;
+        };
+        if r.contributors.contains_key(&b.reporter) {
+            out.push(SightingStatus::OwnIndicator);
+            continue;
+        }
+        let mut status = SightingStatus::Recorded;
+        match report {
+            Report::Seen { count } => {
+                let s = r.feedback.seen.entry(b.reporter.clone()).or_insert(Seen { count: 0, first: now, last: now });
+                s.count = s.count.saturating_add(*count);
+                s.last = now;
+                *counters.seen_by_week.entry(week.clone()).or_default() += count;
+            }
+            Report::FalsePositive { reason } => {
+                let fp = FalsePositive { sector: b.sector.clone(), reason: reason.clone(), at: now };
+                r.feedback.false_positives.insert(b.reporter.clone(), fp);
+                *counters.false_positives_by_week.entry(week.clone()).or_default() += 1;
+                let enough = b.decisive || r.feedback.false_positives.len() >= b.threshold.max(1) as usize;
+                if enough && r.feedback.withdrawn.is_none() {
+                    r.feedback.withdrawn = Some(now);
+                    *counters.withdrawn_by_week.entry(week.clone()).or_default() += 1;
+                    log_change(g, log_seq, Op::Update, now, Some("false-positive"), &r);
+                    status = SightingStatus::Withdrawn;
+                }
+            }
+        }
+        index.insert(id.clone());
+        g.put_json(ik, &r);
+        out.push(status);
+    }
+    g.put_json(M_COUNTERS.to_vec(), &counters);
+    g.put_json(M_FEEDBACK.to_vec(), &index);
+    Ok(out)
+}
+
+/// A submitter confirms its indicator after false-positive reports: the
+/// reports are cleared and, if it was withdrawn, it goes back on the
+/// blocklists. Only a contributor may (others: not found).
+fn apply_review(
+    g: &mut Group,
+    log_seq: &mut u64,
+    participant: &str,
+    id: &str,
+    now: OffsetDateTime,
+) -> Result<Answer<Reviewed>, StoreError> {
+    let ik = g.keys.indicator(id);
+    let Some(mut r) = g.get::<Record>(&ik)?.filter(|r| !r.removed && r.contributors.contains_key(participant)) else {
+        return Ok(Err(StoreError::NotFound));
+    };
+    let cleared = std::mem::take(&mut r.feedback.false_positives).len();
+    let reinstated = r.feedback.withdrawn.take().is_some();
+    if reinstated {
+        let mut counters: Counters = g.get(M_COUNTERS)?.unwrap_or_default();
+        *counters.confirmed_by_week.entry(iso_week(now)).or_default() += 1;
+        g.put_json(M_COUNTERS.to_vec(), &counters);
+        log_change(g, log_seq, Op::Update, now, Some("confirmed"), &r);
+    }
+    g.put_json(ik, &r);
+    Ok(Ok(Reviewed { reinstated, cleared }))
 }
 
 fn apply_policy(g: &mut Group, load: &PolicyLoad, now: OffsetDateTime) -> Result<(), StoreError> {
@@ -198,7 +339,14 @@ fn apply_policy(g: &mut Group, load: &PolicyLoad, now: OffsetDateTime) -> Result
 /// consumers must not notice).
 fn log_change(g: &mut Group, log_seq: &mut u64, op: Op, at: OffsetDateTime, reason: Option<&str>, r: &Record) {
     *log_seq += 1;
-    g.log.push(FeedEntry { seq: *log_seq, op, at, reason: reason.map(str::to_owned), indicator: r.indicator.clone() });
+    g.log.push(FeedEntry {
+        seq: *log_seq,
+        op,
+        at,
+        reason: reason.map(str::to_owned),
+        indicator: r.indicator.clone(),
+        withdrawn: r.feedback.withdrawn.is_some(),
+    });
 }
 
 fn apply_retract(
@@ -374,5 +522,12 @@ pub(crate) fn reads(keys: &Keys, req: &Request) -> Vec<Vec<u8>> {
         Request::Retract { id, .. } => vec![keys.indicator(id)],
         Request::Expire { ids, .. } => ids.iter().map(|id| keys.indicator(id)).collect(),
         Request::Policy(load, _) => vec![key(b"p/", format!("{}@{}", load.id, load.hash).as_bytes())],
+        Request::Directory { .. } => Vec::new(),
+        Request::Sightings(b, _) => {
+            let mut out = vec![M_COUNTERS.to_vec(), M_FEEDBACK.to_vec()];
+            out.extend(b.reports.iter().map(|(id, _)| keys.indicator(id)));
+            out
+        }
+        Request::Review { id, .. } => vec![keys.indicator(id), M_COUNTERS.to_vec()],
     }
 }

@@ -7,12 +7,13 @@
 //! row of `tamis_feed`, sealed under its `l/<seq>` key); `a/<seq>` → audit
 //! record (PostgreSQL: `tamis_audit`, sealed under its `a/<seq>` key);
 //! `k/<hmac(participant, idempotency key)>` → stored response and request
-//! hash; `p/<id@hash>` → policy version and its use; `m/<name>` → counters,
+//! hash; `p/<id@hash>` → policy version and its use; `d/<participant>` →
+//! its published contact points (the directory); `m/<name>` → counters,
 //! sequence numbers, chain head, storage-key id and check, and the format
 //! version. Every value is sealed under the storage key except the `m/`
 //! bookkeeping listed in `RAW_KEYS`. The sled store keeps every key in one
 //! tree ([`sled_store`](crate::store::sled_store)); PostgreSQL keeps the
-//! `i/`, `k/`, `p/` and `m/counters` records in `tamis_kv` and the rest in
+//! `i/`, `k/`, `p/`, `d/` and `m/counters` records in `tamis_kv` and the rest in
 //! its own tables ([`postgres`](crate::store::postgres)). Keys that could
 //! confirm a guessed indicator value (`i/`, `k/`) are HMACs under a key
 //! derived from the storage key, so a copy of the data without
@@ -70,6 +71,8 @@ pub(crate) const M_LOG_SEQ: &[u8] = b"m/log_seq";
 pub(crate) const M_AUDIT_SEQ: &[u8] = b"m/audit_seq";
 pub(crate) const M_AUDIT_HEAD: &[u8] = b"m/audit_head";
 pub(crate) const M_COUNTERS: &[u8] = b"m/counters";
+/// The ids of the indicators that have sightings or false-positive reports.
+pub(crate) const M_FEEDBACK: &[u8] = b"m/feedback";
 /// Id of the storage key the values are sealed with (u32, raw; 1 when absent).
 pub(crate) const M_KEY_ID: &[u8] = b"m/key_id";
 /// A value sealed under the storage key: a wrong key is a clear error at open.

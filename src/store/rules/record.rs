@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::model::{Category, Indicator, IndicatorType, Sources, Tlp};
+use crate::store::{FalsePositiveView, FeedbackReport};
 
 /// What the store keeps per indicator (never leaves as is: contributor
 /// names are internal).
@@ -19,6 +20,71 @@ pub(crate) struct Record {
     pub(crate) contributors: BTreeMap<String, Contribution>,
     #[serde(default)]
     pub(crate) removed: bool,
+    /// Sightings and false-positive reports from consumers.
+    #[serde(default, skip_serializing_if = "Feedback::is_empty")]
+    pub(crate) feedback: Feedback,
+}
+
+/// What consumers reported about an indicator (issue 13, item 3), by
+/// reporter; reporters are internal, the submitter sees their sectors.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Feedback {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) seen: BTreeMap<String, Seen>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) false_positives: BTreeMap<String, FalsePositive>,
+    /// Withdrawn from blocklists pending the submitter's review, since then.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub(crate) withdrawn: Option<OffsetDateTime>,
+}
+
+impl Feedback {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.seen.is_empty() && self.false_positives.is_empty() && self.withdrawn.is_none()
+    }
+}
+
+/// One reporter's `seen` sightings: counts and times only.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Seen {
+    pub(crate) count: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) first: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) last: OffsetDateTime,
+}
+
+/// One reporter's false-positive report (its latest).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct FalsePositive {
+    pub(crate) sector: String,
+    pub(crate) reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) at: OffsetDateTime,
+}
+
+/// The feedback on `r` as `participant` sees it, when it contributed
+/// (live or not) and there is feedback.
+pub(crate) fn report_for(r: &Record, participant: &str) -> Option<FeedbackReport> {
+    if !r.contributors.contains_key(participant) || r.feedback.is_empty() {
+        return None;
+    }
+    let f = &r.feedback;
+    Some(FeedbackReport {
+        id: r.indicator.id.clone(),
+        kind: r.indicator.kind,
+        value: r.indicator.value.clone(),
+        removed: r.removed,
+        withdrawn: f.withdrawn,
+        seen_reporters: f.seen.len(),
+        seen_count: f.seen.values().map(|s| s.count).sum(),
+        last_seen: f.seen.values().map(|s| s.last).max(),
+        false_positives: f
+            .false_positives
+            .values()
+            .map(|x| FalsePositiveView { sector: x.sector.clone(), reason: x.reason.clone(), at: x.at })
+            .collect(),
+    })
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -102,7 +168,7 @@ pub(crate) fn new_record(
         sources: Sources { count: 0, sectors: Vec::new(), names: Vec::new() },
         policy: String::new(),
     };
-    let mut r = Record { indicator: placeholder, contributors, removed: false };
+    let mut r = Record { indicator: placeholder, contributors, removed: false, feedback: Feedback::default() };
     derive(&mut r, now);
     r
 }

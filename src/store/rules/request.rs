@@ -6,7 +6,11 @@ use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
 use crate::audit::AuditEvent;
-use crate::store::{PolicyLoad, Retracted, StoreError, SubmitBatch, SubmitOutcome};
+use crate::directory::Contact;
+use crate::store::{
+    DirectoryEntry, PolicyLoad, Retracted, Reviewed, SightingBatch, SightingStatus, StoreError, SubmitBatch,
+    SubmitOutcome,
+};
 
 /// Where a request's answer goes.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -18,6 +22,9 @@ pub(crate) enum Request {
     Retract { participant: String, id: String, tx: Reply<Retracted> },
     Expire { ids: Vec<String>, now: OffsetDateTime, tx: Reply<usize> },
     Policy(PolicyLoad, Reply<()>),
+    Directory { participant: String, contacts: Vec<Contact>, tx: Reply<DirectoryEntry> },
+    Sightings(SightingBatch, Reply<Vec<SightingStatus>>),
+    Review { participant: String, id: String, tx: Reply<Reviewed> },
 }
 
 impl Request {
@@ -29,6 +36,9 @@ impl Request {
             Request::Retract { tx, .. } => drop(tx.send(Err(e.clone()))),
             Request::Expire { tx, .. } => drop(tx.send(Err(e.clone()))),
             Request::Policy(_, tx) => drop(tx.send(Err(e.clone()))),
+            Request::Directory { tx, .. } => drop(tx.send(Err(e.clone()))),
+            Request::Sightings(_, tx) => drop(tx.send(Err(e.clone()))),
+            Request::Review { tx, .. } => drop(tx.send(Err(e.clone()))),
         }
     }
 }

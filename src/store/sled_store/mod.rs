@@ -29,10 +29,11 @@ use super::crypto::Sealer;
 use super::rules::keys::Keys;
 use super::rules::request::{Reply, Request};
 use super::{
-    Counters, Fault, FeedEntry, PolicyLoad, PolicyVersion, Retracted, Store, StoreError, StoreFuture, SubmitBatch,
-    SubmitOutcome,
+    Counters, DirectoryEntry, Fault, FeedEntry, FeedbackReport, PolicyLoad, PolicyVersion, Retracted, Reviewed,
+    SightingBatch, SightingStatus, Store, StoreError, StoreFuture, SubmitBatch, SubmitOutcome,
 };
 use crate::audit::{AuditEvent, AuditRecord, Verification};
+use crate::directory::Contact;
 use reads::Reader;
 pub use rotate::{Rotation, rotate_storage_key};
 use tree::quietly;
@@ -118,7 +119,6 @@ impl SledStore {
         let reader = Reader {
             tree: o.tree.clone(),
             sealer: sealer.clone(),
-            #[cfg(test)]
             keys: keys.clone(),
             anchor: anchor.as_ref().map(|(f, _)| f.clone()),
             dir: dir.to_path_buf(),
@@ -237,6 +237,29 @@ impl Store for SledStore {
 
     fn expire(&self, ids: Vec<String>, now: OffsetDateTime) -> StoreFuture<'_, usize> {
         self.write(|tx| Request::Expire { ids, now, tx })
+    }
+
+    fn put_directory(&self, participant: &str, contacts: Vec<Contact>) -> StoreFuture<'_, DirectoryEntry> {
+        let participant = participant.to_owned();
+        self.write(|tx| Request::Directory { participant, contacts, tx })
+    }
+
+    fn directory(&self) -> StoreFuture<'_, Vec<DirectoryEntry>> {
+        self.read(|r| r.directory())
+    }
+
+    fn sightings(&self, batch: SightingBatch) -> StoreFuture<'_, Vec<SightingStatus>> {
+        self.write(|tx| Request::Sightings(batch, tx))
+    }
+
+    fn confirm(&self, participant: &str, id: &str) -> StoreFuture<'_, Reviewed> {
+        let (participant, id) = (participant.to_owned(), id.to_owned());
+        self.write(|tx| Request::Review { participant, id, tx })
+    }
+
+    fn feedback(&self, participant: &str) -> StoreFuture<'_, Vec<FeedbackReport>> {
+        let participant = participant.to_owned();
+        self.read(move |r| r.feedback(&participant))
     }
 
     fn audit(&self, event: AuditEvent) -> StoreFuture<'_, u64> {

@@ -9,18 +9,16 @@ use super::tree::{db, get_sealed, hash_at, quietly, read_u64};
 use crate::audit::{AuditRecord, GENESIS, Verification};
 use crate::store::anchor::{self, Anchor, AnchorFile};
 use crate::store::crypto::Sealer;
-#[cfg(test)]
-use crate::store::rules::keys::Keys;
-use crate::store::rules::keys::{M_AUDIT_HEAD, M_AUDIT_SEQ, M_COUNTERS, seq_key, unseal};
-use crate::store::{Counters, FeedEntry, PolicyVersion, StoreError};
+use crate::store::rules::keys::{Keys, M_AUDIT_HEAD, M_AUDIT_SEQ, M_COUNTERS, M_FEEDBACK, seq_key, unseal};
+use crate::store::rules::record::{Record, report_for};
+use crate::store::{Counters, DirectoryEntry, FeedEntry, FeedbackReport, PolicyVersion, StoreError};
 
 /// What reads need: cheap to clone onto a blocking thread.
 #[derive(Clone)]
 pub(super) struct Reader {
     pub(super) tree: sled::Tree,
     pub(super) sealer: Arc<Sealer>,
-    /// The indicator keys (tests read single indicators).
-    #[cfg(test)]
+    /// The indicator keys.
     pub(super) keys: Arc<Keys>,
     pub(super) anchor: Option<Arc<AnchorFile>>,
     /// The data directory, to name it in errors.
@@ -78,6 +76,28 @@ impl Reader {
         for item in self.tree.scan_prefix(b"p/") {
             let (k, v) = item.map_err(db)?;
             out.push(unseal(&self.sealer, &k, &v)?);
+        }
+        Ok(out)
+    }
+
+    pub(super) fn directory(&self) -> Result<Vec<DirectoryEntry>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(b"d/") {
+            let (k, v) = item.map_err(db)?;
+            out.push(unseal(&self.sealer, &k, &v)?);
+        }
+        Ok(out)
+    }
+
+    /// The feedback on `participant`'s indicators: the ids with feedback,
+    /// then each record.
+    pub(super) fn feedback(&self, participant: &str) -> Result<Vec<FeedbackReport>, StoreError> {
+        let ids: std::collections::BTreeSet<String> =
+            get_sealed(&self.tree, &self.sealer, M_FEEDBACK)?.unwrap_or_default();
+        let mut out = Vec::new();
+        for id in ids {
+            let r: Option<Record> = get_sealed(&self.tree, &self.sealer, &self.keys.indicator(&id))?;
+            out.extend(r.and_then(|r| report_for(&r, participant)));
         }
         Ok(out)
     }
