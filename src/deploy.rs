@@ -369,7 +369,11 @@ pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
     let (limits, expiry, sightings) = (cfg.limits.clone(), cfg.expiry.clone(), cfg.sightings.clone());
     let state = AppState::new(registry, policies, store.store(), limits, expiry, allow, sightings);
     let _ = state.deployment_id.set(deployment_id(cfg)?);
-    let _ = state.blocklists.serial_file.set(cfg.data_dir.join("rpz-serials.json"));
+    // a node on PostgreSQL keeps no local state: its serials follow the
+    // shared log's commit times, the same on every node
+    if matches!(cfg.store.backend, crate::config::Backend::Sled) {
+        let _ = state.blocklists.serial_file.set(cfg.data_dir.join("rpz-serials.json"));
+    }
     Ok(Loaded { state, store, tls })
 }
 
