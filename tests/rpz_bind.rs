@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::rpz::Rpz;
 use common::{TestServer, submit};
 use serde_json::{Value, json};
 
@@ -262,31 +263,6 @@ async fn rpz_triggers_are_refused_and_bind_blocks_only_the_listed_name() {
     drop(named);
 }
 
-/// The zone-transfer listener of the exchange (`[rpz] listen`), on a port
-/// of its own, telling `notify` of changes.
-async fn start_rpz(
-    s: &TestServer,
-    notify: Vec<SocketAddr>,
-) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = tcp.local_addr().unwrap();
-    let udp = tokio::net::UdpSocket::bind(addr).await.unwrap();
-    let inputs = tamis::rpz::RpzInputs {
-        registry: s.state.registry.clone(),
-        blocklists: s.state.blocklists.clone(),
-        zone: "rpz.tamis".into(),
-        keys_dir: s.dir.join("keys/tsig"),
-        notify,
-        history: 8,
-        store: s.state.store.clone(),
-    };
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(tamis::rpz::run(udp, tcp, inputs, async move {
-        let _ = rx.await;
-    }));
-    (addr, tx, task)
-}
-
 /// named as a secondary of the exchange's RPZ zone (TSIG key of isp-a, as
 /// `tamis init` wrote it for the ISP), with two local zones whose names the
 /// test lists, so their NXDOMAIN can only come from the policy zone.
@@ -366,7 +342,8 @@ async fn bind_secondary_transfers_the_zone_and_follows_notify() {
 
     let port = free_port();
     let bind_addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let (primary, stop, task) = start_rpz(&s, vec![bind_addr]).await;
+    let rpz = Rpz::start(&s, vec![bind_addr]).await;
+    let primary = rpz.addr;
     let key = std::fs::read_to_string(s.dir.join("certs/isp-a.tsig.conf")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let conf = write_secondary_conf(tmp.path(), port, primary, &key);
@@ -406,7 +383,6 @@ async fn bind_secondary_transfers_the_zone_and_follows_notify() {
     assert_eq!(query(bind_addr, "www.victim.test").expect("answer").0, 0);
 
     drop(named);
-    let _ = stop.send(());
-    let _ = task.await;
+    rpz.stop().await;
     s.stop().await;
 }

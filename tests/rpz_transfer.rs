@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use common::rpz::Rpz;
 use common::{TestServer, add_participant, submit};
 use domain::base::iana::{Class, Rcode, Rtype};
 use domain::base::message_builder::MessageBuilder;
@@ -23,40 +24,6 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ZONE: &str = "rpz.tamis.";
-
-/// A running RPZ listener, stopped on drop.
-struct Rpz {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Rpz {
-    async fn start(s: &TestServer, notify: Vec<SocketAddr>) -> Rpz {
-        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = tcp.local_addr().unwrap();
-        let udp = tokio::net::UdpSocket::bind(addr).await.unwrap();
-        let inputs = tamis::rpz::RpzInputs {
-            registry: s.state.registry.clone(),
-            blocklists: s.state.blocklists.clone(),
-            zone: "rpz.tamis".into(),
-            keys_dir: s.dir.join("keys/tsig"),
-            notify,
-            history: 8,
-            store: s.state.store.clone(),
-        };
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(tamis::rpz::run(udp, tcp, inputs, async move {
-            let _ = rx.await;
-        }));
-        Rpz { addr, stop: Some(tx), task: Some(task) }
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        let _ = self.task.take().unwrap().await;
-    }
-}
 
 /// The key of participant `id` as the exchange wrote it (its copy in certs/).
 fn key_of(dir: &Path, id: &str) -> Key {

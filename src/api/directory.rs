@@ -23,8 +23,7 @@ pub async fn put_self(
     body: Bytes,
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
-    let media = content_type.as_deref().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if media != "application/json" {
+    if crate::pipeline::ingest::media_type(content_type.as_deref()) != "application/json" {
         return Err(ApiError::UnsupportedMedia("the directory takes `application/json`".into()).into());
     }
     let contacts = crate::directory::parse_contacts(&body).map_err(ApiError::BadRequest)?;

@@ -53,8 +53,7 @@ pub async fn post(
     body: Bytes,
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
-    let media = content_type.as_deref().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if media != "application/json" {
+    if crate::pipeline::ingest::media_type(content_type.as_deref()) != "application/json" {
         return Err(ApiError::UnsupportedMedia("sightings are `application/json`".into()).into());
     }
     let Some(sanitiser) = state.policies.load().for_participant(&p).cloned() else {

@@ -26,8 +26,7 @@ impl Format {
     }
 
     pub fn from_content_type(content_type: Option<&str>) -> Result<Format, InputError> {
-        let ct = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        match ct.as_str() {
+        match media_type(content_type).as_str() {
             "application/json" => Ok(Format::Json),
             "text/csv" => Ok(Format::Csv),
             "application/stix+json" | "application/taxii+json" => Ok(Format::Stix),
@@ -39,6 +38,12 @@ impl Format {
             )),
         }
     }
+}
+
+/// The media type of a `Content-Type` header, lower case, without its
+/// parameters (`application/json; charset=utf-8` → `application/json`).
+pub fn media_type(content_type: Option<&str>) -> String {
+    content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
 /// A body split into indicators.

@@ -98,37 +98,7 @@ pub fn weekly_lines(title: &str, y_label: &str, weeks: &[String], series: &[(Str
         TOP + PLOT_H / 2.0,
         esc(y_label)
     );
-    // X axis: every week labelled, or every k-th when they would overlap.
-    let every = n.div_ceil(12).max(1);
-    for (i, w) in weeks.iter().enumerate() {
-        if i % every != 0 && i + 1 != n {
-            continue;
-        }
-        let prev = i.checked_sub(every).and_then(|p| weeks.get(p)).map(String::as_str);
-        let (week, year) = week_label(w, if i == 0 { None } else { prev });
-        let _ = write!(
-            s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#52606d\">{}</text>",
-            x(i),
-            TOP + PLOT_H + 18.0,
-            esc(week)
-        );
-        if let Some(year) = year {
-            let _ = write!(
-                s,
-                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#52606d\" font-size=\"11\">{}</text>",
-                x(i),
-                TOP + PLOT_H + 32.0,
-                esc(year)
-            );
-        }
-    }
-    let _ = write!(
-        s,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#52606d\">ISO week (Monday to Sunday, UTC)</text>",
-        LEFT + plot_w / 2.0,
-        TOP + PLOT_H + 50.0
-    );
+    x_axis(&mut s, weeks, &x, TOP + PLOT_H, LEFT + plot_w / 2.0);
     for (k, (name, counts)) in series.iter().enumerate() {
         let colour = COLOURS[k % COLOURS.len()];
         if n > 1 {
@@ -162,6 +132,43 @@ pub fn weekly_lines(title: &str, y_label: &str, weeks: &[String], series: &[(Str
     }
     s.push_str("</svg>");
     s
+}
+
+/// The x axis of [`weekly_lines`] below the plot's bottom line `base`: every
+/// week labelled (the year under the first and at a change of year), or
+/// every k-th when they would overlap, and the axis title centred on `mid`.
+fn x_axis(s: &mut String, weeks: &[String], x: &dyn Fn(usize) -> f64, base: f64, mid: f64) {
+    let n = weeks.len();
+    let every = n.div_ceil(12).max(1);
+    for (i, w) in weeks.iter().enumerate() {
+        if i % every != 0 && i + 1 != n {
+            continue;
+        }
+        let prev = i.checked_sub(every).and_then(|p| weeks.get(p)).map(String::as_str);
+        let (week, year) = week_label(w, if i == 0 { None } else { prev });
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#52606d\">{}</text>",
+            x(i),
+            base + 18.0,
+            esc(week)
+        );
+        if let Some(year) = year {
+            let _ = write!(
+                s,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#52606d\" font-size=\"11\">{}</text>",
+                x(i),
+                base + 32.0,
+                esc(year)
+            );
+        }
+    }
+    let _ = write!(
+        s,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#52606d\">ISO week (Monday to Sunday, UTC)</text>",
+        mid,
+        base + 50.0
+    );
 }
 
 /// Horizontal bars for `(label, count)` pairs, largest first.

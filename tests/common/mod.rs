@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod rpz;
 pub mod store_fixture;
 
 pub mod leak;
