@@ -64,6 +64,9 @@ pub struct Config {
     /// The false-positive rule of `POST /v1/sightings`.
     #[serde(default)]
     pub sightings: Sightings,
+    /// Webhooks: the feed pushed to participants' HTTPS endpoints.
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
     /// Directory of the config file (the deployment directory), set by
     /// [`Config::load`]; the server writes its admin address there and the
     /// CLI reports it. Not a config key.
@@ -137,6 +140,86 @@ pub struct Sightings {
 impl Default for Sightings {
     fn default() -> Self {
         Sightings { false_positive_threshold: 2, decisive_audiences: vec!["isp-blocking-agreement".into()] }
+    }
+}
+
+/// Webhooks (`[webhooks]` in `tamis.toml`): the exchange POSTs each
+/// participant's feed, as its egress view shows it, to an HTTPS endpoint the
+/// operator configured for it. The operator, not the participant, names the
+/// URL: the exchange never connects where a client asks it to.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// The exchange's client certificate (issued by the deployment CA; a
+    /// receiver authenticates the exchange by it) and its key.
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    /// Most feed items in one delivery.
+    pub batch: usize,
+    /// A delivery not answered within this long is retried.
+    pub timeout_ms: u64,
+    /// Retries back off from 1 s, doubling, up to this.
+    pub max_backoff_ms: u64,
+    /// One endpoint per participant.
+    pub hook: Vec<Webhook>,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            client_cert: "certs/exchange-client.pem".into(),
+            client_key: "certs/exchange-client.key".into(),
+            batch: 500,
+            timeout_ms: 10_000,
+            max_backoff_ms: 300_000,
+            hook: Vec::new(),
+        }
+    }
+}
+
+/// One participant's webhook (`[[webhooks.hook]]`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// The participant whose feed is delivered (its roles and egress view
+    /// apply, as on `GET /v1/indicators`).
+    pub participant: String,
+    /// `https://HOST[:PORT]/PATH` of the receiver.
+    pub url: String,
+    /// The CA certificates (PEM) the receiver's server certificate must
+    /// chain to, e.g. `/etc/ssl/certs/ca-certificates.crt` for a public CA.
+    pub ca: PathBuf,
+}
+
+impl WebhooksConfig {
+    /// Checks every hook: an `https` URL with a host, a valid participant
+    /// name, one hook per participant; a batch between 1 and 10,000.
+    fn check(&self) -> Result<(), String> {
+        if !(1..=10_000).contains(&self.batch) {
+            return Err("batch must be between 1 and 10000".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for h in &self.hook {
+            // The registry's rule (`identity::valid_name`, a module above this one).
+            let name_ok = !h.participant.is_empty()
+                && !h.participant.starts_with('-')
+                && h.participant.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !name_ok {
+                return Err(format!("participant {:?} is not a valid participant name", h.participant));
+            }
+            if !seen.insert(h.participant.as_str()) {
+                return Err(format!("participant {:?} has two hooks (one per participant)", h.participant));
+            }
+            let u =
+                url::Url::parse(&h.url).map_err(|e| format!("hook of {}: url is not a URL ({e})", h.participant))?;
+            if u.scheme() != "https" || u.host_str().is_none() {
+                return Err(format!("hook of {}: url must be https://HOST[:PORT]/PATH", h.participant));
+            }
+            if !u.username().is_empty() || u.password().is_some() {
+                return Err(format!("hook of {}: url must not carry credentials", h.participant));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -438,6 +521,11 @@ impl Config {
             line: text.find("[store]").map(|at| line_of(text, at)).unwrap_or(0),
             message: format!("[store]: {message}"),
         })?;
+        cfg.webhooks.check().map_err(|message| ConfigError::Parse {
+            path: name.to_owned(),
+            line: text.find("[webhooks").map(|at| line_of(text, at)).unwrap_or(0),
+            message: format!("[webhooks]: {message}"),
+        })?;
         cfg.rpz.check().map_err(|message| ConfigError::Parse {
             path: name.to_owned(),
             line: text.find("[rpz]").map(|at| line_of(text, at)).unwrap_or(0),
@@ -461,7 +549,12 @@ impl Config {
             &mut self.keys.escrow_public,
             &mut self.keys.admin_token,
             &mut self.rpz.keys_dir,
-        ] {
+            &mut self.webhooks.client_cert,
+            &mut self.webhooks.client_key,
+        ]
+        .into_iter()
+        .chain(self.webhooks.hook.iter_mut().map(|h| &mut h.ca))
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }

@@ -136,6 +136,11 @@ pub fn init(dir: &Path) -> Result<InitReport, DeployError> {
     write_new(&certs.join("server.pem"), server.cert_pem.as_bytes(), false)?;
     write_new(&certs.join("server.key"), server.key_pem.as_bytes(), true)?;
 
+    // The exchange's own client certificate, for webhook deliveries.
+    let exchange = ca.issue_exchange_client()?;
+    write_new(&certs.join("exchange-client.pem"), exchange.cert_pem.as_bytes(), false)?;
+    write_new(&certs.join("exchange-client.key"), exchange.key_pem.as_bytes(), true)?;
+
     let mut registry = RegistryFile::default();
     for (id, kind, roles, org) in SAMPLE_PARTICIPANTS {
         let issued = ca.issue_client(id, org)?;
@@ -247,6 +252,22 @@ zone = "rpz.tamis"
 notify = []
 keys_dir = "keys/tsig"
 history = 32
+
+# Webhooks: each new feed item pushed, as the participant's feed shows it, to an HTTPS endpoint
+# named here by the operator (never by the participant). The exchange presents its own client
+# certificate (certs/exchange-client.pem, issued by this deployment's CA); the receiver's server
+# certificate must chain to `ca`. At least once, in feed order, the feed cursor as id; retried
+# with back-off while the receiver fails. Off until a hook is listed.
+[webhooks]
+client_cert = "certs/exchange-client.pem"
+client_key = "certs/exchange-client.key"
+batch = 500
+timeout_ms = 10000
+max_backoff_ms = 300000
+# [[webhooks.hook]]
+# participant = "police-a"
+# url = "https://soc.police-a.example/tamis/alerts"
+# ca = "/etc/ssl/certs/ca-certificates.crt"
 
 # Default lifetime (days) of indicators submitted without valid_until.
 [expiry]

@@ -49,6 +49,7 @@ pub mod rpz;
 pub mod server;
 pub mod store;
 pub mod tls;
+pub mod webhooks;
 
 /// Plain-language description of a policy for DPOs.
 pub fn policy_explain(p: &policy::Policy) -> String {

@@ -53,6 +53,18 @@ pub struct ListLabels {
 }
 
 /// Counters and histograms exported on the admin listener's `/metrics`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    pub participant: String,
+    /// `delivered` (2xx), `refused` (another status) or `failed` (no answer).
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ParticipantLabels {
+    pub participant: String,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     /// HTTP requests over mutual TLS, by route, method, status and participant kind.
@@ -88,6 +100,13 @@ pub struct Metrics {
     pub stream_events: Counter,
     /// Live streams cut off because their client did not keep up.
     pub streams_cut_off: Counter,
+    /// Webhook deliveries by participant and outcome.
+    pub webhook_deliveries: Family<WebhookLabels, Counter>,
+    /// Feed items delivered by webhooks, by participant.
+    pub webhook_items: Family<ParticipantLabels, Counter>,
+    /// The feed position each webhook has delivered up to (its lag is
+    /// rendered against the feed head).
+    pub webhook_cursors: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     /// When this process started (Unix seconds), if `/proc` does not say.
     started: f64,
 }
@@ -114,6 +133,9 @@ impl Default for Metrics {
             quota_refusals: Counter::default(),
             stream_events: Counter::default(),
             streams_cut_off: Counter::default(),
+            webhook_deliveries: Family::default(),
+            webhook_items: Family::default(),
+            webhook_cursors: Default::default(),
             started: unix_now(),
         }
     }
@@ -151,12 +173,29 @@ impl Metrics {
         let mut r = Registry::with_prefix("tamis");
         self.register_counters(&mut r);
         register_blocklists(&mut r, head, blocklists);
+        self.register_webhooks(&mut r, head);
         let mut out = String::with_capacity(16 * 1024);
         prometheus_client::encoding::text::encode_registry(&mut out, &r).expect("writing to a String");
         let mut process = Registry::default();
         register_process(&mut process, self.started);
         prometheus_client::encoding::text::encode(&mut out, &process).expect("writing to a String");
         if openmetrics { out } else { to_prometheus_text(&out) }
+    }
+
+    /// Webhook deliveries, items, and each webhook's lag behind the feed.
+    fn register_webhooks(&self, r: &mut Registry, head: u64) {
+        r.register(
+            "webhook_deliveries",
+            "Webhook deliveries by participant and outcome",
+            self.webhook_deliveries.clone(),
+        );
+        r.register("webhook_items", "Feed items delivered by webhooks", self.webhook_items.clone());
+        let lag: Family<ParticipantLabels, Gauge<f64, AtomicU64>> = Family::default();
+        for (participant, cursor) in self.webhook_cursors.lock().expect("lock").iter() {
+            let labels = ParticipantLabels { participant: participant.clone() };
+            lag.get_or_create(&labels).set(head.saturating_sub(*cursor) as f64);
+        }
+        r.register("webhook_feed_lag", "Feed entries committed but not yet delivered by the webhook", lag);
     }
 
     fn register_counters(&self, r: &mut Registry) {

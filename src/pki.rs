@@ -65,6 +65,9 @@ pub fn new_ca(name: &str) -> Result<Issued, PkiError> {
     })
 }
 
+/// The URI SAN of the exchange's own client certificate.
+pub const EXCHANGE_SAN: &str = "urn:tamis:exchange";
+
 /// A CA loaded from its PEM files, able to issue certificates and CRLs.
 pub struct Ca {
     issuer: Issuer<'static, KeyPair>,
@@ -95,6 +98,22 @@ impl Ca {
         params.distinguished_name.push(DnType::CommonName, id);
         params.distinguished_name.push(DnType::OrganizationName, organisation);
         params.subject_alt_names = vec![SanType::URI(format!("{SAN_PREFIX}{id}").try_into()?)];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.serial_number = Some(random_serial());
+        validity(&mut params, 825);
+        self.sign(params, key)
+    }
+
+    /// The exchange's own client certificate, presented to webhook
+    /// receivers. Its SAN is `urn:tamis:exchange`, outside the participant
+    /// namespace: it can never pass for a participant.
+    pub fn issue_exchange_client(&self) -> Result<Issued, PkiError> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CommonName, "tamis exchange");
+        params.distinguished_name.push(DnType::OrganizationName, "tamis");
+        params.subject_alt_names = vec![SanType::URI(EXCHANGE_SAN.try_into()?)];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.serial_number = Some(random_serial());

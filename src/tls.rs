@@ -84,3 +84,22 @@ pub fn from_files(ca: &Path, cert: &Path, key: &Path, crl: Option<&Path>) -> Res
     };
     server_config(load_certs(cert)?, load_key(key)?, load_certs(ca)?, crls)
 }
+
+/// A client configuration presenting `cert`/`key` (the exchange's own
+/// client certificate) to servers whose certificate chains to a CA of
+/// `roots` (a PEM bundle; a system bundle may hold certificates rustls
+/// cannot use, which are skipped). HTTP/1.1 only, TLS 1.2/1.3, ring.
+pub fn client_config(roots: &Path, cert: &Path, key: &Path) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut store = rustls::RootCertStore::empty();
+    let (added, _) = store.add_parsable_certificates(load_certs(roots)?);
+    if added == 0 {
+        return Err(file_err(roots, "no usable CA certificate"));
+    }
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_root_certificates(store)
+        .with_client_auth_cert(load_certs(cert)?, load_key(key)?)?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}

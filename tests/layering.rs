@@ -37,6 +37,8 @@ const ORDER: &[&str] = &[
     "rpz",
     // HTTP.
     "api",
+    // The feed pushed to participants' endpoints (reads it through the API's feed page).
+    "webhooks",
     // Loading a deployment, then serving it.
     "deploy",
     "server",

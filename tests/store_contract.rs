@@ -494,6 +494,39 @@ async fn wait_until(mut f: impl FnMut() -> bool) {
     assert!(f(), "condition not reached within 5 s");
 }
 
+/// Named consumer cursors survive a reopen and are seen by another node; a
+/// lease is held by one holder at a time until it expires (the embedded
+/// store, one process, grants every lease).
+async fn cursors_persist_and_leases_exclude(place: &Place) {
+    let key = [12u8; 32];
+    {
+        let store = place.open(&key);
+        assert_eq!(store.cursor("webhook/police-a").await.unwrap(), None);
+        store.save_cursor("webhook/police-a", 41).await.unwrap();
+        store.save_cursor("webhook/police-a", 42).await.unwrap();
+        store.save_cursor("webhook/police-b", 7).await.unwrap();
+        let other = place.second(&store, &key);
+        assert_eq!(other.cursor("webhook/police-a").await.unwrap(), Some(42));
+        let ttl = std::time::Duration::from_millis(600);
+        assert!(store.lease("webhook/police-a", "node-1", ttl).await.unwrap());
+        assert!(store.lease("webhook/police-a", "node-1", ttl).await.unwrap(), "the holder renews");
+        let shared = matches!(place, Place::Postgres { .. });
+        if shared {
+            assert!(!other.lease("webhook/police-a", "node-2", ttl).await.unwrap(), "held by node-1");
+            assert!(other.lease("webhook/police-b", "node-2", ttl).await.unwrap(), "another lease is free");
+            tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+            assert!(other.lease("webhook/police-a", "node-2", ttl).await.unwrap(), "expired: node-2 takes it");
+            assert!(!store.lease("webhook/police-a", "node-1", ttl).await.unwrap(), "node-1 lost it");
+            other.close();
+        }
+        store.close();
+    }
+    let store = place.open(&key);
+    assert_eq!(store.cursor("webhook/police-a").await.unwrap(), Some(42));
+    assert_eq!(store.cursor("webhook/police-b").await.unwrap(), Some(7));
+    store.close();
+}
+
 /// Every guarantee, by name.
 macro_rules! guarantees {
     ($run:ident) => {
@@ -510,6 +543,7 @@ macro_rules! guarantees {
         $run!(a_wrong_key_is_refused);
         $run!(directory_entries_replace_and_survive);
         $run!(false_positives_withdraw_and_confirmation_reinstates);
+        $run!(cursors_persist_and_leases_exclude);
     };
 }
 

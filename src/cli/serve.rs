@@ -110,6 +110,7 @@ async fn run(cfg: Config, fresh: Option<PathBuf>) -> Result<(), CliError> {
             unusable(e)
         }
     })?;
+    let (hooks, hook_settings) = crate::webhooks::prepare(&cfg).map_err(unusable)?;
     let bind = |addr: SocketAddr, what: &'static str| async move {
         tokio::net::TcpListener::bind(addr).await.map_err(|e| failed(format!("cannot listen on {addr}{what}: {e}")))
     };
@@ -135,6 +136,8 @@ async fn run(cfg: Config, fresh: Option<PathBuf>) -> Result<(), CliError> {
     let rpz_task = rpz.map(|(udp, tcp)| {
         tokio::spawn(crate::rpz::run(udp, tcp, rpz_inputs(&cfg, &loaded.state), stopped(stop_tx.subscribe())))
     });
+    let hooks_task =
+        tokio::spawn(crate::webhooks::run(hooks, hook_settings, loaded.state.clone(), stopped(stop_tx.subscribe())));
     let admin_task = tokio::spawn(crate::server::run_admin(
         admin,
         loaded.state.clone(),
@@ -154,6 +157,7 @@ async fn run(cfg: Config, fresh: Option<PathBuf>) -> Result<(), CliError> {
     let _ = stop_tx.send(());
     let _ = api.await;
     let _ = admin_task.await;
+    let _ = hooks_task.await;
     if let Some(t) = rpz_task {
         let _ = t.await;
     }

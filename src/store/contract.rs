@@ -90,6 +90,22 @@ pub trait Store: Send + Sync + 'static {
     /// contributed (reporters by sector).
     fn feedback(&self, participant: &str) -> StoreFuture<'_, Vec<FeedbackReport>>;
 
+    /// The feed position a named consumer (a webhook delivery) saved last
+    /// with [`Store::save_cursor`]; `None` before its first save.
+    fn cursor(&self, name: &str) -> StoreFuture<'_, Option<u64>>;
+
+    /// Saves a named consumer's feed position durably (on stable storage
+    /// when it resolves). Not part of any commit: a consumer saves after it
+    /// has delivered, so a crash in between means a redelivery, never a gap.
+    fn save_cursor(&self, name: &str, seq: u64) -> StoreFuture<'_, ()>;
+
+    /// Takes or renews the lease `name` for `holder` for `ttl`: true while
+    /// `holder` holds it (it was free, expired, or already `holder`'s). Nodes
+    /// sharing a database run a singleton job (a webhook delivery) on one
+    /// node at a time; the embedded store has one process, which always
+    /// holds every lease.
+    fn lease(&self, name: &str, holder: &str, ttl: std::time::Duration) -> StoreFuture<'_, bool>;
+
     /// Appends an audit event; resolves to its sequence number.
     fn audit(&self, event: AuditEvent) -> StoreFuture<'_, u64>;
 

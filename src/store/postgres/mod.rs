@@ -301,6 +301,21 @@ impl Store for PgStore {
         self.read(move |s| async move { reads::feedback(&s, &participant).await })
     }
 
+    fn cursor(&self, name: &str) -> StoreFuture<'_, Option<u64>> {
+        let name = name.to_owned();
+        self.read(move |s| async move { reads::cursor(&s, &name).await })
+    }
+
+    fn save_cursor(&self, name: &str, seq: u64) -> StoreFuture<'_, ()> {
+        let name = name.to_owned();
+        self.read(move |s| async move { reads::save_cursor(&s, &name, seq).await })
+    }
+
+    fn lease(&self, name: &str, holder: &str, ttl: std::time::Duration) -> StoreFuture<'_, bool> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.read(move |s| async move { reads::lease(&s, &name, &holder, ttl).await })
+    }
+
     fn audit(&self, event: AuditEvent) -> StoreFuture<'_, u64> {
         self.write(|tx| Request::Audit(event, tx))
     }

@@ -6,7 +6,7 @@
 
 use crate::audit::{AnchorInfo, AuditRecord, BadRecord, Verification};
 use crate::store::anchor::{self, Anchor};
-use crate::store::rules::keys::{M_COUNTERS, M_FEEDBACK, seq_key, unseal};
+use crate::store::rules::keys::{M_COUNTERS, M_FEEDBACK, key, seq_key, unseal};
 use crate::store::rules::record::{Record, report_for};
 use crate::store::{Counters, DirectoryEntry, FeedEntry, FeedbackReport, PolicyVersion, StoreError};
 
@@ -50,6 +50,47 @@ pub(super) async fn directory(s: &Shared) -> Result<Vec<DirectoryEntry>, StoreEr
         .await
         .map_err(|e| read_error(s, e))?;
     rows.iter().map(|r| unseal(&s.sealer, r.get::<_, &[u8]>(0), r.get::<_, &[u8]>(1))).collect()
+}
+
+/// A named consumer's saved feed position (`c/<name>` in `tamis_kv`).
+pub(super) async fn cursor(s: &Shared, name: &str) -> Result<Option<u64>, StoreError> {
+    let c = reader(s).await?;
+    let k = key(b"c/", name.as_bytes());
+    let row = c.query_opt("SELECT v FROM tamis_kv WHERE k = $1", &[&k]).await.map_err(|e| read_error(s, e))?;
+    row.map(|r| unseal(&s.sealer, &k, r.get::<_, &[u8]>(0))).transpose()
+}
+
+/// Saves a named consumer's feed position (one statement: committed, and
+/// in the fsync'd WAL, when it returns). It takes no head lock: it belongs
+/// to no commit of the feed.
+pub(super) async fn save_cursor(s: &Shared, name: &str, seq: u64) -> Result<(), StoreError> {
+    let c = reader(s).await?;
+    let k = key(b"c/", name.as_bytes());
+    let v = s.sealer.seal(&k, seq.to_string().as_bytes());
+    c.execute("INSERT INTO tamis_kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v", &[&k, &v])
+        .await
+        .map_err(|e| read_error(s, e))?;
+    Ok(())
+}
+
+/// Takes or renews lease `name` for `holder`: the row is written only when
+/// the lease is free, expired (by the database's clock, the one clock every
+/// node shares) or already `holder`'s.
+pub(super) async fn lease(s: &Shared, name: &str, holder: &str, ttl: std::time::Duration) -> Result<bool, StoreError> {
+    let c = reader(s).await?;
+    let ms = ttl.as_millis().min(i64::MAX as u128) as i64;
+    let row = c
+        .query_opt(
+            "INSERT INTO tamis_leases (name, holder, until) \
+             VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond') \
+             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until \
+             WHERE tamis_leases.holder = EXCLUDED.holder OR tamis_leases.until < now() \
+             RETURNING holder",
+            &[&name, &holder, &ms],
+        )
+        .await
+        .map_err(|e| read_error(s, e))?;
+    Ok(row.is_some())
 }
 
 /// The feedback on `participant`'s indicators: the ids with feedback, then

@@ -7,7 +7,9 @@
 //! sequence number, audit chain head); `tamis_kv (k, v)`: sealed records
 //! under the shared keys of [`rules::keys`](crate::store::rules::keys)
 //! (`i/<hmac>`, `k/<hmac>`, `p/<id@hash>`, `m/counters`); `tamis_feed (seq,
-//! v)` and `tamis_audit (seq, v)`: sealed feed entries and audit records.
+//! v)` and `tamis_audit (seq, v)`: sealed feed entries and audit records;
+//! `tamis_leases (name, holder, until)`: which node runs a singleton job
+//! (a webhook delivery).
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
@@ -41,6 +43,7 @@ CREATE TABLE IF NOT EXISTS tamis_head (
 CREATE TABLE IF NOT EXISTS tamis_kv (k bytea PRIMARY KEY, v bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS tamis_feed (seq bigint PRIMARY KEY, v bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS tamis_audit (seq bigint PRIMARY KEY, v bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS tamis_leases (name text PRIMARY KEY, holder text NOT NULL, until timestamptz NOT NULL);
 ";
 
 /// Connects, creates or checks the schema, checks the storage key and the

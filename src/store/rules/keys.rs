@@ -8,12 +8,13 @@
 //! record (PostgreSQL: `tamis_audit`, sealed under its `a/<seq>` key);
 //! `k/<hmac(participant, idempotency key)>` → stored response and request
 //! hash; `p/<id@hash>` → policy version and its use; `d/<participant>` →
-//! its published contact points (the directory); `m/<name>` → counters,
+//! its published contact points (the directory); `c/<name>` → a named
+//! consumer's saved feed position (webhook deliveries); `m/<name>` → counters,
 //! sequence numbers, chain head, storage-key id and check, and the format
 //! version. Every value is sealed under the storage key except the `m/`
 //! bookkeeping listed in `RAW_KEYS`. The sled store keeps every key in one
 //! tree ([`sled_store`](crate::store::sled_store)); PostgreSQL keeps the
-//! `i/`, `k/`, `p/`, `d/` and `m/counters` records in `tamis_kv` and the rest in
+//! `i/`, `k/`, `p/`, `d/`, `c/` and `m/counters` records in `tamis_kv` and the rest in
 //! its own tables ([`postgres`](crate::store::postgres)). Keys that could
 //! confirm a guessed indicator value (`i/`, `k/`) are HMACs under a key
 //! derived from the storage key, so a copy of the data without

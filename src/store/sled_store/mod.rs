@@ -262,6 +262,21 @@ impl Store for SledStore {
         self.read(move |r| r.feedback(&participant))
     }
 
+    fn cursor(&self, name: &str) -> StoreFuture<'_, Option<u64>> {
+        let name = name.to_owned();
+        self.read(move |r| r.cursor(&name))
+    }
+
+    fn save_cursor(&self, name: &str, seq: u64) -> StoreFuture<'_, ()> {
+        let name = name.to_owned();
+        self.read(move |r| r.save_cursor(&name, seq))
+    }
+
+    fn lease(&self, _name: &str, _holder: &str, _ttl: Duration) -> StoreFuture<'_, bool> {
+        // One process per data directory (sled's lock): it holds every lease.
+        Box::pin(async { Ok(true) })
+    }
+
     fn audit(&self, event: AuditEvent) -> StoreFuture<'_, u64> {
         self.write(|tx| Request::Audit(event, tx))
     }

@@ -9,7 +9,7 @@ use super::tree::{db, get_sealed, hash_at, quietly, read_u64};
 use crate::audit::{AuditRecord, GENESIS, Verification};
 use crate::store::anchor::{self, Anchor, AnchorFile};
 use crate::store::crypto::Sealer;
-use crate::store::rules::keys::{Keys, M_AUDIT_HEAD, M_AUDIT_SEQ, M_COUNTERS, M_FEEDBACK, seq_key, unseal};
+use crate::store::rules::keys::{Keys, M_AUDIT_HEAD, M_AUDIT_SEQ, M_COUNTERS, M_FEEDBACK, key, seq_key, unseal};
 use crate::store::rules::record::{Record, report_for};
 use crate::store::{Counters, DirectoryEntry, FeedEntry, FeedbackReport, PolicyVersion, StoreError};
 
@@ -87,6 +87,22 @@ impl Reader {
             out.push(unseal(&self.sealer, &k, &v)?);
         }
         Ok(out)
+    }
+
+    /// A named consumer's saved feed position (`c/<name>`).
+    pub(super) fn cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        let k = key(b"c/", name.as_bytes());
+        self.tree.get(&k).map_err(db)?.map(|v| unseal(&self.sealer, &k, &v)).transpose()
+    }
+
+    /// Saves a named consumer's feed position and flushes it. Outside the
+    /// writer: it belongs to no commit, and sled takes concurrent inserts.
+    pub(super) fn save_cursor(&self, name: &str, seq: u64) -> Result<(), StoreError> {
+        let k = key(b"c/", name.as_bytes());
+        let sealed = self.sealer.seal(&k, seq.to_string().as_bytes());
+        self.tree.insert(k, sealed).map_err(db)?;
+        self.tree.flush().map_err(db)?;
+        Ok(())
     }
 
     /// The feedback on `participant`'s indicators: the ids with feedback,
