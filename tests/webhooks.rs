@@ -199,6 +199,25 @@ async fn webhooks_deliver_retry_and_resume_from_the_saved_cursor() {
     let (_, feed) = json(s.client("police-a").get(s.url("/v1/indicators?since=0")).send().await.unwrap()).await;
     assert_eq!(&feed["indicators"][0], item, "the delivered item is the feed's, field for field");
 
+    // The delay, over 20 alerts one after the other (printed for docs/performance.md).
+    let (mut after_ack, mut after_send) = (Vec::new(), Vec::new());
+    for i in 0..20 {
+        let sent = Instant::now();
+        assert_eq!(submit(&s, "bank-a", &domain(&format!("delay-{i}.example.com"), "green")).await.0, 200);
+        let acked = Instant::now();
+        let r = rx.next(Duration::from_secs(5)).await.expect("a delivery");
+        assert_eq!(values(&r), [format!("delay-{i}.example.com")]);
+        after_ack.push(r.at.saturating_duration_since(acked));
+        after_send.push(r.at - sent);
+    }
+    after_ack.sort();
+    after_send.sort();
+    eprintln!(
+        "webhook delay over 20: ack -> delivery p50 {:?} max {:?}; sent -> delivery p50 {:?} max {:?}",
+        after_ack[10], after_ack[19], after_send[10], after_send[19]
+    );
+    assert!(after_ack[19] < Duration::from_secs(1));
+
     // A failing receiver: the same batch again, until it is taken.
     *rx.fail.lock().unwrap() = 2;
     assert_eq!(submit(&s, "bank-a", &domain("retried.example.com", "green")).await.0, 200);
@@ -220,7 +239,7 @@ async fn webhooks_deliver_retry_and_resume_from_the_saved_cursor() {
     let text = render();
     assert!(text.contains(lag0), "{text}");
     assert!(text.contains(r#"tamis_webhook_deliveries_total{participant="police-a",outcome="refused"} 2"#), "{text}");
-    assert!(text.contains(r#"tamis_webhook_items_total{participant="police-a"} 2"#), "{text}");
+    assert!(text.contains(r#"tamis_webhook_items_total{participant="police-a"} 22"#), "{text}");
 
     // Hooks stopped: a submission waits; restarted, it is delivered, and
     // nothing delivered before comes again (the cursor was saved).
@@ -244,7 +263,7 @@ async fn webhooks_deliver_retry_and_resume_from_the_saved_cursor() {
             if participant == "police-a" && endpoint == "webhook")
         })
         .count();
-    assert_eq!(pulls, 3);
+    assert_eq!(pulls, 23);
     s.stop().await;
 }
 

@@ -209,6 +209,14 @@ fn recipients(s: &mut String, i: &ProcessingInputs<'_>) {
         let members = if members.is_empty() { "none yet".to_owned() } else { md(&members.join(", ")) };
         let _ = writeln!(s, "| {} | {members} | {} | {basis} |", md(&audience), md(&what));
     }
+    let hooks: Vec<String> = i.config.webhooks.hook.iter().map(|h| h.participant.clone()).collect();
+    if !hooks.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n**Pushed by webhook** (the same view, sent to an endpoint the operator configured): {}.",
+            md(&hooks.join(", "))
+        );
+    }
 }
 
 /// What an egress view lets through, in words.
