@@ -88,6 +88,8 @@ async fn two_false_positives_take_a_domain_off_the_lists_until_its_submitter_con
     let (_, feed) = json(s.client("police-a").get(s.url("/v1/indicators?since=0")).send().await.unwrap()).await;
     let last = feed["indicators"].as_array().unwrap().iter().rev().find(|i| i["id"] == id.as_str()).unwrap().clone();
     assert_eq!((last["withdrawn"].as_bool(), last["reason"].as_str()), (Some(true), Some("false-positive")), "{last}");
+    // So do TAXII (the tamis extension says `withdrawn`) and the MISP feed (not `to_ids`, and says why).
+    assert!(withdrawn_in_taxii_and_misp(&s, DOMAIN).await);
 
     // The submitter sees the reports: sectors, filtered reasons, the withdrawal.
     let (status, v) = json(s.client("bank-a").get(s.url("/v1/sightings")).send().await.unwrap()).await;
@@ -116,6 +118,7 @@ async fn two_false_positives_take_a_domain_off_the_lists_until_its_submitter_con
     assert_eq!((status, v["reinstated"].as_bool(), v["cleared"].as_u64()), (200, Some(true), Some(2)), "{v}");
     wait_for(&s, "isp-a", "domains.txt", |b| b.contains(DOMAIN)).await;
     wait_for(&s, "isp-a", "domains.rpz", |b| b.contains(DOMAIN)).await;
+    assert!(!withdrawn_in_taxii_and_misp(&s, DOMAIN).await, "confirmed: no longer marked");
 
     // Counted and audited.
     let (_, stats) = json(s.client("dpo-a").get(s.url("/v1/stats")).send().await.unwrap()).await;
@@ -203,4 +206,43 @@ async fn one_report_from_the_blocking_agreement_is_enough_and_bad_reports_are_re
         (Some(0), Some(1))
     );
     s.stop().await;
+}
+
+/// Whether police-a's TAXII collection and MISP feed both show `value` as
+/// withdrawn (both must agree: either both or neither).
+async fn withdrawn_in_taxii_and_misp(s: &TestServer, value: &str) -> bool {
+    let coll = tamis::feeds::taxii::collection_id("law-enforcement");
+    let (status, _, objects) =
+        common::taxii_get(s, "police-a", &format!("/taxii2/api/collections/{coll}/objects/")).await;
+    assert_eq!(status, 200, "{objects}");
+    let obj = objects["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["pattern"].as_str().is_some_and(|p| p.contains(value)))
+        .expect("the indicator in TAXII")
+        .clone();
+    let ext = &obj["extensions"][tamis::feeds::stix::EXTENSION_ID];
+    let in_taxii = ext["withdrawn"] == json!(true);
+    if in_taxii {
+        assert_eq!(ext["withdrawn_reason"], "false-positive");
+        assert_eq!(ext["extension_type"], "property-extension");
+    } else {
+        assert!(ext.get("withdrawn").is_none(), "{obj}");
+    }
+    let get = |path: String| {
+        let c = s.client("police-a");
+        async move { c.get(path).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let manifest = get(s.url("/v1/feeds/misp/manifest.json")).await;
+    let mut attr = None;
+    for uuid in manifest.as_object().unwrap().keys() {
+        let event = get(s.url(&format!("/v1/feeds/misp/{uuid}.json"))).await;
+        attr = attr.or(event["Event"]["Attribute"].as_array().unwrap().iter().find(|a| a["value"] == value).cloned());
+    }
+    let attr = attr.expect("the indicator in the MISP feed");
+    let in_misp = attr["to_ids"] == json!(false);
+    assert_eq!(attr["comment"].as_str().unwrap().starts_with("withdrawn from blocklists"), in_misp, "{attr}");
+    assert_eq!(in_taxii, in_misp, "TAXII {obj} vs MISP {attr}");
+    in_taxii
 }

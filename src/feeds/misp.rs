@@ -55,6 +55,9 @@ struct State {
     live: HashMap<String, (Date, Indicator)>,
     /// Per day: its indicators and when the day last changed.
     days: BTreeMap<Date, Day>,
+    /// Live indicators withdrawn from blocklists by false-positive reports
+    /// (their attributes say so and are not `to_ids`).
+    withdrawn: BTreeSet<String>,
     /// Rendered feeds by audience set, with the log position they show.
     rendered: HashMap<String, (u64, Arc<Rendered>)>,
 }
@@ -86,6 +89,11 @@ impl State {
             (_, Some((day, _))) => *day,
             (_, None) => e.at.date(),
         };
+        if e.op != Op::Remove && e.withdrawn {
+            self.withdrawn.insert(id.clone());
+        } else {
+            self.withdrawn.remove(id);
+        }
         if e.op != Op::Remove {
             self.live.insert(id.clone(), (day, e.indicator.clone()));
             self.days.entry(day).or_default().ids.insert(id.clone());
@@ -138,8 +146,14 @@ impl MispIndex {
         let mut events = HashMap::new();
         let mut hashes = String::new();
         for (day, d) in &s.days {
-            let attrs: Vec<Value> =
-                d.ids.iter().filter_map(|id| project(views, &s.live.get(id)?.1)).map(|i| attribute(&i)).collect();
+            let attrs: Vec<Value> = d
+                .ids
+                .iter()
+                .filter_map(|id| {
+                    let a = attribute(&project(views, &s.live.get(id)?.1)?);
+                    Some(if s.withdrawn.contains(id) { mark_withdrawn(a) } else { a })
+                })
+                .collect();
             if attrs.is_empty() {
                 continue;
             }
@@ -188,6 +202,17 @@ fn event_meta(day: Date, audiences: &[&str], changed: i64) -> Value {
         "threat_level_id": 4,
         "timestamp": changed.to_string(),
     })
+}
+
+/// An attribute of an indicator withdrawn from blocklists after
+/// false-positive reports, pending its submitter's review: not for
+/// detection (`to_ids` false), and the comment says why.
+fn mark_withdrawn(mut a: Value) -> Value {
+    let note = "withdrawn from blocklists after false-positive reports, pending the submitter's review";
+    let comment = a["comment"].as_str().unwrap_or_default();
+    a["comment"] = json!(if comment.is_empty() { note.to_owned() } else { format!("{note}. {comment}") });
+    a["to_ids"] = json!(false);
+    a
 }
 
 /// One indicator as a MISP attribute (type, category and `to_ids` from

@@ -192,6 +192,22 @@ pub struct VersionTimes {
 /// declared through an extension rather than as bare `x_` properties.
 pub const EXTENSION_ID: &str = "extension-definition--6f1b1c9e-3c55-4b0a-9a3e-7d2f0e4c8a11";
 
+/// Marks an indicator object as withdrawn from blocklists after
+/// false-positive reports, pending its submitter's review: `"withdrawn":
+/// true` in the tamis property extension (created if the object has none).
+/// The object stays valid: a TAXII reader keeps it, but should not block on it.
+pub fn mark_withdrawn(o: &mut Value) {
+    let ext = o
+        .as_object_mut()
+        .map(|m| m.entry("extensions").or_insert_with(|| json!({})))
+        .and_then(|e| e.as_object_mut())
+        .map(|e| e.entry(EXTENSION_ID).or_insert_with(|| json!({"extension_type": "property-extension"})));
+    if let Some(Value::Object(ext)) = ext {
+        ext.insert("withdrawn".into(), json!(true));
+        ext.insert("withdrawn_reason".into(), json!("false-positive"));
+    }
+}
+
 /// One version of `ind` as a STIX 2.1 `indicator`, as the holder of `views`
 /// may see it; `None` when no view admits it. `revoked` marks a version that
 /// tells the reader the indicator is gone (retracted, expired or withheld).

@@ -807,11 +807,13 @@ pub fn render_page(sel: &Selected, view: &EgressView, kind: PageKind) -> Rendere
                 };
                 // Fail closed: an entry that cannot be read or that the view
                 // does not admit is left out.
-                if let Some(mut o) =
-                    sel.entries.get(&source).and_then(|e| stix::indicator_object(views, &e.indicator, times, revoked))
-                {
+                let entry = sel.entries.get(&source);
+                if let Some(mut o) = entry.and_then(|e| stix::indicator_object(views, &e.indicator, times, revoked)) {
                     // A later life of a removed indicator is a new object.
                     o["id"] = Value::String(stix_id.clone());
+                    if !revoked && entry.is_some_and(|e| e.withdrawn) {
+                        stix::mark_withdrawn(&mut o);
+                    }
                     list.push(o);
                 }
             }
