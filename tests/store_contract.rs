@@ -481,6 +481,16 @@ async fn false_positives_withdraw_and_confirmation_reinstates(place: &Place) {
         .collect();
     assert_eq!(events.iter().filter(|e| *e == "sightings").count(), 6);
     assert_eq!(events.last().map(String::as_str), Some("review"));
+    // A retracted indicator takes its reports with it: submitted again, it
+    // is a new life, on the blocklists, without the old withdrawal.
+    store.retract("bank-a", &ids[1]).await.unwrap();
+    assert_eq!(store.feedback("bank-a").await.unwrap().len(), 1);
+    let again = commit(&store, batch("bank-a", vec![sample("fp-b.example")], None)).await;
+    assert_eq!(again[0], ids[1]);
+    let last = store.feed(0, 100).await.unwrap().into_iter().next_back().unwrap();
+    assert!(last.indicator.id == ids[1] && last.op == Op::Add && !last.withdrawn, "{last:?}");
+    let mine: Vec<String> = store.feedback("bank-a").await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(mine, [ids[0].clone()]);
     store.close();
 }
 

@@ -367,11 +367,28 @@ fn apply_retract(
         r.removed = true;
         r.indicator.sources = Sources { count: 0, sectors: Vec::new(), names: Vec::new() };
         log_change(g, log_seq, Op::Remove, now, Some("retracted"), &r);
+        forget_feedback(g, id, &mut r)?;
     } else if derive(&mut r, now) {
         log_change(g, log_seq, Op::Update, now, None, &r);
     }
     g.put_json(ik, &r);
     Ok(Ok(Retracted { removed }))
+}
+
+/// An indicator that leaves takes its sightings and false-positive reports
+/// with it: they are cleared from its record and its id leaves the feedback
+/// index (`m/feedback`), which therefore holds live indicators only. A later
+/// life of the indicator starts without reports.
+fn forget_feedback(g: &mut Group, id: &str, r: &mut Record) -> Result<(), StoreError> {
+    if r.feedback.is_empty() {
+        return Ok(());
+    }
+    r.feedback = Default::default();
+    let mut index: std::collections::BTreeSet<String> = g.get(M_FEEDBACK)?.unwrap_or_default();
+    if index.remove(id) {
+        g.put_json(M_FEEDBACK.to_vec(), &index);
+    }
+    Ok(())
 }
 
 /// Expires the contributions of the given indicators that ended by `now`:
@@ -389,6 +406,7 @@ fn apply_expire(g: &mut Group, log_seq: &mut u64, ids: &[String], now: OffsetDat
         if r.contributors.is_empty() {
             r.removed = true;
             log_change(g, log_seq, Op::Remove, now, Some("expired"), &r);
+            forget_feedback(g, id, &mut r)?;
         } else {
             derive(&mut r, now);
             log_change(g, log_seq, Op::Update, now, None, &r);
@@ -519,8 +537,13 @@ pub(crate) fn reads(keys: &Keys, req: &Request) -> Vec<Vec<u8>> {
             out
         }
         Request::Audit(..) => Vec::new(),
-        Request::Retract { id, .. } => vec![keys.indicator(id)],
-        Request::Expire { ids, .. } => ids.iter().map(|id| keys.indicator(id)).collect(),
+        // The feedback index too: a removed indicator leaves it.
+        Request::Retract { id, .. } => vec![keys.indicator(id), M_FEEDBACK.to_vec()],
+        Request::Expire { ids, .. } => {
+            let mut out: Vec<Vec<u8>> = ids.iter().map(|id| keys.indicator(id)).collect();
+            out.push(M_FEEDBACK.to_vec());
+            out
+        }
         Request::Policy(load, _) => vec![key(b"p/", format!("{}@{}", load.id, load.hash).as_bytes())],
         Request::Directory { .. } => Vec::new(),
         Request::Sightings(b, _) => {
