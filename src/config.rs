@@ -232,11 +232,16 @@ pub struct StoreConfig {
     #[serde(default)]
     pub backend: Backend,
     /// The PostgreSQL database, `postgresql://USER@HOST:PORT/DB` (with
-    /// `backend = "postgres"`). The connection is not encrypted yet: keep
-    /// the database on loopback or a private network (values are sealed by
-    /// tamis before they reach it either way).
+    /// `backend = "postgres"`). Values are sealed by tamis before they
+    /// reach it either way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The CA certificate(s) (PEM) of the database server: set, every
+    /// connection is TLS, and the server's certificate must chain to it and
+    /// name the URL's host (libpq's `verify-full`). Unset: plain TCP (keep
+    /// the database on loopback or a private network).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<PathBuf>,
 }
 
 /// The RPZ zone as a DNS primary (`[rpz]` in `tamis.toml`).
@@ -558,6 +563,11 @@ impl Config {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
+        }
+        if let Some(ca) = &mut self.store.ca
+            && ca.is_relative()
+        {
+            *ca = base.join(&*ca);
         }
         if let Some(d) = &mut self.allowlists_dir
             && d.is_relative()

@@ -584,6 +584,37 @@ async fn contract_on_postgres() {
     guarantees!(on_postgres);
 }
 
+/// `[store] ca`: the store talks TLS to a database that refuses plain
+/// connections, and refuses a server whose certificate does not chain to
+/// the configured CA; without `ca` the plain connection is refused by the
+/// database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_over_tls_verifies_the_server() {
+    let Some(pg) = Postgres::start() else { return };
+    let ca = tamis::pki::new_ca("database CA").unwrap();
+    let server = tamis::pki::Ca::from_pem(&ca.cert_pem, &ca.key_pem).unwrap().issue_server(&["127.0.0.1"]).unwrap();
+    pg.require_tls(&server.cert_pem, &server.key_pem);
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("db-ca.pem");
+    std::fs::write(&ca_file, &ca.cert_pem).unwrap();
+    let other = dir.path().join("other-ca.pem");
+    std::fs::write(&other, tamis::pki::new_ca("someone else").unwrap().cert_pem).unwrap();
+    let key = [21u8; 32];
+    let open = |ca: Option<&Path>| {
+        let opts =
+            StoreOptions { exit_on_unrecoverable: false, db_ca: ca.map(Path::to_path_buf), ..Default::default() };
+        PgStore::open(&pg.url("tamis"), &key, opts)
+    };
+    let err = open(None).err().expect("a plain connection is refused").to_string();
+    assert!(err.contains("no encryption") || err.contains("pg_hba.conf"), "{err}");
+    let err = open(Some(&other)).err().expect("an unknown server certificate is refused").to_string();
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    let store = StoreHandle::Postgres(open(Some(&ca_file)).expect("TLS with the right CA"));
+    let ids = commit(&store, batch("bank-a", vec![sample("over-tls.example")], None)).await;
+    assert_eq!(current(&store, &ids[0]).await.unwrap().value, "over-tls.example");
+    store.close();
+}
+
 /// The database goes away: `health()` says so, writes fail with a typed
 /// error (nothing stored), and the store recovers by itself once the
 /// database is back; nothing acknowledged is lost.

@@ -106,6 +106,32 @@ impl Postgres {
         self.run("pg_ctl", &["-D", p(&self.data_dir()), "-l", p(&log), "-o", &opts, "-w", "start"]);
     }
 
+    /// Turns TLS on with this certificate and key and refuses every
+    /// connection over TCP without it (`hostnossl … reject`), then restarts.
+    pub fn require_tls(&self, cert_pem: &str, key_pem: &str) {
+        let data = self.data_dir();
+        std::fs::write(data.join("server.crt"), cert_pem).unwrap();
+        std::fs::write(data.join("server.key"), key_pem).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        if let Some(u) = &self.user {
+            let (uid, gid) = ids_of(u).unwrap();
+            for f in ["server.crt", "server.key"] {
+                std::os::unix::fs::chown(data.join(f), Some(uid), Some(gid)).unwrap();
+            }
+        }
+        let conf = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).unwrap();
+        text.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(&conf, text).unwrap();
+        let hba = data.join("pg_hba.conf");
+        let text = std::fs::read_to_string(&hba).unwrap();
+        std::fs::write(&hba, format!("hostnossl all all 0.0.0.0/0 reject\nhostnossl all all ::/0 reject\n{text}"))
+            .unwrap();
+        self.stop_server();
+        self.start_server();
+    }
+
     /// Stops the server at once, as a crash would.
     pub fn stop_server(&self) {
         self.run("pg_ctl", &["-D", p(&self.data_dir()), "-m", "immediate", "-w", "stop"]);

@@ -36,8 +36,9 @@
 //! wake on `changes()` as with sled. The same task tells `health()` when the
 //! database is unreachable and reconnects by itself.
 //!
-//! The connection is plain TCP (`NoTls`); TLS to the database is future
-//! work, so keep the database on loopback or a private network. The
+//! The connection is plain TCP unless `[store] ca` names the CA of the
+//! database's certificate: then every connection is TLS (rustls, ring),
+//! verified like libpq's `verify-full` (`conn::target`). The
 //! backend runs its own small tokio runtime on a dedicated thread, so it
 //! opens and closes synchronously like the sled store, from inside or
 //! outside an async context.
@@ -71,8 +72,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// State the store's tasks share.
 pub(crate) struct Shared {
-    /// Where to connect (with the timeouts set).
-    pub(crate) config: tokio_postgres::Config,
+    /// Where to connect (with the timeouts set) and how (TLS or not).
+    pub(crate) config: conn::Target,
     /// The database, as errors name it (never its password).
     pub(crate) name: String,
     pub(crate) sealer: Arc<Sealer>,

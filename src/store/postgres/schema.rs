@@ -49,8 +49,8 @@ CREATE TABLE IF NOT EXISTS tamis_leases (name text PRIMARY KEY, holder text NOT 
 /// Connects, creates or checks the schema, checks the storage key and the
 /// audit anchor: the state the writer and the watcher start from.
 pub(super) async fn open(url: &str, key: &[u8; 32], opts: &StoreOptions) -> Result<Shared, StoreError> {
-    let config = conn::config(url)?;
-    let name = conn::display_name(&config);
+    let config = conn::target(url, opts.db_ca.as_deref())?;
+    let name = conn::display_name(&config.config);
     let cant =
         |e: tokio_postgres::Error| StoreError::Database(Fault::described(format!("{name}: {}", conn::with_causes(&e))));
     let client = connect(&config).await.map_err(cant)?;

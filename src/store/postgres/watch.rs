@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::Client;
 
 use super::Shared;
 use super::conn;
@@ -40,21 +40,10 @@ pub(super) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
 /// One connection's life: `Ok` when stopped, `Err(why)` when the database
 /// went away.
 async fn listen(shared: &Shared, stop: &mut watch::Receiver<bool>) -> Result<(), Fault> {
-    let (client, mut connection) = shared.config.connect(NoTls).await.map_err(|e| conn::fault(shared, e))?;
     // Drive the connection ourselves to receive its notifications.
     let (notes_tx, mut notes) = mpsc::unbounded_channel();
-    let driver = tokio::spawn(async move {
-        loop {
-            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-                Some(Ok(AsyncMessage::Notification(_))) => {
-                    let _ = notes_tx.send(());
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return e.to_string(),
-                None => return "the connection closed".to_owned(),
-            }
-        }
-    });
+    let (client, driver) =
+        conn::connect_notifying(&shared.config, Some(notes_tx)).await.map_err(|e| conn::fault(shared, e))?;
     let result = watch_with(shared, &client, &mut notes, stop).await;
     driver.abort();
     result

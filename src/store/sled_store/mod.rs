@@ -53,6 +53,9 @@ pub struct StoreOptions {
     /// Exit the process when sled cannot recover from a write error in this
     /// process, so that the supervisor restarts it.
     pub exit_on_unrecoverable: bool,
+    /// PostgreSQL: the CA (PEM) of the database server's certificate; set,
+    /// every connection is TLS and verified (`[store] ca`).
+    pub db_ca: Option<PathBuf>,
 }
 
 impl Default for StoreOptions {
@@ -62,6 +65,7 @@ impl Default for StoreOptions {
             refuse_rollback: false,
             max_validity: time::Duration::days(365),
             exit_on_unrecoverable: true,
+            db_ca: None,
         }
     }
 }
@@ -74,6 +78,7 @@ impl StoreOptions {
             refuse_rollback: serving,
             max_validity: time::Duration::days(cfg.expiry.max_days.max(1) as i64),
             exit_on_unrecoverable: serving,
+            db_ca: cfg.store.ca.clone(),
         }
     }
 }
