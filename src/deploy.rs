@@ -247,6 +247,11 @@ zone = "rpz.tamis"
 notify = []
 keys_dir = "keys/tsig"
 history = 32
+# Unsigned transfers for resolvers that cannot sign (Unbound), from these source addresses only; the
+# participant decides the zone, as its key would:
+# [[rpz.allow_unsigned]]
+# participant = "isp-a"
+# from = ["127.0.0.1/32"]
 
 # Default lifetime (days) of indicators submitted without valid_until.
 [expiry]

@@ -183,6 +183,8 @@ pub fn rpz_inputs(cfg: &Config, state: &crate::app::AppState) -> crate::rpz::Rpz
         notify: cfg.rpz.notify.clone(),
         history: cfg.rpz.history,
         store: state.store.clone(),
+        allow_unsigned: cfg.rpz.allow_unsigned.clone(),
+        metrics: state.metrics.rpz.clone(),
     }
 }
 

@@ -7,9 +7,12 @@
 //! as their primaries.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
+
+use crate::metrics::RpzMetrics;
 
 /// Attempts per secondary, and the wait for an answer to the first; the
 /// wait doubles at each retry (RFC 1996 §3.6).
@@ -28,18 +31,19 @@ pub(super) fn message(apex: &[u8], id: u16) -> Vec<u8> {
 }
 
 /// Tells every target; returns when each has answered or given up.
-pub(super) async fn notify_all(targets: Vec<SocketAddr>, apex: Vec<u8>) {
+pub(super) async fn notify_all(targets: Vec<SocketAddr>, apex: Vec<u8>, metrics: Arc<RpzMetrics>) {
     let tasks: Vec<_> = targets.into_iter().map(|t| tokio::spawn(notify_one(t, apex.clone()))).collect();
     for t in tasks {
-        let _ = t.await;
+        metrics.notify(t.await.unwrap_or("unanswered"));
     }
 }
 
-/// Sends NOTIFY to `target` until it answers (any rcode), a few times.
-async fn notify_one(target: SocketAddr, apex: Vec<u8>) {
+/// Sends NOTIFY to `target` until it answers (any rcode), a few times:
+/// `acknowledged`, `error` (an error rcode) or `unanswered`.
+async fn notify_one(target: SocketAddr, apex: Vec<u8>) -> &'static str {
     let local: SocketAddr =
         if target.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
-    let Ok(sock) = UdpSocket::bind(local).await else { return };
+    let Ok(sock) = UdpSocket::bind(local).await else { return "unanswered" };
     let mut id = [0u8; 2];
     let _ = getrandom::fill(&mut id);
     let id = u16::from_be_bytes(id);
@@ -61,10 +65,10 @@ async fn notify_one(target: SocketAddr, apex: Vec<u8>) {
                     let rcode = buf[3] & 0x0f;
                     if rcode == 0 {
                         tracing::debug!(%target, "NOTIFY acknowledged");
-                    } else {
-                        tracing::warn!(%target, rcode, "NOTIFY answered with an error (is this exchange listed as its primary?)");
+                        return "acknowledged";
                     }
-                    return;
+                    tracing::warn!(%target, rcode, "NOTIFY answered with an error (is this exchange listed as its primary?)");
+                    return "error";
                 }
                 Ok(Ok(_)) => continue,
                 _ => break,
@@ -73,6 +77,7 @@ async fn notify_one(target: SocketAddr, apex: Vec<u8>) {
         wait *= 2;
     }
     tracing::warn!(%target, "NOTIFY not acknowledged; the secondary will see the change at its next refresh");
+    "unanswered"
 }
 
 #[cfg(test)]
