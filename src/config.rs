@@ -167,8 +167,10 @@ pub struct RpzConfig {
     /// The zone name secondaries transfer (one name; its content depends on
     /// the TSIG key, i.e. on the participant's audiences).
     pub zone: String,
-    /// Secondaries sent a NOTIFY after every change (`IP:PORT`).
-    pub notify: Vec<SocketAddr>,
+    /// Secondaries sent a NOTIFY after every change: `"IP:PORT"` (unsigned)
+    /// or `{ to = "IP:PORT", participant = "isp-a" }` (signed with that
+    /// participant's TSIG key).
+    pub notify: Vec<NotifyTarget>,
     /// Directory of the participants' TSIG keys (`NAME.key`), written by
     /// `tamis participant add` and `tamis init`.
     pub keys_dir: PathBuf,
@@ -181,6 +183,42 @@ pub struct RpzConfig {
     /// must be signed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allow_unsigned: Vec<UnsignedSource>,
+}
+
+/// A secondary told of every change (`[rpz] notify`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged, expecting = "\"IP:PORT\" or { to = \"IP:PORT\", participant = \"NAME\" }")]
+pub enum NotifyTarget {
+    /// An unsigned NOTIFY to this address.
+    Plain(SocketAddr),
+    /// A NOTIFY signed with the participant's TSIG key (the secondary's own).
+    Signed(SignedNotify),
+}
+
+/// The signed form of [`NotifyTarget`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedNotify {
+    pub to: SocketAddr,
+    pub participant: String,
+}
+
+impl NotifyTarget {
+    /// The address told.
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            NotifyTarget::Plain(a) => *a,
+            NotifyTarget::Signed(s) => s.to,
+        }
+    }
+
+    /// The participant whose key signs the NOTIFY, if any.
+    pub fn participant(&self) -> Option<&str> {
+        match self {
+            NotifyTarget::Plain(_) => None,
+            NotifyTarget::Signed(s) => Some(&s.participant),
+        }
+    }
 }
 
 /// Source addresses allowed to transfer participant `participant`'s zone
@@ -777,6 +815,20 @@ escrow_public = "keys/escrow.pub"
         let err = bad("[[rpz.allow_unsigned]]\nparticipant = \"isp-a\"\nfrom = [\"10.0.0.0/8\"]\n\
              [[rpz.allow_unsigned]]\nparticipant = \"isp-b\"\nfrom = [\"192.0.2.1\", \"10.1.2.3\"]\n");
         assert!(err.starts_with("t.toml:18:") && err.contains("overlaps 10.0.0.0/8 of \"isp-a\""), "{err}");
+    }
+
+    #[test]
+    fn notify_targets_are_addresses_or_tied_to_a_participant() {
+        let text = format!(
+            "{MINIMAL}\n[rpz]\nnotify = [\"192.0.2.53:53\", {{ to = \"198.51.100.53:53\", participant = \"isp-a\" }}]\n"
+        );
+        let c = Config::parse("t.toml", &text).unwrap();
+        let n = &c.rpz.notify;
+        assert_eq!((n[0].addr().to_string(), n[0].participant()), ("192.0.2.53:53".to_owned(), None));
+        assert_eq!((n[1].addr().to_string(), n[1].participant()), ("198.51.100.53:53".to_owned(), Some("isp-a")));
+        let bad = format!("{MINIMAL}\n[rpz]\nnotify = [{{ to = \"198.51.100.53:53\", key = \"isp-a\" }}]\n");
+        let err = Config::parse("t.toml", &bad).unwrap_err().to_string();
+        assert!(err.starts_with("t.toml:13:") && err.contains("participant = \"NAME\""), "{err}");
     }
 
     #[test]

@@ -244,7 +244,7 @@ admin_token = "keys/admin.token"
 [rpz]
 # listen = "127.0.0.1:5353"
 zone = "rpz.tamis"
-notify = []
+notify = []   # "IP:PORT", or { to = "IP:PORT", participant = "isp-a" } to sign with isp-a's key
 keys_dir = "keys/tsig"
 history = 32
 # Unsigned transfers for resolvers that cannot sign (Unbound), from these source addresses only; the

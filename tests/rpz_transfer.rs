@@ -299,6 +299,57 @@ async fn a_change_is_notified_to_the_secondaries() {
     s.stop().await;
 }
 
+#[tokio::test]
+async fn a_notify_tied_to_a_participant_is_signed_with_its_key() {
+    let s = TestServer::start().await;
+    let plain = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let signed = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let targets = vec![
+        tamis::config::NotifyTarget::Plain(plain.local_addr().unwrap()),
+        tamis::config::NotifyTarget::Signed(tamis::config::SignedNotify {
+            to: signed.local_addr().unwrap(),
+            participant: "isp-a".into(),
+        }),
+    ];
+    let rpz = Rpz::start_with(&s, targets, Vec::new()).await;
+    let (status, _) = submit(&s, "isp-a", &json!({"indicators": [domain("signed-notify.top")]})).await;
+    assert_eq!(status, 200);
+    let mut buf = vec![0u8; 512];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    // The tied secondary's NOTIFY carries a TSIG that isp-a's key verifies.
+    let (n, _) = tokio::time::timeout_at(deadline, signed.recv_from(&mut buf)).await.unwrap().unwrap();
+    let mut msg = Message::from_octets(buf[..n].to_vec()).unwrap();
+    assert_eq!(msg.header().opcode(), domain::base::iana::Opcode::NOTIFY);
+    let key = key_of(&s.dir, "isp-a");
+    let tx = domain::tsig::ServerTransaction::request(&key, &mut msg, Time48::now());
+    assert!(matches!(tx, Ok(Some(_))), "signed with isp-a's key");
+    let q = msg.sole_question().unwrap();
+    assert_eq!((q.qname().to_string().as_str(), q.qtype()), ("rpz.tamis", Rtype::SOA));
+    let forged = Key::new(Algorithm::Sha256, &[7u8; 32], "isp-a.".parse::<KeyName>().unwrap(), None, None).unwrap();
+    let mut again = Message::from_octets(buf[..n].to_vec()).unwrap();
+    assert!(domain::tsig::ServerTransaction::request(&forged, &mut again, Time48::now()).is_err(), "not another key");
+    // The other one is unsigned, as before.
+    let (n2, _) = tokio::time::timeout_at(deadline, plain.recv_from(&mut buf)).await.unwrap().unwrap();
+    let mut msg2 = Message::from_octets(buf[..n2].to_vec()).unwrap();
+    assert!(matches!(domain::tsig::ServerTransaction::request(&key, &mut msg2, Time48::now()), Ok(None)), "no TSIG");
+    // An acknowledgement is counted (the unanswered one only after its retries).
+    let (n, from) = tokio::time::timeout_at(deadline, signed.recv_from(&mut buf)).await.unwrap().unwrap();
+    buf[2] |= 0x80; // QR: the answer
+    signed.send_to(&buf[..n], from).await.unwrap();
+    let acknowledged = "tamis_rpz_notifies_total{outcome=\"acknowledged\"} 1";
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = s.state.metrics.render(0, &s.state.blocklists, false);
+        if text.contains(acknowledged) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(text.contains(acknowledged) && !text.contains("outcome=\"unanswered\""), "{text}");
+    rpz.stop().await;
+    s.stop().await;
+}
+
 /// A signed SOA query over UDP: the answer's rcode.
 async fn soa_rcode(addr: SocketAddr, key: &Key) -> Rcode {
     let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();

@@ -136,7 +136,7 @@ async fn unbound_transfers_the_zone_unsigned_from_an_allowed_address_and_follows
         participant: "isp-a".into(),
         from: vec![SourceNet::try_from("127.0.0.1/32".to_owned()).unwrap()],
     };
-    let rpz = Rpz::start_with(&s, vec![resolver], vec![allow]).await;
+    let rpz = Rpz::start_with(&s, vec![tamis::config::NotifyTarget::Plain(resolver)], vec![allow]).await;
     let tmp = tempfile::tempdir().unwrap();
     let conf = write_conf(tmp.path(), port, rpz.addr);
     let log_path = tmp.path().join("unbound.log");

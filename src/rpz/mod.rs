@@ -19,7 +19,8 @@
 //! - The zones follow the published `domains.rpz` snapshots (same serial,
 //!   same records); a bounded history of differences answers IXFR from
 //!   earlier serials ([`zone`]), anything else gets the whole zone.
-//! - NOTIFY (RFC 1996) to `[rpz] notify` after every change ([`notify`]).
+//! - NOTIFY (RFC 1996) to `[rpz] notify` after every change ([`notify`]),
+//!   signed with a participant's key when the entry names one.
 
 pub mod keys;
 mod notify;
@@ -27,7 +28,6 @@ mod wire;
 pub mod zone;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,8 +60,9 @@ pub struct RpzInputs {
     pub zone: String,
     /// Where the TSIG keys are (`<participant>.key`).
     pub keys_dir: PathBuf,
-    /// Secondaries told of every change (NOTIFY).
-    pub notify: Vec<SocketAddr>,
+    /// Secondaries told of every change (NOTIFY), some with a participant's
+    /// key to sign it.
+    pub notify: Vec<crate::config::NotifyTarget>,
     /// Versions kept for IXFR, per audience.
     pub history: usize,
     /// Where transfers are recorded in the audit trail.
@@ -213,9 +214,8 @@ async fn follow_snapshots(shared: Arc<Shared>, mut stop: tokio::sync::watch::Rec
         let s = shared.clone();
         let changed = tokio::task::spawn_blocking(move || refresh(&s)).await.unwrap_or(false);
         if changed && !shared.inputs.notify.is_empty() {
-            let (targets, apex, metrics) =
-                (shared.inputs.notify.clone(), shared.apex.clone(), shared.inputs.metrics.clone());
-            tokio::spawn(notify::notify_all(targets, apex, metrics));
+            let targets = notify::messages(&shared.inputs.notify, &shared.apex, &shared.inputs.keys_dir);
+            tokio::spawn(notify::notify_all(targets, shared.inputs.metrics.clone()));
         }
         tokio::select! {
             r = published.changed() => if r.is_err() { return },

@@ -15,13 +15,15 @@ impl Rpz {
     /// Serves zone `rpz.tamis` from the server's blocklists and TSIG keys,
     /// telling `notify` of changes.
     pub async fn start(s: &super::TestServer, notify: Vec<SocketAddr>) -> Rpz {
+        let notify = notify.into_iter().map(tamis::config::NotifyTarget::Plain).collect();
         Rpz::start_with(s, notify, Vec::new()).await
     }
 
-    /// [`Rpz::start`] with `[rpz] allow_unsigned` entries.
+    /// [`Rpz::start`] with `[rpz] notify` entries of either form and
+    /// `[rpz] allow_unsigned` entries.
     pub async fn start_with(
         s: &super::TestServer,
-        notify: Vec<SocketAddr>,
+        notify: Vec<tamis::config::NotifyTarget>,
         allow_unsigned: Vec<tamis::config::UnsignedSource>,
     ) -> Rpz {
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
