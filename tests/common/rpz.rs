@@ -1,5 +1,7 @@
 //! The exchange's zone-transfer listener (`[rpz] listen`) started on a port
-//! of its own beside a [`TestServer`](super::TestServer).
+//! of its own beside a [`TestServer`](super::TestServer), and what the
+//! tests with a real secondary (BIND, Unbound) share: a free port, a plain
+//! DNS query, waiting for an answer's rcode.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
