@@ -255,14 +255,111 @@ pub struct RpzConfig {
     /// The zone name secondaries transfer (one name; its content depends on
     /// the TSIG key, i.e. on the participant's audiences).
     pub zone: String,
-    /// Secondaries sent a NOTIFY after every change (`IP:PORT`).
-    pub notify: Vec<SocketAddr>,
+    /// Secondaries sent a NOTIFY after every change: `"IP:PORT"` (unsigned)
+    /// or `{ to = "IP:PORT", participant = "isp-a" }` (signed with that
+    /// participant's TSIG key).
+    pub notify: Vec<NotifyTarget>,
     /// Directory of the participants' TSIG keys (`NAME.key`), written by
     /// `tamis participant add` and `tamis init`.
     pub keys_dir: PathBuf,
     /// Versions kept per audience to answer IXFR; older serials get the
     /// whole zone.
     pub history: usize,
+    /// Unsigned transfers, for secondaries that cannot sign (Unbound): each
+    /// entry names the participant whose zone the listed source addresses
+    /// receive, as its TSIG key would. Empty (the default): every request
+    /// must be signed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow_unsigned: Vec<UnsignedSource>,
+}
+
+/// A secondary told of every change (`[rpz] notify`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged, expecting = "\"IP:PORT\" or { to = \"IP:PORT\", participant = \"NAME\" }")]
+pub enum NotifyTarget {
+    /// An unsigned NOTIFY to this address.
+    Plain(SocketAddr),
+    /// A NOTIFY signed with the participant's TSIG key (the secondary's own).
+    Signed(SignedNotify),
+}
+
+/// The signed form of [`NotifyTarget`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedNotify {
+    pub to: SocketAddr,
+    pub participant: String,
+}
+
+impl NotifyTarget {
+    /// The address told.
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            NotifyTarget::Plain(a) => *a,
+            NotifyTarget::Signed(s) => s.to,
+        }
+    }
+
+    /// The participant whose key signs the NOTIFY, if any.
+    pub fn participant(&self) -> Option<&str> {
+        match self {
+            NotifyTarget::Plain(_) => None,
+            NotifyTarget::Signed(s) => Some(&s.participant),
+        }
+    }
+}
+
+/// Source addresses allowed to transfer participant `participant`'s zone
+/// without TSIG (`[[rpz.allow_unsigned]]`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnsignedSource {
+    /// The participant (registered, unrevoked, with the blocklist role when
+    /// a request arrives) whose audiences decide the zone served.
+    pub participant: String,
+    /// Source networks (`127.0.0.1/32`, `2001:db8::/64`; a bare address is
+    /// one host).
+    pub from: Vec<SourceNet>,
+}
+
+/// A source network of [`UnsignedSource`], as written in `tamis.toml`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SourceNet(pub ipnet::IpNet);
+
+impl TryFrom<String> for SourceNet {
+    type Error = String;
+    fn try_from(s: String) -> Result<SourceNet, String> {
+        let net = match s.parse::<ipnet::IpNet>() {
+            Ok(n) => n,
+            Err(_) => s
+                .parse::<std::net::IpAddr>()
+                .map(ipnet::IpNet::from)
+                .map_err(|_| format!("{s:?} is not an address or a network (ADDRESS/PREFIX)"))?,
+        };
+        if net.trunc() != net {
+            return Err(format!("{s:?} has host bits set (the network is {})", net.trunc()));
+        }
+        Ok(SourceNet(net))
+    }
+}
+
+impl From<SourceNet> for String {
+    fn from(n: SourceNet) -> String {
+        n.0.to_string()
+    }
+}
+
+impl SourceNet {
+    /// Whether `ip` is in this network (an IPv4-mapped IPv6 source counts
+    /// as its IPv4 address).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.0.contains(&ip)
+    }
 }
 
 impl Default for RpzConfig {
@@ -273,6 +370,7 @@ impl Default for RpzConfig {
             notify: Vec::new(),
             keys_dir: "keys/tsig".into(),
             history: 32,
+            allow_unsigned: Vec::new(),
         }
     }
 }
@@ -288,6 +386,43 @@ impl RpzConfig {
             });
         if !ok {
             return Err(format!("zone {:?} is not a valid DNS name", self.zone));
+        }
+        Ok(())
+    }
+
+    /// Checks `allow_unsigned`: a participant name and at least one network
+    /// per entry, and no network in the entries of two participants (the
+    /// source address must decide one participant). The error names the
+    /// text to find in the file for its line.
+    fn check_unsigned(&self) -> Result<(), (String, String)> {
+        for (i, a) in self.allow_unsigned.iter().enumerate() {
+            // The registry's rule for names (identity::valid_name, a layer up).
+            let p = &a.participant;
+            let valid = !p.is_empty()
+                && p.len() <= 64
+                && !p.starts_with('-')
+                && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !valid {
+                return Err((format!("{p:?}"), format!("participant {p:?} is not a participant name")));
+            }
+            if a.from.is_empty() {
+                let msg = format!("allow_unsigned of {:?} lists no source address (from = [...])", a.participant);
+                return Err((a.participant.clone(), msg));
+            }
+            for b in &self.allow_unsigned[..i] {
+                if b.participant == a.participant {
+                    continue;
+                }
+                for n in &a.from {
+                    if let Some(m) = b.from.iter().find(|m| m.0.contains(&n.0) || n.0.contains(&m.0)) {
+                        let msg = format!(
+                            "allow_unsigned: {} of {:?} overlaps {} of {:?}; a source address must name one participant",
+                            n.0, a.participant, m.0, b.participant
+                        );
+                        return Err((n.0.addr().to_string(), msg));
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -536,6 +671,14 @@ impl Config {
             line: text.find("[rpz]").map(|at| line_of(text, at)).unwrap_or(0),
             message: format!("[rpz]: {message}"),
         })?;
+        cfg.rpz.check_unsigned().map_err(|(needle, message)| ConfigError::Parse {
+            path: name.to_owned(),
+            line: text
+                .find("allow_unsigned")
+                .and_then(|start| text[start..].find(&needle).map(|at| line_of(text, start + at)))
+                .unwrap_or(0),
+            message: format!("[rpz]: {message}"),
+        })?;
         Ok(cfg)
     }
 
@@ -745,6 +888,50 @@ escrow_public = "keys/escrow.pub"
         assert!(Config::parse("t.toml", &bad).unwrap_err().to_string().contains("not a valid"));
         let err = Config::parse("t.toml", &format!("{MINIMAL}\n[store]\nbackend = \"mongo\"\n")).unwrap_err();
         assert!(err.to_string().contains("mongo"), "{err}");
+    }
+
+    #[test]
+    fn unsigned_rpz_sources_are_parsed_and_checked_with_lines() {
+        let ok = format!(
+            "{MINIMAL}\n[rpz]\nallow_unsigned = [{{ participant = \"isp-a\", from = [\"127.0.0.1\", \"2001:db8::/64\"] }},\n\
+             {{ participant = \"isp-b\", from = [\"192.0.2.0/24\"] }}]\n"
+        );
+        let c = Config::parse("t.toml", &ok).unwrap();
+        let a = &c.rpz.allow_unsigned;
+        assert_eq!((a[0].participant.as_str(), a[1].participant.as_str()), ("isp-a", "isp-b"));
+        let has = |i: usize, ip: &str| a[i].from.iter().any(|n| n.contains(ip.parse().unwrap()));
+        assert!(has(0, "127.0.0.1") && !has(0, "127.0.0.2"), "a bare address is one host");
+        assert!(has(0, "2001:db8::53") && !has(0, "2001:db8:1::53"));
+        assert!(has(0, "::ffff:127.0.0.1"), "an IPv4-mapped source is its IPv4 address");
+        assert!(has(1, "192.0.2.200") && !has(1, "192.0.3.1"));
+        let bad = |tail: &str| Config::parse("t.toml", &format!("{MINIMAL}\n[rpz]\n{tail}")).unwrap_err().to_string();
+        let err = bad("[[rpz.allow_unsigned]]\nparticipant = \"isp-a\"\nfrom = [\"10.0.0.300/8\"]\n");
+        assert!(err.starts_with("t.toml:15:") && err.contains("not an address or a network"), "{err}");
+        let err = bad("[[rpz.allow_unsigned]]\nparticipant = \"isp-a\"\nfrom = [\"10.0.0.1/8\"]\n");
+        assert!(err.starts_with("t.toml:15:") && err.contains("host bits"), "{err}");
+        let err = bad("[[rpz.allow_unsigned]]\nparticipant = \"isp-a\"\nfrom = []\n");
+        assert!(err.starts_with("t.toml:14:") && err.contains("no source address"), "{err}");
+        let err = bad("[[rpz.allow_unsigned]]\nparticipant = \"ISP A\"\nfrom = [\"10.0.0.1\"]\n");
+        assert!(err.starts_with("t.toml:14:") && err.contains("not a participant name"), "{err}");
+        let err = bad("[[rpz.allow_unsigned]]\nparticipant = \"isp-a\"\n");
+        assert!(err.starts_with("t.toml:13:") && err.contains("from"), "{err}");
+        let err = bad("[[rpz.allow_unsigned]]\nparticipant = \"isp-a\"\nfrom = [\"10.0.0.0/8\"]\n\
+             [[rpz.allow_unsigned]]\nparticipant = \"isp-b\"\nfrom = [\"192.0.2.1\", \"10.1.2.3\"]\n");
+        assert!(err.starts_with("t.toml:18:") && err.contains("overlaps 10.0.0.0/8 of \"isp-a\""), "{err}");
+    }
+
+    #[test]
+    fn notify_targets_are_addresses_or_tied_to_a_participant() {
+        let text = format!(
+            "{MINIMAL}\n[rpz]\nnotify = [\"192.0.2.53:53\", {{ to = \"198.51.100.53:53\", participant = \"isp-a\" }}]\n"
+        );
+        let c = Config::parse("t.toml", &text).unwrap();
+        let n = &c.rpz.notify;
+        assert_eq!((n[0].addr().to_string(), n[0].participant()), ("192.0.2.53:53".to_owned(), None));
+        assert_eq!((n[1].addr().to_string(), n[1].participant()), ("198.51.100.53:53".to_owned(), Some("isp-a")));
+        let bad = format!("{MINIMAL}\n[rpz]\nnotify = [{{ to = \"198.51.100.53:53\", key = \"isp-a\" }}]\n");
+        let err = Config::parse("t.toml", &bad).unwrap_err().to_string();
+        assert!(err.starts_with("t.toml:13:") && err.contains("participant = \"NAME\""), "{err}");
     }
 
     #[test]

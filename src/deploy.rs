@@ -249,9 +249,14 @@ admin_token = "keys/admin.token"
 [rpz]
 # listen = "127.0.0.1:5353"
 zone = "rpz.tamis"
-notify = []
+notify = []   # "IP:PORT", or { to = "IP:PORT", participant = "isp-a" } to sign with isp-a's key
 keys_dir = "keys/tsig"
 history = 32
+# Unsigned transfers for resolvers that cannot sign (Unbound), from these source addresses only; the
+# participant decides the zone, as its key would:
+# [[rpz.allow_unsigned]]
+# participant = "isp-a"
+# from = ["127.0.0.1/32"]
 
 # Webhooks: each new feed item pushed, as the participant's feed shows it, to an HTTPS endpoint
 # named here by the operator (never by the participant). The exchange presents its own client

@@ -52,6 +52,80 @@ pub struct ListLabels {
     pub status: u16,
 }
 
+/// The labels of a request to the RPZ listener.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RpzRequestLabels {
+    /// `axfr`, `ixfr`, `soa` or `other`.
+    pub kind: &'static str,
+    /// `ok`, `refused`, `notauth` or `error` (another rcode).
+    pub outcome: &'static str,
+    /// `true` when the request carried a TSIG (valid or not).
+    pub signed: &'static str,
+}
+
+/// The label of a NOTIFY's outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotifyLabels {
+    /// `acknowledged`, `error` (answered with an error rcode) or
+    /// `unanswered` (after every retry).
+    pub outcome: &'static str,
+}
+
+/// The RPZ zone-transfer listener's counters and its zones (`tamis_rpz_*`).
+#[derive(Debug, Default)]
+pub struct RpzMetrics {
+    requests: Family<RpzRequestLabels, Counter>,
+    notifies: Family<NotifyLabels, Counter>,
+    /// Each audience zone's serial and record count, as last built.
+    zones: std::sync::Mutex<Vec<(String, u32, usize)>>,
+}
+
+impl RpzMetrics {
+    /// Counts one answered request.
+    pub fn request(&self, kind: &'static str, outcome: &'static str, signed: bool) {
+        let signed = if signed { "true" } else { "false" };
+        self.requests.get_or_create(&RpzRequestLabels { kind, outcome, signed }).inc();
+    }
+
+    /// Counts one NOTIFY to one secondary, by outcome.
+    pub fn notify(&self, outcome: &'static str) {
+        self.notifies.get_or_create(&NotifyLabels { outcome }).inc();
+    }
+
+    /// The zones served: `(audience, serial, records)`.
+    pub fn set_zones(&self, zones: Vec<(String, u32, usize)>) {
+        *self.zones.lock().unwrap_or_else(|e| e.into_inner()) = zones;
+    }
+
+    fn register(&self, r: &mut Registry) {
+        r.register(
+            "rpz_requests",
+            "Requests to the RPZ zone-transfer listener by type (axfr, ixfr, soa), outcome and TSIG",
+            self.requests.clone(),
+        );
+        r.register(
+            "rpz_notifies",
+            "NOTIFY messages to secondaries by outcome (acknowledged, error, unanswered after retries)",
+            self.notifies.clone(),
+        );
+        let serial: Family<AudienceLabels, Gauge> = Family::default();
+        let records: Family<AudienceLabels, Gauge> = Family::default();
+        for (audience, s, n) in self.zones.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let labels = AudienceLabels { audience: audience.clone() };
+            serial.get_or_create(&labels).set(i64::from(*s));
+            records.get_or_create(&labels).set(*n as i64);
+        }
+        r.register("rpz_zone_serial", "SOA serial of the RPZ zone served to an audience", serial);
+        r.register("rpz_zone_records", "Records (CNAME triggers) in the RPZ zone of an audience", records);
+    }
+}
+
+/// The label of a per-audience gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AudienceLabels {
+    audience: String,
+}
+
 /// Counters and histograms exported on the admin listener's `/metrics`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WebhookLabels {
@@ -107,6 +181,8 @@ pub struct Metrics {
     /// The feed position each webhook has delivered up to (its lag is
     /// rendered against the feed head).
     pub webhook_cursors: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+    /// The RPZ listener's (shared with it).
+    pub rpz: std::sync::Arc<RpzMetrics>,
     /// When this process started (Unix seconds), if `/proc` does not say.
     started: f64,
 }
@@ -136,6 +212,7 @@ impl Default for Metrics {
             webhook_deliveries: Family::default(),
             webhook_items: Family::default(),
             webhook_cursors: Default::default(),
+            rpz: Default::default(),
             started: unix_now(),
         }
     }
@@ -172,6 +249,7 @@ impl Metrics {
     pub fn render(&self, head: u64, blocklists: &Blocklists, openmetrics: bool) -> String {
         let mut r = Registry::with_prefix("tamis");
         self.register_counters(&mut r);
+        self.rpz.register(&mut r);
         register_blocklists(&mut r, head, blocklists);
         self.register_webhooks(&mut r, head);
         let mut out = String::with_capacity(16 * 1024);

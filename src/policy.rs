@@ -458,6 +458,168 @@ pub struct Policy {
 
 // ---- the file format (serde, strict) ----
 
+/// Reading a policy file into [`PolicyFile`] with every schema error: the
+/// document is parsed once (spans kept), then each section and each rule
+/// (`[ingest.detect]`, every `[[ingest.keys]]` entry, every egress view...)
+/// is deserialized on its own, so a fault in one does not hide the others.
+/// Within a section, a key whose value does not fit is reported and left
+/// out, and the section read again, so every faulty key of it is reported
+/// (a required key left out this way is not reported missing as well).
+mod schema {
+    use serde::Deserialize;
+    use serde::de::{DeserializeOwned, IgnoredAny};
+    use toml::Spanned;
+    use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+    use super::{IngestFile as Ingest, PolicyError, PolicyFile as Policy, Src};
+
+    /// The top level's keys (each section is read on its own; the names of
+    /// these shapes are those of the whole, as serde's messages name them).
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)] // only the keys are checked here
+    struct PolicyFile {
+        id: Spanned<String>,
+        #[serde(default)]
+        description: String,
+        ingest: IgnoredAny,
+        #[serde(default)]
+        egress: Option<IgnoredAny>,
+    }
+
+    /// `[ingest]`'s keys.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)] // only the keys are checked here
+    struct IngestFile {
+        detect: IgnoredAny,
+        value: IgnoredAny,
+        fields: IgnoredAny,
+        #[serde(default)]
+        keys: Option<IgnoredAny>,
+        #[serde(default)]
+        consumer_mail_domains: Option<IgnoredAny>,
+        #[serde(default)]
+        deny: Option<IgnoredAny>,
+    }
+
+    /// The whole file, or `None` with its errors in `errors`.
+    pub(super) fn read(src: &Src<'_>, errors: &mut Vec<PolicyError>) -> Option<Policy> {
+        let root = match DeTable::parse(src.text) {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(src.err(e.span(), e.message().trim().to_owned()));
+                return None;
+            }
+        };
+        let span = root.span();
+        let root = Spanned::new(span, DeValue::Table(root.into_inner()));
+        let before = errors.len();
+        let top: Option<PolicyFile> = section(src, &root, errors);
+        let ingest = get(&root, "ingest").and_then(|i| read_ingest(src, i, errors));
+        let mut egress = std::collections::BTreeMap::new();
+        match get(&root, "egress").map(|e| (e, e.get_ref())) {
+            Some((_, DeValue::Table(views))) => {
+                for (name, view) in views {
+                    if let Some(v) = section(src, view, errors) {
+                        egress.insert(name.get_ref().to_string(), v);
+                    }
+                }
+            }
+            // Not a table: serde's message says what was expected.
+            Some((e, _)) => {
+                let _: Option<std::collections::BTreeMap<String, IgnoredAny>> = section(src, e, errors);
+            }
+            None => {}
+        }
+        let (top, ingest) = (top?, ingest?);
+        (errors.len() == before).then_some(Policy { id: top.id, description: top.description, ingest, egress })
+    }
+
+    /// `[ingest]`, each of its sections and rules on its own.
+    fn read_ingest(src: &Src<'_>, ingest: &Spanned<DeValue<'_>>, errors: &mut Vec<PolicyError>) -> Option<Ingest> {
+        let before = errors.len();
+        let _: Option<IngestFile> = section(src, ingest, errors);
+        let detect = part(src, ingest, "detect", errors);
+        let value = part(src, ingest, "value", errors);
+        let fields = part(src, ingest, "fields", errors);
+        let consumer_mail_domains = part(src, ingest, "consumer_mail_domains", errors);
+        let deny = part(src, ingest, "deny", errors);
+        let mut keys = Vec::new();
+        match get(ingest, "keys").map(|k| (k, k.get_ref())) {
+            Some((_, DeValue::Array(rules))) => {
+                keys.extend(rules.iter().filter_map(|r| section(src, r, errors)));
+            }
+            Some((k, _)) => {
+                let _: Option<Vec<IgnoredAny>> = section(src, k, errors);
+            }
+            None => {}
+        }
+        if errors.len() != before {
+            return None;
+        }
+        Some(Ingest {
+            detect: detect?,
+            value: value?,
+            fields: fields?,
+            keys,
+            consumer_mail_domains: consumer_mail_domains.unwrap_or_default(),
+            deny: deny.unwrap_or_default(),
+        })
+    }
+
+    /// The section `name` of `v` read on its own (none when absent).
+    fn part<T: DeserializeOwned>(
+        src: &Src<'_>,
+        v: &Spanned<DeValue<'_>>,
+        name: &str,
+        errors: &mut Vec<PolicyError>,
+    ) -> Option<T> {
+        get(v, name).and_then(|v| section(src, v, errors))
+    }
+
+    /// The value of `key` in the table `v` (none when `v` is not a table).
+    fn get<'a, 'i>(v: &'a Spanned<DeValue<'i>>, key: &str) -> Option<&'a Spanned<DeValue<'i>>> {
+        match v.get_ref() {
+            DeValue::Table(t) => t.iter().find(|(k, _)| k.get_ref().as_ref() == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    fn within(outer: &std::ops::Range<usize>, inner: &std::ops::Range<usize>) -> bool {
+        outer.start <= inner.start && inner.end <= outer.end
+    }
+
+    /// `value` as a `T`, or `None` with every schema error of it in
+    /// `errors`: a key whose name or value holds an error is left out and
+    /// the value read again (at most as many times as it has keys).
+    fn section<T: DeserializeOwned>(
+        src: &Src<'_>,
+        value: &Spanned<DeValue<'_>>,
+        errors: &mut Vec<PolicyError>,
+    ) -> Option<T> {
+        let mut v = value.clone();
+        let mut left_out: Vec<String> = Vec::new();
+        loop {
+            let e = match T::deserialize(ValueDeserializer::from(v.clone())) {
+                Ok(t) => return left_out.is_empty().then_some(t),
+                Err(e) => e,
+            };
+            let message = e.message().trim().to_owned();
+            if left_out.iter().any(|k| message == format!("missing field `{k}`")) {
+                return None;
+            }
+            errors.push(src.err(e.span(), message));
+            let (Some(at), DeValue::Table(t)) = (e.span(), v.get_mut()) else { return None };
+            let key =
+                t.iter().find(|(k, val)| within(&k.span(), &at) || within(&val.span(), &at)).map(|(k, _)| k.clone());
+            let key = key?;
+            left_out.push(key.get_ref().to_string());
+            t.remove(&key);
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
@@ -577,9 +739,10 @@ impl Policy {
 
     /// As [`Policy::load`], with every error found (each rule of `id`,
     /// `[ingest.detect]`, `[ingest.value]`, `[[ingest.keys]]`, the consumer
-    /// mail domains, `[ingest.deny]`, `[egress.*]`), in line order; a file
-    /// that is not valid TOML or does not fit the schema (an unknown key, a
-    /// wrong type) has one, as the TOML reader stops there.
+    /// mail domains, `[ingest.deny]`, `[egress.*]`), in line order. Schema
+    /// errors (an unknown key, a wrong type, a missing key) are collected
+    /// section by section and rule by rule ([`schema`]); a file that is not
+    /// valid TOML has one error, as the TOML reader stops there.
     pub fn load_all(path: &Path) -> Result<Policy, Vec<PolicyError>> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| vec![PolicyError { file: path.display().to_string(), line: 0, message: e.to_string() }])?;
@@ -590,10 +753,12 @@ impl Policy {
     /// (never empty on `Err`).
     pub fn parse_all(file: &str, text: &str) -> Result<Policy, Vec<PolicyError>> {
         let src = Src { file, text };
-        let pf: PolicyFile = toml::from_str(text)
-            .map_err(|e: toml::de::Error| vec![src.err(e.span(), e.message().trim().to_owned())])?;
-
         let mut errors = Vec::new();
+        let Some(pf) = schema::read(&src, &mut errors) else {
+            errors.sort_by_key(|e| e.line);
+            return Err(errors);
+        };
+
         let id = pf.id.get_ref();
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
             errors.push(src.err(Some(pf.id.span()), "`id` must be lower-case letters, digits and dashes".into()));

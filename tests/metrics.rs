@@ -69,6 +69,24 @@ async fn metrics_pass_promtool_and_carry_labels_histograms_and_process_gauges() 
     let r = s.client("police-a").get(s.url("/v1/blocklists/domains.txt")).send().await.unwrap();
     assert_eq!(r.status(), 403);
 
+    // The RPZ listener's counters and zone gauges: one unsigned SOA query, refused.
+    let rpz = common::rpz::Rpz::start(&s, Vec::new()).await;
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let soa_query =
+        [0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'r', b'p', b'z', 5, b't', b'a', b'm', b'i', b's', 0, 0, 6, 0, 1];
+    sock.send_to(&soa_query, rpz.addr).await.unwrap();
+    let mut buf = [0u8; 512];
+    let (n, _) =
+        tokio::time::timeout(std::time::Duration::from_secs(5), sock.recv_from(&mut buf)).await.unwrap().unwrap();
+    assert!(n >= 12 && buf[3] & 0x0f == 5, "REFUSED without TSIG");
+    for _ in 0..100 {
+        if s.state.metrics.render(0, &s.state.blocklists, false).contains("tamis_rpz_zone_records{") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    rpz.stop().await;
+
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let admin = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -95,6 +113,9 @@ async fn metrics_pass_promtool_and_carry_labels_histograms_and_process_gauges() 
         "# TYPE process_start_time_seconds gauge\n",
         "# TYPE process_open_fds gauge\n",
         "# TYPE process_cpu_seconds_total counter\n",
+        "tamis_rpz_requests_total{kind=\"soa\",outcome=\"refused\",signed=\"false\"} 1\n",
+        "# TYPE tamis_rpz_zone_serial gauge\n",
+        "tamis_rpz_zone_records{audience=\"",
     ] {
         assert!(text.contains(line), "{line:?} missing from\n{text}");
     }

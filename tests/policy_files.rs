@@ -188,3 +188,69 @@ fn policy_check_reports_every_error_within_a_section_too() {
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert_eq!(said.lines().filter(|l| l.starts_with(&format!("{}:", bad.display()))).count(), 6, "{said}");
 }
+
+#[test]
+fn policy_check_reports_every_schema_error_with_its_line() {
+    // Three independent faults in three rules: an unknown key in
+    // [ingest.detect], a wrong type in one [[ingest.keys]] rule, an unknown
+    // key in an egress view; serde alone stops at the first.
+    let text = default_text()
+        .replace("card = \"redact\"", "card = \"redact\"\ncredit-card = \"redact\"")
+        .replacen(
+            "keys = [\"email\", \"mail\", \"e-mail\", \"courriel\", \"correo\", \"posta\"]",
+            "keys = \"email\"",
+            1,
+        )
+        .replacen("min_confidence = 0", "min_confidence = 0\nmax_tpl = \"green\"", 1);
+    let Err(errors) = Policy::parse_all("p.toml", &text) else { panic!("three errors expected") };
+    let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(
+        lines,
+        [line_of(&text, "credit-card"), line_of(&text, "keys = \"email\""), line_of(&text, "max_tpl")],
+        "{errors:#?}"
+    );
+    assert!(errors[0].message.starts_with("unknown field `credit-card`"), "{errors:?}");
+    assert!(errors[1].message.contains("invalid type: string \"email\", expected a sequence"), "{errors:?}");
+    assert!(errors[2].message.starts_with("unknown field `max_tpl`"), "{errors:?}");
+    // A single fault reads as before: the first error is parse's.
+    assert_eq!(Policy::parse("p.toml", &text).unwrap_err().to_string(), errors[0].to_string());
+
+    // Two faults in one section are both reported, a required key with a
+    // wrong type once (not "missing" as well); the rule checks (keeping a
+    // name is refused) wait until the schema is right.
+    let text = default_text()
+        .replace("[ingest.value]", "[ingest.value]\nemail-typo = \"redact\"")
+        .replacen("description = \"default-deny\"", "description = 3", 1)
+        .replace("name = \"redact\"", "name = \"keep\"");
+    let Err(errors) = Policy::parse_all("p.toml", &text) else { panic!("errors expected") };
+    let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [line_of(&text, "email-typo"), line_of(&text, "description = 3")], "{errors:#?}");
+    assert!(!errors.iter().any(|e| e.message.contains("missing field")), "{errors:?}");
+
+    // `tamis policy check` prints each `file:line: message` and exits 1.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    let text = default_text()
+        .replace("card = \"redact\"", "card = \"redact\"\ncredit-card = \"redact\"")
+        .replacen(
+            "keys = [\"email\", \"mail\", \"e-mail\", \"courriel\", \"correo\", \"posta\"]",
+            "keys = \"email\"",
+            1,
+        )
+        .replacen("min_confidence = 0", "min_confidence = 0\nmax_tpl = \"green\"", 1);
+    std::fs::write(&bad, &text).unwrap();
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_tamis")).args(["policy", "check"]).arg(&bad).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    let shown: Vec<&str> = said.lines().filter(|l| l.starts_with(&format!("{}:", bad.display()))).collect();
+    assert_eq!(shown.len(), 3, "{said}");
+    for (needle, want) in [("credit-card", "credit-card"), ("keys = \"email\"", "invalid type"), ("max_tpl", "max_tpl")]
+    {
+        let prefix = format!("{}:{}: ", bad.display(), line_of(&text, needle));
+        assert!(
+            shown.iter().any(|l| l.starts_with(&prefix) && l.contains(want)),
+            "{prefix}{want} missing from:\n{said}"
+        );
+    }
+}

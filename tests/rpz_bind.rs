@@ -9,12 +9,12 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::rpz::Rpz;
+use common::rpz::{Rpz, contains, free_port, query, rpz_with, wait_rcode};
 use common::{TestServer, submit};
 use serde_json::{Value, json};
 
@@ -42,61 +42,6 @@ impl Drop for Named {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// A free loopback port (TCP and UDP), found by binding port 0.
-fn free_port() -> u16 {
-    for _ in 0..20 {
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port");
-}
-
-/// A recursive (RD) A query for `name`: `(rcode, answer count, raw answer)`.
-fn query(server: SocketAddr, name: &str) -> Option<(u8, u16, Vec<u8>)> {
-    let sock = UdpSocket::bind("127.0.0.1:0").ok()?;
-    sock.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
-    let id: u16 = 0x7a11;
-    let mut q = Vec::new();
-    q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]); // RD; one question
-    for label in name.split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.extend_from_slice(&[0, 0, 1, 0, 1]); // root, type A, class IN
-    sock.send_to(&q, server).ok()?;
-    let mut buf = [0u8; 1500];
-    let (n, _) = sock.recv_from(&mut buf).ok()?;
-    let r = &buf[..n];
-    if n < 12 || r[..2] != id.to_be_bytes() {
-        return None;
-    }
-    Some((r[3] & 0x0f, u16::from_be_bytes([r[6], r[7]]), r.to_vec()))
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Polls `domains.rpz` as isp-a until it lists `name`.
-async fn rpz_with(s: &TestServer, name: &str) -> String {
-    let c = s.client("isp-a");
-    for _ in 0..100 {
-        let r = c.get(s.url("/v1/blocklists/domains.rpz")).send().await.unwrap();
-        if r.status() == 200 {
-            let body = r.text().await.unwrap();
-            if body.lines().any(|l| l == format!("{name} CNAME .")) {
-                return body;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("domains.rpz never listed the submitted domain");
 }
 
 fn write_conf(dir: &Path, port: u16, rpz: &str) -> PathBuf {
@@ -310,19 +255,6 @@ zone "rpz.tamis" {{
     let path = dir.join("named.conf");
     std::fs::write(&path, conf).unwrap();
     path
-}
-
-/// Polls `name` on `server` until its rcode is `rcode`; false at the deadline.
-async fn wait_rcode(server: SocketAddr, name: &str, rcode: u8, secs: u64) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        let n = name.to_owned();
-        if tokio::task::spawn_blocking(move || query(server, &n)).await.unwrap().is_some_and(|r| r.0 == rcode) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -299,6 +299,57 @@ async fn a_change_is_notified_to_the_secondaries() {
     s.stop().await;
 }
 
+#[tokio::test]
+async fn a_notify_tied_to_a_participant_is_signed_with_its_key() {
+    let s = TestServer::start().await;
+    let plain = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let signed = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let targets = vec![
+        tamis::config::NotifyTarget::Plain(plain.local_addr().unwrap()),
+        tamis::config::NotifyTarget::Signed(tamis::config::SignedNotify {
+            to: signed.local_addr().unwrap(),
+            participant: "isp-a".into(),
+        }),
+    ];
+    let rpz = Rpz::start_with(&s, targets, Vec::new()).await;
+    let (status, _) = submit(&s, "isp-a", &json!({"indicators": [domain("signed-notify.top")]})).await;
+    assert_eq!(status, 200);
+    let mut buf = vec![0u8; 512];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    // The tied secondary's NOTIFY carries a TSIG that isp-a's key verifies.
+    let (n, _) = tokio::time::timeout_at(deadline, signed.recv_from(&mut buf)).await.unwrap().unwrap();
+    let mut msg = Message::from_octets(buf[..n].to_vec()).unwrap();
+    assert_eq!(msg.header().opcode(), domain::base::iana::Opcode::NOTIFY);
+    let key = key_of(&s.dir, "isp-a");
+    let tx = domain::tsig::ServerTransaction::request(&key, &mut msg, Time48::now());
+    assert!(matches!(tx, Ok(Some(_))), "signed with isp-a's key");
+    let q = msg.sole_question().unwrap();
+    assert_eq!((q.qname().to_string().as_str(), q.qtype()), ("rpz.tamis", Rtype::SOA));
+    let forged = Key::new(Algorithm::Sha256, &[7u8; 32], "isp-a.".parse::<KeyName>().unwrap(), None, None).unwrap();
+    let mut again = Message::from_octets(buf[..n].to_vec()).unwrap();
+    assert!(domain::tsig::ServerTransaction::request(&forged, &mut again, Time48::now()).is_err(), "not another key");
+    // The other one is unsigned, as before.
+    let (n2, _) = tokio::time::timeout_at(deadline, plain.recv_from(&mut buf)).await.unwrap().unwrap();
+    let mut msg2 = Message::from_octets(buf[..n2].to_vec()).unwrap();
+    assert!(matches!(domain::tsig::ServerTransaction::request(&key, &mut msg2, Time48::now()), Ok(None)), "no TSIG");
+    // An acknowledgement is counted (the unanswered one only after its retries).
+    let (n, from) = tokio::time::timeout_at(deadline, signed.recv_from(&mut buf)).await.unwrap().unwrap();
+    buf[2] |= 0x80; // QR: the answer
+    signed.send_to(&buf[..n], from).await.unwrap();
+    let acknowledged = "tamis_rpz_notifies_total{outcome=\"acknowledged\"} 1";
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = s.state.metrics.render(0, &s.state.blocklists, false);
+        if text.contains(acknowledged) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(text.contains(acknowledged) && !text.contains("outcome=\"unanswered\""), "{text}");
+    rpz.stop().await;
+    s.stop().await;
+}
+
 /// A signed SOA query over UDP: the answer's rcode.
 async fn soa_rcode(addr: SocketAddr, key: &Key) -> Rcode {
     let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -413,4 +464,99 @@ async fn measure_axfr_of_a_large_zone() {
     assert_eq!(records(&msgs).len(), 6);
     rpz.stop().await;
     s.stop().await;
+}
+
+/// An `[rpz] allow_unsigned` entry: `participant` from `nets`.
+fn unsigned(participant: &str, nets: &[&str]) -> tamis::config::UnsignedSource {
+    tamis::config::UnsignedSource {
+        participant: participant.into(),
+        from: nets.iter().map(|n| tamis::config::SourceNet::try_from(n.to_string()).unwrap()).collect(),
+    }
+}
+
+/// `tamis_rpz_requests_total` samples of the server's metrics, as `labels value`.
+fn rpz_requests(s: &TestServer) -> Vec<String> {
+    let text = s.state.metrics.render(0, &s.state.blocklists, false);
+    text.lines().filter_map(|l| l.strip_prefix("tamis_rpz_requests_total")).map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn unsigned_transfers_only_from_the_listed_addresses() {
+    let (tmp, dir) = common::deployment();
+    add_participant(&dir, "bank-b", "bank", &["submit"], &[]);
+    let s = TestServer::start_in(&dir).await;
+    let (status, _) = submit(&s, "isp-a", &json!({"indicators": [domain("listed-c2.top")]})).await;
+    assert_eq!(status, 200);
+    let serial = http_serial_with(&s, "listed-c2.top").await;
+    let key = key_of(&dir, "isp-a");
+
+    // isp-a may transfer unsigned from 192.0.2.0/24 only: the same request
+    // from 127.0.0.1 is refused, without records.
+    let rpz = Rpz::start_with(&s, Vec::new(), vec![unsigned("isp-a", &["192.0.2.0/24", "2001:db8::/64"])]).await;
+    udp_soa_until(rpz.addr, &key, serial).await;
+    let (q, _) = query(Rtype::AXFR, None, None);
+    let r = tcp_exchange(rpz.addr, &q, true).await;
+    assert_eq!(r[0].header().rcode(), Rcode::REFUSED, "unsigned from an address not listed: refused");
+    assert_eq!(r[0].header_counts().ancount(), 0);
+    rpz.stop().await;
+
+    // A participant without the blocklist role gets nothing from its address either.
+    let rpz = Rpz::start_with(&s, Vec::new(), vec![unsigned("bank-b", &["127.0.0.1"])]).await;
+    udp_soa_until(rpz.addr, &key, serial).await;
+    let (q, _) = query(Rtype::AXFR, None, None);
+    let r = tcp_exchange(rpz.addr, &q, true).await;
+    assert_eq!(r[0].header().rcode(), Rcode::REFUSED, "no blocklist role: refused");
+    rpz.stop().await;
+
+    // From a listed address: isp-a's zone, unsigned; a pull marked unsigned.
+    let rpz = Rpz::start_with(&s, Vec::new(), vec![unsigned("isp-a", &["127.0.0.0/8"])]).await;
+    udp_soa_until(rpz.addr, &key, serial).await;
+    let (q, _) = query(Rtype::AXFR, None, None);
+    let msgs = tcp_exchange(rpz.addr, &q, true).await;
+    assert_eq!(msgs[0].header().rcode(), Rcode::NOERROR);
+    assert!(msgs.iter().all(|m| m.additional().unwrap().next().is_none()), "no TSIG record in the answers");
+    let recs = records(&msgs);
+    assert_eq!(recs.len(), 2 + 1 + 2, "SOA twice, NS, the name and its wildcard: {recs:?}");
+    assert!(recs.contains(&("listed-c2.top.rpz.tamis".to_owned(), Rtype::CNAME)));
+    let (q, _) = query(Rtype::SOA, None, None);
+    let soa = tcp_exchange(rpz.addr, &q, false).await;
+    assert_eq!(serials(&soa[0]), vec![serial], "unsigned SOA from a listed address");
+    // A signed request from a listed address is still checked: a wrong secret is NOTAUTH.
+    let forged = Key::new(Algorithm::Sha256, &[7u8; 32], "isp-a.".parse::<KeyName>().unwrap(), None, None).unwrap();
+    let (q, _) = query(Rtype::AXFR, None, Some(forged));
+    let r = tcp_exchange(rpz.addr, &q, true).await;
+    assert_eq!(r[0].header().rcode(), Rcode::NOTAUTH, "a bad signature is not excused by the address");
+    assert_eq!(r[0].header_counts().ancount(), 0);
+    let log = tamis::store::Store::audit_log(&*s.state.store, 0, 10_000).await.unwrap();
+    let pulls: Vec<String> = log
+        .iter()
+        .filter_map(|r| match &r.event {
+            tamis::audit::AuditEvent::Pull { participant, endpoint, range, count } if endpoint.starts_with("dns") => {
+                Some(format!("{participant} {endpoint} {range} {count}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pulls, vec![format!("isp-a dns AXFR unsigned rpz serial {serial} 2")], "only the served transfer");
+
+    // Every answer was counted, by type, outcome and signature.
+    let counted = rpz_requests(&s);
+    for want in [
+        "{kind=\"axfr\",outcome=\"refused\",signed=\"false\"} 2",
+        "{kind=\"axfr\",outcome=\"ok\",signed=\"false\"} 1",
+        "{kind=\"soa\",outcome=\"ok\",signed=\"false\"} 1",
+        "{kind=\"axfr\",outcome=\"notauth\",signed=\"true\"} 1",
+    ] {
+        assert!(counted.iter().any(|c| c == want), "{want} not in {counted:?}");
+    }
+    assert!(counted.iter().any(|c| c.starts_with("{kind=\"soa\",outcome=\"ok\",signed=\"true\"} ")), "{counted:?}");
+    let text = s.state.metrics.render(0, &s.state.blocklists, false);
+    // isp-a's audience zone among them: the served serial, two records.
+    let gauge = |name: &str, value: String| {
+        text.lines().any(|l| l.starts_with(&format!("tamis_rpz_zone_{name}{{audience=\"")) && l.ends_with(&value))
+    };
+    assert!(gauge("serial", format!(" {serial}")) && gauge("records", " 2".to_owned()), "{text}");
+    rpz.stop().await;
+    s.stop().await;
+    drop(tmp);
 }

@@ -177,8 +177,19 @@ async fn bind_rpz(addr: SocketAddr) -> Result<(tokio::net::UdpSocket, tokio::net
     Ok((udp, tcp))
 }
 
-/// What the RPZ listener serves, from the configuration and the state.
+/// What the RPZ listener serves, from the configuration and the state. An
+/// `allow_unsigned` entry whose participant cannot pull blocklists now is
+/// named in a warning (its requests are refused until it can: the registry
+/// may change without a restart).
 pub fn rpz_inputs(cfg: &Config, state: &crate::app::AppState) -> crate::rpz::RpzInputs {
+    let registry = state.registry.load();
+    for a in &cfg.rpz.allow_unsigned {
+        let usable =
+            registry.get(&a.participant).is_some_and(|p| !p.revoked && p.has(crate::identity::Role::Blocklist));
+        if !usable {
+            tracing::warn!(participant = %a.participant, "[rpz] allow_unsigned names a participant that is not registered, is revoked or has no blocklist role: its unsigned requests are refused");
+        }
+    }
     crate::rpz::RpzInputs {
         registry: state.registry.clone(),
         blocklists: state.blocklists.clone(),
@@ -187,6 +198,8 @@ pub fn rpz_inputs(cfg: &Config, state: &crate::app::AppState) -> crate::rpz::Rpz
         notify: cfg.rpz.notify.clone(),
         history: cfg.rpz.history,
         store: state.store.clone(),
+        allow_unsigned: cfg.rpz.allow_unsigned.clone(),
+        metrics: state.metrics.rpz.clone(),
     }
 }
 

@@ -55,8 +55,9 @@ pub fn participant_file(name: &str, secret: &[u8], zone: &str) -> String {
          #   zone \"{zone}\" {{ type secondary; file \"{zone}.db\";\n\
          #       primaries {{ TAMIS_ADDRESS port 5353 key \"{name}\"; }}; }};\n\
          #   options {{ response-policy {{ zone \"{zone}\"; }}; }};\n\
-         # Unbound cannot sign zone transfers yet: let it transfer from a local BIND secondary\n\
-         #   (rpz: name: \"{zone}\" primary: 127.0.0.1@PORT) or from a file: see the tamis README.\n\
+         # Unbound cannot sign zone transfers yet: ask the exchange to allow its address unsigned\n\
+         #   ([[rpz.allow_unsigned]]), then rpz: name: \"{zone}\" primary: TAMIS_ADDRESS@5353;\n\
+         #   or let it transfer from a local BIND secondary: see the tamis README.\n\
          # dig: dig -y {ALGORITHM}:{name}:SECRET -p 5353 @TAMIS_ADDRESS {zone} AXFR\n\
          {}",
         key_clause(name, secret)

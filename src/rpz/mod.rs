@@ -8,13 +8,19 @@
 //!   `domains.rpz` is served. No key: REFUSED; a bad key, signature or
 //!   time: NOTAUTH with the TSIG error. Every answer is signed, every
 //!   message of a transfer included.
+//! - Except from the source addresses of `[rpz] allow_unsigned`, for
+//!   secondaries that cannot sign (Unbound): an unsigned request from one
+//!   of them stands for the participant the entry names (same checks as a
+//!   key) and gets unsigned answers; its transfers are audited as that
+//!   participant's pulls, marked `unsigned`.
 //! - SOA queries (UDP or TCP), AXFR (TCP) and IXFR (TCP; over UDP the
 //!   current SOA only, RFC 1995 §2) of one zone name (`[rpz] zone`,
 //!   `rpz.tamis` by default) whose content depends on the key.
 //! - The zones follow the published `domains.rpz` snapshots (same serial,
 //!   same records); a bounded history of differences answers IXFR from
 //!   earlier serials ([`zone`]), anything else gets the whole zone.
-//! - NOTIFY (RFC 1996) to `[rpz] notify` after every change ([`notify`]).
+//! - NOTIFY (RFC 1996) to `[rpz] notify` after every change ([`notify`]),
+//!   signed with a participant's key when the entry names one.
 
 pub mod keys;
 mod notify;
@@ -22,7 +28,6 @@ mod wire;
 pub mod zone;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,12 +60,17 @@ pub struct RpzInputs {
     pub zone: String,
     /// Where the TSIG keys are (`<participant>.key`).
     pub keys_dir: PathBuf,
-    /// Secondaries told of every change (NOTIFY).
-    pub notify: Vec<SocketAddr>,
+    /// Secondaries told of every change (NOTIFY), some with a participant's
+    /// key to sign it.
+    pub notify: Vec<crate::config::NotifyTarget>,
     /// Versions kept for IXFR, per audience.
     pub history: usize,
     /// Where transfers are recorded in the audit trail.
     pub store: Arc<dyn crate::store::Store>,
+    /// Source addresses allowed to transfer without TSIG, per participant.
+    pub allow_unsigned: Vec<crate::config::UnsignedSource>,
+    /// Requests, NOTIFY outcomes and the zones, for `/metrics`.
+    pub metrics: Arc<crate::metrics::RpzMetrics>,
 }
 
 /// The state shared by the listener's tasks.
@@ -117,8 +127,8 @@ async fn serve_udp(udp: UdpSocket, shared: Arc<Shared>, mut stop: tokio::sync::w
         let Ok(permit) = slots.clone().try_acquire_owned() else { continue };
         let (shared, udp, query) = (shared.clone(), udp.clone(), buf[..n].to_vec());
         tokio::spawn(async move {
-            let answers = tokio::task::spawn_blocking(move || wire::answer(&shared, query, false).0).await;
-            for a in answers.unwrap_or_default() {
+            let answers = tokio::task::spawn_blocking(move || wire::answer(&shared, query, false, from.ip()).messages);
+            for a in answers.await.unwrap_or_default() {
                 let _ = udp.send_to(&a, from).await;
             }
             drop(permit);
@@ -155,6 +165,7 @@ async fn accept_tcp(tcp: TcpListener, shared: Arc<Shared>, mut stop: tokio::sync
 /// Answers the queries of one TCP connection (two-octet length prefix,
 /// RFC 1035 §4.2.2; RFC 7766 allows several per connection).
 async fn serve_tcp(mut stream: TcpStream, shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let Ok(peer) = stream.peer_addr() else { return };
     loop {
         let mut len = [0u8; 2];
         tokio::select! {
@@ -169,7 +180,9 @@ async fn serve_tcp(mut stream: TcpStream, shared: Arc<Shared>, mut stop: tokio::
             return;
         }
         let s = shared.clone();
-        let Ok((answers, pulled)) = tokio::task::spawn_blocking(move || wire::answer(&s, query, true)).await else {
+        let Ok(wire::Answer { messages: answers, pulled }) =
+            tokio::task::spawn_blocking(move || wire::answer(&s, query, true, peer.ip())).await
+        else {
             return;
         };
         if let Some(event) = pulled
@@ -201,7 +214,8 @@ async fn follow_snapshots(shared: Arc<Shared>, mut stop: tokio::sync::watch::Rec
         let s = shared.clone();
         let changed = tokio::task::spawn_blocking(move || refresh(&s)).await.unwrap_or(false);
         if changed && !shared.inputs.notify.is_empty() {
-            tokio::spawn(notify::notify_all(shared.inputs.notify.clone(), shared.apex.clone()));
+            let targets = notify::messages(&shared.inputs.notify, &shared.apex, &shared.inputs.keys_dir);
+            tokio::spawn(notify::notify_all(targets, shared.inputs.metrics.clone()));
         }
         tokio::select! {
             r = published.changed() => if r.is_err() { return },
@@ -244,6 +258,9 @@ fn refresh(shared: &Shared) -> bool {
         next.insert(audience, zone);
     }
     changed |= next.len() != old.len();
+    let mut gauges: Vec<_> = next.iter().map(|(a, z)| (a.clone(), z.current.serial, z.current.names.len())).collect();
+    gauges.sort();
+    shared.inputs.metrics.set_zones(gauges);
     shared.zones.store(Arc::new(next));
     changed
 }

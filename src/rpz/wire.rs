@@ -1,7 +1,9 @@
 //! One query in, its answer messages out: TSIG verification and signing
 //! (the `domain` crate's `ServerSequence`, which signs every message of a
-//! transfer as RFC 8945 §5.3.1 recommends), SOA, AXFR and IXFR.
+//! transfer as RFC 8945 §5.3.1 recommends), or an unsigned answer to a
+//! source address of `[rpz] allow_unsigned`; SOA, AXFR and IXFR.
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -90,17 +92,81 @@ impl Rec<'_> {
     }
 }
 
-/// The answer messages to `query` (several for a transfer over TCP, none
-/// for something that is not a query), and the audit record of a transfer
-/// (SPEC §8: every pull is recorded).
-pub(super) fn answer(shared: &Shared, query: Vec<u8>, tcp: bool) -> (Vec<Vec<u8>>, Option<AuditEvent>) {
-    let mut pulled = None;
-    let messages = respond(shared, query, tcp, &mut pulled);
-    (messages, pulled)
+/// What one query led to: the answer messages (several for a transfer
+/// over TCP, none for something that is not a query), the audit record of
+/// a transfer (SPEC §8: every pull is recorded), and its metric labels.
+pub(super) struct Answer {
+    pub messages: Vec<Vec<u8>>,
+    pub pulled: Option<AuditEvent>,
 }
 
-/// [`answer`] without the audit record, which it leaves in `pulled`.
-fn respond(shared: &Shared, query: Vec<u8>, tcp: bool, pulled: &mut Option<AuditEvent>) -> Vec<Vec<u8>> {
+/// How the answers of one request are signed.
+enum Signer {
+    /// With the participant's key, every message (RFC 8945 §5.3.1).
+    Tsig(Box<ServerSequence<Key>>),
+    /// Not at all: the source address is in `[rpz] allow_unsigned`.
+    Unsigned,
+}
+
+impl Signer {
+    fn signed(&self) -> bool {
+        matches!(self, Signer::Tsig(_))
+    }
+}
+
+/// The answer to `query` from `peer`, counted in the metrics.
+pub(super) fn answer(shared: &Shared, query: Vec<u8>, tcp: bool, peer: IpAddr) -> Answer {
+    let mut pulled = None;
+    let mut was_signed = false;
+    let kind = query_kind(&query);
+    let messages = respond(shared, query, tcp, peer, &mut pulled, &mut was_signed);
+    if let Some(first) = messages.first().filter(|m| m.len() >= 12) {
+        let outcome = match Rcode::masked_from_int(first[3] & 0x0f) {
+            Rcode::NOERROR => "ok",
+            Rcode::REFUSED => "refused",
+            Rcode::NOTAUTH => "notauth",
+            _ => "error",
+        };
+        shared.inputs.metrics.request(kind, outcome, was_signed);
+    }
+    Answer { messages, pulled }
+}
+
+/// The metric label of a query's type: `axfr`, `ixfr`, `soa` or `other`.
+fn query_kind(query: &[u8]) -> &'static str {
+    let Ok(msg) = Message::from_octets(query) else { return "other" };
+    match msg.first_question().map(|q| q.qtype()) {
+        Some(Rtype::AXFR) => "axfr",
+        Some(Rtype::IXFR) => "ixfr",
+        Some(Rtype::SOA) => "soa",
+        _ => "other",
+    }
+}
+
+/// The participant an unsigned request from `peer` stands for: the one
+/// `[rpz] allow_unsigned` names for that address, when it is registered,
+/// unrevoked and has the blocklist role (the checks of a TSIG key).
+fn unsigned_participant(shared: &Shared, registry: &Registry, peer: IpAddr) -> Option<String> {
+    let id = shared.inputs.allow_unsigned.iter().find(|a| a.from.iter().any(|n| n.contains(peer)))?.participant.clone();
+    match registry.get(&id) {
+        Some(p) if !p.revoked && p.has(Role::Blocklist) => Some(id),
+        _ => {
+            tracing::debug!(participant = %id, "unsigned zone transfer refused: not an active participant with the blocklist role");
+            None
+        }
+    }
+}
+
+/// [`answer`] without the audit record, which it leaves in `pulled`, and
+/// whether the request was signed, left in `was_signed`.
+fn respond(
+    shared: &Shared,
+    query: Vec<u8>,
+    tcp: bool,
+    peer: IpAddr,
+    pulled: &mut Option<AuditEvent>,
+    was_signed: &mut bool,
+) -> Vec<Vec<u8>> {
     let Ok(mut msg) = Message::from_octets(query) else { return Vec::new() };
     if msg.header().qr() {
         return Vec::new();
@@ -110,15 +176,22 @@ fn respond(shared: &Shared, query: Vec<u8>, tcp: bool, pulled: &mut Option<Audit
     }
     let registry = shared.inputs.registry.load();
     let store = ParticipantKeys { registry: &registry, dir: &shared.inputs.keys_dir };
-    let mut seq = match ServerSequence::request(&store, &mut msg, Time48::now()) {
-        Ok(Some(seq)) => seq,
-        Ok(None) => return vec![error(&msg, Rcode::REFUSED)],
+    let (mut seq, id) = match ServerSequence::request(&store, &mut msg, Time48::now()) {
+        Ok(Some(seq)) => {
+            let id = key_id(seq.key().name());
+            (Signer::Tsig(Box::new(seq)), id)
+        }
+        Ok(None) => match unsigned_participant(shared, &registry, peer) {
+            Some(id) => (Signer::Unsigned, id),
+            None => return vec![error(&msg, Rcode::REFUSED)],
+        },
         Err(e) => {
+            *was_signed = true;
             tracing::debug!(error = %e, "zone transfer request refused: TSIG");
             return e.build_message(&msg, MessageBuilder::new_vec()).map(|b| vec![b.finish()]).unwrap_or_default();
         }
     };
-    let id = key_id(seq.key().name());
+    *was_signed = seq.signed();
     let Ok(question) = msg.sole_question() else {
         return signed(&shared.apex, &mut seq, &msg, Rcode::FORMERR, &[]);
     };
@@ -130,40 +203,59 @@ fn respond(shared: &Shared, query: Vec<u8>, tcp: bool, pulled: &mut Option<Audit
         // The builder has not published this audience's zone yet.
         return signed(&shared.apex, &mut seq, &msg, Rcode::SERVFAIL, &[]);
     };
+    serve_zone(shared, &mut seq, &msg, question.qtype(), tcp, &id, &zone, pulled)
+}
+
+/// The answer of an authorised query for the zone: SOA, AXFR or IXFR.
+#[allow(clippy::too_many_arguments)]
+fn serve_zone(
+    shared: &Shared,
+    seq: &mut Signer,
+    msg: &Message<Vec<u8>>,
+    qtype: Rtype,
+    tcp: bool,
+    id: &str,
+    zone: &Zone,
+    pulled: &mut Option<AuditEvent>,
+) -> Vec<Vec<u8>> {
     let serial = zone.current.serial;
-    match question.qtype() {
-        Rtype::SOA => signed(&shared.apex, &mut seq, &msg, Rcode::NOERROR, &[Rec::Soa(serial)]),
-        Rtype::IXFR if !tcp => signed(&shared.apex, &mut seq, &msg, Rcode::NOERROR, &[Rec::Soa(serial)]),
-        Rtype::AXFR if !tcp => signed(&shared.apex, &mut seq, &msg, Rcode::FORMERR, &[]),
+    let unsigned = if seq.signed() { "" } else { " unsigned" };
+    match qtype {
+        Rtype::SOA => signed(&shared.apex, seq, msg, Rcode::NOERROR, &[Rec::Soa(serial)]),
+        Rtype::IXFR if !tcp => signed(&shared.apex, seq, msg, Rcode::NOERROR, &[Rec::Soa(serial)]),
+        Rtype::AXFR if !tcp => signed(&shared.apex, seq, msg, Rcode::FORMERR, &[]),
         Rtype::AXFR => {
-            tracing::info!(participant = %id, serial, records = zone.current.names.len(), "AXFR");
-            *pulled = Some(pull(&id, "AXFR", format!("serial {serial}"), zone.current.names.len()));
-            transfer(shared, &mut seq, &msg, full(&zone))
+            let count = zone.current.names.len();
+            tracing::info!(participant = %id, serial, records = count, signed = seq.signed(), "AXFR");
+            *pulled = Some(pull(id, &format!("AXFR{unsigned}"), format!("serial {serial}"), count));
+            transfer(shared, seq, msg, full(zone))
         }
         Rtype::IXFR => {
-            let client = ixfr_serial(&msg);
+            let client = ixfr_serial(msg);
             let plan = client.map_or(Plan::Full, |c| zone.plan(c));
-            tracing::info!(participant = %id, from = ?client, serial, kind = plan_name(&plan), "IXFR");
+            tracing::info!(participant = %id, from = ?client, serial, kind = plan_name(&plan), signed = seq.signed(), "IXFR");
             let from = client.map_or("none".to_owned(), |c| c.to_string());
+            let kind = format!("IXFR{unsigned}");
             match plan {
-                Plan::UpToDate => signed(&shared.apex, &mut seq, &msg, Rcode::NOERROR, &[Rec::Soa(serial)]),
+                Plan::UpToDate => signed(&shared.apex, seq, msg, Rcode::NOERROR, &[Rec::Soa(serial)]),
                 Plan::Full => {
-                    *pulled =
-                        Some(pull(&id, "IXFR", format!("serial {from}..{serial} full"), zone.current.names.len()));
-                    transfer(shared, &mut seq, &msg, full(&zone))
+                    let range = format!("serial {from}..{serial} full");
+                    *pulled = Some(pull(id, &kind, range, zone.current.names.len()));
+                    transfer(shared, seq, msg, full(zone))
                 }
                 Plan::Incremental(chain) => {
                     let changed = chain.iter().map(|d| d.removed.len() + d.added.len()).sum();
-                    *pulled = Some(pull(&id, "IXFR", format!("serial {from}..{serial}"), changed));
-                    transfer(shared, &mut seq, &msg, incremental(serial, &chain))
+                    *pulled = Some(pull(id, &kind, format!("serial {from}..{serial}"), changed));
+                    transfer(shared, seq, msg, incremental(serial, &chain))
                 }
             }
         }
-        _ => signed(&shared.apex, &mut seq, &msg, Rcode::REFUSED, &[]),
+        _ => signed(&shared.apex, seq, msg, Rcode::REFUSED, &[]),
     }
 }
 
-/// The audit record of a zone transfer to participant `id`.
+/// The audit record of a zone transfer to participant `id` (`kind` says
+/// when it was unsigned: `AXFR unsigned`).
 fn pull(id: &str, kind: &str, range: String, count: usize) -> AuditEvent {
     AuditEvent::Pull { participant: id.to_owned(), endpoint: format!("dns {kind} rpz"), range, count }
 }
@@ -220,14 +312,8 @@ fn new_message(msg: &Message<Vec<u8>>, rcode: Rcode) -> Result<AnswerBuilder<Tar
     Ok(a)
 }
 
-/// One signed answer holding `recs`.
-fn signed(
-    apex: &[u8],
-    seq: &mut ServerSequence<Key>,
-    msg: &Message<Vec<u8>>,
-    rcode: Rcode,
-    recs: &[Rec<'_>],
-) -> Vec<Vec<u8>> {
+/// One answer holding `recs`, signed unless the request was not.
+fn signed(apex: &[u8], seq: &mut Signer, msg: &Message<Vec<u8>>, rcode: Rcode, recs: &[Rec<'_>]) -> Vec<Vec<u8>> {
     let Ok(mut a) = new_message(msg, rcode) else { return vec![error(msg, Rcode::SERVFAIL)] };
     for r in recs {
         if push_record(&mut a, r, apex).is_err() {
@@ -237,21 +323,18 @@ fn signed(
     finish(seq, a).map(|m| vec![m]).unwrap_or_else(|| vec![error(msg, Rcode::SERVFAIL)])
 }
 
-/// Signs and closes one message.
-fn finish(seq: &mut ServerSequence<Key>, a: AnswerBuilder<Target>) -> Option<Vec<u8>> {
+/// Signs (unless unsigned) and closes one message.
+fn finish(seq: &mut Signer, a: AnswerBuilder<Target>) -> Option<Vec<u8>> {
     let mut add = a.additional();
-    seq.answer(&mut add, Time48::now()).ok()?;
+    if let Signer::Tsig(seq) = seq {
+        seq.answer(&mut add, Time48::now()).ok()?;
+    }
     Some(add.finish().into_target())
 }
 
 /// A transfer: `recs` split into messages of about [`MESSAGE_BUDGET`]
-/// octets, each signed.
-fn transfer(
-    shared: &Shared,
-    seq: &mut ServerSequence<Key>,
-    msg: &Message<Vec<u8>>,
-    recs: Vec<Rec<'_>>,
-) -> Vec<Vec<u8>> {
+/// octets, each signed (unless unsigned).
+fn transfer(shared: &Shared, seq: &mut Signer, msg: &Message<Vec<u8>>, recs: Vec<Rec<'_>>) -> Vec<Vec<u8>> {
     let apex_len = shared.apex.len();
     let mut out = Vec::new();
     let mut current: Option<(AnswerBuilder<Target>, usize)> = None;
