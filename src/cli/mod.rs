@@ -159,7 +159,9 @@ pub enum ParticipantCmd {
         /// bank, isp, law-enforcement or auditor.
         #[arg(long)]
         kind: String,
-        /// Comma-separated: submit, feed, blocklist, audit.
+        /// Comma-separated: submit, feed, blocklist, audit, lookup (default
+        /// from the kind: bank submit,lookup; isp submit,blocklist;
+        /// law-enforcement feed; auditor audit).
         #[arg(long, value_delimiter = ',')]
         roles: Vec<String>,
         /// Sector shown to consumers (default from the kind).
