@@ -88,6 +88,12 @@ pub struct Metrics {
     pub stream_events: Counter,
     /// Live streams cut off because their client did not keep up.
     pub streams_cut_off: Counter,
+    /// Blinded elements evaluated for the private lookup.
+    pub lookup_evaluations: Counter,
+    /// Evaluation requests refused by the per-participant lookup budget.
+    pub lookup_refusals: Counter,
+    /// Lookup buckets served (`GET /v1/lookup/{prefix}`).
+    pub lookup_buckets: Counter,
     /// When this process started (Unix seconds), if `/proc` does not say.
     started: f64,
 }
@@ -114,6 +120,9 @@ impl Default for Metrics {
             quota_refusals: Counter::default(),
             stream_events: Counter::default(),
             streams_cut_off: Counter::default(),
+            lookup_evaluations: Counter::default(),
+            lookup_refusals: Counter::default(),
+            lookup_buckets: Counter::default(),
             started: unix_now(),
         }
     }
@@ -214,6 +223,13 @@ impl Metrics {
             ("unregistered_peers", "Connections from unregistered certificates", &self.unregistered_peers),
             ("stream_events", "Events queued for live-stream clients", &self.stream_events),
             ("streams_cut_off", "Live streams cut off because the client did not keep up", &self.streams_cut_off),
+            ("lookup_evaluations", "Blinded elements evaluated for the private lookup", &self.lookup_evaluations),
+            (
+                "lookup_refusals",
+                "Lookup evaluation requests refused by the per-participant budget",
+                &self.lookup_refusals,
+            ),
+            ("lookup_buckets", "Lookup buckets served", &self.lookup_buckets),
         ] {
             r.register(name, help, c.clone());
         }
