@@ -307,3 +307,34 @@ async fn the_python_example_client_finds_a_submitted_iban() {
     let (log, _tmp, dir) = s.stop();
     assert_nowhere(&log, &dir.join("data"));
 }
+
+/// A deployment written before the lookup existed gets its key at the first
+/// start (0600), and keeps it across restarts: outputs stored before a
+/// restart still match.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_creates_a_missing_lookup_key_and_keeps_it() {
+    let (_tmp, dir) = common::deployment();
+    let key = dir.join("keys/lookup.key");
+    std::fs::remove_file(&key).unwrap();
+    let s = common::TestServer::start_in(&dir).await;
+    let first = std::fs::read_to_string(&key).unwrap();
+    assert_eq!(first.trim().len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let seed: [u8; 32] = hex::decode(first.trim()).unwrap().try_into().unwrap();
+    let expected = tamis::lookup::LookupKey::from_seed(&seed).evaluate("+33612345678").unwrap();
+    let body = json!({"indicators": [{"type": "phone", "value": "+33 6 12 34 56 78", "category": "fraud"}]});
+    let (status, v) = json(s.client("bank-a").post(s.url("/v1/submissions")).json(&body).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{v}");
+    s.stop().await;
+    let s = common::TestServer::start_in(&dir).await;
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), first, "the key is kept");
+    let prefix = tamis::lookup::prefix_of(&expected);
+    let (status, v) = json(s.client("bank-a").get(s.url(&format!("/v1/lookup/{prefix}"))).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(v["outputs"].as_array().unwrap().iter().any(|o| o == expected.as_str()), "{v}");
+    s.stop().await;
+}

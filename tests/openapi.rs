@@ -230,6 +230,7 @@ async fn documented_operations_are_answered_and_others_refused_with_405() {
         ("file", "manifest.json"),
         ("collection_id", collection.as_str()),
         ("object_id", "indicator--00000000-0000-4000-8000-000000000000"),
+        ("prefix", "abcd"),
     ]
     .into();
     let doc = document();

@@ -527,6 +527,7 @@ async fn lookup_outputs_follow_their_indicators(place: &Place) {
     store.confirm("bank-b", &ids[0]).await.unwrap();
     assert!(member(store.clone(), out[0].clone(), now).await, "confirmed");
     store.close();
+    drop(store);
     let store = place.open(&key);
     assert!(member(store.clone(), out[0].clone(), now).await, "survives a reopen");
     assert!(store.retract("bank-b", &ids[0]).await.unwrap().removed);

@@ -124,6 +124,9 @@ pub async fn bucket(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
     lookup_state(&state)?;
+    if prefix == "evaluate" {
+        return Err(ApiError::MethodNotAllowed { allow: Some("POST") }.into());
+    }
     let prefix = crate::lookup::check_prefix(&prefix).map_err(ApiError::BadRequest)?;
     let now = time::OffsetDateTime::now_utc();
     let mut outputs = state
