@@ -338,3 +338,45 @@ async fn serve_creates_a_missing_lookup_key_and_keeps_it() {
     assert!(v["outputs"].as_array().unwrap().iter().any(|o| o == expected.as_str()), "{v}");
     s.stop().await;
 }
+
+/// Measurement, not a check (ignored): evaluations per second through
+/// `POST /v1/lookup/evaluate` over mutual TLS, 8 clients in parallel, 16
+/// elements a request, each request audited. docs/performance.md.
+/// `cargo test --release --test lookup evaluation_rate -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn evaluation_rate_over_mutual_tls() {
+    let (_tmp, dir) = common::deployment();
+    let cfg = dir.join("tamis.toml");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("evaluations_per_minute = 120", "evaluations_per_minute = 100000000");
+    assert!(text.contains("reads_per_minute = 60000"));
+    std::fs::write(&cfg, text.replace("reads_per_minute = 60000", "reads_per_minute = 100000000")).unwrap();
+    let s = common::TestServer::start_in(&dir).await;
+    let b = tamis::lookup::blind("DE89370400440532013000").unwrap();
+    let body = json!({"blinded": vec![hex::encode(b.element); 16]});
+    let (requests, clients) = (2000usize, 8usize);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (c, url, body) = (s.client("bank-a"), s.url("/v1/lookup/evaluate"), body.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..requests / clients {
+                let r = c.post(&url).json(&body).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                r.bytes().await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{requests} requests of 16 elements in {secs:.2} s: {:.0} requests/s, {:.0} evaluations/s",
+        requests as f64 / secs,
+        (requests * 16) as f64 / secs
+    );
+    s.stop().await;
+}
