@@ -35,6 +35,7 @@ fn domain(i: usize) -> SanitisedIndicator {
 
 fn batch(items: Vec<SanitisedIndicator>) -> SubmitBatch {
     SubmitBatch {
+        lookup: Vec::new(),
         contributor: Contributor { participant: "isp-a".into(), sector: "telecom".into(), disclose_name: false },
         policy: "default@bench".into(),
         received_at: time::OffsetDateTime::now_utc(),

@@ -50,6 +50,32 @@ pub struct AppState {
     /// The last verification of the audit chain shown on the DPO's pages,
     /// with the reveals counted so far (see `api::dpo::audit_status`).
     pub audit_check: tokio::sync::Mutex<Option<AuditCheck>>,
+    /// The private lookup's OPRF key and evaluation budget, set by
+    /// `deploy::load` (unset: `/v1/lookup` answers 503).
+    pub lookup: std::sync::OnceLock<Lookup>,
+}
+
+/// The private lookup's key and its per-participant evaluation budget.
+pub struct Lookup {
+    pub key: crate::lookup::LookupKey,
+    /// Blinded elements evaluated per participant per minute.
+    pub(crate) quota: DefaultKeyedRateLimiter<String>,
+    /// `[lookup] evaluations_per_minute`, for messages.
+    pub per_minute: u32,
+    /// Most blinded elements in one request.
+    pub max_batch: usize,
+}
+
+impl Lookup {
+    pub fn new(key: crate::lookup::LookupKey, cfg: &crate::config::LookupConfig) -> Lookup {
+        let n = NonZeroU32::new(cfg.evaluations_per_minute.max(1)).expect("non-zero");
+        Lookup {
+            key,
+            quota: RateLimiter::keyed(Quota::per_minute(n).allow_burst(n)),
+            per_minute: n.get(),
+            max_batch: cfg.max_batch.max(1),
+        }
+    }
 }
 
 /// A cached verification of the audit chain, and the escrow reveals found in
@@ -96,6 +122,7 @@ impl AppState {
             deployment_id: Default::default(),
             allow: Arc::new(allow),
             audit_check: Default::default(),
+            lookup: Default::default(),
             stopping: tokio::sync::watch::Sender::new(false),
         })
     }
@@ -106,6 +133,9 @@ impl AppState {
         self.read_limiter.retain_recent();
         self.indicator_quota.retain_recent();
         self.byte_quota.retain_recent();
+        if let Some(l) = self.lookup.get() {
+            l.quota.retain_recent();
+        }
     }
 
     /// The parts of the state the blocklist builder reads and writes.

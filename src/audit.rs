@@ -59,6 +59,9 @@ pub enum AuditEvent {
     Sightings { participant: String, seen: usize, false_positives: usize, withdrawn: Vec<String> },
     /// A submitter reviewed its indicator after false-positive reports.
     Review { participant: String, indicator: String, decision: String, reinstated: bool },
+    /// A participant had blinded elements evaluated for the private lookup:
+    /// how many (the elements, which hide the identifiers anyway, are not kept).
+    LookupEvaluation { participant: String, evaluations: usize },
 }
 
 /// One link of the chain.

@@ -67,6 +67,9 @@ pub struct Config {
     /// Webhooks: the feed pushed to participants' HTTPS endpoints.
     #[serde(default)]
     pub webhooks: WebhooksConfig,
+    /// The private lookup of fraud identifiers (`POST /v1/lookup/evaluate`).
+    #[serde(default)]
+    pub lookup: LookupConfig,
     /// Directory of the config file (the deployment directory), set by
     /// [`Config::load`]; the server writes its admin address there and the
     /// CLI reports it. Not a config key.
@@ -220,6 +223,25 @@ impl WebhooksConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// `[lookup]` in `tamis.toml`: how many OPRF evaluations a participant may
+/// ask for. Each evaluation lets the asker test one guessed identifier, so
+/// the exchange is a guessing oracle and the budget bounds the guessing.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LookupConfig {
+    /// Blinded elements a participant may have evaluated per minute (429
+    /// with Retry-After beyond); a burst of the same size is allowed.
+    pub evaluations_per_minute: u32,
+    /// Most blinded elements in one `POST /v1/lookup/evaluate` (400 beyond).
+    pub max_batch: usize,
+}
+
+impl Default for LookupConfig {
+    fn default() -> Self {
+        LookupConfig { evaluations_per_minute: 120, max_batch: 16 }
     }
 }
 
@@ -529,6 +551,10 @@ pub struct KeyPaths {
     /// when missing, read by the CLI.
     #[serde(default = "default_admin_token")]
     pub admin_token: PathBuf,
+    /// Seed of the OPRF key of the private lookup (hex, mode 0600); written
+    /// by `tamis init`, created by `serve` when missing. Never printed.
+    #[serde(default = "default_lookup_key")]
+    pub lookup: PathBuf,
 }
 
 /// Resource limits; the defaults suit a small deployment.
@@ -614,6 +640,9 @@ fn default_admin_listen() -> SocketAddr {
 fn default_admin_token() -> PathBuf {
     "keys/admin.token".into()
 }
+fn default_lookup_key() -> PathBuf {
+    "keys/lookup.key".into()
+}
 fn default_audit_anchor() -> PathBuf {
     "audit/anchor".into()
 }
@@ -649,6 +678,13 @@ impl Config {
             line: e.span().map(|s| line_of(text, s.start)).unwrap_or(0),
             message: e.message().to_owned(),
         })?;
+        if cfg.lookup.evaluations_per_minute == 0 || cfg.lookup.max_batch == 0 {
+            return Err(ConfigError::Parse {
+                path: name.to_owned(),
+                line: text.find("[lookup]").map(|at| line_of(text, at)).unwrap_or(0),
+                message: "[lookup]: evaluations_per_minute and max_batch must be at least 1".into(),
+            });
+        }
         if cfg.sightings.false_positive_threshold == 0 {
             return Err(ConfigError::Parse {
                 path: name.to_owned(),
@@ -696,6 +732,7 @@ impl Config {
             &mut self.keys.pseudonym,
             &mut self.keys.escrow_public,
             &mut self.keys.admin_token,
+            &mut self.keys.lookup,
             &mut self.rpz.keys_dir,
             &mut self.webhooks.client_cert,
             &mut self.webhooks.client_key,

@@ -20,7 +20,7 @@ pub const SHIPPED_POLICIES: &[(&str, &str)] = &[
 
 /// The sample participants of a development deployment (SPEC §3).
 pub const SAMPLE_PARTICIPANTS: &[(&str, Kind, &[Role], &str)] = &[
-    ("bank-a", Kind::Bank, &[Role::Submit], "Bank A"),
+    ("bank-a", Kind::Bank, &[Role::Submit, Role::Lookup], "Bank A"),
     ("isp-a", Kind::Isp, &[Role::Submit, Role::Blocklist], "ISP A"),
     ("police-a", Kind::LawEnforcement, &[Role::Feed], "Police A"),
     ("dpo-a", Kind::Auditor, &[Role::Audit], "DPO A"),
@@ -97,6 +97,20 @@ fn ensure_admin_token(path: &Path) -> Result<(), DeployError> {
     }
     write_new(path, random_key_hex().as_bytes(), true)?;
     tracing::info!(file = %path.display(), "admin token created");
+    Ok(())
+}
+
+/// Creates the private lookup's key seed (0600) when a deployment written
+/// before the lookup existed has none. Its value is never printed.
+fn ensure_lookup_key(path: &Path) -> Result<(), DeployError> {
+    if path.exists() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+    }
+    write_new(path, random_key_hex().as_bytes(), true)?;
+    tracing::info!(file = %path.display(), "lookup key created");
     Ok(())
 }
 
@@ -177,6 +191,8 @@ pub fn init(dir: &Path) -> Result<InitReport, DeployError> {
     write_new(&keys.join("escrow.pub"), hex::encode(public).as_bytes(), false)?;
     write_new(&keys.join("escrow-private.key"), hex::encode(private).as_bytes(), true)?;
     write_new(&keys.join("admin.token"), random_key_hex().as_bytes(), true)?;
+    // The OPRF key of the private lookup (a seed the key is derived from).
+    write_new(&keys.join("lookup.key"), random_key_hex().as_bytes(), true)?;
     // TSIG keys of the RPZ zone transfer, for the participants that pull blocklists.
     let rpz = crate::config::RpzConfig::default();
     for (id, ..) in SAMPLE_PARTICIPANTS.iter().filter(|p| p.2.contains(&Role::Blocklist)) {
@@ -226,6 +242,8 @@ pseudonym = "keys/pseudonym.key"
 escrow_public = "keys/escrow.pub"
 # Bearer token for the admin listener's /reload and POST /audit; the CLI reads it.
 admin_token = "keys/admin.token"
+# Seed of the OPRF key of the private lookup (/v1/lookup); every node of a cluster uses the same file.
+lookup = "keys/lookup.key"
 # The escrow private key is not listed: the server never reads it.
 # Secret keys must be mode 0600: the server and the CLI refuse group- or world-readable ones.
 
@@ -311,6 +329,12 @@ stream_buffer_events = 1024
 [sightings]
 false_positive_threshold = 2
 decisive_audiences = ["isp-blocking-agreement"]
+
+# Private lookup of IBANs, phones and e-mails (POST /v1/lookup/evaluate, role lookup). Each
+# evaluation lets a participant test one guessed identifier: the budget bounds the guessing.
+[lookup]
+evaluations_per_minute = 120
+max_batch = 16
 "#;
 
 /// The policy files of `dir` (`*.toml`), sorted.
@@ -365,7 +389,8 @@ pub struct Loaded {
 pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
     cfg.check_admin_listen().map_err(DeployError::Other)?;
     ensure_admin_token(&cfg.keys.admin_token)?;
-    for secret in [&cfg.keys.storage, &cfg.keys.pseudonym, &cfg.tls.key, &cfg.keys.admin_token] {
+    ensure_lookup_key(&cfg.keys.lookup)?;
+    for secret in [&cfg.keys.storage, &cfg.keys.pseudonym, &cfg.tls.key, &cfg.keys.admin_token, &cfg.keys.lookup] {
         check_secret_file(secret).map_err(DeployError::Other)?;
     }
     let registry = Registry::load(&cfg.participants).map_err(|e| DeployError::Other(e.to_string()))?;
@@ -395,6 +420,8 @@ pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
     let (limits, expiry, sightings) = (cfg.limits.clone(), cfg.expiry.clone(), cfg.sightings.clone());
     let state = AppState::new(registry, policies, store.store(), limits, expiry, allow, sightings);
     let _ = state.deployment_id.set(deployment_id(cfg)?);
+    let lookup_seed = read_secret_key(&cfg.keys.lookup).map_err(DeployError::Other)?;
+    let _ = state.lookup.set(crate::app::Lookup::new(crate::lookup::LookupKey::from_seed(&lookup_seed), &cfg.lookup));
     // a node on PostgreSQL keeps no local state: its serials follow the
     // shared log's commit times, the same on every node
     if matches!(cfg.store.backend, crate::config::Backend::Sled) {

@@ -33,6 +33,8 @@ pub enum Role {
     Blocklist,
     /// Read policies, the audit trail and statistics.
     Audit,
+    /// Privately test whether an identifier is known (`/v1/lookup`).
+    Lookup,
 }
 
 impl Role {
@@ -42,6 +44,7 @@ impl Role {
             Role::Feed => "feed",
             Role::Blocklist => "blocklist",
             Role::Audit => "audit",
+            Role::Lookup => "lookup",
         }
     }
 }
@@ -54,7 +57,8 @@ impl FromStr for Role {
             "feed" => Ok(Role::Feed),
             "blocklist" => Ok(Role::Blocklist),
             "audit" => Ok(Role::Audit),
-            _ => Err(format!("unknown role {s:?} (expected submit, feed, blocklist or audit)")),
+            "lookup" => Ok(Role::Lookup),
+            _ => Err(format!("unknown role {s:?} (expected submit, feed, blocklist, audit or lookup)")),
         }
     }
 }
@@ -82,6 +86,18 @@ impl Kind {
             Kind::Isp => "isp",
             Kind::LawEnforcement => "law-enforcement",
             Kind::Auditor => "auditor",
+        }
+    }
+
+    /// The roles SPEC §1 gives this kind (`tamis participant add` without
+    /// `--roles`): banks submit and look up, ISPs submit and pull
+    /// blocklists, law enforcement reads the feed, auditors audit.
+    pub fn default_roles(self) -> &'static [Role] {
+        match self {
+            Kind::Bank => &[Role::Submit, Role::Lookup],
+            Kind::Isp => &[Role::Submit, Role::Blocklist],
+            Kind::LawEnforcement => &[Role::Feed],
+            Kind::Auditor => &[Role::Audit],
         }
     }
 

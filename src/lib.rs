@@ -12,7 +12,8 @@
 //! Modules, lowest layer first; each uses only modules listed before it
 //! (`docs/design.md`, "Layering"; `tests/layering.rs` checks it):
 //! - [`model`] indicator types, [`config`] `tamis.toml`, [`identity`]
-//!   participants and roles, [`pki`] the deployment's certificates;
+//!   participants and roles, [`pki`] the deployment's certificates,
+//!   [`lookup`] the OPRF of the private lookup;
 //! - [`policy`] policy files, [`privacy`] the sanitiser, [`policy_set`] the
 //!   compiled policies in force;
 //! - [`audit`] the hash-chained audit events, [`store`] storage, [`tls`]
@@ -37,6 +38,7 @@ pub mod deploy;
 pub mod directory;
 pub mod feeds;
 pub mod identity;
+pub mod lookup;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;

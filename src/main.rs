@@ -14,7 +14,9 @@ fn main() -> std::process::ExitCode {
     match tamis::cli::run(tamis::cli::Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{e}");
+            if !matches!(e, tamis::cli::CliError::Negative) {
+                eprintln!("{e}");
+            }
             e.exit_code()
         }
     }

@@ -183,6 +183,12 @@ pub struct Metrics {
     pub webhook_cursors: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     /// The RPZ listener's (shared with it).
     pub rpz: std::sync::Arc<RpzMetrics>,
+    /// Blinded elements evaluated for the private lookup.
+    pub lookup_evaluations: Counter,
+    /// Evaluation requests refused by the per-participant lookup budget.
+    pub lookup_refusals: Counter,
+    /// Lookup buckets served (`GET /v1/lookup/{prefix}`).
+    pub lookup_buckets: Counter,
     /// When this process started (Unix seconds), if `/proc` does not say.
     started: f64,
 }
@@ -213,6 +219,9 @@ impl Default for Metrics {
             webhook_items: Family::default(),
             webhook_cursors: Default::default(),
             rpz: Default::default(),
+            lookup_evaluations: Counter::default(),
+            lookup_refusals: Counter::default(),
+            lookup_buckets: Counter::default(),
             started: unix_now(),
         }
     }
@@ -331,6 +340,13 @@ impl Metrics {
             ("unregistered_peers", "Connections from unregistered certificates", &self.unregistered_peers),
             ("stream_events", "Events queued for live-stream clients", &self.stream_events),
             ("streams_cut_off", "Live streams cut off because the client did not keep up", &self.streams_cut_off),
+            ("lookup_evaluations", "Blinded elements evaluated for the private lookup", &self.lookup_evaluations),
+            (
+                "lookup_refusals",
+                "Lookup evaluation requests refused by the per-participant budget",
+                &self.lookup_refusals,
+            ),
+            ("lookup_buckets", "Lookup buckets served", &self.lookup_buckets),
         ] {
             r.register(name, help, c.clone());
         }

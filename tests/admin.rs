@@ -277,12 +277,14 @@ fn secret_files_are_private_and_readable_ones_are_refused() {
     assert_eq!(mode(dir.join("data")), 0o700, "init creates data/ private");
     assert_eq!(mode(dir.join("keys")), 0o700);
     assert_eq!(mode(dir.join("keys/admin.token")), 0o600);
+    assert_eq!(mode(dir.join("keys/lookup.key")), 0o600);
 
     let chmod = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
     for (file, args) in [
         ("keys/storage.key", vec!["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]),
         ("keys/storage.key", vec!["audit", "verify"]),
         ("keys/pseudonym.key", vec!["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]),
+        ("keys/lookup.key", vec!["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]),
         ("certs/server.key", vec!["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]),
         ("keys/admin.token", vec!["policy", "reload", "--admin-listen", "127.0.0.1:9"]),
         ("certs/ca.key", vec!["participant", "add", "bank-z", "--kind", "bank", "--roles", "submit"]),

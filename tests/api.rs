@@ -84,6 +84,13 @@ async fn roles_are_enforced_on_every_endpoint() {
     }
     let (status, _) = json(s.client("police-a").get(s.url("/v1/indicators")).send().await.unwrap()).await;
     assert_eq!(status, 200);
+    // the private lookup: banks only (role lookup)
+    for who in ["isp-a", "police-a", "dpo-a"] {
+        let (status, v) = json(s.client(who).get(s.url("/v1/lookup/abcd")).send().await.unwrap()).await;
+        assert_eq!(status, 403, "{who} must not look up: {v}");
+    }
+    let (status, _) = json(s.client("bank-a").get(s.url("/v1/lookup/abcd")).send().await.unwrap()).await;
+    assert_eq!(status, 200);
     s.stop().await;
 }
 

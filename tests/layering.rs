@@ -17,6 +17,7 @@ const ORDER: &[&str] = &[
     "identity",
     "pki",
     "directory",
+    "lookup",
     // Policies and the pure sanitiser.
     "policy",
     "privacy",

@@ -230,6 +230,7 @@ async fn documented_operations_are_answered_and_others_refused_with_405() {
         ("file", "manifest.json"),
         ("collection_id", collection.as_str()),
         ("object_id", "indicator--00000000-0000-4000-8000-000000000000"),
+        ("prefix", "abcd"),
     ]
     .into();
     let doc = document();
@@ -386,7 +387,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
     // with the path parameters that reach real resources fixed where random
     // ones would only ever meet a 404.
     let runs: [(&str, &str, &str); 4] = [
-        ("bank-a", "submissions|identity|directory", ""),
+        ("bank-a", "submissions|identity|directory|lookup", ""),
         (
             "police-a",
             "feed|taxii",

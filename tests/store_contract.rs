@@ -494,6 +494,64 @@ async fn false_positives_withdraw_and_confirmation_reinstates(place: &Place) {
     store.close();
 }
 
+/// The private lookup's outputs: in their bucket while their indicator is
+/// live, not TLP:RED, not withdrawn and not past `valid_until`; a
+/// co-submission keeps one in, the last retraction takes it out; sealed on
+/// disk (the data shows the bucket, not the output); they survive a reopen.
+async fn lookup_outputs_follow_their_indicators(place: &Place) {
+    let key = [13u8; 32];
+    let oprf = tamis::lookup::LookupKey::from_seed(&[21; 32]);
+    let out: Vec<String> = ["DE89370400440532013000", "+33612345678", "mule@gmail.com"]
+        .iter()
+        .map(|v| oprf.evaluate(v).unwrap())
+        .collect();
+    let token = |i: usize, tlp: Tlp| {
+        let mut s = sample(&format!("tok:v1:iban:{i:032x}"));
+        (s.kind, s.value_form, s.tlp) = (IndicatorType::Iban, Some("pseudonymised".into()), tlp);
+        s
+    };
+    let now = OffsetDateTime::now_utc();
+    let mut soon = token(3, Tlp::Amber);
+    soon.valid_until = Some(now + time::Duration::days(1));
+    let member = |store: StoreHandle, o: String, at: OffsetDateTime| async move {
+        let bucket = store.lookup_bucket(tamis::lookup::prefix_of(&o), at).await.unwrap();
+        assert!(bucket.windows(2).all(|w| w[0] < w[1]), "sorted");
+        assert!(bucket.iter().all(|b| b.starts_with(tamis::lookup::prefix_of(&o))));
+        bucket.contains(&o)
+    };
+    let store = place.open(&key);
+    let mut b = batch("bank-a", vec![token(1, Tlp::Amber), token(2, Tlp::Red), soon], None);
+    b.lookup = out.iter().cloned().map(Some).collect();
+    let ids = commit(&store, b).await;
+    assert!(member(store.clone(), out[0].clone(), now).await);
+    assert!(!member(store.clone(), out[1].clone(), now).await, "TLP:RED stays out");
+    assert!(member(store.clone(), out[2].clone(), now).await);
+    assert!(!member(store.clone(), out[2].clone(), now + time::Duration::days(2)).await, "expired");
+    // bank-b co-submits the first (without an output: it keeps the stored one)
+    commit(&store, batch("bank-b", vec![token(1, Tlp::Amber)], None)).await;
+    store.retract("bank-a", &ids[0]).await.unwrap();
+    assert!(member(store.clone(), out[0].clone(), now).await, "bank-b's contribution is live");
+    // withdrawn by a decisive false positive, back when confirmed
+    assert_eq!(store.sightings(fp("isp-b", &ids[0], true)).await.unwrap(), [SightingStatus::Withdrawn]);
+    assert!(!member(store.clone(), out[0].clone(), now).await, "withdrawn");
+    store.confirm("bank-b", &ids[0]).await.unwrap();
+    assert!(member(store.clone(), out[0].clone(), now).await, "confirmed");
+    store.close();
+    drop(store);
+    let store = place.open(&key);
+    assert!(member(store.clone(), out[0].clone(), now).await, "survives a reopen");
+    assert!(store.retract("bank-b", &ids[0]).await.unwrap().removed);
+    assert!(!member(store.clone(), out[0].clone(), now).await, "the last retraction takes it out");
+    assert!(member(store.clone(), out[2].clone(), now).await);
+    store.close();
+    for f in place.files() {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        for o in &out {
+            assert!(!bytes.windows(32).any(|w| w == &o.as_bytes()[..32]), "an output in clear in {}", f.display());
+        }
+    }
+}
+
 async fn wait_until(mut f: impl FnMut() -> bool) {
     for _ in 0..200 {
         if f() {
@@ -554,6 +612,7 @@ macro_rules! guarantees {
         $run!(directory_entries_replace_and_survive);
         $run!(false_positives_withdraw_and_confirmation_reinstates);
         $run!(cursors_persist_and_leases_exclude);
+        $run!(lookup_outputs_follow_their_indicators);
     };
 }
 

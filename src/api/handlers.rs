@@ -64,7 +64,8 @@ pub async fn submit(
         let (state, p, body) = (state.clone(), p.clone(), body.clone());
         tokio::task::spawn_blocking(move || {
             let input = Input { format, body: &body, max_indicators: state.limits.max_indicators };
-            let mode = Mode::Submit { now: received_at, expiry: &state.expiry };
+            let lookup = state.lookup.get().map(|l| &l.key);
+            let mode = Mode::Submit { now: received_at, expiry: &state.expiry, lookup };
             pipeline::process(input, &sanitiser, &mode, |n| state.charge(&p.id, VolumeQuota::Indicators, n as u64))
         })
         .await

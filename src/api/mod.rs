@@ -14,6 +14,7 @@ pub mod directory;
 pub mod dpo;
 pub mod errors;
 pub mod handlers;
+pub mod lookup;
 pub mod misp;
 pub mod sightings;
 pub mod stream;
@@ -207,6 +208,8 @@ const ROUTES: &[&str] = &[
     "/v1/stats",
     "/v1/directory",
     "/v1/directory/self",
+    "/v1/lookup/evaluate",
+    "/v1/lookup/{prefix}",
     "/taxii2/",
     "/taxii2/api/",
     "/taxii2/api/collections/",
@@ -323,6 +326,7 @@ fn participant_routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply
         .or(retract)
         .or(blocklists)
         .or(directory_routes(state.clone()))
+        .or(lookup_routes(state.clone()))
         .or(sighting_routes(state))
 }
 
@@ -342,6 +346,23 @@ fn directory_routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,)
         .and(with_state(state.clone()))
         .and_then(directory::put_self);
     directory.or(directory_self)
+}
+
+/// The private lookup (role `lookup`): blinded evaluation and buckets.
+fn lookup_routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let evaluate = warp::path!("v1" / "lookup" / "evaluate")
+        .and(warp::post())
+        .and(require(state.clone(), &[Role::Lookup]))
+        .and(warp::header::optional::<String>("content-type"))
+        .and(body_limited(lookup::MAX_BODY))
+        .and(with_state(state.clone()))
+        .and_then(lookup::evaluate);
+    let bucket = warp::path!("v1" / "lookup" / String)
+        .and(warp::get())
+        .and(require(state.clone(), &[Role::Lookup]))
+        .and(with_state(state))
+        .and_then(lookup::bucket);
+    evaluate.or(bucket)
 }
 
 /// Sightings and false positives: reports from consumers, the submitters'

@@ -9,9 +9,11 @@
 //! - [`remote`]: talking to a running exchange's admin listener (`tamis
 //!   policy reload`, and after registry changes);
 //! - [`participant`]: `tamis participant add | revoke | rotate`;
-//! - [`keys`]: `tamis keys rotate`.
+//! - [`keys`]: `tamis keys rotate`;
+//! - [`lookup`]: `tamis lookup`, the private lookup's client.
 
 mod keys;
+mod lookup;
 mod participant;
 pub mod policy;
 mod remote;
@@ -38,13 +40,17 @@ pub enum CliError {
     /// store, key file, unreadable input): exit 2.
     #[error("{0}")]
     Unusable(String),
+    /// A negative answer already printed on stdout (`tamis lookup`:
+    /// `unknown`): exit 1, nothing on stderr.
+    #[error("")]
+    Negative,
 }
 
 impl CliError {
     /// The process exit status.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            CliError::Failed(_) => ExitCode::FAILURE,
+            CliError::Failed(_) | CliError::Negative => ExitCode::FAILURE,
             CliError::Unusable(_) => ExitCode::from(2),
         }
     }
@@ -54,6 +60,7 @@ impl CliError {
         match self {
             CliError::Failed(m) => CliError::Failed(format!("{command}: {m}")),
             CliError::Unusable(m) => CliError::Unusable(format!("{command}: {m}")),
+            CliError::Negative => CliError::Negative,
         }
     }
 }
@@ -108,6 +115,31 @@ pub enum Command {
     /// Policies: check, dry-run, explain; reload them in a running exchange.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Privately ask whether an IBAN, phone or e-mail is known as a fraud
+    /// identifier (role lookup; the exchange never sees it). Prints `known`
+    /// (exit 0) or `unknown` (exit 1); errors exit 2.
+    #[command(group(clap::ArgGroup::new("identifier").required(true).args(["iban", "phone", "email"])))]
+    Lookup {
+        /// The exchange, `https://HOST:PORT`.
+        #[arg(long)]
+        url: String,
+        /// The exchange's CA certificate (PEM).
+        #[arg(long)]
+        cacert: PathBuf,
+        /// This participant's certificate (PEM).
+        #[arg(long)]
+        cert: PathBuf,
+        /// This participant's private key (PEM).
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        iban: Option<String>,
+        /// International format (+33…, 0033…).
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+    },
     /// Re-identify an escrowed value for a legal order (recorded in the audit trail).
     Reveal {
         /// The escrow token (`esc:v1:…`).
@@ -159,7 +191,9 @@ pub enum ParticipantCmd {
         /// bank, isp, law-enforcement or auditor.
         #[arg(long)]
         kind: String,
-        /// Comma-separated: submit, feed, blocklist, audit.
+        /// Comma-separated: submit, feed, blocklist, audit, lookup (default
+        /// from the kind: bank submit,lookup; isp submit,blocklist;
+        /// law-enforcement feed; auditor audit).
         #[arg(long, value_delimiter = ',')]
         roles: Vec<String>,
         /// Sector shown to consumers (default from the kind).
@@ -295,6 +329,7 @@ impl Command {
             Command::Policy(PolicyCmd::Reload { .. }) => "tamis policy reload",
             Command::Policy(PolicyCmd::Engine(_)) => return None,
             Command::Reveal { .. } => "tamis reveal",
+            Command::Lookup { .. } => "tamis lookup",
             Command::Participant(ParticipantCmd::Add { .. }) => "tamis participant add",
             Command::Participant(ParticipantCmd::Revoke { .. }) => "tamis participant revoke",
             Command::Participant(ParticipantCmd::Rotate { .. }) => "tamis participant rotate",
@@ -342,6 +377,23 @@ fn dispatch(command: Command) -> Result<(), CliError> {
             report_processing(&config, format, admin_listen)
         }
         Command::Keys(KeysCmd::Rotate { config }) => keys::rotate(&config),
+        Command::Lookup { url, cacert, cert, key, iban, phone, email } => {
+            use crate::model::IndicatorType;
+            let (kind, value) = match (iban, phone, email) {
+                (Some(v), ..) => (IndicatorType::Iban, v),
+                (_, Some(v), _) => (IndicatorType::Phone, v),
+                (.., Some(v)) => (IndicatorType::Email, v),
+                _ => return Err(unusable("give --iban, --phone or --email")),
+            };
+            let args = lookup::LookupArgs { url, cacert, cert, key, kind, value };
+            if lookup::lookup(&args)? {
+                println!("known");
+                Ok(())
+            } else {
+                println!("unknown");
+                Err(CliError::Negative)
+            }
+        }
     }
 }
 

@@ -33,11 +33,12 @@ fn registry_entry(new: NewParticipant<'_>) -> Result<Participant, CliError> {
     if !crate::identity::valid_name(name) {
         return Err(failed(format!("invalid name {name:?} (use a-z, 0-9 and '-')")));
     }
-    let kind = new.kind.parse().map_err(failed)?;
-    let roles: Vec<crate::identity::Role> =
+    let kind: crate::identity::Kind = new.kind.parse().map_err(failed)?;
+    let mut roles: Vec<crate::identity::Role> =
         new.roles.iter().map(|r| r.parse()).collect::<Result<_, _>>().map_err(failed)?;
     if roles.is_empty() {
-        return Err(failed("give at least one role with --roles"));
+        // without --roles, the kind's roles (SPEC §1): a bank submits and looks up
+        roles = kind.default_roles().to_vec();
     }
     Ok(Participant {
         id: name.to_owned(),

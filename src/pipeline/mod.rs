@@ -76,7 +76,9 @@ pub struct Input<'a> {
 pub enum Mode<'a> {
     /// A real submission: it must hold indicators; a past `valid_until` is
     /// refused and a missing one filled in from `expiry`.
-    Submit { now: OffsetDateTime, expiry: &'a Expiry },
+    /// With `lookup`, each IBAN, phone or e-mail value is also evaluated
+    /// under the private lookup's OPRF key before the policy sees it.
+    Submit { now: OffsetDateTime, expiry: &'a Expiry, lookup: Option<&'a crate::lookup::LookupKey> },
     /// A dry-run: nothing is stored; optionally explain.
     DryRun { explain: bool },
 }
@@ -103,6 +105,10 @@ pub struct Accepted {
     pub removed: Removals,
     /// Which rule did what (dry-runs with explanations only).
     pub explain: Option<Vec<Explanation>>,
+    /// The private lookup's OPRF output of the value (hex), for IBAN, phone
+    /// and e-mail indicators of a real submission. The clear value it was
+    /// computed from goes no further than the sanitiser.
+    pub lookup: Option<String>,
 }
 
 /// Parses `input` and sanitises each item with `sanitiser`. `admit` is told
@@ -165,18 +171,22 @@ fn sanitise_one(sanitiser: &Sanitiser, i: usize, v: &Value, mode: &Mode<'_>) -> 
     {
         return Err(IndicatorRejection::new(i, "valid_until", "already in the past"));
     }
+    let lookup = match mode {
+        Mode::Submit { lookup: Some(key), .. } if crate::lookup::is_lookup_type(raw.kind) => key.evaluate(&raw.value),
+        _ => None,
+    };
     let mut removed = Removals::default();
     let result = match mode {
         Mode::DryRun { explain: true } => sanitiser.sanitise_explained(raw, &mut removed).map(|(s, ex)| (s, Some(ex))),
         _ => sanitiser.sanitise(raw, &mut removed).map(|s| (s, None)),
     };
     let (mut indicator, explain) = result.map_err(|r| IndicatorRejection::new(i, r.field, r.reason))?;
-    if let Mode::Submit { now, expiry } = mode
+    if let Mode::Submit { now, expiry, .. } = mode
         && indicator.valid_until.is_none()
     {
         indicator.valid_until = Some(*now + time::Duration::days(expiry.days_for(indicator.kind) as i64));
     }
-    Ok(Accepted { index: i, indicator, removed, explain })
+    Ok(Accepted { index: i, indicator, removed, explain, lookup })
 }
 
 impl Processed {
@@ -293,6 +303,7 @@ pub async fn commit(store: &dyn Store, sub: Submission<'_>, done: Processed) -> 
         },
         policy: done.policy,
         received_at: sub.received_at,
+        lookup: done.accepted.iter().map(|a| a.lookup.clone()).collect(),
         indicators: done.accepted.into_iter().map(|a| a.indicator).collect(),
         idempotency: sub.idempotency_key.map(|k| (p.id.clone(), k)),
         request_hash: crate::store::request_hash(sub.format.as_str(), sub.body),
@@ -346,7 +357,7 @@ mod tests {
     fn a_submission_must_hold_indicators_and_admit_sees_the_count() {
         let s = sanitiser();
         let expiry = Expiry::default();
-        let submit = Mode::Submit { now: now_ms(), expiry: &expiry };
+        let submit = Mode::Submit { now: now_ms(), expiry: &expiry, lookup: None };
         let empty = process(input(Format::Json, br#"{"indicators":[]}"#), &s, &submit, |_| Ok::<_, InputError>(()));
         assert!(matches!(empty, Err(InputError::Invalid(m)) if m.contains("no indicators")));
         // A dry-run of nothing is an empty answer.
@@ -368,7 +379,7 @@ mod tests {
         let now = now_ms();
         let body = br#"{"indicators":[{"type":"domain","value":"evil.top"},
             {"type":"domain","value":"old.top","valid_until":"2001-01-01T00:00:00Z"}]}"#;
-        let mode = Mode::Submit { now, expiry: &expiry };
+        let mode = Mode::Submit { now, expiry: &expiry, lookup: None };
         let r = process(input(Format::Json, body), &s, &mode, |_| Ok::<_, InputError>(())).unwrap();
         assert_eq!(r.accepted.len(), 1);
         assert!(r.accepted[0].indicator.valid_until.is_some_and(|t| t > now));

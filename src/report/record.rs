@@ -64,6 +64,7 @@ pub fn processing_markdown(i: &ProcessingInputs<'_>) -> String {
     }
     policy_history(&mut s, i.history.as_deref());
     other_processing(&mut s, &i.config.sightings);
+    private_lookup(&mut s, &i.config.lookup);
     s
 }
 
@@ -267,6 +268,29 @@ fn other_processing(s: &mut String, sightings: &crate::config::Sightings) {
     );
 }
 
+/// The private lookup of fraud identifiers (issue 13, item 1).
+fn private_lookup(s: &mut String, lookup: &crate::config::LookupConfig) {
+    let _ = writeln!(
+        s,
+        "\n### Private lookup of fraud identifiers\n\n\
+         - Purpose: a bank checks whether an IBAN, phone number or e-mail address it is about to trust is \
+         already reported as a mule or fraud identifier, without telling the exchange which one.\n\
+         - What is stored: for each IBAN, phone or e-mail indicator value (the reported identifier, never a \
+         value found in free text), a keyed one-way value (an OPRF output, RFC 9497) computed at ingest from \
+         the normalised identifier before the policy pseudonymises it, kept encrypted next to the pseudonym. \
+         It leaves the set when the indicator is retracted, expires, is withdrawn after false positives, or \
+         is TLP:RED. The clear identifier is not stored.\n\
+         - What the exchange learns from a lookup: who asked, when, how many blinded values (random to the \
+         exchange), and a 4-hex-digit bucket (one of 65,536); not the identifier, nor the answer the client \
+         computes. Each participant may have at most {} values evaluated per minute, as every evaluation \
+         lets it test one guess. The audit trail records the number of evaluations per request, never the \
+         values; bucket reads are counted, not recorded.\n\
+         - Recipients: participants holding the `lookup` role (banks by default) learn whether an identifier \
+         they already hold is in the set, nothing about who reported it.",
+        lookup.evaluations_per_minute
+    );
+}
+
 /// Art. 30(1)(e).
 fn transfers(s: &mut String, cfg: &Config) {
     s.push_str("\n## 5. Transfers to third countries or international organisations\n\n");
@@ -300,7 +324,7 @@ fn retention(s: &mut String, e: &crate::config::Expiry) {
     s.push_str(
         "| personal data found in submissions | not kept: removed or replaced before storage; only counts per \
          category are recorded |\n\
-         | pseudonyms and escrowed values | as long as the indicator they belong to |\n\
+         | pseudonyms, escrowed values and private-lookup outputs | as long as the indicator they belong to |\n\
          | audit trail (participants, counts, policy versions; never submitted values) | the life of the \
          deployment, so that every disclosure can be proven afterwards |\n\n\
          Expired indicators leave the feed, the blocklists and TAXII at once. Submitters can retract their \

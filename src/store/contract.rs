@@ -75,6 +75,12 @@ pub trait Store: Send + Sync + 'static {
     /// Every participant's published contact points, by participant name.
     fn directory(&self) -> StoreFuture<'_, Vec<DirectoryEntry>>;
 
+    /// The private-lookup outputs (hex) in bucket `prefix` (the first
+    /// `lookup::PREFIX_HEX` hex digits, lower case) that are in the set at
+    /// `now`: their indicator is live, not withdrawn, not TLP:RED and not
+    /// past its `valid_until`. Sorted.
+    fn lookup_bucket(&self, prefix: &str, now: OffsetDateTime) -> StoreFuture<'_, Vec<String>>;
+
     /// Records consumers' sightings and false-positive reports, with one
     /// audit record; a false positive meeting the batch's rule withdraws
     /// the indicator from blocklists in the same commit (a feed entry marked

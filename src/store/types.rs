@@ -26,6 +26,10 @@ pub struct SubmitBatch {
     pub policy: String,
     pub received_at: OffsetDateTime,
     pub indicators: Vec<SanitisedIndicator>,
+    /// The private lookup's OPRF output (hex) of each indicator's value, by
+    /// position (`None`: not an IBAN, phone or e-mail, or no lookup key);
+    /// missing entries count as `None`.
+    pub lookup: Vec<Option<String>>,
     /// `(participant, Idempotency-Key)`: a retry with the same key is applied once.
     pub idempotency: Option<(String, String)>,
     /// [`request_hash`] of the request, stored with the idempotency record so

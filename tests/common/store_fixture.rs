@@ -25,6 +25,7 @@ pub fn store_sample(value: String) -> SanitisedIndicator {
 /// One submission of `items` by `bank-a`, with its audit event.
 pub fn store_batch(items: Vec<SanitisedIndicator>) -> SubmitBatch {
     SubmitBatch {
+        lookup: Vec::new(),
         contributor: Contributor { participant: "bank-a".into(), sector: "finance".into(), disclose_name: false },
         policy: "default@0011".into(),
         received_at: time::OffsetDateTime::now_utc(),

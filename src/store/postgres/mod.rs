@@ -288,6 +288,11 @@ impl Store for PgStore {
         self.read(|s| async move { reads::directory(&s).await })
     }
 
+    fn lookup_bucket(&self, prefix: &str, now: OffsetDateTime) -> StoreFuture<'_, Vec<String>> {
+        let prefix = prefix.to_owned();
+        self.read(move |s| async move { reads::lookup_bucket(&s, &prefix, now).await })
+    }
+
     fn sightings(&self, batch: SightingBatch) -> StoreFuture<'_, Vec<SightingStatus>> {
         self.write(|tx| Request::Sightings(batch, tx))
     }

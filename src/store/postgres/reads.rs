@@ -6,8 +6,8 @@
 
 use crate::audit::{AnchorInfo, AuditRecord, BadRecord, Verification};
 use crate::store::anchor::{self, Anchor};
-use crate::store::rules::keys::{M_COUNTERS, M_FEEDBACK, key, seq_key, unseal};
-use crate::store::rules::record::{Record, report_for};
+use crate::store::rules::keys::{M_COUNTERS, M_FEEDBACK, key, lookup_bucket_key, seq_key, unseal};
+use crate::store::rules::record::{LookupEntry, Record, report_for};
 use crate::store::{Counters, DirectoryEntry, FeedEntry, FeedbackReport, PolicyVersion, StoreError};
 
 use super::Shared;
@@ -91,6 +91,31 @@ pub(super) async fn lease(s: &Shared, name: &str, holder: &str, ttl: std::time::
         .await
         .map_err(|e| read_error(s, e))?;
     Ok(row.is_some())
+}
+
+/// The bucket's outputs in the set at `now`: one range of `tamis_kv`.
+pub(super) async fn lookup_bucket(
+    s: &Shared,
+    prefix: &str,
+    now: time::OffsetDateTime,
+) -> Result<Vec<String>, StoreError> {
+    let c = reader(s).await?;
+    let low = lookup_bucket_key(prefix);
+    let mut high = low.clone();
+    *high.last_mut().expect("non-empty") += 1; // `o/<prefix>0`: just past every `o/<prefix>/...`
+    let rows = c
+        .query("SELECT k, v FROM tamis_kv WHERE k >= $1 AND k < $2 ORDER BY k", &[&low, &high])
+        .await
+        .map_err(|e| read_error(s, e))?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let e: LookupEntry = unseal(&s.sealer, r.get::<_, &[u8]>(0), r.get::<_, &[u8]>(1))?;
+        if e.member_at(now) {
+            out.push(e.output);
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// The feedback on `participant`'s indicators: the ids with feedback, then

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use super::keys::{Keys, M_COUNTERS, M_FEEDBACK, key, unseal};
 use super::record::{
-    Contribution, FalsePositive, IdempotencyRecord, MAX_TAGS, Record, Seen, Sighting, derive, new_record,
+    Contribution, FalsePositive, IdempotencyRecord, LookupEntry, MAX_TAGS, Record, Seen, Sighting, derive, new_record,
 };
 use super::request::{Reply, Request};
 use crate::audit::AuditEvent;
@@ -278,7 +278,7 @@ fn apply_sightings(
             }
         }
         index.insert(id.clone());
-        g.put_json(ik, &r);
+        put_record(g, ik, &r);
         out.push(status);
     }
     g.put_json(M_COUNTERS.to_vec(), &counters);
@@ -308,7 +308,7 @@ fn apply_review(
         g.put_json(M_COUNTERS.to_vec(), &counters);
         log_change(g, log_seq, Op::Update, now, Some("confirmed"), &r);
     }
-    g.put_json(ik, &r);
+    put_record(g, ik, &r);
     Ok(Ok(Reviewed { reinstated, cleared }))
 }
 
@@ -332,6 +332,18 @@ fn apply_policy(g: &mut Group, load: &PolicyLoad, now: OffsetDateTime) -> Result
     };
     g.put_json(k, &v);
     Ok(())
+}
+
+/// Writes an indicator record and, when it has a private-lookup output,
+/// that output's entry as the record now is (a blind write: no read, so the
+/// PostgreSQL backend fetches nothing more), so lookup membership changes
+/// in the same commit as the record (retracted, expired, withdrawn).
+fn put_record(g: &mut Group, ik: Vec<u8>, r: &Record) {
+    if let Some(entry) = LookupEntry::of(r) {
+        let k = g.keys.lookup(&entry.output);
+        g.put_json(k, &entry);
+    }
+    g.put_json(ik, r);
 }
 
 /// Appends a feed entry with `r` as it now is. Callers skip it when the
@@ -371,7 +383,7 @@ fn apply_retract(
     } else if derive(&mut r, now) {
         log_change(g, log_seq, Op::Update, now, None, &r);
     }
-    g.put_json(ik, &r);
+    put_record(g, ik, &r);
     Ok(Ok(Retracted { removed }))
 }
 
@@ -411,7 +423,7 @@ fn apply_expire(g: &mut Group, log_seq: &mut u64, ids: &[String], now: OffsetDat
             derive(&mut r, now);
             log_change(g, log_seq, Op::Update, now, None, &r);
         }
-        g.put_json(ik, &r);
+        put_record(g, ik, &r);
         n += 1;
     }
     Ok(n)
@@ -465,7 +477,8 @@ fn apply_submit(g: &mut Group, log_seq: &mut u64, b: &SubmitBatch) -> Result<Ans
     let now = b.received_at;
     let cap = now + g.max_validity;
     let mut ids = Vec::with_capacity(b.indicators.len());
-    for s in &b.indicators {
+    for (i, s) in b.indicators.iter().enumerate() {
+        let lookup = b.lookup.get(i).cloned().flatten().filter(|o| crate::lookup::is_output_hex(o));
         let id = indicator_id(s.kind, &s.value);
         let ik = g.keys.indicator(&id);
         let seen = s.first_seen.filter(|t| *t < now).unwrap_or(now);
@@ -495,13 +508,17 @@ fn apply_submit(g: &mut Group, log_seq: &mut u64, b: &SubmitBatch) -> Result<Ans
                 if add_sighting(&mut r, &c.participant, mine, now) {
                     log_change(g, log_seq, Op::Update, now, None, &r);
                 }
-                g.put_json(ik, &r);
+                if r.lookup.is_none() {
+                    r.lookup = lookup;
+                }
+                put_record(g, ik, &r);
             }
             _ => {
                 let contributors = BTreeMap::from([(c.participant.clone(), mine)]);
-                let r = new_record(id.clone(), s.kind, &s.value, contributors, now);
+                let mut r = new_record(id.clone(), s.kind, &s.value, contributors, now);
+                r.lookup = lookup;
                 log_change(g, log_seq, Op::Add, now, None, &r);
-                g.put_json(ik, &r);
+                put_record(g, ik, &r);
             }
         }
         ids.push(id);

@@ -9,12 +9,13 @@
 //! `k/<hmac(participant, idempotency key)>` → stored response and request
 //! hash; `p/<id@hash>` → policy version and its use; `d/<participant>` →
 //! its published contact points (the directory); `c/<name>` → a named
-//! consumer's saved feed position (webhook deliveries); `m/<name>` → counters,
+//! consumer's saved feed position (webhook deliveries); `o/<bucket>/<hmac(output)>`
+//! → a private-lookup output and whether it is in the set; `m/<name>` → counters,
 //! sequence numbers, chain head, storage-key id and check, and the format
 //! version. Every value is sealed under the storage key except the `m/`
 //! bookkeeping listed in `RAW_KEYS`. The sled store keeps every key in one
 //! tree ([`sled_store`](crate::store::sled_store)); PostgreSQL keeps the
-//! `i/`, `k/`, `p/`, `d/`, `c/` and `m/counters` records in `tamis_kv` and the rest in
+//! `i/`, `k/`, `p/`, `d/`, `c/`, `o/` and `m/counters` records in `tamis_kv` and the rest in
 //! its own tables ([`postgres`](crate::store::postgres)). Keys that could
 //! confirm a guessed indicator value (`i/`, `k/`) are HMACs under a key
 //! derived from the storage key, so a copy of the data without
@@ -64,6 +65,20 @@ impl Keys {
     pub(crate) fn idempotency(&self, participant: &str, k: &str) -> Vec<u8> {
         self.hmac_key(b"k/", &[participant.as_bytes(), k.as_bytes()])
     }
+
+    /// The key of a private-lookup output: `o/<bucket>/` and an HMAC of the
+    /// output, so the data shows the bucket (what any client's query shows)
+    /// and nothing of the output; the output itself is in the sealed value.
+    pub(crate) fn lookup(&self, output_hex: &str) -> Vec<u8> {
+        let bucket = lookup_bucket_key(crate::lookup::prefix_of(output_hex));
+        let mac = self.hmac_key(b"o/", &[output_hex.as_bytes()]);
+        key(&bucket, &mac[2..])
+    }
+}
+
+/// The key prefix of a private-lookup bucket (`o/<prefix>/`).
+pub(crate) fn lookup_bucket_key(prefix: &str) -> Vec<u8> {
+    format!("o/{prefix}/").into_bytes()
 }
 
 pub(crate) const M_FORMAT: &[u8] = b"m/format";

@@ -23,6 +23,34 @@ pub(crate) struct Record {
     /// Sightings and false-positive reports from consumers.
     #[serde(default, skip_serializing_if = "Feedback::is_empty")]
     pub(crate) feedback: Feedback,
+    /// The private lookup's OPRF output of the value (hex; IBAN, phone and
+    /// e-mail indicators), kept next to the pseudonym.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) lookup: Option<String>,
+}
+
+/// A private-lookup output in the store (`o/` keys): in the set while its
+/// indicator is live, not withdrawn and not TLP:RED, until `until`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct LookupEntry {
+    pub(crate) output: String,
+    pub(crate) member: bool,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub(crate) until: Option<OffsetDateTime>,
+}
+
+impl LookupEntry {
+    /// The entry of `r`'s output as `r` now is (`None`: `r` has none).
+    pub(crate) fn of(r: &Record) -> Option<LookupEntry> {
+        let output = r.lookup.clone()?;
+        let member = !r.removed && r.feedback.withdrawn.is_none() && r.indicator.tlp != Tlp::Red;
+        Some(LookupEntry { output, member, until: r.indicator.valid_until })
+    }
+
+    /// Whether the output is in the set at `now`.
+    pub(crate) fn member_at(&self, now: OffsetDateTime) -> bool {
+        self.member && self.until.is_none_or(|t| t > now)
+    }
 }
 
 /// What consumers reported about an indicator (issue 13, item 3), by
@@ -168,7 +196,8 @@ pub(crate) fn new_record(
         sources: Sources { count: 0, sectors: Vec::new(), names: Vec::new() },
         policy: String::new(),
     };
-    let mut r = Record { indicator: placeholder, contributors, removed: false, feedback: Feedback::default() };
+    let mut r =
+        Record { indicator: placeholder, contributors, removed: false, feedback: Feedback::default(), lookup: None };
     derive(&mut r, now);
     r
 }

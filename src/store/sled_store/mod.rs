@@ -253,6 +253,11 @@ impl Store for SledStore {
         self.read(|r| r.directory())
     }
 
+    fn lookup_bucket(&self, prefix: &str, now: OffsetDateTime) -> StoreFuture<'_, Vec<String>> {
+        let prefix = prefix.to_owned();
+        self.read(move |r| r.lookup_bucket(&prefix, now))
+    }
+
     fn sightings(&self, batch: SightingBatch) -> StoreFuture<'_, Vec<SightingStatus>> {
         self.write(|tx| Request::Sightings(batch, tx))
     }

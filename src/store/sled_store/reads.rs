@@ -9,8 +9,10 @@ use super::tree::{db, get_sealed, hash_at, quietly, read_u64};
 use crate::audit::{AuditRecord, GENESIS, Verification};
 use crate::store::anchor::{self, Anchor, AnchorFile};
 use crate::store::crypto::Sealer;
-use crate::store::rules::keys::{Keys, M_AUDIT_HEAD, M_AUDIT_SEQ, M_COUNTERS, M_FEEDBACK, key, seq_key, unseal};
-use crate::store::rules::record::{Record, report_for};
+use crate::store::rules::keys::{
+    Keys, M_AUDIT_HEAD, M_AUDIT_SEQ, M_COUNTERS, M_FEEDBACK, key, lookup_bucket_key, seq_key, unseal,
+};
+use crate::store::rules::record::{LookupEntry, Record, report_for};
 use crate::store::{Counters, DirectoryEntry, FeedEntry, FeedbackReport, PolicyVersion, StoreError};
 
 /// What reads need: cheap to clone onto a blocking thread.
@@ -103,6 +105,19 @@ impl Reader {
         self.tree.insert(k, sealed).map_err(db)?;
         self.tree.flush().map_err(db)?;
         Ok(())
+    }
+
+    pub(super) fn lookup_bucket(&self, prefix: &str, now: time::OffsetDateTime) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(lookup_bucket_key(prefix)) {
+            let (k, v) = item.map_err(db)?;
+            let e: LookupEntry = unseal(&self.sealer, &k, &v)?;
+            if e.member_at(now) {
+                out.push(e.output);
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     /// The feedback on `participant`'s indicators: the ids with feedback,

@@ -30,6 +30,7 @@ fn sample(kind: IndicatorType, value: &str) -> SanitisedIndicator {
 
 fn batch(who: &str, items: Vec<SanitisedIndicator>, idem: Option<&str>) -> SubmitBatch {
     SubmitBatch {
+        lookup: Vec::new(),
         contributor: Contributor { participant: who.into(), sector: "finance".into(), disclose_name: false },
         policy: "default@0011".into(),
         received_at: OffsetDateTime::now_utc(),
