@@ -1,7 +1,7 @@
 //! One group commit of the sled store: apply every request of the group
 //! with the shared rules ([`rules::commit`](crate::store::rules::commit)),
 //! chain the audit records, write the group's records, the feed blobs and
-//! the counters in one atomic sled batch, flush once, then answer.
+//! the counters in one atomic sled batch, flush and fsync once, then answer.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -102,7 +102,9 @@ impl Writer {
             match self.tree.apply_batch(batch) {
                 Err(e) => Err((database(e), true)),
                 Ok(()) if fail == FailMode::AfterApply => Err((simulated_full_disk(), true)),
-                Ok(()) => self.db.flush().map(|_| ()).map_err(|e| (database(e), true)),
+                Ok(()) => self.db.flush().map_err(|e| (database(e), true)).and_then(|_| {
+                    self.disk.sync().map_err(|e| (Fault::described(format!("database sync: {e}")), true))
+                }),
             }
         };
         let Err((why, maybe_applied)) = written else { return Ok(()) };
