@@ -45,8 +45,8 @@ pub(crate) struct Group {
     pub(crate) sealer: Arc<Sealer>,
     pub(crate) keys: Arc<Keys>,
     pub(crate) max_validity: time::Duration,
-    /// Every sealed value the group wrote, by key.
-    pub(crate) overlay: HashMap<Vec<u8>, Vec<u8>>,
+    /// Every sealed value the group wrote, by key (`None`: deleted).
+    pub(crate) overlay: HashMap<Vec<u8>, Option<Vec<u8>>>,
     /// Feed entries of the group, written by the backend at commit.
     pub(crate) log: Vec<FeedEntry>,
 }
@@ -64,7 +64,19 @@ impl Group {
 
     fn put(&mut self, k: Vec<u8>, plain: &[u8]) {
         let sealed = self.sealer.seal(&k, plain);
-        self.overlay.insert(k, sealed);
+        self.overlay.insert(k, Some(sealed));
+    }
+
+    /// Stores an indicator's record, or deletes it once it is removed and
+    /// nobody's feedback refers to it (its submitters still read the reports
+    /// on it): expired and retracted indicators leave no record behind, so
+    /// the store does not grow with indicators that came and went.
+    fn put_record(&mut self, k: Vec<u8>, r: &Record) {
+        if r.removed && r.feedback.is_empty() {
+            self.overlay.insert(k, None);
+        } else {
+            self.put_json(k, r);
+        }
     }
 
     /// Seals `v`'s JSON under `k` into the overlay.
@@ -74,7 +86,8 @@ impl Group {
 
     fn get<T: for<'de> Deserialize<'de>>(&self, k: &[u8]) -> Result<Option<T>, StoreError> {
         match self.overlay.get(k) {
-            Some(v) => unseal(&self.sealer, k, v).map(Some),
+            Some(Some(v)) => unseal(&self.sealer, k, v).map(Some),
+            Some(None) => Ok(None),
             None => self.source.get(k)?.map(|v| unseal(&self.sealer, k, &v)).transpose(),
         }
     }
@@ -370,7 +383,7 @@ fn apply_retract(
     } else if derive(&mut r, now) {
         log_change(g, log_seq, Op::Update, now, None, &r);
     }
-    g.put_json(ik, &r);
+    g.put_record(ik, &r);
     Ok(Ok(Retracted { removed }))
 }
 
@@ -393,7 +406,7 @@ fn apply_expire(g: &mut Group, log_seq: &mut u64, ids: &[String], now: OffsetDat
             derive(&mut r, now);
             log_change(g, log_seq, Op::Update, now, None, &r);
         }
-        g.put_json(ik, &r);
+        g.put_record(ik, &r);
         n += 1;
     }
     Ok(n)

@@ -81,7 +81,10 @@ impl Writer {
     fn write_group(&mut self, g: Group) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (k, v) in g.overlay {
-            batch.insert(k, v);
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
         }
         // The log, in blobs keyed by their first sequence number.
         for chunk in g.log.chunks(LOG_BLOB) {
