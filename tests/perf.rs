@@ -92,6 +92,7 @@ async fn perf() {
     let r = isp.get(s.url("/v1/blocklists/domains.rpz")).send().await.unwrap();
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
     println!("live indicators: {}", s.state.blocklists.stats.load().total);
+    println!("RSS after the load and the blocklists: {:.0} MiB", rss_mib());
     let build_ms = s.state.blocklists.build_ms.load(std::sync::atomic::Ordering::Relaxed);
     println!("blocklists: last full rebuild (catch-up, all formats) {build_ms} ms");
     for name in tamis::feeds::blocklist::NAMES {
@@ -115,6 +116,7 @@ async fn perf() {
     let r = police.get(s.url(&taxii)).header("accept", "application/taxii+json;version=2.1").send().await.unwrap();
     assert_eq!(r.status(), 200);
     println!("TAXII: first page (index caught up from the log) in {} ms", t2.elapsed().as_millis());
+    println!("RSS with the TAXII index too: {:.0} MiB", rss_mib());
     let t3 = Instant::now();
     let r = police.get(s.url("/v1/feeds/misp/manifest.json")).send().await.unwrap();
     assert_eq!(r.status(), 200);

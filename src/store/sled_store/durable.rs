@@ -2,7 +2,7 @@
 //! `flush()` only calls `sync_file_range` on its log file (the written
 //! pages reach the disk queue, but neither the file's metadata nor the
 //! drive's volatile cache are flushed), and it writes values larger than
-//! an eighth of a segment (sled "blobs", files under `blobs/`) without
+//! a quarter of a segment (128 KiB: sled "blobs", files under `blobs/`) without
 //! syncing them at all. Both survive `kill -9` (the page cache outlives the
 //! process) but not a power cut. After each `flush()` the writer calls
 //! [`DiskSync::sync`]: `fdatasync` on every blob file that appeared since
