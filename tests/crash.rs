@@ -132,8 +132,9 @@ fn strace_calls(trace: &str) -> Vec<(f64, String, String, i64)> {
     let mut unfinished: std::collections::HashMap<String, (String, String)> = Default::default();
     let mut out = Vec::new();
     for line in trace.lines() {
-        let mut parts = line.splitn(3, ' ');
-        let (Some(pid), Some(ts), Some(rest)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        // `PID TIMESTAMP CALL`, the pid padded with spaces.
+        let Some((pid, rest)) = line.trim_start().split_once(' ') else { continue };
+        let Some((ts, rest)) = rest.trim_start().split_once(' ') else { continue };
         let Ok(ts) = ts.parse::<f64>() else { continue };
         let result = |r: &str| r.rsplit_once(") = ").and_then(|(_, n)| n.split(' ').next()?.parse::<i64>().ok());
         if let Some(resumed) = rest.strip_prefix("<... ") {
@@ -184,12 +185,20 @@ async fn a_submission_is_answered_only_after_fdatasync_of_the_database() {
     let body = json!({"indicators":[{"type":"domain","value":"fsync-proof.example.top","category":"phishing"}]});
     let r = bank.post(format!("{base}/v1/submissions")).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let trace = std::fs::read_to_string(&trace_file).unwrap();
-    let tracee = trace.split(' ').next().unwrap_or("").to_owned();
-    let _ = Command::new("kill").arg("-9").arg(&tracee).status();
+    // Stop the server (strace's child), so that strace ends and its output
+    // is complete, then read the trace.
+    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    let tracee = std::fs::read_to_string(children).unwrap_or_default();
+    for pid in tracee.split_whitespace() {
+        let _ = Command::new("kill").arg("-9").arg(pid).status();
+    }
+    let waited = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() && waited.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let _ = child.kill();
     let _ = child.wait();
+    let trace = std::fs::read_to_string(&trace_file).unwrap();
     if trace.contains("Operation not permitted") && !trace.contains("fdatasync") {
         assert!(!required, "strace cannot trace here: {trace}");
         println!("skipped: ptrace is not permitted here");
@@ -200,7 +209,10 @@ async fn a_submission_is_answered_only_after_fdatasync_of_the_database() {
     let on_conn = |c: &(f64, String, String, i64), names: &[&str]| {
         c.2.contains(&conn) && c.3 > 0 && names.contains(&c.1.as_str())
     };
-    let request = calls.iter().position(|c| on_conn(c, &["read", "recvfrom"])).expect("the request was read");
+    let Some(request) = calls.iter().position(|c| on_conn(c, &["read", "recvfrom"])) else {
+        let tail: Vec<&str> = trace.lines().rev().take(40).collect();
+        panic!("the request was not read in the trace ({} calls after t0); its end:\n{}", calls.len(), tail.join("\n"));
+    };
     let answer = request
         + calls[request..]
             .iter()
