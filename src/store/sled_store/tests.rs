@@ -181,6 +181,27 @@ async fn expired_and_retracted_records_are_deleted() {
     assert_eq!((back.op, back.indicator.sources.count), (Op::Add, 1), "it comes back as a new indicator");
 }
 
+/// Feed blobs stay small: sled keeps values (and leaves) over 128 KiB as
+/// blob files it never evicts from memory; the feed reads back whole.
+#[tokio::test]
+async fn feed_blobs_stay_small_and_read_back_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), &[9; 32]).unwrap();
+    let items = (0..3000).map(|i| sample(IndicatorType::Domain, &format!("n{i}.blob-size.example"))).collect();
+    commit(&store, batch("bank-a", items, None)).await;
+    let sizes: Vec<usize> = store.reader.tree.scan_prefix(b"l/").map(|kv| kv.unwrap().1.len()).collect();
+    assert!(
+        sizes.len() > 100 && sizes.iter().all(|n| *n <= 7 * 1024),
+        "feed blobs: {} of up to {:?}",
+        sizes.len(),
+        sizes.iter().max()
+    );
+    let seqs: Vec<u64> = store.feed(0, 5000).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=3000).collect::<Vec<u64>>());
+    let mid: Vec<u64> = store.feed(1234, 3).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(mid, vec![1235, 1236, 1237]);
+}
+
 /// F7: a failed write marks the store failed, says what happened to the
 /// data, and the store recovers once writes work again.
 #[tokio::test]
