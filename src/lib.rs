@@ -29,6 +29,15 @@
 //! - [`cli`], one function per subcommand (`tamis policy` in `cli::policy`).
 #![forbid(unsafe_code)]
 
+/// jemalloc instead of glibc's malloc for every binary that links tamis:
+/// sled allocates and frees a node for every page it reads in and evicts,
+/// and with glibc the store's writer spent about 40% of its time in
+/// `malloc`/`free` (fragmented free lists) once the tree outgrew sled's
+/// cache, and the resident set kept the fragments (docs/performance.md).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 pub mod api;
 pub mod app;
 pub mod audit;

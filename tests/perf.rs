@@ -5,12 +5,19 @@
 //!
 //! Submits N indicators over mutual TLS in batches of 1,000 (4 concurrent
 //! clients), then reports the blocklist rebuild time and snapshot sizes, the
-//! rate of 304 answers, and single-indicator submission latency.
+//! rate of 304 answers, the resident set once the TAXII index and the MISP
+//! export are built too, and single-indicator submission latency.
 //!
-//!   cargo test --release --test perf store_commit_rate -- --ignored --nocapture
+//!   TAMIS_PERF_N=1000000 cargo test --release --test perf store_commit_rate -- --ignored --nocapture
 //!
-//! measures the store alone: 100,000 indicators in batches of 1,000, 4 in
-//! flight.
+//! measures the store alone: N indicators (100,000 by default) in batches
+//! of 1,000, 4 in flight, the rate of each 100,000, the data directory and
+//! what sled holds by key prefix.
+//!
+//!   TAMIS_CHURN_ROUNDS=10 TAMIS_CHURN_N=200000 cargo test --release --test perf store_expiry_churn -- --ignored --nocapture
+//!
+//! measures the data directory under expiry churn: rounds of N indicators
+//! valid for 2 s, retired by the store's own expiry task.
 
 mod common;
 
@@ -55,6 +62,7 @@ async fn perf() {
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     let chunks: Vec<Vec<Value>> = batches.chunks(batches.len().div_ceil(4)).map(|c| c.to_vec()).collect();
+    drop(batches); // the client's copies are not the server's memory
     for chunk in chunks {
         let client = client.clone();
         let url = url.clone();
@@ -91,6 +99,7 @@ async fn perf() {
     let r = isp.get(s.url("/v1/blocklists/domains.rpz")).send().await.unwrap();
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
     println!("live indicators: {}", s.state.blocklists.stats.load().total);
+    println!("RSS after the load and the blocklists: {:.0} MiB", rss_mib());
     let build_ms = s.state.blocklists.build_ms.load(std::sync::atomic::Ordering::Relaxed);
     println!("blocklists: last full rebuild (catch-up, all formats) {build_ms} ms");
     for name in tamis::feeds::blocklist::NAMES {
@@ -103,7 +112,34 @@ async fn perf() {
         );
     }
 
-    // 304 answers: 64 concurrent requests for 5 s.
+    // Every other snapshot: TAXII's index (police-a's collection) and the
+    // MISP export, then the process's resident set (client and server).
+    let police = s.client("police-a");
+    let t2 = Instant::now();
+    let taxii = format!(
+        "/taxii2/api/collections/{}/objects/?limit=1000",
+        tamis::feeds::taxii::collection_id("law-enforcement")
+    );
+    let r = police.get(s.url(&taxii)).header("accept", "application/taxii+json;version=2.1").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    println!("TAXII: first page (index caught up from the log) in {} ms", t2.elapsed().as_millis());
+    println!("RSS with the TAXII index too: {:.0} MiB", rss_mib());
+    let t3 = Instant::now();
+    let r = police.get(s.url("/v1/feeds/misp/manifest.json")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    println!("MISP export: manifest (index caught up, rendered) in {} ms", t3.elapsed().as_millis());
+    println!(
+        "RSS with every snapshot built: {:.0} MiB; data directory {:.0} MiB",
+        rss_mib(),
+        dir_bytes(&dir.join("data")) as f64 / 1048576.0
+    );
+
+    // 304 answers: 64 concurrent requests for 5 s, on one connection. The
+    // previous one was closed while idle during the MISP render (30 s idle
+    // timeout); open the new one first, or 64 requests race to handshake
+    // and the server refuses more than 16 pending from one address.
+    let r = isp.get(s.url("/v1/blocklists/domains.rpz")).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(r.status(), 304);
     let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let stop = Instant::now() + Duration::from_secs(5);
     let mut tasks = Vec::new();
@@ -147,16 +183,35 @@ async fn perf() {
     s.stop().await;
 }
 
-/// The store alone: group commit of 100 batches of 1,000, 4 in flight.
+/// Bytes of the files under `dir` (what `du --apparent-size` counts).
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    common::walk(dir).iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
+}
+
+/// This process's resident set, in MiB (`VmRSS`).
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok());
+    kb.unwrap_or(0.0) / 1024.0
+}
+
+/// The store alone: group commit of N (`TAMIS_PERF_N`, 100,000) indicators
+/// in batches of 1,000, 4 in flight, every answer durable; prints the rate
+/// of each slice of 100,000, so a rate that falls as the store grows shows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn store_commit_rate() {
     use tamis::store::{SledStore, Store};
+    let n: usize = std::env::var("TAMIS_PERF_N").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path(), &[1; 32]).unwrap();
     let t0 = Instant::now();
+    let mut slice = Instant::now();
     let mut pending = Vec::new();
-    for b in 0..100 {
+    for b in 0..n.div_ceil(1000) {
         let items = (0..1000).map(|i| store_sample(format!("d{b}-{i}.bench.top"))).collect();
         pending.push(store.submit(store_batch(items)));
         if pending.len() == 4 {
@@ -164,10 +219,152 @@ async fn store_commit_rate() {
                 p.await.unwrap();
             }
         }
+        if (b + 1) % 100 == 0 {
+            for p in pending.drain(..) {
+                p.await.unwrap();
+            }
+            let s = slice.elapsed().as_secs_f64();
+            println!(
+                "store: indicators {:>8}..{:>8}: {:>6.0}/s  (data {:.0} MiB, RSS {:.0} MiB)",
+                (b + 1 - 100) * 1000,
+                (b + 1) * 1000,
+                100_000.0 / s,
+                dir_bytes(dir.path()) as f64 / 1048576.0,
+                rss_mib()
+            );
+            slice = Instant::now();
+        }
     }
     for p in pending {
         p.await.unwrap();
     }
     let s = t0.elapsed().as_secs_f64();
-    println!("store: 100000 indicators in {s:.2} s = {:.0}/s", 100000.0 / s);
+    println!("store: {n} indicators in {s:.2} s = {:.0}/s", n as f64 / s);
+    store.close();
+    drop(store);
+    logical_sizes(dir.path());
+}
+
+/// What the sled tree holds, by key prefix (keys and sealed values), next
+/// to the size of the files: the difference is sled's own overhead.
+fn logical_sizes(dir: &std::path::Path) {
+    let files = dir_bytes(dir);
+    let db = sled::open(dir).unwrap();
+    let tree = db.open_tree("tamis").unwrap();
+    let mut by: std::collections::BTreeMap<Vec<u8>, (u64, u64)> = Default::default();
+    for kv in tree.iter() {
+        let (k, v) = kv.unwrap();
+        let e = by.entry(k[..2.min(k.len())].to_vec()).or_default();
+        e.0 += 1;
+        e.1 += (k.len() + v.len()) as u64;
+    }
+    let total: u64 = by.values().map(|e| e.1).sum();
+    for (p, (n, bytes)) in &by {
+        println!("  {:<3} {n:>9} keys {:>8.1} MiB", String::from_utf8_lossy(p), *bytes as f64 / 1048576.0);
+    }
+    println!(
+        "  logical {:.1} MiB in files of {:.1} MiB (sled overhead x{:.2})",
+        total as f64 / 1048576.0,
+        files as f64 / 1048576.0,
+        files as f64 / total.max(1) as f64
+    );
+}
+
+/// Expiry churn (issue 11): `TAMIS_CHURN_ROUNDS` (10) rounds of
+/// `TAMIS_CHURN_N` (200,000) indicators valid for 2 s, retired by the
+/// store's own expiry task; prints the data directory's size after each
+/// round, once everything of the round has expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn store_expiry_churn() {
+    use tamis::store::{SledStore, Store};
+    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|s| s.parse().ok()).unwrap_or(d);
+    let (rounds, n) = (env("TAMIS_CHURN_ROUNDS", 10), env("TAMIS_CHURN_N", 200_000));
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), &[1; 32]).unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let expiry = tokio::spawn(tamis::store::expiry::run(store.clone(), async move {
+        let _ = stop_rx.await;
+    }));
+    for round in 0..rounds {
+        let t0 = Instant::now();
+        let mut pending = Vec::new();
+        for b in 0..n.div_ceil(1000) {
+            let end = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+            let items = (0..1000)
+                .map(|i| {
+                    let mut s = store_sample(format!("r{round}-{b}-{i}.churn.top"));
+                    s.valid_until = Some(end);
+                    s.description = Some("Seen in campaign; victim reported by customer care".into());
+                    s
+                })
+                .collect();
+            pending.push(store.submit(store_batch(items)));
+            if pending.len() == 4 {
+                for p in pending.drain(..) {
+                    p.await.unwrap();
+                }
+            }
+        }
+        for p in pending {
+            p.await.unwrap();
+        }
+        let loaded = t0.elapsed().as_secs_f64();
+        // Every indicator of the round is added, then removed: 2n entries.
+        let target = (round as u64 + 1) * 2 * n as u64;
+        while store.head() < target {
+            assert!(t0.elapsed() < Duration::from_secs(1200), "round {round} never expired");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        println!(
+            "churn round {:>2}: {n} loaded in {loaded:.1} s, all expired after {:.1} s; data {:.0} MiB; RSS {:.0} MiB",
+            round + 1,
+            t0.elapsed().as_secs_f64(),
+            dir_bytes(dir.path()) as f64 / 1048576.0,
+            rss_mib()
+        );
+    }
+    let _ = stop_tx.send(());
+    expiry.await.unwrap();
+    store.close();
+    drop(store);
+    logical_sizes(dir.path());
+}
+
+/// Evidence for docs/performance.md ("Bounded data directory under expiry
+/// churn"): 1 GiB of values written to sled, flushed, then read back once;
+/// the resident set before and after the reads, for values under and over
+/// sled's blob threshold (128 KiB).
+#[test]
+#[ignore]
+fn sled_values_read_back_and_the_resident_set() {
+    for (size, n) in [(256 * 1024usize, 4_096u64), (8 * 1024, 131_072)] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new()
+            .path(dir.path())
+            .cache_capacity(256 * 1024 * 1024)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .unwrap();
+        let tree = db.open_tree("t").unwrap();
+        for i in 0..n {
+            tree.insert(i.to_be_bytes(), vec![i as u8; size]).unwrap();
+            if i % 256 == 0 {
+                db.flush().unwrap();
+            }
+        }
+        db.flush().unwrap();
+        let before = rss_mib();
+        let mut read = 0usize;
+        for i in 0..n {
+            read += tree.get(i.to_be_bytes()).unwrap().unwrap().len();
+        }
+        println!(
+            "sled, {n} values of {} KiB: RSS {before:.0} MiB after writing, {:.0} MiB after reading {} MiB back",
+            size / 1024,
+            rss_mib(),
+            read / 1048576
+        );
+        drop((tree, db));
+    }
 }

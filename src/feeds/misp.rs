@@ -146,29 +146,16 @@ impl MispIndex {
         let mut events = HashMap::new();
         let mut hashes = String::new();
         for (day, d) in &s.days {
-            let attrs: Vec<Value> = d
-                .ids
-                .iter()
-                .filter_map(|id| {
-                    let a = attribute(&project(views, &s.live.get(id)?.1)?);
-                    Some(if s.withdrawn.contains(id) { mark_withdrawn(a) } else { a })
-                })
-                .collect();
-            if attrs.is_empty() {
-                continue;
-            }
             let uuid = event_uuid(*day, &key);
             let changed = d.changed.map_or(0, OffsetDateTime::unix_timestamp);
             let meta = event_meta(*day, &audiences, changed);
-            for a in &attrs {
-                let value = a["value"].as_str().unwrap_or_default();
-                let _ = writeln!(hashes, "{},{uuid}", hex::encode(Md5::digest(value.as_bytes())));
-            }
             let mut event = meta.clone();
             event["uuid"] = json!(uuid);
             event["published"] = json!(true);
-            event["Attribute"] = Value::Array(attrs);
-            events.insert(uuid.clone(), serde_json::to_vec(&json!({ "Event": event })).unwrap_or_default());
+            let visible =
+                d.ids.iter().filter_map(|id| Some((project(views, &s.live.get(id)?.1)?, s.withdrawn.contains(id))));
+            let Some(body) = event_body(&event, visible, &uuid, &mut hashes) else { continue };
+            events.insert(uuid.clone(), body);
             manifest.insert(uuid, meta);
         }
         let r = Arc::new(Rendered {
@@ -181,6 +168,38 @@ impl MispIndex {
         self.lock().rendered.insert(key, (seq, r.clone()));
         r
     }
+}
+
+/// `{"Event": event}` with its `Attribute` list made from `visible` (each
+/// indicator with whether it is withdrawn from blocklists), and
+/// each attribute's `hashes.csv` line; `None` when nothing is visible. The
+/// attributes are serialised one at a time: a day may hold a million
+/// indicators, and a JSON tree of them all (twice, with the copy `json!`
+/// makes) took gigabytes for a moment.
+fn event_body(
+    event: &Value,
+    visible: impl Iterator<Item = (Indicator, bool)>,
+    uuid: &str,
+    hashes: &mut String,
+) -> Option<Vec<u8>> {
+    let mut attrs = Vec::new();
+    for (n, (i, withdrawn)) in visible.enumerate() {
+        attrs.push(if n == 0 { b'[' } else { b',' });
+        let a = if withdrawn { mark_withdrawn(attribute(&i)) } else { attribute(&i) };
+        let _ = writeln!(hashes, "{},{uuid}", hex::encode(Md5::digest(i.value.as_bytes())));
+        serde_json::to_writer(&mut attrs, &a).ok()?;
+    }
+    if attrs.is_empty() {
+        return None;
+    }
+    attrs.push(b']');
+    // `{"Event":{...}}`: the attributes go in before the two closing braces.
+    let mut body = serde_json::to_vec(&json!({ "Event": event })).ok()?;
+    body.truncate(body.len().checked_sub(2)?);
+    body.extend_from_slice(b",\"Attribute\":");
+    body.extend_from_slice(&attrs);
+    body.extend_from_slice(b"}}");
+    Some(body)
 }
 
 fn event_uuid(day: Date, audiences: &str) -> String {
@@ -310,6 +329,30 @@ mod tests {
         assert_eq!(d.ids.iter().collect::<Vec<_>>(), vec!["a"]);
         assert_eq!(d.changed.unwrap().unix_timestamp(), day1 + 90_000);
         assert_eq!(s.last_seq, 4);
+    }
+
+    #[test]
+    fn an_event_is_its_metadata_plus_its_attributes_serialised_one_by_one() {
+        let mut event = event_meta(Date::MIN, &["law-enforcement"], 7);
+        event["uuid"] = json!("u-1");
+        let mut hashes = String::new();
+        let two = [ind("a", IndicatorType::Domain, "a.example.top"), ind("b", IndicatorType::Ipv4, "185.220.101.4")];
+        let body = event_body(&event, two.into_iter(), "u-1", &mut hashes).unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["Event"]["uuid"], "u-1");
+        assert_eq!(v["Event"]["timestamp"], "7");
+        let values: Vec<&str> =
+            v["Event"]["Attribute"].as_array().unwrap().iter().map(|a| a["value"].as_str().unwrap()).collect();
+        assert_eq!(values, ["a.example.top", "185.220.101.4"]);
+        assert_eq!(
+            hashes,
+            format!(
+                "{},u-1\n{},u-1\n",
+                hex::encode(Md5::digest(b"a.example.top")),
+                hex::encode(Md5::digest(b"185.220.101.4"))
+            )
+        );
+        assert!(event_body(&event, std::iter::empty(), "u-1", &mut hashes).is_none());
     }
 
     #[test]

@@ -214,7 +214,16 @@ async fn write(
     audit: &[AuditRecord],
     heads: (u64, u64, &str),
 ) -> Result<(), tokio_postgres::Error> {
-    let (keys, values): (Vec<Vec<u8>>, Vec<Vec<u8>>) = group.overlay.into_iter().unzip();
+    let (mut keys, mut values, mut deleted) = (Vec::new(), Vec::new(), Vec::new());
+    for (k, v) in group.overlay {
+        match v {
+            Some(v) => {
+                keys.push(k);
+                values.push(v);
+            }
+            None => deleted.push(k),
+        }
+    }
     let seal = |prefix: &[u8], seq: u64, plain: Vec<u8>| shared.sealer.seal(&seq_key(prefix, seq), &plain);
     let feed_seqs: Vec<i64> = group.log.iter().map(|e| e.seq as i64).collect();
     let feed: Vec<Vec<u8>> =
@@ -224,6 +233,7 @@ async fn write(
         audit.iter().map(|r| seal(b"a/", r.seq, serde_json::to_vec(r).expect("serialise"))).collect();
     let (log_seq, audit_seq, notice) = (heads.0 as i64, heads.1 as i64, heads.0.to_string());
     let kv_params: [&(dyn ToSql + Sync); 2] = [&keys, &values];
+    let delete_params: [&(dyn ToSql + Sync); 1] = [&deleted];
     let feed_params: [&(dyn ToSql + Sync); 2] = [&feed_seqs, &feed];
     let audit_params: [&(dyn ToSql + Sync); 2] = [&audit_seqs, &audit];
     let head_params: [&(dyn ToSql + Sync); 3] = [&log_seq, &audit_seq, &heads.2];
@@ -234,6 +244,7 @@ async fn write(
              ON CONFLICT (k) DO UPDATE SET v = excluded.v",
             &kv_params,
         ),
+        tx.execute("DELETE FROM tamis_kv WHERE k = ANY($1)", &delete_params),
         tx.execute("INSERT INTO tamis_feed (seq, v) SELECT * FROM unnest($1::int8[], $2::bytea[])", &feed_params),
         tx.execute("INSERT INTO tamis_audit (seq, v) SELECT * FROM unnest($1::int8[], $2::bytea[])", &audit_params),
         tx.execute("UPDATE tamis_head SET log_seq = $1, audit_seq = $2, audit_hash = $3 WHERE id = 1", &head_params),

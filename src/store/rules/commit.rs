@@ -45,8 +45,8 @@ pub(crate) struct Group {
     pub(crate) sealer: Arc<Sealer>,
     pub(crate) keys: Arc<Keys>,
     pub(crate) max_validity: time::Duration,
-    /// Every sealed value the group wrote, by key.
-    pub(crate) overlay: HashMap<Vec<u8>, Vec<u8>>,
+    /// Every sealed value the group wrote, by key (`None`: deleted).
+    pub(crate) overlay: HashMap<Vec<u8>, Option<Vec<u8>>>,
     /// Feed entries of the group, written by the backend at commit.
     pub(crate) log: Vec<FeedEntry>,
 }
@@ -64,7 +64,24 @@ impl Group {
 
     fn put(&mut self, k: Vec<u8>, plain: &[u8]) {
         let sealed = self.sealer.seal(&k, plain);
-        self.overlay.insert(k, sealed);
+        self.overlay.insert(k, Some(sealed));
+    }
+
+    /// Stores an indicator's record, or deletes it once it is removed and
+    /// nobody's feedback refers to it (its submitters still read the reports
+    /// on it): expired and retracted indicators leave no record behind, so
+    /// the store does not grow with indicators that came and went.
+    fn put_record(&mut self, k: Vec<u8>, r: &Record) {
+        if r.removed && r.feedback.is_empty() {
+            self.remove(k);
+        } else {
+            self.put_json(k, r);
+        }
+    }
+
+    /// Deletes `k` in this commit.
+    fn remove(&mut self, k: Vec<u8>) {
+        self.overlay.insert(k, None);
     }
 
     /// Seals `v`'s JSON under `k` into the overlay.
@@ -74,7 +91,8 @@ impl Group {
 
     fn get<T: for<'de> Deserialize<'de>>(&self, k: &[u8]) -> Result<Option<T>, StoreError> {
         match self.overlay.get(k) {
-            Some(v) => unseal(&self.sealer, k, v).map(Some),
+            Some(Some(v)) => unseal(&self.sealer, k, v).map(Some),
+            Some(None) => Ok(None),
             None => self.source.get(k)?.map(|v| unseal(&self.sealer, k, &v)).transpose(),
         }
     }
@@ -341,9 +359,11 @@ fn apply_policy(g: &mut Group, load: &PolicyLoad, now: OffsetDateTime) -> Result
 fn put_record(g: &mut Group, ik: Vec<u8>, r: &Record) {
     if let Some(entry) = LookupEntry::of(r) {
         let k = g.keys.lookup(&entry.output);
-        g.put_json(k, &entry);
+        // A removed indicator's output leaves with it (no entry kept to say
+        // "not a member": the store does not grow with identifiers that went).
+        if r.removed { g.remove(k) } else { g.put_json(k, &entry) }
     }
-    g.put_json(ik, r);
+    g.put_record(ik, r);
 }
 
 /// Appends a feed entry with `r` as it now is. Callers skip it when the

@@ -2,7 +2,7 @@
 //! storage key, and sealed values.
 //!
 //! Prefixed keys: `i/<hmac(id)>` → indicator record; `l/<seq>` → feed
-//! entries (the sled store keeps blobs of up to 512 consecutive entries,
+//! entries (the sled store keeps blobs of consecutive entries, up to 6 KiB,
 //! keyed by the sequence number of their first; PostgreSQL one entry per
 //! row of `tamis_feed`, sealed under its `l/<seq>` key); `a/<seq>` → audit
 //! record (PostgreSQL: `tamis_audit`, sealed under its `a/<seq>` key);

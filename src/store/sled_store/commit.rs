@@ -1,7 +1,7 @@
 //! One group commit of the sled store: apply every request of the group
 //! with the shared rules ([`rules::commit`](crate::store::rules::commit)),
 //! chain the audit records, write the group's records, the feed blobs and
-//! the counters in one atomic sled batch, flush once, then answer.
+//! the counters in one atomic sled batch, flush and fsync once, then answer.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -17,9 +17,14 @@ use crate::store::rules::keys::{M_AUDIT_HEAD, M_AUDIT_SEQ, M_LOG_SEQ, seq_key};
 use crate::store::rules::request::Request;
 use crate::store::{Fault, StoreError};
 
-/// Feed entries per stored blob: one sled write per blob instead of one per
-/// entry, which more than halves the writes per indicator.
-const LOG_BLOB: usize = 512;
+/// Most bytes of JSON in one stored feed blob (several entries per sled
+/// value: one write per blob instead of one per entry). Kept small: sled
+/// splits a leaf above 16 items whatever their size, stores a value or a
+/// leaf over 128 KiB as a separate blob file, and does not charge such
+/// pages to its cache, so they were never evicted (512-entry blobs of
+/// ~220 KiB kept every feed blob read or written in memory:
+/// docs/performance.md). 16 blobs of 6 KiB stay under that.
+const LOG_BLOB_BYTES: usize = 6 * 1024;
 
 impl Source for sled::Tree {
     fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -81,13 +86,35 @@ impl Writer {
     fn write_group(&mut self, g: Group) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (k, v) in g.overlay {
-            batch.insert(k, v);
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
         }
-        // The log, in blobs keyed by their first sequence number.
-        for chunk in g.log.chunks(LOG_BLOB) {
-            let k = seq_key(b"l/", chunk[0].seq);
-            let sealed = self.sealer.seal(&k, &serde_json::to_vec(chunk).expect("serialise"));
-            batch.insert(k, sealed);
+        // The log, in blobs keyed by their first sequence number: a JSON
+        // array of entries, at most LOG_BLOB_BYTES unless one entry is more.
+        let mut blob: Vec<u8> = Vec::with_capacity(LOG_BLOB_BYTES + 1024);
+        let mut first = 0;
+        for e in &g.log {
+            let json = serde_json::to_vec(e).expect("serialise");
+            if !blob.is_empty() && blob.len() + json.len() + 2 > LOG_BLOB_BYTES {
+                blob.push(b']');
+                let k = seq_key(b"l/", first);
+                batch.insert(k.clone(), self.sealer.seal(&k, &blob));
+                blob.clear();
+            }
+            if blob.is_empty() {
+                first = e.seq;
+                blob.push(b'[');
+            } else {
+                blob.push(b',');
+            }
+            blob.extend_from_slice(&json);
+        }
+        if !blob.is_empty() {
+            blob.push(b']');
+            let k = seq_key(b"l/", first);
+            batch.insert(k.clone(), self.sealer.seal(&k, &blob));
         }
         batch.insert(M_LOG_SEQ, &self.log_seq.to_be_bytes()[..]);
         batch.insert(M_AUDIT_SEQ, &self.audit_seq.to_be_bytes()[..]);
@@ -102,7 +129,9 @@ impl Writer {
             match self.tree.apply_batch(batch) {
                 Err(e) => Err((database(e), true)),
                 Ok(()) if fail == FailMode::AfterApply => Err((simulated_full_disk(), true)),
-                Ok(()) => self.db.flush().map(|_| ()).map_err(|e| (database(e), true)),
+                Ok(()) => self.db.flush().map_err(|e| (database(e), true)).and_then(|_| {
+                    self.disk.sync().map_err(|e| (Fault::described(format!("database sync: {e}")), true))
+                }),
             }
         };
         let Err((why, maybe_applied)) = written else { return Ok(()) };

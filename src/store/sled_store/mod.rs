@@ -3,12 +3,13 @@
 //! Writes go through a single writer thread doing group commit
 //! ([`writer`], [`commit`]) with the rules both backends share
 //! ([`rules`](super::rules)): a request is acknowledged only after its data
-//! and its audit record are flushed, so `kill -9` at any moment loses
-//! nothing acknowledged. Reads ([`reads`]) run on tokio's blocking threads.
+//! and its audit record are flushed and fsync'd ([`durable`]), so neither
+//! `kill -9` nor a power cut at any moment loses anything acknowledged. Reads ([`reads`]) run on tokio's blocking threads.
 //! One sled tree holds the whole keyspace
 //! ([`rules::keys`](super::rules::keys)).
 
 mod commit;
+mod durable;
 mod open;
 mod reads;
 mod rotate;
@@ -118,6 +119,7 @@ impl SledStore {
             audit_head: Mutex::new((o.audit_seq, o.audit_head.clone())),
             fail: FailPoint::default(),
         });
+        let disk = durable::DiskSync::open(dir).map_err(|e| StoreError::Database(Fault::new(e)))?;
         let head = Arc::new(AtomicU64::new(o.log_seq));
         let (tx, rx) = mpsc::channel();
         let (changes_tx, changes) = tokio::sync::watch::channel(o.log_seq);
@@ -131,6 +133,7 @@ impl SledStore {
         let writer = Writer {
             changes: changes_tx,
             db: o.db.clone(),
+            disk,
             tree: o.tree,
             sealer,
             keys,

@@ -77,6 +77,8 @@ pub fn rotate_storage_key(
         quietly(|| tree.apply_batch(batch).and_then(|()| db.flush().map(|_| ())))
             .map_err(|_| corrupt())?
             .map_err(db_error)?;
+        // On disk before the new key file is renamed into place.
+        super::durable::DiskSync::open(dir).map_err(|e| StoreError::Database(Fault::new(e)))?;
     }
     let mut anchor_rewritten = false;
     if let Some(path) = audit_anchor {

@@ -154,6 +154,55 @@ async fn wait_healthy(store: &SledStore) {
     panic!("the store did not recover: {:?}", store.health());
 }
 
+/// Issue 11: indicators that expired or were retracted leave no record in
+/// the tree (the store does not grow with indicators that came and went),
+/// unless feedback on them is still shown to their submitters; a value that
+/// comes back is a new indicator.
+#[tokio::test]
+async fn expired_and_retracted_records_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), &[8; 32]).unwrap();
+    let mut soon = sample(IndicatorType::Domain, "soon-gone.example");
+    soon.valid_until = Some(OffsetDateTime::now_utc() + time::Duration::seconds(1));
+    let ids =
+        commit(&store, batch("bank-a", vec![soon.clone(), sample(IndicatorType::Domain, "kept.example")], None)).await;
+    let gone = commit(&store, batch("isp-a", vec![sample(IndicatorType::Domain, "retracted.example")], None)).await;
+    let raw = |id: &str| store.reader.tree.get(store.reader.keys.indicator(id)).unwrap();
+    assert!(raw(&ids[0]).is_some() && raw(&gone[0]).is_some());
+    let later = OffsetDateTime::now_utc() + time::Duration::seconds(5);
+    assert_eq!(store.expire(vec![ids[0].clone(), ids[1].clone()], later).await.unwrap(), 1);
+    store.retract("isp-a", &gone[0]).await.unwrap();
+    assert!(raw(&ids[0]).is_none(), "the expired record is still stored");
+    assert!(raw(&gone[0]).is_none(), "the retracted record is still stored");
+    assert!(raw(&ids[1]).is_some(), "a live record was deleted");
+    let removes = store.feed(0, 100).await.unwrap().into_iter().filter(|e| e.op == Op::Remove).count();
+    assert_eq!(removes, 2, "the feed still says both left");
+    assert_eq!(commit(&store, batch("bank-a", vec![soon], None)).await, vec![ids[0].clone()]);
+    let back = store.feed(0, 100).await.unwrap().pop().unwrap();
+    assert_eq!((back.op, back.indicator.sources.count), (Op::Add, 1), "it comes back as a new indicator");
+}
+
+/// Feed blobs stay small: sled keeps values (and leaves) over 128 KiB as
+/// blob files it never evicts from memory; the feed reads back whole.
+#[tokio::test]
+async fn feed_blobs_stay_small_and_read_back_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), &[9; 32]).unwrap();
+    let items = (0..3000).map(|i| sample(IndicatorType::Domain, &format!("n{i}.blob-size.example"))).collect();
+    commit(&store, batch("bank-a", items, None)).await;
+    let sizes: Vec<usize> = store.reader.tree.scan_prefix(b"l/").map(|kv| kv.unwrap().1.len()).collect();
+    assert!(
+        sizes.len() > 100 && sizes.iter().all(|n| *n <= 7 * 1024),
+        "feed blobs: {} of up to {:?}",
+        sizes.len(),
+        sizes.iter().max()
+    );
+    let seqs: Vec<u64> = store.feed(0, 5000).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=3000).collect::<Vec<u64>>());
+    let mid: Vec<u64> = store.feed(1234, 3).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(mid, vec![1235, 1236, 1237]);
+}
+
 /// F7: a failed write marks the store failed, says what happened to the
 /// data, and the store recovers once writes work again.
 #[tokio::test]

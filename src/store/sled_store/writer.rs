@@ -1,6 +1,7 @@
 //! The single writer thread of the sled store. It takes every pending
 //! request, applies them in one atomic sled batch ([`commit`](super::commit)),
-//! calls `flush()` once, then answers each request on its own reply channel.
+//! calls `flush()` and `fdatasync` ([`durable`](super::durable)) once, then
+//! answers each request on its own reply channel.
 //!
 //! A write error (a full disk) marks the store failed: `/readyz` says so,
 //! writes are refused with a clear error, and the writer probes the disk and
@@ -85,6 +86,8 @@ pub(super) struct Shared {
 /// The single writer: owns the sequence counters and applies group commits.
 pub(super) struct Writer {
     pub(super) db: sled::Db,
+    /// Syncs sled's files after each flush (an answer means fsync'd).
+    pub(super) disk: super::durable::DiskSync,
     pub(super) tree: sled::Tree,
     pub(super) sealer: Arc<Sealer>,
     pub(super) keys: Arc<Keys>,
