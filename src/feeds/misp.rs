@@ -337,13 +337,17 @@ mod tests {
         event["uuid"] = json!("u-1");
         let mut hashes = String::new();
         let two = [ind("a", IndicatorType::Domain, "a.example.top"), ind("b", IndicatorType::Ipv4, "185.220.101.4")];
-        let body = event_body(&event, two.into_iter(), "u-1", &mut hashes).unwrap();
+        // The second is withdrawn from blocklists: kept, not for detection.
+        let body = event_body(&event, two.into_iter().zip([false, true]), "u-1", &mut hashes).unwrap();
         let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["Event"]["uuid"], "u-1");
         assert_eq!(v["Event"]["timestamp"], "7");
         let values: Vec<&str> =
             v["Event"]["Attribute"].as_array().unwrap().iter().map(|a| a["value"].as_str().unwrap()).collect();
         assert_eq!(values, ["a.example.top", "185.220.101.4"]);
+        let to_ids: Vec<bool> =
+            v["Event"]["Attribute"].as_array().unwrap().iter().map(|a| a["to_ids"].as_bool().unwrap()).collect();
+        assert_eq!(to_ids, [true, false]);
         assert_eq!(
             hashes,
             format!(
