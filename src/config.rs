@@ -203,11 +203,7 @@ impl WebhooksConfig {
         }
         let mut seen = std::collections::BTreeSet::new();
         for h in &self.hook {
-            // The registry's rule (`identity::valid_name`, a module above this one).
-            let name_ok = !h.participant.is_empty()
-                && !h.participant.starts_with('-')
-                && h.participant.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-            if !name_ok {
+            if !crate::model::valid_participant_name(&h.participant) {
                 return Err(format!("participant {:?} is not a valid participant name", h.participant));
             }
             if !seen.insert(h.participant.as_str()) {
@@ -418,13 +414,8 @@ impl RpzConfig {
     /// text to find in the file for its line.
     fn check_unsigned(&self) -> Result<(), (String, String)> {
         for (i, a) in self.allow_unsigned.iter().enumerate() {
-            // The registry's rule for names (identity::valid_name, a layer up).
             let p = &a.participant;
-            let valid = !p.is_empty()
-                && p.len() <= 64
-                && !p.starts_with('-')
-                && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-            if !valid {
+            if !crate::model::valid_participant_name(p) {
                 return Err((format!("{p:?}"), format!("participant {p:?} is not a participant name")));
             }
             if a.from.is_empty() {

@@ -273,13 +273,9 @@ impl Registry {
     }
 }
 
-/// Participant names: lower-case letters, digits and dashes.
-pub fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-}
+/// Participant names (the rule lives in `model`, below the configuration
+/// that names participants too).
+pub use crate::model::valid_participant_name as valid_name;
 
 /// What the server knows about a verified client certificate.
 #[derive(Clone, Debug)]

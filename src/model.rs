@@ -845,6 +845,16 @@ fn bech32_valid(s: &str) -> bool {
     chk == 1 || chk == 0x2bc8_30a3
 }
 
+/// Participant names: lower-case letters, digits and dashes, at most 64,
+/// not starting with a dash. The registry, the configuration (webhooks,
+/// unsigned zone transfers) and the CLI all check names by this rule.
+pub fn valid_participant_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

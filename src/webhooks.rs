@@ -391,19 +391,10 @@ impl Delivery {
 async fn connect(hook: &Hook) -> Result<SendRequest<Full<Bytes>>, String> {
     let u = &hook.url;
     let port = u.port_or_known_default().unwrap_or(443);
-    let name = match u.host() {
-        Some(url::Host::Domain(d)) => rustls_pki_types::ServerName::try_from(d.to_owned()),
-        Some(url::Host::Ipv4(ip)) => Ok(rustls_pki_types::ServerName::IpAddress(std::net::IpAddr::V4(ip).into())),
-        Some(url::Host::Ipv6(ip)) => Ok(rustls_pki_types::ServerName::IpAddress(std::net::IpAddr::V6(ip).into())),
-        None => return Err("the URL has no host".into()),
-    }
-    .map_err(|e| format!("host: {e}"))?;
-    let tcp = match u.host() {
-        Some(url::Host::Ipv4(ip)) => tokio::net::TcpStream::connect((ip, port)).await,
-        Some(url::Host::Ipv6(ip)) => tokio::net::TcpStream::connect((ip, port)).await,
-        _ => tokio::net::TcpStream::connect((u.host_str().unwrap_or_default(), port)).await,
-    }
-    .map_err(|e| format!("connect: {e}"))?;
+    // An IPv6 literal is `[::1]` in a URL; rustls and the resolver take it bare.
+    let host = u.host_str().ok_or("the URL has no host")?.trim_start_matches('[').trim_end_matches(']');
+    let name = rustls_pki_types::ServerName::try_from(host.to_owned()).map_err(|e| format!("host: {e}"))?;
+    let tcp = tokio::net::TcpStream::connect((host, port)).await.map_err(|e| format!("connect: {e}"))?;
     let _ = tcp.set_nodelay(true);
     let tls =
         tokio_rustls::TlsConnector::from(hook.tls.clone()).connect(name, tcp).await.map_err(|e| format!("TLS: {e}"))?;

@@ -100,9 +100,11 @@ pub trait Store: Send + Sync + 'static {
     /// with [`Store::save_cursor`]; `None` before its first save.
     fn cursor(&self, name: &str) -> StoreFuture<'_, Option<u64>>;
 
-    /// Saves a named consumer's feed position durably (on stable storage
-    /// when it resolves). Not part of any commit: a consumer saves after it
-    /// has delivered, so a crash in between means a redelivery, never a gap.
+    /// Saves a named consumer's feed position (PostgreSQL: committed; sled:
+    /// flushed, outside the writer's fdatasync'd group commit, so a power cut
+    /// may lose the last save). Not part of any commit: a consumer saves
+    /// after it has delivered, so a lost save or a crash in between means a
+    /// redelivery, never a gap.
     fn save_cursor(&self, name: &str, seq: u64) -> StoreFuture<'_, ()>;
 
     /// Takes or renews the lease `name` for `holder` for `ttl`: true while
