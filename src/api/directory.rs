@@ -23,9 +23,7 @@ pub async fn put_self(
     body: Bytes,
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
-    if crate::pipeline::ingest::media_type(content_type.as_deref()) != "application/json" {
-        return Err(ApiError::UnsupportedMedia("the directory takes `application/json`".into()).into());
-    }
+    super::require_json(content_type.as_deref(), "the directory takes `application/json`")?;
     let contacts = crate::directory::parse_contacts(&body).map_err(ApiError::BadRequest)?;
     let entry = state
         .store

@@ -99,9 +99,7 @@ pub async fn evaluate(
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
     let l = lookup_state(&state)?;
-    if crate::pipeline::ingest::media_type(content_type.as_deref()) != "application/json" {
-        return Err(ApiError::UnsupportedMedia("the lookup takes `application/json`".into()).into());
-    }
+    super::require_json(content_type.as_deref(), "the lookup takes `application/json`")?;
     let elements = parse_elements(&body, l.max_batch)?;
     charge(&state, l, &p.id, elements.len())?;
     let mut evaluated = Vec::with_capacity(elements.len());

@@ -98,6 +98,16 @@ pub(crate) fn query_params(raw: &str, known: &[&str]) -> Result<Vec<(String, Str
 }
 
 /// A query parameter that must be a non-negative integer.
+/// 415 with `message` unless the `Content-Type` is `application/json` (any
+/// parameters): the JSON-only endpoints (directory, sightings, lookup).
+pub(crate) fn require_json(content_type: Option<&str>, message: &str) -> Result<(), ApiError> {
+    if crate::pipeline::ingest::media_type(content_type) == "application/json" {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMedia(message.to_owned()))
+    }
+}
+
 pub(crate) fn parse_u64_param(name: &str, v: &str) -> Result<u64, ApiError> {
     v.parse().map_err(|_| ApiError::BadRequest(format!("`{name}` must be a non-negative integer")))
 }

@@ -53,9 +53,7 @@ pub async fn post(
     body: Bytes,
     state: Arc<AppState>,
 ) -> Result<warp::reply::Response, Rejection> {
-    if crate::pipeline::ingest::media_type(content_type.as_deref()) != "application/json" {
-        return Err(ApiError::UnsupportedMedia("sightings are `application/json`".into()).into());
-    }
+    super::require_json(content_type.as_deref(), "sightings are `application/json`")?;
     let Some(sanitiser) = state.policies.load().for_participant(&p).cloned() else {
         tracing::error!(participant = %p.id, "no ingest policy loaded for participant");
         return Err(ApiError::Unavailable.into());
