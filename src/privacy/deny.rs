@@ -200,6 +200,7 @@ impl Deny {
         }
         self.digit_runs(text, &chunks, &mut verdicts, &mut rewritten, tally);
         extend_names(text, &chunks, &mut verdicts, &mut rewritten, tally);
+        lower_case_names(text, &chunks, &mut verdicts, &mut rewritten, tally);
         let mut last = 0;
         for (c, r) in chunks.iter().zip(&rewritten) {
             if let Some(r) = r {
@@ -561,6 +562,168 @@ fn extend_names(
     }
 }
 
+/// First names of the gazetteer that analysts write far more often as words
+/// in one of the eight languages ("mark the domain", "grant access",
+/// "amber", "dane karty", "le lien", `cgi-bin`): in lower case
+/// they do not start a name, and in a compound they are not a first name.
+/// Written for tamis.
+const FIRST_NAME_WORDS: &[&str] = &[
+    "ali",
+    "amber",
+    "april",
+    "art",
+    "august",
+    "bill",
+    "bin",
+    "blanca",
+    "carol",
+    "celeste",
+    "chase",
+    "claire",
+    "cliff",
+    "cruz",
+    "crystal",
+    "dale",
+    "dane",
+    "dawn",
+    "dean",
+    "dolores",
+    "dom",
+    "don",
+    "drew",
+    "earl",
+    "ernst",
+    "esperanza",
+    "eve",
+    "faith",
+    "felice",
+    "flor",
+    "france",
+    "frank",
+    "gene",
+    "ginger",
+    "gioia",
+    "glen",
+    "gloria",
+    "grace",
+    "grant",
+    "guy",
+    "hay",
+    "heath",
+    "holly",
+    "hope",
+    "hunter",
+    "iris",
+    "ivy",
+    "jack",
+    "jade",
+    "jay",
+    "joy",
+    "june",
+    "kit",
+    "lane",
+    "lien",
+    "lily",
+    "luz",
+    "marine",
+    "mark",
+    "mason",
+    "max",
+    "may",
+    "mercedes",
+    "mia",
+    "miles",
+    "noël",
+    "olive",
+    "pat",
+    "paz",
+    "pearl",
+    "penny",
+    "pierre",
+    "pilar",
+    "ray",
+    "reed",
+    "rich",
+    "robin",
+    "rod",
+    "rosa",
+    "rose",
+    "ruby",
+    "sage",
+    "santa",
+    "sara",
+    "serena",
+    "sky",
+    "sol",
+    "summer",
+    "sun",
+    "tom",
+    "victor",
+    "violet",
+    "wade",
+    "will",
+    "win",
+];
+
+/// Particles between a first name and a surname (`jan de vries`).
+const PARTICLES: &[&str] = &[
+    "al", "bin", "da", "das", "de", "del", "della", "den", "der", "di", "do", "dos", "du", "el", "ibn", "la", "le",
+    "ten", "ter", "van", "von", "zu",
+];
+
+/// Names written all in lower case: a first name of the gazetteer (not one
+/// of [`FIRST_NAME_WORDS`], not a very common or security word) joined by
+/// one space, maybe over a particle, to a lower-case word that is not a very
+/// common or security word: `daniel brown`, `jan de vries`. Each becomes
+/// `[NAME]`; a capitalised name is [`extend_names`]' business.
+fn lower_case_names(
+    text: &str,
+    chunks: &[Chunk],
+    verdicts: &mut [Verdict],
+    rewritten: &mut [Option<String>],
+    tally: &mut Tally,
+) {
+    let word = |k: usize| &text[chunks[k].core.0..chunks[k].core.1];
+    let joined = |a: usize| {
+        chunks[a].core.1 == chunks[a].end
+            && chunks[a + 1].start == chunks[a + 1].core.0
+            && &text[chunks[a].end..chunks[a + 1].start] == " "
+    };
+    let lower = |w: &str| w.chars().count() >= 2 && w.chars().all(char::is_lowercase);
+    let plain = |w: &str| vocab().flags_of(w) & (VERY_COMMON | SECURITY) == 0;
+    let mut i = 0;
+    while i + 1 < chunks.len() {
+        let w = word(i);
+        let first = verdicts[i] == Verdict::Keep
+            && lower(w)
+            && plain(w)
+            && !FIRST_NAME_WORDS.contains(&w)
+            && first_names().contains(w);
+        if !first || !joined(i) {
+            i += 1;
+            continue;
+        }
+        let mut last = i + 1;
+        if PARTICLES.contains(&word(last)) && last + 1 < chunks.len() && joined(last) {
+            last += 1;
+        }
+        let s = word(last);
+        let surname = lower(s) && plain(s) && !is_filler(s) && !cue_words().contains(s);
+        if !surname {
+            i += 1;
+            continue;
+        }
+        for k in i..=last {
+            if verdicts[k] != Verdict::Replaced && verdicts[k] != Verdict::NameLike {
+                tally.add(Class::Name);
+            }
+            verdicts[k] = Verdict::Replaced;
+            rewritten[k] = Some(Class::Name.label().to_owned());
+        }
+        i = last + 1;
+    }
+}
+
 /// One whitespace-separated chunk: its byte range and the core without
 /// the punctuation around it.
 #[derive(Clone, Copy, Debug)]
@@ -777,7 +940,8 @@ fn name_parts(core: &str, parts: &[(usize, usize)]) -> Vec<bool> {
         .map(|&(s, e)| {
             let w = &core[s..e];
             let alpha = w.chars().count() >= 2 && w.chars().all(char::is_alphabetic);
-            (alpha, vocab().flags_of(w), alpha && with_lower(w, |l| first_names().contains(l)))
+            let first = alpha && with_lower(w, |l| first_names().contains(l) && !FIRST_NAME_WORDS.contains(&l));
+            (alpha, vocab().flags_of(w), first)
         })
         .collect();
     for k in 0..parts.len() - 1 {
@@ -794,12 +958,60 @@ fn name_parts(core: &str, parts: &[(usize, usize)]) -> Vec<bool> {
         // an unknown word + first name (kowalczyk_anna)
         let first_last = a.2 && free(a.1) && free(b.1) && (b.1 & VERY_COMMON == 0 || b.2);
         let last_first = b.2 && free(b.1) && free(a.1) && (!word(a.1) || a.2);
-        if (first_last || last_first) && !both_common {
+        // two title-case words, each a first name or a word no list knows,
+        // in any script (`Kwame_Mensah`, `Иван_Петров`; not `Faktura_Anna`)
+        let (wa, wb) = (&core[parts[k].0..parts[k].1], &core[parts[k + 1].0..parts[k + 1].1]);
+        let unknown = |f: u8| f & (LOWER | NOUN | FREQ | SECURITY) == 0;
+        let titled = is_title(wa)
+            && is_title(wb)
+            && !matches!(joiner, "." | "")
+            && free(a.1)
+            && free(b.1)
+            && (a.2 || unknown(a.1))
+            && (b.2 || unknown(b.1));
+        if (first_last || last_first || titled) && !both_common {
             names[k] = true;
             names[k + 1] = true;
         }
+        // a particle between a first name and a surname (`Jan_de_Vries`)
+        if k + 2 < parts.len() && (a.2 || (is_title(wa) && unknown(a.1))) && PARTICLES.contains(&wb) {
+            let wc = &core[parts[k + 2].0..parts[k + 2].1];
+            let c = info[k + 2];
+            if is_title(wc) && free(c.1) && c.0 {
+                names[k..=k + 2].iter_mut().for_each(|n| *n = true);
+            }
+        }
     }
     names
+}
+
+/// `Kwame`, `Иван`: an upper-case letter, then at least one letter, all lower case.
+fn is_title(w: &str) -> bool {
+    let mut cs = w.chars();
+    cs.next().is_some_and(char::is_uppercase) && {
+        let mut n = 0;
+        cs.all(|c| {
+            n += 1;
+            c.is_lowercase()
+        }) && n >= 1
+    }
+}
+
+/// A file name or path segment written only in letters of scripts without
+/// case (Han, kana, Hangul...), at most 8 of them: a personal name as often
+/// as not (`王伟.pdf`, `佐藤_由紀`).
+fn caseless_name(stem: &str) -> bool {
+    let mut n = 0;
+    for c in stem.chars() {
+        if matches!(c, '_' | ' ' | '-' | '.' | '·' | '・') {
+            continue;
+        }
+        if !c.is_alphabetic() || c.is_ascii() || c.is_lowercase() || c.is_uppercase() {
+            return false;
+        }
+        n += 1;
+    }
+    (1..=8).contains(&n)
 }
 
 /// Replaces names in one URL path segment or file name (decoded):
@@ -811,6 +1023,10 @@ pub fn url_segment_names(seg: &str) -> Option<String> {
         && rest.chars().all(|c| c.is_alphanumeric() || "._-".contains(c))
     {
         return Some(format!("{}{}", &seg[..1], Class::Name.label()));
+    }
+    let stem = seg.rsplit_once('.').map_or(seg, |(s, ext)| if ext.len() <= 5 { s } else { seg });
+    if !stem.is_empty() && caseless_name(stem) {
+        return Some(format!("{}{}", Class::Name.label(), &seg[stem.len()..]));
     }
     if !seg.bytes().any(|b| matches!(b, b'.' | b'_' | b'-' | b' ' | b'+')) && !has_camel(seg) {
         return None;

@@ -755,7 +755,40 @@ impl Sanitiser {
                 None => Ok(String::new()),
             };
         }
+        if c.query
+            && let Some(t) = self.text_words(&decoded, field, ctx)
+        {
+            return Ok(encode_component(&t));
+        }
         Ok(self.encoded_component(&decoded, rec, field, ctx).unwrap_or_else(|| kept(raw, &renamed)))
+    }
+
+    /// A URL component written as words (`?u=Kwame+Mensah`, or base64 of
+    /// it): under a default-deny description policy, default-deny reads it
+    /// as free text. `Some` with the filtered words when it replaced any.
+    fn text_words(&self, decoded: &str, field: &str, ctx: &mut Ctx) -> Option<String> {
+        if self.mode(Free::Description) != FieldMode::DefaultDeny
+            || !decoded.contains(' ')
+            || !decoded.chars().any(char::is_alphabetic)
+        {
+            return None;
+        }
+        let mut tally = deny::Tally::default();
+        let mut out = String::with_capacity(decoded.len());
+        self.deny.filter(decoded, true, false, &mut out, &mut tally);
+        if tally == deny::Tally::default() {
+            return None;
+        }
+        for c in deny::Class::ALL {
+            ctx.note_n(
+                field,
+                "ingest.fields.description (default-deny, URL words)",
+                c.category(),
+                "redact",
+                tally.0[c as usize],
+            );
+        }
+        Some(out)
     }
 
     /// A component under a key the policy names: its rule applies to the
@@ -781,10 +814,13 @@ impl Sanitiser {
         let inner = percent_decode(&inner, true).unwrap_or(inner);
         let mut found = Vec::new();
         self.det.scan(&inner, &Scope::URL_PART, rec, &mut found);
-        let f = found.iter().find_map(|f| match f.kind {
+        let Some(f) = found.iter().find_map(|f| match f.kind {
             SpanKind::Data(c) => Some(c),
             SpanKind::Url => None,
-        })?;
+        }) else {
+            // words with no finding may still be a name (`S3dhbWUgTWVuc2Fo`)
+            return self.text_words(&inner, field, ctx).map(|t| encode_component(&t));
+        };
         let action = self.policy.ingest.detect.action(f);
         let rule = format!("{} (encoded)", self.detect_rule[&f]);
         if action == Action::Drop {

@@ -365,3 +365,24 @@ fn maltrail_family_tags_survive_and_names_in_tags_do_not() {
     let out = run(&s, json!({"type":"domain","value":"mkzor.top","tags":["apt_dupont", "elf_anna"]}));
     assert!(out.tags.iter().all(|t| t.contains("[WORD]") || t.contains("[NAME]")), "{:?}", out.tags);
 }
+
+#[test]
+fn url_query_words_and_encoded_words_go_through_default_deny() {
+    let s = sanitiser("default");
+    // a name under a key that does not say "name", as words and as base64
+    let out = run(&s, json!({"type":"url","value":"https://secure-174.example.top/r?u=Kwame+Mensah&lang=en"}));
+    assert!(out.value.starts_with("https://secure-174.example.top/r?u=[") && out.value.ends_with("&lang=en"), "{}", out.value);
+    assert!(!out.value.contains("Kwame") && !out.value.contains("Mensah"), "{}", out.value);
+    let out = run(&s, json!({"type":"url","value":"https://secure-174.example.top/r?u=S3dhbWUgTWVuc2Fo"}));
+    assert!(!out.value.contains("S3dhbWUgTWVuc2Fo") && !out.value.contains("Mensah"), "{}", out.value);
+    // Cyrillic in base64
+    let out = run(&s, json!({"type":"url","value":"https://secure-174.example.top/r?u=0JjQstCw0L0g0J/QtdGC0YDQvtCy"}));
+    assert!(!out.value.contains("0JjQstCw0L0g0J"), "{}", out.value);
+    // the attacker's own words and tokens stay as written
+    for v in [
+        "https://secure-174.example.top/r?q=update+your+account&id=a8f3k2",
+        "https://secure-174.example.top/login?lang=it&session=dGVzdA",
+    ] {
+        assert_eq!(run(&s, json!({"type":"url","value":v})).value, v);
+    }
+}
