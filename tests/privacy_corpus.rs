@@ -240,3 +240,38 @@ fn default_deny_keeps_words_of_pii_free_analyst_notes() {
     assert!(total > 1500, "{total} words");
     assert!(share >= 0.95, "kept {kept}/{total} = {share:.4}; lost: {lost:?}");
 }
+
+/// Identifier families a general PII detector covers (IBANs of 40
+/// countries in four writings, cards of every issuer, US/UK/AU/IN/SG/KR/TH
+/// numbers, DE/ES/PL/FI/SE national numbers, phones of 12 numbering plans,
+/// birth dates, e-mails, MAC addresses), each inside an analyst note, with
+/// and without a cue (`tests/data/pii-adversarial-formats.jsonl`; values
+/// invented with computed check digits).
+#[test]
+fn adversarial_formats_of_general_pii_detectors_leak_nothing() {
+    let cases = load_cases("tests/data/pii-adversarial-formats.jsonl");
+    assert!(cases.len() >= 450);
+    let s = sanitiser("policies/default.toml");
+    let (text, _, rejected) = run_cases(&s, &cases);
+    assert_eq!(rejected, 0);
+    let sc = score(&cases, &text);
+    assert!(sc.leaks.is_empty(), "{} of {} leaked: {:?}", sc.leaks.len(), sc.planted, sc.leaks);
+    assert_eq!(sc.kept, sc.total_keep, "retention {}/{}", sc.kept, sc.total_keep);
+}
+
+/// Names of people from other locales and scripts (Czech, Hungarian, Greek,
+/// Turkish, Russian, Arabic, Chinese, Japanese, Vietnamese, Indian, Nordic,
+/// Irish, West African...) in free text, attributes, lower case, URL query
+/// values as words and as base64, and URL file names
+/// (`tests/data/pii-adversarial-locales.jsonl`; names invented).
+#[test]
+fn adversarial_names_of_other_locales_and_scripts_leak_nothing() {
+    let cases = load_cases("tests/data/pii-adversarial-locales.jsonl");
+    assert!(cases.len() >= 350);
+    let s = sanitiser("policies/default.toml");
+    let (text, _, rejected) = run_cases(&s, &cases);
+    assert_eq!(rejected, 0);
+    let sc = score(&cases, &text);
+    assert!(sc.leaks.is_empty(), "{} of {} leaked: {:?}", sc.leaks.len(), sc.planted, sc.leaks);
+    assert_eq!(sc.kept, sc.total_keep, "retention {}/{}", sc.kept, sc.total_keep);
+}

@@ -961,7 +961,8 @@ fn name_parts(core: &str, parts: &[(usize, usize)]) -> Vec<bool> {
         // two title-case words, each a first name or a word no list knows,
         // in any script (`Kwame_Mensah`, `Иван_Петров`; not `Faktura_Anna`)
         let (wa, wb) = (&core[parts[k].0..parts[k].1], &core[parts[k + 1].0..parts[k + 1].1]);
-        let unknown = |f: u8| f & (LOWER | NOUN | FREQ | SECURITY) == 0;
+        // a frequency-only form vouches for a lower-case word, not a capitalised one
+        let unknown = |f: u8| f & (LOWER | NOUN | SECURITY) == 0;
         let titled = is_title(wa)
             && is_title(wb)
             && !matches!(joiner, "." | "")
@@ -974,7 +975,7 @@ fn name_parts(core: &str, parts: &[(usize, usize)]) -> Vec<bool> {
             names[k + 1] = true;
         }
         // a particle between a first name and a surname (`Jan_de_Vries`)
-        if k + 2 < parts.len() && (a.2 || (is_title(wa) && unknown(a.1))) && PARTICLES.contains(&wb) {
+        if k + 2 < parts.len() && (a.2 || (is_title(wa) && unknown(a.1))) && with_lower(wb, |l| PARTICLES.contains(&l)) {
             let wc = &core[parts[k + 2].0..parts[k + 2].1];
             let c = info[k + 2];
             if is_title(wc) && free(c.1) && c.0 {

@@ -764,12 +764,12 @@ impl Sanitiser {
     }
 
     /// A URL component written as words (`?u=Kwame+Mensah`, or base64 of
-    /// it): under a default-deny description policy, default-deny reads it
+    /// it), or as one word of a non-Latin script (`王伟`): under a default-deny description policy, default-deny reads it
     /// as free text. `Some` with the filtered words when it replaced any.
     fn text_words(&self, decoded: &str, field: &str, ctx: &mut Ctx) -> Option<String> {
         if self.mode(Free::Description) != FieldMode::DefaultDeny
-            || !decoded.contains(' ')
             || !decoded.chars().any(char::is_alphabetic)
+            || !(decoded.contains(' ') || decoded.chars().all(|c| c.is_alphabetic() && !c.is_ascii()))
         {
             return None;
         }
@@ -951,7 +951,7 @@ fn path_has_names(s: &str) -> bool {
 /// A decoded URL component worth scanning.
 fn component_needs_scan(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.iter().any(|c| matches!(c, b'@' | b'[' | b'(' | b' ')) || b.len() >= 12 || b.iter().any(|c| *c >= 0x80) {
+    if b.iter().any(|c| matches!(c, b'@' | b'[' | b'(' | b' ')) || b.len() >= 8 || b.iter().any(|c| *c >= 0x80) {
         return true;
     }
     let mut digits = 0;

@@ -153,6 +153,8 @@ fn titled_pairs_in_url_segments_are_names_in_any_script() {
     assert_eq!(url_segment_names("Kwame_Mensah.pdf").as_deref(), Some("[NAME].pdf"));
     assert_eq!(url_segment_names("Иван_Петров.pdf").as_deref(), Some("[NAME].pdf"));
     assert_eq!(url_segment_names("Jan_de_Vries.pdf").as_deref(), Some("[NAME].pdf"));
+    assert_eq!(url_segment_names("Mohammed_Al-Farsi.pdf").as_deref(), Some("[NAME].pdf"));
+    assert_eq!(url_segment_names("Siddharth_Iyer.pdf").as_deref(), Some("[NAME].pdf"));
     assert_eq!(url_segment_names("王伟.pdf").as_deref(), Some("[NAME].pdf"));
     assert_eq!(url_segment_names("佐藤_由紀").as_deref(), Some("[NAME]"));
     // the attacker's path words and random tokens stay
