@@ -6,7 +6,8 @@
 //!   another TLD, a domain the text names again), after a sender cue
 //!   (`Return-Path`, `Absender`, `mittente`) or under an attacker-named
 //!   attribute (`sender`, `c2`) — never at a consumer provider and never
-//!   with a person's first name in the local part;
+//!   with a person's first name in the local part, nor after a display
+//!   name that reads as a person's (`"Joanna Przybylska" <jp@firma.pl>`);
 //! - IP addresses in a list an attacker cue opens, with a service port
 //!   (`185.220.101.4:443`), after a verb of malware talking home
 //!   (`beacons to`, `verbindet sich mit`), IPv6 alike;
@@ -18,7 +19,7 @@ use std::sync::OnceLock;
 
 use super::{Candidate, Cue, FastSet, Found, SpanKind, first_names, lexicon};
 use crate::policy::DataCategory;
-use crate::privacy::checks;
+use crate::privacy::{checks, vocab};
 
 fn consumer_domains() -> &'static FastSet<&'static str> {
     static SET: OnceLock<FastSet<&'static str>> = OnceLock::new();
@@ -37,6 +38,40 @@ fn person_like(local: &str) -> bool {
         let l = p.to_ascii_lowercase();
         l.len() >= 3 && first_names().contains(l.as_str()) && !generic.contains(&l.as_str())
     })
+}
+
+/// `"Joanna Przybylska" <jp@firma.pl>`, `Joanna Przybylska <jp@firma.pl>`:
+/// an address in angle brackets after a display name that reads as a
+/// person's (two to four capitalised words, one of them a first name of the
+/// gazetteer or a word no list knows) is that person's, whatever its
+/// domain. `"PayPal Service" <service@paypa1-secure.com>` stays the attacker's.
+fn after_person_display_name(text: &str, s: usize) -> bool {
+    let Some(before) = text[..s].trim_end().strip_suffix('<') else {
+        return false;
+    };
+    let before = before.trim_end();
+    let name = match before.strip_suffix('"') {
+        Some(inner) => &inner[inner.rfind('"').map_or(0, |q| q + 1)..],
+        None => {
+            // unquoted: the capitalised words right before the bracket
+            let start = before
+                .char_indices()
+                .rev()
+                .find(|&(_, c)| !(c.is_alphabetic() || c == ' ' || c == '-' || c == '.'))
+                .map_or(0, |(i, c)| i + c.len_utf8());
+            &before[start..]
+        }
+    };
+    let words: Vec<&str> = name.split_whitespace().collect();
+    let n = words.len();
+    let capitalised = |w: &&str| {
+        w.chars().next().is_some_and(char::is_uppercase) && w.chars().all(|c| c.is_alphabetic() || c == '-' || c == '.')
+    };
+    let personal = |w: &&str| {
+        let l = w.to_lowercase();
+        first_names().contains(l.as_str()) || vocab::vocab().flags_of(w) & (vocab::LOWER | vocab::NOUN | vocab::SECURITY) == 0
+    };
+    (2..=4).contains(&n) && words.iter().all(capitalised) && words.iter().any(personal)
 }
 
 /// The name part of a domain (`secure-paypa1` of `mail.secure-paypa1.co.uk`).
@@ -142,7 +177,7 @@ pub(super) fn attacker_email(c: &Candidate, local: &str, domain: &str) -> bool {
     }
     let consumer = consumer_domains().contains(domain)
         || domain.match_indices('.').any(|(i, _)| consumer_domains().contains(&domain[i + 1..]));
-    if consumer || person_like(local) {
+    if consumer || person_like(local) || after_person_display_name(text, s) {
         return false;
     }
     match nearest(cues, s, 48, &[Cue::Person, Cue::VictimNet, Cue::Sender, Cue::AttackerNet]) {
@@ -407,8 +442,14 @@ mod tests {
             "victim contact jdupont@acme-sarl.fr",
             "from: someone@gmail.com",
             "mail to info@acme-sarl.fr",
+            "From: \"Joanna Przybylska\" <jp@example-mail.pl>",
+            "From: Kwame Mensah <km@firma-logistik.de>",
         ] {
             assert_eq!(found_of_with(text, DataCategory::Email, &rec).len(), 1, "{text}");
+        }
+        // a display name of words is the attacker's brand, not a person
+        for text in ["From: \"PayPal Service\" <service@paypa1-secure.com>", "Absender: \"DHL Paket\" <info@dhl-zustellung.info>"] {
+            assert!(found_of_with(text, DataCategory::Email, &rec).is_empty(), "{text}");
         }
     }
 
