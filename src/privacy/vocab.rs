@@ -312,6 +312,11 @@ mod tests {
         for w in ["dupont", "nowak", "gonzález", "janssen", "piotr", "okonkwo"] {
             assert_eq!(v.flags(w) & (LOWER | NOUN | SECURITY), 0, "{w}");
         }
+        // frequent forms that are no inflection of a listed word, and names
+        // the caseless Spanish and French lists write in lower case
+        for w in ["thomsen", "valsecchi", "lefebvre", "fernández", "esposito", "lópez", "mathieu"] {
+            assert_eq!(v.flags(w) & (LOWER | NOUN | SECURITY | FREQ), 0, "{w}");
+        }
         // German surnames that are nouns may not stand capitalised mid-sentence
         for w in ["müller", "fischer", "schneider", "weber", "wagner"] {
             assert_eq!(v.flags(w) & (NOUN | SECURITY), 0, "{w}");
