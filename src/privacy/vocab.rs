@@ -34,7 +34,8 @@ pub const SECURITY: u8 = 4;
 pub const COMMON: u8 = 8;
 /// A very common word (Zipf >= 5.5): never read as part of a name.
 pub const VERY_COMMON: u8 = 16;
-/// A frequent form no word list has (wordfreq only): a word in lower case
+/// A frequent form no word list has (wordfreq only; an inflection of a word
+/// of its language, `tools/build-vocab.py`): a word in lower case
 /// only, never accepted capitalised.
 pub const FREQ: u8 = 32;
 /// Some security phrase starts with this word (internal).
