@@ -178,6 +178,30 @@ def inflected(w, ix):
     return len(stem) >= MIN_STEM and bool(ix.get(stem, set()) - {w})
 
 
+def case_evidence(root, dicts):
+    """Drops the proper names of the caseless lists (in place); returns the
+    stem index of each language and the forms a hunspell dictionary writes
+    only capitalised."""
+    hun = {lang: hunspell_stems(root, lang) for lang in HUNSPELL}
+    stems = {lang: stem_index(dicts[lang][0] | hun.get(lang, (set(),))[0]) for lang in LANGS}
+    for lang in NO_CASE:
+        # proper names the caseless list writes in lower case (lópez, sevilla)
+        lower, upper = dicts[lang][0], hun[lang][1] - hun[lang][0]
+        near = stem_index(lower | hun[lang][0], NAME_TAIL)
+        names = {w for w in lower & upper if not inflected(w, near)}
+        lower -= names
+        print(lang, "proper names left out:", len(names))
+    # what a hunspell dictionary writes only capitalised (Díaz, Perrin,
+    # Huesca), except the plural of a lower-case word (Caminos)
+    hun_lower = set().union(*(d[0] for d in dicts.values()), *(h[0] for h in hun.values()))
+    hun_caps = {
+        w
+        for w in set().union(*(h[1] for h in hun.values())) - hun_lower
+        if not (w.endswith("s") and (w[:-1] in hun_lower or w[:-2] in hun_lower))
+    }
+    return stems, hun_caps
+
+
 def surname_check(entries):
     """How many check-list surnames are accepted in lower case, by flag."""
     names = {nfc(l).lower() for l in lines(os.path.join(HERE, "surname-check.txt"))}
@@ -228,24 +252,8 @@ def main():
     entries = {}
     zipf = {}
     dicts = {lang: dictionary(a.dict_root, lang) for lang in LANGS}
-    hun = {lang: hunspell_stems(a.hunspell_root, lang) for lang in HUNSPELL}
-    stems = {lang: stem_index(dicts[lang][0] | hun.get(lang, (set(),))[0]) for lang in LANGS}
-    for lang in NO_CASE:
-        # proper names the caseless list writes in lower case (lópez, sevilla)
-        lower, upper = dicts[lang][0], hun[lang][1] - hun[lang][0]
-        near = stem_index(lower | hun[lang][0], NAME_TAIL)
-        names = {w for w in lower & upper if not inflected(w, near)}
-        lower -= names
-        print(lang, "proper names left out:", len(names))
+    stems, hun_caps = case_evidence(a.hunspell_root, dicts)
     all_lower = set().union(*(d[0] for d in dicts.values()))
-    # what a hunspell dictionary writes only capitalised (Díaz, Perrin,
-    # Huesca), except the plural of a lower-case word (Caminos)
-    hun_lower = all_lower.union(*(h[0] for h in hun.values()))
-    hun_caps = {
-        w
-        for w in set().union(*(h[1] for h in hun.values())) - hun_lower
-        if not (w.endswith("s") and (w[:-1] in hun_lower or w[:-2] in hun_lower))
-    }
     # entries the lists write only capitalised: proper names (and German nouns)
     caps = {lang: capitalised(a.dict_root, lang) for lang in LANGS}
     caps_only = set().union(*caps.values()) - all_lower
