@@ -30,10 +30,10 @@ Inputs (none of them is Faker, which generated the test corpora):
     capitalised (proper names), they are an inflection of a word of that
     language (they share all but their last two letters, the last one for
     words of up to 4 letters, with another lower-case word of the list or
-    a lower-case hunspell stem of the language that has at most 2 letters
+    a lower-case hunspell stem of the language that has at most 3 letters
     more than the shared stem, of at least 2 letters, accents and ß/ss
     aside: surnames such as thomsen, valsecchi, lefebvre, fernández have
-    none), and no hunspell
+    none; 2 letters for the caseless lists' rule above), and no hunspell
     dictionary writes them only capitalised (unless they are the -s/-es
     plural of a lower-case word: `caminos`).
   * MISP galaxy clusters (CC0), as bundled by PyPI `pymispgalaxies`: malware,
