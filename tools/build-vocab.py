@@ -12,12 +12,30 @@ Inputs (none of them is Faker, which generated the test corpora):
     surnames that are also nouns, tools/german-surname-nouns.txt, and minus
     the first names of the gazetteer, since the German list capitalises proper
     names as well).
+    The French and Spanish lists hold no capitalised entry at all: they write
+    proper names in lower case too (españa, sevilla, lópez, mathieu), so a
+    word of these two lists is dropped when the hunspell dictionary of its
+    language (below) writes it only capitalised and it is no inflection of a
+    lower-case word (same stem rule as for `f`).
+  * Debian hunspell dictionaries, used only as evidence of case and of stems
+    (no word is taken from them): `apt-get download hunspell-es
+    hunspell-fr-classical hunspell-it hunspell-pt-pt`, `dpkg-deb -x` under
+    --hunspell-root: the stems of /usr/share/hunspell/{es_ES,fr,it_IT,
+    pt_PT}.dic (affixes are not expanded).
   * wordfreq 3.x (PyPI, data CC-BY-SA 4.0): its ranking keeps the --top most
     frequent forms of each language (the lists hold millions of rare
-    inflected forms); and frequent forms a list lacks (Italian inflections)
-    are added when their Zipf frequency is >= --min-zipf, they are not a
-    first name of the gazetteer and no list writes them only capitalised
-    (proper names).
+    inflected forms); and frequent forms a list lacks (Italian and Spanish
+    inflections) are added when their Zipf frequency is >= --min-zipf, they
+    are not a first name of the gazetteer, no list writes them only
+    capitalised (proper names), they are an inflection of a word of that
+    language (they share all but their last two letters, the last one for
+    words of up to 4 letters, with another lower-case word of the list or
+    a lower-case hunspell stem of the language that has at most 3 letters
+    more than the shared stem, of at least 2 letters, accents and ß/ss
+    aside: surnames such as thomsen, valsecchi, lefebvre, fernández have
+    none; 2 letters for the caseless lists' rule above), and no hunspell
+    dictionary writes them only capitalised (unless they are the -s/-es
+    plural of a lower-case word: `caminos`).
   * MISP galaxy clusters (CC0), as bundled by PyPI `pymispgalaxies`: malware,
     tool, ransomware and threat-actor names with their synonyms. One-word
     names that are first names of the gazetteer (src/privacy/first_names.txt)
@@ -28,14 +46,21 @@ Inputs (none of them is Faker, which generated the test corpora):
 Output: one gzip text file, one entry per line, `<flags> <entry>` in lower
 case, flags being letters:
   l  a word of a general vocabulary, attested in lower case
-  f  a frequent form no list has (wordfreq only): accepted in lower case only
+  f  a frequent form no list has (wordfreq only), an inflection of a word of
+     its language: accepted in lower case only
   n  a German noun (may stand capitalised mid-sentence)
   s  a security or product word (may stand capitalised anywhere)
   c  a common word (wordfreq Zipf >= 4 in a language that has it in lower case)
   v  a very common word (Zipf >= 5.5): never read as part of a name
   p  a security phrase of several words (space-separated), matched whole
 
-Usage: tools/build-vocab.py --dict-root /tmp/x --galaxy DIR/clusters [--top 120000]
+Check: tools/surname-check.txt (common European surnames written for tamis,
+not from Faker) is measured, not used: the script prints how many of them
+the vocabulary accepts in lower case.
+
+Usage: tools/build-vocab.py --dict-root /tmp/x --hunspell-root /tmp/h
+         --galaxy DIR/clusters [--top 120000]
+  (DIR: pymispgalaxies/data/misp-galaxy in the venv's site-packages)
 """
 import argparse
 import glob
@@ -55,6 +80,16 @@ LANGS = {
     "pl": "polish",
     "nl": "dutch",
 }
+# hunspell dictionaries read for case and stems (not for words)
+HUNSPELL = {"es": "es_ES", "fr": "fr", "it": "it_IT", "pt": "pt_PT"}
+# Debian lists that write every entry in lower case, proper names included
+NO_CASE = ("es", "fr")
+# the stem rule: an inflection differs from its word in its last CUT letters
+# (SHORT_CUT for words of up to SHORT letters), the word having at most TAIL
+# letters after the shared stem of at least MIN_STEM letters (NAME_TAIL when
+# it decides whether a caseless list's word is a proper name: nuestra from
+# nuestro stays, lópez from lopeño does not)
+CUT, SHORT, SHORT_CUT, TAIL, NAME_TAIL, MIN_STEM = 2, 4, 1, 3, 2, 2
 GALAXIES = [
     "malpedia", "mitre-malware", "mitre-tool", "tool", "threat-actor", "mitre-intrusion-set",
     "ransomware", "banker", "rat", "backdoor", "botnet", "exploit-kit", "android", "stealer",
@@ -103,6 +138,81 @@ def capitalised(root, lang):
     return out
 
 
+def hunspell_stems(root, lang):
+    """(lower-case stems, lower-cased capitalised stems) of a hunspell .dic."""
+    lower, upper = set(), set()
+    with open(os.path.join(root, "usr/share/hunspell", HUNSPELL[lang] + ".dic"), encoding="utf-8") as fh:
+        next(fh)  # the entry count
+        for line in fh:
+            w = nfc(re.split(r"[/\t ]", line.strip(), maxsplit=1)[0])
+            if not WORD.match(w):
+                continue
+            (lower if w == w.lower() else upper).add(w.lower())
+    return lower, upper
+
+
+def fold(w):
+    """Without accents, ß as ss: inflections move accents (decisión,
+    decisiones; imagen, imágenes) and Swiss German writes ss (grossen)."""
+    d = unicodedata.normalize("NFD", w.replace("ß", "ss"))
+    return "".join(c for c in d if not unicodedata.combining(c))
+
+
+def stem_index(words, tail=TAIL):
+    """Folded stem -> up to two words that extend it by at most `tail` letters."""
+    ix = {}
+    for u in words:
+        f = fold(u)
+        for k in range(tail + 1):
+            if len(f) - k >= MIN_STEM:
+                s = ix.setdefault(f[: len(f) - k], set())
+                if len(s) < 2:
+                    s.add(u)
+    return ix
+
+
+def inflected(w, ix):
+    """Whether `w` is an inflection of another word of the index."""
+    f = fold(w)
+    stem = f[: -(SHORT_CUT if len(f) <= SHORT else CUT)]
+    return len(stem) >= MIN_STEM and bool(ix.get(stem, set()) - {w})
+
+
+def case_evidence(root, dicts):
+    """Drops the proper names of the caseless lists (in place); returns the
+    stem index of each language and the forms a hunspell dictionary writes
+    only capitalised."""
+    hun = {lang: hunspell_stems(root, lang) for lang in HUNSPELL}
+    stems = {lang: stem_index(dicts[lang][0] | hun.get(lang, (set(),))[0]) for lang in LANGS}
+    for lang in NO_CASE:
+        # proper names the caseless list writes in lower case (lópez, sevilla)
+        lower, upper = dicts[lang][0], hun[lang][1] - hun[lang][0]
+        near = stem_index(lower | hun[lang][0], NAME_TAIL)
+        names = {w for w in lower & upper if not inflected(w, near)}
+        lower -= names
+        print(lang, "proper names left out:", len(names))
+    # what a hunspell dictionary writes only capitalised (Díaz, Perrin,
+    # Huesca), except the plural of a lower-case word (Caminos)
+    hun_lower = set().union(*(d[0] for d in dicts.values()), *(h[0] for h in hun.values()))
+    hun_caps = {
+        w
+        for w in set().union(*(h[1] for h in hun.values())) - hun_lower
+        if not (w.endswith("s") and (w[:-1] in hun_lower or w[:-2] in hun_lower))
+    }
+    return stems, hun_caps
+
+
+def surname_check(entries):
+    """How many check-list surnames are accepted in lower case, by flag."""
+    names = {nfc(l).lower() for l in lines(os.path.join(HERE, "surname-check.txt"))}
+    acc = {w: entries[w] for w in names if w in entries and set(entries[w]) & set("lnfs")}
+    # each by the first of its flags in s, l, n, f (the one that lets it in)
+    first = [next(f for f in "slnf" if f in v) for v in acc.values()]
+    by = {f: first.count(f) for f in "slnf"}
+    print(f"surname check: {len(acc)} of {len(names)} accepted in lower case (by flag {by})")
+    print("  f:", " ".join(sorted(w for w, v in acc.items() if not set(v) & set("lns"))))
+
+
 def galaxy_names(gdir, first_names):
     words, phrases = set(), set()
     for g in GALAXIES:
@@ -129,6 +239,7 @@ def galaxy_names(gdir, first_names):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dict-root", required=True)
+    ap.add_argument("--hunspell-root", required=True, help="hunspell-{es,fr-classical,it,pt-pt} unpacked")
     ap.add_argument("--galaxy", required=True, help="misp-galaxy clusters/ directory")
     ap.add_argument("--top", type=int, default=120000)
     ap.add_argument("--min-zipf", type=float, default=2.5, help="frequency floor for forms missing from a list")
@@ -141,6 +252,7 @@ def main():
     entries = {}
     zipf = {}
     dicts = {lang: dictionary(a.dict_root, lang) for lang in LANGS}
+    stems, hun_caps = case_evidence(a.hunspell_root, dicts)
     all_lower = set().union(*(d[0] for d in dicts.values()))
     # entries the lists write only capitalised: proper names (and German nouns)
     caps = {lang: capitalised(a.dict_root, lang) for lang in LANGS}
@@ -154,7 +266,8 @@ def main():
         top = {nfc(w) for w in wordfreq.top_n_list(lang, a.top, wordlist="large")}
         # frequent forms the (sometimes thin) list lacks, e.g. Italian
         # inflections: alphabetic, not a first name, not a word the lists
-        # only write capitalised (a proper name), not a surname-noun
+        # only write capitalised (a proper name), not a surname-noun, an
+        # inflection of a word of the language (thomsen, valsecchi are not)
         for w in top:
             if (
                 w not in lower
@@ -164,6 +277,8 @@ def main():
                 and w not in caps_only
                 and w not in surname_nouns
                 and w == w.lower()
+                and w not in hun_caps
+                and inflected(w, stems[lang])
             ):
                 freq_only.add(w)
         for w in (freq_only - lower) & top:
@@ -204,6 +319,8 @@ def main():
     with gzip.GzipFile(a.out, "wb", mtime=0, compresslevel=9) as fh:
         fh.write(("\n".join(out) + "\n").encode("utf-8"))
     print(len(entries), "words,", len(phrases), "phrases ->", a.out)
+    print("entries with flag:", {f: sum(1 for v in entries.values() if f in v) for f in "lfnscv"})
+    surname_check(entries)
 
 
 if __name__ == "__main__":

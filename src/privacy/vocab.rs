@@ -34,7 +34,8 @@ pub const SECURITY: u8 = 4;
 pub const COMMON: u8 = 8;
 /// A very common word (Zipf >= 5.5): never read as part of a name.
 pub const VERY_COMMON: u8 = 16;
-/// A frequent form no word list has (wordfreq only): a word in lower case
+/// A frequent form no word list has (wordfreq only; an inflection of a word
+/// of its language, `tools/build-vocab.py`): a word in lower case
 /// only, never accepted capitalised.
 pub const FREQ: u8 = 32;
 /// Some security phrase starts with this word (internal).
@@ -311,6 +312,11 @@ mod tests {
         // attested only capitalised in the word lists: no flag at all
         for w in ["dupont", "nowak", "gonzález", "janssen", "piotr", "okonkwo"] {
             assert_eq!(v.flags(w) & (LOWER | NOUN | SECURITY), 0, "{w}");
+        }
+        // frequent forms that are no inflection of a listed word, and names
+        // the caseless Spanish and French lists write in lower case
+        for w in ["thomsen", "valsecchi", "lefebvre", "fernández", "esposito", "lópez", "mathieu"] {
+            assert_eq!(v.flags(w) & (LOWER | NOUN | SECURITY | FREQ), 0, "{w}");
         }
         // German surnames that are nouns may not stand capitalised mid-sentence
         for w in ["müller", "fischer", "schneider", "weber", "wagner"] {

@@ -40,6 +40,32 @@ fn unknown_words_and_names_become_placeholders() {
 }
 
 #[test]
+fn lower_case_surnames_go_while_words_and_their_inflections_stay() {
+    // frequent forms of wordfreq that no list has and that are no
+    // inflection of a listed word: surnames, not vocabulary
+    assert_eq!(
+        run("the transfer was ordered by thomsen and valsecchi yesterday"),
+        "the transfer was ordered by [WORD] and [WORD] yesterday"
+    );
+    assert_eq!(run("le virement de lefebvre a été bloqué"), "le virement de [WORD] a été bloqué");
+    assert_eq!(run("de rekening van lindberg werd geblokkeerd"), "de rekening van [WORD] werd geblokkeerd");
+    // the Spanish list writes proper names in lower case; hunspell-es writes
+    // López only capitalised
+    assert_eq!(
+        run("el cliente fernández llamó ayer y lópez confirmó los datos robados"),
+        "el cliente [WORD] llamó ayer y [WORD] confirmó los datos robados"
+    );
+    // inflections the lists lack stay: Spanish plurals and preterites,
+    // Italian plurals
+    for s in [
+        "los atacantes robaron datos y enviaron correos a las víctimas",
+        "gli accessi anomali sono stati segnalati ai clienti",
+    ] {
+        assert_eq!(run(s), s);
+    }
+}
+
+#[test]
 fn security_words_phrases_and_ids_pass() {
     assert_eq!(
         run("Agent Tesla and Emotet via PowerShell, T1566.001, CVE-2024-3400"),
