@@ -694,12 +694,15 @@ fn lower_case_names(
     let mut i = 0;
     while i + 1 < chunks.len() {
         let w = word(i);
+        // cheap tests first: most words are not followed by one space, or
+        // are not a first name
         let first = verdicts[i] == Verdict::Keep
+            && joined(i)
             && lower(w)
+            && first_names().contains(w)
             && plain(w)
-            && !FIRST_NAME_WORDS.contains(&w)
-            && first_names().contains(w);
-        if !first || !joined(i) {
+            && !FIRST_NAME_WORDS.contains(&w);
+        if !first {
             i += 1;
             continue;
         }
