@@ -242,7 +242,7 @@ impl Default for LookupConfig {
 }
 
 /// Which storage backend the exchange uses (`[store]` in `tamis.toml`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// `sled` (the default: embedded, in `data_dir`) or `postgres` (shared
@@ -260,6 +260,26 @@ pub struct StoreConfig {
     /// the database on loopback or a private network).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<PathBuf>,
+    /// PostgreSQL: how long `serve` waits at start for a database it cannot
+    /// reach yet (refused, unreachable, still starting up), trying again
+    /// every second or so, before it gives up (nodes and the database are
+    /// often started together). 0 gives up at once.
+    #[serde(default = "default_db_wait", skip_serializing_if = "is_default_db_wait")]
+    pub wait_at_start_secs: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { backend: Backend::default(), url: None, ca: None, wait_at_start_secs: default_db_wait() }
+    }
+}
+
+fn default_db_wait() -> u64 {
+    60
+}
+
+fn is_default_db_wait(v: &u64) -> bool {
+    *v == default_db_wait()
 }
 
 /// The RPZ zone as a DNS primary (`[rpz]` in `tamis.toml`).

@@ -259,3 +259,49 @@ async fn a_node_killed_under_load_loses_nothing_it_acknowledged() {
     b.stop();
     drop(tmp);
 }
+
+/// A node started while its database is down (both started together, the
+/// database last) waits for it instead of exiting (`[store]
+/// wait_at_start_secs`), says so in its log, and serves once it is up; a
+/// node whose database refuses it for another reason (a database that does
+/// not exist) exits at once with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_started_before_its_database_waits_for_it() {
+    let Some(pg) = Postgres::start() else { return };
+    let (_tmp, dir_a, dir_b) = two_deployments(&pg, "tamis");
+    pg.stop_server();
+    let t0 = Instant::now();
+    let starter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(3));
+        pg.start_server();
+        pg
+    });
+    let (mut child, addr) = spawn_server(&dir_a);
+    let waited = t0.elapsed();
+    let pg = starter.join().unwrap();
+    assert!(waited >= Duration::from_secs(3), "the node served before its database was up ({waited:?})");
+    let (cert, key) = (dir_a.join("certs/isp-a.pem"), dir_a.join("certs/isp-a.key"));
+    let isp = common::client_with(&dir_a, Some((&cert, &key)), addr, false);
+    let body = json!({"indicators": [{"type": "domain", "value": "after-wait.top", "category": "phishing"}]});
+    let r = isp.post(format!("https://localhost:{}/v1/submissions", addr.port())).json(&body).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    eprintln!("node served {waited:?} after its start, 3 s after the database's");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // another error than "not reachable yet": no wait
+    let mut cfg = std::fs::read_to_string(dir_b.join("tamis.toml")).unwrap();
+    cfg = cfg.replace(&pg.url("tamis"), &pg.url("no_such_db"));
+    std::fs::write(dir_b.join("tamis.toml"), cfg).unwrap();
+    let t0 = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_tamis"))
+        .args(["serve", "--config"])
+        .arg(dir_b.join("tamis.toml"))
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(t0.elapsed() < Duration::from_secs(20), "it waited for a database that does not exist");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no_such_db"), "{err}");
+}

@@ -46,6 +46,48 @@ CREATE TABLE IF NOT EXISTS tamis_audit (seq bigint PRIMARY KEY, v bytea NOT NULL
 CREATE TABLE IF NOT EXISTS tamis_leases (name text PRIMARY KEY, holder text NOT NULL, until timestamptz NOT NULL);
 ";
 
+/// Connects, trying again for up to `wait` while the database cannot be
+/// reached yet (connection refused or lost, timed out, "the database system
+/// is starting up"); any other error (authentication, TLS, a missing
+/// database) is answered at once.
+async fn connect_waiting(
+    config: &conn::Target,
+    name: &str,
+    wait: std::time::Duration,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let t0 = std::time::Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        match connect(config).await {
+            Ok(c) => return Ok(c),
+            Err(e) if not_yet(&e) && t0.elapsed() < wait => {
+                attempt += 1;
+                if attempt == 1 || attempt.is_power_of_two() {
+                    tracing::warn!(database = %name, attempt, error = %conn::with_causes(&e), "waiting for the database");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// An error a database that is down or starting up gives.
+fn not_yet(e: &tokio_postgres::Error) -> bool {
+    use std::io::ErrorKind::*;
+    if let Some(db) = e.as_db_error() {
+        return *db.code() == tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW;
+    }
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return matches!(io.kind(), ConnectionRefused | ConnectionReset | ConnectionAborted | TimedOut | NotFound | AddrNotAvailable | UnexpectedEof);
+        }
+        cause = c.source();
+    }
+    e.is_closed()
+}
+
 /// Connects, creates or checks the schema, checks the storage key and the
 /// audit anchor: the state the writer and the watcher start from.
 pub(super) async fn open(url: &str, key: &[u8; 32], opts: &StoreOptions) -> Result<Shared, StoreError> {
@@ -53,7 +95,7 @@ pub(super) async fn open(url: &str, key: &[u8; 32], opts: &StoreOptions) -> Resu
     let name = conn::display_name(&config.config);
     let cant =
         |e: tokio_postgres::Error| StoreError::Database(Fault::described(format!("{name}: {}", conn::with_causes(&e))));
-    let client = connect(&config).await.map_err(cant)?;
+    let client = connect_waiting(&config, &name, opts.db_wait).await.map_err(cant)?;
     let key_id = create(&client, &name).await.map_err(cant)??;
     let keys = Arc::new(Keys::derive(key));
     let sealer = Arc::new(Sealer::new(key, key_id));

@@ -57,6 +57,9 @@ pub struct StoreOptions {
     /// PostgreSQL: the CA (PEM) of the database server's certificate; set,
     /// every connection is TLS and verified (`[store] ca`).
     pub db_ca: Option<PathBuf>,
+    /// PostgreSQL: how long opening waits for a database it cannot reach
+    /// yet (`[store] wait_at_start_secs`).
+    pub db_wait: std::time::Duration,
 }
 
 impl Default for StoreOptions {
@@ -67,6 +70,7 @@ impl Default for StoreOptions {
             max_validity: time::Duration::days(365),
             exit_on_unrecoverable: true,
             db_ca: None,
+            db_wait: std::time::Duration::ZERO,
         }
     }
 }
@@ -80,6 +84,8 @@ impl StoreOptions {
             max_validity: time::Duration::days(cfg.expiry.max_days.max(1) as i64),
             exit_on_unrecoverable: serving,
             db_ca: cfg.store.ca.clone(),
+            // the tools (verify, keys) answer at once; the server waits
+            db_wait: std::time::Duration::from_secs(if serving { cfg.store.wait_at_start_secs } else { 0 }),
         }
     }
 }
