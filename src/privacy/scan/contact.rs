@@ -368,12 +368,13 @@ pub fn phone_path_key(seg: &str) -> bool {
 
 /// Host names an ISP gives its subscribers, with the address inside:
 /// `89-75-18-43.dynamic.isp.pl`, `host-43-18-75-89.rev.isp.de` (dashed, in
-/// either order) and `dsl-5948122b.pool.isp.nl` (hex, with a pool word).
+/// either order), `dsl-5948122b.pool.isp.nl` and `p5b712d07.dip0.t-ipconnect.de` (hex, with a
+/// pool word; up to two letters may stand before the hex digits in their label).
 fn rdns_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"(?i-u)\b(?:[a-z0-9]+[.-])*?(?:([0-9]{1,3})-([0-9]{1,3})-([0-9]{1,3})-([0-9]{1,3})|([0-9a-f]{8}))(?:[.-][a-z0-9]+)*\.[a-z]{2,}\b",
+            r"(?i-u)\b(?:[a-z0-9]+[.-])*?(?:([0-9]{1,3})-([0-9]{1,3})-([0-9]{1,3})-([0-9]{1,3})|[a-z]{0,2}([0-9a-f]{8}))(?:[.-][a-z0-9]+)*\.[a-z]{2,}\b",
         )
         .expect("static pattern")
     })
@@ -387,6 +388,7 @@ const POOL_WORDS: &[&str] = &[
     "vdsl",
     "xdsl",
     "dyn",
+    "dip",
     "pool",
     "cable",
     "kabel",
