@@ -305,3 +305,86 @@ async fn a_node_started_before_its_database_waits_for_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no_such_db"), "{err}");
 }
+
+/// A TCP relay to the database that, once armed, lets the first `COMMIT` it
+/// sees reach the server and then cuts that connection before the answer
+/// comes back: the writer cannot know whether it committed.
+async fn commit_cutting_relay(db: SocketAddr, armed: std::sync::Arc<std::sync::atomic::AtomicBool>) -> SocketAddr {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = listener.accept().await else { return };
+            let armed = armed.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(db).await else { return };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let down = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = cr.read(&mut buf).await {
+                    let commit = buf[..n].windows(7).any(|w| w == b"COMMIT\0");
+                    if commit && armed.swap(false, Ordering::SeqCst) {
+                        // nothing more reaches the client; the COMMIT reaches the server
+                        down.abort();
+                        let _ = sw.write_all(&buf[..n]).await;
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        return;
+                    }
+                    if n == 0 || sw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                down.abort();
+            });
+        }
+    });
+    addr
+}
+
+/// The connection breaks during `COMMIT`: the submitter gets 507 "the outcome
+/// is unknown" (the indicator is in fact stored: it is in the feed), retrying with the same
+/// Idempotency-Key answers as the first time would have, and the indicator
+/// is in the feed once, with one audit record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_lost_during_commit_answers_outcome_unknown_and_a_retry_is_safe() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(pg) = Postgres::start() else { return };
+    let armed = std::sync::Arc::new(AtomicBool::new(false));
+    let db: SocketAddr = pg.url("tamis").split('@').nth(1).unwrap().split('/').next().unwrap().parse().unwrap();
+    let relay = commit_cutting_relay(db, armed.clone()).await;
+    let (_tmp, dir_a, _) = two_deployments(&pg, "tamis");
+    let cfg = std::fs::read_to_string(dir_a.join("tamis.toml")).unwrap();
+    std::fs::write(dir_a.join("tamis.toml"), cfg.replace(&db.to_string(), &relay.to_string())).unwrap();
+    let a = Node::start(&dir_a).await;
+    a.wait_readyz(200, Duration::from_secs(10)).await;
+
+    let body = json!({"indicators": [{"type": "domain", "value": "cut-at-commit.top", "category": "phishing"}]});
+    let post =
+        || a.client("isp-a").post(a.url("/v1/submissions")).header("Idempotency-Key", "cut-1").json(&body).send();
+    armed.store(true, Ordering::SeqCst);
+    let r = post().await.unwrap();
+    assert_eq!(r.status().as_u16(), 507);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("outcome is unknown") && text.contains("Idempotency-Key"), "{text}");
+    assert!(!armed.load(Ordering::SeqCst), "the relay saw no COMMIT");
+
+    // the writer reconnects by itself; the retry replays, it does not add
+    a.wait_readyz(200, Duration::from_secs(15)).await;
+    let (_, feed) = a.get("police-a", "/v1/indicators?since=0&limit=100").await;
+    assert_eq!(feed.matches("cut-at-commit.top").count(), 1, "the COMMIT did reach the server: {feed}");
+    let r = post().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    let (_, feed) = a.get("police-a", "/v1/indicators?since=0&limit=100").await;
+    assert_eq!(feed.matches("cut-at-commit.top").count(), 1, "{feed}");
+    let (status, verify) = a.get("dpo-a", "/v1/audit/verify").await;
+    assert_eq!(status, 200, "{verify}");
+    assert!(verify.contains("\"ok\":true"), "{verify}");
+    a.stop();
+}

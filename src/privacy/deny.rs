@@ -978,7 +978,8 @@ fn name_parts(core: &str, parts: &[(usize, usize)]) -> Vec<bool> {
             names[k + 1] = true;
         }
         // a particle between a first name and a surname (`Jan_de_Vries`)
-        if k + 2 < parts.len() && (a.2 || (is_title(wa) && unknown(a.1))) && with_lower(wb, |l| PARTICLES.contains(&l)) {
+        if k + 2 < parts.len() && (a.2 || (is_title(wa) && unknown(a.1))) && with_lower(wb, |l| PARTICLES.contains(&l))
+        {
             let wc = &core[parts[k + 2].0..parts[k + 2].1];
             let c = info[k + 2];
             if is_title(wc) && free(c.1) && c.0 {

@@ -371,7 +371,11 @@ fn url_query_words_and_encoded_words_go_through_default_deny() {
     let s = sanitiser("default");
     // a name under a key that does not say "name", as words and as base64
     let out = run(&s, json!({"type":"url","value":"https://secure-174.example.top/r?u=Kwame+Mensah&lang=en"}));
-    assert!(out.value.starts_with("https://secure-174.example.top/r?u=[") && out.value.ends_with("&lang=en"), "{}", out.value);
+    assert!(
+        out.value.starts_with("https://secure-174.example.top/r?u=[") && out.value.ends_with("&lang=en"),
+        "{}",
+        out.value
+    );
     assert!(!out.value.contains("Kwame") && !out.value.contains("Mensah"), "{}", out.value);
     let out = run(&s, json!({"type":"url","value":"https://secure-174.example.top/r?u=S3dhbWUgTWVuc2Fo"}));
     assert!(!out.value.contains("S3dhbWUgTWVuc2Fo") && !out.value.contains("Mensah"), "{}", out.value);

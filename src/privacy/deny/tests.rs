@@ -167,7 +167,14 @@ fn lower_case_names_go_even_when_both_parts_are_words() {
     assert_eq!(run("victim jan de vries called"), "victim [NAME] [NAME] [NAME] called");
     assert_eq!(run("payment by peter bauer today"), "payment by [NAME] [NAME] today");
     // first names that are words of analyst prose in some language stay words
-    for s in ["we mark the domain as malicious", "grant access to the kit", "phishing kit panel found", "le lien mène au faux site", "dane karty zostały skradzione", "hay cuatro dominios"] {
+    for s in [
+        "we mark the domain as malicious",
+        "grant access to the kit",
+        "phishing kit panel found",
+        "le lien mène au faux site",
+        "dane karty zostały skradzione",
+        "hay cuatro dominios",
+    ] {
         assert_eq!(run(s), s);
     }
     // a first name before a very common word is not a name pair
@@ -184,7 +191,15 @@ fn titled_pairs_in_url_segments_are_names_in_any_script() {
     assert_eq!(url_segment_names("王伟.pdf").as_deref(), Some("[NAME].pdf"));
     assert_eq!(url_segment_names("佐藤_由紀").as_deref(), Some("[NAME]"));
     // the attacker's path words and random tokens stay
-    for s in ["cgi-bin", "CRO.bin", "Account_Update.php", "AbwjpKtyXuT6hg3Qmws03SWB", "YvqoBse", "wp-content", "Secure_Login"] {
+    for s in [
+        "cgi-bin",
+        "CRO.bin",
+        "Account_Update.php",
+        "AbwjpKtyXuT6hg3Qmws03SWB",
+        "YvqoBse",
+        "wp-content",
+        "Secure_Login",
+    ] {
         assert_eq!(url_segment_names(s), None, "{s}");
     }
 }

@@ -69,7 +69,8 @@ fn after_person_display_name(text: &str, s: usize) -> bool {
     };
     let personal = |w: &&str| {
         let l = w.to_lowercase();
-        first_names().contains(l.as_str()) || vocab::vocab().flags_of(w) & (vocab::LOWER | vocab::NOUN | vocab::SECURITY) == 0
+        first_names().contains(l.as_str())
+            || vocab::vocab().flags_of(w) & (vocab::LOWER | vocab::NOUN | vocab::SECURITY) == 0
     };
     (2..=4).contains(&n) && words.iter().all(capitalised) && words.iter().any(personal)
 }
@@ -448,7 +449,10 @@ mod tests {
             assert_eq!(found_of_with(text, DataCategory::Email, &rec).len(), 1, "{text}");
         }
         // a display name of words is the attacker's brand, not a person
-        for text in ["From: \"PayPal Service\" <service@paypa1-secure.com>", "Absender: \"DHL Paket\" <info@dhl-zustellung.info>"] {
+        for text in [
+            "From: \"PayPal Service\" <service@paypa1-secure.com>",
+            "Absender: \"DHL Paket\" <info@dhl-zustellung.info>",
+        ] {
             assert!(found_of_with(text, DataCategory::Email, &rec).is_empty(), "{text}");
         }
     }

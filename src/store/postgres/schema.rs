@@ -81,7 +81,16 @@ fn not_yet(e: &tokio_postgres::Error) -> bool {
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {
         if let Some(io) = c.downcast_ref::<std::io::Error>() {
-            return matches!(io.kind(), ConnectionRefused | ConnectionReset | ConnectionAborted | TimedOut | NotFound | AddrNotAvailable | UnexpectedEof);
+            return matches!(
+                io.kind(),
+                ConnectionRefused
+                    | ConnectionReset
+                    | ConnectionAborted
+                    | TimedOut
+                    | NotFound
+                    | AddrNotAvailable
+                    | UnexpectedEof
+            );
         }
         cause = c.source();
     }
