@@ -28,6 +28,13 @@
 //! PostgreSQL, one node delivers a participant's hook at a time and another
 //! takes over (from the saved cursor) when it stops. A new hook starts at
 //! the feed head of its first run: new indicators only.
+//!
+//! **Resynchronisation.** A saved cursor below the feed's compaction horizon
+//! (the hook stopped for longer than `[feed] tombstone_retention`) cannot be
+//! continued without missing removals: the delivery logs a warning and
+//! starts again from 0, so the receiver's next request has `"from":"0"` and
+//! carries the live set (and the recent removals) again: a receiver that
+//! sees `from` go back to 0 replaces its copy.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,6 +47,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::api::ApiError;
 use crate::api::handlers::feed_page;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
@@ -224,6 +232,19 @@ impl Delivery {
         };
         let (items, next) = match feed_page(&p, from, self.settings.batch, &self.state).await {
             Ok(page) => page,
+            Err(ApiError::CursorExpired { horizon, .. }) => {
+                // Removals after the saved cursor were dropped: the receiver
+                // gets the live set again, from 0 (its next delivery says
+                // `"from":"0"`).
+                tracing::warn!(
+                    participant = %self.hook.participant,
+                    cursor = from,
+                    horizon,
+                    "webhook cursor below the feed's compaction horizon: redelivering from 0"
+                );
+                self.advance(0).await;
+                return Next::Go;
+            }
             Err(_) => return self.failed("the feed could not be read"),
         };
         if next == from {
