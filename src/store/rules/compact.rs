@@ -107,7 +107,14 @@ mod tests {
             "tlp": "green", "first_seen": at, "last_seen": at, "sources": {"count": 1, "sectors": []},
             "policy": "p@h",
         });
-        FeedEntry { seq, op, at: t, reason: None, indicator: serde_json::from_value(indicator).unwrap(), withdrawn: false }
+        FeedEntry {
+            seq,
+            op,
+            at: t,
+            reason: None,
+            indicator: serde_json::from_value(indicator).unwrap(),
+            withdrawn: false,
+        }
     }
 
     const A: &str = "00000000-0000-4000-8000-00000000000a";
