@@ -293,11 +293,14 @@ async fn store_expiry_churn() {
     let expiry = tokio::spawn(tamis::store::expiry::run(store.clone(), stopped()));
     // `TAMIS_CHURN_RETENTION` (`[feed] tombstone_retention`, e.g. "10s"):
     // the compaction task runs too, as in the server; unset, it does not.
-    let retention = std::env::var("TAMIS_CHURN_RETENTION").ok().map(|v| {
-        tamis::config::parse_duration(&v).expect("TAMIS_CHURN_RETENTION: a number and s, m, h or d")
-    });
+    let retention = std::env::var("TAMIS_CHURN_RETENTION")
+        .ok()
+        .map(|v| tamis::config::parse_duration(&v).expect("TAMIS_CHURN_RETENTION: a number and s, m, h or d"));
     let compaction = retention.map(|r| tokio::spawn(tamis::store::compact::run(store.clone(), r, stopped())));
-    println!("churn: {rounds} x {n}, compaction {}", retention.map_or("off".into(), |r| format!("on, retention {r:?}")));
+    println!(
+        "churn: {rounds} x {n}, compaction {}",
+        retention.map_or("off".into(), |r| format!("on, retention {r:?}"))
+    );
     for round in 0..rounds {
         let t0 = Instant::now();
         let mut pending = Vec::new();

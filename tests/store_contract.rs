@@ -664,8 +664,7 @@ async fn compaction_keeps_followers_converging(place: &Place) {
     assert_eq!((c.dropped, c.tombstones, c.horizon), (3, 0, 5), "{c:?}");
     assert_eq!(store.head(), head, "compaction commits nothing");
     let from_zero = store.feed(0, 100).await.unwrap();
-    let live: Vec<(u64, Op, &str)> =
-        from_zero.iter().map(|e| (e.seq, e.op, e.indicator.value.as_str())).collect();
+    let live: Vec<(u64, Op, &str)> = from_zero.iter().map(|e| (e.seq, e.op, e.indicator.value.as_str())).collect();
     assert_eq!(live, [(1, Op::Add, "a.compact.example"), (6, Op::Add, "d.compact.example")], "exactly the live set");
     let mut fresh = BTreeMap::new();
     follow(&store, 0, &mut fresh).await.unwrap();
@@ -700,6 +699,49 @@ async fn compaction_keeps_followers_converging(place: &Place) {
     store.close();
 }
 
+/// The compaction task (`store::compact::run`, as the server starts it)
+/// with a one-second retention: once the removal has aged, the log from 0
+/// is exactly the live set, and the old cursor must resynchronise. On
+/// PostgreSQL it runs on two nodes (handles) at once, one holding the lease.
+async fn the_compaction_task_drops_aged_removals(place: &Place) {
+    let store = place.open(&[22; 32]);
+    let other = place.second(&store, &[22; 32]);
+    let ids =
+        commit(&store, batch("bank-a", vec![sample("t1.compact.example"), sample("t2.compact.example")], None)).await;
+    store.retract("bank-a", &ids[0]).await.unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let tasks: Vec<_> = [&store, &other]
+        .into_iter()
+        .map(|h| tokio::spawn(tamis::store::compact::run(h.store(), Duration::from_secs(1), stopped())))
+        .collect();
+    let mut live = Vec::new();
+    for _ in 0..300 {
+        live = store.feed(0, 100).await.unwrap();
+        if live.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        live.iter().map(|e| (e.seq, e.op)).collect::<Vec<_>>(),
+        [(2, Op::Add)],
+        "only the live indicator is left"
+    );
+    assert!(matches!(other.feed(1, 10).await, Err(StoreError::Compacted { horizon: 3, .. })));
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    other.close();
+    store.close();
+}
+
 /// Every guarantee, by name.
 macro_rules! guarantees {
     ($run:ident) => {
@@ -719,6 +761,7 @@ macro_rules! guarantees {
         $run!(cursors_persist_and_leases_exclude);
         $run!(lookup_outputs_follow_their_indicators);
         $run!(compaction_keeps_followers_converging);
+        $run!(the_compaction_task_drops_aged_removals);
     };
 }
 

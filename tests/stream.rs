@@ -379,7 +379,8 @@ async fn a_cursor_below_the_compaction_horizon_is_told_to_resynchronise() {
     // From 0: the live set only.
     let (status, page) = json(police.get(s.url("/v1/indicators?since=0")).send().await.unwrap()).await;
     assert_eq!(status, 200);
-    let values: Vec<&str> = page["indicators"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
+    let values: Vec<&str> =
+        page["indicators"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
     assert_eq!(values, ["stays.example.com"], "{page}");
     // At the horizon: nothing missed, nothing more.
     let (status, page) = json(police.get(s.url(&format!("/v1/indicators?since={later}"))).send().await.unwrap()).await;

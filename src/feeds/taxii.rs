@@ -842,7 +842,8 @@ pub fn render_page(sel: &Selected, view: &EgressView, kind: PageKind) -> Rendere
                 // compacted away (the indicator left) is built from the
                 // removal itself, through the same view.
                 let own = i.ver.ord.checked_sub(LOG_BASE);
-                let entry = sel.entries.get(&source).or_else(|| own.filter(|_| revoked).and_then(|s| sel.entries.get(&s)));
+                let entry =
+                    sel.entries.get(&source).or_else(|| own.filter(|_| revoked).and_then(|s| sel.entries.get(&s)));
                 if let Some(mut o) = entry.and_then(|e| stix::indicator_object(views, &e.indicator, times, revoked)) {
                     // A later life of a removed indicator is a new object.
                     o["id"] = Value::String(stix_id.clone());

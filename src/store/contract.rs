@@ -11,8 +11,8 @@ use tokio::sync::watch;
 
 use super::error::{Fault, StoreError};
 use super::types::{
-    Compaction, Counters, DirectoryEntry, FeedEntry, FeedbackReport, PolicyLoad, PolicyVersion, Retracted, Reviewed, SightingBatch,
-    SightingStatus, SubmitBatch, SubmitOutcome,
+    Compaction, Counters, DirectoryEntry, FeedEntry, FeedbackReport, PolicyLoad, PolicyVersion, Retracted, Reviewed,
+    SightingBatch, SightingStatus, SubmitBatch, SubmitOutcome,
 };
 use crate::audit::{AuditEvent, AuditRecord, Verification};
 use crate::directory::Contact;

@@ -43,7 +43,7 @@ pub use handle::StoreHandle;
 pub use postgres::PgStore;
 pub use sled_store::{EXIT_UNRECOVERABLE, FailMode, FailPoint, Rotation, SledStore, StoreOptions, rotate_storage_key};
 pub use types::{
-    Compaction, Contributor, Counters, DirectoryEntry, FalsePositiveView, FeedEntry, FeedbackReport, Op, PolicyLoad, PolicyVersion,
-    Report, Retracted, Reviewed, SightingBatch, SightingStatus, SubmitBatch, SubmitOutcome, indicator_id, iso_week,
-    random_uuid, request_hash, uuid_v4_from,
+    Compaction, Contributor, Counters, DirectoryEntry, FalsePositiveView, FeedEntry, FeedbackReport, Op, PolicyLoad,
+    PolicyVersion, Report, Retracted, Reviewed, SightingBatch, SightingStatus, SubmitBatch, SubmitOutcome,
+    indicator_id, iso_week, random_uuid, request_hash, uuid_v4_from,
 };

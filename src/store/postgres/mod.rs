@@ -62,8 +62,8 @@ use super::crypto::Sealer;
 use super::rules::keys::Keys;
 use super::rules::request::{Reply, Request};
 use super::{
-    Compaction, Counters, DirectoryEntry, Fault, FeedEntry, FeedbackReport, PolicyLoad, PolicyVersion, Retracted, Reviewed,
-    SightingBatch, SightingStatus, Store, StoreError, StoreFuture, StoreOptions, SubmitBatch, SubmitOutcome,
+    Compaction, Counters, DirectoryEntry, Fault, FeedEntry, FeedbackReport, PolicyLoad, PolicyVersion, Retracted,
+    Reviewed, SightingBatch, SightingStatus, Store, StoreError, StoreFuture, StoreOptions, SubmitBatch, SubmitOutcome,
 };
 use crate::audit::{AuditEvent, AuditRecord, Verification};
 use crate::directory::Contact;

@@ -31,8 +31,8 @@ use super::crypto::Sealer;
 use super::rules::keys::{Keys, M_FEED_HORIZON};
 use super::rules::request::{Reply, Request};
 use super::{
-    Compaction, Counters, DirectoryEntry, Fault, FeedEntry, FeedbackReport, PolicyLoad, PolicyVersion, Retracted, Reviewed,
-    SightingBatch, SightingStatus, Store, StoreError, StoreFuture, SubmitBatch, SubmitOutcome,
+    Compaction, Counters, DirectoryEntry, Fault, FeedEntry, FeedbackReport, PolicyLoad, PolicyVersion, Retracted,
+    Reviewed, SightingBatch, SightingStatus, Store, StoreError, StoreFuture, SubmitBatch, SubmitOutcome,
 };
 use crate::audit::{AuditEvent, AuditRecord, Verification};
 use crate::directory::Contact;

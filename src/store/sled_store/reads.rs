@@ -35,7 +35,13 @@ impl Reader {
     /// [`Reader::kept`], then (`checked`) the horizon: read after the
     /// entries, so that a compaction pass that dropped a removal this read
     /// missed has raised it already.
-    pub(super) fn feed(&self, since: u64, limit: usize, head: u64, checked: bool) -> Result<Vec<FeedEntry>, StoreError> {
+    pub(super) fn feed(
+        &self,
+        since: u64,
+        limit: usize,
+        head: u64,
+        checked: bool,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
         let entries = self.kept(since, limit, head)?;
         let horizon = self.horizon.load(Ordering::Acquire);
         if checked && since > 0 && since < horizon {
