@@ -169,6 +169,9 @@ struct Delivery {
     leased: Option<Instant>,
     /// The pause was already logged.
     paused: bool,
+    /// Restarted from 0 (below the compaction horizon): the next delivered
+    /// batch says `"from":"0"` even when the first pages showed nothing.
+    resync: bool,
 }
 
 /// What the next step of a delivery loop is.
@@ -195,6 +198,7 @@ async fn deliver(hook: Hook, settings: Settings, state: Arc<AppState>, mut stop:
         failures: 0,
         leased: None,
         paused: false,
+        resync: false,
     };
     let mut changes = state.store.changes();
     loop {
@@ -242,6 +246,7 @@ impl Delivery {
                     horizon,
                     "webhook cursor below the feed's compaction horizon: redelivering from 0"
                 );
+                self.resync = true;
                 self.advance(0).await;
                 return Next::Go;
             }
@@ -251,7 +256,8 @@ impl Delivery {
             return Next::Idle;
         }
         if !items.is_empty() {
-            let body = json!({"indicators": items, "from": from.to_string(), "next": next.to_string()});
+            let shown = if self.resync { 0 } else { from };
+            let body = json!({"indicators": items, "from": shown.to_string(), "next": next.to_string()});
             let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
             let participant = self.hook.participant.clone();
             let labels = |outcome| WebhookLabels { participant: participant.clone(), outcome };
@@ -269,6 +275,7 @@ impl Delivery {
                     return self.failed(&why);
                 }
             }
+            self.resync = false;
             self.delivered(&p, from, next, items.len()).await;
         }
         self.advance(next).await;

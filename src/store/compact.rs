@@ -1,7 +1,9 @@
 //! The feed log's compaction task: runs [`Store::compact`] with the
 //! retention of `[feed] tombstone_retention`, whatever the backend, every
 //! [`interval`] and as soon as the log has grown by [`AFTER_ENTRIES`] since
-//! the last pass (a large expiry or retraction). Nodes sharing a database
+//! the last pass (a large expiry or retraction), or by half of what the last
+//! pass kept when that is more: a pass reads the whole retained log, so
+//! passes stay a constant cost per new entry however large the live set. Nodes sharing a database
 //! run it one at a time (the [`LEASE`]); the embedded store always holds it.
 //! The pass itself never holds the writer (see each backend).
 
@@ -50,22 +52,23 @@ pub async fn run(store: Arc<dyn Store>, retention: Duration, shutdown: impl Futu
     let holder = super::random_uuid();
     let every = interval(retention);
     let mut changes = store.changes();
-    // The head at the last pass and the removals it kept (`None`: no pass yet).
-    let mut last: Option<(u64, u64)> = None;
+    // At the last pass: the head, the removals kept and the entries kept
+    // (`None`: no pass yet).
+    let mut last: Option<(u64, u64, u64)> = None;
     let mut due = Instant::now();
     loop {
         changes.borrow_and_update();
         let head = store.head();
-        let grown = last.is_none_or(|(h, _)| head.saturating_sub(h) >= AFTER_ENTRIES);
+        let grown = last.is_none_or(|(h, _, kept)| head.saturating_sub(h) >= AFTER_ENTRIES.max(kept / 2));
         if grown || Instant::now() >= due {
             // Nothing new and no removal left to age: no pass.
-            let idle = last.is_some_and(|(h, kept)| h == head && kept == 0);
+            let idle = last.is_some_and(|(h, tombstones, _)| h == head && tombstones == 0);
             if !idle {
                 tokio::select! {
                     () = &mut shutdown => return,
                     r = once(store.as_ref(), &holder, retention) => match r {
-                        Ok(Some(done)) => last = Some((head, done.tombstones)),
-                        Ok(None) => last = Some((head, 1)),
+                        Ok(Some(done)) => last = Some((head, done.tombstones, done.scanned - done.dropped)),
+                        Ok(None) => last = Some((head, 1, 0)),
                         Err(e) => tracing::warn!(error = %e, "feed compaction failed; retrying later"),
                     },
                 }
