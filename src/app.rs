@@ -53,6 +53,9 @@ pub struct AppState {
     /// The private lookup's OPRF key and evaluation budget, set by
     /// `deploy::load` (unset: `/v1/lookup` answers 503).
     pub lookup: std::sync::OnceLock<Lookup>,
+    /// `[feed] tombstone_retention`, set by `deploy::load` (unset: 30 days):
+    /// the feed compaction's retention of removals.
+    pub tombstone_retention: std::sync::OnceLock<std::time::Duration>,
 }
 
 /// The private lookup's key and its per-participant evaluation budget.
@@ -123,6 +126,7 @@ impl AppState {
             allow: Arc::new(allow),
             audit_check: Default::default(),
             lookup: Default::default(),
+            tombstone_retention: Default::default(),
             stopping: tokio::sync::watch::Sender::new(false),
         })
     }

@@ -58,6 +58,9 @@ pub struct Config {
     /// Where indicators, the feed and the audit chain are kept.
     #[serde(default)]
     pub store: StoreConfig,
+    /// The feed log's retention (`[feed]`).
+    #[serde(default)]
+    pub feed: FeedConfig,
     /// The RPZ zone served by zone transfer (AXFR/IXFR with TSIG, NOTIFY).
     #[serde(default)]
     pub rpz: RpzConfig,
@@ -280,6 +283,47 @@ fn default_db_wait() -> u64 {
 
 fn is_default_db_wait(v: &u64) -> bool {
     *v == default_db_wait()
+}
+
+/// The feed log (`[feed]` in `tamis.toml`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedConfig {
+    /// How long a removal (retraction, expiry) stays in the feed log after
+    /// the entries it supersedes were dropped: a number with a unit, `s`,
+    /// `m`, `h` or `d` (`"30d"`, the default). A follower whose cursor is
+    /// older than the removals dropped since must resynchronise from 0
+    /// (HTTP 410 on `GET /v1/indicators`).
+    pub tombstone_retention: String,
+}
+
+impl Default for FeedConfig {
+    fn default() -> Self {
+        FeedConfig { tombstone_retention: "30d".into() }
+    }
+}
+
+impl FeedConfig {
+    /// `tombstone_retention` as a duration.
+    pub fn retention(&self) -> Result<std::time::Duration, String> {
+        parse_duration(&self.tombstone_retention)
+            .ok_or_else(|| "tombstone_retention must be a whole number with a unit: s, m, h or d (e.g. \"30d\")".into())
+    }
+}
+
+/// `"90s"`, `"15m"`, `"12h"`, `"30d"` (a whole number and a unit), at least one second.
+pub fn parse_duration(v: &str) -> Option<std::time::Duration> {
+    let v = v.trim();
+    let unit = match v.chars().last()? {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    let n: u64 = v[..v.len() - 1].trim().parse().ok()?;
+    let secs = n.checked_mul(unit).filter(|s| *s > 0)?;
+    Some(std::time::Duration::from_secs(secs))
 }
 
 /// The RPZ zone as a DNS primary (`[rpz]` in `tamis.toml`).
@@ -708,6 +752,11 @@ impl Config {
             line: text.find("[store]").map(|at| line_of(text, at)).unwrap_or(0),
             message: format!("[store]: {message}"),
         })?;
+        cfg.feed.retention().map_err(|message| ConfigError::Parse {
+            path: name.to_owned(),
+            line: text.find("tombstone_retention").map(|at| line_of(text, at)).unwrap_or(0),
+            message: format!("[feed]: {message}"),
+        })?;
         cfg.webhooks.check().map_err(|message| ConfigError::Parse {
             path: name.to_owned(),
             line: text.find("[webhooks").map(|at| line_of(text, at)).unwrap_or(0),
@@ -980,6 +1029,22 @@ escrow_public = "keys/escrow.pub"
         let bad = format!("{MINIMAL}\n[rpz]\nnotify = [{{ to = \"198.51.100.53:53\", key = \"isp-a\" }}]\n");
         let err = Config::parse("t.toml", &bad).unwrap_err().to_string();
         assert!(err.starts_with("t.toml:13:") && err.contains("participant = \"NAME\""), "{err}");
+    }
+
+    #[test]
+    fn tombstone_retention_has_a_unit_and_defaults_to_30_days() {
+        let day = std::time::Duration::from_secs(86_400);
+        assert_eq!(Config::parse("t.toml", MINIMAL).unwrap().feed.retention().unwrap(), 30 * day);
+        let c = Config::parse("t.toml", &format!("{MINIMAL}\n[feed]\ntombstone_retention = \"90s\"\n")).unwrap();
+        assert_eq!(c.feed.retention().unwrap(), std::time::Duration::from_secs(90));
+        assert_eq!(parse_duration("7d"), Some(7 * day));
+        assert_eq!(parse_duration("12h"), Some(day / 2));
+        for bad in ["30", "0d", "d", "-1h", "1w", ""] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        let bad = format!("{MINIMAL}\n[feed]\ntombstone_retention = \"30 days\"\n");
+        let err = Config::parse("t.toml", &bad).unwrap_err().to_string();
+        assert!(err.starts_with("t.toml:13:") && err.contains("[feed]"), "{err}");
     }
 
     #[test]

@@ -292,6 +292,12 @@ max_backoff_ms = 300000
 # url = "https://soc.police-a.example/tamis/alerts"
 # ca = "/etc/ssl/certs/ca-certificates.crt"
 
+# The feed log keeps a removal (retraction, expiry) this long after dropping the entries it
+# supersedes ("30d"; units s, m, h, d); a follower whose cursor is older must resynchronise from
+# since=0 (HTTP 410 on GET /v1/indicators, `event: resync` on the stream, webhooks restart from 0).
+[feed]
+tombstone_retention = "30d"
+
 # Default lifetime (days) of indicators submitted without valid_until.
 [expiry]
 url_days = 30
@@ -420,6 +426,7 @@ pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
     let (limits, expiry, sightings) = (cfg.limits.clone(), cfg.expiry.clone(), cfg.sightings.clone());
     let state = AppState::new(registry, policies, store.store(), limits, expiry, allow, sightings);
     let _ = state.deployment_id.set(deployment_id(cfg)?);
+    let _ = state.tombstone_retention.set(cfg.feed.retention().map_err(DeployError::Other)?);
     let lookup_seed = read_secret_key(&cfg.keys.lookup).map_err(DeployError::Other)?;
     let _ = state.lookup.set(crate::app::Lookup::new(crate::lookup::LookupKey::from_seed(&lookup_seed), &cfg.lookup));
     // a node on PostgreSQL keeps no local state: its serials follow the

@@ -125,7 +125,12 @@ struct Background {
     housekeeping: tokio::task::JoinHandle<()>,
     builder: tokio::task::JoinHandle<()>,
     expiry: tokio::task::JoinHandle<()>,
+    /// The feed log's compaction (`[feed] tombstone_retention`).
+    compaction: tokio::task::JoinHandle<()>,
 }
+
+/// The retention of removals when `deploy::load` set none (`[feed]`'s default).
+const DEFAULT_TOMBSTONE_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
 impl Background {
     fn start(state: &Arc<AppState>, stop_rx: &watch::Receiver<bool>) -> Background {
@@ -147,7 +152,9 @@ impl Background {
         };
         let builder = tokio::spawn(crate::feeds::blocklist::run_builder(state.blocklist_inputs(), stopped()));
         let expiry = tokio::spawn(crate::store::expiry::run(state.store.clone(), stopped()));
-        Background { housekeeping, builder, expiry }
+        let retention = state.tombstone_retention.get().copied().unwrap_or(DEFAULT_TOMBSTONE_RETENTION);
+        let compaction = tokio::spawn(crate::store::compact::run(state.store.clone(), retention, stopped()));
+        Background { housekeeping, builder, expiry, compaction }
     }
 
     /// Waits until the tasks are gone: they hold the store, which a caller
@@ -157,6 +164,7 @@ impl Background {
         let _ = self.housekeeping.await;
         let _ = self.builder.await;
         let _ = self.expiry.await;
+        let _ = self.compaction.await;
     }
 }
 

@@ -28,6 +28,13 @@
 //! PostgreSQL, one node delivers a participant's hook at a time and another
 //! takes over (from the saved cursor) when it stops. A new hook starts at
 //! the feed head of its first run: new indicators only.
+//!
+//! **Resynchronisation.** A saved cursor below the feed's compaction horizon
+//! (the hook stopped for longer than `[feed] tombstone_retention`) cannot be
+//! continued without missing removals: the delivery logs a warning and
+//! starts again from 0, so the receiver's next request has `"from":"0"` and
+//! carries the live set (and the recent removals) again: a receiver that
+//! sees `from` go back to 0 replaces its copy.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,6 +47,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::api::ApiError;
 use crate::api::handlers::feed_page;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
@@ -161,6 +169,9 @@ struct Delivery {
     leased: Option<Instant>,
     /// The pause was already logged.
     paused: bool,
+    /// Restarted from 0 (below the compaction horizon): the next delivered
+    /// batch says `"from":"0"` even when the first pages showed nothing.
+    resync: bool,
 }
 
 /// What the next step of a delivery loop is.
@@ -187,6 +198,7 @@ async fn deliver(hook: Hook, settings: Settings, state: Arc<AppState>, mut stop:
         failures: 0,
         leased: None,
         paused: false,
+        resync: false,
     };
     let mut changes = state.store.changes();
     loop {
@@ -224,13 +236,28 @@ impl Delivery {
         };
         let (items, next) = match feed_page(&p, from, self.settings.batch, &self.state).await {
             Ok(page) => page,
+            Err(ApiError::CursorExpired { horizon, .. }) => {
+                // Removals after the saved cursor were dropped: the receiver
+                // gets the live set again, from 0 (its next delivery says
+                // `"from":"0"`).
+                tracing::warn!(
+                    participant = %self.hook.participant,
+                    cursor = from,
+                    horizon,
+                    "webhook cursor below the feed's compaction horizon: redelivering from 0"
+                );
+                self.resync = true;
+                self.advance(0).await;
+                return Next::Go;
+            }
             Err(_) => return self.failed("the feed could not be read"),
         };
         if next == from {
             return Next::Idle;
         }
         if !items.is_empty() {
-            let body = json!({"indicators": items, "from": from.to_string(), "next": next.to_string()});
+            let shown = if self.resync { 0 } else { from };
+            let body = json!({"indicators": items, "from": shown.to_string(), "next": next.to_string()});
             let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
             let participant = self.hook.participant.clone();
             let labels = |outcome| WebhookLabels { participant: participant.clone(), outcome };
@@ -248,6 +275,7 @@ impl Delivery {
                     return self.failed(&why);
                 }
             }
+            self.resync = false;
             self.delivered(&p, from, next, items.len()).await;
         }
         self.advance(next).await;

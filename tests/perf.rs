@@ -17,7 +17,8 @@
 //!   TAMIS_CHURN_ROUNDS=10 TAMIS_CHURN_N=200000 cargo test --release --test perf store_expiry_churn -- --ignored --nocapture
 //!
 //! measures the data directory under expiry churn: rounds of N indicators
-//! valid for 2 s, retired by the store's own expiry task.
+//! valid for 2 s, retired by the store's own expiry task; with
+//! `TAMIS_CHURN_RETENTION=10s` the feed compaction task runs too.
 
 mod common;
 
@@ -282,10 +283,24 @@ async fn store_expiry_churn() {
     let (rounds, n) = (env("TAMIS_CHURN_ROUNDS", 10), env("TAMIS_CHURN_N", 200_000));
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path(), &[1; 32]).unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let expiry = tokio::spawn(tamis::store::expiry::run(store.clone(), async move {
-        let _ = stop_rx.await;
-    }));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let expiry = tokio::spawn(tamis::store::expiry::run(store.clone(), stopped()));
+    // `TAMIS_CHURN_RETENTION` (`[feed] tombstone_retention`, e.g. "10s"):
+    // the compaction task runs too, as in the server; unset, it does not.
+    let retention = std::env::var("TAMIS_CHURN_RETENTION")
+        .ok()
+        .map(|v| tamis::config::parse_duration(&v).expect("TAMIS_CHURN_RETENTION: a number and s, m, h or d"));
+    let compaction = retention.map(|r| tokio::spawn(tamis::store::compact::run(store.clone(), r, stopped())));
+    println!(
+        "churn: {rounds} x {n}, compaction {}",
+        retention.map_or("off".into(), |r| format!("on, retention {r:?}"))
+    );
     for round in 0..rounds {
         let t0 = Instant::now();
         let mut pending = Vec::new();
@@ -324,8 +339,20 @@ async fn store_expiry_churn() {
             rss_mib()
         );
     }
-    let _ = stop_tx.send(());
+    if let Some(r) = retention {
+        // The last round's removals age past the retention and go too.
+        tokio::time::sleep(r + tamis::store::compact::interval(r) + Duration::from_secs(5)).await;
+        println!(
+            "after the retention: data {:.0} MiB; RSS {:.0} MiB",
+            dir_bytes(dir.path()) as f64 / 1048576.0,
+            rss_mib()
+        );
+    }
+    let _ = stop_tx.send(true);
     expiry.await.unwrap();
+    if let Some(c) = compaction {
+        c.await.unwrap();
+    }
     store.close();
     drop(store);
     logical_sizes(dir.path());

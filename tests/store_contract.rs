@@ -595,6 +595,153 @@ async fn cursors_persist_and_leases_exclude(place: &Place) {
     store.close();
 }
 
+/// A follower's copy of the set: what it reads applied in order (a removal
+/// of something it never saw is harmless).
+fn mirror(copy: &mut std::collections::BTreeMap<String, String>, entries: &[tamis::store::FeedEntry]) {
+    for e in entries {
+        match e.op {
+            Op::Remove => copy.remove(&e.indicator.id),
+            _ => copy.insert(e.indicator.id.clone(), e.indicator.value.clone()),
+        };
+    }
+}
+
+/// Follows the feed from `cursor` to the head: the new cursor, or the error.
+async fn follow(
+    store: &StoreHandle,
+    cursor: u64,
+    copy: &mut std::collections::BTreeMap<String, String>,
+) -> Result<u64, StoreError> {
+    let mut cursor = cursor;
+    loop {
+        let page = store.feed(cursor, 2).await?;
+        let Some(last) = page.last() else { return Ok(cursor) };
+        cursor = last.seq;
+        mirror(copy, &page);
+    }
+}
+
+/// Compaction (issue 11, item 4): entries followed by a removal go at once,
+/// removals once older than the retention; sequence numbers stay (gaps); a
+/// follower from 0 gets exactly the live set and the recent removals, one
+/// that resumes above the horizon converges to the set of one that read
+/// everything, and one below the horizon is told to resynchronise (also
+/// after a reopen); the audit chain is untouched.
+async fn compaction_keeps_followers_converging(place: &Place) {
+    use std::collections::BTreeMap;
+    let key = [21u8; 32];
+    let store = place.open(&key);
+    let values = ["a.compact.example", "b.compact.example", "c.compact.example"];
+    let ids = commit(&store, batch("bank-a", values.iter().map(|v| sample(v)).collect(), None)).await;
+    // Followers: one reads everything as it happens, one stops after the first entry.
+    let (mut everything, mut early) = (BTreeMap::new(), BTreeMap::new());
+    let mut all_cursor = follow(&store, 0, &mut everything).await.unwrap();
+    let early_page = store.feed(0, 1).await.unwrap();
+    mirror(&mut early, &early_page);
+    let early_cursor = early_page[0].seq;
+    store.retract("bank-a", &ids[1]).await.unwrap();
+    all_cursor = follow(&store, all_cursor, &mut everything).await.unwrap();
+    let audit_before = store.audit_log(0, 1000).await.unwrap();
+
+    // A long retention: only b's add goes, its removal stays.
+    let now = OffsetDateTime::now_utc();
+    let c = store.compact(now - time::Duration::days(1)).await.unwrap();
+    assert_eq!((c.dropped, c.tombstones, c.horizon), (1, 1, 0), "{c:?}");
+    let from_zero = store.feed(0, 100).await.unwrap();
+    let seqs: Vec<u64> = from_zero.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1, 3, 4], "sequence numbers stay, with a gap");
+    assert_eq!(from_zero[2].op, Op::Remove);
+    // The early follower (above the horizon) converges to the same set.
+    follow(&store, early_cursor, &mut early).await.unwrap();
+    assert_eq!(early, everything);
+
+    // Later: c leaves, d arrives; then a retention that every entry exceeds.
+    store.retract("bank-a", &ids[2]).await.unwrap();
+    let d = commit(&store, batch("bank-a", vec![sample("d.compact.example")], None)).await;
+    all_cursor = follow(&store, all_cursor, &mut everything).await.unwrap();
+    let head = store.head();
+    let c = store.compact(OffsetDateTime::now_utc() + time::Duration::seconds(5)).await.unwrap();
+    assert_eq!((c.dropped, c.tombstones, c.horizon), (3, 0, 5), "{c:?}");
+    assert_eq!(store.head(), head, "compaction commits nothing");
+    let from_zero = store.feed(0, 100).await.unwrap();
+    let live: Vec<(u64, Op, &str)> = from_zero.iter().map(|e| (e.seq, e.op, e.indicator.value.as_str())).collect();
+    assert_eq!(live, [(1, Op::Add, "a.compact.example"), (6, Op::Add, "d.compact.example")], "exactly the live set");
+    let mut fresh = BTreeMap::new();
+    follow(&store, 0, &mut fresh).await.unwrap();
+    assert_eq!(fresh, everything);
+    assert_eq!(fresh.keys().collect::<Vec<_>>().len(), 2);
+    assert!(fresh.contains_key(&ids[0]) && fresh.contains_key(&d[0]));
+    // Below the horizon: resynchronise; at or above it: go on.
+    for below in [1, 3, 4] {
+        match store.feed(below, 10).await {
+            Err(StoreError::Compacted { since, horizon }) => assert_eq!((since, horizon), (below, 5)),
+            r => panic!("cursor {below}: {r:?}"),
+        }
+    }
+    assert_eq!(store.feed(5, 10).await.unwrap().len(), 1);
+    assert_eq!(all_cursor, 6);
+    assert!(store.feed(all_cursor, 10).await.unwrap().is_empty());
+    // TAXII reads entries back by number without the check.
+    assert_eq!(store.feed_kept(0, 10).await.unwrap().len(), 2);
+    assert_eq!(store.feed_kept(3, 10).await.unwrap()[0].seq, 6);
+    // An idle pass drops nothing more; the audit chain is untouched.
+    let c = store.compact(OffsetDateTime::now_utc() + time::Duration::seconds(5)).await.unwrap();
+    assert_eq!((c.dropped, c.horizon), (0, 5));
+    let audit_after = store.audit_log(0, 1000).await.unwrap();
+    assert_eq!(audit_after.len(), audit_before.len() + 2, "the retraction and the submission, nothing removed");
+    assert!(store.verify_audit().await.unwrap().ok);
+    store.close();
+    drop(store);
+    // The horizon survives a reopen.
+    let store = place.open(&key);
+    assert!(matches!(store.feed(3, 10).await, Err(StoreError::Compacted { horizon: 5, .. })));
+    assert_eq!(store.feed(0, 10).await.unwrap().len(), 2);
+    store.close();
+}
+
+/// The compaction task (`store::compact::run`, as the server starts it)
+/// with a one-second retention: once the removal has aged, the log from 0
+/// is exactly the live set, and the old cursor must resynchronise. On
+/// PostgreSQL it runs on two nodes (handles) at once, one holding the lease.
+async fn the_compaction_task_drops_aged_removals(place: &Place) {
+    let store = place.open(&[22; 32]);
+    let other = place.second(&store, &[22; 32]);
+    let ids =
+        commit(&store, batch("bank-a", vec![sample("t1.compact.example"), sample("t2.compact.example")], None)).await;
+    store.retract("bank-a", &ids[0]).await.unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let tasks: Vec<_> = [&store, &other]
+        .into_iter()
+        .map(|h| tokio::spawn(tamis::store::compact::run(h.store(), Duration::from_secs(1), stopped())))
+        .collect();
+    let mut live = Vec::new();
+    for _ in 0..300 {
+        live = store.feed(0, 100).await.unwrap();
+        if live.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        live.iter().map(|e| (e.seq, e.op)).collect::<Vec<_>>(),
+        [(2, Op::Add)],
+        "only the live indicator is left"
+    );
+    assert!(matches!(other.feed(1, 10).await, Err(StoreError::Compacted { horizon: 3, .. })));
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    other.close();
+    store.close();
+}
+
 /// Every guarantee, by name.
 macro_rules! guarantees {
     ($run:ident) => {
@@ -613,6 +760,8 @@ macro_rules! guarantees {
         $run!(false_positives_withdraw_and_confirmation_reinstates);
         $run!(cursors_persist_and_leases_exclude);
         $run!(lookup_outputs_follow_their_indicators);
+        $run!(compaction_keeps_followers_converging);
+        $run!(the_compaction_task_drops_aged_removals);
     };
 }
 

@@ -343,3 +343,53 @@ async fn curl_follows_the_stream_over_http2_and_http1() {
     }
     s.stop().await;
 }
+
+/// Feed compaction (issue 11, item 4) as followers see it over mutual TLS:
+/// after the removals are dropped, a cursor below the horizon gets 410 with
+/// the horizon and where to start again, the live stream ends with `resync`
+/// (id 0), and `since=0` gives exactly the live set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_below_the_compaction_horizon_is_told_to_resynchronise() {
+    let s = TestServer::start().await;
+    for v in ["gone-1.example.com", "gone-2.example.com", "stays.example.com"] {
+        let (status, body) = submit(&s, "bank-a", &domain(v, "green")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let police = s.client("police-a");
+    let (_, page) = json(police.get(s.url("/v1/indicators?since=0")).send().await.unwrap()).await;
+    let items = page["indicators"].as_array().unwrap();
+    let ids: Vec<String> = items.iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+    let early = items[0]["cursor"].as_str().unwrap().to_owned();
+    for id in &ids[..2] {
+        let r = s.client("bank-a").delete(s.url(&format!("/v1/indicators/{id}"))).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let later = s.state.store.head();
+    // What the compaction task does once the removals are older than the retention.
+    let done = s.state.store.compact(time::OffsetDateTime::now_utc() + time::Duration::seconds(5)).await.unwrap();
+    assert_eq!(done.horizon, later, "{done:?}");
+    let resp = police.get(s.url(&format!("/v1/indicators?since={early}"))).send().await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let (status, body) = json(resp).await;
+    assert_eq!(status, 410, "{body}");
+    assert_eq!(body["error"]["code"], "cursor_expired");
+    assert_eq!(body["error"]["horizon"], later.to_string().as_str());
+    assert_eq!(body["error"]["resync_from"], "0");
+    assert!(body["error"]["message"].as_str().unwrap().contains("since=0"), "{body}");
+    // From 0: the live set only.
+    let (status, page) = json(police.get(s.url("/v1/indicators?since=0")).send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    let values: Vec<&str> =
+        page["indicators"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
+    assert_eq!(values, ["stays.example.com"], "{page}");
+    // At the horizon: nothing missed, nothing more.
+    let (status, page) = json(police.get(s.url(&format!("/v1/indicators?since={later}"))).send().await.unwrap()).await;
+    assert_eq!((status, page["indicators"].as_array().unwrap().len()), (200, 0), "{page}");
+    // The live stream from the old cursor: `resync`, id 0.
+    let mut sse = Sse::open(&s, "police-a", Some(&early), false).await;
+    let (event, id, data) = sse.next_event(Duration::from_secs(5)).await.expect("the resync event");
+    assert_eq!((event.as_str(), id.as_str()), ("resync", "0"), "{data}");
+    assert_eq!(data["error"]["code"], "cursor_expired");
+    assert_eq!(data["resume"], "0");
+    s.stop().await;
+}

@@ -55,6 +55,12 @@ pub enum ApiError {
     InsufficientStorage(String),
     #[error("this Idempotency-Key was already used with a different request; use a new key for a new submission")]
     IdempotencyKeyReused,
+    /// 410: the cursor is below the feed's compaction horizon.
+    #[error(
+        "cursor {since} is older than the feed's retained history (removals up to cursor {horizon} were \
+         dropped after the retention): drop your copy and resynchronise from since=0"
+    )]
+    CursorExpired { since: u64, horizon: u64 },
 }
 
 /// Every store error's HTTP meaning, in one place.
@@ -71,6 +77,8 @@ impl From<StoreError> for ApiError {
             StoreError::IdempotencyMismatch => ApiError::IdempotencyKeyReused,
             // 404, without saying whether others submitted it.
             StoreError::NotFound => ApiError::NotFound(e.to_string()),
+            // 410: resynchronise from 0.
+            StoreError::Compacted { since, horizon } => ApiError::CursorExpired { since, horizon },
             // 500: the exchange's own fault; details stay in its log.
             StoreError::Database(_)
             | StoreError::Corrupt(_)
@@ -138,6 +146,7 @@ impl ApiError {
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::CursorExpired { .. } => StatusCode::GONE,
         }
     }
 
@@ -159,6 +168,7 @@ impl ApiError {
             ApiError::Internal => "internal",
             ApiError::InsufficientStorage(_) => "insufficient_storage",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::CursorExpired { .. } => "cursor_expired",
         }
     }
 
@@ -199,13 +209,22 @@ impl ApiError {
         }
     }
 
+    /// The JSON body (SPEC §4), with the horizon and where to start again
+    /// for an expired cursor.
+    pub fn body(&self) -> serde_json::Value {
+        let mut error = json!({"code": self.code(), "message": self.to_string()});
+        if let ApiError::CursorExpired { horizon, .. } = self {
+            error["horizon"] = json!(horizon.to_string());
+            error["resync_from"] = json!("0");
+        }
+        json!({ "error": error })
+    }
+
     /// The error as a response in `format`.
     pub fn reply(&self, format: ErrorFormat) -> warp::reply::Response {
         let status = self.status();
         let (body, media) = match format {
-            ErrorFormat::Json => {
-                (json!({"error": {"code": self.code(), "message": self.to_string()}}), "application/json")
-            }
+            ErrorFormat::Json => (self.body(), "application/json"),
             // TAXII 2.1 §3.6.1: `http_status` is a string equal to the status.
             ErrorFormat::Taxii => (
                 json!({

@@ -18,6 +18,12 @@
 //! `event: cut-off` whose data names the cursor to resume from. Memory per
 //! client is therefore at most the buffer, however slow the client.
 //!
+//! **Resynchronisation.** A cursor below the feed's compaction horizon
+//! (older than `[feed] tombstone_retention`: see `GET /v1/indicators`'s 410)
+//! ends the stream with `event: resync`, `id: 0`, whose data is the 410's
+//! error body: the client drops its copy and reconnects (an EventSource
+//! then sends `Last-Event-ID: 0`), reading the live set from the start.
+//!
 //! **Heart-beats.** A comment line (`: heart-beat`) after
 //! `stream_heartbeat_ms` without an event. The stream also ends with an
 //! `event: end` when the server stops or the participant loses the `feed`
@@ -133,6 +139,8 @@ enum Stop {
     Slow,
     /// The server stops or the participant lost the role: `end`.
     End(&'static str),
+    /// The cursor is below the feed's compaction horizon: `resync`.
+    Resync(ApiError),
 }
 
 /// Reads the feed for one client and queues its events until it stops;
@@ -160,8 +168,20 @@ async fn pump(
             )
         }
         Stop::End(why) => closing_event("end", "stream_ended", why, &resume),
+        Stop::Resync(e) => {
+            tracing::info!(participant = %p.id, "live stream below the feed's compaction horizon: resync from 0");
+            resync_event(&e)
+        }
     };
     let _ = end.send(closing);
+}
+
+/// `event: resync` with `id: 0`: an EventSource that reconnects sends
+/// `Last-Event-ID: 0` and reads the feed again from the start.
+fn resync_event(e: &ApiError) -> Event {
+    let mut data = e.body();
+    data["resume"] = json!("0");
+    Event::default().event("resync").id("0").data(data.to_string())
 }
 
 fn closing_event(event: &str, code: &str, message: &str, resume: &str) -> Event {
@@ -211,6 +231,7 @@ async fn catch_up(p: &Participant, cursor: &mut u64, state: &AppState, tx: &mpsc
     loop {
         let (items, next) = match feed_page(p, *cursor, PAGE, state).await {
             Ok(page) => page,
+            Err(e @ ApiError::CursorExpired { .. }) => return Err(Stop::Resync(e)),
             Err(_) => return Err(Stop::End("the feed cannot be read now; reconnect later")),
         };
         if next == *cursor {

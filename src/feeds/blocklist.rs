@@ -26,7 +26,7 @@ use crate::identity::{Registry, Role};
 use crate::model::{Category, IndicatorType, Tlp};
 use crate::policy::EgressView;
 use crate::policy_set::PolicySet;
-use crate::store::{FeedEntry, Op, Store};
+use crate::store::{FeedEntry, Op, Store, StoreError};
 
 /// The blocklist formats, by file name; `withheld.csv` lists what the
 /// audience would have received but the allow-lists kept off, and why.
@@ -310,6 +310,13 @@ async fn catch_up(mut live: LiveSet, store: &dyn Store, allow: &Arc<AllowList>) 
         let page = match store.feed(live.cursor, 20_000).await {
             Ok(page) if !page.is_empty() => page,
             Ok(_) => return Some(live),
+            Err(StoreError::Compacted { horizon, .. }) => {
+                // Removals after the cursor were dropped: rebuild from 0
+                // (a new generation, so the lists are built again).
+                tracing::warn!(horizon, "blocklist builder below the feed's compaction horizon: rebuilding");
+                live = LiveSet { generation: live.generation + 1, ..LiveSet::default() };
+                continue;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "blocklist builder cannot read the log");
                 return Some(live);

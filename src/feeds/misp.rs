@@ -120,7 +120,18 @@ impl MispIndex {
             if from >= head {
                 break;
             }
-            let entries = store.feed(from, 4096).await?;
+            let entries = match store.feed(from, 4096).await {
+                Err(StoreError::Compacted { horizon, .. }) => {
+                    // Removals after the index's position were dropped: rebuild from 0.
+                    tracing::warn!(horizon, "MISP index below the feed's compaction horizon: rebuilding");
+                    let mut s = self.lock();
+                    if s.last_seq == from {
+                        *s = State::default();
+                    }
+                    continue;
+                }
+                entries => entries?,
+            };
             if entries.is_empty() {
                 break;
             }

@@ -20,7 +20,11 @@
 //! each) and per object its first and latest version (12 bytes). It is
 //! caught up incrementally from `Store::feed` at the start of each request
 //! (only entries after the last one indexed are read), and rebuilt from the
-//! whole log when the egress views change. Per indicator and audience that
+//! whole log when the egress views change, or when its position fell below
+//! the feed's compaction horizon. Compaction drops the versions of indicators
+//! that left (their objects pages leave a dropped version out; a revocation
+//! whose source is gone is built from the removal, through the same view),
+//! and after a rebuild such an indicator has no version at all. Per indicator and audience that
 //! admits it, about 60 bytes plus the global id table (~100 bytes per
 //! object): roughly 0.3 KB per indicator with four audiences. A page then costs
 //! two binary searches, a scan of the index, and one store read per returned
@@ -292,6 +296,13 @@ impl Ver {
             VerKind::Revoked { source } => Some(source),
         }
     }
+
+    /// The feed entries an objects page reads for this version: its source,
+    /// and for a revocation also its own entry (the source may be compacted).
+    fn entries(&self) -> impl Iterator<Item = u64> {
+        let own = matches!(self.kind, VerKind::Revoked { .. }).then(|| self.ord - LOG_BASE);
+        self.source().into_iter().chain(own)
+    }
 }
 
 /// No position.
@@ -470,6 +481,13 @@ impl IndexState {
                     continue;
                 };
                 a.push(Ver { kind: VerKind::Revoked { source }, ..ver }, false);
+            } else if e.op == Op::Remove
+                && a.obj(obj).is_none()
+                && admitting(std::slice::from_ref(&a.view), &e.indicator).is_some()
+            {
+                // Its earlier versions were compacted away (or read before a
+                // rebuild): the removal alone says that it is revoked.
+                a.push(Ver { kind: VerKind::Revoked { source: e.seq }, ..ver }, false);
             }
         }
     }
@@ -535,7 +553,20 @@ impl Index {
                 }
                 s.last_seq
             };
-            let entries = store.feed(from, 4096).await?;
+            let entries = match store.feed(from, 4096).await {
+                Err(StoreError::Compacted { horizon, .. }) => {
+                    // Removals after the index's position were dropped:
+                    // rebuild it from 0 (ordinals are sequence numbers, so a
+                    // client's `next` and `added_after` stay valid).
+                    tracing::warn!(horizon, "TAXII index below the feed's compaction horizon: rebuilding");
+                    let mut s = self.lock();
+                    if s.last_seq == from {
+                        *s = IndexState::new(egress);
+                    }
+                    continue;
+                }
+                entries => entries?,
+            };
             if entries.is_empty() {
                 return Ok(());
             }
@@ -634,7 +665,8 @@ async fn read_entries(store: &dyn Store, seqs: &BTreeSet<u64>) -> Result<HashMap
         while it.peek() == Some(&(last + 1)) {
             last = it.next().expect("peeked");
         }
-        for e in store.feed(first - 1, (last - first + 1) as usize).await? {
+        // Compaction may have dropped some (gaps): those are left out.
+        for e in store.feed_kept(first - 1, (last - first + 1) as usize).await? {
             if (first..=last).contains(&e.seq) {
                 out.insert(e.seq, e);
             }
@@ -713,7 +745,7 @@ impl Index {
                     .map_err(|_| TaxiiError::Internal)??;
             let Some(mut sel) = selected else { continue };
             if matches!(kind, PageKind::Objects | PageKind::Object) {
-                let seqs: BTreeSet<u64> = sel.items.iter().filter_map(|i| i.ver.source()).collect();
+                let seqs: BTreeSet<u64> = sel.items.iter().flat_map(|i| i.ver.entries()).collect();
                 sel.entries = read_entries(store, &seqs).await.map_err(internal)?;
             }
             return Ok(sel);
@@ -806,8 +838,12 @@ pub fn render_page(sel: &Selected, view: &EgressView, kind: PageKind) -> Rendere
                     VerKind::Revoked { source } => (source, true),
                 };
                 // Fail closed: an entry that cannot be read or that the view
-                // does not admit is left out.
-                let entry = sel.entries.get(&source);
+                // does not admit is left out. A revocation whose source was
+                // compacted away (the indicator left) is built from the
+                // removal itself, through the same view.
+                let own = i.ver.ord.checked_sub(LOG_BASE);
+                let entry =
+                    sel.entries.get(&source).or_else(|| own.filter(|_| revoked).and_then(|s| sel.entries.get(&s)));
                 if let Some(mut o) = entry.and_then(|e| stix::indicator_object(views, &e.indicator, times, revoked)) {
                     // A later life of a removed indicator is a new object.
                     o["id"] = Value::String(stix_id.clone());

@@ -11,8 +11,8 @@ use tokio::sync::watch;
 
 use super::error::{Fault, StoreError};
 use super::types::{
-    Counters, DirectoryEntry, FeedEntry, FeedbackReport, PolicyLoad, PolicyVersion, Retracted, Reviewed, SightingBatch,
-    SightingStatus, SubmitBatch, SubmitOutcome,
+    Compaction, Counters, DirectoryEntry, FeedEntry, FeedbackReport, PolicyLoad, PolicyVersion, Retracted, Reviewed,
+    SightingBatch, SightingStatus, SubmitBatch, SubmitOutcome,
 };
 use crate::audit::{AuditEvent, AuditRecord, Verification};
 use crate::directory::Contact;
@@ -40,6 +40,18 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 ///   the last `seq` it saw misses nothing. A backend with concurrent writers
 ///   (PostgreSQL) must only expose a prefix that no late commit can extend
 ///   below.
+/// - **Compaction and resynchronisation.** The log is compacted
+///   ([`Store::compact`]): an entry followed by a removal of the same
+///   indicator is dropped at once, and a removal (a tombstone) once it is
+///   older than the retention. Sequence numbers never change, so `feed`
+///   may skip numbers (gaps). The store remembers its *horizon*, the
+///   highest sequence number whose removal was dropped: `feed(since, _)`
+///   with `0 < since < horizon` is [`StoreError::Compacted`] (the follower
+///   may have missed a removal and must start again from 0), checked after
+///   the read so that a pass running meanwhile cannot hide a removal.
+///   `feed(0, _)` always answers: the live set and the recent removals, so
+///   a follower from 0 and one that resumed above the horizon converge to
+///   the same set.
 /// - **Head and changes.** `head()` is the highest sequence number `feed` can
 ///   return; `changes()` moves after every commit (audit-only commits too),
 ///   never before the commit is readable.
@@ -120,8 +132,21 @@ pub trait Store: Send + Sync + 'static {
     /// Records that a policy version was loaded (registry and audit).
     fn record_policy(&self, load: PolicyLoad) -> StoreFuture<'_, ()>;
 
-    /// Feed entries after `since`, at most `limit`, in sequence order.
+    /// Feed entries after `since`, at most `limit`, in sequence order;
+    /// [`StoreError::Compacted`] when `0 < since <` the compaction horizon.
     fn feed(&self, since: u64, limit: usize) -> StoreFuture<'_, Vec<FeedEntry>>;
+
+    /// The entries still kept after `since`, at most `limit`, without the
+    /// horizon check: for reading entries back by sequence number (TAXII
+    /// objects), never for following the feed.
+    fn feed_kept(&self, since: u64, limit: usize) -> StoreFuture<'_, Vec<FeedEntry>>;
+
+    /// One compaction pass of the feed log: drops the entries followed by a
+    /// removal of the same indicator and the removals committed before
+    /// `older_than` (the oldest prefix of the log), in bounded batches that
+    /// never hold the writer; raises the horizon first. The audit chain is
+    /// never compacted.
+    fn compact(&self, older_than: OffsetDateTime) -> StoreFuture<'_, Compaction>;
 
     /// Audit records after `after`, at most `limit`.
     fn audit_log(&self, after: u64, limit: usize) -> StoreFuture<'_, Vec<AuditRecord>>;

@@ -62,6 +62,14 @@ pub enum StoreError {
     /// The Idempotency-Key was used before with another request: nothing done.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyMismatch,
+    /// A feed read resumed from a cursor below the compaction horizon: the
+    /// log no longer holds every entry after it (old removals were dropped),
+    /// so the follower must start again from 0.
+    #[error(
+        "cursor {since} is older than the feed's retained history (compacted up to {horizon}): \
+         resynchronise from 0"
+    )]
+    Compacted { since: u64, horizon: u64 },
     /// No live indicator with this id has a contribution of this participant
     /// (the store does not say whether others submitted it).
     #[error("no indicator with this id was submitted by you")]

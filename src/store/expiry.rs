@@ -75,9 +75,16 @@ impl Schedule {
     }
 
     /// Reads the feed up to the store's head.
+    /// A cursor below the compaction horizon starts the schedule again from 0.
     async fn catch_up(&mut self, store: &dyn Store) -> Result<(), StoreError> {
         loop {
-            let page = store.feed(self.cursor, PAGE).await?;
+            let page = match store.feed(self.cursor, PAGE).await {
+                Err(StoreError::Compacted { .. }) => {
+                    *self = Schedule::default();
+                    continue;
+                }
+                page => page?,
+            };
             if page.is_empty() {
                 return Ok(());
             }

@@ -14,6 +14,8 @@
 //! - [`rules`]: what both backends share: the write requests, the rules of
 //!   a commit, the key layout and the records.
 //! - [`handle`]: the backend `[store]` in `tamis.toml` names, opened.
+//! - [`compact`]: the task that compacts the feed log (earlier entries of
+//!   removed indicators, removals older than `[feed] tombstone_retention`).
 //! - [`expiry`]: the store's own expiry task, which retires indicators at
 //!   their `valid_until` through the contract, whatever the backend.
 //! - [`crypto`] and [`anchor`]: values sealed at rest, and the audit anchor
@@ -24,6 +26,7 @@
 //! neither rewrite nor hide someone else's indicator.
 
 pub mod anchor;
+pub mod compact;
 pub mod contract;
 pub mod crypto;
 pub mod error;
@@ -40,7 +43,7 @@ pub use handle::StoreHandle;
 pub use postgres::PgStore;
 pub use sled_store::{EXIT_UNRECOVERABLE, FailMode, FailPoint, Rotation, SledStore, StoreOptions, rotate_storage_key};
 pub use types::{
-    Contributor, Counters, DirectoryEntry, FalsePositiveView, FeedEntry, FeedbackReport, Op, PolicyLoad, PolicyVersion,
-    Report, Retracted, Reviewed, SightingBatch, SightingStatus, SubmitBatch, SubmitOutcome, indicator_id, iso_week,
-    random_uuid, request_hash, uuid_v4_from,
+    Compaction, Contributor, Counters, DirectoryEntry, FalsePositiveView, FeedEntry, FeedbackReport, Op, PolicyLoad,
+    PolicyVersion, Report, Retracted, Reviewed, SightingBatch, SightingStatus, SubmitBatch, SubmitOutcome,
+    indicator_id, iso_week, random_uuid, request_hash, uuid_v4_from,
 };

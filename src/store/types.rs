@@ -88,6 +88,21 @@ pub struct FeedEntry {
     pub withdrawn: bool,
 }
 
+/// What one compaction pass of the feed log did ([`Store::compact`](super::Store::compact)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Compaction {
+    /// Entries read.
+    pub scanned: u64,
+    /// Entries dropped: earlier entries of removed indicators, and removals
+    /// older than the retention.
+    pub dropped: u64,
+    /// Removals kept (younger than the retention, or above an entry that is).
+    pub tombstones: u64,
+    /// The compaction horizon after the pass: the highest sequence number
+    /// whose removal was dropped (0: none ever was).
+    pub horizon: u64,
+}
+
 /// One participant's published contact points (the 24/7 directory).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DirectoryEntry {

@@ -43,6 +43,7 @@
 //! opens and closes synchronously like the sled store, from inside or
 //! outside an async context.
 
+mod compact;
 mod conn;
 mod reads;
 mod schema;
@@ -61,8 +62,8 @@ use super::crypto::Sealer;
 use super::rules::keys::Keys;
 use super::rules::request::{Reply, Request};
 use super::{
-    Counters, DirectoryEntry, Fault, FeedEntry, FeedbackReport, PolicyLoad, PolicyVersion, Retracted, Reviewed,
-    SightingBatch, SightingStatus, Store, StoreError, StoreFuture, StoreOptions, SubmitBatch, SubmitOutcome,
+    Compaction, Counters, DirectoryEntry, Fault, FeedEntry, FeedbackReport, PolicyLoad, PolicyVersion, Retracted,
+    Reviewed, SightingBatch, SightingStatus, Store, StoreError, StoreFuture, StoreOptions, SubmitBatch, SubmitOutcome,
 };
 use crate::audit::{AuditEvent, AuditRecord, Verification};
 use crate::directory::Contact;
@@ -331,7 +332,16 @@ impl Store for PgStore {
     }
 
     fn feed(&self, since: u64, limit: usize) -> StoreFuture<'_, Vec<FeedEntry>> {
-        self.read(move |s| async move { reads::feed(&s, since, limit).await })
+        self.read(move |s| async move { reads::feed(&s, since, limit, true).await })
+    }
+
+    fn feed_kept(&self, since: u64, limit: usize) -> StoreFuture<'_, Vec<FeedEntry>> {
+        self.read(move |s| async move { reads::feed(&s, since, limit, false).await })
+    }
+
+    fn compact(&self, older_than: OffsetDateTime) -> StoreFuture<'_, Compaction> {
+        let head = self.head();
+        self.read(move |s| async move { compact::pass(&s, older_than, head).await })
     }
 
     fn audit_log(&self, after: u64, limit: usize) -> StoreFuture<'_, Vec<AuditRecord>> {

@@ -14,14 +14,32 @@ use super::Shared;
 use super::conn::{read_error, reader};
 use super::schema::hash_at;
 
-pub(super) async fn feed(s: &Shared, since: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
+/// Entries after `since`, at most `limit`; with `checked`, then the
+/// horizon, read by a later statement: compaction raises it before it
+/// deletes, so a removal this read missed has raised it already.
+pub(super) async fn feed(s: &Shared, since: u64, limit: usize, checked: bool) -> Result<Vec<FeedEntry>, StoreError> {
     let c = reader(s).await?;
-    let (since, limit) = (since.min(i64::MAX as u64) as i64, limit.min(i64::MAX as usize) as i64);
+    let (after, limit) = (since.min(i64::MAX as u64) as i64, limit.min(i64::MAX as usize) as i64);
     let rows = c
-        .query("SELECT seq, v FROM tamis_feed WHERE seq > $1 ORDER BY seq LIMIT $2", &[&since, &limit])
+        .query("SELECT seq, v FROM tamis_feed WHERE seq > $1 ORDER BY seq LIMIT $2", &[&after, &limit])
         .await
         .map_err(|e| read_error(s, e))?;
+    if checked && since > 0 {
+        let horizon = horizon(s, &c).await?;
+        if since < horizon {
+            return Err(StoreError::Compacted { since, horizon });
+        }
+    }
     rows.iter().map(|r| unseal(&s.sealer, &seq_key(b"l/", r.get::<_, i64>(0) as u64), r.get::<_, &[u8]>(1))).collect()
+}
+
+/// The feed's compaction horizon (`feed_horizon` in `tamis_meta`; 0 when absent).
+pub(super) async fn horizon(s: &Shared, c: &tokio_postgres::Client) -> Result<u64, StoreError> {
+    let row = c
+        .query_opt("SELECT value FROM tamis_meta WHERE name = 'feed_horizon'", &[])
+        .await
+        .map_err(|e| read_error(s, e))?;
+    Ok(row.and_then(|r| r.get::<_, Vec<u8>>(0).try_into().ok()).map(u64::from_be_bytes).unwrap_or(0))
 }
 
 pub(super) async fn audit_log(s: &Shared, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {

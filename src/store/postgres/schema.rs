@@ -2,8 +2,9 @@
 //! nodes starting together do not race), and the checks before the store
 //! starts: schema version, storage key, audit anchor.
 //!
-//! Tables: `tamis_meta (name, value)`: schema version, storage-key id and
-//! sealed check value; `tamis_head`: the one row every write locks (next feed
+//! Tables: `tamis_meta (name, value)`: schema version, storage-key id,
+//! sealed check value and the feed's compaction horizon (`feed_horizon`,
+//! 8 bytes big-endian, written by [`compact`](super::compact)); `tamis_head`: the one row every write locks (next feed
 //! sequence number, audit chain head); `tamis_kv (k, v)`: sealed records
 //! under the shared keys of [`rules::keys`](crate::store::rules::keys)
 //! (`i/<hmac>`, `k/<hmac>`, `p/<id@hash>`, `m/counters`); `tamis_feed (seq,

@@ -3,10 +3,11 @@
 //!
 //! Prefixed keys: `i/<hmac(id)>` → indicator record; `l/<seq>` → feed
 //! entries (the sled store keeps blobs of consecutive entries, up to 6 KiB,
-//! keyed by the sequence number of their first; PostgreSQL one entry per
-//! row of `tamis_feed`, sealed under its `l/<seq>` key); `a/<seq>` → audit
-//! record (PostgreSQL: `tamis_audit`, sealed under its `a/<seq>` key);
-//! `k/<hmac(participant, idempotency key)>` → stored response and request
+//! keyed by the sequence number of their first when written (compaction
+//! may drop entries from a blob, which keeps its key, or the whole blob);
+//! PostgreSQL one entry per row of `tamis_feed`, sealed under its `l/<seq>`
+//! key); `a/<seq>` → audit record (PostgreSQL: `tamis_audit`, sealed under
+//! its `a/<seq>` key); `k/<hmac(participant, idempotency key)>` → stored response and request
 //! hash; `p/<id@hash>` → policy version and its use; `d/<participant>` →
 //! its published contact points (the directory); `c/<name>` → a named
 //! consumer's saved feed position (webhook deliveries); `o/<bucket>/<hmac(output)>`
@@ -87,6 +88,9 @@ pub(crate) const M_LOG_SEQ: &[u8] = b"m/log_seq";
 pub(crate) const M_AUDIT_SEQ: &[u8] = b"m/audit_seq";
 pub(crate) const M_AUDIT_HEAD: &[u8] = b"m/audit_head";
 pub(crate) const M_COUNTERS: &[u8] = b"m/counters";
+/// The feed's compaction horizon (u64, raw; 0 when absent): the highest
+/// sequence number whose removal was dropped from the log.
+pub(crate) const M_FEED_HORIZON: &[u8] = b"m/feed_horizon";
 /// The ids of the indicators that have sightings or false-positive reports.
 pub(crate) const M_FEEDBACK: &[u8] = b"m/feedback";
 /// Id of the storage key the values are sealed with (u32, raw; 1 when absent).
@@ -94,7 +98,8 @@ pub(crate) const M_KEY_ID: &[u8] = b"m/key_id";
 /// A value sealed under the storage key: a wrong key is a clear error at open.
 pub(crate) const M_KEY_CHECK: &[u8] = b"m/key_check";
 /// Keys whose values are stored raw, not sealed.
-pub(crate) const RAW_KEYS: &[&[u8]] = &[M_FORMAT, M_PROBE, M_LOG_SEQ, M_AUDIT_SEQ, M_AUDIT_HEAD, M_KEY_ID];
+pub(crate) const RAW_KEYS: &[&[u8]] =
+    &[M_FORMAT, M_PROBE, M_LOG_SEQ, M_AUDIT_SEQ, M_AUDIT_HEAD, M_KEY_ID, M_FEED_HORIZON];
 
 /// The on-disk format this version writes and reads: 2 = HMAC'd `i/` and
 /// `k/` keys, one sighting per contributor, request hashes with idempotency

@@ -10,6 +10,7 @@
 //! records atomically, and answers the requests once that is durable.
 
 pub(crate) mod commit;
+pub(crate) mod compact;
 pub(crate) mod keys;
 pub(crate) mod record;
 pub(crate) mod request;

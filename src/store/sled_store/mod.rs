@@ -9,6 +9,7 @@
 //! ([`rules::keys`](super::rules::keys)).
 
 mod commit;
+mod compact;
 mod durable;
 mod open;
 mod reads;
@@ -27,11 +28,11 @@ use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
 use super::crypto::Sealer;
-use super::rules::keys::Keys;
+use super::rules::keys::{Keys, M_FEED_HORIZON};
 use super::rules::request::{Reply, Request};
 use super::{
-    Counters, DirectoryEntry, Fault, FeedEntry, FeedbackReport, PolicyLoad, PolicyVersion, Retracted, Reviewed,
-    SightingBatch, SightingStatus, Store, StoreError, StoreFuture, SubmitBatch, SubmitOutcome,
+    Compaction, Counters, DirectoryEntry, Fault, FeedEntry, FeedbackReport, PolicyLoad, PolicyVersion, Retracted,
+    Reviewed, SightingBatch, SightingStatus, Store, StoreError, StoreFuture, SubmitBatch, SubmitOutcome,
 };
 use crate::audit::{AuditEvent, AuditRecord, Verification};
 use crate::directory::Contact;
@@ -135,6 +136,7 @@ impl SledStore {
             keys: keys.clone(),
             anchor: anchor.as_ref().map(|(f, _)| f.clone()),
             dir: dir.to_path_buf(),
+            horizon: Arc::new(AtomicU64::new(tree::read_u64(&o.tree, M_FEED_HORIZON)?)),
         };
         let writer = Writer {
             changes: changes_tx,
@@ -310,7 +312,18 @@ impl Store for SledStore {
         // commit landing between the two lookups would otherwise show its
         // later blob without the earlier one (a follower would skip entries).
         let head = self.head();
-        self.read(move |r| r.feed(since, limit, head))
+        self.read(move |r| r.feed(since, limit, head, true))
+    }
+
+    fn feed_kept(&self, since: u64, limit: usize) -> StoreFuture<'_, Vec<FeedEntry>> {
+        let head = self.head();
+        self.read(move |r| r.feed(since, limit, head, false))
+    }
+
+    fn compact(&self, older_than: OffsetDateTime) -> StoreFuture<'_, Compaction> {
+        // Up to the head published now: later entries are not final yet.
+        let (head, db) = (self.head(), self.db.clone());
+        self.read(move |r| r.compact(&db, older_than, head))
     }
 
     fn audit_log(&self, after: u64, limit: usize) -> StoreFuture<'_, Vec<AuditRecord>> {

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::tree::{db, get_sealed, hash_at, quietly, read_u64};
 use crate::audit::{AuditRecord, GENESIS, Verification};
@@ -25,13 +26,37 @@ pub(super) struct Reader {
     pub(super) anchor: Option<Arc<AnchorFile>>,
     /// The data directory, to name it in errors.
     pub(super) dir: PathBuf,
+    /// The feed's compaction horizon (`m/feed_horizon`), raised by
+    /// compaction before it drops anything.
+    pub(super) horizon: Arc<AtomicU64>,
 }
 
 impl Reader {
-    /// Entries `since < seq <= head`, at most `limit`. Every entry up to
-    /// `head` was committed before `head` was published, so the two range
-    /// lookups below both see them; later ones are left for the next read.
-    pub(super) fn feed(&self, since: u64, limit: usize, head: u64) -> Result<Vec<FeedEntry>, StoreError> {
+    /// [`Reader::kept`], then (`checked`) the horizon: read after the
+    /// entries, so that a compaction pass that dropped a removal this read
+    /// missed has raised it already.
+    pub(super) fn feed(
+        &self,
+        since: u64,
+        limit: usize,
+        head: u64,
+        checked: bool,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
+        let entries = self.kept(since, limit, head)?;
+        let horizon = self.horizon.load(Ordering::Acquire);
+        if checked && since > 0 && since < horizon {
+            return Err(StoreError::Compacted { since, horizon });
+        }
+        Ok(entries)
+    }
+
+    /// Entries `since < seq <= head` still in the log, at most `limit`.
+    /// Every entry up to `head` was committed before `head` was published,
+    /// so the two range lookups below both see them; later ones are left
+    /// for the next read. A blob is keyed by the sequence number of its
+    /// first entry when written; compaction may drop entries from it (gaps)
+    /// but never moves one to another blob.
+    fn kept(&self, since: u64, limit: usize, head: u64) -> Result<Vec<FeedEntry>, StoreError> {
         let first = seq_key(b"l/", since.saturating_add(1));
         let mut out = Vec::with_capacity(limit.min(1024));
         // The blob holding `since + 1` starts at or before it; the rest follow.
