@@ -428,6 +428,18 @@ impl Deny {
                 k += 1;
                 continue;
             }
+            // a CamelCase run the security vocabulary knows whole (`AppData`,
+            // `LaunchAgents`): one probe keeps it
+            let mut m = k;
+            while m + 1 < parts.len() && parts[m].1 == parts[m + 1].0 && !names[m + 1] {
+                m += 1;
+            }
+            if m > k && vocab().flags_of(&core[s..parts[m].1]) & SECURITY != 0 {
+                rewritten.push_str(&core[s..parts[m].1]);
+                last = parts[m].1;
+                k = m + 1;
+                continue;
+            }
             let w = &core[s..e];
             // a case change or an apostrophe joins one word (PowerShell,
             // l'Agence); after `_`, `.`, `-` a capitalised part is a word of its own

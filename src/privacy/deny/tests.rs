@@ -203,3 +203,18 @@ fn titled_pairs_in_url_segments_are_names_in_any_script() {
         assert_eq!(url_segment_names(s), None, "{s}");
     }
 }
+
+#[test]
+fn forensic_paths_keep_their_system_words() {
+    assert_eq!(
+        run(r"Dropper in C:\Users\jkowalczyk\AppData\Roaming\svc.exe today"),
+        r"Dropper in C:\Users\[WORD]\AppData\Roaming\svc.exe today"
+    );
+    // a capitalised ordinary word in a path is not accounted for (it could be a name): it goes
+    assert_eq!(
+        run("agent at /Library/LaunchAgents/com.update.plist"),
+        "agent at /[WORD]/LaunchAgents/com.update.plist"
+    );
+    // a CamelCase name is still a name
+    assert_eq!(run("file AnnaKowalska.docx"), "file [NAME].docx");
+}
