@@ -275,3 +275,22 @@ fn adversarial_names_of_other_locales_and_scripts_leak_nothing() {
     assert!(sc.leaks.is_empty(), "{} of {} leaked: {:?}", sc.leaks.len(), sc.planted, sc.leaks);
     assert_eq!(sc.kept, sc.total_keep, "retention {}/{}", sc.kept, sc.total_keep);
 }
+
+/// Hand-written notes (8 languages): honorifics before a surname alone,
+/// addresses of six countries, logins and passwords after their cues, birth
+/// dates with month words, an IBAN broken over a line, mail display names
+/// (quoted, and RFC 2047 encoded words in Base64 and Q), signatures, and the
+/// forensic places usernames hide in (Windows and macOS profile paths,
+/// `DOMAIN\user`, LDAP DNs, UPNs, `user=`/`uid=`, host names), with the
+/// attacker's host kept (`tests/data/pii-adversarial-misc.jsonl`).
+#[test]
+fn adversarial_notes_honorifics_addresses_headers_and_forensic_paths_leak_nothing() {
+    let cases = load_cases("tests/data/pii-adversarial-misc.jsonl");
+    assert!(cases.len() >= 60);
+    let s = sanitiser("policies/default.toml");
+    let (text, _, rejected) = run_cases(&s, &cases);
+    assert_eq!(rejected, 0);
+    let sc = score(&cases, &text);
+    assert!(sc.leaks.is_empty(), "{} of {} leaked: {:?}", sc.leaks.len(), sc.planted, sc.leaks);
+    assert_eq!(sc.kept, sc.total_keep, "retention {}/{}", sc.kept, sc.total_keep);
+}

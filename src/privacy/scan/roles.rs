@@ -50,7 +50,15 @@ fn after_person_display_name(text: &str, s: usize) -> bool {
         return false;
     };
     let before = before.trim_end();
+    let decoded;
     let name = match before.strip_suffix('"') {
+        // `=?UTF-8?B?…?=` / `=?…?Q?…?=`: an RFC 2047 encoded word
+        None if before.ends_with("?=") => {
+            // the word starts at the last `=?` before its closing `?=` (Base64 may end in `=`)
+            let start = before[..before.len() - 2].rfind("=?").unwrap_or(0);
+            decoded = encoded_word(&before[start..]).unwrap_or_default();
+            decoded.as_str()
+        }
         Some(inner) => &inner[inner.rfind('"').map_or(0, |q| q + 1)..],
         None => {
             // unquoted: the capitalised words right before the bracket
@@ -73,6 +81,38 @@ fn after_person_display_name(text: &str, s: usize) -> bool {
             || vocab::vocab().flags_of(w) & (vocab::LOWER | vocab::NOUN | vocab::SECURITY) == 0
     };
     (2..=4).contains(&n) && words.iter().all(capitalised) && words.iter().any(personal)
+}
+
+/// The text of an RFC 2047 encoded word (`=?UTF-8?B?SmFu?=`, `=?ISO-8859-1?Q?J=F6rg?=`),
+/// `None` when it is not one.
+fn encoded_word(w: &str) -> Option<String> {
+    use base64::Engine;
+    let inner = w.strip_prefix("=?")?.strip_suffix("?=")?;
+    let mut it = inner.splitn(3, '?');
+    let (_charset, enc, text) = (it.next()?, it.next()?, it.next()?);
+    let bytes = match enc {
+        "B" | "b" => base64::engine::general_purpose::STANDARD.decode(text).ok()?,
+        "Q" | "q" => {
+            let b = text.as_bytes();
+            let mut out = Vec::with_capacity(b.len());
+            let mut i = 0;
+            while i < b.len() {
+                match b[i] {
+                    b'_' => out.push(b' '),
+                    b'=' if i + 2 < b.len() => {
+                        out.push(u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).ok()?, 16).ok()?);
+                        i += 2;
+                    }
+                    c => out.push(c),
+                }
+                i += 1;
+            }
+            out
+        }
+        _ => return None,
+    };
+    // UTF-8, else one byte a character (ISO-8859-1)
+    Some(String::from_utf8(bytes).unwrap_or_else(|e| e.into_bytes().iter().map(|&b| b as char).collect()))
 }
 
 /// The name part of a domain (`secure-paypa1` of `mail.secure-paypa1.co.uk`).
@@ -445,6 +485,8 @@ mod tests {
             "mail to info@acme-sarl.fr",
             "From: \"Joanna Przybylska\" <jp@example-mail.pl>",
             "From: Kwame Mensah <km@firma-logistik.de>",
+            "From: =?UTF-8?B?SmFuaW5hIMWBYWdvZGE=?= <jl@example-mail.pl>",
+            "From: =?ISO-8859-1?Q?J=F6rg_Brandst=E4tter?= <jb@firma-logistik.de>",
         ] {
             assert_eq!(found_of_with(text, DataCategory::Email, &rec).len(), 1, "{text}");
         }
