@@ -84,7 +84,8 @@ impl Detectors {
 
     pub(super) fn ipv6(&self, c: &Candidate, out: &mut Vec<Found>) {
         let (b, s, e) = (c.bytes(), c.start, c.end);
-        if !c.bounded() || e - s < 6 {
+        // short forms are times and ratios (`10:30:00`), except the loopback
+        if !c.bounded() || (e - s < 6 && &c.text[s..e] != "::1") {
             return;
         }
         let Ok(ip) = std::net::Ipv6Addr::from_str(&c.text[s..e]) else {

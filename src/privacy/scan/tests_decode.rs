@@ -216,7 +216,8 @@ fn victim_and_non_global_ips() {
     assert!(has("Opfer über p5b712d07.dip0.t-ipconnect.de", Ip, "p5b712d07.dip0.t-ipconnect.de"));
     assert!(has("victim ip5f5a3b2c.dynamic.kabel.example online", Ip, "ip5f5a3b2c.dynamic.kabel.example"));
     assert!(has("C2 server contacted; my ip 91.64.23.187 was scanned", Ip, "91.64.23.187"));
-    for private in ["10.20.30.41", "192.168.77.12", "127.0.0.1", "fe80::1ff:fe23:4567:890a%eth0", "2001:db8::1"] {
+    for private in ["10.20.30.41", "192.168.77.12", "127.0.0.1", "fe80::1ff:fe23:4567:890a%eth0", "2001:db8::1", "::1"]
+    {
         assert!(has(&format!("C2 server {private} seen"), Ip, private), "{private}");
     }
     // attacker infrastructure stays
