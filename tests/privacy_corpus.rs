@@ -249,14 +249,7 @@ fn default_deny_keeps_words_of_pii_free_analyst_notes() {
 /// invented with computed check digits).
 #[test]
 fn adversarial_formats_of_general_pii_detectors_leak_nothing() {
-    let cases = load_cases("tests/data/pii-adversarial-formats.jsonl");
-    assert!(cases.len() >= 450);
-    let s = sanitiser("policies/default.toml");
-    let (text, _, rejected) = run_cases(&s, &cases);
-    assert_eq!(rejected, 0);
-    let sc = score(&cases, &text);
-    assert!(sc.leaks.is_empty(), "{} of {} leaked: {:?}", sc.leaks.len(), sc.planted, sc.leaks);
-    assert_eq!(sc.kept, sc.total_keep, "retention {}/{}", sc.kept, sc.total_keep);
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-formats.jsonl", 450);
 }
 
 /// Names of people from other locales and scripts (Czech, Hungarian, Greek,
@@ -266,14 +259,7 @@ fn adversarial_formats_of_general_pii_detectors_leak_nothing() {
 /// (`tests/data/pii-adversarial-locales.jsonl`; names invented).
 #[test]
 fn adversarial_names_of_other_locales_and_scripts_leak_nothing() {
-    let cases = load_cases("tests/data/pii-adversarial-locales.jsonl");
-    assert!(cases.len() >= 350);
-    let s = sanitiser("policies/default.toml");
-    let (text, _, rejected) = run_cases(&s, &cases);
-    assert_eq!(rejected, 0);
-    let sc = score(&cases, &text);
-    assert!(sc.leaks.is_empty(), "{} of {} leaked: {:?}", sc.leaks.len(), sc.planted, sc.leaks);
-    assert_eq!(sc.kept, sc.total_keep, "retention {}/{}", sc.kept, sc.total_keep);
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-locales.jsonl", 350);
 }
 
 /// Hand-written notes (8 languages): honorifics before a surname alone,
@@ -285,8 +271,14 @@ fn adversarial_names_of_other_locales_and_scripts_leak_nothing() {
 /// attacker's host kept (`tests/data/pii-adversarial-misc.jsonl`).
 #[test]
 fn adversarial_notes_honorifics_addresses_headers_and_forensic_paths_leak_nothing() {
-    let cases = load_cases("tests/data/pii-adversarial-misc.jsonl");
-    assert!(cases.len() >= 60);
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-misc.jsonl", 60);
+}
+
+/// A corpus of this suite through the default policy: every case accepted,
+/// nothing planted comes out, every must-appear string stays.
+fn leaks_nothing_keeps_everything(path: &str, min_cases: usize) {
+    let cases = load_cases(path);
+    assert!(cases.len() >= min_cases);
     let s = sanitiser("policies/default.toml");
     let (text, _, rejected) = run_cases(&s, &cases);
     assert_eq!(rejected, 0);

@@ -144,9 +144,6 @@ for _ in range(3):
     p = pnr()
     for v in [f"{p[:6]}-{p[6:]}", f"19{p[:6]}-{p[6:]}", f"19{p}"]:
         add("se-pnr", f"Offret angav personnummer {v} på HOST", [p[6:] and v.replace('-','')], [])
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests/data/pii-adversarial-formats.jsonl"), "w") as fh:
-    for c in cases: fh.write(json.dumps(c, ensure_ascii=False) + "\n")
-print(len(cases))
 # phones, dates of birth, e-mails, MAC (appended)
 phones = [
  ("us", lambda: f"({random.randint(201,989)}) {random.randint(200,999)}-{r(D,4)}"),

@@ -978,8 +978,8 @@ fn name_parts(core: &str, parts: &[(usize, usize)]) -> Vec<bool> {
         let (wa, wb) = (&core[parts[k].0..parts[k].1], &core[parts[k + 1].0..parts[k + 1].1]);
         // a frequency-only form vouches for a lower-case word, not a capitalised one
         let unknown = |f: u8| f & (LOWER | NOUN | SECURITY) == 0;
-        let titled = is_title(wa)
-            && is_title(wb)
+        let titled = is_title_word(wa)
+            && is_title_word(wb)
             && !matches!(joiner, "." | "")
             && free(a.1)
             && free(b.1)
@@ -990,11 +990,13 @@ fn name_parts(core: &str, parts: &[(usize, usize)]) -> Vec<bool> {
             names[k + 1] = true;
         }
         // a particle between a first name and a surname (`Jan_de_Vries`)
-        if k + 2 < parts.len() && (a.2 || (is_title(wa) && unknown(a.1))) && with_lower(wb, |l| PARTICLES.contains(&l))
+        if k + 2 < parts.len()
+            && (a.2 || (is_title_word(wa) && unknown(a.1)))
+            && with_lower(wb, |l| PARTICLES.contains(&l))
         {
             let wc = &core[parts[k + 2].0..parts[k + 2].1];
             let c = info[k + 2];
-            if is_title(wc) && free(c.1) && c.0 {
+            if is_title_word(wc) && free(c.1) && c.0 {
                 names[k..=k + 2].iter_mut().for_each(|n| *n = true);
             }
         }
@@ -1002,16 +1004,11 @@ fn name_parts(core: &str, parts: &[(usize, usize)]) -> Vec<bool> {
     names
 }
 
-/// `Kwame`, `Иван`: an upper-case letter, then at least one letter, all lower case.
-fn is_title(w: &str) -> bool {
+/// `Kwame`, `Иван`: an upper-case letter, then at least one letter, all
+/// lower case (stricter than the scanner's `is_title`, which takes `McDonald`).
+fn is_title_word(w: &str) -> bool {
     let mut cs = w.chars();
-    cs.next().is_some_and(char::is_uppercase) && {
-        let mut n = 0;
-        cs.all(|c| {
-            n += 1;
-            c.is_lowercase()
-        }) && n >= 1
-    }
+    cs.next().is_some_and(char::is_uppercase) && !cs.as_str().is_empty() && cs.all(char::is_lowercase)
 }
 
 /// A file name or path segment written only in letters of scripts without

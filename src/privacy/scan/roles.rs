@@ -76,8 +76,7 @@ fn after_person_display_name(text: &str, s: usize) -> bool {
         w.chars().next().is_some_and(char::is_uppercase) && w.chars().all(|c| c.is_alphabetic() || c == '-' || c == '.')
     };
     let personal = |w: &&str| {
-        let l = w.to_lowercase();
-        first_names().contains(l.as_str())
+        vocab::with_lower(w, |l| first_names().contains(l))
             || vocab::vocab().flags_of(w) & (vocab::LOWER | vocab::NOUN | vocab::SECURITY) == 0
     };
     (2..=4).contains(&n) && words.iter().all(capitalised) && words.iter().any(personal)

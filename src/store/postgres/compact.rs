@@ -40,12 +40,7 @@ pub(super) async fn pass(s: &Shared, older_than: OffsetDateTime, head: u64) -> R
         }
     }
     let plan = planner.finish();
-    let done = Compaction {
-        scanned: plan.scanned,
-        dropped: plan.drop.len() as u64,
-        tombstones: plan.tombstones,
-        horizon: plan.horizon,
-    };
+    let done = plan.summary();
     if plan.drop.is_empty() {
         return Ok(done);
     }

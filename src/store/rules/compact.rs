@@ -41,6 +41,18 @@ pub(crate) struct Plan {
     pub(crate) tombstones: u64,
 }
 
+impl Plan {
+    /// What the pass reports (the same on both backends).
+    pub(crate) fn summary(&self) -> crate::store::Compaction {
+        crate::store::Compaction {
+            scanned: self.scanned,
+            dropped: self.drop.len() as u64,
+            tombstones: self.tombstones,
+            horizon: self.horizon,
+        }
+    }
+}
+
 /// An indicator id (a UUID) as 16 bytes; `None` for anything else, whose
 /// entries are then never dropped.
 fn id_key(id: &str) -> Option<u128> {

@@ -43,12 +43,7 @@ impl Reader {
             blob.iter().filter(|e| e.seq <= head).for_each(|e| planner.see(e));
         }
         let plan = planner.finish();
-        let done = Compaction {
-            scanned: plan.scanned,
-            dropped: plan.drop.len() as u64,
-            tombstones: plan.tombstones,
-            horizon: plan.horizon,
-        };
+        let done = plan.summary();
         if plan.drop.is_empty() {
             return Ok(done);
         }
