@@ -198,11 +198,12 @@ impl Deny {
             verdicts.push(v);
             i += 1;
         }
-        self.digit_runs(text, &chunks, &mut verdicts, &mut rewritten, tally);
-        extend_names(text, &chunks, &mut verdicts, &mut rewritten, tally);
-        lower_case_names(text, &chunks, &mut verdicts, &mut rewritten, tally);
+        let mut judged = Judged { text, chunks: &chunks, verdicts, rewritten, tally };
+        self.digit_runs(&mut judged);
+        extend_names(&mut judged);
+        lower_case_names(&mut judged);
         let mut last = 0;
-        for (c, r) in chunks.iter().zip(&rewritten) {
+        for (c, r) in chunks.iter().zip(&judged.rewritten) {
             if let Some(r) = r {
                 out.push_str(&text[last..c.core.0]);
                 out.push_str(r);
@@ -476,14 +477,9 @@ impl Deny {
     /// Runs of short digit groups (`06 12 34 56 78`, `612 345 678`) adding
     /// up to 7 digits or more are one long number, unless they are an
     /// amount (thousands groups next to a currency).
-    fn digit_runs(
-        &self,
-        text: &str,
-        chunks: &[Chunk],
-        verdicts: &mut [Verdict],
-        rewritten: &mut [Option<String>],
-        tally: &mut Tally,
-    ) {
+    fn digit_runs(&self, j: &mut Judged) {
+        let Judged { text, chunks, verdicts, rewritten, tally } = j;
+        let (text, chunks) = (*text, *chunks);
         let group: Vec<bool> = (0..chunks.len())
             .map(|k| {
                 let s = &text[chunks[k].core.0..chunks[k].core.1];
@@ -527,13 +523,9 @@ fn is_amount_run(text: &str, chunks: &[Chunk], i: usize, j: usize) -> bool {
 
 /// Weak capitalised words next to a replaced capitalised word are part of
 /// the same name (`Kowalska, Anna`, `ROSSI Mario`, `Anna Maria Kowalska`).
-fn extend_names(
-    text: &str,
-    chunks: &[Chunk],
-    verdicts: &mut [Verdict],
-    rewritten: &mut [Option<String>],
-    tally: &mut Tally,
-) {
+fn extend_names(j: &mut Judged) {
+    let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    let (text, chunks) = (*text, *chunks);
     let joined = |a: usize, b: usize| {
         // nothing but one space, or a comma and a space, between them
         let gap = &text[chunks[a].core.1..chunks[b].core.0];
@@ -688,13 +680,9 @@ const PARTICLES: &[&str] = &[
 /// one space, maybe over a particle, to a lower-case word that is not a very
 /// common or security word: `daniel brown`, `jan de vries`. Each becomes
 /// `[NAME]`; a capitalised name is [`extend_names`]' business.
-fn lower_case_names(
-    text: &str,
-    chunks: &[Chunk],
-    verdicts: &mut [Verdict],
-    rewritten: &mut [Option<String>],
-    tally: &mut Tally,
-) {
+fn lower_case_names(j: &mut Judged) {
+    let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    let (text, chunks) = (*text, *chunks);
     let word = |k: usize| &text[chunks[k].core.0..chunks[k].core.1];
     let joined = |a: usize| {
         chunks[a].core.1 == chunks[a].end
@@ -737,6 +725,21 @@ fn lower_case_names(
         }
         i = last + 1;
     }
+}
+
+/// The chunks of one text with what default-deny decided for each so far:
+/// the passes after the first verdicts (digit runs, names next to names)
+/// read and revise them together.
+struct Judged<'a> {
+    /// The text the chunks index.
+    text: &'a str,
+    chunks: &'a [Chunk],
+    /// One verdict per chunk.
+    verdicts: Vec<Verdict>,
+    /// The replacement of a chunk's core, where it has one.
+    rewritten: Vec<Option<String>>,
+    /// Replacements by class, for the removal counts.
+    tally: &'a mut Tally,
 }
 
 /// One whitespace-separated chunk: its byte range and the core without
