@@ -105,12 +105,7 @@ async fn perf() {
     println!("blocklists: last full rebuild (catch-up, all formats) {build_ms} ms");
     for name in tamis::feeds::blocklist::NAMES {
         let snap = s.state.blocklists.get("isps", name).unwrap();
-        println!(
-            "  {name:<15} {:>9} entries {:>10} bytes {:>10} gzip",
-            snap.count,
-            snap.body.len(),
-            snap.gzip_bytes().len()
-        );
+        println!("  {name:<15} {:>9} entries {:>10} bytes {:>10} gzip", snap.count, snap.len, snap.gzip_bytes().len());
     }
 
     // Every other snapshot: TAXII's index (police-a's collection) and the
