@@ -100,13 +100,15 @@ async fn perf() {
     let r = isp.get(s.url("/v1/blocklists/domains.rpz")).send().await.unwrap();
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
     println!("live indicators: {}", s.state.blocklists.stats.load().total);
-    println!("RSS after the load and the blocklists: {:.0} MiB", rss_mib());
     let build_ms = s.state.blocklists.build_ms.load(std::sync::atomic::Ordering::Relaxed);
     println!("blocklists: last full rebuild (catch-up, all formats) {build_ms} ms");
     for name in tamis::feeds::blocklist::NAMES {
         let snap = s.state.blocklists.get("isps", name).unwrap();
         println!("  {name:<15} {:>9} entries {:>10} bytes {:>10} gzip", snap.count, snap.len, snap.gzip_bytes().len());
     }
+    // After the listing: every gzip encoding is made, so each snapshot
+    // holds only that.
+    println!("RSS after the load and the blocklists: {:.0} MiB", rss_mib());
 
     // Every other snapshot: TAXII's index (police-a's collection) and the
     // MISP export, then the process's resident set (client and server).

@@ -22,7 +22,6 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::allowlist::{AllowList, Allowed};
-use super::id::Id;
 use crate::identity::{Registry, Role};
 use crate::model::{Category, IndicatorType, Tlp};
 use crate::policy::EgressView;
@@ -280,13 +279,13 @@ struct Live {
 }
 
 /// The live set, mirrored from the feed log, kept sorted by (type, value)
-/// so every list comes out sorted without sorting at build time. Each value
-/// is one shared `Arc<str>` (the key of `sorted` and the value of `keys`),
-/// each id 16 bytes.
+/// so every list comes out sorted without sorting at build time. Nothing
+/// maps ids to values: an indicator's id derives from its type and value
+/// ([`crate::store::indicator_id`]), and every entry of the log, a removal
+/// too, carries both.
 #[derive(Default)]
 struct LiveSet {
-    keys: HashMap<Id, (IndicatorType, Arc<str>)>,
-    sorted: BTreeMap<(IndicatorType, Arc<str>), Live>,
+    sorted: BTreeMap<(IndicatorType, Box<str>), Live>,
     /// The distinct sector sets of `Live::sectors`.
     sector_sets: std::collections::HashSet<Arc<[String]>>,
     cursor: u64,
@@ -327,24 +326,11 @@ impl LiveSet {
         // submitter confirms it (a later entry without the mark).
         match e.op {
             _ if e.op == Op::Remove || e.withdrawn => {
-                if let Some(k) = self.keys.remove(&Id::new(&e.indicator.id)) {
-                    self.sorted.remove(&k);
-                }
+                self.sorted.remove(&(e.indicator.kind, e.indicator.value.into_boxed_str()));
             }
             _ => {
                 let i = e.indicator;
-                let id = Id::new(&i.id);
-                // An update keeps the value's allocation (an id's value never changes,
-                // but if it did, the old key leaves the sorted set).
-                let value: Arc<str> = match self.keys.remove(&id) {
-                    Some(old) if old.0 == i.kind && *old.1 == *i.value => old.1,
-                    Some(old) => {
-                        self.sorted.remove(&old);
-                        i.value.into()
-                    }
-                    None => i.value.into(),
-                };
-                let key = (i.kind, value);
+                let key = (i.kind, i.value.into_boxed_str());
                 let sectors = match self.sector_sets.get(i.sources.sectors.as_slice()) {
                     Some(s) => s.clone(),
                     None => {
@@ -364,7 +350,6 @@ impl LiveSet {
                     sources: i.sources.count,
                     sectors,
                 };
-                self.keys.insert(id, key.clone());
                 self.sorted.insert(key, live);
             }
         }

@@ -488,6 +488,22 @@ impl IndexState {
         o
     }
 
+    /// Room for `entries` more log entries (at most one version per
+    /// audience and one object each), so that catching up with a long log
+    /// does not grow the vectors by doubling: each doubling copies and frees
+    /// the old block, which the allocator keeps resident for a while (about
+    /// 0.2 GB at 1M indicators). Room never written is never resident.
+    fn reserve(&mut self, entries: u64) {
+        let n = usize::try_from(entries).unwrap_or(usize::MAX).min(u32::MAX as usize);
+        self.ids.reserve(n);
+        self.created_ms.reserve(n);
+        self.last_modified_ms.reserve(n);
+        for a in self.audiences.values_mut() {
+            a.versions.reserve(n);
+            a.objects.reserve(n);
+        }
+    }
+
     /// The STIX id of object `o`.
     fn stix_id(&self, o: u32) -> String {
         match &self.ids[o as usize] {
@@ -616,6 +632,8 @@ impl Index {
                 if s.last_seq >= head {
                     return Ok(());
                 }
+                let pending = head - s.last_seq;
+                s.reserve(pending);
                 s.last_seq
             };
             let entries = match store.feed(from, 4096).await {
