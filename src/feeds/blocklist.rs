@@ -133,8 +133,10 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    fn new(body: Bytes) -> (std::sync::Mutex<Option<Bytes>>, usize, std::sync::OnceLock<Bytes>) {
-        (std::sync::Mutex::new(Some(body.clone())), body.len(), std::sync::OnceLock::new())
+    /// The text's fields of a new snapshot: the text, its length, no gzip yet.
+    fn text_fields(body: Bytes) -> (std::sync::Mutex<Option<Bytes>>, usize, std::sync::OnceLock<Bytes>) {
+        let len = body.len();
+        (std::sync::Mutex::new(Some(body)), len, std::sync::OnceLock::new())
     }
 
     fn plain_lock(&self) -> std::sync::MutexGuard<'_, Option<Bytes>> {
@@ -541,7 +543,7 @@ fn build_all(
             } else {
                 (body, build_no)
             };
-            let (plain, len, gzip) = Snapshot::new(body.into());
+            let (plain, len, gzip) = Snapshot::text_fields(body.into());
             out.insert(
                 (key.clone(), name),
                 Arc::new(Snapshot {

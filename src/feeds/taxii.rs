@@ -707,10 +707,10 @@ fn select(s: &IndexState, a: &AudienceIndex, q: &Query, kind: PageKind, object: 
     let mut more = false;
     for pos in candidates {
         let v = a.versions[pos];
-        if let Some(types) = &q.types {
-            if !types.contains(s.stix_type(v.obj)) {
-                continue;
-            }
+        if let Some(types) = &q.types
+            && !types.contains(s.stix_type(v.obj))
+        {
+            continue;
         }
         if !vf.all {
             let st = a.obj(v.obj).copied().unwrap_or(ObjState::ABSENT);
