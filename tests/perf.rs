@@ -100,22 +100,28 @@ async fn perf() {
     let r = isp.get(s.url("/v1/blocklists/domains.rpz")).send().await.unwrap();
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
     println!("live indicators: {}", s.state.blocklists.stats.load().total);
-    println!("RSS after the load and the blocklists: {:.0} MiB", rss_mib());
     let build_ms = s.state.blocklists.build_ms.load(std::sync::atomic::Ordering::Relaxed);
     println!("blocklists: last full rebuild (catch-up, all formats) {build_ms} ms");
     for name in tamis::feeds::blocklist::NAMES {
         let snap = s.state.blocklists.get("isps", name).unwrap();
-        println!(
-            "  {name:<15} {:>9} entries {:>10} bytes {:>10} gzip",
-            snap.count,
-            snap.body.len(),
-            snap.gzip_bytes().len()
-        );
+        println!("  {name:<15} {:>9} entries {:>10} bytes {:>10} gzip", snap.count, snap.len, snap.gzip_bytes().len());
     }
+    // After the listing: every gzip encoding is made, so each snapshot
+    // holds only that.
+    println!("RSS after the load and the blocklists: {:.0} MiB", rss_mib());
 
     // Every other snapshot: TAXII's index (police-a's collection) and the
     // MISP export, then the process's resident set (client and server).
     let police = s.client("police-a");
+    // `TAMIS_PERF_MISP_FIRST=1`: the MISP manifest first (it reads the whole
+    // log too), to see which cost is the index and which the first log scan.
+    if std::env::var_os("TAMIS_PERF_MISP_FIRST").is_some() {
+        let t = Instant::now();
+        let r = police.get(s.url("/v1/feeds/misp/manifest.json")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        println!("MISP export first: manifest (index caught up, rendered) in {} ms", t.elapsed().as_millis());
+        println!("RSS with the MISP index: {:.0} MiB", rss_mib());
+    }
     let t2 = Instant::now();
     let taxii = format!(
         "/taxii2/api/collections/{}/objects/?limit=1000",
@@ -128,12 +134,25 @@ async fn perf() {
     let t3 = Instant::now();
     let r = police.get(s.url("/v1/feeds/misp/manifest.json")).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    let manifest: Value = r.json().await.unwrap();
     println!("MISP export: manifest (index caught up, rendered) in {} ms", t3.elapsed().as_millis());
     println!(
         "RSS with every snapshot built: {:.0} MiB; data directory {:.0} MiB",
         rss_mib(),
         dir_bytes(&dir.join("data")) as f64 / 1048576.0
     );
+    // The largest MISP event (made on request from the store, not kept).
+    if let Some(uuid) = manifest.as_object().and_then(|m| m.keys().next_back().cloned()) {
+        let t = Instant::now();
+        let r = police.get(s.url(&format!("/v1/feeds/misp/{uuid}.json"))).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let bytes = r.bytes().await.unwrap().len();
+        println!(
+            "MISP event {uuid}: {bytes} bytes in {} ms; RSS after it {:.0} MiB",
+            t.elapsed().as_millis(),
+            rss_mib()
+        );
+    }
 
     // 304 answers: 64 concurrent requests for 5 s, on one connection. The
     // previous one was closed while idle during the MISP render (30 s idle

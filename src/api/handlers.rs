@@ -302,7 +302,7 @@ pub async fn blocklist(
             .expect("valid response"));
     }
     let body = if gzip {
-        match snap.gzip.get() {
+        match snap.gzip_ready() {
             Some(g) => g.clone(),
             None => {
                 let s = snap.clone();
@@ -310,7 +310,14 @@ pub async fn blocklist(
             }
         }
     } else {
-        snap.body.clone()
+        match snap.plain() {
+            Some(b) => b,
+            // Only the gzip encoding is kept: decompressed for this request.
+            None => {
+                let s = snap.clone();
+                tokio::task::spawn_blocking(move || s.body()).await.map_err(|_| ApiError::Internal)?
+            }
+        }
     };
     let mut resp = warp::http::Response::builder()
         .status(StatusCode::OK)

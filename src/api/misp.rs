@@ -35,25 +35,33 @@ async fn file(
     index: Arc<MispIndex>,
 ) -> Result<warp::reply::Response, Rejection> {
     let views = views_for(&p, &state.policies.load());
-    let feed = index
-        .feed(state.store.as_ref(), views)
-        .await
-        .map_err(|e| Rejection::from(ApiError::from_store(e, "MISP feed read failed")))?;
+    let failed = |e| Rejection::from(ApiError::from_store(e, "MISP feed read failed"));
+    let store = state.store.as_ref();
     let (body, media, count) = match name.as_str() {
-        "manifest.json" => (feed.manifest.clone(), "application/json", feed.events.len()),
-        "hashes.csv" => {
-            (feed.hashes.clone(), "text/csv; charset=utf-8", feed.hashes.split(|&b| b == b'\n').count() - 1)
+        "manifest.json" => {
+            let m = index.manifest(store, views).await.map_err(failed)?;
+            (m.body.clone(), "application/json", m.events)
         }
-        other => match other.strip_suffix(".json").and_then(|uuid| feed.events.get(uuid)) {
-            Some(event) => (event.clone(), "application/json", 1),
-            None => {
-                return Err(ApiError::NotFound(
-                    "no such file in the MISP feed: manifest.json, hashes.csv or an event UUID from the manifest, + .json"
-                        .into(),
-                )
-                .into());
+        "hashes.csv" => {
+            let (body, lines) = index.hashes(store, views).await.map_err(failed)?;
+            (body, "text/csv; charset=utf-8", lines)
+        }
+        other => {
+            let event = match other.strip_suffix(".json") {
+                Some(uuid) => index.event(store, views, uuid).await.map_err(failed)?,
+                None => None,
+            };
+            match event {
+                Some(event) => (event, "application/json", 1),
+                None => {
+                    return Err(ApiError::NotFound(
+                        "no such file in the MISP feed: manifest.json, hashes.csv or an event UUID from the manifest, + .json"
+                            .into(),
+                    )
+                    .into());
+                }
             }
-        },
+        }
     };
     let _ = state
         .store

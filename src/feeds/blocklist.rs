@@ -103,13 +103,19 @@ fn reported_kinds(list: &str) -> &'static [IndicatorType] {
 /// Wait after a commit before rebuilding, so a burst of submissions causes one rebuild.
 const DEBOUNCE: Duration = Duration::from_millis(250);
 
-/// One pre-built list.
+/// One pre-built list. Once its gzip encoding is made, only that is kept
+/// (about a quarter of the size: the lists of 2M indicators take about
+/// 0.5 GB as text), and the text is decompressed for the requests that
+/// want it ([`Snapshot::body`]).
 #[derive(Debug)]
 pub struct Snapshot {
-    pub body: Bytes,
+    /// The text, until the gzip encoding is made.
+    plain: std::sync::Mutex<Option<Bytes>>,
+    /// Length of the text, in bytes.
+    pub len: usize,
     /// The gzip encoding, made in the background after the snapshot is
     /// published (or by the first request that wants it, whichever is first).
-    pub gzip: std::sync::OnceLock<Bytes>,
+    gzip: std::sync::OnceLock<Bytes>,
     /// Strong ETag of `body` (quoted); the gzip variant appends `-gz`.
     pub etag: String,
     pub content_type: &'static str,
@@ -127,9 +133,48 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The gzip bytes, compressing now if the background has not yet.
+    /// The text's fields of a new snapshot: the text, its length, no gzip yet.
+    fn text_fields(body: Bytes) -> (std::sync::Mutex<Option<Bytes>>, usize, std::sync::OnceLock<Bytes>) {
+        let len = body.len();
+        (std::sync::Mutex::new(Some(body)), len, std::sync::OnceLock::new())
+    }
+
+    fn plain_lock(&self) -> std::sync::MutexGuard<'_, Option<Bytes>> {
+        self.plain.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The gzip bytes, compressing now if the background has not yet (and
+    /// then dropping the text).
     pub fn gzip_bytes(&self) -> &Bytes {
-        self.gzip.get_or_init(|| gzip(&self.body).into())
+        let g = self.gzip.get_or_init(|| {
+            let plain = self.plain_lock().clone().expect("the text is kept until the gzip encoding is made");
+            gzip(&plain).into()
+        });
+        self.plain_lock().take();
+        g
+    }
+
+    /// The gzip bytes, if they are made yet.
+    pub fn gzip_ready(&self) -> Option<&Bytes> {
+        self.gzip.get()
+    }
+
+    /// The text without decompressing, while it is still kept.
+    pub fn plain(&self) -> Option<Bytes> {
+        self.plain_lock().clone()
+    }
+
+    /// The text: kept until the gzip encoding is made, then decompressed
+    /// from it (a blocking call: tens of milliseconds per 10 MB).
+    pub fn body(&self) -> Bytes {
+        if let Some(b) = self.plain() {
+            return b;
+        }
+        let g = self.gzip.get().expect("the gzip encoding is made before the text is dropped");
+        let mut out = Vec::with_capacity(self.len);
+        let mut d = flate2::read::GzDecoder::new(&g[..]);
+        std::io::Read::read_to_end(&mut d, &mut out).expect("our own gzip encoding decompresses");
+        out.into()
     }
 
     pub fn gzip_etag(&self) -> String {
@@ -179,7 +224,7 @@ fn compute_stats(live: &LiveSet) -> IndicatorStats {
         *s.by_type.entry(kind.to_string()).or_default() += 1;
         *s.by_tlp.entry(l.tlp.to_string()).or_default() += 1;
         *s.by_week.entry(crate::store::iso_week(l.first_seen)).or_default() += 1;
-        for sec in &l.sectors {
+        for sec in l.sectors.iter() {
             *s.by_sector.entry(sec.clone()).or_default() += 1;
         }
         if l.sources > 1 {
@@ -227,7 +272,8 @@ struct Live {
     last_seen: OffsetDateTime,
     valid_until: Option<OffsetDateTime>,
     sources: u32,
-    sectors: Vec<String>,
+    /// Shared by every indicator with the same sectors (a handful of sets).
+    sectors: Arc<[String]>,
     /// Why it is kept off blocklists (an allow-list, a type that is never
     /// listed), `None` when it may be listed; decided once, when the
     /// indicator enters the set, not at every build.
@@ -235,11 +281,15 @@ struct Live {
 }
 
 /// The live set, mirrored from the feed log, kept sorted by (type, value)
-/// so every list comes out sorted without sorting at build time.
+/// so every list comes out sorted without sorting at build time. Nothing
+/// maps ids to values: an indicator's id derives from its type and value
+/// ([`crate::store::indicator_id`]), and every entry of the log, a removal
+/// too, carries both.
 #[derive(Default)]
 struct LiveSet {
-    keys: HashMap<String, (IndicatorType, String)>,
-    sorted: BTreeMap<(IndicatorType, String), Live>,
+    sorted: BTreeMap<(IndicatorType, Box<str>), Live>,
+    /// The distinct sector sets of `Live::sectors`.
+    sector_sets: std::collections::HashSet<Arc<[String]>>,
     cursor: u64,
     /// Bumped on every change; an unchanged set needs no rebuild.
     generation: u64,
@@ -278,13 +328,19 @@ impl LiveSet {
         // submitter confirms it (a later entry without the mark).
         match e.op {
             _ if e.op == Op::Remove || e.withdrawn => {
-                if let Some(k) = self.keys.remove(&e.indicator.id) {
-                    self.sorted.remove(&k);
-                }
+                self.sorted.remove(&(e.indicator.kind, e.indicator.value.into_boxed_str()));
             }
             _ => {
                 let i = e.indicator;
-                let key = (i.kind, i.value);
+                let key = (i.kind, i.value.into_boxed_str());
+                let sectors = match self.sector_sets.get(i.sources.sectors.as_slice()) {
+                    Some(s) => s.clone(),
+                    None => {
+                        let s: Arc<[String]> = i.sources.sectors.into();
+                        self.sector_sets.insert(s.clone());
+                        s
+                    }
+                };
                 let live = Live {
                     withheld: withheld(allow, key.0, &key.1),
                     category: i.category,
@@ -294,9 +350,8 @@ impl LiveSet {
                     last_seen: i.last_seen,
                     valid_until: i.valid_until,
                     sources: i.sources.count,
-                    sectors: i.sources.sectors,
+                    sectors,
                 };
-                self.keys.insert(i.id, key.clone());
                 self.sorted.insert(key, live);
             }
         }
@@ -408,7 +463,7 @@ pub async fn run_builder(inputs: BuilderInputs, shutdown: impl std::future::Futu
 /// Publishes a build, and makes the missing gzip encodings in the background.
 fn publish(blocklists: &Blocklists, snapshots: &HashMap<(String, &'static str), Arc<Snapshot>>) {
     blocklists.current.store(Arc::new(snapshots.clone()));
-    let pending: Vec<Arc<Snapshot>> = snapshots.values().filter(|s| s.gzip.get().is_none()).cloned().collect();
+    let pending: Vec<Arc<Snapshot>> = snapshots.values().filter(|s| s.gzip_ready().is_none()).cloned().collect();
     if !pending.is_empty() {
         tokio::task::spawn_blocking(move || {
             for s in pending {
@@ -488,11 +543,13 @@ fn build_all(
             } else {
                 (body, build_no)
             };
+            let (plain, len, gzip) = Snapshot::text_fields(body.into());
             out.insert(
                 (key.clone(), name),
                 Arc::new(Snapshot {
-                    body: body.into(),
-                    gzip: std::sync::OnceLock::new(),
+                    plain,
+                    len,
+                    gzip,
                     etag,
                     content_type,
                     count,
@@ -632,6 +689,7 @@ impl<'a> Lists<'a> {
             withheld: Vec::new(),
         };
         for ((kind, value), e) in &live.sorted {
+            let value: &str = value;
             if e.withheld == Some(Withheld::NotBlockingType)
                 || e.valid_until.is_some_and(|t| t <= now)
                 || !views.iter().any(|v| v.admits(*kind, e.category, e.tlp, e.confidence))
@@ -885,7 +943,7 @@ mod tests {
             last_seen: now,
             valid_until: None,
             sources: 1,
-            sectors: vec!["finance".into()],
+            sectors: vec!["finance".to_owned()].into(),
         }
     }
 
@@ -902,7 +960,7 @@ mod tests {
             "made-up.notatld",
             "listed-phish.top",
         ] {
-            set.sorted.insert((IndicatorType::Domain, v.to_owned()), live(now));
+            set.sorted.insert((IndicatorType::Domain, v.into()), live(now));
         }
         let view = EgressView {
             audience: "isps".into(),

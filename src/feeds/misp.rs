@@ -19,11 +19,15 @@
 //! submissions but are not addresses to block.
 //!
 //! Built like the TAXII index: caught up with the store's log at the start
-//! of a request (reads outside the lock), rendered once per audience set and
-//! log position, then served from that snapshot.
+//! of a request (reads outside the lock). The index keeps, per live
+//! indicator, its day, the sequence number of its latest entry, what the
+//! egress views decide on and the MD5 of its value (no clone of the
+//! indicator): the manifest (kept once per audience set and log position) and
+//! `hashes.csv` come from the index alone; an event is made on request, its
+//! attributes read back from the store in log order like TAXII's objects
+//! pages, and not kept.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use md5::Md5;
@@ -32,7 +36,8 @@ use sha2::{Digest, Sha256};
 use time::{Date, OffsetDateTime};
 
 use super::egress::project;
-use crate::model::{Indicator, IndicatorType};
+use super::id::Id;
+use crate::model::{Category, Indicator, IndicatorType, Tlp};
 use crate::policy::EgressView;
 use crate::store::{FeedEntry, Op, Store, StoreError, uuid_v4_from};
 
@@ -40,31 +45,49 @@ use crate::store::{FeedEntry, Op, Store, StoreError, uuid_v4_from};
 /// submitter.
 const ORG_UUID: &str = "4c0b7a53-2e1f-4d8e-9a6b-1f3e5d7c9b20";
 
-/// The feed for one reader: manifest, events and hashes, rendered.
-pub struct Rendered {
-    pub manifest: Vec<u8>,
-    pub hashes: Vec<u8>,
-    /// Event documents by UUID.
-    pub events: HashMap<String, Vec<u8>>,
+/// What the index keeps of a live indicator: where its latest entry is in
+/// the log (the event reads it back from the store), what the egress views
+/// decide on, and the MD5 of its value for `hashes.csv` (about 64 bytes,
+/// where a clone of the indicator took about 0.5 KB).
+#[derive(Clone, Copy, Debug)]
+struct Rec {
+    day: Date,
+    /// Sequence number of its latest entry (an addition or update).
+    seq: u64,
+    kind: IndicatorType,
+    category: Category,
+    tlp: Tlp,
+    confidence: u8,
+    md5: [u8; 16],
+}
+
+impl Rec {
+    fn visible(&self, views: &[EgressView]) -> bool {
+        views.iter().any(|v| v.admits(self.kind, self.category, self.tlp, self.confidence))
+    }
 }
 
 #[derive(Default)]
 struct State {
     last_seq: u64,
-    /// Live indicators and the day their event is.
-    live: HashMap<String, (Date, Indicator)>,
+    /// Live indicators.
+    live: HashMap<Id, Rec>,
     /// Per day: its indicators and when the day last changed.
     days: BTreeMap<Date, Day>,
-    /// Live indicators withdrawn from blocklists by false-positive reports
-    /// (their attributes say so and are not `to_ids`).
-    withdrawn: BTreeSet<String>,
-    /// Rendered feeds by audience set, with the log position they show.
-    rendered: HashMap<String, (u64, Arc<Rendered>)>,
+    /// Rendered manifests by audience set, with the log position they show
+    /// (events and `hashes.csv` are made on request, never kept).
+    manifests: HashMap<String, (u64, Arc<Manifest>)>,
+}
+
+/// A reader's `manifest.json` and how many events it lists.
+pub struct Manifest {
+    pub body: Vec<u8>,
+    pub events: usize,
 }
 
 #[derive(Default)]
 struct Day {
-    ids: BTreeSet<String>,
+    ids: BTreeSet<Id>,
     changed: Option<OffsetDateTime>,
 }
 
@@ -77,30 +100,47 @@ pub struct MispIndex {
 impl State {
     fn apply(&mut self, e: &FeedEntry) {
         self.last_seq = self.last_seq.max(e.seq);
-        let id = &e.indicator.id;
-        let day = match (e.op, self.live.get(id)) {
-            (Op::Remove, Some((day, _))) => {
-                let day = *day;
-                self.live.remove(id);
-                self.days.entry(day).or_default().ids.remove(id);
+        let id = Id::new(&e.indicator.id);
+        let day = match (e.op, self.live.get(&id)) {
+            (Op::Remove, Some(r)) => {
+                let day = r.day;
+                self.live.remove(&id);
+                self.days.entry(day).or_default().ids.remove(&id);
                 day
             }
             (Op::Remove, None) => return,
-            (_, Some((day, _))) => *day,
+            (_, Some(r)) => r.day,
             (_, None) => e.at.date(),
         };
-        if e.op != Op::Remove && e.withdrawn {
-            self.withdrawn.insert(id.clone());
-        } else {
-            self.withdrawn.remove(id);
-        }
         if e.op != Op::Remove {
-            self.live.insert(id.clone(), (day, e.indicator.clone()));
+            let i = &e.indicator;
+            let rec = Rec {
+                day,
+                seq: e.seq,
+                kind: i.kind,
+                category: i.category,
+                tlp: i.tlp,
+                confidence: i.confidence,
+                md5: Md5::digest(i.value.as_bytes()).into(),
+            };
             self.days.entry(day).or_default().ids.insert(id.clone());
+            self.live.insert(id, rec);
         }
         let d = self.days.entry(day).or_default();
         d.changed = Some(d.changed.map_or(e.at, |c| c.max(e.at)));
     }
+
+    /// The live indicators of `d` the holder of `views` may see, in id order.
+    fn visible<'a>(&'a self, d: &'a Day, views: &'a [EgressView]) -> impl Iterator<Item = &'a Rec> + 'a {
+        d.ids.iter().filter_map(|id| self.live.get(id)).filter(|r| r.visible(views))
+    }
+}
+
+/// The audience names of `views` and their key (`a,b`), which names events.
+fn audience_key(views: &[EgressView]) -> (Vec<&str>, String) {
+    let audiences: Vec<&str> = views.iter().map(|v| v.audience.as_str()).collect();
+    let key = audiences.join(",");
+    (audiences, key)
 }
 
 impl MispIndex {
@@ -108,17 +148,13 @@ impl MispIndex {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The feed as the holder of `views` sees it, caught up with the log.
-    pub async fn feed(
-        self: &Arc<Self>,
-        store: &dyn Store,
-        views: Vec<EgressView>,
-    ) -> Result<Arc<Rendered>, StoreError> {
+    /// Catches the index up with the log (reads outside the lock).
+    async fn catch_up(&self, store: &dyn Store) -> Result<(), StoreError> {
         let head = store.head();
         loop {
             let from = self.lock().last_seq;
             if from >= head {
-                break;
+                return Ok(());
             }
             let entries = match store.feed(from, 4096).await {
                 Err(StoreError::Compacted { horizon, .. }) => {
@@ -133,84 +169,178 @@ impl MispIndex {
                 entries => entries?,
             };
             if entries.is_empty() {
-                break;
+                return Ok(());
             }
             let mut s = self.lock();
             if s.last_seq == from {
                 entries.iter().for_each(|e| s.apply(e));
             }
         }
-        let index = self.clone();
-        tokio::task::spawn_blocking(move || index.render(&views)).await.map_err(|_| StoreError::Panicked)
     }
 
-    fn render(&self, views: &[EgressView]) -> Arc<Rendered> {
-        let audiences: Vec<&str> = views.iter().map(|v| v.audience.as_str()).collect();
-        let key = audiences.join(",");
+    /// `manifest.json` as the holder of `views` sees it, caught up with the
+    /// log (rendered once per audience set and log position).
+    pub async fn manifest(
+        self: &Arc<Self>,
+        store: &dyn Store,
+        views: Vec<EgressView>,
+    ) -> Result<Arc<Manifest>, StoreError> {
+        self.catch_up(store).await?;
+        let index = self.clone();
+        tokio::task::spawn_blocking(move || index.render_manifest(&views)).await.map_err(|_| StoreError::Panicked)
+    }
+
+    fn render_manifest(&self, views: &[EgressView]) -> Arc<Manifest> {
+        let (audiences, key) = audience_key(views);
         let s = self.lock();
-        if let Some((seq, r)) = s.rendered.get(&key)
+        if let Some((seq, r)) = s.manifests.get(&key)
             && *seq == s.last_seq
         {
             return r.clone();
         }
         let mut manifest = serde_json::Map::new();
-        let mut events = HashMap::new();
-        let mut hashes = String::new();
         for (day, d) in &s.days {
-            let uuid = event_uuid(*day, &key);
+            if s.visible(d, views).next().is_none() {
+                continue;
+            }
             let changed = d.changed.map_or(0, OffsetDateTime::unix_timestamp);
-            let meta = event_meta(*day, &audiences, changed);
-            let mut event = meta.clone();
-            event["uuid"] = json!(uuid);
-            event["published"] = json!(true);
-            let visible =
-                d.ids.iter().filter_map(|id| Some((project(views, &s.live.get(id)?.1)?, s.withdrawn.contains(id))));
-            let Some(body) = event_body(&event, visible, &uuid, &mut hashes) else { continue };
-            events.insert(uuid.clone(), body);
-            manifest.insert(uuid, meta);
+            manifest.insert(event_uuid(*day, &key), event_meta(*day, &audiences, changed));
         }
-        let r = Arc::new(Rendered {
-            manifest: serde_json::to_vec(&manifest).unwrap_or_default(),
-            hashes: hashes.into_bytes(),
-            events,
-        });
+        let r = Arc::new(Manifest { events: manifest.len(), body: serde_json::to_vec(&manifest).unwrap_or_default() });
         let seq = s.last_seq;
         drop(s);
-        self.lock().rendered.insert(key, (seq, r.clone()));
+        self.lock().manifests.insert(key, (seq, r.clone()));
         r
+    }
+
+    /// `hashes.csv` as the holder of `views` sees it (`md5(value),event-uuid`
+    /// per attribute, events in day order, attributes in id order) and its
+    /// line count, made from the index alone.
+    pub async fn hashes(
+        self: &Arc<Self>,
+        store: &dyn Store,
+        views: Vec<EgressView>,
+    ) -> Result<(Vec<u8>, usize), StoreError> {
+        self.catch_up(store).await?;
+        let index = self.clone();
+        let render = move || {
+            let (_, key) = audience_key(&views);
+            let s = index.lock();
+            let (mut out, mut n) = (Vec::new(), 0);
+            for (day, d) in &s.days {
+                let uuid = event_uuid(*day, &key);
+                for r in s.visible(d, &views) {
+                    out.extend_from_slice(hex::encode(r.md5).as_bytes());
+                    out.push(b',');
+                    out.extend_from_slice(uuid.as_bytes());
+                    out.push(b'\n');
+                    n += 1;
+                }
+            }
+            (out, n)
+        };
+        tokio::task::spawn_blocking(render).await.map_err(|_| StoreError::Panicked)
+    }
+
+    /// Event `uuid` as the holder of `views` sees it, `None` when the
+    /// manifest does not list it: the day's visible indicators are read back
+    /// from the store (their latest entries, in log order) and serialised one
+    /// at a time; nothing of it is kept.
+    pub async fn event(
+        self: &Arc<Self>,
+        store: &dyn Store,
+        views: Vec<EgressView>,
+        uuid: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.catch_up(store).await?;
+        let (index, uuid) = (self.clone(), uuid.to_owned());
+        let views2 = views.clone();
+        let find = move || {
+            let (audiences, key) = audience_key(&views2);
+            let s = index.lock();
+            let (day, d) = s.days.iter().find(|(day, _)| event_uuid(**day, &key) == uuid)?;
+            let mut seqs: Vec<u64> = s.visible(d, &views2).map(|r| r.seq).collect();
+            if seqs.is_empty() {
+                return None;
+            }
+            seqs.sort_unstable();
+            let changed = d.changed.map_or(0, OffsetDateTime::unix_timestamp);
+            let mut event = event_meta(*day, &audiences, changed);
+            event["uuid"] = json!(uuid);
+            event["published"] = json!(true);
+            Some((event, seqs))
+        };
+        let Some((event, seqs)) = tokio::task::spawn_blocking(find).await.map_err(|_| StoreError::Panicked)? else {
+            return Ok(None);
+        };
+        let mut body = EventBody::new(&event);
+        let mut next = 0;
+        while next < seqs.len() {
+            // The span of the next wanted entries within 4096 sequence
+            // numbers: one read for a dense run, a short one for a sparse one.
+            let first = seqs[next];
+            let span = seqs[next..].iter().take_while(|s| **s - first < 4096).last().map_or(1, |l| l - first + 1);
+            let entries = store.feed_kept(first - 1, span as usize).await?;
+            if entries.is_empty() {
+                break;
+            }
+            for e in &entries {
+                while next < seqs.len() && seqs[next] < e.seq {
+                    next += 1; // compacted away since: left out
+                }
+                if next < seqs.len() && seqs[next] == e.seq {
+                    next += 1;
+                    // Fail closed: projected through the reader's views again.
+                    if e.op != Op::Remove
+                        && let Some(i) = project(&views, &e.indicator)
+                    {
+                        body.push(&i, e.withdrawn);
+                    }
+                }
+            }
+            let last = entries.last().map_or(first, |e| e.seq);
+            while next < seqs.len() && seqs[next] <= last {
+                next += 1;
+            }
+        }
+        Ok(body.finish())
     }
 }
 
-/// `{"Event": event}` with its `Attribute` list made from `visible` (each
-/// indicator with whether it is withdrawn from blocklists), and
-/// each attribute's `hashes.csv` line; `None` when nothing is visible. The
-/// attributes are serialised one at a time: a day may hold a million
-/// indicators, and a JSON tree of them all (twice, with the copy `json!`
-/// makes) took gigabytes for a moment.
-fn event_body(
-    event: &Value,
-    visible: impl Iterator<Item = (Indicator, bool)>,
-    uuid: &str,
-    hashes: &mut String,
-) -> Option<Vec<u8>> {
-    let mut attrs = Vec::new();
-    for (n, (i, withdrawn)) in visible.enumerate() {
-        attrs.push(if n == 0 { b'[' } else { b',' });
-        let a = if withdrawn { mark_withdrawn(attribute(&i)) } else { attribute(&i) };
-        let _ = writeln!(hashes, "{},{uuid}", hex::encode(Md5::digest(i.value.as_bytes())));
-        serde_json::to_writer(&mut attrs, &a).ok()?;
+/// An event document written attribute by attribute: `{"Event":{...meta...,"Attribute":[...]}}`.
+struct EventBody {
+    body: Vec<u8>,
+    attributes: usize,
+}
+
+impl EventBody {
+    fn new(event: &Value) -> EventBody {
+        // `{"Event":{...}}`: the attributes go in before the two closing braces.
+        let mut body = serde_json::to_vec(&json!({ "Event": event })).unwrap_or_default();
+        body.truncate(body.len().saturating_sub(2));
+        body.extend_from_slice(b",\"Attribute\":");
+        EventBody { body, attributes: 0 }
     }
-    if attrs.is_empty() {
-        return None;
+
+    fn push(&mut self, i: &Indicator, withdrawn: bool) {
+        let a = if withdrawn { mark_withdrawn(attribute(i)) } else { attribute(i) };
+        let mark = self.body.len();
+        self.body.push(if self.attributes == 0 { b'[' } else { b',' });
+        if serde_json::to_writer(&mut self.body, &a).is_ok() {
+            self.attributes += 1;
+        } else {
+            self.body.truncate(mark);
+        }
     }
-    attrs.push(b']');
-    // `{"Event":{...}}`: the attributes go in before the two closing braces.
-    let mut body = serde_json::to_vec(&json!({ "Event": event })).ok()?;
-    body.truncate(body.len().checked_sub(2)?);
-    body.extend_from_slice(b",\"Attribute\":");
-    body.extend_from_slice(&attrs);
-    body.extend_from_slice(b"}}");
-    Some(body)
+
+    /// The document, `None` when no attribute is visible.
+    fn finish(mut self) -> Option<Vec<u8>> {
+        if self.attributes == 0 {
+            return None;
+        }
+        self.body.extend_from_slice(b"]}}");
+        Some(self.body)
+    }
 }
 
 fn event_uuid(day: Date, audiences: &str) -> String {
@@ -337,7 +467,7 @@ mod tests {
         assert_eq!(s.days.values().next().unwrap().ids.len(), 2);
         s.apply(&entry(4, Op::Remove, day1 + 90_000, b));
         let d = s.days.values().next().unwrap();
-        assert_eq!(d.ids.iter().collect::<Vec<_>>(), vec!["a"]);
+        assert_eq!(d.ids.iter().map(Id::to_string).collect::<Vec<_>>(), vec!["a"]);
         assert_eq!(d.changed.unwrap().unix_timestamp(), day1 + 90_000);
         assert_eq!(s.last_seq, 4);
     }
@@ -346,10 +476,11 @@ mod tests {
     fn an_event_is_its_metadata_plus_its_attributes_serialised_one_by_one() {
         let mut event = event_meta(Date::MIN, &["law-enforcement"], 7);
         event["uuid"] = json!("u-1");
-        let mut hashes = String::new();
-        let two = [ind("a", IndicatorType::Domain, "a.example.top"), ind("b", IndicatorType::Ipv4, "185.220.101.4")];
+        let mut body = EventBody::new(&event);
         // The second is withdrawn from blocklists: kept, not for detection.
-        let body = event_body(&event, two.into_iter().zip([false, true]), "u-1", &mut hashes).unwrap();
+        body.push(&ind("a", IndicatorType::Domain, "a.example.top"), false);
+        body.push(&ind("b", IndicatorType::Ipv4, "185.220.101.4"), true);
+        let body = body.finish().unwrap();
         let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["Event"]["uuid"], "u-1");
         assert_eq!(v["Event"]["timestamp"], "7");
@@ -359,15 +490,23 @@ mod tests {
         let to_ids: Vec<bool> =
             v["Event"]["Attribute"].as_array().unwrap().iter().map(|a| a["to_ids"].as_bool().unwrap()).collect();
         assert_eq!(to_ids, [true, false]);
-        assert_eq!(
-            hashes,
-            format!(
-                "{},u-1\n{},u-1\n",
-                hex::encode(Md5::digest(b"a.example.top")),
-                hex::encode(Md5::digest(b"185.220.101.4"))
-            )
-        );
-        assert!(event_body(&event, std::iter::empty(), "u-1", &mut hashes).is_none());
+        // The event's metadata, then the attributes, then the two closing braces.
+        let meta = serde_json::to_vec(&json!({ "Event": event })).unwrap();
+        assert!(body.starts_with(&meta[..meta.len() - 2]) && body.ends_with(b"]}}"));
+        assert!(EventBody::new(&event).finish().is_none());
+    }
+
+    #[test]
+    fn the_index_keeps_the_latest_entry_and_the_md5_of_the_value() {
+        let mut s = State::default();
+        s.apply(&entry(1, Op::Add, 1_795_000_000, ind("a", IndicatorType::Domain, "a.example.top")));
+        let r = s.live[&Id::new("a")];
+        assert_eq!(r.seq, 1);
+        assert_eq!(r.md5, <[u8; 16]>::from(Md5::digest(b"a.example.top")));
+        s.apply(&entry(2, Op::Add, 1_795_000_100, ind("a", IndicatorType::Domain, "a.example.top")));
+        assert_eq!(s.live[&Id::new("a")].seq, 2);
+        s.apply(&entry(3, Op::Remove, 1_795_000_200, ind("a", IndicatorType::Domain, "a.example.top")));
+        assert!(s.live.is_empty());
     }
 
     #[test]

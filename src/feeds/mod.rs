@@ -4,6 +4,7 @@
 pub mod allowlist;
 pub mod blocklist;
 pub mod egress;
+pub mod id;
 pub mod misp;
 pub mod stix;
 pub mod taxii;

@@ -16,7 +16,7 @@
 //! # Index and its cost
 //! Reading the log per request does not scale, so [`Index`] keeps, per
 //! audience, the ordered list of versions (ordinal, `date_added`, `modified`,
-//! object number, link to the object's previous version, kind: 48 bytes
+//! object number, link to the object's previous version, kind: 40 bytes
 //! each) and per object its first and latest version (12 bytes). It is
 //! caught up incrementally from `Store::feed` at the start of each request
 //! (only entries after the last one indexed are read), and rebuilt from the
@@ -25,8 +25,9 @@
 //! that left (their objects pages leave a dropped version out; a revocation
 //! whose source is gone is built from the removal, through the same view),
 //! and after a rebuild such an indicator has no version at all. Per indicator and audience that
-//! admits it, about 60 bytes plus the global id table (~100 bytes per
-//! object): roughly 0.3 KB per indicator with four audiences. A page then costs
+//! admits it, about 52 bytes plus the global id table (the UUID of each
+//! object as 16 bytes, in a vector and a hash map, and its times: about 80
+//! bytes per object): roughly 0.3 KB per indicator with four audiences. A page then costs
 //! two binary searches, a scan of the index, and one store read per returned
 //! object (contiguous runs are read together); manifest and versions pages
 //! read nothing from the store.
@@ -48,6 +49,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::egress::admitting;
+use super::id::Id;
 use super::stix::{self, VersionTimes};
 use crate::model::Tlp;
 use crate::policy::EgressView;
@@ -284,13 +286,47 @@ struct Ver {
     obj: u32,
     /// Position of the previous version of the same object ([`NONE`]: first).
     prev: u32,
-    kind: VerKind,
+    kind: PackedKind,
+}
+
+/// A [`VerKind`] in 8 bytes (a `Ver` is 40 bytes, not 48): 0 for
+/// `Visible`, a fixed object's index in [`FIXED`] with bit 62 set, a
+/// revocation's source with bit 63 set (sequence numbers stay far below 2^62).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PackedKind(u64);
+
+const FIXED_BIT: u64 = 1 << 62;
+const REVOKED_BIT: u64 = 1 << 63;
+
+impl From<VerKind> for PackedKind {
+    fn from(k: VerKind) -> PackedKind {
+        PackedKind(match k {
+            VerKind::Visible => 0,
+            VerKind::Fixed(f) => FIXED_BIT | FIXED.iter().position(|x| *x == f).expect("a fixed object") as u64,
+            VerKind::Revoked { source } => {
+                assert!(source < FIXED_BIT, "sequence numbers stay below 2^62");
+                REVOKED_BIT | source
+            }
+        })
+    }
+}
+
+impl PackedKind {
+    fn get(self) -> VerKind {
+        if self.0 & REVOKED_BIT != 0 {
+            VerKind::Revoked { source: self.0 & !REVOKED_BIT }
+        } else if self.0 & FIXED_BIT != 0 {
+            VerKind::Fixed(FIXED[(self.0 & !FIXED_BIT) as usize])
+        } else {
+            VerKind::Visible
+        }
+    }
 }
 
 impl Ver {
     /// The feed sequence number whose indicator this version shows.
     fn source(&self) -> Option<u64> {
-        match self.kind {
+        match self.kind.get() {
             VerKind::Fixed(_) => None,
             VerKind::Visible => Some(self.ord - LOG_BASE),
             VerKind::Revoked { source } => Some(source),
@@ -300,7 +336,7 @@ impl Ver {
     /// The feed entries an objects page reads for this version: its source,
     /// and for a revocation also its own entry (the source may be compacted).
     fn entries(&self) -> impl Iterator<Item = u64> {
-        let own = matches!(self.kind, VerKind::Revoked { .. }).then(|| self.ord - LOG_BASE);
+        let own = matches!(self.kind.get(), VerKind::Revoked { .. }).then(|| self.ord - LOG_BASE);
         self.source().into_iter().chain(own)
     }
 }
@@ -350,10 +386,11 @@ struct IndexState {
     last_seq: u64,
     /// `date_added` of the last log entry indexed (µs).
     last_added_us: i64,
-    /// STIX ids by object number (`indicator--…`, fixed objects first).
-    ids: Vec<String>,
-    /// Object numbers by STIX id.
-    by_id: HashMap<String, u32>,
+    /// Ids by object number: the fixed objects' STIX ids first, then the
+    /// UUID of each `indicator--…` (16 bytes, no allocation).
+    ids: Vec<Id>,
+    /// Object numbers of the indicators by the UUID of their STIX id.
+    by_id: HashMap<Id, u32>,
     /// Per object: `created`, in ms (the first version's `modified`).
     created_ms: Vec<i64>,
     /// Per object: the last `modified` given, in ms (`i64::MIN`: none yet).
@@ -362,18 +399,18 @@ struct IndexState {
     audiences: BTreeMap<String, AudienceIndex>,
     /// Indicators that left the exchange (retracted, expired): if one comes
     /// back it is a new STIX object, since STIX forbids un-revoking.
-    removed: std::collections::HashSet<String>,
+    removed: std::collections::HashSet<Id>,
     /// How many times each indicator came back after a removal.
-    generation: HashMap<String, u32>,
+    generation: HashMap<Id, u32>,
 }
 
-/// The STIX id of an indicator's `generation`-th life.
-fn stix_id(id: &str, generation: u32) -> String {
+/// The UUID of the STIX id (`indicator--UUID`) of an indicator's `generation`-th life.
+fn stix_uuid(id: &str, generation: u32) -> Id {
     if generation == 0 {
-        return format!("indicator--{id}");
+        return Id::new(id);
     }
     let d = Sha256::digest(format!("tamis/stix-generation/v1\0{id}\0{generation}").as_bytes());
-    format!("indicator--{}", crate::store::uuid_v4_from(&d))
+    Id::new(&crate::store::uuid_v4_from(&d))
 }
 
 /// The default policy's egress views, by audience: one collection each.
@@ -402,7 +439,10 @@ impl IndexState {
         let mut s = IndexState { egress: egress.clone(), ..IndexState::default() };
         let mut fixed_versions = Vec::new();
         for (k, f) in FIXED.iter().enumerate() {
-            let obj = s.intern(&fixed_id(*f));
+            let obj = s.ids.len() as u32;
+            s.ids.push(Id::Other(fixed_id(*f).into()));
+            s.created_ms.push(0);
+            s.last_modified_ms.push(i64::MIN);
             let (added_us, modified_ms) = match f {
                 Fixed::Marking(_) => (MARKINGS_ADDED_US + k as i64, MARKINGS_ADDED_US / 1000),
                 Fixed::Identity => (IDENTITY_ADDED_US, IDENTITY_ADDED_US / 1000),
@@ -415,7 +455,7 @@ impl IndexState {
                 modified_ms,
                 obj,
                 prev: NONE,
-                kind: VerKind::Fixed(*f),
+                kind: VerKind::Fixed(*f).into(),
             });
         }
         s.last_added_us = IDENTITY_ADDED_US;
@@ -423,7 +463,7 @@ impl IndexState {
             let mut a = AudienceIndex { view: view.clone(), versions: Vec::new(), objects: Vec::new() };
             // The identity, and the markings of the levels this view may see.
             for v in &fixed_versions {
-                if let VerKind::Fixed(Fixed::Marking(t)) = v.kind
+                if let VerKind::Fixed(Fixed::Marking(t)) = v.kind.get()
                     && t > view.max_tlp
                 {
                     continue;
@@ -435,16 +475,57 @@ impl IndexState {
         s
     }
 
-    fn intern(&mut self, id: &str) -> u32 {
-        if let Some(o) = self.by_id.get(id) {
+    /// The object number of indicator STIX id `indicator--{uuid}`, new if need be.
+    fn intern(&mut self, uuid: Id) -> u32 {
+        if let Some(o) = self.by_id.get(&uuid) {
             return *o;
         }
         let o = self.ids.len() as u32;
-        self.ids.push(id.to_owned());
-        self.by_id.insert(id.to_owned(), o);
+        self.ids.push(uuid.clone());
+        self.by_id.insert(uuid, o);
         self.created_ms.push(0);
         self.last_modified_ms.push(i64::MIN);
         o
+    }
+
+    /// Room for `entries` more log entries (at most one version per
+    /// audience and one object each), so that catching up with a long log
+    /// does not grow the vectors by doubling: each doubling copies and frees
+    /// the old block, which the allocator keeps resident for a while (about
+    /// 0.2 GB at 1M indicators). Room never written is never resident.
+    fn reserve(&mut self, entries: u64) {
+        let n = usize::try_from(entries).unwrap_or(usize::MAX).min(u32::MAX as usize);
+        self.ids.reserve(n);
+        self.created_ms.reserve(n);
+        self.last_modified_ms.reserve(n);
+        for a in self.audiences.values_mut() {
+            a.versions.reserve(n);
+            a.objects.reserve(n);
+        }
+    }
+
+    /// The STIX id of object `o`.
+    fn stix_id(&self, o: u32) -> String {
+        match &self.ids[o as usize] {
+            id if (o as usize) < FIXED.len() => id.to_string(),
+            uuid => format!("indicator--{uuid}"),
+        }
+    }
+
+    /// The STIX type of object `o`.
+    fn stix_type(&self, o: u32) -> &str {
+        match &self.ids[o as usize] {
+            Id::Other(id) if (o as usize) < FIXED.len() => id.split_once("--").map_or("", |(t, _)| t),
+            _ => "indicator",
+        }
+    }
+
+    /// The object number of a STIX id.
+    fn object(&self, stix_id: &str) -> Option<u32> {
+        match stix_id.strip_prefix("indicator--") {
+            Some(uuid) => self.by_id.get(&Id::new(uuid)).copied(),
+            None => FIXED.iter().position(|f| fixed_id(*f) == stix_id).map(|o| o as u32),
+        }
     }
 
     fn apply(&mut self, e: &FeedEntry) {
@@ -452,15 +533,15 @@ impl IndexState {
         let added_us = at_us.max(self.last_added_us + 1);
         self.last_added_us = added_us;
         self.last_seq = self.last_seq.max(e.seq);
-        let id = &e.indicator.id;
-        if e.op == Op::Add && self.removed.remove(id) {
+        let id = Id::new(&e.indicator.id);
+        if e.op == Op::Add && self.removed.remove(&id) {
             *self.generation.entry(id.clone()).or_default() += 1;
         }
+        let generation = self.generation.get(&id).copied().unwrap_or(0);
         if e.op == Op::Remove {
-            self.removed.insert(id.clone());
+            self.removed.insert(id);
         }
-        let generation = self.generation.get(id).copied().unwrap_or(0);
-        let obj = self.intern(&stix_id(id, generation));
+        let obj = self.intern(stix_uuid(&e.indicator.id, generation));
         let o = obj as usize;
         let modified_ms = if self.last_modified_ms[o] == i64::MIN {
             let m = added_us.div_euclid(1000);
@@ -473,21 +554,21 @@ impl IndexState {
         let ord = e.seq + LOG_BASE;
         for a in self.audiences.values_mut() {
             let admitted = e.op != Op::Remove && admitting(std::slice::from_ref(&a.view), &e.indicator).is_some();
-            let ver = Ver { ord, added_us, modified_ms, obj, prev: NONE, kind: VerKind::Visible };
+            let ver = Ver { ord, added_us, modified_ms, obj, prev: NONE, kind: VerKind::Visible.into() };
             if admitted {
                 a.push(ver, true);
             } else if let Some(st) = a.obj(obj).filter(|st| st.visible) {
                 let Some(source) = a.versions[st.last as usize].source() else {
                     continue;
                 };
-                a.push(Ver { kind: VerKind::Revoked { source }, ..ver }, false);
+                a.push(Ver { kind: VerKind::Revoked { source }.into(), ..ver }, false);
             } else if e.op == Op::Remove
                 && a.obj(obj).is_none()
                 && admitting(std::slice::from_ref(&a.view), &e.indicator).is_some()
             {
                 // Its earlier versions were compacted away (or read before a
                 // rebuild): the removal alone says that it is revoked.
-                a.push(Ver { kind: VerKind::Revoked { source: e.seq }, ..ver }, false);
+                a.push(Ver { kind: VerKind::Revoked { source: e.seq }.into(), ..ver }, false);
             }
         }
     }
@@ -551,6 +632,8 @@ impl Index {
                 if s.last_seq >= head {
                     return Ok(());
                 }
+                let pending = head - s.last_seq;
+                s.reserve(pending);
                 s.last_seq
             };
             let entries = match store.feed(from, 4096).await {
@@ -609,7 +692,7 @@ fn select(s: &IndexState, a: &AudienceIndex, q: &Query, kind: PageKind, object: 
     // Candidate positions: all from `start`, or only those of the named objects.
     let objs: Option<Vec<u32>> = match (object, &q.ids) {
         (Some(o), _) => Some(vec![o]),
-        (None, Some(ids)) => Some(ids.iter().filter_map(|id| s.by_id.get(id).copied()).collect()),
+        (None, Some(ids)) => Some(ids.iter().filter_map(|id| s.object(id)).collect()),
         (None, None) => None,
     };
     let candidates: Box<dyn Iterator<Item = usize>> = match &objs {
@@ -624,11 +707,10 @@ fn select(s: &IndexState, a: &AudienceIndex, q: &Query, kind: PageKind, object: 
     let mut more = false;
     for pos in candidates {
         let v = a.versions[pos];
-        if let Some(types) = &q.types {
-            let t = s.ids[v.obj as usize].split_once("--").map(|(t, _)| t).unwrap_or("");
-            if !types.contains(t) {
-                continue;
-            }
+        if let Some(types) = &q.types
+            && !types.contains(s.stix_type(v.obj))
+        {
+            continue;
         }
         if !vf.all {
             let st = a.obj(v.obj).copied().unwrap_or(ObjState::ABSENT);
@@ -772,15 +854,13 @@ impl Index {
         let obj = match object {
             None => None,
             Some(o) => Some(
-                s.by_id
-                    .get(o)
-                    .copied()
+                s.object(o)
                     .filter(|n| a.obj(*n).is_some())
                     .ok_or_else(|| TaxiiError::NotFound("no such object in this collection".into()))?,
             ),
         };
         let (items, more) = select(&s, a, q, kind, obj);
-        let ids = items.iter().map(|i| s.ids[i.ver.obj as usize].clone()).collect();
+        let ids = items.iter().map(|i| s.stix_id(i.ver.obj)).collect();
         Ok(Some(Selected { items, more, ids, entries: HashMap::new() }))
     }
 }
@@ -825,7 +905,7 @@ pub fn render_page(sel: &Selected, view: &EgressView, kind: PageKind) -> Rendere
             let mut list = Vec::with_capacity(sel.items.len());
             for (i, stix_id) in sel.items.iter().zip(&sel.ids) {
                 let times = VersionTimes { created: ms_time(i.created_ms), modified: ms_time(i.ver.modified_ms) };
-                let (source, revoked) = match i.ver.kind {
+                let (source, revoked) = match i.ver.kind.get() {
                     VerKind::Fixed(Fixed::Marking(t)) => {
                         list.push(stix::marking_definition(t));
                         continue;
@@ -907,7 +987,13 @@ mod tests {
 
     #[test]
     fn index_entries_stay_small() {
-        assert_eq!(std::mem::size_of::<Ver>(), 48);
+        assert_eq!(std::mem::size_of::<Ver>(), 40);
+        for k in [VerKind::Visible, VerKind::Revoked { source: 0 }, VerKind::Revoked { source: 1 << 40 }]
+            .into_iter()
+            .chain(FIXED.map(VerKind::Fixed))
+        {
+            assert_eq!(PackedKind::from(k).get(), k);
+        }
         assert_eq!(std::mem::size_of::<ObjState>(), 12);
     }
 }

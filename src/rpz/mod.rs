@@ -238,7 +238,7 @@ fn refresh(shared: &Shared) -> bool {
         let zone = match old.get(&audience) {
             Some(z) if z.current.serial == serial => z.clone(),
             prev => {
-                let (names, unusable) = zone::owners_of(&snap.body, &shared.apex);
+                let (names, unusable) = zone::owners_of(&snap.body(), &shared.apex);
                 if unusable > 0 {
                     tracing::warn!(audience = %audience, count = unusable, "RPZ records not served: not usable as DNS names");
                 }
