@@ -804,7 +804,9 @@ fn cue_words() -> &'static HashSet<String, Build> {
 
 /// A filler word of the cue lexicon (`nr`, `no`, `num`, `numéro`), any case.
 fn is_filler(w: &str) -> bool {
-    with_lower(w, |l| super::lexicon::cue_fillers().iter().any(|f| f.trim_end_matches('.') == l))
+    static FILLERS: std::sync::OnceLock<HashSet<&'static str, Build>> = std::sync::OnceLock::new();
+    let set = FILLERS.get_or_init(|| super::lexicon::cue_fillers().iter().map(|f| f.trim_end_matches('.')).collect());
+    with_lower(w, |l| set.contains(l))
 }
 
 /// Ticket, case-file and generic reference words: their numbers are kept
