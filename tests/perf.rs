@@ -225,13 +225,15 @@ async fn store_commit_rate() {
                 p.await.unwrap();
             }
             let s = slice.elapsed().as_secs_f64();
+            let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
             println!(
-                "store: indicators {:>8}..{:>8}: {:>6.0}/s  (data {:.0} MiB, RSS {:.0} MiB)",
+                "store: indicators {:>8}..{:>8}: {:>6.0}/s  (data {:.0} MiB, RSS {:.0} MiB, load {})",
                 (b + 1 - 100) * 1000,
                 (b + 1) * 1000,
                 100_000.0 / s,
                 dir_bytes(dir.path()) as f64 / 1048576.0,
-                rss_mib()
+                rss_mib(),
+                load.split_whitespace().next().unwrap_or("?")
             );
             slice = Instant::now();
         }
