@@ -3,7 +3,7 @@
 //!
 //! Prefixed keys: `i/<hmac(id)>` → indicator record (the logical key the
 //! rules use; the sled store keeps the record under `r/<seq>`, found through
-//! an `x/<hmac>` index: [`sled_store`](crate::store::sled_store)); `l/<seq>` → feed
+//! an in-memory index loaded from `y/<seq>` → 16 bytes of the HMAC: [`sled_store`](crate::store::sled_store)); `l/<seq>` → feed
 //! entries (the sled store keeps blobs of consecutive entries, up to 6 KiB,
 //! keyed by the sequence number of their first when written (compaction
 //! may drop entries from a blob, which keeps its key, or the whole blob);
@@ -103,13 +103,13 @@ pub(crate) const M_KEY_CHECK: &[u8] = b"m/key_check";
 /// 0 when absent): `r/<seq>` keys ([`sled_store`](crate::store::sled_store)).
 pub(crate) const M_REC_SEQ: &[u8] = b"m/rec_seq";
 /// Keys whose values are stored raw, not sealed (and, in the sled store,
-/// every `x/` index entry: a record's allocation sequence).
+/// every `y/` tag: 16 bytes of an indicator's HMAC).
 pub(crate) const RAW_KEYS: &[&[u8]] =
     &[M_FORMAT, M_PROBE, M_LOG_SEQ, M_AUDIT_SEQ, M_AUDIT_HEAD, M_KEY_ID, M_FEED_HORIZON, M_REC_SEQ];
 
 /// The sled store's on-disk format this version writes and reads: 3 =
-/// indicator records in allocation order (`r/<seq>`) behind a small HMAC
-/// index (`x/<hmac>`), see [`sled_store`](crate::store::sled_store); 2 =
+/// indicator records in allocation order (`r/<seq>`) with their HMAC tags
+/// (`y/<seq>`), see [`sled_store`](crate::store::sled_store); 2 =
 /// HMAC'd `i/` and `k/` keys, one sighting per contributor, request hashes
 /// with idempotency records (migrated to 3 when opened). Format 1 (tamis 0.1
 /// development builds) has no `m/format`.

@@ -31,8 +31,7 @@ impl Writer {
     pub(super) fn commit_group(&mut self, reqs: Vec<Request>) {
         let saved = (self.log_seq, self.audit_seq, self.audit_head.clone());
         let now = OffsetDateTime::now_utc();
-        self.resolved.lock().expect("lock").clear();
-        let source = TreeSource { tree: self.tree.clone(), resolved: self.resolved.clone() };
+        let source = TreeSource { tree: self.tree.clone(), index: self.index.clone() };
         let mut group = Group::new(Box::new(source), self.sealer.clone(), self.keys.clone(), self.max_validity);
         let mut applied = Vec::with_capacity(reqs.len());
         let mut pending = reqs.into_iter();
@@ -80,11 +79,10 @@ impl Writer {
     /// the store failed and says whether anything may have been applied.
     fn write_group(&mut self, g: Group) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        let resolved = std::mem::take(&mut *self.resolved.lock().expect("lock"));
-        let mut rec_seq = self.rec_seq;
+        let (mut rec_seq, mut changes) = (self.rec_seq, Vec::new());
         for (k, v) in g.overlay {
             if k.starts_with(b"i/") {
-                records::write(&mut batch, &self.tree, &self.sealer, &resolved, &mut rec_seq, &k, v.as_deref())?;
+                records::write(&mut batch, &self.index, &self.sealer, &mut rec_seq, &mut changes, &k, v.as_deref())?;
                 continue;
             }
             match v {
@@ -140,6 +138,7 @@ impl Writer {
         };
         let Err((why, maybe_applied)) = written else {
             self.rec_seq = rec_seq;
+            records::apply(&self.index, changes);
             return Ok(());
         };
         self.set_failure(Some(why.clone()));

@@ -23,6 +23,8 @@ pub(super) struct Reader {
     pub(super) sealer: Arc<Sealer>,
     /// The indicator keys.
     pub(super) keys: Arc<Keys>,
+    /// Where the indicator records are (HMAC → sequence).
+    pub(super) index: super::records::Index,
     pub(super) anchor: Option<Arc<AnchorFile>>,
     /// The data directory, to name it in errors.
     pub(super) dir: PathBuf,
@@ -86,11 +88,11 @@ impl Reader {
         Ok(self.record(id)?.filter(|r| !r.removed).map(|r| r.indicator))
     }
 
-    /// The record of indicator `id`, through the `x/` index.
+    /// The record of indicator `id`, through the in-memory index.
     pub(super) fn record(&self, id: &str) -> Result<Option<Record>, StoreError> {
         let ikey = self.keys.indicator(id);
-        super::records::get(&self.tree, &self.sealer, &ikey)?
-            .map(|(_, plain)| serde_json::from_slice(&plain).map_err(|e| decode_error(&ikey, e)))
+        super::records::get(&self.tree, &self.index, &self.sealer, &ikey)?
+            .map(|plain| serde_json::from_slice(&plain).map_err(|e| decode_error(&ikey, e)))
             .transpose()
     }
 

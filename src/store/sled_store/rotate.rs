@@ -25,7 +25,7 @@ pub struct Rotation {
 }
 
 /// Re-encrypts every value of the store in `dir` under `new_key`, with the
-/// next key id, and re-derives the HMAC'd `x/` and `k/` keys, in one atomic
+/// next key id, and re-derives the HMAC'd `k/` keys and `y/` tags, in one atomic
 /// batch (the server must be stopped: sled's lock refuses a second opener).
 /// Resumable: when a previous run applied the batch but did not install the
 /// new key file, `old_key` no longer opens the store and `new_key` does, and
@@ -56,24 +56,22 @@ pub fn rotate_storage_key(
         }
         let new = Sealer::new(new_key, new_id);
         let mut batch = sled::Batch::default();
-        // Index entries under the new HMAC key, added after every old one
-        // was removed (a batch keeps the last write of a key).
-        let mut index = Vec::new();
         for item in tree.iter() {
             let (k, v) = item.map_err(db_error)?;
             if RAW_KEYS.contains(&k.as_ref()) || k.starts_with(b"r/") {
-                continue; // records are re-sealed through their index entry
+                continue; // records are re-sealed through their `y/` tag
             }
-            if k.starts_with(b"x/") {
-                let seq = records::seq_of(&v)?;
+            if k.starts_with(b"y/") {
+                // The record opens with the old tag; its new tag is the
+                // HMAC of its id under the new key.
+                let (seq, tag) = (records::seq_of_key(&k)?, records::tag_of_value(&v)?);
                 let rk = records::record_key(seq);
                 let sealed = tree.get(&rk).map_err(db_error)?.ok_or_else(|| decode_missing(&rk))?;
-                let plain = old.open(&records::seal_key(seq, &k), &sealed)?;
+                let plain = old.open(&records::seal_key(seq, tag), &sealed)?;
                 let r: Record = serde_json::from_slice(&plain).map_err(|e| decode_error(&rk, e))?;
-                let nx = records::index_key(&new_keys.indicator(&r.indicator.id));
-                batch.remove(k.clone());
-                batch.insert(rk, new.seal(&records::seal_key(seq, &nx), &plain));
-                index.push((nx, v));
+                let new_tag = records::tag_of(&new_keys.indicator(&r.indicator.id));
+                batch.insert(k.clone(), &new_tag.to_be_bytes()[..]);
+                batch.insert(rk, new.seal(&records::seal_key(seq, new_tag), &plain));
                 records += 1;
                 continue;
             }
@@ -89,9 +87,6 @@ pub fn rotate_storage_key(
             }
             batch.insert(nk.clone(), new.seal(&nk, &plain));
             records += 1;
-        }
-        for (nx, v) in index {
-            batch.insert(nx, v);
         }
         batch.insert(M_KEY_ID, &new_id.to_be_bytes());
         quietly(|| tree.apply_batch(batch).and_then(|()| db.flush().map(|_| ())))

@@ -166,7 +166,10 @@ async fn expired_and_retracted_records_are_deleted() {
     let ids =
         commit(&store, batch("bank-a", vec![soon.clone(), sample(IndicatorType::Domain, "kept.example")], None)).await;
     let gone = commit(&store, batch("isp-a", vec![sample(IndicatorType::Domain, "retracted.example")], None)).await;
-    let raw = |id: &str| records::find(&store.reader.tree, &store.reader.keys.indicator(id)).unwrap();
+    let raw = |id: &str| {
+        let seq = records::find(&store.reader.index, &store.reader.keys.indicator(id))?;
+        store.reader.tree.get(records::record_key(seq)).unwrap()
+    };
     assert!(raw(&ids[0]).is_some() && raw(&gone[0]).is_some());
     let later = OffsetDateTime::now_utc() + time::Duration::seconds(5);
     assert_eq!(store.expire(vec![ids[0].clone(), ids[1].clone()], later).await.unwrap(), 1);
@@ -282,15 +285,15 @@ fn downgrade_to_format_2(dir: &Path, key: &[u8; 32]) -> usize {
     let (sealer, keys) = (Sealer::new(key, 1), Keys::derive(key));
     let mut batch = sled::Batch::default();
     let mut n = 0;
-    for kv in tree.scan_prefix(b"x/") {
-        let (x, v) = kv.unwrap();
-        let seq = u64::from_be_bytes(v.as_ref().try_into().unwrap());
+    for kv in tree.scan_prefix(b"y/") {
+        let (y, v) = kv.unwrap();
+        let (seq, tag) = (records::seq_of_key(&y).unwrap(), records::tag_of_value(&v).unwrap());
         let rk = records::record_key(seq);
-        let plain = sealer.open(&records::seal_key(seq, &x), &tree.get(&rk).unwrap().unwrap()).unwrap();
+        let plain = sealer.open(&records::seal_key(seq, tag), &tree.get(&rk).unwrap().unwrap()).unwrap();
         let r: Record = serde_json::from_slice(&plain).unwrap();
         let ik = keys.indicator(&r.indicator.id);
         batch.insert(ik.clone(), sealer.seal(&ik, &plain));
-        batch.remove(x);
+        batch.remove(y);
         batch.remove(rk);
         n += 1;
     }
@@ -306,7 +309,7 @@ fn count_prefix(store: &SledStore, prefix: &[u8]) -> usize {
 }
 
 /// Issue 11: a format-2 data directory (records under `i/<hmac>`) opens,
-/// is migrated to format 3 (`x/` index, `r/` records in allocation order),
+/// is migrated to format 3 (`r/` records in allocation order, `y/` tags),
 /// and reads and updates as before; a wrong key migrates nothing.
 #[tokio::test]
 async fn a_format_2_store_is_migrated_and_reads_as_before() {
@@ -334,7 +337,7 @@ async fn a_format_2_store_is_migrated_and_reads_as_before() {
     assert!(SledStore::open(dir.path(), &[13; 32]).is_err());
     let store = SledStore::open(dir.path(), &key).unwrap();
     assert_eq!(count_prefix(&store, b"i/"), 0, "records left in the format-2 layout");
-    assert_eq!((count_prefix(&store, b"x/"), count_prefix(&store, b"r/")), (24, 24));
+    assert_eq!((count_prefix(&store, b"y/"), count_prefix(&store, b"r/")), (24, 24));
     let format = store.reader.tree.get(crate::store::rules::keys::M_FORMAT).unwrap().unwrap();
     assert_eq!(format.as_ref(), crate::store::rules::keys::FORMAT);
     let after: Vec<_> = ids.iter().map(|id| store.reader.indicator(id).unwrap()).collect();
@@ -350,7 +353,7 @@ async fn a_format_2_store_is_migrated_and_reads_as_before() {
     commit(&store, batch("cert-a", vec![sample(IndicatorType::Domain, "m1.migrate.example")], None)).await;
     assert_eq!(store.reader.indicator(&ids[1]).unwrap().unwrap().sources.count, 2);
     commit(&store, batch("cert-a", vec![sample(IndicatorType::Domain, "new.migrate.example")], None)).await;
-    assert_eq!((count_prefix(&store, b"x/"), count_prefix(&store, b"r/")), (25, 25));
+    assert_eq!((count_prefix(&store, b"y/"), count_prefix(&store, b"r/")), (25, 25));
     let last = store.reader.tree.scan_prefix(b"r/").last().unwrap().unwrap().0;
     assert_eq!(last.as_ref(), records::record_key(25).as_slice(), "a new record goes after the migrated ones");
     drop(store);
@@ -359,21 +362,17 @@ async fn a_format_2_store_is_migrated_and_reads_as_before() {
     assert_eq!(store.reader.indicator(&ids[1]).unwrap().unwrap().sources.count, 2);
 }
 
-/// Format 3: a record opens only through the index entry naming it (an
-/// `x/` value pointed at another record fails closed).
+/// Format 3: a record opens only as the indicator it was written for (a
+/// record copied over another one's sequence fails closed).
 #[tokio::test]
-async fn an_index_entry_pointed_at_another_record_does_not_open() {
+async fn a_record_moved_to_another_sequence_does_not_open() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path(), &[14; 32]).unwrap();
-    let ids = commit(
-        &store,
-        batch("bank-a", vec![sample(IndicatorType::Domain, "a.swap.example"), sample(IndicatorType::Domain, "b.swap.example")], None),
-    )
-    .await;
-    let xa = records::index_key(&store.reader.keys.indicator(&ids[0]));
-    let xb = records::index_key(&store.reader.keys.indicator(&ids[1]));
-    let vb = store.reader.tree.get(&xb).unwrap().unwrap();
-    store.reader.tree.insert(&xa, vb).unwrap();
+    let items = vec![sample(IndicatorType::Domain, "a.swap.example"), sample(IndicatorType::Domain, "b.swap.example")];
+    let ids = commit(&store, batch("bank-a", items, None)).await;
+    let seq = |id: &str| records::find(&store.reader.index, &store.reader.keys.indicator(id)).unwrap();
+    let vb = store.reader.tree.get(records::record_key(seq(&ids[1]))).unwrap().unwrap();
+    store.reader.tree.insert(records::record_key(seq(&ids[0])), vb).unwrap();
     assert!(store.reader.indicator(&ids[0]).is_err());
     assert!(store.reader.indicator(&ids[1]).unwrap().is_some());
 }

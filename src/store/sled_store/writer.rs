@@ -95,8 +95,8 @@ pub(super) struct Writer {
     pub(super) log_seq: u64,
     /// The last indicator-record sequence allocated (`m/rec_seq`).
     pub(super) rec_seq: u64,
-    /// The record sequences the current group resolved.
-    pub(super) resolved: super::records::Resolved,
+    /// Indicator HMAC → record sequence, shared with the readers.
+    pub(super) index: super::records::Index,
     pub(super) audit_seq: u64,
     pub(super) audit_head: String,
     /// Announces the new feed head after each commit (blocklist rebuilds...).
@@ -222,7 +222,12 @@ impl Writer {
     /// unconfirmed group applied is in it) and accepts writes again.
     fn recovered(&mut self) {
         let heads = (read_u64(&self.tree, M_LOG_SEQ), read_u64(&self.tree, M_AUDIT_SEQ), self.tree.get(M_AUDIT_HEAD));
-        let (Ok(l), Ok(a), Ok(h), Ok(r)) = (heads.0, heads.1, heads.2, read_u64(&self.tree, M_REC_SEQ)) else { return };
+        let index = super::records::load_index(&self.tree);
+        let (Ok(l), Ok(a), Ok(h), Ok(r), Ok(index)) = (heads.0, heads.1, heads.2, read_u64(&self.tree, M_REC_SEQ), index)
+        else {
+            return;
+        };
+        *self.index.write().expect("lock") = index;
         self.log_seq = l;
         self.rec_seq = r;
         self.audit_seq = a;
