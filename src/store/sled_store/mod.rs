@@ -124,8 +124,9 @@ impl SledStore {
         let sealer = Arc::new(Sealer::new(storage_key, o.key_id));
         open::check_key(dir, &o.db, &o.tree, &sealer)?;
         open::migrate(dir, &mut o, &sealer)?;
-        let index: records::Index =
-            Arc::new(std::sync::RwLock::new(quietly(|| records::load_index(&o.tree)).map_err(|_| StoreError::CorruptDirectory(dir.into()))??));
+        let index: records::Index = Arc::new(std::sync::RwLock::new(
+            quietly(|| records::load_index(&o.tree)).map_err(|_| StoreError::CorruptDirectory(dir.into()))??,
+        ));
         let anchor = open::open_anchor(dir, &o, &sealer, keys.anchor, &opts)?;
         let shared = Arc::new(Shared {
             failure: Mutex::new(None),

@@ -349,7 +349,10 @@ async fn a_format_2_store_is_migrated_and_reads_as_before() {
     // The idempotency key still replays; existing records update in place,
     // new ones get new sequences.
     let items = (0..25).map(|i| sample(IndicatorType::Domain, &format!("m{i}.migrate.example"))).collect();
-    assert!(matches!(store.submit(batch("bank-a", items, Some("idem-1"))).await.unwrap(), SubmitOutcome::Replayed { .. }));
+    assert!(matches!(
+        store.submit(batch("bank-a", items, Some("idem-1"))).await.unwrap(),
+        SubmitOutcome::Replayed { .. }
+    ));
     commit(&store, batch("cert-a", vec![sample(IndicatorType::Domain, "m1.migrate.example")], None)).await;
     assert_eq!(store.reader.indicator(&ids[1]).unwrap().unwrap().sources.count, 2);
     commit(&store, batch("cert-a", vec![sample(IndicatorType::Domain, "new.migrate.example")], None)).await;

@@ -223,7 +223,8 @@ impl Writer {
     fn recovered(&mut self) {
         let heads = (read_u64(&self.tree, M_LOG_SEQ), read_u64(&self.tree, M_AUDIT_SEQ), self.tree.get(M_AUDIT_HEAD));
         let index = super::records::load_index(&self.tree);
-        let (Ok(l), Ok(a), Ok(h), Ok(r), Ok(index)) = (heads.0, heads.1, heads.2, read_u64(&self.tree, M_REC_SEQ), index)
+        let (Ok(l), Ok(a), Ok(h), Ok(r), Ok(index)) =
+            (heads.0, heads.1, heads.2, read_u64(&self.tree, M_REC_SEQ), index)
         else {
             return;
         };
