@@ -103,7 +103,9 @@ pub(crate) fn get(
     ikey: &[u8],
 ) -> Result<Option<Vec<u8>>, StoreError> {
     let Some(seq) = find(index, ikey) else { return Ok(None) };
-    let sealed = tree.get(record_key(seq)).map_err(db)?.ok_or_else(|| corrupt("r/"))?;
+    // Absent although indexed: deleted by a commit that has not updated
+    // the index yet (it does once the batch is durable).
+    let Some(sealed) = tree.get(record_key(seq)).map_err(db)? else { return Ok(None) };
     Ok(Some(sealer.open(&seal_key(seq, tag_of(ikey)), &sealed)?))
 }
 
