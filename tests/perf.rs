@@ -244,13 +244,15 @@ async fn store_commit_rate() {
                 p.await.unwrap();
             }
             let s = slice.elapsed().as_secs_f64();
+            let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
             println!(
-                "store: indicators {:>8}..{:>8}: {:>6.0}/s  (data {:.0} MiB, RSS {:.0} MiB)",
+                "store: indicators {:>8}..{:>8}: {:>6.0}/s  (data {:.0} MiB, RSS {:.0} MiB, load {})",
                 (b + 1 - 100) * 1000,
                 (b + 1) * 1000,
                 100_000.0 / s,
                 dir_bytes(dir.path()) as f64 / 1048576.0,
-                rss_mib()
+                rss_mib(),
+                load.split_whitespace().next().unwrap_or("?")
             );
             slice = Instant::now();
         }
@@ -260,6 +262,12 @@ async fn store_commit_rate() {
     }
     let s = t0.elapsed().as_secs_f64();
     println!("store: {n} indicators in {s:.2} s = {:.0}/s", n as f64 / s);
+    store.close();
+    drop(store);
+    // Opening again loads the index of every record (format 3).
+    let t = Instant::now();
+    let store = SledStore::open(dir.path(), &[1; 32]).unwrap();
+    println!("store: opened again in {:.2} s (RSS {:.0} MiB)", t.elapsed().as_secs_f64(), rss_mib());
     store.close();
     drop(store);
     logical_sizes(dir.path());

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::keys::{Keys, M_COUNTERS, M_FEEDBACK, key, unseal};
+use super::keys::{Keys, M_COUNTERS, M_FEEDBACK, decode_error, key, unseal};
 use super::record::{
     Contribution, FalsePositive, IdempotencyRecord, LookupEntry, MAX_TAGS, Record, Seen, Sighting, derive, new_record,
 };
@@ -34,6 +34,14 @@ type Answer<T> = Result<T, StoreError>;
 pub(crate) trait Source: Send {
     /// The sealed value under `k` (`None` when absent).
     fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The opened value under the logical key `k` (`None` when absent). A
+    /// backend that stores some records under other keys than the logical
+    /// ones (the sled store's indicator records, `r/<seq>` through the
+    /// `x/` index) resolves and opens them here.
+    fn get_plain(&self, sealer: &Sealer, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.get(k)?.map(|v| sealer.open(k, &v)).transpose()?)
+    }
 }
 
 /// Writes of one group, visible to later requests of the same group before
@@ -93,7 +101,10 @@ impl Group {
         match self.overlay.get(k) {
             Some(Some(v)) => unseal(&self.sealer, k, v).map(Some),
             Some(None) => Ok(None),
-            None => self.source.get(k)?.map(|v| unseal(&self.sealer, k, &v)).transpose(),
+            None => match self.source.get_plain(&self.sealer, k)? {
+                Some(plain) => serde_json::from_slice(&plain).map(Some).map_err(|e| decode_error(k, e)),
+                None => Ok(None),
+            },
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The keyspace both backends share: key layout, keys derived from the
 //! storage key, and sealed values.
 //!
-//! Prefixed keys: `i/<hmac(id)>` → indicator record; `l/<seq>` → feed
+//! Prefixed keys: `i/<hmac(id)>` → indicator record (the logical key the
+//! rules use; the sled store keeps the record under `r/<seq>`, found through
+//! an in-memory index loaded from `y/<seq>` → 16 bytes of the HMAC: [`sled_store`](crate::store::sled_store)); `l/<seq>` → feed
 //! entries (the sled store keeps blobs of consecutive entries, up to 6 KiB,
 //! keyed by the sequence number of their first when written (compaction
 //! may drop entries from a blob, which keeps its key, or the whole blob);
@@ -97,14 +99,23 @@ pub(crate) const M_FEEDBACK: &[u8] = b"m/feedback";
 pub(crate) const M_KEY_ID: &[u8] = b"m/key_id";
 /// A value sealed under the storage key: a wrong key is a clear error at open.
 pub(crate) const M_KEY_CHECK: &[u8] = b"m/key_check";
-/// Keys whose values are stored raw, not sealed.
+/// The sled store's last allocated indicator-record sequence (u64, raw;
+/// 0 when absent): `r/<seq>` keys ([`sled_store`](crate::store::sled_store)).
+pub(crate) const M_REC_SEQ: &[u8] = b"m/rec_seq";
+/// Keys whose values are stored raw, not sealed (and, in the sled store,
+/// every `y/` tag: 16 bytes of an indicator's HMAC).
 pub(crate) const RAW_KEYS: &[&[u8]] =
-    &[M_FORMAT, M_PROBE, M_LOG_SEQ, M_AUDIT_SEQ, M_AUDIT_HEAD, M_KEY_ID, M_FEED_HORIZON];
+    &[M_FORMAT, M_PROBE, M_LOG_SEQ, M_AUDIT_SEQ, M_AUDIT_HEAD, M_KEY_ID, M_FEED_HORIZON, M_REC_SEQ];
 
-/// The on-disk format this version writes and reads: 2 = HMAC'd `i/` and
-/// `k/` keys, one sighting per contributor, request hashes with idempotency
-/// records. Format 1 (tamis 0.1 development builds) has no `m/format`.
-pub(crate) const FORMAT: &[u8] = b"tamis-store-2";
+/// The sled store's on-disk format this version writes and reads: 3 =
+/// indicator records in allocation order (`r/<seq>`) with their HMAC tags
+/// (`y/<seq>`), see [`sled_store`](crate::store::sled_store); 2 =
+/// HMAC'd `i/` and `k/` keys, one sighting per contributor, request hashes
+/// with idempotency records (migrated to 3 when opened). Format 1 (tamis 0.1
+/// development builds) has no `m/format`.
+pub(crate) const FORMAT: &[u8] = b"tamis-store-3";
+/// Format 2, which opening migrates to [`FORMAT`].
+pub(crate) const FORMAT_2: &[u8] = b"tamis-store-2";
 
 pub(crate) fn key(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(prefix.len() + rest.len());

@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use time::OffsetDateTime;
 
-use super::tree::db;
+use super::records::{self, TreeSource};
 use super::writer::{FailMode, Writer, simulated_full_disk};
 use crate::audit::AuditRecord;
 use crate::store::anchor::Anchor;
-use crate::store::rules::commit::{Applied, Group, Source, apply};
-use crate::store::rules::keys::{M_AUDIT_HEAD, M_AUDIT_SEQ, M_LOG_SEQ, seq_key};
+use crate::store::rules::commit::{Applied, Group, apply};
+use crate::store::rules::keys::{M_AUDIT_HEAD, M_AUDIT_SEQ, M_LOG_SEQ, M_REC_SEQ, seq_key};
 use crate::store::rules::request::Request;
 use crate::store::{Fault, StoreError};
 
@@ -26,19 +26,13 @@ use crate::store::{Fault, StoreError};
 /// docs/performance.md). 16 blobs of 6 KiB stay under that.
 const LOG_BLOB_BYTES: usize = 6 * 1024;
 
-impl Source for sled::Tree {
-    fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(sled::Tree::get(self, k).map_err(db)?.map(|v| v.to_vec()))
-    }
-}
-
 impl Writer {
     /// Applies, writes and flushes a group, then answers every request.
     pub(super) fn commit_group(&mut self, reqs: Vec<Request>) {
         let saved = (self.log_seq, self.audit_seq, self.audit_head.clone());
         let now = OffsetDateTime::now_utc();
-        let mut group =
-            Group::new(Box::new(self.tree.clone()), self.sealer.clone(), self.keys.clone(), self.max_validity);
+        let source = TreeSource { tree: self.tree.clone(), index: self.index.clone() };
+        let mut group = Group::new(Box::new(source), self.sealer.clone(), self.keys.clone(), self.max_validity);
         let mut applied = Vec::with_capacity(reqs.len());
         let mut pending = reqs.into_iter();
         let mut result = Ok(());
@@ -85,11 +79,19 @@ impl Writer {
     /// the store failed and says whether anything may have been applied.
     fn write_group(&mut self, g: Group) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
+        let (mut rec_seq, mut changes) = (self.rec_seq, Vec::new());
         for (k, v) in g.overlay {
+            if k.starts_with(b"i/") {
+                records::write(&mut batch, &self.index, &self.sealer, &mut rec_seq, &mut changes, &k, v.as_deref())?;
+                continue;
+            }
             match v {
                 Some(v) => batch.insert(k, v),
                 None => batch.remove(k),
             }
+        }
+        if rec_seq != self.rec_seq {
+            batch.insert(M_REC_SEQ, &rec_seq.to_be_bytes()[..]);
         }
         // The log, in blobs keyed by their first sequence number: a JSON
         // array of entries, at most LOG_BLOB_BYTES unless one entry is more.
@@ -134,7 +136,11 @@ impl Writer {
                 }),
             }
         };
-        let Err((why, maybe_applied)) = written else { return Ok(()) };
+        let Err((why, maybe_applied)) = written else {
+            self.rec_seq = rec_seq;
+            records::apply(&self.index, changes);
+            return Ok(());
+        };
         self.set_failure(Some(why.clone()));
         self.last_probe = Instant::now();
         Err(if maybe_applied { StoreError::OutcomeUnknown(why) } else { StoreError::NotStored(why) })

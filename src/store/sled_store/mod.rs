@@ -6,13 +6,16 @@
 //! and its audit record are flushed and fsync'd ([`durable`]), so neither
 //! `kill -9` nor a power cut at any moment loses anything acknowledged. Reads ([`reads`]) run on tokio's blocking threads.
 //! One sled tree holds the whole keyspace
-//! ([`rules::keys`](super::rules::keys)).
+//! ([`rules::keys`](super::rules::keys)); indicator records are kept in
+//! allocation order, found through an in-memory HMAC index ([`records`],
+//! store format 3).
 
 mod commit;
 mod compact;
 mod durable;
 mod open;
 mod reads;
+mod records;
 mod rotate;
 #[cfg(test)]
 mod tests;
@@ -116,10 +119,14 @@ impl SledStore {
 
     /// Opens (or creates) the database in `dir` and starts its writer.
     pub fn open_with(dir: &Path, storage_key: &[u8; 32], opts: StoreOptions) -> Result<Arc<SledStore>, StoreError> {
-        let o = quietly(|| open::open_db(dir)).map_err(|_| StoreError::CorruptDirectory(dir.into()))??;
+        let mut o = quietly(|| open::open_db(dir)).map_err(|_| StoreError::CorruptDirectory(dir.into()))??;
         let keys = Arc::new(Keys::derive(storage_key));
         let sealer = Arc::new(Sealer::new(storage_key, o.key_id));
         open::check_key(dir, &o.db, &o.tree, &sealer)?;
+        open::migrate(dir, &mut o, &sealer)?;
+        let index: records::Index = Arc::new(std::sync::RwLock::new(
+            quietly(|| records::load_index(&o.tree)).map_err(|_| StoreError::CorruptDirectory(dir.into()))??,
+        ));
         let anchor = open::open_anchor(dir, &o, &sealer, keys.anchor, &opts)?;
         let shared = Arc::new(Shared {
             failure: Mutex::new(None),
@@ -134,6 +141,7 @@ impl SledStore {
             tree: o.tree.clone(),
             sealer: sealer.clone(),
             keys: keys.clone(),
+            index: index.clone(),
             anchor: anchor.as_ref().map(|(f, _)| f.clone()),
             dir: dir.to_path_buf(),
             horizon: Arc::new(AtomicU64::new(tree::read_u64(&o.tree, M_FEED_HORIZON)?)),
@@ -147,6 +155,8 @@ impl SledStore {
             keys,
             head: head.clone(),
             log_seq: o.log_seq,
+            rec_seq: o.rec_seq,
+            index,
             audit_seq: o.audit_seq,
             audit_head: o.audit_head,
             shared: shared.clone(),

@@ -11,7 +11,7 @@ use crate::audit::{AuditRecord, GENESIS, Verification};
 use crate::store::anchor::{self, Anchor, AnchorFile};
 use crate::store::crypto::Sealer;
 use crate::store::rules::keys::{
-    Keys, M_AUDIT_HEAD, M_AUDIT_SEQ, M_COUNTERS, M_FEEDBACK, key, lookup_bucket_key, seq_key, unseal,
+    Keys, M_AUDIT_HEAD, M_AUDIT_SEQ, M_COUNTERS, M_FEEDBACK, decode_error, key, lookup_bucket_key, seq_key, unseal,
 };
 use crate::store::rules::record::{LookupEntry, Record, report_for};
 use crate::store::{Counters, DirectoryEntry, FeedEntry, FeedbackReport, PolicyVersion, StoreError};
@@ -23,6 +23,8 @@ pub(super) struct Reader {
     pub(super) sealer: Arc<Sealer>,
     /// The indicator keys.
     pub(super) keys: Arc<Keys>,
+    /// Where the indicator records are (HMAC → sequence).
+    pub(super) index: super::records::Index,
     pub(super) anchor: Option<Arc<AnchorFile>>,
     /// The data directory, to name it in errors.
     pub(super) dir: PathBuf,
@@ -83,9 +85,15 @@ impl Reader {
     /// The current state of an indicator (`None` when absent or removed).
     #[cfg(test)]
     pub(super) fn indicator(&self, id: &str) -> Result<Option<crate::model::Indicator>, StoreError> {
-        let r: Option<crate::store::rules::record::Record> =
-            get_sealed(&self.tree, &self.sealer, &self.keys.indicator(id))?;
-        Ok(r.filter(|r| !r.removed).map(|r| r.indicator))
+        Ok(self.record(id)?.filter(|r| !r.removed).map(|r| r.indicator))
+    }
+
+    /// The record of indicator `id`, through the in-memory index.
+    pub(super) fn record(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        let ikey = self.keys.indicator(id);
+        super::records::get(&self.tree, &self.index, &self.sealer, &ikey)?
+            .map(|plain| serde_json::from_slice(&plain).map_err(|e| decode_error(&ikey, e)))
+            .transpose()
     }
 
     pub(super) fn audit_log(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
@@ -152,8 +160,7 @@ impl Reader {
             get_sealed(&self.tree, &self.sealer, M_FEEDBACK)?.unwrap_or_default();
         let mut out = Vec::new();
         for id in ids {
-            let r: Option<Record> = get_sealed(&self.tree, &self.sealer, &self.keys.indicator(&id))?;
-            out.extend(r.and_then(|r| report_for(&r, participant)));
+            out.extend(self.record(&id)?.and_then(|r| report_for(&r, participant)));
         }
         Ok(out)
     }

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::open::{check_key, open_db};
+use super::records;
 use super::tree::{db as db_error, quietly};
 use crate::store::anchor::AnchorFile;
 use crate::store::crypto::Sealer;
@@ -24,7 +25,7 @@ pub struct Rotation {
 }
 
 /// Re-encrypts every value of the store in `dir` under `new_key`, with the
-/// next key id, and re-derives the HMAC'd `i/` and `k/` keys, in one atomic
+/// next key id, and re-derives the HMAC'd `k/` keys and `y/` tags, in one atomic
 /// batch (the server must be stopped: sled's lock refuses a second opener).
 /// Resumable: when a previous run applied the batch but did not install the
 /// new key file, `old_key` no longer opens the store and `new_key` does, and
@@ -48,20 +49,34 @@ pub fn rotate_storage_key(
     let new_keys = Keys::derive(new_key);
     let mut records = 0;
     if !already {
-        check_key(dir, &db, &tree, &Sealer::new(old_key, old_id))?;
         let old = Sealer::new(old_key, old_id);
+        check_key(dir, &db, &tree, &old)?;
+        if o.migrate {
+            quietly(|| records::migrate(&db, &tree, &old)).map_err(|_| corrupt())??;
+        }
         let new = Sealer::new(new_key, new_id);
         let mut batch = sled::Batch::default();
         for item in tree.iter() {
             let (k, v) = item.map_err(db_error)?;
-            if RAW_KEYS.contains(&k.as_ref()) {
+            if RAW_KEYS.contains(&k.as_ref()) || k.starts_with(b"r/") {
+                continue; // records are re-sealed through their `y/` tag
+            }
+            if k.starts_with(b"y/") {
+                // The record opens with the old tag; its new tag is the
+                // HMAC of its id under the new key.
+                let (seq, tag) = (records::seq_of_key(&k)?, records::tag_of_value(&v)?);
+                let rk = records::record_key(seq);
+                let sealed = tree.get(&rk).map_err(db_error)?.ok_or_else(|| decode_missing(&rk))?;
+                let plain = old.open(&records::seal_key(seq, tag), &sealed)?;
+                let r: Record = serde_json::from_slice(&plain).map_err(|e| decode_error(&rk, e))?;
+                let new_tag = records::tag_of(&new_keys.indicator(&r.indicator.id));
+                batch.insert(k.clone(), &new_tag.to_be_bytes()[..]);
+                batch.insert(rk, new.seal(&records::seal_key(seq, new_tag), &plain));
+                records += 1;
                 continue;
             }
             let plain = old.open(&k, &v)?;
-            let nk = if k.starts_with(b"i/") {
-                let r: Record = serde_json::from_slice(&plain).map_err(|e| decode_error(&k, e))?;
-                new_keys.indicator(&r.indicator.id)
-            } else if k.starts_with(b"k/") {
+            let nk = if k.starts_with(b"k/") {
                 let r: IdempotencyRecord = serde_json::from_slice(&plain).map_err(|e| decode_error(&k, e))?;
                 new_keys.idempotency(&r.participant, &r.key)
             } else {
@@ -92,4 +107,9 @@ pub fn rotate_storage_key(
         }
     }
     Ok(Rotation { old_id, new_id, records, anchor_rewritten })
+}
+
+/// A record the index names is missing.
+fn decode_missing(k: &[u8]) -> StoreError {
+    StoreError::Corrupt(crate::store::crypto::OpenError(String::from_utf8_lossy(&k[..2]).into_owned()))
 }

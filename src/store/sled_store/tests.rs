@@ -131,8 +131,7 @@ async fn co_submission_keeps_the_originators_fields() {
     assert_eq!((now.description.as_deref(), now.tags.clone()), (Some("isp"), vec!["isp".to_owned()]));
     assert_eq!(now.valid_until, before.valid_until);
     // valid_until is capped at a year from receipt.
-    let rec: Record =
-        tree::get_sealed(&store.reader.tree, &store.reader.sealer, &store.reader.keys.indicator(&id)).unwrap().unwrap();
+    let rec: Record = store.reader.record(&id).unwrap().unwrap();
     let bank_until = rec.contributors["bank-a"].sighting.valid_until.unwrap();
     assert!(bank_until <= OffsetDateTime::now_utc() + time::Duration::days(366), "{bank_until}");
 
@@ -167,7 +166,10 @@ async fn expired_and_retracted_records_are_deleted() {
     let ids =
         commit(&store, batch("bank-a", vec![soon.clone(), sample(IndicatorType::Domain, "kept.example")], None)).await;
     let gone = commit(&store, batch("isp-a", vec![sample(IndicatorType::Domain, "retracted.example")], None)).await;
-    let raw = |id: &str| store.reader.tree.get(store.reader.keys.indicator(id)).unwrap();
+    let raw = |id: &str| {
+        let seq = records::find(&store.reader.index, &store.reader.keys.indicator(id))?;
+        store.reader.tree.get(records::record_key(seq)).unwrap()
+    };
     assert!(raw(&ids[0]).is_some() && raw(&gone[0]).is_some());
     let later = OffsetDateTime::now_utc() + time::Duration::seconds(5);
     assert_eq!(store.expire(vec![ids[0].clone(), ids[1].clone()], later).await.unwrap(), 1);
@@ -272,4 +274,108 @@ fn walk(p: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// Rewrites a store as format 2 wrote it: each indicator record under its
+/// logical key `i/<hmac(id)>`, sealed under that key, no index, no `r/`.
+fn downgrade_to_format_2(dir: &Path, key: &[u8; 32]) -> usize {
+    use crate::store::rules::keys::{FORMAT_2, Keys, M_FORMAT, M_REC_SEQ};
+    let db = sled::Config::new().path(dir).open().unwrap();
+    let tree = db.open_tree("tamis").unwrap();
+    let (sealer, keys) = (Sealer::new(key, 1), Keys::derive(key));
+    let mut batch = sled::Batch::default();
+    let mut n = 0;
+    for kv in tree.scan_prefix(b"y/") {
+        let (y, v) = kv.unwrap();
+        let (seq, tag) = (records::seq_of_key(&y).unwrap(), records::tag_of_value(&v).unwrap());
+        let rk = records::record_key(seq);
+        let plain = sealer.open(&records::seal_key(seq, tag), &tree.get(&rk).unwrap().unwrap()).unwrap();
+        let r: Record = serde_json::from_slice(&plain).unwrap();
+        let ik = keys.indicator(&r.indicator.id);
+        batch.insert(ik.clone(), sealer.seal(&ik, &plain));
+        batch.remove(y);
+        batch.remove(rk);
+        n += 1;
+    }
+    batch.remove(M_REC_SEQ);
+    batch.insert(M_FORMAT, FORMAT_2);
+    tree.apply_batch(batch).unwrap();
+    db.flush().unwrap();
+    n
+}
+
+fn count_prefix(store: &SledStore, prefix: &[u8]) -> usize {
+    store.reader.tree.scan_prefix(prefix).count()
+}
+
+/// Issue 11: a format-2 data directory (records under `i/<hmac>`) opens,
+/// is migrated to format 3 (`r/` records in allocation order, `y/` tags),
+/// and reads and updates as before; a wrong key migrates nothing.
+#[tokio::test]
+async fn a_format_2_store_is_migrated_and_reads_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = [12u8; 32];
+    let (ids, before, feed_before) = {
+        let store = SledStore::open(dir.path(), &key).unwrap();
+        let items = (0..25).map(|i| sample(IndicatorType::Domain, &format!("m{i}.migrate.example"))).collect();
+        let ids = commit(&store, batch("bank-a", items, Some("idem-1"))).await;
+        commit(&store, batch("isp-a", vec![sample(IndicatorType::Domain, "m3.migrate.example")], None)).await;
+        let fp = SightingBatch {
+            reporter: "isp-b".into(),
+            sector: "telecom".into(),
+            threshold: 2,
+            decisive: false,
+            reports: vec![(ids[5].clone(), crate::store::Report::FalsePositive { reason: "ours".into() })],
+        };
+        store.sightings(fp).await.unwrap();
+        store.retract("bank-a", &ids[7]).await.unwrap();
+        let before: Vec<_> = ids.iter().map(|id| store.reader.indicator(id).unwrap()).collect();
+        (ids, before, store.feed(0, 1000).await.unwrap().len())
+    };
+    assert_eq!(downgrade_to_format_2(dir.path(), &key), 24, "the retracted record was deleted");
+    // A wrong key refuses to open and moves nothing.
+    assert!(SledStore::open(dir.path(), &[13; 32]).is_err());
+    let store = SledStore::open(dir.path(), &key).unwrap();
+    assert_eq!(count_prefix(&store, b"i/"), 0, "records left in the format-2 layout");
+    assert_eq!((count_prefix(&store, b"y/"), count_prefix(&store, b"r/")), (24, 24));
+    let format = store.reader.tree.get(crate::store::rules::keys::M_FORMAT).unwrap().unwrap();
+    assert_eq!(format.as_ref(), crate::store::rules::keys::FORMAT);
+    let after: Vec<_> = ids.iter().map(|id| store.reader.indicator(id).unwrap()).collect();
+    assert_eq!(after, before);
+    assert!(after[7].is_none() && after[5].is_some());
+    assert_eq!(store.feedback("bank-a").await.unwrap().len(), 1, "the false-positive report survived");
+    assert_eq!(store.feed(0, 1000).await.unwrap().len(), feed_before);
+    assert!(store.verify_audit().await.unwrap().ok);
+    // The idempotency key still replays; existing records update in place,
+    // new ones get new sequences.
+    let items = (0..25).map(|i| sample(IndicatorType::Domain, &format!("m{i}.migrate.example"))).collect();
+    assert!(matches!(
+        store.submit(batch("bank-a", items, Some("idem-1"))).await.unwrap(),
+        SubmitOutcome::Replayed { .. }
+    ));
+    commit(&store, batch("cert-a", vec![sample(IndicatorType::Domain, "m1.migrate.example")], None)).await;
+    assert_eq!(store.reader.indicator(&ids[1]).unwrap().unwrap().sources.count, 2);
+    commit(&store, batch("cert-a", vec![sample(IndicatorType::Domain, "new.migrate.example")], None)).await;
+    assert_eq!((count_prefix(&store, b"y/"), count_prefix(&store, b"r/")), (25, 25));
+    let last = store.reader.tree.scan_prefix(b"r/").last().unwrap().unwrap().0;
+    assert_eq!(last.as_ref(), records::record_key(25).as_slice(), "a new record goes after the migrated ones");
+    drop(store);
+    // And it opens again as format 3.
+    let store = SledStore::open(dir.path(), &key).unwrap();
+    assert_eq!(store.reader.indicator(&ids[1]).unwrap().unwrap().sources.count, 2);
+}
+
+/// Format 3: a record opens only as the indicator it was written for (a
+/// record copied over another one's sequence fails closed).
+#[tokio::test]
+async fn a_record_moved_to_another_sequence_does_not_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), &[14; 32]).unwrap();
+    let items = vec![sample(IndicatorType::Domain, "a.swap.example"), sample(IndicatorType::Domain, "b.swap.example")];
+    let ids = commit(&store, batch("bank-a", items, None)).await;
+    let seq = |id: &str| records::find(&store.reader.index, &store.reader.keys.indicator(id)).unwrap();
+    let vb = store.reader.tree.get(records::record_key(seq(&ids[1]))).unwrap().unwrap();
+    store.reader.tree.insert(records::record_key(seq(&ids[0])), vb).unwrap();
+    assert!(store.reader.indicator(&ids[0]).is_err());
+    assert!(store.reader.indicator(&ids[1]).unwrap().is_some());
 }

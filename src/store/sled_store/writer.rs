@@ -20,7 +20,7 @@ use super::tree::read_u64;
 use crate::audit::GENESIS;
 use crate::store::anchor::AnchorFile;
 use crate::store::crypto::Sealer;
-use crate::store::rules::keys::{Keys, M_AUDIT_HEAD, M_AUDIT_SEQ, M_LOG_SEQ, M_PROBE};
+use crate::store::rules::keys::{Keys, M_AUDIT_HEAD, M_AUDIT_SEQ, M_LOG_SEQ, M_PROBE, M_REC_SEQ};
 use crate::store::rules::request::Request;
 use crate::store::{Fault, StoreError};
 
@@ -93,6 +93,10 @@ pub(super) struct Writer {
     pub(super) keys: Arc<Keys>,
     pub(super) head: Arc<AtomicU64>,
     pub(super) log_seq: u64,
+    /// The last indicator-record sequence allocated (`m/rec_seq`).
+    pub(super) rec_seq: u64,
+    /// Indicator HMAC → record sequence, shared with the readers.
+    pub(super) index: super::records::Index,
     pub(super) audit_seq: u64,
     pub(super) audit_head: String,
     /// Announces the new feed head after each commit (blocklist rebuilds...).
@@ -218,8 +222,15 @@ impl Writer {
     /// unconfirmed group applied is in it) and accepts writes again.
     fn recovered(&mut self) {
         let heads = (read_u64(&self.tree, M_LOG_SEQ), read_u64(&self.tree, M_AUDIT_SEQ), self.tree.get(M_AUDIT_HEAD));
-        let (Ok(l), Ok(a), Ok(h)) = heads else { return };
+        let index = super::records::load_index(&self.tree);
+        let (Ok(l), Ok(a), Ok(h), Ok(r), Ok(index)) =
+            (heads.0, heads.1, heads.2, read_u64(&self.tree, M_REC_SEQ), index)
+        else {
+            return;
+        };
+        *self.index.write().expect("lock") = index;
         self.log_seq = l;
+        self.rec_seq = r;
         self.audit_seq = a;
         self.audit_head = h.map(|h| String::from_utf8_lossy(&h).into_owned()).unwrap_or_else(|| GENESIS.to_owned());
         self.sled_probe_failures = 0;
