@@ -269,12 +269,35 @@ pub struct StoreConfig {
     /// often started together). 0 gives up at once.
     #[serde(default = "default_db_wait", skip_serializing_if = "is_default_db_wait")]
     pub wait_at_start_secs: u64,
+    /// sled: the capacity of its page cache, in MiB (approximate: sled
+    /// counts its pages, not the allocator's overhead). A smaller cache
+    /// lowers the resident set; reads that miss it go to the page cache of
+    /// the operating system.
+    #[serde(default = "default_cache_mib", skip_serializing_if = "is_default_cache_mib")]
+    pub cache_mib: u64,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { backend: Backend::default(), url: None, ca: None, wait_at_start_secs: default_db_wait() }
+        StoreConfig {
+            backend: Backend::default(),
+            url: None,
+            ca: None,
+            wait_at_start_secs: default_db_wait(),
+            cache_mib: DEFAULT_CACHE_MIB,
+        }
     }
+}
+
+/// The default of `[store] cache_mib`.
+pub const DEFAULT_CACHE_MIB: u64 = 256;
+
+fn default_cache_mib() -> u64 {
+    DEFAULT_CACHE_MIB
+}
+
+fn is_default_cache_mib(v: &u64) -> bool {
+    *v == DEFAULT_CACHE_MIB
 }
 
 fn default_db_wait() -> u64 {
@@ -514,9 +537,17 @@ pub enum Backend {
     Postgres,
 }
 
+/// Bounds of `[store] cache_mib`.
+const MIN_CACHE_MIB: u64 = 8;
+const MAX_CACHE_MIB: u64 = 1 << 20;
+
 impl StoreConfig {
-    /// Checks that a PostgreSQL backend has a usable URL.
+    /// Checks the page cache's size and that a PostgreSQL backend has a
+    /// usable URL.
     fn check(&self) -> Result<(), String> {
+        if !(MIN_CACHE_MIB..=MAX_CACHE_MIB).contains(&self.cache_mib) {
+            return Err(format!("cache_mib must be from {MIN_CACHE_MIB} to {MAX_CACHE_MIB} (MiB)"));
+        }
         match (self.backend, &self.url) {
             (Backend::Sled, _) => Ok(()),
             (Backend::Postgres, None) => {
@@ -985,6 +1016,23 @@ escrow_public = "keys/escrow.pub"
         assert!(Config::parse("t.toml", &bad).unwrap_err().to_string().contains("not a valid"));
         let err = Config::parse("t.toml", &format!("{MINIMAL}\n[store]\nbackend = \"mongo\"\n")).unwrap_err();
         assert!(err.to_string().contains("mongo"), "{err}");
+    }
+
+    #[test]
+    fn store_cache_size_has_a_default_and_bounds() {
+        let c = Config::parse("t.toml", MINIMAL).unwrap();
+        assert_eq!(c.store.cache_mib, DEFAULT_CACHE_MIB);
+        assert_eq!(StoreConfig::default().cache_mib, DEFAULT_CACHE_MIB);
+        let c = Config::parse("t.toml", &format!("{MINIMAL}\n[store]\ncache_mib = 64\n")).unwrap();
+        assert_eq!(c.store.cache_mib, 64);
+        let opts = crate::store::StoreOptions::for_config(&c, true);
+        assert_eq!(opts.cache_bytes, 64 * 1024 * 1024);
+        for bad in ["0", "7", "2000000"] {
+            let err = Config::parse("t.toml", &format!("{MINIMAL}\n[store]\ncache_mib = {bad}\n")).unwrap_err();
+            assert!(err.to_string().starts_with("t.toml:12:") && err.to_string().contains("cache_mib"), "{err}");
+        }
+        let err = Config::parse("t.toml", &format!("{MINIMAL}\n[store]\ncache_mib = \"64M\"\n")).unwrap_err();
+        assert!(err.to_string().contains("cache_mib") || err.to_string().contains("integer"), "{err}");
     }
 
     #[test]

@@ -51,6 +51,11 @@ async fn perf() {
     let cfg = cfg
         .replace("submissions_per_minute = 6000", "submissions_per_minute = 10000000")
         .replace("reads_per_minute = 60000", "reads_per_minute = 100000000");
+    // `TAMIS_PERF_CACHE_MIB=64`: sled's page cache at that size (`[store] cache_mib`)
+    let cfg = match std::env::var("TAMIS_PERF_CACHE_MIB") {
+        Ok(mib) => format!("{cfg}\n[store]\ncache_mib = {mib}\n"),
+        Err(_) => cfg,
+    };
     std::fs::write(dir.join("tamis.toml"), cfg).unwrap();
     let s = TestServer::start_in(&dir).await;
     let batches: Vec<Value> = (0..n)
@@ -209,6 +214,16 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
 }
 
 /// This process's resident set, in MiB (`VmRSS`).
+/// The store's options of the store-only benchmarks: sled's page cache at
+/// `TAMIS_PERF_CACHE_MIB` (MiB) when set, else the default of `[store] cache_mib`.
+fn store_options() -> tamis::store::StoreOptions {
+    let mut opts = tamis::store::StoreOptions { exit_on_unrecoverable: false, ..Default::default() };
+    if let Some(mib) = std::env::var("TAMIS_PERF_CACHE_MIB").ok().and_then(|s| s.parse::<u64>().ok()) {
+        opts.cache_bytes = mib << 20;
+    }
+    opts
+}
+
 fn rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kb = status
@@ -227,7 +242,8 @@ async fn store_commit_rate() {
     use tamis::store::{SledStore, Store};
     let n: usize = std::env::var("TAMIS_PERF_N").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path(), &[1; 32]).unwrap();
+    let opts = store_options();
+    let store = SledStore::open_with(dir.path(), &[1; 32], opts.clone()).unwrap();
     let t0 = Instant::now();
     let mut slice = Instant::now();
     let mut pending = Vec::new();
@@ -266,7 +282,7 @@ async fn store_commit_rate() {
     drop(store);
     // Opening again loads the index of every record (format 3).
     let t = Instant::now();
-    let store = SledStore::open(dir.path(), &[1; 32]).unwrap();
+    let store = SledStore::open_with(dir.path(), &[1; 32], opts).unwrap();
     println!("store: opened again in {:.2} s (RSS {:.0} MiB)", t.elapsed().as_secs_f64(), rss_mib());
     store.close();
     drop(store);

@@ -64,6 +64,8 @@ pub struct StoreOptions {
     /// PostgreSQL: how long opening waits for a database it cannot reach
     /// yet (`[store] wait_at_start_secs`).
     pub db_wait: std::time::Duration,
+    /// sled: the page cache's capacity in bytes (`[store] cache_mib`).
+    pub cache_bytes: u64,
 }
 
 impl Default for StoreOptions {
@@ -75,6 +77,7 @@ impl Default for StoreOptions {
             exit_on_unrecoverable: true,
             db_ca: None,
             db_wait: std::time::Duration::ZERO,
+            cache_bytes: crate::config::DEFAULT_CACHE_MIB << 20,
         }
     }
 }
@@ -90,6 +93,7 @@ impl StoreOptions {
             db_ca: cfg.store.ca.clone(),
             // the tools (verify, keys) answer at once; the server waits
             db_wait: std::time::Duration::from_secs(if serving { cfg.store.wait_at_start_secs } else { 0 }),
+            cache_bytes: cfg.store.cache_mib << 20,
         }
     }
 }
@@ -119,7 +123,7 @@ impl SledStore {
 
     /// Opens (or creates) the database in `dir` and starts its writer.
     pub fn open_with(dir: &Path, storage_key: &[u8; 32], opts: StoreOptions) -> Result<Arc<SledStore>, StoreError> {
-        let mut o = quietly(|| open::open_db(dir)).map_err(|_| StoreError::CorruptDirectory(dir.into()))??;
+        let mut o = quietly(|| open::open_db(dir, opts.cache_bytes)).map_err(|_| StoreError::CorruptDirectory(dir.into()))??;
         let keys = Arc::new(Keys::derive(storage_key));
         let sealer = Arc::new(Sealer::new(storage_key, o.key_id));
         open::check_key(dir, &o.db, &o.tree, &sealer)?;

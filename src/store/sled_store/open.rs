@@ -37,12 +37,13 @@ fn open_error(dir: &Path) -> impl Fn(sled::Error) -> StoreError + '_ {
     }
 }
 
-/// Opens the database and checks its format (creating a new one).
-pub(super) fn open_db(dir: &Path) -> Result<Opened, StoreError> {
+/// Opens the database and checks its format (creating a new one), with a
+/// page cache of about `cache_bytes` (`[store] cache_mib`).
+pub(super) fn open_db(dir: &Path, cache_bytes: u64) -> Result<Opened, StoreError> {
     let err = open_error(dir);
     let db = sled::Config::new()
         .path(dir)
-        .cache_capacity(256 * 1024 * 1024)
+        .cache_capacity(cache_bytes)
         .mode(sled::Mode::HighThroughput)
         .flush_every_ms(Some(500))
         .open()

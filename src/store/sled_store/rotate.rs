@@ -38,7 +38,7 @@ pub fn rotate_storage_key(
     audit_anchor: Option<&Path>,
 ) -> Result<Rotation, StoreError> {
     let corrupt = || StoreError::CorruptDirectory(dir.to_path_buf());
-    let o = quietly(|| open_db(dir)).map_err(|_| corrupt())??;
+    let o = quietly(|| open_db(dir, crate::config::DEFAULT_CACHE_MIB << 20)).map_err(|_| corrupt())??;
     let (db, tree) = (o.db, o.tree);
     let current = o.key_id;
     // Which key does the store use now?
