@@ -290,7 +290,7 @@ impl Default for StoreConfig {
 }
 
 /// The default of `[store] cache_mib`.
-pub const DEFAULT_CACHE_MIB: u64 = 256;
+pub const DEFAULT_CACHE_MIB: u64 = 64;
 
 fn default_cache_mib() -> u64 {
     DEFAULT_CACHE_MIB

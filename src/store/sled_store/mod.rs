@@ -123,7 +123,8 @@ impl SledStore {
 
     /// Opens (or creates) the database in `dir` and starts its writer.
     pub fn open_with(dir: &Path, storage_key: &[u8; 32], opts: StoreOptions) -> Result<Arc<SledStore>, StoreError> {
-        let mut o = quietly(|| open::open_db(dir, opts.cache_bytes)).map_err(|_| StoreError::CorruptDirectory(dir.into()))??;
+        let mut o = quietly(|| open::open_db(dir, opts.cache_bytes))
+            .map_err(|_| StoreError::CorruptDirectory(dir.into()))??;
         let keys = Arc::new(Keys::derive(storage_key));
         let sealer = Arc::new(Sealer::new(storage_key, o.key_id));
         open::check_key(dir, &o.db, &o.tree, &sealer)?;
