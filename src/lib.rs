@@ -38,34 +38,6 @@
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// How long jemalloc keeps freed pages before it returns them to the
-/// system (its default is 10 s, and only counted while the process keeps
-/// allocating).
-const JEMALLOC_DECAY_MS: isize = 1000;
-
-/// Makes jemalloc return freed memory to the system within a second, by
-/// its own background threads: without them, freed pages were returned only
-/// when allocation went on, so a burst (the first read of the whole log by
-/// a feed index) left ≈ 100 MiB at 1M indicators resident
-/// (docs/performance.md, "Memory with every snapshot built"). Called when
-/// the server starts; idempotent; a failure (another allocator) changes
-/// nothing.
-pub fn return_freed_memory() {
-    #[cfg(not(target_env = "msvc"))]
-    {
-        use tikv_jemalloc_ctl::{Access, AsName};
-        // Arenas made from now on, then the ones that exist already.
-        let _ = b"arenas.dirty_decay_ms\0".name().write(JEMALLOC_DECAY_MS);
-        let _ = b"arenas.muzzy_decay_ms\0".name().write(0isize);
-        let n = tikv_jemalloc_ctl::arenas::narenas::read().unwrap_or(0);
-        for i in 0..n {
-            let _ = format!("arena.{i}.dirty_decay_ms\0").as_str().name().write(JEMALLOC_DECAY_MS);
-            let _ = format!("arena.{i}.muzzy_decay_ms\0").as_str().name().write(0isize);
-        }
-        let _ = tikv_jemalloc_ctl::background_thread::write(true);
-    }
-}
-
 pub mod api;
 pub mod app;
 pub mod audit;

@@ -68,7 +68,6 @@ pub async fn run(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    crate::return_freed_memory();
     // The TLS configuration can be swapped by a reload (new CRL): each new
     // connection takes the current one.
     state.tls.store(Some(tls));
