@@ -37,8 +37,8 @@ pub(crate) trait Source: Send {
 
     /// The opened value under the logical key `k` (`None` when absent). A
     /// backend that stores some records under other keys than the logical
-    /// ones (the sled store's indicator records, `r/<seq>` through the
-    /// `x/` index) resolves and opens them here.
+    /// ones (the sled store's indicator records, `r/<seq>` through its
+    /// in-memory index) resolves and opens them here.
     fn get_plain(&self, sealer: &Sealer, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.get(k)?.map(|v| sealer.open(k, &v)).transpose()?)
     }

@@ -66,7 +66,8 @@ pub(crate) fn seal_key(seq: u64, tag: u128) -> Vec<u8> {
     k
 }
 
-fn corrupt(prefix: &str) -> StoreError {
+/// A record or tag that is not what the index says (`prefix`: which kind).
+pub(crate) fn corrupt(prefix: &str) -> StoreError {
     StoreError::Corrupt(OpenError(prefix.into()))
 }
 

@@ -66,7 +66,7 @@ pub fn rotate_storage_key(
                 // HMAC of its id under the new key.
                 let (seq, tag) = (records::seq_of_key(&k)?, records::tag_of_value(&v)?);
                 let rk = records::record_key(seq);
-                let sealed = tree.get(&rk).map_err(db_error)?.ok_or_else(|| decode_missing(&rk))?;
+                let sealed = tree.get(&rk).map_err(db_error)?.ok_or_else(|| records::corrupt("r/"))?;
                 let plain = old.open(&records::seal_key(seq, tag), &sealed)?;
                 let r: Record = serde_json::from_slice(&plain).map_err(|e| decode_error(&rk, e))?;
                 let new_tag = records::tag_of(&new_keys.indicator(&r.indicator.id));
@@ -107,9 +107,4 @@ pub fn rotate_storage_key(
         }
     }
     Ok(Rotation { old_id, new_id, records, anchor_rewritten })
-}
-
-/// A record the index names is missing.
-fn decode_missing(k: &[u8]) -> StoreError {
-    StoreError::Corrupt(crate::store::crypto::OpenError(String::from_utf8_lossy(&k[..2]).into_owned()))
 }
