@@ -157,7 +157,12 @@ impl Deny {
     /// `single_value`: the whole field is one word (an attribute value or
     /// tag), where a capitalised word is not a sentence start.
     pub fn filter(&self, text: &str, at_start: bool, single_value: bool, out: &mut String, tally: &mut Tally) {
-        if !text.is_empty() && !text.chars().any(char::is_whitespace) {
+        let spaced = if text.is_ascii() {
+            text.bytes().any(|c| matches!(c, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r'))
+        } else {
+            text.chars().any(char::is_whitespace)
+        };
+        if !text.is_empty() && !spaced {
             self.filter_one(text, at_start, single_value, out, tally);
             return;
         }
@@ -752,8 +757,21 @@ struct Chunk {
 }
 
 fn chunk(text: &str) -> Vec<Chunk> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(text.len() / 6 + 1);
     let mut start = None;
+    if text.is_ascii() {
+        // byte by byte: `char::is_whitespace` of an ASCII text
+        for (i, &c) in text.as_bytes().iter().chain(std::iter::once(&b' ')).enumerate() {
+            if matches!(c, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r') {
+                if let Some(s) = start.take() {
+                    out.push(Chunk { start: s, end: i, core: core_of(text, s, i) });
+                }
+            } else if start.is_none() {
+                start = Some(i);
+            }
+        }
+        return out;
+    }
     for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
         if c.is_whitespace() {
             if let Some(s) = start.take() {
@@ -809,6 +827,12 @@ fn is_filler(w: &str) -> bool {
     with_lower(w, |l| set.contains(l))
 }
 
+/// The cue lexicon's filler words exactly as listed (`no.`, `nr`).
+fn raw_fillers() -> &'static HashSet<&'static str, Build> {
+    static RAW: std::sync::OnceLock<HashSet<&'static str, Build>> = std::sync::OnceLock::new();
+    RAW.get_or_init(|| super::lexicon::cue_fillers().iter().copied().collect())
+}
+
 /// Ticket, case-file and generic reference words: their numbers are kept
 /// only by the policy's reference patterns (`[ingest.deny] references`),
 /// which a deployment writes for its own case and ticket systems.
@@ -847,7 +871,6 @@ fn after_reference_cue(text: &str, chunks: &[Chunk], i: usize) -> bool {
     {
         return false;
     }
-    let fillers = super::lexicon::cue_fillers();
     for back in 1..=4usize.min(i) {
         let c = &chunks[i - back];
         let w = text[c.start..c.end].trim_end_matches([':', ',']);
@@ -859,8 +882,8 @@ fn after_reference_cue(text: &str, chunks: &[Chunk], i: usize) -> bool {
             return true;
         }
         let filler = with_lower(w, |l| {
-            let bare = l.trim_end_matches('.');
-            fillers.iter().any(|f| *f == l || *f == bare)
+            let set = raw_fillers();
+            set.contains(l) || set.contains(l.trim_end_matches('.'))
         });
         if back == 4 || !filler {
             return false;

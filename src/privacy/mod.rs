@@ -205,8 +205,10 @@ impl Sanitiser {
     }
 
     fn run(&self, mut raw: RawIndicator, ctx: &mut Ctx) -> Result<SanitisedIndicator, Refusal> {
-        let rec = self.record_ctx(&raw);
-        let (value, value_form) = self.value_of(&raw, &rec, ctx)?;
+        // a URL value is parsed once, for its host and for scrubbing
+        let url = if raw.kind == IndicatorType::Url { url::Url::parse(&raw.value).ok() } else { None };
+        let rec = self.record_ctx(&raw, url.as_ref());
+        let (value, value_form) = self.value_of(&raw, url.as_ref(), &rec, ctx)?;
         let description = self.description(&raw, &rec, ctx);
         let attributes = self.attributes(&raw, &rec, ctx);
         let tags = self.tags(&raw, &rec, ctx);
@@ -234,13 +236,14 @@ impl Sanitiser {
     fn value_of(
         &self,
         raw: &RawIndicator,
+        url: Option<&url::Url>,
         rec: &RecordCtx,
         ctx: &mut Ctx,
     ) -> Result<(Option<String>, Option<String>), Refusal> {
         let ing = &self.policy.ingest;
         match raw.kind {
             IndicatorType::Url => {
-                let v = self.scrub_url(&raw.value, rec, "value", ctx).map_err(|()| Refusal {
+                let v = self.scrub_url_parsed(&raw.value, url, rec, "value", ctx).map_err(|()| Refusal {
                     field: "value".into(),
                     reason: "URL could not be decoded for privacy filtering".into(),
                 })?;
@@ -342,13 +345,13 @@ impl Sanitiser {
     }
 
     /// What the detectors need to know about the whole record.
-    fn record_ctx(&self, raw: &RawIndicator) -> RecordCtx {
+    fn record_ctx(&self, raw: &RawIndicator, url: Option<&url::Url>) -> RecordCtx {
         let mut rec = RecordCtx::default();
         match raw.kind {
             IndicatorType::Ipv4 | IndicatorType::Ipv6 => rec.value_ip = raw.value.parse().ok(),
             IndicatorType::Domain => rec.host = Some(raw.value.clone()),
             IndicatorType::Url => {
-                if let Ok(u) = url::Url::parse(&raw.value) {
+                if let Some(u) = url {
                     match u.host() {
                         Some(url::Host::Ipv4(ip)) => rec.value_ip = Some(IpAddr::V4(ip)),
                         Some(url::Host::Ipv6(ip)) => rec.value_ip = Some(IpAddr::V6(ip)),
@@ -379,16 +382,21 @@ impl Sanitiser {
             if !s.contains('@') && !s.contains("%40") {
                 return;
             }
-            let s = s.replace("%40", "@");
+            let s = if s.contains("%40") { std::borrow::Cow::Owned(s.replace("%40", "@")) } else { s.into() };
             let b = s.as_bytes();
             for (i, _) in s.match_indices('@') {
                 let mut j = i;
                 while j > 0 && (b[j - 1].is_ascii_alphanumeric() || matches!(b[j - 1], b'.' | b'_' | b'-' | b'+')) {
                     j -= 1;
                 }
-                let domain: String =
-                    s[i + 1..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-').collect();
-                if rec.host.as_deref() == Some(domain.to_ascii_lowercase().as_str()) {
+                let n = b[i + 1..].iter().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-')).count();
+                let domain = &b[i + 1..i + 1 + n];
+                // the record's own host (kept in lower case) is the attacker's
+                if rec
+                    .host
+                    .as_deref()
+                    .is_some_and(|h| h.len() == n && h.bytes().zip(domain).all(|(h, d)| h == d.to_ascii_lowercase()))
+                {
                     continue;
                 }
                 if let Some(l) = scan::local_part_letters(&s[j..i]) {
@@ -635,12 +643,32 @@ impl Sanitiser {
     /// Sanitises a URL: scheme and host kept, userinfo removed, path
     /// segments, query values and fragment scrubbed (after decoding).
     fn scrub_url(&self, s: &str, rec: &RecordCtx, field: &str, ctx: &mut Ctx) -> Result<String, ()> {
+        self.scrub_url_parsed(s, None, rec, field, ctx)
+    }
+
+    /// [`Sanitiser::scrub_url`] with `s` already parsed as written (`parsed`),
+    /// which a URL that needs no refanging uses instead of parsing it again.
+    fn scrub_url_parsed(
+        &self,
+        s: &str,
+        parsed: Option<&url::Url>,
+        rec: &RecordCtx,
+        field: &str,
+        ctx: &mut Ctx,
+    ) -> Result<String, ()> {
         if !url_needs_work(s) && !path_has_names(s) {
             return Ok(s.to_owned());
         }
         let before = ctx.removals.total();
         let refanged = crate::model::refang(s);
-        let u = url::Url::parse(&refanged).map_err(|_| ())?;
+        let owned;
+        let u = match (&refanged, parsed) {
+            (std::borrow::Cow::Borrowed(_), Some(u)) => u,
+            _ => {
+                owned = url::Url::parse(&refanged).map_err(|_| ())?;
+                &owned
+            }
+        };
         let host = u.host_str().ok_or(())?;
         let mut out = String::with_capacity(s.len());
         out.push_str(u.scheme());

@@ -34,7 +34,7 @@ impl Detectors {
                 continue;
             }
             let end = ceil_boundary(text, (e + 72).min(text.len()));
-            let Some(m) = birth_re().captures(&text[e..end]).and_then(|c| c.get(1)) else {
+            let Some(m) = birth_date_at(&text[e..end]) else {
                 continue;
             };
             let (s, me) = (e + m.start(), e + m.end());
@@ -75,6 +75,21 @@ fn only_month_words(raw: &str) -> bool {
         let l = w.to_lowercase();
         FILLER.contains(&l.as_str()) || has_month(w)
     })
+}
+
+/// The date of [`birth_re`] (its group 1) in `hay`. A plain search finds
+/// it; only a match that begins with one of the optional lead words (`the`,
+/// `am`, `on`...) needs the slower capture search to tell where the date
+/// starts.
+fn birth_date_at(hay: &str) -> Option<regex::Match<'_>> {
+    const LEADS: &[&str] = &["the", "le", "el", "il", "am", "em", "op", "dnia", "on"];
+    let m = birth_re().find(hay)?;
+    let lead = m.as_str().split(|c: char| !c.is_alphabetic()).next().unwrap_or("");
+    if LEADS.iter().any(|l| l.eq_ignore_ascii_case(lead)) {
+        return birth_re().captures(hay).and_then(|c| c.get(1));
+    }
+    // no lead word: the group is the whole match
+    Some(m)
 }
 
 fn birth_re() -> &'static Regex {

@@ -511,7 +511,9 @@ impl Detectors {
         ];
         let e = s + tok.len();
         let payload = tok.split('.').nth(1).unwrap_or("");
-        let engine = base64::engine::GeneralPurpose::new(&base64::alphabet::URL_SAFE, lenient());
+        const ENGINE: base64::engine::GeneralPurpose =
+            base64::engine::GeneralPurpose::new(&base64::alphabet::URL_SAFE, lenient());
+        let engine = &ENGINE;
         let Some(json) = engine.decode(payload.trim_end_matches('=')).ok().and_then(|v| String::from_utf8(v).ok())
         else {
             out.push(data(s, e, DataCategory::Credential, tok.to_owned()));
@@ -624,6 +626,9 @@ fn is_blob_byte(c: u8) -> bool {
 /// case of encoded data: the test that keeps plain text (and host names)
 /// free of any decoding work.
 fn has_blob_run(b: &[u8]) -> bool {
+    if b.len() < MIN_BLOB {
+        return false;
+    }
     let (mut run, mut upper, mut lower, mut digit) = (0, 0, 0, false);
     for &c in b {
         if is_blob_byte(c) && c != b'.' {
@@ -651,7 +656,7 @@ fn looks_encoded(t: &str) -> bool {
     hex || (upper >= 2 && lower >= 2) || (digit && (upper + lower) >= 2) || t.ends_with('=')
 }
 
-fn lenient() -> base64::engine::GeneralPurposeConfig {
+const fn lenient() -> base64::engine::GeneralPurposeConfig {
     base64::engine::GeneralPurposeConfig::new()
         .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
         .with_decode_allow_trailing_bits(true)
@@ -675,8 +680,9 @@ pub fn decode_token(s: &str) -> Option<String> {
     {
         return Some(s);
     }
-    for alphabet in [&base64::alphabet::STANDARD, &base64::alphabet::URL_SAFE] {
-        let engine = GeneralPurpose::new(alphabet, lenient());
+    const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, lenient());
+    const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, lenient());
+    for engine in [&STANDARD, &URL_SAFE] {
         if let Some(s) = engine.decode(t).ok().and_then(printable) {
             return Some(s);
         }

@@ -701,6 +701,18 @@ fn ascii_tokens(b: &[u8]) -> Vec<(usize, usize)> {
 
 /// Capitalised word with at least one lower-case letter (`Dupont`, `Hans-Theo`).
 fn is_title(w: &str) -> bool {
+    let b = w.as_bytes();
+    if b.first().is_some_and(u8::is_ascii_uppercase) {
+        for (i, c) in b.iter().enumerate().skip(1) {
+            if c.is_ascii_lowercase() {
+                return true;
+            }
+            if *c >= 0x80 {
+                return w[i..].chars().any(char::is_lowercase);
+            }
+        }
+        return false;
+    }
     let mut cs = w.chars();
     cs.next().is_some_and(char::is_uppercase) && cs.any(char::is_lowercase)
 }

@@ -193,8 +193,13 @@ fn echo(lw: &str, rec: &RecordCtx) -> bool {
 
 /// Letters of an e-mail local part, folded, when it may name a person.
 pub fn local_part_letters(local: &str) -> Option<String> {
-    let letters: String = fold(&local.to_lowercase()).chars().filter(char::is_ascii_alphabetic).collect();
-    if letters.len() < 3 || lexicon::generic_local().iter().any(|g| letters == *g) { None } else { Some(letters) }
+    let letters: String = if local.is_ascii() {
+        // ASCII: folding is lower-casing
+        local.bytes().filter(u8::is_ascii_alphabetic).map(|b| char::from(b.to_ascii_lowercase())).collect()
+    } else {
+        fold(&local.to_lowercase()).chars().filter(char::is_ascii_alphabetic).collect()
+    };
+    if letters.len() < 3 || lexicon::generic_local().contains(&letters.as_str()) { None } else { Some(letters) }
 }
 
 /// Lower-case ASCII folding of common Latin letters (é → e, ł → l, ß → ss).
