@@ -501,8 +501,7 @@ impl Detectors {
         self.scan_once(text, scope, rec, out);
         self.decoded(text, scope, rec, depth, out);
         normalise_spans(&mut out[first..]);
-        let merged = merge(out.split_off(first));
-        out.extend(merged);
+        merge_from(out, first);
     }
 
     /// Every detector over the text as written (unsorted findings).
@@ -736,24 +735,26 @@ fn normalise_spans(spans: &mut [Found]) {
     spans.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
 }
 
-/// Merges overlapping spans: the union survives, with the kind of the span
-/// that started first (a URL swallows what is inside it).
-fn merge(spans: Vec<Found>) -> Vec<Found> {
-    let mut out: Vec<Found> = Vec::with_capacity(spans.len());
-    for f in spans {
-        if let Some(last) = out.last_mut()
-            && f.start < last.end
-        {
-            if f.end > last.end {
-                last.end = f.end;
-                if last.kind == SpanKind::Url {
-                    // URL plus trailing data: treat all as the data
-                    last.kind = f.kind;
+/// Merges the overlapping spans of `out[first..]` (sorted), in place: the
+/// union survives, with the kind of the span that started first (a URL
+/// swallows what is inside it; a URL with trailing data becomes the data).
+fn merge_from(out: &mut Vec<Found>, first: usize) {
+    if out.len() <= first {
+        return;
+    }
+    let mut w = first;
+    for r in first + 1..out.len() {
+        if out[r].start < out[w].end {
+            if out[r].end > out[w].end {
+                out[w].end = out[r].end;
+                if out[w].kind == SpanKind::Url {
+                    out[w].kind = out[r].kind;
                 }
             }
             continue;
         }
-        out.push(f);
+        w += 1;
+        out.swap(w, r);
     }
-    out
+    out.truncate(w + 1);
 }

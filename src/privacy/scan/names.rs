@@ -32,7 +32,12 @@ impl Detectors {
         if toks.is_empty() {
             return;
         }
-        let t = Toks { text, lt, toks };
+        // whether each word may start a name, and the name run from it,
+        // shared by the two passes over every word
+        let starts: Vec<bool> = toks.iter().map(|&(s, e)| is_title(&text[s..e]) && !not_name(&lt[s..e])).collect();
+        let runs: Vec<usize> =
+            (0..toks.len()).map(|k| if starts[k] { name_run(text, lt, toks, k) } else { k }).collect();
+        let t = Toks { text, lt, toks, starts: &starts, runs: &runs };
         after_role_cues(&t, cues, out);
         before_identity_cues(&t, cues, out);
         gazetteer_and_echo(&t, rec, out);
@@ -47,6 +52,10 @@ struct Toks<'a> {
     lt: &'a str,
     /// Byte ranges of the words, shared by every heuristic.
     toks: &'a [(usize, usize)],
+    /// Per word: capitalised and not a word that is never a name.
+    starts: &'a [bool],
+    /// Per word that starts a name: the last word of its name run.
+    runs: &'a [usize],
 }
 
 impl Toks<'_> {
@@ -108,14 +117,14 @@ fn after_role_cues(t: &Toks, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>)
 /// birth, identity, address or phone cue ("Ana Lima, born ...", "Jan
 /// Kowalski (PESEL ...)"), or by an e-mail in angle brackets.
 fn before_identity_cues(t: &Toks, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
-    let (text, lt, toks) = (t.text, t.lt, t.toks);
+    let (text, toks) = (t.text, t.toks);
     let mut k = 0;
     while k < toks.len() {
-        if !is_title(t.word(k)) || not_name(t.lower(k)) {
+        if !t.starts[k] {
             k += 1;
             continue;
         }
-        let z = name_run(text, lt, toks, k);
+        let z = t.runs[k];
         if z == k {
             k += 1;
             continue;
@@ -141,11 +150,11 @@ fn before_identity_cues(t: &Toks, cues: &[(usize, usize, Cue)], out: &mut Vec<Fo
 /// (b) A known first name followed by a capitalised surname, and (c) words
 /// echoed from an e-mail local part of the same record.
 fn gazetteer_and_echo(t: &Toks, rec: &RecordCtx, out: &mut Vec<Found>) {
-    let (text, lt, toks) = (t.text, t.lt, t.toks);
+    let (text, toks) = (t.text, t.toks);
     let names = first_names();
     let mut k = 0;
     while k < toks.len() {
-        if !is_title(t.word(k)) || not_name(t.lower(k)) {
+        if !t.starts[k] {
             k += 1;
             continue;
         }
@@ -158,18 +167,12 @@ fn gazetteer_and_echo(t: &Toks, rec: &RecordCtx, out: &mut Vec<Found>) {
         let known =
             (names.contains(lw) || names.contains(first_part)) && (mid_sentence || !words().ambiguous.contains(lw));
         let echoed = echo(lw, rec);
-        let z = name_run(text, lt, toks, k);
+        let z = t.runs[k];
         let surname_follows = z > k;
         if (known && surname_follows) || (echoed && (surname_follows || known)) {
             // pull in a capitalised word just before (an echoed surname's first name)
             let mut a = k;
-            if echoed
-                && !known
-                && a > 0
-                && &text[toks[a - 1].1..toks[a].0] == " "
-                && is_title(t.word(a - 1))
-                && !not_name(t.lower(a - 1))
-            {
+            if echoed && !known && a > 0 && &text[toks[a - 1].1..toks[a].0] == " " && t.starts[a - 1] {
                 a -= 1;
             }
             t.push(out, a, z);
