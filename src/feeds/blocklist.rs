@@ -274,7 +274,7 @@ struct Live {
     sources: u32,
     /// Its sectors: a position in [`LiveSet::sector_sets`] (a handful of
     /// distinct sets; 4 bytes here instead of a 16-byte `Arc`, which made
-    /// `Live` 8-aligned and 80 bytes rather than 4-aligned and 60).
+    /// `Live` 8-aligned, about 80 bytes, where it is now at most 60).
     sectors: u32,
     /// Why it is kept off blocklists (an allow-list, a type that is never
     /// listed), `None` when it may be listed; decided once, when the
