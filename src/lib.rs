@@ -34,7 +34,9 @@
 /// and with glibc the store's writer spent about 40% of its time in
 /// `malloc`/`free` (fragmented free lists) once the tree outgrew sled's
 /// cache, and the resident set kept the fragments (docs/performance.md).
-#[cfg(not(target_env = "msvc"))]
+/// The `system-alloc` feature (profiling with `heaptrack` only) keeps the
+/// system allocator.
+#[cfg(all(not(target_env = "msvc"), not(feature = "system-alloc")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -104,6 +104,10 @@ async fn perf() {
     }
     let r = isp.get(s.url("/v1/blocklists/domains.rpz")).send().await.unwrap();
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    // Read to the end: a response left unread keeps the rest of its body
+    // (most of the zone's text, 0.1 GB at 2M) in the server's HTTP/2 stream,
+    // which the RSS lines below counted until 2026-12-02 (session 9).
+    r.bytes().await.unwrap();
     println!("live indicators: {}", s.state.blocklists.stats.load().total);
     let build_ms = s.state.blocklists.build_ms.load(std::sync::atomic::Ordering::Relaxed);
     println!("blocklists: last full rebuild (catch-up, all formats) {build_ms} ms");
@@ -114,6 +118,7 @@ async fn perf() {
     // After the listing: every gzip encoding is made, so each snapshot
     // holds only that.
     println!("RSS after the load and the blocklists: {:.0} MiB", rss_mib());
+    exit_at("load");
 
     // Every other snapshot: TAXII's index (police-a's collection) and the
     // MISP export, then the process's resident set (client and server).
@@ -136,6 +141,7 @@ async fn perf() {
     assert_eq!(r.status(), 200);
     println!("TAXII: first page (index caught up from the log) in {} ms", t2.elapsed().as_millis());
     println!("RSS with the TAXII index too: {:.0} MiB", rss_mib());
+    exit_at("taxii");
     let t3 = Instant::now();
     let r = police.get(s.url("/v1/feeds/misp/manifest.json")).send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -146,6 +152,7 @@ async fn perf() {
         rss_mib(),
         dir_bytes(&dir.join("data")) as f64 / 1048576.0
     );
+    exit_at("misp");
     // The largest MISP event (made on request from the store, not kept).
     if let Some(uuid) = manifest.as_object().and_then(|m| m.keys().next_back().cloned()) {
         let t = Instant::now();
@@ -211,6 +218,17 @@ async fn perf() {
 /// Bytes of the files under `dir` (what `du --apparent-size` counts).
 fn dir_bytes(dir: &std::path::Path) -> u64 {
     common::walk(dir).iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
+}
+
+/// `TAMIS_PERF_EXIT_AT=load|taxii|misp`: ends the process right after that
+/// stage's RSS line, freeing nothing, so that a heap profiler's "leaked"
+/// figure is what is live at that point (`--features system-alloc` under
+/// `heaptrack`, docs/performance.md).
+fn exit_at(stage: &str) {
+    if std::env::var("TAMIS_PERF_EXIT_AT").is_ok_and(|s| s == stage) {
+        println!("exiting after stage {stage} (TAMIS_PERF_EXIT_AT)");
+        std::process::exit(0);
+    }
 }
 
 /// This process's resident set, in MiB (`VmRSS`).

@@ -224,7 +224,7 @@ fn compute_stats(live: &LiveSet) -> IndicatorStats {
         *s.by_type.entry(kind.to_string()).or_default() += 1;
         *s.by_tlp.entry(l.tlp.to_string()).or_default() += 1;
         *s.by_week.entry(crate::store::iso_week(l.first_seen)).or_default() += 1;
-        for sec in l.sectors.iter() {
+        for sec in live.sector_sets[l.sectors as usize].iter() {
             *s.by_sector.entry(sec.clone()).or_default() += 1;
         }
         if l.sources > 1 {
@@ -272,8 +272,10 @@ struct Live {
     last_seen: OffsetDateTime,
     valid_until: Option<OffsetDateTime>,
     sources: u32,
-    /// Shared by every indicator with the same sectors (a handful of sets).
-    sectors: Arc<[String]>,
+    /// Its sectors: a position in [`LiveSet::sector_sets`] (a handful of
+    /// distinct sets; 4 bytes here instead of a 16-byte `Arc`, which made
+    /// `Live` 8-aligned, about 80 bytes, where it is now at most 60).
+    sectors: u32,
     /// Why it is kept off blocklists (an allow-list, a type that is never
     /// listed), `None` when it may be listed; decided once, when the
     /// indicator enters the set, not at every build.
@@ -288,8 +290,10 @@ struct Live {
 #[derive(Default)]
 struct LiveSet {
     sorted: BTreeMap<(IndicatorType, Box<str>), Live>,
-    /// The distinct sector sets of `Live::sectors`.
-    sector_sets: std::collections::HashSet<Arc<[String]>>,
+    /// The distinct sector sets (`Live::sectors` is a position here).
+    sector_sets: Vec<Arc<[String]>>,
+    /// The position of each in `sector_sets`.
+    sector_pos: HashMap<Arc<[String]>, u32>,
     cursor: u64,
     /// Bumped on every change; an unchanged set needs no rebuild.
     generation: u64,
@@ -333,12 +337,14 @@ impl LiveSet {
             _ => {
                 let i = e.indicator;
                 let key = (i.kind, i.value.into_boxed_str());
-                let sectors = match self.sector_sets.get(i.sources.sectors.as_slice()) {
-                    Some(s) => s.clone(),
+                let sectors = match self.sector_pos.get(i.sources.sectors.as_slice()) {
+                    Some(p) => *p,
                     None => {
                         let s: Arc<[String]> = i.sources.sectors.into();
-                        self.sector_sets.insert(s.clone());
-                        s
+                        let p = u32::try_from(self.sector_sets.len()).expect("fewer than 2^32 sector sets");
+                        self.sector_sets.push(s.clone());
+                        self.sector_pos.insert(s, p);
+                        p
                     }
                 };
                 let live = Live {
@@ -943,8 +949,45 @@ mod tests {
             last_seen: now,
             valid_until: None,
             sources: 1,
-            sectors: vec!["finance".to_owned()].into(),
+            sectors: 0,
         }
+    }
+
+    #[test]
+    fn a_live_entry_is_small_and_shares_its_sectors() {
+        // 4-aligned: no `Arc` or `u64` field (docs/performance.md, session 9)
+        assert!(std::mem::size_of::<Live>() <= 60, "{} bytes", std::mem::size_of::<Live>());
+        let allow = AllowList::default();
+        let mut set = LiveSet::default();
+        let now = OffsetDateTime::now_utc();
+        for (k, sectors) in [vec!["finance"], vec!["energy", "finance"], vec!["finance"]].into_iter().enumerate() {
+            let indicator = crate::model::Indicator {
+                id: format!("id-{k}"),
+                kind: IndicatorType::Domain,
+                value: format!("shared-{k}.top"),
+                value_form: None,
+                category: Category::Phishing,
+                confidence: 80,
+                tlp: Tlp::Green,
+                first_seen: now,
+                last_seen: now,
+                valid_until: None,
+                description: None,
+                attributes: Default::default(),
+                tags: vec![],
+                sources: crate::model::Sources {
+                    sectors: sectors.into_iter().map(str::to_owned).collect(),
+                    ..Default::default()
+                },
+                policy: "default@00".into(),
+            };
+            let e = FeedEntry { seq: k as u64 + 1, op: Op::Add, at: now, reason: None, indicator, withdrawn: false };
+            set.apply(e, &allow);
+        }
+        assert_eq!(set.sector_sets.len(), 2);
+        let stats = compute_stats(&set);
+        assert_eq!(stats.by_sector.get("finance"), Some(&3));
+        assert_eq!(stats.by_sector.get("energy"), Some(&1));
     }
 
     #[test]

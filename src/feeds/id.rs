@@ -75,9 +75,109 @@ impl PartialOrd for Id {
     }
 }
 
+/// The numbers of the ids in a table `ids: Vec<Id>` (an id's number is its
+/// position), found by id: what a `HashMap<Id, u32>` does, in 4 bytes a
+/// slot instead of 32 (the id is not copied: a slot holds its number and
+/// the table is asked for the id). Insert-only (numbers are never reused).
+/// Open addressing with linear probing, at most 7/8 full, so 4.6–9.1 bytes
+/// a number; at 2M numbers 16 MiB where the map took 132 MiB (4M buckets
+/// of 33 bytes: hashbrown's tables are half empty right after doubling).
+#[derive(Default)]
+pub struct IdIndex {
+    /// A power of two of slots (or none), each a number or [`IdIndex::FREE`].
+    slots: Vec<u32>,
+    len: usize,
+    hasher: std::hash::RandomState,
+}
+
+impl IdIndex {
+    const FREE: u32 = u32::MAX;
+
+    /// The number of `id`, if it was inserted; `ids` is the table.
+    pub fn get(&self, ids: &[Id], id: &Id) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.hash(id) & mask;
+        loop {
+            match self.slots[i] {
+                IdIndex::FREE => return None,
+                n if ids.get(n as usize) == Some(id) => return Some(n),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    /// Adds number `n` (`ids[n]`, not inserted yet; below `u32::MAX`).
+    pub fn insert(&mut self, ids: &[Id], n: u32) {
+        assert!(n != IdIndex::FREE, "fewer than 2^32 - 1 ids");
+        self.reserve(ids, 1);
+        self.place(&ids[n as usize], n);
+        self.len += 1;
+    }
+
+    /// Room for `more` numbers without growing again.
+    pub fn reserve(&mut self, ids: &[Id], more: usize) {
+        let need = self.len.saturating_add(more);
+        if need.saturating_mul(8) <= self.slots.len().saturating_mul(7) {
+            return;
+        }
+        let size = need.saturating_mul(8).div_ceil(7).next_power_of_two().max(16);
+        let old = std::mem::replace(&mut self.slots, vec![IdIndex::FREE; size]);
+        for n in old.into_iter().filter(|n| *n != IdIndex::FREE) {
+            self.place(&ids[n as usize], n);
+        }
+    }
+
+    fn place(&mut self, id: &Id, n: u32) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.hash(id) & mask;
+        while self.slots[i] != IdIndex::FREE {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = n;
+    }
+
+    fn hash(&self, id: &Id) -> usize {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(id) as usize
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_index_finds_every_number_and_nothing_else() {
+        let mut ids: Vec<Id> = vec![Id::new("fixed-a"), Id::new("fixed-b")];
+        let mut index = IdIndex::default();
+        assert_eq!(index.get(&ids, &ids[0].clone()), None);
+        for k in 0..5000u32 {
+            let text = if k % 7 == 0 {
+                format!("other-{k}")
+            } else {
+                let mut b = [0u8; 16];
+                b[..4].copy_from_slice(&k.to_be_bytes());
+                Id::Uuid(b).to_string()
+            };
+            let n = ids.len() as u32;
+            ids.push(Id::new(&text));
+            index.insert(&ids, n);
+            if k == 1000 {
+                index.reserve(&ids, 3000);
+            }
+        }
+        for (n, id) in ids.iter().enumerate().skip(2) {
+            assert_eq!(index.get(&ids, id), Some(n as u32), "{id}");
+        }
+        // numbers never inserted are not found, nor ids never seen
+        assert_eq!(index.get(&ids, &Id::new("fixed-a")), None);
+        assert_eq!(index.get(&ids, &Id::new("other-1")), None);
+        assert_eq!(index.get(&ids, &Id::Uuid([0xff; 16])), None);
+        assert!(index.slots.len() * 7 >= index.len * 8);
+    }
 
     #[test]
     fn uuids_are_compact_and_read_back_and_sort_as_text() {

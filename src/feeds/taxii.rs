@@ -49,7 +49,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::egress::admitting;
-use super::id::Id;
+use super::id::{Id, IdIndex};
 use super::stix::{self, VersionTimes};
 use crate::model::Tlp;
 use crate::policy::EgressView;
@@ -389,8 +389,9 @@ struct IndexState {
     /// Ids by object number: the fixed objects' STIX ids first, then the
     /// UUID of each `indicator--…` (16 bytes, no allocation).
     ids: Vec<Id>,
-    /// Object numbers of the indicators by the UUID of their STIX id.
-    by_id: HashMap<Id, u32>,
+    /// Object numbers of the indicators by the UUID of their STIX id (an
+    /// index into `ids`, 4 bytes a slot).
+    by_id: IdIndex,
     /// Per object: `created`, in ms (the first version's `modified`).
     created_ms: Vec<i64>,
     /// Per object: the last `modified` given, in ms (`i64::MIN`: none yet).
@@ -477,12 +478,12 @@ impl IndexState {
 
     /// The object number of indicator STIX id `indicator--{uuid}`, new if need be.
     fn intern(&mut self, uuid: Id) -> u32 {
-        if let Some(o) = self.by_id.get(&uuid) {
-            return *o;
+        if let Some(o) = self.by_id.get(&self.ids, &uuid) {
+            return o;
         }
         let o = self.ids.len() as u32;
-        self.ids.push(uuid.clone());
-        self.by_id.insert(uuid, o);
+        self.ids.push(uuid);
+        self.by_id.insert(&self.ids, o);
         self.created_ms.push(0);
         self.last_modified_ms.push(i64::MIN);
         o
@@ -496,6 +497,7 @@ impl IndexState {
     fn reserve(&mut self, entries: u64) {
         let n = usize::try_from(entries).unwrap_or(usize::MAX).min(u32::MAX as usize);
         self.ids.reserve(n);
+        self.by_id.reserve(&self.ids, n);
         self.created_ms.reserve(n);
         self.last_modified_ms.reserve(n);
         for a in self.audiences.values_mut() {
@@ -523,7 +525,7 @@ impl IndexState {
     /// The object number of a STIX id.
     fn object(&self, stix_id: &str) -> Option<u32> {
         match stix_id.strip_prefix("indicator--") {
-            Some(uuid) => self.by_id.get(&Id::new(uuid)).copied(),
+            Some(uuid) => self.by_id.get(&self.ids, &Id::new(uuid)),
             None => FIXED.iter().position(|f| fixed_id(*f) == stix_id).map(|o| o as u32),
         }
     }
