@@ -250,21 +250,29 @@ impl Deny {
         {
             return None;
         }
-        let mut key = first.to_lowercase();
-        let mut best = None;
-        for n in 2..=4usize {
-            let Some(c) = chunks.get(i + n - 1) else { break };
-            // a phrase does not run over punctuation
-            if chunks[i + n - 2].core.1 != chunks[i + n - 2].end || c.core.0 != c.start {
-                break;
-            }
-            key.push(' ');
-            key.push_str(&text[c.core.0..c.core.1].to_lowercase());
-            if vocab().is_phrase(&key) {
-                best = Some(n);
-            }
+        thread_local! {
+            /// The lower-case phrase being tried (one buffer per thread, not
+            /// a string per word).
+            static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
-        best
+        KEY.with_borrow_mut(|key| {
+            key.clear();
+            push_lower(key, first);
+            let mut best = None;
+            for n in 2..=4usize {
+                let Some(c) = chunks.get(i + n - 1) else { break };
+                // a phrase does not run over punctuation
+                if chunks[i + n - 2].core.1 != chunks[i + n - 2].end || c.core.0 != c.start {
+                    break;
+                }
+                key.push(' ');
+                push_lower(key, &text[c.core.0..c.core.1]);
+                if vocab().is_phrase(key) {
+                    best = Some(n);
+                }
+            }
+            best
+        })
     }
 
     /// The verdict on one chunk core; a replaced core is written to `out`.
@@ -541,7 +549,9 @@ fn extend_names(j: &mut Judged) {
     // (`brigitte vollmer`)
     let surname = |k: usize| {
         let w = word(k);
-        w.chars().all(char::is_alphabetic) && w.chars().count() >= 2 && vocab().flags_of(w) & (COMMON | SECURITY) == 0
+        w.chars().all(char::is_alphabetic)
+            && w.chars().nth(1).is_some()
+            && vocab().flags_of(w) & (COMMON | SECURITY) == 0
     };
     for i in 0..chunks.len() {
         if verdicts[i] != Verdict::NameLike {
@@ -694,7 +704,7 @@ fn lower_case_names(j: &mut Judged) {
             && chunks[a + 1].start == chunks[a + 1].core.0
             && &text[chunks[a].end..chunks[a + 1].start] == " "
     };
-    let lower = |w: &str| w.chars().count() >= 2 && w.chars().all(char::is_lowercase);
+    let lower = |w: &str| w.chars().nth(1).is_some() && w.chars().all(char::is_lowercase);
     let plain = |w: &str| vocab().flags_of(w) & (VERY_COMMON | SECURITY) == 0;
     let mut i = 0;
     while i + 1 < chunks.len() {
@@ -758,20 +768,26 @@ struct Chunk {
 
 fn chunk(text: &str) -> Vec<Chunk> {
     let mut out = Vec::with_capacity(text.len() / 6 + 1);
-    let mut start = None;
     if text.is_ascii() {
         // byte by byte: `char::is_whitespace` of an ASCII text
-        for (i, &c) in text.as_bytes().iter().chain(std::iter::once(&b' ')).enumerate() {
-            if matches!(c, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r') {
-                if let Some(s) = start.take() {
-                    out.push(Chunk { start: s, end: i, core: core_of(text, s, i) });
-                }
-            } else if start.is_none() {
-                start = Some(i);
+        let b = text.as_bytes();
+        let space = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
+        let mut i = 0;
+        while i < b.len() {
+            while i < b.len() && space(b[i]) {
+                i += 1;
+            }
+            let s = i;
+            while i < b.len() && !space(b[i]) {
+                i += 1;
+            }
+            if i > s {
+                out.push(Chunk { start: s, end: i, core: core_of(text, s, i) });
             }
         }
         return out;
     }
+    let mut start = None;
     for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
         if c.is_whitespace() {
             if let Some(s) = start.take() {
@@ -831,6 +847,17 @@ fn is_filler(w: &str) -> bool {
 fn raw_fillers() -> &'static HashSet<&'static str, Build> {
     static RAW: std::sync::OnceLock<HashSet<&'static str, Build>> = std::sync::OnceLock::new();
     RAW.get_or_init(|| super::lexicon::cue_fillers().iter().copied().collect())
+}
+
+/// Appends `w` in lower case (as `str::to_lowercase` writes it).
+fn push_lower(key: &mut String, w: &str) {
+    if w.is_ascii() {
+        let from = key.len();
+        key.push_str(w);
+        key[from..].make_ascii_lowercase();
+    } else {
+        key.push_str(&w.to_lowercase());
+    }
 }
 
 /// Ticket, case-file and generic reference words: their numbers are kept
@@ -982,7 +1009,7 @@ fn name_parts(core: &str, parts: &[(usize, usize)]) -> Vec<bool> {
         .iter()
         .map(|&(s, e)| {
             let w = &core[s..e];
-            let alpha = w.chars().count() >= 2 && w.chars().all(char::is_alphabetic);
+            let alpha = w.chars().nth(1).is_some() && w.chars().all(char::is_alphabetic);
             let first = alpha && with_lower(w, |l| first_names().contains(l) && !FIRST_NAME_WORDS.contains(&l));
             (alpha, vocab().flags_of(w), first)
         })

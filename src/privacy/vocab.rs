@@ -96,7 +96,8 @@ pub struct Vocab {
     /// Every word.
     all: Table,
     words: usize,
-    phrases: HashSet<Box<str>>,
+    /// FNV: short built-in keys, no attacker-chosen table to defend.
+    phrases: HashSet<Box<str>, std::hash::BuildHasherDefault<super::scan::Fnv>>,
 }
 
 static DATA: &[u8] = include_bytes!("vocab/words.txt.gz");
@@ -112,7 +113,7 @@ pub fn vocab() -> &'static Vocab {
         flate2::read::GzDecoder::new(DATA).read_to_string(&mut text).expect("vocab/words.txt.gz is valid gzip");
         let mut all = Table::new(20);
         let mut words = 0;
-        let mut phrases = HashSet::new();
+        let mut phrases: HashSet<Box<str>, std::hash::BuildHasherDefault<super::scan::Fnv>> = HashSet::default();
         for line in text.lines() {
             let Some((flags, entry)) = line.split_once(' ') else { continue };
             if flags == "p" {

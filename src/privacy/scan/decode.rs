@@ -619,7 +619,18 @@ fn blob_tokens(b: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
 }
 
 fn is_blob_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'_' | b'-')
+    /// One load per byte instead of five comparisons.
+    static BLOB: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            let b = c as u8;
+            t[c] = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-');
+            c += 1;
+        }
+        t
+    };
+    BLOB[usize::from(c)]
 }
 
 /// A run of blob bytes long enough to decode, with the digits or mixed
