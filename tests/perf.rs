@@ -280,7 +280,7 @@ async fn store_commit_rate() {
     println!("store: {n} indicators in {s:.2} s = {:.0}/s", n as f64 / s);
     store.close();
     drop(store);
-    // Opening again loads the index of every record (format 3).
+    // Opening again loads the index of every record (from the `y/` packs).
     let t = Instant::now();
     let store = SledStore::open_with(dir.path(), &[1; 32], opts).unwrap();
     println!("store: opened again in {:.2} s (RSS {:.0} MiB)", t.elapsed().as_secs_f64(), rss_mib());
