@@ -88,7 +88,7 @@ pub(crate) fn seq_of_key(k: &[u8]) -> Result<u64, StoreError> {
 /// `i` of the pack is record `first + i`'s, zero when that record is gone.
 pub(crate) fn tags_of_pack(k: &[u8], v: &[u8]) -> Result<Vec<(u64, u128)>, StoreError> {
     let first = seq_of_key(k)?;
-    if v.is_empty() || v.len() % 16 != 0 {
+    if v.is_empty() || !v.len().is_multiple_of(16) {
         return Err(corrupt("y/"));
     }
     Ok(v.chunks_exact(16)
@@ -221,7 +221,7 @@ impl<'a> RecordWrites<'a> {
                     .map_err(db)?
                     .ok_or_else(|| corrupt("y/"))?;
                 let first = seq_of_key(&k)?;
-                if v.len() % 16 != 0 || !covers(first, &v) {
+                if !v.len().is_multiple_of(16) || !covers(first, &v) {
                     return Err(corrupt("y/"));
                 }
                 self.packs.insert(first, v.to_vec());
@@ -310,7 +310,7 @@ pub(crate) fn repack(tree: &sled::Tree) -> Result<usize, StoreError> {
         };
         for (k, v) in &chunk {
             let seq = seq_of_key(k)?;
-            if v.is_empty() || v.len() % 16 != 0 {
+            if v.is_empty() || !v.len().is_multiple_of(16) {
                 return Err(corrupt("y/"));
             }
             match &mut run {
