@@ -50,7 +50,9 @@ async fn perf() {
     let cfg = std::fs::read_to_string(dir.join("tamis.toml")).unwrap();
     let cfg = cfg
         .replace("submissions_per_minute = 6000", "submissions_per_minute = 10000000")
-        .replace("reads_per_minute = 60000", "reads_per_minute = 100000000");
+        .replace("reads_per_minute = 60000", "reads_per_minute = 100000000")
+        .replace("indicators_per_minute = 600000", "indicators_per_minute = 1000000000")
+        .replace("body_bytes_per_minute = 268435456", "body_bytes_per_minute = 1000000000000");
     // `TAMIS_PERF_CACHE_MIB=64`: sled's page cache at that size (`[store] cache_mib`)
     let cfg = match std::env::var("TAMIS_PERF_CACHE_MIB") {
         Ok(mib) => format!("{cfg}\n[store]\ncache_mib = {mib}\n"),
@@ -298,7 +300,7 @@ async fn store_commit_rate() {
     println!("store: {n} indicators in {s:.2} s = {:.0}/s", n as f64 / s);
     store.close();
     drop(store);
-    // Opening again loads the index of every record (format 3).
+    // Opening again loads the index of every record (from the `y/` packs).
     let t = Instant::now();
     let store = SledStore::open_with(dir.path(), &[1; 32], opts).unwrap();
     println!("store: opened again in {:.2} s (RSS {:.0} MiB)", t.elapsed().as_secs_f64(), rss_mib());

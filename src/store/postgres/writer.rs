@@ -217,9 +217,9 @@ async fn write(
     let (mut keys, mut values, mut deleted) = (Vec::new(), Vec::new(), Vec::new());
     for (k, v) in group.overlay {
         match v {
-            Some(v) => {
+            Some(plain) => {
+                values.push(shared.sealer.seal(&k, &plain));
                 keys.push(k);
-                values.push(v);
             }
             None => deleted.push(k),
         }

@@ -2,7 +2,8 @@
 //! request changes the records ([`apply`]), over a [`Group`] that reads
 //! what it did not write itself from a [`Source`] (the sled tree, or the
 //! records the PostgreSQL backend fetched under its lock) and keeps every
-//! sealed value it wrote in an overlay the backend then writes. Each applied
+//! value it wrote, in clear, in an overlay the backend then seals (once, under
+//! whatever key it stores the value) and writes. Each applied
 //! request keeps its own reply sender next to its outcome, so answers never
 //! depend on positions.
 
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::keys::{Keys, M_COUNTERS, M_FEEDBACK, decode_error, key, unseal};
+use super::keys::{Keys, M_COUNTERS, M_FEEDBACK, decode_error, key};
 use super::record::{
     Contribution, FalsePositive, IdempotencyRecord, LookupEntry, MAX_TAGS, Record, Seen, Sighting, derive, new_record,
 };
@@ -53,7 +54,9 @@ pub(crate) struct Group {
     pub(crate) sealer: Arc<Sealer>,
     pub(crate) keys: Arc<Keys>,
     pub(crate) max_validity: time::Duration,
-    /// Every sealed value the group wrote, by key (`None`: deleted).
+    /// Every value the group wrote, by logical key, in clear (`None`:
+    /// deleted). The backend seals each one when it writes the group: the
+    /// overlay lives in the writer's memory only, for one commit.
     pub(crate) overlay: HashMap<Vec<u8>, Option<Vec<u8>>>,
     /// Feed entries of the group, written by the backend at commit.
     pub(crate) log: Vec<FeedEntry>,
@@ -68,11 +71,6 @@ impl Group {
         max_validity: time::Duration,
     ) -> Group {
         Group { source, sealer, keys, max_validity, overlay: HashMap::new(), log: Vec::new() }
-    }
-
-    fn put(&mut self, k: Vec<u8>, plain: &[u8]) {
-        let sealed = self.sealer.seal(&k, plain);
-        self.overlay.insert(k, Some(sealed));
     }
 
     /// Stores an indicator's record, or deletes it once it is removed and
@@ -92,14 +90,15 @@ impl Group {
         self.overlay.insert(k, None);
     }
 
-    /// Seals `v`'s JSON under `k` into the overlay.
+    /// Puts `v`'s JSON under `k` into the overlay (sealed by the backend
+    /// when it writes the group).
     pub(crate) fn put_json<T: serde::Serialize>(&mut self, k: Vec<u8>, v: &T) {
-        self.put(k, &serde_json::to_vec(v).expect("serialise"));
+        self.overlay.insert(k, Some(serde_json::to_vec(v).expect("serialise")));
     }
 
     fn get<T: for<'de> Deserialize<'de>>(&self, k: &[u8]) -> Result<Option<T>, StoreError> {
         match self.overlay.get(k) {
-            Some(Some(v)) => unseal(&self.sealer, k, v).map(Some),
+            Some(Some(v)) => serde_json::from_slice(v).map(Some).map_err(|e| decode_error(k, e)),
             Some(None) => Ok(None),
             None => match self.source.get_plain(&self.sealer, k)? {
                 Some(plain) => serde_json::from_slice(&plain).map(Some).map_err(|e| decode_error(k, e)),

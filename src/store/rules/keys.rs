@@ -3,7 +3,7 @@
 //!
 //! Prefixed keys: `i/<hmac(id)>` → indicator record (the logical key the
 //! rules use; the sled store keeps the record under `r/<seq>`, found through
-//! an in-memory index loaded from `y/<seq>` → 16 bytes of the HMAC: [`sled_store`](crate::store::sled_store)); `l/<seq>` → feed
+//! an in-memory index loaded from `y/<first seq>` → 16 bytes of the HMAC per record: [`sled_store`](crate::store::sled_store)); `l/<seq>` → feed
 //! entries (the sled store keeps blobs of consecutive entries, up to 6 KiB,
 //! keyed by the sequence number of their first when written (compaction
 //! may drop entries from a blob, which keeps its key, or the whole blob);
@@ -33,10 +33,11 @@ use crate::store::{Fault, StoreError};
 
 /// Keys derived from the storage key.
 pub(crate) struct Keys {
-    /// HMAC key of the `i/` and `k/` keys.
-    pub(crate) index: [u8; 32],
     /// HMAC key of the audit anchor.
     pub(crate) anchor: [u8; 32],
+    /// The HMAC of the `i/`, `k/` and `o/` keys, keyed and cloned for each
+    /// key (the key's two padded blocks are hashed once, not per indicator).
+    index_mac: hmac::Hmac<Sha256>,
 }
 
 impl Keys {
@@ -46,11 +47,13 @@ impl Keys {
             m.update(label);
             m.finalize().into_bytes().into()
         };
-        Keys { index: sub(b"tamis/key/index/v1"), anchor: sub(b"tamis/key/audit-anchor/v1") }
+        let index = sub(b"tamis/key/index/v1");
+        let index_mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&index).expect("any key length");
+        Keys { anchor: sub(b"tamis/key/audit-anchor/v1"), index_mac }
     }
 
     fn hmac_key(&self, prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-        let mut m = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&self.index).expect("any key length");
+        let mut m = self.index_mac.clone();
         m.update(prefix);
         for p in parts {
             m.update(&(p.len() as u64).to_be_bytes());
@@ -107,13 +110,18 @@ pub(crate) const M_REC_SEQ: &[u8] = b"m/rec_seq";
 pub(crate) const RAW_KEYS: &[&[u8]] =
     &[M_FORMAT, M_PROBE, M_LOG_SEQ, M_AUDIT_SEQ, M_AUDIT_HEAD, M_KEY_ID, M_FEED_HORIZON, M_REC_SEQ];
 
-/// The sled store's on-disk format this version writes and reads: 3 =
+/// The sled store's on-disk format this version writes and reads: 4 =
 /// indicator records in allocation order (`r/<seq>`) with their HMAC tags
-/// (`y/<seq>`), see [`sled_store`](crate::store::sled_store); 2 =
-/// HMAC'd `i/` and `k/` keys, one sighting per contributor, request hashes
-/// with idempotency records (migrated to 3 when opened). Format 1 (tamis 0.1
-/// development builds) has no `m/format`.
-pub(crate) const FORMAT: &[u8] = b"tamis-store-3";
+/// packed in `y/<first seq>` values (16 bytes a record, a zero tag for a
+/// removed one), see [`sled_store`](crate::store::sled_store); 3 = the same
+/// with one `y/<seq>` entry per record (a pack of one: opening marks it
+/// format 4 and merges the entries); 2 = HMAC'd `i/` and `k/` keys, one
+/// sighting per contributor, request hashes with idempotency records
+/// (migrated to 4 when opened). Format 1 (tamis 0.1 development builds)
+/// has no `m/format`.
+pub(crate) const FORMAT: &[u8] = b"tamis-store-4";
+/// Format 3, which opening migrates to [`FORMAT`].
+pub(crate) const FORMAT_3: &[u8] = b"tamis-store-3";
 /// Format 2, which opening migrates to [`FORMAT`].
 pub(crate) const FORMAT_2: &[u8] = b"tamis-store-2";
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use time::OffsetDateTime;
 
-use super::records::{self, TreeSource};
+use super::records::{self, RecordWrites, TreeSource};
 use super::writer::{FailMode, Writer, simulated_full_disk};
 use crate::audit::AuditRecord;
 use crate::store::anchor::Anchor;
@@ -79,17 +79,22 @@ impl Writer {
     /// the store failed and says whether anything may have been applied.
     fn write_group(&mut self, g: Group) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        let (mut rec_seq, mut changes) = (self.rec_seq, Vec::new());
+        // Every value sealed once, here, under the key it is stored at.
+        let mut records = RecordWrites::new(&self.tree, &self.index, &self.sealer, self.rec_seq);
         for (k, v) in g.overlay {
             if k.starts_with(b"i/") {
-                records::write(&mut batch, &self.index, &self.sealer, &mut rec_seq, &mut changes, &k, v.as_deref())?;
+                records.write(&mut batch, &k, v.as_deref())?;
                 continue;
             }
             match v {
-                Some(v) => batch.insert(k, v),
+                Some(plain) => {
+                    let sealed = self.sealer.seal(&k, &plain);
+                    batch.insert(k, sealed)
+                }
                 None => batch.remove(k),
             }
         }
+        let (rec_seq, changes) = records.finish(&mut batch);
         if rec_seq != self.rec_seq {
             batch.insert(M_REC_SEQ, &rec_seq.to_be_bytes()[..]);
         }

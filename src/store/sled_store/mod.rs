@@ -8,7 +8,7 @@
 //! One sled tree holds the whole keyspace
 //! ([`rules::keys`](super::rules::keys)); indicator records are kept in
 //! allocation order, found through an in-memory HMAC index ([`records`],
-//! store format 3).
+//! store format 4).
 
 mod commit;
 mod compact;

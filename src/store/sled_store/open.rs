@@ -11,7 +11,7 @@ use crate::store::StoreError;
 use crate::store::anchor::{self, Anchor, AnchorFile};
 use crate::store::crypto::Sealer;
 use crate::store::rules::keys::{
-    FORMAT, FORMAT_2, M_AUDIT_HEAD, M_AUDIT_SEQ, M_FORMAT, M_KEY_CHECK, M_KEY_ID, M_LOG_SEQ, M_REC_SEQ,
+    FORMAT, FORMAT_2, FORMAT_3, M_AUDIT_HEAD, M_AUDIT_SEQ, M_FORMAT, M_KEY_CHECK, M_KEY_ID, M_LOG_SEQ, M_REC_SEQ,
 };
 
 /// What opening reads before the writer starts.
@@ -22,8 +22,9 @@ pub(super) struct Opened {
     pub(super) log_seq: u64,
     pub(super) audit_seq: u64,
     pub(super) audit_head: String,
-    /// Indicator records still in the format-2 layout (`i/` keys): opening
-    /// migrates them once the storage key is checked.
+    /// A format-2 or format-3 store, or a migration that did not finish
+    /// (records under `i/`): opening migrates it once the storage key is
+    /// checked.
     pub(super) migrate: bool,
     pub(super) rec_seq: u64,
 }
@@ -49,8 +50,10 @@ pub(super) fn open_db(dir: &Path, cache_bytes: u64) -> Result<Opened, StoreError
         .open()
         .map_err(&err)?;
     let tree = db.open_tree("tamis").map_err(&err)?;
+    let mut upgrade = false;
     match tree.get(M_FORMAT).map_err(&err)? {
-        Some(v) if v.as_ref() == FORMAT || v.as_ref() == FORMAT_2 => {}
+        Some(v) if v.as_ref() == FORMAT => {}
+        Some(v) if v.as_ref() == FORMAT_2 || v.as_ref() == FORMAT_3 => upgrade = true,
         Some(v) => {
             return Err(StoreError::UnknownFormat {
                 dir: dir.into(),
@@ -73,22 +76,22 @@ pub(super) fn open_db(dir: &Path, cache_bytes: u64) -> Result<Opened, StoreError
         None => GENESIS.to_owned(),
     };
     // Format 2, or a migration that did not finish: records under `i/`.
-    let migrate = tree.scan_prefix(b"i/").next().transpose().map_err(&err)?.is_some();
+    let migrate = upgrade || tree.scan_prefix(b"i/").next().transpose().map_err(&err)?.is_some();
     let rec_seq = read_u64(&tree, M_REC_SEQ)?;
     Ok(Opened { db, tree, key_id, log_seq, audit_seq, audit_head, migrate, rec_seq })
 }
 
-/// Migrates a format-2 store (or finishes a migration) once the key is
-/// checked; `o.rec_seq` follows.
+/// Migrates a format-2 or format-3 store (or finishes a migration) once
+/// the key is checked; `o.rec_seq` follows.
 pub(super) fn migrate(dir: &Path, o: &mut Opened, sealer: &Sealer) -> Result<(), StoreError> {
     if !o.migrate {
         return Ok(());
     }
-    let moved = quietly(|| super::records::migrate(&o.db, &o.tree, sealer))
+    let (moved, merged) = quietly(|| super::records::upgrade(&o.db, &o.tree, sealer))
         .map_err(|_| StoreError::CorruptDirectory(dir.into()))??;
     o.rec_seq = read_u64(&o.tree, M_REC_SEQ)?;
     o.migrate = false;
-    tracing::info!(records = moved, "store migrated from format 2 to format 3");
+    tracing::info!(records = moved, tags_packed = merged, "store migrated to format 4");
     Ok(())
 }
 

@@ -52,7 +52,7 @@ pub fn rotate_storage_key(
         let old = Sealer::new(old_key, old_id);
         check_key(dir, &db, &tree, &old)?;
         if o.migrate {
-            quietly(|| records::migrate(&db, &tree, &old)).map_err(|_| corrupt())??;
+            quietly(|| records::upgrade(&db, &tree, &old)).map_err(|_| corrupt())??;
         }
         let new = Sealer::new(new_key, new_id);
         let mut batch = sled::Batch::default();
@@ -62,17 +62,23 @@ pub fn rotate_storage_key(
                 continue; // records are re-sealed through their `y/` tag
             }
             if k.starts_with(b"y/") {
-                // The record opens with the old tag; its new tag is the
-                // HMAC of its id under the new key.
-                let (seq, tag) = (records::seq_of_key(&k)?, records::tag_of_value(&v)?);
-                let rk = records::record_key(seq);
-                let sealed = tree.get(&rk).map_err(db_error)?.ok_or_else(|| records::corrupt("r/"))?;
-                let plain = old.open(&records::seal_key(seq, tag), &sealed)?;
-                let r: Record = serde_json::from_slice(&plain).map_err(|e| decode_error(&rk, e))?;
-                let new_tag = records::tag_of(&new_keys.indicator(&r.indicator.id));
-                batch.insert(k.clone(), &new_tag.to_be_bytes()[..]);
-                batch.insert(rk, new.seal(&records::seal_key(seq, new_tag), &plain));
-                records += 1;
+                // Each record opens with its old tag; its new tag is the
+                // HMAC of its id under the new key, at the same place in
+                // the pack (a removed record's zero stays).
+                let first = records::seq_of_key(&k)?;
+                let mut pack = v.to_vec();
+                for (seq, tag) in records::tags_of_pack(&k, &v)? {
+                    let rk = records::record_key(seq);
+                    let sealed = tree.get(&rk).map_err(db_error)?.ok_or_else(|| records::corrupt("r/"))?;
+                    let plain = old.open(&records::seal_key(seq, tag), &sealed)?;
+                    let r: Record = serde_json::from_slice(&plain).map_err(|e| decode_error(&rk, e))?;
+                    let new_tag = records::tag_of(&new_keys.indicator(&r.indicator.id));
+                    let at = ((seq - first) * 16) as usize;
+                    pack[at..at + 16].copy_from_slice(&new_tag.to_be_bytes());
+                    batch.insert(rk, new.seal(&records::seal_key(seq, new_tag), &plain));
+                    records += 1;
+                }
+                batch.insert(k.clone(), pack);
                 continue;
             }
             let plain = old.open(&k, &v)?;

@@ -287,15 +287,16 @@ fn downgrade_to_format_2(dir: &Path, key: &[u8; 32]) -> usize {
     let mut n = 0;
     for kv in tree.scan_prefix(b"y/") {
         let (y, v) = kv.unwrap();
-        let (seq, tag) = (records::seq_of_key(&y).unwrap(), records::tag_of_value(&v).unwrap());
-        let rk = records::record_key(seq);
-        let plain = sealer.open(&records::seal_key(seq, tag), &tree.get(&rk).unwrap().unwrap()).unwrap();
-        let r: Record = serde_json::from_slice(&plain).unwrap();
-        let ik = keys.indicator(&r.indicator.id);
-        batch.insert(ik.clone(), sealer.seal(&ik, &plain));
+        for (seq, tag) in records::tags_of_pack(&y, &v).unwrap() {
+            let rk = records::record_key(seq);
+            let plain = sealer.open(&records::seal_key(seq, tag), &tree.get(&rk).unwrap().unwrap()).unwrap();
+            let r: Record = serde_json::from_slice(&plain).unwrap();
+            let ik = keys.indicator(&r.indicator.id);
+            batch.insert(ik.clone(), sealer.seal(&ik, &plain));
+            batch.remove(rk);
+            n += 1;
+        }
         batch.remove(y);
-        batch.remove(rk);
-        n += 1;
     }
     batch.remove(M_REC_SEQ);
     batch.insert(M_FORMAT, FORMAT_2);
@@ -308,8 +309,35 @@ fn count_prefix(store: &SledStore, prefix: &[u8]) -> usize {
     store.reader.tree.scan_prefix(prefix).count()
 }
 
+/// The tags in the `y/` packs (one per stored record).
+fn count_tags(store: &SledStore) -> usize {
+    records::load_index(&store.reader.tree).unwrap().len()
+}
+
+/// Rewrites a store as format 3 wrote it: one `y/<seq>` entry per record
+/// (removed ones have none).
+fn downgrade_to_format_3(dir: &Path) -> usize {
+    use crate::store::rules::keys::{FORMAT_3, M_FORMAT};
+    let db = sled::Config::new().path(dir).open().unwrap();
+    let tree = db.open_tree("tamis").unwrap();
+    let mut batch = sled::Batch::default();
+    let mut n = 0;
+    for kv in tree.scan_prefix(b"y/") {
+        let (y, v) = kv.unwrap();
+        batch.remove(y.clone());
+        for (seq, tag) in records::tags_of_pack(&y, &v).unwrap() {
+            batch.insert(records::tag_key(seq), &tag.to_be_bytes()[..]);
+            n += 1;
+        }
+    }
+    batch.insert(M_FORMAT, FORMAT_3);
+    tree.apply_batch(batch).unwrap();
+    db.flush().unwrap();
+    n
+}
+
 /// Issue 11: a format-2 data directory (records under `i/<hmac>`) opens,
-/// is migrated to format 3 (`r/` records in allocation order, `y/` tags),
+/// is migrated to format 4 (`r/` records in allocation order, `y/` tag packs),
 /// and reads and updates as before; a wrong key migrates nothing.
 #[tokio::test]
 async fn a_format_2_store_is_migrated_and_reads_as_before() {
@@ -337,7 +365,8 @@ async fn a_format_2_store_is_migrated_and_reads_as_before() {
     assert!(SledStore::open(dir.path(), &[13; 32]).is_err());
     let store = SledStore::open(dir.path(), &key).unwrap();
     assert_eq!(count_prefix(&store, b"i/"), 0, "records left in the format-2 layout");
-    assert_eq!((count_prefix(&store, b"y/"), count_prefix(&store, b"r/")), (24, 24));
+    assert_eq!((count_tags(&store), count_prefix(&store, b"r/")), (24, 24));
+    assert_eq!(count_prefix(&store, b"y/"), 1, "the tags are packed");
     let format = store.reader.tree.get(crate::store::rules::keys::M_FORMAT).unwrap().unwrap();
     assert_eq!(format.as_ref(), crate::store::rules::keys::FORMAT);
     let after: Vec<_> = ids.iter().map(|id| store.reader.indicator(id).unwrap()).collect();
@@ -356,11 +385,11 @@ async fn a_format_2_store_is_migrated_and_reads_as_before() {
     commit(&store, batch("cert-a", vec![sample(IndicatorType::Domain, "m1.migrate.example")], None)).await;
     assert_eq!(store.reader.indicator(&ids[1]).unwrap().unwrap().sources.count, 2);
     commit(&store, batch("cert-a", vec![sample(IndicatorType::Domain, "new.migrate.example")], None)).await;
-    assert_eq!((count_prefix(&store, b"y/"), count_prefix(&store, b"r/")), (25, 25));
+    assert_eq!((count_tags(&store), count_prefix(&store, b"r/")), (25, 25));
     let last = store.reader.tree.scan_prefix(b"r/").last().unwrap().unwrap().0;
     assert_eq!(last.as_ref(), records::record_key(25).as_slice(), "a new record goes after the migrated ones");
     drop(store);
-    // And it opens again as format 3.
+    // And it opens again as format 4.
     let store = SledStore::open(dir.path(), &key).unwrap();
     assert_eq!(store.reader.indicator(&ids[1]).unwrap().unwrap().sources.count, 2);
 }
@@ -378,4 +407,61 @@ async fn a_record_moved_to_another_sequence_does_not_open() {
     store.reader.tree.insert(records::record_key(seq(&ids[0])), vb).unwrap();
     assert!(store.reader.indicator(&ids[0]).is_err());
     assert!(store.reader.indicator(&ids[1]).unwrap().is_some());
+}
+
+/// Format 4: a format-3 store (one `y/<seq>` tag entry per record) opens,
+/// is marked format 4 with its tags merged into packs, reads as before,
+/// and removes and adds records in the packs; `keys rotate` re-tags them.
+#[tokio::test]
+async fn a_format_3_store_is_migrated_and_reads_as_before() {
+    use crate::store::rules::keys::{FORMAT, M_FORMAT};
+    let dir = tempfile::tempdir().unwrap();
+    let key = [15u8; 32];
+    let (ids, before, feed_before) = {
+        let store = SledStore::open(dir.path(), &key).unwrap();
+        let mut ids = Vec::new();
+        for b in 0..3 {
+            let items = (0..10).map(|i| sample(IndicatorType::Domain, &format!("t{b}-{i}.pack.example"))).collect();
+            ids.extend(commit(&store, batch("bank-a", items, None)).await);
+        }
+        assert_eq!(count_prefix(&store, b"y/"), 3, "one pack per commit");
+        store.retract("bank-a", &ids[4]).await.unwrap();
+        let before: Vec<_> = ids.iter().map(|id| store.reader.indicator(id).unwrap()).collect();
+        (ids, before, store.feed(0, 1000).await.unwrap().len())
+    };
+    assert_eq!(downgrade_to_format_3(dir.path()), 29);
+    let store = SledStore::open(dir.path(), &key).unwrap();
+    assert_eq!(store.reader.tree.get(M_FORMAT).unwrap().unwrap().as_ref(), FORMAT);
+    // 0..4 and 5..30 (the retracted record left a gap).
+    assert_eq!(count_prefix(&store, b"y/"), 2, "the tags are packed");
+    assert_eq!((count_tags(&store), count_prefix(&store, b"r/")), (29, 29));
+    let after: Vec<_> = ids.iter().map(|id| store.reader.indicator(id).unwrap()).collect();
+    assert_eq!(after, before);
+    assert_eq!(store.feed(0, 1000).await.unwrap().len(), feed_before);
+    assert!(store.verify_audit().await.unwrap().ok);
+    // Removing records in a merged pack, adding new ones after them.
+    store.retract("bank-a", &ids[12]).await.unwrap();
+    store.retract("bank-a", &ids[0]).await.unwrap();
+    commit(&store, batch("cert-a", vec![sample(IndicatorType::Domain, "t1-1.pack.example")], None)).await;
+    commit(&store, batch("cert-a", vec![sample(IndicatorType::Domain, "new.pack.example")], None)).await;
+    assert_eq!((count_tags(&store), count_prefix(&store, b"r/")), (28, 28));
+    assert_eq!(store.reader.indicator(&ids[11]).unwrap().unwrap().sources.count, 2);
+    assert!(store.reader.indicator(&ids[12]).unwrap().is_none());
+    drop(store);
+    let store = SledStore::open(dir.path(), &key).unwrap();
+    assert_eq!(count_tags(&store), 28);
+    assert!(store.reader.indicator(&ids[0]).unwrap().is_none());
+    assert_eq!(store.reader.indicator(&ids[11]).unwrap().unwrap().sources.count, 2);
+    store.close();
+    drop(store);
+    // Key rotation re-tags every record in its pack.
+    let new_key = [16u8; 32];
+    let rotation = rotate_storage_key(dir.path(), &key, &new_key, None).unwrap();
+    assert_eq!((rotation.old_id, rotation.new_id), (1, 2));
+    let store = SledStore::open(dir.path(), &new_key).unwrap();
+    assert_eq!(count_tags(&store), 28);
+    assert_eq!(store.reader.indicator(&ids[11]).unwrap().unwrap().sources.count, 2);
+    assert!(store.reader.indicator(&ids[12]).unwrap().is_none());
+    store.retract("bank-a", &ids[13]).await.unwrap();
+    assert!(store.reader.indicator(&ids[13]).unwrap().is_none());
 }
