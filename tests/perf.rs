@@ -458,3 +458,51 @@ fn sled_values_read_back_and_the_resident_set() {
         drop((tree, db));
     }
 }
+
+/// Evidence for docs/performance.md ("Memory with every snapshot built",
+/// session 10): a log of `TAMIS_PERF_LOG_MIB` (default 512) MiB in values of
+/// `TAMIS_PERF_BLOB_KIB` (default 6) KiB under sequential keys, as the feed
+/// log is written; the database is opened again with a 64 MiB cache and
+/// read once from the start, as a feed catch-up does; the resident set
+/// before and after that cold read.
+#[test]
+#[ignore]
+fn sled_cold_log_read_and_the_resident_set() {
+    let kib: usize = std::env::var("TAMIS_PERF_BLOB_KIB").ok().and_then(|v| v.parse().ok()).unwrap_or(6);
+    let total: usize = std::env::var("TAMIS_PERF_LOG_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(512);
+    let n = (total * 1024 / kib) as u64;
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        sled::Config::new()
+            .path(dir.path())
+            .cache_capacity(64 * 1024 * 1024)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .unwrap()
+    };
+    {
+        let db = open();
+        let tree = db.open_tree("t").unwrap();
+        let mut batch = sled::Batch::default();
+        for i in 0..n {
+            batch.insert(&i.to_be_bytes()[..], vec![i as u8; kib * 1024]);
+            if i % 64 == 63 {
+                tree.apply_batch(std::mem::take(&mut batch)).unwrap();
+            }
+        }
+        tree.apply_batch(batch).unwrap();
+        db.flush().unwrap();
+    }
+    let db = open();
+    let tree = db.open_tree("t").unwrap();
+    let before = rss_mib();
+    let mut read = 0usize;
+    for kv in tree.range(0u64.to_be_bytes()..) {
+        read += kv.unwrap().1.len();
+    }
+    println!(
+        "sled cold read, {n} values of {kib} KiB, 64 MiB cache: RSS {before:.0} MiB after opening, {:.0} MiB after reading {} MiB back",
+        rss_mib(),
+        read / 1048576
+    );
+}

@@ -19,12 +19,17 @@ use crate::store::{Fault, StoreError};
 
 /// Most bytes of JSON in one stored feed blob (several entries per sled
 /// value: one write per blob instead of one per entry). Kept small: sled
-/// splits a leaf above 16 items whatever their size, stores a value or a
-/// leaf over 128 KiB as a separate blob file, and does not charge such
-/// pages to its cache, so they were never evicted (512-entry blobs of
-/// ~220 KiB kept every feed blob read or written in memory:
-/// docs/performance.md). 16 blobs of 6 KiB stay under that.
-const LOG_BLOB_BYTES: usize = 6 * 1024;
+/// splits a leaf above 16 items whatever their size, so the blob size sets
+/// the size of the log's leaves, and a cold read of the log (a feed
+/// catch-up from the start) leaves many of the leaves it pulls in memory
+/// beyond sled's cache (accesses are charged to the cache's 256 shards in
+/// blocks of 64, so up to 63 leaves a shard are not yet counted, hence
+/// never evicted): 1 GiB read back cold with a 64 MiB cache left 652 MiB
+/// resident in 6 KiB values, 305 MiB in 2 KiB ones (docs/performance.md).
+/// Values or leaves over 128 KiB are separate blob files sled never
+/// evicts at all (512-entry blobs of ~220 KiB kept every feed blob read or
+/// written in memory).
+const LOG_BLOB_BYTES: usize = 2 * 1024;
 
 impl Writer {
     /// Applies, writes and flushes a group, then answers every request.

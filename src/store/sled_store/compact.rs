@@ -20,7 +20,7 @@ use crate::store::rules::compact::Planner;
 use crate::store::rules::keys::{M_FEED_HORIZON, seq_key, unseal};
 use crate::store::{Compaction, FeedEntry, StoreError};
 
-/// Most blobs rewritten or deleted in one sled batch (≤ 6 KiB each).
+/// Most blobs rewritten or deleted in one sled batch (≤ 2 KiB each).
 const BATCH_BLOBS: usize = 128;
 
 /// The sequence number in an `l/` key.
