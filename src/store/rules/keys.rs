@@ -4,7 +4,7 @@
 //! Prefixed keys: `i/<hmac(id)>` → indicator record (the logical key the
 //! rules use; the sled store keeps the record under `r/<seq>`, found through
 //! an in-memory index loaded from `y/<first seq>` → 16 bytes of the HMAC per record: [`sled_store`](crate::store::sled_store)); `l/<seq>` → feed
-//! entries (the sled store keeps blobs of consecutive entries, up to 6 KiB,
+//! entries (the sled store keeps blobs of consecutive entries, up to 2 KiB,
 //! keyed by the sequence number of their first when written (compaction
 //! may drop entries from a blob, which keeps its key, or the whole blob);
 //! PostgreSQL one entry per row of `tamis_feed`, sealed under its `l/<seq>`
