@@ -416,6 +416,18 @@ const POOL_WORDS: &[&str] = &[
 /// Whole labels that say the same.
 const POOL_LABELS: &[&str] = &["ip", "host", "res", "rev", "hsd", "bb"];
 
+/// Eight hex digits in a row (either case): the hex form of an address.
+fn hex_run(b: &[u8]) -> bool {
+    let mut run = 0;
+    for c in b {
+        run = if c.is_ascii_hexdigit() { run + 1 } else { 0 };
+        if run == 8 {
+            return true;
+        }
+    }
+    false
+}
+
 /// Three `digit-digit` joints within 12 bytes: a dashed address may be there.
 fn dashed_quad(b: &[u8]) -> bool {
     let mut joints = [usize::MAX; 3];
@@ -464,7 +476,10 @@ impl Detectors {
         cues: &[(usize, usize, Cue)],
         out: &mut Vec<Found>,
     ) {
-        if !dashed_quad(text.as_bytes()) && !pool_ac().is_match(text) {
+        // without a dashed address the pattern needs its eight hex digits,
+        // and then a pool word: the byte tests spare most texts the search
+        let b = text.as_bytes();
+        if !dashed_quad(b) && (!hex_run(b) || !pool_ac().is_match(text)) {
             return;
         }
         for c in rdns_re().captures_iter(text.as_bytes()) {

@@ -34,10 +34,12 @@ impl Detectors {
         }
         // whether each word may start a name, and the name run from it,
         // shared by the two passes over every word
-        let starts: Vec<bool> = toks.iter().map(|&(s, e)| is_title(&text[s..e]) && !not_name(&lt[s..e])).collect();
-        let runs: Vec<usize> =
-            (0..toks.len()).map(|k| if starts[k] { name_run(text, lt, toks, k) } else { k }).collect();
-        let t = Toks { text, lt, toks, starts: &starts, runs: &runs };
+        let runs: Vec<Option<usize>> = toks
+            .iter()
+            .enumerate()
+            .map(|(k, &(s, e))| (is_title(&text[s..e]) && !not_name(&lt[s..e])).then(|| name_run(text, lt, toks, k)))
+            .collect();
+        let t = Toks { text, lt, toks, runs: &runs };
         after_role_cues(&t, cues, out);
         before_identity_cues(&t, cues, out);
         gazetteer_and_echo(&t, rec, out);
@@ -52,10 +54,9 @@ struct Toks<'a> {
     lt: &'a str,
     /// Byte ranges of the words, shared by every heuristic.
     toks: &'a [(usize, usize)],
-    /// Per word: capitalised and not a word that is never a name.
-    starts: &'a [bool],
-    /// Per word that starts a name: the last word of its name run.
-    runs: &'a [usize],
+    /// Per word that may start a name (capitalised, not a word that is
+    /// never a name): the last word of its name run.
+    runs: &'a [Option<usize>],
 }
 
 impl Toks<'_> {
@@ -120,11 +121,10 @@ fn before_identity_cues(t: &Toks, cues: &[(usize, usize, Cue)], out: &mut Vec<Fo
     let (text, toks) = (t.text, t.toks);
     let mut k = 0;
     while k < toks.len() {
-        if !t.starts[k] {
+        let Some(z) = t.runs[k] else {
             k += 1;
             continue;
-        }
-        let z = t.runs[k];
+        };
         if z == k {
             k += 1;
             continue;
@@ -154,10 +154,10 @@ fn gazetteer_and_echo(t: &Toks, rec: &RecordCtx, out: &mut Vec<Found>) {
     let names = first_names();
     let mut k = 0;
     while k < toks.len() {
-        if !t.starts[k] {
+        let Some(z) = t.runs[k] else {
             k += 1;
             continue;
-        }
+        };
         let lw = t.lower(k);
         let first_part = lw.split('-').next().unwrap_or("");
         // "August", "Will": only mid-sentence ("von August Rädel")
@@ -167,12 +167,11 @@ fn gazetteer_and_echo(t: &Toks, rec: &RecordCtx, out: &mut Vec<Found>) {
         let known =
             (names.contains(lw) || names.contains(first_part)) && (mid_sentence || !words().ambiguous.contains(lw));
         let echoed = echo(lw, rec);
-        let z = t.runs[k];
         let surname_follows = z > k;
         if (known && surname_follows) || (echoed && (surname_follows || known)) {
             // pull in a capitalised word just before (an echoed surname's first name)
             let mut a = k;
-            if echoed && !known && a > 0 && &text[toks[a - 1].1..toks[a].0] == " " && t.starts[a - 1] {
+            if echoed && !known && a > 0 && &text[toks[a - 1].1..toks[a].0] == " " && t.runs[a - 1].is_some() {
                 a -= 1;
             }
             t.push(out, a, z);
@@ -187,7 +186,7 @@ fn gazetteer_and_echo(t: &Toks, rec: &RecordCtx, out: &mut Vec<Found>) {
 }
 
 fn echo(lw: &str, rec: &RecordCtx) -> bool {
-    if lw.chars().count() < 3 || rec.local_parts.is_empty() {
+    if rec.local_parts.is_empty() || lw.chars().count() < 3 {
         return false;
     }
     let f = fold(lw);
