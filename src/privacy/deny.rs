@@ -157,11 +157,8 @@ impl Deny {
     /// `single_value`: the whole field is one word (an attribute value or
     /// tag), where a capitalised word is not a sentence start.
     pub fn filter(&self, text: &str, at_start: bool, single_value: bool, out: &mut String, tally: &mut Tally) {
-        let spaced = if text.is_ascii() {
-            text.bytes().any(|c| matches!(c, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r'))
-        } else {
-            text.chars().any(char::is_whitespace)
-        };
+        let spaced =
+            if text.is_ascii() { text.bytes().any(is_ascii_space) } else { text.chars().any(char::is_whitespace) };
         if !text.is_empty() && !spaced {
             self.filter_one(text, at_start, single_value, out, tally);
             return;
@@ -766,19 +763,24 @@ struct Chunk {
     core: (usize, usize),
 }
 
+/// `char::is_whitespace` of an ASCII byte (`u8::is_ascii_whitespace`
+/// leaves out the vertical tab).
+fn is_ascii_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
+}
+
 fn chunk(text: &str) -> Vec<Chunk> {
     let mut out = Vec::with_capacity(text.len() / 6 + 1);
     if text.is_ascii() {
         // byte by byte: `char::is_whitespace` of an ASCII text
         let b = text.as_bytes();
-        let space = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
         let mut i = 0;
         while i < b.len() {
-            while i < b.len() && space(b[i]) {
+            while i < b.len() && is_ascii_space(b[i]) {
                 i += 1;
             }
             let s = i;
-            while i < b.len() && !space(b[i]) {
+            while i < b.len() && !is_ascii_space(b[i]) {
                 i += 1;
             }
             if i > s {

@@ -19,10 +19,11 @@
 //! tokens), far below what the detectors miss; for words up to 8 bytes the
 //! hash is a bijection of the bytes, so there it cannot happen at all.
 
-use std::collections::HashSet;
 use std::io::Read;
 
 use std::sync::OnceLock;
+
+use super::scan::FastSet;
 
 /// A word of a general vocabulary, attested in lower case.
 pub const LOWER: u8 = 1;
@@ -97,7 +98,7 @@ pub struct Vocab {
     all: Table,
     words: usize,
     /// FNV: short built-in keys, no attacker-chosen table to defend.
-    phrases: HashSet<Box<str>, std::hash::BuildHasherDefault<super::scan::Fnv>>,
+    phrases: FastSet<Box<str>>,
 }
 
 static DATA: &[u8] = include_bytes!("vocab/words.txt.gz");
@@ -113,7 +114,7 @@ pub fn vocab() -> &'static Vocab {
         flate2::read::GzDecoder::new(DATA).read_to_string(&mut text).expect("vocab/words.txt.gz is valid gzip");
         let mut all = Table::new(20);
         let mut words = 0;
-        let mut phrases: HashSet<Box<str>, std::hash::BuildHasherDefault<super::scan::Fnv>> = HashSet::default();
+        let mut phrases = FastSet::default();
         for line in text.lines() {
             let Some((flags, entry)) = line.split_once(' ') else { continue };
             if flags == "p" {
@@ -303,7 +304,8 @@ mod tests {
             assert_eq!(lower8(x), lowered, "{x:x}");
         }
         // short words: the hash is a bijection of the bytes
-        let hs: HashSet<u64> = ["ab", "ba", "abc", "abd", "a", "b", ""].iter().map(|w| hash(w.as_bytes())).collect();
+        let hs: std::collections::HashSet<u64> =
+            ["ab", "ba", "abc", "abd", "a", "b", ""].iter().map(|w| hash(w.as_bytes())).collect();
         assert_eq!(hs.len(), 7);
     }
 

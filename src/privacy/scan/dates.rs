@@ -82,7 +82,6 @@ fn only_month_words(raw: &str) -> bool {
 /// `am`, `on`...) needs the slower capture search to tell where the date
 /// starts.
 fn birth_date_at(hay: &str) -> Option<regex::Match<'_>> {
-    const LEADS: &[&str] = &["the", "le", "el", "il", "am", "em", "op", "dnia", "on"];
     let m = birth_re().find(hay)?;
     let lead = m.as_str().split(|c: char| !c.is_alphabetic()).next().unwrap_or("");
     if LEADS.iter().any(|l| l.eq_ignore_ascii_case(lead)) {
@@ -92,14 +91,19 @@ fn birth_date_at(hay: &str) -> Option<regex::Match<'_>> {
     Some(m)
 }
 
+/// Words that may stand before a birth date (`the 3rd of March`, `am
+/// 12.03.1985`), outside the date itself.
+const LEADS: &[&str] = &["the", "le", "el", "il", "am", "em", "op", "dnia", "on"];
+
 fn birth_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         let day = r"(?:[0-3]?[0-9])(?:st|nd|rd|th|er|º|°|\.)?";
         let year = r"(?:[0-9]{4}|['’]?[0-9]{2})";
         let month = r"\p{L}{3,10}\.?";
+        let leads = LEADS.join("|");
         let pattern = format!(
-            r"(?i)(?:(?:the|le|el|il|am|em|op|dnia|on)\s+)?((?:{day}(?:\s+of|\s+de)?[\s./\-]+(?:{month}|[01]?[0-9])(?:\s+de|,)?[\s./\-]+{year}|{month}\s+{day},?\s+{year}|[0-9]{{4}}[\-/.][01]?[0-9][\-/.][0-3]?[0-9]|(?:19|20)[0-9]{{2}}[01][0-9][0-3][0-9]))"
+            r"(?i)(?:(?:{leads})\s+)?((?:{day}(?:\s+of|\s+de)?[\s./\-]+(?:{month}|[01]?[0-9])(?:\s+de|,)?[\s./\-]+{year}|{month}\s+{day},?\s+{year}|[0-9]{{4}}[\-/.][01]?[0-9][\-/.][0-3]?[0-9]|(?:19|20)[0-9]{{2}}[01][0-9][0-3][0-9]))"
         );
         Regex::new(&pattern).expect("static pattern")
     })

@@ -326,7 +326,7 @@ impl std::hash::Hasher for Fnv {
     }
 }
 
-type FastSet<T> = HashSet<T, std::hash::BuildHasherDefault<Fnv>>;
+pub(super) type FastSet<T> = HashSet<T, std::hash::BuildHasherDefault<Fnv>>;
 
 /// The compiled detectors; built once per sanitiser.
 pub struct Detectors {

@@ -84,11 +84,22 @@ pub(crate) fn seq_of_key(k: &[u8]) -> Result<u64, StoreError> {
     k.get(2..10).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).ok_or_else(|| corrupt("y/"))
 }
 
+/// A `y/` value is a pack: one or more 16-byte tags.
+pub(crate) fn is_pack(v: &[u8]) -> bool {
+    !v.is_empty() && v.len().is_multiple_of(16)
+}
+
+/// Where record `seq`'s tag is in the pack starting at `first`.
+pub(crate) fn slot(first: u64, seq: u64) -> std::ops::Range<usize> {
+    let at = ((seq - first) * 16) as usize;
+    at..at + 16
+}
+
 /// The `(sequence, tag)` of every record in the `y/` pack `(k, v)`: tag
 /// `i` of the pack is record `first + i`'s, zero when that record is gone.
 pub(crate) fn tags_of_pack(k: &[u8], v: &[u8]) -> Result<Vec<(u64, u128)>, StoreError> {
     let first = seq_of_key(k)?;
-    if v.is_empty() || !v.len().is_multiple_of(16) {
+    if !is_pack(v) {
         return Err(corrupt("y/"));
     }
     Ok(v.chunks_exact(16)
@@ -221,7 +232,7 @@ impl<'a> RecordWrites<'a> {
                     .map_err(db)?
                     .ok_or_else(|| corrupt("y/"))?;
                 let first = seq_of_key(&k)?;
-                if !v.len().is_multiple_of(16) || !covers(first, &v) {
+                if !is_pack(&v) || !covers(first, &v) {
                     return Err(corrupt("y/"));
                 }
                 self.packs.insert(first, v.to_vec());
@@ -229,11 +240,11 @@ impl<'a> RecordWrites<'a> {
             }
         };
         let pack = self.packs.get_mut(&first).expect("cached");
-        let at = ((seq - first) * 16) as usize;
-        if pack[at..at + 16] != tag.to_be_bytes() {
+        let at = slot(first, seq);
+        if pack[at.clone()] != tag.to_be_bytes() {
             return Err(corrupt("y/"));
         }
-        pack[at..at + 16].fill(0);
+        pack[at].fill(0);
         Ok(())
     }
 
@@ -310,7 +321,7 @@ pub(crate) fn repack(tree: &sled::Tree) -> Result<usize, StoreError> {
         };
         for (k, v) in &chunk {
             let seq = seq_of_key(k)?;
-            if v.is_empty() || !v.len().is_multiple_of(16) {
+            if !is_pack(v) {
                 return Err(corrupt("y/"));
             }
             match &mut run {

@@ -73,8 +73,7 @@ pub fn rotate_storage_key(
                     let plain = old.open(&records::seal_key(seq, tag), &sealed)?;
                     let r: Record = serde_json::from_slice(&plain).map_err(|e| decode_error(&rk, e))?;
                     let new_tag = records::tag_of(&new_keys.indicator(&r.indicator.id));
-                    let at = ((seq - first) * 16) as usize;
-                    pack[at..at + 16].copy_from_slice(&new_tag.to_be_bytes());
+                    pack[records::slot(first, seq)].copy_from_slice(&new_tag.to_be_bytes());
                     batch.insert(rk, new.seal(&records::seal_key(seq, new_tag), &plain));
                     records += 1;
                 }
