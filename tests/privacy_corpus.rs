@@ -286,3 +286,14 @@ fn leaks_nothing_keeps_everything(path: &str, min_cases: usize) {
     assert!(sc.leaks.is_empty(), "{} of {} leaked: {:?}", sc.leaks.len(), sc.planted, sc.leaks);
     assert_eq!(sc.kept, sc.total_keep, "retention {}/{}", sc.kept, sc.total_keep);
 }
+
+/// Identifiers written bare, with no cue (8 languages, values invented):
+/// plates and member ids whose letters and digits alternate, postcode
+/// pairs, ten- to thirteen-digit numbers that are no time, dashed digit
+/// groups that are no amount, private addresses in brackets; and what
+/// must stay beside them: Unix times after a time word, `5G`, `sha256sum`,
+/// a public C2 address in brackets (`tests/data/pii-adversarial-bare.jsonl`).
+#[test]
+fn adversarial_bare_identifiers_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-bare.jsonl", 60);
+}

@@ -134,7 +134,7 @@ const UNITS: &[&str] = &[
     "k", "m", "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "kbps", "mbps", "gbps", "ms", "s", "sec", "min", "h",
     "hrs", "d", "x", "px", "st", "nd", "rd", "th", "e", "er", "re", "eme", "ème", "º", "ª", "°", "°c", "ghz", "mhz",
     "bit", "bits", "%", "€", "$", "£", "eur", "usd", "pln", "zł", "chf", "gbp", "btc", "w", "kw", "v", "mm", "cm",
-    "km", "kg", "g", "j", "t", "dni", "tage", "jours", "días", "giorni", "dias", "dagen", "r", "h.", "u", "uur",
+    "km", "kg", "g", "j", "t", "dni", "tage", "jours", "días", "giorni", "dias", "dagen", "r", "h.", "u", "uur", "p",
 ];
 
 impl Deny {
@@ -187,7 +187,7 @@ impl Deny {
             let cap = text[c.core.0..].chars().next().is_some_and(char::is_uppercase);
             let start = cap && !single_value && ((i == 0 && at_start) || starts_sentence(text, &chunks, i));
             let pos = if start { Pos::Start } else { Pos::Mid };
-            if after_reference_cue(text, &chunks, i) {
+            if after_reference_cue(text, &chunks, i) || time_after_cue(text, &chunks, i) {
                 verdicts.push(Verdict::Keep);
                 i += 1;
                 continue;
@@ -221,6 +221,11 @@ impl Deny {
     fn filter_one(&self, text: &str, at_start: bool, single_value: bool, out: &mut String, tally: &mut Tally) {
         let (cs, ce) = core_of(text, 0, text.len());
         if cs == ce {
+            out.push_str(text);
+            return;
+        }
+        // a field holding only a time: its key says what it is
+        if single_value && is_unix_time(&text[cs..ce]) {
             out.push_str(text);
             return;
         }
@@ -373,7 +378,9 @@ impl Deny {
             if part.is_empty() {
                 continue;
             }
-            let mut runs = 0;
+            // (is digits, text) of each run, at most three
+            let mut runs: [(bool, &str); 3] = [(false, ""); 3];
+            let mut n = 0;
             let mut prev: Option<bool> = None;
             let mut run_start = 0;
             for (i, c) in part.char_indices().chain(std::iter::once((part.len(), ' '))) {
@@ -388,10 +395,7 @@ impl Deny {
                             Some(r) if !r.is_empty() => r,
                             _ => run,
                         };
-                        let known = run.chars().count() <= 3
-                            || vocab().flags_of(run) & (LOWER | NOUN | SECURITY | FREQ) != 0
-                            || with_lower(run, |l| UNITS.contains(&l) || self.words.contains(l));
-                        if !known || !run.chars().all(char::is_alphabetic) {
+                        if !run.chars().all(char::is_alphabetic) || !self.known_run(run, run.chars().count() <= 3) {
                             return false;
                         }
                     } else if prev == Some(true) {
@@ -400,17 +404,55 @@ impl Deny {
                             return false;
                         }
                     }
-                    runs += 1;
+                    // C01X00T47: letters and digits alternating are an identifier
+                    if n == runs.len() {
+                        return false;
+                    }
+                    if let Some(p) = prev {
+                        runs[n] = (p, run);
+                        n += 1;
+                    }
                     run_start = i;
                 }
                 prev = Some(d);
             }
-            // C01X00T47: letters and digits alternating are an identifier
-            if runs > 3 {
+            if !self.runs_read_as_word(&runs[..n]) {
                 return false;
             }
         }
         digits <= 6
+    }
+
+    /// A letter run inside a token is accounted for: a word of the
+    /// vocabulary or of the deployment, a unit, or (`short_ok`) any short
+    /// prefix such as `x`, `rc`, `ms`.
+    fn known_run(&self, run: &str, short_ok: bool) -> bool {
+        short_ok
+            || vocab().flags_of(run) & (LOWER | NOUN | SECURITY | FREQ) != 0
+            || with_lower(run, |l| UNITS.contains(&l) || self.words.contains(l))
+    }
+
+    /// The runs of one part (`(digits, text)`) read as a word with a
+    /// number, not as an identifier. Letters after digits name a unit or an
+    /// ordinal (`5G`, `12mb`, `3rd`), not `1AA` (a postcode's inward code)
+    /// or `456CV`; letters on both sides of the digits are two words
+    /// (`sha256sum`) or the one-letter abbreviations `k8s`, `p2p`, not a
+    /// plate or postcode in capitals (`BD62XYZ`, `EC1A`, `DEF456G`); digits on both sides of
+    /// letters take a unit (`2x4`), not `1EG4`.
+    fn runs_read_as_word(&self, runs: &[(bool, &str)]) -> bool {
+        let unit = |r: &str| with_lower(r, |l| UNITS.contains(&l));
+        let word = |r: &str| r.chars().count() >= 3 && self.known_run(r, false);
+        match runs {
+            [(true, _), (false, l)] => unit(l) || word(l),
+            [(false, a), (true, d), (false, b)] => {
+                let lower = |r: &str| r.bytes().all(|c| c.is_ascii_lowercase());
+                let one = |r: &str| r.len() == 1 && lower(r);
+                (one(a) && one(b) && d.len() <= 2)
+                    || ((word(a) || (a.len() <= 3 && lower(a))) && (word(b) || (lower(b) && unit(b))))
+            }
+            [(true, _), (false, l), (true, _)] => unit(l) || word(l),
+            _ => true,
+        }
     }
 
     /// A word of several parts (`e-mail`, `l'attaquant`, `PowerShell`,
@@ -1176,6 +1218,70 @@ fn is_hash(t: &str) -> bool {
 }
 
 /// Dates, times, timestamps, amounts, versions, small numbers, percentages.
+/// Unix time in seconds or milliseconds (2001 to 2036). Ten or thirteen
+/// digits are also the length of many personal numbers, so in free text
+/// it passes only after a time word ([`time_after_cue`]).
+fn is_unix_time(t: &str) -> bool {
+    t.len() >= 10
+        && !t.starts_with('0')
+        && t.parse::<u64>().is_ok_and(|n| {
+            (1_000_000_000..2_100_000_000).contains(&n) || (1_000_000_000_000..2_100_000_000_000).contains(&n)
+        })
+}
+
+/// Words after which a Unix time is a time (`ts=`, `epoch`, `seen at`).
+const TIME_WORDS: &[&str] = &[
+    "ts",
+    "timestamp",
+    "time",
+    "epoch",
+    "unix",
+    "unixtime",
+    "created",
+    "updated",
+    "modified",
+    "seen",
+    "first_seen",
+    "last_seen",
+    "firstseen",
+    "lastseen",
+    "date",
+    "at",
+    "iat",
+    "exp",
+    "nbf",
+    "since",
+    "until",
+    "expires",
+    "zeit",
+    "zeitstempel",
+    "um",
+    "horodatage",
+    "heure",
+    "hora",
+    "ora",
+    "tempo",
+    "czas",
+    "tijd",
+    "tijdstempel",
+    "om",
+    "datum",
+];
+
+/// Chunk `i` is a Unix time after a time word: `ts=1700000000`, or a
+/// time word in one of the two chunks before it (`seen at 1700000000`).
+fn time_after_cue(text: &str, chunks: &[Chunk], i: usize) -> bool {
+    let core = &text[chunks[i].core.0..chunks[i].core.1];
+    if let Some((k, v)) = core.split_once('=') {
+        return is_unix_time(v) && with_lower(k, |l| TIME_WORDS.contains(&l));
+    }
+    is_unix_time(core)
+        && (1..=2usize.min(i)).any(|back| {
+            let c = &chunks[i - back];
+            with_lower(&text[c.core.0..c.core.1], |l| TIME_WORDS.contains(&l))
+        })
+}
+
 fn is_number_shape(t: &str) -> bool {
     let t = t.trim_start_matches(['+', '-', '~', '#', '€', '$', '£', '≈', '<', '>', '=']);
     let t = t.trim_end_matches(['%', '€', '$', '£', 'h', 'Z', 'z']);
@@ -1189,25 +1295,19 @@ fn is_number_shape(t: &str) -> bool {
     if digits <= 6 {
         return true;
     }
-    // Unix time in seconds or milliseconds (2001 to 2036)
-    if let Ok(n) = t.parse::<u64>()
-        && ((1_000_000_000..2_100_000_000).contains(&n) || (1_000_000_000_000..2_100_000_000_000).contains(&n))
-    {
-        return true;
-    }
     let groups: Vec<&str> = t.split(|c: char| !c.is_ascii_digit()).collect();
     let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
     // 2026-11-20, 20.11.2026, 20/11/2026, 2026-11-20T10:32:11, 20.11.2026 10:32
     let date = (lens.len() >= 3
         && ((lens[0] == 4 && lens[1] <= 2 && lens[2] <= 2) || (lens[0] <= 2 && lens[1] <= 2 && lens[2] == 4)))
         && lens[3..].iter().all(|&l| l <= 2 || l == 3 || l == 6);
-    // 1,250.00 / 1.250,00 / 1'250'000 / 12500.00
-    let amount = (lens.len() >= 2
+    // 1,250.00 / 1.250,00 / 1'250'000 / 12500.00 (not `130-692-544`)
+    let grouped = lens.len() >= 2
         && lens[0] <= 3
         && lens[0] > 0
         && lens[1..lens.len() - 1].iter().all(|&l| l == 3)
-        && (lens[lens.len() - 1] == 3 || lens[lens.len() - 1] == 2))
-        || (lens.len() == 2 && lens[1] == 2 && lens[0] <= 9);
+        && (lens[lens.len() - 1] == 3 || lens[lens.len() - 1] == 2);
+    let amount = !t.contains(['-', '/', ':']) && (grouped || (lens.len() == 2 && lens[1] == 2 && lens[0] <= 9));
     // 10.0.19045.3803, 537.36
     let version = t.contains('.')
         && !t.contains([',', ':', '/', '-'])

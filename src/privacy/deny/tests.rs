@@ -218,3 +218,68 @@ fn forensic_paths_keep_their_system_words() {
     // a CamelCase name is still a name
     assert_eq!(run("file AnnaKowalska.docx"), "file [NAME].docx");
 }
+
+#[test]
+fn technical_compounds_pass() {
+    for t in [
+        "5G",
+        "4K",
+        "1080p",
+        "64bit",
+        "12mb",
+        "3rd",
+        "21st",
+        "x64",
+        "x86",
+        "Win10",
+        "IE11",
+        "S3",
+        "C2",
+        "W32",
+        "MS17-010",
+        "SHA256",
+        "MD5",
+        "RC4",
+        "AES256",
+        "TLSv1.2",
+        "HTTP2",
+        "Q3",
+        "k8s",
+        "p2p",
+        "i18n",
+        "443/tcp",
+        "Office365",
+        "sha256sum",
+        "2e",
+        "1er",
+        "10h",
+        "30s",
+    ] {
+        assert_eq!(run(&format!("seen {t} here")), format!("seen {t} here"), "{t}");
+    }
+}
+
+#[test]
+fn identifier_compounds_go() {
+    // vehicle plates, postcodes and member ids written bare: letters and
+    // digits alternating, or letters after digits that name no unit
+    for (t, want) in [
+        ("BD62XYZ", "[TOKEN]"),
+        ("M456DEF", "[TOKEN]"),
+        ("DEF456G", "[TOKEN]"),
+        ("EC1A", "[TOKEN]"),
+        ("1AA", "[TOKEN]"),
+        ("1EG4-TE5-MK73", "[TOKEN]"),
+        ("ABJ-001AA", "[TOKEN]"),
+    ] {
+        assert_eq!(run(&format!("seen {t} here")), format!("seen {want} here"), "{t}");
+    }
+}
+
+#[test]
+fn long_numbers_pass_as_times_only_after_a_time_word() {
+    assert_eq!(run("beacon ts=1700000000 (epoch 1700000000123)"), "beacon ts=1700000000 (epoch 1700000000123)");
+    assert_eq!(run("provider 1245319599 and 01333550323"), "provider [NUMBER] and [NUMBER]");
+    // digit groups joined by dashes are no amount
+    assert_eq!(run("SIN 130-692-544, loss 1,250.00 EUR"), "SIN [NUMBER], loss 1,250.00 EUR");
+}

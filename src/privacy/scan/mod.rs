@@ -453,7 +453,10 @@ const PATTERNS: &[(Family, &str)] = &[
     (Family::Dni, r"([0-9]{1,2}\.?[0-9]{3}\.?[0-9]{3}(?:[ \-]?[A-Z]|-?[a-z]))"),
     (Family::Nino, r"((?i:[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Z]))"),
     (Family::DeDocument, r"(\b[CFGHJKLMNPRTVWXYZ][CFGHJKLMNPRTVWXYZ0-9]{8}[0-9]\b)"),
-    (Family::Number, r"((?:\+|\b|\()[0-9](?:[0-9]|\)?[ .\-/]{1,2}[0-9]|[ .\-/]{0,2}\([0-9]{1,4}\) ?[0-9])*)"),
+    // no `(` before the first digit: a number candidate starting there would
+    // hide an address or date in brackets (`(10.0.0.5)`) from the patterns
+    // above; the number detector takes the bracket back itself
+    (Family::Number, r"((?:\+|\b)[0-9](?:[0-9]|\)?[ .\-/]{1,2}[0-9]|[ .\-/]{0,2}\([0-9]{1,4}\) ?[0-9])*)"),
 ];
 
 impl Detectors {
@@ -580,6 +583,10 @@ impl Detectors {
             Family::Date => self.date(c, out),
             Family::Iban => self.iban(c, out),
             f @ (Family::CodiceFiscale | Family::Nie | Family::Dni | Family::Nino) => self.national_id(f, c, out),
+            Family::Number if s > 0 && text.as_bytes()[s - 1] == b'(' && text.as_bytes()[s].is_ascii_digit() => {
+                // `(0)6 12 34 56 78`, `(555) 123-4567`: the bracket is the number's
+                self.number(&Candidate { start: s - 1, ..*c }, out)
+            }
             Family::Number => self.number(c, out),
         }
     }

@@ -227,3 +227,12 @@ fn ascii_tokens_match_the_character_tokens() {
         assert_eq!(super::ascii_tokens(text.as_bytes()), super::char_tokens(text), "{text:?}");
     }
 }
+
+#[test]
+fn addresses_and_dates_in_brackets_are_seen() {
+    // a bracket before the digits does not hand them to the number pattern
+    assert!(has("the router (10.0.0.5) answered", DataCategory::Ip, "10.0.0.5"));
+    assert!(has("customer router (89.75.18.43) seen", DataCategory::Ip, "89.75.18.43"));
+    // and a phone with its area code in brackets is still one phone
+    assert_eq!(found_of("call (030) 1234567", DataCategory::Phone), ["030) 1234567"]);
+}
