@@ -202,6 +202,7 @@ impl Deny {
         }
         let mut judged = Judged { text, chunks: &chunks, verdicts, rewritten, tally };
         self.digit_runs(&mut judged);
+        plates(&mut judged);
         extend_names(&mut judged);
         lower_case_names(&mut judged);
         let mut last = 0;
@@ -303,7 +304,7 @@ impl Deny {
             return Verdict::Keep;
         }
         let digits = core.bytes().any(|b| b.is_ascii_digit());
-        if digits && !self.digit_compound_ok(core) {
+        if digits && (is_dashed_plate(core) || !self.digit_compound_ok(core)) {
             let c = if core.chars().all(|c| c.is_ascii_digit() || ".,:/-'’ +".contains(c)) {
                 Class::Number
             } else {
@@ -560,6 +561,79 @@ impl Deny {
             i = j + 1;
         }
     }
+}
+
+/// Plates written bare over two or three words, in capitals: `B AB 1234`,
+/// `MIL EF 1234E` (German), `34 ABC 1234` (Turkish), `AB51 ABC` (British).
+/// The letters are no unit and no security word (`80 TCP 443`, `64 GB`).
+fn plates(j: &mut Judged) {
+    let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    let (text, chunks) = (*text, *chunks);
+    let core = |k: usize| &text[chunks[k].core.0..chunks[k].core.1];
+    // the chunk ends at its core: no comma or full stop between the parts
+    let joined = |k: usize| chunks[k].core.1 == chunks[k].end;
+    let caps = |s: &str, lo: usize, hi: usize| {
+        (lo..=hi).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_uppercase())
+            && !with_lower(s, |l| UNITS.contains(&l))
+            && vocab().flags_of(s) & SECURITY == 0
+    };
+    let digits = |s: &str, lo: usize, hi: usize| (lo..=hi).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    let de_tail = |s: &str| {
+        let d = s.strip_suffix(['E', 'H']).unwrap_or(s);
+        digits(d, 1, 4)
+    };
+    let mut i = 0;
+    while i < chunks.len() {
+        let at = |k: usize| chunks.get(i + k).map(|_| core(i + k)).unwrap_or("");
+        let len = if i + 2 < chunks.len() && joined(i) && joined(i + 1) {
+            let (a, b, c) = (at(0), at(1), at(2));
+            // the first group names a district (`B`, `M`, `HH`): a unit's letter too
+            let district = (1..=3).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_uppercase());
+            // two letters are often some product's name (`AB`): only units are no plate
+            let series = (1..=2).contains(&b.len())
+                && b.bytes().all(|c| c.is_ascii_uppercase())
+                && !with_lower(b, |l| UNITS.contains(&l));
+            let de = district && series && de_tail(c);
+            let tr = digits(a, 2, 2) && ("01".."82").contains(&a) && caps(b, 1, 3) && digits(c, 2, 4);
+            if de || tr { 3 } else { 0 }
+        } else {
+            0
+        };
+        let len = if len == 0 && i + 1 < chunks.len() && joined(i) {
+            let (a, b) = (at(0), at(1));
+            let uk = a.len() == 4
+                && a.bytes().take(2).all(|c| c.is_ascii_uppercase())
+                && digits(&a[2..], 2, 2)
+                && caps(b, 3, 3);
+            if uk { 2 } else { 0 }
+        } else {
+            len
+        };
+        if len == 0 {
+            i += 1;
+            continue;
+        }
+        for k in i..i + len {
+            if verdicts[k] != Verdict::Replaced {
+                tally.add(Class::Token);
+            }
+            verdicts[k] = Verdict::Replaced;
+            rewritten[k] = Some(Class::Token.label().to_owned());
+        }
+        i += len;
+    }
+}
+
+/// A German plate joined by dashes: `B-AB-1234`, `HH-AB-123E`.
+fn is_dashed_plate(core: &str) -> bool {
+    let mut parts = core.split('-');
+    let (Some(a), Some(b), Some(c), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let caps = |s: &str, hi: usize| (1..=hi).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_uppercase());
+    let d = c.strip_suffix(['E', 'H']).unwrap_or(c);
+    caps(a, 3) && caps(b, 2) && (1..=4).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A run of digit groups that is an amount: thousands groups (`1 250 000`)

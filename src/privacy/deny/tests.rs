@@ -283,3 +283,18 @@ fn long_numbers_pass_as_times_only_after_a_time_word() {
     // digit groups joined by dashes are no amount
     assert_eq!(run("SIN 130-692-544, loss 1,250.00 EUR"), "SIN [NUMBER], loss 1,250.00 EUR");
 }
+
+#[test]
+fn bare_plates_over_several_words_go() {
+    assert_eq!(
+        run("seen B AB 1234 and MIL EF 1234E there"),
+        "seen [TOKEN] [TOKEN] [TOKEN] and [TOKEN] [TOKEN] [TOKEN] there"
+    );
+    assert_eq!(run("seen 34 ABC 1234 and HH-AB-1234"), "seen [TOKEN] [TOKEN] [TOKEN] and [TOKEN]");
+    assert_eq!(run("car AB51 ABC parked"), "car [TOKEN] [TOKEN] parked");
+    // units, security words and punctuation between the parts: no plate
+    assert_eq!(
+        run("ports 80 TCP 443, disk 64 MB 2048, IT OT, 1234, B MB 1024"),
+        "ports 80 TCP 443, disk 64 MB 2048, IT OT, 1234, B MB 1024"
+    );
+}
