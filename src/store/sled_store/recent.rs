@@ -24,8 +24,12 @@ use std::sync::{Arc, Mutex};
 use crate::store::{FeedEntry, Op};
 
 /// Most bytes (estimated) of entries held: at ~600 bytes an entry, about
-/// 28,000 entries, half a second of submissions at 50,000 a second.
-pub(super) const BUDGET_BYTES: usize = 16 << 20;
+/// 55,000 entries, a second of submissions at 50,000 a second. The
+/// followers read after a pause (the expiry task a second after a commit,
+/// the blocklist builder at least 250 ms and twice its last build after
+/// one), so a window much smaller than what arrives meanwhile would never
+/// serve them at full rate.
+pub(super) const BUDGET_BYTES: usize = 32 << 20;
 
 /// The recent entries and what the writer knows of the log's tail.
 pub(super) struct Recent {
