@@ -80,21 +80,26 @@ impl Planner {
 
     /// The next entry of the log (ascending sequence numbers).
     pub(crate) fn see(&mut self, e: &FeedEntry) {
+        self.see_parts(e.seq, e.op, e.at, &e.indicator.id);
+    }
+
+    /// [`Planner::see`] from the only fields a plan depends on.
+    pub(crate) fn see_parts(&mut self, seq: u64, op: Op, at: OffsetDateTime, id: &str) {
         self.scanned += 1;
-        if e.at >= self.older_than {
+        if at >= self.older_than {
             self.old_prefix = false;
         }
-        let Some(id) = id_key(&e.indicator.id) else { return };
-        if e.op != Op::Remove {
-            self.pending.entry(id).or_default().push(e.seq);
+        let Some(id) = id_key(id) else { return };
+        if op != Op::Remove {
+            self.pending.entry(id).or_default().push(seq);
             return;
         }
         if let Some(earlier) = self.pending.remove(&id) {
             self.drop.extend(earlier);
         }
         if self.old_prefix {
-            self.drop.push(e.seq);
-            self.horizon = self.horizon.max(e.seq);
+            self.drop.push(seq);
+            self.horizon = self.horizon.max(seq);
         } else {
             self.tombstones += 1;
         }

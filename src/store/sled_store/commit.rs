@@ -15,7 +15,7 @@ use crate::store::anchor::Anchor;
 use crate::store::rules::commit::{Applied, Group, apply};
 use crate::store::rules::keys::{M_AUDIT_HEAD, M_AUDIT_SEQ, M_LOG_SEQ, M_REC_SEQ, seq_key};
 use crate::store::rules::request::Request;
-use crate::store::{Fault, StoreError};
+use crate::store::{Fault, FeedEntry, StoreError};
 
 /// Most bytes of JSON in one stored feed blob (several entries per sled
 /// value: one write per blob instead of one per entry). Kept small: sled
@@ -51,9 +51,10 @@ impl Writer {
             }
         }
         let audit_before = self.audit_seq;
+        let log = std::mem::take(&mut group.log);
         if result.is_ok() {
             self.chain_audit(&mut group, &mut applied, now);
-            result = self.write_group(group);
+            result = self.write_group(group, &log);
         }
         if let Err(e) = result {
             tracing::error!(error = %e, "commit failed; the group is not acknowledged");
@@ -64,6 +65,9 @@ impl Writer {
             pending.for_each(|r| r.fail(&e));
             return;
         }
+        // Durable: the followers may read the entries from memory, before
+        // the head that makes them readable moves.
+        self.recent.push(saved.0, self.log_seq, log);
         self.publish(self.audit_seq != audit_before);
         applied.into_iter().for_each(Applied::answer);
     }
@@ -82,7 +86,7 @@ impl Writer {
 
     /// Writes the group in one atomic batch and flushes it; a failure marks
     /// the store failed and says whether anything may have been applied.
-    fn write_group(&mut self, g: Group) -> Result<(), StoreError> {
+    fn write_group(&mut self, g: Group, log: &[FeedEntry]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         // Every value sealed once, here, under the key it is stored at.
         let mut records = RecordWrites::new(&self.tree, &self.index, &self.sealer, self.rec_seq);
@@ -107,7 +111,7 @@ impl Writer {
         // array of entries, at most LOG_BLOB_BYTES unless one entry is more.
         let mut blob: Vec<u8> = Vec::with_capacity(LOG_BLOB_BYTES + 1024);
         let mut first = 0;
-        for e in &g.log {
+        for e in log {
             let json = serde_json::to_vec(e).expect("serialise");
             if !blob.is_empty() && blob.len() + json.len() + 2 > LOG_BLOB_BYTES {
                 blob.push(b']');

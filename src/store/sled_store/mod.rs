@@ -15,6 +15,7 @@ mod compact;
 mod durable;
 mod open;
 mod reads;
+mod recent;
 mod records;
 mod rotate;
 #[cfg(test)]
@@ -142,6 +143,7 @@ impl SledStore {
         let head = Arc::new(AtomicU64::new(o.log_seq));
         let (tx, rx) = mpsc::channel();
         let (changes_tx, changes) = tokio::sync::watch::channel(o.log_seq);
+        let recent = Arc::new(recent::Recent::new(o.log_seq));
         let reader = Reader {
             tree: o.tree.clone(),
             sealer: sealer.clone(),
@@ -150,6 +152,8 @@ impl SledStore {
             anchor: anchor.as_ref().map(|(f, _)| f.clone()),
             dir: dir.to_path_buf(),
             horizon: Arc::new(AtomicU64::new(tree::read_u64(&o.tree, M_FEED_HORIZON)?)),
+            recent: recent.clone(),
+            last_pass: Arc::new(Mutex::new(None)),
         };
         let writer = Writer {
             changes: changes_tx,
@@ -159,6 +163,7 @@ impl SledStore {
             sealer,
             keys,
             head: head.clone(),
+            recent,
             log_seq: o.log_seq,
             rec_seq: o.rec_seq,
             index,

@@ -31,12 +31,18 @@ pub(super) struct Reader {
     /// The feed's compaction horizon (`m/feed_horizon`), raised by
     /// compaction before it drops anything.
     pub(super) horizon: Arc<AtomicU64>,
+    /// The feed's recent entries, decoded (the writer's hand-over).
+    pub(super) recent: Arc<super::recent::Recent>,
+    /// What the last compaction pass of this process saw (one pass at a
+    /// time: the lock is held for the whole pass).
+    pub(super) last_pass: Arc<std::sync::Mutex<Option<super::compact::LastPass>>>,
 }
 
 impl Reader {
-    /// [`Reader::kept`], then (`checked`) the horizon: read after the
-    /// entries, so that a compaction pass that dropped a removal this read
-    /// missed has raised it already.
+    /// The recent entries held in memory when they cover the whole range
+    /// asked for, else [`Reader::kept`]; then (`checked`) the horizon: read
+    /// after the entries, so that a compaction pass that dropped a removal
+    /// this read missed has raised it already.
     pub(super) fn feed(
         &self,
         since: u64,
@@ -44,7 +50,10 @@ impl Reader {
         head: u64,
         checked: bool,
     ) -> Result<Vec<FeedEntry>, StoreError> {
-        let entries = self.kept(since, limit, head)?;
+        let entries = match self.recent.get(since, limit, head) {
+            Some(shared) => shared.iter().map(|e| FeedEntry::clone(e)).collect(),
+            None => self.kept(since, limit, head)?,
+        };
         let horizon = self.horizon.load(Ordering::Acquire);
         if checked && since > 0 && since < horizon {
             return Err(StoreError::Compacted { since, horizon });
@@ -58,7 +67,7 @@ impl Reader {
     /// for the next read. A blob is keyed by the sequence number of its
     /// first entry when written; compaction may drop entries from it (gaps)
     /// but never moves one to another blob.
-    fn kept(&self, since: u64, limit: usize, head: u64) -> Result<Vec<FeedEntry>, StoreError> {
+    pub(super) fn kept(&self, since: u64, limit: usize, head: u64) -> Result<Vec<FeedEntry>, StoreError> {
         let first = seq_key(b"l/", since.saturating_add(1));
         let mut out = Vec::with_capacity(limit.min(1024));
         // The blob holding `since + 1` starts at or before it; the rest follow.

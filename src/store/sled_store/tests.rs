@@ -465,3 +465,162 @@ async fn a_format_3_store_is_migrated_and_reads_as_before() {
     store.retract("bank-a", &ids[13]).await.unwrap();
     assert!(store.reader.indicator(&ids[13]).unwrap().is_none());
 }
+
+/// Reads `(since, limit]` at the head both ways: the feed (from memory
+/// when the window holds the range) must answer what the log on disk
+/// answers. True when memory served it.
+fn same_as_disk(store: &SledStore, since: u64, limit: usize) -> bool {
+    let head = store.head();
+    let disk = store.reader.kept(since, limit, head).unwrap();
+    let fed = store.reader.feed(since, limit, head, false).unwrap();
+    assert_eq!(fed, disk, "since {since}, limit {limit}");
+    let held = store.reader.recent.get(since, limit, head);
+    if let Some(held) = &held {
+        assert_eq!(held.iter().map(|e| FeedEntry::clone(e)).collect::<Vec<_>>(), disk, "since {since}, limit {limit}");
+    }
+    held.is_some()
+}
+
+/// Every read of the log, both ways, from each sequence number.
+fn all_same_as_disk(store: &SledStore) -> usize {
+    let mut from_memory = 0;
+    for since in 0..=store.head() + 1 {
+        for limit in [1, 7, 10_000] {
+            from_memory += usize::from(same_as_disk(store, since, limit));
+        }
+    }
+    from_memory
+}
+
+/// Follows the feed from `since` in pages of `page`, as a tailer does.
+async fn follow(store: &SledStore, mut since: u64, page: usize) -> Vec<FeedEntry> {
+    let mut out = Vec::new();
+    loop {
+        let got = store.feed(since, page).await.unwrap();
+        let Some(last) = got.last() else { return out };
+        since = last.seq;
+        out.extend(got);
+    }
+}
+
+/// Issue 11: the followers read what the writer has just committed from
+/// memory, not from the blobs it sealed; they see exactly the entries, the
+/// order and the gaps the log on disk has: updates, retractions and
+/// expiries included, after compaction, for a follower that fell behind the
+/// window, and after a reopen (the window starts empty at the head).
+#[tokio::test]
+async fn recent_entries_read_as_the_log_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = [10u8; 32];
+    let value = |i: usize| format!("n{i}.recent.example");
+    let ids = {
+        let store = SledStore::open(dir.path(), &key).unwrap();
+        let mut ids = Vec::new();
+        for round in 0..4 {
+            let items = (round * 40..round * 40 + 40)
+                .map(|i| {
+                    let mut s = sample(IndicatorType::Domain, &value(i));
+                    if i % 3 == 0 {
+                        s.valid_until = Some(OffsetDateTime::now_utc() + time::Duration::hours(1));
+                    }
+                    s
+                })
+                .collect();
+            ids.extend(commit(&store, batch("bank-a", items, None)).await);
+        }
+        // Updates (a co-submission), retractions and expiries.
+        commit(&store, batch("isp-a", (0..10).map(|i| sample(IndicatorType::Domain, &value(i))).collect(), None)).await;
+        for id in &ids[20..30] {
+            store.retract("bank-a", id).await.unwrap();
+        }
+        let later = OffsetDateTime::now_utc() + time::Duration::hours(2);
+        let due: Vec<String> = (0..160).step_by(3).map(|i| ids[i].clone()).collect();
+        assert!(store.expire(due, later).await.unwrap() > 10);
+        let head = store.head();
+        let ops: Vec<Op> = follow(&store, 0, 1000).await.iter().map(|e| e.op).collect();
+        assert_eq!(ops.len() as u64, head);
+        assert!(ops.contains(&Op::Update) && ops.contains(&Op::Remove));
+        // A fresh store: the window holds the whole log.
+        assert_eq!(all_same_as_disk(&store), 3 * (head as usize + 2));
+        let followed = follow(&store, 0, 7).await;
+        assert_eq!(followed, store.reader.kept(0, usize::MAX, head).unwrap());
+        assert_eq!(followed.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=head).collect::<Vec<_>>());
+
+        // Compaction drops the retracted and expired indicators' entries
+        // and their removals (all older than `older_than`): from both.
+        let (held, ..) = store.reader.recent.held();
+        let done = store.compact(OffsetDateTime::now_utc() + time::Duration::days(1)).await.unwrap();
+        assert!(done.dropped > 40 && done.horizon > 0, "{done:?}");
+        assert_eq!(store.reader.recent.held().0, held - done.dropped as usize);
+        all_same_as_disk(&store);
+        assert!(matches!(store.feed(1, 10).await, Err(StoreError::Compacted { .. })));
+        let from_zero = store.feed(0, 10_000).await.unwrap();
+        assert_eq!(from_zero.len() as u64, head - done.dropped);
+        let followed = follow(&store, done.horizon, 7).await;
+        assert_eq!(followed, store.reader.kept(done.horizon, usize::MAX, store.head()).unwrap());
+
+        // A follower that fell behind a (small) window reads the log.
+        store.reader.recent.set_budget(30 * 1024);
+        let before = store.head();
+        let more = (200..400).map(|i| sample(IndicatorType::Domain, &value(i))).collect();
+        ids.extend(commit(&store, batch("bank-a", more, None)).await);
+        store.retract("bank-a", &ids[250]).await.unwrap();
+        let (held, bytes, from, to) = store.reader.recent.held();
+        assert!(held > 10 && bytes <= 30 * 1024 && from > before && to == store.head(), "{held} {bytes} {from} {to}");
+        assert!(!same_as_disk(&store, before, 10_000), "a range that left the window is read from disk");
+        assert!(same_as_disk(&store, from, 10_000) && same_as_disk(&store, to - 3, 2));
+        all_same_as_disk(&store);
+        assert_eq!(follow(&store, before, 7).await, store.reader.kept(before, usize::MAX, store.head()).unwrap());
+        ids
+    };
+
+    // Reopened: the window starts at the head; what follows is held.
+    let store = SledStore::open(dir.path(), &key).unwrap();
+    let head = store.head();
+    assert!(!same_as_disk(&store, 0, 10_000) && same_as_disk(&store, head, 10));
+    commit(&store, batch("isp-a", (400..420).map(|i| sample(IndicatorType::Domain, &value(i))).collect(), None)).await;
+    store.retract("bank-a", &ids[300]).await.unwrap();
+    assert!(same_as_disk(&store, head, 10_000) && !same_as_disk(&store, head - 1, 10_000));
+    assert_eq!(all_same_as_disk(&store), 3 * 23);
+    assert_eq!(follow(&store, head, 7).await.len(), 21);
+}
+
+/// Issue 11: a compaction pass with nothing that can be dropped (no removal
+/// kept by the last pass, none committed since) answers without reading the
+/// log, exactly what reading it answers; a removal makes the next pass read.
+#[tokio::test]
+async fn compaction_without_removals_answers_without_reading_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), &[11; 32]).unwrap();
+    let value = |i: usize| format!("n{i}.compact.example");
+    let old = || OffsetDateTime::now_utc() + time::Duration::days(1);
+    let read_all = |store: &SledStore| store.reader.pass(&store.db, old(), store.head()).unwrap();
+    let ids =
+        commit(&store, batch("bank-a", (0..50).map(|i| sample(IndicatorType::Domain, &value(i))).collect(), None))
+            .await;
+    let first = store.compact(old()).await.unwrap();
+    assert_eq!((first.scanned, first.dropped), (50, 0));
+    commit(&store, batch("isp-a", (0..80).map(|i| sample(IndicatorType::Domain, &value(i))).collect(), None)).await;
+    let skipped = store.compact(old()).await.unwrap();
+    assert_eq!(skipped, read_all(&store));
+    assert_eq!(skipped.scanned, 130);
+    // A removal: the pass reads the log and drops.
+    store.retract("bank-a", &ids[0]).await.unwrap();
+    store.retract("isp-a", &ids[0]).await.unwrap();
+    let young = store.compact(OffsetDateTime::now_utc() - time::Duration::days(1)).await.unwrap();
+    // bank-a's retraction is an update (isp-a still contributes), isp-a's the removal.
+    assert_eq!((young.scanned, young.dropped, young.tombstones), (132, 3, 1));
+    // A tombstone kept: still read, until it is old enough to go.
+    commit(&store, batch("isp-a", vec![sample(IndicatorType::Domain, "late.compact.example")], None)).await;
+    assert_eq!(
+        store.compact(OffsetDateTime::now_utc() - time::Duration::days(1)).await.unwrap(),
+        Compaction { scanned: 130, dropped: 0, tombstones: 1, horizon: 0 }
+    );
+    let gone = store.compact(old()).await.unwrap();
+    assert_eq!((gone.scanned, gone.dropped, gone.tombstones, gone.horizon), (130, 1, 0, 132));
+    commit(&store, batch("isp-a", vec![sample(IndicatorType::Domain, "later.compact.example")], None)).await;
+    let skipped = store.compact(old()).await.unwrap();
+    assert_eq!(skipped, read_all(&store));
+    assert_eq!((skipped.scanned, skipped.dropped, skipped.horizon), (130, 0, 132));
+    all_same_as_disk(&store);
+}

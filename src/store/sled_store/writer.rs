@@ -92,6 +92,8 @@ pub(super) struct Writer {
     pub(super) sealer: Arc<Sealer>,
     pub(super) keys: Arc<Keys>,
     pub(super) head: Arc<AtomicU64>,
+    /// The feed's recent entries, handed to the readers after each commit.
+    pub(super) recent: Arc<super::recent::Recent>,
     pub(super) log_seq: u64,
     /// The last indicator-record sequence allocated (`m/rec_seq`).
     pub(super) rec_seq: u64,
