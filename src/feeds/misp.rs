@@ -523,6 +523,42 @@ mod tests {
     }
 
     #[test]
+    fn hashes_order_is_by_day_then_id_whatever_the_arrival_order() {
+        let mut s = State::default();
+        let (day1, day2) = (1_795_000_000, 1_795_000_000 + 86_400);
+        let mut want = Vec::new();
+        for (seq, k) in [7u32, 3, 9, 1, 5, 8, 2].into_iter().enumerate() {
+            let id = format!("{k:08x}-0000-4000-8000-000000000000");
+            let at = if k % 2 == 0 { day2 } else { day1 };
+            s.apply(&entry(seq as u64 + 1, Op::Add, at, ind(&id, IndicatorType::Domain, &format!("{k}.top"))));
+            want.push((k % 2 == 0, id));
+        }
+        s.apply(&entry(
+            100,
+            Op::Remove,
+            day2,
+            ind("00000003-0000-4000-8000-000000000000", IndicatorType::Domain, "3.top"),
+        ));
+        want.retain(|(_, id)| !id.starts_with("00000003"));
+        want.sort();
+        let view = EgressView {
+            audience: "isps".into(),
+            types: vec![],
+            categories: vec![],
+            max_tlp: Tlp::Amber,
+            min_confidence: 0,
+            fields: vec![],
+        };
+        let got: Vec<(bool, String)> = s
+            .visible_by_day(std::slice::from_ref(&view))
+            .into_iter()
+            .map(|(id, r)| (r.day != OffsetDateTime::from_unix_timestamp(day1).unwrap().date(), id.to_string()))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(s.visible_days(std::slice::from_ref(&view)).len(), 2);
+    }
+
+    #[test]
     fn the_index_keeps_the_latest_entry_and_the_md5_of_the_value() {
         let mut s = State::default();
         s.apply(&entry(1, Op::Add, 1_795_000_000, ind("a", IndicatorType::Domain, "a.example.top")));

@@ -1040,6 +1040,99 @@ mod tests {
         assert_eq!(&id[14..15], "4");
     }
 
+    fn view(audience: &str, max_tlp: Tlp) -> EgressView {
+        EgressView {
+            audience: audience.into(),
+            types: vec![],
+            categories: vec![],
+            max_tlp,
+            min_confidence: 0,
+            fields: vec![],
+        }
+    }
+
+    fn entry(seq: u64, op: Op, id: &str, tlp: Tlp) -> FeedEntry {
+        let t = OffsetDateTime::from_unix_timestamp(1_795_000_000 + seq as i64).unwrap();
+        let indicator = crate::model::Indicator {
+            id: id.into(),
+            kind: crate::model::IndicatorType::Domain,
+            value: format!("{id}.example.top"),
+            value_form: None,
+            category: crate::model::Category::Phishing,
+            confidence: 80,
+            tlp,
+            first_seen: t,
+            last_seen: t,
+            valid_until: None,
+            description: None,
+            attributes: Default::default(),
+            tags: vec![],
+            sources: Default::default(),
+            policy: "default@00".into(),
+        };
+        FeedEntry { seq, op, at: t, reason: None, indicator, withdrawn: false }
+    }
+
+    /// The kinds and sequence numbers of an audience's versions after the fixed objects.
+    fn listed(s: &IndexState, audience: &str) -> Vec<(VerKind, u64)> {
+        let a = &s.audiences[audience];
+        (0..a.versions.len())
+            .map(|p| a.ver(&s.entries, p))
+            .filter(|v| !matches!(v.kind, VerKind::Fixed(_)))
+            .map(|v| (v.kind, v.ord - LOG_BASE))
+            .collect()
+    }
+
+    #[test]
+    fn audiences_share_the_entries_they_both_show() {
+        let a = "00000000-0000-4000-8000-00000000000a";
+        let b = "00000000-0000-4000-8000-00000000000b";
+        let egress: BTreeMap<String, EgressView> =
+            [("green", Tlp::Green), ("clear", Tlp::Clear)].map(|(n, t)| (n.to_owned(), view(n, t))).into();
+        let mut s = IndexState::new(&egress);
+        assert_eq!(s.entries.times.len(), FIXED.len());
+        s.apply(&entry(1, Op::Add, a, Tlp::Green)); // green only
+        s.apply(&entry(2, Op::Add, b, Tlp::Clear)); // both: one shared entry
+        s.apply(&entry(3, Op::Update, b, Tlp::Amber)); // both revoke b
+        s.apply(&entry(4, Op::Add, a, Tlp::Red)); // green revokes a
+        s.apply(&entry(5, Op::Remove, a, Tlp::Red)); // nobody shows it any more: no entry
+        assert_eq!(s.entries.times.len(), FIXED.len() + 4);
+        use VerKind::{Revoked, Visible};
+        assert_eq!(
+            listed(&s, "green"),
+            [(Visible, 1), (Visible, 2), (Revoked { source: 2 }, 3), (Revoked { source: 1 }, 4)]
+        );
+        assert_eq!(listed(&s, "clear"), [(Visible, 2), (Revoked { source: 2 }, 3)]);
+        // Both collections point at the same times for entry 2.
+        let g = &s.audiences["green"];
+        let c = &s.audiences["clear"];
+        let at = |x: &AudienceIndex, seq: u64| {
+            (0..x.versions.len()).find(|p| x.ver(&s.entries, *p).ord == seq + LOG_BASE).map(|p| x.versions[p].entry())
+        };
+        assert_eq!(at(g, 2), at(c, 2));
+        // First and latest version of each object, and their chains.
+        let (oa, ob) = (s.object(&format!("indicator--{a}")).unwrap(), s.object(&format!("indicator--{b}")).unwrap());
+        let seqs = |x: &AudienceIndex, o: u32| {
+            x.positions(o).into_iter().map(|p| x.ver(&s.entries, p).ord - LOG_BASE).collect::<Vec<_>>()
+        };
+        assert_eq!(seqs(g, oa), [1, 4]);
+        assert_eq!(seqs(g, ob), [2, 3]);
+        assert_eq!(seqs(c, ob), [2, 3]);
+        assert_eq!(c.last(oa), None, "never visible to clear");
+        assert_eq!(g.first(ob).map(|p| g.ver(&s.entries, p).ord - LOG_BASE), Some(2));
+        assert!(g.last(ob).is_some_and(|l| l & VISIBLE == 0), "revoked");
+        // Selection: the latest version of each object, in order.
+        let q = Query::parse("", 100).unwrap();
+        let (items, more) = select(&s, g, &q, PageKind::Objects, None);
+        let last: Vec<u64> = items.iter().filter_map(|i| i.ver.ord.checked_sub(LOG_BASE)).collect();
+        assert!(!more);
+        assert_eq!(last.iter().filter(|o| **o > 0).copied().collect::<Vec<_>>(), [3, 4]);
+        let q = Query::parse("match[version]=first", 100).unwrap();
+        let (items, _) = select(&s, g, &q, PageKind::Objects, None);
+        let first: Vec<u64> = items.iter().filter_map(|i| i.ver.ord.checked_sub(LOG_BASE)).filter(|o| *o > 0).collect();
+        assert_eq!(first, [1, 2]);
+    }
+
     #[test]
     fn index_entries_stay_small() {
         // Per audience: 8 bytes a version, 4 an object; per entry shown, once: 28.
