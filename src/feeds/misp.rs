@@ -22,12 +22,17 @@
 //! of a request (reads outside the lock). The index keeps, per live
 //! indicator, its day, the sequence number of its latest entry, what the
 //! egress views decide on and the MD5 of its value (no clone of the
-//! indicator): the manifest (kept once per audience set and log position) and
-//! `hashes.csv` come from the index alone; an event is made on request, its
-//! attributes read back from the store in log order like TAXII's objects
-//! pages, and not kept.
+//! indicator), in a [`DenseMap`] by id (about 64 bytes an indicator, no
+//! per-day id sets: a day's indicators are found by a scan of the index,
+//! which a manifest, `hashes.csv` or event request makes once): the
+//! manifest (kept once per audience set and log position) and `hashes.csv`
+//! come from the index alone; an event is made on request, its attributes
+//! read back from the store in log order like TAXII's objects pages, and
+//! not kept.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::store::dense_map::DenseMap;
 use std::sync::{Arc, Mutex};
 
 use md5::Md5;
@@ -47,8 +52,8 @@ const ORG_UUID: &str = "4c0b7a53-2e1f-4d8e-9a6b-1f3e5d7c9b20";
 
 /// What the index keeps of a live indicator: where its latest entry is in
 /// the log (the event reads it back from the store), what the egress views
-/// decide on, and the MD5 of its value for `hashes.csv` (about 64 bytes,
-/// where a clone of the indicator took about 0.5 KB).
+/// decide on, and the MD5 of its value for `hashes.csv` (32 bytes, where a
+/// clone of the indicator took about 0.5 KB).
 #[derive(Clone, Copy, Debug)]
 struct Rec {
     day: Date,
@@ -71,8 +76,8 @@ impl Rec {
 struct State {
     last_seq: u64,
     /// Live indicators.
-    live: HashMap<Id, Rec>,
-    /// Per day: its indicators and when the day last changed.
+    live: DenseMap<Id, Rec>,
+    /// Every day that had indicators, and when it last changed.
     days: BTreeMap<Date, Day>,
     /// Rendered manifests by audience set, with the log position they show
     /// (events and `hashes.csv` are made on request, never kept).
@@ -87,7 +92,6 @@ pub struct Manifest {
 
 #[derive(Default)]
 struct Day {
-    ids: BTreeSet<Id>,
     changed: Option<OffsetDateTime>,
 }
 
@@ -105,7 +109,6 @@ impl State {
             (Op::Remove, Some(r)) => {
                 let day = r.day;
                 self.live.remove(&id);
-                self.days.entry(day).or_default().ids.remove(&id);
                 day
             }
             (Op::Remove, None) => return,
@@ -123,16 +126,29 @@ impl State {
                 confidence: i.confidence,
                 md5: Md5::digest(i.value.as_bytes()).into(),
             };
-            self.days.entry(day).or_default().ids.insert(id.clone());
             self.live.insert(id, rec);
         }
         let d = self.days.entry(day).or_default();
         d.changed = Some(d.changed.map_or(e.at, |c| c.max(e.at)));
     }
 
-    /// The live indicators of `d` the holder of `views` may see, in id order.
-    fn visible<'a>(&'a self, d: &'a Day, views: &'a [EgressView]) -> impl Iterator<Item = &'a Rec> + 'a {
-        d.ids.iter().filter_map(|id| self.live.get(id)).filter(|r| r.visible(views))
+    /// The days with live indicators the holder of `views` may see.
+    fn visible_days(&self, views: &[EgressView]) -> BTreeSet<Date> {
+        let mut days = BTreeSet::new();
+        for r in self.live.values() {
+            if !days.contains(&r.day) && r.visible(views) {
+                days.insert(r.day);
+            }
+        }
+        days
+    }
+
+    /// The live indicators the holder of `views` may see, by day and then
+    /// id (the order of `hashes.csv`).
+    fn visible_by_day<'a>(&'a self, views: &[EgressView]) -> Vec<(&'a Id, &'a Rec)> {
+        let mut out: Vec<(&Id, &Rec)> = self.live.iter().filter(|(_, r)| r.visible(views)).collect();
+        out.sort_unstable_by(|a, b| (a.1.day, a.0).cmp(&(b.1.day, b.0)));
+        out
     }
 }
 
@@ -199,8 +215,9 @@ impl MispIndex {
             return r.clone();
         }
         let mut manifest = serde_json::Map::new();
+        let shown = s.visible_days(views);
         for (day, d) in &s.days {
-            if s.visible(d, views).next().is_none() {
+            if !shown.contains(day) {
                 continue;
             }
             let changed = d.changed.map_or(0, OffsetDateTime::unix_timestamp);
@@ -227,15 +244,16 @@ impl MispIndex {
             let (_, key) = audience_key(&views);
             let s = index.lock();
             let (mut out, mut n) = (Vec::new(), 0);
-            for (day, d) in &s.days {
-                let uuid = event_uuid(*day, &key);
-                for r in s.visible(d, &views) {
-                    out.extend_from_slice(hex::encode(r.md5).as_bytes());
-                    out.push(b',');
-                    out.extend_from_slice(uuid.as_bytes());
-                    out.push(b'\n');
-                    n += 1;
+            let mut uuid = (None, String::new());
+            for (_, r) in s.visible_by_day(&views) {
+                if uuid.0 != Some(r.day) {
+                    uuid = (Some(r.day), event_uuid(r.day, &key));
                 }
+                out.extend_from_slice(hex::encode(r.md5).as_bytes());
+                out.push(b',');
+                out.extend_from_slice(uuid.1.as_bytes());
+                out.push(b'\n');
+                n += 1;
             }
             (out, n)
         };
@@ -259,7 +277,8 @@ impl MispIndex {
             let (audiences, key) = audience_key(&views2);
             let s = index.lock();
             let (day, d) = s.days.iter().find(|(day, _)| event_uuid(**day, &key) == uuid)?;
-            let mut seqs: Vec<u64> = s.visible(d, &views2).map(|r| r.seq).collect();
+            let mut seqs: Vec<u64> =
+                s.live.values().filter(|r| r.day == *day && r.visible(&views2)).map(|r| r.seq).collect();
             if seqs.is_empty() {
                 return None;
             }
@@ -464,10 +483,17 @@ mod tests {
         s.apply(&entry(2, Op::Add, day1 + 10, b.clone()));
         s.apply(&entry(3, Op::Add, day1 + 86_400, a.clone())); // an update stays in its first day
         assert_eq!(s.days.len(), 1);
-        assert_eq!(s.days.values().next().unwrap().ids.len(), 2);
+        let day = *s.days.keys().next().unwrap();
+        let ids = |s: &State| {
+            let mut ids: Vec<String> =
+                s.live.iter().filter(|(_, r)| r.day == day).map(|(i, _)| i.to_string()).collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(ids(&s), ["a", "b"]);
         s.apply(&entry(4, Op::Remove, day1 + 90_000, b));
         let d = s.days.values().next().unwrap();
-        assert_eq!(d.ids.iter().map(Id::to_string).collect::<Vec<_>>(), vec!["a"]);
+        assert_eq!(ids(&s), ["a"]);
         assert_eq!(d.changed.unwrap().unix_timestamp(), day1 + 90_000);
         assert_eq!(s.last_seq, 4);
     }
@@ -497,14 +523,50 @@ mod tests {
     }
 
     #[test]
+    fn hashes_order_is_by_day_then_id_whatever_the_arrival_order() {
+        let mut s = State::default();
+        let (day1, day2) = (1_795_000_000, 1_795_000_000 + 86_400);
+        let mut want = Vec::new();
+        for (seq, k) in [7u32, 3, 9, 1, 5, 8, 2].into_iter().enumerate() {
+            let id = format!("{k:08x}-0000-4000-8000-000000000000");
+            let at = if k % 2 == 0 { day2 } else { day1 };
+            s.apply(&entry(seq as u64 + 1, Op::Add, at, ind(&id, IndicatorType::Domain, &format!("{k}.top"))));
+            want.push((k % 2 == 0, id));
+        }
+        s.apply(&entry(
+            100,
+            Op::Remove,
+            day2,
+            ind("00000003-0000-4000-8000-000000000000", IndicatorType::Domain, "3.top"),
+        ));
+        want.retain(|(_, id)| !id.starts_with("00000003"));
+        want.sort();
+        let view = EgressView {
+            audience: "isps".into(),
+            types: vec![],
+            categories: vec![],
+            max_tlp: Tlp::Amber,
+            min_confidence: 0,
+            fields: vec![],
+        };
+        let got: Vec<(bool, String)> = s
+            .visible_by_day(std::slice::from_ref(&view))
+            .into_iter()
+            .map(|(id, r)| (r.day != OffsetDateTime::from_unix_timestamp(day1).unwrap().date(), id.to_string()))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(s.visible_days(std::slice::from_ref(&view)).len(), 2);
+    }
+
+    #[test]
     fn the_index_keeps_the_latest_entry_and_the_md5_of_the_value() {
         let mut s = State::default();
         s.apply(&entry(1, Op::Add, 1_795_000_000, ind("a", IndicatorType::Domain, "a.example.top")));
-        let r = s.live[&Id::new("a")];
+        let r = s.live.get(&Id::new("a")).copied().unwrap();
         assert_eq!(r.seq, 1);
         assert_eq!(r.md5, <[u8; 16]>::from(Md5::digest(b"a.example.top")));
         s.apply(&entry(2, Op::Add, 1_795_000_100, ind("a", IndicatorType::Domain, "a.example.top")));
-        assert_eq!(s.live[&Id::new("a")].seq, 2);
+        assert_eq!(s.live.get(&Id::new("a")).unwrap().seq, 2);
         s.apply(&entry(3, Op::Remove, 1_795_000_200, ind("a", IndicatorType::Domain, "a.example.top")));
         assert!(s.live.is_empty());
     }

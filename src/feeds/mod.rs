@@ -6,5 +6,6 @@ pub mod blocklist;
 pub mod egress;
 pub mod id;
 pub mod misp;
+pub mod sorted;
 pub mod stix;
 pub mod taxii;

@@ -14,20 +14,23 @@
 //! version the audience was allowed to see, so nothing withheld leaks.
 //!
 //! # Index and its cost
-//! Reading the log per request does not scale, so [`Index`] keeps, per
-//! audience, the ordered list of versions (ordinal, `date_added`, `modified`,
-//! object number, link to the object's previous version, kind: 40 bytes
-//! each) and per object its first and latest version (12 bytes). It is
+//! Reading the log per request does not scale, so [`Index`] keeps, once,
+//! the ordinal, `date_added`, `modified` and object number of each log
+//! entry a collection shows (28 bytes, shared by the audiences that admit
+//! it), and per audience the ordered list of versions (the entry shown and
+//! a link to the object's previous version: 8 bytes each, plus the source
+//! of each revocation aside) and per object its latest version (4 bytes). It is
 //! caught up incrementally from `Store::feed` at the start of each request
 //! (only entries after the last one indexed are read), and rebuilt from the
 //! whole log when the egress views change, or when its position fell below
 //! the feed's compaction horizon. Compaction drops the versions of indicators
 //! that left (their objects pages leave a dropped version out; a revocation
 //! whose source is gone is built from the removal, through the same view),
-//! and after a rebuild such an indicator has no version at all. Per indicator and audience that
-//! admits it, about 52 bytes plus the global id table (the UUID of each
-//! object as 16 bytes, in a vector and a hash map, and its times: about 80
-//! bytes per object): roughly 0.3 KB per indicator with four audiences. A page then costs
+//! and after a rebuild such an indicator has no version at all. Per indicator: about 12 bytes
+//! per audience that admits it, 28 for the shared entry, and the global id
+//! table (the UUID of each object, 24 bytes, its number in an open-addressing
+//! table, and its times: about 48 bytes per object): roughly 0.11 KB per
+//! indicator with three audiences admitting it. A page then costs
 //! two binary searches, a scan of the index, and one store read per returned
 //! object (contiguous runs are read together); manifest and versions pages
 //! read nothing from the store.
@@ -54,6 +57,7 @@ use super::stix::{self, VersionTimes};
 use crate::model::Tlp;
 use crate::policy::EgressView;
 use crate::policy_set::PolicySet;
+use crate::store::dense_map::DenseMap;
 use crate::store::{FeedEntry, Op, Store, StoreError};
 
 /// The media type of every TAXII response, errors included.
@@ -273,7 +277,8 @@ enum VerKind {
     },
 }
 
-/// One version in an audience's collection.
+/// One version of an object, as a page shows it (made from the index on
+/// request: [`AudienceIndex::ver`]; not what the index stores).
 #[derive(Clone, Copy, Debug)]
 struct Ver {
     /// Position in the collection's total order (the `next` cursor).
@@ -284,49 +289,13 @@ struct Ver {
     modified_ms: i64,
     /// Object number in [`IndexState::ids`].
     obj: u32,
-    /// Position of the previous version of the same object ([`NONE`]: first).
-    prev: u32,
-    kind: PackedKind,
-}
-
-/// A [`VerKind`] in 8 bytes (a `Ver` is 40 bytes, not 48): 0 for
-/// `Visible`, a fixed object's index in [`FIXED`] with bit 62 set, a
-/// revocation's source with bit 63 set (sequence numbers stay far below 2^62).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct PackedKind(u64);
-
-const FIXED_BIT: u64 = 1 << 62;
-const REVOKED_BIT: u64 = 1 << 63;
-
-impl From<VerKind> for PackedKind {
-    fn from(k: VerKind) -> PackedKind {
-        PackedKind(match k {
-            VerKind::Visible => 0,
-            VerKind::Fixed(f) => FIXED_BIT | FIXED.iter().position(|x| *x == f).expect("a fixed object") as u64,
-            VerKind::Revoked { source } => {
-                assert!(source < FIXED_BIT, "sequence numbers stay below 2^62");
-                REVOKED_BIT | source
-            }
-        })
-    }
-}
-
-impl PackedKind {
-    fn get(self) -> VerKind {
-        if self.0 & REVOKED_BIT != 0 {
-            VerKind::Revoked { source: self.0 & !REVOKED_BIT }
-        } else if self.0 & FIXED_BIT != 0 {
-            VerKind::Fixed(FIXED[(self.0 & !FIXED_BIT) as usize])
-        } else {
-            VerKind::Visible
-        }
-    }
+    kind: VerKind,
 }
 
 impl Ver {
     /// The feed sequence number whose indicator this version shows.
     fn source(&self) -> Option<u64> {
-        match self.kind.get() {
+        match self.kind {
             VerKind::Fixed(_) => None,
             VerKind::Visible => Some(self.ord - LOG_BASE),
             VerKind::Revoked { source } => Some(source),
@@ -336,7 +305,7 @@ impl Ver {
     /// The feed entries an objects page reads for this version: its source,
     /// and for a revocation also its own entry (the source may be compacted).
     fn entries(&self) -> impl Iterator<Item = u64> {
-        let own = matches!(self.kind.get(), VerKind::Revoked { .. }).then(|| self.ord - LOG_BASE);
+        let own = matches!(self.kind, VerKind::Revoked { .. }).then(|| self.ord - LOG_BASE);
         self.source().into_iter().chain(own)
     }
 }
@@ -344,19 +313,57 @@ impl Ver {
 /// No position.
 const NONE: u32 = u32::MAX;
 
-/// Per-object state within one audience (12 bytes: no allocation per object).
+/// What the versions of one log entry (or fixed object) have in common in
+/// every audience that shows it, kept once in [`Entries`]: 24 bytes, plus
+/// the object number (4).
 #[derive(Clone, Copy, Debug)]
-struct ObjState {
-    /// Position of its first version in [`AudienceIndex::versions`] ([`NONE`]: never visible).
-    first: u32,
-    /// Position of its latest version; earlier ones are chained by [`Ver::prev`].
-    last: u32,
-    /// The latest version is visible (not revoked).
-    visible: bool,
+struct EntryTimes {
+    /// Position in every collection's total order (the `next` cursor).
+    ord: u64,
+    /// TAXII `date_added`, µs since the epoch; increasing with `ord`.
+    added_us: i64,
+    /// STIX `modified` (or `created` for marking definitions), ms since the epoch.
+    modified_ms: i64,
 }
 
-impl ObjState {
-    const ABSENT: ObjState = ObjState { first: NONE, last: NONE, visible: false };
+/// The log entries (the fixed objects first) that at least one audience
+/// shows, in log order: an audience's version names one by position, so
+/// the audiences that admit the same entry share its times.
+#[derive(Default)]
+struct Entries {
+    times: Vec<EntryTimes>,
+    /// The object number of each.
+    obj: Vec<u32>,
+}
+
+impl Entries {
+    fn push(&mut self, t: EntryTimes, obj: u32) -> u32 {
+        let n = u32::try_from(self.times.len()).ok().filter(|n| n & REVOKED == 0).expect("fewer than 2^31 entries");
+        self.times.push(t);
+        self.obj.push(obj);
+        n
+    }
+}
+
+/// [`AVer::entry`]: the version is a revocation (its source is in [`AudienceIndex::revoked`]).
+const REVOKED: u32 = 1 << 31;
+/// [`AudienceIndex::objects`]: the latest version is visible (not revoked).
+const VISIBLE: u32 = 1 << 31;
+
+/// One version in an audience's collection (8 bytes): the entry it shows
+/// and the position of the previous version of the same object.
+#[derive(Clone, Copy, Debug)]
+struct AVer {
+    /// Position in [`Entries`], [`REVOKED`] set for a revocation.
+    entry: u32,
+    /// Position of the previous version of the same object ([`NONE`]: first).
+    prev: u32,
+}
+
+impl AVer {
+    fn entry(self) -> usize {
+        (self.entry & !REVOKED) as usize
+    }
 }
 
 /// One collection: what an audience's view admits, version by version.
@@ -365,9 +372,15 @@ struct AudienceIndex {
     /// The view the index was built with (the collection's projection).
     view: EgressView,
     /// Every version the audience may see, in `ord` (= `date_added`) order.
-    versions: Vec<Ver>,
-    /// Versions of each object, by object number.
-    objects: Vec<ObjState>,
+    versions: Vec<AVer>,
+    /// The source of each revocation (the content committed at that
+    /// sequence number, the last version the audience could see), by
+    /// position in `versions`, ascending.
+    revoked: Vec<(u32, u64)>,
+    /// Per object number: the position of its latest version, with
+    /// [`VISIBLE`] when it is not revoked ([`NONE`]: never visible);
+    /// earlier versions are chained by [`AVer::prev`]. 4 bytes an object.
+    objects: Vec<u32>,
 }
 
 /// The in-memory index of all collections.
@@ -389,6 +402,8 @@ struct IndexState {
     /// Ids by object number: the fixed objects' STIX ids first, then the
     /// UUID of each `indicator--…` (16 bytes, no allocation).
     ids: Vec<Id>,
+    /// The times of the entries the collections show, shared by them.
+    entries: Entries,
     /// Object numbers of the indicators by the UUID of their STIX id (an
     /// index into `ids`, 4 bytes a slot).
     by_id: IdIndex,
@@ -400,9 +415,9 @@ struct IndexState {
     audiences: BTreeMap<String, AudienceIndex>,
     /// Indicators that left the exchange (retracted, expired): if one comes
     /// back it is a new STIX object, since STIX forbids un-revoking.
-    removed: std::collections::HashSet<Id>,
+    removed: DenseMap<Id, ()>,
     /// How many times each indicator came back after a removal.
-    generation: HashMap<Id, u32>,
+    generation: DenseMap<Id, u32>,
 }
 
 /// The UUID of the STIX id (`indicator--UUID`) of an indicator's `generation`-th life.
@@ -438,7 +453,6 @@ fn fixed_id(f: Fixed) -> String {
 impl IndexState {
     fn new(egress: &BTreeMap<String, EgressView>) -> IndexState {
         let mut s = IndexState { egress: egress.clone(), ..IndexState::default() };
-        let mut fixed_versions = Vec::new();
         for (k, f) in FIXED.iter().enumerate() {
             let obj = s.ids.len() as u32;
             s.ids.push(Id::Other(fixed_id(*f).into()));
@@ -450,26 +464,21 @@ impl IndexState {
             };
             s.created_ms[obj as usize] = modified_ms;
             s.last_modified_ms[obj as usize] = modified_ms;
-            fixed_versions.push(Ver {
-                ord: k as u64 + 1,
-                added_us,
-                modified_ms,
-                obj,
-                prev: NONE,
-                kind: VerKind::Fixed(*f).into(),
-            });
+            s.entries.push(EntryTimes { ord: k as u64 + 1, added_us, modified_ms }, obj);
         }
         s.last_added_us = IDENTITY_ADDED_US;
         for (name, view) in egress {
-            let mut a = AudienceIndex { view: view.clone(), versions: Vec::new(), objects: Vec::new() };
-            // The identity, and the markings of the levels this view may see.
-            for v in &fixed_versions {
-                if let VerKind::Fixed(Fixed::Marking(t)) = v.kind.get()
-                    && t > view.max_tlp
+            let mut a =
+                AudienceIndex { view: view.clone(), versions: Vec::new(), revoked: Vec::new(), objects: Vec::new() };
+            // The identity, and the markings of the levels this view may see
+            // (entry `k` is object `k`, `FIXED[k]`).
+            for (k, f) in FIXED.iter().enumerate() {
+                if let Fixed::Marking(t) = f
+                    && *t > view.max_tlp
                 {
                     continue;
                 }
-                a.push(*v, true);
+                a.push(k as u32, k as u32, None);
             }
             s.audiences.insert(name.clone(), a);
         }
@@ -500,6 +509,8 @@ impl IndexState {
         self.by_id.reserve(&self.ids, n);
         self.created_ms.reserve(n);
         self.last_modified_ms.reserve(n);
+        self.entries.times.reserve(n);
+        self.entries.obj.reserve(n);
         for a in self.audiences.values_mut() {
             a.versions.reserve(n);
             a.objects.reserve(n);
@@ -536,12 +547,17 @@ impl IndexState {
         self.last_added_us = added_us;
         self.last_seq = self.last_seq.max(e.seq);
         let id = Id::new(&e.indicator.id);
-        if e.op == Op::Add && self.removed.remove(&id) {
-            *self.generation.entry(id.clone()).or_default() += 1;
+        if e.op == Op::Add && self.removed.remove(&id).is_some() {
+            match self.generation.get_mut(&id) {
+                Some(g) => *g += 1,
+                None => {
+                    self.generation.insert(id.clone(), 1);
+                }
+            }
         }
         let generation = self.generation.get(&id).copied().unwrap_or(0);
         if e.op == Op::Remove {
-            self.removed.insert(id);
+            self.removed.insert(id, ());
         }
         let obj = self.intern(stix_uuid(&e.indicator.id, generation));
         let o = obj as usize;
@@ -553,61 +569,98 @@ impl IndexState {
             added_us.div_euclid(1000).max(self.last_modified_ms[o] + 1)
         };
         self.last_modified_ms[o] = modified_ms;
-        let ord = e.seq + LOG_BASE;
+        let times = EntryTimes { ord: e.seq + LOG_BASE, added_us, modified_ms };
+        // This entry's position in `entries`, once an audience shows it.
+        let mut shared = None;
+        let entries = &mut self.entries;
+        let mut entry = |entries: &mut Entries| *shared.get_or_insert_with(|| entries.push(times, obj));
         for a in self.audiences.values_mut() {
             let admitted = e.op != Op::Remove && admitting(std::slice::from_ref(&a.view), &e.indicator).is_some();
-            let ver = Ver { ord, added_us, modified_ms, obj, prev: NONE, kind: VerKind::Visible.into() };
             if admitted {
-                a.push(ver, true);
-            } else if let Some(st) = a.obj(obj).filter(|st| st.visible) {
-                let Some(source) = a.versions[st.last as usize].source() else {
+                a.push(entry(entries), obj, None);
+            } else if let Some(last) = a.last(obj).filter(|l| l & VISIBLE != 0) {
+                let Some(source) = a.ver(entries, (last & !VISIBLE) as usize).source() else {
                     continue;
                 };
-                a.push(Ver { kind: VerKind::Revoked { source }.into(), ..ver }, false);
+                a.push(entry(entries), obj, Some(source));
             } else if e.op == Op::Remove
-                && a.obj(obj).is_none()
+                && a.last(obj).is_none()
                 && admitting(std::slice::from_ref(&a.view), &e.indicator).is_some()
             {
                 // Its earlier versions were compacted away (or read before a
                 // rebuild): the removal alone says that it is revoked.
-                a.push(Ver { kind: VerKind::Revoked { source: e.seq }.into(), ..ver }, false);
+                a.push(entry(entries), obj, Some(e.seq));
             }
         }
     }
 }
 
 impl AudienceIndex {
-    fn push(&mut self, mut v: Ver, visible: bool) {
-        let pos = u32::try_from(self.versions.len()).expect("fewer than 4 billion versions per collection");
-        let i = v.obj as usize;
+    /// Adds a version of object `obj` showing entry `entry`: visible, or
+    /// with `revoked` its revocation showing the content of that sequence number.
+    fn push(&mut self, entry: u32, obj: u32, revoked: Option<u64>) {
+        let pos = u32::try_from(self.versions.len())
+            .ok()
+            .filter(|p| *p < VISIBLE - 1)
+            .expect("fewer than 2^31 - 1 versions per collection");
+        let i = obj as usize;
         if self.objects.len() <= i {
-            self.objects.resize(i + 1, ObjState::ABSENT);
+            self.objects.resize(i + 1, NONE);
         }
-        let st = &mut self.objects[i];
-        v.prev = st.last;
-        if st.first == NONE {
-            st.first = pos;
+        let prev = match self.objects[i] {
+            NONE => NONE,
+            last => last & !VISIBLE,
+        };
+        self.objects[i] = if revoked.is_some() { pos } else { pos | VISIBLE };
+        let mut v = AVer { entry, prev };
+        if let Some(source) = revoked {
+            v.entry |= REVOKED;
+            self.revoked.push((pos, source));
         }
-        st.last = pos;
-        st.visible = visible;
         self.versions.push(v);
     }
 
-    /// The object's state, if the audience ever saw it.
-    fn obj(&self, o: u32) -> Option<&ObjState> {
-        self.objects.get(o as usize).filter(|st| st.first != NONE)
+    /// The object's latest version's position with [`VISIBLE`] if it is
+    /// visible, if the audience ever saw it.
+    fn last(&self, o: u32) -> Option<u32> {
+        self.objects.get(o as usize).copied().filter(|l| *l != NONE)
+    }
+
+    /// The version at `pos`, as pages show it.
+    fn ver(&self, entries: &Entries, pos: usize) -> Ver {
+        let v = self.versions[pos];
+        let (t, obj) = (entries.times[v.entry()], entries.obj[v.entry()]);
+        let kind = if let Some(f) = FIXED.get(obj as usize) {
+            VerKind::Fixed(*f)
+        } else if v.entry & REVOKED != 0 {
+            let i = self.revoked.binary_search_by_key(&(pos as u32), |r| r.0).expect("a revocation has its source");
+            VerKind::Revoked { source: self.revoked[i].1 }
+        } else {
+            VerKind::Visible
+        };
+        Ver { ord: t.ord, added_us: t.added_us, modified_ms: t.modified_ms, obj, kind }
     }
 
     /// Positions of the object's versions, ascending.
     fn positions(&self, o: u32) -> Vec<usize> {
         let mut out = Vec::new();
-        let mut p = self.obj(o).map_or(NONE, |st| st.last);
+        let mut p = self.last(o).map_or(NONE, |l| l & !VISIBLE);
         while p != NONE {
             out.push(p as usize);
             p = self.versions[p as usize].prev;
         }
         out.reverse();
         out
+    }
+
+    /// Position of the object's first version (follows the chain back:
+    /// most objects have one or two versions).
+    fn first(&self, o: u32) -> Option<usize> {
+        let mut p = self.last(o)? & !VISIBLE;
+        while self.versions[p as usize].prev != NONE {
+            p = self.versions[p as usize].prev;
+        }
+        Some(p as usize)
     }
 }
 
@@ -688,8 +741,9 @@ fn select(s: &IndexState, a: &AudienceIndex, q: &Query, kind: PageKind, object: 
     } else {
         q.version.clone().unwrap_or(VersionFilter { last: true, ..VersionFilter::default() })
     };
-    let start_added = q.added_after_us.map(|t| a.versions.partition_point(|v| v.added_us <= t)).unwrap_or(0);
-    let start_next = q.next.map(|n| a.versions.partition_point(|v| v.ord <= n)).unwrap_or(0);
+    let times = |v: &AVer| s.entries.times[v.entry()];
+    let start_added = q.added_after_us.map(|t| a.versions.partition_point(|v| times(v).added_us <= t)).unwrap_or(0);
+    let start_next = q.next.map(|n| a.versions.partition_point(|v| times(v).ord <= n)).unwrap_or(0);
     let start = start_added.max(start_next);
     // Candidate positions: all from `start`, or only those of the named objects.
     let objs: Option<Vec<u32>> = match (object, &q.ids) {
@@ -708,16 +762,15 @@ fn select(s: &IndexState, a: &AudienceIndex, q: &Query, kind: PageKind, object: 
     let mut out = Vec::new();
     let mut more = false;
     for pos in candidates {
-        let v = a.versions[pos];
+        let v = a.ver(&s.entries, pos);
         if let Some(types) = &q.types
             && !types.contains(s.stix_type(v.obj))
         {
             continue;
         }
         if !vf.all {
-            let st = a.obj(v.obj).copied().unwrap_or(ObjState::ABSENT);
-            let first = st.first as usize == pos;
-            let last = st.last as usize == pos;
+            let first = vf.first && a.first(v.obj) == Some(pos);
+            let last = a.last(v.obj).is_some_and(|l| (l & !VISIBLE) as usize == pos);
             let exact = vf.at.contains(&(v.modified_ms as i128 * 1_000_000));
             if !((vf.first && first) || (vf.last && last) || exact) {
                 continue;
@@ -857,7 +910,7 @@ impl Index {
             None => None,
             Some(o) => Some(
                 s.object(o)
-                    .filter(|n| a.obj(*n).is_some())
+                    .filter(|n| a.last(*n).is_some())
                     .ok_or_else(|| TaxiiError::NotFound("no such object in this collection".into()))?,
             ),
         };
@@ -907,7 +960,7 @@ pub fn render_page(sel: &Selected, view: &EgressView, kind: PageKind) -> Rendere
             let mut list = Vec::with_capacity(sel.items.len());
             for (i, stix_id) in sel.items.iter().zip(&sel.ids) {
                 let times = VersionTimes { created: ms_time(i.created_ms), modified: ms_time(i.ver.modified_ms) };
-                let (source, revoked) = match i.ver.kind.get() {
+                let (source, revoked) = match i.ver.kind {
                     VerKind::Fixed(Fixed::Marking(t)) => {
                         list.push(stix::marking_definition(t));
                         continue;
@@ -987,15 +1040,103 @@ mod tests {
         assert_eq!(&id[14..15], "4");
     }
 
+    fn view(audience: &str, max_tlp: Tlp) -> EgressView {
+        EgressView {
+            audience: audience.into(),
+            types: vec![],
+            categories: vec![],
+            max_tlp,
+            min_confidence: 0,
+            fields: vec![],
+        }
+    }
+
+    fn entry(seq: u64, op: Op, id: &str, tlp: Tlp) -> FeedEntry {
+        let t = OffsetDateTime::from_unix_timestamp(1_795_000_000 + seq as i64).unwrap();
+        let indicator = crate::model::Indicator {
+            id: id.into(),
+            kind: crate::model::IndicatorType::Domain,
+            value: format!("{id}.example.top"),
+            value_form: None,
+            category: crate::model::Category::Phishing,
+            confidence: 80,
+            tlp,
+            first_seen: t,
+            last_seen: t,
+            valid_until: None,
+            description: None,
+            attributes: Default::default(),
+            tags: vec![],
+            sources: Default::default(),
+            policy: "default@00".into(),
+        };
+        FeedEntry { seq, op, at: t, reason: None, indicator, withdrawn: false }
+    }
+
+    /// The kinds and sequence numbers of an audience's versions after the fixed objects.
+    fn listed(s: &IndexState, audience: &str) -> Vec<(VerKind, u64)> {
+        let a = &s.audiences[audience];
+        (0..a.versions.len())
+            .map(|p| a.ver(&s.entries, p))
+            .filter(|v| !matches!(v.kind, VerKind::Fixed(_)))
+            .map(|v| (v.kind, v.ord - LOG_BASE))
+            .collect()
+    }
+
+    #[test]
+    fn audiences_share_the_entries_they_both_show() {
+        let a = "00000000-0000-4000-8000-00000000000a";
+        let b = "00000000-0000-4000-8000-00000000000b";
+        let egress: BTreeMap<String, EgressView> =
+            [("green", Tlp::Green), ("clear", Tlp::Clear)].map(|(n, t)| (n.to_owned(), view(n, t))).into();
+        let mut s = IndexState::new(&egress);
+        assert_eq!(s.entries.times.len(), FIXED.len());
+        s.apply(&entry(1, Op::Add, a, Tlp::Green)); // green only
+        s.apply(&entry(2, Op::Add, b, Tlp::Clear)); // both: one shared entry
+        s.apply(&entry(3, Op::Update, b, Tlp::Amber)); // both revoke b
+        s.apply(&entry(4, Op::Add, a, Tlp::Red)); // green revokes a
+        s.apply(&entry(5, Op::Remove, a, Tlp::Red)); // nobody shows it any more: no entry
+        assert_eq!(s.entries.times.len(), FIXED.len() + 4);
+        use VerKind::{Revoked, Visible};
+        assert_eq!(
+            listed(&s, "green"),
+            [(Visible, 1), (Visible, 2), (Revoked { source: 2 }, 3), (Revoked { source: 1 }, 4)]
+        );
+        assert_eq!(listed(&s, "clear"), [(Visible, 2), (Revoked { source: 2 }, 3)]);
+        // Both collections point at the same times for entry 2.
+        let g = &s.audiences["green"];
+        let c = &s.audiences["clear"];
+        let at = |x: &AudienceIndex, seq: u64| {
+            (0..x.versions.len()).find(|p| x.ver(&s.entries, *p).ord == seq + LOG_BASE).map(|p| x.versions[p].entry())
+        };
+        assert_eq!(at(g, 2), at(c, 2));
+        // First and latest version of each object, and their chains.
+        let (oa, ob) = (s.object(&format!("indicator--{a}")).unwrap(), s.object(&format!("indicator--{b}")).unwrap());
+        let seqs = |x: &AudienceIndex, o: u32| {
+            x.positions(o).into_iter().map(|p| x.ver(&s.entries, p).ord - LOG_BASE).collect::<Vec<_>>()
+        };
+        assert_eq!(seqs(g, oa), [1, 4]);
+        assert_eq!(seqs(g, ob), [2, 3]);
+        assert_eq!(seqs(c, ob), [2, 3]);
+        assert_eq!(c.last(oa), None, "never visible to clear");
+        assert_eq!(g.first(ob).map(|p| g.ver(&s.entries, p).ord - LOG_BASE), Some(2));
+        assert!(g.last(ob).is_some_and(|l| l & VISIBLE == 0), "revoked");
+        // Selection: the latest version of each object, in order.
+        let q = Query::parse("", 100).unwrap();
+        let (items, more) = select(&s, g, &q, PageKind::Objects, None);
+        let last: Vec<u64> = items.iter().filter_map(|i| i.ver.ord.checked_sub(LOG_BASE)).collect();
+        assert!(!more);
+        assert_eq!(last.iter().filter(|o| **o > 0).copied().collect::<Vec<_>>(), [3, 4]);
+        let q = Query::parse("match[version]=first", 100).unwrap();
+        let (items, _) = select(&s, g, &q, PageKind::Objects, None);
+        let first: Vec<u64> = items.iter().filter_map(|i| i.ver.ord.checked_sub(LOG_BASE)).filter(|o| *o > 0).collect();
+        assert_eq!(first, [1, 2]);
+    }
+
     #[test]
     fn index_entries_stay_small() {
-        assert_eq!(std::mem::size_of::<Ver>(), 40);
-        for k in [VerKind::Visible, VerKind::Revoked { source: 0 }, VerKind::Revoked { source: 1 << 40 }]
-            .into_iter()
-            .chain(FIXED.map(VerKind::Fixed))
-        {
-            assert_eq!(PackedKind::from(k).get(), k);
-        }
-        assert_eq!(std::mem::size_of::<ObjState>(), 12);
+        // Per audience: 8 bytes a version, 4 an object; per entry shown, once: 28.
+        assert_eq!(std::mem::size_of::<AVer>(), 8);
+        assert_eq!(std::mem::size_of::<EntryTimes>(), 24);
     }
 }

@@ -29,6 +29,7 @@ pub mod anchor;
 pub mod compact;
 pub mod contract;
 pub mod crypto;
+pub mod dense_map;
 pub mod error;
 pub mod expiry;
 pub mod handle;

@@ -29,12 +29,13 @@
 //! Opening a format-2 or format-3 store migrates it ([`upgrade`]), in atomic
 //! chunks that a restart resumes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use super::tree::{db, read_u64};
 use crate::store::StoreError;
 use crate::store::crypto::{OpenError, Sealer};
+use crate::store::dense_map::DenseMap;
 use crate::store::rules::commit::Source;
 use crate::store::rules::keys::{FORMAT, M_FORMAT, M_REC_SEQ, seq_key};
 
@@ -46,8 +47,11 @@ const MIGRATE_CHUNK: usize = 10_000;
 pub(crate) const PACK_TAGS: usize = 1024;
 
 /// The in-memory index: the first 16 bytes of an indicator's HMAC (128
-/// bits: no collision among billions) → its record's sequence.
-pub(crate) type Index = Arc<RwLock<HashMap<u128, u64>>>;
+/// bits: no collision among billions) → its record's sequence. A
+/// [`DenseMap`]: 24 bytes an entry and a 4-byte slot table, where a
+/// `HashMap<u128, u64>` took 33-byte buckets, half of them empty at 2M
+/// (≈ 70 MiB instead of 132 MiB at 2M indicators).
+pub(crate) type Index = Arc<RwLock<DenseMap<u128, u64>>>;
 
 /// The index bytes of logical key `i/<hmac>`.
 pub(crate) fn tag_of(ikey: &[u8]) -> u128 {
@@ -110,8 +114,8 @@ pub(crate) fn tags_of_pack(k: &[u8], v: &[u8]) -> Result<Vec<(u64, u128)>, Store
 }
 
 /// Reads the index from the `y/` packs (in sequence order).
-pub(crate) fn load_index(tree: &sled::Tree) -> Result<HashMap<u128, u64>, StoreError> {
-    let mut index = HashMap::new();
+pub(crate) fn load_index(tree: &sled::Tree) -> Result<DenseMap<u128, u64>, StoreError> {
+    let mut index = DenseMap::new();
     for item in tree.scan_prefix(b"y/") {
         let (k, v) = item.map_err(db)?;
         for (seq, tag) in tags_of_pack(&k, &v)? {
