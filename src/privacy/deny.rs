@@ -569,47 +569,45 @@ impl Deny {
 fn plates(j: &mut Judged) {
     let Judged { text, chunks, verdicts, rewritten, tally } = j;
     let (text, chunks) = (*text, *chunks);
+    // every form holds digits: most texts are done with one pass over the bytes
+    if !text.bytes().any(|b| b.is_ascii_digit()) {
+        return;
+    }
     let core = |k: usize| &text[chunks[k].core.0..chunks[k].core.1];
     // the chunk ends at its core: no comma or full stop between the parts
     let joined = |k: usize| chunks[k].core.1 == chunks[k].end;
-    let caps = |s: &str, lo: usize, hi: usize| {
-        (lo..=hi).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_uppercase())
-            && !with_lower(s, |l| UNITS.contains(&l))
-            && vocab().flags_of(s) & SECURITY == 0
-    };
-    let digits = |s: &str, lo: usize, hi: usize| (lo..=hi).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
-    let de_tail = |s: &str| {
-        let d = s.strip_suffix(['E', 'H']).unwrap_or(s);
-        digits(d, 1, 4)
-    };
+    let unit = |s: &str| with_lower(s, |l| UNITS.contains(&l));
     let mut i = 0;
     while i < chunks.len() {
-        let at = |k: usize| chunks.get(i + k).map(|_| core(i + k)).unwrap_or("");
-        let len = if i + 2 < chunks.len() && joined(i) && joined(i + 1) {
-            let (a, b, c) = (at(0), at(1), at(2));
-            // the first group names a district (`B`, `M`, `HH`): a unit's letter too
-            let district = (1..=3).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_uppercase());
-            // two letters are often some product's name (`AB`): only units are no plate
-            let series = (1..=2).contains(&b.len())
-                && b.bytes().all(|c| c.is_ascii_uppercase())
-                && !with_lower(b, |l| UNITS.contains(&l));
-            let de = district && series && de_tail(c);
-            let tr = digits(a, 2, 2) && ("01".."82").contains(&a) && caps(b, 1, 3) && digits(c, 2, 4);
-            if de || tr { 3 } else { 0 }
-        } else {
-            0
-        };
-        let len = if len == 0 && i + 1 < chunks.len() && joined(i) {
-            let (a, b) = (at(0), at(1));
+        let mut len = 0;
+        if i + 2 < chunks.len() && joined(i) && joined(i + 1) {
+            let (a, b, c) = (core(i), core(i + 1), core(i + 2));
+            // the district (`B`, `M`, `HH`) may be a unit's letter; two letters
+            // of the series are often some product's name (`AB`): only units are no plate
+            let de = upper_run(a, 1, 3) && upper_run(b, 1, 2) && !unit(b) && de_number(c);
+            let tr = digit_run(a, 2, 2)
+                && ("01".."82").contains(&a)
+                && upper_run(b, 1, 3)
+                && !unit(b)
+                && vocab().flags_of(b) & SECURITY == 0
+                && digit_run(c, 2, 4);
+            if de || tr {
+                len = 3;
+            }
+        }
+        if len == 0 && i + 1 < chunks.len() && joined(i) {
+            let (a, b) = (core(i), core(i + 1));
             let uk = a.len() == 4
-                && a.bytes().take(2).all(|c| c.is_ascii_uppercase())
-                && digits(&a[2..], 2, 2)
-                && caps(b, 3, 3);
-            if uk { 2 } else { 0 }
-        } else {
-            len
-        };
+                && a.is_ascii()
+                && upper_run(&a[..2], 2, 2)
+                && digit_run(&a[2..], 2, 2)
+                && upper_run(b, 3, 3)
+                && !unit(b)
+                && vocab().flags_of(b) & SECURITY == 0;
+            if uk {
+                len = 2;
+            }
+        }
         if len == 0 {
             i += 1;
             continue;
@@ -631,9 +629,23 @@ fn is_dashed_plate(core: &str) -> bool {
     let (Some(a), Some(b), Some(c), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return false;
     };
-    let caps = |s: &str, hi: usize| (1..=hi).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_uppercase());
-    let d = c.strip_suffix(['E', 'H']).unwrap_or(c);
-    caps(a, 3) && caps(b, 2) && (1..=4).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())
+    upper_run(a, 1, 3) && upper_run(b, 1, 2) && de_number(c)
+}
+
+/// `lo..=hi` ASCII capitals.
+fn upper_run(s: &str, lo: usize, hi: usize) -> bool {
+    (lo..=hi).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// `lo..=hi` ASCII digits.
+fn digit_run(s: &str, lo: usize, hi: usize) -> bool {
+    (lo..=hi).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The number of a German plate: 1 to 4 digits, `E` (electric) or `H`
+/// (historic) after them.
+fn de_number(s: &str) -> bool {
+    digit_run(s.strip_suffix(['E', 'H']).unwrap_or(s), 1, 4)
 }
 
 /// A run of digit groups that is an amount: thousands groups (`1 250 000`)

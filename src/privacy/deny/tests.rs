@@ -292,6 +292,8 @@ fn bare_plates_over_several_words_go() {
     );
     assert_eq!(run("seen 34 ABC 1234 and HH-AB-1234"), "seen [TOKEN] [TOKEN] [TOKEN] and [TOKEN]");
     assert_eq!(run("car AB51 ABC parked"), "car [TOKEN] [TOKEN] parked");
+    // four bytes that are not four characters: no slicing inside one
+    assert_eq!(run("seen xÄy ABC"), "seen [WORD] ABC");
     // units, security words and punctuation between the parts: no plate
     assert_eq!(
         run("ports 80 TCP 443, disk 64 MB 2048, IT OT, 1234, B MB 1024"),
