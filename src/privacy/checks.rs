@@ -312,6 +312,17 @@ pub fn at_svnr(d: &[u8]) -> bool {
     sum % 11 != 10 && sum % 11 == u32::from(d[3] - b'0') && date_ok
 }
 
+/// AU Medicare card number (10 digits: 8 with a check digit, then the
+/// card's issue number; the first digit is 2–6).
+pub fn au_medicare(d: &[u8]) -> bool {
+    if d.len() != 10 || !d.iter().all(u8::is_ascii_digit) || !(b'2'..=b'6').contains(&d[0]) {
+        return false;
+    }
+    const W: [u32; 8] = [1, 3, 7, 9, 1, 3, 7, 9];
+    let sum: u32 = d[..8].iter().zip(W).map(|(c, w)| u32::from(c - b'0') * w).sum();
+    sum % 10 == u32::from(d[8] - b'0')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -451,7 +451,8 @@ impl Deny {
                 (one(a) && one(b) && d.len() <= 2)
                     || ((word(a) || (a.len() <= 3 && lower(a))) && (word(b) || (lower(b) && unit(b))))
             }
-            [(true, _), (false, l), (true, _)] => unit(l) || word(l),
+            // in capitals between digits only a unit (`34ABC1234` is a plate)
+            [(true, _), (false, l), (true, _)] => unit(l) || (word(l) && !l.bytes().all(|c| c.is_ascii_uppercase())),
             _ => true,
         }
     }
@@ -583,13 +584,19 @@ fn plates(j: &mut Judged) {
         if i + 2 < chunks.len() && joined(i) && joined(i + 1) {
             let (a, b, c) = (core(i), core(i + 1), core(i + 2));
             // the district (`B`, `M`, `HH`) may be a unit's letter; two letters
-            // of the series are often some product's name (`AB`): only units are no plate
-            let de = upper_run(a, 1, 3) && upper_run(b, 1, 2) && !unit(b) && de_number(c);
+            // of the series are often some product's name (`AB`): only units
+            // are no plate, and a unit's letter is one before 3 or 4 digits
+            // (`MIL E 1234`)
+            let de = upper_run(a, 1, 3)
+                && upper_run(b, 1, 2)
+                && (!unit(b) || (b.len() == 1 && digit_run(c, 3, 4)))
+                && de_number(c);
+            // `16 B 1234`, `07 AB 123`; three letters are no security word (`80 TCP 443`)
             let tr = digit_run(a, 2, 2)
                 && ("01".."82").contains(&a)
                 && upper_run(b, 1, 3)
-                && !unit(b)
-                && vocab().flags_of(b) & SECURITY == 0
+                && (!unit(b) || (b.len() == 1 && digit_run(c, 4, 4)))
+                && (b.len() < 3 || vocab().flags_of(b) & SECURITY == 0)
                 && digit_run(c, 2, 4);
             if de || tr {
                 len = 3;
@@ -604,6 +611,15 @@ fn plates(j: &mut Judged) {
                 && upper_run(b, 3, 3)
                 && !unit(b)
                 && vocab().flags_of(b) & SECURITY == 0;
+            // the older British form, letter last: `ABC 123D`, `ABC 1D`
+            let uk_suffix = upper_run(a, 3, 3)
+                && !unit(a)
+                && vocab().flags_of(a) & SECURITY == 0
+                && b.len() >= 2
+                && b.is_ascii()
+                && digit_run(&b[..b.len() - 1], 1, 3)
+                && upper_run(&b[b.len() - 1..], 1, 1);
+            let uk = uk || uk_suffix;
             if uk {
                 len = 2;
             }
@@ -623,8 +639,14 @@ fn plates(j: &mut Judged) {
     }
 }
 
-/// A German plate joined by dashes: `B-AB-1234`, `HH-AB-123E`.
+/// A German plate joined by dashes: `B-AB-1234`, `HH-AB-123E`; a British
+/// one: `LN14-HGT`.
 fn is_dashed_plate(core: &str) -> bool {
+    if let Some((a, b)) = core.split_once('-') {
+        if a.len() == 4 && a.is_ascii() && upper_run(&a[..2], 2, 2) && digit_run(&a[2..], 2, 2) && upper_run(b, 3, 3) {
+            return true;
+        }
+    }
     let mut parts = core.split('-');
     let (Some(a), Some(b), Some(c), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return false;

@@ -643,7 +643,40 @@ impl Sanitiser {
     /// Sanitises a URL: scheme and host kept, userinfo removed, path
     /// segments, query values and fragment scrubbed (after decoding).
     fn scrub_url(&self, s: &str, rec: &RecordCtx, field: &str, ctx: &mut Ctx) -> Result<String, ()> {
-        self.scrub_url_parsed(s, None, rec, field, ctx)
+        let out = self.scrub_url_parsed(s, None, rec, field, ctx)?;
+        self.reserved_host(out, rec, field, ctx)
+    }
+
+    /// A URL in free text whose host is an address outside global unicast
+    /// space (a router's admin page, an intranet, a documentation address)
+    /// carries no intelligence, only the victim's network: its host goes as
+    /// a bare address there would, the rest of the URL stays as scrubbed.
+    /// The indicator's own address stays.
+    fn reserved_host(&self, out: String, rec: &RecordCtx, field: &str, ctx: &mut Ctx) -> Result<String, ()> {
+        let auth = |u: &str| u.find("://").map(|i| i + 3).or_else(|| u.find("[:]//").map(|i| i + 5));
+        // the cheap test first: most hosts are names
+        if !auth(&out).and_then(|i| out.as_bytes().get(i)).is_some_and(|b| b.is_ascii_digit() || *b == b'[') {
+            return Ok(out);
+        }
+        let refanged = crate::model::refang(&out).into_owned();
+        let Ok(u) = url::Url::parse(&refanged) else {
+            return Ok(out);
+        };
+        let ip = match u.host() {
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+            _ => return Ok(out),
+        };
+        if !crate::model::is_reserved_ip(ip) || Some(ip) == rec.value_ip {
+            return Ok(out);
+        }
+        let action = self.policy.ingest.detect.action(DataCategory::Ip);
+        let rep = self.apply(DataCategory::Ip, action, &ip.to_string(), "reserved").ok_or(())?;
+        ctx.note(field, &self.detect_rule[&DataCategory::Ip], DataCategory::Ip.as_str(), action.as_str());
+        let start = auth(&refanged).ok_or(())?;
+        let rest = refanged[start..].find(['/', '?', '#']).map_or("", |i| &refanged[start + i..]);
+        let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+        Ok(format!("{}://{rep}{port}{rest}", u.scheme()))
     }
 
     /// [`Sanitiser::scrub_url`] with `s` already parsed as written (`parsed`),

@@ -33,6 +33,22 @@ fn url_keeps_host_and_structure_and_redacts_the_victim() {
 }
 
 #[test]
+fn urls_in_text_on_reserved_addresses_lose_their_host_the_indicators_own_stays() {
+    let s = sanitiser("default");
+    let out = run(
+        &s,
+        json!({"type":"url","value":"http://93.184.216.34/kit/","description":
+            "kit http://93.184.216.34/kit/ pushed to http://192.168.1.1:8080/cgi-bin/x?a=1 and http://[2001:db8::1]/p, C2 http://93.184.216.35/g"}),
+    );
+    assert_eq!(
+        out.description.as_deref(),
+        Some(
+            "kit http://93.184.216.34/kit/ pushed to http://[IP]:8080/cgi-bin/x?a=1 and http://[IP]/p, C2 http://93.184.216.35/g"
+        )
+    );
+}
+
+#[test]
 fn url_encoded_forms_are_decoded() {
     let s = sanitiser("default");
     // base64 e-mail in the fragment

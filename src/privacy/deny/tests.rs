@@ -292,11 +292,17 @@ fn bare_plates_over_several_words_go() {
     );
     assert_eq!(run("seen 34 ABC 1234 and HH-AB-1234"), "seen [TOKEN] [TOKEN] [TOKEN] and [TOKEN]");
     assert_eq!(run("car AB51 ABC parked"), "car [TOKEN] [TOKEN] parked");
+    // a unit's letter as the series before 3–4 digits, two-letter Turkish
+    // series, the British dashed and letter-last forms, a joined Turkish one
+    assert_eq!(
+        run("seen MIL E 1234, 16 B 1234, 07 AB 123, LN14-HGT, ABC 123D, 34ABC1234 there"),
+        "seen [TOKEN] [TOKEN] [TOKEN], [TOKEN] [TOKEN] [TOKEN], [TOKEN] [TOKEN] [TOKEN], [TOKEN], [TOKEN] [TOKEN], [TOKEN] there"
+    );
     // four bytes that are not four characters: no slicing inside one
     assert_eq!(run("seen xÄy ABC"), "seen [WORD] ABC");
     // units, security words and punctuation between the parts: no plate
     assert_eq!(
-        run("ports 80 TCP 443, disk 64 MB 2048, IT OT, 1234, B MB 1024"),
-        "ports 80 TCP 443, disk 64 MB 2048, IT OT, 1234, B MB 1024"
+        run("ports 80 TCP 443, disk 64 MB 2048, IT OT, 1234, B MB 1024, RFC 1918, 3x4, 1080p60"),
+        "ports 80 TCP 443, disk 64 MB 2048, IT OT, 1234, B MB 1024, RFC 1918, 3x4, 1080p60"
     );
 }

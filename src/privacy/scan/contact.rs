@@ -85,7 +85,10 @@ impl Detectors {
     pub(super) fn ipv6(&self, c: &Candidate, out: &mut Vec<Found>) {
         let (b, s, e) = (c.bytes(), c.start, c.end);
         // short forms are times and ratios (`10:30:00`), except the loopback
-        if !c.bounded() || (e - s < 6 && &c.text[s..e] != "::1") {
+        // and the unspecified address as a prefix (`::/0`, `::/128`)
+        let unspecified_prefix =
+            &c.text[s..e] == "::" && b.get(e) == Some(&b'/') && b.get(e + 1).is_some_and(u8::is_ascii_digit);
+        if !c.bounded() || (e - s < 6 && &c.text[s..e] != "::1" && !unspecified_prefix) {
             return;
         }
         let Ok(ip) = std::net::Ipv6Addr::from_str(&c.text[s..e]) else {

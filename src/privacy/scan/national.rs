@@ -9,6 +9,7 @@
 //! - DE identity-card and passport numbers `L01X00T471` (7-3-1 check digit)
 //! - DE Steuer-ID, PL PESEL (11 digits), AT social-security number
 //!   `1237 010180`, PT NIF of a person (9 digits), NL BSN with dots.
+//! - and, outside the EU, the AU Medicare number as printed (`2123 45670 1`).
 
 use super::{Candidate, Cue, Detectors, Family, Found, digit_run_end, roles};
 use crate::policy::DataCategory;
@@ -79,7 +80,8 @@ fn national_digits(raw: &[u8]) -> bool {
         // NL BSN only in its dotted form (bare 9 digits need a cue: contact.rs)
         9 if dotted => checks::nl_bsn(&d),
         9 => checks::pt_nif_person(&d),
-        10 => checks::at_svnr(&d),
+        // "2123 45670 1" is the AU Medicare card's printed grouping
+        10 => checks::at_svnr(&d) || (spaced && raw.len() == 12 && raw[4] == b' ' && checks::au_medicare(&d)),
         // "86 095 742 719" is the Steuer-ID's printed grouping
         11 if spaced => checks::de_steuer_id(&d),
         11 => checks::pl_pesel(&d) || checks::de_steuer_id(&d),
@@ -118,6 +120,7 @@ mod tests {
             ("Daten 86095742719 im Formular", "86095742719"),
             ("SV-Nummer 1237 010180 im Log", "1237 010180"),
             ("SVNR 1237010180 im Log", "1237010180"),
+            ("Medicare 2123 45670 1 on file", "2123 45670 1"),
             ("contribuinte 123456789 no formulário", "123456789"),
             ("nummer 111.222.333 in de mail", "111.222.333"),
             ("dni 12345678z en minúsculas", "12345678z"),
@@ -142,6 +145,7 @@ mod tests {
             "serial X7G3K9M2P1 and KB5034441",
             "hash ae1c7f8a9b0c1d2e3f4a5b6c7d8e9f00 LOCKBIT3 WANNACRY2",
             "gamaredon 263160319.retarus.ru",
+            "medicare-shaped with a bad check digit 2123 45679 1",
         ] {
             assert!(ids(text).is_empty(), "{text}: {:?}", ids(text));
         }
