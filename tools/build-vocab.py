@@ -68,6 +68,7 @@ import gzip
 import json
 import os
 import re
+import sys
 import unicodedata
 
 LANGS = {
@@ -176,6 +177,54 @@ def inflected(w, ix):
     f = fold(w)
     stem = f[: -(SHORT_CUT if len(f) <= SHORT else CUT)]
     return len(stem) >= MIN_STEM and bool(ix.get(stem, set()) - {w})
+
+
+# hunspell de_DE (igerman98) affix flags of nouns and the ending each adds
+DE_NOUN_FLAGS = {"N": "n", "P": "en", "S": "s", "E": "e", "F": "nen"}
+
+
+def hunspell_de_nouns(hroot):
+    """German nouns the Debian word list misses (it writes "anzeige" and
+    "sperre" only in lower case, as verb forms): the capitalised stems of the
+    hunspell de_DE dictionary that carry a noun flag (`m` or a declension
+    flag) and not `h` (a capitalised non-noun: Ein, Über), each with the
+    plural and genitive forms its flags license (Angabe/N -> angaben)."""
+    out = set()
+    path = os.path.join(hroot, "usr/share/hunspell/de_DE.dic")
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        next(fh)
+        for line in fh:
+            w, _, fl = line.strip().partition("/")
+            w = nfc(w)
+            if "h" in fl or not any(c in fl for c in "mNPSEF"):
+                continue
+            if len(w) >= 3 and w[0].isupper() and w[1:] == w[1:].lower() and w.isalpha():
+                out.add(w.lower())
+                out |= {w.lower() + end for c, end in DE_NOUN_FLAGS.items() if c in fl}
+    return out
+
+
+def add_hunspell_de_nouns(entries, zipf, dict_root, hroot, wordfreq):
+    """Adds `n` to the hunspell nouns (`hunspell_de_nouns`) of Zipf >= 3.0 in
+    German that are no German surname-noun, no first name of the gazetteer,
+    no surname of tools/surname-check.txt and no proper name of another
+    language's list (written there only capitalised)."""
+    first_names = {nfc(l).lower() for l in lines(os.path.join(ROOT, "src/privacy/first_names.txt"))}
+    surname_nouns = {nfc(l).lower() for l in lines(os.path.join(HERE, "german-surname-nouns.txt"))}
+    surnames = {nfc(l).lower() for l in lines(os.path.join(HERE, "surname-check.txt"))}
+    other = [lang for lang in LANGS if lang != "de"]
+    proper_other = set().union(*(capitalised(dict_root, lang) for lang in other)) - set().union(
+        *(dictionary(dict_root, lang)[0] for lang in other)
+    )
+    added = 0
+    for w in hunspell_de_nouns(hroot) - first_names - surname_nouns - surnames - proper_other:
+        z = wordfreq.zipf_frequency(w, "de", wordlist="large")
+        if z < 3.0 or "n" in entries.get(w, ""):
+            continue
+        entries[w] = entries.get(w, "") + "n"
+        zipf[w] = max(zipf.get(w, 0.0), z)
+        added += 1
+    return added
 
 
 def case_evidence(root, dicts):
@@ -300,6 +349,7 @@ def main():
                 entries[w] = entries.get(w, "") + "n"
                 zipf[w] = max(zipf.get(w, 0.0), wordfreq.zipf_frequency(w, lang, wordlist="large"))
         print(lang, len(lower & top), len((nouns & top) - surname_nouns))
+    print("de nouns from hunspell:", add_hunspell_de_nouns(entries, zipf, a.dict_root, a.hunspell_root, wordfreq))
     gwords, phrases = galaxy_names(a.galaxy, first_names)
     for w in lines(os.path.join(HERE, "security-words.txt")):
         w = nfc(w).lower()
@@ -323,5 +373,31 @@ def main():
     surname_check(entries)
 
 
+def patch_de_nouns():
+    """`--patch-de-nouns DICT_ROOT HUNSPELL_ROOT`: applies only
+    `add_hunspell_de_nouns` to the committed words.txt.gz (flags `c`/`v` of a
+    new entry from its Zipf frequency, as `main` sets them), for when the
+    other inputs (galaxies, wordfreq version) should not move."""
+    import wordfreq
+
+    path = os.path.join(ROOT, "src/privacy/vocab/words.txt.gz")
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        rows = [l.rstrip("\n").split(" ", 1) for l in fh if l.strip()]
+    entries = {w: f for f, w in rows if f != "p"}
+    phrases = [w for f, w in rows if f == "p"]
+    zipf = {}
+    before = dict(entries)
+    print("de nouns from hunspell:", add_hunspell_de_nouns(entries, zipf, sys.argv[2], sys.argv[3], wordfreq))
+    for w, f in entries.items():
+        if w not in before:
+            entries[w] = f + ("c" if zipf[w] >= 4.0 else "") + ("v" if zipf[w] >= 5.5 else "")
+    out = [f"{f} {w}" for w, f in sorted(entries.items())] + [f"p {p}" for p in sorted(phrases)]
+    with gzip.GzipFile(path, "wb", mtime=0, compresslevel=9) as fh:
+        fh.write(("\n".join(out) + "\n").encode("utf-8"))
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--patch-de-nouns"]:
+        patch_de_nouns()
+    else:
+        main()

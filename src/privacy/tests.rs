@@ -406,3 +406,18 @@ fn url_query_words_and_encoded_words_go_through_default_deny() {
         assert_eq!(run(&s, json!({"type":"url","value":v})).value, v);
     }
 }
+
+#[test]
+fn witnesses_and_injured_parties_are_role_words_a_noun_surname_goes_after_them() {
+    let s = sanitiser("default");
+    let out = run(
+        &s,
+        json!({"type":"domain","value":"kit-panel.example.top","description":"Zeuge Berg und Geschädigter Keil meldeten kit-panel.example.top; witness Stone too",
+               "attributes":{"lieferanschrift":"An den Gärten 9"}}),
+    );
+    assert_eq!(
+        out.description.as_deref(),
+        Some("Zeuge [NAME] und Geschädigter [NAME] meldeten kit-panel.example.top; witness [NAME] too")
+    );
+    assert_eq!(out.attributes["lieferanschrift"], "[ADDRESS]");
+}

@@ -306,3 +306,12 @@ fn bare_plates_over_several_words_go() {
         "ports 80 TCP 443, disk 64 MB 2048, IT OT, 1234, B MB 1024, RFC 1918, 3x4, 1080p60"
     );
 }
+
+#[test]
+fn german_nouns_the_word_list_writes_only_in_lower_case_stand_capitalised() {
+    // "anzeige", "sperre" are verb forms in the Debian list; hunspell de_DE knows them as nouns
+    assert_eq!(
+        run("Die Bank veranlasste die Sperre der Karte laut Anzeige, die Angaben und die Aussage folgen."),
+        "Die Bank veranlasste die Sperre der Karte laut Anzeige, die Angaben und die Aussage folgen."
+    );
+}
