@@ -130,6 +130,10 @@ const FILE_EXTENSIONS: &[&str] = &[
 ];
 
 /// Units after a number (`12mb`, `3rd`, `14h`, `2x`).
+/// German formal address, capitalised mid-sentence ("Bitte bestätigen Sie
+/// Ihre Daten"): pronouns, never a name.
+const FORMAL: &[&str] = &["Sie", "Ihr", "Ihre", "Ihren", "Ihrem", "Ihrer", "Ihres", "Ihnen"];
+
 const UNITS: &[&str] = &[
     "k", "m", "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "kbps", "mbps", "gbps", "ms", "s", "sec", "min", "h",
     "hrs", "d", "x", "px", "st", "nd", "rd", "th", "e", "er", "re", "eme", "ème", "º", "ª", "°", "°c", "ghz", "mhz",
@@ -327,7 +331,7 @@ impl Deny {
         }
         let f = vocab().flags_of(w);
         let extra = !self.words.is_empty() && with_lower(w, |l| self.words.contains(l));
-        if f & SECURITY != 0 || extra {
+        if f & SECURITY != 0 || extra || FORMAL.contains(&w) {
             return Some(Verdict::Keep);
         }
         if !w.chars().any(char::is_uppercase) || pos == Pos::Inner {
@@ -642,10 +646,14 @@ fn plates(j: &mut Judged) {
 /// A German plate joined by dashes: `B-AB-1234`, `HH-AB-123E`; a British
 /// one: `LN14-HGT`.
 fn is_dashed_plate(core: &str) -> bool {
-    if let Some((a, b)) = core.split_once('-') {
-        if a.len() == 4 && a.is_ascii() && upper_run(&a[..2], 2, 2) && digit_run(&a[2..], 2, 2) && upper_run(b, 3, 3) {
-            return true;
-        }
+    if let Some((a, b)) = core.split_once('-')
+        && a.len() == 4
+        && a.is_ascii()
+        && upper_run(&a[..2], 2, 2)
+        && digit_run(&a[2..], 2, 2)
+        && upper_run(b, 3, 3)
+    {
+        return true;
     }
     let mut parts = core.split('-');
     let (Some(a), Some(b), Some(c), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {

@@ -315,3 +315,8 @@ fn german_nouns_the_word_list_writes_only_in_lower_case_stand_capitalised() {
         "Die Bank veranlasste die Sperre der Karte laut Anzeige, die Angaben und die Aussage folgen."
     );
 }
+
+#[test]
+fn german_formal_address_is_no_name() {
+    assert_eq!(run("Wir bitten Sie, Ihre Daten zu prüfen."), "Wir bitten Sie, Ihre Daten zu prüfen.");
+}

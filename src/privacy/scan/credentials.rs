@@ -4,14 +4,66 @@
 
 use super::{Cue, Detectors, Found, SpanKind, ceil_boundary};
 use crate::policy::DataCategory;
+use crate::privacy::vocab;
+
+/// The verb between a password cue and the password itself ("La contraseña
+/// era girasol", "Wachtwoord is zonnebloem", "hasło to słoneczko").
+const COPULAS: &[&str] = &[
+    "is", "was", "ist", "war", "lautet", "lautete", "est", "était", "etait", "es", "era", "fue", "è", "é", "foi", "to",
+    "jest", "był", "było", "była", "luidt", "were",
+];
 
 /// Quote characters a login may stand between (`"jdoe"`, `„jdoe“`, `«jdoe»`).
 const QUOTES: &[char] = &['"', '\'', '„', '“', '”', '«', '»', '‘', '’', '`'];
 
+/// What a password "is" when the sentence is about its state, not its value.
+const STATES: &[&str] = &[
+    "expired",
+    "wrong",
+    "incorrect",
+    "invalid",
+    "weak",
+    "reset",
+    "changed",
+    "required",
+    "missing",
+    "empty",
+    "unknown",
+    "abgelaufen",
+    "falsch",
+    "ungültig",
+    "geändert",
+    "gesperrt",
+    "unbekannt",
+    "expiré",
+    "erroné",
+    "invalide",
+    "incorrecta",
+    "incorrecto",
+    "caducada",
+    "caducado",
+    "inválida",
+    "errata",
+    "scaduta",
+    "sbagliata",
+    "verlopen",
+    "onjuist",
+    "fout",
+    "ongeldig",
+    "błędne",
+    "nieprawidłowe",
+    "wygasło",
+    "incorreta",
+    "expirada",
+    "inválida",
+    "errada",
+    "nieważne",
+];
+
 impl Detectors {
     pub(super) fn credentials(&self, text: &str, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
         let b = text.as_bytes();
-        for &(_, e, kind) in cues {
+        for &(cs, e, kind) in cues {
             if !matches!(kind, Cue::CredStrong | Cue::CredWeak) {
                 continue;
             }
@@ -28,6 +80,20 @@ impl Detectors {
                 i += 1;
                 while i < b.len() && b[i] == b' ' {
                     i += 1;
+                }
+            }
+            let strong = kind == Cue::CredStrong;
+            let is_copula = |w: &str| COPULAS.iter().any(|c| c.eq_ignore_ascii_case(w));
+            // the cue may have taken its verb already (a filler: `is`, `est`)
+            let mut copula = !sep && is_copula(text[..i].trim_end().rsplit(' ').next().unwrap_or(""));
+            if strong && !sep && !copula {
+                let w = text[i..].split(' ').next().unwrap_or("");
+                if !w.is_empty() && is_copula(w) {
+                    copula = true;
+                    i += w.len();
+                    while i < b.len() && b[i] == b' ' {
+                        i += 1;
+                    }
                 }
             }
             // a quoted login or secret: up to the closing quote
@@ -58,8 +124,21 @@ impl Detectors {
             }
             let token = &text[ts..ceil_boundary(text, te)];
             // after a space only: something a word of prose is not (digits,
-            // dots, underscores...); "the password was changed" stays
-            let looks_secret = sep || looks_like_login(token);
+            // dots, underscores...); "the password was changed" stays. After a
+            // password cue also a PIN (`PIN 5531`), and after its verb a word
+            // that is no common word ("contraseña era girasol")
+            // four digits and more, or a card's three-digit code after its own cue
+            let card_code = || {
+                let cue = text[cs..e].to_lowercase();
+                ["cv", "code", "crypto", "código", "codice", "prüf"].iter().any(|c| cue.contains(c))
+            };
+            let pin = (4..=8).contains(&token.len()) || (token.len() == 3 && card_code());
+            let pin = pin && token.bytes().all(|c| c.is_ascii_digit());
+            let uncommon = copula
+                && token.chars().all(char::is_alphabetic)
+                && vocab::vocab().flags_of(token) & (vocab::COMMON | vocab::VERY_COMMON) == 0
+                && !vocab::with_lower(token, |l| STATES.contains(&l));
+            let looks_secret = sep || looks_like_login(token) || (strong && (pin || uncommon));
             if looks_secret {
                 push(text, ts, te, out);
             }

@@ -12,6 +12,30 @@ use super::after_cue::value_start;
 use super::{Candidate, Cue, Found, SpanKind};
 use crate::policy::DataCategory;
 
+/// A what3words address (`///index.home.raft`, in any of its languages):
+/// three words joined by dots after `///` name a 3 m square.
+pub(super) fn what3words(text: &str, out: &mut Vec<Found>) {
+    for (i, _) in text.match_indices("///") {
+        // `scheme:///path` is a URL, not a square
+        if i > 0 && text.as_bytes()[i - 1] == b':' {
+            continue;
+        }
+        let s = i + 3;
+        let e = s + text[s..].find(|c: char| !(c.is_alphabetic() || c == '.')).unwrap_or(text.len() - s);
+        let words = text[s..e].trim_end_matches('.');
+        let parts: Vec<&str> = words.split('.').collect();
+        if parts.len() == 3 && parts.iter().all(|p| p.chars().count() >= 2) {
+            let e = s + words.len();
+            out.push(Found {
+                start: i,
+                end: e,
+                kind: SpanKind::Data(DataCategory::Location),
+                norm: text[s..e].to_owned(),
+            });
+        }
+    }
+}
+
 /// The decimal numbers of a candidate, in order (`-48.8584`).
 fn decimals(raw: &str) -> Vec<(f64, usize)> {
     raw.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
@@ -120,6 +144,8 @@ mod tests {
             ("Latitude: 52.2297 Longitude: 21.0122", "52.2297 Longitude: 21.0122"),
             ("vu à 48.8584, 2.2945 en ville", "48.8584, 2.2945"),
             ("lat 38.7223 lon -9.1393 (casa)", "38.7223 lon -9.1393"),
+            ("her what3words ///index.home.raft; courier", "///index.home.raft"),
+            ("adresse ///table.chaise.lampe.", "///table.chaise.lampe"),
         ] {
             assert_eq!(found_of(text, DataCategory::Location), [want], "{text}");
         }
@@ -128,6 +154,7 @@ mod tests {
             "versions 1.25, 2.30 shipped",
             "IPs 185.220.101.4, 45.9.148.10",
             "coordinates were not shared",
+            "file:///etc/passwd.bak.old and ///two.words",
         ] {
             assert!(found_of(text, DataCategory::Location).is_empty(), "{text}");
         }

@@ -487,7 +487,7 @@ impl Detectors {
                 || matches!(b, b'@' | b'%' | b'[' | b'(' | b'{' | b'&' | b'\\')
                 || b >= 0x80
                 || (b.is_ascii_uppercase() && (scope.names || scope.addresses)))
-        }) && !(scope.credentials && s.contains(['=', ':']))
+        }) && !(scope.credentials && (s.contains(['=', ':']) || names_a_secret(s)))
             && !decode::may_spell_email(s)
     }
 
@@ -540,6 +540,9 @@ impl Detectors {
         }
         self.spelled_emails(text, rec, out);
         userinfo(text, out);
+        if !scope.url_part && text.contains("///") {
+            geo::what3words(text, out);
+        }
         if cues.iter().any(|c| c.2 == Cue::Malware) {
             roles::spare_malware_names(text, &cues, out, first);
         }
@@ -562,6 +565,11 @@ impl Detectors {
             Family::Secret => secrets::prefixed(text, s, e, out),
             Family::Mac => {
                 if !devices::mac(text, s, e, c.cue_before(Cue::Device, 24), out) && !c.scope.url_part {
+                    if c.bytes()[s..e].iter().all(|b| b.is_ascii_digit() || *b == b'.') {
+                        // `4556.7375.8210.4425`: digit groups (a card), not a Cisco MAC
+                        self.number(&c.span(s, digit_run_end(c.bytes(), e)), out);
+                        return;
+                    }
                     // a longer colon run: maybe an IPv6 address
                     let end = s + c.bytes()[s..].iter().take_while(|b| b.is_ascii_hexdigit() || **b == b':').count();
                     self.ipv6(&c.span(s, end), out);
@@ -620,6 +628,35 @@ impl Detectors {
         }
         cues
     }
+}
+
+/// A lower-case sentence that may name a password or PIN ("wachtwoord is
+/// zonnebloem"): the credential cue needs a scan even with no digit in it.
+fn names_a_secret(s: &str) -> bool {
+    const STEMS: &[&str] = &[
+        "pass",
+        "pw",
+        "psw",
+        "ww",
+        "wachtwoord",
+        "kennwort",
+        "senha",
+        "clave",
+        "parola",
+        "contrase",
+        "mdp",
+        "pin",
+        "cvv",
+        "cvc",
+        "geheimzahl",
+        "memorable",
+        "security code",
+        "crypto",
+        "codice",
+        "código",
+        "beveiligingscode",
+    ];
+    s.contains(' ') && STEMS.iter().any(|t| s.contains(t))
 }
 
 /// An embedded URL, without the sentence punctuation after it.

@@ -236,3 +236,34 @@ fn addresses_and_dates_in_brackets_are_seen() {
     // and a phone with its area code in brackets is still one phone
     assert_eq!(found_of("call (030) 1234567", DataCategory::Phone), ["030) 1234567"]);
 }
+
+#[test]
+fn a_card_in_dotted_groups_is_no_cisco_mac() {
+    assert!(has("Carte 4556.7375.8210.4425 saisie", DataCategory::Card, "4556.7375.8210.4425"));
+    // after a device cue the same shape stays a MAC
+    assert!(has("MAC 0050.5600.0001 of the box", DataCategory::DeviceId, "0050.5600.0001"));
+}
+
+#[test]
+fn a_password_after_its_verb_a_pin_and_a_card_code_go_a_password_state_stays() {
+    for (text, want) in [
+        ("La contraseña era girasol y la introdujo", "girasol"),
+        ("wachtwoord is zonnebloem volgens de melder", "zonnebloem"),
+        ("hasło to słoneczko, wpisane", "słoneczko"),
+        ("mot de passe est tournesol", "tournesol"),
+        ("PIN 5531 am Automaten", "5531"),
+        ("security code 713 on the page", "713"),
+        ("La psw è girasole, inserita", "girasole"),
+    ] {
+        assert_eq!(found_of(text, DataCategory::Credential), [want], "{text}");
+    }
+    for text in [
+        "the password was changed yesterday",
+        "Passwort ist abgelaufen",
+        "the password is required for login",
+        "password policy requires 12 chars",
+        "the pass 443 rule",
+    ] {
+        assert!(found_of(text, DataCategory::Credential).is_empty(), "{text}");
+    }
+}
