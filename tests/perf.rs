@@ -158,6 +158,10 @@ async fn perf() {
     // (`sled_store::settle`, 0.3 s after the last one).
     tokio::time::sleep(Duration::from_secs(2)).await;
     println!("RSS at rest, 2 s later: {:.0} MiB", rss_mib());
+    // and jemalloc has returned what was freed (its background thread
+    // purges over `dirty_decay_ms`, 10 s by default)
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    println!("RSS at rest, 12 s later: {:.0} MiB", rss_mib());
     exit_at("misp");
     // The largest MISP event (made on request from the store, not kept).
     if let Some(uuid) = manifest.as_object().and_then(|m| m.keys().next_back().cloned()) {
