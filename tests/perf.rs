@@ -154,6 +154,14 @@ async fn perf() {
         rss_mib(),
         dir_bytes(&dir.join("data")) as f64 / 1048576.0
     );
+    // At rest: the store settles sled's cache once its cold reads stop
+    // (`sled_store::settle`, 0.3 s after the last one).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    println!("RSS at rest, 2 s later: {:.0} MiB", rss_mib());
+    // and jemalloc has returned what was freed (its background thread
+    // purges over `dirty_decay_ms`, 10 s by default)
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    println!("RSS at rest, 12 s later: {:.0} MiB", rss_mib());
     exit_at("misp");
     // The largest MISP event (made on request from the store, not kept).
     if let Some(uuid) = manifest.as_object().and_then(|m| m.keys().next_back().cloned()) {
@@ -505,4 +513,22 @@ fn sled_cold_log_read_and_the_resident_set() {
         rss_mib(),
         read / 1048576
     );
+    // `TAMIS_PERF_SETTLE=KEYS,PASSES`: then read the last KEYS keys again,
+    // PASSES times (pages already resident), to fill sled's partial access
+    // blocks so that the pages the cold read left there join the LRU.
+    if let Some((keys, passes)) = std::env::var("TAMIS_PERF_SETTLE").ok().and_then(|v| {
+        let (k, p) = v.split_once(',')?;
+        Some((k.parse::<usize>().ok()?, p.parse::<usize>().ok()?))
+    }) {
+        let t = std::time::Instant::now();
+        for _ in 0..passes {
+            for kv in tree.range(0u64.to_be_bytes()..).rev().take(keys) {
+                kv.unwrap();
+            }
+        }
+        println!("settled ({keys} keys × {passes} passes) in {} ms: RSS {:.0} MiB", t.elapsed().as_millis(), rss_mib());
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let _ = tree.get(0u64.to_be_bytes()).unwrap();
+        println!("2 s later: RSS {:.0} MiB", rss_mib());
+    }
 }

@@ -18,6 +18,7 @@ mod reads;
 mod recent;
 mod records;
 mod rotate;
+mod settle;
 #[cfg(test)]
 mod tests;
 mod tree;
@@ -154,6 +155,7 @@ impl SledStore {
             horizon: Arc::new(AtomicU64::new(tree::read_u64(&o.tree, M_FEED_HORIZON)?)),
             recent: recent.clone(),
             last_pass: Arc::new(Mutex::new(None)),
+            settle: Arc::new(settle::Settle::new(opts.cache_bytes)),
         };
         let writer = Writer {
             changes: changes_tx,
@@ -243,6 +245,19 @@ impl SledStore {
         Box::pin(async move {
             let read = move || {
                 let r = f(&reader);
+                // After cold reads of the log: a thread settles sled's cache
+                // once they stop (`settle`), holding the database open like
+                // a read (`close` waits for it).
+                if reader.settle.claim() {
+                    let (settle, tree, token) = (reader.settle.clone(), reader.tree.clone(), token.clone());
+                    let spawned = std::thread::Builder::new().name("tamis-settle".into()).spawn(move || {
+                        settle.run(tree);
+                        drop(token);
+                    });
+                    if spawned.is_err() {
+                        reader.settle.release();
+                    }
+                }
                 drop((reader, token));
                 r
             };

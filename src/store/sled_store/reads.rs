@@ -36,6 +36,8 @@ pub(super) struct Reader {
     /// What the last compaction pass of this process saw (one pass at a
     /// time: the lock is held for the whole pass).
     pub(super) last_pass: Arc<std::sync::Mutex<Option<super::compact::LastPass>>>,
+    /// Cold reads of the log, to settle sled's cache after them.
+    pub(super) settle: Arc<super::settle::Settle>,
 }
 
 impl Reader {
@@ -75,6 +77,7 @@ impl Reader {
         let after = self.tree.range(seq_key(b"l/", since.saturating_add(2))..seq_key(b"l/", u64::MAX));
         for item in holding.into_iter().map(Ok).chain(after) {
             let (k, v) = item.map_err(db)?;
+            self.settle.read_cold(v.len() as u64);
             let blob: Vec<FeedEntry> = unseal(&self.sealer, &k, &v)?;
             for e in blob {
                 if e.seq > head {
