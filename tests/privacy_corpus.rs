@@ -297,3 +297,16 @@ fn leaks_nothing_keeps_everything(path: &str, min_cases: usize) {
 fn adversarial_bare_identifiers_leak_nothing() {
     leaks_nothing_keeps_everything("tests/data/pii-adversarial-bare.jsonl", 60);
 }
+
+/// A red-team pass of 2026-12-03 (8 languages, values invented, checksums
+/// computed): passwords after their verb, PINs and card codes, birth dates
+/// under short keys, dotted cards, what3words, inflected plate cues, German
+/// nouns and formal address that must stay, and the families that already
+/// held. Only the cases that pass are here; the forms still leaking (numbers
+/// spelled in words, seed phrases, lower-case names, surnames at a sentence
+/// start, Roman-numeral months, BEC lookalikes) are listed in
+/// `docs/privacy.md` (`tests/data/pii-adversarial-fresh.jsonl`).
+#[test]
+fn adversarial_fresh_red_team_forms_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-fresh.jsonl", 200);
+}
