@@ -334,8 +334,45 @@ pub(super) fn attacker_ip(text: &str, s: usize, e: usize, cues: &[(usize, usize,
     {
         return true;
     }
+    // "C2 to ms-teams-setup.top and 91.215.85.142", "dominio x.top, IP 1.2.3.4":
+    // listed with a host name, it is that host's kind
+    if after_host_in_list(&text[..s]) {
+        return true;
+    }
     // a service port: a server, not a client (clients use ports >= 49152)
     port_after(text.as_bytes(), e).is_some_and(|p| p > 0 && p < 49152)
+}
+
+/// The text before an address ends with a host name (maybe with a port)
+/// and then only a coordinator or an address label (`and`, `y`, `, IP`).
+fn after_host_in_list(before: &str) -> bool {
+    const JOIN: &[&str] =
+        &["and", "und", "et", "y", "e", "en", "i", "oraz", "or", "oder", "ou", "o", "lub", "ip", "ipv4", "ipv6"];
+    let mut words = before
+        .rsplit(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '/' | '(' | ')'))
+        .filter(|w| !w.is_empty());
+    let mut joined = before.trim_end().ends_with([',', ';', '/']);
+    for _ in 0..3 {
+        let Some(w) = words.next() else { return false };
+        let lw = w.trim_end_matches(':').to_ascii_lowercase();
+        if JOIN.contains(&lw.as_str()) {
+            joined = true;
+            continue;
+        }
+        return joined && is_host_name(w);
+    }
+    false
+}
+
+/// `ms-teams-setup.top`, `actualizacion-banco.top:6606`: labels of letters,
+/// digits and dashes, a last label of letters.
+fn is_host_name(w: &str) -> bool {
+    let host = w.split_once(':').map_or(w, |(h, port)| if port.bytes().all(|c| c.is_ascii_digit()) { h } else { "" });
+    let Some((_, tld)) = host.rsplit_once('.') else { return false };
+    (2..=24).contains(&tld.len())
+        && tld.bytes().all(|c| c.is_ascii_alphabetic())
+        && host.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
+        && !host.starts_with(['.', '-'])
 }
 
 /// A dotted four-part number that is a version, not an address:

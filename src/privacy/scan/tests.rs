@@ -267,3 +267,23 @@ fn a_password_after_its_verb_a_pin_and_a_card_code_go_a_password_state_stays() {
         assert!(found_of(text, DataCategory::Credential).is_empty(), "{text}");
     }
 }
+
+#[test]
+fn an_address_listed_with_a_host_name_or_after_a_hosting_verb_is_infrastructure() {
+    for text in [
+        "C2 over HTTPS to ms-teams-setup.top and 91.215.85.142.",
+        "dominio agenzia-entrate-avviso.top, IP 194.26.29.113, attiva",
+        "servidor de mando en actualizacion-banco.top:6606 y 45.88.67.190.",
+        "o kit recolhe dados, alojado em 103.150.186.210.",
+        "session cookies replayed from 103.75.201.4 within 4 minutes",
+    ] {
+        assert!(found_of(text, DataCategory::Ip).is_empty(), "{text}: {:?}", found(text));
+    }
+    // a victim word nearer wins; a lone address with no context still goes
+    for (text, ip) in [
+        ("the victim's router fritz.box and 84.86.201.19 were scanned", "84.86.201.19"),
+        ("logged in from 84.86.201.19 yesterday", "84.86.201.19"),
+    ] {
+        assert_eq!(found_of(text, DataCategory::Ip), [ip], "{text}");
+    }
+}
