@@ -42,13 +42,24 @@ fn open_error(dir: &Path) -> impl Fn(sled::Error) -> StoreError + '_ {
 /// page cache of about `cache_bytes` (`[store] cache_mib`).
 pub(super) fn open_db(dir: &Path, cache_bytes: u64) -> Result<Opened, StoreError> {
     let err = open_error(dir);
-    let db = sled::Config::new()
+    let config = sled::Config::new()
         .path(dir)
         .cache_capacity(cache_bytes)
         .mode(sled::Mode::HighThroughput)
-        .flush_every_ms(Some(500))
-        .open()
-        .map_err(&err)?;
+        .flush_every_ms(Some(500));
+    // sled releases its directory lock when its last thread of a handle
+    // just dropped ends (the flusher): a store closed or refused a moment
+    // ago may still hold it, so a busy lock is retried for up to 2 s
+    let mut tries = 0;
+    let db = loop {
+        match config.open() {
+            Err(sled::Error::Io(e)) if tries < 100 && e.to_string().contains("could not acquire lock") => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => break r.map_err(&err)?,
+        }
+    };
     let tree = db.open_tree("tamis").map_err(&err)?;
     let mut upgrade = false;
     match tree.get(M_FORMAT).map_err(&err)? {
