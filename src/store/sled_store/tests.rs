@@ -425,15 +425,22 @@ async fn a_format_3_store_is_migrated_and_reads_as_before() {
             ids.extend(commit(&store, batch("bank-a", items, None)).await);
         }
         assert_eq!(count_prefix(&store, b"y/"), 3, "one pack per commit");
+        // a batch allocates its records' sequence numbers in no fixed order
+        // of its items: where the retracted one sits decides the packs
+        let seq = |id: &str| records::find(&store.reader.index, &store.reader.keys.indicator(id)).unwrap();
+        let seqs: Vec<u64> = ids.iter().map(|id| seq(id)).collect();
+        let gap = seqs[4];
+        let at_an_end = gap == *seqs.iter().min().unwrap() || gap == *seqs.iter().max().unwrap();
         store.retract("bank-a", &ids[4]).await.unwrap();
         let before: Vec<_> = ids.iter().map(|id| store.reader.indicator(id).unwrap()).collect();
-        (ids, before, store.feed(0, 1000).await.unwrap().len())
+        (ids, before, (store.feed(0, 1000).await.unwrap().len(), if at_an_end { 1 } else { 2 }))
     };
+    let (feed_before, packs) = feed_before;
     assert_eq!(downgrade_to_format_3(dir.path()), 29);
     let store = SledStore::open(dir.path(), &key).unwrap();
     assert_eq!(store.reader.tree.get(M_FORMAT).unwrap().unwrap().as_ref(), FORMAT);
-    // 0..4 and 5..30 (the retracted record left a gap).
-    assert_eq!(count_prefix(&store, b"y/"), 2, "the tags are packed");
+    // two runs around the retracted record's gap (one if it was the first or last)
+    assert_eq!(count_prefix(&store, b"y/"), packs, "the tags are packed");
     assert_eq!((count_tags(&store), count_prefix(&store, b"r/")), (29, 29));
     let after: Vec<_> = ids.iter().map(|id| store.reader.indicator(id).unwrap()).collect();
     assert_eq!(after, before);
