@@ -129,11 +129,11 @@ const FILE_EXTENSIONS: &[&str] = &[
     "tmp", "bak", "sql", "db", "mp3", "mp4", "wav", "ics", "vcf", "p12", "pfx", "pem", "key", "crt",
 ];
 
-/// Units after a number (`12mb`, `3rd`, `14h`, `2x`).
 /// German formal address, capitalised mid-sentence ("Bitte bestätigen Sie
 /// Ihre Daten"): pronouns, never a name.
 const FORMAL: &[&str] = &["Sie", "Ihr", "Ihre", "Ihren", "Ihrem", "Ihrer", "Ihres", "Ihnen"];
 
+/// Units after a number (`12mb`, `3rd`, `14h`, `2x`).
 const UNITS: &[&str] = &[
     "k", "m", "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "kbps", "mbps", "gbps", "ms", "s", "sec", "min", "h",
     "hrs", "d", "x", "px", "st", "nd", "rd", "th", "e", "er", "re", "eme", "ème", "º", "ª", "°", "°c", "ghz", "mhz",
@@ -331,7 +331,7 @@ impl Deny {
         }
         let f = vocab().flags_of(w);
         let extra = !self.words.is_empty() && with_lower(w, |l| self.words.contains(l));
-        if f & SECURITY != 0 || extra || FORMAL.contains(&w) {
+        if f & SECURITY != 0 || extra {
             return Some(Verdict::Keep);
         }
         if !w.chars().any(char::is_uppercase) || pos == Pos::Inner {
@@ -346,6 +346,9 @@ impl Deny {
         }
         let all_caps = !w.chars().any(char::is_lowercase);
         if all_caps && with_lower(w, |l| super::lexicon::acronyms().contains(&l)) {
+            return Some(Verdict::Keep);
+        }
+        if FORMAL.contains(&w) {
             return Some(Verdict::Keep);
         }
         if f & NOUN != 0 || (known && (pos == Pos::Start || all_caps)) {
@@ -608,23 +611,17 @@ fn plates(j: &mut Judged) {
         }
         if len == 0 && i + 1 < chunks.len() && joined(i) {
             let (a, b) = (core(i), core(i + 1));
-            let uk = a.len() == 4
-                && a.is_ascii()
-                && upper_run(&a[..2], 2, 2)
-                && digit_run(&a[2..], 2, 2)
-                && upper_run(b, 3, 3)
-                && !unit(b)
-                && vocab().flags_of(b) & SECURITY == 0;
+            // letters that are no unit and no security word
+            let plain = |s: &str| !unit(s) && vocab().flags_of(s) & SECURITY == 0;
+            let uk = uk_plate(a, b) && plain(b);
             // the older British form, letter last: `ABC 123D`, `ABC 1D`
             let uk_suffix = upper_run(a, 3, 3)
-                && !unit(a)
-                && vocab().flags_of(a) & SECURITY == 0
+                && plain(a)
                 && b.len() >= 2
                 && b.is_ascii()
                 && digit_run(&b[..b.len() - 1], 1, 3)
                 && upper_run(&b[b.len() - 1..], 1, 1);
-            let uk = uk || uk_suffix;
-            if uk {
+            if uk || uk_suffix {
                 len = 2;
             }
         }
@@ -646,13 +643,7 @@ fn plates(j: &mut Judged) {
 /// A German plate joined by dashes: `B-AB-1234`, `HH-AB-123E`; a British
 /// one: `LN14-HGT`.
 fn is_dashed_plate(core: &str) -> bool {
-    if let Some((a, b)) = core.split_once('-')
-        && a.len() == 4
-        && a.is_ascii()
-        && upper_run(&a[..2], 2, 2)
-        && digit_run(&a[2..], 2, 2)
-        && upper_run(b, 3, 3)
-    {
+    if core.split_once('-').is_some_and(|(a, b)| uk_plate(a, b)) {
         return true;
     }
     let mut parts = core.split('-');
@@ -660,6 +651,11 @@ fn is_dashed_plate(core: &str) -> bool {
         return false;
     };
     upper_run(a, 1, 3) && upper_run(b, 1, 2) && de_number(c)
+}
+
+/// The current British form in its two parts: `AB51` and `ABC`.
+fn uk_plate(a: &str, b: &str) -> bool {
+    a.len() == 4 && a.is_ascii() && upper_run(&a[..2], 2, 2) && digit_run(&a[2..], 2, 2) && upper_run(b, 3, 3)
 }
 
 /// `lo..=hi` ASCII capitals.
@@ -1333,7 +1329,6 @@ fn is_hash(t: &str) -> bool {
     matches!(h.len(), 32 | 40 | 56 | 64 | 96 | 128) && h.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Dates, times, timestamps, amounts, versions, small numbers, percentages.
 /// Unix time in seconds or milliseconds (2001 to 2036). Ten or thirteen
 /// digits are also the length of many personal numbers, so in free text
 /// it passes only after a time word ([`time_after_cue`]).
@@ -1398,6 +1393,7 @@ fn time_after_cue(text: &str, chunks: &[Chunk], i: usize) -> bool {
         })
 }
 
+/// Dates, times, timestamps, amounts, versions, small numbers, percentages.
 fn is_number_shape(t: &str) -> bool {
     let t = t.trim_start_matches(['+', '-', '~', '#', '€', '$', '£', '≈', '<', '>', '=']);
     let t = t.trim_end_matches(['%', '€', '$', '£', 'h', 'Z', 'z']);

@@ -55,7 +55,6 @@ const STATES: &[&str] = &[
     "wygasło",
     "incorreta",
     "expirada",
-    "inválida",
     "errada",
     "nieważne",
 ];
@@ -125,9 +124,9 @@ impl Detectors {
             let token = &text[ts..ceil_boundary(text, te)];
             // after a space only: something a word of prose is not (digits,
             // dots, underscores...); "the password was changed" stays. After a
-            // password cue also a PIN (`PIN 5531`), and after its verb a word
-            // that is no common word ("contraseña era girasol")
-            // four digits and more, or a card's three-digit code after its own cue
+            // password cue also a PIN of four digits and more (`PIN 5531`) or
+            // a card's three-digit code after its own cue, and after its verb
+            // a word that is no common word ("contraseña era girasol")
             let card_code = || {
                 let cue = text[cs..e].to_lowercase();
                 ["cv", "code", "crypto", "código", "codice", "prüf"].iter().any(|c| cue.contains(c))

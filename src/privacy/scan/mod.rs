@@ -632,31 +632,16 @@ impl Detectors {
 
 /// A lower-case sentence that may name a password or PIN ("wachtwoord is
 /// zonnebloem"): the credential cue needs a scan even with no digit in it.
+/// The stems are the password cues of the lexicon written in ASCII (a text
+/// with another byte is scanned anyway), less those holding a shorter one.
 fn names_a_secret(s: &str) -> bool {
-    const STEMS: &[&str] = &[
-        "pass",
-        "pw",
-        "psw",
-        "ww",
-        "wachtwoord",
-        "kennwort",
-        "senha",
-        "clave",
-        "parola",
-        "contrase",
-        "mdp",
-        "pin",
-        "cvv",
-        "cvc",
-        "geheimzahl",
-        "memorable",
-        "security code",
-        "crypto",
-        "codice",
-        "código",
-        "beveiligingscode",
-    ];
-    s.contains(' ') && STEMS.iter().any(|t| s.contains(t))
+    static STEMS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    let stems = STEMS.get_or_init(|| {
+        let cues: Vec<&str> =
+            cue_table().iter().filter(|(c, k)| *k == Cue::CredStrong && c.is_ascii()).map(|(c, _)| c.trim()).collect();
+        cues.iter().copied().filter(|c| !cues.iter().any(|o| o.len() < c.len() && c.contains(o))).collect()
+    });
+    s.contains(' ') && stems.iter().any(|t| s.contains(t))
 }
 
 /// An embedded URL, without the sentence punctuation after it.
