@@ -26,6 +26,9 @@
 //! reference patterns (one compiled alternation) are tried only on tokens
 //! mixing letters and digits that no shape accounted for.
 
+mod seeds;
+mod spoken;
+
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -206,6 +209,9 @@ impl Deny {
         }
         let mut judged = Judged { text, chunks: &chunks, verdicts, rewritten, tally };
         self.digit_runs(&mut judged);
+        spoken::spoken_numbers(&mut judged);
+        spoken::spelled_words(&mut judged);
+        seeds::recovery_phrases(&mut judged);
         plates(&mut judged);
         extend_names(&mut judged);
         lower_case_names(&mut judged);
@@ -368,6 +374,7 @@ impl Deny {
             || is_ip(t)
             || is_wallet(t)
             || is_domain(t)
+            || is_app_id(t)
             || is_attacker_email(t)
             || is_user_agent_part(t)
             || is_bracket_label(t)
@@ -1036,6 +1043,20 @@ const CASE_WORDS: &[&str] = &[
     "processo",
     "zaaknummer",
     "sygnatura",
+    "vorgang",
+    "pv",
+    "procès-verbal",
+    "proces-verbal",
+    "plainte",
+    "atestado",
+    "diligencias",
+    "denuncia",
+    "sygn",
+    "crime",
+    "number",
+    "proces-verbaal",
+    "nuipc",
+    "inquérito",
 ];
 
 /// An order, invoice, shipment or transaction number right after its cue word
@@ -1497,6 +1518,23 @@ fn is_attacker_email(t: &str) -> bool {
 }
 
 /// A domain name by shape with a known public suffix (`evil-login.com`).
+/// An Android or iOS application id, a reversed domain (`com.pdfreader.86chg`,
+/// `org.telegram.messenger`): the malicious app's name, not a host.
+fn is_app_id(t: &str) -> bool {
+    const HEADS: &[&str] =
+        &["com", "org", "net", "io", "app", "apps", "me", "co", "de", "fr", "it", "es", "nl", "pl", "pt"];
+    let mut labels = t.split('.');
+    let head = labels.next().unwrap_or("");
+    let rest: Vec<&str> = labels.collect();
+    HEADS.contains(&head)
+        && (2..=5).contains(&rest.len())
+        && rest.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 40
+                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+}
+
 fn is_domain(t: &str) -> bool {
     let t = t.trim_end_matches('.');
     if !t.contains('.') || t.len() > 253 {

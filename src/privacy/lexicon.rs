@@ -65,6 +65,8 @@ lists! {
     phone_hint_keys => "phone_hint_keys.txt";
     /// Attribute key words that name attacker infrastructure.
     attacker_key_words => "attacker_key_words.txt";
+    /// BIP-39 mnemonic words of six languages (recovery phrases).
+    seed_words => "seed_words.txt";
 }
 
 #[cfg(test)]

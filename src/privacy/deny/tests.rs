@@ -320,3 +320,60 @@ fn german_nouns_the_word_list_writes_only_in_lower_case_stand_capitalised() {
 fn german_formal_address_is_no_name() {
     assert_eq!(run("Wir bitten Sie, Ihre Daten zu prüfen."), "Wir bitten Sie, Ihre Daten zu prüfen.");
 }
+
+#[test]
+fn numbers_read_out_in_words_go() {
+    assert_eq!(
+        run("mobile oh seven seven double four, nine one two, three eight six then"),
+        "mobile [NUMBER] [NUMBER] [NUMBER] [NUMBER] [NUMBER], [NUMBER] [NUMBER] [NUMBER], [NUMBER] [NUMBER] [NUMBER] then"
+    );
+    // compounds and joiners: `quatre-vingt-neuf`, `trente et un`, `vierendertig`
+    assert_eq!(
+        run("portable zéro six, douze, quarante-sept, quatre-vingt-neuf, trente et un."),
+        "portable [NUMBER] [NUMBER], [NUMBER], [NUMBER], [NUMBER], [NUMBER] [NUMBER] [NUMBER]."
+    );
+    assert_eq!(
+        run("nummer nul zes, twaalf, vierendertig, zesenvijftig"),
+        "nummer [NUMBER] [NUMBER], [NUMBER], [NUMBER], [NUMBER]"
+    );
+    // digit groups among the words count too
+    assert_eq!(run("tel 07 quatre-vingt-dix-huit 12 34 56"), "tel [NUMBER] [NUMBER] [NUMBER] [NUMBER] [NUMBER]");
+    // a few number words in prose stay
+    for s in ["one or two of the three domains", "zwei oder drei mal", "tre quattro volte", "in 2024 three new kits"] {
+        assert_eq!(run(s), s);
+    }
+}
+
+#[test]
+fn recovery_phrases_go_prose_stays() {
+    let out = run(
+        "typed his recovery phrase: ribbon orbit legal frost canyon velvet shrimp oyster glance puzzle wagon tribe.",
+    );
+    assert_eq!(out.matches("[SECRET]").count(), 12, "{out}");
+    assert!(out.starts_with("typed his recovery phrase: [SECRET]") && out.ends_with("[SECRET]."), "{out}");
+    // one word in four may be misremembered (not a mnemonic word)
+    let out = run("frase: abeja cabello dardo ébano fanfare gemelo hielo íntimo jarabe lámina madera nube");
+    assert_eq!(out.matches("[SECRET]").count(), 12, "{out}");
+    // seven mnemonic words are not enough, and prose has function words
+    for s in [
+        "ribbon orbit legal frost canyon velvet shrimp",
+        "the customer opened the invoice and then the account was drained by the actor",
+    ] {
+        assert_eq!(run(s), s);
+    }
+}
+
+#[test]
+fn words_spelled_letter_by_letter_go() {
+    assert_eq!(
+        run("apellido F E R R Á N D I Z confirmado"),
+        "apellido [WORD] [WORD] [WORD] [WORD] [WORD] [WORD] [WORD] [WORD] [WORD] confirmado"
+    );
+    assert_eq!(run("via the U S A"), "via the U S A");
+}
+
+#[test]
+fn app_ids_are_shapes() {
+    assert_eq!(run("dropper com.pdfreader.86chg installed"), "dropper com.pdfreader.86chg installed");
+    assert_eq!(run("fake org.telegram.messenger_x2 build"), "fake org.telegram.messenger_x2 build");
+}
