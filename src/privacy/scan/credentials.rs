@@ -109,6 +109,12 @@ impl Detectors {
                 }
                 continue;
             }
+            if strong && !sep && is_phrase_cue(&text[cs..e]) {
+                if let Some(end) = phrase_words(text, i) {
+                    push(text, i, end, out);
+                    continue;
+                }
+            }
             let ts = i;
             while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b',' | b';' | b'"' | b'<' | b'>') {
                 i += 1;
@@ -143,6 +149,36 @@ impl Detectors {
             }
         }
     }
+}
+
+/// A cue naming a secret of several words (`passphrase`, `pass phrase`,
+/// `Passwortsatz`, `frase de contraseña`, `wachtwoordzin`).
+fn is_phrase_cue(cue: &str) -> bool {
+    let l = cue.to_lowercase();
+    ["phrase", "satz", "frase", "zin", "fraza"].iter().any(|w| l.contains(w))
+}
+
+/// The end of a secret of two to eight plain words from `s` (`correct
+/// horse battery staple was captured`: up to the first very common word or
+/// punctuation), or `None` when fewer than two words stand there.
+fn phrase_words(text: &str, s: usize) -> Option<usize> {
+    let (mut at, mut end, mut n) = (s, s, 0);
+    for w in text[s..].split(' ') {
+        let core = w.trim_end_matches(['.', ',', ';', ':', '!', '?']);
+        let plain = !core.is_empty()
+            && core.chars().all(char::is_alphabetic)
+            && vocab::vocab().flags_of(core) & vocab::VERY_COMMON == 0;
+        if !plain || n == 8 {
+            break;
+        }
+        n += 1;
+        end = at + core.len();
+        if core.len() != w.len() {
+            break;
+        }
+        at += w.len() + 1;
+    }
+    (n >= 2).then_some(end)
 }
 
 /// A token after a cue and a space that is a login or a secret, not a

@@ -1,4 +1,5 @@
-//! Dates, reported only as birth dates (after a birth cue).
+//! Dates, reported only as birth dates (after a birth cue, or a full day of
+//! the last century).
 
 use std::sync::OnceLock;
 
@@ -14,12 +15,12 @@ impl Detectors {
         }
         let raw = c.raw();
         // month-name form: the word must be a month
-        if raw.bytes().any(|c| c.is_ascii_alphabetic() || c >= 0x80) && !has_month(raw) {
+        if raw.bytes().any(|c| c.is_ascii_alphabetic() || c >= 0x80) && !has_month(raw) && !roman_month(raw) {
             // not a date: the digits may still be something else
             return;
         }
         let year = raw.split(|c: char| !c.is_ascii_digit()).find(|p| p.len() == 4).unwrap_or("");
-        if !c.scope.phone_key && c.cue_before(Cue::Birth, 40) {
+        if !c.scope.phone_key && (c.cue_before(Cue::Birth, 40) || last_century_day(c, raw, year)) {
             out.push(c.span(c.start, c.end_char()).found(DataCategory::DateOfBirth, year.to_owned()));
         }
     }
@@ -64,6 +65,35 @@ fn has_month(raw: &str) -> bool {
         let p: String = w.chars().take(3).flat_map(char::to_lowercase).collect();
         lexicon::months().contains(&p.as_str())
     })
+}
+
+/// True when the letters of `raw` are one Roman month (`12.VII.1949`,
+/// `3 III 1961`), as Polish, Italian and Portuguese forms write it.
+fn roman_month(raw: &str) -> bool {
+    let mut words = raw.split(|c: char| !c.is_ascii_alphabetic()).filter(|w| !w.is_empty());
+    let roman = words.next().is_some_and(|w| {
+        matches!(w, "I" | "II" | "III" | "IV" | "V" | "VI" | "VII" | "VIII" | "IX" | "X" | "XI" | "XII")
+    });
+    roman && words.next().is_none()
+}
+
+/// A day of the last century with no time after it (`02/11/1942`,
+/// `12.VII.1949`, `3 March 1961`, `1984/11/21`): in the notes an exchange
+/// carries the incidents, registrations and certificates are of this
+/// century, and a full day in the 1900s is a person's birth date, cue or
+/// not. Stamps with a time stay (`1992-06-19 22:22:17`, as PE compile
+/// stamps print): they are machine dates.
+fn last_century_day(c: &Candidate, raw: &str, year: &str) -> bool {
+    if !year.starts_with("19") || !(raw.ends_with(year) || raw.starts_with(year)) {
+        return false;
+    }
+    // `01.01.1970 00:00`, `1/1/1970T`: a clock follows
+    let after = &c.text[c.end_char()..];
+    let after = after.trim_start_matches([' ', ',']);
+    let clock = after.starts_with('T')
+        || after.bytes().take_while(u8::is_ascii_digit).count() >= 1
+            && after.trim_start_matches(|ch: char| ch.is_ascii_digit()).starts_with(':');
+    !clock
 }
 
 /// True when every word of `raw` is a month word or a filler (`the`,

@@ -7,7 +7,8 @@
 //! - a **character view** ([`char_view`]): HTML named, decimal and hex
 //!   entities, JSON/JS `\u0040` and `\x40` escapes, percent-encoding (also
 //!   `%2540`, one level per depth), JS string concatenation (`"a" + "@"`),
-//!   no-break and zero-width characters. Each view byte remembers the
+//!   no-break and zero-width characters, fullwidth forms and mathematical
+//!   digits. Each view byte remembers the
 //!   original range it stands for; the view is scanned with every detector.
 //! - **spelled-out e-mails** ([`Detectors::spelled_emails`]): "at … dot",
 //!   "(at)", "[ at ]" and the local words for `@` and `.` of the eight
@@ -106,7 +107,10 @@ fn may_need_view(b: &[u8]) -> bool {
             (b.get(i + 1), b.get(i + 2)),
             (Some(0x80), Some(0x87 | 0x89 | 0x8B..=0x8D | 0xAF)) | (Some(0x81), Some(0xA0))
         ),
-        0xEF => b.get(i + 1) == Some(&0xBB),
+        // BOM; small forms (`﹫`); fullwidth forms (`＋４４`, `＠`)
+        0xEF => matches!(b.get(i + 1), Some(0xBB | 0xB9 | 0xBC | 0xBD)),
+        // mathematical digits (`𝟖𝟓𝟎`)
+        0xF0 => b.get(i + 1) == Some(&0x9D) && b.get(i + 2) == Some(&0x9F),
         _ => false,
     })
 }
@@ -154,11 +158,17 @@ fn decode_at(src: &str, i: usize, buf: &mut String) -> Option<usize> {
         b'\\' => escape(&b[i..], buf),
         b'%' => percent_run(&b[i..], buf),
         b'"' | b'\'' => js_concat(&b[i..]),
-        0xC2 | 0xE2 | 0xEF => {
+        0xC2 | 0xE2 | 0xEF | 0xF0 => {
             let c = src[i..].chars().next()?;
             match c {
                 '\u{a0}' | '\u{2007}' | '\u{2009}' | '\u{202f}' => buf.push(' '),
                 '\u{ad}' | '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{feff}' => {}
+                // fullwidth ASCII: `＋４４ ７０２５`, `ｍａｒｉａ＠ｇｍａｉｌ`
+                '\u{ff01}'..='\u{ff5e}' => buf.push(char::from_u32(c as u32 - 0xfee0)?),
+                '\u{fe6b}' => buf.push('@'),
+                '\u{fe52}' => buf.push('.'),
+                // bold, double-struck, sans-serif and monospace digits
+                '\u{1d7ce}'..='\u{1d7ff}' => buf.push(char::from(b'0' + ((c as u32 - 0x1d7ce) % 10) as u8)),
                 _ => return None,
             }
             Some(c.len_utf8())
