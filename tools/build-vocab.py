@@ -58,6 +58,10 @@ Check: tools/surname-check.txt (common European surnames written for tamis,
 not from Faker) is measured, not used: the script prints how many of them
 the vocabulary accepts in lower case.
 
+Patches of the committed list (the other inputs unchanged):
+  tools/build-vocab.py --patch-security   (after editing security-words.txt)
+  tools/build-vocab.py --patch-de-nouns DICT_ROOT HUNSPELL_ROOT
+
 Usage: tools/build-vocab.py --dict-root /tmp/x --hunspell-root /tmp/h
          --galaxy DIR/clusters [--top 120000]
   (DIR: pymispgalaxies/data/misp-galaxy in the venv's site-packages)
@@ -396,8 +400,34 @@ def patch_de_nouns():
         fh.write(("\n".join(out) + "\n").encode("utf-8"))
 
 
+def patch_security():
+    """`--patch-security`: applies only tools/security-words.txt to the
+    committed words.txt.gz (flag `s` on its words, its phrases added), for
+    when the other inputs should not move."""
+    path = os.path.join(ROOT, "src/privacy/vocab/words.txt.gz")
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        rows = [l.rstrip("\n").split(" ", 1) for l in fh if l.strip()]
+    entries = {w: f for f, w in rows if f != "p"}
+    phrases = {w for f, w in rows if f == "p"}
+    added = 0
+    for w in lines(os.path.join(HERE, "security-words.txt")):
+        w = nfc(w).lower()
+        if " " in w:
+            added += w not in phrases
+            phrases.add(w)
+        elif "s" not in entries.get(w, ""):
+            entries[w] = entries.get(w, "") + "s"
+            added += 1
+    out = [f"{f} {w}" for w, f in sorted(entries.items())] + [f"p {p}" for p in sorted(phrases)]
+    with gzip.GzipFile(path, "wb", mtime=0, compresslevel=9) as fh:
+        fh.write(("\n".join(out) + "\n").encode("utf-8"))
+    print(added, "security words and phrases added ->", path)
+
+
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--patch-de-nouns"]:
+    if sys.argv[1:2] == ["--patch-security"]:
+        patch_security()
+    elif sys.argv[1:2] == ["--patch-de-nouns"]:
         patch_de_nouns()
     else:
         main()

@@ -601,6 +601,16 @@ impl Sanitiser {
                 return None;
             }
         }
+        // a key written as prose (`{"Callum McTavish": "reported"}`): under
+        // default-deny its words must be accounted for like a value's
+        if key.contains(' ') && self.mode(Free::Attribute) == FieldMode::DefaultDeny {
+            let (mut out, mut tally) = (String::new(), deny::Tally::default());
+            self.deny.filter(key, true, true, &mut out, &mut tally);
+            if tally.0.iter().any(|n| *n > 0) {
+                ctx.note(&field, "fail-closed (personal data in key)", "attribute", "drop");
+                return None;
+            }
+        }
         if let Some(rule) = self.policy.key_rule(key) {
             if v.trim().is_empty() {
                 return Some(v.to_owned());
@@ -1049,8 +1059,12 @@ fn percent_decode(s: &str, query: bool) -> Option<String> {
                 let h = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
                 out.push(h(b[i + 1]) * 16 + h(b[i + 2]));
                 i += 3;
-            } else if b[i] == b'+' && has_plus && !b.get(i + 1).is_some_and(u8::is_ascii_digit) {
-                // "+33612..." in a query is a phone's plus, not a space
+            } else if b[i] == b'+'
+                && has_plus
+                && (!b.get(i + 1).is_some_and(u8::is_ascii_digit) || (i > 0 && b[i - 1].is_ascii_digit()))
+            {
+                // "+33612..." in a query is a phone's plus, not a space; between
+                // digits ("5106+9886+2746") it is a space
                 out.push(b' ');
                 i += 1;
             } else {

@@ -421,3 +421,59 @@ fn witnesses_and_injured_parties_are_role_words_a_noun_surname_goes_after_them()
     );
     assert_eq!(out.attributes["lieferanschrift"], "[ADDRESS]");
 }
+
+#[test]
+fn session_12_forms_birth_dates_passphrases_fullwidth_and_prose_keys() {
+    let s = sanitiser("default");
+    let desc = |v: serde_json::Value| run(&s, v).description.unwrap_or_default();
+    // a full day of the last century is a birth date, cue or not; Roman months too
+    let out = desc(json!({"type":"domain","value":"pension-top-up.xyz",
+        "description":"Pensioner (83, 02/11/1942) paid; urodzona 3 III 1961; nato il 12.VII.1949; gd 1984/11/21"}));
+    for gone in ["02/11/1942", "3 III 1961", "12.VII.1949", "1984/11/21"] {
+        assert!(!out.contains(gone), "{out}");
+    }
+    // this century's days and machine stamps stay
+    let out = desc(json!({"type":"domain","value":"a-kit.xyz",
+        "description":"paid between 02.10.2026 and 15.11.2026; PE stamp 1992-06-19 22:22:17"}));
+    assert!(out.contains("02.10.2026") && out.contains("1992-06-19 22:22:17"), "{out}");
+    // a passphrase of several words after its cue
+    let out = desc(json!({"type":"domain","value":"microsoft-365-reauth.top",
+        "description":"Victim's passphrase correct horse battery staple was captured by microsoft-365-reauth.top."}));
+    assert!(!out.contains("horse battery") && out.contains("was captured by microsoft-365-reauth.top"), "{out}");
+    // fullwidth and mathematical digits are read as digits
+    let out = desc(json!({"type":"domain","value":"x-kit.top",
+        "description":"tel ＋４４ (０) ７０２５ ４３３ ３１９, PESEL 𝟖𝟓𝟎𝟕𝟐𝟑𝟎𝟗𝟐𝟔𝟐, card ５１４１-４３６８-９４２３-０８２５"}));
+    for gone in ["７０２５", "𝟖𝟓𝟎𝟕", "９４２３"] {
+        assert!(!out.contains(gone), "{out}");
+    }
+    // a card joined by `+` in a URL query
+    let out = desc(json!({"type":"domain","value":"unicredit-verifica.icu",
+        "description":"referer https://unicredit-verifica.icu/ok?ccn=5106+9886+2746+8364&cv=818"}));
+    assert!(!out.contains("9886"), "{out}");
+    // an attribute whose key is a person's name goes
+    let out = run(
+        &s,
+        json!({"type":"domain","value":"x-kit.top","attributes":{"Callum McTavish":"reported","campaign":"OP-ABCDE12"}}),
+    );
+    assert_eq!(out.attributes.keys().collect::<Vec<_>>(), vec!["campaign"]);
+}
+
+#[test]
+fn attacker_addresses_by_their_host_or_backup_role_stay() {
+    let s = sanitiser("default");
+    let desc = |d: &str| {
+        run(&s, json!({"type":"domain","value":"kit.example-phish.top","description":d})).description.unwrap()
+    };
+    for (d, ip) in [
+        ("SMS link evri-parcelfee-dct.top (91.228.177.76).", "91.228.177.76"),
+        ("Received: from mail.dgt-multas.buzz ([193.215.157.35]) by mx1", "193.215.157.35"),
+        ("Lumma C2 at 176.31.160.200:4444 and backup 45.168.95.74, both in AS13126", "45.168.95.74"),
+        ("Anatsa-C2 auf 194.211.145.27:8443, Ausweichserver 193.71.65.122", "193.71.65.122"),
+        ("la web agencia-tributaria.info resolvía a 193.120.175.78.", "193.120.175.78"),
+        ("; kit IP 141.208.18.215", "141.208.18.215"),
+    ] {
+        assert!(desc(d).contains(ip), "{d} -> {}", desc(d));
+    }
+    // a customer's address stays generalised
+    assert!(!desc("customer router 89.75.18.44 beaconed").contains("89.75.18.44"));
+}

@@ -344,14 +344,18 @@ pub(super) fn attacker_ip(text: &str, s: usize, e: usize, cues: &[(usize, usize,
 }
 
 /// The text before an address ends with a host name (maybe with a port)
-/// and then only a coordinator or an address label (`and`, `y`, `, IP`).
+/// and then only a coordinator, an address label or a bracket (`and`, `y`,
+/// `, IP`, `on`, `->`, `(`): the host's own address or its sibling.
 fn after_host_in_list(before: &str) -> bool {
-    const JOIN: &[&str] =
-        &["and", "und", "et", "y", "e", "en", "i", "oraz", "or", "oder", "ou", "o", "lub", "ip", "ipv4", "ipv6"];
+    const JOIN: &[&str] = &[
+        "and", "und", "et", "y", "e", "en", "i", "oraz", "or", "oder", "ou", "o", "lub", "ip", "ipv4", "ipv6", "on",
+        "at", "->", "→", "=>", "@",
+    ];
     let mut words = before
-        .rsplit(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '/' | '(' | ')'))
+        .rsplit(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '/' | '(' | ')' | '['))
         .filter(|w| !w.is_empty());
-    let mut joined = before.trim_end().ends_with([',', ';', '/']);
+    // `x.top (1.2.3.4)`, `from mail.x.top ([1.2.3.4])`: the host's own address
+    let mut joined = before.trim_end().ends_with([',', ';', '/', '(', '[']);
     for _ in 0..3 {
         let Some(w) = words.next() else { return false };
         let lw = w.trim_end_matches(':').to_ascii_lowercase();
