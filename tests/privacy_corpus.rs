@@ -302,11 +302,26 @@ fn adversarial_bare_identifiers_leak_nothing() {
 /// computed): passwords after their verb, PINs and card codes, birth dates
 /// under short keys, dotted cards, what3words, inflected plate cues, German
 /// nouns and formal address that must stay, and the families that already
-/// held. Only the cases that pass are here; the forms still leaking (numbers
-/// spelled in words, seed phrases, lower-case names, surnames at a sentence
-/// start, Roman-numeral months, BEC lookalikes) are listed in
-/// `docs/privacy.md` (`tests/data/pii-adversarial-fresh.jsonl`).
+/// held; since session 12 also numbers read out in words, recovery phrases,
+/// passphrases, Roman-numeral months and birth dates of the last century
+/// without a cue. Only the cases that pass are here; the forms still leaking
+/// (lower-case names, surnames at a sentence start, lower-case addresses,
+/// BEC lookalikes) are listed in `docs/privacy.md`
+/// (`tests/data/pii-adversarial-fresh.jsonl`).
 #[test]
 fn adversarial_fresh_red_team_forms_leak_nothing() {
-    leaks_nothing_keeps_everything("tests/data/pii-adversarial-fresh.jsonl", 200);
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-fresh.jsonl", 225);
+}
+
+/// A second, blind red-team pass (2026-12-03, session 12; the tester saw
+/// neither code nor corpora; 8 languages, values invented, checksums
+/// computed, 32 cases free of personal data): mail and HTTP headers, nginx
+/// log lines, JSON log fragments, police file notes, mixed-language notes,
+/// fullwidth and mathematical digits, names as attribute keys, attacker
+/// addresses next to their host or after "backup", app ids, bank and kit
+/// names. The cases that pass (`tests/data/pii-adversarial-rt2.jsonl`); the
+/// rest are in `docs/privacy.md`, "Known limits".
+#[test]
+fn adversarial_blind_red_team_forms_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt2.jsonl", 215);
 }
