@@ -28,6 +28,7 @@
 
 mod seeds;
 mod spoken;
+mod subjects;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv6Addr};
@@ -215,6 +216,7 @@ impl Deny {
         plates(&mut judged);
         extend_names(&mut judged);
         lower_case_names(&mut judged);
+        subjects::bare_subjects(&mut judged, at_start);
         let mut last = 0;
         for (c, r) in chunks.iter().zip(&judged.rewritten) {
             if let Some(r) = r {

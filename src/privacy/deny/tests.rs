@@ -377,3 +377,37 @@ fn app_ids_are_shapes() {
     assert_eq!(run("dropper com.pdfreader.86chg installed"), "dropper com.pdfreader.86chg installed");
     assert_eq!(run("fake org.telegram.messenger_x2 build"), "fake org.telegram.messenger_x2 build");
 }
+
+#[test]
+fn a_surname_alone_as_the_subject_of_a_person_verb_goes() {
+    for (s, out) in [
+        ("Baker confirmed she had not paid.", "[NAME] confirmed she had not paid."),
+        ("Castillo dice que no autorizó el cargo.", "[NAME] dice que no autorizó el cargo."),
+        ("Fontaine a confirmé l'opération.", "[NAME] a confirmé l'opération."),
+        ("Link sent. Visser belde terug om 10:40.", "Link sent. [NAME] belde terug om 10:40."),
+    ] {
+        assert_eq!(run(s), out);
+    }
+    // teams, cue words, German nouns and mid-sentence words stay
+    for s in [
+        "Staff confirmed the transfer.",
+        "Victim confirmed the transfer.",
+        "Polizei bestätigte den Betrug.",
+        "The baker confirmed nothing.",
+        "Castillo is a word here.",
+    ] {
+        assert_eq!(run(s), s);
+    }
+}
+
+#[test]
+fn note_style_subjects_without_article_stay() {
+    for s in [
+        "Caller said the card was blocked.",
+        "Attachment received by the mailbox.",
+        "Caller gave SSN to the agent.",
+        "Vecino dijo que no.",
+    ] {
+        assert_eq!(run(s), s);
+    }
+}
