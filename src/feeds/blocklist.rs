@@ -113,6 +113,8 @@ const DEBOUNCE: Duration = Duration::from_millis(250);
 pub struct Snapshot {
     /// The text, then its gzip encoding (in memory or in a file).
     held: std::sync::Mutex<Held>,
+    /// Held while the gzip encoding is made (by one thread).
+    encoding: std::sync::Mutex<()>,
     /// Where the gzip encoding goes once made; `None`: kept in memory.
     files: Option<Arc<SnapshotFiles>>,
     /// Length of the text, in bytes.
@@ -250,6 +252,7 @@ impl Snapshot {
         Snapshot {
             len: body.len(),
             held: std::sync::Mutex::new(Held::Text(body)),
+            encoding: std::sync::Mutex::new(()),
             files,
             etag,
             content_type,
@@ -269,13 +272,14 @@ impl Snapshot {
     /// dropping the text), or reading them from their file. An error: the
     /// file is gone or does not authenticate (logged; nothing is served).
     pub fn gzip_bytes(&self) -> std::io::Result<Bytes> {
-        let mut held = self.held();
-        let name = match &*held {
+        if let Some(g) = self.encode() {
+            return Ok(g);
+        }
+        let name = match &*self.held() {
             Held::Gzip(g) => return Ok(g.clone()),
             Held::File(name) => name.clone(),
-            Held::Text(_) => return Ok(self.encode(&mut held)),
+            Held::Text(_) => unreachable!("encode leaves no text"),
         };
-        drop(held);
         let files = self.files.as_ref().expect("a snapshot in a file has the snapshot directory");
         files.read(&name, &self.etag).inspect_err(|e| {
             tracing::error!(error = %e, file = %name, "blocklist snapshot file unreadable: not served");
@@ -285,19 +289,24 @@ impl Snapshot {
     /// Makes the gzip encoding if it is not yet (and drops the text), without
     /// reading it back from its file.
     pub fn make_gzip(&self) {
-        let mut held = self.held();
-        if matches!(&*held, Held::Text(_)) {
-            self.encode(&mut held);
-        }
+        self.encode();
     }
 
-    /// Compresses the text `held` holds, and holds the gzip encoding instead:
-    /// in a new file of the snapshot directory if there is one (in memory if
-    /// it cannot be written).
-    fn encode(&self, held: &mut Held) -> Bytes {
-        let Held::Text(text) = &*held else { unreachable!("encode is called on the text") };
-        let g: Bytes = gzip(text).into();
-        *held = match self.files.as_ref().map(|f| f.write(&self.etag, &g)) {
+    /// Compresses the text if the snapshot still holds it, and holds the
+    /// gzip encoding instead: in a new file of the snapshot directory if
+    /// there is one (in memory if it cannot be written); `None` when it was
+    /// made before. One thread encodes at a time (the others wait for it);
+    /// the state's lock is only held to look and to switch, so the request
+    /// path never waits for a compression or a write.
+    fn encode(&self) -> Option<Bytes> {
+        let _one = self.encoding.lock().unwrap_or_else(|p| p.into_inner());
+        let text = match &*self.held() {
+            Held::Text(text) => text.clone(),
+            _ => return None,
+        };
+        let g: Bytes = gzip(&text).into();
+        drop(text);
+        let next = match self.files.as_ref().map(|f| f.write(&self.etag, &g)) {
             Some(Ok(name)) => Held::File(name),
             Some(Err(e)) => {
                 tracing::warn!(error = %e, "cannot write a blocklist snapshot file; kept in memory");
@@ -305,7 +314,8 @@ impl Snapshot {
             }
             None => Held::Gzip(g.clone()),
         };
-        g
+        *self.held() = next;
+        Some(g)
     }
 
     /// The gzip bytes, if they are made and held in memory.
