@@ -100,7 +100,7 @@ fn rebuild(c: &mut Criterion) {
                 for key in &keys {
                     for name in NAMES {
                         if let Some(s) = out.get(key, name) {
-                            s.gzip_bytes();
+                            s.make_gzip();
                         }
                     }
                 }

@@ -433,6 +433,14 @@ pub fn load(cfg: &Config) -> Result<Loaded, DeployError> {
     // shared log's commit times, the same on every node
     if matches!(cfg.store.backend, crate::config::Backend::Sled) {
         let _ = state.blocklists.serial_file.set(cfg.data_dir.join("rpz-serials.json"));
+        // the snapshots' gzip encodings in files, out of the resident set
+        // (sled locks the data directory: no other process uses this one)
+        match crate::feeds::blocklist::SnapshotFiles::open(&cfg.data_dir.join("blocklists")) {
+            Ok(files) => {
+                let _ = state.blocklists.files.set(Arc::new(files));
+            }
+            Err(e) => tracing::warn!(error = %e, "no blocklist snapshot directory: snapshots kept in memory"),
+        }
     }
     Ok(Loaded { state, store, tls })
 }

@@ -144,6 +144,118 @@ async fn etag_304_and_gzip() {
     s.stop().await;
 }
 
+/// The files of the blocklist snapshot directory, sorted.
+fn snapshot_files(s: &TestServer) -> Vec<String> {
+    let dir = s.config.data_dir.join("blocklists");
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+/// Waits until every published snapshot has its gzip encoding in a file,
+/// and the directory holds nothing else (stale files removed).
+async fn wait_for_snapshot_files(s: &TestServer) -> Vec<String> {
+    for _ in 0..200 {
+        let snaps = s.state.blocklists.snapshots();
+        let files = snapshot_files(s);
+        if !snaps.is_empty()
+            && snaps.iter().all(|(_, _, snap)| snap.gzip_made() && snap.gzip_ready().is_none())
+            && files.len() == snaps.len()
+        {
+            return files;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("snapshot files never matched the published snapshots: {:?}", snapshot_files(s));
+}
+
+#[tokio::test]
+async fn snapshots_are_served_from_their_files_across_rebuilds_and_restarts() {
+    let s = TestServer::start().await;
+    let (status, _) = submit(&s, "isp-a", &json!({ "indicators": maltrail(300) })).await;
+    assert_eq!(status, 200);
+    let body = wait_for(&s, "isp-a", "domains.txt", |b| b.lines().count() > 100).await;
+    let first = wait_for_snapshot_files(&s).await;
+    assert!(first.iter().all(|f| f.ends_with(".gz.sealed")), "{first:?}");
+    let raw = std::fs::read(s.config.data_dir.join("blocklists").join(&first[0])).unwrap();
+    assert!(!raw.windows(6).any(|w| w == b"\n# tam"), "a snapshot file is sealed");
+    let c = s.client("isp-a");
+    let get = |gzip: bool, etag: Option<String>| {
+        let mut r = c.get(s.url("/v1/blocklists/domains.txt"));
+        if gzip {
+            r = r.header("accept-encoding", "gzip");
+        }
+        if let Some(e) = etag {
+            r = r.header("if-none-match", e);
+        }
+        r.send()
+    };
+    // both representations from the file: the gzip one the snapshot's
+    // bytes, the text decompressed from them; 304s as before
+    let r = get(false, None).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("content-encoding").is_none());
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(r.text().await.unwrap(), body);
+    let r = get(true, None).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let gz_etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(gz_etag, format!("{}-gz\"", etag.trim_end_matches('"')));
+    let compressed = r.bytes().await.unwrap();
+    let snap = s.state.blocklists.get("isps", "domains.txt").unwrap();
+    assert_eq!(compressed, snap.gzip_bytes().unwrap(), "the bytes of the snapshot's file");
+    drop(snap);
+    let mut plain = String::new();
+    flate2::read::GzDecoder::new(&compressed[..]).read_to_string(&mut plain).unwrap();
+    assert_eq!(plain, body);
+    assert_eq!(get(true, Some(gz_etag.clone())).await.unwrap().status(), 304);
+    assert_eq!(get(false, Some(etag.clone())).await.unwrap().status(), 304);
+
+    // a rebuild: new files for what changed, the replaced ones removed
+    let (status, _) =
+        submit(&s, "isp-a", &json!({"indicators":[{"type":"domain","value":"brand-new-c2.top","category":"c2","confidence":90,"tlp":"green"}]})).await;
+    assert_eq!(status, 200);
+    let body2 = wait_for(&s, "isp-a", "domains.txt", |b| b.contains("brand-new-c2.top")).await;
+    let second = wait_for_snapshot_files(&s).await;
+    assert_ne!(first, second);
+    let r = get(true, Some(gz_etag)).await.unwrap();
+    assert_eq!(r.status(), 200, "the old ETag no longer matches");
+    let mut plain = String::new();
+    flate2::read::GzDecoder::new(&r.bytes().await.unwrap()[..]).read_to_string(&mut plain).unwrap();
+    assert_eq!(plain, body2);
+    for name in tamis::feeds::blocklist::NAMES {
+        let r = c.get(s.url(&format!("/v1/blocklists/{name}"))).header("accept-encoding", "gzip").send().await.unwrap();
+        assert_eq!(r.status(), 200, "{name}");
+    }
+
+    // a restart: the directory is emptied of the files it cannot open
+    // (sealed under the last process's key), and the same content comes
+    // back with the same ETag
+    let r = get(false, None).await.unwrap();
+    let etag2 = r.headers()["etag"].to_str().unwrap().to_owned();
+    let dir = s.dir.clone();
+    let data_dir = s.config.data_dir.clone();
+    let tmp = s.stop().await;
+    std::fs::write(data_dir.join("blocklists").join("99999999.gz.sealed"), b"stale").unwrap();
+    let s = TestServer::start_in(&dir).await;
+    let body3 = wait_for(&s, "isp-a", "domains.txt", |b| b.contains("brand-new-c2.top")).await;
+    assert_eq!(body3, body2);
+    let third = wait_for_snapshot_files(&s).await;
+    assert!(!third.contains(&"99999999.gz.sealed".to_owned()), "{third:?}");
+    let r = s
+        .client("isp-a")
+        .get(s.url("/v1/blocklists/domains.txt"))
+        .header("if-none-match", &etag2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    s.stop().await;
+    drop(tmp);
+}
+
 fn named_checkzone() -> Option<std::path::PathBuf> {
     ["/usr/bin/named-checkzone", "/usr/sbin/named-checkzone"].iter().map(std::path::PathBuf::from).find(|p| p.exists())
 }

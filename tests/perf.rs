@@ -115,11 +115,37 @@ async fn perf() {
     println!("blocklists: last full rebuild (catch-up, all formats) {build_ms} ms");
     for name in tamis::feeds::blocklist::NAMES {
         let snap = s.state.blocklists.get("isps", name).unwrap();
-        println!("  {name:<15} {:>9} entries {:>10} bytes {:>10} gzip", snap.count, snap.len, snap.gzip_bytes().len());
+        println!(
+            "  {name:<15} {:>9} entries {:>10} bytes {:>10} gzip",
+            snap.count,
+            snap.len,
+            snap.gzip_bytes().unwrap().len()
+        );
     }
     // After the listing: every gzip encoding is made, so each snapshot
     // holds only that.
     println!("RSS after the load and the blocklists: {:.0} MiB", rss_mib());
+    // Full downloads of the largest list (the 304s are measured below):
+    // gzip (the snapshot's bytes, from memory or its file) and text
+    // (decompressed from them), over mTLS, one at a time.
+    for gzip in [true, false] {
+        let t = Instant::now();
+        let mut bytes = 0;
+        for _ in 0..5 {
+            let mut req = isp.get(s.url("/v1/blocklists/domains.rpz"));
+            if gzip {
+                req = req.header("accept-encoding", "gzip");
+            }
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            bytes = r.bytes().await.unwrap().len();
+        }
+        println!(
+            "domains.rpz download ({}, {bytes} bytes): {:.0} ms each, 5 in a row",
+            if gzip { "gzip" } else { "text" },
+            t.elapsed().as_secs_f64() * 1000.0 / 5.0
+        );
+    }
     exit_at("load");
 
     // Every other snapshot: TAXII's index (police-a's collection) and the

@@ -303,10 +303,14 @@ pub async fn blocklist(
     }
     let body = if gzip {
         match snap.gzip_ready() {
-            Some(g) => g.clone(),
+            Some(g) => g,
+            // Not made yet, or in its file: compressed or read for this request.
             None => {
                 let s = snap.clone();
-                tokio::task::spawn_blocking(move || s.gzip_bytes().clone()).await.map_err(|_| ApiError::Internal)?
+                tokio::task::spawn_blocking(move || s.gzip_bytes())
+                    .await
+                    .map_err(|_| ApiError::Internal)?
+                    .map_err(|_| ApiError::Internal)?
             }
         }
     } else {
@@ -315,7 +319,10 @@ pub async fn blocklist(
             // Only the gzip encoding is kept: decompressed for this request.
             None => {
                 let s = snap.clone();
-                tokio::task::spawn_blocking(move || s.body()).await.map_err(|_| ApiError::Internal)?
+                tokio::task::spawn_blocking(move || s.body())
+                    .await
+                    .map_err(|_| ApiError::Internal)?
+                    .map_err(|_| ApiError::Internal)?
             }
         }
     };

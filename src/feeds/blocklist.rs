@@ -106,17 +106,19 @@ const DEBOUNCE: Duration = Duration::from_millis(250);
 
 /// One pre-built list. Once its gzip encoding is made, only that is kept
 /// (about a quarter of the size: the lists of 2M indicators take about
-/// 0.5 GB as text), and the text is decompressed for the requests that
-/// want it ([`Snapshot::body`]).
+/// 0.5 GB as text): in a file of the data directory when the deployment has
+/// one ([`SnapshotFiles`]), else in memory; the text is decompressed for the
+/// requests that want it ([`Snapshot::body`]).
 #[derive(Debug)]
 pub struct Snapshot {
-    /// The text, until the gzip encoding is made.
-    plain: std::sync::Mutex<Option<Bytes>>,
+    /// The text, then its gzip encoding (in memory or in a file).
+    held: std::sync::Mutex<Held>,
+    /// Held while the gzip encoding is made (by one thread).
+    encoding: std::sync::Mutex<()>,
+    /// Where the gzip encoding goes once made; `None`: kept in memory.
+    files: Option<Arc<SnapshotFiles>>,
     /// Length of the text, in bytes.
     pub len: usize,
-    /// The gzip encoding, made in the background after the snapshot is
-    /// published (or by the first request that wants it, whichever is first).
-    gzip: std::sync::OnceLock<Bytes>,
     /// Strong ETag of `body` (quoted); the gzip variant appends `-gz`.
     pub etag: String,
     pub content_type: &'static str,
@@ -133,49 +135,221 @@ pub struct Snapshot {
     pub withheld: String,
 }
 
+/// What a snapshot holds of its content.
+#[derive(Debug)]
+enum Held {
+    /// The text, until the gzip encoding is made (in the background after
+    /// the snapshot is published, or by the first request that wants it,
+    /// whichever is first).
+    Text(Bytes),
+    /// The gzip encoding, in memory: no snapshot directory, or its file
+    /// could not be written.
+    Gzip(Bytes),
+    /// The gzip encoding, sealed in this file of the snapshot directory
+    /// (removed when the snapshot is dropped).
+    File(String),
+}
+
+/// The snapshot directory (`data_dir/blocklists`): each snapshot's gzip
+/// encoding in a file of its own, so that it leaves the resident set (the
+/// page cache holds it, and gives it back under pressure). A file is sealed
+/// (AES-256-GCM) under a key drawn at start and never stored, with its name
+/// and the snapshot's ETag as associated data: the indicators are not in
+/// clear on disk, a file left by an earlier process or moved to another
+/// name does not open, and a torn or altered file is refused, never served.
+/// A file is written under a temporary name and renamed once complete, so
+/// it is whole when a snapshot points to it; the directory is emptied at
+/// start, and a snapshot's file is removed when the snapshot is dropped
+/// (after the last request holding it).
+pub struct SnapshotFiles {
+    dir: std::path::PathBuf,
+    sealer: crate::store::crypto::Sealer,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for SnapshotFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotFiles").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl SnapshotFiles {
+    /// The snapshot directory `dir`, created if needed and emptied of what
+    /// an earlier process left (its files do not open under a new key).
+    pub fn open(dir: &std::path::Path) -> std::io::Result<SnapshotFiles> {
+        std::fs::create_dir_all(dir)?;
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(std::io::Error::other)?;
+        let sealer = crate::store::crypto::Sealer::new(&key, 0);
+        key.fill(0);
+        Ok(SnapshotFiles { dir: dir.to_owned(), sealer, next: std::sync::atomic::AtomicU64::new(1) })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    fn aad(name: &str, etag: &str) -> Vec<u8> {
+        format!("tamis/blocklist/v1\0{name}\0{etag}").into_bytes()
+    }
+
+    /// Writes `gzip` to a new file, complete before it has its name; returns the name.
+    fn write(&self, etag: &str, gzip: &[u8]) -> std::io::Result<String> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("{n:08}.gz.sealed");
+        let sealed = self.sealer.seal(&Self::aad(&name, etag), gzip);
+        let path = self.dir.join(&name);
+        let tmp = self.dir.join(format!("{name}.tmp"));
+        let write = || -> std::io::Result<()> {
+            std::fs::write(&tmp, &sealed)?;
+            std::fs::rename(&tmp, &path)
+        };
+        write().inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })?;
+        Ok(name)
+    }
+
+    /// Reads and opens the file `name`.
+    fn read(&self, name: &str, etag: &str) -> std::io::Result<Bytes> {
+        let sealed = std::fs::read(self.dir.join(name))?;
+        let gzip = self.sealer.open(&Self::aad(name, etag), &sealed).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "blocklist snapshot file does not authenticate")
+        })?;
+        Ok(gzip.into())
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        if let (Some(files), Held::File(name)) = (&self.files, &*self.held.get_mut().unwrap_or_else(|p| p.into_inner()))
+        {
+            let _ = std::fs::remove_file(files.dir.join(name));
+        }
+    }
+}
+
 impl Snapshot {
-    /// The text's fields of a new snapshot: the text, its length, no gzip yet.
-    fn text_fields(body: Bytes) -> (std::sync::Mutex<Option<Bytes>>, usize, std::sync::OnceLock<Bytes>) {
-        let len = body.len();
-        (std::sync::Mutex::new(Some(body)), len, std::sync::OnceLock::new())
+    /// A new snapshot of `body`, whose gzip encoding is yet to be made.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        body: Bytes,
+        files: Option<Arc<SnapshotFiles>>,
+        etag: String,
+        content_type: &'static str,
+        count: usize,
+        version: u64,
+        modified: OffsetDateTime,
+        withheld: String,
+    ) -> Snapshot {
+        Snapshot {
+            len: body.len(),
+            held: std::sync::Mutex::new(Held::Text(body)),
+            encoding: std::sync::Mutex::new(()),
+            files,
+            etag,
+            content_type,
+            count,
+            version,
+            modified,
+            withheld,
+        }
     }
 
-    fn plain_lock(&self) -> std::sync::MutexGuard<'_, Option<Bytes>> {
-        self.plain.lock().unwrap_or_else(|p| p.into_inner())
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The gzip bytes, compressing now if the background has not yet (and
-    /// then dropping the text).
-    pub fn gzip_bytes(&self) -> &Bytes {
-        let g = self.gzip.get_or_init(|| {
-            let plain = self.plain_lock().clone().expect("the text is kept until the gzip encoding is made");
-            gzip(&plain).into()
-        });
-        self.plain_lock().take();
-        g
+    /// The gzip bytes (a blocking call): compressing now if the background
+    /// has not yet (then writing them to the snapshot directory, if any, and
+    /// dropping the text), or reading them from their file. An error: the
+    /// file is gone or does not authenticate (logged; nothing is served).
+    pub fn gzip_bytes(&self) -> std::io::Result<Bytes> {
+        if let Some(g) = self.encode() {
+            return Ok(g);
+        }
+        let name = match &*self.held() {
+            Held::Gzip(g) => return Ok(g.clone()),
+            Held::File(name) => name.clone(),
+            Held::Text(_) => unreachable!("encode leaves no text"),
+        };
+        let files = self.files.as_ref().expect("a snapshot in a file has the snapshot directory");
+        files.read(&name, &self.etag).inspect_err(|e| {
+            tracing::error!(error = %e, file = %name, "blocklist snapshot file unreadable: not served");
+        })
     }
 
-    /// The gzip bytes, if they are made yet.
-    pub fn gzip_ready(&self) -> Option<&Bytes> {
-        self.gzip.get()
+    /// Makes the gzip encoding if it is not yet (and drops the text), without
+    /// reading it back from its file.
+    pub fn make_gzip(&self) {
+        self.encode();
+    }
+
+    /// Compresses the text if the snapshot still holds it, and holds the
+    /// gzip encoding instead: in a new file of the snapshot directory if
+    /// there is one (in memory if it cannot be written); `None` when it was
+    /// made before. One thread encodes at a time (the others wait for it);
+    /// the state's lock is only held to look and to switch, so the request
+    /// path never waits for a compression or a write.
+    fn encode(&self) -> Option<Bytes> {
+        let _one = self.encoding.lock().unwrap_or_else(|p| p.into_inner());
+        let text = match &*self.held() {
+            Held::Text(text) => text.clone(),
+            _ => return None,
+        };
+        let g: Bytes = gzip(&text).into();
+        drop(text);
+        let next = match self.files.as_ref().map(|f| f.write(&self.etag, &g)) {
+            Some(Ok(name)) => Held::File(name),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "cannot write a blocklist snapshot file; kept in memory");
+                Held::Gzip(g.clone())
+            }
+            None => Held::Gzip(g.clone()),
+        };
+        *self.held() = next;
+        Some(g)
+    }
+
+    /// The gzip bytes, if they are made and held in memory.
+    pub fn gzip_ready(&self) -> Option<Bytes> {
+        match &*self.held() {
+            Held::Gzip(g) => Some(g.clone()),
+            _ => None,
+        }
+    }
+
+    /// Whether the gzip encoding is made yet (in memory or in a file).
+    pub fn gzip_made(&self) -> bool {
+        !matches!(&*self.held(), Held::Text(_))
     }
 
     /// The text without decompressing, while it is still kept.
     pub fn plain(&self) -> Option<Bytes> {
-        self.plain_lock().clone()
+        match &*self.held() {
+            Held::Text(t) => Some(t.clone()),
+            _ => None,
+        }
     }
 
     /// The text: kept until the gzip encoding is made, then decompressed
     /// from it (a blocking call: tens of milliseconds per 10 MB).
-    pub fn body(&self) -> Bytes {
+    pub fn body(&self) -> std::io::Result<Bytes> {
         if let Some(b) = self.plain() {
-            return b;
+            return Ok(b);
         }
-        let g = self.gzip.get().expect("the gzip encoding is made before the text is dropped");
+        let g = self.gzip_bytes()?;
         let mut out = Vec::with_capacity(self.len);
         let mut d = flate2::read::GzDecoder::new(&g[..]);
         std::io::Read::read_to_end(&mut d, &mut out).expect("our own gzip encoding decompresses");
-        out.into()
+        Ok(out.into())
     }
 
     pub fn gzip_etag(&self) -> String {
@@ -201,6 +375,9 @@ pub struct Blocklists {
     /// across restarts (`data_dir/rpz-serials.json`); unset, serials follow
     /// the log's commit times only.
     pub serial_file: std::sync::OnceLock<std::path::PathBuf>,
+    /// Where the snapshots' gzip encodings are kept once made
+    /// (`data_dir/blocklists`); unset, in memory.
+    pub files: std::sync::OnceLock<Arc<SnapshotFiles>>,
 }
 
 /// Non-personal aggregates over the live indicators (SPEC §8).
@@ -472,11 +649,11 @@ pub async fn run_builder(inputs: BuilderInputs, shutdown: impl std::future::Futu
 /// Publishes a build, and makes the missing gzip encodings in the background.
 fn publish(blocklists: &Blocklists, snapshots: &HashMap<(String, &'static str), Arc<Snapshot>>) {
     blocklists.current.store(Arc::new(snapshots.clone()));
-    let pending: Vec<Arc<Snapshot>> = snapshots.values().filter(|s| s.gzip_ready().is_none()).cloned().collect();
+    let pending: Vec<Arc<Snapshot>> = snapshots.values().filter(|s| !s.gzip_made()).cloned().collect();
     if !pending.is_empty() {
         tokio::task::spawn_blocking(move || {
             for s in pending {
-                s.gzip_bytes();
+                s.make_gzip();
             }
         });
     }
@@ -552,20 +729,18 @@ fn build_all(
             } else {
                 (body, build_no)
             };
-            let (plain, len, gzip) = Snapshot::text_fields(body.into());
             out.insert(
                 (key.clone(), name),
-                Arc::new(Snapshot {
-                    plain,
-                    len,
-                    gzip,
+                Arc::new(Snapshot::new(
+                    body.into(),
+                    state.blocklists.files.get().cloned(),
                     etag,
                     content_type,
                     count,
                     version,
                     modified,
-                    withheld: lists.withheld_header(name),
-                }),
+                    lists.withheld_header(name),
+                )),
             );
         }
     }
@@ -940,6 +1115,95 @@ mod tests {
         assert_eq!(rpz_ip_owner("198.51.100.7").unwrap(), "32.7.100.51.198.rpz-ip");
         assert_eq!(rpz_ip_owner("203.0.113.0/24").unwrap(), "24.0.113.0.203.rpz-ip");
         assert_eq!(rpz_ip_owner("2001:db8::1").unwrap(), "128.1.zz.db8.2001.rpz-ip");
+    }
+
+    fn snapshot(text: &str, files: Option<Arc<SnapshotFiles>>) -> Snapshot {
+        let t = OffsetDateTime::UNIX_EPOCH;
+        Snapshot::new(Bytes::from(text.to_owned()), files, "\"abc\"".into(), "text/plain", 3, 1, t, String::new())
+    }
+
+    fn files_in(dir: &std::path::Path) -> Vec<String> {
+        let mut v: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_snapshot_in_a_file_serves_the_same_bytes_and_leaves_with_the_snapshot() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("blocklists");
+        let files = Arc::new(SnapshotFiles::open(&dir).unwrap());
+        let text: String = (0..20_000).map(|i| format!("evil-{i}.example\n")).collect();
+        let in_memory = snapshot(&text, None);
+        let on_disk = snapshot(&text, Some(files.clone()));
+        // until the gzip encoding is made, the text is kept and nothing is written
+        assert_eq!(on_disk.plain().unwrap(), text.as_bytes());
+        assert!(files_in(&dir).is_empty());
+        on_disk.make_gzip();
+        in_memory.make_gzip();
+        assert!(on_disk.plain().is_none() && in_memory.plain().is_none(), "the text is dropped");
+        assert!(on_disk.gzip_ready().is_none(), "the gzip encoding is not held in memory");
+        assert!(in_memory.gzip_ready().is_some());
+        // one whole file, no temporary left, the indicators not in clear
+        let names = files_in(&dir);
+        assert_eq!(names.len(), 1, "{names:?}");
+        assert!(names[0].ends_with(".gz.sealed"));
+        let raw = std::fs::read(dir.join(&names[0])).unwrap();
+        assert!(!raw.windows(12).any(|w| w == b"evil-1.examp"));
+        // the same bytes as the snapshot kept in memory, read again and again
+        let g = in_memory.gzip_bytes().unwrap();
+        assert_eq!(on_disk.gzip_bytes().unwrap(), g);
+        assert_eq!(on_disk.gzip_bytes().unwrap(), g);
+        assert_eq!(on_disk.body().unwrap(), text.as_bytes());
+        assert_eq!(in_memory.body().unwrap(), text.as_bytes());
+        // a second snapshot gets a file of its own; each file leaves with its snapshot
+        let next = snapshot("other.example\n", Some(files.clone()));
+        assert_eq!(next.gzip_bytes().unwrap(), gzip(b"other.example\n")[..]);
+        assert_eq!(files_in(&dir).len(), 2);
+        drop(on_disk);
+        assert_eq!(files_in(&dir).len(), 1);
+        assert_eq!(next.body().unwrap(), &b"other.example\n"[..]);
+        drop(next);
+        assert!(files_in(&dir).is_empty());
+    }
+
+    #[test]
+    fn snapshot_files_are_emptied_at_start_and_never_serve_a_torn_or_foreign_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("blocklists");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("00000001.gz.sealed"), b"left by an earlier process").unwrap();
+        std::fs::write(dir.join("00000002.gz.sealed.tmp"), b"half written").unwrap();
+        let files = Arc::new(SnapshotFiles::open(&dir).unwrap());
+        assert!(files_in(&dir).is_empty(), "stale files removed at start");
+        let text: String = (0..5_000).map(|i| format!("bad-{i}.example\n")).collect();
+        let a = snapshot(&text, Some(files.clone()));
+        let b = snapshot(&text, Some(files.clone()));
+        a.make_gzip();
+        b.make_gzip();
+        let names = files_in(&dir);
+        assert_eq!(names.len(), 2);
+        // a torn file is refused, not served
+        let path_a = dir.join(&names[0]);
+        let whole = std::fs::read(&path_a).unwrap();
+        std::fs::write(&path_a, &whole[..whole.len() / 2]).unwrap();
+        assert!(a.gzip_bytes().is_err() && a.body().is_err());
+        // so is another snapshot's file under this one's name
+        std::fs::copy(dir.join(&names[1]), &path_a).unwrap();
+        assert!(a.gzip_bytes().is_err());
+        std::fs::write(&path_a, &whole).unwrap();
+        assert_eq!(a.body().unwrap(), text.as_bytes());
+        // and a file of an earlier process (another key) does not open
+        let again = SnapshotFiles::open(&tmp.path().join("other")).unwrap();
+        std::fs::copy(&path_a, again.dir().join(&names[0])).unwrap();
+        assert!(files.read(&names[0], &a.etag).is_ok());
+        assert!(again.read(&names[0], &a.etag).is_err());
+        std::fs::remove_file(&path_a).unwrap();
+        assert!(a.gzip_bytes().is_err(), "a missing file is an error");
+        drop(a);
+        drop(b);
+        assert!(files_in(&dir).is_empty());
     }
 
     fn live(now: OffsetDateTime) -> Live {

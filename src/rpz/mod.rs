@@ -238,7 +238,17 @@ fn refresh(shared: &Shared) -> bool {
         let zone = match old.get(&audience) {
             Some(z) if z.current.serial == serial => z.clone(),
             prev => {
-                let (names, unusable) = zone::owners_of(&snap.body(), &shared.apex);
+                let text = match snap.body() {
+                    Ok(text) => text,
+                    // (logged by the snapshot) keep serving the zone it replaces
+                    Err(_) => {
+                        if let Some(p) = prev {
+                            next.insert(audience, p.clone());
+                        }
+                        continue;
+                    }
+                };
+                let (names, unusable) = zone::owners_of(&text, &shared.apex);
                 if unusable > 0 {
                     tracing::warn!(audience = %audience, count = unusable, "RPZ records not served: not usable as DNS names");
                 }
