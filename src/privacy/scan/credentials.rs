@@ -109,11 +109,13 @@ impl Detectors {
                 }
                 continue;
             }
-            if strong && !sep && is_phrase_cue(&text[cs..e]) {
-                if let Some(end) = phrase_words(text, i) {
-                    push(text, i, end, out);
-                    continue;
-                }
+            if strong
+                && !sep
+                && is_phrase_cue(&text[cs..e])
+                && let Some(end) = phrase_words(text, i)
+            {
+                push(text, i, end, out);
+                continue;
             }
             let ts = i;
             while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b',' | b';' | b'"' | b'<' | b'>') {
