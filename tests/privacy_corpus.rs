@@ -310,7 +310,7 @@ fn adversarial_bare_identifiers_leak_nothing() {
 /// (`tests/data/pii-adversarial-fresh.jsonl`).
 #[test]
 fn adversarial_fresh_red_team_forms_leak_nothing() {
-    leaks_nothing_keeps_everything("tests/data/pii-adversarial-fresh.jsonl", 225);
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-fresh.jsonl", 230);
 }
 
 /// A second, blind red-team pass (2026-12-03, session 12; the tester saw

@@ -365,6 +365,12 @@ pub(super) fn spoken_numbers(j: &mut Judged) {
     };
     let mut i = 0;
     while i < chunks.len() {
+        // a run has three parts at least: when the third from here is no
+        // number and no joiner, no run starts at `i`, `i + 1` or `i + 2`
+        if i + 2 < chunks.len() && digits_of(core(i + 2)).is_none() && !JOINERS.contains(&core(i + 2)) {
+            i += 3;
+            continue;
+        }
         let Some((d, word)) = digits_of(core(i)) else {
             i += 1;
             continue;
@@ -411,6 +417,10 @@ pub(super) fn spelled_words(j: &mut Judged) {
     let (text, chunks) = (*text, *chunks);
     let letter = |k: usize| {
         let c = &chunks[k];
+        // one character: at most four bytes
+        if c.end - c.start > 4 {
+            return false;
+        }
         let mut cs = text[c.start..c.end].chars();
         cs.next().is_some_and(char::is_uppercase) && cs.next().is_none()
     };

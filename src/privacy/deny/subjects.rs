@@ -5,7 +5,12 @@
 //! not stand bare, with no article, as the subject of a verb of saying or
 //! doing a person does; a name does.
 
-use super::{Class, Judged, NOUN, SECURITY, VERY_COMMON, Verdict, cue_words, starts_sentence, vocab, with_lower};
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use super::{
+    Build, Class, Judged, NOUN, SECURITY, VERY_COMMON, Verdict, cue_words, starts_sentence, vocab, with_lower,
+};
 
 /// Verbs (third person, past and present) and participles a person does in
 /// a fraud note, in the 8 languages. Written for tamis.
@@ -185,6 +190,11 @@ const PERSON_VERBS: &[&str] = &[
     "confirmado",
 ];
 
+fn person_verbs() -> &'static HashSet<&'static str, Build> {
+    static V: OnceLock<HashSet<&'static str, Build>> = OnceLock::new();
+    V.get_or_init(|| PERSON_VERBS.iter().copied().collect())
+}
+
 /// Auxiliaries before a participle of [`PERSON_VERBS`] (`a confirmé`,
 /// `ha richiamato`, `hat bestätigt`, `heeft gebeld`, `has confirmed`).
 const AUXILIARIES: &[&str] = &["a", "ha", "hat", "heeft", "has", "had", "have", "habe", "hatte", "ist", "è", "é"];
@@ -335,9 +345,15 @@ pub(super) fn bare_subjects(j: &mut Judged, at_start: bool) {
             && chunks[k + 1].core.0 == chunks[k + 1].start
             && chunks[k + 1].start == chunks[k].end + 1
     };
-    let verb = |k: usize| PERSON_VERBS.contains(&core(k));
+    let verbs = person_verbs();
+    let verb = |k: usize| verbs.contains(core(k));
     for i in 0..chunks.len().saturating_sub(1) {
-        if !matches!(verdicts[i], Verdict::Keep | Verdict::Weak) || !joined(i) {
+        // the first byte of a capital (ASCII or not) before anything else
+        let b0 = text.as_bytes().get(chunks[i].core.0).copied().unwrap_or(0);
+        if !(b0.is_ascii_uppercase() || b0 >= 0xC0)
+            || !matches!(verdicts[i], Verdict::Keep | Verdict::Weak)
+            || !joined(i)
+        {
             continue;
         }
         let w = core(i);
@@ -346,9 +362,12 @@ pub(super) fn bare_subjects(j: &mut Judged, at_start: bool) {
         if !cs.next().is_some_and(char::is_uppercase) || !cs.all(char::is_lowercase) || w.chars().nth(2).is_none() {
             continue;
         }
+        if !((i == 0 && at_start) || starts_sentence(text, chunks, i)) {
+            continue;
+        }
         let followed =
             verb(i + 1) || (AUXILIARIES.contains(&core(i + 1)) && i + 2 < chunks.len() && joined(i + 1) && verb(i + 2));
-        if !followed || !((i == 0 && at_start) || starts_sentence(text, chunks, i)) {
+        if !followed {
             continue;
         }
         let plain = vocab().flags_of(w) & (NOUN | SECURITY | VERY_COMMON) == 0

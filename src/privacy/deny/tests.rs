@@ -411,3 +411,11 @@ fn note_style_subjects_without_article_stay() {
         assert_eq!(run(s), s);
     }
 }
+
+#[test]
+fn texts_ending_in_punctuation_chunks_are_safe() {
+    for s in ["Baker said .", "x ...", "Castillo dice !", "— —"] {
+        let _ = run(s);
+    }
+    assert_eq!(run("Baker said ."), "[NAME] said .");
+}
