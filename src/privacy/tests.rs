@@ -432,6 +432,10 @@ fn session_12_forms_birth_dates_passphrases_fullwidth_and_prose_keys() {
     for gone in ["02/11/1942", "3 III 1961", "12.VII.1949", "1984/11/21"] {
         assert!(!out.contains(gone), "{out}");
     }
+    // a day and a month after a birth cue, no year
+    let out = desc(json!({"type":"domain","value":"poste-pensione.xyz",
+        "description":"Pensionata nata il 3 agosto, truffa da poste-pensione.xyz; victime née en 1953, le 9 octobre"}));
+    assert!(!out.contains("3 agosto") && !out.contains("9 octobre") && out.contains("poste-pensione.xyz"), "{out}");
     // this century's days and machine stamps stay
     let out = desc(json!({"type":"domain","value":"a-kit.xyz",
         "description":"paid between 02.10.2026 and 15.11.2026; PE stamp 1992-06-19 22:22:17"}));

@@ -35,7 +35,7 @@ impl Detectors {
                 continue;
             }
             let end = ceil_boundary(text, (e + 72).min(text.len()));
-            let Some(m) = birth_date_at(&text[e..end]) else {
+            let Some(m) = birth_date_at(&text[e..end]).or_else(|| day_month_re().find(&text[e..end])) else {
                 continue;
             };
             let (s, me) = (e + m.start(), e + m.end());
@@ -124,6 +124,15 @@ fn birth_date_at(hay: &str) -> Option<regex::Match<'_>> {
 /// Words that may stand before a birth date (`the 3rd of March`, `am
 /// 12.03.1985`), outside the date itself.
 const LEADS: &[&str] = &["the", "le", "el", "il", "am", "em", "op", "dnia", "on"];
+
+/// A day and a month word with no year (`nato il 3 agosto`, `née en 1953,
+/// le 9 octobre`, `born 3rd of March`): after a birth cue, a birthday.
+fn day_month_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"\b[0-3]?[0-9](?:st|nd|rd|th|er|º|°|\.)?(?:\s+of|\s+de)?\s+\p{L}{3,10}\b").expect("static pattern")
+    })
+}
 
 fn birth_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();

@@ -27,10 +27,12 @@ pub(super) fn mac(text: &str, s: usize, e: usize, cue: bool, out: &mut Vec<Found
     true
 }
 
-/// Length of a MAC written at `i` in any of its three forms, if one is.
+/// Length of a MAC written at `i` in any of its three forms (or with spaces
+/// between its bytes), if one is.
 fn mac_len(b: &[u8]) -> Option<usize> {
     let hex = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_hexdigit));
-    if b.len() >= 17 && matches!(b[2], b':' | b'-') && (0..6).all(|k| hex(3 * k..3 * k + 2)) {
+    // after a cue also with spaces between the bytes (`A4 C3 F0 85 1B 2E`)
+    if b.len() >= 17 && matches!(b[2], b':' | b'-' | b' ') && (0..6).all(|k| hex(3 * k..3 * k + 2)) {
         let sep = b[2];
         return (1..6).all(|k| b[3 * k - 1] == sep).then_some(17);
     }
@@ -86,6 +88,7 @@ mod tests {
             ("router 00:1A:2B:3C:4D:5E seen", "00:1A:2B:3C:4D:5E"),
             ("Gerät 00-1a-2b-3c-4d-5e im Netz", "00-1a-2b-3c-4d-5e"),
             ("switch port 001a.2b3c.4d5e up", "001a.2b3c.4d5e"),
+            ("adresse MAC : A4 C3 F0 85 1B 2E, relevée", "A4 C3 F0 85 1B 2E"),
             ("adresse MAC 0012.3456.7890 relevée", "0012.3456.7890"),
             ("IMEI: 35-209900-176148-1 gestohlen", "35-209900-176148-1"),
             ("imei 352099001761481", "352099001761481"),

@@ -254,6 +254,8 @@ fn a_password_after_its_verb_a_pin_and_a_card_code_go_a_password_state_stays() {
         ("PIN 5531 am Automaten", "5531"),
         ("security code 713 on the page", "713"),
         ("La psw è girasole, inserita", "girasole"),
+        ("Elle a donné son code CVV 4 8 1 -> carte bloquée", "4 8 1"),
+        ("PIN 5 5 3 1 am Automaten", "5 5 3 1"),
     ] {
         assert_eq!(found_of(text, DataCategory::Credential), [want], "{text}");
     }
