@@ -436,6 +436,10 @@ fn session_12_forms_birth_dates_passphrases_fullwidth_and_prose_keys() {
     let out = desc(json!({"type":"domain","value":"poste-pensione.xyz",
         "description":"Pensionata nata il 3 agosto, truffa da poste-pensione.xyz; victime née en 1953, le 9 octobre"}));
     assert!(!out.contains("3 agosto") && !out.contains("9 octobre") && out.contains("poste-pensione.xyz"), "{out}");
+    // the participle last: `am 12. Mai geboren`
+    let out = desc(json!({"type":"domain","value":"generali-vertrag.xyz",
+        "description":"Kundin, am 12. Mai geboren, fiel auf generali-vertrag.xyz herein; klant op 3 mei 1950 geboren"}));
+    assert!(!out.contains("12. Mai") && !out.contains("3 mei 1950") && out.contains("generali-vertrag.xyz"), "{out}");
     // this century's days and machine stamps stay
     let out = desc(json!({"type":"domain","value":"a-kit.xyz",
         "description":"paid between 02.10.2026 and 15.11.2026; PE stamp 1992-06-19 22:22:17"}));

@@ -30,9 +30,13 @@ impl Detectors {
     /// `5 de mayo de 1980`, ordinals (`March 3rd, 1985`, `the 3rd of March`),
     /// `12-Mar-1985`, `19850312`.
     pub(super) fn birth_dates(&self, text: &str, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>) {
-        for &(_, e, kind) in cues {
+        for &(cs, e, kind) in cues {
             if kind != Cue::Birth {
                 continue;
+            }
+            // German and Dutch put the participle last: `am 12. Mai geboren`
+            if let Some(f) = day_before(text, cs) {
+                out.push(f);
             }
             let end = ceil_boundary(text, (e + 72).min(text.len()));
             let Some(m) = birth_date_at(&text[e..end]).or_else(|| day_month_re().find(&text[e..end])) else {
@@ -124,6 +128,31 @@ fn birth_date_at(hay: &str) -> Option<regex::Match<'_>> {
 /// Words that may stand before a birth date (`the 3rd of March`, `am
 /// 12.03.1985`), outside the date itself.
 const LEADS: &[&str] = &["the", "le", "el", "il", "am", "em", "op", "dnia", "on"];
+
+/// A day and a month (with or without a year) that ends right before the
+/// birth cue at `cs`, only spaces between (`am 12. Mai geboren`, `op 3 mei
+/// 1950 geboren`).
+fn day_before(text: &str, cs: usize) -> Option<Found> {
+    let from = cs.saturating_sub(32);
+    let from = (from..cs).find(|&i| text.is_char_boundary(i))?;
+    let hay = &text[from..cs];
+    let tail = hay.trim_end();
+    if tail.len() == hay.len() {
+        return None;
+    }
+    // `3 mei 1950`: the year after the month belongs to the date
+    let year = tail.len() >= 5
+        && tail.as_bytes()[tail.len() - 5] == b' '
+        && tail.as_bytes()[tail.len() - 4..].iter().all(u8::is_ascii_digit);
+    let body = if year { &tail[..tail.len() - 5] } else { tail };
+    let m = day_month_re().find_iter(body).last().filter(|m| m.end() == body.len())?;
+    let (s, e) = (from + m.start(), from + tail.len());
+    if !only_month_words(&text[s..e]) || !bounded(text.as_bytes(), s, e) {
+        return None;
+    }
+    let norm = if year { text[e - 4..e].to_owned() } else { String::new() };
+    Some(Found { start: s, end: e, kind: SpanKind::Data(DataCategory::DateOfBirth), norm })
+}
 
 /// A day and a month word with no year (`nato il 3 agosto`, `née en 1953,
 /// le 9 octobre`, `born 3rd of March`): after a birth cue, a birthday.
