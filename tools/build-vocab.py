@@ -60,6 +60,7 @@ the vocabulary accepts in lower case.
 
 Patches of the committed list (the other inputs unchanged):
   tools/build-vocab.py --patch-security   (after editing security-words.txt)
+  tools/build-vocab.py --patch-words      (after editing extra-words.txt)
   tools/build-vocab.py --patch-de-nouns DICT_ROOT HUNSPELL_ROOT
 
 Usage: tools/build-vocab.py --dict-root /tmp/x --hunspell-root /tmp/h
@@ -363,6 +364,14 @@ def main():
             gwords.add(w)
     for w in gwords:
         entries[w] = entries.get(w, "") + "s"
+    for line in lines(os.path.join(HERE, "extra-words.txt")):
+        flags, w = line.split(" ", 1)
+        w = nfc(w.strip()).lower()
+        if " " in w:
+            phrases.add(w)
+            continue
+        have = entries.get(w, "")
+        entries[w] = have + "".join(f for f in flags if f not in have)
     for w, z in zipf.items():
         if z >= 4.0:
             entries[w] += "c"
@@ -424,9 +433,41 @@ def patch_security():
     print(added, "security words and phrases added ->", path)
 
 
+def patch_words():
+    """`--patch-words`: applies only tools/extra-words.txt to the committed
+    words.txt.gz: ordinary words of the eight languages that analysts write
+    and no list of the build holds (inflections, compounds, loanwords).
+    Each line is `<flags> <word>`: `l` a word (lower case), `n` a German
+    noun (capitalised mid-sentence), `s` a product or brand word."""
+    path = os.path.join(ROOT, "src/privacy/vocab/words.txt.gz")
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        rows = [l.rstrip("\n").split(" ", 1) for l in fh if l.strip()]
+    entries = {w: f for f, w in rows if f != "p"}
+    phrases = {w for f, w in rows if f == "p"}
+    added = 0
+    for line in lines(os.path.join(HERE, "extra-words.txt")):
+        flags, w = line.split(" ", 1)
+        w = nfc(w.strip()).lower()
+        if " " in w:
+            added += w not in phrases
+            phrases.add(w)
+            continue
+        have = entries.get(w, "")
+        new = have + "".join(f for f in flags if f not in have)
+        if new != have:
+            entries[w] = new
+            added += 1
+    out = [f"{f} {w}" for w, f in sorted(entries.items())] + [f"p {p}" for p in sorted(phrases)]
+    with gzip.GzipFile(path, "wb", mtime=0, compresslevel=9) as fh:
+        fh.write(("\n".join(out) + "\n").encode("utf-8"))
+    print(added, "words added or flagged ->", path)
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--patch-security"]:
         patch_security()
+    elif sys.argv[1:2] == ["--patch-words"]:
+        patch_words()
     elif sys.argv[1:2] == ["--patch-de-nouns"]:
         patch_de_nouns()
     else:

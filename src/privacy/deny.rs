@@ -216,6 +216,7 @@ impl Deny {
         plates(&mut judged);
         extend_names(&mut judged);
         lower_case_names(&mut judged);
+        caps_names(&mut judged);
         subjects::bare_subjects(&mut judged, at_start);
         let mut last = 0;
         for (c, r) in chunks.iter().zip(&judged.rewritten) {
@@ -376,6 +377,7 @@ impl Deny {
             || is_ip(t)
             || is_wallet(t)
             || is_domain(t)
+            || is_host_path(t)
             || is_app_id(t)
             || is_attacker_email(t)
             || is_user_agent_part(t)
@@ -659,7 +661,25 @@ fn is_dashed_plate(core: &str) -> bool {
     let (Some(a), Some(b), Some(c), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return false;
     };
-    upper_run(a, 1, 3) && upper_run(b, 1, 2) && de_number(c)
+    upper_run(a, 1, 3) && upper_run(b, 1, 2) && de_number(c) || mixed_dashed_plate([a, b, c])
+}
+
+/// The Dutch, Portuguese, French, Spanish and Italian plates of three
+/// dashed groups, capitals and digits mixed (`GV-482-K`, `12-XKT-3`,
+/// `AB-12-CD`, `48-TK-21`, `M-5372-YZ`): each group 1 to 3 capitals or 1
+/// to 4 digits, 6 to 8 in all; a group of letters that is an acronym or a
+/// security word (`MS-17-010`, `ISO-8859-1`) makes it no plate.
+fn mixed_dashed_plate(parts: [&str; 3]) -> bool {
+    let letters = |p: &str| upper_run(p, 1, 3);
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    (6..=8).contains(&len)
+        && parts.iter().all(|p| letters(p) || digit_run(p, 1, 4))
+        && parts.iter().any(|p| letters(p))
+        && parts.iter().any(|p| digit_run(p, 1, 4))
+        && parts
+            .iter()
+            .filter(|p| letters(p))
+            .all(|p| with_lower(p, |l| !super::lexicon::acronyms().contains(&l)) && vocab().flags_of(p) & SECURITY == 0)
 }
 
 /// The current British form in its two parts: `AB51` and `ABC`.
@@ -775,7 +795,9 @@ const FIRST_NAME_WORDS: &[&str] = &[
     "esperanza",
     "eve",
     "faith",
+    "fee",
     "felice",
+    "file",
     "flor",
     "france",
     "frank",
@@ -799,11 +821,17 @@ const FIRST_NAME_WORDS: &[&str] = &[
     "jay",
     "joy",
     "june",
+    "key",
     "kit",
     "lane",
     "lien",
     "lily",
+    "line",
+    "loan",
+    "long",
     "luz",
+    "made",
+    "major",
     "marine",
     "mark",
     "mason",
@@ -820,6 +848,7 @@ const FIRST_NAME_WORDS: &[&str] = &[
     "penny",
     "pierre",
     "pilar",
+    "price",
     "ray",
     "reed",
     "rich",
@@ -829,11 +858,13 @@ const FIRST_NAME_WORDS: &[&str] = &[
     "rose",
     "ruby",
     "sage",
+    "said",
     "santa",
     "sara",
     "serena",
     "sky",
     "sol",
+    "son",
     "summer",
     "sun",
     "tom",
@@ -842,6 +873,7 @@ const FIRST_NAME_WORDS: &[&str] = &[
     "wade",
     "will",
     "win",
+    "young",
 ];
 
 /// Particles between a first name and a surname (`jan de vries`).
@@ -882,14 +914,25 @@ fn lower_case_names(j: &mut Judged) {
             continue;
         }
         let mut last = i + 1;
-        if PARTICLES.contains(&word(last)) && last + 1 < chunks.len() && joined(last) {
-            last += 1;
+        // `jan de vries`, `wouter van den berg`, `maría del carmen`
+        for _ in 0..2 {
+            if PARTICLES.contains(&word(last)) && last + 1 < chunks.len() && joined(last) {
+                last += 1;
+            }
         }
         let s = word(last);
         let surname = lower(s) && plain(s) && !is_filler(s) && !cue_words().contains(s);
         if !surname {
             i += 1;
             continue;
+        }
+        // more surnames no dictionary knows (`maría del carmen ruiz ortega`)
+        while last + 1 < chunks.len() && joined(last) && last < i + 5 {
+            let n = word(last + 1);
+            if !(lower(n) && vocab().flags_of(n) & (LOWER | VERY_COMMON | SECURITY) == 0 && !is_filler(n)) {
+                break;
+            }
+            last += 1;
         }
         for k in i..=last {
             if verdicts[k] != Verdict::Replaced && verdicts[k] != Verdict::NameLike {
@@ -899,6 +942,51 @@ fn lower_case_names(j: &mut Judged) {
             rewritten[k] = Some(Class::Name.label().to_owned());
         }
         i = last + 1;
+    }
+}
+
+/// Names written all in capitals, as payment references and card
+/// embossing print them (`BIANCA MARINO`, `MARINO BIANCA`): two capitalised
+/// words joined by one space, one of them a first name of the gazetteer (not
+/// one of [`FIRST_NAME_WORDS`]), neither an acronym, a security word, a cue
+/// word or a very common word. Both become `[NAME]`.
+fn caps_names(j: &mut Judged) {
+    let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    let (text, chunks) = (*text, *chunks);
+    let word = |k: usize| &text[chunks[k].core.0..chunks[k].core.1];
+    let caps = |w: &str| {
+        w.chars().nth(2).is_some()
+            && w.chars().all(|c| c.is_alphabetic() && !c.is_lowercase())
+            && with_lower(w, |l| {
+                !super::lexicon::acronyms().contains(&l)
+                    && vocab().flags_of(l) & (VERY_COMMON | SECURITY) == 0
+                    && !is_filler(l)
+                    && !cue_words().contains(l)
+            })
+    };
+    let first = |w: &str| with_lower(w, |l| first_names().contains(l) && !FIRST_NAME_WORDS.contains(&l));
+    let mut i = 0;
+    while i + 1 < chunks.len() {
+        let joined = chunks[i].core.1 == chunks[i].end
+            && chunks[i + 1].start == chunks[i + 1].core.0
+            && &text[chunks[i].end..chunks[i + 1].start] == " ";
+        if !joined || !matches!(verdicts[i], Verdict::Weak | Verdict::Keep | Verdict::NameLike) {
+            i += 1;
+            continue;
+        }
+        let (a, b) = (word(i), word(i + 1));
+        if !(caps(a) && caps(b) && (first(a) || first(b))) {
+            i += 1;
+            continue;
+        }
+        for k in [i, i + 1] {
+            if verdicts[k] != Verdict::Replaced && verdicts[k] != Verdict::NameLike {
+                tally.add(Class::Name);
+            }
+            verdicts[k] = Verdict::Replaced;
+            rewritten[k] = Some(Class::Name.label().to_owned());
+        }
+        i += 2;
     }
 }
 
@@ -1359,7 +1447,9 @@ fn is_unix_time(t: &str) -> bool {
     t.len() >= 10
         && !t.starts_with('0')
         && t.parse::<u64>().is_ok_and(|n| {
-            (1_000_000_000..2_100_000_000).contains(&n) || (1_000_000_000_000..2_100_000_000_000).contains(&n)
+            // 2005 to 2035: the years an exchange's events fall in (`1003000126`,
+            // a number of 2001's shape, is more likely some identifier)
+            (1_104_537_600..2_051_222_400).contains(&n) || (1_104_537_600_000..2_051_222_400_000).contains(&n)
         })
 }
 
@@ -1534,6 +1624,25 @@ fn is_app_id(t: &str) -> bool {
             !l.is_empty()
                 && l.len() <= 40
                 && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+}
+
+/// A host name with a path and no scheme (`dvla-licence-renew.net/uploads/`):
+/// the host is the attacker's, and a path segment that may hold a name or
+/// an e-mail address does not pass.
+fn is_host_path(t: &str) -> bool {
+    let Some((host, path)) = t.split_once('/') else {
+        return false;
+    };
+    // every word of the path is one the vocabulary knows (`uploads`,
+    // `login.php`), not a handle (`revolut.me/agnieszkazet`)
+    is_domain(host)
+        && !path.contains(['@', '?', '=', '%'])
+        && path.split(['/', '-', '_', '.']).all(|w| {
+            !w.bytes().any(|b| b.is_ascii_digit())
+                && (w.chars().count() <= 3
+                    || vocab().flags_of(w) != 0
+                    || with_lower(w, |l| FILE_EXTENSIONS.contains(&l)))
         })
 }
 

@@ -714,8 +714,25 @@ impl Sanitiser {
         };
         let host = u.host_str().ok_or(())?;
         let mut out = String::with_capacity(s.len());
-        out.push_str(u.scheme());
+        // a defanged URL stays defanged when rewritten: the feeds must not
+        // turn an attacker's link clickable (`hxxps://kit[.]top/...`)
+        let defanged = matches!(refanged, std::borrow::Cow::Owned(_));
+        if defanged && s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("hxxp")) {
+            out.push_str("hxxp");
+            out.push_str(&u.scheme()[4..]);
+        } else {
+            out.push_str(u.scheme());
+        }
         out.push_str("://");
+        let dot = ["[.]", "(.)", "{.}", "[dot]"].into_iter().find(|d| defanged && s.contains(d));
+        let defanged_host;
+        let host = match dot {
+            Some(d) => {
+                defanged_host = host.replace('.', d);
+                defanged_host.as_str()
+            }
+            None => host,
+        };
         if !u.username().is_empty() {
             ctx.note(&format!("{field}.userinfo"), "ingest.detect.credential", "credential", "drop");
         }
@@ -735,9 +752,20 @@ impl Sanitiser {
                 out.push('/');
             }
             let hint = link || scan::phone_path_key(prev);
+            // `login;jsessionid=9F1C…`: path parameters are read as query pairs
+            let (seg, params) = match seg.split_once(';') {
+                Some((name, params)) if params.contains('=') => (name, Some(params)),
+                _ => (seg, None),
+            };
             let seg_out =
                 self.scrub_component(&Component { phone_hint: hint, ..Component::new(seg, false, &pfield) }, rec, ctx)?;
             out.push_str(&seg_out);
+            if let Some(params) = params {
+                let mut p_out = String::new();
+                self.scrub_query(&params.replace(';', "&"), rec, &pfield, ctx, &mut p_out)?;
+                out.push(';');
+                out.push_str(&p_out.replace('&', ";"));
+            }
             prev = seg;
         }
         if let Some(q) = u.query() {
@@ -988,7 +1016,7 @@ fn mask(cat: DataCategory, norm: &str) -> String {
 /// Cheap test on a URL string: anything that could hide personal data?
 fn url_needs_work(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.iter().any(|c| matches!(c, b'@' | b'%' | b'?' | b'#' | b'[' | b'+')) || b.len() > 200 {
+    if b.iter().any(|c| matches!(c, b'@' | b'%' | b'?' | b'#' | b'[' | b'+' | b';')) || b.len() > 200 {
         return true;
     }
     let mut digits = 0;

@@ -33,6 +33,20 @@ fn url_keeps_host_and_structure_and_redacts_the_victim() {
 }
 
 #[test]
+fn path_parameters_are_read_as_query_pairs() {
+    let s = sanitiser("default");
+    let out = run(
+        &s,
+        json!({"type":"url","value":"https://kit-login.example.top/secure/login.jsp;jsessionid=9F1C2B7A44E0D3C18A5B6E7F20C4D9A1?lang=de"}),
+    );
+    assert!(!out.value.contains("9F1C2B7A44E0D3C18A5B6E7F20C4D9A1"), "{}", out.value);
+    assert!(out.value.starts_with("https://kit-login.example.top/secure/login.jsp;jsessionid="), "{}", out.value);
+    // a `;` with no pair stays as written
+    let out = run(&s, json!({"type":"url","value":"https://kit-login.example.top/a;b/c"}));
+    assert_eq!(out.value, "https://kit-login.example.top/a;b/c");
+}
+
+#[test]
 fn urls_in_text_on_reserved_addresses_lose_their_host_the_indicators_own_stays() {
     let s = sanitiser("default");
     let out = run(

@@ -182,6 +182,19 @@ fn lower_case_names_go_even_when_both_parts_are_words() {
 }
 
 #[test]
+fn names_in_capitals_go_when_one_part_is_a_first_name() {
+    assert_eq!(
+        run("Verwendungszweck: BIANCA MARINO, Betrag 450 EUR"),
+        "Verwendungszweck: [NAME] [NAME], Betrag 450 EUR"
+    );
+    assert_eq!(run("titular MARINO BIANCA en la tarjeta"), "titular [NAME] [NAME] en la tarjeta");
+    // headings, acronyms and security words in capitals stay
+    for s in ["URGENT NOTICE from the kit", "CERT PL reported it", "AGENT TESLA payload", "MARK AS SPAM now"] {
+        assert_eq!(run(s), s);
+    }
+}
+
+#[test]
 fn titled_pairs_in_url_segments_are_names_in_any_script() {
     assert_eq!(url_segment_names("Kwame_Mensah.pdf").as_deref(), Some("[NAME].pdf"));
     assert_eq!(url_segment_names("Иван_Петров.pdf").as_deref(), Some("[NAME].pdf"));

@@ -3,6 +3,7 @@
 
 use super::{Cue, Detectors, Found, SpanKind, ceil_boundary, is_title, lexicon, tokens, words};
 use crate::policy::DataCategory;
+use crate::privacy::vocab;
 
 impl Detectors {
     pub(super) fn addresses(
@@ -34,7 +35,17 @@ impl Detectors {
         let w = &text[ts..te];
         let lw = &lt[ts..te];
         let standalone = self.streets.contains(lw);
-        let compound = !standalone && is_title(w) && street_suffix(lw);
+        // `Anrufer`, `Monitoring`, `Ausweg`: a word of the vocabulary that
+        // merely ends like a street is no street, unless the ending is one
+        // only streets have (`Hauptstraße`, `Kerkstraat`)
+        let compound = !standalone
+            && is_title(w)
+            && street_suffix(lw)
+            && (strong_suffix(lw) || vocab::vocab().flags_of(lw) & (vocab::LOWER | vocab::NOUN | vocab::SECURITY) == 0);
+        // a street word glued to digits is no street word (`1st`, `GA119PL`)
+        if ts > 0 && b[ts - 1].is_ascii_alphanumeric() {
+            return None;
+        }
         if !standalone && !compound {
             return None;
         }
@@ -152,6 +163,11 @@ fn house_number_before(b: &[u8], ts: usize) -> Option<usize> {
 fn street_suffix(lw: &str) -> bool {
     let ws = words();
     (2..=9).any(|n| lw.len() > n + 2 && lw.is_char_boundary(lw.len() - n) && ws.suffixes.contains(&lw[lw.len() - n..]))
+}
+
+/// Endings only street names have.
+fn strong_suffix(lw: &str) -> bool {
+    ["straße", "strasse", "str.", "gasse", "straat", "allee", "chaussee", "steeg"].iter().any(|s| lw.ends_with(s))
 }
 
 /// End of the clause starting at `from`: a full stop followed by a space and
@@ -356,6 +372,37 @@ fn locality_at(text: &str, lt: &str, toks: &[(usize, usize)], k: usize) -> Optio
     let postcode = text[num.unwrap_or(end)..after].bytes().any(|c| c.is_ascii_digit());
     let ok = if am || house { postcode } else { num.is_some() || postcode };
     ok.then_some((start, after.max(num.unwrap_or(end))))
+}
+
+/// The postal code after its cue (`PLZ 80331 München`, `postcode 10115`,
+/// `CAP: 20121`), and the city after it, as an address.
+pub(super) fn postcode_after_cue(text: &str, e: usize, out: &mut Vec<Found>) {
+    let Some((i, _)) = super::after_cue::value_start(text, e) else {
+        return;
+    };
+    let b = text.as_bytes();
+    // the code: letters, digits, one inner space or dash (`NR21 0JB`, `1017 GC`)
+    let mut j = i;
+    while j < b.len()
+        && (b[j].is_ascii_alphanumeric()
+            || (matches!(b[j], b' ' | b'-') && b.get(j + 1).is_some_and(u8::is_ascii_alphanumeric) && j - i < 5))
+    {
+        j += 1;
+    }
+    let mut tok = &text[i..j];
+    // a space-joined second part that is no postcode half (`80331 München`)
+    if !is_postcode(tok)
+        && let Some((a, _)) = tok.split_once(' ')
+    {
+        tok = a;
+    }
+    if !tok.bytes().any(|c| c.is_ascii_digit())
+        || !(is_postcode(tok) || (3..=7).contains(&tok.len()) && tok.bytes().all(|c| c.is_ascii_digit()))
+    {
+        return;
+    }
+    let end = extend_postcode_city(text, i + tok.len());
+    out.push(Found { start: i, end, kind: SpanKind::Data(DataCategory::Address), norm: String::new() });
 }
 
 /// A postal code of the EU/UK forms: `75001`, `1017 GC`, `4050-262`,

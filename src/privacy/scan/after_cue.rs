@@ -27,7 +27,7 @@ pub(super) fn value_start(text: &str, e: usize) -> Option<(usize, bool)> {
                 sep = true;
                 i += 1;
             }
-            b' ' | b'\t' | b'#' | b'(' | b'"' | b'\'' | b'[' | b'-' | b'\xc2' | b'\xa0' => i += 1,
+            b' ' | b'\t' | b'#' | b'(' | b'"' | b'\'' | b'[' | b'-' | b'>' | b'\xc2' | b'\xa0' => i += 1,
             _ => {
                 let w_end = i + b[i..]
                     .iter()

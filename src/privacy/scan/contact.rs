@@ -149,11 +149,12 @@ impl Detectors {
     /// are told apart.
     pub(super) fn number(&self, c: &Candidate, out: &mut Vec<Found>) {
         let (text, b, s, e) = (c.text, c.bytes(), c.start, c.end);
+        // a quote mark outside ASCII (`“`, `»`) is no letter glued on
         if (s > 0
             && (b[s - 1].is_ascii_alphanumeric()
-                || b[s - 1] >= 0x80
+                || (b[s - 1] >= 0x80 && super::word_before(b, s))
                 || (b[s - 1] == b'.' && s > 1 && b[s - 2].is_ascii_digit())))
-            || (e < b.len() && (b[e].is_ascii_alphanumeric() || b[e] >= 0x80))
+            || (e < b.len() && (b[e].is_ascii_alphanumeric() || (b[e] >= 0x80 && super::word_at(b, e))))
         {
             return;
         }
@@ -229,7 +230,10 @@ impl Detectors {
             // "Kontonummer 1234567890, BLZ 37040044": an account, not a phone
             return Some((DataCategory::Iban, digits.to_owned()));
         }
-        let link = phone_link_before(b, start);
+        // a path segment of a messenger link (`https://wa.me/4917634982211`)
+        // is scanned alone, with the phone hint: the same reading
+        let link =
+            phone_link_before(b, start) || (scope.phone_key && scope.url_part && start == 0 && !d.starts_with(b"0"));
         if link && phone::is_phone(digits.strip_prefix("00").unwrap_or(digits), true, Evidence::Cue) {
             // "wa.me/33612345678", "callto:0033...": international without `+`
             let nd = digits.strip_prefix("00").unwrap_or(digits);

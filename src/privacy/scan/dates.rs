@@ -38,6 +38,9 @@ impl Detectors {
             if let Some(f) = day_before(text, cs) {
                 out.push(f);
             }
+            if let Some(f) = year_or_day_after(text, e) {
+                out.push(f);
+            }
             let end = ceil_boundary(text, (e + 72).min(text.len()));
             let Some(m) = birth_date_at(&text[e..end]).or_else(|| day_month_re().find(&text[e..end])) else {
                 continue;
@@ -154,12 +157,91 @@ fn day_before(text: &str, cs: usize) -> Option<Found> {
     Some(Found { start: s, end: e, kind: SpanKind::Data(DataCategory::DateOfBirth), norm })
 }
 
+/// A birth year alone (`Jahrgang 1947`, `born in 1953`, `née en 1953`,
+/// `rocznik 1947`, `ur. w 1947 r.`) or a numeric day and month without a
+/// year (`ur. 3.08`, `geb. 12.3.`) right after a birth cue: lead words
+/// aside, nothing but spaces or a colon between.
+fn year_or_day_after(text: &str, e: usize) -> Option<Found> {
+    const LEAD: &[&str] = &[
+        "in", "en", "em", "nel", "im", "w", "op", "no", "ano", "anno", "year", "jahr", "roku", "het", "jaar", "l'an",
+        "de", "del",
+    ];
+    let mut i = e;
+    let b = text.as_bytes();
+    loop {
+        while i < b.len() && matches!(b[i], b' ' | b':' | b'\t') {
+            i += 1;
+        }
+        let w = text[i..].split(|c: char| !(c.is_alphabetic() || c == '\'')).next().unwrap_or("");
+        if w.is_empty() || i - e > 24 || !LEAD.iter().any(|l| l.eq_ignore_ascii_case(w)) {
+            break;
+        }
+        i += w.len();
+    }
+    let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 4 {
+        let y = &text[i..i + 4];
+        let n: u32 = y.parse().ok()?;
+        let next = b.get(i + 4).copied();
+        // a year, not the start of a longer number or a date (`1947-03`)
+        if !(1900..=2029).contains(&n) || next.is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'/')) {
+            return None;
+        }
+        let norm = y.to_owned();
+        return Some(Found { start: i, end: i + 4, kind: SpanKind::Data(DataCategory::DateOfBirth), norm });
+    }
+    // `3.08`, `12.3.`, `05/2021`, `5/21/21`: numbers joined by one separator
+    if !(1..=2).contains(&digits) {
+        return None;
+    }
+    let sep = *b.get(i + digits)?;
+    if !matches!(sep, b'.' | b'/' | b'-') {
+        return None;
+    }
+    let mut groups = vec![&text[i..i + digits]];
+    let mut end = i + digits;
+    while groups.len() < 3 && b.get(end) == Some(&sep) {
+        let j = end + 1;
+        let n = b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            break;
+        }
+        groups.push(&text[j..j + n]);
+        end = j + n;
+    }
+    if b.get(end) == Some(&b'.') && groups.len() == 2 && !b.get(end + 1).is_some_and(u8::is_ascii_digit) {
+        end += 1;
+    }
+    let num = |g: &str| g.parse::<u32>().unwrap_or(0);
+    let small = |g: &str| g.len() <= 2 && (1..=31).contains(&num(g));
+    let year = |g: &str| g.len() == 2 || (g.len() == 4 && (1900..=2029).contains(&num(g)));
+    let ok = match groups[..] {
+        [a, z] => small(a) && (small(z) && num(a).min(num(z)) <= 12 || z.len() == 4 && year(z) && num(a) <= 12),
+        [a, m, y] => small(a) && small(m) && num(a).min(num(m)) <= 12 && year(y),
+        _ => false,
+    };
+    if !ok
+        || b.get(end).is_some_and(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, b'.' | b'/' | b'-') && b.get(end + 1).is_some_and(u8::is_ascii_digit)
+        })
+    {
+        return None;
+    }
+    Some(Found { start: i, end, kind: SpanKind::Data(DataCategory::DateOfBirth), norm: String::new() })
+}
+
 /// A day and a month word with no year (`nato il 3 agosto`, `née en 1953,
 /// le 9 octobre`, `born 3rd of March`): after a birth cue, a birthday.
 fn day_month_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"\b[0-3]?[0-9](?:st|nd|rd|th|er|º|°|\.)?(?:\s+of|\s+de)?\s+\p{L}{3,10}\b").expect("static pattern")
+        Regex::new(concat!(
+            r"\b[0-3]?[0-9](?:st|nd|rd|th|er|º|°|\.)?(?:\s+of|\s+de)?[\s\-]+\p{L}{3,10}\b",
+            // `May 1st`, `May-21`, `May-2021`
+            r"|\b\p{L}{3,10}\.?[\s\-]+(?:[0-3]?[0-9](?:st|nd|rd|th)?|(?:19|20)[0-9]{2})\b"
+        ))
+        .expect("static pattern")
     })
 }
 
@@ -171,7 +253,7 @@ fn birth_re() -> &'static Regex {
         let month = r"\p{L}{3,10}\.?";
         let leads = LEADS.join("|");
         let pattern = format!(
-            r"(?i)(?:(?:{leads})\s+)?((?:{day}(?:\s+of|\s+de)?[\s./\-]+(?:{month}|[01]?[0-9])(?:\s+de|,)?[\s./\-]+{year}|{month}\s+{day},?\s+{year}|[0-9]{{4}}[\-/.][01]?[0-9][\-/.][0-3]?[0-9]|(?:19|20)[0-9]{{2}}[01][0-9][0-3][0-9]))"
+            r"(?i)(?:(?:{leads})\s+)?((?:{day}(?:\s+of|\s+de)?[\s./\-]+(?:{month}|[0-3]?[0-9])(?:\s+de|,)?[\s./\-]+{year}|{month}\s+{day},?\s+{year}|[0-9]{{4}}[\-/.][01]?[0-9][\-/.][0-3]?[0-9]|(?:19|20)[0-9]{{2}}[01][0-9][0-3][0-9]))"
         );
         Regex::new(&pattern).expect("static pattern")
     })

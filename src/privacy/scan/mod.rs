@@ -203,6 +203,9 @@ enum Cue {
     Sender,
     /// Bank account numbers in a domestic format (Kontonummer, BLZ, RIB).
     Account,
+    /// Postal-code names (`PLZ`, `postcode`, `code postal`): the code after
+    /// is an address (`addresses.rs`).
+    Postcode,
 }
 
 impl Cue {
@@ -229,6 +232,7 @@ impl Cue {
             "malware" => Cue::Malware,
             "sender" => Cue::Sender,
             "account" => Cue::Account,
+            "postcode" => Cue::Postcode,
             _ => return None,
         })
     }
@@ -610,6 +614,7 @@ impl Detectors {
                 Cue::Location => geo::after_cue(text, ce, out),
                 Cue::Social => social::handle(text, cs, ce, cues, out),
                 Cue::Secret => secrets::after_cue(text, ce, out),
+                Cue::Postcode => addresses::postcode_after_cue(text, ce, out),
                 _ => {}
             }
         }
@@ -621,7 +626,11 @@ impl Detectors {
         for m in self.cues.find_iter(bytes) {
             let (s, e) = (m.start(), m.end());
             let word_end = bytes[e - 1].is_ascii_alphanumeric() || bytes[e - 1] >= 0x80;
-            if (s > 0 && is_word_byte(bytes[s - 1])) || (word_end && e < bytes.len() && is_word_byte(bytes[e])) {
+            if (s > 0 && word_before(bytes, s)) || (word_end && e < bytes.len() && word_at(bytes, e)) {
+                continue;
+            }
+            // `session-helpdesk-0y.support`, `my-session.top`: a label of a host name
+            if word_end && in_host_name(bytes, s, e) {
                 continue;
             }
             cues.push((s, e, cue_table()[m.pattern().as_usize()].1));
@@ -745,12 +754,68 @@ fn is_title(w: &str) -> bool {
     cs.next().is_some_and(char::is_uppercase) && cs.any(char::is_lowercase)
 }
 
+/// True when the word at `s..e` is glued by `-` or `.` into a token of
+/// letters, digits, dashes and dots that ends in a dot and a letter label
+/// (a host name), with no `:`/`=` after it.
+fn in_host_name(b: &[u8], s: usize, e: usize) -> bool {
+    let host = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'.';
+    let glued = (e < b.len() && matches!(b[e], b'-' | b'.') && b.get(e + 1).is_some_and(u8::is_ascii_alphanumeric))
+        || (s > 0 && matches!(b[s - 1], b'-' | b'.'));
+    if !glued {
+        return false;
+    }
+    let mut a = s;
+    while a > 0 && host(b[a - 1]) {
+        a -= 1;
+    }
+    let mut z = e;
+    while z < b.len() && host(b[z]) {
+        z += 1;
+    }
+    let tok = &b[a..z];
+    let tok = tok.strip_suffix(b".").unwrap_or(tok);
+    let Some(dot) = tok.iter().rposition(|&c| c == b'.') else {
+        return false;
+    };
+    let tld = &tok[dot + 1..];
+    tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic) && !matches!(b.get(z), Some(b':' | b'='))
+}
+
 fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b >= 0x80 || b == b'_'
 }
 
 fn bounded(b: &[u8], s: usize, e: usize) -> bool {
-    (s == 0 || !is_word_byte(b[s - 1])) && (e >= b.len() || !is_word_byte(b[e]))
+    (s == 0 || !word_before(b, s)) && (e >= b.len() || !word_at(b, e))
+}
+
+/// True when the character ending at `i` is a letter, a digit or `_`; a
+/// quote mark or other punctuation outside ASCII (`“`, `»`, `’`) is not.
+fn word_before(b: &[u8], i: usize) -> bool {
+    if b[i - 1] < 0x80 {
+        return is_word_byte(b[i - 1]);
+    }
+    let mut s = i - 1;
+    while s > 0 && i - s < 4 && b[s] & 0xC0 == 0x80 {
+        s -= 1;
+    }
+    std::str::from_utf8(&b[s..i]).ok().and_then(|t| t.chars().next()).is_none_or(char::is_alphanumeric)
+}
+
+/// True when the character starting at `i` is a letter, a digit or `_`.
+fn word_at(b: &[u8], i: usize) -> bool {
+    if b[i] < 0x80 {
+        return is_word_byte(b[i]);
+    }
+    let n = match b[i] {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    };
+    b.get(i..i + n)
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .and_then(|t| t.chars().next())
+        .is_none_or(char::is_alphanumeric)
 }
 
 fn ceil_boundary(text: &str, mut i: usize) -> usize {

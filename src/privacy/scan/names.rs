@@ -12,10 +12,20 @@ static NAMES: OnceLock<FastSet<&'static str>> = OnceLock::new();
 /// The first-name gazetteer (see `first_names.LICENSE.md`).
 pub fn first_names() -> &'static FastSet<&'static str> {
     NAMES.get_or_init(|| {
-        include_str!("../first_names.txt")
+        let mut set: FastSet<&'static str> = include_str!("../first_names.txt")
             .lines()
             .filter(|l| !l.is_empty() && !lexicon::not_names().contains(l))
-            .collect()
+            .collect();
+        // written without their accents too, as URLs and file names do
+        // (`malgorzata-zajac`, `inigo`): built once, kept for the process
+        let folded: Vec<String> =
+            set.iter().filter(|n| !n.is_ascii()).map(|n| fold(n)).filter(|f| f.is_ascii()).collect();
+        for f in folded {
+            if !set.contains(f.as_str()) && !lexicon::not_names().contains(&f.as_str()) {
+                set.insert(Box::leak(f.into_boxed_str()));
+            }
+        }
+        set
     })
 }
 

@@ -143,6 +143,20 @@ fn birth_dates_in_more_forms() {
     assert!(has("F. nac. 02/04/1988", DateOfBirth, "02/04/1988"));
     assert!(has("ur. 30.01.1959 w Radomiu", DateOfBirth, "30.01.1959"));
     assert!(has("DDN : 09/09/1961 ;", DateOfBirth, "09/09/1961"));
+    // a birth year alone, a day and a month in digits
+    assert!(has("Jahrgang 1947, wohnhaft", DateOfBirth, "1947"));
+    assert!(has("the caller, born in 1953, said", DateOfBirth, "1953"));
+    assert!(has("rocznik 1947, ur. 3.08 w Radomiu", DateOfBirth, "1947"));
+    assert!(has("rocznik 1947, ur. 3.08 w Radomiu", DateOfBirth, "3.08"));
+    assert!(has("née en 1953 à Lyon", DateOfBirth, "1953"));
+    assert!(has("geboortejaar: 1962", DateOfBirth, "1962"));
+    assert!(none_of("born in 1953-era code, geboren 12345", DateOfBirth));
+    // month first, partial dates, US order with a two-digit year
+    assert!(has("date of birth: May 1st. Credentials", DateOfBirth, "May 1st"));
+    assert!(has("(DOB May-21)", DateOfBirth, "May-21"));
+    assert!(has("DOB 21-May, x", DateOfBirth, "21-May"));
+    assert!(has("date of birth 05/2021 x", DateOfBirth, "05/2021"));
+    assert!(has("Geburtsdatum des Opfers: 05/21/21.", DateOfBirth, "05/21/21"));
     // timestamps and dates without a birth cue stay
     assert!(none_of("seen 2026-11-20T10:32:11Z, ts 20261120, expires 20.12.26", DateOfBirth));
 }
