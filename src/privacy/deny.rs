@@ -298,7 +298,9 @@ impl Deny {
                 Some(v) => v,
                 // `Nr`, `Bestellnummer`, `Geburtsdatum`: the lexicon's cue
                 // words and fillers are terms, not names
-                None if is_filler(core) || with_lower(core, |l| cue_words().contains(l)) => Verdict::Keep,
+                None if is_filler(core) || with_lower(core, |l| cue_words().contains(l)) || german_compound(core) => {
+                    Verdict::Keep
+                }
                 None => {
                     let c = Class::Word;
                     tally.add(c);
@@ -479,6 +481,9 @@ impl Deny {
     /// `Document_Anna_Kowalska.pdf`): first names joined to another part
     /// become `[NAME]`, unknown parts `[WORD]`, the joiners stay.
     fn compound(&self, core: &str, pos: Pos, checked: bool, out: &mut String, tally: &mut Tally) -> Verdict {
+        if dashed_noun(core) {
+            return Verdict::Keep;
+        }
         let parts = split_parts(core);
         let names = name_parts(core, &parts);
         let mut verdict = Verdict::Keep;
@@ -519,13 +524,18 @@ impl Deny {
             let p = match k {
                 0 => pos,
                 _ if matches!(&core[parts[k - 1].1..s], "" | "'" | "’") => Pos::Inner,
+                // `Fake-App`, `Kit-Log`, `Banking-App`: after a kept part and a
+                // dash, a capitalised word of the vocabulary heads a noun
+                // (a double-barrelled name fails on its first part)
+                _ if verdict == Verdict::Keep && &core[parts[k - 1].1..s] == "-" => Pos::Start,
                 _ => Pos::Mid,
             };
             let ext = k > 0 && k + 1 == parts.len() && core[..s].ends_with('.');
             let ok = checked
                 || !w.chars().all(char::is_alphabetic)
                 || (ext && FILE_EXTENSIONS.contains(&w.to_ascii_lowercase().as_str()))
-                || self.word(w, p).is_some();
+                || self.word(w, p).is_some()
+                || german_compound(w);
             if ok {
                 rewritten.push_str(w);
             } else {
@@ -759,6 +769,125 @@ fn extend_names(j: &mut Judged) {
             }
         }
     }
+}
+
+/// A German dashed noun of capitalised words the vocabulary knows, one of
+/// them a German noun or a product word (`Banking-App`, `Konto-Sperre`):
+/// a double-barrelled surname of plain words (`Smith-Baker`) has neither.
+fn dashed_noun(core: &str) -> bool {
+    let mut noun = false;
+    let mut n = 0;
+    for part in core.split('-') {
+        n += 1;
+        if !is_capitalised(part) || !part.chars().all(char::is_alphabetic) || part.chars().count() < 2 {
+            return false;
+        }
+        let f = vocab().flags_of(part);
+        if f & (LOWER | NOUN | SECURITY) == 0 {
+            return false;
+        }
+        noun |= f & (NOUN | SECURITY) != 0;
+    }
+    n >= 2 && noun
+}
+
+/// Heads of the German compounds fraud notes coin (`Anlagebetrug`,
+/// `Opfernummer`, `Empfängerkonto`, `Schockanruf`): no surname ends in one.
+/// Written for tamis.
+const COMPOUND_HEADS: &[&str] = &[
+    "betrug",
+    "betrugs",
+    "nummer",
+    "nummern",
+    "konto",
+    "konten",
+    "anruf",
+    "anrufe",
+    "anrufen",
+    "daten",
+    "vorlage",
+    "prävention",
+    "betreiber",
+    "buchung",
+    "buchungen",
+    "zahlung",
+    "zahlungen",
+    "überweisung",
+    "überweisungen",
+    "karte",
+    "karten",
+    "gebühr",
+    "gebühren",
+    "antrag",
+    "erstattung",
+    "übernahme",
+    "diebstahl",
+    "schaden",
+    "meldung",
+    "anzeige",
+    "nachricht",
+    "nachrichten",
+    "seite",
+    "seiten",
+    "adresse",
+    "kennung",
+    "kunde",
+    "kunden",
+    "kundin",
+    "welle",
+    "masche",
+    "fälle",
+    "vorfall",
+    "vorfälle",
+    "server",
+    "domain",
+    "domains",
+    "link",
+    "links",
+    "mail",
+    "mails",
+    "portal",
+    "code",
+    "codes",
+    "passwort",
+    "zugang",
+    "zugänge",
+    "sperre",
+    "sperrung",
+    "bank",
+    "banken",
+    "text",
+    "texte",
+    "version",
+    "sms",
+    "app",
+    "apps",
+    "profil",
+    "profile",
+    "verfahren",
+    "ermittlung",
+    "ermittlungen",
+];
+
+/// A German compound of a word the vocabulary knows (maybe with a linking
+/// `s`, `n`, `en`, `er` or `e`) and a head of [`COMPOUND_HEADS`]:
+/// `Käuferbetrug`, `Zugangsnummer`, `Netzbetreiber`.
+fn german_compound(w: &str) -> bool {
+    if w.len() < 8 || !w.chars().all(char::is_alphabetic) {
+        return false;
+    }
+    with_lower(w, |l| {
+        COMPOUND_HEADS.iter().any(|h| {
+            let Some(stem) = l.strip_suffix(h) else { return false };
+            if stem.chars().count() < 3 {
+                return false;
+            }
+            let known = |s: &str| s.chars().count() >= 3 && vocab().flags_of(s) & (LOWER | NOUN | SECURITY | FREQ) != 0;
+            known(stem)
+                || ["s", "n", "en", "er", "e", "es"].iter().any(|j| stem.strip_suffix(j).is_some_and(known))
+                || ["e", "en"].iter().any(|j| known(&format!("{stem}{j}")))
+        })
+    })
 }
 
 /// First names of the gazetteer that analysts write far more often as words

@@ -182,6 +182,19 @@ fn lower_case_names_go_even_when_both_parts_are_words() {
 }
 
 #[test]
+fn german_fraud_compounds_and_dashed_nouns_stay() {
+    for s in [
+        "Anlagebetrug: Opfernummer und Empfängerkonto geprüft",
+        "Schockanruf mit Zugangsnummer, Netzbetreiber informiert",
+        "Fake-App als Banking-App, Kit-Log gesichert",
+    ] {
+        assert_eq!(run(s), s);
+    }
+    // a double-barrelled surname does not pass by its second part
+    assert!(!run("Kundin Qwzrtk-Baker rief an").contains("Baker"));
+}
+
+#[test]
 fn names_in_capitals_go_when_one_part_is_a_first_name() {
     assert_eq!(
         run("Verwendungszweck: BIANCA MARINO, Betrag 450 EUR"),

@@ -363,7 +363,12 @@ fn after_host_in_list(before: &str) -> bool {
             joined = true;
             continue;
         }
-        return joined && is_host_name(w);
+        // `sender x@kit-pay.com.es, IP 1.2.3.4`: an address on a domain no
+        // consumer mail service runs is listed with its sending host
+        let mail_host = w.rsplit_once('@').filter(|(l, _)| !l.is_empty()).map(|(_, d)| d.trim_end_matches(['.', '>']));
+        let sender =
+            mail_host.is_some_and(|d| is_host_name(d) && !consumer_domains().contains(d.to_ascii_lowercase().as_str()));
+        return joined && (is_host_name(w) || sender);
     }
     false
 }
@@ -554,10 +559,17 @@ mod tests {
             "seen at 185.220.101.4:443 and [2a03:b0c0:3:d0::1]:8443",
             "Serwer C2 2a03:b0c0:3:d0::1",
             "UA Chrome/120.0.0.0 Safari/537.36, version 11.2.0.1",
+            "Fraude del CEO: correo facturacion@proveedor-pagos.com.es, IP 194.87.31.110, cambio",
+            "X-Originating-IP: [185.81.68.101]",
+            "Sending IP 103.251.167.20 per headers",
         ] {
             assert!(found_of(text, DataCategory::Ip).is_empty(), "{text}: {:?}", found_of(text, DataCategory::Ip));
         }
-        for text in ["customer IP 81.2.3.4:443 reported", "victim 81.2.3.4 then C2 185.220.101.4"] {
+        for text in [
+            "customer IP 81.2.3.4:443 reported",
+            "victim 81.2.3.4 then C2 185.220.101.4",
+            "mail from jan.kowal@gmail.com, IP 81.2.3.4",
+        ] {
             assert_eq!(found_of(text, DataCategory::Ip), ["81.2.3.4"], "{text}");
         }
     }
