@@ -325,3 +325,16 @@ fn adversarial_fresh_red_team_forms_leak_nothing() {
 fn adversarial_blind_red_team_forms_leak_nothing() {
     leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt2.jsonl", 215);
 }
+
+/// A third blind red-team pass (2026-12-03, session 13; 280 cases in the 8
+/// languages, 35 free of personal data, values invented, checksums
+/// computed): lower-case and inflected names, names in URL paths, file names
+/// and tags, plates of eight countries, short PIN/OTP/BLIK codes after their
+/// label, partial birth dates and birth years, postcodes after their label,
+/// quoted values, sending IPs of BEC mails and German fraud compounds that
+/// must stay. The cases that pass (`tests/data/pii-adversarial-rt3.jsonl`);
+/// the rest are in `docs/privacy.md`, "Known limits".
+#[test]
+fn adversarial_third_red_team_forms_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt3.jsonl", 265);
+}
