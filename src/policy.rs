@@ -337,6 +337,11 @@ const GENERIC_KEY_WORDS: &[&str] = &[
     "code",
     "key",
     "contact",
+    // `birth_date`, `geburts_datum`, `fecha_nacimiento`: the date of what the
+    // earlier word names
+    "date",
+    "datum",
+    "year",
     "1",
     "2",
     "3",

@@ -1084,7 +1084,8 @@ fn caps_names(j: &mut Judged) {
     let (text, chunks) = (*text, *chunks);
     let word = |k: usize| &text[chunks[k].core.0..chunks[k].core.1];
     let caps = |w: &str| {
-        w.chars().nth(2).is_some()
+        w.as_bytes().first().is_some_and(|b| b.is_ascii_uppercase() || *b >= 0x80)
+            && w.chars().nth(2).is_some()
             && w.chars().all(|c| c.is_alphabetic() && !c.is_lowercase())
             && with_lower(w, |l| {
                 !super::lexicon::acronyms().contains(&l)

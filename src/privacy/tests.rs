@@ -33,6 +33,19 @@ fn url_keeps_host_and_structure_and_redacts_the_victim() {
 }
 
 #[test]
+fn a_date_key_names_the_date_of_its_first_word() {
+    let s = sanitiser("default");
+    let out = run(
+        &s,
+        json!({"type":"domain","value":"kit-login.example.top",
+               "attributes":{"birth_date":"May 1st, 1977","geburts_datum":"05/21","payment_date":"2026-11-20"}}),
+    );
+    assert_eq!(out.attributes["birth_date"], "[DOB]");
+    assert_eq!(out.attributes["geburts_datum"], "[DOB]");
+    assert_eq!(out.attributes["payment_date"], "2026-11-20");
+}
+
+#[test]
 fn path_parameters_are_read_as_query_pairs() {
     let s = sanitiser("default");
     let out = run(

@@ -162,9 +162,58 @@ fn day_before(text: &str, cs: usize) -> Option<Found> {
 /// year (`ur. 3.08`, `geb. 12.3.`) right after a birth cue: lead words
 /// aside, nothing but spaces or a colon between.
 fn year_or_day_after(text: &str, e: usize) -> Option<Found> {
+    // `Geboortedatum van het slachtoffer: 1972`, `data de nascimento da vítima: 5/2021`
     const LEAD: &[&str] = &[
-        "in", "en", "em", "nel", "im", "w", "op", "no", "ano", "anno", "year", "jahr", "roku", "het", "jaar", "l'an",
-        "de", "del",
+        "in",
+        "en",
+        "em",
+        "nel",
+        "im",
+        "w",
+        "op",
+        "no",
+        "ano",
+        "anno",
+        "year",
+        "jahr",
+        "roku",
+        "het",
+        "jaar",
+        "l'an",
+        "de",
+        "del",
+        "da",
+        "della",
+        "des",
+        "der",
+        "la",
+        "le",
+        "van",
+        "is",
+        "was",
+        "ist",
+        "est",
+        "es",
+        "è",
+        "é",
+        "to",
+        "the",
+        "victim",
+        "victim's",
+        "victime",
+        "víctima",
+        "vítima",
+        "vittima",
+        "slachtoffer",
+        "ofiary",
+        "opfers",
+        "kunden",
+        "kundin",
+        "klienta",
+        "cliente",
+        "client",
+        "customer",
+        "customer's",
     ];
     let mut i = e;
     let b = text.as_bytes();
@@ -173,7 +222,7 @@ fn year_or_day_after(text: &str, e: usize) -> Option<Found> {
             i += 1;
         }
         let w = text[i..].split(|c: char| !(c.is_alphabetic() || c == '\'')).next().unwrap_or("");
-        if w.is_empty() || i - e > 24 || !LEAD.iter().any(|l| l.eq_ignore_ascii_case(w)) {
+        if w.is_empty() || i - e > 32 || !LEAD.iter().any(|l| l.eq_ignore_ascii_case(w)) {
             break;
         }
         i += w.len();
@@ -209,7 +258,8 @@ fn year_or_day_after(text: &str, e: usize) -> Option<Found> {
         groups.push(&text[j..j + n]);
         end = j + n;
     }
-    if b.get(end) == Some(&b'.') && groups.len() == 2 && !b.get(end + 1).is_some_and(u8::is_ascii_digit) {
+    if sep == b'.' && b.get(end) == Some(&b'.') && groups.len() == 2 && !b.get(end + 1).is_some_and(u8::is_ascii_digit)
+    {
         end += 1;
     }
     let num = |g: &str| g.parse::<u32>().unwrap_or(0);

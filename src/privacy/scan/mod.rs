@@ -646,8 +646,14 @@ impl Detectors {
 fn names_a_secret(s: &str) -> bool {
     static STEMS: OnceLock<Vec<&'static str>> = OnceLock::new();
     let stems = STEMS.get_or_init(|| {
-        let cues: Vec<&str> =
-            cue_table().iter().filter(|(c, k)| *k == Cue::CredStrong && c.is_ascii()).map(|(c, _)| c.trim()).collect();
+        // the names of numeric codes (`OTP`, `BLIK`, `SMS code`) are left
+        // out: their values hold digits, and a text with digits is scanned
+        let numeric = |c: &str| ["code", "otp", "blik", "tan", "kod "].iter().any(|n| c.contains(n));
+        let cues: Vec<&str> = cue_table()
+            .iter()
+            .filter(|(c, k)| *k == Cue::CredStrong && c.is_ascii() && !numeric(c))
+            .map(|(c, _)| c.trim())
+            .collect();
         cues.iter().copied().filter(|c| !cues.iter().any(|o| o.len() < c.len() && c.contains(o))).collect()
     });
     s.contains(' ') && stems.iter().any(|t| s.contains(t))

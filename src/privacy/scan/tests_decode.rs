@@ -157,6 +157,9 @@ fn birth_dates_in_more_forms() {
     assert!(has("DOB 21-May, x", DateOfBirth, "21-May"));
     assert!(has("date of birth 05/2021 x", DateOfBirth, "05/2021"));
     assert!(has("Geburtsdatum des Opfers: 05/21/21.", DateOfBirth, "05/21/21"));
+    assert!(has("Geboortedatum van het slachtoffer: 1972. Inlog", DateOfBirth, "1972"));
+    assert!(has("Data de nascimento da vítima: 5/2021. x", DateOfBirth, "5/2021"));
+    assert!(has("Date de naissance de la victime : 5/21. x", DateOfBirth, "5/21"));
     // timestamps and dates without a birth cue stay
     assert!(none_of("seen 2026-11-20T10:32:11Z, ts 20261120, expires 20.12.26", DateOfBirth));
 }
