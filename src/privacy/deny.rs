@@ -380,6 +380,7 @@ impl Deny {
             || is_wallet(t)
             || is_domain(t)
             || is_host_path(t)
+            || is_host_port(t)
             || is_app_id(t)
             || is_attacker_email(t)
             || is_user_agent_part(t)
@@ -686,10 +687,20 @@ fn mixed_dashed_plate(parts: [&str; 3]) -> bool {
         && parts.iter().all(|p| letters(p) || digit_run(p, 1, 4))
         && parts.iter().any(|p| letters(p))
         && parts.iter().any(|p| digit_run(p, 1, 4))
-        && parts
-            .iter()
-            .filter(|p| letters(p))
-            .all(|p| with_lower(p, |l| !super::lexicon::acronyms().contains(&l)) && vocab().flags_of(p) & SECURITY == 0)
+        && (sandwich(parts)
+            // the other shapes (`AB-12-34`, `12-34-AB`, `12-AB-CD`) run two by two
+            || parts.iter().all(|p| p.len() == 2) && parts.iter().filter(|p| letters(p)).all(|p| {
+                with_lower(p, |l| !super::lexicon::acronyms().contains(&l)) && vocab().flags_of(p) & SECURITY == 0
+            }))
+}
+
+/// Letters, digits, letters (`AB-12-CD`) or digits, letters, digits
+/// (`48-TK-21`): the Portuguese and French shapes, which no security
+/// identifier has (those run letters then numbers: `MS-17-010`).
+fn sandwich(parts: [&str; 3]) -> bool {
+    let l = |p: &str| upper_run(p, 1, 3);
+    let d = |p: &str| digit_run(p, 1, 4);
+    (l(parts[0]) && d(parts[1]) && l(parts[2])) || (d(parts[0]) && l(parts[1]) && d(parts[2]))
 }
 
 /// The current British form in its two parts: `AB51` and `ABC`.
@@ -1755,6 +1766,14 @@ fn is_app_id(t: &str) -> bool {
                 && l.len() <= 40
                 && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         })
+}
+
+/// A host name and a port (`cncnode22.xyz:3778`, a C2 written as malware
+/// configurations print it).
+fn is_host_port(t: &str) -> bool {
+    t.rsplit_once(':').is_some_and(|(host, port)| {
+        (1..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit()) && is_domain(host)
+    })
 }
 
 /// A host name with a path and no scheme (`dvla-licence-renew.net/uploads/`):

@@ -182,6 +182,16 @@ fn lower_case_names_go_even_when_both_parts_are_words() {
 }
 
 #[test]
+fn dashed_plates_of_three_groups_go() {
+    assert_eq!(run("matrícula AB-12-CD e 48-TK-21"), "matrícula [TOKEN] e [TOKEN]");
+    assert_eq!(run("kenteken GV-482-K en 12-XKT-3"), "kenteken [TOKEN] en [TOKEN]");
+    // security identifiers run letters, then numbers
+    for s in ["patch MS-17-010 missing", "the ISO-8859-1 page", "CVE-2024-1234 exploited"] {
+        assert_eq!(run(s), s);
+    }
+}
+
+#[test]
 fn german_fraud_compounds_and_dashed_nouns_stay() {
     for s in [
         "Anlagebetrug: Opfernummer und Empfängerkonto geprüft",

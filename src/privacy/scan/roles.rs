@@ -223,7 +223,13 @@ pub(super) fn attacker_email(c: &Candidate, local: &str, domain: &str) -> bool {
     match nearest(cues, s, 48, &[Cue::Person, Cue::VictimNet, Cue::Sender, Cue::AttackerNet]) {
         Some((_, Cue::Person | Cue::VictimNet)) => return false,
         Some((d, Cue::Sender)) if d <= 24 => return true,
-        Some((d, Cue::AttackerNet)) if d <= 32 => return true,
+        // in the same sentence (`backend). Contact: DC S. Butcher, s.butcher@…`
+        // names the officer, not the backend)
+        Some((d, Cue::AttackerNet))
+            if d <= 32 && !text[s - d..s].contains(". ") && !text[s - d..s].contains([';', '\n']) =>
+        {
+            return true;
+        }
         _ => {}
     }
     if rec.attacker_key || rec.host.as_deref().is_some_and(|h| related(h, domain)) {
@@ -532,6 +538,7 @@ mod tests {
             "From: Kwame Mensah <km@firma-logistik.de>",
             "From: =?UTF-8?B?SmFuaW5hIMWBYWdvZGE=?= <jl@example-mail.pl>",
             "From: =?ISO-8859-1?Q?J=F6rg_Brandst=E4tter?= <jb@firma-logistik.de>",
+            "IP 1.2.3.4 (platform backend). Contact: DC 2860, s.butcher@wessex.police.uk",
         ] {
             assert_eq!(found_of_with(text, DataCategory::Email, &rec).len(), 1, "{text}");
         }
