@@ -318,6 +318,12 @@ impl Sanitiser {
                 continue;
             }
             let field = ctx.field(|| format!("tags[{i}]"));
+            // `victim:schäfer`, `ofiara-kowalska`: a role word, then the person
+            if let Some(role) = victim_tag(t) {
+                ctx.note(&field, "ingest.detect.name (victim tag)", DataCategory::Name.as_str(), "redact");
+                tags.push(format!("{role}{}", DataCategory::Name.label()));
+                continue;
+            }
             match self.scrub_text(t, Scope::TEXT, rec, &field, Free::Tag, ctx) {
                 Some(t) => tags.push(t),
                 None => ctx.note(&field, "fail-closed", "tag", "drop"),
@@ -955,6 +961,49 @@ impl<'a> Component<'a> {
 
 /// True when the text before byte `at` ends a sentence (or is empty): the
 /// next word may be capitalised without being a name.
+/// The role word and separator of a tag that names a person after a
+/// victim or customer word (`victim:jack-thornbury`, `vittima:pellegrini`,
+/// `ofiara-kowalska`), if it is one.
+fn victim_tag(t: &str) -> Option<&str> {
+    const ROLES: &[&str] = &[
+        "victim",
+        "victima",
+        "víctima",
+        "vitima",
+        "vítima",
+        "vittima",
+        "victime",
+        "opfer",
+        "ofiara",
+        "slachtoffer",
+        "klant",
+        "kunde",
+        "kundin",
+        "customer",
+        "cliente",
+        "client",
+        "klient",
+        "klientka",
+        "lesado",
+        "lesada",
+        "geschädigter",
+        "geschädigte",
+        "benadeelde",
+        "poszkodowany",
+        "poszkodowana",
+    ];
+    let i = t.find([':', '-', '_', '='])?;
+    let (role, rest) = (&t[..i], &t[i + 1..]);
+    let alpha = rest.chars().any(char::is_alphabetic) && rest.chars().all(|c| c.is_alphabetic() || "-_. '".contains(c));
+    // `client-side`, `customer-data`: common words, no person
+    let common =
+        rest.split(['-', '_', '.', ' ', '\'']).all(|w| w.is_empty() || vocab::vocab().flags_of(w) & vocab::COMMON != 0);
+    if common {
+        return None;
+    }
+    (alpha && rest.chars().count() > 2 && ROLES.iter().any(|r| r.eq_ignore_ascii_case(role))).then(|| &t[..=i])
+}
+
 fn starts_sentence(text: &str, at: usize) -> bool {
     let before = text[..at].trim_end_matches([' ', '\t']);
     before.is_empty() || before.ends_with(['.', '!', '?', ':', ';', '\n', '\r', '(', '"', '«', '“', '-', '•'])

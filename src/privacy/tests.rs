@@ -33,6 +33,19 @@ fn url_keeps_host_and_structure_and_redacts_the_victim() {
 }
 
 #[test]
+fn a_tag_naming_a_victim_loses_the_name() {
+    let s = sanitiser("default");
+    let out = run(
+        &s,
+        json!({"type":"domain","value":"kit-login.example.top","tags":["vittima:pellegrini","ofiara-kowalska","victim-jack-thornbury","victim-count-3","client-side","phishing"]}),
+    );
+    assert_eq!(
+        out.tags,
+        ["vittima:[NAME]", "ofiara-[NAME]", "victim-[NAME]", "victim-count-3", "client-side", "phishing"]
+    );
+}
+
+#[test]
 fn a_date_key_names_the_date_of_its_first_word() {
     let s = sanitiser("default");
     let out = run(
