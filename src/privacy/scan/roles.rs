@@ -355,7 +355,7 @@ pub(super) fn attacker_ip(text: &str, s: usize, e: usize, cues: &[(usize, usize,
 fn after_host_in_list(before: &str) -> bool {
     const JOIN: &[&str] = &[
         "and", "und", "et", "y", "e", "en", "i", "oraz", "or", "oder", "ou", "o", "lub", "ip", "ipv4", "ipv6", "on",
-        "at", "->", "→", "=>", "@",
+        "at", "->", "→", "=>", "@", "via", "über", "through", "smtp",
     ];
     let mut words = before
         .rsplit(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '/' | '(' | ')' | '['))
@@ -526,6 +526,7 @@ mod tests {
             "Absender: rechnung@dhl-zustellung.info",
             "mittente noreply@poste-verifica.it",
             "dropzone hxxps://evil-drop.ru/gate, results to drop@evil-drop.ru",
+            "Versand über kundenservice@sparkasse-info.cfd, SMTP 103.228.11.169",
         ] {
             assert!(found_of_with(text, DataCategory::Email, &none).is_empty(), "{text}");
         }
@@ -569,6 +570,7 @@ mod tests {
             "Fraude del CEO: correo facturacion@proveedor-pagos.com.es, IP 194.87.31.110, cambio",
             "X-Originating-IP: [185.81.68.101]",
             "Sending IP 103.251.167.20 per headers",
+            "Envois depuis ne-pas-repondre@ameliinfo21.store via 64.125.218.56.",
         ] {
             assert!(found_of(text, DataCategory::Ip).is_empty(), "{text}: {:?}", found_of(text, DataCategory::Ip));
         }
