@@ -338,3 +338,12 @@ fn adversarial_blind_red_team_forms_leak_nothing() {
 fn adversarial_third_red_team_forms_leak_nothing() {
     leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt3.jsonl", 265);
 }
+
+/// A fourth blind red-team pass (2026-12-03, session 13; 240 cases, 30 a
+/// language, 40 free of personal data; written as SOC tickets, call-centre
+/// notes, police requests, pasted headers, CSV and stealer logs, victim
+/// chats): the cases that pass (`tests/data/pii-adversarial-rt4.jsonl`).
+#[test]
+fn adversarial_fourth_red_team_forms_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt4.jsonl", 155);
+}
