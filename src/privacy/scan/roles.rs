@@ -158,6 +158,33 @@ fn related(host: &str, domain: &str) -> bool {
     a.split('-').any(|w| w.len() >= 4 && !GENERIC_DOMAIN_WORDS.contains(&w) && b.split('-').any(|v| v == w))
 }
 
+/// True when `domain` is the name the attacker's `host` imitates: the same
+/// main label but for one or two letters swapped for a look-alike
+/// (`transbvd`/`transbud`, `vandljkbouw`/`vandijkbouw`, `paypa1`/`paypal`).
+/// An attacker registers one lookalike; the other spelling is the original.
+fn genuine_side(host: &str, domain: &str) -> bool {
+    // (the attacker's letter, the original's): a digit or `v` stands for a
+    // letter; `i` and `l` stand for each other
+    const PAIRS: &[(u8, u8)] = &[
+        (b'v', b'u'),
+        (b'1', b'l'),
+        (b'1', b'i'),
+        (b'0', b'o'),
+        (b'3', b'e'),
+        (b'4', b'a'),
+        (b'5', b's'),
+        (b'i', b'l'),
+        (b'l', b'i'),
+    ];
+    let host = host.to_ascii_lowercase();
+    let (a, b) = (main_label(&host).as_bytes(), main_label(domain).as_bytes());
+    if a.len() != b.len() || a.len() < 5 || a == b {
+        return false;
+    }
+    let diffs: Vec<(u8, u8)> = a.iter().zip(b).filter(|(x, y)| x != y).map(|(x, y)| (*x, *y)).collect();
+    diffs.len() <= 2 && diffs.iter().all(|d| PAIRS.contains(d))
+}
+
 /// Words of phishing domain names that say nothing about who runs them.
 const GENERIC_DOMAIN_WORDS: &[&str] = &[
     "secure",
@@ -214,6 +241,13 @@ pub(super) fn attacker_email(c: &Candidate, local: &str, domain: &str) -> bool {
         && (domain == *h || h.ends_with(&format!(".{domain}")))
     {
         return true; // the attacker's own domain
+    }
+    // the genuine side of a lookalike pair (`kwisniewska@transbud.pl` next to
+    // the attacker's `transbvd.pl`): the impersonated company's staff
+    if let Some(h) = &rec.host
+        && genuine_side(h, domain)
+    {
+        return false;
     }
     let consumer = consumer_domains().contains(domain)
         || domain.match_indices('.').any(|(i, _)| consumer_domains().contains(&domain[i + 1..]));
@@ -543,6 +577,14 @@ mod tests {
         ] {
             assert_eq!(found_of_with(text, DataCategory::Email, &rec).len(), 1, "{text}");
         }
+        // the genuine side of a lookalike pair: the impersonated company's staff
+        let bec = RecordCtx { host: Some("transbvd.pl".into()), ..Default::default() };
+        for text in ["from zarzad@transbvd.pl to kwisniewska@transbud.pl", "cc: finance@transbud.pl"] {
+            assert_eq!(found_of_with(text, DataCategory::Email, &bec).len(), 1, "{text}");
+        }
+        // a homoglyph lookalike of the indicator is the attacker's second domain
+        let plain = RecordCtx { host: Some("paypal-secure.com".into()), ..Default::default() };
+        assert!(found_of_with("kit mails to drop@paypa1-secure.com", DataCategory::Email, &plain).is_empty());
         // a display name of words is the attacker's brand, not a person
         for text in [
             "From: \"PayPal Service\" <service@paypa1-secure.com>",
