@@ -364,14 +364,7 @@ def main():
             gwords.add(w)
     for w in gwords:
         entries[w] = entries.get(w, "") + "s"
-    for line in lines(os.path.join(HERE, "extra-words.txt")):
-        flags, w = line.split(" ", 1)
-        w = nfc(w.strip()).lower()
-        if " " in w:
-            phrases.add(w)
-            continue
-        have = entries.get(w, "")
-        entries[w] = have + "".join(f for f in flags if f not in have)
+    apply_extra_words(entries, phrases)
     for w, z in zipf.items():
         if z >= 4.0:
             entries[w] += "c"
@@ -393,57 +386,35 @@ def patch_de_nouns():
     other inputs (galaxies, wordfreq version) should not move."""
     import wordfreq
 
-    path = os.path.join(ROOT, "src/privacy/vocab/words.txt.gz")
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        rows = [l.rstrip("\n").split(" ", 1) for l in fh if l.strip()]
-    entries = {w: f for f, w in rows if f != "p"}
-    phrases = [w for f, w in rows if f == "p"]
+    entries, phrases = read_vocab()
     zipf = {}
     before = dict(entries)
     print("de nouns from hunspell:", add_hunspell_de_nouns(entries, zipf, sys.argv[2], sys.argv[3], wordfreq))
     for w, f in entries.items():
         if w not in before:
             entries[w] = f + ("c" if zipf[w] >= 4.0 else "") + ("v" if zipf[w] >= 5.5 else "")
+    write_vocab(entries, phrases)
+
+
+VOCAB = os.path.join(ROOT, "src/privacy/vocab/words.txt.gz")
+
+
+def read_vocab(path=VOCAB):
+    """The committed list: word entries (word -> flags) and phrases."""
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        rows = [l.rstrip("\n").split(" ", 1) for l in fh if l.strip()]
+    return {w: f for f, w in rows if f != "p"}, {w for f, w in rows if f == "p"}
+
+
+def write_vocab(entries, phrases, path=VOCAB):
     out = [f"{f} {w}" for w, f in sorted(entries.items())] + [f"p {p}" for p in sorted(phrases)]
     with gzip.GzipFile(path, "wb", mtime=0, compresslevel=9) as fh:
         fh.write(("\n".join(out) + "\n").encode("utf-8"))
 
 
-def patch_security():
-    """`--patch-security`: applies only tools/security-words.txt to the
-    committed words.txt.gz (flag `s` on its words, its phrases added), for
-    when the other inputs should not move."""
-    path = os.path.join(ROOT, "src/privacy/vocab/words.txt.gz")
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        rows = [l.rstrip("\n").split(" ", 1) for l in fh if l.strip()]
-    entries = {w: f for f, w in rows if f != "p"}
-    phrases = {w for f, w in rows if f == "p"}
-    added = 0
-    for w in lines(os.path.join(HERE, "security-words.txt")):
-        w = nfc(w).lower()
-        if " " in w:
-            added += w not in phrases
-            phrases.add(w)
-        elif "s" not in entries.get(w, ""):
-            entries[w] = entries.get(w, "") + "s"
-            added += 1
-    out = [f"{f} {w}" for w, f in sorted(entries.items())] + [f"p {p}" for p in sorted(phrases)]
-    with gzip.GzipFile(path, "wb", mtime=0, compresslevel=9) as fh:
-        fh.write(("\n".join(out) + "\n").encode("utf-8"))
-    print(added, "security words and phrases added ->", path)
-
-
-def patch_words():
-    """`--patch-words`: applies only tools/extra-words.txt to the committed
-    words.txt.gz: ordinary words of the eight languages that analysts write
-    and no list of the build holds (inflections, compounds, loanwords).
-    Each line is `<flags> <word>`: `l` a word (lower case), `n` a German
-    noun (capitalised mid-sentence), `s` a product or brand word."""
-    path = os.path.join(ROOT, "src/privacy/vocab/words.txt.gz")
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        rows = [l.rstrip("\n").split(" ", 1) for l in fh if l.strip()]
-    entries = {w: f for f, w in rows if f != "p"}
-    phrases = {w for f, w in rows if f == "p"}
+def apply_extra_words(entries, phrases):
+    """tools/extra-words.txt onto `entries`/`phrases`; returns how many
+    entries it added or flagged."""
     added = 0
     for line in lines(os.path.join(HERE, "extra-words.txt")):
         flags, w = line.split(" ", 1)
@@ -457,10 +428,37 @@ def patch_words():
         if new != have:
             entries[w] = new
             added += 1
-    out = [f"{f} {w}" for w, f in sorted(entries.items())] + [f"p {p}" for p in sorted(phrases)]
-    with gzip.GzipFile(path, "wb", mtime=0, compresslevel=9) as fh:
-        fh.write(("\n".join(out) + "\n").encode("utf-8"))
-    print(added, "words added or flagged ->", path)
+    return added
+
+
+def patch_security():
+    """`--patch-security`: applies only tools/security-words.txt to the
+    committed words.txt.gz (flag `s` on its words, its phrases added), for
+    when the other inputs should not move."""
+    entries, phrases = read_vocab()
+    added = 0
+    for w in lines(os.path.join(HERE, "security-words.txt")):
+        w = nfc(w).lower()
+        if " " in w:
+            added += w not in phrases
+            phrases.add(w)
+        elif "s" not in entries.get(w, ""):
+            entries[w] = entries.get(w, "") + "s"
+            added += 1
+    write_vocab(entries, phrases)
+    print(added, "security words and phrases added ->", VOCAB)
+
+
+def patch_words():
+    """`--patch-words`: applies only tools/extra-words.txt to the committed
+    words.txt.gz: ordinary words of the eight languages that analysts write
+    and no list of the build holds (inflections, compounds, loanwords).
+    Each line is `<flags> <word>`: `l` a word (lower case), `n` a German
+    noun (capitalised mid-sentence), `s` a product or brand word."""
+    entries, phrases = read_vocab()
+    added = apply_extra_words(entries, phrases)
+    write_vocab(entries, phrases)
+    print(added, "words added or flagged ->", VOCAB)
 
 
 if __name__ == "__main__":

@@ -157,89 +157,110 @@ fn day_before(text: &str, cs: usize) -> Option<Found> {
     Some(Found { start: s, end: e, kind: SpanKind::Data(DataCategory::DateOfBirth), norm })
 }
 
+/// Words that may stand between a birth cue and a bare year or numeric
+/// date: prepositions, articles, copulas, the victim or customer named
+/// (`Geboortedatum van het slachtoffer: 1972`, `data de nascimento da
+/// vítima: 5/2021`).
+const BIRTH_LEADS: &[&str] = &[
+    "in",
+    "en",
+    "em",
+    "nel",
+    "im",
+    "w",
+    "op",
+    "no",
+    "ano",
+    "anno",
+    "year",
+    "jahr",
+    "roku",
+    "het",
+    "jaar",
+    "l'an",
+    "de",
+    "del",
+    "da",
+    "della",
+    "des",
+    "der",
+    "la",
+    "le",
+    "van",
+    "is",
+    "was",
+    "ist",
+    "est",
+    "es",
+    "è",
+    "é",
+    "to",
+    "the",
+    "victim",
+    "victim's",
+    "victime",
+    "víctima",
+    "vítima",
+    "vittima",
+    "slachtoffer",
+    "ofiary",
+    "opfers",
+    "kunden",
+    "kundin",
+    "klienta",
+    "cliente",
+    "client",
+    "customer",
+    "customer's",
+];
+
 /// A birth year alone (`Jahrgang 1947`, `born in 1953`, `née en 1953`,
-/// `rocznik 1947`, `ur. w 1947 r.`) or a numeric day and month without a
-/// year (`ur. 3.08`, `geb. 12.3.`) right after a birth cue: lead words
-/// aside, nothing but spaces or a colon between.
+/// `rocznik 1947`, `ur. w 1947 r.`) or a numeric date without a full
+/// year (`ur. 3.08`, `geb. 12.3.`, `05/2021`, `5/21/21`) right after a
+/// birth cue: lead words aside, nothing but spaces or a colon between.
 fn year_or_day_after(text: &str, e: usize) -> Option<Found> {
-    // `Geboortedatum van het slachtoffer: 1972`, `data de nascimento da vítima: 5/2021`
-    const LEAD: &[&str] = &[
-        "in",
-        "en",
-        "em",
-        "nel",
-        "im",
-        "w",
-        "op",
-        "no",
-        "ano",
-        "anno",
-        "year",
-        "jahr",
-        "roku",
-        "het",
-        "jaar",
-        "l'an",
-        "de",
-        "del",
-        "da",
-        "della",
-        "des",
-        "der",
-        "la",
-        "le",
-        "van",
-        "is",
-        "was",
-        "ist",
-        "est",
-        "es",
-        "è",
-        "é",
-        "to",
-        "the",
-        "victim",
-        "victim's",
-        "victime",
-        "víctima",
-        "vítima",
-        "vittima",
-        "slachtoffer",
-        "ofiary",
-        "opfers",
-        "kunden",
-        "kundin",
-        "klienta",
-        "cliente",
-        "client",
-        "customer",
-        "customer's",
-    ];
-    let mut i = e;
+    let i = after_leads(text, e);
+    year_at(text, i).or_else(|| numeric_date_at(text, i))
+}
+
+/// Where the value after a cue ending at `e` starts, past spaces, colons
+/// and at most 32 bytes of [`BIRTH_LEADS`].
+fn after_leads(text: &str, e: usize) -> usize {
     let b = text.as_bytes();
+    let mut i = e;
     loop {
         while i < b.len() && matches!(b[i], b' ' | b':' | b'\t') {
             i += 1;
         }
         let w = text[i..].split(|c: char| !(c.is_alphabetic() || c == '\'')).next().unwrap_or("");
-        if w.is_empty() || i - e > 32 || !LEAD.iter().any(|l| l.eq_ignore_ascii_case(w)) {
-            break;
+        if w.is_empty() || i - e > 32 || !BIRTH_LEADS.iter().any(|l| l.eq_ignore_ascii_case(w)) {
+            return i;
         }
         i += w.len();
     }
-    let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-    if digits == 4 {
-        let y = &text[i..i + 4];
-        let n: u32 = y.parse().ok()?;
-        let next = b.get(i + 4).copied();
-        // a year, not the start of a longer number or a date (`1947-03`)
-        if !(1900..=2029).contains(&n) || next.is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'/')) {
-            return None;
-        }
-        let norm = y.to_owned();
-        return Some(Found { start: i, end: i + 4, kind: SpanKind::Data(DataCategory::DateOfBirth), norm });
+}
+
+/// A year of 1900–2029 at `i`, not the start of a longer number or a date
+/// (`1947-03`).
+fn year_at(text: &str, i: usize) -> Option<Found> {
+    let b = text.as_bytes();
+    if b[i..].iter().take_while(|c| c.is_ascii_digit()).count() != 4 {
+        return None;
     }
-    // `3.08`, `12.3.`, `05/2021`, `5/21/21`: numbers joined by one separator
+    let y = &text[i..i + 4];
+    let n: u32 = y.parse().ok()?;
+    let next = b.get(i + 4).copied();
+    if !(1900..=2029).contains(&n) || next.is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'/')) {
+        return None;
+    }
+    Some(Found { start: i, end: i + 4, kind: SpanKind::Data(DataCategory::DateOfBirth), norm: y.to_owned() })
+}
+
+/// `3.08`, `12.3.`, `05/2021`, `5/21/21` at `i`: two or three numbers
+/// joined by one separator that read as a day, a month and maybe a year.
+fn numeric_date_at(text: &str, i: usize) -> Option<Found> {
+    let b = text.as_bytes();
+    let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
     if !(1..=2).contains(&digits) {
         return None;
     }
@@ -247,38 +268,39 @@ fn year_or_day_after(text: &str, e: usize) -> Option<Found> {
     if !matches!(sep, b'.' | b'/' | b'-') {
         return None;
     }
-    let mut groups = vec![&text[i..i + digits]];
+    let mut groups = [&text[i..i + digits], "", ""];
+    let mut n = 1;
     let mut end = i + digits;
-    while groups.len() < 3 && b.get(end) == Some(&sep) {
+    while n < 3 && b.get(end) == Some(&sep) {
         let j = end + 1;
-        let n = b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if n == 0 {
+        let len = b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if len == 0 {
             break;
         }
-        groups.push(&text[j..j + n]);
-        end = j + n;
+        groups[n] = &text[j..j + len];
+        n += 1;
+        end = j + len;
     }
-    if sep == b'.' && b.get(end) == Some(&b'.') && groups.len() == 2 && !b.get(end + 1).is_some_and(u8::is_ascii_digit)
-    {
+    if sep == b'.' && b.get(end) == Some(&b'.') && n == 2 && !b.get(end + 1).is_some_and(u8::is_ascii_digit) {
         end += 1;
     }
     let num = |g: &str| g.parse::<u32>().unwrap_or(0);
     let small = |g: &str| g.len() <= 2 && (1..=31).contains(&num(g));
     let year = |g: &str| g.len() == 2 || (g.len() == 4 && (1900..=2029).contains(&num(g)));
-    let ok = match groups[..] {
+    let ok = match groups[..n] {
         [a, z] => small(a) && (small(z) && num(a).min(num(z)) <= 12 || z.len() == 4 && year(z) && num(a) <= 12),
         [a, m, y] => small(a) && small(m) && num(a).min(num(m)) <= 12 && year(y),
         _ => false,
     };
-    if !ok
-        || b.get(end).is_some_and(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, b'.' | b'/' | b'-') && b.get(end + 1).is_some_and(u8::is_ascii_digit)
-        })
-    {
-        return None;
-    }
-    Some(Found { start: i, end, kind: SpanKind::Data(DataCategory::DateOfBirth), norm: String::new() })
+    let glued = b.get(end).is_some_and(|c| {
+        c.is_ascii_alphanumeric() || matches!(c, b'.' | b'/' | b'-') && b.get(end + 1).is_some_and(u8::is_ascii_digit)
+    });
+    (ok && !glued).then(|| Found {
+        start: i,
+        end,
+        kind: SpanKind::Data(DataCategory::DateOfBirth),
+        norm: String::new(),
+    })
 }
 
 /// A day and a month word with no year (`nato il 3 agosto`, `née en 1953,
