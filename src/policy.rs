@@ -310,6 +310,9 @@ impl KeyRule {
 
 /// Last words of a key that say nothing by themselves: the word before
 /// decides (`customer_id`, `victim_ip`, `holder_info`).
+/// Query keys of OAuth and OpenID naming an application, never a person.
+const OAUTH_APP_KEYS: &[&str] = &["client_id", "clientid", "client-id", "app_id", "appid"];
+
 const GENERIC_KEY_WORDS: &[&str] = &[
     "id",
     "ids",
@@ -801,6 +804,11 @@ impl Policy {
     /// decides first (`account_holder` is a holder's name, `customer_email`
     /// an e-mail), then the words before it; among rules, file order.
     pub fn key_rule(&self, key: &str) -> Option<&KeyRule> {
+        // OAuth's `client_id` names an application (the attacker's, in a
+        // consent-phishing link), not a client of the bank
+        if OAUTH_APP_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            return None;
+        }
         if key.bytes().all(|b| b.is_ascii_lowercase()) {
             // one plain word: no splitting, no allocation
             return self.ingest.rule_for_word(key);

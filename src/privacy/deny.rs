@@ -165,8 +165,11 @@ impl Deny {
     /// `single_value`: the whole field is one word (an attribute value or
     /// tag), where a capitalised word is not a sentence start.
     pub fn filter(&self, text: &str, at_start: bool, single_value: bool, out: &mut String, tally: &mut Tally) {
-        let spaced =
-            if text.is_ascii() { text.bytes().any(is_ascii_space) } else { text.chars().any(char::is_whitespace) };
+        let spaced = if text.is_ascii() {
+            text.bytes().any(|b| is_ascii_space(b) || matches!(b, b',' | b';' | b'|'))
+        } else {
+            text.chars().any(|c| c.is_whitespace() || matches!(c, ',' | ';' | '|'))
+        };
         if !text.is_empty() && !spaced {
             self.filter_one(text, at_start, single_value, out, tally);
             return;
@@ -200,6 +203,13 @@ impl Deny {
                 i += 1;
                 continue;
             }
+            if password_shape(&text[c.core.0..c.core.1], &text[c.core.1..c.end]) {
+                tally.add(Class::Token);
+                rewritten[i] = Some(Class::Token.label().to_owned());
+                verdicts.push(Verdict::Replaced);
+                i += 1;
+                continue;
+            }
             let mut core = String::new();
             let v = self.judge(&text[c.core.0..c.core.1], pos, &mut core, tally);
             if matches!(v, Verdict::Replaced | Verdict::NameLike) {
@@ -210,6 +220,7 @@ impl Deny {
         }
         let mut judged = Judged { text, chunks: &chunks, verdicts, rewritten, tally };
         self.digit_runs(&mut judged);
+        card_codes(&mut judged);
         spoken::spoken_numbers(&mut judged);
         spoken::spelled_words(&mut judged);
         seeds::recovery_phrases(&mut judged);
@@ -241,6 +252,13 @@ impl Deny {
         // a field holding only a time: its key says what it is
         if single_value && is_unix_time(&text[cs..ce]) {
             out.push_str(text);
+            return;
+        }
+        if password_shape(&text[cs..ce], &text[ce..]) {
+            tally.add(Class::Token);
+            out.push_str(&text[..cs]);
+            out.push_str(Class::Token.label());
+            out.push_str(&text[ce..]);
             return;
         }
         let cap = text[cs..].chars().next().is_some_and(char::is_uppercase);
@@ -386,7 +404,9 @@ impl Deny {
             || is_user_agent_part(t)
             || is_bracket_label(t)
             || self.refs.as_ref().is_some_and(|r| {
-                t.bytes().any(|b| b.is_ascii_alphabetic())
+                // a number alone is never a reference; with a slash it may be
+                // (`2024/721266`, `0107/2024`)
+                (t.bytes().any(|b| b.is_ascii_alphabetic()) || t.contains('/'))
                     && (t.contains('-') || t.bytes().any(|b| b.is_ascii_digit()))
                     && r.is_match(t)
             })
@@ -570,6 +590,9 @@ impl Deny {
             })
             .collect();
         let is_group = |k: usize| group[k];
+        // a lone `.`, `/` or `-` between groups: a date or number typed or
+        // scanned with spaces (`0 8 . 1 1 . 1 9 9 4`)
+        let joiner = |k: usize| matches!(&text[chunks[k].start..chunks[k].end], "." | "/" | "-");
         let mut i = 0;
         while i < chunks.len() {
             if !is_group(i) {
@@ -577,18 +600,44 @@ impl Deny {
                 continue;
             }
             let mut j = i;
-            while j + 1 < chunks.len() && chunks[j].core.1 == chunks[j].end && is_group(j + 1) {
-                j += 1;
+            loop {
+                if j + 1 < chunks.len() && chunks[j].core.1 == chunks[j].end && is_group(j + 1) {
+                    j += 1;
+                } else if j + 2 < chunks.len() && joiner(j + 1) && is_group(j + 2) {
+                    j += 2;
+                } else {
+                    break;
+                }
             }
             let digits: usize = (i..=j).map(|k| chunks[k].core.1 - chunks[k].core.0).sum();
             if j > i && digits >= 7 && !is_amount_run(text, chunks, i, j) {
-                for k in i..=j {
+                for k in (i..=j).filter(|&k| is_group(k)) {
                     verdicts[k] = Verdict::Replaced;
                     rewritten[k] = Some(Class::Number.label().to_owned());
                     tally.add(Class::Number);
                 }
             }
             i = j + 1;
+        }
+    }
+}
+
+/// A card's expiry and security code as two fields of a row
+/// (`01/28|977`, `04/30;341`): both go; an expiry alone stays.
+fn card_codes(j: &mut Judged) {
+    let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    let core = |k: usize| &text[chunks[k].core.0..chunks[k].core.1];
+    for k in 1..chunks.len() {
+        let (e, c) = (core(k - 1).as_bytes(), core(k).as_bytes());
+        let expiry = e.len() == 5 && e[2] == b'/' && e.iter().enumerate().all(|(i, b)| i == 2 || b.is_ascii_digit());
+        let month = expiry && (1..=12).contains(&((e[0] - b'0') * 10 + (e[1] - b'0')));
+        let code = (3..=4).contains(&c.len()) && c.iter().all(u8::is_ascii_digit);
+        if month && code && chunks[k - 1].end == chunks[k].start && verdicts[k - 1] == Verdict::Keep {
+            for i in [k - 1, k] {
+                verdicts[i] = Verdict::Replaced;
+                rewritten[i] = Some(Class::Number.label().to_owned());
+                tally.add(Class::Number);
+            }
         }
     }
 }
@@ -888,15 +937,34 @@ fn german_compound(w: &str) -> bool {
         return false;
     }
     with_lower(w, |l| {
-        COMPOUND_HEADS.iter().any(|h| {
-            let Some(stem) = l.strip_suffix(h) else { return false };
-            if stem.chars().count() < 3 {
-                return false;
-            }
-            let known = |s: &str| s.chars().count() >= 3 && vocab().flags_of(s) & (LOWER | NOUN | SECURITY | FREQ) != 0;
-            known(stem)
-                || ["s", "n", "en", "er", "e", "es"].iter().any(|j| stem.strip_suffix(j).is_some_and(known))
-                || ["e", "en"].iter().any(|j| known(&format!("{stem}{j}")))
+        linked_with_s(l)
+            || COMPOUND_HEADS.iter().any(|h| {
+                let Some(stem) = l.strip_suffix(h) else { return false };
+                if stem.chars().count() < 3 {
+                    return false;
+                }
+                let known =
+                    |s: &str| s.chars().count() >= 3 && vocab().flags_of(s) & (LOWER | NOUN | SECURITY | FREQ) != 0;
+                known(stem)
+                    || ["s", "n", "en", "er", "e", "es"].iter().any(|j| stem.strip_suffix(j).is_some_and(known))
+                    || ["e", "en"].iter().any(|j| known(&format!("{stem}{j}")))
+            })
+    })
+}
+
+/// A compound whose first noun ends in a suffix that always links with
+/// `s` (-ung, -ion, -heit, -keit, -schaft, -tät, -kunft, -ling) and whose
+/// second part is a word, maybe inflected: `Weiterleitungskette`,
+/// `Auskunftsersuchen`, `Reklamationsformulars`. Surnames are not built so.
+fn linked_with_s(l: &str) -> bool {
+    const LINKS: &[&str] = &["ungs", "ions", "heits", "keits", "schafts", "täts", "kunfts", "lings"];
+    let known = |s: &str| s.chars().count() >= 4 && vocab().flags_of(s) & (LOWER | NOUN) != 0;
+    LINKS.iter().any(|link| {
+        l.match_indices(link).any(|(i, _)| {
+            let (head, tail) = (&l[..i + link.len() - 1], &l[i + link.len()..]);
+            known(head)
+                && (known(tail)
+                    || ["s", "es", "e", "n", "en", "er"].iter().any(|j| tail.strip_suffix(j).is_some_and(known)))
         })
     })
 }
@@ -1174,6 +1242,9 @@ fn chunk(text: &str) -> Vec<Chunk> {
             let s = i;
             while i < b.len() && !is_ascii_space(b[i]) {
                 i += 1;
+                if field_end(text, s, i) {
+                    break;
+                }
             }
             if i > s {
                 out.push(Chunk { start: s, end: i, core: core_of(text, s, i) });
@@ -1189,9 +1260,30 @@ fn chunk(text: &str) -> Vec<Chunk> {
             }
         } else if start.is_none() {
             start = Some(i);
+        } else if let Some(s) = start
+            && field_end(text, s, i)
+        {
+            out.push(Chunk { start: s, end: i, core: core_of(text, s, i) });
+            start = Some(i);
         }
     }
     out
+}
+
+/// A field separator glued to the next field ends a chunk at `i` (just past
+/// it): the fields of a CSV or JSON line without spaces
+/// (`evil.top,domain,2024-09-18T01:13:32Z,SR-780320`) are words of their
+/// own, not one token. Not inside a number (`1,234.56`) nor a URL.
+fn field_end(text: &str, s: usize, i: usize) -> bool {
+    let b = text.as_bytes();
+    if i < 2 || i <= s + 1 || i >= b.len() || !matches!(b[i - 1], b',' | b';' | b'|') {
+        return false;
+    }
+    let after = b[i];
+    // `1,234.56`, `21.400,90`, `52,51637`: a number goes on (`ipv4,2024` does not)
+    let number =
+        after.is_ascii_digit() && b[s..i - 1].iter().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+'));
+    !is_ascii_space(after) && !number && !text[s..i].contains("://")
 }
 
 /// The last words of the reference cues of the lexicon (`order`,
@@ -1328,11 +1420,17 @@ fn after_reference_cue(text: &str, chunks: &[Chunk], i: usize) -> bool {
 }
 
 fn is_lead(c: char) -> bool {
-    matches!(c, '(' | '[' | '{' | '"' | '\'' | '«' | '“' | '„' | '‚' | '‘' | '<' | '*' | '•' | '¿' | '¡')
+    matches!(
+        c,
+        '(' | '[' | '{' | '"' | '\'' | '«' | '“' | '„' | '‚' | '‘' | '<' | '*' | '•' | '¿' | '¡' | ',' | ';' | '|'
+    )
 }
 
 fn is_trail(c: char) -> bool {
-    matches!(c, ')' | ']' | '}' | '"' | '\'' | '»' | '”' | '’' | '“' | '.' | ',' | ';' | ':' | '!' | '?' | '>' | '…')
+    matches!(
+        c,
+        ')' | ']' | '}' | '"' | '\'' | '»' | '”' | '’' | '“' | '.' | ',' | ';' | ':' | '!' | '?' | '>' | '|' | '…'
+    )
 }
 
 fn core_of(text: &str, s: usize, e: usize) -> (usize, usize) {
@@ -1365,8 +1463,26 @@ fn starts_sentence(text: &str, chunks: &[Chunk], i: usize) -> bool {
     }
     let trail = &text[p.core.1..p.end];
     let prev = &text[p.core.0..p.core.1];
+    // an initial (`L. Rietveld`, `J.-P. Martin`) ends no sentence
+    let mut pc = prev.chars();
+    if trail == "." && pc.next().is_some_and(char::is_uppercase) && pc.next().is_none() {
+        return false;
+    }
     trail.chars().any(|c| matches!(c, '.' | '!' | '?' | ':' | ';' | '…'))
         || matches!(prev, "-" | "–" | "—" | "*" | "•" | "|" | "/" | ">")
+}
+
+/// A word, a number and a closing symbol (`Verano1995!`, `Juve2019!`,
+/// `Lato1986#`): the shape people give passwords, not prose.
+fn password_shape(core: &str, trail: &str) -> bool {
+    let b = core.as_bytes();
+    let letters = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    let digits = b[letters..].iter().take_while(|c| c.is_ascii_digit()).count();
+    letters >= 3
+        && digits >= 2
+        && letters + digits == b.len()
+        && trail.starts_with(['!', '#', '$', '%', '*'])
+        && !trail[1..].starts_with(|c: char| c.is_ascii_alphanumeric())
 }
 
 fn is_capitalised(w: &str) -> bool {
@@ -1413,13 +1529,18 @@ fn name_parts(core: &str, parts: &[(usize, usize)]) -> Vec<bool> {
     if parts.len() < 2 {
         return names;
     }
-    let info: Vec<(bool, u8, bool)> = parts
+    let info: Vec<(bool, u8, bool, bool)> = parts
         .iter()
         .map(|&(s, e)| {
             let w = &core[s..e];
             let alpha = w.chars().nth(1).is_some() && w.chars().all(char::is_alphabetic);
-            let first = alpha && with_lower(w, |l| first_names().contains(l) && !FIRST_NAME_WORDS.contains(&l));
-            (alpha, vocab().flags_of(w), first)
+            let (first, word) = if alpha {
+                with_lower(w, |l| first_names().contains(l)).then(|| with_lower(w, |l| FIRST_NAME_WORDS.contains(&l)))
+            } else {
+                None
+            }
+            .map_or((false, false), |word| (!word, word));
+            (alpha, vocab().flags_of(w), first, word)
         })
         .collect();
     for k in 0..parts.len() - 1 {
@@ -1448,7 +1569,10 @@ fn name_parts(core: &str, parts: &[(usize, usize)]) -> Vec<bool> {
             && free(b.1)
             && (a.2 || unknown(a.1))
             && (b.2 || unknown(b.1));
-        if (first_last || last_first || titled) && !both_common {
+        // a first name that is also a word, then a word no list knows
+        // (`frank-mcallister`, `Ernst_Kuhnhackl`)
+        let word_first = a.3 && b.0 && b.1 == 0;
+        if (first_last || last_first || titled || word_first) && !both_common {
             names[k] = true;
             names[k + 1] = true;
         }

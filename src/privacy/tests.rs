@@ -525,3 +525,65 @@ fn attacker_addresses_by_their_host_or_backup_role_stay() {
     // a customer's address stays generalised
     assert!(!desc("customer router 89.75.18.44 beaconed").contains("89.75.18.44"));
 }
+
+/// The fifth red-team pass (session 14): rows of exported lists, form dumps,
+/// scanned forms, pasted JSON, partial subscriber host names.
+#[test]
+fn fifth_pass_forms_rows_and_scans() {
+    let s = sanitiser("default");
+    let d = |desc: &str| {
+        run(&s, json!({"type":"domain","value":"natwest-help.shop","category":"phishing","description": desc}))
+            .description
+            .unwrap()
+    };
+    // CSV rows without spaces: each field judged alone, the typed IP kept
+    assert_eq!(
+        d(
+            "indicator,type,ref\nroyalmail-login.top,domain,2024-09-18T01:13:32Z,SR-780320\n194.26.29.208,ipv4,SR-780320"
+        ),
+        "indicator,type,ref\nroyalmail-login.top,domain,2024-09-18T01:13:32Z,SR-780320\n194.26.29.208,ipv4,SR-780320"
+    );
+    // a card's expiry and code as two fields go; a decimal comma stays one number
+    assert_eq!(d("[CARD]|01/28|977|x"), "[CARD]|[NUMBER]|[NUMBER]|x");
+    assert_eq!(d("Position 52,51637 / 13,37772"), "Position [NUMBER] / [NUMBER]");
+    // police and court files of the default references
+    for r in ["Diligencias 0107/2024", "PV n° 2024/721266", "NUIPC 167/24.4T9LSB", "Dossier BVH-2024-668449"] {
+        assert_eq!(d(r), r);
+    }
+    // a time before `via` is no house number; a form's address stops at the next label
+    assert_eq!(d("at 2024-12-17T13:19:00Z via Evilginx."), "at 2024-12-17T13:19:00Z via Evilginx.");
+    assert_eq!(
+        d("Adresse: 4 impasse du Moulin\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64)"),
+        "Adresse: [ADDRESS]\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+    );
+    // a date scanned with spaces, a first name after its label, an initial and a surname
+    assert_eq!(
+        d("Date of birth:  0 8 . 1 1 . 1 9 9 4"),
+        "Date of birth:  [NUMBER] [NUMBER] . [NUMBER] [NUMBER] . [NUMBER] [NUMBER] [NUMBER] [NUMBER]"
+    );
+    assert_eq!(d("Vorname:   Sabine\nVoornaam: Bram"), "Vorname:   [NAME]\nVoornaam: [NAME]");
+    assert!(!d("Liste: A. Lombardi; Ż. Wróblewska").contains("Lombardi"));
+    assert!(!d("Liste: A. Lombardi; Ż. Wróblewska").contains("Wróblewska"));
+    // an ISO timestamp given as a birth date; a password's shape; a login paired with its password
+    assert_eq!(d("DOB 1987-03-14T00:00:00Z, seen"), "DOB [DOB], seen");
+    assert_eq!(d(r#"{"u": "x", "p": "Verano1995!"}"#), r#"{"u": "x", "p": "[TOKEN]!"}"#);
+    assert!(d("Benutzername vogels / Kennwort geheim123").starts_with("Benutzername [CREDENTIAL] / Kennwort"));
+    // subscriber host names with part of the address; a village address with its postcode
+    assert_eq!(d("second victim seen as bl147-10-80.dsl.telepac.pt today"), "second victim seen as [IP] today");
+    assert_eq!(d("do faktury: Zagórze 7 34-120 Andrychów."), "do faktury: [ADDRESS].");
+}
+
+#[test]
+fn oauth_client_ids_and_server_keys_are_the_attackers() {
+    let s = sanitiser("default");
+    let out = run(
+        &s,
+        json!({"type":"url","value":"https://login-check.top/oauth2/authorize?client_id=4765445b-32c6-49b0-83e6-0e249c745b4f&fn=Dawit&ln=Tesfaye"}),
+    );
+    assert_eq!(
+        out.value,
+        "https://login-check.top/oauth2/authorize?client_id=4765445b-32c6-49b0-83e6-0e249c745b4f&fn=[NAME]&ln=[NAME]"
+    );
+    let out = run(&s, json!({"type":"domain","value":"login-check.top","attributes":{"srv":"45.137.21.104"}}));
+    assert_eq!(out.attributes["srv"], "45.137.21.104");
+}

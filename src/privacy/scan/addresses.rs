@@ -21,7 +21,11 @@ impl Detectors {
             return;
         }
         for k in 0..toks.len() {
-            if let Some((start, end)) = self.street_at(text, lt, toks, k).or_else(|| locality_at(text, lt, toks, k)) {
+            if let Some((start, end)) = self
+                .street_at(text, lt, toks, k)
+                .or_else(|| locality_at(text, lt, toks, k))
+                .or_else(|| place_number_postcode(text, toks, k))
+            {
                 out.push(Found { start, end, kind: SpanKind::Data(DataCategory::Address), norm: String::new() });
             }
         }
@@ -151,11 +155,9 @@ fn house_number_before(b: &[u8], ts: usize) -> Option<usize> {
     {
         d -= 1;
     }
-    if d < j && j - d <= 5 && (d == 0 || !b[d - 1].is_ascii_alphanumeric()) && b[d].is_ascii_digit() {
-        Some(d)
-    } else {
-        None
-    }
+    // not the end of a time or a longer number (`13:19:00Z via`, `1.5 rue`)
+    let free = d == 0 || !(b[d - 1].is_ascii_alphanumeric() || matches!(b[d - 1], b':' | b'.' | b'/' | b'-'));
+    if d < j && j - d <= 5 && free && b[d].is_ascii_digit() && b[d] != b'0' { Some(d) } else { None }
 }
 
 /// True when a lower-case word ends with a street suffix and has at least
@@ -167,7 +169,9 @@ fn street_suffix(lw: &str) -> bool {
 
 /// Endings only street names have.
 fn strong_suffix(lw: &str) -> bool {
-    ["straße", "strasse", "str.", "gasse", "straat", "allee", "chaussee", "steeg"].iter().any(|s| lw.ends_with(s))
+    ["straße", "strasse", "str.", "gasse", "straat", "allee", "chaussee", "steeg", "laan"]
+        .iter()
+        .any(|s| lw.ends_with(s))
 }
 
 /// End of the clause starting at `from`: a full stop followed by a space and
@@ -179,6 +183,8 @@ fn clause_end(text: &str, from: usize, max: usize) -> usize {
     while i < limit {
         match b[i] {
             b';' | b')' | b'|' => break,
+            // a form's next field (`\nIP: …`, `\nUser-Agent: …`)
+            b'\n' if labelled_line(&b[i + 1..]) => break,
             b'.' => {
                 let mut j = i + 1;
                 while j < b.len() && b[j] == b' ' {
@@ -197,6 +203,56 @@ fn clause_end(text: &str, from: usize, max: usize) -> usize {
         end -= 1;
     }
     end
+}
+
+/// A place name, a house number and a dashed or spaced postcode with its
+/// city, no street word (`Zagórze 7 34-120 Andrychów`, `Kerkpad 3 1234 AB
+/// Ede`): villages and hamlets have no streets.
+fn place_number_postcode(text: &str, toks: &[(usize, usize)], k: usize) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    let (ts, te) = toks[k];
+    if b.get(te) != Some(&b' ') || !b.get(te + 1).is_some_and(u8::is_ascii_digit) || !is_title(&text[ts..te]) {
+        return None;
+    }
+    let mut j = te + 1;
+    while j < b.len() && b[j].is_ascii_digit() {
+        j += 1;
+    }
+    if j - te - 1 > 4 {
+        return None;
+    }
+    if j < b.len() && b[j].is_ascii_alphabetic() && !b.get(j + 1).is_some_and(u8::is_ascii_alphabetic) {
+        j += 1;
+    }
+    // the postcode: one of the forms with a joint (`34-120`, `1234-567`, `1234 AB`)
+    let ps = j + 1;
+    if b.get(j) != Some(&b' ') || !b.get(ps).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut pe = ps;
+    while pe < b.len() && (b[pe].is_ascii_alphanumeric() || (matches!(b[pe], b'-' | b' ') && pe - ps < 5)) {
+        pe += 1;
+        if pe - ps > 8 {
+            break;
+        }
+    }
+    let code = text[ps..pe].trim_end();
+    if !(code.contains('-') || code.contains(' ')) || !is_postcode(code) {
+        return None;
+    }
+    let end = extend_postcode_city(text, j);
+    (end > ps + code.len()).then_some((ts, end))
+}
+
+/// The line starts with a form label: up to 32 letters, spaces, `/` or
+/// `-` and a colon (`CP/Ville:`, `User-Agent:`, `IP:`).
+fn labelled_line(b: &[u8]) -> bool {
+    let n = b
+        .iter()
+        .take(33)
+        .take_while(|c| c.is_ascii_alphabetic() || matches!(c, b' ' | b'/' | b'-' | b'_') || **c >= 0x80)
+        .count();
+    n > 0 && b.get(n) == Some(&b':')
 }
 
 /// After a house number: `, 75001 Paris`, `, 1722DJ, Waspik`, `, 32-075 Malbork`,

@@ -486,9 +486,25 @@ impl Detectors {
         // without a dashed address the pattern needs its eight hex digits,
         // and then a pool word: the byte tests spare most texts the search
         let b = text.as_bytes();
-        if !dashed_quad(b) && (!hex_run(b) || !pool_ac().is_match(text)) {
-            return;
+        let before = out.len();
+        if dashed_quad(b) || (hex_run(b) && pool_ac().is_match(text)) {
+            self.full_reverse_dns(text, scope, rec, cues, out);
         }
+        // `bl147-10-80.dsl.telepac.pt`, `lfbn-idf1-1-335-22.w90-12.abo.wanadoo.fr`:
+        // a subscriber's name with only part of the address in it
+        if digit_joint(b) && pool_ac().is_match(text) {
+            partial_reverse_dns(text, rec, before, out);
+        }
+    }
+
+    fn full_reverse_dns(
+        &self,
+        text: &str,
+        scope: &Scope,
+        rec: &RecordCtx,
+        cues: &[(usize, usize, Cue)],
+        out: &mut Vec<Found>,
+    ) {
         for c in rdns_re().captures_iter(text.as_bytes()) {
             let all = c.get(0).expect("group 0");
             let host = &text[all.start()..all.end()];
@@ -513,6 +529,50 @@ impl Detectors {
             };
             self.ip(IpAddr::V4(ip), &Candidate { text, start: all.start(), end: all.end(), scope, rec, cues }, out);
         }
+    }
+}
+
+/// A digit, a dash and a digit somewhere in `b`.
+fn digit_joint(b: &[u8]) -> bool {
+    b.windows(3).any(|w| w[1] == b'-' && w[0].is_ascii_digit() && w[2].is_ascii_digit())
+}
+
+/// Subscriber host names holding three short numbers or more (parts of
+/// the address, in any order) and a pool label: the name goes as an IP
+/// finding (`[IP]`: no address to generalise), unless it is the indicator's
+/// host or a finding of the full pattern covers it already.
+fn partial_reverse_dns(text: &str, rec: &RecordCtx, already: usize, out: &mut Vec<Found>) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let s = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'.' | b'-')) {
+            i += 1;
+        }
+        let mut e = i;
+        while e > s && matches!(b[e - 1], b'.' | b'-') {
+            e -= 1;
+        }
+        if i == s {
+            // not a host byte: step over the whole character
+            i += text[s..].chars().next().map_or(1, char::len_utf8);
+            continue;
+        }
+        let host = &text[s..e];
+        let Some((rest, tld)) = host.rsplit_once('.') else { continue };
+        if tld.len() < 2 || !tld.bytes().all(|c| c.is_ascii_alphabetic()) || !rest.contains('.') {
+            continue;
+        }
+        if (s > 0 && matches!(b[s - 1], b'@' | b'/' | b':'))
+            || rec.host.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(host))
+        {
+            continue;
+        }
+        let numbers = rest.split(|c: char| !c.is_ascii_digit()).filter(|n| (1..=3).contains(&n.len())).count();
+        if numbers < 3 || !pool_host(host) || out[already..].iter().any(|f| f.start < e && s < f.end) {
+            continue;
+        }
+        out.push(Found { start: s, end: e, kind: SpanKind::Data(DataCategory::Ip), norm: String::new() });
     }
 }
 

@@ -45,7 +45,9 @@ impl Detectors {
             let Some(m) = birth_date_at(&text[e..end]).or_else(|| day_month_re().find(&text[e..end])) else {
                 continue;
             };
-            let (s, me) = (e + m.start(), e + m.end());
+            let (s, mut me) = (e + m.start(), e + m.end());
+            // an ISO timestamp given as a birth date (`1987-03-14T00:00:00Z`)
+            me = iso_time_after(text, me);
             // the date starts within a few words of the cue
             if m.start() > 28 || !bounded(text.as_bytes(), s, me) {
                 continue;
@@ -63,6 +65,24 @@ impl Detectors {
             });
         }
     }
+}
+
+/// The end of an ISO time glued to a date ending at `e` (`T00:00:00Z`,
+/// `T00:00:00.000+02:00`), or `e` when there is none.
+fn iso_time_after(text: &str, e: usize) -> usize {
+    let b = text.as_bytes();
+    if b.get(e) != Some(&b'T') || !b.get(e + 1).is_some_and(u8::is_ascii_digit) {
+        return e;
+    }
+    let mut i = e + 1;
+    while i < b.len() && (b[i].is_ascii_digit() || matches!(b[i], b':' | b'.' | b'+' | b'-' | b'Z')) {
+        i += 1;
+    }
+    // a sentence's full stop after the time is not part of it
+    while i > e + 1 && b[i - 1] == b'.' {
+        i -= 1;
+    }
+    i
 }
 
 /// True when the letters of `raw` hold a month word (first three letters

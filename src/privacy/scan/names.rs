@@ -98,7 +98,9 @@ fn after_role_cues(t: &Toks, cues: &[(usize, usize, Cue)], out: &mut Vec<Found>)
             continue;
         };
         let gap = &text[e..toks[k].0];
-        if gap.len() > 3 || gap.contains(['.', ',', ';', '(', ')']) && !gap.trim().is_empty() && gap.trim() != ":" {
+        // `Vorname:   Sabine` (a scanned form's spacing)
+        let label = gap.len() <= 8 && matches!(gap.trim(), "" | ":");
+        if !label && (gap.len() > 3 || gap.contains(['.', ',', ';', '(', ')']) && !gap.trim().is_empty()) {
             continue;
         }
         // skip titles after the role word ("client M. Dupont", "Herr Dr. Weber")

@@ -379,8 +379,27 @@ pub(super) fn attacker_ip(text: &str, s: usize, e: usize, cues: &[(usize, usize,
     if after_host_in_list(&text[..s]) {
         return true;
     }
+    // a row of an indicator list that types it (`194.26.29.208,ipv4,…`)
+    if typed_row(text, e) {
+        return true;
+    }
     // a service port: a server, not a client (clients use ports >= 49152)
     port_after(text.as_bytes(), e).is_some_and(|p| p > 0 && p < 49152)
+}
+
+/// The field after an address ending at `e` names an indicator type
+/// (`,ipv4,`, `;ip-dst`, tab `ip`): a row of an exported indicator list.
+fn typed_row(text: &str, e: usize) -> bool {
+    let b = text.as_bytes();
+    if !b.get(e).is_some_and(|c| matches!(c, b',' | b';' | b'|' | b'\t')) {
+        return false;
+    }
+    let rest = &text[e + 1..];
+    let field = rest.split([',', ';', '|', '\t', '\n', '\r']).next().unwrap_or("").trim().trim_matches('"');
+    matches!(
+        field.to_ascii_lowercase().as_str(),
+        "ip" | "ipv4" | "ipv6" | "ip-dst" | "ip-src" | "ipv4-addr" | "ipv6-addr" | "ip-dst|port" | "ip-src|port"
+    )
 }
 
 /// The text before an address ends with a host name (maybe with a port)
