@@ -401,7 +401,7 @@ fn compute_stats(live: &LiveSet) -> IndicatorStats {
         *s.by_category.entry(l.category.to_string()).or_default() += 1;
         *s.by_type.entry(kind.to_string()).or_default() += 1;
         *s.by_tlp.entry(l.tlp.to_string()).or_default() += 1;
-        *s.by_week.entry(crate::store::iso_week(l.first_seen)).or_default() += 1;
+        *s.by_week.entry(l.first_seen_week()).or_default() += 1;
         for sec in live.sector_sets[l.sectors as usize].iter() {
             *s.by_sector.entry(sec.clone()).or_default() += 1;
         }
@@ -441,14 +441,26 @@ pub fn audience_key(audiences: &[String]) -> String {
 
 /// What a blocklist needs to know of a live indicator (its type and value
 /// are the key of [`LiveSet::sorted`]).
+///
+/// Times as Unix seconds (48 bytes in all, where three `OffsetDateTime`s
+/// took 48 alone): the lists print seconds in UTC; the weekly statistics
+/// need `first_seen`'s own offset (its local date), and the `<= now` test
+/// `valid_until`'s nanoseconds.
 #[derive(Clone, Debug)]
 struct Live {
     category: Category,
     tlp: Tlp,
     confidence: u8,
-    first_seen: OffsetDateTime,
-    last_seen: OffsetDateTime,
-    valid_until: Option<OffsetDateTime>,
+    /// Unix seconds (rounded down, as the lists print them).
+    first_seen: i64,
+    /// `first_seen`'s UTC offset, in seconds.
+    first_seen_offset: i32,
+    /// Unix seconds (rounded down).
+    last_seen: i64,
+    /// Unix seconds (rounded down) of `valid_until`, and its nanoseconds
+    /// ([`NO_END`] when it has none).
+    valid_until: i64,
+    valid_until_nanos: u32,
     sources: u32,
     /// Its sectors: a position in [`LiveSet::sector_sets`] (a handful of
     /// distinct sets; 4 bytes here instead of a 16-byte `Arc`, which made
@@ -462,7 +474,7 @@ struct Live {
 
 /// The live set, mirrored from the feed log, kept sorted by (type, value)
 /// so every list comes out sorted without sorting at build time (a
-/// [`SortedMap`]: a dense sorted vector of 88-byte entries and the recent
+/// [`SortedMap`]: a dense sorted vector of 72-byte entries and the recent
 /// keys aside, where a `BTreeMap` took about 120 bytes an entry). Nothing
 /// maps ids to values: an indicator's id derives from its type and value
 /// ([`crate::store::indicator_id`]), and every entry of the log, a removal
@@ -479,6 +491,25 @@ struct LiveSet {
     generation: u64,
     /// Commit time of the newest change applied.
     last_change: Option<OffsetDateTime>,
+}
+
+/// `Live::valid_until_nanos` of an indicator without `valid_until`.
+const NO_END: u32 = u32::MAX;
+
+impl Live {
+    /// Whether it has ended at `now` (`valid_until <= now`).
+    fn ended(&self, now: OffsetDateTime) -> bool {
+        self.valid_until_nanos != NO_END
+            && (self.valid_until, self.valid_until_nanos) <= (now.unix_timestamp(), now.nanosecond())
+    }
+
+    /// The ISO week of its first sighting, in its own offset.
+    fn first_seen_week(&self) -> String {
+        // The local date: the UTC date of the local wall-clock time.
+        let local = OffsetDateTime::from_unix_timestamp(self.first_seen + i64::from(self.first_seen_offset))
+            .expect("a time of the log");
+        crate::store::iso_week(local)
+    }
 }
 
 /// Why an indicator may not go on a blocklist at all, if it may not.
@@ -532,9 +563,11 @@ impl LiveSet {
                     category: i.category,
                     tlp: i.tlp,
                     confidence: i.confidence,
-                    first_seen: i.first_seen,
-                    last_seen: i.last_seen,
-                    valid_until: i.valid_until,
+                    first_seen: i.first_seen.unix_timestamp(),
+                    first_seen_offset: i.first_seen.offset().whole_seconds(),
+                    last_seen: i.last_seen.unix_timestamp(),
+                    valid_until: i.valid_until.map_or(0, |t| t.unix_timestamp()),
+                    valid_until_nanos: i.valid_until.map_or(NO_END, |t| t.nanosecond()),
                     sources: i.sources.count,
                     sectors,
                 };
@@ -875,7 +908,7 @@ impl<'a> Lists<'a> {
         for ((kind, value), e) in &live.sorted {
             let value: &str = value;
             if e.withheld == Some(Withheld::NotBlockingType)
-                || e.valid_until.is_some_and(|t| t <= now)
+                || e.ended(now)
                 || !views.iter().any(|v| v.admits(*kind, e.category, e.tlp, e.confidence))
             {
                 continue;
@@ -992,8 +1025,8 @@ impl<'a> Lists<'a> {
             csv.push(',');
             push_time(&mut csv, e.last_seen);
             csv.push(',');
-            if let Some(t) = e.valid_until {
-                push_time(&mut csv, t);
+            if e.valid_until_nanos != NO_END {
+                push_time(&mut csv, e.valid_until);
             }
             let _ = writeln!(csv, ",{}", e.sources);
         }
@@ -1011,9 +1044,10 @@ impl<'a> Lists<'a> {
     }
 }
 
-/// Appends `YYYY-MM-DDTHH:MM:SSZ` (UTC, RFC 3339), without the general formatter.
-fn push_time(out: &mut String, t: OffsetDateTime) {
-    let t = t.to_offset(time::UtcOffset::UTC);
+/// Appends Unix seconds `secs` as `YYYY-MM-DDTHH:MM:SSZ` (UTC, RFC 3339),
+/// without the general formatter.
+fn push_time(out: &mut String, secs: i64) {
+    let t = OffsetDateTime::from_unix_timestamp(secs).expect("a time of the log");
     let y = t.year().clamp(0, 9999) as u32;
     let two = |n: u8| [b'0' + n / 10, b'0' + n % 10];
     let mut b = [0u8; 20];
@@ -1212,18 +1246,70 @@ mod tests {
             category: Category::Phishing,
             tlp: Tlp::Green,
             confidence: 90,
-            first_seen: now,
-            last_seen: now,
-            valid_until: None,
+            first_seen: now.unix_timestamp(),
+            first_seen_offset: 0,
+            last_seen: now.unix_timestamp(),
+            valid_until: 0,
+            valid_until_nanos: NO_END,
             sources: 1,
             sectors: 0,
         }
     }
 
+    /// Unix seconds and an offset give what the `OffsetDateTime`s gave: the
+    /// printed times, the week of first sighting in its own offset, and
+    /// `valid_until <= now` to the nanosecond, around midnight, before 1970
+    /// and with offsets of either sign.
+    #[test]
+    fn live_times_in_seconds_print_and_compare_as_the_date_times() {
+        use time::{Duration, UtcOffset};
+        let base = [-86_400 * 400 - 1, -1, 0, 1_700_000_000, 1_767_225_599, 1_767_225_600, 4_102_444_800];
+        let offsets = [0, 3600, -3600, 14 * 3600, -12 * 3600 - 1800, 5 * 3600 + 45 * 60];
+        let nanos = [0, 1, 499_999_999, 999_999_999];
+        let old_push = |out: &mut String, t: OffsetDateTime| {
+            let u = t.to_offset(UtcOffset::UTC);
+            out.push_str(&format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                u.year(),
+                u.month() as u8,
+                u.day(),
+                u.hour(),
+                u.minute(),
+                u.second()
+            ));
+        };
+        for b in base {
+            for off in offsets {
+                for n in nanos {
+                    let t = OffsetDateTime::from_unix_timestamp(b).unwrap() + Duration::nanoseconds(n);
+                    let t = t.to_offset(UtcOffset::from_whole_seconds(off).unwrap());
+                    let l = Live {
+                        first_seen: t.unix_timestamp(),
+                        first_seen_offset: t.offset().whole_seconds(),
+                        last_seen: t.unix_timestamp(),
+                        valid_until: t.unix_timestamp(),
+                        valid_until_nanos: t.nanosecond(),
+                        ..live(t)
+                    };
+                    assert_eq!(l.first_seen_week(), crate::store::iso_week(t), "{t}");
+                    let (mut new, mut old) = (String::new(), String::new());
+                    push_time(&mut new, l.first_seen);
+                    old_push(&mut old, t);
+                    assert_eq!(new, old, "{t}");
+                    for d in [-1_000_000_000, -1, 0, 1, 999_999_999, 1_000_000_000] {
+                        let now = (t + Duration::nanoseconds(d)).to_offset(UtcOffset::UTC);
+                        assert_eq!(l.ended(now), t <= now, "{t} against {now}");
+                    }
+                }
+            }
+        }
+        assert!(!live(OffsetDateTime::UNIX_EPOCH).ended(OffsetDateTime::now_utc()), "no valid_until: never ended");
+    }
+
     #[test]
     fn a_live_entry_is_small_and_shares_its_sectors() {
-        // 4-aligned: no `Arc` or `u64` field (docs/performance.md, session 9)
-        assert!(std::mem::size_of::<Live>() <= 60, "{} bytes", std::mem::size_of::<Live>());
+        // Times as Unix seconds, no `Arc` (docs/performance.md, sessions 9 and 14)
+        assert!(std::mem::size_of::<Live>() <= 48, "{} bytes", std::mem::size_of::<Live>());
         let allow = AllowList::default();
         let mut set = LiveSet::default();
         let now = OffsetDateTime::now_utc();
@@ -1262,7 +1348,7 @@ mod tests {
         // As a store written before ingest refused them could hold them.
         let now = OffsetDateTime::now_utc();
         let mut set = LiveSet::default();
-        assert_eq!(size_of::<Option<((IndicatorType, Box<str>), Option<Live>)>>(), 88, "a live set entry");
+        assert_eq!(size_of::<Option<((IndicatorType, Box<str>), Option<Live>)>>(), 72, "a live set entry");
         for v in [
             "1.0.0.0.0.rpz-client-ip",
             "32.8.8.8.8.rpz-ip",

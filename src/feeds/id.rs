@@ -75,8 +75,62 @@ impl PartialOrd for Id {
     }
 }
 
-/// The numbers of the ids in a table `ids: Vec<Id>` (an id's number is its
-/// position), found by id: what a `HashMap<Id, u32>` does, in 4 bytes a
+/// Ids by number (a number is a position), 16 bytes each: a canonical
+/// UUID as its bytes, the few other ids (the fixed objects', an id that is
+/// not a canonical UUID) aside by number. A `Vec<Id>` took 24 bytes an id.
+#[derive(Default)]
+pub struct IdTable {
+    /// Each id's UUID bytes (zeros for the others).
+    uuids: Vec<[u8; 16]>,
+    /// The ids that are not canonical UUIDs, by number.
+    others: std::collections::HashMap<u32, Box<str>>,
+}
+
+impl IdTable {
+    pub fn len(&self) -> usize {
+        self.uuids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.uuids.is_empty()
+    }
+
+    /// Adds `id` as number [`IdTable::len`].
+    pub fn push(&mut self, id: Id) {
+        let n = u32::try_from(self.uuids.len()).expect("fewer than 2^32 ids");
+        match id {
+            Id::Uuid(b) => self.uuids.push(b),
+            Id::Other(s) => {
+                self.uuids.push([0; 16]);
+                self.others.insert(n, s);
+            }
+        }
+    }
+
+    /// The id of number `n`.
+    pub fn get(&self, n: u32) -> Option<Id> {
+        let b = self.uuids.get(n as usize)?;
+        Some(match self.others.get(&n) {
+            Some(s) => Id::Other(s.clone()),
+            None => Id::Uuid(*b),
+        })
+    }
+
+    /// Whether number `n` is `id` (no allocation).
+    pub fn is(&self, n: u32, id: &Id) -> bool {
+        match (self.uuids.get(n as usize), id) {
+            (None, _) => false,
+            (Some(b), Id::Uuid(u)) => b == u && !self.others.contains_key(&n),
+            (Some(_), Id::Other(o)) => self.others.get(&n) == Some(o),
+        }
+    }
+
+    pub fn reserve(&mut self, more: usize) {
+        self.uuids.reserve(more);
+    }
+}
+
+/// The numbers of the ids in an [`IdTable`], found by id: what a `HashMap<Id, u32>` does, in 4 bytes a
 /// slot instead of 32 (the id is not copied: a slot holds its number and
 /// the table is asked for the id). Insert-only (numbers are never reused).
 /// Open addressing with linear probing, at most 7/8 full, so 4.6–9.1 bytes
@@ -94,7 +148,7 @@ impl IdIndex {
     const FREE: u32 = u32::MAX;
 
     /// The number of `id`, if it was inserted; `ids` is the table.
-    pub fn get(&self, ids: &[Id], id: &Id) -> Option<u32> {
+    pub fn get(&self, ids: &IdTable, id: &Id) -> Option<u32> {
         if self.slots.is_empty() {
             return None;
         }
@@ -103,22 +157,22 @@ impl IdIndex {
         loop {
             match self.slots[i] {
                 IdIndex::FREE => return None,
-                n if ids.get(n as usize) == Some(id) => return Some(n),
+                n if ids.is(n, id) => return Some(n),
                 _ => i = (i + 1) & mask,
             }
         }
     }
 
     /// Adds number `n` (`ids[n]`, not inserted yet; below `u32::MAX`).
-    pub fn insert(&mut self, ids: &[Id], n: u32) {
+    pub fn insert(&mut self, ids: &IdTable, n: u32) {
         assert!(n != IdIndex::FREE, "fewer than 2^32 - 1 ids");
         self.reserve(ids, 1);
-        self.place(&ids[n as usize], n);
+        self.place(&ids.get(n).expect("an id of the table"), n);
         self.len += 1;
     }
 
     /// Room for `more` numbers without growing again.
-    pub fn reserve(&mut self, ids: &[Id], more: usize) {
+    pub fn reserve(&mut self, ids: &IdTable, more: usize) {
         let need = self.len.saturating_add(more);
         if need.saturating_mul(8) <= self.slots.len().saturating_mul(7) {
             return;
@@ -126,7 +180,7 @@ impl IdIndex {
         let size = need.saturating_mul(8).div_ceil(7).next_power_of_two().max(16);
         let old = std::mem::replace(&mut self.slots, vec![IdIndex::FREE; size]);
         for n in old.into_iter().filter(|n| *n != IdIndex::FREE) {
-            self.place(&ids[n as usize], n);
+            self.place(&ids.get(n).expect("an id of the table"), n);
         }
     }
 
@@ -151,9 +205,11 @@ mod tests {
 
     #[test]
     fn the_index_finds_every_number_and_nothing_else() {
-        let mut ids: Vec<Id> = vec![Id::new("fixed-a"), Id::new("fixed-b")];
+        let mut ids = IdTable::default();
+        ids.push(Id::new("fixed-a"));
+        ids.push(Id::new("fixed-b"));
         let mut index = IdIndex::default();
-        assert_eq!(index.get(&ids, &ids[0].clone()), None);
+        assert_eq!(index.get(&ids, &Id::new("fixed-a")), None);
         for k in 0..5000u32 {
             let text = if k % 7 == 0 {
                 format!("other-{k}")
@@ -169,9 +225,14 @@ mod tests {
                 index.reserve(&ids, 3000);
             }
         }
-        for (n, id) in ids.iter().enumerate().skip(2) {
-            assert_eq!(index.get(&ids, id), Some(n as u32), "{id}");
+        for n in 2..ids.len() as u32 {
+            let id = ids.get(n).unwrap();
+            assert_eq!(index.get(&ids, &id), Some(n), "{id}");
         }
+        assert_eq!(ids.get(0), Some(Id::new("fixed-a")));
+        assert_eq!(ids.get(ids.len() as u32), None);
+        // a UUID equal to an other's zero bytes is not that other
+        assert!(!ids.is(0, &Id::Uuid([0; 16])));
         // numbers never inserted are not found, nor ids never seen
         assert_eq!(index.get(&ids, &Id::new("fixed-a")), None);
         assert_eq!(index.get(&ids, &Id::new("other-1")), None);

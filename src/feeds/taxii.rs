@@ -52,7 +52,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::egress::admitting;
-use super::id::{Id, IdIndex};
+use super::id::{Id, IdIndex, IdTable};
 use super::stix::{self, VersionTimes};
 use crate::model::Tlp;
 use crate::policy::EgressView;
@@ -401,7 +401,7 @@ struct IndexState {
     last_added_us: i64,
     /// Ids by object number: the fixed objects' STIX ids first, then the
     /// UUID of each `indicator--…` (16 bytes, no allocation).
-    ids: Vec<Id>,
+    ids: IdTable,
     /// The times of the entries the collections show, shared by them.
     entries: Entries,
     /// Object numbers of the indicators by the UUID of their STIX id (an
@@ -519,17 +519,18 @@ impl IndexState {
 
     /// The STIX id of object `o`.
     fn stix_id(&self, o: u32) -> String {
-        match &self.ids[o as usize] {
+        match self.ids.get(o).expect("an object number") {
             id if (o as usize) < FIXED.len() => id.to_string(),
             uuid => format!("indicator--{uuid}"),
         }
     }
 
     /// The STIX type of object `o`.
-    fn stix_type(&self, o: u32) -> &str {
-        match &self.ids[o as usize] {
-            Id::Other(id) if (o as usize) < FIXED.len() => id.split_once("--").map_or("", |(t, _)| t),
-            _ => "indicator",
+    fn stix_type(&self, o: u32) -> &'static str {
+        match FIXED.get(o as usize) {
+            Some(Fixed::Marking(_)) => "marking-definition",
+            Some(Fixed::Identity) => "identity",
+            None => "indicator",
         }
     }
 
