@@ -347,3 +347,14 @@ fn adversarial_third_red_team_forms_leak_nothing() {
 fn adversarial_fourth_red_team_forms_leak_nothing() {
     leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt4.jsonl", 155);
 }
+
+/// The fifth blind red-team pass (session 14; 8 languages, written without
+/// the code or the corpora: mail headers with encoded words, web-form and
+/// JSON dumps, scanned forms, CSV rows, domestic account numbers, police
+/// requests, stealer logs and combo lists, URLs carrying names, opaque
+/// attribute keys, partial subscriber host names): the cases that pass
+/// (`tests/data/pii-adversarial-rt5.jsonl`).
+#[test]
+fn adversarial_fifth_red_team_forms_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt5.jsonl", 140);
+}
