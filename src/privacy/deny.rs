@@ -35,7 +35,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use regex::Regex;
 
-use super::scan::{Fnv, first_names};
+use super::scan::{Fnv, encoded_word, first_names};
 use super::vocab::{COMMON, FREQ, LOWER, NOUN, SECURITY, VERY_COMMON, vocab, with_lower};
 
 /// What a replaced token was.
@@ -331,6 +331,20 @@ impl Deny {
                 }
             };
         }
+        // a MIME encoded word (a mail subject, `=?UTF-8?B?…?=`): kept when
+        // default-deny keeps every word of its decoded text, else a token
+        if core.starts_with("=?") && core.ends_with("?=") {
+            if let Some(decoded) = encoded_word(core) {
+                let mut check = String::with_capacity(decoded.len());
+                self.filter(&decoded, true, false, &mut check, &mut Tally::default());
+                if check == decoded {
+                    return Verdict::Keep;
+                }
+            }
+            tally.add(Class::Token);
+            out.push_str(Class::Token.label());
+            return Verdict::Replaced;
+        }
         // a security label joined by `_`, `-` or `.` (`ek_clearfake`,
         // `apt_unc6691-1`): one probe settles it
         if vocab().flags_of(core) & SECURITY != 0 || self.is_shape(core) {
@@ -403,6 +417,7 @@ impl Deny {
             || is_attacker_email(t)
             || is_user_agent_part(t)
             || is_bracket_label(t)
+            || is_kernel_object(t)
             || self.refs.as_ref().is_some_and(|r| {
                 // a number alone is never a reference; with a slash it may be
                 // (`2024/721266`, `0107/2024`)
@@ -1959,6 +1974,17 @@ fn is_user_agent_part(t: &str) -> bool {
 
 /// Placeholders written by people or other tools (`[REDACTED]`): a fixed
 /// list, so that `[ANNA]` is not one.
+/// A named kernel object of a malware report (`Global\\e3d0ea2d-cc1d`,
+/// `Local\\SM0:4476:304:WilStaging_02`, `BaseNamedObjects\\x`): the
+/// sample's own mutex or event name.
+fn is_kernel_object(t: &str) -> bool {
+    ["Global\\", "Local\\", "BaseNamedObjects\\", "Session\\"].iter().any(|p| {
+        t.strip_prefix(p).is_some_and(|rest| {
+            !rest.is_empty() && rest.bytes().all(|c| c.is_ascii_alphanumeric() || b"_-.:{}\\".contains(&c))
+        })
+    })
+}
+
 fn is_bracket_label(t: &str) -> bool {
     const LABELS: &[&str] = &[
         "[REDACTED]",

@@ -84,7 +84,7 @@ fn after_person_display_name(text: &str, s: usize) -> bool {
 
 /// The text of an RFC 2047 encoded word (`=?UTF-8?B?SmFu?=`, `=?ISO-8859-1?Q?J=F6rg?=`),
 /// `None` when it is not one.
-fn encoded_word(w: &str) -> Option<String> {
+pub fn encoded_word(w: &str) -> Option<String> {
     use base64::Engine;
     let inner = w.strip_prefix("=?")?.strip_suffix("?=")?;
     let mut it = inner.splitn(3, '?');
