@@ -571,6 +571,17 @@ fn fifth_pass_forms_rows_and_scans() {
     // subscriber host names with part of the address; a village address with its postcode
     assert_eq!(d("second victim seen as bl147-10-80.dsl.telepac.pt today"), "second victim seen as [IP] today");
     assert_eq!(d("do faktury: Zagórze 7 34-120 Andrychów."), "do faktury: [ADDRESS].");
+    // a full day of the last century written with `de`; a subject encoded as
+    // a MIME word stays when its decoded words all pass, else it goes
+    assert_eq!(d("Registo de 22 de janeiro de 1960 na ficha."), "Registo de [DOB] na ficha.");
+    assert_eq!(
+        d("Subject: =?UTF-8?B?WW91ciBwYXJjZWwgaXMgb24gaG9sZA==?= sent"),
+        "Subject: =?UTF-8?B?WW91ciBwYXJjZWwgaXMgb24gaG9sZA==?= sent"
+    );
+    // "Dear Kowalczyk, your parcel"
+    assert_eq!(d("Subject: =?UTF-8?B?RGVhciBLb3dhbGN6eWssIHlvdXIgcGFyY2Vs?= sent"), "Subject: [TOKEN] sent");
+    // a malware sample's mutex
+    assert_eq!(d("Mutex Global\\e3d0ea2d-cc1d created."), "Mutex Global\\e3d0ea2d-cc1d created.");
 }
 
 #[test]
