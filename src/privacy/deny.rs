@@ -160,6 +160,26 @@ impl Deny {
         Ok(Deny { refs, words: words.iter().map(|w| w.to_lowercase()).collect() })
     }
 
+    /// True when the word around `s..e` of `text` (a detector's finding
+    /// inside it) is a case or ticket reference of the policy
+    /// (`SIM-2025-437675`, `47/358031/24`): the finding is dropped, the
+    /// reference stays.
+    pub fn is_reference_at(&self, text: &str, s: usize, e: usize) -> bool {
+        let Some(r) = &self.refs else { return false };
+        let b = text.as_bytes();
+        let sep = |c: u8| is_ascii_space(c) || matches!(c, b',' | b';' | b'(' | b')' | b'"' | b'\'' | b'<' | b'>' | b'[' | b']');
+        let mut ws = s;
+        while ws > 0 && !sep(b[ws - 1]) {
+            ws -= 1;
+        }
+        let mut we = e;
+        while we < b.len() && !sep(b[we]) {
+            we += 1;
+        }
+        let w = text[ws..we].trim_end_matches(['.', ':', '!', '?']);
+        w.len() <= 40 && w.bytes().any(|c| c.is_ascii_digit()) && r.is_match(w)
+    }
+
     /// Default-deny over `text` (a stretch between detector findings),
     /// appended to `out`. `at_start`: the stretch begins a sentence.
     /// `single_value`: the whole field is one word (an attribute value or
@@ -345,6 +365,11 @@ impl Deny {
             out.push_str(Class::Token.label());
             return Verdict::Replaced;
         }
+        if let Some(r) = device_name(core).or_else(|| login_of_initial(core)) {
+            tally.add(Class::Name);
+            out.push_str(&r);
+            return Verdict::Replaced;
+        }
         // a security label joined by `_`, `-` or `.` (`ek_clearfake`,
         // `apt_unc6691-1`): one probe settles it
         if vocab().flags_of(core) & SECURITY != 0 || self.is_shape(core) {
@@ -391,7 +416,7 @@ impl Deny {
         if all_caps && with_lower(w, |l| super::lexicon::acronyms().contains(&l)) {
             return Some(Verdict::Keep);
         }
-        if FORMAL.contains(&w) {
+        if FORMAL.contains(&w) || MONTHS_EN.contains(&w) {
             return Some(Verdict::Keep);
         }
         if f & NOUN != 0 || (known && (pos == Pos::Start || all_caps)) {
@@ -407,6 +432,9 @@ impl Deny {
         // cheap byte tests first, the reference regex last
         is_number_shape(t)
             || is_hash(t)
+            || t.rsplit_once('=').is_some_and(|(k, v)| {
+                !k.is_empty() && k.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'=') && is_hash(v)
+            })
             || is_security_id(t)
             || is_ip(t)
             || is_wallet(t)
@@ -989,7 +1017,21 @@ fn linked_with_s(l: &str) -> bool {
 /// "amber", "dane karty", "le lien", `cgi-bin`): in lower case
 /// they do not start a name, and in a compound they are not a first name.
 /// Written for tamis.
+/// English writes its months capitalised (`observed on 2 March 2025`).
+const MONTHS_EN: &[&str] = &[
+    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+    "December",
+];
+
 const FIRST_NAME_WORDS: &[&str] = &[
+    "sim",
+    "core",
+    "max",
+    "ray",
+    "bill",
+    "key",
+    "kit",
+    "one",
     "ali",
     "amber",
     "april",
@@ -1974,6 +2016,57 @@ fn is_user_agent_part(t: &str) -> bool {
 
 /// Placeholders written by people or other tools (`[REDACTED]`): a fixed
 /// list, so that `[ANNA]` is not one.
+/// Prefixes of device names that name their user (`LAPTOP-BIANCHI`,
+/// `LT-MERCIER`, `WS-GAUDIN-40`).
+const DEVICE_PREFIXES: &[&str] =
+    &["lt", "laptop", "pc", "ws", "wks", "desktop", "nb", "notebook", "mbp", "macbook", "imac", "tab", "iphone", "ipad"];
+/// Words such devices are named after that are no person.
+const DEVICE_WORDS: &[&str] = &[
+    "reception", "finance", "sales", "admin", "office", "kasse", "empfang", "buchhaltung", "accueil", "compta", "hr",
+    "lab", "test", "dev", "prod", "kiosk", "print", "scan", "guest", "shared", "meeting", "conf", "boardroom", "home",
+];
+
+/// A device name holding its user's surname (`Computer=LAPTOP-BIANCHI.corp.local`):
+/// the name part becomes `[NAME]`, the rest stays.
+fn device_name(core: &str) -> Option<String> {
+    if core.len() < 5 || !core.bytes().any(|c| c == b'-' || c == b'_') {
+        return None;
+    }
+    let b = core.as_bytes();
+    for (p, _) in core.char_indices() {
+        if p > 0 && !matches!(b[p - 1], b'=' | b'\\' | b'/' | b':' | b'"' | b'\'') {
+            continue;
+        }
+        let rest = &core[p..];
+        let Some(j) = rest.find(['-', '_']) else { continue };
+        if !DEVICE_PREFIXES.iter().any(|d| d.eq_ignore_ascii_case(&rest[..j])) {
+            continue;
+        }
+        let name = &rest[j + 1..];
+        let n = name.find(['-', '_', '.', '\\', '/']).unwrap_or(name.len());
+        let w = &name[..n];
+        let plain = w.len() >= 3 && w.chars().all(char::is_alphabetic);
+        if !plain
+            || vocab().flags_of(w) & (VERY_COMMON | SECURITY) != 0
+            || DEVICE_WORDS.iter().any(|d| d.eq_ignore_ascii_case(w))
+        {
+            return None;
+        }
+        let at = p + j + 1;
+        return Some(format!("{}{}{}", &core[..at], Class::Name.label(), &core[at + n..]));
+    }
+    None
+}
+
+/// A login of an initial and a surname (`k.wolf`, `galli.f`, `d.nogueira`).
+fn login_of_initial(core: &str) -> Option<String> {
+    let (a, z) = core.split_once('.')?;
+    let letters = |s: &str| s.chars().all(|c| c.is_alphabetic() && c.is_lowercase());
+    let one = |s: &str| s.len() == 1 && letters(s);
+    let word = |s: &str| s.chars().count() >= 3 && letters(s);
+    ((one(a) && word(z)) || (word(a) && one(z))).then(|| Class::Name.label().to_owned())
+}
+
 /// A named kernel object of a malware report (`Global\\e3d0ea2d-cc1d`,
 /// `Local\\SM0:4476:304:WilStaging_02`, `BaseNamedObjects\\x`): the
 /// sample's own mutex or event name.

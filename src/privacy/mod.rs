@@ -525,6 +525,13 @@ impl Sanitiser {
         // goes straight to default-deny
         if !Detectors::obviously_clean(text, &scope) {
             self.det.scan(text, &scope, rec, &mut found);
+            // a reference the policy lists is no phone or login
+            if deny {
+                found.retain(|f| {
+                    !matches!(f.kind, SpanKind::Data(DataCategory::Phone | DataCategory::Credential))
+                        || !self.deny.is_reference_at(text, f.start, f.end)
+                });
+            }
         }
         if found.is_empty() && !deny {
             return Some(text.to_owned());

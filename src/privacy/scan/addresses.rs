@@ -111,6 +111,10 @@ fn after_address_cues(text: &str, cues: &[(usize, usize, Cue)], out: &mut Vec<Fo
                 break;
             }
         }
+        // `Bitte bestätigen Sie Ihre Adresse: https://…`: a link, no address
+        if ["http", "hxxp", "www."].iter().any(|p| text[i..].starts_with(p)) {
+            continue;
+        }
         let start = i;
         let end = clause_end(text, start, 160);
         if end > start {

@@ -240,7 +240,19 @@ const BIRTH_LEADS: &[&str] = &[
 /// birth cue: lead words aside, nothing but spaces or a colon between.
 fn year_or_day_after(text: &str, e: usize) -> Option<Found> {
     let i = after_leads(text, e);
-    year_at(text, i).or_else(|| numeric_date_at(text, i))
+    year_at(text, i).or_else(|| numeric_date_at(text, i)).or_else(|| month_at(text, i))
+}
+
+/// A month alone right after a birth cue (`date of birth May`, `DOB März`).
+fn month_at(text: &str, i: usize) -> Option<Found> {
+    let w = text[i..].split(|c: char| !c.is_alphabetic()).next().unwrap_or("");
+    let n = w.chars().count();
+    ((3..=10).contains(&n) && has_month(w)).then(|| Found {
+        start: i,
+        end: i + w.len(),
+        kind: SpanKind::Data(DataCategory::DateOfBirth),
+        norm: String::new(),
+    })
 }
 
 /// Where the value after a cue ending at `e` starts, past spaces, colons
