@@ -22,7 +22,7 @@
 //! of a request (reads outside the lock). The index keeps, per live
 //! indicator, its day, the sequence number of its latest entry, what the
 //! egress views decide on and the MD5 of its value (no clone of the
-//! indicator), in a [`DenseMap`] by id (about 64 bytes an indicator, no
+//! indicator), in a [`DenseMap`] by id (about 56 bytes an indicator, no
 //! per-day id sets: a day's indicators are found by a scan of the index,
 //! which a manifest, `hashes.csv` or event request makes once): the
 //! manifest (kept once per audience set and log position) and `hashes.csv`
@@ -72,11 +72,66 @@ impl Rec {
     }
 }
 
+/// The live indicators' records by id: a canonical UUID as its 16 bytes
+/// (as TAXII's [`super::id::IdTable`]; a 24-byte [`Id`] key took 8 bytes
+/// more an indicator), any other id (tests, an older store) aside.
+#[derive(Default)]
+struct LiveRecs {
+    uuids: DenseMap<[u8; 16], Rec>,
+    others: DenseMap<Box<str>, Rec>,
+}
+
+impl LiveRecs {
+    fn get(&self, id: &Id) -> Option<&Rec> {
+        match id {
+            Id::Uuid(b) => self.uuids.get(b),
+            Id::Other(s) => self.others.get(s),
+        }
+    }
+
+    fn remove(&mut self, id: &Id) -> Option<Rec> {
+        match id {
+            Id::Uuid(b) => self.uuids.remove(b),
+            Id::Other(s) => self.others.remove(s),
+        }
+    }
+
+    fn insert(&mut self, id: Id, r: Rec) {
+        match id {
+            Id::Uuid(b) => self.uuids.insert(b, r),
+            Id::Other(s) => self.others.insert(s, r),
+        };
+    }
+
+    /// Room for `more` UUID-keyed records, so that a catch-up does not grow
+    /// the records by doubling (each doubling frees the old block, which the
+    /// allocator keeps resident for a while).
+    fn reserve(&mut self, more: usize) {
+        self.uuids.reserve_entries(more);
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.uuids.is_empty() && self.others.is_empty()
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Rec> {
+        self.uuids.values().chain(self.others.values())
+    }
+
+    /// Every record with its id, in no particular order.
+    #[cfg(test)]
+    fn iter(&self) -> impl Iterator<Item = (Id, &Rec)> {
+        let uuids = self.uuids.iter().map(|(b, r)| (Id::Uuid(*b), r));
+        uuids.chain(self.others.iter().map(|(s, r)| (Id::Other(s.clone()), r)))
+    }
+}
+
 #[derive(Default)]
 struct State {
     last_seq: u64,
     /// Live indicators.
-    live: DenseMap<Id, Rec>,
+    live: LiveRecs,
     /// Every day that had indicators, and when it last changed.
     days: BTreeMap<Date, Day>,
     /// Rendered manifests by audience set, with the log position they show
@@ -145,10 +200,22 @@ impl State {
 
     /// The live indicators the holder of `views` may see, by day and then
     /// id (the order of `hashes.csv`).
-    fn visible_by_day<'a>(&'a self, views: &[EgressView]) -> Vec<(&'a Id, &'a Rec)> {
-        let mut out: Vec<(&Id, &Rec)> = self.live.iter().filter(|(_, r)| r.visible(views)).collect();
-        out.sort_unstable_by(|a, b| (a.1.day, a.0).cmp(&(b.1.day, b.0)));
-        out
+    fn visible_by_day<'a>(&'a self, views: &[EgressView]) -> impl Iterator<Item = (Id, &'a Rec)> + use<'a> {
+        let mut uuids: Vec<(&[u8; 16], &Rec)> = self.live.uuids.iter().filter(|(_, r)| r.visible(views)).collect();
+        // A UUID's bytes are in the order of its text.
+        uuids.sort_unstable_by(|a, b| (a.1.day, a.0).cmp(&(b.1.day, b.0)));
+        let mut others: Vec<(Id, &Rec)> =
+            self.live.others.iter().filter(|(_, r)| r.visible(views)).map(|(s, r)| (Id::Other(s.clone()), r)).collect();
+        others.sort_unstable_by(|a, b| (a.1.day, &a.0).cmp(&(b.1.day, &b.0)));
+        let mut uuids = uuids.into_iter().map(|(b, r)| (Id::Uuid(*b), r)).peekable();
+        let mut others = others.into_iter().peekable();
+        std::iter::from_fn(move || {
+            let uuid_first = match (uuids.peek(), others.peek()) {
+                (Some(u), Some(o)) => (u.1.day, &u.0) <= (o.1.day, &o.0),
+                (u, _) => u.is_some(),
+            };
+            if uuid_first { uuids.next() } else { others.next() }
+        })
     }
 }
 
@@ -168,10 +235,18 @@ impl MispIndex {
     async fn catch_up(&self, store: &dyn Store) -> Result<(), StoreError> {
         let head = store.head();
         loop {
-            let from = self.lock().last_seq;
-            if from >= head {
-                return Ok(());
-            }
+            let from = {
+                let mut s = self.lock();
+                if s.last_seq >= head {
+                    return Ok(());
+                }
+                // Room for what the log may add (as TAXII's index reserves),
+                // at most 4M records (192 MiB of address space, untouched
+                // until written).
+                let pending = usize::try_from(head - s.last_seq).unwrap_or(usize::MAX).min(1 << 22);
+                s.live.reserve(pending);
+                s.last_seq
+            };
             let entries = match store.feed(from, 4096).await {
                 Err(StoreError::Compacted { horizon, .. }) => {
                     // Removals after the index's position were dropped: rebuild from 0.
@@ -551,11 +626,37 @@ mod tests {
         };
         let got: Vec<(bool, String)> = s
             .visible_by_day(std::slice::from_ref(&view))
-            .into_iter()
             .map(|(id, r)| (r.day != OffsetDateTime::from_unix_timestamp(day1).unwrap().date(), id.to_string()))
             .collect();
         assert_eq!(got, want);
         assert_eq!(s.visible_days(std::slice::from_ref(&view)).len(), 2);
+    }
+
+    #[test]
+    fn uuid_keys_are_16_bytes_and_other_ids_sort_among_them_as_text() {
+        // docs/performance.md, session 15: 16 + 32 bytes a record and a slot.
+        assert_eq!(size_of::<Rec>(), 32);
+        let mut s = State::default();
+        let at = 1_795_000_000;
+        let ids = ["ffffffff-0000-4000-8000-000000000000", "0a", "00000001-0000-4000-8000-000000000000", "z", "A"];
+        for (seq, id) in ids.iter().enumerate() {
+            s.apply(&entry(seq as u64 + 1, Op::Add, at, ind(id, IndicatorType::Domain, &format!("{seq}.top"))));
+        }
+        assert_eq!((s.live.uuids.len(), s.live.others.len()), (2, 3));
+        let view = EgressView {
+            audience: "isps".into(),
+            types: vec![],
+            categories: vec![],
+            max_tlp: Tlp::Amber,
+            min_confidence: 0,
+            fields: vec![],
+        };
+        let got: Vec<String> = s.visible_by_day(std::slice::from_ref(&view)).map(|(id, _)| id.to_string()).collect();
+        let mut want: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want);
+        s.apply(&entry(9, Op::Remove, at, ind("z", IndicatorType::Domain, "3.top")));
+        assert!(s.live.get(&Id::new("z")).is_none() && s.live.get(&Id::new(ids[0])).is_some());
     }
 
     #[test]

@@ -407,10 +407,19 @@ struct IndexState {
     /// Object numbers of the indicators by the UUID of their STIX id (an
     /// index into `ids`, 4 bytes a slot).
     by_id: IdIndex,
-    /// Per object: `created`, in ms (the first version's `modified`).
+    /// Per object: `created`, in ms (the first version's `modified`;
+    /// `i64::MIN`: no version yet).
     created_ms: Vec<i64>,
-    /// Per object: the last `modified` given, in ms (`i64::MIN`: none yet).
-    last_modified_ms: Vec<i64>,
+    /// The last `modified` given (ms) to the objects whose last `modified`
+    /// is at or after `modified_floor_ms`, the latest `date_added`'s ms: a
+    /// new version's `modified` is its `date_added`'s ms, or one more than
+    /// its object's last `modified` when that is not earlier (versions in
+    /// the same ms). `date_added` only grows, so an object not here was last
+    /// modified earlier and needs nothing; a handful of objects (one ms of
+    /// entries), where a per-object `Vec<i64>` took 8 bytes an object.
+    recent_modified: HashMap<u32, i64>,
+    /// See `recent_modified`.
+    modified_floor_ms: i64,
     /// One collection per audience of the default policy's egress views.
     audiences: BTreeMap<String, AudienceIndex>,
     /// Indicators that left the exchange (retracted, expired): if one comes
@@ -456,14 +465,13 @@ impl IndexState {
         for (k, f) in FIXED.iter().enumerate() {
             let obj = s.ids.len() as u32;
             s.ids.push(Id::Other(fixed_id(*f).into()));
-            s.created_ms.push(0);
-            s.last_modified_ms.push(i64::MIN);
+            s.created_ms.push(i64::MIN);
             let (added_us, modified_ms) = match f {
                 Fixed::Marking(_) => (MARKINGS_ADDED_US + k as i64, MARKINGS_ADDED_US / 1000),
                 Fixed::Identity => (IDENTITY_ADDED_US, IDENTITY_ADDED_US / 1000),
             };
             s.created_ms[obj as usize] = modified_ms;
-            s.last_modified_ms[obj as usize] = modified_ms;
+            s.recent_modified.insert(obj, modified_ms);
             s.entries.push(EntryTimes { ord: k as u64 + 1, added_us, modified_ms }, obj);
         }
         s.last_added_us = IDENTITY_ADDED_US;
@@ -493,8 +501,7 @@ impl IndexState {
         let o = self.ids.len() as u32;
         self.ids.push(uuid);
         self.by_id.insert(&self.ids, o);
-        self.created_ms.push(0);
-        self.last_modified_ms.push(i64::MIN);
+        self.created_ms.push(i64::MIN);
         o
     }
 
@@ -508,7 +515,6 @@ impl IndexState {
         self.ids.reserve(n);
         self.by_id.reserve(&self.ids, n);
         self.created_ms.reserve(n);
-        self.last_modified_ms.reserve(n);
         self.entries.times.reserve(n);
         self.entries.obj.reserve(n);
         for a in self.audiences.values_mut() {
@@ -562,14 +568,22 @@ impl IndexState {
         }
         let obj = self.intern(stix_uuid(&e.indicator.id, generation));
         let o = obj as usize;
-        let modified_ms = if self.last_modified_ms[o] == i64::MIN {
-            let m = added_us.div_euclid(1000);
-            self.created_ms[o] = m;
-            m
+        let added_ms = added_us.div_euclid(1000);
+        if added_ms > self.modified_floor_ms {
+            self.modified_floor_ms = added_ms;
+            self.recent_modified.retain(|_, m| *m >= added_ms);
+            if self.recent_modified.is_empty() && self.recent_modified.capacity() > 4096 {
+                self.recent_modified = HashMap::new();
+            }
+        }
+        let modified_ms = if self.created_ms[o] == i64::MIN {
+            self.created_ms[o] = added_ms;
+            added_ms
         } else {
-            added_us.div_euclid(1000).max(self.last_modified_ms[o] + 1)
+            // Not in `recent_modified`: last modified before `added_ms`.
+            self.recent_modified.get(&obj).map_or(added_ms, |last| added_ms.max(last + 1))
         };
-        self.last_modified_ms[o] = modified_ms;
+        self.recent_modified.insert(obj, modified_ms);
         let times = EntryTimes { ord: e.seq + LOG_BASE, added_us, modified_ms };
         // This entry's position in `entries`, once an audience shows it.
         let mut shared = None;
@@ -1132,6 +1146,38 @@ mod tests {
         let (items, _) = select(&s, g, &q, PageKind::Objects, None);
         let first: Vec<u64> = items.iter().filter_map(|i| i.ver.ord.checked_sub(LOG_BASE)).filter(|o| *o > 0).collect();
         assert_eq!(first, [1, 2]);
+    }
+
+    /// `modified` as a per-object `Vec` of the last `modified` gave it:
+    /// the ms of `date_added`, one more than the last when that is not
+    /// earlier (versions of one object in the same ms), whatever the mix.
+    #[test]
+    fn modified_times_are_as_with_every_last_modified_kept() {
+        let egress: BTreeMap<String, EgressView> = [("clear".to_owned(), view("clear", Tlp::Clear))].into();
+        let mut s = IndexState::new(&egress);
+        let ids: Vec<String> = (0..7).map(|k| format!("00000000-0000-4000-8000-00000000000{k}")).collect();
+        let mut last: HashMap<String, i64> = HashMap::new();
+        let mut last_added_us = IDENTITY_ADDED_US;
+        let (mut x, mut bumped) = (12345u64, 0);
+        for seq in 1..3000u64 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let id = &ids[(x >> 33) as usize % ids.len()];
+            let mut e = entry(seq, if last.contains_key(id) { Op::Update } else { Op::Add }, id, Tlp::Clear);
+            // Bursts in one µs (a batch's commit time), steps of µs and of ms, a long gap.
+            let step_us = [0, 0, 0, 1, 700, 1000, 3_000_000][(x >> 40) as usize % 7];
+            let at_us = last_added_us + step_us;
+            e.at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_us) * 1000).unwrap();
+            let added_us = at_us.max(last_added_us + 1);
+            last_added_us = added_us;
+            let want = last.get(id).map_or(added_us.div_euclid(1000), |l| added_us.div_euclid(1000).max(l + 1));
+            bumped += usize::from(want > added_us.div_euclid(1000));
+            last.insert(id.clone(), want);
+            s.apply(&e);
+            let got = s.entries.times.last().unwrap();
+            assert_eq!((got.ord, got.modified_ms), (seq + LOG_BASE, want), "entry {seq}");
+            assert!(s.recent_modified.len() <= 8);
+        }
+        assert!(bumped > 100, "versions bumped past their date_added's ms: {bumped}");
     }
 
     #[test]

@@ -144,6 +144,16 @@ impl<K: Hash + Eq, V> DenseMap<K, V> {
         }
     }
 
+    /// Room for `more` entries in the key and value vectors only (the slots
+    /// grow as entries come): a caller that knows an upper bound of what is
+    /// coming saves the vectors' doublings, each of which frees the old block
+    /// (kept resident by the allocator for a while); room never written is
+    /// never resident, whereas the slots are written when made.
+    pub fn reserve_entries(&mut self, more: usize) {
+        self.keys.reserve(more);
+        self.vals.reserve(more);
+    }
+
     fn place(&mut self, hash: usize, n: u32) {
         let mask = self.slots.len() - 1;
         let mut i = hash & mask;
