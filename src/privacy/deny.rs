@@ -167,7 +167,9 @@ impl Deny {
     pub fn is_reference_at(&self, text: &str, s: usize, e: usize) -> bool {
         let Some(r) = &self.refs else { return false };
         let b = text.as_bytes();
-        let sep = |c: u8| is_ascii_space(c) || matches!(c, b',' | b';' | b'(' | b')' | b'"' | b'\'' | b'<' | b'>' | b'[' | b']');
+        let sep = |c: u8| {
+            is_ascii_space(c) || matches!(c, b',' | b';' | b'(' | b')' | b'"' | b'\'' | b'<' | b'>' | b'[' | b']')
+        };
         let mut ws = s;
         while ws > 0 && !sep(b[ws - 1]) {
             ws -= 1;
@@ -1019,7 +1021,17 @@ fn linked_with_s(l: &str) -> bool {
 /// Written for tamis.
 /// English writes its months capitalised (`observed on 2 March 2025`).
 const MONTHS_EN: &[&str] = &[
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
     "December",
 ];
 
@@ -2014,16 +2026,37 @@ fn is_user_agent_part(t: &str) -> bool {
             .all(|&(s, e)| e - s <= 3 || vocab().flags_of(&name[s..e]) & (LOWER | NOUN | SECURITY) != 0)
 }
 
-/// Placeholders written by people or other tools (`[REDACTED]`): a fixed
-/// list, so that `[ANNA]` is not one.
 /// Prefixes of device names that name their user (`LAPTOP-BIANCHI`,
 /// `LT-MERCIER`, `WS-GAUDIN-40`).
-const DEVICE_PREFIXES: &[&str] =
-    &["lt", "laptop", "pc", "ws", "wks", "desktop", "nb", "notebook", "mbp", "macbook", "imac", "tab", "iphone", "ipad"];
+const DEVICE_PREFIXES: &[&str] = &[
+    "lt", "laptop", "pc", "ws", "wks", "desktop", "nb", "notebook", "mbp", "macbook", "imac", "tab", "iphone", "ipad",
+];
 /// Words such devices are named after that are no person.
 const DEVICE_WORDS: &[&str] = &[
-    "reception", "finance", "sales", "admin", "office", "kasse", "empfang", "buchhaltung", "accueil", "compta", "hr",
-    "lab", "test", "dev", "prod", "kiosk", "print", "scan", "guest", "shared", "meeting", "conf", "boardroom", "home",
+    "reception",
+    "finance",
+    "sales",
+    "admin",
+    "office",
+    "kasse",
+    "empfang",
+    "buchhaltung",
+    "accueil",
+    "compta",
+    "hr",
+    "lab",
+    "test",
+    "dev",
+    "prod",
+    "kiosk",
+    "print",
+    "scan",
+    "guest",
+    "shared",
+    "meeting",
+    "conf",
+    "boardroom",
+    "home",
 ];
 
 /// A device name holding its user's surname (`Computer=LAPTOP-BIANCHI.corp.local`):
@@ -2078,6 +2111,8 @@ fn is_kernel_object(t: &str) -> bool {
     })
 }
 
+/// Placeholders written by people or other tools (`[REDACTED]`): a fixed
+/// list, so that `[ANNA]` is not one.
 fn is_bracket_label(t: &str) -> bool {
     const LABELS: &[&str] = &[
         "[REDACTED]",

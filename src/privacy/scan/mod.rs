@@ -53,8 +53,8 @@ use credentials::userinfo;
 
 pub use contact::{phone_link_host, phone_path_key};
 pub use decode::decode_token;
-pub use roles::encoded_word;
 pub use names::{first_names, fold, local_part_letters};
+pub use roles::encoded_word;
 
 /// What a span holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
