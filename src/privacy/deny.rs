@@ -2076,13 +2076,28 @@ fn device_name(core: &str) -> Option<String> {
             continue;
         }
         let name = &rest[j + 1..];
-        let n = name.find(['-', '_', '.', '\\', '/']).unwrap_or(name.len());
-        let w = &name[..n];
-        let plain = w.len() >= 3 && w.chars().all(char::is_alphabetic);
-        if !plain
-            || vocab().flags_of(w) & (VERY_COMMON | SECURITY) != 0
-            || DEVICE_WORDS.iter().any(|d| d.eq_ignore_ascii_case(w))
-        {
+        let person = |w: &str| {
+            w.len() >= 2
+                && w.chars().all(char::is_alphabetic)
+                && vocab().flags_of(w) & (VERY_COMMON | SECURITY) == 0
+                && !DEVICE_WORDS.iter().any(|d| d.eq_ignore_ascii_case(w))
+        };
+        // the name runs over its parts (`PC-KARIM-HADDAD`), up to a number or a word
+        let mut n = 0;
+        loop {
+            let part = &name[n..];
+            let len = part.find(['-', '_', '.', '\\', '/']).unwrap_or(part.len());
+            if !person(&part[..len]) || (n == 0 && len < 3) {
+                break;
+            }
+            n += len;
+            if !name[n..].starts_with(['-', '_']) {
+                break;
+            }
+            n += 1;
+        }
+        let n = name[..n].trim_end_matches(['-', '_']).len();
+        if n == 0 {
             return None;
         }
         let at = p + j + 1;
