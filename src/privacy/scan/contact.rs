@@ -487,12 +487,15 @@ impl Detectors {
         // and then a pool word: the byte tests spare most texts the search
         let b = text.as_bytes();
         let before = out.len();
-        if dashed_quad(b) || (hex_run(b) && pool_ac().is_match(text)) {
+        // the pool-word search runs at most once
+        let mut pool = None;
+        let mut pooled = || *pool.get_or_insert_with(|| pool_ac().is_match(text));
+        if dashed_quad(b) || (hex_run(b) && pooled()) {
             self.full_reverse_dns(text, scope, rec, cues, out);
         }
         // `bl147-10-80.dsl.telepac.pt`, `lfbn-idf1-1-335-22.w90-12.abo.wanadoo.fr`:
         // a subscriber's name with only part of the address in it
-        if digit_joint(b) && pool_ac().is_match(text) {
+        if digit_joint(b) && pooled() {
             partial_reverse_dns(text, rec, before, out);
         }
     }

@@ -160,27 +160,29 @@ impl Detectors {
                 && token.chars().all(char::is_alphabetic)
                 && vocab::vocab().flags_of(token) & (vocab::COMMON | vocab::VERY_COMMON) == 0
                 && !vocab::with_lower(token, |l| STATES.contains(&l));
-            // `Benutzername vogels / Kennwort …`, `login wilka / hasło …`: a
-            // lower-case word no prose uses, then the pair's slash or the end
-            let paired = || {
-                let rest = text[te..].trim_start_matches(' ');
-                let plain = token.len() >= 3 && token.chars().all(|c| c.is_alphabetic() && c.is_lowercase());
-                let f = vocab::vocab().flags_of(token);
-                // the slash of a `user / password` pair: a password cue right after it
-                let pair = rest.starts_with('/') && {
-                    let at = text.len() - rest.len();
-                    cues.iter().any(|c| matches!(c.2, Cue::CredStrong | Cue::CredWeak) && c.0 > at && c.0 <= at + 4)
-                };
-                plain
-                    && f & (vocab::VERY_COMMON | vocab::SECURITY) == 0
-                    && (pair || (rest.starts_with(['/', '|']) && f & vocab::COMMON == 0))
-            };
-            let looks_secret = sep || looks_like_login(token) || (strong && (pin || uncommon)) || paired();
+            let looks_secret =
+                sep || looks_like_login(token) || (strong && (pin || uncommon)) || paired_login(text, te, token, cues);
             if looks_secret {
                 push(text, ts, te, out);
             }
         }
     }
+}
+
+/// `Benutzername vogels / Kennwort …`, `login wilka / hasło …`: a
+/// lower-case word no prose uses after a login cue ending at `te`, then the
+/// pair's slash (a password cue right after it) or a `/`/`|`.
+fn paired_login(text: &str, te: usize, token: &str, cues: &[(usize, usize, Cue)]) -> bool {
+    let rest = text[te..].trim_start_matches(' ');
+    let plain = token.len() >= 3 && token.chars().all(|c| c.is_alphabetic() && c.is_lowercase());
+    let f = vocab::vocab().flags_of(token);
+    let pair = rest.starts_with('/') && {
+        let at = text.len() - rest.len();
+        cues.iter().any(|c| matches!(c.2, Cue::CredStrong | Cue::CredWeak) && c.0 > at && c.0 <= at + 4)
+    };
+    plain
+        && f & (vocab::VERY_COMMON | vocab::SECURITY) == 0
+        && (pair || (rest.starts_with(['/', '|']) && f & vocab::COMMON == 0))
 }
 
 /// A cue naming a secret of several words (`passphrase`, `pass phrase`,
