@@ -313,6 +313,68 @@ impl KeyRule {
 /// Query keys of OAuth and OpenID naming an application, never a person.
 const OAUTH_APP_KEYS: &[&str] = &["client_id", "clientid", "client-id", "app_id", "appid"];
 
+/// `DomainName`, `process_name`, `TargetDomainName`: the name of a thing,
+/// not of a person (what it holds still goes through the detectors).
+fn thing_name(last: &str, before: &str) -> bool {
+    matches!(last, "name" | "names")
+        && matches!(
+            before,
+            "domain"
+                | "process"
+                | "package"
+                | "host"
+                | "file"
+                | "service"
+                | "task"
+                | "object"
+                | "workstation"
+                | "computer"
+                | "machine"
+                | "device"
+                | "server"
+                | "app"
+                | "application"
+                | "share"
+                | "event"
+                | "rule"
+                | "policy"
+                | "provider"
+                | "channel"
+                | "product"
+                | "brand"
+                | "malware"
+                | "family"
+                | "campaign"
+                | "registrar"
+                | "company"
+                | "org"
+                | "organisation"
+                | "organization"
+                | "network"
+                | "zone"
+                | "record"
+                | "key"
+                | "logon"
+                | "printer"
+                | "pipe"
+                | "mutex"
+                | "image"
+                | "module"
+                | "driver"
+                | "job"
+                | "cert"
+                | "certificate"
+                | "issuer"
+                | "kit"
+                | "bot"
+                | "field"
+                | "column"
+                | "table"
+                | "database"
+                | "db"
+        )
+}
+
 const GENERIC_KEY_WORDS: &[&str] = &[
     "id",
     "ids",
@@ -820,6 +882,9 @@ impl Policy {
         }
         let words: Vec<String> = key_words(key).collect();
         let last = words.last()?;
+        if words.len() >= 2 && thing_name(last, &words[words.len() - 2]) {
+            return None;
+        }
         if let Some(r) = self.ingest.rule_for_word(last) {
             return Some(r);
         }
@@ -866,6 +931,9 @@ impl Policy {
         let Some(last) = n.checked_sub(1).map(|k| word(&words[k])) else {
             return Some(None);
         };
+        if n >= 2 && thing_name(last, word(&words[n - 2])) {
+            return Some(None);
+        }
         if let Some(r) = self.ingest.rule_for_word(last) {
             return Some(Some(r));
         }

@@ -358,3 +358,14 @@ fn adversarial_fourth_red_team_forms_leak_nothing() {
 fn adversarial_fifth_red_team_forms_leak_nothing() {
     leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt5.jsonl", 140);
 }
+
+/// The sixth blind red-team pass (session 14, written after the fifth
+/// pass's fixes; 8 languages: fraud narratives, SAR/STR, chargebacks, SIM
+/// swaps, romance and investment statements, marketplace scams, helpdesk
+/// signatures, kit configs, web/Windows/VPN logs, prosecutor letters, mule
+/// lists, sandbox and DDoS summaries): the cases that pass with nothing
+/// lost (`tests/data/pii-adversarial-rt6.jsonl`).
+#[test]
+fn adversarial_sixth_red_team_forms_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt6.jsonl", 105);
+}

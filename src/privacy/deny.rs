@@ -49,10 +49,13 @@ pub enum Class {
     Number,
     /// A first name joined to another word.
     Name,
+    /// A date of the last century with a two-digit year (`23.10.72`): a
+    /// birth date, no event of a threat report.
+    Dob,
 }
 
 impl Class {
-    pub const ALL: [Class; 4] = [Class::Word, Class::Token, Class::Number, Class::Name];
+    pub const ALL: [Class; 5] = [Class::Word, Class::Token, Class::Number, Class::Name, Class::Dob];
 
     /// The placeholder written instead.
     pub fn label(self) -> &'static str {
@@ -61,6 +64,7 @@ impl Class {
             Class::Token => "[TOKEN]",
             Class::Number => "[NUMBER]",
             Class::Name => "[NAME]",
+            Class::Dob => "[DOB]",
         }
     }
 
@@ -71,13 +75,14 @@ impl Class {
             Class::Token => "unknown-token",
             Class::Number => "unknown-number",
             Class::Name => "name",
+            Class::Dob => "date-of-birth",
         }
     }
 }
 
 /// How many tokens of each class one pass replaced.
 #[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tally(pub [u32; 4]);
+pub struct Tally(pub [u32; 5]);
 
 impl Tally {
     fn add(&mut self, c: Class) {
@@ -136,6 +141,61 @@ const FILE_EXTENSIONS: &[&str] = &[
 /// German formal address, capitalised mid-sentence ("Bitte bestätigen Sie
 /// Ihre Daten"): pronouns, never a name.
 const FORMAL: &[&str] = &["Sie", "Ihr", "Ihre", "Ihren", "Ihrem", "Ihrer", "Ihres", "Ihnen"];
+
+/// Capitalised words that end the name of an organisation, not of a
+/// person (`Aeza Group`, `Stark Industries Solutions`, `PQ Hosting`): a
+/// hoster, registrar or provider named in a report stays.
+const ORG_WORDS: &[&str] = &[
+    "Group",
+    "Groupe",
+    "Gruppe",
+    "Grupo",
+    "Gruppo",
+    "Groep",
+    "Grupa",
+    "Solutions",
+    "Hosting",
+    "Industries",
+    "Networks",
+    "Network",
+    "Limited",
+    "Holdings",
+    "Holding",
+    "Services",
+    "Technologies",
+    "Telecom",
+    "Systems",
+    "Communications",
+    "Cloud",
+    "Datacenter",
+    "Internet",
+    "Media",
+    "Digital",
+    "Software",
+    "Labs",
+    "Consulting",
+    "Trading",
+    "Ventures",
+    "International",
+    "Enterprises",
+    "Corporation",
+    "Ltd",
+    "LLC",
+    "Inc",
+    "GmbH",
+    "SARL",
+    "SAS",
+    "BV",
+    "NV",
+    "SpA",
+    "Srl",
+    "SRL",
+    "LTD",
+    "OÜ",
+    "Host",
+    "Servers",
+    "Hosting-Services",
+];
 
 /// Units after a number (`12mb`, `3rd`, `14h`, `2x`).
 const UNITS: &[&str] = &[
@@ -220,7 +280,10 @@ impl Deny {
             let cap = text[c.core.0..].chars().next().is_some_and(char::is_uppercase);
             let start = cap && !single_value && ((i == 0 && at_start) || starts_sentence(text, &chunks, i));
             let pos = if start { Pos::Start } else { Pos::Mid };
-            if after_reference_cue(text, &chunks, i) || time_after_cue(text, &chunks, i) {
+            if after_reference_cue(text, &chunks, i)
+                || time_after_cue(text, &chunks, i)
+                || after_bot_word(text, &chunks, i)
+            {
                 verdicts.push(Verdict::Keep);
                 i += 1;
                 continue;
@@ -367,6 +430,11 @@ impl Deny {
             out.push_str(Class::Token.label());
             return Verdict::Replaced;
         }
+        if short_year_birth_date(core) {
+            tally.add(Class::Dob);
+            out.push_str(Class::Dob.label());
+            return Verdict::Replaced;
+        }
         if let Some(r) = device_name(core).or_else(|| login_of_initial(core)) {
             tally.add(Class::Name);
             out.push_str(&r);
@@ -376,6 +444,29 @@ impl Deny {
         // `apt_unc6691-1`): one probe settles it
         if vocab().flags_of(core) & SECURITY != 0 || self.is_shape(core) {
             return Verdict::Keep;
+        }
+        // `EventID=4624`, `LogonType=10`, `CN=evil.top`, `DNS:evil.top`: a
+        // key and its value, each judged (not a coordinate card's `B3=482`:
+        // a key has three letters, or is one or two capitals)
+        if let Some((k, v)) = key_value(core) {
+            let (mut ko, mut vo) = (String::new(), String::new());
+            // the key is an identifier: its CamelCase parts are judged
+            let acronym =
+                k.bytes().all(|c| c.is_ascii_uppercase()) && with_lower(k, |l| super::lexicon::acronyms().contains(&l));
+            let kv = if acronym { Verdict::Keep } else { self.compound(k, Pos::Inner, false, &mut ko, tally) };
+            let vv = self.judge(v, Pos::Mid, &mut vo, tally);
+            let changed = |v: Verdict| matches!(v, Verdict::Replaced | Verdict::NameLike);
+            if !changed(kv) && !changed(vv) {
+                return Verdict::Keep;
+            }
+            out.push_str(if changed(kv) { &ko } else { k });
+            out.push('=');
+            out.push_str(if changed(vv) { &vo } else { v });
+            return if kv == Verdict::NameLike || vv == Verdict::NameLike {
+                Verdict::NameLike
+            } else {
+                Verdict::Replaced
+            };
         }
         let digits = core.bytes().any(|b| b.is_ascii_digit());
         if digits && (is_dashed_plate(core) || !self.digit_compound_ok(core)) {
@@ -418,7 +509,7 @@ impl Deny {
         if all_caps && with_lower(w, |l| super::lexicon::acronyms().contains(&l)) {
             return Some(Verdict::Keep);
         }
-        if FORMAL.contains(&w) || MONTHS_EN.contains(&w) {
+        if FORMAL.contains(&w) || MONTHS_EN.contains(&w) || ORG_WORDS.contains(&w) {
             return Some(Verdict::Keep);
         }
         if f & NOUN != 0 || (known && (pos == Pos::Start || all_caps)) {
@@ -438,6 +529,7 @@ impl Deny {
                 !k.is_empty() && k.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'=') && is_hash(v)
             })
             || is_security_id(t)
+            || is_fingerprint(t)
             || is_ip(t)
             || is_wallet(t)
             || is_domain(t)
@@ -449,9 +541,9 @@ impl Deny {
             || is_bracket_label(t)
             || is_kernel_object(t)
             || self.refs.as_ref().is_some_and(|r| {
-                // a number alone is never a reference; with a slash it may be
-                // (`2024/721266`, `0107/2024`)
-                (t.bytes().any(|b| b.is_ascii_alphabetic()) || t.contains('/'))
+                // a number alone is never a reference; with a slash or a dash
+                // it may be (`2024/721266`, `0107/2024`, `2025-545995`)
+                (t.bytes().any(|b| b.is_ascii_alphabetic()) || t.contains('/') || t.contains('-'))
                     && (t.contains('-') || t.bytes().any(|b| b.is_ascii_digit()))
                     && r.is_match(t)
             })
@@ -587,7 +679,14 @@ impl Deny {
             let w = &core[s..e];
             // a case change or an apostrophe joins one word (PowerShell,
             // l'Agence); after `_`, `.`, `-` a capitalised part is a word of its own
+            // the head of a CamelCase identifier (`CurrentVersion`,
+            // `OneDriveUpdater`) is read as inside a word, not as a name
+            let camel_head = k + 1 < parts.len()
+                && parts[k].1 == parts[k + 1].0
+                && w.len() >= 3
+                && core[parts[k + 1].0..].starts_with(|c: char| c.is_uppercase());
             let p = match k {
+                _ if camel_head => Pos::Inner,
                 0 => pos,
                 _ if matches!(&core[parts[k - 1].1..s], "" | "'" | "’") => Pos::Inner,
                 // `Fake-App`, `Kit-Log`, `Banking-App`: after a kept part and a
@@ -1345,7 +1444,15 @@ fn chunk(text: &str) -> Vec<Chunk> {
 /// own, not one token. Not inside a number (`1,234.56`) nor a URL.
 fn field_end(text: &str, s: usize, i: usize) -> bool {
     let b = text.as_bytes();
-    if i < 2 || i <= s + 1 || i >= b.len() || !matches!(b[i - 1], b',' | b';' | b'|') {
+    if i < 2 || i <= s + 1 || i >= b.len() {
+        return false;
+    }
+    // a JSON key glued to its value (`{"token":"7965004854:AA…"`): the key
+    // is a word of its own
+    if b[i - 1] == b':' && b[i - 2] == b'"' {
+        return !is_ascii_space(b[i]) && !text[s..i].contains("://");
+    }
+    if !matches!(b[i - 1], b',' | b';' | b'|') {
         return false;
     }
     let after = b[i];
@@ -1482,6 +1589,30 @@ fn after_reference_cue(text: &str, chunks: &[Chunk], i: usize) -> bool {
             set.contains(l) || set.contains(l.trim_end_matches('.'))
         });
         if back == 4 || !filler {
+            return false;
+        }
+    }
+    false
+}
+
+/// The number of a Telegram bot (`Telegram bot 6241991297`, `bot de
+/// Telegram 7105146011`, `bot_id: 5275138036`): the attacker's exfiltration
+/// channel, kept like an indicator.
+fn after_bot_word(text: &str, chunks: &[Chunk], i: usize) -> bool {
+    let core = &text[chunks[i].core.0..chunks[i].core.1];
+    if !(6..=12).contains(&core.len()) || !core.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    for back in 1..=3usize.min(i) {
+        let c = &chunks[i - back];
+        let w = text[c.core.0..c.core.1].to_ascii_lowercase();
+        if matches!(
+            w.as_str(),
+            "bot" | "bota" | "bots" | "telegram-bot" | "telegram-bota" | "bot_id" | "botid" | "bot-id"
+        ) {
+            return true;
+        }
+        if !matches!(w.as_str(), "telegram" | "de" | "di" | "do" | "id" | "") {
             return false;
         }
     }
@@ -1873,6 +2004,83 @@ fn is_number_shape(t: &str) -> bool {
         && lens.len() <= 4
         && lens.iter().all(|&l| (1..=5).contains(&l));
     date || amount || version
+}
+
+/// A chunk written `key=value` or `KEY:value` (an upper-case key such as
+/// `DNS:`, `IP:`, `URI:`), split.
+fn key_value(core: &str) -> Option<(&str, &str)> {
+    let i = core.find(['=', ':'])?;
+    let (k, v) = (&core[..i], &core[i + 1..]);
+    let kb = k.as_bytes();
+    let caps = kb.iter().all(u8::is_ascii_uppercase);
+    let ok_key = !kb.is_empty()
+        && kb[0].is_ascii_alphabetic()
+        && kb.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+        && if core.as_bytes()[i] == b'=' {
+            kb.iter().filter(|c| c.is_ascii_alphabetic()).count() >= 3 || (caps && kb.len() <= 2)
+        } else {
+            caps && kb.len() >= 2 && kb.len() <= 5
+        };
+    (ok_key && !v.is_empty() && !v.starts_with(['=', '/', ':'])).then_some((k, v))
+}
+
+/// Fingerprints of TLS servers and certificates: JA4 (`t13d1513h2_…_…`),
+/// JARM (62 hex digits), a serial or thumbprint in hex (24 digits or more,
+/// or colon-separated bytes, at least eight).
+fn is_fingerprint(t: &str) -> bool {
+    let b = t.as_bytes();
+    let hex = |s: &[u8]| s.iter().all(u8::is_ascii_hexdigit);
+    if b.len() >= 24
+        && b.len() <= 128
+        && hex(b)
+        && b.iter().any(u8::is_ascii_digit)
+        && b.iter().any(u8::is_ascii_alphabetic)
+    {
+        return true;
+    }
+    if b.len() >= 23 && t.split(':').all(|g| g.len() == 2 && hex(g.as_bytes())) {
+        return true;
+    }
+    // JA4: [tq][version 2][d|i][2 digits][2 digits][alpn 2]_[12 hex]_[12 hex]
+    let mut parts = t.split('_');
+    let (Some(a), Some(x), Some(y), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    a.len() == 10
+        && matches!(a.as_bytes()[0], b't' | b'q' | b'd')
+        && a.bytes().all(|c| c.is_ascii_alphanumeric())
+        && x.len() == 12
+        && y.len() == 12
+        && hex(x.as_bytes())
+        && hex(y.as_bytes())
+}
+
+/// `23.10.72`, `01/12/65`, `7-11-98`: day, month (either order) and a
+/// two-digit year of the last century (30 to 99). No event of a threat
+/// report is dated so; a birth date in a row or a form is.
+fn short_year_birth_date(t: &str) -> bool {
+    let b = t.as_bytes();
+    if b.len() < 6 || b.len() > 8 || !b[0].is_ascii_digit() {
+        return false;
+    }
+    let Some(sep) = b.iter().copied().find(|c| !c.is_ascii_digit()) else {
+        return false;
+    };
+    if !matches!(sep, b'.' | b'/' | b'-') {
+        return false;
+    }
+    let mut it = t.split(char::from(sep));
+    let (Some(a), Some(m), Some(y), None) = (it.next(), it.next(), it.next(), it.next()) else {
+        return false;
+    };
+    let num = |s: &str| {
+        (!s.is_empty() && s.len() <= 2 && s.bytes().all(|c| c.is_ascii_digit())).then(|| s.parse::<u8>().ok()).flatten()
+    };
+    let (Some(a), Some(m), Some(y)) = (num(a), num(m), num(y)) else {
+        return false;
+    };
+    let day_month = |d: u8, m: u8| (1..=31).contains(&d) && (1..=12).contains(&m);
+    y >= 30 && t.len() - t.rfind(char::from(sep)).unwrap_or(0) == 3 && (day_month(a, m) || day_month(m, a))
 }
 
 /// CVE, CWE, ATT&CK, ASN, KB and bulletin identifiers.

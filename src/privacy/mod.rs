@@ -15,6 +15,7 @@
 pub mod checks;
 pub mod deny;
 pub mod escrow;
+mod keyed;
 mod lexicon;
 pub mod phone;
 pub mod scan;
@@ -533,10 +534,32 @@ impl Sanitiser {
                 });
             }
         }
+        if free != Free::None {
+            self.keyed(text, &mut found);
+        }
         if found.is_empty() && !deny {
             return Some(text.to_owned());
         }
         self.replace_found(text, &found, rec, field, free, ctx)
+    }
+
+    /// Adds the values a key rule names inside the text (`user="jdoe"`, a
+    /// table column under `Geburtsdatum`) where no detector found anything.
+    fn keyed(&self, text: &str, found: &mut Vec<Found>) {
+        let mut spans = Vec::new();
+        keyed::spans(text, &self.policy, &mut spans);
+        if spans.is_empty() {
+            return;
+        }
+        let before = found.len();
+        for k in spans {
+            if found[..before].iter().all(|f| f.end <= k.start || f.start >= k.end) {
+                let norm = normalise_for(k.category, &text[k.start..k.end]);
+                found.push(Found { start: k.start, end: k.end, kind: SpanKind::Data(k.category), norm });
+            }
+        }
+        found.sort_by_key(|f| f.start);
+        found.dedup_by(|b, a| b.start < a.end);
     }
 
     /// Applies the policy to the findings of a scan of `text`, and
@@ -578,6 +601,13 @@ impl Sanitiser {
                     match self.apply(cat, action, &text[f.start..f.end], &f.norm) {
                         Some(rep) => {
                             ctx.note(field, rule, cat.as_str(), action.as_str());
+                            // a Telegram bot token keeps its bot id
+                            if cat == DataCategory::Credential
+                                && let Some(id) = scan::telegram_bot_id(&text[f.start..f.end])
+                            {
+                                out.push_str(id);
+                                out.push(':');
+                            }
                             out.push_str(&rep);
                         }
                         None => {

@@ -55,6 +55,7 @@ pub use contact::{phone_link_host, phone_path_key};
 pub use decode::decode_token;
 pub use names::{first_names, fold, local_part_letters};
 pub use roles::encoded_word;
+pub use secrets::telegram_bot_id;
 
 /// What a span holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -403,7 +404,7 @@ const PATTERNS: &[(Family, &str)] = &[
     ),
     (
         Family::Secret,
-        r"((?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{40,}|glpat-[A-Za-z0-9_\-]{20,}|xox[abposr]-[A-Za-z0-9\-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16}|[sr]k_(?:live|test)_[0-9A-Za-z]{16,}|AIza[0-9A-Za-z_\-]{35}|ya29\.[0-9A-Za-z_\-]{20,}|npm_[A-Za-z0-9]{36}|eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*))",
+        r"((?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{40,}|glpat-[A-Za-z0-9_\-]{20,}|xox[abposr]-[A-Za-z0-9\-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16}|[sr]k_(?:live|test)_[0-9A-Za-z]{16,}|AIza[0-9A-Za-z_\-]{35}|ya29\.[0-9A-Za-z_\-]{20,}|npm_[A-Za-z0-9]{36}|eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*|(?:\bbot|\b)[0-9]{8,10}:AA[A-Za-z0-9_\-]{30,40}))",
     ),
     (
         Family::Profile,

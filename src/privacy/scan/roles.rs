@@ -242,6 +242,11 @@ pub(super) fn attacker_email(c: &Candidate, local: &str, domain: &str) -> bool {
     {
         return true; // the attacker's own domain
     }
+    // a recipient header (`To: X <k.vandermeer@vandermolen-bouw.nl>`): the
+    // target of the mail, even on a domain the attacker copies
+    if recipient_line(text, s) {
+        return false;
+    }
     // the genuine side of a lookalike pair (`kwisniewska@transbud.pl` next to
     // the attacker's `transbvd.pl`): the impersonated company's staff
     if let Some(h) = &rec.host
@@ -272,6 +277,20 @@ pub(super) fn attacker_email(c: &Candidate, local: &str, domain: &str) -> bool {
     // the text names the domain again in a link: infrastructure
     let low = text.to_ascii_lowercase();
     low.match_indices(domain).any(|(i, _)| low[..i].ends_with("//") || low[..i].ends_with("//www."))
+}
+
+/// The line holding `s` is a mail's recipient header (`To:`, `Cc:`, `An:`,
+/// `À :`, `Para:`, `Aan:`, `Do:`, `A:`, `Kopie:`), up to `s`.
+fn recipient_line(text: &str, s: usize) -> bool {
+    let line = &text[text[..s].rfind('\n').map_or(0, |i| i + 1)..s];
+    let Some((head, _)) = line.split_once(':') else {
+        return false;
+    };
+    let head = head.trim().to_lowercase();
+    matches!(
+        head.as_str(),
+        "to" | "cc" | "bcc" | "an" | "kopie" | "à" | "a" | "para" | "aan" | "do" | "dw" | "cco" | "kopia"
+    )
 }
 
 /// Words that may stand in a list of addresses an attacker cue opens.
@@ -366,8 +385,20 @@ pub(super) fn attacker_ip(text: &str, s: usize, e: usize, cues: &[(usize, usize,
     let roles = [Cue::AttackerNet, Cue::VictimNet, Cue::Person];
     match nearest(cues, s, 48, &roles) {
         Some((_, Cue::VictimNet | Cue::Person)) => return false,
-        Some((d, Cue::AttackerNet)) if d <= 24 => return true,
+        // not across a sentence end: "…the operator collecting results.⏎
+        // 86.9.208.218 - - [14/Apr/2025…]" is the next log line's visitor
+        Some((d, Cue::AttackerNet)) if d <= 24 && !sentence_between(&text[s - d..s]) => return true,
         _ => {}
+    }
+    // a DNS record (`evil.top | A | 1.2.3.4`, `evil.top. 300 IN AAAA …`) or
+    // a log's destination (`dstip=`), or an IPS event's source
+    if dns_record(&text[..s]) || log_peer(text, s) {
+        return true;
+    }
+    // an access-log line requesting the kit's panel or its results file:
+    // the operator collecting the loot, not a visitor
+    if operator_request(text, e) {
+        return true;
     }
     if let Some((d, Cue::AttackerNet)) = nearest(cues, s, 600, &roles)
         && list_between(text, s - d, s)
@@ -385,6 +416,68 @@ pub(super) fn attacker_ip(text: &str, s: usize, e: usize, cues: &[(usize, usize,
     }
     // a service port: a server, not a client (clients use ports >= 49152)
     port_after(text.as_bytes(), e).is_some_and(|p| p > 0 && p < 49152)
+}
+
+/// The text before an address ends with a DNS record type (`A`, `AAAA`,
+/// after a name, a TTL or `IN`): the resolution of a listed domain.
+fn dns_record(before: &str) -> bool {
+    let t = before.trim_end_matches([' ', '\t', '|', ',', ';']);
+    let Some(rest) = t.strip_suffix("AAAA").or_else(|| t.strip_suffix('A')) else {
+        return false;
+    };
+    rest.ends_with([' ', '\t', '|', ',', ';'])
+}
+
+/// A key=value log's address keys: the destination of a connection (not
+/// `remip`, a VPN user's own address), or
+/// the source of an intrusion-prevention event (`attack=`, `subtype="ips"`).
+fn log_peer(text: &str, s: usize) -> bool {
+    let before = &text[..s];
+    let before = before.strip_suffix('"').unwrap_or(before);
+    let Some(before) = before.strip_suffix('=') else {
+        return false;
+    };
+    let k = before.rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or("").to_ascii_lowercase();
+    match k.as_str() {
+        "dstip" | "dst" | "dst_ip" | "dest_ip" | "destip" | "daddr" | "dstaddr" | "server_ip" | "serverip" => true,
+        "srcip" | "src" | "src_ip" | "saddr" | "srcaddr" => {
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let line_end = text[s..].find('\n').map_or(text.len(), |i| s + i);
+            let line = &text[line_start..line_end];
+            line.contains("attack=") || line.contains("subtype=\"ips\"") || line.contains("subtype=ips")
+        }
+        _ => false,
+    }
+}
+
+/// A sentence ends between a cue and an address: a full stop, `!` or `?`
+/// before a space or line break, or a line break not after a `:`.
+fn sentence_between(between: &str) -> bool {
+    let b = between.as_bytes();
+    b.windows(2).any(|w| matches!(w[0], b'.' | b'!' | b'?') && is_break(w[1]))
+        || b.iter().enumerate().any(|(k, &c)| c == b'\n' && !between[..k].trim_end().ends_with(':'))
+}
+
+fn is_break(c: u8) -> bool {
+    matches!(c, b' ' | b'\n' | b'\r' | b'\t')
+}
+
+/// The address ending at `e` opens an access-log line (`1.2.3.4 - - [..]
+/// "GET /panel/results.txt ..."`) whose request goes to the kit's panel,
+/// admin pages or harvested results: the operator, not a victim.
+fn operator_request(text: &str, e: usize) -> bool {
+    let rest = &text[e..];
+    let line = rest.split('\n').next().unwrap_or("");
+    if !line.starts_with(" - ") {
+        return false;
+    }
+    let Some(q) = line.find("\"GET ").or_else(|| line.find("\"POST ")) else {
+        return false;
+    };
+    let path = line[q + 1..].split(' ').nth(1).unwrap_or("").to_ascii_lowercase();
+    let first = path.trim_start_matches('/').split(['/', '?']).next().unwrap_or("");
+    matches!(first, "panel" | "admin" | "adm" | "administrator" | "cpanel" | "dashboard" | "results" | "logs" | "gate")
+        || ["result", "rezult", "log.txt", "logs.txt"].iter().any(|w| path.contains(w))
 }
 
 /// The field after an address ending at `e` names an indicator type

@@ -19,6 +19,16 @@ pub(super) fn prefixed(text: &str, s: usize, e: usize, out: &mut Vec<Found>) {
     out.push(Found { start: s, end: e, kind: SpanKind::Data(DataCategory::Credential), norm: text[s..e].to_owned() });
 }
 
+/// The bot id of a Telegram bot token (`7965004854:AAFf…`): the number
+/// before the colon names the attacker's bot (police can ask about it);
+/// only the part after it is the secret.
+pub fn telegram_bot_id(token: &str) -> Option<&str> {
+    let (id, secret) = token.split_once(':')?;
+    let digits = id.strip_prefix("bot").unwrap_or(id);
+    (digits.len() >= 8 && digits.len() <= 10 && digits.bytes().all(|c| c.is_ascii_digit()) && secret.starts_with("AA"))
+        .then_some(id)
+}
+
 fn token_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b"._~+/=%-".contains(&c)
 }
@@ -95,6 +105,7 @@ mod tests {
             "AKIAIOSFODNN7EXAMPLE",
             "AIzaSyA1234567890abcdefghijklmnopqrstuv",
             "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbm5hIn0.c2lnbmF0dXJl",
+            "7965004854:AAFf6P7c7oV5AWbL8jsAIf0EzEwJoFwSoDV",
         ] {
             let text = format!("leaked {tok} in repo");
             assert_eq!(found_of(&text, DataCategory::Credential), [tok], "{text}");

@@ -82,7 +82,7 @@ pub(super) fn attacker_side(s: usize, cues: &[(usize, usize, Cue)]) -> bool {
 fn account(path: &str) -> bool {
     let first = path.trim_start_matches('/').split(['/', '?', '#']).next().unwrap_or("");
     let low = first.to_ascii_lowercase();
-    !SITE_PAGES.contains(&low.as_str()) && !low.ends_with("bot") && low.len() >= 2
+    !SITE_PAGES.contains(&low.as_str()) && !low.ends_with("bot") && !low.is_empty()
 }
 
 /// A link in free text (`Url` candidate) or a scheme-less profile link
@@ -113,6 +113,10 @@ pub(super) fn link(c: &Candidate, out: &mut Vec<Found>) {
         return;
     }
     let start = u.start + after_scheme + host_end;
+    // the site stays a link (`https://www.marktplaats.nl`), not words
+    if after_scheme > 0 {
+        out.push(Found { start: u.start, end: start, kind: SpanKind::Url, norm: String::new() });
+    }
     let norm = raw[after_scheme..].to_ascii_lowercase();
     out.push(Found { start, end: u.end, kind: SpanKind::Data(DataCategory::OnlineId), norm });
 }
