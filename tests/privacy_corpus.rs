@@ -367,5 +367,17 @@ fn adversarial_fifth_red_team_forms_leak_nothing() {
 /// lost (`tests/data/pii-adversarial-rt6.jsonl`).
 #[test]
 fn adversarial_sixth_red_team_forms_leak_nothing() {
-    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt6.jsonl", 105);
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt6.jsonl", 150);
+}
+
+/// The seventh blind pass (session 15; 8 languages, new genres: vishing
+/// transcripts, chat exports, insurance and loan claims, account takeover,
+/// crypto KYC, WHOIS/RDAP and passive DNS, certificates, forwarded mails,
+/// ICS and vCards, SMSC logs, fraud-SDK logs, proxy and firewall logs,
+/// Windows events and EDR paths, EPC QR and MT103, ISO 20022, MRZ, cheques,
+/// card-not-present, hotel booking fraud, kit dumps in XML/YAML/INI): the
+/// cases that pass with nothing lost (`tests/data/pii-adversarial-rt7.jsonl`).
+#[test]
+fn adversarial_seventh_red_team_forms_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt7.jsonl", 55);
 }

@@ -440,6 +440,15 @@ impl Deny {
             out.push_str(&r);
             return Verdict::Replaced;
         }
+        // a per-victim subdomain (`jan-de-vries.kit-login.top`)
+        if core.contains(['-', '_'])
+            && is_domain(core)
+            && let Some(h) = host_names(core)
+        {
+            tally.add(Class::Name);
+            out.push_str(&h);
+            return Verdict::Replaced;
+        }
         // a security label joined by `_`, `-` or `.` (`ek_clearfake`,
         // `apt_unc6691-1`): one probe settles it
         if vocab().flags_of(core) & SECURITY != 0 || self.is_shape(core) {
@@ -644,6 +653,7 @@ impl Deny {
         }
         let parts = split_parts(core);
         let names = name_parts(core, &parts);
+        let dotted = core.bytes().filter(|&c| c == b'.').count() >= 2;
         let mut verdict = Verdict::Keep;
         let mut rewritten = String::with_capacity(core.len());
         let mut last = 0;
@@ -688,6 +698,9 @@ impl Deny {
             let p = match k {
                 _ if camel_head => Pos::Inner,
                 0 => pos,
+                // a dotted signature or package name (`Ivanti.Connect.Secure.Buffer.Overflow`):
+                // each capitalised part heads a word
+                _ if dotted && &core[parts[k - 1].1..s] == "." => Pos::Start,
                 _ if matches!(&core[parts[k - 1].1..s], "" | "'" | "’") => Pos::Inner,
                 // `Fake-App`, `Kit-Log`, `Banking-App`: after a kept part and a
                 // dash, a capitalised word of the vocabulary heads a noun
@@ -1783,7 +1796,9 @@ fn name_parts(core: &str, parts: &[(usize, usize)]) -> Vec<bool> {
         {
             let wc = &core[parts[k + 2].0..parts[k + 2].1];
             let c = info[k + 2];
-            if is_title_word(wc) && free(c.1) && c.0 {
+            // `Jan_de_Vries`, and in a lower-case slug `thibault-le-goff`
+            let lower_surname = wc.chars().all(char::is_lowercase) && c.1 & (LOWER | NOUN | FREQ | SECURITY) == 0;
+            if (is_title_word(wc) || lower_surname) && free(c.1) && c.0 {
                 names[k..=k + 2].iter_mut().for_each(|n| *n = true);
             }
         }
@@ -1859,6 +1874,38 @@ pub fn url_segment_names(seg: &str) -> Option<String> {
     }
     out.push_str(&seg[last..]);
     Some(out)
+}
+
+/// A host whose subdomain labels name a person (a kit's subdomain per
+/// victim, `wieslawa-lewandowska.autoryzacja-pkobp.cfd`): those labels
+/// become `[NAME]`, the registered domain stays. `None` when none does.
+pub fn host_names(host: &str) -> Option<String> {
+    let n = host.split('.').count();
+    if n < 3 || !host.contains(['-', '_']) {
+        return None;
+    }
+    let mut out = String::with_capacity(host.len());
+    let mut changed = false;
+    for (i, label) in host.split('.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        // the whole label goes (`ji-woo-patel`: a name the lists know only in part)
+        // letters only, two to four parts (`wieslawa-lewandowska`), not
+        // `apollo-blue7` or a longer phrase
+        let parts = label.split(['-', '_']).count();
+        if i + 2 < n
+            && (2..=4).contains(&parts)
+            && label.bytes().all(|c| c.is_ascii_alphabetic() || c == b'-' || c == b'_')
+            && url_segment_names(label).is_some()
+        {
+            out.push_str(Class::Name.label());
+            changed = true;
+        } else {
+            out.push_str(label);
+        }
+    }
+    changed.then_some(out)
 }
 
 fn has_camel(s: &str) -> bool {

@@ -578,9 +578,27 @@ impl Sanitiser {
         let mut tally = deny::Tally::default();
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
+        // the indicator's own host stays as written (its subdomain labels
+        // are the attacker's choice even when they read as a name)
+        let own = rec.host.as_deref().filter(|h| h.contains(['-', '_']) && h.split('.').count() >= 3);
         let gap = |out: &mut String, s: usize, e: usize, tally: &mut deny::Tally| {
             if deny {
-                self.deny.filter(&text[s..e], starts_sentence(text, s), single, out, tally);
+                let mut from = s;
+                if let Some(h) = own {
+                    // the host standing alone (not `x@host`, not `host-y`)
+                    let alone = |i: usize| {
+                        let b = text.as_bytes();
+                        let (a, z) = (s + i, s + i + h.len());
+                        (a == 0 || !(b[a - 1].is_ascii_alphanumeric() || matches!(b[a - 1], b'@' | b'.' | b'-' | b'_')))
+                            && (z == b.len() || !(b[z].is_ascii_alphanumeric() || matches!(b[z], b'-' | b'_')))
+                    };
+                    for (i, _) in text[s..e].match_indices(h).filter(|&(i, _)| alone(i)) {
+                        self.deny.filter(&text[from..s + i], starts_sentence(text, from), single, out, tally);
+                        out.push_str(h);
+                        from = s + i + h.len();
+                    }
+                }
+                self.deny.filter(&text[from..e], starts_sentence(text, from), single, out, tally);
             } else {
                 out.push_str(&text[s..e]);
             }
@@ -742,7 +760,7 @@ impl Sanitiser {
         field: &str,
         ctx: &mut Ctx,
     ) -> Result<String, ()> {
-        if !url_needs_work(s) && !path_has_names(s) {
+        if !url_needs_work(s) && !path_has_names(s) && !host_has_names(s) {
             return Ok(s.to_owned());
         }
         let before = ctx.removals.total();
@@ -782,7 +800,13 @@ impl Sanitiser {
         if u.password().is_some() {
             ctx.note(&format!("{field}.userinfo"), "ingest.detect.credential", "credential", "drop");
         }
-        out.push_str(host);
+        match deny::host_names(host).filter(|_| rec.host.as_deref() != Some(host)) {
+            Some(h) => {
+                ctx.note(field, "ingest.detect.name (host label)", DataCategory::Name.as_str(), "redact");
+                out.push_str(&h);
+            }
+            None => out.push_str(host),
+        }
         if let Some(p) = u.port() {
             let _ = write!(out, ":{p}");
         }
@@ -1100,6 +1124,13 @@ fn mask(cat: DataCategory, norm: &str) -> String {
 }
 
 /// Cheap test on a URL string: anything that could hide personal data?
+/// The host of a URL written as is names a person in a subdomain label.
+fn host_has_names(s: &str) -> bool {
+    let rest = s.split_once("://").map_or(s, |(_, r)| r);
+    let host = &rest[..rest.find(['/', '?', '#', ':']).unwrap_or(rest.len())];
+    deny::host_names(host.rsplit('@').next().unwrap_or(host)).is_some()
+}
+
 fn url_needs_work(s: &str) -> bool {
     let b = s.as_bytes();
     if b.iter().any(|c| matches!(c, b'@' | b'%' | b'?' | b'#' | b'[' | b'+' | b';')) || b.len() > 200 {

@@ -598,3 +598,71 @@ fn oauth_client_ids_and_server_keys_are_the_attackers() {
     let out = run(&s, json!({"type":"domain","value":"login-check.top","attributes":{"srv":"45.137.21.104"}}));
     assert_eq!(out.attributes["srv"], "45.137.21.104");
 }
+
+/// Forms of the sixth and seventh blind passes: DNS record rows, log
+/// destinations, bind and resolve cues, operator requests, Telegram bot
+/// ids, rows under a named header, key=value logs, certificates, per-victim
+/// subdomains and recipient headers.
+#[test]
+fn seventh_pass_rows_logs_and_certificates() {
+    let s = sanitiser("default");
+    let d = |desc: &str| {
+        run(&s, json!({"type":"domain","value":"natwest-help.shop","category":"phishing","description": desc}))
+            .description
+            .unwrap()
+    };
+    // the resolution of a listed domain, a destination, an IPS source, a bind
+    for t in [
+        "secure-lloyds83.cfd | A | 178.71.223.93 | 2026-03-01",
+        "ing-de-kunden.cc AAAA 2a06:1700:144:71::8c1 2026",
+        "dstip=185.145.197.12 action=\"blocked\"",
+        "subtype=\"ips\" srcip=178.30.134.196 attack=\"Ivanti.Connect.Secure.Buffer.Overflow\"",
+        "alle auflösend auf 185.227.38.110.",
+        "Sources principales : 146.70.235.89, 146.70.18.132",
+        "account (bound from 188.195.38.207) pushed smishing",
+    ] {
+        assert_eq!(d(t), t);
+    }
+    // a blocked request's internal source goes, its destination stays
+    assert_eq!(d("srcip=10.0.0.5 dstip=185.145.197.12"), "srcip=[IP] dstip=185.145.197.12");
+    // a VPN user's own address is no attacker's
+    assert_eq!(
+        d("subtype=\"vpn\" remip=92.191.110.12 user=x"),
+        "subtype=\"vpn\" remip=92.191.110.0/24 user=[CREDENTIAL]"
+    );
+    // an attacker cue does not reach across a sentence end; a panel request is the operator's
+    let log = "the operator collecting results.\n86.9.208.218 - - [14/Apr/2025:09:41:22 +0200] \"GET /en/login.php HTTP/1.1\" 200 5\n194.123.36.170 - - [14/Apr/2025:10:15:09 +0200] \"GET /panel/results.txt HTTP/1.1\" 200 8";
+    let out = d(log);
+    assert!(out.contains("86.9.208.0/24") && out.contains("194.123.36.170 - -"), "{out}");
+    // a bot token keeps the bot id; a bot's number stays
+    assert_eq!(
+        d("bot 7965004854:AAFf6P7c7oV5AWbL8jsAIf0EzEwJoFwSoDV and Telegram bot 6241991297."),
+        "bot 7965004854:[CREDENTIAL] and Telegram bot 6241991297."
+    );
+    // a column named by a key rule, a two-digit-year birth date in a row
+    assert_eq!(
+        d("Name;Konto;Geburtsdatum;Eingang\nX;Y;23.10.72;4.727,50 EUR"),
+        "Name;Konto;Geburtsdatum;Eingang\n[NAME];[IBAN];[DOB];4.727,50 EUR"
+    );
+    assert_eq!(d("2a02:8108:5f05::1|x|7.11.98"), "2a02:8108:5f05::/48|x|[DOB]");
+    // key=value logs: the user goes, the event id and the domain name stay
+    assert_eq!(
+        d("EventID=4624 TargetUserName=d.nogueira TargetDomainName=CORP"),
+        "EventID=4624 TargetUserName=[NAME] TargetDomainName=CORP"
+    );
+    // certificate lines and fingerprints
+    let cert = "SAN: DNS:boi-verify.live, DNS:boi-login.top\nSerial: 62e87c11cd8471ebac4229d7c8bbf30201c0\nJA4 t13d1513h2_b567da7bc402_b889cd47fd57";
+    assert_eq!(d(cert), cert);
+    // a per-victim subdomain loses the name; the indicator's own host stays
+    assert_eq!(d("wieslawa-lewandowska.autoryzacja-pkobp.cfd A 1.2.3.4"), "[NAME].autoryzacja-pkobp.cfd A 1.2.3.4");
+    let own = run(
+        &s,
+        json!({"type":"domain","value":"ftp.eric-averyanov.wha.la","category":"malware","description":"infrastructure: ftp.eric-averyanov.wha.la"}),
+    );
+    assert_eq!(own.description.as_deref(), Some("infrastructure: ftp.eric-averyanov.wha.la"));
+    // the recipient of a mail on a domain the attacker copies is the victim
+    assert_eq!(
+        d("From: <ap@vandermolen-bouw.org>\nTo: <k.vandermeer@vandermolen-bouw.nl>"),
+        "From: <ap@vandermolen-bouw.org>\nTo: <[EMAIL]>"
+    );
+}
