@@ -88,6 +88,10 @@ impl Tally {
     fn add(&mut self, c: Class) {
         self.0[c as usize] += 1;
     }
+
+    fn sub(&mut self, c: Class) {
+        self.0[c as usize] = self.0[c as usize].saturating_sub(1);
+    }
 }
 
 type Build = std::hash::BuildHasherDefault<Fnv>;
@@ -278,7 +282,9 @@ impl Deny {
             }
             // the position only matters to a capitalised word
             let cap = text[c.core.0..].chars().next().is_some_and(char::is_uppercase);
-            let start = cap && !single_value && ((i == 0 && at_start) || starts_sentence(text, &chunks, i));
+            let start = cap
+                && !single_value
+                && ((i == 0 && at_start) || starts_sentence(text, &chunks, i) || in_field_label(text, &chunks, i));
             let pos = if start { Pos::Start } else { Pos::Mid };
             if after_reference_cue(text, &chunks, i)
                 || time_after_cue(text, &chunks, i)
@@ -311,6 +317,7 @@ impl Deny {
         seeds::recovery_phrases(&mut judged);
         plates(&mut judged);
         extend_names(&mut judged);
+        company_names(&mut judged);
         lower_case_names(&mut judged);
         caps_names(&mut judged);
         subjects::bare_subjects(&mut judged, at_start);
@@ -939,6 +946,64 @@ fn is_amount_run(text: &str, chunks: &[Chunk], i: usize, j: usize) -> bool {
         chunks.get(k).is_some_and(|c| CURRENCIES.contains(&text[c.core.0..c.core.1].to_lowercase().as_str()))
     };
     thousands && (currency(j + 1) || (i > 0 && currency(i - 1)))
+}
+
+/// Legal forms that end a company's name.
+const LEGAL_FORMS: &[&str] = &[
+    "Inc",
+    "LLC",
+    "Ltd",
+    "Limited",
+    "GmbH",
+    "AG",
+    "SARL",
+    "SAS",
+    "SA",
+    "SpA",
+    "Srl",
+    "SRL",
+    "BV",
+    "NV",
+    "LTD",
+    "Corp",
+    "Corporation",
+    "PLC",
+    "Plc",
+    "S.L",
+    "S.A",
+    "B.V",
+    "N.V",
+    "Pte",
+    "OÜ",
+    "Sp",
+];
+
+/// Capitalised ordinary words right before a legal form are a company's
+/// name (`Domains By Proxy, LLC`, `Web Commerce Communications Limited`),
+/// not a person's: they stay (an unknown word there still goes).
+fn company_names(j: &mut Judged) {
+    let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    let (text, chunks) = (*text, *chunks);
+    for i in 1..chunks.len() {
+        let w = text[chunks[i].core.0..chunks[i].core.1].trim_end_matches('.');
+        if !LEGAL_FORMS.contains(&w) {
+            continue;
+        }
+        for k in (i.saturating_sub(4)..i).rev() {
+            let c = &text[chunks[k].core.0..chunks[k].core.1];
+            let known = c.chars().all(char::is_alphabetic) && vocab().flags_of(c) & (LOWER | NOUN) != 0;
+            if matches!(verdicts[k], Verdict::NameLike | Verdict::Replaced)
+                && known
+                && rewritten[k].as_deref() == Some(Class::Word.label())
+            {
+                verdicts[k] = Verdict::Keep;
+                rewritten[k] = None;
+                tally.sub(Class::Word);
+            } else if !matches!(verdicts[k], Verdict::Keep | Verdict::Weak) {
+                break;
+            }
+        }
+    }
 }
 
 /// Weak capitalised words next to a replaced capitalised word are part of
@@ -1683,6 +1748,32 @@ fn starts_sentence(text: &str, chunks: &[Chunk], i: usize) -> bool {
     }
     trail.chars().any(|c| matches!(c, '.' | '!' | '?' | ':' | ';' | '…'))
         || matches!(prev, "-" | "–" | "—" | "*" | "•" | "|" | "/" | ">")
+}
+
+/// Chunk `i` is a word of a form's field label: the chunks from a line
+/// start up to one ending in `:` (at most five) are all words
+/// (`Registrar Abuse Contact Email:`, `Registrant Name:`). Capitalised
+/// words there head a label, they name no one.
+fn in_field_label(text: &str, chunks: &[Chunk], i: usize) -> bool {
+    let word = |k: usize| text[chunks[k].core.0..chunks[k].core.1].chars().all(char::is_alphabetic);
+    if !word(i) {
+        return false;
+    }
+    // back to the line start
+    let mut first = i;
+    while first > 0 && !text.as_bytes()[chunks[first - 1].end..chunks[first].start].contains(&b'\n') {
+        first -= 1;
+        if i - first > 4 || !word(first) || text[chunks[first].core.1..chunks[first].end].contains(':') {
+            return false;
+        }
+    }
+    // on to the chunk ending in `:`
+    (i..chunks.len().min(first + 5)).any(|k| {
+        let trail = &text[chunks[k].core.1..chunks[k].end];
+        (k == i || word(k)) && trail.starts_with(':')
+    }) && (i..chunks.len().min(first + 5))
+        .take_while(|&k| !text[chunks[k].core.1..chunks[k].end].starts_with(':'))
+        .all(word)
 }
 
 /// A word, a number and a closing symbol (`Verano1995!`, `Juve2019!`,

@@ -660,6 +660,16 @@ fn seventh_pass_rows_logs_and_certificates() {
         json!({"type":"domain","value":"ftp.eric-averyanov.wha.la","category":"malware","description":"infrastructure: ftp.eric-averyanov.wha.la"}),
     );
     assert_eq!(own.description.as_deref(), Some("infrastructure: ftp.eric-averyanov.wha.la"));
+    // an address attributed to a network, a checkout session; a customer's stays generalised
+    assert_eq!(
+        d("all submitted from 176.70.198.210 (AS9009 M247 Europe SRL). Checkout IP 185.231.89.193, device"),
+        "all submitted from 176.70.198.210 (AS9009 M247 Europe SRL). Checkout IP 185.231.89.193, device"
+    );
+    assert_eq!(d("Customer IP 81.2.3.4 (AS2856 BT) reported"), "Customer IP 81.2.3.0/24 (AS2856 [WORD]) reported");
+    // WHOIS: role mailboxes and privacy aliases, field labels, company names; the registrant goes
+    let whois = "Registrant Organization: Domains By Proxy, LLC\nRegistrant Email: e30630995e2f6ab470b6bf5882e85884@domainsbyproxy.com\nAbuse: abuse@tucows.com\nRegistrant Name: Anna Kowalska";
+    assert_eq!(d(whois), whois.replace("Anna Kowalska", "[NAME]"));
+    assert_eq!(d("Kunde Anna Schmidt Ltd"), "Kunde [NAME] Ltd");
     // the recipient of a mail on a domain the attacker copies is the victim
     assert_eq!(
         d("From: <ap@vandermolen-bouw.org>\nTo: <k.vandermeer@vandermolen-bouw.nl>"),

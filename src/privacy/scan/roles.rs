@@ -242,6 +242,11 @@ pub(super) fn attacker_email(c: &Candidate, local: &str, domain: &str) -> bool {
     {
         return true; // the attacker's own domain
     }
+    // an organisation's role mailbox (`abuse@tucows.com`) or a WHOIS
+    // privacy service's alias: no person's address
+    if ROLE_MAILBOXES.contains(&local.to_ascii_lowercase().as_str()) || PRIVACY_PROXIES.contains(&domain) {
+        return true;
+    }
     // a recipient header (`To: X <k.vandermeer@vandermolen-bouw.nl>`): the
     // target of the mail, even on a domain the attacker copies
     if recipient_line(text, s) {
@@ -278,6 +283,44 @@ pub(super) fn attacker_email(c: &Candidate, local: &str, domain: &str) -> bool {
     let low = text.to_ascii_lowercase();
     low.match_indices(domain).any(|(i, _)| low[..i].ends_with("//") || low[..i].ends_with("//www."))
 }
+
+/// Mailboxes of an organisation's function, never of a person.
+const ROLE_MAILBOXES: &[&str] = &[
+    "abuse",
+    "noc",
+    "hostmaster",
+    "postmaster",
+    "webmaster",
+    "cert",
+    "csirt",
+    "soc",
+    "dmca",
+    "abuse-reports",
+    "domain-abuse",
+    "abuse-report",
+    "phishing",
+    "spam",
+    "security-alert",
+];
+
+/// WHOIS privacy services: their mailboxes are aliases of a hidden registrant.
+const PRIVACY_PROXIES: &[&str] = &[
+    "domainsbyproxy.com",
+    "whoisprivacyprotect.com",
+    "withheldforprivacy.com",
+    "privacyguardian.org",
+    "contactprivacy.com",
+    "whoisguard.com",
+    "identity-protect.org",
+    "domainprivacygroup.com",
+    "whoisprotection.cc",
+    "privacy-link.com",
+    "proxy.dnstination.com",
+    "njal.la",
+    "gname.com.whoisprivacy",
+    "dataprivacyprotect.com",
+    "redacted-for-privacy.com",
+];
 
 /// The line holding `s` is a mail's recipient header (`To:`, `Cc:`, `An:`,
 /// `À :`, `Para:`, `Aan:`, `Do:`, `A:`, `Kopie:`), up to `s`.
@@ -389,6 +432,11 @@ pub(super) fn attacker_ip(text: &str, s: usize, e: usize, cues: &[(usize, usize,
         // 86.9.208.218 - - [14/Apr/2025…]" is the next log line's visitor
         Some((d, Cue::AttackerNet)) if d <= 24 && !sentence_between(&text[s - d..s]) => return true,
         _ => {}
+    }
+    // an address its text attributes to a network (`1.2.3.4 (AS9009 M247)`):
+    // an analyst's note on infrastructure
+    if text[e..].starts_with(" (AS") && text[e + 4..].starts_with(|c: char| c.is_ascii_digit()) {
+        return true;
     }
     // a DNS record (`evil.top | A | 1.2.3.4`, `evil.top. 300 IN AAAA …`) or
     // a log's destination (`dstip=`), or an IPS event's source
