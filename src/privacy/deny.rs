@@ -284,7 +284,10 @@ impl Deny {
             let cap = text[c.core.0..].chars().next().is_some_and(char::is_uppercase);
             let start = cap
                 && !single_value
-                && ((i == 0 && at_start) || starts_sentence(text, &chunks, i) || in_field_label(text, &chunks, i));
+                && ((i == 0 && at_start)
+                    || starts_sentence(text, &chunks, i)
+                    || in_field_label(text, &chunks, i)
+                    || on_issuer_line(text, c.start));
             let pos = if start { Pos::Start } else { Pos::Mid };
             if after_reference_cue(text, &chunks, i)
                 || time_after_cue(text, &chunks, i)
@@ -1673,12 +1676,14 @@ fn after_reference_cue(text: &str, chunks: &[Chunk], i: usize) -> bool {
     false
 }
 
-/// The number of a Telegram bot (`Telegram bot 6241991297`, `bot de
-/// Telegram 7105146011`, `bot_id: 5275138036`): the attacker's exfiltration
-/// channel, kept like an indicator.
+/// The number of a Telegram bot or of the chat it posts to (`Telegram bot
+/// 6241991297`, `bot de Telegram 7105146011`, `chat_id -1005549148180`):
+/// the attacker's exfiltration channel, kept like an indicator.
 fn after_bot_word(text: &str, chunks: &[Chunk], i: usize) -> bool {
     let core = &text[chunks[i].core.0..chunks[i].core.1];
-    if !(6..=12).contains(&core.len()) || !core.bytes().all(|b| b.is_ascii_digit()) {
+    // a group chat's id is negative (`-1005549148180`)
+    let digits = core.strip_prefix('-').unwrap_or(core);
+    if !(6..=14).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
     for back in 1..=3usize.min(i) {
@@ -1686,7 +1691,16 @@ fn after_bot_word(text: &str, chunks: &[Chunk], i: usize) -> bool {
         let w = text[c.core.0..c.core.1].to_ascii_lowercase();
         if matches!(
             w.as_str(),
-            "bot" | "bota" | "bots" | "telegram-bot" | "telegram-bota" | "bot_id" | "botid" | "bot-id"
+            "bot"
+                | "bota"
+                | "bots"
+                | "telegram-bot"
+                | "telegram-bota"
+                | "bot_id"
+                | "botid"
+                | "bot-id"
+                | "chat_id"
+                | "chatid"
         ) {
             return true;
         }
@@ -1748,6 +1762,19 @@ fn starts_sentence(text: &str, chunks: &[Chunk], i: usize) -> bool {
     }
     trail.chars().any(|c| matches!(c, '.' | '!' | '?' | ':' | ';' | '…'))
         || matches!(prev, "-" | "–" | "—" | "*" | "•" | "|" | "/" | ">")
+}
+
+/// The line holding `at` is a certificate's issuer (`Issuer: C=US,
+/// O=SSL.com, CN=SSL.com EV Code Signing Intermediate CA RSA R3`): a
+/// certification authority, no person; its capitalised words head words.
+fn on_issuer_line(text: &str, at: usize) -> bool {
+    let line = &text[text[..at].rfind('\n').map_or(0, |k| k + 1)..];
+    let head = line.split(':').next().unwrap_or("").trim();
+    head.len() < line.len()
+        && matches!(
+            head.to_lowercase().as_str(),
+            "issuer" | "aussteller" | "émetteur" | "emisor" | "emittente" | "uitgever" | "wystawca" | "emissor"
+        )
 }
 
 /// Chunk `i` is a word of a form's field label: the chunks from a line

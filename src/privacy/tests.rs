@@ -670,6 +670,14 @@ fn seventh_pass_rows_logs_and_certificates() {
     let whois = "Registrant Organization: Domains By Proxy, LLC\nRegistrant Email: e30630995e2f6ab470b6bf5882e85884@domainsbyproxy.com\nAbuse: abuse@tucows.com\nRegistrant Name: Anna Kowalska";
     assert_eq!(d(whois), whois.replace("Anna Kowalska", "[NAME]"));
     assert_eq!(d("Kunde Anna Schmidt Ltd"), "Kunde [NAME] Ltd");
+    // a bot's chat, a CA's name, an invitation's organiser; the attendee goes
+    assert_eq!(d("chat_id -1006774064119, kit Greatness"), "chat_id -1006774064119, kit Greatness");
+    let issuer = "Issuer: C=US, O=SSL.com, CN=SSL.com EV Code Signing Intermediate CA RSA R3";
+    assert_eq!(d(issuer), issuer);
+    let ics = d(
+        "ORGANIZER;CN=Finance:mailto:hr-payroll@payroll-help.cc\nATTENDEE;CN=Anna Kowalska:mailto:anna.kowalska@firma.pl",
+    );
+    assert!(ics.contains("hr-payroll@payroll-help.cc") && ics.ends_with("CN=[NAME]:mailto:[EMAIL]"), "{ics}");
     // the recipient of a mail on a domain the attacker copies is the victim
     assert_eq!(
         d("From: <ap@vandermolen-bouw.org>\nTo: <k.vandermeer@vandermolen-bouw.nl>"),
