@@ -379,5 +379,5 @@ fn adversarial_sixth_red_team_forms_leak_nothing() {
 /// cases that pass with nothing lost (`tests/data/pii-adversarial-rt7.jsonl`).
 #[test]
 fn adversarial_seventh_red_team_forms_leak_nothing() {
-    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt7.jsonl", 55);
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt7.jsonl", 80);
 }
