@@ -711,6 +711,8 @@ impl Deny {
                 // a dotted signature or package name (`Ivanti.Connect.Secure.Buffer.Overflow`):
                 // each capitalised part heads a word
                 _ if dotted && &core[parts[k - 1].1..s] == "." => Pos::Start,
+                // a Windows path's folder (`AppData\Local\Google`)
+                _ if core[parts[k - 1].1..s].ends_with('\\') => Pos::Start,
                 _ if matches!(&core[parts[k - 1].1..s], "" | "'" | "’") => Pos::Inner,
                 // `Fake-App`, `Kit-Log`, `Banking-App`: after a kept part and a
                 // dash, a capitalised word of the vocabulary heads a noun

@@ -678,6 +678,11 @@ fn seventh_pass_rows_logs_and_certificates() {
         "ORGANIZER;CN=Finance:mailto:hr-payroll@payroll-help.cc\nATTENDEE;CN=Anna Kowalska:mailto:anna.kowalska@firma.pl",
     );
     assert!(ics.contains("hr-payroll@payroll-help.cc") && ics.ends_with("CN=[NAME]:mailto:[EMAIL]"), "{ics}");
+    // a profile folder is its user's login; the system's profiles and the folders under it stay
+    assert_eq!(
+        d(r"read C:\Users\g.lopes\AppData\Local\Google\Chrome and /home/jkowalski/.ssh, not C:\Users\Public\x"),
+        r"read C:\Users\[NAME]\AppData\Local\Google\Chrome and /home/[NAME]/.ssh, not C:\Users\Public\x"
+    );
     // the recipient of a mail on a domain the attacker copies is the victim
     assert_eq!(
         d("From: <ap@vandermolen-bouw.org>\nTo: <k.vandermeer@vandermolen-bouw.nl>"),

@@ -77,6 +77,52 @@ pub(super) fn after_cue(text: &str, e: usize, out: &mut Vec<Found>) {
     }
 }
 
+/// A user's profile folder in a path (`C:\\Users\\g.lopes\\AppData`,
+/// `/home/jkowalski/.ssh`, `/Users/mrossi/Library`): the folder is named
+/// after the account, so it is a login (`[NAME]`); the system's own
+/// profiles (`Public`, `Default`, `All Users`...) stay.
+pub(super) fn profile_folders(text: &str, out: &mut Vec<Found>) {
+    const ROOTS: &[&str] = &["\\Users\\", "\\users\\", "/home/", "/Users/", "\\Documents and Settings\\"];
+    const SYSTEM: &[&str] = &[
+        "public",
+        "default",
+        "default user",
+        "all users",
+        "administrator",
+        "admin",
+        "root",
+        "guest",
+        "defaultuser0",
+        "wdagutilityaccount",
+        "systemprofile",
+        "localservice",
+        "networkservice",
+        "%username%",
+        "<user>",
+        "user",
+        "*",
+    ];
+    if !text.contains("Users") && !text.contains("users") && !text.contains("/home/") && !text.contains("Settings") {
+        return;
+    }
+    for root in ROOTS {
+        for (i, _) in text.match_indices(root) {
+            let s = i + root.len();
+            let len = text[s..].find(['\\', '/', '\n', ';', '"', '\'', ' ', ',', ')']).unwrap_or(text.len() - s);
+            let folder = &text[s..s + len];
+            if folder.is_empty() || SYSTEM.contains(&folder.to_ascii_lowercase().as_str()) {
+                continue;
+            }
+            out.push(Found {
+                start: s,
+                end: s + len,
+                kind: SpanKind::Data(DataCategory::Name),
+                norm: folder.to_lowercase(),
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::policy::DataCategory;

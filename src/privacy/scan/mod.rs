@@ -549,6 +549,9 @@ impl Detectors {
         if !scope.url_part && text.contains("///") {
             geo::what3words(text, out);
         }
+        if scope.names {
+            devices::profile_folders(text, out);
+        }
         if cues.iter().any(|c| c.2 == Cue::Malware) {
             roles::spare_malware_names(text, &cues, out, first);
         }
