@@ -28,6 +28,13 @@ pub fn spans(text: &str, policy: &Policy, out: &mut Vec<Keyed>) {
     }
 }
 
+/// A value a key rule may take: not empty or `-`, no link (the URL
+/// scrubber's) and no address (the IP detectors' whatever the key says,
+/// `IpAddress=`).
+fn keyable(v: &str) -> bool {
+    !v.is_empty() && v != "-" && !v.contains("://") && v.parse::<std::net::IpAddr>().is_err()
+}
+
 fn key_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')
 }
@@ -61,9 +68,7 @@ fn inline(text: &str, policy: &Policy, out: &mut Vec<Keyed>) {
             }
             None => continue,
         };
-        let value = &text[vs..ve];
-        // an address is the IP detectors' whatever the key (`IpAddress=`)
-        if value.is_empty() || value == "-" || value.contains("://") || value.parse::<std::net::IpAddr>().is_ok() {
+        if !keyable(&text[vs..ve]) {
             continue;
         }
         if let Some(rule) = policy.key_rule(&text[ks..eq]) {
@@ -96,8 +101,7 @@ fn json_pairs(text: &str, policy: &Policy, out: &mut Vec<Keyed>) {
             }
             _ => continue,
         };
-        let value = &text[vs..ve];
-        if value.is_empty() || value.contains("://") || value.parse::<std::net::IpAddr>().is_ok() {
+        if !keyable(&text[vs..ve]) {
             continue;
         }
         if let Some(rule) = policy.key_rule(key) {
@@ -123,8 +127,7 @@ fn table(text: &str, policy: &Policy, out: &mut Vec<Keyed>) {
                     let lead = cell.len() - cell.trim_start().len();
                     let v = cell.trim().trim_matches('"');
                     if let Some(category) = col
-                        && !v.is_empty()
-                        && v.parse::<std::net::IpAddr>().is_err()
+                        && keyable(v)
                     {
                         let s = at + lead + usize::from(cell.trim_start().starts_with('"'));
                         out.push(Keyed { start: s, end: s + v.len(), category: *category });

@@ -800,13 +800,7 @@ impl Sanitiser {
         if u.password().is_some() {
             ctx.note(&format!("{field}.userinfo"), "ingest.detect.credential", "credential", "drop");
         }
-        match deny::host_names(host).filter(|_| rec.host.as_deref() != Some(host)) {
-            Some(h) => {
-                ctx.note(field, "ingest.detect.name (host label)", DataCategory::Name.as_str(), "redact");
-                out.push_str(&h);
-            }
-            None => out.push_str(host),
-        }
+        push_host(&mut out, host, rec, field, ctx);
         if let Some(p) = u.port() {
             let _ = write!(out, ":{p}");
         }
@@ -1124,6 +1118,18 @@ fn mask(cat: DataCategory, norm: &str) -> String {
 }
 
 /// Cheap test on a URL string: anything that could hide personal data?
+/// Writes a URL's host, its per-victim subdomain labels as `[NAME]` (not
+/// the indicator's own host).
+fn push_host(out: &mut String, host: &str, rec: &RecordCtx, field: &str, ctx: &mut Ctx) {
+    match deny::host_names(host).filter(|_| rec.host.as_deref() != Some(host)) {
+        Some(h) => {
+            ctx.note(field, "ingest.detect.name (host label)", DataCategory::Name.as_str(), "redact");
+            out.push_str(&h);
+        }
+        None => out.push_str(host),
+    }
+}
+
 /// The host of a URL written as is names a person in a subdomain label.
 fn host_has_names(s: &str) -> bool {
     let rest = s.split_once("://").map_or(s, |(_, r)| r);

@@ -10,6 +10,13 @@ fn sanitiser(policy: &str) -> Sanitiser {
         .unwrap()
 }
 
+/// The sanitised description of a phishing domain's report.
+fn described(s: &Sanitiser, desc: &str) -> String {
+    run(s, json!({"type":"domain","value":"natwest-help.shop","category":"phishing","description": desc}))
+        .description
+        .unwrap()
+}
+
 fn run(s: &Sanitiser, v: serde_json::Value) -> SanitisedIndicator {
     let raw = parse_indicator(0, &v).unwrap();
     s.sanitise(raw, &mut Removals::default()).unwrap()
@@ -531,11 +538,7 @@ fn attacker_addresses_by_their_host_or_backup_role_stay() {
 #[test]
 fn fifth_pass_forms_rows_and_scans() {
     let s = sanitiser("default");
-    let d = |desc: &str| {
-        run(&s, json!({"type":"domain","value":"natwest-help.shop","category":"phishing","description": desc}))
-            .description
-            .unwrap()
-    };
+    let d = |desc: &str| described(&s, desc);
     // CSV rows without spaces: each field judged alone, the typed IP kept
     assert_eq!(
         d(
@@ -606,11 +609,7 @@ fn oauth_client_ids_and_server_keys_are_the_attackers() {
 #[test]
 fn seventh_pass_rows_logs_and_certificates() {
     let s = sanitiser("default");
-    let d = |desc: &str| {
-        run(&s, json!({"type":"domain","value":"natwest-help.shop","category":"phishing","description": desc}))
-            .description
-            .unwrap()
-    };
+    let d = |desc: &str| described(&s, desc);
     // the resolution of a listed domain, a destination, an IPS source, a bind
     for t in [
         "secure-lloyds83.cfd | A | 178.71.223.93 | 2026-03-01",
