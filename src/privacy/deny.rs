@@ -2017,7 +2017,7 @@ pub fn host_names(host: &str) -> Option<String> {
         if i + 2 < n
             && (2..=4).contains(&parts)
             && label.bytes().all(|c| c.is_ascii_alphabetic() || c == b'-' || c == b'_')
-            && url_segment_names(label).is_some()
+            && (url_segment_names(label).is_some() || unknown_words(label))
         {
             out.push_str(Class::Name.label());
             changed = true;
@@ -2026,6 +2026,14 @@ pub fn host_names(host: &str) -> Option<String> {
         }
     }
     changed.then_some(out)
+}
+
+/// A label of two or three words that no list knows (`yeferson-ramdin`):
+/// a per-victim name the gazetteer lacks. One known word (`ing-herstel`,
+/// `laposte-suivi`) keeps the label.
+fn unknown_words(label: &str) -> bool {
+    let parts = || label.split(['-', '_']);
+    (2..=3).contains(&parts().count()) && parts().all(|w| (3..=15).contains(&w.len()) && vocab().flags_of(w) == 0)
 }
 
 fn has_camel(s: &str) -> bool {
@@ -2442,7 +2450,7 @@ fn device_name(core: &str) -> Option<String> {
     }
     let b = core.as_bytes();
     for (p, _) in core.char_indices() {
-        if p > 0 && !matches!(b[p - 1], b'=' | b'\\' | b'/' | b':' | b'"' | b'\'') {
+        if p > 0 && !matches!(b[p - 1], b'=' | b'\\' | b'/' | b':' | b'"' | b'\'' | b'>') {
             continue;
         }
         let rest = &core[p..];
@@ -2461,7 +2469,7 @@ fn device_name(core: &str) -> Option<String> {
         let mut n = 0;
         loop {
             let part = &name[n..];
-            let len = part.find(['-', '_', '.', '\\', '/']).unwrap_or(part.len());
+            let len = part.find(['-', '_', '.', '\\', '/', '<']).unwrap_or(part.len());
             if !person(&part[..len]) || (n == 0 && len < 3) {
                 break;
             }

@@ -654,6 +654,14 @@ fn seventh_pass_rows_logs_and_certificates() {
     assert_eq!(d(cert), cert);
     // a per-victim subdomain loses the name; the indicator's own host stays
     assert_eq!(d("wieslawa-lewandowska.autoryzacja-pkobp.cfd A 1.2.3.4"), "[NAME].autoryzacja-pkobp.cfd A 1.2.3.4");
+    // a name no list knows is still a name when no word of the label is known; a brand and a word stay
+    assert_eq!(d("yeferson-ramdin.ing-herstel.live | A | 1.2.3.4"), "[NAME].ing-herstel.live | A | 1.2.3.4");
+    assert_eq!(
+        d("laposte-suivi.colis-fr.top and secure-login.kit.top"),
+        "laposte-suivi.colis-fr.top and secure-login.kit.top"
+    );
+    // a device named after its user inside XML markup
+    assert_eq!(d("<Data Name='WorkstationName'>PC-PEREIRA</Data>"), "<Data Name='WorkstationName'>PC-[NAME]</Data>");
     let own = run(
         &s,
         json!({"type":"domain","value":"ftp.eric-averyanov.wha.la","category":"malware","description":"infrastructure: ftp.eric-averyanov.wha.la"}),

@@ -65,10 +65,13 @@ impl Detectors {
             i
         };
         if standalone {
+            // in capitals (`61 CHEMIN DES VIGNES` of a payment's address
+            // lines) the next word in capitals counts as its name
+            let caps = |t: &str| t.len() >= 2 && t.bytes().all(|c| c.is_ascii_uppercase());
             let next_ok = toks.get(k + 1).is_some_and(|&(ns, ne)| ns == after && is_title(&text[ns..ne]))
-                || toks
-                    .get(k + 1)
-                    .is_some_and(|&(ns, ne)| ns == after && lexicon::particles().contains(&&text[ns..ne]));
+                || toks.get(k + 1).is_some_and(|&(ns, ne)| {
+                    ns == after && (lexicon::particles().contains(&&text[ns..ne]) || caps(w) && caps(&text[ns..ne]))
+                });
             if !next_ok {
                 return None;
             }

@@ -4,7 +4,7 @@
 //! digits (`C01X00T47`, `YA1234567`, `MORGA753116SM9IJ`, `12345/67/8901`),
 //! and plates (`B-MS 1234`, `AB-123-CD`, `GD 12345`, `12-ABC-3`).
 
-use super::after_cue::{compact, groups, has_digit, value_start};
+use super::after_cue::{compact, group_end, groups, has_digit, value_start};
 use super::{Found, SpanKind};
 use crate::policy::DataCategory;
 
@@ -37,11 +37,50 @@ pub(super) fn document(text: &str, e: usize, out: &mut Vec<Found>) {
     }
 }
 
-/// A vehicle plate after its name: 4 to 10 letters and digits, both.
+/// A vehicle plate after its name: 4 to 10 letters and digits, both, in
+/// up to four groups. A group of letters only is one to three letters a
+/// dash part (`DD-RA 5452`); in lower case it counts only in the two
+/// groups before the one with digits (`b ab 1234`, but not the `cd` of
+/// `ab 123 cd`).
 pub(super) fn plate(text: &str, e: usize, out: &mut Vec<Found>) {
-    let valid = |n: &str| (4..=10).contains(&n.len()) && digits(n) >= 1 && n.bytes().any(|c| c.is_ascii_alphabetic());
-    if let Some((start, end, norm)) = value(text, e, valid) {
-        out.push(Found { start, end, kind: SpanKind::Data(DataCategory::VehiclePlate), norm });
+    let b = text.as_bytes();
+    let Some((i, _)) = value_start(text, e) else { return };
+    let mut spans = [(0, 0); 4];
+    let mut n = 0;
+    let mut g = i;
+    while n < spans.len() {
+        let ge = group_end(b, g);
+        if ge == g {
+            break;
+        }
+        spans[n] = (g, ge);
+        n += 1;
+        if b.get(ge) != Some(&b' ') {
+            break;
+        }
+        g = ge + 1;
+    }
+    let spans = &spans[..n];
+    // the first group with digits; lower-case letters count only up to two groups before it
+    let first_digits = spans.iter().position(|&(s, t)| has_digit(&b[s..t]));
+    let mut end = None;
+    for (k, &(s, t)) in spans.iter().enumerate() {
+        let grp = &b[s..t];
+        let ok = has_digit(grp) || {
+            let short =
+                grp.split(|&c| c == b'-').all(|p| (1..=3).contains(&p.len()) && p.iter().all(u8::is_ascii_alphabetic));
+            let upper = !grp.iter().any(u8::is_ascii_lowercase);
+            short && (upper || first_digits.is_some_and(|d| k < d && d <= 2))
+        };
+        if !ok {
+            break;
+        }
+        end = Some(t);
+    }
+    let Some(end) = end else { return };
+    let norm = compact(&b[i..end]);
+    if (4..=10).contains(&norm.len()) && digits(&norm) >= 1 && norm.bytes().any(|c| c.is_ascii_alphabetic()) {
+        out.push(Found { start: i, end, kind: SpanKind::Data(DataCategory::VehiclePlate), norm });
     }
 }
 
@@ -89,10 +128,14 @@ mod tests {
             ("numer rejestracyjny WX 12345 auta", "WX 12345"),
             ("matrícula AA-00-AA do carro", "AA-00-AA"),
             ("plate ab 123 cd noted", "ab 123"),
+            ("Opfer meldete: Kennzeichen b ab 1234. Die Seite", "b ab 1234"),
+            ("Kennzeichen DD-RA 5452 gesehen", "DD-RA 5452"),
+            ("included car registration K1 ABC.", "K1 ABC"),
+            ("Kennzeichen M AB 123 und Führerschein", "M AB 123"),
         ] {
             assert_eq!(found_of(text, DataCategory::VehiclePlate), [want], "{text}");
         }
-        for text in ["plate 2 of the report", "Kennzeichen unbekannt", "targa del veicolo"] {
+        for text in ["plate 2 of the report", "Kennzeichen unbekannt", "targa del veicolo", "plate ab cd of 2024"] {
             assert!(found_of(text, DataCategory::VehiclePlate).is_empty(), "{text}");
         }
     }

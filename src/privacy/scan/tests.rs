@@ -195,6 +195,10 @@ fn addresses_across_languages() {
     let f = found("ul. Szafirowa 12, 00-950 Warszawa");
     assert!(f.contains(&(Address, "ul. Szafirowa 12, 00-950 Warszawa".into())), "{f:?}");
     assert!(found("sent via SMS 3 times, route 66 blocked").is_empty());
+    // a payment's address lines in capitals
+    let f = found(":50K:/X\n61 CHEMIN DES VIGNES\n44000 NANTES");
+    assert!(f.iter().any(|(c, t)| *c == Address && t.starts_with("61 CHEMIN DES VIGNES")), "{f:?}");
+    assert!(found("SEE RFC 1918 AND RUE 12").iter().all(|(c, _)| *c != Address));
 }
 
 #[test]
