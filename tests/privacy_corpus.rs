@@ -381,3 +381,15 @@ fn adversarial_sixth_red_team_forms_leak_nothing() {
 fn adversarial_seventh_red_team_forms_leak_nothing() {
     leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt7.jsonl", 80);
 }
+
+/// The eighth blind pass (session 16): a held-out set of the public
+/// corpus's own nature, every kind of it, with other people (8 languages and
+/// Europeans with roots elsewhere), other locales (15 phone plans, 18 IBAN
+/// countries, 18 national ids with their checksums) and other encodings
+/// (double percent-encoding, base64 in an app route, NBSP, full-width `@`,
+/// HTML entities, `\u` escapes, punycode): the cases that pass with nothing
+/// lost (`tests/data/pii-adversarial-rt8.jsonl`).
+#[test]
+fn adversarial_eighth_red_team_forms_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt8.jsonl", 360);
+}

@@ -1923,6 +1923,21 @@ fn name_parts(core: &str, parts: &[(usize, usize)]) -> Vec<bool> {
             }
         }
     }
+    // a second surname after a name of two words (`rosario-brandao-figueiredo`):
+    // a further word that is neither common nor a security term, joined the same way
+    for k in 2..parts.len() {
+        let joiner = &core[parts[k - 1].1..parts[k].0];
+        if names[k - 1]
+            && names[k - 2]
+            && (k < 3 || !names[k - 3])
+            && !names[k]
+            && info[k].0
+            && info[k].1 & (VERY_COMMON | SECURITY) == 0
+            && matches!(joiner, "_" | "-" | " " | "%20" | "+")
+        {
+            names[k] = true;
+        }
+    }
     names
 }
 

@@ -839,6 +839,14 @@ impl Sanitiser {
             let ffield = ctx.field(|| format!("{field}.fragment"));
             if f.contains('=') {
                 self.scrub_query(f, rec, &ffield, ctx, &mut out)?;
+            } else if f.contains('/') {
+                // a single-page app's route (`#/verify/c2FtaXJh…`): segments, as a path's
+                for (i, seg) in f.split('/').enumerate() {
+                    if i > 0 {
+                        out.push('/');
+                    }
+                    out.push_str(&self.scrub_component(&Component::new(seg, false, &ffield), rec, ctx)?);
+                }
             } else {
                 out.push_str(&self.scrub_component(&Component::new(f, false, &ffield), rec, ctx)?);
             }

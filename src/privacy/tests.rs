@@ -37,6 +37,21 @@ fn url_keeps_host_and_structure_and_redacts_the_victim() {
     assert_eq!(out.value, "http://paypal.connexion-532.info/unsubscribe/[EMAIL]/confirm");
     let out = run(&s, json!({"type":"url","value":"ftp://rroberts:pa55w0rd@ing-secure.live/drop/"}));
     assert_eq!(out.value, "ftp://ing-secure.live/drop/");
+    // an app route in the fragment is read segment by segment (base64 e-mail)
+    let out = run(
+        &s,
+        json!({"type":"url","value":"https://kit.top/billing/index.php?lang=en#/step2/a3VjZXJhb3ZhLmx1Y2llQHNlem5hbS5jeg"}),
+    );
+    assert_eq!(out.value, "https://kit.top/billing/index.php?lang=en#/step2/[EMAIL]");
+    // dotted phones in a query, under a Portuguese key and under `n`; an address in an `ip` key stays
+    let out = run(
+        &s,
+        json!({"type":"url","value":"https://kit.top/p?telemovel=0464.51.60.35&n=06.74.24.24.00&ip=10.20.30.40"}),
+    );
+    assert_eq!(out.value, "https://kit.top/p?telemovel=[PHONE]&n=[PHONE]&ip=10.20.30.40");
+    // a name slug with two surnames
+    let out = run(&s, json!({"type":"url","value":"http://kit.top/dossier/rosario-brandao-figueiredo/x"}));
+    assert_eq!(out.value, "http://kit.top/dossier/[NAME]/x");
 }
 
 #[test]
@@ -660,6 +675,8 @@ fn seventh_pass_rows_logs_and_certificates() {
         d("laposte-suivi.colis-fr.top and secure-login.kit.top"),
         "laposte-suivi.colis-fr.top and secure-login.kit.top"
     );
+    // a phone in the Belgian dotted forms; a base64 e-mail in an app route
+    assert_eq!(d("Klant (tel. 0466/45.59.58), ook 0464.51.60.35"), "Klant (tel. [PHONE]), ook [PHONE]");
     // a device named after its user inside XML markup
     assert_eq!(d("<Data Name='WorkstationName'>PC-PEREIRA</Data>"), "<Data Name='WorkstationName'>PC-[NAME]</Data>");
     let own = run(

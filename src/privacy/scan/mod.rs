@@ -584,8 +584,16 @@ impl Detectors {
                     self.ipv6(&c.span(s, end), out);
                 }
             }
-            // IPs inside URL parts are redirect targets and infrastructure
-            Family::Ipv4 | Family::Ipv6 if c.scope.url_part => {}
+            // IPs inside URL parts are redirect targets and infrastructure;
+            // `06.74.24.24.00` (a fifth group, a leading zero) is a number
+            Family::Ipv4 if c.scope.url_part => {
+                let end = digit_run_end(c.bytes(), e);
+                let zero_led = text[s..e].split('.').any(|o| o.len() > 1 && o.starts_with('0'));
+                if end > e || zero_led {
+                    self.number(&c.span(s, end), out);
+                }
+            }
+            Family::Ipv6 if c.scope.url_part => {}
             Family::Ipv4 => {
                 if !self.ipv4(c, out) {
                     // not an address ("06.12.34.56.78"): maybe a number
@@ -597,6 +605,13 @@ impl Detectors {
                 geo::coord(c, out);
             }
             f @ (Family::Nordic | Family::DeDocument | Family::NationalDigits) => self.national_bare(f, c, out),
+            // `0466.45.59.58`, `0466/45.59.58`: a year never starts with 0,
+            // a Belgian number does
+            Family::Date
+                if text.as_bytes()[s] == b'0' && text.as_bytes().get(s + 4).is_some_and(|b| !b.is_ascii_digit()) =>
+            {
+                self.number(&c.span(s, digit_run_end(c.bytes(), e)), out)
+            }
             Family::Date => self.date(c, out),
             Family::Iban => self.iban(c, out),
             f @ (Family::CodiceFiscale | Family::Nie | Family::Dni | Family::Nino) => self.national_id(f, c, out),

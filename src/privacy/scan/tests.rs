@@ -293,3 +293,18 @@ fn an_address_listed_with_a_host_name_or_after_a_hosting_verb_is_infrastructure(
         assert_eq!(found_of(text, DataCategory::Ip), [ip], "{text}");
     }
 }
+
+#[test]
+fn dotted_and_slashed_phones_of_belgium_and_france() {
+    use DataCategory::Phone;
+    for (text, want) in [
+        ("Klant (tel. 0466/45.59.58) belde", "0466/45.59.58"),
+        ("Caller ID also shown as 0468/09.78.81.", "0468/09.78.81"),
+        ("rappeler le 0464.51.60.35 demain", "0464.51.60.35"),
+        ("tel 0466-45.59.58 x", "0466-45.59.58"),
+        ("appeler 06.74.24.24.00 svp", "06.74.24.24.00"),
+    ] {
+        let f = found(text);
+        assert!(f.contains(&(Phone, want.into())), "{text}: {f:?}");
+    }
+}
