@@ -6,6 +6,24 @@
 //! (upper-case letters, ASCII digits) unless said otherwise.
 
 /// Luhn (mod 10) over ASCII digits.
+/// Countries a bank identifier (BIC) names in letters 5 and 6: the EEA,
+/// its neighbours and the large financial centres.
+const BIC_COUNTRIES: &[&[u8; 2]] = &[
+    b"AT", b"BE", b"BG", b"HR", b"CY", b"CZ", b"DK", b"EE", b"FI", b"FR", b"DE", b"GR", b"HU", b"IE", b"IT", b"LV",
+    b"LT", b"LU", b"MT", b"NL", b"PL", b"PT", b"RO", b"SK", b"SI", b"ES", b"SE", b"IS", b"LI", b"NO", b"CH", b"GB",
+    b"MC", b"SM", b"AD", b"GI", b"UA", b"MD", b"RS", b"BA", b"ME", b"MK", b"AL", b"TR", b"US", b"CA", b"HK", b"SG",
+    b"AE", b"CN", b"JP", b"RU", b"BY", b"GE", b"AM", b"AZ", b"KZ", b"IL", b"MA", b"TN", b"NG", b"ZA", b"IN", b"BR",
+];
+
+/// A bank identifier code (`COBADEFFXXX`, `AIBKIE2D`): four letters, a
+/// country, a location of two letters or digits and an optional branch.
+pub fn bic(s: &[u8]) -> bool {
+    (s.len() == 8 || s.len() == 11)
+        && s[..6].iter().all(u8::is_ascii_uppercase)
+        && s[6..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && BIC_COUNTRIES.iter().any(|c| c[..] == s[4..6])
+}
+
 pub fn luhn(digits: &[u8]) -> bool {
     let mut sum = 0u32;
     for (i, d) in digits.iter().rev().enumerate() {
@@ -365,6 +383,16 @@ mod tests {
         assert!(at_svnr(b"1237010180"));
         assert!(!at_svnr(b"1238010180"));
         assert!(!at_svnr(b"1237013280")); // day 01, month 32
+    }
+
+    #[test]
+    fn bank_identifiers() {
+        for b in ["COBADEFFXXX", "AIBKIE2D", "BPOTBEB1", "INGBNL2A", "DEUTDEFF"] {
+            assert!(bic(b.as_bytes()), "{b}");
+        }
+        for b in ["KOWALSKI", "COBADEFF1", "cobadeff", "ABCDQQ12"] {
+            assert!(!bic(b.as_bytes()), "{b}");
+        }
     }
 
     #[test]

@@ -407,6 +407,11 @@ impl Deny {
     /// The verdict on one chunk core; a replaced core is written to `out`.
     fn judge(&self, core: &str, pos: Pos, out: &mut String, tally: &mut Tally) -> Verdict {
         if core.chars().all(char::is_alphabetic) {
+            // `COBADEFFXXX`: the primary office's code; other letters-only
+            // codes read like a surname in capitals (`ZUBIZARRETA`)
+            if core.len() == 11 && core.ends_with("XXX") && is_bank_code(core) {
+                return Verdict::Keep;
+            }
             return match self.word(core, pos) {
                 Some(v) => v,
                 // `Nr`, `Bestellnummer`, `Geburtsdatum`: the lexicon's cue
@@ -559,6 +564,7 @@ impl Deny {
             || is_user_agent_part(t)
             || is_bracket_label(t)
             || is_kernel_object(t)
+            || is_bank_code(t)
             || self.refs.as_ref().is_some_and(|r| {
                 // a number alone is never a reference; with a slash or a dash
                 // it may be (`2024/721266`, `0107/2024`, `2025-545995`)
@@ -571,6 +577,10 @@ impl Deny {
     /// A token mixing letters and digits that reads as a word with a short
     /// number (`Win10`, `x64`, `SHA256`, `TLSv1.2`, `443/tcp`, `12mb`, `3rd`).
     fn digit_compound_ok(&self, core: &str) -> bool {
+        // a file name (`DHL_AWB_55120.html`, a lure's invoice number) may
+        // carry a longer number than a word does
+        let file = core.rsplit_once('.').is_some_and(|(_, ext)| with_lower(ext, |l| FILE_EXTENSIONS.contains(&l)));
+        let (max_run, max_total) = if file { (6, 12) } else { (4, 6) };
         let mut digits = 0;
         for part in core.split(['.', '-', '_', '/', ':']) {
             if part.is_empty() {
@@ -598,7 +608,7 @@ impl Deny {
                         }
                     } else if prev == Some(true) {
                         digits += run.len();
-                        if run.len() > 4 {
+                        if run.len() > max_run {
                             return false;
                         }
                     }
@@ -618,7 +628,7 @@ impl Deny {
                 return false;
             }
         }
-        digits <= 6
+        digits <= max_total
     }
 
     /// A letter run inside a token is accounted for: a word of the
@@ -2406,6 +2416,15 @@ fn is_domain(t: &str) -> bool {
     // a name that is itself a public suffix (`x.at.ply.gg` under a private
     // wildcard, `com.pl`) is a host shape too
     psl::suffix(lower.as_bytes()).is_some_and(|s| s.is_known())
+}
+
+/// A bank's identifier code that no word can be (`COBADEFFXXX`, `AIBKIE2D`,
+/// `BPOTBEB1`): a digit in it, or the primary office's `XXX`. (Letters only,
+/// `DEUTDEFF` could be a surname in capitals: it stays only under a `bic`
+/// or `swift` key.)
+fn is_bank_code(t: &str) -> bool {
+    let b = t.as_bytes();
+    super::checks::bic(b) && (b.ends_with(b"XXX") || b[6..].iter().any(u8::is_ascii_digit))
 }
 
 /// `Mozilla/5.0`, `Chrome/120.0.0.0`, `AppleWebKit/537.36`: a product

@@ -672,6 +672,14 @@ impl Sanitiser {
                 return None;
             }
         }
+        // a bank's code under its key (`"bic": "DEUTDEFF"`): the mule's bank, not a person
+        if checks::bic(v.trim().as_bytes())
+            && key
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|w| w.eq_ignore_ascii_case("bic") || w.eq_ignore_ascii_case("swift"))
+        {
+            return Some(v.to_owned());
+        }
         if let Some(rule) = self.policy.key_rule(key) {
             if v.trim().is_empty() {
                 return Some(v.to_owned());

@@ -677,6 +677,17 @@ fn seventh_pass_rows_logs_and_certificates() {
     );
     // a phone in the Belgian dotted forms; a base64 e-mail in an app route
     assert_eq!(d("Klant (tel. 0466/45.59.58), ook 0464.51.60.35"), "Klant (tel. [PHONE]), ook [PHONE]");
+    // a bank's code, a lure's file name with its number
+    assert_eq!(d("BIC COBADEFFXXX, SWIFT: AIBKIE2D"), "BIC COBADEFFXXX, SWIFT: AIBKIE2D");
+    assert_eq!(d("Anhang DHL_AWB_55120.html und factuur-88231.img"), "Anhang DHL_AWB_55120.html und factuur-88231.img");
+    assert_eq!(d("scan_0612345678.pdf attached"), "[TOKEN] attached");
+    assert!(!d("Der Anrufer ZUBIZARRETA meldete").contains("ZUBI"));
+    let mule = run(
+        &s,
+        json!({"type":"domain","value":"kit.top","category":"fraud","attributes":{"bic":"DEUTDEFF","swift_code":"Anna Kowalczyk"}}),
+    );
+    assert_eq!(mule.attributes["bic"], "DEUTDEFF");
+    assert_ne!(mule.attributes.get("swift_code").map(String::as_str), Some("Anna Kowalczyk"));
     // a device named after its user inside XML markup
     assert_eq!(d("<Data Name='WorkstationName'>PC-PEREIRA</Data>"), "<Data Name='WorkstationName'>PC-[NAME]</Data>");
     let own = run(
