@@ -17,6 +17,7 @@ pub mod deny;
 pub mod escrow;
 mod keyed;
 mod lexicon;
+mod mojibake;
 pub mod phone;
 pub mod scan;
 pub mod vocab;
@@ -517,6 +518,8 @@ impl Sanitiser {
         free: Free,
         ctx: &mut Ctx,
     ) -> Option<String> {
+        let repaired = mojibake::repair(text);
+        let text: &str = &repaired;
         let deny = self.mode(free) == FieldMode::DefaultDeny;
         if !deny && Detectors::obviously_clean(text, &scope) {
             return Some(text.to_owned());
@@ -908,7 +911,7 @@ impl Sanitiser {
         // names in path segments and file names (`anna.kowalska`,
         // `Anna_Kowalska.pdf`, `~user`, `/@handle`): the host and the shape
         // of the path stay, the name goes
-        let renamed = deny::url_segment_names(&decoded);
+        let renamed = deny::url_segment_names(&decoded).or_else(|| echoed_slug(&decoded, rec));
         if renamed.is_some() {
             ctx.note(field, "ingest.detect.name (URL path)", DataCategory::Name.as_str(), "redact");
         }
@@ -1255,6 +1258,22 @@ fn encode_component(s: &str) -> String {
         }
     }
     out
+}
+
+/// A slug of two or three words whose letters are an e-mail local part of
+/// the same record (`/dossier/chinedu-nwosu/chinedunwosu@live.com`): the
+/// person's name, whatever the lists know of it.
+fn echoed_slug(seg: &str, rec: &RecordCtx) -> Option<String> {
+    let parts: Vec<&str> = seg.split(['-', '_', '.']).collect();
+    if rec.local_parts.is_empty()
+        || !(2..=3).contains(&parts.len())
+        || !parts.iter().all(|p| p.len() >= 2 && p.chars().all(char::is_alphabetic))
+    {
+        return None;
+    }
+    let letters = scan::local_part_letters(seg)?;
+    (letters.len() >= 6 && rec.local_parts.iter().any(|lp| lp.contains(letters.as_str())))
+        .then(|| deny::Class::Name.label().to_owned())
 }
 
 #[cfg(test)]

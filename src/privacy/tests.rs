@@ -52,6 +52,11 @@ fn url_keeps_host_and_structure_and_redacts_the_victim() {
     // a name slug with two surnames
     let out = run(&s, json!({"type":"url","value":"http://kit.top/dossier/rosario-brandao-figueiredo/x"}));
     assert_eq!(out.value, "http://kit.top/dossier/[NAME]/x");
+    // a slug echoing the e-mail's local part, whatever the lists know of the name
+    let out = run(&s, json!({"type":"url","value":"http://kit.top/dossier/chinedu-nwosu/chinedunwosu@live.com"}));
+    assert_eq!(out.value, "http://kit.top/dossier/[NAME]/[EMAIL]");
+    let out = run(&s, json!({"type":"url","value":"http://kit.top/secure-login/chinedunwosu@live.com"}));
+    assert_eq!(out.value, "http://kit.top/secure-login/[EMAIL]");
 }
 
 #[test]
@@ -688,6 +693,14 @@ fn seventh_pass_rows_logs_and_certificates() {
     );
     assert_eq!(mule.attributes["bic"], "DEUTDEFF");
     assert_ne!(mule.attributes.get("swift_code").map(String::as_str), Some("Anna Kowalczyk"));
+    let mule = run(
+        &s,
+        json!({"type":"domain","value":"kit.top","category":"fraud","attributes":{"odbiorca":"jędrzej grabowski"}}),
+    );
+    assert_eq!(mule.attributes["odbiorca"], "[NAME]");
+    // a name through a Latin-1 decoder; a customer's router with its port
+    assert_eq!(d("Poszkodowany HÃ¹ng BÃ¹i, ur. 02.12.1961"), "Poszkodowany [NAME], ur. [DOB]");
+    assert!(d("C2-Beacon vom Kundenrouter 178.246.105.8:43493 zu 194.130.141.205:443").contains("178.246.105.0/24"));
     // a device named after its user inside XML markup
     assert_eq!(d("<Data Name='WorkstationName'>PC-PEREIRA</Data>"), "<Data Name='WorkstationName'>PC-[NAME]</Data>");
     let own = run(
