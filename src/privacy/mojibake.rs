@@ -65,7 +65,7 @@ mod tests {
     #[test]
     fn mis_decoded_utf8_is_read_back() {
         assert_eq!(repair("Poszkodowany HÃ¹ng BÃ¹i, ur."), "Poszkodowany Hùng Bùi, ur.");
-        assert_eq!(repair("JosÃ© MarÃ­a, 12 â‚¬"), "José María, 12 €");
+        assert_eq!(repair("JosÃ© MarÃ\u{AD}a, 12 â‚¬"), "José María, 12 €");
         assert_eq!(repair("Zoë and Ångström, 25 °C"), "Zoë and Ångström, 25 °C");
         assert!(matches!(repair("plain ASCII"), std::borrow::Cow::Borrowed(_)));
     }
