@@ -20,7 +20,8 @@ pub fn spans(text: &str, policy: &Policy, out: &mut Vec<Keyed>) {
     if text.contains('=') {
         inline(text, policy, out);
     }
-    if text.contains("\":") || text.contains("\": ") {
+    // (`"key": value` contains `"key":` too)
+    if text.contains('"') && text.contains("\":") {
         json_pairs(text, policy, out);
     }
     if text.contains('\n') {

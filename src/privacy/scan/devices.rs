@@ -102,7 +102,10 @@ pub(super) fn profile_folders(text: &str, out: &mut Vec<Found>) {
         "user",
         "*",
     ];
-    if !text.contains("Users") && !text.contains("users") && !text.contains("/home/") && !text.contains("Settings") {
+    // a profile folder needs a path separator: one byte scan settles most texts
+    if !text.bytes().any(|b| b == b'/' || b == b'\\')
+        || !text.contains("Users") && !text.contains("users") && !text.contains("/home/") && !text.contains("Settings")
+    {
         return;
     }
     for root in ROOTS {

@@ -546,7 +546,7 @@ impl Detectors {
         }
         self.spelled_emails(text, rec, out);
         userinfo(text, out);
-        if !scope.url_part && text.contains("///") {
+        if !scope.url_part && bytes.contains(&b'/') && text.contains("///") {
             geo::what3words(text, out);
         }
         if scope.names {
