@@ -391,5 +391,5 @@ fn adversarial_seventh_red_team_forms_leak_nothing() {
 /// lost (`tests/data/pii-adversarial-rt8.jsonl`).
 #[test]
 fn adversarial_eighth_red_team_forms_leak_nothing() {
-    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt8.jsonl", 360);
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt8.jsonl", 390);
 }
