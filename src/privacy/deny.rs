@@ -762,6 +762,10 @@ impl Deny {
     fn digit_runs(&self, j: &mut Judged) {
         let Judged { text, chunks, verdicts, rewritten, tally } = j;
         let (text, chunks) = (*text, *chunks);
+        // a run is replaced from seven digits on: most texts have fewer
+        if text.bytes().filter(u8::is_ascii_digit).count() < 7 {
+            return;
+        }
         let group: Vec<bool> = (0..chunks.len())
             .map(|k| {
                 let s = &text[chunks[k].core.0..chunks[k].core.1];
@@ -805,6 +809,10 @@ impl Deny {
 /// (`01/28|977`, `04/30;341`): both go; an expiry alone stays.
 fn card_codes(j: &mut Judged) {
     let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    // the expiry before the code is written `MM/YY`
+    if !text.as_bytes().contains(&b'/') {
+        return;
+    }
     let core = |k: usize| &text[chunks[k].core.0..chunks[k].core.1];
     for k in 1..chunks.len() {
         let (e, c) = (core(k - 1).as_bytes(), core(k).as_bytes());
@@ -999,9 +1007,14 @@ const LEGAL_FORMS: &[&str] = &[
 fn company_names(j: &mut Judged) {
     let Judged { text, chunks, verdicts, rewritten, tally } = j;
     let (text, chunks) = (*text, *chunks);
+    // only a replaced word before a legal form is given back
+    if !verdicts.iter().any(|v| matches!(v, Verdict::NameLike | Verdict::Replaced)) {
+        return;
+    }
     for i in 1..chunks.len() {
         let w = text[chunks[i].core.0..chunks[i].core.1].trim_end_matches('.');
-        if !LEGAL_FORMS.contains(&w) {
+        // every legal form starts with a capital
+        if !w.as_bytes().first().is_some_and(|b| b.is_ascii_uppercase()) || !LEGAL_FORMS.contains(&w) {
             continue;
         }
         for k in (i.saturating_sub(4)..i).rev() {
