@@ -721,14 +721,20 @@ fn escape_userinfo(s: &str) -> std::borrow::Cow<'_, str> {
 fn normalise_url(s: &str) -> Result<String, ValueError> {
     let s = &*escape_userinfo(s);
     let url = url::Url::parse(s).map_err(|_| ValueError::Invalid("URL (absolute, with scheme and host)"))?;
-    if !matches!(url.scheme(), "http" | "https" | "ftp" | "ftps" | "ws" | "wss" | "hxxp" | "hxxps") {
-        return Err(ValueError::Invalid("URL (scheme must be http, https, ftp or ws)"));
+    // `sftp://`: a kit's drop server as often as `ftp://`
+    if !matches!(url.scheme(), "http" | "https" | "ftp" | "ftps" | "sftp" | "ws" | "wss" | "hxxp" | "hxxps") {
+        return Err(ValueError::Invalid("URL (scheme must be http, https, ftp, ftps, sftp, ws or wss)"));
     }
     match url.host() {
         None => return Err(ValueError::Invalid("URL (no host)")),
-        Some(url::Host::Domain(d)) => {
-            normalise_domain(d)?;
-        }
+        // a scheme the URL standard does not know (`sftp://62.70.149.83/`)
+        // leaves an address as an opaque host
+        Some(url::Host::Domain(d)) => match d.parse::<IpAddr>() {
+            Ok(ip) => check_public_ip(ip)?,
+            Err(_) => {
+                normalise_domain(d)?;
+            }
+        },
         Some(url::Host::Ipv4(ip)) => check_public_ip(IpAddr::V4(ip))?,
         Some(url::Host::Ipv6(ip)) => check_public_ip(IpAddr::V6(ip))?,
     }
@@ -872,6 +878,10 @@ mod tests {
         );
         let with_hash = normalise_value(Url, "ftp://rroberts:)2Qx2$UgY#J@ing-secure.live/drop/").unwrap();
         assert!(with_hash.starts_with("ftp://rroberts:)2Qx2$UgY%23J@ing-secure.live/"), "{with_hash}");
+        // a kit's SFTP drop, on a name or an address; a private address is still refused
+        assert!(normalise_value(Url, "sftp://drop:pw@kit-drop.top:2222/in/").is_ok());
+        assert!(normalise_value(Url, "sftp://rohan:pw@62.70.149.83/").is_ok());
+        assert!(normalise_value(Url, "sftp://10.0.0.5/").is_err());
         assert_eq!(normalise_value(Ipv6, "2a00:1450:4001:0000::0001").unwrap(), "2a00:1450:4001::1");
         assert_eq!(normalise_value(Ipv4, "185.220.101.4").unwrap(), "185.220.101.4");
         assert_eq!(normalise_value(Cidr, "185.220.101.77/24").unwrap(), "185.220.101.0/24");

@@ -393,3 +393,14 @@ fn adversarial_seventh_red_team_forms_leak_nothing() {
 fn adversarial_eighth_red_team_forms_leak_nothing() {
     leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt8.jsonl", 390);
 }
+
+/// The ninth blind pass (session 16), a second independent held-out set of
+/// the public corpus's nature, varied within each kind (parameter names and
+/// attribute keys in 8 languages, SURNAME-first and particle names, freemail
+/// providers of every member state, multi-line addresses, customer numbers
+/// in prose, SFTP drops): the cases that pass with nothing lost
+/// (`tests/data/pii-adversarial-rt9.jsonl`).
+#[test]
+fn adversarial_ninth_red_team_forms_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt9.jsonl", 560);
+}

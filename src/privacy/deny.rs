@@ -289,6 +289,15 @@ impl Deny {
                     || in_field_label(text, &chunks, i)
                     || on_issuer_line(text, c.start));
             let pos = if start { Pos::Start } else { Pos::Mid };
+            // `customer CUST-20381318`, `n.º cliente CLI-4119-6431`: a person's
+            // number even where it has a reference's shape
+            if after_customer_word(text, &chunks, i) {
+                tally.add(Class::Token);
+                rewritten[i] = Some(Class::Token.label().to_owned());
+                verdicts.push(Verdict::Replaced);
+                i += 1;
+                continue;
+            }
             if after_reference_cue(text, &chunks, i)
                 || time_after_cue(text, &chunks, i)
                 || after_bot_word(text, &chunks, i)
@@ -1671,6 +1680,81 @@ const CASE_WORDS: &[&str] = &[
 /// letters, digits and `-/._#`; between the cue and it stand at most three
 /// filler words (`no.`, `n°`, `number`, `:`). The detectors ran first: a
 /// phone, IBAN or card number here is already replaced.
+/// Words naming the person a number belongs to, in the 8 languages.
+const CUSTOMER_WORDS: &[&str] = &[
+    "customer",
+    "customers",
+    "client",
+    "clients",
+    "subscriber",
+    "member",
+    "kunde",
+    "kunden",
+    "kundennummer",
+    "kundennr",
+    "kundin",
+    "mitglied",
+    "abonnent",
+    "cliente",
+    "clientes",
+    "assinante",
+    "abonné",
+    "abonnée",
+    "abonado",
+    "abbonato",
+    "socio",
+    "klant",
+    "klantnummer",
+    "abonnee",
+    "klient",
+    "klienta",
+    "klientka",
+    "abonent",
+    "abonenta",
+    "utente",
+    "usuario",
+    "user",
+    "vertragsnummer",
+    "contractnummer",
+];
+
+/// True when chunk `i` is a token of letters and a run of four digits or
+/// more (`CUST-20381318`; not a version, `client 10.14.5`, nor a plain
+/// number, which the number rules judge) right after a word naming a
+/// customer or subscriber, over up to two fillers (`customer no.`, `n.º
+/// cliente`): the person's number.
+fn after_customer_word(text: &str, chunks: &[Chunk], i: usize) -> bool {
+    let core = &text[chunks[i].core.0..chunks[i].core.1];
+    if core.len() < 4
+        || core.len() > 40
+        || !core.bytes().any(|b| b.is_ascii_alphabetic())
+        || !core.as_bytes().split(|b| !b.is_ascii_digit()).any(|run| run.len() >= 4)
+        || !core.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'/' | b'.' | b'_' | b'#'))
+    {
+        return false;
+    }
+    for back in 1..=3usize.min(i) {
+        let c = &chunks[i - back];
+        let w = &text[c.core.0..c.core.1];
+        if w.is_empty() {
+            continue;
+        }
+        if with_lower(w.trim_end_matches(['.', ':']), |l| CUSTOMER_WORDS.contains(&l)) {
+            return true;
+        }
+        let filler = with_lower(w, |l| {
+            let set = raw_fillers();
+            set.contains(l)
+                || set.contains(l.trim_end_matches(['.', ':']))
+                || matches!(l, "n.º" | "nº" | "n°" | "no" | "nr")
+        });
+        if back == 3 || !filler {
+            return false;
+        }
+    }
+    false
+}
+
 fn after_reference_cue(text: &str, chunks: &[Chunk], i: usize) -> bool {
     let core = &text[chunks[i].core.0..chunks[i].core.1];
     if core.len() < 4

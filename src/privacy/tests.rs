@@ -701,6 +701,22 @@ fn seventh_pass_rows_logs_and_certificates() {
     // a name through a Latin-1 decoder; a customer's router with its port
     assert_eq!(d("Poszkodowany HÃ¹ng BÃ¹i, ur. 02.12.1961"), "Poszkodowany [NAME], ur. [DOB]");
     assert!(d("C2-Beacon vom Kundenrouter 178.246.105.8:43493 zu 194.130.141.205:443").contains("178.246.105.0/24"));
+    // a customer's number in a reference's shape; a client's version stays
+    assert_eq!(
+        d("Subscriber line 90.76.186[.]175 (customer CUST-20381318) contacted the C2; n.º cliente CLI-4119-6431"),
+        "Subscriber line 90.76.186.0/24 (customer [TOKEN]) contacted the C2; n.º cliente [TOKEN]"
+    );
+    assert_eq!(
+        d("VPN client 10.14.5 and smart contract 0x1f98431c8ad98523631ae4a59f267346ea31f984"),
+        "VPN client 10.14.5 and smart contract 0x1f98431c8ad98523631ae4a59f267346ea31f984"
+    );
+    // an address after `wonende te`; an address under a camel-case postal key
+    assert_eq!(d("Jan, wonende te Stationsplein 162 bis, 5611 AZ Eindhoven."), "Jan, wonende te [ADDRESS].");
+    let a = run(
+        &s,
+        json!({"type":"domain","value":"kit.top","category":"fraud","attributes":{"adressePostale":"71 BIS, BOULEVARD DE LA RÉPUBLIQUE\n59000 LILLE"}}),
+    );
+    assert_eq!(a.attributes["adressePostale"], "[ADDRESS]");
     // a device named after its user inside XML markup
     assert_eq!(d("<Data Name='WorkstationName'>PC-PEREIRA</Data>"), "<Data Name='WorkstationName'>PC-[NAME]</Data>");
     let own = run(

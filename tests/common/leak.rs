@@ -100,6 +100,11 @@ pub fn fold(s: &str) -> String {
             out.push_str(base);
         } else if c.is_ascii() {
             out.push(c.to_ascii_lowercase());
+        } else if let Some(a) =
+            ('\u{FF01}'..='\u{FF5E}').contains(&c).then(|| char::from_u32(c as u32 - 0xFEE0)).flatten()
+        {
+            // full-width forms decompose to ASCII under NFKD (`０５` is `05`)
+            out.push(a.to_ascii_lowercase());
         } // other non-ASCII letters vanish, as with encode("ascii", "ignore")
     }
     out

@@ -140,7 +140,12 @@ pub fn client_with(dir: &Path, identity: Option<(&Path, &Path)>, addr: SocketAdd
         None => builder.with_no_client_auth(),
     };
     cfg.alpn_protocols = if http1 { vec![b"http/1.1".to_vec()] } else { vec![b"h2".to_vec(), b"http/1.1".to_vec()] };
-    let mut b = reqwest::Client::builder().tls_backend_preconfigured(cfg).resolve("localhost", addr).no_proxy();
+    // a safety net: a request that never ends fails the test instead of hanging CI
+    let mut b = reqwest::Client::builder()
+        .tls_backend_preconfigured(cfg)
+        .resolve("localhost", addr)
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(300));
     if http1 {
         b = b.http1_only();
     }
