@@ -698,6 +698,11 @@ fn seventh_pass_rows_logs_and_certificates() {
         json!({"type":"domain","value":"kit.top","category":"fraud","attributes":{"odbiorca":"jędrzej grabowski"}}),
     );
     assert_eq!(mule.attributes["odbiorca"], "[NAME]");
+    // a name written SURNAME first that no list knows, right before its birth cue
+    assert_eq!(d("EVANGELISTA Rommel (geb. 01/04/1980), tel. +31638451275."), "[NAME] (geb. [DOB]), tel. [PHONE].");
+    assert_eq!(d("Customer (born 1960) called"), "Customer (born [DOB]) called");
+    assert!(!d("«Rommel» Evangelista (geb. 01/04/1980)").contains("Evangelista"));
+    assert!(!d("Opfer: «Évangéline Rommel», geb. 01/04/1980").contains("Rommel"));
     // a name through a Latin-1 decoder; a customer's router with its port
     assert_eq!(d("Poszkodowany HÃ¹ng BÃ¹i, ur. 02.12.1961"), "Poszkodowany [NAME], ur. [DOB]");
     assert!(d("C2-Beacon vom Kundenrouter 178.246.105.8:43493 zu 194.130.141.205:443").contains("178.246.105.0/24"));

@@ -38,6 +38,9 @@ impl Detectors {
             if let Some(f) = day_before(text, cs) {
                 out.push(f);
             }
+            if let Some(f) = name_before_birth(text, cs) {
+                out.push(f);
+            }
             if let Some(f) = year_or_day_after(text, e) {
                 out.push(f);
             }
@@ -361,4 +364,42 @@ fn birth_re() -> &'static Regex {
         );
         Regex::new(&pattern).expect("static pattern")
     })
+}
+
+/// Two capitalised words right before a birth cue in brackets or after a
+/// comma (`EVANGELISTA Rommel (geb. 01/04/1980)`, `Nguyen Van, born`): the
+/// person born, whatever the lists know of the words (a name the gazetteer
+/// lacks, SURNAME first). One word alone (`Customer (born 1960)`) is not
+/// taken.
+fn name_before_birth(text: &str, cs: usize) -> Option<Found> {
+    let b = text.as_bytes();
+    let mut i = cs;
+    // `(geb.`, `, born`, `, né`: a bracket or a comma between name and cue
+    while i > 0 && b[i - 1] == b' ' {
+        i -= 1;
+    }
+    if i == 0 || !matches!(b[i - 1], b'(' | b',') {
+        return None;
+    }
+    i -= 1;
+    while i > 0 && b[i - 1] == b' ' {
+        i -= 1;
+    }
+    let end = i;
+    let word_at = |e: usize| -> Option<usize> {
+        let w = text[..e]
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !(c.is_alphabetic() || c == '-' || c == '\''))
+            .map_or(0, |(p, c)| p + c.len_utf8());
+        let word = &text[w..e];
+        let first = word.chars().next()?;
+        (first.is_uppercase() && word.chars().filter(|c| c.is_alphabetic()).count() >= 2).then_some(w)
+    };
+    let second = word_at(end)?;
+    if second == 0 || b[second - 1] != b' ' {
+        return None;
+    }
+    let first = word_at(second - 1)?;
+    Some(Found { start: first, end, kind: SpanKind::Data(DataCategory::Name), norm: String::new() })
 }
