@@ -416,11 +416,6 @@ impl Deny {
     /// The verdict on one chunk core; a replaced core is written to `out`.
     fn judge(&self, core: &str, pos: Pos, out: &mut String, tally: &mut Tally) -> Verdict {
         if core.chars().all(char::is_alphabetic) {
-            // `COBADEFFXXX`: the primary office's code; other letters-only
-            // codes read like a surname in capitals (`ZUBIZARRETA`)
-            if core.len() == 11 && core.ends_with("XXX") && is_bank_code(core) {
-                return Verdict::Keep;
-            }
             return match self.word(core, pos) {
                 Some(v) => v,
                 // `Nr`, `Bestellnummer`, `Geburtsdatum`: the lexicon's cue
@@ -518,6 +513,11 @@ impl Deny {
 
     /// A plain word: `Some(verdict)` when the vocabulary accounts for it.
     fn word(&self, w: &str, pos: Pos) -> Option<Verdict> {
+        // `COBADEFFXXX`: the primary office's bank code; other letters-only
+        // codes read like a surname in capitals (`ZUBIZARRETA`)
+        if w.len() == 11 && w.ends_with("XXX") && is_bank_code(w) {
+            return Some(Verdict::Keep);
+        }
         let mut cs = w.chars();
         let first = cs.next()?;
         if cs.next().is_none() {

@@ -848,25 +848,29 @@ impl Sanitiser {
         if let Some(f) = u.fragment() {
             out.push('#');
             let ffield = ctx.field(|| format!("{field}.fragment"));
-            if f.contains('=') {
-                self.scrub_query(f, rec, &ffield, ctx, &mut out)?;
-            } else if f.contains('/') {
-                // a single-page app's route (`#/verify/c2FtaXJh…`): segments, as a path's
-                for (i, seg) in f.split('/').enumerate() {
-                    if i > 0 {
-                        out.push('/');
-                    }
-                    out.push_str(&self.scrub_component(&Component::new(seg, false, &ffield), rec, ctx)?);
-                }
-            } else {
-                out.push_str(&self.scrub_component(&Component::new(f, false, &ffield), rec, ctx)?);
-            }
+            self.scrub_fragment(f, rec, &ffield, ctx, &mut out)?;
         }
         if ctx.removals.total() == before {
             // nothing personal: keep the URL as written (defanged stays defanged)
             return Ok(s.to_owned());
         }
         Ok(out)
+    }
+
+    /// A URL's fragment: key=value pairs as a query, a single-page app's
+    /// route (`#/verify/c2FtaXJh…`) segment by segment as a path, else one
+    /// component.
+    fn scrub_fragment(&self, f: &str, rec: &RecordCtx, field: &str, ctx: &mut Ctx, out: &mut String) -> Result<(), ()> {
+        if f.contains('=') {
+            return self.scrub_query(f, rec, field, ctx, out);
+        }
+        for (i, seg) in f.split('/').enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
+            out.push_str(&self.scrub_component(&Component::new(seg, false, field), rec, ctx)?);
+        }
+        Ok(())
     }
 
     fn scrub_query(&self, q: &str, rec: &RecordCtx, field: &str, ctx: &mut Ctx, out: &mut String) -> Result<(), ()> {
