@@ -1268,10 +1268,11 @@ fn encode_component(s: &str) -> String {
 /// the same record (`/dossier/chinedu-nwosu/chinedunwosu@live.com`): the
 /// person's name, whatever the lists know of it.
 fn echoed_slug(seg: &str, rec: &RecordCtx) -> Option<String> {
-    let parts: Vec<&str> = seg.split(['-', '_', '.']).collect();
+    // checked on every path segment: no allocation before the cheap tests
+    let parts = || seg.split(['-', '_', '.']);
     if rec.local_parts.is_empty()
-        || !(2..=3).contains(&parts.len())
-        || !parts.iter().all(|p| p.len() >= 2 && p.chars().all(char::is_alphabetic))
+        || !(2..=3).contains(&parts().count())
+        || !parts().all(|p| p.len() >= 2 && p.chars().all(char::is_alphabetic))
     {
         return None;
     }
