@@ -9,6 +9,9 @@
 //! With `MIX=1` the 20,000 maltrail indicators (tagged with their family,
 //! as in `benches/sanitise.rs`) come first: the realistic mix, 20,600
 //! indicators a round (difference / 206,000 = instructions per indicator).
+//!
+//! `CORPUS=file.jsonl` replaces the public PII corpus (one `{"indicator": ...}`
+//! a line), e.g. to measure what one kind of field costs.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -29,7 +32,8 @@ fn main() {
             }
         }
     }
-    for (i, line) in std::fs::read_to_string("tests/data/pii-corpus-public.jsonl").unwrap().lines().enumerate() {
+    let path = std::env::var("CORPUS").unwrap_or_else(|_| "tests/data/pii-corpus-public.jsonl".into());
+    for (i, line) in std::fs::read_to_string(path).unwrap().lines().enumerate() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         if let Ok(r) = parse_indicator(i, &v["indicator"]) {
             corpus.push(r);
