@@ -402,6 +402,23 @@ const GENERIC_KEY_WORDS: &[&str] = &[
     "code",
     "key",
     "contact",
+    // the same nouns in the other languages of the union (`asmens_kodas`,
+    // `personas_kods`, `rodne_cislo`, `numer_klienta`)
+    "numer",
+    "número",
+    "numéro",
+    "kod",
+    "kodas",
+    "kods",
+    "kood",
+    "cislo",
+    "číslo",
+    "szam",
+    "szám",
+    "broj",
+    "codigo",
+    "código",
+    "codice",
     // `birth_date`, `geburts_datum`, `fecha_nacimiento`: the date of what the
     // earlier word names
     "date",

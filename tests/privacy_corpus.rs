@@ -404,3 +404,25 @@ fn adversarial_eighth_red_team_forms_leak_nothing() {
 fn adversarial_ninth_red_team_forms_leak_nothing() {
     leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt9.jsonl", 560);
 }
+
+/// The tenth blind pass (session 17): a third author's held-out set of the
+/// public corpus's nature (sinkhole and NetFlow lines, victim keys in 8
+/// languages, customer numbers after machine keys, mail-log senders,
+/// institutions' display names, team-year case references): the cases that
+/// pass with nothing lost (`tests/data/pii-adversarial-rt10.jsonl`).
+#[test]
+fn adversarial_tenth_red_team_forms_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt10.jsonl", 630);
+}
+
+/// The eleventh blind pass (session 17): the other locales of the union
+/// (CZ, SK, HU, RO, BG, GR, HR, SI, the Baltic and Nordic states, IE, MT:
+/// their phone plans, IBANs, national numbers with checksums, birth cues)
+/// and encodings (full-width digits, NFD accents, zero-width characters,
+/// quoted-printable, MIME words); cases whose planted strings are in a
+/// non-Latin script are left out, as `leak_check.py`'s folding drops those
+/// letters (`tests/data/pii-adversarial-rt11.jsonl`).
+#[test]
+fn adversarial_eleventh_red_team_forms_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt11.jsonl", 550);
+}

@@ -482,14 +482,25 @@ impl Deny {
             let acronym =
                 k.bytes().all(|c| c.is_ascii_uppercase()) && with_lower(k, |l| super::lexicon::acronyms().contains(&l));
             let kv = if acronym { Verdict::Keep } else { self.compound(k, Pos::Inner, false, &mut ko, tally) };
+            // a mail log's `from=<sender@evil.top>`: the address inside is judged
+            let (open, v, close) = match v.strip_prefix('<') {
+                Some(inner) => match inner.strip_suffix('>') {
+                    Some(i) if !i.is_empty() => ("<", i, ">"),
+                    _ if !inner.is_empty() => ("<", inner, ""),
+                    _ => ("", v, ""),
+                },
+                None => ("", v, ""),
+            };
             let vv = self.judge(v, Pos::Mid, &mut vo, tally);
             let changed = |v: Verdict| matches!(v, Verdict::Replaced | Verdict::NameLike);
             if !changed(kv) && !changed(vv) {
                 return Verdict::Keep;
             }
             out.push_str(if changed(kv) { &ko } else { k });
-            out.push('=');
+            out.push_str(&core[k.len()..=k.len()]);
+            out.push_str(open);
             out.push_str(if changed(vv) { &vo } else { v });
+            out.push_str(close);
             return if kv == Verdict::NameLike || vv == Verdict::NameLike {
                 Verdict::NameLike
             } else {

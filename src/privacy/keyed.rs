@@ -27,6 +27,44 @@ pub fn spans(text: &str, policy: &Policy, out: &mut Vec<Keyed>) {
     if text.contains('\n') {
         table(text, policy, out);
     }
+    if text.contains(':') && text.contains('_') {
+        colon_pairs(text, policy, out);
+    }
+}
+
+/// `customer_id: CUST-641327`, `(num_cliente: CUST-631697)`: a machine
+/// key (words joined by `_`) and a colon before one value, as pasted from a
+/// record or a log. Labels of prose (`Note: …`) have no `_` and are left to
+/// the cue words; an e-mail value is left to the detectors, which tell the
+/// attacker's from a person's.
+fn colon_pairs(text: &str, policy: &Policy, out: &mut Vec<Keyed>) {
+    let b = text.as_bytes();
+    for (colon, _) in text.match_indices(':') {
+        let mut ks = colon;
+        while ks > 0 && key_byte(b[ks - 1]) {
+            ks -= 1;
+        }
+        let key = &text[ks..colon];
+        if key.len() < 3 || key.len() > 40 || !key.contains('_') || (ks > 0 && matches!(b[ks - 1], b'/' | b':' | b'='))
+        {
+            continue;
+        }
+        let mut vs = colon + 1;
+        while b.get(vs) == Some(&b' ') {
+            vs += 1;
+        }
+        let k = text[vs..]
+            .find(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '|' | '"' | '\'' | ')' | ']' | '}'))
+            .unwrap_or(text.len() - vs);
+        let ve = vs + k;
+        let v = text[vs..ve].trim_end_matches('.');
+        if !keyable(v) || v.contains('@') {
+            continue;
+        }
+        if let Some(rule) = policy.key_rule(key) {
+            out.push(Keyed { start: vs, end: vs + v.len(), category: rule.category });
+        }
+    }
 }
 
 /// A value a key rule may take: not empty or `-`, no link (the URL

@@ -150,6 +150,92 @@ enum Free {
     None,
 }
 
+/// Key words that name the victim's side of a connection: they outweigh an
+/// infrastructure word of the same key (`infected_host`, `victim_server`).
+const VICTIM_KEY_WORDS: &[&str] = &[
+    "infected",
+    "infiziert",
+    "infizierter",
+    "infecte",
+    "infectee",
+    "infecté",
+    "infectée",
+    "infectado",
+    "infectada",
+    "infetto",
+    "infetta",
+    "geinfecteerd",
+    "geinfecteerde",
+    "zainfekowany",
+    "zainfekowana",
+    "infetado",
+    "infetada",
+    "victim",
+    "victime",
+    "victima",
+    "víctima",
+    "vittima",
+    "opfer",
+    "slachtoffer",
+    "ofiara",
+    "ofiary",
+    "vitima",
+    "vítima",
+    "compromised",
+    "kompromittiert",
+    "compromis",
+    "comprometido",
+    "compromesso",
+    "gecompromitteerd",
+    "bot",
+    "zombie",
+    "client",
+    "customer",
+    "kunde",
+    "kunden",
+    "klient",
+    "klienta",
+    "cliente",
+    "klant",
+    "subscriber",
+    "abonne",
+    "abonné",
+    "user",
+    "home",
+];
+
+/// Key words naming the attacker's tool (its kit, malware, botnet): a
+/// one-word value under them is that tool's name. Not `family` alone
+/// (`familia` is also a person's family).
+const TOOL_KEY_WORDS: &[&str] = &[
+    "kit",
+    "phishkit",
+    "malware",
+    "schadsoftware",
+    "tool",
+    "loader",
+    "stealer",
+    "botnet",
+    "ransomware",
+    "rat",
+    "trojan",
+    "trojaner",
+];
+
+/// The address of `v` when it is one, alone or with its port
+/// (`79.223.15.38:18225`, `[2a01:cb00::1]:443`).
+fn address_of(v: &str) -> Option<IpAddr> {
+    if let Ok(ip) = v.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    let (host, port) = v.rsplit_once(':')?;
+    if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    host.parse::<IpAddr>().ok().filter(|ip| ip.is_ipv4() || v.starts_with('['))
+}
+
 impl Sanitiser {
     pub fn new(policy: Arc<Policy>, keys: Keys) -> Result<Self, PolicyError> {
         let det = Detectors::new().map_err(|m| PolicyError {
@@ -173,12 +259,16 @@ impl Sanitiser {
     }
 
     /// True when `domain` is a consumer mail provider.
+    /// A consumer mail domain or a subdomain of one (`email.t-com.hr`).
     pub fn is_consumer_domain(&self, domain: &str) -> bool {
-        if domain.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.consumer.contains(&domain.to_ascii_lowercase())
+        let low;
+        let d = if domain.bytes().any(|b| b.is_ascii_uppercase()) {
+            low = domain.to_ascii_lowercase();
+            low.as_str()
         } else {
-            self.consumer.contains(domain)
-        }
+            domain
+        };
+        self.consumer.contains(d) || d.match_indices('.').any(|(i, _)| self.consumer.contains(&d[i + 1..]))
     }
 
     /// Sanitises one indicator, adding what it removed to `removals`.
@@ -382,7 +472,7 @@ impl Sanitiser {
         // a consumer mail domain (or a subdomain of one) is never "the
         // attacker's own domain"
         if let Some(h) = &rec.host
-            && (self.is_consumer_domain(h) || h.match_indices('.').any(|(i, _)| self.consumer.contains(&h[i + 1..])))
+            && self.is_consumer_domain(h)
         {
             rec.host = None;
         }
@@ -519,7 +609,8 @@ impl Sanitiser {
         ctx: &mut Ctx,
     ) -> Option<String> {
         let repaired = mojibake::repair(text);
-        let text: &str = &repaired;
+        let folded = mojibake::fold_fullwidth(&repaired);
+        let text: &str = &folded;
         let deny = self.mode(free) == FieldMode::DefaultDeny;
         if !deny && Detectors::obviously_clean(text, &scope) {
             return Some(text.to_owned());
@@ -688,8 +779,9 @@ impl Sanitiser {
                 return Some(v.to_owned());
             }
             let rule_name = &rule.rule;
-            // a bare address is generalised as an IP whatever the key says
-            if let Ok(ip) = v.trim().parse::<IpAddr>() {
+            // a bare address (or one with its port) is generalised as an IP
+            // whatever the key says
+            if let Some(ip) = address_of(v.trim()) {
                 let action = self.policy.ingest.detect.action(DataCategory::Ip);
                 let out = self.apply(DataCategory::Ip, action, v, &ip.to_string());
                 let a = if out.is_some() { action.as_str() } else { "drop" };
@@ -702,9 +794,21 @@ impl Sanitiser {
             ctx.note(&field, rule_name, rule.category.as_str(), a);
             return out;
         }
-        let attacker = key
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .any(|w| lexicon::attacker_key_words().contains(&w.to_ascii_lowercase().as_str()));
+        // `c2_ip`, `server`; not `infected_host`, `victim_server`
+        let has = |words: &[&str]| {
+            key.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| words.contains(&w.to_ascii_lowercase().as_str()))
+        };
+        let attacker = has(lexicon::attacker_key_words()) && !has(VICTIM_KEY_WORDS);
+        // `"kit": "ex-robotos"`, `"malware_family": "Lumma"`: one word under a
+        // key naming the attacker's tool is that tool's name; the detectors
+        // still run over it
+        if has(TOOL_KEY_WORDS) && !has(VICTIM_KEY_WORDS) && !v.trim().contains(char::is_whitespace) {
+            let out = self.scrub_text(v, Scope::TEXT, rec, &field, Free::None, ctx);
+            if out.is_none() {
+                ctx.note(&field, "fail-closed", "attribute", "drop");
+            }
+            return out;
+        }
         let out = if attacker {
             let rec2 = RecordCtx {
                 value_ip: rec.value_ip,

@@ -758,3 +758,57 @@ fn seventh_pass_rows_logs_and_certificates() {
         "From: <ap@vandermolen-bouw.org>\nTo: <[EMAIL]>"
     );
 }
+
+#[test]
+fn tenth_and_eleventh_pass_forms() {
+    let s = sanitiser("default");
+    let on = |kind: &str, value: &str, desc: &str| {
+        run(&s, json!({"type": kind, "value": value, "category": "botnet", "description": desc})).description.unwrap()
+    };
+    // a client of the indicator's own server is a victim, whatever its port or cue
+    assert_eq!(
+        on("ipv4", "91.215.89.47", "sinkhole hit: 109.83.150.70:51401 -> 91.215.89.47:4444 (cobaltstrike)"),
+        "sinkhole hit: 109.83.150.0/24[NUMBER] -> 91.215.89.47:4444 (cobaltstrike)"
+    );
+    let flow = on("ipv4", "77.91.254.72", "proto=TCP src=109.81.179.162:32273 dst=77.91.254.72:8443 bytes=1832");
+    assert!(flow.contains("src=109.81.179.0/24") && flow.contains("dst=77.91.254.72:8443"), "{flow}");
+    // the server's side of the same line, and a server port, stay
+    assert_eq!(on("ipv4", "91.215.89.47", "C2 45.141.82.24:443 seen"), "C2 45.141.82.24:443 seen");
+    // an address labelled `IP` in a sentence about the sender is its server;
+    // after the sender's own mailbox it is the customer's
+    assert_eq!(
+        on("email", "x@paket-amazon942.quest", "Correo de phishing, remitente visible 'PostNL', IP 141.98.173.117."),
+        "Correo de phishing, remitente visible 'PostNL', IP 141.98.173.117."
+    );
+    // a reference cue is spent on the reference after it
+    assert_eq!(
+        on("domain", "x.top", "ref op-5x6op1k Caller-ID shown: 0400 246618."),
+        "ref op-5x6op1k Caller-ID shown: [PHONE]."
+    );
+    // a machine key and its value in prose; a mail log's sender stays
+    assert_eq!(on("domain", "x.top", "Blocked (customer_id: CUST-641327)"), "Blocked (customer_id: [NAME])");
+    let log = on("sha1", &"a".repeat(40), "relay: from=<rechnung@netflix-sicherheit.sbs>, to=<ivan67@abv.bg>");
+    assert!(log.contains("from=<rechnung@netflix-sicherheit.sbs>") && log.contains("to=<[EMAIL]>"), "{log}");
+    // a full stop ends a whole number: the amount after it stays
+    assert_eq!(on("domain", "x.top", "tel 0484/36 59 85. 999,00 € lost"), "tel [PHONE]. 999,00 € lost");
+    // full-width digits are read as digits; a cue with a capital outside ASCII is a cue
+    assert_eq!(on("domain", "x.top", "EMŠO １８１２９６８５０８５９６, x"), "EMŠO [NATIONAL-ID], x");
+    assert_eq!(on("domain", "x.top", "Oškodovanka rojena 22. 5. 1981"), "[WORD] rojena [DOB]");
+    // the attributes: victim words outweigh `host`, an address with its port,
+    // a tool's name under its key, client keys of other languages
+    let out = run(
+        &s,
+        json!({"type":"ipv4","value":"91.215.89.47","category":"botnet","attributes":{
+            "infected_host":"213.18.51.10","ip_klienta":"79.223.15.38:18225","c2_host":"45.141.82.24",
+            "kit":"ex-robotos","kliendi_nr":"CUST-237778","nr_dowodu":"1830708279810"}}),
+    );
+    assert_eq!(out.attributes["infected_host"], "213.18.51.0/24");
+    assert_eq!(out.attributes["ip_klienta"], "79.223.15.0/24");
+    assert_eq!(out.attributes["c2_host"], "45.141.82.24");
+    assert_eq!(out.attributes["kit"], "ex-robotos");
+    assert_eq!(out.attributes["kliendi_nr"], "[NAME]");
+    assert_eq!(out.attributes["nr_dowodu"], "[NATIONAL-ID]");
+    // a subdomain of a consumer mail domain is a person's mailbox
+    let out = run(&s, json!({"type":"email","value":"kresimirsaric86@email.t-com.hr","category":"phishing"}));
+    assert!(out.value.starts_with("tok:v1:email:"), "{}", out.value);
+}

@@ -149,6 +149,19 @@ impl Detectors {
     /// are told apart.
     pub(super) fn number(&self, c: &Candidate, out: &mut Vec<Found>) {
         let (text, b, s, e) = (c.text, c.bytes(), c.start, c.end);
+        // `tel 0484/36 59 85. 999,00 €`: a full stop and a space end a
+        // number that is whole before them (not `06. 12. 34. 56. 78`)
+        if let Some(k) = text[s..e].find(". ")
+            && b[s..s + k].iter().filter(|d| d.is_ascii_digit()).count() >= 7
+        {
+            let cut = s + k;
+            self.number(&c.span(s, cut), out);
+            let r = cut + 1 + text[cut + 1..e].len() - text[cut + 1..e].trim_start().len();
+            if r < e {
+                self.number(&c.span(r, e), out);
+            }
+            return;
+        }
         // a quote mark outside ASCII (`“`, `»`) is no letter glued on
         if (s > 0
             && (b[s - 1].is_ascii_alphanumeric()
@@ -582,5 +595,5 @@ fn partial_reverse_dns(text: &str, rec: &RecordCtx, already: usize, out: &mut Ve
 /// An attacker's address by its place in the text (a list, a port, a verb:
 /// `roles.rs`) stays; a non-global one goes whatever its role (see `ip`).
 fn attacker_kept(ip: IpAddr, c: &Candidate) -> bool {
-    roles::attacker_ip(c.text, c.start, c.end, c.cues) && !crate::model::is_reserved_ip(ip)
+    roles::attacker_ip(c.text, c.start, c.end, c.cues, c.rec) && !crate::model::is_reserved_ip(ip)
 }

@@ -246,15 +246,26 @@ impl Cue {
 fn cue_table() -> &'static [(&'static str, Cue)] {
     static CUES: OnceLock<Vec<(&'static str, Cue)>> = OnceLock::new();
     CUES.get_or_init(|| {
-        lexicon::cue_lines()
-            .iter()
-            .chain(lexicon::id_cue_lines())
-            .map(|l| {
-                let (kind, phrase) = l.split_once(' ').unwrap_or((l, ""));
-                // compiled-in data, checked by the `cue_table_parses` test
-                (phrase, Cue::parse(kind).expect("lexicon cue files: unknown cue kind"))
-            })
-            .collect()
+        let mut table = Vec::new();
+        for l in lexicon::cue_lines().iter().chain(lexicon::id_cue_lines()) {
+            let (kind, phrase) = l.split_once(' ').unwrap_or((l, ""));
+            // compiled-in data, checked by the `cue_table_parses` test
+            let cue = Cue::parse(kind).expect("lexicon cue files: unknown cue kind");
+            table.push((phrase, cue));
+            // the automaton folds ASCII case only: `EMŠO`, `Žrtva`,
+            // `ΗΜΕΡΟΜΗΝΙΑ` need their own entries (leaked once, at start-up)
+            if !phrase.is_ascii() {
+                let upper = phrase.to_uppercase();
+                let mut cs = phrase.chars();
+                let title: String = cs.next().map(|c| c.to_uppercase().chain(cs).collect()).unwrap_or_default();
+                for v in [upper, title] {
+                    if v != phrase && v.len() == phrase.len() && !table.iter().any(|(p, _)| *p == v) {
+                        table.push((Box::leak(v.into_boxed_str()), cue));
+                    }
+                }
+            }
+        }
+        table
     })
 }
 

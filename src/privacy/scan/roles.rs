@@ -17,7 +17,7 @@
 
 use std::sync::OnceLock;
 
-use super::{Candidate, Cue, FastSet, Found, SpanKind, first_names, lexicon};
+use super::{Candidate, Cue, FastSet, Found, RecordCtx, SpanKind, first_names, lexicon};
 use crate::policy::DataCategory;
 use crate::privacy::{checks, vocab};
 
@@ -424,7 +424,12 @@ fn port_after(b: &[u8], e: usize) -> Option<u32> {
 /// True when the address at `s..e` is attacker infrastructure by its
 /// context: a list an attacker cue opens, or a service port after it.
 /// A victim or person cue nearer than any attacker cue always wins.
-pub(super) fn attacker_ip(text: &str, s: usize, e: usize, cues: &[(usize, usize, Cue)]) -> bool {
+pub(super) fn attacker_ip(text: &str, s: usize, e: usize, cues: &[(usize, usize, Cue)], rec: &RecordCtx) -> bool {
+    // `109.83.150.70:51401 -> 91.215.89.47:4444`, `src=… dst=<the C2>`: a
+    // client of the indicator's own server, whatever its port or cue says
+    if flows_to_record(text, e, rec) {
+        return false;
+    }
     let roles = [Cue::AttackerNet, Cue::VictimNet, Cue::Person];
     match nearest(cues, s, 48, &roles) {
         Some((_, Cue::VictimNet | Cue::Person)) => return false,
@@ -432,6 +437,16 @@ pub(super) fn attacker_ip(text: &str, s: usize, e: usize, cues: &[(usize, usize,
         // 86.9.208.218 - - [14/Apr/2025…]" is the next log line's visitor
         Some((d, Cue::AttackerNet)) if d <= 24 && !sentence_between(&text[s - d..s]) => return true,
         _ => {}
+    }
+    // `remitente visible 'PostNL', IP 141.98.173.117`: an address labelled
+    // `IP` in a sentence about the mail's sender is its sending server (not
+    // after the sender's own address: `mail from jan@gmail.com, IP …`)
+    if ip_label_before(&text[..s])
+        && nearest(cues, s, 96, &[Cue::Sender, Cue::VictimNet, Cue::Person]).is_some_and(|(d, c)| {
+            c == Cue::Sender && !sentence_between(&text[s - d..s]) && !text[s - d..s].contains('@')
+        })
+    {
+        return true;
     }
     // an address its text attributes to a network (`1.2.3.4 (AS9009 M247)`):
     // an analyst's note on infrastructure
@@ -464,6 +479,35 @@ pub(super) fn attacker_ip(text: &str, s: usize, e: usize, cues: &[(usize, usize,
     }
     // a service port: a server, not a client (clients use ports >= 49152)
     port_after(text.as_bytes(), e).is_some_and(|p| p > 0 && p < 49152)
+}
+
+/// The text before an address ends with the label `IP` (`, IP `, `IP: `).
+fn ip_label_before(before: &str) -> bool {
+    let t = before.trim_end();
+    let t = t.strip_suffix(':').unwrap_or(t).trim_end();
+    t.strip_suffix("IP").is_some_and(|r| !r.ends_with(|c: char| c.is_alphanumeric() || c == '-'))
+}
+
+/// The address at `..e` connects to the record's own value further on its
+/// line (`A:port -> <value>`, `→`, `=>`, `dst=<value>`, `to <value>`): it
+/// is a client of the attacker's server, i.e. a victim.
+fn flows_to_record(text: &str, e: usize, rec: &RecordCtx) -> bool {
+    let own = match (rec.value_ip, rec.host.as_deref()) {
+        (Some(ip), _) => ip.to_string(),
+        (None, Some(h)) => h.to_owned(),
+        _ => return false,
+    };
+    let line_end = text[e..].find('\n').map_or(text.len(), |i| e + i);
+    let mut end = line_end.min(e + 120);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let rest = &text[e..end];
+    let Some(at) = rest.find(own.as_str()) else {
+        return false;
+    };
+    let between = &rest[..at];
+    ["->", "→", "=>", "dst", " to ", ">"].iter().any(|a| between.contains(a))
 }
 
 /// The text before an address ends with a DNS record type (`A`, `AAAA`,
@@ -621,7 +665,7 @@ pub(super) fn reference_run(c: &Candidate, out: &mut Vec<Found>) -> bool {
     let groups = raw.split(|c| !c.is_ascii_digit()).filter(|g| !g.is_empty()).count();
     let dashed = raw.iter().all(|c| c.is_ascii_digit() || *c == b'-');
     let cue = nearest(cues, s, 32, &[Cue::Reference, Cue::Phone, Cue::IdStrong, Cue::Birth])
-        .is_some_and(|(_, c)| c == Cue::Reference);
+        .is_some_and(|(d, c)| c == Cue::Reference && !reference_given(&b[s - d..s]));
     if !(cue || (dashed && groups >= 3 && digits.len() > 12)) {
         return false;
     }
@@ -630,6 +674,23 @@ pub(super) fn reference_run(c: &Candidate, out: &mut Vec<Found>) -> bool {
         out.push(Found { start: s, end: e, kind: SpanKind::Data(DataCategory::Card), norm });
     }
     true
+}
+
+/// The words between a reference cue and a number already hold the
+/// reference, and prose follows it (`ref op-5x6op1k Caller-ID shown: 0400
+/// 246618`): the cue is spent, the number is read on its own.
+fn reference_given(between: &[u8]) -> bool {
+    let mut given = false;
+    for w in between.split(|c| c.is_ascii_whitespace()).filter(|w| !w.is_empty()) {
+        let letters = w.iter().any(u8::is_ascii_alphabetic);
+        let digits = w.iter().any(u8::is_ascii_digit);
+        if letters && digits {
+            given = true;
+        } else if given && w.iter().filter(|c| c.is_ascii_alphabetic()).count() >= 3 {
+            return true;
+        }
+    }
+    false
 }
 
 /// Digits that are a label of a host name (`864071444.coridas.ru`,

@@ -32,8 +32,17 @@ fn has(text: &str, cat: DataCategory, s: &str) -> bool {
 
 #[test]
 fn cue_table_parses() {
-    assert_eq!(cue_table().len(), lexicon::cue_lines().len() + lexicon::id_cue_lines().len());
+    // every line, then the upper-case and title-case forms of the phrases
+    // with letters outside ASCII (the automaton folds ASCII case only)
+    let lines = lexicon::cue_lines().len() + lexicon::id_cue_lines().len();
+    assert!(cue_table().len() > lines);
     assert!(cue_table().iter().all(|(p, _)| !p.is_empty() && p.trim() == *p));
+    for (upper, title) in
+        [("EMŠO", "Emšo"), ("ΗΜΕΡΟΜΗΝΊΑ ΓΈΝΝΗΣΗΣ", "Ημερομηνία γέννησης"), ("RODNÉ ČÍSLO", "Rodné číslo")]
+    {
+        assert!(cue_table().iter().any(|(p, _)| *p == upper), "{upper}");
+        assert!(cue_table().iter().any(|(p, _)| *p == title), "{title}");
+    }
 }
 
 #[test]
