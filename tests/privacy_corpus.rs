@@ -424,5 +424,5 @@ fn adversarial_tenth_red_team_forms_leak_nothing() {
 /// letters (`tests/data/pii-adversarial-rt11.jsonl`).
 #[test]
 fn adversarial_eleventh_red_team_forms_leak_nothing() {
-    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt11.jsonl", 550);
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt11.jsonl", 560);
 }

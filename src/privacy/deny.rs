@@ -131,7 +131,8 @@ enum Verdict {
 
 const CURRENCIES: &[&str] = &[
     "€", "$", "£", "eur", "euro", "euros", "usd", "gbp", "chf", "pln", "zł", "zl", "sek", "nok", "dkk", "czk", "huf",
-    "ron", "btc", "eth", "xmr", "usdt", "złotych", "dollars",
+    "ron", "btc", "eth", "xmr", "usdt", "złotych", "dollars", "kč", "kc", "ft", "forint", "lei", "leu", "bgn", "лв",
+    "лв.", "лева", "eurot", "eurų", "eiro", "kr", "kr.", "kn", "isk", "₺", "try", "uah", "грн",
 ];
 
 const FILE_EXTENSIONS: &[&str] = &[
