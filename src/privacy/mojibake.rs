@@ -63,6 +63,9 @@ pub fn repair(text: &str) -> Cow<'_, str> {
 /// detector and default-deny read `1812`, `+358`, `@` (borrowed when there
 /// are none: the test is one byte search).
 pub fn fold_fullwidth(text: &str) -> Cow<'_, str> {
+    if text.is_ascii() {
+        return Cow::Borrowed(text);
+    }
     let b = text.as_bytes();
     let has = b.windows(2).any(|w| (w[0] == 0xEF && matches!(w[1], 0xBC | 0xBD)) || (w[0] == 0xE3 && w[1] == 0x80));
     if !has {

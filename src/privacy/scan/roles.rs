@@ -492,22 +492,26 @@ fn ip_label_before(before: &str) -> bool {
 /// line (`A:port -> <value>`, `→`, `=>`, `dst=<value>`, `to <value>`): it
 /// is a client of the attacker's server, i.e. a victim.
 fn flows_to_record(text: &str, e: usize, rec: &RecordCtx) -> bool {
-    let own = match (rec.value_ip, rec.host.as_deref()) {
-        (Some(ip), _) => ip.to_string(),
-        (None, Some(h)) => h.to_owned(),
-        _ => return false,
-    };
+    const ARROWS: [&str; 6] = ["->", "→", "=>", "dst", " to ", ">"];
+    if rec.value_ip.is_none() && rec.host.is_none() {
+        return false;
+    }
     let line_end = text[e..].find('\n').map_or(text.len(), |i| e + i);
     let mut end = line_end.min(e + 120);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
     let rest = &text[e..end];
-    let Some(at) = rest.find(own.as_str()) else {
+    // the cheap test first: most addresses have no arrow after them
+    if !ARROWS.iter().any(|a| rest.contains(a)) {
         return false;
+    }
+    let own = match (rec.value_ip, rec.host.as_deref()) {
+        (Some(ip), _) => std::borrow::Cow::Owned(ip.to_string()),
+        (None, Some(h)) => std::borrow::Cow::Borrowed(h),
+        _ => return false,
     };
-    let between = &rest[..at];
-    ["->", "→", "=>", "dst", " to ", ">"].iter().any(|a| between.contains(a))
+    rest.find(own.as_ref()).is_some_and(|at| ARROWS.iter().any(|a| rest[..at].contains(a)))
 }
 
 /// The text before an address ends with a DNS record type (`A`, `AAAA`,
