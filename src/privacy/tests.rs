@@ -794,6 +794,10 @@ fn tenth_and_eleventh_pass_forms() {
     // full-width digits are read as digits; a cue with a capital outside ASCII is a cue
     assert_eq!(on("domain", "x.top", "EMŠO １８１２９６８５０８５９６, x"), "EMŠO [NATIONAL-ID], x");
     assert_eq!(on("domain", "x.top", "Oškodovanka rojena 22. 5. 1981"), "[WORD] rojena [DOB]");
+    // month words of the other member states' languages, a year-first date with spaces
+    assert_eq!(on("domain", "x.top", "narozena 25. května 2005, tel."), "narozena [DOB], tel.");
+    assert_eq!(on("domain", "x.top", "γεννήθηκε 20 Μαρτίου 1945"), "γεννήθηκε [DOB]");
+    assert!(on("domain", "x.top", "született 1979. 12. 14., tel.").starts_with("született [DOB]."));
     // the attributes: victim words outweigh `host`, an address with its port,
     // a tool's name under its key, client keys of other languages
     let out = run(

@@ -459,7 +459,7 @@ const PATTERNS: &[(Family, &str)] = &[
     ),
     (
         Family::Date,
-        r"([0-9]{4}[\-/.][0-9]{1,2}[\-/.][0-9]{1,2}|[0-9]{1,2}[./\-][0-9]{1,2}[./\-][0-9]{4}|[0-9]{1,2}(?:\. ?| |-|/)(?:XII|XI|IX|X|VIII|VII|VI|IV|V|III|II|I)(?:\. ?| |-|/)[0-9]{4}|[0-9]{1,2}\.? ?(?i:de |of )?(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? (?i:de |del )?[0-9]{4}|(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? [0-9]{1,2},? [0-9]{4})",
+        r"([0-9]{4}[\-/.] ?[0-9]{1,2}[\-/.] ?[0-9]{1,2}|[0-9]{1,2}[./\-][0-9]{1,2}[./\-][0-9]{4}|[0-9]{1,2}(?:\. ?| |-|/)(?:XII|XI|IX|X|VIII|VII|VI|IV|V|III|II|I)(?:\. ?| |-|/)[0-9]{4}|[0-9]{1,2}\.? ?(?i:de |of )?(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? (?i:de |del )?[0-9]{4}|(?i:jan|feb|f\xc3\xa9v|fev|mar|m\xc3\xa4r|apr|avr|may|mai|mag|jun|jui|giu|jul|lug|aug|ao\xc3\xbb|aou|ago|sep|set|oct|okt|ott|out|nov|dec|d\xc3\xa9c|dic|dez|ene|abr|sty|lut|kwi|maj|cze|lip|sie|wrz|pa\xc5\xba|paz|lis|gru|mrt|mei|gen)[A-Za-z\x80-\xff]{0,9}\.? [0-9]{1,2},? [0-9]{4})",
     ),
     (
         Family::Iban,
