@@ -426,3 +426,13 @@ fn adversarial_tenth_red_team_forms_leak_nothing() {
 fn adversarial_eleventh_red_team_forms_leak_nothing() {
     leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt11.jsonl", 560);
 }
+
+/// The twelfth blind pass (session 17, a fourth author, written against the
+/// final engine of the session): ticket exports, chat notes, bullet lists,
+/// SWIFT and HTTP form bodies, bots' check-in URLs reporting the victim's
+/// address, contract numbers under their key: the cases that pass with
+/// nothing lost (`tests/data/pii-adversarial-rt12.jsonl`).
+#[test]
+fn adversarial_twelfth_red_team_forms_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt12.jsonl", 300);
+}

@@ -524,6 +524,22 @@ impl Deny {
     }
 
     /// A plain word: `Some(verdict)` when the vocabulary accounts for it.
+    /// A tag or value that is one lower-case word the vocabulary keeps
+    /// (`phishing`, `emotet`) or one label of the security lists
+    /// (`sinkhole_abuse`, `apt28`): what [`Deny::filter`] would leave
+    /// unchanged (and no detector matches), told by one probe.
+    pub fn plain_known_word(&self, w: &str) -> bool {
+        if !(2..=40).contains(&w.len())
+            || !w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        {
+            return false;
+        }
+        // a malware family or tool label of the security lists
+        // (`sinkhole_abuse`, `apt28`), or a plain word the vocabulary keeps
+        vocab().flags_of(w) & SECURITY != 0
+            || (w.bytes().all(|b| b.is_ascii_lowercase()) && self.word(w, Pos::Mid) == Some(Verdict::Keep))
+    }
+
     fn word(&self, w: &str, pos: Pos) -> Option<Verdict> {
         // `COBADEFFXXX`: the primary office's bank code; other letters-only
         // codes read like a surname in capitals (`ZUBIZARRETA`)

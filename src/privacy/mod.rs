@@ -210,6 +210,7 @@ const VICTIM_KEY_WORDS: &[&str] = &[
 const TOOL_KEY_WORDS: &[&str] = &[
     "kit",
     "phishkit",
+    "baukasten",
     "malware",
     "schadsoftware",
     "tool",
@@ -221,6 +222,26 @@ const TOOL_KEY_WORDS: &[&str] = &[
     "trojan",
     "trojaner",
 ];
+
+/// The address in a query value whose key names a client's address (`ip`,
+/// `client_ip`, `remote_addr`), not a server's (`c2_ip`, `dst`).
+fn client_address(key: &str, v: &str) -> Option<IpAddr> {
+    let words: Vec<String> = key
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let names_address = words.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "ip" | "ipaddr" | "ipaddress" | "addr" | "clientip" | "remoteip" | "userip" | "realip" | "srcip" | "myip"
+        )
+    });
+    if !names_address || words.iter().any(|w| lexicon::attacker_key_words().contains(&w.as_str())) {
+        return None;
+    }
+    address_of(percent_decode(v, true)?.trim())
+}
 
 /// The address of `v` when it is one, alone or with its port
 /// (`79.223.15.38:18225`, `[2a01:cb00::1]:443`).
@@ -612,6 +633,12 @@ impl Sanitiser {
         let folded = mojibake::fold_fullwidth(&repaired);
         let text: &str = &folded;
         let deny = self.mode(free) == FieldMode::DefaultDeny;
+        // a one-word tag or value the vocabulary knows (`phishing`,
+        // `emotet`): no detector matches lower-case letters alone and
+        // default-deny keeps the word, so one probe settles it
+        if deny && self.deny.plain_known_word(text) {
+            return Some(text.to_owned());
+        }
         if !deny && Detectors::obviously_clean(text, &scope) {
             return Some(text.to_owned());
         }
@@ -991,6 +1018,19 @@ impl Sanitiser {
             let k_out = self.scrub_component(&Component::new(k, true, field), rec, ctx)?;
             out.push_str(&k_out);
             out.push('=');
+            // `gate.php?ip=178.160.46.249`: a bot's check-in reports its own
+            // (the victim's) address; a key naming a server (`c2_ip`) keeps it
+            if let Some(ip) = client_address(&key, v)
+                && Some(ip) != rec.value_ip
+            {
+                let action = self.policy.ingest.detect.action(DataCategory::Ip);
+                let vfield = ctx.field(|| format!("{field}.{}", key_label(&key)));
+                let rep = self.apply(DataCategory::Ip, action, v, &ip.to_string());
+                let a = if rep.is_some() { action.as_str() } else { "drop" };
+                ctx.note(&vfield, &self.detect_rule[&DataCategory::Ip], "ip", a);
+                out.push_str(&rep.unwrap_or_default());
+                continue;
+            }
             let rule = self.policy.key_rule(&key);
             let phone_hint = lexicon::phone_hint_keys().contains(&key.to_ascii_lowercase().as_str());
             let vfield = ctx.field(|| format!("{field}.{}", key_label(&key)));

@@ -43,12 +43,16 @@ fn url_keeps_host_and_structure_and_redacts_the_victim() {
         json!({"type":"url","value":"https://kit.top/billing/index.php?lang=en#/step2/a3VjZXJhb3ZhLmx1Y2llQHNlem5hbS5jeg"}),
     );
     assert_eq!(out.value, "https://kit.top/billing/index.php?lang=en#/step2/[EMAIL]");
-    // dotted phones in a query, under a Portuguese key and under `n`; an address in an `ip` key stays
+    // dotted phones in a query, under a Portuguese key and under `n`; an
+    // address under an `ip` key is the client's (a bot's check-in reports it)
     let out = run(
         &s,
         json!({"type":"url","value":"https://kit.top/p?telemovel=0464.51.60.35&n=06.74.24.24.00&ip=10.20.30.40"}),
     );
-    assert_eq!(out.value, "https://kit.top/p?telemovel=[PHONE]&n=[PHONE]&ip=10.20.30.40");
+    assert_eq!(out.value, "https://kit.top/p?telemovel=[PHONE]&n=[PHONE]&ip=10.20.30.0/24");
+    // a server's address under its key stays
+    let out = run(&s, json!({"type":"url","value":"https://kit.top/gate.php?ip=178.160.46.249&c2_ip=45.1.2.3"}));
+    assert_eq!(out.value, "https://kit.top/gate.php?ip=178.160.46.0/24&c2_ip=45.1.2.3");
     // a name slug with two surnames
     let out = run(&s, json!({"type":"url","value":"http://kit.top/dossier/rosario-brandao-figueiredo/x"}));
     assert_eq!(out.value, "http://kit.top/dossier/[NAME]/x");
