@@ -243,6 +243,15 @@ fn client_address(key: &str, v: &str) -> Option<IpAddr> {
     address_of(percent_decode(v, true)?.trim())
 }
 
+/// A `+` in the run of local-part characters right before an `@` (or `%40`).
+fn plus_tagged_mail(raw: &str) -> bool {
+    let Some(at) = raw.find('@').or_else(|| raw.find("%40")) else {
+        return false;
+    };
+    let local = raw[..at].rsplit(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))).next();
+    local.is_some_and(|l| l.contains('+') && !l.starts_with('+'))
+}
+
 /// The address of `v` when it is one, alone or with its port
 /// (`79.223.15.38:18225`, `[2a01:cb00::1]:443`).
 fn address_of(v: &str) -> Option<IpAddr> {
@@ -1048,7 +1057,11 @@ impl Sanitiser {
         if raw.is_empty() {
             return Ok(String::new());
         }
-        let Some(decoded) = percent_decode(raw, c.query) else {
+        // `u=jan.kowal+bank@one.lt`: a `+` inside an e-mail's local part is
+        // the address's tag, not a form-encoded space (read as a space, the
+        // part before it would stand apart from the address)
+        let form_plus = c.query && !plus_tagged_mail(raw);
+        let Some(decoded) = percent_decode(raw, form_plus) else {
             // fail closed: undecodable bytes never pass
             ctx.note(field, "fail-closed (undecodable)", "undecodable", "redact");
             return Ok("[UNDECODABLE]".to_owned());

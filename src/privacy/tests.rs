@@ -50,6 +50,11 @@ fn url_keeps_host_and_structure_and_redacts_the_victim() {
         json!({"type":"url","value":"https://kit.top/p?telemovel=0464.51.60.35&n=06.74.24.24.00&ip=10.20.30.40"}),
     );
     assert_eq!(out.value, "https://kit.top/p?telemovel=[PHONE]&n=[PHONE]&ip=10.20.30.0/24");
+    // an e-mail's `+` tag in a form value is no space: the whole address goes
+    let out = run(&s, json!({"type":"url","value":"https://kit.top/x#u=jankauskas.mindaugas68+bank@one.lt"}));
+    assert_eq!(out.value, "https://kit.top/x#u=[EMAIL]");
+    let out = run(&s, json!({"type":"url","value":"https://kit.top/x?q=Jan+Kowalski&m=j.kowal+shop%40gmail.com"}));
+    assert!(!out.value.contains("kowal") && !out.value.contains("Kowalski"), "{}", out.value);
     // a server's address under its key stays
     let out = run(&s, json!({"type":"url","value":"https://kit.top/gate.php?ip=178.160.46.249&c2_ip=45.1.2.3"}));
     assert_eq!(out.value, "https://kit.top/gate.php?ip=178.160.46.0/24&c2_ip=45.1.2.3");
