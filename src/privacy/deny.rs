@@ -484,11 +484,10 @@ impl Deny {
                 k.bytes().all(|c| c.is_ascii_uppercase()) && with_lower(k, |l| super::lexicon::acronyms().contains(&l));
             let kv = if acronym { Verdict::Keep } else { self.compound(k, Pos::Inner, false, &mut ko, tally) };
             // a mail log's `from=<sender@evil.top>`: the address inside is judged
-            let (open, v, close) = match v.strip_prefix('<') {
-                Some(inner) => match inner.strip_suffix('>') {
-                    Some(i) if !i.is_empty() => ("<", i, ">"),
-                    _ if !inner.is_empty() => ("<", inner, ""),
-                    _ => ("", v, ""),
+            let (open, v, close) = match v.strip_prefix('<').filter(|i| !i.is_empty()) {
+                Some(i) => match i.strip_suffix('>').filter(|x| !x.is_empty()) {
+                    Some(x) => ("<", x, ">"),
+                    None => ("<", i, ""),
                 },
                 None => ("", v, ""),
             };
@@ -523,7 +522,6 @@ impl Deny {
         self.compound(core, pos, digits, out, tally)
     }
 
-    /// A plain word: `Some(verdict)` when the vocabulary accounts for it.
     /// A tag or value that is one lower-case word the vocabulary keeps
     /// (`phishing`, `emotet`) or one label of the security lists
     /// (`sinkhole_abuse`, `apt28`): what [`Deny::filter`] would leave
@@ -540,6 +538,7 @@ impl Deny {
             || (w.bytes().all(|b| b.is_ascii_lowercase()) && self.word(w, Pos::Mid) == Some(Verdict::Keep))
     }
 
+    /// A plain word: `Some(verdict)` when the vocabulary accounts for it.
     fn word(&self, w: &str, pos: Pos) -> Option<Verdict> {
         // `COBADEFFXXX`: the primary office's bank code; other letters-only
         // codes read like a surname in capitals (`ZUBIZARRETA`)

@@ -40,10 +40,7 @@ pub fn spans(text: &str, policy: &Policy, out: &mut Vec<Keyed>) {
 fn colon_pairs(text: &str, policy: &Policy, out: &mut Vec<Keyed>) {
     let b = text.as_bytes();
     for (colon, _) in text.match_indices(':') {
-        let mut ks = colon;
-        while ks > 0 && key_byte(b[ks - 1]) {
-            ks -= 1;
-        }
+        let ks = key_start(b, colon);
         let key = &text[ks..colon];
         if key.len() < 3 || key.len() > 40 || !key.contains('_') || (ks > 0 && matches!(b[ks - 1], b'/' | b':' | b'='))
         {
@@ -78,14 +75,20 @@ fn key_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')
 }
 
+/// Where the key ending right before the separator at `at` starts.
+fn key_start(b: &[u8], at: usize) -> usize {
+    let mut ks = at;
+    while ks > 0 && key_byte(b[ks - 1]) {
+        ks -= 1;
+    }
+    ks
+}
+
 /// `key=value` and `key="value"` pairs outside URLs.
 fn inline(text: &str, policy: &Policy, out: &mut Vec<Keyed>) {
     let b = text.as_bytes();
     for (eq, _) in text.match_indices('=') {
-        let mut ks = eq;
-        while ks > 0 && key_byte(b[ks - 1]) {
-            ks -= 1;
-        }
+        let ks = key_start(b, eq);
         // a URL's query (`?user=…&`) is the URL scrubber's; `==` is no pair
         if eq - ks < 2 || (ks > 0 && matches!(b[ks - 1], b'?' | b'&' | b'=' | b'/')) || b.get(eq + 1) == Some(&b'=') {
             continue;

@@ -288,8 +288,8 @@ impl Sanitiser {
         &self.policy
     }
 
-    /// True when `domain` is a consumer mail provider.
-    /// A consumer mail domain or a subdomain of one (`email.t-com.hr`).
+    /// True when `domain` is a consumer mail provider or a subdomain of one
+    /// (`email.t-com.hr`).
     pub fn is_consumer_domain(&self, domain: &str) -> bool {
         let low;
         let d = if domain.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -831,9 +831,9 @@ impl Sanitiser {
             return out;
         }
         // `c2_ip`, `server`; not `infected_host`, `victim_server`
-        let has = |words: &[&str]| {
-            key.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| words.contains(&w.to_ascii_lowercase().as_str()))
-        };
+        let key_words: Vec<String> =
+            key.split(|c: char| !c.is_ascii_alphanumeric()).map(str::to_ascii_lowercase).collect();
+        let has = |list: &[&str]| key_words.iter().any(|w| list.contains(&w.as_str()));
         let attacker = has(lexicon::attacker_key_words()) && !has(VICTIM_KEY_WORDS);
         // `"kit": "ex-robotos"`, `"malware_family": "Lumma"`: one word under a
         // key naming the attacker's tool is that tool's name; the detectors

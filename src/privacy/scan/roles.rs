@@ -492,7 +492,8 @@ fn ip_label_before(before: &str) -> bool {
 /// line (`A:port -> <value>`, `→`, `=>`, `dst=<value>`, `to <value>`): it
 /// is a client of the attacker's server, i.e. a victim.
 fn flows_to_record(text: &str, e: usize, rec: &RecordCtx) -> bool {
-    const ARROWS: [&str; 6] = ["->", "→", "=>", "dst", " to ", ">"];
+    // (`->` and `=>` hold a `>`)
+    const ARROWS: [&str; 4] = [">", "→", "dst", " to "];
     if rec.value_ip.is_none() && rec.host.is_none() {
         return false;
     }
