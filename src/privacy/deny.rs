@@ -478,34 +478,7 @@ impl Deny {
         // key and its value, each judged (not a coordinate card's `B3=482`:
         // a key has three letters, or is one or two capitals)
         if let Some((k, v)) = key_value(core) {
-            let (mut ko, mut vo) = (String::new(), String::new());
-            // the key is an identifier: its CamelCase parts are judged
-            let acronym =
-                k.bytes().all(|c| c.is_ascii_uppercase()) && with_lower(k, |l| super::lexicon::acronyms().contains(&l));
-            let kv = if acronym { Verdict::Keep } else { self.compound(k, Pos::Inner, false, &mut ko, tally) };
-            // a mail log's `from=<sender@evil.top>`: the address inside is judged
-            let (open, v, close) = match v.strip_prefix('<').filter(|i| !i.is_empty()) {
-                Some(i) => match i.strip_suffix('>').filter(|x| !x.is_empty()) {
-                    Some(x) => ("<", x, ">"),
-                    None => ("<", i, ""),
-                },
-                None => ("", v, ""),
-            };
-            let vv = self.judge(v, Pos::Mid, &mut vo, tally);
-            let changed = |v: Verdict| matches!(v, Verdict::Replaced | Verdict::NameLike);
-            if !changed(kv) && !changed(vv) {
-                return Verdict::Keep;
-            }
-            out.push_str(if changed(kv) { &ko } else { k });
-            out.push_str(&core[k.len()..=k.len()]);
-            out.push_str(open);
-            out.push_str(if changed(vv) { &vo } else { v });
-            out.push_str(close);
-            return if kv == Verdict::NameLike || vv == Verdict::NameLike {
-                Verdict::NameLike
-            } else {
-                Verdict::Replaced
-            };
+            return self.judge_pair(core, k, v, out, tally);
         }
         let digits = core.bytes().any(|b| b.is_ascii_digit());
         if digits && (is_dashed_plate(core) || !self.digit_compound_ok(core)) {
@@ -520,6 +493,35 @@ impl Deny {
         }
         // `Win10`, `SHA256`: the letter runs were checked already
         self.compound(core, pos, digits, out, tally)
+    }
+
+    /// `EventID=4624`, `from=<sender@evil.top>`: a key and its value of
+    /// `core`, each judged.
+    fn judge_pair(&self, core: &str, k: &str, v: &str, out: &mut String, tally: &mut Tally) -> Verdict {
+        let (mut ko, mut vo) = (String::new(), String::new());
+        // the key is an identifier: its CamelCase parts are judged
+        let acronym =
+            k.bytes().all(|c| c.is_ascii_uppercase()) && with_lower(k, |l| super::lexicon::acronyms().contains(&l));
+        let kv = if acronym { Verdict::Keep } else { self.compound(k, Pos::Inner, false, &mut ko, tally) };
+        // a mail log's `from=<sender@evil.top>`: the address inside is judged
+        let (open, v, close) = match v.strip_prefix('<').filter(|i| !i.is_empty()) {
+            Some(i) => match i.strip_suffix('>').filter(|x| !x.is_empty()) {
+                Some(x) => ("<", x, ">"),
+                None => ("<", i, ""),
+            },
+            None => ("", v, ""),
+        };
+        let vv = self.judge(v, Pos::Mid, &mut vo, tally);
+        let changed = |v: Verdict| matches!(v, Verdict::Replaced | Verdict::NameLike);
+        if !changed(kv) && !changed(vv) {
+            return Verdict::Keep;
+        }
+        out.push_str(if changed(kv) { &ko } else { k });
+        out.push_str(&core[k.len()..=k.len()]);
+        out.push_str(open);
+        out.push_str(if changed(vv) { &vo } else { v });
+        out.push_str(close);
+        if kv == Verdict::NameLike || vv == Verdict::NameLike { Verdict::NameLike } else { Verdict::Replaced }
     }
 
     /// A tag or value that is one lower-case word the vocabulary keeps
