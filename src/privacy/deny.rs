@@ -35,7 +35,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use regex::Regex;
 
-use super::scan::{Fnv, encoded_word, first_names};
+use super::scan::{Fnv, encoded_word, first_names, has_digit};
 use super::vocab::{COMMON, FREQ, LOWER, NOUN, SECURITY, VERY_COMMON, vocab, with_lower};
 
 /// What a replaced token was.
@@ -290,29 +290,33 @@ impl Deny {
                     || in_field_label(text, &chunks, i)
                     || on_issuer_line(text, c.start));
             let pos = if start { Pos::Start } else { Pos::Mid };
-            // `customer CUST-20381318`, `n.º cliente CLI-4119-6431`: a person's
-            // number even where it has a reference's shape
-            if after_customer_word(text, &chunks, i) {
-                tally.add(Class::Token);
-                rewritten[i] = Some(Class::Token.label().to_owned());
-                verdicts.push(Verdict::Replaced);
-                i += 1;
-                continue;
-            }
-            if after_reference_cue(text, &chunks, i)
-                || time_after_cue(text, &chunks, i)
-                || after_bot_word(text, &chunks, i)
-            {
-                verdicts.push(Verdict::Keep);
-                i += 1;
-                continue;
-            }
-            if password_shape(&text[c.core.0..c.core.1], &text[c.core.1..c.end]) {
-                tally.add(Class::Token);
-                rewritten[i] = Some(Class::Token.label().to_owned());
-                verdicts.push(Verdict::Replaced);
-                i += 1;
-                continue;
+            // the neighbour rules below all read a number: a core without a
+            // digit goes straight to its verdict
+            if text.as_bytes()[c.core.0..c.core.1].iter().any(u8::is_ascii_digit) {
+                // `customer CUST-20381318`, `n.º cliente CLI-4119-6431`: a person's
+                // number even where it has a reference's shape
+                if after_customer_word(text, &chunks, i) {
+                    tally.add(Class::Token);
+                    rewritten[i] = Some(Class::Token.label().to_owned());
+                    verdicts.push(Verdict::Replaced);
+                    i += 1;
+                    continue;
+                }
+                if after_reference_cue(text, &chunks, i)
+                    || time_after_cue(text, &chunks, i)
+                    || after_bot_word(text, &chunks, i)
+                {
+                    verdicts.push(Verdict::Keep);
+                    i += 1;
+                    continue;
+                }
+                if password_shape(&text[c.core.0..c.core.1], &text[c.core.1..c.end]) {
+                    tally.add(Class::Token);
+                    rewritten[i] = Some(Class::Token.label().to_owned());
+                    verdicts.push(Verdict::Replaced);
+                    i += 1;
+                    continue;
+                }
             }
             let mut core = String::new();
             let v = self.judge(&text[c.core.0..c.core.1], pos, &mut core, tally);
@@ -323,12 +327,18 @@ impl Deny {
             i += 1;
         }
         let mut judged = Judged { text, chunks: &chunks, verdicts, rewritten, tally };
-        self.digit_runs(&mut judged);
-        card_codes(&mut judged);
+        // digit groups, card codes and plates all hold digits
+        let numeric = has_digit(text.as_bytes());
+        if numeric {
+            self.digit_runs(&mut judged);
+            card_codes(&mut judged);
+        }
         spoken::spoken_numbers(&mut judged);
         spoken::spelled_words(&mut judged);
         seeds::recovery_phrases(&mut judged);
-        plates(&mut judged);
+        if numeric {
+            plates(&mut judged);
+        }
         extend_names(&mut judged);
         company_names(&mut judged);
         lower_case_names(&mut judged);
@@ -873,10 +883,7 @@ fn card_codes(j: &mut Judged) {
 fn plates(j: &mut Judged) {
     let Judged { text, chunks, verdicts, rewritten, tally } = j;
     let (text, chunks) = (*text, *chunks);
-    // every form holds digits: most texts are done with one pass over the bytes
-    if !text.bytes().any(|b| b.is_ascii_digit()) {
-        return;
-    }
+    // every form holds digits: [`Deny::filter`] runs this only on a text with some
     let core = |k: usize| &text[chunks[k].core.0..chunks[k].core.1];
     // the chunk ends at its core: no comma or full stop between the parts
     let joined = |k: usize| chunks[k].core.1 == chunks[k].end;
@@ -1554,7 +1561,8 @@ fn chunk(text: &str) -> Vec<Chunk> {
             let s = i;
             while i < b.len() && !is_ascii_space(b[i]) {
                 i += 1;
-                if field_end(text, s, i) {
+                // only a separator just before `i` can end a field there
+                if matches!(b[i - 1], b',' | b';' | b'|' | b':') && field_end(text, s, i) {
                     break;
                 }
             }
@@ -1573,6 +1581,7 @@ fn chunk(text: &str) -> Vec<Chunk> {
         } else if start.is_none() {
             start = Some(i);
         } else if let Some(s) = start
+            && matches!(text.as_bytes()[i - 1], b',' | b';' | b'|' | b':')
             && field_end(text, s, i)
         {
             out.push(Chunk { start: s, end: i, core: core_of(text, s, i) });
@@ -1865,6 +1874,11 @@ fn is_trail(c: char) -> bool {
 
 fn core_of(text: &str, s: usize, e: usize) -> (usize, usize) {
     let t = &text[s..e];
+    // a plain word: no lead, no trail
+    let b = t.as_bytes();
+    if b.first().is_some_and(u8::is_ascii_alphanumeric) && b.last().is_some_and(u8::is_ascii_alphanumeric) {
+        return (s, e);
+    }
     let lead = t.len() - t.trim_start_matches(is_lead).len();
     let rest = &t[lead..];
     let mut core = rest.trim_end_matches(is_trail);

@@ -293,6 +293,21 @@ const JOINERS: &[&str] = &["and", "et", "y", "e", "i", "en", "und"];
 const GLUED_TENS: &[&str] =
     &["veinti", "venti", "vent", "trent", "quarant", "cinquant", "sessant", "settant", "ottant", "novant"];
 
+/// The last two bytes of the tens words (the glued forms end in one).
+fn tens_endings() -> &'static [[u8; 2]] {
+    static E: OnceLock<Vec<[u8; 2]>> = OnceLock::new();
+    E.get_or_init(|| {
+        let mut e: Vec<[u8; 2]> = WORDS
+            .iter()
+            .filter(|(w, d)| *d == 2 && w.len() >= 2)
+            .map(|(w, _)| [w.as_bytes()[w.len() - 2], w.as_bytes()[w.len() - 1]])
+            .collect();
+        e.sort_unstable();
+        e.dedup();
+        e
+    })
+}
+
 fn words() -> &'static HashMap<&'static str, u8, Build> {
     static W: OnceLock<HashMap<&'static str, u8, Build>> = OnceLock::new();
     W.get_or_init(|| WORDS.iter().copied().collect())
@@ -327,8 +342,10 @@ fn digits_of(core: &str) -> Option<(u8, bool)> {
         }
         return Some((most, true));
     }
-    if core.len() >= 7 {
-        // `einundzwanzig`, `vierendertig`, `drieëntwintig`
+    // `einundzwanzig`, `vierendertig`, `drieëntwintig`: the core ends as a
+    // tens word does
+    let tail = &core.as_bytes()[core.len().saturating_sub(2)..];
+    if core.len() >= 7 && tens_endings().iter().any(|e| e == tail) {
         for glue in ["und", "en", "ën"] {
             for (at, _) in core.match_indices(glue) {
                 let (unit, tens) = (&core[..at], &core[at + glue.len()..]);
@@ -337,6 +354,8 @@ fn digits_of(core: &str) -> Option<(u8, bool)> {
                 }
             }
         }
+    }
+    if core.len() >= 7 {
         if let Some(stem) = GLUED_TENS.iter().find(|s| core.starts_with(**s)) {
             let unit = &core[stem.len()..];
             let unit = unit.trim_start_matches(['a', 'e', 'i']);

@@ -98,6 +98,11 @@ impl Builder {
 /// quotes (JS concatenation) and the lead bytes of no-break and zero-width
 /// characters.
 fn may_need_view(b: &[u8]) -> bool {
+    // one branch-free pass over the bytes settles most texts
+    let lead = |c: u8| matches!(c, b'&' | b'\\' | b'%' | b'"' | b'\'' | 0xC2 | 0xE2 | 0xEF | 0xF0);
+    if !b.iter().fold(false, |a, &c| a | lead(c)) {
+        return false;
+    }
     let plus = b.contains(&b'+');
     b.iter().enumerate().any(|(i, &c)| match c {
         b'&' | b'\\' | b'%' => true,
@@ -650,19 +655,23 @@ fn has_blob_run(b: &[u8]) -> bool {
     if b.len() < MIN_BLOB {
         return false;
     }
-    let (mut run, mut upper, mut lower, mut digit) = (0, 0, 0, false);
-    for &c in b {
-        if is_blob_byte(c) && c != b'.' {
-            run += 1;
-            upper += usize::from(c.is_ascii_uppercase());
-            lower += usize::from(c.is_ascii_lowercase());
-            digit |= c.is_ascii_digit();
-            if run >= MIN_BLOB && ((upper >= 2 && lower >= 2) || (digit && upper + lower >= 2)) {
+    let inside = |c: u8| is_blob_byte(c) && c != b'.';
+    let mut i = 0;
+    while i < b.len() {
+        let s = i;
+        while i < b.len() && inside(b[i]) {
+            i += 1;
+        }
+        // the counts only grow along a run: its whole length decides
+        if i - s >= MIN_BLOB {
+            let run = &b[s..i];
+            let upper = run.iter().filter(|c| c.is_ascii_uppercase()).count();
+            let lower = run.iter().filter(|c| c.is_ascii_lowercase()).count();
+            if (upper >= 2 && lower >= 2) || (super::has_digit(run) && upper + lower >= 2) {
                 return true;
             }
-        } else {
-            (run, upper, lower, digit) = (0, 0, 0, false);
         }
+        i += 1;
     }
     false
 }

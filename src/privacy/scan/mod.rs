@@ -324,6 +324,12 @@ fn lower_same_len(text: &str) -> String {
     s
 }
 
+/// Any ASCII digit in `b` (no early exit: the loop vectorises, and most
+/// texts have none).
+pub(crate) fn has_digit(b: &[u8]) -> bool {
+    b.iter().fold(false, |a, c| a | c.is_ascii_digit())
+}
+
 /// FNV-1a: the word sets hash short keys; SipHash's DoS resistance buys
 /// nothing for fixed built-in lists.
 #[derive(Default, Clone, Copy)]
