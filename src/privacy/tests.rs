@@ -825,3 +825,30 @@ fn tenth_and_eleventh_pass_forms() {
     let out = run(&s, json!({"type":"email","value":"kresimirsaric86@email.t-com.hr","category":"phishing"}));
     assert!(out.value.starts_with("tok:v1:email:"), "{}", out.value);
 }
+
+#[test]
+fn one_time_codes_and_extensions() {
+    let s = sanitiser("default");
+    let on = |desc: &str| {
+        run(&s, json!({"type": "domain", "value": "x.top", "category": "fraud", "description": desc}))
+            .description
+            .unwrap()
+    };
+    // a one-time code after its bare word, or with words between
+    assert_eq!(on("Carte saisie et code 3D Secure 444707."), "Carte saisie et code 3D Secure [CREDENTIAL].");
+    assert_eq!(on("le pidió el código de firma 221252 y"), "le pidió el código de firma [CREDENTIAL] y");
+    assert_eq!(on("Inseriti carta e codice 795512."), "Inseriti carta e codice [CREDENTIAL].");
+    assert_eq!(on("TAN: 4471 eingegeben"), "TAN: [CREDENTIAL] eingegeben");
+    // a bare `code` takes six digits or more: an HTTP, bank or postal code stays
+    assert_eq!(on("HTTP code 404, code banque 30004"), "HTTP code 404, code banque 30004");
+    assert_eq!(on("code postal 75001 Paris"), "code postal [ADDRESS]");
+    // an employee's extension
+    assert_eq!(on("staff (payments, ext. 1358) opened"), "staff (payments, ext. [PHONE]) opened");
+    assert_eq!(on("Betrugsprävention, Durchwahl -4471, per"), "Betrugsprävention, Durchwahl -[PHONE], per");
+    assert_eq!(
+        on("pracownik (Dział płatności, wew. 8457) otworzył"),
+        "pracownik (Dział płatności, wew. [PHONE]) otworzył"
+    );
+    // a product word that is a cue is no name
+    assert_eq!(on("per pushTAN freigeben"), "per pushTAN freigeben");
+}

@@ -597,3 +597,24 @@ fn partial_reverse_dns(text: &str, rec: &RecordCtx, already: usize, out: &mut Ve
 fn attacker_kept(ip: IpAddr, c: &Candidate) -> bool {
     roles::attacker_ip(c.text, c.start, c.end, c.cues, c.rec) && !crate::model::is_reserved_ip(ip)
 }
+
+/// The extension number after an extension cue ending at `e` (`ext 8165`,
+/// `poste 9899`, `int. 7102`, `wew. 8457`): three to six digits standing
+/// alone reach one person, like a phone number.
+pub(super) fn extension(text: &str, e: usize, out: &mut Vec<Found>) {
+    let b = text.as_bytes();
+    let mut i = e;
+    while i < b.len() && matches!(b[i], b' ' | b':' | b'.' | b'#') {
+        i += 1;
+    }
+    // `Durchwahl -4471`: the dash of a number dialled after the switchboard's
+    if b.get(i) == Some(&b'-') && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    let j = i + b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let alone = b.get(j).is_none_or(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'-' | b'/' | b'@' | b'_')))
+        && !(b.get(j).is_some_and(|c| matches!(c, b'.' | b',')) && b.get(j + 1).is_some_and(u8::is_ascii_digit));
+    if i > e && (3..=6).contains(&(j - i)) && alone {
+        out.push(Found { start: i, end: j, kind: SpanKind::Data(DataCategory::Phone), norm: text[i..j].to_owned() });
+    }
+}

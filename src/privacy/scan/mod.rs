@@ -208,6 +208,12 @@ enum Cue {
     /// Postal-code names (`PLZ`, `postcode`, `code postal`): the code after
     /// is an address (`addresses.rs`).
     Postcode,
+    /// One-time code names (`code`, `código SMS`, `TAN`, `BLIK`): the code
+    /// of four to eight digits after is the victim's secret (`secrets.rs`).
+    Otp,
+    /// Telephone extension names (`ext.`, `poste`, `Durchwahl`, `wew.`):
+    /// the digits after reach one employee (`contact.rs`).
+    Extension,
 }
 
 impl Cue {
@@ -235,6 +241,8 @@ impl Cue {
             "sender" => Cue::Sender,
             "account" => Cue::Account,
             "postcode" => Cue::Postcode,
+            "otp" => Cue::Otp,
+            "extension" => Cue::Extension,
             _ => return None,
         })
     }
@@ -652,6 +660,8 @@ impl Detectors {
                 Cue::Social => social::handle(text, cs, ce, cues, out),
                 Cue::Secret => secrets::after_cue(text, ce, out),
                 Cue::Postcode => addresses::postcode_after_cue(text, ce, out),
+                Cue::Otp => secrets::one_time_code(text, &text[cs..ce], ce, out),
+                Cue::Extension => contact::extension(text, ce, out),
                 _ => {}
             }
         }

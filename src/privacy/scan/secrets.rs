@@ -139,3 +139,110 @@ mod tests {
         }
     }
 }
+
+/// Words that may stand between a one-time code's name and the code
+/// (`code 3D Secure 444707`, `código de firma 221252`, `code SMS reçu : 4471`).
+const OTP_WORDS: &[&str] = &[
+    "sms",
+    "3d",
+    "3-d",
+    "3ds",
+    "secure",
+    "de",
+    "di",
+    "da",
+    "do",
+    "del",
+    "firma",
+    "confirmação",
+    "confirmacao",
+    "confirmación",
+    "confirmacion",
+    "confirmation",
+    "conferma",
+    "verificação",
+    "verificacao",
+    "verificación",
+    "verificacion",
+    "verification",
+    "vérification",
+    "verifica",
+    "validation",
+    "validação",
+    "otp",
+    "tan",
+    "blik",
+    "reçu",
+    "recu",
+    "received",
+    "ricevuto",
+    "recibido",
+    "recebido",
+    "otrzymany",
+    "ontvangen",
+    "erhaltene",
+    "was",
+    "is",
+    "est",
+    "era",
+    "es",
+    "é",
+    "to",
+    "jest",
+    "war",
+    "the",
+    "le",
+    "la",
+    "il",
+    "el",
+    "o",
+    "der",
+    "die",
+    "het",
+];
+
+/// The one-time code after an OTP cue ending at `e` (`code 430014`,
+/// `codice 795512`, `kod 3D Secure 766067`, `TAN: 4471`): digits only, four
+/// to eight after an explicit one-time word, six to eight after a bare
+/// `code` (a bank or postal code has five; an HTTP or exit code three).
+pub(super) fn one_time_code(text: &str, cue: &str, e: usize, out: &mut Vec<Found>) {
+    let b = text.as_bytes();
+    let bare = matches!(cue.to_ascii_lowercase().as_str(), "code" | "codes" | "codice" | "código" | "codigo" | "kod");
+    let mut i = e;
+    let mut words = 0;
+    loop {
+        while i < b.len() && matches!(b[i], b' ' | b':' | b'=' | b'#' | b'\t') {
+            i += 1;
+        }
+        let w_end = i + b[i..]
+            .iter()
+            .position(|c| matches!(c, b' ' | b':' | b'=' | b'\t' | b',' | b'.' | b';' | b')'))
+            .unwrap_or(b.len() - i);
+        if w_end == i {
+            return;
+        }
+        let word = &text[i..w_end];
+        if word.bytes().all(|c| c.is_ascii_digit()) {
+            let min = if bare { 6 } else { 4 };
+            // the code stands alone: no digit group or letter glued after it
+            let glued = b
+                .get(w_end)
+                .is_some_and(|c| matches!(c, b'.' | b',') && b.get(w_end + 1).is_some_and(u8::is_ascii_digit));
+            if (min..=8).contains(&word.len()) && !glued {
+                out.push(Found {
+                    start: i,
+                    end: w_end,
+                    kind: SpanKind::Data(DataCategory::Credential),
+                    norm: word.to_owned(),
+                });
+            }
+            return;
+        }
+        let low = word.to_lowercase();
+        if words == 3 || !OTP_WORDS.contains(&low.as_str()) {
+            return;
+        }
+        words += 1;
+        i = w_end;
+    }
+}
