@@ -36,7 +36,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use regex::Regex;
 
 use super::scan::{Fnv, encoded_word, first_names, has_digit};
-use super::vocab::{COMMON, FREQ, LOWER, NOUN, SECURITY, VERY_COMMON, vocab, with_lower};
+use super::vocab::{COMMON, FREQ, HEAD, LOWER, NOUN, SECURITY, VERY_COMMON, vocab, with_lower};
 
 /// What a replaced token was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,9 +268,17 @@ impl Deny {
         }
         let mut verdicts = Vec::with_capacity(chunks.len());
         let mut rewritten: Vec<Option<String>> = vec![None; chunks.len()];
+        // each core's vocabulary flags and phrase-head bit: one probe, read
+        // by the verdicts and by the passes after them
+        let flags: Vec<u8> = chunks
+            .iter()
+            .map(|c| if c.core.0 == c.core.1 { 0 } else { vocab().lookup(&text[c.core.0..c.core.1]) })
+            .collect();
         let mut i = 0;
         while i < chunks.len() {
-            if let Some(n) = self.phrase_at(text, &chunks, i) {
+            if flags[i] & HEAD != 0
+                && let Some(n) = self.phrase_at(text, &chunks, i)
+            {
                 verdicts.extend(std::iter::repeat_n(Verdict::Keep, n));
                 i += n;
                 continue;
@@ -319,14 +327,14 @@ impl Deny {
                 }
             }
             let mut core = String::new();
-            let v = self.judge(&text[c.core.0..c.core.1], pos, &mut core, tally);
+            let v = self.judge_known(&text[c.core.0..c.core.1], pos, Some(flags[i] & !HEAD), &mut core, tally);
             if matches!(v, Verdict::Replaced | Verdict::NameLike) {
                 rewritten[i] = Some(core);
             }
             verdicts.push(v);
             i += 1;
         }
-        let mut judged = Judged { text, chunks: &chunks, verdicts, rewritten, tally };
+        let mut judged = Judged { text, chunks: &chunks, verdicts, rewritten, flags, tally };
         // digit groups, card codes and plates all hold digits
         let numeric = has_digit(text.as_bytes());
         if numeric {
@@ -393,10 +401,8 @@ impl Deny {
     /// The number of chunks from `i` forming a security phrase (2 to 4 words).
     fn phrase_at(&self, text: &str, chunks: &[Chunk], i: usize) -> Option<usize> {
         let first = &text[chunks[i].core.0..chunks[i].core.1];
-        if !first.chars().next().is_some_and(char::is_alphanumeric)
-            || i + 1 >= chunks.len()
-            || !vocab().is_phrase_head(first)
-        {
+        // the caller knows the word heads some phrase
+        if !first.chars().next().is_some_and(char::is_alphanumeric) || i + 1 >= chunks.len() {
             return None;
         }
         thread_local! {
@@ -426,8 +432,15 @@ impl Deny {
 
     /// The verdict on one chunk core; a replaced core is written to `out`.
     fn judge(&self, core: &str, pos: Pos, out: &mut String, tally: &mut Tally) -> Verdict {
+        self.judge_known(core, pos, None, out, tally)
+    }
+
+    /// [`Deny::judge`] with the core's vocabulary flags when the caller
+    /// looked them up already.
+    fn judge_known(&self, core: &str, pos: Pos, flags: Option<u8>, out: &mut String, tally: &mut Tally) -> Verdict {
+        let flags = || flags.unwrap_or_else(|| vocab().flags_of(core));
         if core.chars().all(char::is_alphabetic) {
-            return match self.word(core, pos) {
+            return match self.word_known(core, pos, flags()) {
                 Some(v) => v,
                 // `Nr`, `Bestellnummer`, `Geburtsdatum`: the lexicon's cue
                 // words and fillers are terms, not names
@@ -481,7 +494,7 @@ impl Deny {
         }
         // a security label joined by `_`, `-` or `.` (`ek_clearfake`,
         // `apt_unc6691-1`): one probe settles it
-        if vocab().flags_of(core) & SECURITY != 0 || self.is_shape(core) {
+        if flags() & SECURITY != 0 || self.is_shape(core) {
             return Verdict::Keep;
         }
         // `EventID=4624`, `LogonType=10`, `CN=evil.top`, `DNS:evil.top`: a
@@ -552,6 +565,11 @@ impl Deny {
 
     /// A plain word: `Some(verdict)` when the vocabulary accounts for it.
     fn word(&self, w: &str, pos: Pos) -> Option<Verdict> {
+        self.word_known(w, pos, vocab().flags_of(w))
+    }
+
+    /// [`Deny::word`] with the word's vocabulary flags `f`.
+    fn word_known(&self, w: &str, pos: Pos, f: u8) -> Option<Verdict> {
         // `COBADEFFXXX`: the primary office's bank code; other letters-only
         // codes read like a surname in capitals (`ZUBIZARRETA`)
         if w.len() == 11 && w.ends_with("XXX") && is_bank_code(w) {
@@ -562,7 +580,6 @@ impl Deny {
         if cs.next().is_none() {
             return Some(Verdict::Keep);
         }
-        let f = vocab().flags_of(w);
         let extra = !self.words.is_empty() && with_lower(w, |l| self.words.contains(l));
         if f & SECURITY != 0 || extra {
             return Some(Verdict::Keep);
@@ -808,7 +825,7 @@ impl Deny {
     /// up to 7 digits or more are one long number, unless they are an
     /// amount (thousands groups next to a currency).
     fn digit_runs(&self, j: &mut Judged) {
-        let Judged { text, chunks, verdicts, rewritten, tally } = j;
+        let Judged { text, chunks, verdicts, rewritten, tally, .. } = j;
         let (text, chunks) = (*text, *chunks);
         // a run is replaced from seven digits on: most texts have fewer
         if text.bytes().filter(u8::is_ascii_digit).count() < 7 {
@@ -856,7 +873,7 @@ impl Deny {
 /// A card's expiry and security code as two fields of a row
 /// (`01/28|977`, `04/30;341`): both go; an expiry alone stays.
 fn card_codes(j: &mut Judged) {
-    let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    let Judged { text, chunks, verdicts, rewritten, tally, .. } = j;
     // the expiry before the code is written `MM/YY`
     if !text.as_bytes().contains(&b'/') {
         return;
@@ -881,7 +898,7 @@ fn card_codes(j: &mut Judged) {
 /// `MIL EF 1234E` (German), `34 ABC 1234` (Turkish), `AB51 ABC` (British).
 /// The letters are no unit and no security word (`80 TCP 443`, `64 GB`).
 fn plates(j: &mut Judged) {
-    let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    let Judged { text, chunks, verdicts, rewritten, tally, .. } = j;
     let (text, chunks) = (*text, *chunks);
     // every form holds digits: [`Deny::filter`] runs this only on a text with some
     let core = |k: usize| &text[chunks[k].core.0..chunks[k].core.1];
@@ -1050,7 +1067,7 @@ const LEGAL_FORMS: &[&str] = &[
 /// name (`Domains By Proxy, LLC`, `Web Commerce Communications Limited`),
 /// not a person's: they stay (an unknown word there still goes).
 fn company_names(j: &mut Judged) {
-    let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    let Judged { text, chunks, verdicts, rewritten, tally, .. } = j;
     let (text, chunks) = (*text, *chunks);
     // only a replaced word before a legal form is given back
     if !verdicts.iter().any(|v| matches!(v, Verdict::NameLike | Verdict::Replaced)) {
@@ -1082,7 +1099,7 @@ fn company_names(j: &mut Judged) {
 /// Weak capitalised words next to a replaced capitalised word are part of
 /// the same name (`Kowalska, Anna`, `ROSSI Mario`, `Anna Maria Kowalska`).
 fn extend_names(j: &mut Judged) {
-    let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    let Judged { text, chunks, verdicts, rewritten, flags, tally } = j;
     let (text, chunks) = (*text, *chunks);
     let joined = |a: usize, b: usize| {
         // nothing but one space, or a comma and a space, between them
@@ -1094,9 +1111,7 @@ fn extend_names(j: &mut Judged) {
     // (`brigitte vollmer`)
     let surname = |k: usize| {
         let w = word(k);
-        w.chars().all(char::is_alphabetic)
-            && w.chars().nth(1).is_some()
-            && vocab().flags_of(w) & (COMMON | SECURITY) == 0
+        w.chars().all(char::is_alphabetic) && w.chars().nth(1).is_some() && flags[k] & (COMMON | SECURITY) == 0
     };
     for i in 0..chunks.len() {
         if verdicts[i] != Verdict::NameLike {
@@ -1415,7 +1430,7 @@ const PARTICLES: &[&str] = &[
 /// common or security word: `daniel brown`, `jan de vries`. Each becomes
 /// `[NAME]`; a capitalised name is [`extend_names`]' business.
 fn lower_case_names(j: &mut Judged) {
-    let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    let Judged { text, chunks, verdicts, rewritten, flags, tally } = j;
     let (text, chunks) = (*text, *chunks);
     let word = |k: usize| &text[chunks[k].core.0..chunks[k].core.1];
     let joined = |a: usize| {
@@ -1424,7 +1439,7 @@ fn lower_case_names(j: &mut Judged) {
             && &text[chunks[a].end..chunks[a + 1].start] == " "
     };
     let lower = |w: &str| w.chars().nth(1).is_some() && w.chars().all(char::is_lowercase);
-    let plain = |w: &str| vocab().flags_of(w) & (VERY_COMMON | SECURITY) == 0;
+    let plain = |k: usize| flags[k] & (VERY_COMMON | SECURITY) == 0;
     let mut i = 0;
     while i + 1 < chunks.len() {
         let w = word(i);
@@ -1434,7 +1449,7 @@ fn lower_case_names(j: &mut Judged) {
             && joined(i)
             && lower(w)
             && first_names().contains(w)
-            && plain(w)
+            && plain(i)
             && !FIRST_NAME_WORDS.contains(&w);
         if !first {
             i += 1;
@@ -1448,7 +1463,7 @@ fn lower_case_names(j: &mut Judged) {
             }
         }
         let s = word(last);
-        let surname = lower(s) && plain(s) && !is_filler(s) && !cue_words().contains(s);
+        let surname = lower(s) && plain(last) && !is_filler(s) && !cue_words().contains(s);
         if !surname {
             i += 1;
             continue;
@@ -1456,7 +1471,7 @@ fn lower_case_names(j: &mut Judged) {
         // more surnames no dictionary knows (`maría del carmen ruiz ortega`)
         while last + 1 < chunks.len() && joined(last) && last < i + 5 {
             let n = word(last + 1);
-            if !(lower(n) && vocab().flags_of(n) & (LOWER | VERY_COMMON | SECURITY) == 0 && !is_filler(n)) {
+            if !(lower(n) && flags[last + 1] & (LOWER | VERY_COMMON | SECURITY) == 0 && !is_filler(n)) {
                 break;
             }
             last += 1;
@@ -1478,16 +1493,17 @@ fn lower_case_names(j: &mut Judged) {
 /// one of [`FIRST_NAME_WORDS`]), neither an acronym, a security word, a cue
 /// word or a very common word. Both become `[NAME]`.
 fn caps_names(j: &mut Judged) {
-    let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    let Judged { text, chunks, verdicts, rewritten, flags, tally } = j;
     let (text, chunks) = (*text, *chunks);
     let word = |k: usize| &text[chunks[k].core.0..chunks[k].core.1];
-    let caps = |w: &str| {
+    let caps = |k: usize| {
+        let w = word(k);
         w.as_bytes().first().is_some_and(|b| b.is_ascii_uppercase() || *b >= 0x80)
             && w.chars().nth(2).is_some()
             && w.chars().all(|c| c.is_alphabetic() && !c.is_lowercase())
             && with_lower(w, |l| {
                 !super::lexicon::acronyms().contains(&l)
-                    && vocab().flags_of(l) & (VERY_COMMON | SECURITY) == 0
+                    && flags[k] & (VERY_COMMON | SECURITY) == 0
                     && !is_filler(l)
                     && !cue_words().contains(l)
             })
@@ -1503,7 +1519,7 @@ fn caps_names(j: &mut Judged) {
             continue;
         }
         let (a, b) = (word(i), word(i + 1));
-        if !(caps(a) && caps(b) && (first(a) || first(b))) {
+        if !(caps(i) && caps(i + 1) && (first(a) || first(b))) {
             i += 1;
             continue;
         }
@@ -1529,6 +1545,9 @@ struct Judged<'a> {
     verdicts: Vec<Verdict>,
     /// The replacement of a chunk's core, where it has one.
     rewritten: Vec<Option<String>>,
+    /// The vocabulary flags of each chunk's core ([`vocab::Vocab::lookup`]:
+    /// the phrase-head bit too).
+    flags: Vec<u8>,
     /// Replacements by class, for the removal counts.
     tally: &'a mut Tally,
 }

@@ -39,8 +39,8 @@ pub const VERY_COMMON: u8 = 16;
 /// of its language, `tools/build-vocab.py`): a word in lower case
 /// only, never accepted capitalised.
 pub const FREQ: u8 = 32;
-/// Some security phrase starts with this word (internal).
-const HEAD: u8 = 64;
+/// Some security phrase starts with this word ([`Vocab::lookup`] only).
+pub const HEAD: u8 = 64;
 
 /// An open-addressing table of fingerprints with flags.
 struct Table {
@@ -189,6 +189,12 @@ impl Vocab {
     /// True when some phrase starts with this word (any case).
     pub fn is_phrase_head(&self, w: &str) -> bool {
         self.entry(hash_lower(w)) & HEAD != 0
+    }
+
+    /// [`Vocab::flags_of`] of `w` with the [`HEAD`] bit of
+    /// [`Vocab::is_phrase_head`]: both from one probe.
+    pub fn lookup(&self, w: &str) -> u8 {
+        self.entry(hash_lower(w))
     }
 
     /// How many entries (words, phrases).

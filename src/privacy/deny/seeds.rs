@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
-use super::{Build, Class, Judged, VERY_COMMON, Verdict, vocab};
+use super::{Build, Class, Judged, VERY_COMMON, Verdict};
 use crate::privacy::lexicon;
 
 /// Consecutive mnemonic words that make a recovery phrase. Real phrases
@@ -23,7 +23,7 @@ fn seed_words() -> &'static HashSet<&'static str, Build> {
 /// spaces, three in four of them at least, become `[SECRET]`, word by word.
 /// The run may end in punctuation.
 pub(super) fn recovery_phrases(j: &mut Judged) {
-    let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    let Judged { text, chunks, verdicts, rewritten, flags, tally } = j;
     let (text, chunks) = (*text, *chunks);
     if chunks.len() < MIN_RUN {
         return;
@@ -43,7 +43,7 @@ pub(super) fn recovery_phrases(j: &mut Judged) {
         if set.contains(w) {
             return Some(true);
         }
-        (w.chars().all(char::is_lowercase) && vocab().flags_of(w) & VERY_COMMON == 0).then_some(false)
+        (w.chars().all(char::is_lowercase) && flags[k] & VERY_COMMON == 0).then_some(false)
     };
     // inside the run: nothing but one space between two words
     let joined = |k: usize| {

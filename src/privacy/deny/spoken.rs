@@ -371,7 +371,7 @@ fn digits_of(core: &str) -> Option<(u8, bool)> {
 /// joiners, standing for 7 digits or more, with three number words or one
 /// among four parts or more, becomes `[NUMBER]` word by word.
 pub(super) fn spoken_numbers(j: &mut Judged) {
-    let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    let Judged { text, chunks, verdicts, rewritten, tally, .. } = j;
     let (text, chunks) = (*text, *chunks);
     if chunks.len() < 3 {
         return;
@@ -432,7 +432,7 @@ pub(super) fn spoken_numbers(j: &mut Judged) {
 /// four capital letters or more, each alone, joined by single spaces,
 /// become `[WORD]` letter by letter.
 pub(super) fn spelled_words(j: &mut Judged) {
-    let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    let Judged { text, chunks, verdicts, rewritten, tally, .. } = j;
     let (text, chunks) = (*text, *chunks);
     let letter = |k: usize| {
         let c = &chunks[k];

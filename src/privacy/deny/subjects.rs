@@ -336,7 +336,7 @@ const COLLECTIVES: &[&str] = &[
 /// German nouns, security words, very common words, cue words (`Kunde`,
 /// `Victim`) and [`COLLECTIVES`] stay.
 pub(super) fn bare_subjects(j: &mut Judged, at_start: bool) {
-    let Judged { text, chunks, verdicts, rewritten, tally } = j;
+    let Judged { text, chunks, verdicts, rewritten, tally, .. } = j;
     let (text, chunks) = (*text, *chunks);
     let core = |k: usize| &text[chunks[k].core.0..chunks[k].core.1];
     // one space, nothing else, between two words
