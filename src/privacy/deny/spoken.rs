@@ -355,13 +355,13 @@ fn digits_of(core: &str) -> Option<(u8, bool)> {
             }
         }
     }
-    if core.len() >= 7 {
-        if let Some(stem) = GLUED_TENS.iter().find(|s| core.starts_with(**s)) {
-            let unit = &core[stem.len()..];
-            let unit = unit.trim_start_matches(['a', 'e', 'i']);
-            if unit.chars().next().is_some() && WORDS.iter().any(|(u, d)| *d == 1 && *u == unit) {
-                return Some((2, true));
-            }
+    if core.len() >= 7
+        && let Some(stem) = GLUED_TENS.iter().find(|s| core.starts_with(**s))
+    {
+        let unit = &core[stem.len()..];
+        let unit = unit.trim_start_matches(['a', 'e', 'i']);
+        if unit.chars().next().is_some() && WORDS.iter().any(|(u, d)| *d == 1 && *u == unit) {
+            return Some((2, true));
         }
     }
     None

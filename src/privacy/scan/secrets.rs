@@ -91,55 +91,6 @@ pub(super) fn after_cue(text: &str, e: usize, out: &mut Vec<Found>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::policy::DataCategory;
-    use crate::privacy::scan::tests::found_of;
-
-    #[test]
-    fn prefixed_tokens_anywhere() {
-        for tok in [
-            "ghp_1234567890abcdefghijklmnopqrstuvwxyz",
-            "glpat-xY3kP9qR2sT5vW8zA1bC",
-            "xoxb-1234567890-0987654321-AbCdEfGhIjKl",
-            "AKIAIOSFODNN7EXAMPLE",
-            "AIzaSyA1234567890abcdefghijklmnopqrstuv",
-            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbm5hIn0.c2lnbmF0dXJl",
-            "7965004854:AAFf6P7c7oV5AWbL8jsAIf0EzEwJoFwSoDV",
-        ] {
-            let text = format!("leaked {tok} in repo");
-            assert_eq!(found_of(&text, DataCategory::Credential), [tok], "{text}");
-        }
-    }
-
-    #[test]
-    fn secrets_after_a_cue_in_eight_languages() {
-        for (text, want) in [
-            ("session cookie: 8f7a6c5d4e3b2a19F0e1d2c3 stolen", "8f7a6c5d4e3b2a19F0e1d2c3"),
-            ("Authorization: Bearer aB3dE5fG7hJ9kL1mN3pQ5rS7 seen", "aB3dE5fG7hJ9kL1mN3pQ5rS7"),
-            ("Zugriffstoken lautet Zx81kQ0pLm3nB7vC9xR2 im Log", "Zx81kQ0pLm3nB7vC9xR2"),
-            ("jeton d'accès k2J9sL1pQ8mN4bV6cX0z volé", "k2J9sL1pQ8mN4bV6cX0z"),
-            ("token de acceso 9aB8cD7eF6gH5iJ4kL3m robado", "9aB8cD7eF6gH5iJ4kL3m"),
-            ("chiave API 4f9d2c1b8a7e6d5c4b3a2f1e rubata", "4f9d2c1b8a7e6d5c4b3a2f1e"),
-            ("API-sleutel Qw3rTy6uIo9pAs2dFg5h gelekt", "Qw3rTy6uIo9pAs2dFg5h"),
-            ("klucz API: Mn7bV4cX1zLk8jH5gF2d wyciekł", "Mn7bV4cX1zLk8jH5gF2d"),
-            ("cookie de sessão PHPSESSID=9k2j4h6g8f0d1s3a5p7o roubado", "9k2j4h6g8f0d1s3a5p7o"),
-        ] {
-            assert_eq!(found_of(text, DataCategory::Credential), [want], "{text}");
-        }
-        let cookie = "Cookie: sid=Ab12Cd34Ef56Gh78Ij90; theme=dark; csrftoken=Zz99Yy88Xx77Ww66Vv55";
-        assert_eq!(found_of(cookie, DataCategory::Credential), ["Ab12Cd34Ef56Gh78Ij90", "Zz99Yy88Xx77Ww66Vv55"]);
-        for text in [
-            "the session lasted 20 minutes",
-            "API key rotation is recommended",
-            "token https://evil.example/gate.php",
-            "cookie consent banner",
-        ] {
-            assert!(found_of(text, DataCategory::Credential).is_empty(), "{text}");
-        }
-    }
-}
-
 /// Words that may stand between a one-time code's name and the code
 /// (`code 3D Secure 444707`, `código de firma 221252`, `code SMS reçu : 4471`).
 const OTP_WORDS: &[&str] = &[
@@ -244,5 +195,54 @@ pub(super) fn one_time_code(text: &str, cue: &str, e: usize, out: &mut Vec<Found
         }
         words += 1;
         i = w_end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::DataCategory;
+    use crate::privacy::scan::tests::found_of;
+
+    #[test]
+    fn prefixed_tokens_anywhere() {
+        for tok in [
+            "ghp_1234567890abcdefghijklmnopqrstuvwxyz",
+            "glpat-xY3kP9qR2sT5vW8zA1bC",
+            "xoxb-1234567890-0987654321-AbCdEfGhIjKl",
+            "AKIAIOSFODNN7EXAMPLE",
+            "AIzaSyA1234567890abcdefghijklmnopqrstuv",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbm5hIn0.c2lnbmF0dXJl",
+            "7965004854:AAFf6P7c7oV5AWbL8jsAIf0EzEwJoFwSoDV",
+        ] {
+            let text = format!("leaked {tok} in repo");
+            assert_eq!(found_of(&text, DataCategory::Credential), [tok], "{text}");
+        }
+    }
+
+    #[test]
+    fn secrets_after_a_cue_in_eight_languages() {
+        for (text, want) in [
+            ("session cookie: 8f7a6c5d4e3b2a19F0e1d2c3 stolen", "8f7a6c5d4e3b2a19F0e1d2c3"),
+            ("Authorization: Bearer aB3dE5fG7hJ9kL1mN3pQ5rS7 seen", "aB3dE5fG7hJ9kL1mN3pQ5rS7"),
+            ("Zugriffstoken lautet Zx81kQ0pLm3nB7vC9xR2 im Log", "Zx81kQ0pLm3nB7vC9xR2"),
+            ("jeton d'accès k2J9sL1pQ8mN4bV6cX0z volé", "k2J9sL1pQ8mN4bV6cX0z"),
+            ("token de acceso 9aB8cD7eF6gH5iJ4kL3m robado", "9aB8cD7eF6gH5iJ4kL3m"),
+            ("chiave API 4f9d2c1b8a7e6d5c4b3a2f1e rubata", "4f9d2c1b8a7e6d5c4b3a2f1e"),
+            ("API-sleutel Qw3rTy6uIo9pAs2dFg5h gelekt", "Qw3rTy6uIo9pAs2dFg5h"),
+            ("klucz API: Mn7bV4cX1zLk8jH5gF2d wyciekł", "Mn7bV4cX1zLk8jH5gF2d"),
+            ("cookie de sessão PHPSESSID=9k2j4h6g8f0d1s3a5p7o roubado", "9k2j4h6g8f0d1s3a5p7o"),
+        ] {
+            assert_eq!(found_of(text, DataCategory::Credential), [want], "{text}");
+        }
+        let cookie = "Cookie: sid=Ab12Cd34Ef56Gh78Ij90; theme=dark; csrftoken=Zz99Yy88Xx77Ww66Vv55";
+        assert_eq!(found_of(cookie, DataCategory::Credential), ["Ab12Cd34Ef56Gh78Ij90", "Zz99Yy88Xx77Ww66Vv55"]);
+        for text in [
+            "the session lasted 20 minutes",
+            "API key rotation is recommended",
+            "token https://evil.example/gate.php",
+            "cookie consent banner",
+        ] {
+            assert!(found_of(text, DataCategory::Credential).is_empty(), "{text}");
+        }
     }
 }
