@@ -756,10 +756,11 @@ fn normalise_email(s: &str) -> Result<String, ValueError> {
 fn normalise_phone(s: &str) -> Result<String, ValueError> {
     let mut digits = String::with_capacity(s.len());
     let mut plus = false;
-    for (i, c) in s.chars().enumerate() {
+    for c in s.chars() {
         match c {
             '0'..='9' => digits.push(c),
-            '+' if i == 0 => plus = true,
+            // `+39 …`, `(+39) 380 …`: before the first digit only
+            '+' if digits.is_empty() && !plus => plus = true,
             ' ' | '-' | '.' | '(' | ')' | '/' => {}
             _ => return Err(ValueError::Invalid("phone number")),
         }
@@ -865,6 +866,15 @@ pub fn valid_participant_name(s: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn phone_values_with_a_bracketed_country_code() {
+        assert_eq!(normalise_phone("(+39) 380 8901039").unwrap(), "+393808901039");
+        assert_eq!(normalise_phone("+49 30 1234567").unwrap(), "+49301234567");
+        // a `+` after the first digit is no country code
+        assert!(normalise_phone("380+8901039").is_err());
+        assert!(normalise_phone("++39 380 8901039").is_err());
+    }
 
     #[test]
     fn normalises_each_type() {

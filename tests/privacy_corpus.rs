@@ -436,3 +436,14 @@ fn adversarial_eleventh_red_team_forms_leak_nothing() {
 fn adversarial_twelfth_red_team_forms_leak_nothing() {
     leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt12.jsonl", 300);
 }
+
+/// The thirteenth blind pass (session 18, a fifth author): the public
+/// corpus's fifteen kinds with new templates and keys, and a PII detector's
+/// positive examples inside analyst notes, in the 8 languages (victims'
+/// wallets, beacons from a victim to the record's C2, passwords under keys
+/// that do not say so): the cases that pass with nothing lost
+/// (`tests/data/pii-adversarial-rt13.jsonl`).
+#[test]
+fn adversarial_thirteenth_red_team_forms_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt13.jsonl", 690);
+}

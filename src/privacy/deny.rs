@@ -310,6 +310,14 @@ impl Deny {
                     i += 1;
                     continue;
                 }
+                // `from the wallet bc1q…`, `Opfer-Wallet 3Ah…`: the victim's account
+                if victim_wallet(text, &chunks, i) {
+                    tally.add(Class::Token);
+                    rewritten[i] = Some(Class::Token.label().to_owned());
+                    verdicts.push(Verdict::Replaced);
+                    i += 1;
+                    continue;
+                }
                 if after_reference_cue(text, &chunks, i)
                     || time_after_cue(text, &chunks, i)
                     || after_bot_word(text, &chunks, i)
@@ -375,6 +383,12 @@ impl Deny {
         // a field holding only a time: its key says what it is
         if single_value && is_unix_time(&text[cs..ce]) {
             out.push_str(text);
+            return;
+        }
+        // a password alone as a field's value: its closing symbol too
+        if single_value && value_password(text) {
+            tally.add(Class::Token);
+            out.push_str(Class::Token.label());
             return;
         }
         if password_shape(&text[cs..ce], &text[ce..]) {
@@ -1842,6 +1856,156 @@ fn after_reference_cue(text: &str, chunks: &[Chunk], i: usize) -> bool {
     false
 }
 
+/// Words naming a wallet's owner as the victim (any part of a chunk:
+/// `Opfer-Wallet`, `slachtoffer`, `vítima`).
+const WALLET_VICTIM_WORDS: &[&str] = &[
+    "victim",
+    "victim's",
+    "victims",
+    "opfer",
+    "opfers",
+    "geschädigte",
+    "geschädigten",
+    "victime",
+    "vittima",
+    "víctima",
+    "victima",
+    "vítima",
+    "vitima",
+    "slachtoffer",
+    "ofiary",
+    "ofiara",
+    "poszkodowanego",
+    "poszkodowanej",
+    "customer",
+    "customer's",
+    "client",
+    "kunde",
+    "kunden",
+    "cliente",
+    "klant",
+    "klienta",
+];
+
+/// Words naming a wallet's owner as the attacker: the wallet stays.
+const WALLET_ATTACKER_WORDS: &[&str] = &[
+    "scammer",
+    "scammer's",
+    "scammers",
+    "fraudster",
+    "fraudster's",
+    "attacker",
+    "attacker's",
+    "criminal",
+    "criminals",
+    "perpetrator",
+    "suspect",
+    "mule",
+    "actor",
+    "betrüger",
+    "betrügers",
+    "täter",
+    "täters",
+    "escroc",
+    "escrocs",
+    "fraudeur",
+    "fraudeurs",
+    "arnaqueur",
+    "truffatore",
+    "truffatori",
+    "criminale",
+    "estafador",
+    "estafadores",
+    "defraudador",
+    "burlão",
+    "burlao",
+    "golpista",
+    "oszusta",
+    "oszustów",
+    "oszust",
+    "przestępcy",
+    "oplichter",
+    "oplichters",
+    "dader",
+    "daders",
+    "ransom",
+    "mixer",
+    "exchange",
+    "c2",
+];
+
+/// Wallet words: the source wallet of a payment (`from the wallet X`) is
+/// the payer's.
+const WALLET_WORDS: &[&str] = &[
+    "wallet",
+    "wallets",
+    "portefeuille",
+    "carteira",
+    "monedero",
+    "cartera",
+    "billetera",
+    "portfel",
+    "portfela",
+    "portfelu",
+    "geldbörse",
+    "adres",
+    "adresu",
+    "address",
+    "adresse",
+    "indirizzo",
+    "dirección",
+    "endereço",
+];
+
+/// Prepositions of a payment's source, and the articles that may follow.
+const FROM_WORDS: &[&str] =
+    &["from", "von", "aus", "van", "uit", "depuis", "dal", "dallo", "dalla", "da", "desde", "z", "ze"];
+const ARTICLES: &[&str] = &[
+    "the", "his", "her", "their", "dem", "der", "seiner", "ihrer", "le", "la", "son", "sa", "el", "su", "o", "a",
+    "het", "de", "zijn", "haar", "il", "suo", "sua", "swojego",
+];
+
+/// Chunk `i` is a wallet address that belongs to the victim: a victim word
+/// nearer before it than any attacker word (`Opfer-Wallet X`, `Carteira da
+/// vítima X`), or the source of a payment (`sent 0.42 BTC from the wallet
+/// X to the scammer wallet Y`, `dal wallet X`, `z portfela X`). A wallet
+/// with no role word stays: it is the exchange's intelligence.
+fn victim_wallet(text: &str, chunks: &[Chunk], i: usize) -> bool {
+    let core = &text[chunks[i].core.0..chunks[i].core.1];
+    if !is_wallet(core) {
+        return false;
+    }
+    let word = |k: usize| text[chunks[k].core.0..chunks[k].core.1].to_lowercase();
+    let mut wallet_at = None;
+    for back in 1..=5usize.min(i) {
+        let k = i - back;
+        let w = word(k);
+        // a sentence ends between them
+        if text[chunks[k].core.1..chunks[k].end].contains(['.', '!', '?', ';']) {
+            return false;
+        }
+        let parts = || w.split(['-', '\'', '’']);
+        if parts().any(|p| WALLET_ATTACKER_WORDS.contains(&p)) {
+            return false;
+        }
+        if parts().any(|p| WALLET_VICTIM_WORDS.contains(&p)) {
+            return true;
+        }
+        if WALLET_WORDS.contains(&w.as_str()) {
+            wallet_at.get_or_insert(k);
+            continue;
+        }
+        // `from the wallet`: a source preposition before the wallet word
+        if wallet_at.is_some() && FROM_WORDS.contains(&w.as_str()) {
+            return true;
+        }
+        if !(wallet_at.is_some() && ARTICLES.contains(&w.as_str())) {
+            return false;
+        }
+    }
+    false
+}
+
 /// The number of a Telegram bot or of the chat it posts to (`Telegram bot
 /// 6241991297`, `bot de Telegram 7105146011`, `chat_id -1005549148180`):
 /// the attacker's exfiltration channel, kept like an indicator.
@@ -1985,6 +2149,31 @@ fn password_shape(core: &str, trail: &str) -> bool {
         && letters + digits == b.len()
         && trail.starts_with(['!', '#', '$', '%', '*'])
         && !trail[1..].starts_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// A field value that is one password of the common shapes: a word, a
+/// number of two to four digits and a symbol or a capital (`Amore1994-`,
+/// `Hasi123?`, `summer.1980X`, `Lato_2019!`). The word is no security,
+/// product or acronym word (`Win10-x64`, `apt_28`, `log4j`).
+fn value_password(v: &str) -> bool {
+    let b = v.as_bytes();
+    let letters = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    if !(3..=12).contains(&letters) {
+        return false;
+    }
+    let mut i = letters;
+    if matches!(b.get(i), Some(b'.' | b'_')) {
+        i += 1;
+    }
+    let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if !(2..=4).contains(&digits) {
+        return false;
+    }
+    i += digits;
+    // the closing symbol or capital (`pain.001`, a message type, has none)
+    let closed = matches!(&b[i..], [c] if b"!?#$%*&+-.".contains(c) || c.is_ascii_uppercase());
+    let word = &v[..letters];
+    closed && vocab().flags_of(word) & SECURITY == 0 && !with_lower(word, |l| super::lexicon::acronyms().contains(&l))
 }
 
 fn is_capitalised(w: &str) -> bool {
@@ -2485,7 +2674,8 @@ fn is_security_id(t: &str) -> bool {
 }
 
 /// Cryptocurrency addresses by shape: Bitcoin (legacy, bech32), Ethereum,
-/// Monero, Tron. Attacker wallets are the intelligence.
+/// Monero, Tron, Litecoin. Attacker wallets are the intelligence (a
+/// victim's is told by [`victim_wallet`]).
 fn is_wallet(t: &str) -> bool {
     let b58 = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() && !b"0OIl".contains(&b));
     if t.len() < 26 || t.len() > 95 {
@@ -2498,6 +2688,9 @@ fn is_wallet(t: &str) -> bool {
         || (t.starts_with(['1', '3']) && (26..=35).contains(&t.len()) && b58(t))
         || (t.starts_with('4') && t.len() == 95 && b58(t))
         || (t.starts_with('T') && t.len() == 34 && b58(t))
+        // Litecoin: legacy `L…`, script `M…`, bech32 `ltc1…`
+        || (t.starts_with(['L', 'M']) && (33..=34).contains(&t.len()) && b58(t) && t.bytes().any(|b| b.is_ascii_digit()))
+        || (t.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("ltc1")) && t.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// An e-mail address the detectors left in place: they ran first and
@@ -2683,11 +2876,16 @@ fn device_name(core: &str) -> Option<String> {
 }
 
 /// A login of an initial and a surname (`k.wolf`, `galli.f`, `d.nogueira`).
+/// With `_` (`rui_g`, `g_rui`) the word must be a first name of the
+/// gazetteer: snake-case identifiers join words with it too.
 fn login_of_initial(core: &str) -> Option<String> {
-    let (a, z) = core.split_once('.')?;
+    let (a, z, under) = match core.split_once('.') {
+        Some((a, z)) => (a, z, false),
+        None => core.split_once('_').map(|(a, z)| (a, z, true))?,
+    };
     let letters = |s: &str| s.chars().all(|c| c.is_alphabetic() && c.is_lowercase());
     let one = |s: &str| s.len() == 1 && letters(s);
-    let word = |s: &str| s.chars().count() >= 3 && letters(s);
+    let word = |s: &str| s.chars().count() >= 3 && letters(s) && (!under || first_names().contains(s));
     ((one(a) && word(z)) || (word(a) && one(z))).then(|| Class::Name.label().to_owned())
 }
 

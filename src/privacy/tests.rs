@@ -852,3 +852,61 @@ fn one_time_codes_and_extensions() {
     // a product word that is a cue is no name
     assert_eq!(on("per pushTAN freigeben"), "per pushTAN freigeben");
 }
+
+#[test]
+fn thirteenth_pass_forms() {
+    let s = sanitiser("default");
+    let on = |kind: &str, value: &str, desc: &str| {
+        run(&s, json!({"type": kind, "value": value, "category": "fraud", "description": desc})).description.unwrap()
+    };
+    // the payer's wallet goes, the scammer's stays; a wallet with no role stays
+    assert_eq!(
+        on(
+            "domain",
+            "x.top",
+            "sent 0.42 BTC from the wallet 14zxFhtLdgAx41Mbf2zmYFVsGdWkcTfZtL to the scammer wallet bc1q040p0x6dwuujkr9mjkr72akd2u8ymfz8zxyz"
+        ),
+        "sent 0.42 BTC from the wallet [TOKEN] to the scammer wallet bc1q040p0x6dwuujkr9mjkr72akd2u8ymfz8zxyz"
+    );
+    assert_eq!(
+        on(
+            "domain",
+            "x.top",
+            "Opfer-Wallet 3AhAGC6ACd8cZFiF8aLsKjx5BKiXgb7DRw zahlte an 1EVoHcLsFQhvN5trzZsg7MSFb5nEBGa6wT."
+        ),
+        "Opfer-Wallet [TOKEN] zahlte an 1EVoHcLsFQhvN5trzZsg7MSFb5nEBGa6wT."
+    );
+    assert_eq!(
+        on("domain", "x.top", "betaald aan de wallet 16V6b84TpAoKTgNpv8yfUJbAk5fKdUqH7R"),
+        "betaald aan de wallet 16V6b84TpAoKTgNpv8yfUJbAk5fKdUqH7R"
+    );
+    // an attacker's Litecoin address is a wallet, not an unknown token
+    assert_eq!(
+        on("domain", "x.top", "hacia MVHeQ4BEQqBgUBsZo3vMM38Vnf36HZexZR"),
+        "hacia MVHeQ4BEQqBgUBsZo3vMM38Vnf36HZexZR"
+    );
+    // beacons from a client to the record's own C2: the client is a victim
+    let out = on(
+        "ipv4",
+        "178.180.11.175",
+        "Outbound beacons from 84.211.29.108 (residential line) to bumblebee C2 178.180.11.175 every 60 s.",
+    );
+    assert!(out.contains("from 84.211.29.0/24") && out.contains("C2 178.180.11.175"), "{out}");
+    let out = on("ipv4", "179.203.239.41", "Uitgaande beacons van 109.181.97.5 naar stealc-C2 179.203.239.41.");
+    assert!(out.contains("van 109.181.97.0/24"), "{out}");
+    // a title before a surname
+    assert!(on("domain", "x.top", "Mgr inż. Jabłoński zgłosił(a) dopłatę").contains("[NAME]"));
+    // a password or login alone under a key that does not say so; a message type stays
+    let out = run(
+        &s,
+        json!({"type": "domain", "value": "x.top", "category": "fraud",
+               "attributes": {"remark": "Amore1994-", "melder": "Hasi123?", "Betroffener": "summer.1980X", "memo": "rui_g", "msg": "pain.001"}}),
+    );
+    for k in ["remark", "melder", "Betroffener"] {
+        assert_eq!(out.attributes[k], "[TOKEN]", "{k}");
+    }
+    assert_eq!(out.attributes["memo"], "[NAME]");
+    assert_eq!(out.attributes["msg"], "pain.001");
+    // a country-prefixed ticket is a reference
+    assert_eq!(on("domain", "x.top", "Ticket FR-2955-881."), "Ticket FR-2955-881.");
+}

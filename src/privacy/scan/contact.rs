@@ -138,7 +138,9 @@ impl Detectors {
             .rev()
             .find(|c| c.1 <= s && s - c.1 <= 48 && matches!(c.2, Cue::VictimNet | Cue::AttackerNet | Cue::Person))
             .is_some_and(|c| c.2 == Cue::AttackerNet && s - c.1 <= 16);
-        if attacker_near || (role.is_none() && rec.attacker_key) {
+        // `beacons from <victim> (…) to <the record's C2>`: a client of the
+        // record's server, whatever the cue before it says
+        if (attacker_near || (role.is_none() && rec.attacker_key)) && !roles::flows_to_record(c.text, c.end, rec) {
             return;
         }
         out.push(c.found(DataCategory::Ip, ip.to_string()));

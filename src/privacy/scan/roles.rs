@@ -489,11 +489,13 @@ fn ip_label_before(before: &str) -> bool {
 }
 
 /// The address at `..e` connects to the record's own value further on its
-/// line (`A:port -> <value>`, `→`, `=>`, `dst=<value>`, `to <value>`): it
-/// is a client of the attacker's server, i.e. a victim.
-fn flows_to_record(text: &str, e: usize, rec: &RecordCtx) -> bool {
-    // (`->` and `=>` hold a `>`)
-    const ARROWS: [&str; 4] = [">", "→", "dst", " to "];
+/// line (`A:port -> <value>`, `→`, `=>`, `dst=<value>`, `to <value>`,
+/// `an`, `naar`, `para`…): it is a client of the attacker's server, i.e. a
+/// victim.
+pub(super) fn flows_to_record(text: &str, e: usize, rec: &RecordCtx) -> bool {
+    // (`->` and `=>` hold a `>`); `to` in the 8 languages
+    const ARROWS: [&str; 12] =
+        [">", "→", "dst", " to ", " an ", " naar ", " para ", " vers ", " verso ", " hacia ", " nach ", " do "];
     if rec.value_ip.is_none() && rec.host.is_none() {
         return false;
     }
