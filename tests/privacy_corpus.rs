@@ -447,3 +447,13 @@ fn adversarial_twelfth_red_team_forms_leak_nothing() {
 fn adversarial_thirteenth_red_team_forms_leak_nothing() {
     leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt13.jsonl", 690);
 }
+
+/// The fourteenth blind pass (session 18, a sixth author): forms absent from
+/// the public corpus (JSON, XML, YAML, CSV, LEEF/CEF and syslog lines, mail
+/// headers, chat and call transcripts, OCR'd scans, names split over lines,
+/// logins and accounts in URL paths) in the 8 languages: the cases that pass
+/// with nothing lost (`tests/data/pii-adversarial-rt14.jsonl`).
+#[test]
+fn adversarial_fourteenth_red_team_forms_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt14.jsonl", 455);
+}

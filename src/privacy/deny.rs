@@ -253,9 +253,9 @@ impl Deny {
     /// tag), where a capitalised word is not a sentence start.
     pub fn filter(&self, text: &str, at_start: bool, single_value: bool, out: &mut String, tally: &mut Tally) {
         let spaced = if text.is_ascii() {
-            text.bytes().any(|b| is_ascii_space(b) || matches!(b, b',' | b';' | b'|'))
+            text.bytes().any(|b| is_ascii_space(b) || matches!(b, b',' | b';' | b'|' | b'^'))
         } else {
-            text.chars().any(|c| c.is_whitespace() || matches!(c, ',' | ';' | '|'))
+            text.chars().any(|c| c.is_whitespace() || matches!(c, ',' | ';' | '|' | '^'))
         };
         if !text.is_empty() && !spaced {
             self.filter_one(text, at_start, single_value, out, tally);
@@ -458,7 +458,15 @@ impl Deny {
                 Some(v) => v,
                 // `Nr`, `Bestellnummer`, `Geburtsdatum`: the lexicon's cue
                 // words and fillers are terms, not names
-                None if is_filler(core) || with_lower(core, |l| cue_words().contains(l)) || german_compound(core) => {
+                // `Dr.`, `Mgr`, `Sig.ra`: a title names no one (the name after it is judged)
+                None if is_filler(core)
+                    || with_lower(core, |l| {
+                        cue_words().contains(l)
+                            // `Don`, `Sig` are first names too
+                            || (super::lexicon::honorifics().contains(&l) && !first_names().contains(l))
+                    })
+                    || german_compound(core) =>
+                {
                     Verdict::Keep
                 }
                 None => {
@@ -1595,7 +1603,7 @@ fn chunk(text: &str) -> Vec<Chunk> {
             while i < b.len() && !is_ascii_space(b[i]) {
                 i += 1;
                 // only a separator just before `i` can end a field there
-                if matches!(b[i - 1], b',' | b';' | b'|' | b':') && field_end(text, s, i) {
+                if matches!(b[i - 1], b',' | b';' | b'|' | b':' | b'^') && field_end(text, s, i) {
                     break;
                 }
             }
@@ -1614,7 +1622,7 @@ fn chunk(text: &str) -> Vec<Chunk> {
         } else if start.is_none() {
             start = Some(i);
         } else if let Some(s) = start
-            && matches!(text.as_bytes()[i - 1], b',' | b';' | b'|' | b':')
+            && matches!(text.as_bytes()[i - 1], b',' | b';' | b'|' | b':' | b'^')
             && field_end(text, s, i)
         {
             out.push(Chunk { start: s, end: i, core: core_of(text, s, i) });
@@ -1638,7 +1646,8 @@ fn field_end(text: &str, s: usize, i: usize) -> bool {
     if b[i - 1] == b':' && b[i - 2] == b'"' {
         return !is_ascii_space(b[i]) && !text[s..i].contains("://");
     }
-    if !matches!(b[i - 1], b',' | b';' | b'|') {
+    // (`^` separates a LEEF event's attributes)
+    if !matches!(b[i - 1], b',' | b';' | b'|' | b'^') {
         return false;
     }
     let after = b[i];
@@ -1714,6 +1723,7 @@ fn push_lower(key: &mut String, w: &str) {
 const CASE_WORDS: &[&str] = &[
     "ticket",
     "ref",
+    "réf",
     "reference",
     "referenz",
     "référence",
@@ -2006,6 +2016,30 @@ fn victim_wallet(text: &str, chunks: &[Chunk], i: usize) -> bool {
     false
 }
 
+/// A URL path segment after a person key ([`super::scan::person_path_key`])
+/// that is a login or an account number, not a page of the kit: digits
+/// (four or more), or words joined by `.`, `_` or `-` of which one at
+/// least the vocabulary does not know (`oluwaseun_mwangi`,
+/// `Esperanza.ElAmrani`); `login`, `verify`, `settings` stay.
+pub fn person_segment(seg: &str) -> bool {
+    if !(3..=64).contains(&seg.len()) || seg.contains(['%', '?', '=']) {
+        return false;
+    }
+    let digits = seg.bytes().filter(u8::is_ascii_digit).count();
+    // a hex token (`80446ec8`) is the kit's session, not a number of a person
+    let hex = seg.bytes().all(|b| b.is_ascii_hexdigit()) && digits < seg.len();
+    if digits >= 4 {
+        return !hex;
+    }
+    let parts: Vec<&str> = seg.split(['.', '_', '-']).filter(|p| !p.is_empty()).collect();
+    // a file name (`invoice.pdf`) is the kit's
+    if parts.len() < 2 || parts.last().is_some_and(|p| FILE_EXTENSIONS.contains(&p.to_ascii_lowercase().as_str())) {
+        return false;
+    }
+    parts.iter().all(|p| p.chars().all(char::is_alphabetic))
+        && parts.iter().any(|p| vocab().flags_of(p) & (LOWER | NOUN | SECURITY | FREQ) == 0)
+}
+
 /// The number of a Telegram bot or of the chat it posts to (`Telegram bot
 /// 6241991297`, `bot de Telegram 7105146011`, `chat_id -1005549148180`):
 /// the attacker's exfiltration channel, kept like an indicator.
@@ -2044,14 +2078,48 @@ fn after_bot_word(text: &str, chunks: &[Chunk], i: usize) -> bool {
 fn is_lead(c: char) -> bool {
     matches!(
         c,
-        '(' | '[' | '{' | '"' | '\'' | '«' | '“' | '„' | '‚' | '‘' | '<' | '*' | '•' | '¿' | '¡' | ',' | ';' | '|'
+        '(' | '['
+            | '{'
+            | '"'
+            | '\''
+            | '«'
+            | '“'
+            | '„'
+            | '‚'
+            | '‘'
+            | '<'
+            | '*'
+            | '•'
+            | '¿'
+            | '¡'
+            | ','
+            | ';'
+            | '|'
+            | '^'
     )
 }
 
 fn is_trail(c: char) -> bool {
     matches!(
         c,
-        ')' | ']' | '}' | '"' | '\'' | '»' | '”' | '’' | '“' | '.' | ',' | ';' | ':' | '!' | '?' | '>' | '|' | '…'
+        ')' | ']'
+            | '}'
+            | '"'
+            | '\''
+            | '»'
+            | '”'
+            | '’'
+            | '“'
+            | '.'
+            | ','
+            | ';'
+            | ':'
+            | '!'
+            | '?'
+            | '>'
+            | '|'
+            | '…'
+            | '^'
     )
 }
 

@@ -733,8 +733,25 @@ impl Sanitiser {
                 out.push_str(&text[s..e]);
             }
         };
+        // `Client Émilie⏎Colombo⏎IBAN: …`: a name's last word alone on the next line
+        let split_name =
+            |out: &mut String, ctx: &mut Ctx, last: usize, end: usize, prev_name: bool| -> Result<usize, ()> {
+                let Some((ws, we)) = prev_name.then(|| name_on_next_line(text, last, end)).flatten() else {
+                    return Ok(last);
+                };
+                let cat = DataCategory::Name;
+                let action = self.policy.ingest.detect.action(cat);
+                let rep = self.apply(cat, action, &text[ws..we], &normalise_for(cat, &text[ws..we])).ok_or(())?;
+                ctx.note(field, &self.detect_rule[&cat], cat.as_str(), action.as_str());
+                out.push_str(&text[last..ws]);
+                out.push_str(&rep);
+                Ok(we)
+            };
+        let mut prev_name = false;
         for f in found {
-            gap(&mut out, last, f.start, &mut tally);
+            let Ok(from) = split_name(&mut out, ctx, last, f.start, prev_name) else { return None };
+            gap(&mut out, from, f.start, &mut tally);
+            prev_name = f.kind == SpanKind::Data(DataCategory::Name);
             match f.kind {
                 SpanKind::Url => match self.scrub_url(&text[f.start..f.end], rec, field, ctx) {
                     Ok(u) => out.push_str(&u),
@@ -767,7 +784,8 @@ impl Sanitiser {
             }
             last = f.end;
         }
-        gap(&mut out, last, text.len(), &mut tally);
+        let Ok(from) = split_name(&mut out, ctx, last, text.len(), prev_name) else { return None };
+        gap(&mut out, from, text.len(), &mut tally);
         if deny {
             let rule = match free {
                 Free::Description => "ingest.fields.description (default-deny)",
@@ -959,18 +977,35 @@ impl Sanitiser {
         // `wa.me/33612345678`, `/msisdn/4915...`: path segments that are phones
         let link = scan::phone_link_host(host);
         let mut prev = "";
+        let mut after_personal = false;
         for (i, seg) in u.path().split('/').enumerate() {
             if i > 0 {
                 out.push('/');
             }
             let hint = link || scan::phone_path_key(prev);
+            // `/u/oluwaseun_mwangi/`, `/konto/915917403/`: a login or account after
+            // its key; a date right after such a segment is the person's birth date
+            let personal = scan::person_path_key(prev) && deny::person_segment(seg);
+            let birth = after_personal && date_segment(seg);
+            after_personal = personal;
             // `login;jsessionid=9F1C…`: path parameters are read as query pairs
             let (seg, params) = match seg.split_once(';') {
                 Some((name, params)) if params.contains('=') => (name, Some(params)),
                 _ => (seg, None),
             };
-            let seg_out =
+            let mut seg_out =
                 self.scrub_component(&Component { phone_hint: hint, ..Component::new(seg, false, &pfield) }, rec, ctx)?;
+            // what the detectors left of such a segment goes whole
+            if (personal || birth) && seg_out == seg {
+                let cat = if personal { DataCategory::OnlineId } else { DataCategory::DateOfBirth };
+                let action = self.policy.ingest.detect.action(cat);
+                let Some(rep) = self.apply(cat, action, seg, &seg.to_lowercase()) else {
+                    ctx.note(&pfield, &self.detect_rule[&cat], cat.as_str(), "drop");
+                    return Err(());
+                };
+                ctx.note(&pfield, &self.detect_rule[&cat], cat.as_str(), action.as_str());
+                seg_out = rep;
+            }
             out.push_str(&seg_out);
             if let Some(params) = params {
                 let mut p_out = String::new();
@@ -1239,6 +1274,36 @@ fn victim_tag(t: &str) -> Option<&str> {
     (alpha && rest.chars().count() > 2 && ROLES.iter().any(|r| r.eq_ignore_ascii_case(role))).then(|| &t[..=i])
 }
 
+/// A URL path segment that is a calendar date (`2004-08-17`, `17.08.2004`,
+/// `17-08-2004`).
+fn date_segment(seg: &str) -> bool {
+    let b = seg.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    b.len() == 10
+        && ((digits(0..4) && b[4] == b[7] && matches!(b[4], b'-' | b'.') && digits(5..7) && digits(8..10))
+            || (digits(0..2) && b[2] == b[5] && matches!(b[2], b'-' | b'.') && digits(3..5) && digits(6..10)))
+}
+
+/// The word alone on the line after a name that ends its line (`Émilie⏎
+/// Colombo⏎`): one capitalised word of letters, no very common or
+/// security word, the line break right after it. Its byte range.
+fn name_on_next_line(text: &str, s: usize, e: usize) -> Option<(usize, usize)> {
+    let t = &text[s..e];
+    let rest = t.trim_start_matches([' ', '\r']).strip_prefix('\n')?;
+    let ws = e - rest.len();
+    let len = rest.find(|c: char| !(c.is_alphabetic() || c == '-' || c == '\'')).unwrap_or(rest.len());
+    let word = &rest[..len];
+    let after = rest[len..].trim_start_matches([' ', '\r']);
+    // (`Geburts-⏎datum` is one word broken over the line)
+    let line_ends = (after.starts_with('\n') || (after.is_empty() && e == text.len())) && !word.ends_with('-');
+    let mut cs = word.chars();
+    (line_ends
+        && cs.next().is_some_and(char::is_uppercase)
+        && cs.next().is_some_and(char::is_lowercase)
+        && vocab::vocab().flags_of(word) & (vocab::VERY_COMMON | vocab::SECURITY) == 0)
+        .then_some((ws, ws + len))
+}
+
 fn starts_sentence(text: &str, at: usize) -> bool {
     let before = text[..at].trim_end_matches([' ', '\t']);
     before.is_empty() || before.ends_with(['.', '!', '?', ':', ';', '\n', '\r', '(', '"', '«', '“', '-', '•'])
@@ -1341,12 +1406,16 @@ fn url_needs_work(s: &str) -> bool {
 fn path_has_names(s: &str) -> bool {
     let path_start = s.match_indices('/').nth(2).map(|(i, _)| i).unwrap_or(s.len());
     let path = s[path_start..].split(['?', '#']).next().unwrap_or("");
+    let mut prev = "";
     path.split('/').any(|seg| {
-        seg.len() > 2
-            && (seg.starts_with(['~', '@'])
-                || (seg.bytes().any(|b| matches!(b, b'.' | b'_' | b'-' | b'+'))
-                    || seg.as_bytes().windows(2).any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase()))
-                    && deny::url_segment_names(seg).is_some())
+        // `/u/<login>/`, `/konto/<number>/`
+        let after_key = scan::person_path_key(std::mem::replace(&mut prev, seg)) && deny::person_segment(seg);
+        after_key
+            || seg.len() > 2
+                && (seg.starts_with(['~', '@'])
+                    || (seg.bytes().any(|b| matches!(b, b'.' | b'_' | b'-' | b'+'))
+                        || seg.as_bytes().windows(2).any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase()))
+                        && deny::url_segment_names(seg).is_some())
     })
 }
 

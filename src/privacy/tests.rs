@@ -910,3 +910,47 @@ fn thirteenth_pass_forms() {
     // a country-prefixed ticket is a reference
     assert_eq!(on("domain", "x.top", "Ticket FR-2955-881."), "Ticket FR-2955-881.");
 }
+
+#[test]
+fn fourteenth_pass_forms() {
+    let s = sanitiser("default");
+    let url = |v: &str| run(&s, json!({"type": "url", "value": v, "category": "phishing"})).value;
+    // a login or account after its path key, and a birth date after it
+    assert_eq!(
+        url("https://commerz-login-69.buzz/track/u/oluwaseun_mwangi/invoice.pdf"),
+        "https://commerz-login-69.buzz/track/u/[ONLINE-ID]/invoice.pdf"
+    );
+    assert_eq!(
+        url("https://rabo-beveiliging-627.live/konto/915917403/2004-03-06/verify"),
+        "https://rabo-beveiliging-627.live/konto/[ONLINE-ID]/[DOB]/verify"
+    );
+    // a kit's own pages after the same keys stay
+    assert_eq!(url("https://x-login.top/account/verify/index.php"), "https://x-login.top/account/verify/index.php");
+    let on = |desc: &str| {
+        run(&s, json!({"type": "domain", "value": "x.top", "category": "fraud", "description": desc}))
+            .description
+            .unwrap()
+    };
+    // a surname alone on the line after the first name
+    assert_eq!(on("Client Émilie\nColombo\nIBAN: x"), "Client [NAME]\n[NAME]\nIBAN: x");
+    // a birth date after the Spanish abbreviation
+    assert!(on("Sra. Van der Linde (nac. 10/06/2001, móvil)").contains("nac. [DOB]"));
+    // titles, acronyms and `Réf.` are no names
+    assert_eq!(
+        on("Réf. OP-1234567. Le leurre imite Dr. House et le NHS."),
+        "Réf. OP-1234567. Le leurre imite Dr. [NAME] et le NHS."
+    );
+    // a LEEF event's attributes are read one by one: the destination stays
+    let out = run(
+        &s,
+        json!({"type": "sha256", "value": "a".repeat(64), "category": "malware",
+               "description": "LEEF:2.0|Bank|EDR|5.1|x|^src=2.2.205.112^phone=616 990 654^dst=89.147.163.56^fname=ermac.apk"}),
+    )
+    .description
+    .unwrap();
+    assert!(out.contains("dst=89.147.163.56") && !out.contains("616 990 654"), "{out}");
+    // an address ends before markup; an identity number before the reference after it
+    let out = on("<Addr>Piazza Cavour 106, 80134 Napoli</Addr>\nRef op-ysrsyu; C2 146.242.75.187");
+    assert!(out.contains(">[ADDRESS]</") && out.ends_with("\nRef op-ysrsyu; C2 146.242.75.187"), "{out}");
+    assert!(on("| PPSN 5798877T Ref op-yyjrj8 |").contains("[NATIONAL-ID] Ref op-yyjrj8"));
+}

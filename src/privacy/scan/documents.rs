@@ -13,7 +13,18 @@ use crate::policy::DataCategory;
 /// group with digits ("ab 123 cd" keeps "ab").
 fn id_group(g: &[u8], next: Option<&[u8]>) -> bool {
     let letters = || g.iter().filter(|c| c.is_ascii_alphabetic());
-    has_digit(g) || (letters().count() <= 3 && (letters().all(u8::is_ascii_uppercase) || next.is_some_and(has_digit)))
+    // `PPSN 5798877T Ref op-yyjrj8`: a reference or contact word ends the value
+    let stop = |g: &[u8]| {
+        let l = g.to_ascii_lowercase();
+        matches!(
+            l.as_slice(),
+            b"ref" | b"ref." | b"tel" | b"tel." | b"op" | b"case" | b"iban" | b"dob" | b"and" | b"und" | b"et"
+        )
+    };
+    has_digit(g)
+        || (!stop(g)
+            && letters().count() <= 3
+            && (letters().all(u8::is_ascii_uppercase) || next.is_some_and(has_digit)))
 }
 
 /// The value after a cue ending at `e`, when it passes `valid` on its

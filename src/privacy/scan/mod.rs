@@ -338,6 +338,17 @@ pub(crate) fn has_digit(b: &[u8]) -> bool {
     b.iter().fold(false, |a, c| a | c.is_ascii_digit())
 }
 
+/// A URL path segment after which the next one names a person or their
+/// account (`/u/<login>/`, `/konto/<number>/`, `/profile/<handle>`).
+pub fn person_path_key(seg: &str) -> bool {
+    [
+        "u", "user", "users", "profile", "profiles", "member", "members", "konto", "account", "accounts", "compte",
+        "conta", "cuenta", "conto", "rekening", "kunde", "klant", "customer", "client", "cliente",
+    ]
+    .iter()
+    .any(|k| seg.eq_ignore_ascii_case(k))
+}
+
 /// FNV-1a: the word sets hash short keys; SipHash's DoS resistance buys
 /// nothing for fixed built-in lists.
 #[derive(Default, Clone, Copy)]
@@ -563,7 +574,15 @@ impl Detectors {
             let toks = tokens(text);
             let lt = lower_same_len(text);
             if scope.addresses {
+                let from = out.len();
                 self.addresses(text, &lt, &toks, &cues, out);
+                // `<Addr>Piazza Cavour 106, 80134 Napoli</Addr>`: no address holds a `<`
+                for f in &mut out[from..] {
+                    if let Some(k) = text[f.start..f.end].find('<') {
+                        f.end = f.start + text[f.start..f.start + k].trim_end_matches([' ', ',']).len();
+                    }
+                }
+                out.retain(|f| f.end > f.start);
             }
             if scope.names {
                 self.names(text, &lt, &toks, &cues, rec, out);
