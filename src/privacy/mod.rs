@@ -1104,6 +1104,16 @@ impl Sanitiser {
         if let Some(rule) = c.rule {
             return Ok(self.keyed_component(rule, &decoded, field, ctx));
         }
+        // a redirect target (`?u=https%3A%2F%2Fy.top%2Fs%3Ftel%3D…`): scrubbed
+        // as a URL, so its own query keys (`tel`, `mail`, `n`) apply
+        if c.query
+            && decoded.contains('?')
+            && (decoded.starts_with("https://") || decoded.starts_with("http://"))
+            && let Ok(inner) = self.scrub_url(&decoded, rec, field, ctx)
+            && inner != decoded
+        {
+            return Ok(encode_component(&inner));
+        }
         // names in path segments and file names (`anna.kowalska`,
         // `Anna_Kowalska.pdf`, `~user`, `/@handle`): the host and the shape
         // of the path stay, the name goes

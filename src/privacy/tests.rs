@@ -924,6 +924,11 @@ fn fourteenth_pass_forms() {
         url("https://rabo-beveiliging-627.live/konto/915917403/2004-03-06/verify"),
         "https://rabo-beveiliging-627.live/konto/[ONLINE-ID]/[DOB]/verify"
     );
+    // a redirect target's own query keys apply
+    assert_eq!(
+        url("https://x-pay.top/r?u=https%3A%2F%2Fy-pay.top%2Fs%3Ftel%3D3462006705"),
+        "https://x-pay.top/r?u=https:%2F%2Fy-pay.top%2Fs%3Ftel%3D[PHONE]"
+    );
     // a kit's own pages after the same keys stay
     assert_eq!(url("https://x-login.top/account/verify/index.php"), "https://x-login.top/account/verify/index.php");
     let on = |desc: &str| {
