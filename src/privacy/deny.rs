@@ -298,41 +298,18 @@ impl Deny {
                     || in_field_label(text, &chunks, i)
                     || on_issuer_line(text, c.start));
             let pos = if start { Pos::Start } else { Pos::Mid };
-            // the neighbour rules below all read a number: a core without a
-            // digit goes straight to its verdict
-            if text.as_bytes()[c.core.0..c.core.1].iter().any(u8::is_ascii_digit) {
-                // `customer CUST-20381318`, `n.º cliente CLI-4119-6431`: a person's
-                // number even where it has a reference's shape
-                if after_customer_word(text, &chunks, i) {
+            // the neighbour rules all read a number: a core without a digit
+            // goes straight to its verdict
+            if text.as_bytes()[c.core.0..c.core.1].iter().any(u8::is_ascii_digit)
+                && let Some(v) = number_rule(text, &chunks, i)
+            {
+                if v == Verdict::Replaced {
                     tally.add(Class::Token);
                     rewritten[i] = Some(Class::Token.label().to_owned());
-                    verdicts.push(Verdict::Replaced);
-                    i += 1;
-                    continue;
                 }
-                // `from the wallet bc1q…`, `Opfer-Wallet 3Ah…`: the victim's account
-                if victim_wallet(text, &chunks, i) {
-                    tally.add(Class::Token);
-                    rewritten[i] = Some(Class::Token.label().to_owned());
-                    verdicts.push(Verdict::Replaced);
-                    i += 1;
-                    continue;
-                }
-                if after_reference_cue(text, &chunks, i)
-                    || time_after_cue(text, &chunks, i)
-                    || after_bot_word(text, &chunks, i)
-                {
-                    verdicts.push(Verdict::Keep);
-                    i += 1;
-                    continue;
-                }
-                if password_shape(&text[c.core.0..c.core.1], &text[c.core.1..c.end]) {
-                    tally.add(Class::Token);
-                    rewritten[i] = Some(Class::Token.label().to_owned());
-                    verdicts.push(Verdict::Replaced);
-                    i += 1;
-                    continue;
-                }
+                verdicts.push(v);
+                i += 1;
+                continue;
             }
             let mut core = String::new();
             let v = self.judge_known(&text[c.core.0..c.core.1], pos, Some(flags[i] & !HEAD), &mut core, tally);
@@ -343,23 +320,7 @@ impl Deny {
             i += 1;
         }
         let mut judged = Judged { text, chunks: &chunks, verdicts, rewritten, flags, tally };
-        // digit groups, card codes and plates all hold digits
-        let numeric = has_digit(text.as_bytes());
-        if numeric {
-            self.digit_runs(&mut judged);
-            card_codes(&mut judged);
-        }
-        spoken::spoken_numbers(&mut judged);
-        spoken::spelled_words(&mut judged);
-        seeds::recovery_phrases(&mut judged);
-        if numeric {
-            plates(&mut judged);
-        }
-        extend_names(&mut judged);
-        company_names(&mut judged);
-        lower_case_names(&mut judged);
-        caps_names(&mut judged);
-        subjects::bare_subjects(&mut judged, at_start);
+        self.revise(&mut judged, at_start);
         let mut last = 0;
         for (c, r) in chunks.iter().zip(&judged.rewritten) {
             if let Some(r) = r {
@@ -369,6 +330,28 @@ impl Deny {
             }
         }
         out.push_str(&text[last..]);
+    }
+
+    /// The passes over the first verdicts that read chunks together (digit
+    /// runs, spoken numbers, recovery phrases, plates, names next to names).
+    fn revise(&self, judged: &mut Judged, at_start: bool) {
+        // digit groups, card codes and plates all hold digits
+        let numeric = has_digit(judged.text.as_bytes());
+        if numeric {
+            self.digit_runs(judged);
+            card_codes(judged);
+        }
+        spoken::spoken_numbers(judged);
+        spoken::spelled_words(judged);
+        seeds::recovery_phrases(judged);
+        if numeric {
+            plates(judged);
+        }
+        extend_names(judged);
+        company_names(judged);
+        lower_case_names(judged);
+        caps_names(judged);
+        subjects::bare_subjects(judged, at_start);
     }
 
     /// [`Deny::filter`] over a text that is one chunk (a tag, an attribute
@@ -1864,6 +1847,23 @@ fn after_reference_cue(text: &str, chunks: &[Chunk], i: usize) -> bool {
         }
     }
     false
+}
+
+/// The verdict of the rules that read a number with its neighbours, for a
+/// chunk with a digit: `Replaced` (a token) or `Keep`, `None` when none
+/// applies.
+fn number_rule(text: &str, chunks: &[Chunk], i: usize) -> Option<Verdict> {
+    let c = &chunks[i];
+    // `customer CUST-20381318`, `n.º cliente CLI-4119-6431`: a person's number
+    // even where it has a reference's shape; `from the wallet bc1q…`: the
+    // victim's account
+    if after_customer_word(text, chunks, i) || victim_wallet(text, chunks, i) {
+        return Some(Verdict::Replaced);
+    }
+    if after_reference_cue(text, chunks, i) || time_after_cue(text, chunks, i) || after_bot_word(text, chunks, i) {
+        return Some(Verdict::Keep);
+    }
+    password_shape(&text[c.core.0..c.core.1], &text[c.core.1..c.end]).then_some(Verdict::Replaced)
 }
 
 /// Words naming a wallet's owner as the victim (any part of a chunk:

@@ -733,23 +733,9 @@ impl Sanitiser {
                 out.push_str(&text[s..e]);
             }
         };
-        // `Client Émilie⏎Colombo⏎IBAN: …`: a name's last word alone on the next line
-        let split_name =
-            |out: &mut String, ctx: &mut Ctx, last: usize, end: usize, prev_name: bool| -> Result<usize, ()> {
-                let Some((ws, we)) = prev_name.then(|| name_on_next_line(text, last, end)).flatten() else {
-                    return Ok(last);
-                };
-                let cat = DataCategory::Name;
-                let action = self.policy.ingest.detect.action(cat);
-                let rep = self.apply(cat, action, &text[ws..we], &normalise_for(cat, &text[ws..we])).ok_or(())?;
-                ctx.note(field, &self.detect_rule[&cat], cat.as_str(), action.as_str());
-                out.push_str(&text[last..ws]);
-                out.push_str(&rep);
-                Ok(we)
-            };
         let mut prev_name = false;
         for f in found {
-            let Ok(from) = split_name(&mut out, ctx, last, f.start, prev_name) else { return None };
+            let from = if prev_name { self.split_name(text, (last, f.start), field, ctx, &mut out)? } else { last };
             gap(&mut out, from, f.start, &mut tally);
             prev_name = f.kind == SpanKind::Data(DataCategory::Name);
             match f.kind {
@@ -784,7 +770,7 @@ impl Sanitiser {
             }
             last = f.end;
         }
-        let Ok(from) = split_name(&mut out, ctx, last, text.len(), prev_name) else { return None };
+        let from = if prev_name { self.split_name(text, (last, text.len()), field, ctx, &mut out)? } else { last };
         gap(&mut out, from, text.len(), &mut tally);
         if deny {
             let rule = match free {
@@ -797,6 +783,29 @@ impl Sanitiser {
             }
         }
         Some(out)
+    }
+
+    /// `Client Émilie⏎Colombo⏎IBAN: …`: after a name, its last word alone on
+    /// the next line (in `text[gap]`) goes too. Where the rest of the gap
+    /// starts; `None` when the policy drops names (the field goes).
+    fn split_name(
+        &self,
+        text: &str,
+        gap: (usize, usize),
+        field: &str,
+        ctx: &mut Ctx,
+        out: &mut String,
+    ) -> Option<usize> {
+        let Some((ws, we)) = name_on_next_line(text, gap.0, gap.1) else {
+            return Some(gap.0);
+        };
+        let cat = DataCategory::Name;
+        let action = self.policy.ingest.detect.action(cat);
+        let rep = self.apply(cat, action, &text[ws..we], &normalise_for(cat, &text[ws..we]))?;
+        ctx.note(field, &self.detect_rule[&cat], cat.as_str(), action.as_str());
+        out.push_str(&text[gap.0..ws]);
+        out.push_str(&rep);
+        Some(we)
     }
 
     fn scrub_attribute(&self, key: &str, v: &str, rec: &RecordCtx, ctx: &mut Ctx) -> Option<String> {
@@ -973,6 +982,36 @@ impl Sanitiser {
         if let Some(p) = u.port() {
             let _ = write!(out, ":{p}");
         }
+        self.scrub_path(u, host, rec, field, ctx, &mut out)?;
+        if let Some(q) = u.query() {
+            out.push('?');
+            let qfield = ctx.field(|| format!("{field}.query"));
+            self.scrub_query(q, rec, &qfield, ctx, &mut out)?;
+        }
+        if let Some(f) = u.fragment() {
+            out.push('#');
+            let ffield = ctx.field(|| format!("{field}.fragment"));
+            self.scrub_fragment(f, rec, &ffield, ctx, &mut out)?;
+        }
+        if ctx.removals.total() == before {
+            // nothing personal: keep the URL as written (defanged stays defanged)
+            return Ok(s.to_owned());
+        }
+        Ok(out)
+    }
+
+    /// A URL's path, segment by segment: phones after a phone key or on a
+    /// messaging host, logins and accounts after a person key, path
+    /// parameters as query pairs.
+    fn scrub_path(
+        &self,
+        u: &url::Url,
+        host: &str,
+        rec: &RecordCtx,
+        field: &str,
+        ctx: &mut Ctx,
+        out: &mut String,
+    ) -> Result<(), ()> {
         let pfield = ctx.field(|| format!("{field}.path"));
         // `wa.me/33612345678`, `/msisdn/4915...`: path segments that are phones
         let link = scan::phone_link_host(host);
@@ -1015,21 +1054,7 @@ impl Sanitiser {
             }
             prev = seg;
         }
-        if let Some(q) = u.query() {
-            out.push('?');
-            let qfield = ctx.field(|| format!("{field}.query"));
-            self.scrub_query(q, rec, &qfield, ctx, &mut out)?;
-        }
-        if let Some(f) = u.fragment() {
-            out.push('#');
-            let ffield = ctx.field(|| format!("{field}.fragment"));
-            self.scrub_fragment(f, rec, &ffield, ctx, &mut out)?;
-        }
-        if ctx.removals.total() == before {
-            // nothing personal: keep the URL as written (defanged stays defanged)
-            return Ok(s.to_owned());
-        }
-        Ok(out)
+        Ok(())
     }
 
     /// A URL's fragment: key=value pairs as a query, a single-page app's

@@ -129,20 +129,9 @@ impl Detectors {
             if te <= ts {
                 continue;
             }
-            // a code read out digit by digit after its cue (`CVV 4 8 1`, `PIN 5 5 3 1`)
-            if strong && te == ts + 1 && b[ts].is_ascii_digit() {
-                let mut k = te;
-                while k + 1 < b.len()
-                    && b[k] == b' '
-                    && b[k + 1].is_ascii_digit()
-                    && !b.get(k + 2).is_some_and(u8::is_ascii_digit)
-                {
-                    k += 2;
-                }
-                if (3..=8).contains(&((k - ts).div_ceil(2))) {
-                    push(text, ts, k, out);
-                    continue;
-                }
+            if strong && let Some(k) = spelled_code(b, ts, te) {
+                push(text, ts, k, out);
+                continue;
             }
             let token = &text[ts..ceil_boundary(text, te)];
             // after a space only: something a word of prose is not (digits,
@@ -167,6 +156,20 @@ impl Detectors {
             }
         }
     }
+}
+
+/// A code read out digit by digit after its cue (`CVV 4 8 1`, `PIN 5 5 3
+/// 1`): the first token `b[ts..te]` is one digit; where the code ends.
+fn spelled_code(b: &[u8], ts: usize, te: usize) -> Option<usize> {
+    if te != ts + 1 || !b[ts].is_ascii_digit() {
+        return None;
+    }
+    let mut k = te;
+    while k + 1 < b.len() && b[k] == b' ' && b[k + 1].is_ascii_digit() && !b.get(k + 2).is_some_and(u8::is_ascii_digit)
+    {
+        k += 2;
+    }
+    (3..=8).contains(&((k - ts).div_ceil(2))).then_some(k)
 }
 
 /// `Benutzername vogels / Kennwort …`, `login wilka / hasło …`: a
