@@ -253,9 +253,9 @@ impl Deny {
     /// tag), where a capitalised word is not a sentence start.
     pub fn filter(&self, text: &str, at_start: bool, single_value: bool, out: &mut String, tally: &mut Tally) {
         let spaced = if text.is_ascii() {
-            text.bytes().any(|b| is_ascii_space(b) || matches!(b, b',' | b';' | b'|' | b'^'))
+            text.bytes().any(|b| is_ascii_space(b) || is_field_sep(b))
         } else {
-            text.chars().any(|c| c.is_whitespace() || matches!(c, ',' | ';' | '|' | '^'))
+            text.chars().any(|c| c.is_whitespace() || u8::try_from(c).is_ok_and(is_field_sep))
         };
         if !text.is_empty() && !spaced {
             self.filter_one(text, at_start, single_value, out, tally);
@@ -300,7 +300,7 @@ impl Deny {
             let pos = if start { Pos::Start } else { Pos::Mid };
             // the neighbour rules all read a number: a core without a digit
             // goes straight to its verdict
-            if text.as_bytes()[c.core.0..c.core.1].iter().any(u8::is_ascii_digit)
+            if has_digit(&text.as_bytes()[c.core.0..c.core.1])
                 && let Some(v) = number_rule(text, &chunks, i)
             {
                 if v == Verdict::Replaced {
@@ -905,7 +905,7 @@ fn card_codes(j: &mut Judged) {
 fn plates(j: &mut Judged) {
     let Judged { text, chunks, verdicts, rewritten, tally, .. } = j;
     let (text, chunks) = (*text, *chunks);
-    // every form holds digits: [`Deny::filter`] runs this only on a text with some
+    // every form holds digits: [`Deny::revise`] runs this only on a text with some
     let core = |k: usize| &text[chunks[k].core.0..chunks[k].core.1];
     // the chunk ends at its core: no comma or full stop between the parts
     let joined = |k: usize| chunks[k].core.1 == chunks[k].end;
@@ -1586,7 +1586,7 @@ fn chunk(text: &str) -> Vec<Chunk> {
             while i < b.len() && !is_ascii_space(b[i]) {
                 i += 1;
                 // only a separator just before `i` can end a field there
-                if matches!(b[i - 1], b',' | b';' | b'|' | b':' | b'^') && field_end(text, s, i) {
+                if ends_field(b[i - 1]) && field_end(text, s, i) {
                     break;
                 }
             }
@@ -1605,7 +1605,7 @@ fn chunk(text: &str) -> Vec<Chunk> {
         } else if start.is_none() {
             start = Some(i);
         } else if let Some(s) = start
-            && matches!(text.as_bytes()[i - 1], b',' | b';' | b'|' | b':' | b'^')
+            && ends_field(text.as_bytes()[i - 1])
             && field_end(text, s, i)
         {
             out.push(Chunk { start: s, end: i, core: core_of(text, s, i) });
@@ -1613,6 +1613,17 @@ fn chunk(text: &str) -> Vec<Chunk> {
         }
     }
     out
+}
+
+/// The separators of a row's fields: `,` `;` `|` and `^` (a LEEF event's).
+fn is_field_sep(c: u8) -> bool {
+    matches!(c, b',' | b';' | b'|' | b'^')
+}
+
+/// A byte after which [`field_end`] may end a chunk: a field separator, or
+/// the `:` of a JSON key.
+fn ends_field(c: u8) -> bool {
+    c == b':' || is_field_sep(c)
 }
 
 /// A field separator glued to the next field ends a chunk at `i` (just past
@@ -1629,8 +1640,7 @@ fn field_end(text: &str, s: usize, i: usize) -> bool {
     if b[i - 1] == b':' && b[i - 2] == b'"' {
         return !is_ascii_space(b[i]) && !text[s..i].contains("://");
     }
-    // (`^` separates a LEEF event's attributes)
-    if !matches!(b[i - 1], b',' | b';' | b'|' | b'^') {
+    if !is_field_sep(b[i - 1]) {
         return false;
     }
     let after = b[i];

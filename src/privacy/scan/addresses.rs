@@ -1,7 +1,7 @@
 //! Postal addresses: the clause after an address cue, or a street word
 //! with a house number, extended over a postcode and a city.
 
-use super::{Cue, Detectors, Found, SpanKind, ceil_boundary, is_title, lexicon, tokens, words};
+use super::{Cue, Detectors, Found, SpanKind, ceil_boundary, has_digit, is_title, lexicon, tokens, words};
 use crate::policy::DataCategory;
 use crate::privacy::vocab;
 
@@ -14,21 +14,28 @@ impl Detectors {
         cues: &[(usize, usize, Cue)],
         out: &mut Vec<Found>,
     ) {
+        let from = out.len();
         // 1. after an address cue: to the end of the clause
         after_address_cues(text, cues, out);
         // 2. a street-type word with a house number near it
-        if !text.as_bytes().iter().any(u8::is_ascii_digit) {
-            return;
-        }
-        for k in 0..toks.len() {
-            if let Some((start, end)) = self
-                .street_at(text, lt, toks, k)
-                .or_else(|| locality_at(text, lt, toks, k))
-                .or_else(|| place_number_postcode(text, toks, k))
-            {
-                out.push(Found { start, end, kind: SpanKind::Data(DataCategory::Address), norm: String::new() });
+        if has_digit(text.as_bytes()) {
+            for k in 0..toks.len() {
+                if let Some((start, end)) = self
+                    .street_at(text, lt, toks, k)
+                    .or_else(|| locality_at(text, lt, toks, k))
+                    .or_else(|| place_number_postcode(text, toks, k))
+                {
+                    out.push(Found { start, end, kind: SpanKind::Data(DataCategory::Address), norm: String::new() });
+                }
             }
         }
+        // `<Addr>Piazza Cavour 106, 80134 Napoli</Addr>`: no address holds a `<`
+        for f in &mut out[from..] {
+            if let Some(k) = text[f.start..f.end].find('<') {
+                f.end = f.start + text[f.start..f.start + k].trim_end_matches([' ', ',']).len();
+            }
+        }
+        out.retain(|f| f.end > f.start);
     }
 
     /// The address around token `k` when it is a street word (`rue`,

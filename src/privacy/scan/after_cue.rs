@@ -98,12 +98,9 @@ pub(super) fn compact(b: &[u8]) -> String {
     b.iter().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase() as char).collect()
 }
 
-pub(super) fn has_digit(g: &[u8]) -> bool {
-    g.iter().any(u8::is_ascii_digit)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::has_digit;
     use super::*;
 
     #[test]

@@ -3,7 +3,8 @@
 //! `device id`, `Geräte-ID`... in eight languages) an IMEI or IMEISV in any
 //! grouping, a MAC written any way, or an advertising/device id.
 
-use super::after_cue::{group_end, has_digit, value_start};
+use super::after_cue::{group_end, value_start};
+use super::has_digit;
 use super::{Found, SpanKind, bounded};
 use crate::policy::DataCategory;
 

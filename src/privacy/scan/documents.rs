@@ -4,7 +4,8 @@
 //! digits (`C01X00T47`, `YA1234567`, `MORGA753116SM9IJ`, `12345/67/8901`),
 //! and plates (`B-MS 1234`, `AB-123-CD`, `GD 12345`, `12-ABC-3`).
 
-use super::after_cue::{compact, group_end, groups, has_digit, value_start};
+use super::after_cue::{compact, group_end, groups, value_start};
+use super::has_digit;
 use super::{Found, SpanKind};
 use crate::policy::DataCategory;
 

@@ -574,15 +574,7 @@ impl Detectors {
             let toks = tokens(text);
             let lt = lower_same_len(text);
             if scope.addresses {
-                let from = out.len();
                 self.addresses(text, &lt, &toks, &cues, out);
-                // `<Addr>Piazza Cavour 106, 80134 Napoli</Addr>`: no address holds a `<`
-                for f in &mut out[from..] {
-                    if let Some(k) = text[f.start..f.end].find('<') {
-                        f.end = f.start + text[f.start..f.start + k].trim_end_matches([' ', ',']).len();
-                    }
-                }
-                out.retain(|f| f.end > f.start);
             }
             if scope.names {
                 self.names(text, &lt, &toks, &cues, rec, out);
