@@ -457,3 +457,25 @@ fn adversarial_thirteenth_red_team_forms_leak_nothing() {
 fn adversarial_fourteenth_red_team_forms_leak_nothing() {
     leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt14.jsonl", 455);
 }
+
+/// The fifteenth blind pass (session 19, a seventh author): the public
+/// corpus's fifteen kinds and templates with people of 35 other locales
+/// (North and South America, the Nordics, Central and Eastern Europe, Greece,
+/// Turkey, India, Oceania), their phone, IBAN, national-number and address
+/// formats, Greek and Cyrillic names, percent-encoded and IDN e-mails: the
+/// cases that pass with nothing lost (`tests/data/pii-adversarial-rt15.jsonl`).
+#[test]
+fn adversarial_fifteenth_red_team_locales_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt15.jsonl", 800);
+}
+
+/// The sixteenth blind pass (session 19, an eighth author): the fifteen kinds
+/// in the 8 languages with six new templates each and every encoding an
+/// auditor tries (VERP bounce tags in base64url, track-1 card data, ISP
+/// reverse-DNS names, customer numbers after a compound customer word,
+/// double percent-encoding, NBSP and zero-width characters inside numbers):
+/// the cases that pass with nothing lost (`tests/data/pii-adversarial-rt16.jsonl`).
+#[test]
+fn adversarial_sixteenth_red_team_encodings_leak_nothing() {
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt16.jsonl", 650);
+}

@@ -1790,6 +1790,51 @@ const CUSTOMER_WORDS: &[&str] = &[
     "user",
     "vertragsnummer",
     "contractnummer",
+    "kdnr",
+    "kd-nr",
+    "kd.-nr",
+    "kd.nr",
+    "custno",
+    "cust",
+    "klantnr",
+    "clientnr",
+];
+
+/// A customer word itself or a compound ending in one (`Dual-Stack-Kunde`,
+/// `Privatkunde`, `Bestandskunden`).
+fn customer_word(l: &str) -> bool {
+    let l = l.trim_end_matches(['.', ':']);
+    CUSTOMER_WORDS.contains(&l)
+        || l.rsplit_once('-').is_some_and(|(_, last)| CUSTOMER_WORDS.contains(&last))
+        || (l.len() > 8 && (l.ends_with("kunde") || l.ends_with("kunden") || l.ends_with("kundin")))
+}
+
+/// Words naming a kind of customer, between the customer word and the
+/// number (`Kunde Premium KD-…`, `cliente empresa CLI-…`).
+const CUSTOMER_SEGMENTS: &[&str] = &[
+    "premium",
+    "business",
+    "corporate",
+    "private",
+    "retail",
+    "vip",
+    "prepaid",
+    "postpaid",
+    "privat",
+    "privé",
+    "particulier",
+    "particular",
+    "privato",
+    "privado",
+    "zakelijk",
+    "firmowy",
+    "indywidualny",
+    "empresa",
+    "entreprise",
+    "azienda",
+    "geschäftskunde",
+    "gold",
+    "platinum",
 ];
 
 /// True when chunk `i` is a token of letters and a run of four digits or
@@ -1813,14 +1858,18 @@ fn after_customer_word(text: &str, chunks: &[Chunk], i: usize) -> bool {
         if w.is_empty() {
             continue;
         }
-        if with_lower(w.trim_end_matches(['.', ':']), |l| CUSTOMER_WORDS.contains(&l)) {
+        if with_lower(w, customer_word) {
             return true;
         }
+        // `Cliente dual-stack CLI-18227383`, `business customer`: a
+        // lower-case hyphenated word or a customer segment between them
         let filler = with_lower(w, |l| {
             let set = raw_fillers();
             set.contains(l)
                 || set.contains(l.trim_end_matches(['.', ':']))
                 || matches!(l, "n.º" | "nº" | "n°" | "no" | "nr")
+                || CUSTOMER_SEGMENTS.contains(&l)
+                || (w.contains('-') && w.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
         });
         if back == 3 || !filler {
             return false;

@@ -959,3 +959,46 @@ fn fourteenth_pass_forms() {
     assert!(out.contains(">[ADDRESS]</") && out.ends_with("\nRef op-ysrsyu; C2 146.242.75.187"), "{out}");
     assert!(on("| PPSN 5798877T Ref op-yyjrj8 |").contains("[NATIONAL-ID] Ref op-yyjrj8"));
 }
+
+#[test]
+fn fifteenth_and_sixteenth_pass_forms() {
+    let s = sanitiser("default");
+    let rec = |v: serde_json::Value| run(&s, v);
+    let on = |desc: &str| {
+        run(&s, json!({"type": "domain", "value": "x.top", "category": "fraud", "description": desc}))
+            .description
+            .unwrap()
+    };
+    // a bare "login from" is as often the customer's own connection: generalised
+    assert_eq!(on("Aanmelding vanaf 84.194.155.144."), "Aanmelding vanaf 84.194.155.0/24.");
+    assert_eq!(on("Connexion depuis 158.64.166.248."), "Connexion depuis 158.64.166.0/24.");
+    // the fraudster's, said so, stays
+    assert_eq!(on("Fraudulent login from 45.146.174.116."), "Fraudulent login from 45.146.174.116.");
+    // a VERP tag encoding the recipient goes; the attacker's domain stays
+    let out = rec(json!({"type": "email", "value": "a@nationwide-uk.verify.support", "category": "phishing",
+                         "attributes": {"return_path": "bounce+aXRod2FpdGVAaWNsb3VkLmNvbQ@nationwide-uk.verify.support"}}));
+    assert_eq!(out.attributes["return_path"], "bounce+[EMAIL]@nationwide-uk.verify.support");
+    // track-1 data: the holder goes
+    let out = rec(json!({"type": "domain", "value": "x.top", "category": "fraud",
+                         "attributes": {"track1": "%B4223730572352271^KOCH/UWE^271010116567952715?"}}));
+    assert!(!out.attributes["track1"].contains("KOCH"), "{}", out.attributes["track1"]);
+    // national numbers under keys naming them, even with a timestamp's shape
+    let out = rec(json!({"type": "domain", "value": "x.top", "category": "fraud",
+                         "attributes": {"tax_id": "1982041151926", "national_id": "1710917520931"}}));
+    assert_eq!(out.attributes["tax_id"], "[NATIONAL-ID]");
+    assert_eq!(out.attributes["national_id"], "[NATIONAL-ID]");
+    // a subscriber's reverse-DNS name
+    assert!(!on("rdns host93-74-148-236.range93-74.btcentralplus.com").contains("93-74-148-236"));
+    // a customer number after a compound customer word or a segment word
+    assert!(on("Dual-Stack-Kunde KD-20561846: zuerst").contains("Dual-Stack-Kunde [TOKEN]"));
+    assert!(on("Cliente dual-stack CLI-18227383: visto").contains("dual-stack [TOKEN]"));
+    assert!(on("(KdNr KD-45595705)").contains("[TOKEN]"));
+    // a two-letter desk ticket with its year stays; so does the date after a `%20`
+    assert_eq!(on("183 Klicks. VG-16737-26"), "183 Klicks. VG-16737-26");
+    assert!(on("Leerzeichen als %20. 29.11.2026 OP-5J5AL1W").ends_with(". 29.11.2026 OP-5J5AL1W"));
+    // a consumer mailbox of another country as the indicator
+    let out = rec(json!({"type": "email", "value": "nlevesque@sympatico.ca", "category": "phishing"}));
+    assert_ne!(out.value, "nlevesque@sympatico.ca");
+    // kits named like people
+    assert_eq!(on("kit Xiu Gou. Kit Robin Banks."), "kit Xiu Gou. Kit Robin Banks.");
+}

@@ -47,7 +47,10 @@ impl Detectors {
         }
         let domain = domain.to_lowercase();
         if roles::attacker_email(c, local, &domain) {
-            return; // on the attacker's domains: intelligence
+            // on the attacker's domains: intelligence, except a VERP tag
+            // that encodes the recipient (`bounce+<base64url of x@gmail.com>@`)
+            verp_recipient(c, raw, out);
+            return;
         }
         let start = c.start + (raw.len() - raw.trim_start_matches(['.', '-', '+', '%']).len());
         let end = c.end_char();
@@ -161,6 +164,18 @@ impl Detectors {
             let r = cut + 1 + text[cut + 1..e].len() - text[cut + 1..e].trim_start().len();
             if r < e {
                 self.number(&c.span(r, e), out);
+            }
+            return;
+        }
+        // `%20. 29.11.2026`: the two digits after `%` are a percent escape;
+        // what follows them is read alone
+        if s > 0 && b[s - 1] == b'%' && e >= s + 2 && b[s + 1].is_ascii_hexdigit() {
+            let mut r = s + 2;
+            while r < e && !b[r].is_ascii_alphanumeric() && b[r] != b'+' {
+                r += 1;
+            }
+            if r < e && r > s + 2 {
+                self.rescan(&c.span(r, e), out);
             }
             return;
         }
@@ -434,6 +449,10 @@ const POOL_WORDS: &[&str] = &[
     "user",
     "abo",
     "kunde",
+    "range",
+    "btcentralplus",
+    "bredband",
+    "catv",
 ];
 /// Whole labels that say the same.
 const POOL_LABELS: &[&str] = &["ip", "host", "res", "rev", "hsd", "bb"];
@@ -591,6 +610,26 @@ fn partial_reverse_dns(text: &str, rec: &RecordCtx, already: usize, out: &mut Ve
             continue;
         }
         out.push(Found { start: s, end: e, kind: SpanKind::Data(DataCategory::Ip), norm: String::new() });
+    }
+}
+
+/// The tag after `+` in an attacker's bounce address (`bounce+TAG@kit.top`)
+/// that decodes (base64, base64url, hex) to an e-mail address or a phone
+/// number: a VERP tag naming the recipient, removed as an e-mail.
+fn verp_recipient(c: &Candidate, raw: &str, out: &mut Vec<Found>) {
+    let Some(at) = raw.rfind('@') else { return };
+    let Some(plus) = raw[..at].rfind('+') else { return };
+    let tag = &raw[plus + 1..at];
+    let Some(plain) = super::decode::decode_token(tag) else { return };
+    let digits = plain.bytes().filter(u8::is_ascii_digit).count();
+    if plain.contains('@') || (digits >= 7 && plain.bytes().all(|b| b.is_ascii_digit() || b" +-()./".contains(&b))) {
+        let start = c.start + plus + 1;
+        out.push(Found {
+            start,
+            end: start + tag.len(),
+            kind: SpanKind::Data(DataCategory::Email),
+            norm: plain.to_lowercase(),
+        });
     }
 }
 

@@ -582,6 +582,9 @@ impl Detectors {
         }
         self.spelled_emails(text, rec, out);
         userinfo(text, out);
+        if bytes.contains(&b'^') {
+            names::track_holder(text, out);
+        }
         if !scope.url_part && bytes.contains(&b'/') && text.contains("///") {
             geo::what3words(text, out);
         }
@@ -590,6 +593,15 @@ impl Detectors {
         }
         if cues.iter().any(|c| c.2 == Cue::Malware) {
             roles::spare_malware_names(text, &cues, out, first);
+        }
+    }
+
+    /// Reads the span of `c` again with the combined pattern (a candidate
+    /// that swallowed text it does not own, like the `20` of a `%20`).
+    fn rescan(&self, c: &Candidate, out: &mut Vec<Found>) {
+        for m in self.re.find_iter(&c.text.as_bytes()[c.start..c.end]) {
+            let family = PATTERNS[m.pattern().as_usize()].0;
+            self.candidate(family, &c.span(c.start + m.start(), c.start + m.end()), out);
         }
     }
 

@@ -284,3 +284,34 @@ fn name_run(text: &str, lt: &str, toks: &[(usize, usize)], k: usize) -> usize {
     }
     last
 }
+
+/// The card holder of magnetic-stripe track 1 data (`%B<PAN>^KOCH/UWE^2710…`):
+/// the field between the two carets after a 12-19 digit account number.
+pub(super) fn track_holder(text: &str, out: &mut Vec<Found>) {
+    let b = text.as_bytes();
+    let mut from = 0;
+    while let Some(k) = b[from..].iter().position(|&c| c == b'^') {
+        let caret = from + k;
+        from = caret + 1;
+        let digits = b[..caret].iter().rev().take_while(|c| c.is_ascii_digit()).count();
+        if !(12..=19).contains(&digits) {
+            continue;
+        }
+        let Some(len) = b[caret + 1..].iter().position(|&c| c == b'^') else { return };
+        let field = &text[caret + 1..caret + 1 + len];
+        let letters = field.chars().filter(|c| c.is_alphabetic()).count();
+        if (2..=40).contains(&len)
+            && letters >= 2
+            && field.chars().all(|c| c.is_alphabetic() || matches!(c, ' ' | '/' | '.' | '-' | '\''))
+        {
+            let start = caret + 1;
+            out.push(Found {
+                start,
+                end: start + len,
+                kind: SpanKind::Data(DataCategory::Name),
+                norm: field.to_owned(),
+            });
+        }
+        from = caret + 1 + len + 1;
+    }
+}
