@@ -477,5 +477,5 @@ fn adversarial_fifteenth_red_team_locales_leak_nothing() {
 /// the cases that pass with nothing lost (`tests/data/pii-adversarial-rt16.jsonl`).
 #[test]
 fn adversarial_sixteenth_red_team_encodings_leak_nothing() {
-    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt16.jsonl", 650);
+    leaks_nothing_keeps_everything("tests/data/pii-adversarial-rt16.jsonl", 670);
 }

@@ -1908,6 +1908,27 @@ fn after_reference_cue(text: &str, chunks: &[Chunk], i: usize) -> bool {
     false
 }
 
+/// A ticket standing alone as the last sentence of a note (`… 217 kliks.
+/// MLD184904`, `… nel percorso. SEG504545`): two to five capitals and five
+/// to eight digits, maybe joined by one `-` or `/`, after a sentence end and
+/// with nothing after it. The detectors ran first (a Polish identity card of
+/// this shape with a valid check digit is already replaced), and a number
+/// after a customer word was judged before this rule.
+fn closing_ticket(text: &str, chunks: &[Chunk], i: usize) -> bool {
+    if i == 0 || i + 1 != chunks.len() || !text[chunks[i].end..].trim().is_empty() {
+        return false;
+    }
+    let prev = &text[chunks[i - 1].start..chunks[i - 1].end];
+    if !prev.ends_with(['.', '!', '?']) || prev.len() < 3 {
+        return false;
+    }
+    let core = &text.as_bytes()[chunks[i].core.0..chunks[i].core.1];
+    let letters = core.iter().take_while(|b| b.is_ascii_uppercase()).count();
+    let rest = &core[letters..];
+    let rest = rest.strip_prefix(b"-").or_else(|| rest.strip_prefix(b"/")).unwrap_or(rest);
+    (2..=5).contains(&letters) && (5..=8).contains(&rest.len()) && rest.iter().all(u8::is_ascii_digit)
+}
+
 /// The verdict of the rules that read a number with its neighbours, for a
 /// chunk with a digit: `Replaced` (a token) or `Keep`, `None` when none
 /// applies.
@@ -1919,7 +1940,11 @@ fn number_rule(text: &str, chunks: &[Chunk], i: usize) -> Option<Verdict> {
     if after_customer_word(text, chunks, i) || victim_wallet(text, chunks, i) {
         return Some(Verdict::Replaced);
     }
-    if after_reference_cue(text, chunks, i) || time_after_cue(text, chunks, i) || after_bot_word(text, chunks, i) {
+    if after_reference_cue(text, chunks, i)
+        || time_after_cue(text, chunks, i)
+        || after_bot_word(text, chunks, i)
+        || closing_ticket(text, chunks, i)
+    {
         return Some(Verdict::Keep);
     }
     password_shape(&text[c.core.0..c.core.1], &text[c.core.1..c.end]).then_some(Verdict::Replaced)

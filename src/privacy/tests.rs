@@ -1001,4 +1001,11 @@ fn fifteenth_and_sixteenth_pass_forms() {
     assert_ne!(out.value, "nlevesque@sympatico.ca");
     // kits named like people
     assert_eq!(on("kit Xiu Gou. Kit Robin Banks."), "kit Xiu Gou. Kit Robin Banks.");
+    // a ticket alone as the note's last sentence stays; not after a customer word
+    assert_eq!(
+        on("Het nummer staat in ?telefoon=. 217 clicks. MLD184904"),
+        "Het nummer staat in ?telefoon=. 217 clicks. MLD184904"
+    );
+    assert!(on("Geschädigt: Kunde. KD-1258185").ends_with("[TOKEN]"));
+    assert!(on("Kunde KD-1258185").ends_with("[TOKEN]"));
 }
