@@ -1832,7 +1832,6 @@ const CUSTOMER_SEGMENTS: &[&str] = &[
     "empresa",
     "entreprise",
     "azienda",
-    "geschäftskunde",
     "gold",
     "platinum",
 ];

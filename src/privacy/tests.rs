@@ -963,28 +963,32 @@ fn fourteenth_pass_forms() {
 #[test]
 fn fifteenth_and_sixteenth_pass_forms() {
     let s = sanitiser("default");
-    let rec = |v: serde_json::Value| run(&s, v);
-    let on = |desc: &str| {
-        run(&s, json!({"type": "domain", "value": "x.top", "category": "fraud", "description": desc}))
-            .description
-            .unwrap()
-    };
+    let on = |desc: &str| described(&s, desc);
     // a bare "login from" is as often the customer's own connection: generalised
     assert_eq!(on("Aanmelding vanaf 84.194.155.144."), "Aanmelding vanaf 84.194.155.0/24.");
     assert_eq!(on("Connexion depuis 158.64.166.248."), "Connexion depuis 158.64.166.0/24.");
     // the fraudster's, said so, stays
     assert_eq!(on("Fraudulent login from 45.146.174.116."), "Fraudulent login from 45.146.174.116.");
     // a VERP tag encoding the recipient goes; the attacker's domain stays
-    let out = rec(json!({"type": "email", "value": "a@nationwide-uk.verify.support", "category": "phishing",
-                         "attributes": {"return_path": "bounce+aXRod2FpdGVAaWNsb3VkLmNvbQ@nationwide-uk.verify.support"}}));
+    let out = run(
+        &s,
+        json!({"type": "email", "value": "a@nationwide-uk.verify.support", "category": "phishing",
+                         "attributes": {"return_path": "bounce+aXRod2FpdGVAaWNsb3VkLmNvbQ@nationwide-uk.verify.support"}}),
+    );
     assert_eq!(out.attributes["return_path"], "bounce+[EMAIL]@nationwide-uk.verify.support");
     // track-1 data: the holder goes
-    let out = rec(json!({"type": "domain", "value": "x.top", "category": "fraud",
-                         "attributes": {"track1": "%B4223730572352271^KOCH/UWE^271010116567952715?"}}));
+    let out = run(
+        &s,
+        json!({"type": "domain", "value": "x.top", "category": "fraud",
+                         "attributes": {"track1": "%B4223730572352271^KOCH/UWE^271010116567952715?"}}),
+    );
     assert!(!out.attributes["track1"].contains("KOCH"), "{}", out.attributes["track1"]);
     // national numbers under keys naming them, even with a timestamp's shape
-    let out = rec(json!({"type": "domain", "value": "x.top", "category": "fraud",
-                         "attributes": {"tax_id": "1982041151926", "national_id": "1710917520931"}}));
+    let out = run(
+        &s,
+        json!({"type": "domain", "value": "x.top", "category": "fraud",
+                         "attributes": {"tax_id": "1982041151926", "national_id": "1710917520931"}}),
+    );
     assert_eq!(out.attributes["tax_id"], "[NATIONAL-ID]");
     assert_eq!(out.attributes["national_id"], "[NATIONAL-ID]");
     // a subscriber's reverse-DNS name
@@ -997,7 +1001,7 @@ fn fifteenth_and_sixteenth_pass_forms() {
     assert_eq!(on("183 Klicks. VG-16737-26"), "183 Klicks. VG-16737-26");
     assert!(on("Leerzeichen als %20. 29.11.2026 OP-5J5AL1W").ends_with(". 29.11.2026 OP-5J5AL1W"));
     // a consumer mailbox of another country as the indicator
-    let out = rec(json!({"type": "email", "value": "nlevesque@sympatico.ca", "category": "phishing"}));
+    let out = run(&s, json!({"type": "email", "value": "nlevesque@sympatico.ca", "category": "phishing"}));
     assert_ne!(out.value, "nlevesque@sympatico.ca");
     // kits named like people
     assert_eq!(on("kit Xiu Gou. Kit Robin Banks."), "kit Xiu Gou. Kit Robin Banks.");
